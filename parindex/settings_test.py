@@ -1,0 +1,14 @@
+"""Settings for the test suite: the real settings, with a test key and a fast password hasher.
+
+DATABASE_URL / REDIS_URL still select PostgreSQL and Redis, so CI runs this same suite on both.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-secret")
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405

@@ -1,0 +1,360 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from units.models import Unit, UnitKind
+
+POINTS = {"max_digits": 7, "decimal_places": 2}
+INDEX = {"max_digits": 9, "decimal_places": 4}
+
+framework_code_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*$", _("A framework code uses letters, digits, dot, dash or underscore.")
+)
+criterion_code_validator = RegexValidator(r"^\d+(\.\d+)*$", _("A criterion code looks like 1, 1.2 or 1.2.3."))
+
+
+class FrameworkStatus(models.TextChoices):
+    DRAFT = "draft", _("Being prepared")
+    OPEN = "open", _("Open for assessment")
+    PUBLISHED = "published", _("Published")
+
+
+class Framework(models.Model):
+    """A yearly criteria framework (Bộ chỉ số) issued by an authority for one kind of unit."""
+
+    code = models.CharField(_("code"), max_length=50, unique=True, validators=[framework_code_validator])
+    authority = models.ForeignKey(Unit, verbose_name=_("authority"), on_delete=models.PROTECT, related_name="frameworks")
+    unit_kind = models.CharField(_("unit kind"), max_length=20, choices=UnitKind.choices)
+    year = models.PositiveSmallIntegerField(_("year"), validators=[MinValueValidator(2000), MaxValueValidator(2100)])
+    name = models.CharField(_("name"), max_length=300)
+    legal_basis = models.TextField(_("legal basis"), blank=True)
+    index_decimals = models.PositiveSmallIntegerField(
+        _("index decimals"), default=2, validators=[MinValueValidator(0), MaxValueValidator(4)]
+    )
+    self_deadline = models.DateTimeField(_("self-assessment deadline"), null=True, blank=True)
+    appraisal_deadline = models.DateTimeField(_("appraisal deadline"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=FrameworkStatus.choices, default=FrameworkStatus.OPEN)
+    decision_number = models.CharField(_("decision number"), max_length=100, blank=True)
+    decision_date = models.DateField(_("decision date"), null=True, blank=True)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    results_computed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-year", "code"]
+        verbose_name = _("framework")
+        verbose_name_plural = _("frameworks")
+        constraints = [
+            models.UniqueConstraint(fields=["authority", "unit_kind", "year"], name="framework_one_per_authority_kind_year"),
+            models.CheckConstraint(condition=Q(index_decimals__lte=4), name="framework_index_decimals_max_4"),
+            models.CheckConstraint(
+                condition=~Q(status="published") | (Q(decision_number__gt="") & Q(decision_date__isnull=False)),
+                name="framework_published_has_decision",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.code} — {self.name}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == FrameworkStatus.PUBLISHED
+
+    def clean(self):
+        if self.status == FrameworkStatus.PUBLISHED and not (self.decision_number and self.decision_date):
+            raise ValidationError(_("A published framework needs a decision number and date."))
+        if self.self_deadline and self.appraisal_deadline and self.appraisal_deadline < self.self_deadline:
+            raise ValidationError({"appraisal_deadline": _("The appraisal deadline is before the self-assessment deadline.")})
+
+
+class CriterionKind(models.TextChoices):
+    SCORE = "score", _("Score")
+    BONUS = "bonus", _("Bonus")
+    PENALTY = "penalty", _("Penalty")
+
+
+class CriterionSource(models.TextChoices):
+    SELF = "self", _("Self-assessment")
+    SURVEY = "survey", _("Sociological survey")
+
+
+class Criterion(models.Model):
+    """A node of a framework's tree: area (depth 0) → criterion (1) → sub-criterion (2).
+
+    `area` points at the depth-0 ancestor (an area points at itself) and `is_leaf` is stored, so
+    that totals per area are one GROUP BY over leaves. Both are set by the framework services.
+    """
+
+    framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="criteria")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    area = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    code = models.CharField(_("code"), max_length=30, validators=[criterion_code_validator])
+    title = models.TextField(_("title"))
+    max_points = models.DecimalField(_("max points"), **POINTS, validators=[MinValueValidator(Decimal("0"))])
+    kind = models.CharField(_("kind"), max_length=10, choices=CriterionKind.choices, default=CriterionKind.SCORE)
+    source = models.CharField(_("source"), max_length=10, choices=CriterionSource.choices, default=CriterionSource.SELF)
+    guidance = models.TextField(_("guidance"), blank=True)
+    allows_not_applicable = models.BooleanField(_("may be not applicable"), default=True)
+    order = models.PositiveIntegerField(_("order"), default=0)
+    depth = models.PositiveSmallIntegerField(default=0, editable=False)
+    is_leaf = models.BooleanField(default=True, editable=False)
+
+    class Meta:
+        ordering = ["framework", "order"]
+        verbose_name = _("criterion")
+        verbose_name_plural = _("criteria")
+        constraints = [
+            models.UniqueConstraint(fields=["framework", "code"], name="criterion_code_unique_in_framework"),
+            models.CheckConstraint(condition=Q(max_points__gte=0), name="criterion_max_points_not_negative"),
+        ]
+        indexes = [models.Index(fields=["framework", "is_leaf"], name="criterion_fw_leaf_idx")]
+
+    def __str__(self):
+        return f"{self.code}. {self.title}"
+
+    @property
+    def parent_code(self) -> str:
+        return self.code.rpartition(".")[0]
+
+
+class GradeBand(models.Model):
+    """A grade (xếp loại) given to an index at or above min_index: data of the framework, never code."""
+
+    framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="grade_bands")
+    name = models.CharField(_("grade"), max_length=50)
+    min_index = models.DecimalField(_("minimum index"), max_digits=7, decimal_places=3)
+
+    class Meta:
+        ordering = ["framework", "-min_index"]
+        verbose_name = _("grade band")
+        verbose_name_plural = _("grade bands")
+        constraints = [
+            models.UniqueConstraint(fields=["framework", "min_index"], name="gradeband_min_unique"),
+            models.UniqueConstraint(fields=["framework", "name"], name="gradeband_name_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ≥ {self.min_index}"
+
+
+class AssessmentStatus(models.TextChoices):
+    DRAFT = "draft", _("Not submitted")
+    SUBMITTED = "submitted", _("Submitted")
+    RETURNED = "returned", _("Returned for explanation")
+    APPRAISED = "appraised", _("Appraised")
+    PUBLISHED = "published", _("Published")
+
+
+FINAL_STATUSES = (AssessmentStatus.APPRAISED, AssessmentStatus.PUBLISHED)
+
+
+class Assessment(models.Model):
+    """One unit's assessment under one framework."""
+
+    unit = models.ForeignKey(Unit, verbose_name=_("unit"), on_delete=models.PROTECT, related_name="assessments")
+    framework = models.ForeignKey(
+        Framework, verbose_name=_("framework"), on_delete=models.CASCADE, related_name="assessments"
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=AssessmentStatus.choices, default=AssessmentStatus.DRAFT
+    )
+    explanation_round = models.PositiveSmallIntegerField(_("explanation round"), default=0)
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    appraised_at = models.DateTimeField(_("appraised at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["framework", "unit__code"]
+        verbose_name = _("assessment")
+        verbose_name_plural = _("assessments")
+        constraints = [models.UniqueConstraint(fields=["unit", "framework"], name="assessment_one_per_unit_framework")]
+
+    def __str__(self):
+        return f"{self.unit.code} · {self.framework.code}"
+
+    @property
+    def is_provisional(self) -> bool:
+        return self.status not in FINAL_STATUSES
+
+
+class Score(models.Model):
+    """Points of one leaf criterion in one assessment.
+
+    self_points is the unit's own score; appraised_points the office's: the appraisal of a
+    self-assessed leaf, or the survey points of a survey leaf. The final points of a leaf are the
+    appraised points where present, else the self points.
+    """
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="scores")
+    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="scores")
+    self_points = models.DecimalField(_("self-assessed points"), **POINTS, null=True, blank=True)
+    not_applicable = models.BooleanField(_("not applicable"), default=False)
+    note = models.TextField(_("note"), blank=True)
+    evidence_reference = models.TextField(_("evidence reference"), blank=True)
+    appraised_points = models.DecimalField(_("appraised points"), **POINTS, null=True, blank=True)
+    appraisal_reason = models.TextField(_("appraisal reason"), blank=True)
+    explanation = models.TextField(_("explanation"), blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["assessment", "criterion__order"]
+        verbose_name = _("score")
+        verbose_name_plural = _("scores")
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "criterion"], name="score_one_per_leaf"),
+            models.CheckConstraint(condition=Q(self_points__gte=0), name="score_self_points_not_negative"),
+            models.CheckConstraint(condition=Q(appraised_points__gte=0), name="score_appraised_points_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.assessment} · {self.criterion.code}"
+
+    @property
+    def final_points(self):
+        return self.appraised_points if self.appraised_points is not None else self.self_points
+
+    def clean(self):
+        errors = {}
+        max_points = self.criterion.max_points
+        for field in ("self_points", "appraised_points"):
+            value = getattr(self, field)
+            if value is not None and value > max_points:
+                errors[field] = _("%(value)s is more than the maximum %(max)s.") % {"value": value, "max": max_points}
+        if self.not_applicable and not self.criterion.allows_not_applicable:
+            errors["not_applicable"] = _("This criterion cannot be marked not applicable.")
+        if errors:
+            raise ValidationError(errors)
+
+
+def evidence_upload_to(instance, filename):
+    return f"evidence/{instance.score.assessment.framework_id}/{instance.score.assessment_id}/{filename}"
+
+
+class Evidence(models.Model):
+    """Evidence (tài liệu kiểm chứng) for a score: a stored file or a reference to an issued document."""
+
+    score = models.ForeignKey(Score, on_delete=models.CASCADE, related_name="evidence")
+    file = models.FileField(_("file"), upload_to=evidence_upload_to, blank=True)
+    document_number = models.CharField(_("document number"), max_length=100, blank=True)
+    document_date = models.DateField(_("document date"), null=True, blank=True)
+    page = models.CharField(_("page"), max_length=50, blank=True)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("evidence")
+        verbose_name_plural = _("evidence")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(file="") | ~Q(document_number=""), name="evidence_has_file_or_document"
+            )
+        ]
+
+    def __str__(self):
+        return self.document_number or self.file.name
+
+
+class Via(models.TextChoices):
+    WEB = "web", _("Web")
+    IMPORT = "import", _("Import")
+    COMMAND = "command", _("Command")
+    ADMIN = "admin", _("Admin")
+    SYSTEM = "system", _("System")
+
+
+class AuditEntry(models.Model):
+    """One recorded change: who, when, what, old → new, why, and through which channel."""
+
+    framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="audit_entries")
+    assessment = models.ForeignKey(
+        Assessment, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"
+    )
+    criterion = models.ForeignKey(Criterion, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(_("action"), max_length=50)
+    field = models.CharField(_("field"), max_length=50, blank=True)
+    old_value = models.TextField(_("old value"), blank=True)
+    new_value = models.TextField(_("new value"), blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    via = models.CharField(_("via"), max_length=10, choices=Via.choices, default=Via.SYSTEM)
+    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+        indexes = [models.Index(fields=["assessment", "criterion"], name="audit_assessment_criterion_idx")]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.field}"
+
+
+class AssessmentResult(models.Model):
+    """Stored totals of one assessment, written by scoring.services.results_recompute."""
+
+    assessment = models.OneToOneField(Assessment, primary_key=True, on_delete=models.CASCADE, related_name="result")
+    framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="results")
+    self_points = models.DecimalField(**POINTS, default=Decimal("0"))
+    score_points = models.DecimalField(**POINTS, default=Decimal("0"))
+    bonus_points = models.DecimalField(**POINTS, default=Decimal("0"))
+    penalty_points = models.DecimalField(**POINTS, default=Decimal("0"))
+    points = models.DecimalField(**POINTS, default=Decimal("0"))
+    max_points = models.DecimalField(**POINTS, default=Decimal("0"))
+    index = models.DecimalField(**INDEX, null=True)
+    grade = models.CharField(max_length=50, blank=True)
+    rank = models.PositiveIntegerField(null=True)
+    provisional = models.BooleanField(default=True)
+    leaves_applicable = models.PositiveIntegerField(default=0)
+    leaves_scored = models.PositiveIntegerField(default=0)
+    previous_points = models.DecimalField(**POINTS, null=True)
+    previous_index = models.DecimalField(**INDEX, null=True)
+    previous_rank = models.PositiveIntegerField(null=True)
+    points_change = models.DecimalField(**POINTS, null=True)
+    index_change = models.DecimalField(**INDEX, null=True)
+    rank_change = models.IntegerField(null=True)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["framework", "rank"]
+        verbose_name = _("result")
+        verbose_name_plural = _("results")
+        indexes = [models.Index(fields=["framework", "rank"], name="result_framework_rank_idx")]
+
+    def __str__(self):
+        return f"{self.assessment_id}: {self.index} #{self.rank}"
+
+
+class AreaResult(models.Model):
+    """Stored totals of one area of one assessment."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="area_results")
+    framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="area_results")
+    area = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="area_results")
+    self_points = models.DecimalField(**POINTS, default=Decimal("0"))
+    points = models.DecimalField(**POINTS, default=Decimal("0"))
+    max_points = models.DecimalField(**POINTS, default=Decimal("0"))
+    index = models.DecimalField(**INDEX, null=True)
+    rank = models.PositiveIntegerField(null=True)
+
+    class Meta:
+        ordering = ["assessment", "area__order"]
+        verbose_name = _("area result")
+        verbose_name_plural = _("area results")
+        constraints = [models.UniqueConstraint(fields=["assessment", "area"], name="arearesult_one_per_area")]
+        indexes = [models.Index(fields=["framework", "area", "rank"], name="arearesult_fw_area_rank_idx")]

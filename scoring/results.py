@@ -1,0 +1,269 @@
+"""Stored results of a framework: totals, index, grade, rank, area ranks and year-on-year change.
+
+Set-based: a recompute is a fixed handful of statements whatever the number of units:
+  1. one aggregate INSERT … SELECT … ON CONFLICT per table (area results, assessment results) over
+     assessments × leaf criteria ⟕ scores, grouped in SQL;
+  2. one UPDATE … FROM (SELECT RANK() OVER …) per table for ranks;
+  3. year on year: three reads of stored results and one bulk update.
+
+Arithmetic is exact on SQLite and PostgreSQL alike: points (two decimals) are summed as integer
+hundredths, and the index is rounded half-up in integer arithmetic:
+    index × 10^d = floor((2 · points · 100 · 10^d + max) / (2 · max))
+so 82.58 of 95.5 at 3 decimals is floor((2·8258·100·1000 + 9550) / 19100) = 86471 → 86.471.
+"""
+
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import Q
+
+from .models import AreaResult, Assessment, AssessmentResult, Framework
+
+HUNDREDTHS = Decimal("0.01")
+
+# Per leaf: final points = appraised where present, else self; a not-applicable leaf leaves both
+# the numerator and the denominator. Values become integer hundredths so sums are exact everywhere.
+_LEAVES = """
+    SELECT a.id AS assessment_id, c.area_id AS area_id, c.kind AS kind, c.source AS source,
+           CAST(ROUND(c.max_points * 100) AS INTEGER) AS max_c,
+           CASE WHEN s.not_applicable THEN 1 ELSE 0 END AS na,
+           CAST(ROUND(COALESCE(s.appraised_points, s.self_points) * 100) AS INTEGER) AS final_c,
+           CAST(ROUND(s.self_points * 100) AS INTEGER) AS self_c,
+           CASE WHEN s.appraised_points IS NOT NULL OR s.self_points IS NOT NULL THEN 1 ELSE 0 END AS scored
+    FROM scoring_assessment a
+    JOIN scoring_criterion c ON c.framework_id = a.framework_id AND c.is_leaf
+    LEFT JOIN scoring_score s ON s.assessment_id = a.id AND s.criterion_id = c.id
+    WHERE a.framework_id = %s {only}
+"""
+
+_SUMS = """
+    SUM(CASE WHEN kind = 'score' AND na = 0 THEN COALESCE(final_c, 0) ELSE 0 END) AS score_c,
+    SUM(CASE WHEN kind = 'score' AND na = 0 THEN max_c ELSE 0 END) AS max_c,
+    SUM(CASE WHEN kind = 'score' AND source = 'self' AND na = 0 THEN COALESCE(self_c, 0) ELSE 0 END) AS self_c,
+    SUM(CASE WHEN kind = 'bonus' AND na = 0 THEN COALESCE(final_c, 0) ELSE 0 END) AS bonus_c,
+    SUM(CASE WHEN kind = 'penalty' AND na = 0 THEN COALESCE(final_c, 0) ELSE 0 END) AS penalty_c,
+    SUM(CASE WHEN kind = 'score' AND na = 0 THEN 1 ELSE 0 END) AS applicable,
+    SUM(CASE WHEN kind = 'score' AND na = 0 THEN scored ELSE 0 END) AS scored
+"""
+
+
+def _scaled_index(points_c: str, max_c: str, scale: int) -> str:
+    """SQL for the index × 10^d rounded half-up (half away from zero), NULL when nothing applies."""
+    k = 2 * 100 * scale
+    return (
+        f"CASE WHEN {max_c} > 0 THEN CASE WHEN {points_c} >= 0 "
+        f"THEN ({k} * {points_c} + {max_c}) / (2 * {max_c}) "
+        f"ELSE -(({k} * -({points_c}) + {max_c}) / (2 * {max_c})) END END"
+    )
+
+
+def _as_decimal(integer_sql: str, divisor: int) -> str:
+    # PostgreSQL divides NUMERIC exactly; SQLite stores REAL, which Django reads back quantized.
+    cast = "NUMERIC" if connection.vendor == "postgresql" else "REAL"
+    return f"(CAST({integer_sql} AS {cast}) / {divisor})"
+
+
+def _only(assessment_ids) -> tuple[str, list]:
+    if assessment_ids is None:
+        return "", []
+    ids = [int(i) for i in assessment_ids]
+    return f"AND a.id IN ({', '.join(['%s'] * len(ids))})", ids
+
+
+@transaction.atomic
+def results_recompute(framework: Framework, assessment_ids=None) -> None:
+    """Recompute the stored results of a framework (or of some of its assessments, then re-rank all)."""
+    if assessment_ids is not None and not assessment_ids:
+        return
+    decimals = int(framework.index_decimals)
+    scale = 10**decimals
+    only, only_params = _only(assessment_ids)
+    leaves = _LEAVES.format(only=only)
+    base_params = [framework.pk, *only_params]
+
+    with connection.cursor() as cursor:
+        # Area results: one row per assessment × area of kind "score".
+        area_index = _scaled_index("t.score_c", "t.max_c", scale)
+        cursor.execute(
+            f"""
+            INSERT INTO scoring_arearesult (assessment_id, framework_id, area_id, self_points, points, max_points,
+                                            "index", "rank")
+            SELECT t.assessment_id, %s, t.area_id, {_as_decimal('t.self_c', 100)}, {_as_decimal('t.score_c', 100)},
+                   {_as_decimal('t.max_c', 100)}, {_as_decimal(area_index, scale)}, NULL
+            FROM (SELECT assessment_id, area_id, {_SUMS} FROM ({leaves}) l GROUP BY assessment_id, area_id) t
+            JOIN scoring_criterion ar ON ar.id = t.area_id
+            WHERE ar.kind = 'score'
+            ON CONFLICT (assessment_id, area_id) DO UPDATE SET
+                self_points = excluded.self_points, points = excluded.points,
+                max_points = excluded.max_points, "index" = excluded."index"
+            """,
+            [framework.pk, *base_params],
+        )
+
+        # Assessment results: totals, index and grade.
+        points_c = "(t.score_c + t.bonus_c - t.penalty_c)"
+        index_scaled = f"(CASE WHEN t.scored > 0 THEN {_scaled_index(points_c, 't.max_c', scale)} END)"
+        # Grade: the band with the highest minimum at or below the rounded index (compared ×10^4).
+        grade = (
+            "(SELECT b.name FROM scoring_gradeband b WHERE b.framework_id = %s "
+            f"AND CAST(ROUND(b.min_index * 10000) AS INTEGER) <= {index_scaled} * {10 ** (4 - decimals)} "
+            "ORDER BY b.min_index DESC LIMIT 1)"
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO scoring_assessmentresult (assessment_id, framework_id, self_points, score_points,
+                bonus_points, penalty_points, points, max_points, "index", grade, "rank", provisional,
+                leaves_applicable, leaves_scored, computed_at)
+            SELECT t.assessment_id, %s, {_as_decimal('t.self_c', 100)}, {_as_decimal('t.score_c', 100)},
+                   {_as_decimal('t.bonus_c', 100)}, {_as_decimal('t.penalty_c', 100)},
+                   {_as_decimal(points_c, 100)}, {_as_decimal('t.max_c', 100)},
+                   {_as_decimal(index_scaled, scale)}, COALESCE({grade}, ''), NULL,
+                   (a.status NOT IN ('appraised', 'published')),
+                   t.applicable, t.scored, CURRENT_TIMESTAMP
+            FROM (SELECT assessment_id, {_SUMS} FROM ({leaves}) l GROUP BY assessment_id) t
+            JOIN scoring_assessment a ON a.id = t.assessment_id
+            WHERE 1 = 1
+            ON CONFLICT (assessment_id) DO UPDATE SET
+                self_points = excluded.self_points, score_points = excluded.score_points,
+                bonus_points = excluded.bonus_points, penalty_points = excluded.penalty_points,
+                points = excluded.points, max_points = excluded.max_points, "index" = excluded."index",
+                grade = excluded.grade, provisional = excluded.provisional,
+                leaves_applicable = excluded.leaves_applicable, leaves_scored = excluded.leaves_scored,
+                computed_at = excluded.computed_at
+            """,
+            [framework.pk, framework.pk, *base_params],
+        )
+
+        # Competition ranks (1, 2, 2, 4) on the rounded index, over the whole framework.
+        cursor.execute(
+            """
+            UPDATE scoring_assessmentresult SET "rank" = r.rnk
+            FROM (SELECT assessment_id AS aid,
+                         CASE WHEN "index" IS NULL THEN NULL
+                              ELSE RANK() OVER (PARTITION BY ("index" IS NULL) ORDER BY "index" DESC) END AS rnk
+                  FROM scoring_assessmentresult WHERE framework_id = %s) r
+            WHERE scoring_assessmentresult.assessment_id = r.aid
+              AND scoring_assessmentresult.framework_id = %s
+            """,
+            [framework.pk, framework.pk],
+        )
+        cursor.execute(
+            """
+            UPDATE scoring_arearesult SET "rank" = r.rnk
+            FROM (SELECT id AS rid,
+                         CASE WHEN "index" IS NULL THEN NULL
+                              ELSE RANK() OVER (PARTITION BY area_id, ("index" IS NULL) ORDER BY "index" DESC) END AS rnk
+                  FROM scoring_arearesult WHERE framework_id = %s) r
+            WHERE scoring_arearesult.id = r.rid AND scoring_arearesult.framework_id = %s
+            """,
+            [framework.pk, framework.pk],
+        )
+    _year_on_year(framework)
+    for following in _following_frameworks(framework):
+        _year_on_year(following)
+    Framework.objects.filter(pk=framework.pk).update(results_computed_at=_now())
+
+
+def _now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+def previous_framework(framework: Framework) -> Framework | None:
+    """The previous year's framework of the same authority and unit kind."""
+    return (
+        Framework.objects.filter(authority_id=framework.authority_id, unit_kind=framework.unit_kind, year=framework.year - 1)
+        .order_by("-id")
+        .first()
+    )
+
+
+def _following_frameworks(framework: Framework):
+    return Framework.objects.filter(
+        authority_id=framework.authority_id, unit_kind=framework.unit_kind, year=framework.year + 1
+    )
+
+
+def _year_on_year(framework: Framework) -> None:
+    """Change in points, index and places against the same unit, or its predecessors, a year before.
+
+    A unit formed from several predecessors is compared with them taken together: their points
+    averaged, their index pooled (sum of points ÷ sum of applicable max), and the place that
+    pooled index would have held among the other units of the previous year.
+    """
+    previous = previous_framework(framework)
+    current = list(
+        AssessmentResult.objects.filter(framework=framework).values(
+            "assessment_id", "assessment__unit_id", "points", "index", "rank"
+        )
+    )
+    if previous is None:
+        if AssessmentResult.objects.filter(framework=framework).filter(~Q(previous_points=None)).exists():
+            AssessmentResult.objects.filter(framework=framework).update(
+                previous_points=None, previous_index=None, previous_rank=None,
+                points_change=None, index_change=None, rank_change=None,
+            )
+        return
+    before = {
+        row["assessment__unit_id"]: row
+        for row in AssessmentResult.objects.filter(framework=previous).values(
+            "assessment__unit_id", "points", "max_points", "index", "rank"
+        )
+    }
+    unit_ids = [row["assessment__unit_id"] for row in current]
+    from units.models import Unit
+
+    predecessors: dict[int, list[int]] = defaultdict(list)
+    for unit_id, predecessor_id in Unit.predecessors.through.objects.filter(from_unit_id__in=unit_ids).values_list(
+        "from_unit_id", "to_unit_id"
+    ):
+        predecessors[unit_id].append(predecessor_id)
+    quantum = Decimal(1).scaleb(-framework.index_decimals)
+    previous_indices = sorted((r["index"] for r in before.values() if r["index"] is not None), reverse=True)
+
+    updates = []
+    for row in current:
+        unit_id = row["assessment__unit_id"]
+        if unit_id in before:
+            ref = before[unit_id]
+            prev_points, prev_index, prev_rank = ref["points"], ref["index"], ref["rank"]
+        else:
+            refs = [before[p] for p in predecessors.get(unit_id, ()) if p in before]
+            if not refs:
+                prev_points = prev_index = prev_rank = None
+            elif len(refs) == 1:
+                prev_points, prev_index, prev_rank = refs[0]["points"], refs[0]["index"], refs[0]["rank"]
+            else:
+                prev_points = (sum(r["points"] for r in refs) / len(refs)).quantize(HUNDREDTHS, "ROUND_HALF_UP")
+                pooled_max = sum(r["max_points"] for r in refs)
+                if pooled_max > 0:
+                    prev_index = (sum(r["points"] for r in refs) * 100 / pooled_max).quantize(quantum, "ROUND_HALF_UP")
+                    own = sorted((r["index"] for r in refs if r["index"] is not None), reverse=True)
+                    higher_others = sum(1 for i in previous_indices if i > prev_index) - sum(1 for i in own if i > prev_index)
+                    prev_rank = 1 + higher_others
+                else:
+                    prev_index = prev_rank = None
+        result = AssessmentResult(assessment_id=row["assessment_id"])
+        result.previous_points, result.previous_index, result.previous_rank = prev_points, prev_index, prev_rank
+        result.points_change = None if prev_points is None else row["points"] - prev_points
+        result.index_change = (
+            None if prev_index is None or row["index"] is None
+            else row["index"].quantize(quantum) - Decimal(prev_index).quantize(quantum, "ROUND_HALF_UP")
+        )
+        result.rank_change = None if prev_rank is None or row["rank"] is None else prev_rank - row["rank"]
+        updates.append(result)
+    AssessmentResult.objects.bulk_update(
+        updates,
+        ["previous_points", "previous_index", "previous_rank", "points_change", "index_change", "rank_change"],
+        batch_size=500,
+    )
+
+
+def framework_results_stale(framework: Framework) -> bool:
+    """True when some assessment has no stored result (e.g. created in bulk outside the services)."""
+    return Assessment.objects.filter(framework=framework, result__isnull=True).exists()
+
+
+__all__ = ["results_recompute", "previous_framework", "framework_results_stale", "AreaResult"]

@@ -1,0 +1,552 @@
+"""Writes for frameworks, assessments and scores. Every write is atomic, audited, refused on a
+published framework, and followed by a recompute of the stored results (scoring.results)."""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from parindex.numbers import decimal_places, format_decimal
+from units.models import Unit
+
+from .models import (
+    Assessment,
+    AssessmentStatus,
+    AuditEntry,
+    Criterion,
+    CriterionKind,
+    CriterionSource,
+    Framework,
+    FrameworkStatus,
+    GradeBand,
+    Score,
+    Via,
+)
+from .results import results_recompute
+
+
+class FrameworkLocked(ValidationError):
+    """The framework is published: nothing of it may change until it is reopened."""
+
+
+class WorkflowError(ValidationError):
+    """The assessment is not in a status that allows this change."""
+
+
+def framework_ensure_editable(framework: Framework) -> None:
+    if framework.status == FrameworkStatus.PUBLISHED:
+        raise FrameworkLocked(
+            _("Framework %(code)s is published (decision %(decision)s); it can no longer be changed.")
+            % {"code": framework.code, "decision": framework.decision_number}
+        )
+
+
+def _audit(framework, *, action, actor, via, assessment=None, criterion=None, field="", old="", new="", reason=""):
+    return AuditEntry(
+        framework=framework,
+        assessment=assessment,
+        criterion=criterion,
+        action=action,
+        field=field,
+        old_value="" if old is None else str(old),
+        new_value="" if new is None else str(new),
+        reason=reason or "",
+        actor=actor if getattr(actor, "pk", None) else None,
+        via=via,
+    )
+
+
+# --- frameworks ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CriterionRow:
+    """One validated row of a framework file."""
+
+    code: str
+    title: str
+    max_points: Decimal
+    kind: str = CriterionKind.SCORE
+    source: str = CriterionSource.SELF
+    guidance: str = ""
+
+
+@dataclass(frozen=True)
+class Band:
+    name: str
+    min_index: Decimal
+
+
+def parse_bands(text: str) -> list[Band]:
+    """"Xuất sắc:90,Tốt:80,Khá:70" → bands. Raises ValidationError naming the bad part."""
+    from parindex.numbers import NotANumber, parse_decimal
+
+    bands: list[Band] = []
+    for part in [p for p in text.split(",") if p.strip()]:
+        name, sep, threshold = part.rpartition(":")
+        try:
+            value = parse_decimal(threshold) if sep else None
+        except NotANumber:
+            value = None
+        if not name.strip() or value is None:
+            raise ValidationError(
+                _("Grade band %(part)r should look like 'Tốt:80' (name, colon, minimum index).") % {"part": part.strip()}
+            )
+        bands.append(Band(name.strip(), value))
+    names = [b.name for b in bands]
+    if len(set(names)) != len(names) or len({b.min_index for b in bands}) != len(bands):
+        raise ValidationError(_("Grade bands must have different names and different minimum indices."))
+    return sorted(bands, key=lambda b: b.min_index, reverse=True)
+
+
+DEFAULT_BANDS = "Xuất sắc:90,Tốt:80,Khá:70,Trung bình:50,Yếu:0"
+
+
+@transaction.atomic
+def framework_create(
+    *,
+    code: str,
+    authority: Unit,
+    unit_kind: str,
+    year: int,
+    name: str,
+    rows: Iterable[CriterionRow],
+    bands: Iterable[Band] = (),
+    index_decimals: int = 2,
+    legal_basis: str = "",
+    actor=None,
+    via: str = Via.COMMAND,
+) -> Framework:
+    """Create a framework with its criteria tree and grade bands from rows in tree order.
+
+    Rows are expected to be validated by the importer (which reports problems by row); the tree
+    rules are checked again here so that no caller can store a broken tree.
+    """
+    framework = Framework(
+        code=code,
+        authority=authority,
+        unit_kind=unit_kind,
+        year=year,
+        name=name,
+        legal_basis=legal_basis,
+        index_decimals=index_decimals,
+    )
+    framework.full_clean()
+    framework.save()
+    rows = list(rows)
+    problems = tree_problems(rows)
+    if problems:
+        raise ValidationError(problems)
+    child_codes = {row.code.rpartition(".")[0] for row in rows if "." in row.code}
+    by_code: dict[str, Criterion] = {}
+    for order, row in enumerate(rows, start=1):
+        parent = by_code.get(row.code.rpartition(".")[0]) if "." in row.code else None
+        criterion = Criterion(
+            framework=framework,
+            parent=parent,
+            code=row.code,
+            title=row.title,
+            max_points=row.max_points,
+            kind=row.kind,
+            source=row.source,
+            guidance=row.guidance,
+            order=order,
+            depth=row.code.count("."),
+            is_leaf=row.code not in child_codes,
+        )
+        criterion.full_clean(exclude=["framework", "parent", "area"], validate_unique=False, validate_constraints=False)
+        criterion.save()
+        criterion.area_id = parent.area_id if parent else criterion.pk
+        Criterion.objects.filter(pk=criterion.pk).update(area_id=criterion.area_id)
+        by_code[row.code] = criterion
+    GradeBand.objects.bulk_create(GradeBand(framework=framework, name=b.name, min_index=b.min_index) for b in bands)
+    _audit(framework, action="framework_create", actor=actor, via=via, new=f"{len(rows)} criteria").save()
+    return framework
+
+
+def tree_problems(rows: list[CriterionRow]) -> list[str]:
+    """Problems of a criteria tree, each naming the code: missing parents, duplicate codes,
+    parents whose max is not the sum of their children, mixed kinds under a bonus/penalty node."""
+    problems: list[str] = []
+    seen: dict[str, CriterionRow] = {}
+    for row in rows:
+        if row.code in seen:
+            problems.append(_("Code %(code)s appears twice.") % {"code": row.code})
+        parent_code = row.code.rpartition(".")[0]
+        if parent_code and parent_code not in seen:
+            problems.append(
+                _("Code %(code)s comes before or without its parent %(parent)s.") % {"code": row.code, "parent": parent_code}
+            )
+        seen[row.code] = row
+    children: dict[str, list[CriterionRow]] = {}
+    for row in rows:
+        parent_code = row.code.rpartition(".")[0]
+        if parent_code in seen:
+            children.setdefault(parent_code, []).append(row)
+    for code, kids in children.items():
+        parent = seen[code]
+        total = sum((k.max_points for k in kids), Decimal("0"))
+        if total != parent.max_points:
+            problems.append(
+                _("Criterion %(code)s has max points %(max)s but its children add up to %(sum)s.")
+                % {"code": code, "max": format_decimal(parent.max_points), "sum": format_decimal(total)}
+            )
+        for kid in kids:
+            if parent.kind != CriterionKind.SCORE and kid.kind != parent.kind:
+                problems.append(
+                    _("Criterion %(code)s is of kind %(kind)s but sits under %(parent)s of kind %(pkind)s.")
+                    % {"code": kid.code, "kind": kid.kind, "parent": code, "pkind": parent.kind}
+                )
+            if kid.source != parent.source:
+                problems.append(
+                    _("Criterion %(code)s has source %(source)s but sits under %(parent)s with source %(psource)s.")
+                    % {"code": kid.code, "source": kid.source, "parent": code, "psource": parent.source}
+                )
+    return problems
+
+
+@transaction.atomic
+def framework_publish(*, framework: Framework, decision_number: str, decision_date: date, actor=None, via=Via.WEB):
+    framework = Framework.objects.select_for_update().get(pk=framework.pk)
+    framework_ensure_editable(framework)
+    if not decision_number.strip() or not decision_date:
+        raise ValidationError(_("Publication needs a decision number and a decision date."))
+    framework.status = FrameworkStatus.PUBLISHED
+    framework.decision_number = decision_number.strip()
+    framework.decision_date = decision_date
+    framework.published_at = timezone.now()
+    framework.published_by = actor if getattr(actor, "pk", None) else None
+    framework.full_clean()
+    framework.save(update_fields=["status", "decision_number", "decision_date", "published_at", "published_by", "updated_at"])
+    Assessment.objects.filter(framework=framework).update(status=AssessmentStatus.PUBLISHED, updated_at=timezone.now())
+    _audit(
+        framework, action="framework_publish", actor=actor, via=via, field="status", old="open", new="published",
+        reason=f"{framework.decision_number} {decision_date:%d/%m/%Y}",
+    ).save()
+    results_recompute(framework)
+    return framework
+
+
+@transaction.atomic
+def framework_reopen(*, framework: Framework, reason: str, actor=None, via=Via.ADMIN):
+    framework = Framework.objects.select_for_update().get(pk=framework.pk)
+    if not reason.strip():
+        raise ValidationError(_("Reopening a published framework needs a reason."))
+    if framework.status != FrameworkStatus.PUBLISHED:
+        raise ValidationError(_("Framework %(code)s is not published.") % {"code": framework.code})
+    framework.status = FrameworkStatus.OPEN
+    framework.save(update_fields=["status", "updated_at"])
+    Assessment.objects.filter(framework=framework, status=AssessmentStatus.PUBLISHED).update(
+        status=AssessmentStatus.APPRAISED, updated_at=timezone.now()
+    )
+    _audit(framework, action="framework_reopen", actor=actor, via=via, field="status", old="published", new="open",
+           reason=reason).save()
+    results_recompute(framework)
+    return framework
+
+
+# --- assessments and scores ------------------------------------------------------------------------
+
+
+def assessment_get_or_create(*, unit: Unit, framework: Framework, actor=None, via=Via.COMMAND) -> Assessment:
+    framework_ensure_editable(framework)
+    if unit.kind != framework.unit_kind:
+        raise ValidationError(
+            _("Unit %(unit)s is a %(kind)s; framework %(code)s assesses units of kind %(fkind)s.")
+            % {"unit": unit.code, "kind": unit.get_kind_display(), "code": framework.code,
+               "fkind": framework.get_unit_kind_display()}
+        )
+    assessment, created = Assessment.objects.get_or_create(unit=unit, framework=framework)
+    if created:
+        _audit(framework, assessment=assessment, action="assessment_create", actor=actor, via=via).save()
+    return assessment
+
+
+@dataclass(frozen=True)
+class SelfEntry:
+    """A unit's self-assessment of one leaf. None for note/evidence leaves them as they are."""
+
+    points: Decimal | None
+    not_applicable: bool = False
+    note: str | None = None
+    evidence_reference: str | None = None
+
+
+@dataclass(frozen=True)
+class AppraisalEntry:
+    """The office's appraisal of one leaf; a reason is required whenever it differs from self."""
+
+    points: Decimal | None
+    reason: str = ""
+
+
+@dataclass
+class ApplyResult:
+    changed: int = 0
+    unchanged: int = 0
+    changes: list[tuple[str, str, str, str]] = field(default_factory=list)  # (code, field, old, new)
+
+
+SELF_STATUSES = (AssessmentStatus.DRAFT, AssessmentStatus.RETURNED)
+
+
+def _check_points(criterion: Criterion, points: Decimal | None) -> None:
+    if points is None:
+        return
+    if points < 0:
+        raise ValidationError(_("%(code)s: points cannot be negative.") % {"code": criterion.code})
+    if decimal_places(points) > 2:
+        raise ValidationError(_("%(code)s: points have at most two decimals.") % {"code": criterion.code})
+    if points > criterion.max_points:
+        raise ValidationError(
+            _("%(code)s: %(value)s is more than the maximum %(max)s.")
+            % {"code": criterion.code, "value": format_decimal(points), "max": format_decimal(criterion.max_points)}
+        )
+
+
+def _leaves_by_code(framework: Framework, codes: Iterable[str]) -> dict[str, Criterion]:
+    codes = set(codes)
+    leaves = {c.code: c for c in Criterion.objects.filter(framework=framework, code__in=codes)}
+    missing = sorted(codes - set(leaves))
+    if missing:
+        raise ValidationError(_("Unknown criterion codes: %(codes)s.") % {"codes": ", ".join(missing)})
+    parents = sorted(code for code, c in leaves.items() if not c.is_leaf)
+    if parents:
+        raise ValidationError(_("Only leaf criteria take points: %(codes)s.") % {"codes": ", ".join(parents)})
+    return leaves
+
+
+def _apply(assessment: Assessment, leaves: dict[str, Criterion], updates: Mapping[str, dict], *, action, actor, via,
+           reasons: Mapping[str, str] | None = None) -> ApplyResult:
+    """Upsert score fields for several leaves in a few statements and audit each changed field."""
+    existing = {s.criterion_id: s for s in Score.objects.filter(assessment=assessment, criterion__in=leaves.values())}
+    result = ApplyResult()
+    to_save: list[Score] = []
+    audits: list[AuditEntry] = []
+    now = timezone.now()
+    for code, values in updates.items():
+        criterion = leaves[code]
+        score = existing.get(criterion.pk) or Score(assessment=assessment, criterion=criterion)
+        changed_here = False
+        for name, new in values.items():
+            old = getattr(score, name)
+            if old == new:
+                continue
+            setattr(score, name, new)
+            changed_here = True
+            audits.append(_audit(
+                assessment.framework, assessment=assessment, criterion=criterion, action=action, actor=actor, via=via,
+                field=name, old=old, new=new, reason=(reasons or {}).get(code, ""),
+            ))
+            result.changes.append((code, name, "" if old is None else str(old), "" if new is None else str(new)))
+        if changed_here:
+            score.updated_by = actor if getattr(actor, "pk", None) else None
+            score.updated_at = now
+            to_save.append(score)
+            result.changed += 1
+        else:
+            result.unchanged += 1
+    if to_save:
+        update_fields = sorted({name for values in updates.values() for name in values} | {"updated_by", "updated_at"})
+        Score.objects.bulk_create(
+            to_save,
+            update_conflicts=True,
+            unique_fields=["assessment", "criterion"],
+            update_fields=update_fields,
+        )
+        AuditEntry.objects.bulk_create(audits)
+    return result
+
+
+@transaction.atomic
+def scores_apply_self(
+    *, assessment: Assessment, entries: Mapping[str, SelfEntry], actor=None, via=Via.WEB, on_behalf: bool = False
+) -> ApplyResult:
+    """Store a unit's self-assessment for several leaves (keyed by criterion code), all or nothing."""
+    assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
+    framework_ensure_editable(assessment.framework)
+    if assessment.status not in SELF_STATUSES:
+        raise WorkflowError(
+            _("The self-assessment of %(unit)s is %(status)s; it can be changed only before submission or when "
+              "returned for explanation.") % {"unit": assessment.unit.code, "status": assessment.get_status_display()}
+        )
+    leaves = _leaves_by_code(assessment.framework, entries)
+    updates: dict[str, dict] = {}
+    for code, entry in entries.items():
+        criterion = leaves[code]
+        if criterion.source != CriterionSource.SELF:
+            raise ValidationError(_("%(code)s is scored by the survey, not by the unit.") % {"code": code})
+        if entry.not_applicable and not criterion.allows_not_applicable:
+            raise ValidationError(_("%(code)s cannot be marked not applicable.") % {"code": code})
+        points = None if entry.not_applicable else entry.points
+        _check_points(criterion, points)
+        values = {"self_points": points, "not_applicable": bool(entry.not_applicable)}
+        if entry.note is not None:
+            values["note"] = entry.note
+        if entry.evidence_reference is not None:
+            values["evidence_reference"] = entry.evidence_reference
+        updates[code] = values
+    action = "self_on_behalf" if on_behalf else "self_score"
+    result = _apply(assessment, leaves, updates, action=action, actor=actor, via=via)
+    if result.changed:
+        results_recompute(assessment.framework, assessment_ids=[assessment.pk])
+    return result
+
+
+@transaction.atomic
+def scores_apply_appraisal(
+    *, assessment: Assessment, entries: Mapping[str, AppraisalEntry], actor=None, via=Via.WEB
+) -> ApplyResult:
+    """Store appraised points for several leaves; a reason is required where they differ from self.
+
+    When every applicable self-assessed leaf then has appraised points, the assessment is marked
+    appraised (its result stops being provisional)."""
+    assessment = Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
+    framework_ensure_editable(assessment.framework)
+    leaves = _leaves_by_code(assessment.framework, entries)
+    current = {s.criterion_id: s for s in Score.objects.filter(assessment=assessment, criterion__in=leaves.values())}
+    updates: dict[str, dict] = {}
+    reasons: dict[str, str] = {}
+    for code, entry in entries.items():
+        criterion = leaves[code]
+        if criterion.source != CriterionSource.SELF:
+            raise ValidationError(_("%(code)s is scored by the survey, not by appraisal.") % {"code": code})
+        _check_points(criterion, entry.points)
+        score = current.get(criterion.pk)
+        self_points = score.self_points if score else None
+        reason = (entry.reason or "").strip()
+        if entry.points is not None and entry.points != self_points and not reason:
+            raise ValidationError(
+                _("%(code)s: the appraised points %(new)s differ from the self-assessed %(old)s; a reason is required.")
+                % {"code": code, "new": format_decimal(entry.points),
+                   "old": format_decimal(self_points) if self_points is not None else "—"}
+            )
+        updates[code] = {"appraised_points": entry.points, "appraisal_reason": reason}
+        reasons[code] = reason
+    result = _apply(assessment, leaves, updates, action="appraise", actor=actor, via=via, reasons=reasons)
+    _mark_appraised_when_complete(assessment, actor=actor, via=via)
+    results_recompute(assessment.framework, assessment_ids=[assessment.pk])
+    return result
+
+
+def _mark_appraised_when_complete(assessment: Assessment, *, actor, via) -> None:
+    open_leaves = (
+        Criterion.objects.filter(framework=assessment.framework, is_leaf=True, source=CriterionSource.SELF)
+        .exclude(scores__assessment=assessment, scores__not_applicable=True)
+        .exclude(scores__assessment=assessment, scores__appraised_points__isnull=False)
+    )
+    if assessment.status != AssessmentStatus.APPRAISED and not open_leaves.exists():
+        _set_status(assessment, AssessmentStatus.APPRAISED, actor=actor, via=via)
+
+
+def _set_status(assessment: Assessment, status: str, *, actor, via, reason: str = "") -> None:
+    old = assessment.status
+    assessment.status = status
+    now = timezone.now()
+    fields = ["status", "updated_at"]
+    if status == AssessmentStatus.SUBMITTED:
+        assessment.submitted_at = now
+        fields.append("submitted_at")
+    if status == AssessmentStatus.APPRAISED:
+        assessment.appraised_at = now
+        fields.append("appraised_at")
+    if status == AssessmentStatus.RETURNED:
+        assessment.explanation_round += 1
+        fields.append("explanation_round")
+    assessment.save(update_fields=fields)
+    _audit(assessment.framework, assessment=assessment, action="status", field="status", old=old, new=status,
+           actor=actor, via=via, reason=reason).save()
+
+
+def missing_self_scores(assessment: Assessment) -> list[Criterion]:
+    """Self-assessed leaves that have neither points nor a not-applicable mark."""
+    return list(
+        Criterion.objects.filter(framework=assessment.framework, is_leaf=True, source=CriterionSource.SELF)
+        .exclude(scores__assessment=assessment, scores__not_applicable=True)
+        .exclude(scores__assessment=assessment, scores__self_points__isnull=False)
+        .order_by("order")
+    )
+
+
+@transaction.atomic
+def assessment_submit(*, assessment: Assessment, actor=None, via=Via.WEB) -> Assessment:
+    assessment = Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
+    framework_ensure_editable(assessment.framework)
+    if assessment.status not in SELF_STATUSES:
+        raise WorkflowError(_("Only a draft or returned assessment can be submitted."))
+    missing = missing_self_scores(assessment)
+    if missing:
+        raise ValidationError(
+            _("Not every criterion is scored yet: %(codes)s.") % {"codes": ", ".join(c.code for c in missing)}
+        )
+    _set_status(assessment, AssessmentStatus.SUBMITTED, actor=actor, via=via)
+    results_recompute(assessment.framework, assessment_ids=[assessment.pk])
+    return assessment
+
+
+@transaction.atomic
+def assessment_return(*, assessment: Assessment, message: str, actor=None, via=Via.WEB) -> Assessment:
+    assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
+    framework_ensure_editable(assessment.framework)
+    if assessment.status != AssessmentStatus.SUBMITTED:
+        raise WorkflowError(_("Only a submitted assessment can be returned for explanation."))
+    if not message.strip():
+        raise ValidationError(_("Say what needs explaining when returning an assessment."))
+    _set_status(assessment, AssessmentStatus.RETURNED, actor=actor, via=via, reason=message)
+    results_recompute(assessment.framework, assessment_ids=[assessment.pk])
+    return assessment
+
+
+@transaction.atomic
+def assessment_mark_appraised(*, assessment: Assessment, actor=None, via=Via.WEB) -> Assessment:
+    assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
+    framework_ensure_editable(assessment.framework)
+    if assessment.status not in (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED):
+        raise WorkflowError(_("Only a submitted assessment can be marked appraised."))
+    if assessment.status != AssessmentStatus.APPRAISED:
+        _set_status(assessment, AssessmentStatus.APPRAISED, actor=actor, via=via)
+    results_recompute(assessment.framework, assessment_ids=[assessment.pk])
+    return assessment
+
+
+@transaction.atomic
+def survey_apply(
+    *, framework: Framework, entries: Mapping[str, Mapping[str, Decimal | None]], actor=None, via=Via.WEB
+) -> ApplyResult:
+    """Store survey points: {unit code: {survey criterion code: points}}, for all units at once.
+
+    Survey points are the office's figures, so they live in appraised_points of the survey leaves.
+    An assessment is created for a unit that has none yet."""
+    framework = Framework.objects.select_for_update().get(pk=framework.pk)
+    framework_ensure_editable(framework)
+    codes = {code for values in entries.values() for code in values}
+    leaves = _leaves_by_code(framework, codes)
+    wrong = sorted(code for code, c in leaves.items() if c.source != CriterionSource.SURVEY)
+    if wrong:
+        raise ValidationError(_("Not survey criteria: %(codes)s.") % {"codes": ", ".join(wrong)})
+    units = {u.code: u for u in Unit.objects.filter(code__in=entries)}
+    unknown = sorted(set(entries) - set(units))
+    if unknown:
+        raise ValidationError(_("Unknown unit codes: %(codes)s.") % {"codes": ", ".join(unknown)})
+    total = ApplyResult()
+    touched: list[int] = []
+    for unit_code, values in entries.items():
+        assessment = assessment_get_or_create(unit=units[unit_code], framework=framework, actor=actor, via=via)
+        for code, points in values.items():
+            _check_points(leaves[code], points)
+        result = _apply(
+            assessment, leaves, {code: {"appraised_points": points} for code, points in values.items()},
+            action="survey", actor=actor, via=via,
+        )
+        total.changed += result.changed
+        total.unchanged += result.unchanged
+        total.changes += [(f"{unit_code}/{c}", f, o, n) for c, f, o, n in result.changes]
+        touched.append(assessment.pk)
+    if total.changed:
+        results_recompute(framework, assessment_ids=touched)
+    return total

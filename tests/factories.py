@@ -1,0 +1,77 @@
+"""Factories per domain object. Frameworks are built from the real-shaped CSVs in shared/data or
+from a small explicit tree, always through the services so that derived fields are right."""
+
+import csv
+from decimal import Decimal
+from pathlib import Path
+
+import factory
+from django.contrib.auth import get_user_model
+
+from scoring.services import CriterionRow, framework_create, parse_bands
+from units.models import Membership, Role, Unit, UnitKind
+from units.services import unit_save
+
+# Copies of ../shared/data ship with the code so that a clone anywhere can load the demo and test.
+SHARED_DATA = Path(__file__).resolve().parents[1] / "scoring" / "demo_data"
+BANDS = "Xuất sắc:90,Tốt:80,Khá:70,Trung bình:50,Yếu:0"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.test")
+    password = factory.PostGenerationMethodCall("set_password", "pw-12345")
+
+
+_unit_seq = iter(range(1, 10**9))
+
+
+def make_unit(code=None, kind=UnitKind.COMMUNE, parent=None, name=None, predecessors=None, **extra) -> Unit:
+    code = code or f"U{next(_unit_seq)}"
+    unit, _ = unit_save(code=code, name=name or f"Đơn vị {code}", kind=kind, parent=parent,
+                        predecessors=predecessors, **extra)
+    return unit
+
+
+def make_member(unit: Unit, role: str = Role.OFFICER, username: str | None = None):
+    user = UserFactory(username=username) if username else UserFactory()
+    Membership.objects.get_or_create(user=user, unit=unit, role=role)
+    return user
+
+
+def rows_from_csv(name: str) -> list[CriterionRow]:
+    with open(SHARED_DATA / name, encoding="utf-8") as handle:
+        return [
+            CriterionRow(code=r["code"], title=r["title"], max_points=Decimal(r["max_points"]),
+                         kind=r["kind"] or "score", source=r["source"] or "self", guidance=r.get("guidance") or "")
+            for r in csv.DictReader(handle)
+        ]
+
+
+def rows_from_spec(spec) -> list[CriterionRow]:
+    """spec: [(code, max, kind, source), …] with kind/source optional."""
+    rows = []
+    for item in spec:
+        code, max_points, *rest = item
+        kind = rest[0] if len(rest) > 0 else "score"
+        source = rest[1] if len(rest) > 1 else "self"
+        rows.append(CriterionRow(code=code, title=f"Tiêu chí {code}", max_points=Decimal(str(max_points)),
+                                 kind=kind, source=source))
+    return rows
+
+
+_framework_seq = iter(range(1, 10**9))
+
+
+def make_framework(authority: Unit, *, rows=None, csv_name=None, unit_kind=UnitKind.COMMUNE, year=2024,
+                   decimals=2, bands=BANDS, code=None):
+    if rows is None:
+        rows = rows_from_csv(csv_name or "framework-commune.csv")
+    return framework_create(
+        code=code or f"FW{next(_framework_seq)}", authority=authority, unit_kind=unit_kind, year=year,
+        name=f"Bộ chỉ số {year}", rows=rows, bands=parse_bands(bands) if bands else (), index_decimals=decimals,
+    )

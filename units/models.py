@@ -1,0 +1,95 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+unit_code_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+    _("A unit code uses letters, digits, dot, dash or underscore."),
+)
+
+
+class UnitKind(models.TextChoices):
+    PROVINCE = "province", _("Province")
+    DISTRICT = "district", _("District")
+    DEPARTMENT = "department", _("Department")
+    COMMUNE = "commune", _("Commune")
+
+
+class Unit(models.Model):
+    """A unit in the administrative tree: an authority, a department or a commune.
+
+    `path` is a materialised path of ids ("/1/4/17/") so that "this unit and everything under it"
+    is one indexed prefix filter. It is maintained by units.services, never by hand.
+    """
+
+    code = models.CharField(_("code"), max_length=40, unique=True, validators=[unit_code_validator])
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=20, choices=UnitKind.choices)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("parent unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    path = models.CharField(max_length=500, db_index=True, editable=False, default="")
+    active_from = models.PositiveSmallIntegerField(_("active from year"), null=True, blank=True)
+    active_to = models.PositiveSmallIntegerField(_("active until year"), null=True, blank=True)
+    predecessors = models.ManyToManyField(
+        "self",
+        verbose_name=_("formed from (before reorganisation)"),
+        symmetrical=False,
+        blank=True,
+        related_name="successors",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["path", "code"]
+        verbose_name = _("unit")
+        verbose_name_plural = _("units")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(active_to__isnull=True) | Q(active_from__isnull=True) | Q(active_to__gte=models.F("active_from")),
+                name="unit_active_years_ordered",
+            ),
+            models.CheckConstraint(condition=~Q(parent=models.F("id")), name="unit_not_own_parent"),
+        ]
+
+    def __str__(self):
+        return f"{self.code} — {self.name}"
+
+    def clean(self):
+        if self.active_from and self.active_to and self.active_to < self.active_from:
+            raise ValidationError({"active_to": _("The last active year is before the first.")})
+        if self.parent_id and self.pk:
+            if self.parent_id == self.pk:
+                raise ValidationError({"parent": _("A unit cannot be its own parent.")})
+            if self.parent.path.startswith(self.path) and self.path:
+                raise ValidationError({"parent": _("A unit cannot be placed under one of its own descendants.")})
+
+    def is_active_in(self, year: int) -> bool:
+        return (self.active_from is None or self.active_from <= year) and (self.active_to is None or year <= self.active_to)
+
+
+class Role(models.TextChoices):
+    OFFICER = "officer", _("Unit officer")
+    APPRAISER = "appraiser", _("Appraiser")
+    LEADER = "leader", _("Leader")
+
+
+class Membership(models.Model):
+    """A user's role in a unit. Appraisers and leaders reach the unit and its descendants."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [models.UniqueConstraint(fields=["user", "unit", "role"], name="membership_unique_role")]
+
+    def __str__(self):
+        return f"{self.user} · {self.get_role_display()} · {self.unit.code}"
