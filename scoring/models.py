@@ -358,3 +358,6 @@ class AreaResult(models.Model):
         verbose_name_plural = _("area results")
         constraints = [models.UniqueConstraint(fields=["assessment", "area"], name="arearesult_one_per_area")]
         indexes = [models.Index(fields=["framework", "area", "rank"], name="arearesult_fw_area_rank_idx")]
+
+    def __str__(self):
+        return f"{self.assessment_id}/{self.area_id}: {self.index} #{self.rank}"

@@ -1,0 +1,100 @@
+import csv
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from parindex.numbers import as_json_decimal
+from scoring.models import Framework
+from scoring.selectors import framework_by_code, ranking_lines
+
+
+def _dec(value, places=2):
+    return as_json_decimal(value, places)
+
+
+def ranking_as_dicts(framework: Framework) -> list[dict]:
+    """The ranking in the JSON shape of DESIGN §5: decimals as strings, best first."""
+    places = framework.index_decimals
+    items = []
+    for line in ranking_lines(framework):
+        change = None
+        if line.points_change is not None:
+            change = {
+                "points": _dec(line.points_change),
+                "index": _dec(line.index_change, places),
+                "rank": line.rank_change,
+            }
+        items.append(
+            {
+                "rank": line.rank,
+                "unit_code": line.unit_code,
+                "unit_name": line.unit_name,
+                "points": _dec(line.points),
+                "max_points": _dec(line.max_points),
+                "index": _dec(line.index, places),
+                "grade": line.grade or None,
+                "provisional": line.provisional,
+                "areas": [
+                    {
+                        "code": area.code,
+                        "points": _dec(area.points),
+                        "max_points": _dec(area.max_points),
+                        "index": _dec(area.index, places),
+                        "rank": area.rank,
+                    }
+                    for area in line.areas
+                ],
+                "change": change,
+                "self_points": _dec(line.self_points),
+                "bonus_points": _dec(line.bonus_points),
+                "penalty_points": _dec(line.penalty_points),
+                "status": line.status,
+            }
+        )
+    return items
+
+
+CSV_COLUMNS = [
+    "rank", "unit_code", "unit_name", "points", "max_points", "index", "grade", "provisional",
+    "change_points", "change_index", "change_rank", "self_points", "bonus_points", "penalty_points", "status",
+]
+
+
+class Command(BaseCommand):
+    help = "Print the ranking of a framework (xếp hạng) as JSON or CSV, best first, from the stored results."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--framework", required=True, help="framework code")
+        parser.add_argument("--format", choices=["json", "csv"], default="json")
+
+    def handle(self, *args, framework, format, **options):
+        try:
+            fw = framework_by_code(framework)
+        except Framework.DoesNotExist as exc:
+            raise CommandError(
+                f"Không có bộ chỉ số mã {framework!r}. / There is no framework with code {framework!r}."
+            ) from exc
+        items = ranking_as_dicts(fw)
+        out = self.stdout
+        if format == "json":
+            out.write(json.dumps(items, ensure_ascii=False, indent=2))
+            return
+        area_codes = [area["code"] for area in items[0]["areas"]] if items else []
+        writer = csv.writer(out, lineterminator="\n")  # OutputWrapper adds no newline to a line that has one
+        header = list(CSV_COLUMNS)
+        for code in area_codes:
+            header += [f"area_{code}_points", f"area_{code}_max_points", f"area_{code}_index", f"area_{code}_rank"]
+        writer.writerow(header)
+        for item in items:
+            change = item["change"] or {}
+            row = [
+                item["rank"], item["unit_code"], item["unit_name"], item["points"], item["max_points"], item["index"],
+                item["grade"] or "", "true" if item["provisional"] else "false",
+                change.get("points", ""), change.get("index", ""), change.get("rank", ""),
+                item["self_points"], item["bonus_points"], item["penalty_points"], item["status"],
+            ]
+            by_code = {area["code"]: area for area in item["areas"]}
+            for code in area_codes:
+                area = by_code.get(code, {})
+                row += [area.get("points", ""), area.get("max_points", ""), area.get("index", ""), area.get("rank", "")]
+            writer.writerow(["" if value is None else value for value in row])
