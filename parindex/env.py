@@ -43,14 +43,9 @@ def database_from_url(url: str, base_dir) -> dict:
     parsed = urlparse(url)
     scheme = parsed.scheme.lower()
     if scheme == "sqlite":
-        # sqlite:///relative.db is relative to the project; sqlite:////abs/path.db is absolute.
-        path = unquote(parsed.path)
-        if url.startswith("sqlite:////"):
-            name = path
-        elif path.startswith("/"):
-            name = path if os.path.isabs(path) and os.path.isdir(os.path.dirname(path)) else base_dir / path[1:]
-        else:
-            name = base_dir / path
+        # SQLAlchemy's convention: sqlite:///relative/to/project.db, sqlite:////absolute/path.db
+        path = unquote(parsed.path)[1:]
+        name = path if path.startswith("/") else base_dir / path
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "OPTIONS": {"timeout": 20}}
     if scheme in {"postgres", "postgresql", "pgsql"}:
         options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}

@@ -76,6 +76,8 @@ def results_recompute(framework: Framework, assessment_ids=None) -> None:
     """Recompute the stored results of a framework (or of some of its assessments, then re-rank all)."""
     if assessment_ids is not None and not assessment_ids:
         return
+    if assessment_ids is not None and len(assessment_ids) > 500:
+        assessment_ids = None  # a whole-framework pass is cheaper than a very long IN list
     decimals = int(framework.index_decimals)
     scale = 10**decimals
     only, only_params = _only(assessment_ids)

@@ -323,15 +323,30 @@ def _leaves_by_code(framework: Framework, codes: Iterable[str]) -> dict[str, Cri
 
 def _apply(assessment: Assessment, leaves: dict[str, Criterion], updates: Mapping[str, dict], *, action, actor, via,
            reasons: Mapping[str, str] | None = None) -> ApplyResult:
-    """Upsert score fields for several leaves in a few statements and audit each changed field."""
-    existing = {s.criterion_id: s for s in Score.objects.filter(assessment=assessment, criterion__in=leaves.values())}
+    """Upsert score fields of several leaves of one assessment and audit each changed field."""
+    return _apply_many({assessment.pk: assessment}, leaves, {(assessment.pk, code): values for code, values in
+                                                            updates.items()},
+                       action=action, actor=actor, via=via,
+                       reasons={(assessment.pk, code): r for code, r in (reasons or {}).items()})
+
+
+def _apply_many(assessments: Mapping[int, Assessment], leaves: dict[str, Criterion],
+                updates: Mapping[tuple[int, str], dict], *, action, actor, via,
+                reasons: Mapping[tuple[int, str], str] | None = None) -> ApplyResult:
+    """Upsert score fields for (assessment id, leaf code) pairs in a fixed number of statements:
+    one read of the current scores, one bulk upsert, one bulk insert of audit entries."""
+    existing = {
+        (s.assessment_id, s.criterion_id): s
+        for s in Score.objects.filter(assessment__in=list(assessments), criterion__in=list(leaves.values()))
+    }
     result = ApplyResult()
     to_save: list[Score] = []
     audits: list[AuditEntry] = []
     now = timezone.now()
-    for code, values in updates.items():
-        criterion = leaves[code]
-        score = existing.get(criterion.pk) or Score(assessment=assessment, criterion=criterion)
+    user = actor if getattr(actor, "pk", None) else None
+    for (assessment_id, code), values in updates.items():
+        assessment, criterion = assessments[assessment_id], leaves[code]
+        score = existing.get((assessment_id, criterion.pk)) or Score(assessment=assessment, criterion=criterion)
         changed_here = False
         for name, new in values.items():
             old = getattr(score, name)
@@ -341,12 +356,11 @@ def _apply(assessment: Assessment, leaves: dict[str, Criterion], updates: Mappin
             changed_here = True
             audits.append(_audit(
                 assessment.framework, assessment=assessment, criterion=criterion, action=action, actor=actor, via=via,
-                field=name, old=old, new=new, reason=(reasons or {}).get(code, ""),
+                field=name, old=old, new=new, reason=(reasons or {}).get((assessment_id, code), ""),
             ))
             result.changes.append((code, name, "" if old is None else str(old), "" if new is None else str(new)))
         if changed_here:
-            score.updated_by = actor if getattr(actor, "pk", None) else None
-            score.updated_at = now
+            score.updated_by, score.updated_at = user, now
             to_save.append(score)
             result.changed += 1
         else:
@@ -354,12 +368,10 @@ def _apply(assessment: Assessment, leaves: dict[str, Criterion], updates: Mappin
     if to_save:
         update_fields = sorted({name for values in updates.values() for name in values} | {"updated_by", "updated_at"})
         Score.objects.bulk_create(
-            to_save,
-            update_conflicts=True,
-            unique_fields=["assessment", "criterion"],
-            update_fields=update_fields,
+            to_save, update_conflicts=True, unique_fields=["assessment", "criterion"], update_fields=update_fields,
+            batch_size=1000,
         )
-        AuditEntry.objects.bulk_create(audits)
+        AuditEntry.objects.bulk_create(audits, batch_size=1000)
     return result
 
 
@@ -521,7 +533,8 @@ def survey_apply(
     """Store survey points: {unit code: {survey criterion code: points}}, for all units at once.
 
     Survey points are the office's figures, so they live in appraised_points of the survey leaves.
-    An assessment is created for a unit that has none yet."""
+    Assessments are created for units that have none yet. A fixed number of statements whatever the
+    number of units."""
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     framework_ensure_editable(framework)
     codes = {code for values in entries.values() for code in values}
@@ -529,24 +542,38 @@ def survey_apply(
     wrong = sorted(code for code, c in leaves.items() if c.source != CriterionSource.SURVEY)
     if wrong:
         raise ValidationError(_("Not survey criteria: %(codes)s.") % {"codes": ", ".join(wrong)})
-    units = {u.code: u for u in Unit.objects.filter(code__in=entries)}
+    units = {u.code: u for u in Unit.objects.filter(code__in=list(entries))}
     unknown = sorted(set(entries) - set(units))
     if unknown:
         raise ValidationError(_("Unknown unit codes: %(codes)s.") % {"codes": ", ".join(unknown)})
-    total = ApplyResult()
-    touched: list[int] = []
-    for unit_code, values in entries.items():
-        assessment = assessment_get_or_create(unit=units[unit_code], framework=framework, actor=actor, via=via)
+    other_kind = sorted(code for code, unit in units.items() if unit.kind != framework.unit_kind)
+    if other_kind:
+        raise ValidationError(
+            _("Framework %(code)s assesses units of kind %(kind)s; these are not: %(units)s.")
+            % {"code": framework.code, "kind": framework.get_unit_kind_display(), "units": ", ".join(other_kind)}
+        )
+    for values in entries.values():
         for code, points in values.items():
             _check_points(leaves[code], points)
-        result = _apply(
-            assessment, leaves, {code: {"appraised_points": points} for code, points in values.items()},
-            action="survey", actor=actor, via=via,
+    assessments = {a.unit_id: a for a in Assessment.objects.filter(framework=framework, unit__in=units.values())}
+    missing = [Assessment(unit=unit, framework=framework) for unit in units.values() if unit.pk not in assessments]
+    if missing:
+        Assessment.objects.bulk_create(missing, batch_size=1000)
+        assessments = {a.unit_id: a for a in Assessment.objects.filter(framework=framework, unit__in=units.values())}
+        AuditEntry.objects.bulk_create(
+            [_audit(framework, assessment=assessments[a.unit_id], action="assessment_create", actor=actor, via=via)
+             for a in missing],
+            batch_size=1000,
         )
-        total.changed += result.changed
-        total.unchanged += result.unchanged
-        total.changes += [(f"{unit_code}/{c}", f, o, n) for c, f, o, n in result.changes]
-        touched.append(assessment.pk)
-    if total.changed:
-        results_recompute(framework, assessment_ids=touched)
-    return total
+    for assessment in assessments.values():
+        assessment.framework = framework
+    by_id = {a.pk: a for a in assessments.values()}
+    updates = {
+        (assessments[units[unit_code].pk].pk, code): {"appraised_points": points}
+        for unit_code, values in entries.items()
+        for code, points in values.items()
+    }
+    result = _apply_many(by_id, leaves, updates, action="survey", actor=actor, via=via)
+    if result.changed or missing:
+        results_recompute(framework, assessment_ids=list(by_id))
+    return result

@@ -1,0 +1,115 @@
+"""Workflow services of DESIGN §3: draft → submitted → (returned → submitted) → appraised → published."""
+
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from scoring.models import Assessment, AssessmentStatus, AuditEntry, FrameworkStatus
+from scoring.services import (
+    AppraisalEntry,
+    FrameworkLocked,
+    SelfEntry,
+    WorkflowError,
+    assessment_get_or_create,
+    assessment_mark_appraised,
+    assessment_return,
+    assessment_submit,
+    framework_publish,
+    framework_reopen,
+    missing_self_scores,
+    scores_apply_appraisal,
+    scores_apply_self,
+)
+from units.models import UnitKind
+
+from .factories import make_framework, make_unit, rows_from_spec
+
+TREE = [("1", 70), ("1.1", 30), ("1.2", 40), ("2", 30, "score", "survey"), ("2.1", 30, "score", "survey")]
+
+
+@pytest.fixture
+def framework(district):
+    return make_framework(district, rows=rows_from_spec(TREE))
+
+
+@pytest.fixture
+def assessment(framework, commune):
+    return assessment_get_or_create(unit=commune, framework=framework)
+
+
+def test_submit_requires_every_self_leaf_scored_or_not_applicable(assessment, officer):
+    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("20"))}, actor=officer)
+    assert [c.code for c in missing_self_scores(assessment)] == ["1.2"]
+    with pytest.raises(ValidationError, match="1.2"):
+        assessment_submit(assessment=assessment, actor=officer)
+    scores_apply_self(assessment=assessment, entries={"1.2": SelfEntry(None, not_applicable=True)}, actor=officer)
+    assessment_submit(assessment=assessment, actor=officer)
+    assessment.refresh_from_db()
+    assert assessment.status == AssessmentStatus.SUBMITTED and assessment.submitted_at is not None
+
+
+def test_explanation_round_trip_and_appraisal(assessment, officer, appraiser):
+    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("30")), "1.2": SelfEntry(D("40"))},
+                      actor=officer)
+    assessment_submit(assessment=assessment, actor=officer)
+    with pytest.raises(WorkflowError):
+        scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("29"))}, actor=officer)
+    with pytest.raises(ValidationError):
+        assessment_return(assessment=assessment, message="  ", actor=appraiser)
+    assessment_return(assessment=assessment, message="Giải trình tiêu chí 1.2", actor=appraiser)
+    assessment.refresh_from_db()
+    assert (assessment.status, assessment.explanation_round) == (AssessmentStatus.RETURNED, 1)
+    scores_apply_self(assessment=assessment, entries={"1.2": SelfEntry(D("35"), note="Đã bổ sung")}, actor=officer)
+    assessment_submit(assessment=assessment, actor=officer)
+    scores_apply_appraisal(assessment=assessment, entries={"1.1": AppraisalEntry(D("30")),
+                                                           "1.2": AppraisalEntry(D("35"))}, actor=appraiser)
+    assessment.refresh_from_db()
+    assert assessment.status == AssessmentStatus.APPRAISED and assessment.result.provisional is False
+    statuses = list(AuditEntry.objects.filter(assessment=assessment, action="status").order_by("id")
+                    .values_list("old_value", "new_value", "actor__username"))
+    assert statuses == [
+        ("draft", "submitted", "officer_x1"), ("submitted", "returned", "appraiser"),
+        ("returned", "submitted", "officer_x1"), ("submitted", "appraised", "appraiser"),
+    ]
+    note = AuditEntry.objects.get(assessment=assessment, field="note")
+    assert (note.old_value, note.new_value) == ("", "Đã bổ sung")
+
+
+def test_mark_appraised_only_after_submission(assessment):
+    with pytest.raises(WorkflowError):
+        assessment_mark_appraised(assessment=assessment)
+
+
+def test_publish_locks_and_reopen_needs_a_reason(framework, assessment, officer):
+    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("1"))}, actor=officer)
+    with pytest.raises(ValidationError):
+        framework_publish(framework=framework, decision_number=" ", decision_date=date(2024, 12, 20))
+    framework_publish(framework=framework, decision_number="12/QĐ-UBND", decision_date=date(2024, 12, 20))
+    framework.refresh_from_db()
+    assert framework.status == FrameworkStatus.PUBLISHED
+    assert Assessment.objects.get(pk=assessment.pk).status == AssessmentStatus.PUBLISHED
+    with pytest.raises(FrameworkLocked):
+        framework_publish(framework=framework, decision_number="13/QĐ-UBND", decision_date=date(2024, 12, 21))
+    with pytest.raises(ValidationError):
+        framework_reopen(framework=framework, reason="")
+    framework_reopen(framework=framework, reason="Sai sót số liệu khảo sát")
+    framework.refresh_from_db()
+    assert framework.status == FrameworkStatus.OPEN
+    entry = AuditEntry.objects.get(framework=framework, action="framework_reopen")
+    assert entry.reason == "Sai sót số liệu khảo sát"
+
+
+def test_an_assessment_only_for_units_of_the_framework_kind(framework, district):
+    department = make_unit("PNV", kind=UnitKind.DEPARTMENT, parent=district)
+    with pytest.raises(ValidationError, match="PNV"):
+        assessment_get_or_create(unit=department, framework=framework)
+
+
+def test_unchanged_values_write_no_audit(assessment, officer):
+    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("20"))}, actor=officer)
+    count = AuditEntry.objects.count()
+    result = scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("20.00"))}, actor=officer)
+    assert (result.changed, result.unchanged) == (0, 1)
+    assert AuditEntry.objects.count() == count
