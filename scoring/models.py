@@ -168,6 +168,8 @@ class Assessment(models.Model):
         _("status"), max_length=20, choices=AssessmentStatus.choices, default=AssessmentStatus.DRAFT
     )
     explanation_round = models.PositiveSmallIntegerField(_("explanation round"), default=0)
+    return_message = models.TextField(_("message with the return"), blank=True)
+    self_deadline_extended_to = models.DateTimeField(_("self-assessment deadline extended to"), null=True, blank=True)
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
     appraised_at = models.DateTimeField(_("appraised at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -186,6 +188,11 @@ class Assessment(models.Model):
     def is_provisional(self) -> bool:
         return self.status not in FINAL_STATUSES
 
+    @property
+    def self_deadline(self):
+        """The framework's self-assessment deadline, or this unit's extension of it."""
+        return self.self_deadline_extended_to or self.framework.self_deadline
+
 
 class Score(models.Model):
     """Points of one leaf criterion in one assessment.
@@ -203,6 +210,8 @@ class Score(models.Model):
     evidence_reference = models.TextField(_("evidence reference"), blank=True)
     appraised_points = models.DecimalField(_("appraised points"), **POINTS, null=True, blank=True)
     appraisal_reason = models.TextField(_("appraisal reason"), blank=True)
+    explanation_request = models.TextField(_("explanation requested"), blank=True)
+    explanation_requested_round = models.PositiveSmallIntegerField(_("explanation requested in round"), default=0)
     explanation = models.TextField(_("explanation"), blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
@@ -361,3 +370,27 @@ class AreaResult(models.Model):
 
     def __str__(self):
         return f"{self.assessment_id}/{self.area_id}: {self.index} #{self.rank}"
+
+
+class ReminderPhase(models.TextChoices):
+    SELF = "self", _("Self-assessment")
+    APPRAISAL = "appraisal", _("Appraisal")
+
+
+class DeadlineReminder(models.Model):
+    """A deadline reminder that was sent, so that the daily job sends each one once."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="reminders")
+    phase = models.CharField(max_length=20, choices=ReminderPhase.choices)
+    deadline = models.DateTimeField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("deadline reminder")
+        verbose_name_plural = _("deadline reminders")
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "phase", "deadline"], name="reminder_once_per_deadline")
+        ]
+
+    def __str__(self):
+        return f"{self.assessment} · {self.phase} · {self.deadline:%Y-%m-%d}"

@@ -502,16 +502,48 @@ def assessment_submit(*, assessment: Assessment, actor=None, via=Via.WEB) -> Ass
 
 
 @transaction.atomic
-def assessment_return(*, assessment: Assessment, message: str, actor=None, via=Via.WEB) -> Assessment:
-    assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
+def assessment_return(
+    *, assessment: Assessment, message: str, criteria: Mapping[str, str] | None = None, actor=None, via=Via.WEB
+) -> Assessment:
+    """Return a submitted assessment for explanation (giải trình): a message, and for each listed
+    criterion code the reason it must be explained. The unit answers per criterion and resubmits."""
+    assessment = Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     framework_ensure_editable(assessment.framework)
     if assessment.status != AssessmentStatus.SUBMITTED:
         raise WorkflowError(_("Only a submitted assessment can be returned for explanation."))
     if not message.strip():
         raise ValidationError(_("Say what needs explaining when returning an assessment."))
+    criteria = {code: (reason or "").strip() for code, reason in (criteria or {}).items()}
+    without_reason = sorted(code for code, reason in criteria.items() if not reason)
+    if without_reason:
+        raise ValidationError(
+            _("Give a reason for each criterion to explain: %(codes)s.") % {"codes": ", ".join(without_reason)}
+        )
     _set_status(assessment, AssessmentStatus.RETURNED, actor=actor, via=via, reason=message)
+    assessment.return_message = message.strip()
+    assessment.save(update_fields=["return_message", "updated_at"])
+    if criteria:
+        leaves = _leaves_by_code(assessment.framework, criteria)
+        _apply(
+            assessment, leaves,
+            {code: {"explanation_request": reason, "explanation_requested_round": assessment.explanation_round}
+             for code, reason in criteria.items()},
+            action="explanation_request", actor=actor, via=via, reasons=criteria,
+        )
     results_recompute(assessment.framework, assessment_ids=[assessment.pk])
     return assessment
+
+
+@transaction.atomic
+def score_explain(*, assessment: Assessment, code: str, explanation: str, actor=None, via=Via.WEB) -> ApplyResult:
+    """The unit's answer (giải trình) to an explanation request on one criterion."""
+    assessment = Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
+    framework_ensure_editable(assessment.framework)
+    if assessment.status != AssessmentStatus.RETURNED:
+        raise WorkflowError(_("Explanations are given while the assessment is returned for explanation."))
+    leaves = _leaves_by_code(assessment.framework, [code])
+    return _apply(assessment, leaves, {code: {"explanation": explanation.strip()}}, action="explain", actor=actor,
+                  via=via)
 
 
 @transaction.atomic

@@ -113,3 +113,26 @@ def test_unchanged_values_write_no_audit(assessment, officer):
     result = scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("20.00"))}, actor=officer)
     assert (result.changed, result.unchanged) == (0, 1)
     assert AuditEntry.objects.count() == count
+
+
+def test_return_lists_criteria_with_reasons_and_the_unit_explains(assessment, officer, appraiser):
+    from scoring.models import Score
+    from scoring.services import score_explain
+
+    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("30")), "1.2": SelfEntry(D("40"))},
+                      actor=officer)
+    assessment_submit(assessment=assessment, actor=officer)
+    with pytest.raises(ValidationError, match="1.2"):
+        assessment_return(assessment=assessment, message="Giải trình", criteria={"1.2": " "}, actor=appraiser)
+    with pytest.raises(WorkflowError):
+        score_explain(assessment=assessment, code="1.1", explanation="x", actor=officer)
+    assessment_return(assessment=assessment, message="Đề nghị giải trình",
+                      criteria={"1.1": "Thiếu kế hoạch", "1.2": "Số liệu chưa khớp"}, actor=appraiser)
+    assessment.refresh_from_db()
+    assert assessment.return_message == "Đề nghị giải trình"
+    requested = dict(Score.objects.filter(assessment=assessment, explanation_requested_round=1)
+                     .values_list("criterion__code", "explanation_request"))
+    assert requested == {"1.1": "Thiếu kế hoạch", "1.2": "Số liệu chưa khớp"}
+    score_explain(assessment=assessment, code="1.2", explanation="Đã bổ sung quyết định số 5", actor=officer)
+    assert Score.objects.get(assessment=assessment, criterion__code="1.2").explanation == "Đã bổ sung quyết định số 5"
+    assert AuditEntry.objects.filter(assessment=assessment, action="explain", actor=officer).count() == 1
