@@ -1,0 +1,507 @@
+"""Safe reading of spreadsheets (.xlsx, .csv) uploaded by people or named on the command line.
+
+Shared by every importer. A file is refused before it is parsed when it is too large, is not what
+its name says (a renamed text file, an old .xls, a password-protected workbook, a broken zip), or
+is a zip bomb (judged by the sizes the zip declares, before anything is decompressed). XML attacks
+are stopped by defusedxml, which openpyxl uses automatically when it is installed (it is a
+dependency; tests assert ``openpyxl.DEFUSEDXML``). Formulas are never evaluated: workbooks are
+opened with ``data_only=True``, so a formula cell gives its cached value or None.
+
+Problems are collected, never raised one by one, so that a person sees every mistake of a file at
+once. A Problem keeps its English message id and parameters and is translated when rendered, so
+one list can be shown in Vietnamese and in English.
+"""
+
+import csv
+import io
+import os
+import re
+import unicodedata
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_noop, override
+
+from parindex.numbers import format_decimal
+
+N_ = gettext_noop
+
+XLSX_MAGIC = b"PK\x03\x04"
+EMPTY_ZIP_MAGIC = b"PK\x05\x06"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+HEADER_SEARCH_ROWS = 20
+MAX_BLANK_ROWS = 2000
+# Honest workbooks of a few thousand rows unpack to a few MB; these caps leave a wide margin.
+MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024  # settings.PARINDEX_XLSX_MAX_UNCOMPRESSED_BYTES overrides
+MAX_COMPRESSION_RATIO = 200
+RATIO_CHECK_FROM_BYTES = 10 * 1024 * 1024
+
+
+# --- problems ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One mistake in a file, located by cell ("D14") or row, translated when rendered.
+
+    `message` is an English message id (marked with gettext_noop where the problem is made) with
+    %(name)s placeholders; Decimal parameters are written the active language's way ("13,5" /
+    "13.5"). A `literal` message (e.g. one raised by a service) is shown as it is.
+    """
+
+    message: str
+    params: dict = field(default_factory=dict)
+    cell: str = ""
+    row: int | None = None
+    sheet: str = ""
+    literal: bool = False
+
+    def text(self) -> str:
+        if self.literal:
+            return self.message
+        params = {
+            key: format_decimal(value) if isinstance(value, Decimal) else str(value)
+            for key, value in self.params.items()
+        }
+        return gettext(self.message) % params if params else gettext(self.message)
+
+    def location(self) -> str:
+        if self.cell:
+            return self.cell
+        if self.row is not None:
+            return gettext("row %(row)s") % {"row": self.row}
+        return ""
+
+    def render(self, file_name: str = "") -> str:
+        prefix = []
+        if file_name:
+            prefix.append(file_name)
+        if self.sheet:
+            prefix.append(f"[{self.sheet}]")
+        location = self.location()
+        if location:
+            prefix.append(location)
+        head = " ".join(prefix)
+        return f"{head}: {self.text()}" if head else self.text()
+
+    def __str__(self):
+        return self.render()
+
+
+def render_problems(problems: Iterable[Problem], file_name: str = "", language: str | None = None) -> list[str]:
+    problems = list(problems)
+    if language is None:
+        return [p.render(file_name) for p in problems]
+    with override(language):
+        return [p.render(file_name) for p in problems]
+
+
+def render_problems_bilingual(problems: Iterable[Problem], file_name: str = "") -> str:
+    """All problems in Vietnamese, then all again in English, under a heading in each language."""
+    problems = list(problems)
+    parts = []
+    for language in ("vi", "en"):
+        if parts:
+            parts.append("")
+        with override(language):
+            heading = gettext("%(file)s: %(count)s problem(s) found; nothing was saved.") % {
+                "file": file_name or "-",
+                "count": len(problems),
+            }
+            parts.append(heading)
+            parts.extend("  " + p.render(file_name) for p in problems)
+    return "\n".join(parts)
+
+
+class SpreadsheetError(ValidationError):
+    """A file was refused or holds mistakes; `problems` lists them all."""
+
+    def __init__(self, problems: Iterable[Problem], file_name: str = ""):
+        self.problems = list(problems)
+        self.file_name = file_name
+        super().__init__([p.render(file_name) for p in self.problems] or [gettext("The file cannot be read.")])
+
+    def bilingual(self) -> str:
+        return render_problems_bilingual(self.problems, self.file_name)
+
+
+# --- names of columns -------------------------------------------------------------------------------
+
+
+def normalize_name(value) -> str:
+    """Case- and accent-insensitive form of a header: "Điểm tối đa" → "diem toi da"."""
+    if value is None:
+        return ""
+    text = str(value).replace("đ", "d").replace("Đ", "D")
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    text = re.sub(r"[_\-]+", " ", text)
+    text = re.sub(r"[^\w/ ]+", " ", text)
+    return " ".join(text.split())
+
+
+def cell_text(value) -> str:
+    """A cell as text: numbers as written (no "1.0"), None as ""."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value).strip()
+
+
+def column_letter(index: int) -> str:
+    """0-based column index → "A", "B", …, "AA"."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Sheet:
+    """Rows of one sheet, read lazily; each row is (row number, tuple of values, trailing blanks cut)."""
+
+    name: str
+    _rows: Iterable[tuple]
+    hidden: bool = False
+
+    def rows(self) -> Iterator[tuple[int, tuple]]:
+        """Non-blank rows with their 1-based numbers; stops after MAX_BLANK_ROWS blank rows in a row
+        (LibreOffice can declare a million formatted but empty rows)."""
+        blank_run = 0
+        for number, values in enumerate(self._rows, start=1):
+            values = tuple(values or ())
+            end = len(values)
+            while end and _is_blank(values[end - 1]):
+                end -= 1
+            if not end:
+                blank_run += 1
+                if blank_run >= MAX_BLANK_ROWS:
+                    return
+                continue
+            blank_run = 0
+            yield number, values[:end]
+
+
+def _is_blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+@dataclass
+class Spreadsheet:
+    name: str
+    sheets: list[Sheet]
+    is_csv: bool = False
+    _closer: object = None
+
+    def first_sheet(self) -> Sheet:
+        visible = [s for s in self.sheets if not s.hidden]
+        return (visible or self.sheets)[0]
+
+    def sheet(self, name: str) -> Sheet | None:
+        return next((s for s in self.sheets if s.name == name), None)
+
+    def close(self):
+        if self._closer is not None:
+            self._closer()
+            self._closer = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _refuse(message: str, **params) -> SpreadsheetError:
+    return SpreadsheetError([Problem(message, params)])
+
+
+def file_label(source) -> str:
+    """The name of a file as shown in messages."""
+    if isinstance(source, str | os.PathLike):
+        return os.path.basename(os.fspath(source))
+    return os.path.basename(getattr(source, "name", "") or "")
+
+
+def _read_source(source) -> tuple[str, bytes | None, str | None, int]:
+    """(display name, bytes or None, path or None, size) for a path or an uploaded file object."""
+    if isinstance(source, str | os.PathLike):
+        path = os.fspath(source)
+        try:
+            size = os.path.getsize(path)
+        except OSError as exc:
+            raise _refuse(N_("The file cannot be opened: %(error)s."), error=exc.strerror or exc) from exc
+        return os.path.basename(path), None, path, size
+    name = os.path.basename(getattr(source, "name", "") or "")
+    temporary = getattr(source, "temporary_file_path", None)
+    if temporary:
+        path = temporary()
+        return name, None, path, os.path.getsize(path)
+    size = getattr(source, "size", None)
+    if size is not None and size > settings.PARINDEX_UPLOAD_MAX_BYTES:
+        return name, b"", None, size
+    if hasattr(source, "seek"):
+        source.seek(0)
+    data = source.read(settings.PARINDEX_UPLOAD_MAX_BYTES + 1)
+    return name, data, None, len(data)
+
+
+def open_spreadsheet(source, *, name: str | None = None) -> Spreadsheet:
+    """Open a .xlsx or .csv file safely. Raises SpreadsheetError with one clear problem if refused."""
+    display, data, path, size = _read_source(source)
+    display = name or display
+    limit = settings.PARINDEX_UPLOAD_MAX_BYTES
+    if size > limit:
+        raise _refuse(
+            N_("The file is %(size)s MB; files of at most %(limit)s MB are accepted."),
+            size=Decimal(size * 10 // (1024 * 1024)) / 10,
+            limit=Decimal(limit * 10 // (1024 * 1024)) / 10,
+        )
+    if size == 0:
+        raise _refuse(N_("The file is empty."))
+    if data is None:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    else:
+        head = data[:8]
+    suffix = Path(display).suffix.lower()
+    if head.startswith(OLE_MAGIC):
+        raise _refuse(
+            N_(
+                "This is an old Excel file (.xls) or a password-protected workbook. Save it in Excel as "
+                "'Excel Workbook (.xlsx)' without a password and upload it again."
+            )
+        )
+    if suffix in (".csv", ".txt"):
+        if head.startswith((XLSX_MAGIC, EMPTY_ZIP_MAGIC)):
+            raise _refuse(N_("The file is named .csv but is an Excel workbook; name it .xlsx."))
+        if data is None:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        return _open_csv(display, data)
+    if not head.startswith((XLSX_MAGIC, EMPTY_ZIP_MAGIC)):
+        raise _refuse(
+            N_(
+                "This is not an Excel workbook (.xlsx): its content is something else, perhaps a text "
+                "file renamed to .xlsx. Save it in Excel as 'Excel Workbook (.xlsx)' or as CSV UTF-8 (.csv)."
+            )
+        )
+    return _open_xlsx(display, path if data is None else io.BytesIO(data))
+
+
+def _open_csv(display: str, data: bytes) -> Spreadsheet:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _refuse(
+            N_("The CSV file is not in UTF-8. Save it in Excel as 'CSV UTF-8 (Comma delimited)'.")
+        ) from exc
+    if "\x00" in text:
+        raise _refuse(N_("The file is not a CSV text file."))
+    delimiter = _sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise _refuse(N_("The CSV file cannot be read: %(error)s."), error=exc) from exc
+    return Spreadsheet(display, [Sheet("", rows)], is_csv=True)
+
+
+def _sniff_delimiter(text: str) -> str:
+    """Comma or semicolon (Excel in Vietnamese locale writes ";" because "," is the decimal mark):
+    the one that splits the first lines into the most fields in all; comma on a tie."""
+    sample = [line for line in text.splitlines()[:40] if line.strip()][:20]
+    best, best_score = ",", -1
+    for delimiter in (",", ";"):
+        try:
+            score = sum(len(r) - 1 for r in csv.reader(sample, delimiter=delimiter))
+        except csv.Error:
+            continue
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _open_xlsx(display: str, file) -> Spreadsheet:
+    try:
+        archive = zipfile.ZipFile(file)
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise _refuse(N_("The workbook is damaged (not a readable zip file); save it again in Excel.")) from exc
+    names = {info.filename for info in infos}
+    if "[Content_Types].xml" not in names or not any(n.startswith("xl/workbook") for n in names):
+        archive.close()
+        raise _refuse(N_("This zip file is not an Excel workbook (.xlsx)."))
+    if any(info.flag_bits & 0x1 for info in infos):
+        archive.close()
+        raise _refuse(N_("The workbook is encrypted; save it without a password."))
+    cap = getattr(settings, "PARINDEX_XLSX_MAX_UNCOMPRESSED_BYTES", MAX_UNCOMPRESSED_BYTES)
+    declared = sum(info.file_size for info in infos)
+    compressed = sum(info.compress_size for info in infos) or 1
+    if declared > cap or (
+        declared > RATIO_CHECK_FROM_BYTES and declared / compressed > MAX_COMPRESSION_RATIO
+    ):
+        archive.close()
+        raise _refuse(
+            N_("The workbook would unpack to %(size)s MB, far more than a table of scores needs; it was refused."),
+            size=Decimal(declared // (1024 * 1024)),
+        )
+    archive.close()
+    if hasattr(file, "seek"):
+        file.seek(0)
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True, keep_links=False)
+    except Exception as exc:  # openpyxl raises many kinds (KeyError, XML errors) for a broken file
+        raise _refuse(N_("The workbook cannot be read (%(error)s); save it again in Excel."), error=type(exc).__name__) from exc
+    sheets = []
+    for worksheet in workbook.worksheets:
+        if hasattr(worksheet, "reset_dimensions"):
+            # The stored dimension may be wrong (LibreOffice, hand-made files): read what is there.
+            worksheet.reset_dimensions()
+        rows = worksheet.iter_rows(values_only=True) if hasattr(worksheet, "iter_rows") else ()
+        sheets.append(Sheet(worksheet.title, rows, hidden=getattr(worksheet, "sheet_state", "visible") != "visible"))
+    return Spreadsheet(display, sheets, _closer=workbook.close)
+
+
+# --- header and rows -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column an importer knows: a key and the header names that mean it."""
+
+    key: str
+    names: tuple[str, ...]
+    required: bool = False
+    label: str = ""  # the name shown in messages (the Vietnamese contract name)
+
+    def matches(self, header: str) -> bool:
+        return normalize_name(header) in {normalize_name(n) for n in self.names}
+
+
+@dataclass
+class Table:
+    """A sheet's table below its header row."""
+
+    file_name: str
+    sheet: str
+    header_row: int
+    columns: dict[str, int]  # key → 0-based column index
+    headers: list[tuple[int, object]]  # every non-blank header cell: (index, value)
+    preamble: list[tuple[int, tuple]]  # rows above the header (title, unit code, year…)
+    _rows: Iterator[tuple[int, tuple]]
+
+    def rows(self) -> Iterator["Row"]:
+        for number, values in self._rows:
+            yield Row(number, values, self)
+
+    def has(self, key: str) -> bool:
+        return key in self.columns
+
+    def problem(self, message: str, *, cell: str = "", row: int | None = None, **params) -> Problem:
+        return Problem(message, params, cell=cell, row=row, sheet=self.sheet)
+
+
+@dataclass
+class Row:
+    number: int
+    values: tuple
+    table: Table
+
+    def get(self, key: str):
+        index = self.table.columns.get(key)
+        if index is None or index >= len(self.values):
+            return None
+        value = self.values[index]
+        return None if _is_blank(value) else value
+
+    def text(self, key: str) -> str:
+        return cell_text(self.get(key))
+
+    def cell(self, key: str) -> str:
+        return f"{column_letter(self.table.columns[key])}{self.number}"
+
+    def at(self, index: int):
+        return self.values[index] if index < len(self.values) else None
+
+    def is_blank(self) -> bool:
+        return all(_is_blank(v) for v in self.values)
+
+
+def find_table(sheet: Sheet, columns: Iterable[Column], *, file_name: str = "") -> Table:
+    """Locate the header row (within the first HEADER_SEARCH_ROWS rows) by the required column
+    names; raise SpreadsheetError naming the missing columns otherwise."""
+    columns = list(columns)
+    required = [c for c in columns if c.required]
+    rows = sheet.rows()
+    preamble: list[tuple[int, tuple]] = []
+    for number, values in rows:
+        if number > HEADER_SEARCH_ROWS:
+            break
+        found: dict[str, int] = {}
+        for index, value in enumerate(values):
+            if _is_blank(value):
+                continue
+            for column in columns:
+                if column.key not in found and column.matches(cell_text(value)):
+                    found[column.key] = index
+                    break
+        if all(c.key in found for c in required):
+            headers = [(i, v) for i, v in enumerate(values) if not _is_blank(v)]
+            return Table(file_name, sheet.name, number, found, headers, preamble, rows)
+        preamble.append((number, values))
+    names = ", ".join(f"'{c.label or c.names[0]}'" for c in required)
+    raise SpreadsheetError(
+        [
+            Problem(
+                N_("No header row with the columns %(columns)s was found in the first %(rows)s rows."),
+                {"columns": names, "rows": HEADER_SEARCH_ROWS},
+                sheet=sheet.name,
+            )
+        ],
+        file_name,
+    )
+
+
+def preamble_value(table: Table, *names: str):
+    """The value right of a label cell ("Mã đơn vị" | "X1") in the rows above the header."""
+    wanted = {normalize_name(n) for n in names}
+    for _number, values in table.preamble:
+        for index, value in enumerate(values):
+            if normalize_name(cell_text(value)) in wanted:
+                for following in values[index + 1 :]:
+                    if not _is_blank(following):
+                        return following
+    return None
+
+
+def command_failure(stderr, error: ValidationError, file_name: str = ""):
+    """For management commands: write every problem to stderr in Vietnamese then English and return
+    the CommandError to raise (non-zero exit status)."""
+    from django.core.management.base import CommandError
+
+    if not isinstance(error, SpreadsheetError):
+        error = SpreadsheetError([Problem(m, literal=True) for m in error.messages], file_name)
+    elif file_name and not error.file_name:
+        error.file_name = file_name
+    stderr.write(error.bilingual())
+    with override("vi"):
+        vi = gettext("Import failed: %(count)s problem(s).") % {"count": len(error.problems)}
+    with override("en"):
+        en = gettext("Import failed: %(count)s problem(s).") % {"count": len(error.problems)}
+    return CommandError(f"{vi} / {en}")

@@ -1,0 +1,32 @@
+"""Helpers shared by the scoring management commands."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from scoring.models import Framework
+
+
+def _both(message: str, **params) -> str:
+    texts = []
+    for language in ("vi", "en"):
+        with override(language):
+            texts.append(_(message) % params)
+    return " / ".join(texts)
+
+
+def get_framework(code: str) -> Framework:
+    framework = Framework.objects.filter(code=code).select_related("authority").first()
+    if framework is None:
+        raise CommandError(_both("Unknown framework %(code)s.", code=code))
+    return framework
+
+
+def get_user(username: str | None):
+    if not username:
+        return None
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise CommandError(_both("Unknown user %(username)s.", username=username))
+    return user

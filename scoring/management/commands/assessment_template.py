@@ -1,0 +1,30 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+
+from scoring.workbooks import assessment_workbook
+from units.models import Unit
+
+from ._common import _both, get_framework
+
+
+class Command(BaseCommand):
+    help = "Write the self-assessment workbook of a unit in a framework (the same file the web offers)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--framework", required=True)
+        parser.add_argument("--unit", required=True)
+        parser.add_argument("--out", required=True, help="FILE.xlsx")
+
+    def handle(self, *args, **options):
+        framework = get_framework(options["framework"])
+        unit = Unit.objects.filter(code=options["unit"]).first()
+        if unit is None:
+            raise CommandError(_both("Unknown unit %(code)s.", code=options["unit"]))
+        if unit.kind != framework.unit_kind:
+            raise CommandError(_both(
+                "Unit %(unit)s is a %(kind)s; framework %(code)s assesses units of kind %(fkind)s.",
+                unit=unit.code, kind=unit.get_kind_display(), code=framework.code,
+                fkind=framework.get_unit_kind_display(),
+            ))
+        assessment_workbook(unit=unit, framework=framework).save(options["out"])
+        self.stdout.write(_("Written %(file)s.") % {"file": options["out"]})

@@ -1,0 +1,35 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
+
+from parindex.spreadsheets import command_failure, file_label
+from scoring.importers import APPRAISAL, SELF, import_assessment_file
+
+from ._common import get_framework, get_user
+
+
+class Command(BaseCommand):
+    help = "Import a unit's self-assessment or appraisal workbook (.xlsx or .csv) into a framework."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file")
+        parser.add_argument("--framework", required=True, help="framework code")
+        parser.add_argument("--unit", help="unit code, when the workbook does not carry it")
+        parser.add_argument("--stage", choices=[SELF, APPRAISAL], default=SELF)
+        parser.add_argument("--user", help="username to attribute the change to")
+
+    def handle(self, *args, **options):
+        path = options["file"]
+        framework = get_framework(options["framework"])
+        actor = get_user(options.get("user"))
+        try:
+            data, result = import_assessment_file(
+                path, framework=framework, stage=options["stage"], unit_code=options.get("unit"), actor=actor
+            )
+        except ValidationError as error:
+            raise command_failure(self.stderr, error, file_label(path)) from error
+        self.stdout.write(
+            _("%(unit)s in %(framework)s: %(rows)s criteria read, %(changed)s changed, %(unchanged)s unchanged.")
+            % {"unit": data.unit.code, "framework": framework.code, "rows": data.count, "changed": result.changed,
+               "unchanged": result.unchanged}
+        )

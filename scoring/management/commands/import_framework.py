@@ -1,0 +1,42 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
+
+from parindex.spreadsheets import command_failure, file_label
+from scoring.importers import import_framework_file
+from scoring.services import DEFAULT_BANDS
+
+from ._common import get_user
+
+
+class Command(BaseCommand):
+    help = "Create a framework (Bộ chỉ số) from a framework file (.xlsx first sheet, or .csv)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file")
+        parser.add_argument("--code", required=True, help="unique code of the new framework")
+        parser.add_argument("--authority", required=True, help="code of the issuing unit")
+        parser.add_argument("--unit-kind", required=True, help="province, district, department or commune")
+        parser.add_argument("--year", required=True, type=int)
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--bands", default=DEFAULT_BANDS, help='e.g. "Xuất sắc:90,Tốt:80,Khá:70,Trung bình:50,Yếu:0"')
+        parser.add_argument("--decimals", type=int, default=2, help="decimals of the index (0-4)")
+        parser.add_argument("--legal-basis", default="")
+        parser.add_argument("--user", help="username to attribute the change to")
+
+    def handle(self, *args, **options):
+        path = options["file"]
+        try:
+            framework = import_framework_file(
+                path, code=options["code"], authority=options["authority"], unit_kind=options["unit_kind"],
+                year=options["year"], name=options["name"], bands=options["bands"], decimals=options["decimals"],
+                legal_basis=options["legal_basis"], actor=get_user(options.get("user")),
+            )
+        except ValidationError as error:
+            raise command_failure(self.stderr, error, file_label(path)) from error
+        criteria = framework.criteria.count()
+        leaves = framework.criteria.filter(is_leaf=True).count()
+        self.stdout.write(
+            _("Framework %(code)s created: %(criteria)s criteria (%(leaves)s scored), %(bands)s grade bands.")
+            % {"code": framework.code, "criteria": criteria, "leaves": leaves, "bands": framework.grade_bands.count()}
+        )

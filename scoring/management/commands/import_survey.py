@@ -1,0 +1,30 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
+
+from parindex.spreadsheets import command_failure, file_label
+from scoring.importers import import_survey_file
+
+from ._common import get_framework, get_user
+
+
+class Command(BaseCommand):
+    help = "Import survey points (one row per unit, one column per survey criterion) into a framework."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file")
+        parser.add_argument("--framework", required=True, help="framework code")
+        parser.add_argument("--user", help="username to attribute the change to")
+
+    def handle(self, *args, **options):
+        path = options["file"]
+        framework = get_framework(options["framework"])
+        try:
+            data, result = import_survey_file(path, framework=framework, actor=get_user(options.get("user")))
+        except ValidationError as error:
+            raise command_failure(self.stderr, error, file_label(path)) from error
+        self.stdout.write(
+            _("Survey points of %(framework)s: %(units)s unit(s), %(changed)s score(s) changed, %(unchanged)s unchanged.")
+            % {"framework": framework.code, "units": len(data.entries), "changed": result.changed,
+               "unchanged": result.unchanged}
+        )

@@ -1,0 +1,207 @@
+"""Workbooks ParIndex hands out: the self-assessment template of one assessment (DESIGN §5) and the
+framework export. Both are read back by scoring.importers (the template round-trips, the export
+re-imports to an identical tree).
+
+The template is for people in Excel: a header block naming the unit, framework, year and deadline;
+the table `Mã | Tiêu chí | Điểm tối đa | Điểm tự đánh giá | Tài liệu kiểm chứng | Ghi chú`; parent
+rows bold with SUM subtotals; only the cells a unit fills in are unlocked, with data validation; and
+a hidden sheet "_parindex" carrying the identifiers the import checks.
+"""
+
+import csv
+import io
+from decimal import Decimal
+from pathlib import Path
+
+from django.utils import timezone
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill, Protection
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from parindex.numbers import format_decimal
+from units.models import Unit
+
+from .importers import FRAMEWORK_HEADER, METADATA_SHEET
+from .models import Assessment, Criterion, CriterionSource, Framework, Score
+
+TEMPLATE_HEADER = ["Mã", "Tiêu chí", "Điểm tối đa", "Điểm tự đánh giá", "Tài liệu kiểm chứng", "Ghi chú"]
+NOT_APPLICABLE_TEXT = "Không áp dụng"
+POINTS_FORMAT = "0.00"
+HEADER_ROW = 7
+BOLD = Font(bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
+UNLOCKED = Protection(locked=False)
+
+
+def _deadline_text(value) -> str:
+    if not value:
+        return "—"
+    return timezone.localtime(value).strftime("%d/%m/%Y %H:%M")
+
+
+def assessment_workbook(
+    *, assessment: Assessment | None = None, unit: Unit | None = None, framework: Framework | None = None
+) -> Workbook:
+    """The self-assessment workbook of an assessment, or of a unit in a framework (no scores yet)."""
+    if assessment is not None:
+        unit, framework = assessment.unit, assessment.framework
+    elif unit is None or framework is None:
+        raise ValueError("an assessment, or a unit and a framework, is needed")
+    else:
+        assessment = Assessment.objects.filter(unit=unit, framework=framework).first()
+    criteria = list(Criterion.objects.filter(framework=framework).order_by("order"))
+    scores = {}
+    if assessment is not None:
+        scores = {s.criterion_id: s for s in Score.objects.filter(assessment=assessment)}
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Tự đánh giá"
+    ws["A1"] = "BẢNG TỰ ĐÁNH GIÁ, CHẤM ĐIỂM CHỈ SỐ CẢI CÁCH HÀNH CHÍNH"
+    ws["A1"].font = Font(bold=True, size=13)
+    ws.merge_cells("A1:F1")
+    block = [
+        ("Mã đơn vị", unit.code, "Tên đơn vị", unit.name),
+        ("Mã bộ chỉ số", framework.code, "Bộ chỉ số", framework.name),
+        ("Năm", framework.year, "Hạn tự đánh giá", _deadline_text(framework.self_deadline)),
+    ]
+    for offset, (label1, value1, label2, value2) in enumerate(block, start=2):
+        ws.cell(offset, 1, label1).font = BOLD
+        ws.cell(offset, 2, value1)
+        ws.cell(offset, 3, label2).font = BOLD
+        ws.cell(offset, 4, value2)
+    ws.cell(5, 1, "Nhập điểm vào các ô màu vàng; dùng dấu phẩy thập phân (ví dụ 12,5) hoặc ghi "
+                  f"\"{NOT_APPLICABLE_TEXT}\". Các dòng in đậm tự cộng điểm.").font = Font(italic=True)
+
+    for column, title in enumerate(TEMPLATE_HEADER, start=1):
+        cell = ws.cell(HEADER_ROW, column, title)
+        cell.font = BOLD
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
+
+    row_of: dict[str, int] = {}
+    children: dict[str, list[str]] = {}
+    for index, criterion in enumerate(criteria):
+        row_of[criterion.code] = HEADER_ROW + 1 + index
+        if criterion.parent_code:
+            children.setdefault(criterion.parent_code, []).append(criterion.code)
+
+    validations: dict[Decimal, DataValidation] = {}
+    for criterion in criteria:
+        r = row_of[criterion.code]
+        ws.cell(r, 1, criterion.code)
+        ws.cell(r, 2, criterion.title).alignment = Alignment(wrap_text=True, vertical="top")
+        max_cell = ws.cell(r, 3, criterion.max_points)
+        max_cell.number_format = POINTS_FORMAT
+        points = ws.cell(r, 4)
+        points.number_format = POINTS_FORMAT
+        if criterion.depth:
+            ws.row_dimensions[r].outline_level = min(criterion.depth, 7)
+        if not criterion.is_leaf:
+            refs = ",".join(f"D{row_of[c]}" for c in children.get(criterion.code, []))
+            points.value = f"=SUM({refs})"
+            for column in range(1, 7):
+                ws.cell(r, column).font = BOLD
+            continue
+        if criterion.source != CriterionSource.SELF:
+            ws.cell(r, 6, "Điểm điều tra xã hội học do cơ quan đánh giá chấm").font = Font(italic=True)
+            continue
+        score = scores.get(criterion.pk)
+        if score is not None:
+            if score.not_applicable:
+                points.value = NOT_APPLICABLE_TEXT
+            elif score.self_points is not None:
+                points.value = score.self_points
+            ws.cell(r, 5, score.evidence_reference or None)
+            ws.cell(r, 6, score.note or None)
+        for column in (4, 5, 6):
+            ws.cell(r, column).protection = UNLOCKED
+        points.fill = INPUT_FILL
+        validation = validations.get(criterion.max_points)
+        if validation is None:
+            maximum = format_decimal(criterion.max_points, language="vi")
+            validation = DataValidation(
+                type="decimal", operator="between", formula1="0", formula2=f"{criterion.max_points.normalize():f}",
+                allow_blank=True, showErrorMessage=True, errorStyle="warning",
+                errorTitle="Điểm không hợp lệ",
+                error=f"Nhập số từ 0 đến {maximum} (tối đa hai chữ số thập phân) hoặc \"{NOT_APPLICABLE_TEXT}\".",
+                promptTitle="Điểm tự đánh giá", prompt=f"Từ 0 đến {maximum} điểm", showInputMessage=True,
+            )
+            validations[criterion.max_points] = validation
+            ws.add_data_validation(validation)
+        validation.add(points)
+
+    for column, width in zip("ABCDEF", (9, 60, 12, 14, 36, 28), strict=True):
+        ws.column_dimensions[column].width = width
+    ws.freeze_panes = f"C{HEADER_ROW + 1}"
+    ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.sheet_properties.outlinePr.summaryBelow = False
+    # Protection without a password: it guards against slips, not against people.
+    ws.protection.sheet = True
+    ws.protection.formatColumns = False
+    ws.protection.formatRows = False
+
+    meta = wb.create_sheet(METADATA_SHEET)
+    meta.sheet_state = "hidden"
+    for key, value in (
+        ("assessment", assessment.pk if assessment else ""),
+        ("framework", framework.code),
+        ("framework_version", framework.updated_at.isoformat() if framework.updated_at else ""),
+        ("unit", unit.code),
+        ("year", str(framework.year)),
+        ("criteria", ";".join(c.code for c in criteria)),
+    ):
+        meta.append([key, str(value)])
+    meta.protection.sheet = True
+    return wb
+
+
+def framework_workbook(framework: Framework) -> Workbook:
+    """The framework as a framework file (first sheet), re-importable by import_framework."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Bộ chỉ số"
+    ws.append(FRAMEWORK_HEADER)
+    for cell in ws[1]:
+        cell.font = BOLD
+    for criterion in Criterion.objects.filter(framework=framework).order_by("order"):
+        ws.append([criterion.code, criterion.title, criterion.max_points, criterion.kind, criterion.source,
+                   criterion.guidance or None])
+        r = ws.max_row
+        ws.cell(r, 1).number_format = "@"  # keep "1.10" a code, not a number
+        ws.cell(r, 3).number_format = POINTS_FORMAT
+        if not criterion.is_leaf:
+            for column in range(1, 4):
+                ws.cell(r, column).font = BOLD
+        if criterion.depth:
+            ws.row_dimensions[r].outline_level = min(criterion.depth, 7)
+    for column, width in zip("ABCDEF", (9, 60, 12, 10, 10, 60), strict=True):
+        ws.column_dimensions[column].width = width
+    ws.freeze_panes = "A2"
+    return wb
+
+
+def framework_csv(framework: Framework) -> str:
+    """The framework as CSV text (comma separated, decimal point), UTF-8 with BOM when saved."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(FRAMEWORK_HEADER)
+    for criterion in Criterion.objects.filter(framework=framework).order_by("order"):
+        writer.writerow([criterion.code, criterion.title, f"{criterion.max_points.normalize():f}", criterion.kind,
+                         criterion.source, criterion.guidance])
+    return out.getvalue()
+
+
+def framework_export(framework: Framework, path) -> None:
+    """Write the framework to path: .csv as CSV UTF-8, anything else as .xlsx."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        path.write_text(framework_csv(framework), encoding="utf-8-sig")
+    else:
+        framework_workbook(framework).save(path)
