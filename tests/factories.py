@@ -1,19 +1,18 @@
 """Factories per domain object. Frameworks are built from the real-shaped CSVs in shared/data or
 from a small explicit tree, always through the services so that derived fields are right."""
 
-import csv
 from decimal import Decimal
-from pathlib import Path
 
 import factory
 from django.contrib.auth import get_user_model
 
+from scoring.demo import DEMO_DATA, rows_from_csv  # noqa: F401 (re-exported for tests)
 from scoring.services import CriterionRow, framework_create, parse_bands
 from units.models import Membership, Role, Unit, UnitKind
 from units.services import unit_save
 
 # Copies of ../shared/data ship with the code so that a clone anywhere can load the demo and test.
-SHARED_DATA = Path(__file__).resolve().parents[1] / "scoring" / "demo_data"
+SHARED_DATA = DEMO_DATA
 BANDS = "Xuất sắc:90,Tốt:80,Khá:70,Trung bình:50,Yếu:0"
 
 
@@ -41,15 +40,6 @@ def make_member(unit: Unit, role: str = Role.OFFICER, username: str | None = Non
     user = UserFactory(username=username) if username else UserFactory()
     Membership.objects.get_or_create(user=user, unit=unit, role=role)
     return user
-
-
-def rows_from_csv(name: str) -> list[CriterionRow]:
-    with open(SHARED_DATA / name, encoding="utf-8") as handle:
-        return [
-            CriterionRow(code=r["code"], title=r["title"], max_points=Decimal(r["max_points"]),
-                         kind=r["kind"] or "score", source=r["source"] or "self", guidance=r.get("guidance") or "")
-            for r in csv.DictReader(handle)
-        ]
 
 
 def rows_from_spec(spec) -> list[CriterionRow]:

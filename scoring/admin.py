@@ -1,0 +1,1037 @@
+"""Django admin for frameworks, assessments, scores, evidence, the audit trail and stored results.
+
+Rules the admin keeps, like every other way into the data:
+- Everything of a published framework is read-only here: the framework, its criteria, grade bands,
+  assessments, scores and evidence. Reopening is an explicit act with a reason (framework_reopen).
+- Score changes go through the scoring services (via="admin"), so they are validated by the same
+  rules as the web and the import, audited, and followed by a recompute of the stored results.
+  Forms check a change by running the service inside a savepoint that is rolled back, so the
+  rules live in one place and a refused change comes back as a form error, not a server error.
+- The audit trail and the computed results are never edited by hand.
+"""
+
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from parindex.numbers import NotANumber, format_decimal, parse_decimal
+
+from .models import (
+    AreaResult,
+    Assessment,
+    AssessmentResult,
+    AuditEntry,
+    Criterion,
+    CriterionSource,
+    DeadlineReminder,
+    Evidence,
+    Framework,
+    FrameworkStatus,
+    GradeBand,
+    Score,
+    Via,
+)
+from .results import results_recompute
+from .services import (
+    DEFAULT_BANDS,
+    AppraisalEntry,
+    Band,
+    CriterionRow,
+    SelfEntry,
+    assessment_get_or_create,
+    assessment_mark_appraised,
+    assessment_submit,
+    framework_create,
+    framework_reopen,
+    parse_bands,
+    scores_apply_appraisal,
+    scores_apply_self,
+    survey_apply,
+)
+
+
+class PointsField(forms.DecimalField):
+    """Points typed the Vietnamese or the English way ("13,5" or "13.5"), shown the active language's way.
+
+    Django's localized input would read "13.5" as thirteen thousand five hundred in Vietnamese, where
+    the dot groups thousands; points never need a thousands separator, so both marks mean decimals."""
+
+    widget = forms.TextInput(attrs={"size": 7, "inputmode": "decimal"})
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return parse_decimal(value)
+        except NotANumber as error:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from error
+
+    def prepare_value(self, value):
+        return format_decimal(value) if isinstance(value, Decimal) else value
+
+
+POINTS_INPUT = {models.DecimalField: {"form_class": PointsField}}
+WIDE_TEXT = {models.TextField: {"widget": forms.TextInput(attrs={"size": 60})}, **POINTS_INPUT}
+
+
+# --- locks: nothing of a published framework changes -------------------------------------------
+
+
+def _framework_id_of(obj) -> int:
+    if isinstance(obj, Framework):
+        return obj.pk
+    if isinstance(obj, Score):
+        return obj.assessment.framework_id
+    if isinstance(obj, Evidence):
+        return obj.score.assessment.framework_id
+    return obj.framework_id
+
+
+def is_locked(request, obj) -> bool:
+    """True when obj belongs to a published framework. Statuses are cached on the request, since
+    the delete confirmation asks about every related object."""
+    if obj is None or obj.pk is None:
+        return False
+    framework_id = _framework_id_of(obj)
+    if framework_id is None:
+        return False
+    cache = request.__dict__.setdefault("_parindex_published", {})
+    if framework_id not in cache:
+        cache[framework_id] = Framework.objects.filter(pk=framework_id, status=FrameworkStatus.PUBLISHED).exists()
+    return cache[framework_id]
+
+
+class LockedWhenPublished:
+    """Read-only (no change, no delete, no new children) for objects of a published framework.
+
+    On a ModelAdmin `obj` is the object itself; on an inline it is the parent object. Either way
+    it leads to one framework."""
+
+    def has_add_permission(self, request, *args):
+        obj = args[0] if args else None
+        return super().has_add_permission(request, *args) and not is_locked(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not is_locked(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not is_locked(request, obj)
+
+
+class DeletesOwnRecords:
+    """Deleting a framework or an assessment also deletes its scores, audit entries and results,
+    which are read-only on their own: only the lock of the deleted objects themselves counts."""
+
+    def get_deleted_objects(self, objs, request):
+        to_delete, model_count, _perms, protected = super().get_deleted_objects(objs, request)
+        refused = [obj for obj in objs if not self.has_delete_permission(request, obj)]
+        perms_needed = {self.model._meta.verbose_name} if refused else set()
+        return to_delete, model_count, perms_needed, protected
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records nobody edits by hand: the audit trail and computed results."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+
+
+class _RollBack(Exception):
+    pass
+
+
+def check_with_services(apply) -> None:
+    """Run `apply` (service calls) in a savepoint and roll it back; a refusal becomes a form error."""
+    try:
+        with transaction.atomic():
+            apply()
+            raise _RollBack
+    except _RollBack:
+        pass
+    except ValidationError as error:
+        raise ValidationError(error.messages) from error
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, models.Model):
+        return str(value.pk)
+    return str(value)
+
+
+def audit_form(request, form, *, framework, action, assessment=None, criterion=None, fields=None) -> list[AuditEntry]:
+    """Audit entries (unsaved) for the fields a form changed: old → new, by whom, via the admin."""
+    return [
+        AuditEntry(
+            framework=framework, assessment=assessment, criterion=criterion, action=action, field=name,
+            old_value=_text(form.initial.get(name)) if form.instance.pk else "",
+            new_value=_text(form.cleaned_data.get(name)), actor=request.user, via=Via.ADMIN,
+        )
+        for name in form.changed_data
+        if fields is None or name in fields
+    ]
+
+
+def audit_one(request, *, framework, action, assessment=None, criterion=None, field="", old="", new="", reason=""):
+    AuditEntry.objects.create(
+        framework=framework, assessment=assessment, criterion=criterion, action=action, field=field,
+        old_value=_text(old), new_value=_text(new), reason=reason, actor=request.user, via=Via.ADMIN,
+    )
+
+
+def audit_formset(request, formset, *, framework, action) -> list[AuditEntry]:
+    """Audit entries for what a plain inline formset adds, changes and deletes."""
+    entries: list[AuditEntry] = []
+    for form in formset.forms:
+        if not hasattr(form, "cleaned_data"):
+            continue
+        if form.instance.pk and formset.can_delete and formset._should_delete_form(form):
+            entries.append(AuditEntry(framework=framework, action=f"{action}_delete", old_value=str(form.instance),
+                                      actor=request.user, via=Via.ADMIN))
+        elif form.has_changed():
+            suffix = "change" if form.instance.pk else "add"
+            criterion = form.instance if isinstance(form.instance, Criterion) else None
+            entries += audit_form(request, form, framework=framework, criterion=criterion, action=f"{action}_{suffix}")
+    return entries
+
+
+def indented_code(criterion: Criterion):
+    return format_html(
+        '<span style="padding-left:{}em;{}">{}</span>',
+        criterion.depth * 1.5,
+        "font-weight:bold;" if criterion.depth == 0 else "",
+        criterion.code,
+    )
+
+
+def _points(value):
+    return format_decimal(value) if value is not None else "—"
+
+
+# --- scores: the one path from admin forms to the services -----------------------------------------
+
+
+def score_plan(criterion: Criterion, changed: set[str], data: dict, plan: dict) -> None:
+    """Sort one leaf's changed fields into self entries, appraisal entries and survey points."""
+    self_fields = {"self_points", "not_applicable", "note", "evidence_reference"}
+    if changed & self_fields:
+        plan["self"][criterion.code] = SelfEntry(
+            data.get("self_points"),
+            not_applicable=bool(data.get("not_applicable")),
+            note=data["note"] if "note" in changed else None,
+            evidence_reference=data["evidence_reference"] if "evidence_reference" in changed else None,
+        )
+    if changed & {"appraised_points", "appraisal_reason"}:
+        if criterion.source == CriterionSource.SURVEY:
+            plan["survey"][criterion.code] = data.get("appraised_points")
+        else:
+            plan["appraisal"][criterion.code] = AppraisalEntry(
+                data.get("appraised_points"), reason=data.get("appraisal_reason") or ""
+            )
+
+
+def new_plan() -> dict:
+    return {"self": {}, "appraisal": {}, "survey": {}}
+
+
+def apply_plan(request, assessment: Assessment, plan: dict) -> None:
+    """Self entries first (the unit's figures, entered on its behalf), then appraisal, then survey."""
+    actor = request.user
+    if plan["self"]:
+        scores_apply_self(assessment=assessment, entries=plan["self"], actor=actor, via=Via.ADMIN, on_behalf=True)
+    if plan["appraisal"]:
+        scores_apply_appraisal(assessment=assessment, entries=plan["appraisal"], actor=actor, via=Via.ADMIN)
+    if plan["survey"]:
+        survey_apply(framework=assessment.framework, entries={assessment.unit.code: plan["survey"]},
+                     actor=actor, via=Via.ADMIN)
+    if any(plan.values()):
+        results_recompute(assessment.framework, assessment_ids=[assessment.pk])
+
+
+class ScoreInlineFormSet(forms.BaseInlineFormSet):
+    def changed_forms(self):
+        return [f for f in self.forms if hasattr(f, "cleaned_data") and f.instance.pk and f.has_changed()]
+
+    def plan(self) -> dict:
+        plan = new_plan()
+        for form in self.changed_forms():
+            score_plan(form.instance.criterion, set(form.changed_data), form.cleaned_data, plan)
+        return plan
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        plan = self.plan()
+        if any(plan.values()):
+            assessment = Assessment.objects.select_related("framework", "unit").get(pk=self.instance.pk)
+            check_with_services(lambda: apply_plan(self._request, assessment, plan))
+
+
+class ScoreInline(LockedWhenPublished, admin.TabularInline):
+    model = Score
+    formset = ScoreInlineFormSet
+    fields = ["criterion_code", "criterion_title", "self_points", "not_applicable", "appraised_points",
+              "appraisal_reason"]
+    readonly_fields = ["criterion_code", "criterion_title"]
+    formfield_overrides = WIDE_TEXT
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request):
+        # The unit and framework too: each row shows the score's name, which mentions them.
+        return (
+            super().get_queryset(request)
+            .select_related("criterion", "assessment__unit", "assessment__framework")
+            .order_by("criterion__order")
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return False  # a leaf without a score row is added from the Score page
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset._request = request
+        return formset
+
+    @admin.display(description=_("code"))
+    def criterion_code(self, score):
+        return indented_code(score.criterion)
+
+    @admin.display(description=_("criterion"))
+    def criterion_title(self, score):
+        label = score.criterion.title
+        if score.criterion.source == CriterionSource.SURVEY:
+            label += " " + gettext("(survey)")
+        return f"{label} (≤ {format_decimal(score.criterion.max_points)})"
+
+
+# --- frameworks ------------------------------------------------------------------------------------------
+
+
+class GradeBandInline(LockedWhenPublished, admin.TabularInline):
+    model = GradeBand
+    fields = ["name", "min_index"]
+    formfield_overrides = POINTS_INPUT
+    extra = 0
+
+
+class CriterionInline(LockedWhenPublished, admin.TabularInline):
+    """The criteria tree, in order. Its shape (codes, max points, kinds, sources) comes from the
+    framework file and is read-only here; titles and the not-applicable switch can be corrected."""
+
+    model = Criterion
+    fields = ["tree_code", "title", "max_points", "kind", "source", "allows_not_applicable"]
+    readonly_fields = ["tree_code", "max_points", "kind", "source"]
+    formfield_overrides = {models.TextField: {"widget": forms.TextInput(attrs={"size": 80})}}
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ["order"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("code"))
+    def tree_code(self, criterion):
+        return indented_code(criterion)
+
+
+class FrameworkAddForm(forms.ModelForm):
+    """A new framework takes its criteria tree from an existing one (typically last year's);
+    a framework file is loaded with `manage.py import_framework` instead."""
+
+    copy_from = forms.ModelChoiceField(
+        queryset=Framework.objects.order_by("-year", "code"),
+        label=_("copy criteria from"),
+        help_text=_("The new framework gets the criteria tree of this framework."),
+    )
+    bands = forms.CharField(
+        label=_("grade bands"),
+        required=False,
+        initial=DEFAULT_BANDS,
+        help_text=_("Name:minimum index, separated by commas. Empty: the bands of the framework copied from."),
+    )
+
+    class Meta:
+        model = Framework
+        fields = ["code", "name", "authority", "unit_kind", "year", "legal_basis", "index_decimals",
+                  "self_deadline", "appraisal_deadline"]
+
+    def clean_bands(self):
+        text = self.cleaned_data["bands"].strip()
+        return parse_bands(text) if text else None
+
+
+class ReopenForm(forms.Form):
+    reason = forms.CharField(
+        label=_("reason for reopening"),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text=_("Recorded in the audit trail, e.g. the decision that orders the correction."),
+    )
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise ValidationError(gettext("Reopening a published framework needs a reason."))
+        return reason
+
+
+@admin.register(Framework)
+class FrameworkAdmin(DeletesOwnRecords, LockedWhenPublished, admin.ModelAdmin):
+    list_display = ["code", "name", "year", "unit_kind", "authority", "status", "decision_number", "assessment_count"]
+    list_filter = ["year", "status", "unit_kind", ("authority", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["authority"]
+    search_fields = ["code", "name", "decision_number", "authority__code", "authority__name"]
+    autocomplete_fields = ["authority"]
+    actions = ["reopen_published"]
+    inlines = [GradeBandInline, CriterionInline]
+    add_fieldsets = [
+        (None, {"fields": ["code", "name", "authority", "unit_kind", "year", "copy_from", "bands",
+                           "index_decimals", "legal_basis"]}),
+        (_("Deadlines"), {"fields": ["self_deadline", "appraisal_deadline"]}),
+    ]
+    change_fieldsets = [
+        (None, {"fields": ["code", "name", "authority", "unit_kind", "year", "index_decimals", "legal_basis"]}),
+        (_("Workflow"), {"fields": ["status", "self_deadline", "appraisal_deadline", "results_computed_at"]}),
+        (_("Publication"), {"fields": ["decision_number", "decision_date", "published_at", "published_by",
+                                       "reopen_link"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_assessments=models.Count("assessments"))
+
+    @admin.display(description=_("assessments"), ordering="_assessments")
+    def assessment_count(self, framework):
+        return framework._assessments
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else self.change_fieldsets
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = FrameworkAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        fields = ["code", "authority", "unit_kind", "year", "decision_number", "decision_date", "published_at",
+                  "published_by", "results_computed_at", "reopen_link"]
+        return fields + (["status"] if obj.is_published else [])
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "status":
+            # Publishing needs a decision: it happens on the publication page, not in this form.
+            kwargs["choices"] = [(v, label) for v, label in FrameworkStatus.choices if v != FrameworkStatus.PUBLISHED]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    @admin.display(description=_("reopen"))
+    def reopen_link(self, framework):
+        if not framework.pk or not framework.is_published:
+            return "—"
+        url = reverse("admin:scoring_framework_reopen", args=[framework.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, gettext("Reopen this published framework…"))
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            data = form.cleaned_data
+            source = data["copy_from"]
+            rows = [
+                CriterionRow(code=c.code, title=c.title, max_points=c.max_points, kind=c.kind, source=c.source,
+                             guidance=c.guidance)
+                for c in source.criteria.order_by("order")
+            ]
+            bands = data["bands"]
+            if bands is None:
+                bands = [Band(b.name, b.min_index) for b in source.grade_bands.all()]
+            framework = framework_create(
+                code=data["code"], authority=data["authority"], unit_kind=data["unit_kind"], year=data["year"],
+                name=data["name"], rows=rows, bands=bands, index_decimals=data["index_decimals"],
+                legal_basis=data["legal_basis"], actor=request.user, via=Via.ADMIN,
+            )
+            deadlines = {name: data[name] for name in ("self_deadline", "appraisal_deadline") if data.get(name)}
+            if deadlines:  # framework_create takes no deadlines; the form has validated them with the model
+                Framework.objects.filter(pk=framework.pk).update(**deadlines)
+            obj.pk, obj.status, obj.created_at = framework.pk, framework.status, framework.created_at
+            return
+        fields = [name for name in form.changed_data if name in form.fields]
+        AuditEntry.objects.bulk_create(audit_form(request, form, framework=obj, action="framework_change"))
+        if fields:
+            obj.save(update_fields=[*fields, "updated_at"])
+
+    def save_formset(self, request, form, formset, change):
+        AuditEntry.objects.bulk_create(
+            audit_formset(request, formset, framework=form.instance, action=formset.model._meta.model_name)
+        )
+        formset.save()
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if change:
+            # Bands and decimals decide grades and indices: bring the stored results up to date.
+            results_recompute(form.instance)
+
+    # Reopening: the only way to change a published framework, with a reason, through the service.
+
+    def has_reopen_permission(self, request):
+        return request.user.has_perm("scoring.change_framework")
+
+    def get_urls(self):
+        return [
+            path("<path:object_id>/reopen/", self.admin_site.admin_view(self.reopen_view),
+                 name="scoring_framework_reopen"),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description=_("Reopen published frameworks…"), permissions=["reopen"])
+    def reopen_published(self, request, queryset):
+        return self._reopen(request, list(queryset.select_related("authority")), from_action=True)
+
+    def reopen_view(self, request, object_id):
+        if not self.has_reopen_permission(request):
+            raise PermissionDenied
+        framework = get_object_or_404(Framework, pk=object_id)
+        return self._reopen(request, [framework], from_action=False)
+
+    def _reopen(self, request, frameworks, *, from_action):
+        published = [f for f in frameworks if f.is_published]
+        if not published:
+            self.message_user(request, gettext("None of the selected frameworks is published."), messages.WARNING)
+            return None if from_action else redirect("admin:scoring_framework_change", frameworks[0].pk)
+        submitted = request.method == "POST" and "reason" in request.POST
+        form = ReopenForm(request.POST if submitted else None)
+        if submitted and form.is_valid():
+            for framework in published:
+                framework_reopen(framework=framework, reason=form.cleaned_data["reason"], actor=request.user,
+                                 via=Via.ADMIN)
+            self.message_user(
+                request,
+                gettext("Reopened: %(codes)s. The change is recorded in the audit trail.")
+                % {"codes": ", ".join(f.code for f in published)},
+                messages.SUCCESS,
+            )
+            if from_action:
+                return None
+            return redirect("admin:scoring_framework_change", published[0].pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Reopen published frameworks"),
+            "opts": self.model._meta,
+            "frameworks": published,
+            "form": form,
+            "from_action": from_action,
+            "action_name": "reopen_published",
+            "selected": [f.pk for f in frameworks],
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/scoring/framework/reopen.html", context)
+
+
+@admin.register(Criterion)
+class CriterionAdmin(LockedWhenPublished, admin.ModelAdmin):
+    list_display = ["tree_code", "title", "framework", "max_points", "kind", "source", "is_leaf"]
+    list_display_links = ["tree_code", "title"]
+    list_filter = ["framework", "kind", "source", "depth", "is_leaf"]
+    list_select_related = ["framework"]
+    search_fields = ["code", "title", "framework__code"]
+    ordering = ["framework", "order"]
+    fields = ["framework", "code", "title", "guidance", "max_points", "kind", "source", "allows_not_applicable",
+              "order", "depth", "is_leaf"]
+    readonly_fields = ["framework", "code", "max_points", "kind", "source", "order", "depth", "is_leaf"]
+
+    def has_add_permission(self, request):
+        return False  # criteria come with their framework, as a whole tree
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("code"), ordering="order")
+    def tree_code(self, criterion):
+        return indented_code(criterion)
+
+    def save_model(self, request, obj, form, change):
+        AuditEntry.objects.bulk_create(
+            audit_form(request, form, framework=obj.framework, criterion=obj, action="criterion_change")
+        )
+        fields = [name for name in form.changed_data if name in form.fields]
+        if fields:
+            obj.save(update_fields=fields)
+
+
+@admin.register(GradeBand)
+class GradeBandAdmin(LockedWhenPublished, admin.ModelAdmin):
+    list_display = ["name", "min_index", "framework"]
+    list_filter = ["framework"]
+    list_select_related = ["framework"]
+    search_fields = ["name", "framework__code"]
+    autocomplete_fields = ["framework"]
+    ordering = ["framework", "-min_index"]
+    formfield_overrides = POINTS_INPUT
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["framework"] if obj is not None else []
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "framework":
+            kwargs["queryset"] = Framework.objects.exclude(status=FrameworkStatus.PUBLISHED)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        AuditEntry.objects.bulk_create(
+            audit_form(request, form, framework=obj.framework, action="gradeband_change" if change else "gradeband_add")
+        )
+        super().save_model(request, obj, form, change)
+        results_recompute(obj.framework)
+
+    def delete_model(self, request, obj):
+        framework = obj.framework
+        audit_one(request, framework=framework, action="gradeband_delete", old=str(obj))
+        super().delete_model(request, obj)
+        results_recompute(framework)
+
+    def delete_queryset(self, request, queryset):
+        frameworks = {band.framework for band in queryset.select_related("framework")}
+        for band in queryset.select_related("framework"):
+            audit_one(request, framework=band.framework, action="gradeband_delete", old=str(band))
+        super().delete_queryset(request, queryset)
+        for framework in frameworks:
+            results_recompute(framework)
+
+
+# --- assessments, scores, evidence -------------------------------------------------------------------
+
+
+class AssessmentAddForm(forms.ModelForm):
+    class Meta:
+        model = Assessment
+        fields = ["unit", "framework"]
+
+    def clean(self):
+        data = super().clean()
+        unit, framework = data.get("unit"), data.get("framework")
+        if unit and framework and not self.errors:
+            check_with_services(lambda: assessment_get_or_create(unit=unit, framework=framework, via=Via.ADMIN))
+        return data
+
+
+@admin.register(Assessment)
+class AssessmentAdmin(DeletesOwnRecords, LockedWhenPublished, admin.ModelAdmin):
+    list_display = ["unit_code", "unit_name", "framework", "status", "explanation_round", "result_index",
+                    "result_rank", "result_grade", "submitted_at", "appraised_at"]
+    list_filter = ["framework", "status", "unit__kind"]
+    list_select_related = ["unit", "framework", "result"]
+    search_fields = ["unit__code", "unit__name", "framework__code"]
+    autocomplete_fields = ["unit", "framework"]
+    ordering = ["framework", "unit__code"]
+    actions = ["submit_selected", "mark_appraised_selected"]
+    inlines = [ScoreInline]
+    readonly_fields = ["unit", "framework", "status", "explanation_round", "return_message",
+                       "self_deadline_extended_to", "submitted_at", "appraised_at", "result_summary"]
+    change_fields = readonly_fields
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = AssessmentAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ["unit", "framework"] if obj is None else self.change_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "framework":
+            kwargs["queryset"] = Framework.objects.exclude(status=FrameworkStatus.PUBLISHED)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description=_("unit code"), ordering="unit__code")
+    def unit_code(self, assessment):
+        return assessment.unit.code
+
+    @admin.display(description=_("unit"), ordering="unit__name")
+    def unit_name(self, assessment):
+        return assessment.unit.name
+
+    def _result(self, assessment):
+        try:
+            return assessment.result
+        except AssessmentResult.DoesNotExist:
+            return None
+
+    @admin.display(description=_("index"), ordering="result__index")
+    def result_index(self, assessment):
+        result = self._result(assessment)
+        if result is None or result.index is None:
+            return "—"
+        text = format_decimal(result.index, assessment.framework.index_decimals)
+        return f"{text} *" if result.provisional else text
+
+    @admin.display(description=_("rank"), ordering="result__rank")
+    def result_rank(self, assessment):
+        result = self._result(assessment)
+        return result.rank if result and result.rank else "—"
+
+    @admin.display(description=_("grade"))
+    def result_grade(self, assessment):
+        result = self._result(assessment)
+        return result.grade if result else ""
+
+    @admin.display(description=_("result"))
+    def result_summary(self, assessment):
+        result = self._result(assessment)
+        if result is None:
+            return "—"
+        return gettext("%(points)s / %(max)s points, index %(index)s, rank %(rank)s, %(grade)s%(provisional)s") % {
+            "points": _points(result.points), "max": _points(result.max_points),
+            "index": format_decimal(result.index, assessment.framework.index_decimals) if result.index is not None
+            else "—",
+            "rank": result.rank or "—", "grade": result.grade or "—",
+            "provisional": " " + gettext("(provisional)") if result.provisional else "",
+        }
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # the fields shown are read-only; scores are saved by save_formset
+        assessment = assessment_get_or_create(unit=obj.unit, framework=obj.framework, actor=request.user,
+                                              via=Via.ADMIN)
+        results_recompute(assessment.framework, assessment_ids=[assessment.pk])
+        obj.pk, obj.status, obj.created_at = assessment.pk, assessment.status, assessment.created_at
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Score:
+            return super().save_formset(request, form, formset, change)
+        changed = formset.changed_forms()
+        plan = formset.plan()
+        if any(plan.values()):
+            assessment = Assessment.objects.select_related("framework", "unit").get(pk=form.instance.pk)
+            apply_plan(request, assessment, plan)
+        # What the admin's change message reads; the services did the saving.
+        formset.new_objects, formset.deleted_objects = [], []
+        formset.changed_objects = [(f.instance, f.changed_data) for f in changed]
+
+    def delete_model(self, request, obj):
+        framework = obj.framework
+        audit_one(request, framework=framework, action="assessment_delete", old=obj.unit.code)
+        super().delete_model(request, obj)
+        results_recompute(framework)
+
+    def delete_queryset(self, request, queryset):
+        items = list(queryset.select_related("framework", "unit"))
+        for assessment in items:
+            audit_one(request, framework=assessment.framework, action="assessment_delete", old=assessment.unit.code)
+        super().delete_queryset(request, queryset)
+        for framework in {a.framework for a in items}:
+            results_recompute(framework)
+
+    def _workflow(self, request, queryset, service, done_message):
+        done, refused = [], []
+        for assessment in queryset.select_related("framework", "unit"):
+            try:
+                with transaction.atomic():
+                    service(assessment=assessment, actor=request.user, via=Via.ADMIN)
+                done.append(assessment.unit.code)
+            except ValidationError as error:
+                refused.append(f"{assessment.unit.code}: {' '.join(error.messages)}")
+        if done:
+            self.message_user(request, done_message % {"units": ", ".join(done)}, messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.ERROR)
+
+    @admin.action(description=_("Submit the selected self-assessments"), permissions=["change"])
+    def submit_selected(self, request, queryset):
+        self._workflow(request, queryset, assessment_submit, gettext("Submitted: %(units)s."))
+
+    @admin.action(description=_("Mark the selected assessments appraised"), permissions=["change"])
+    def mark_appraised_selected(self, request, queryset):
+        self._workflow(request, queryset, assessment_mark_appraised, gettext("Marked appraised: %(units)s."))
+
+
+class EvidenceInline(LockedWhenPublished, admin.TabularInline):
+    model = Evidence
+    fields = ["document_number", "document_date", "page", "description", "file", "uploaded_by", "created_at"]
+    readonly_fields = ["uploaded_by", "created_at"]
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("uploaded_by")
+
+
+class ScoreForm(forms.ModelForm):
+    class Meta:
+        model = Score
+        fields = ["assessment", "criterion", "self_points", "not_applicable", "note", "evidence_reference",
+                  "appraised_points", "appraisal_reason"]
+
+    def plan(self) -> dict:
+        plan = new_plan()
+        if self.instance.pk:
+            changed = set(self.changed_data)
+        else:  # a new row: every field that holds something
+            changed = {name for name in self.changed_data if name not in ("assessment", "criterion")}
+        score_plan(self.cleaned_data["criterion"] if not self.instance.pk else self.instance.criterion,
+                   changed, self.cleaned_data, plan)
+        return plan
+
+    def assessment(self) -> Assessment:
+        pk = self.instance.assessment_id if self.instance.pk else self.cleaned_data["assessment"].pk
+        return Assessment.objects.select_related("framework", "unit").get(pk=pk)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        if not self.instance.pk:
+            assessment, criterion = data["assessment"], data["criterion"]
+            if criterion.framework_id != assessment.framework_id:
+                raise ValidationError(gettext("The criterion belongs to another framework than the assessment."))
+            if not criterion.is_leaf:
+                raise ValidationError(gettext("Only leaf criteria take points."))
+        plan = self.plan()
+        if not any(plan.values()) and not self.instance.pk:
+            raise ValidationError(gettext("Enter the points, or mark the criterion not applicable."))
+        if any(plan.values()):
+            assessment = self.assessment()
+            check_with_services(lambda: apply_plan(self._request, assessment, plan))
+        return data
+
+
+@admin.register(Score)
+class ScoreAdmin(LockedWhenPublished, admin.ModelAdmin):
+    form = ScoreForm
+    list_display = ["unit_code", "framework_code", "criterion_code", "self_points", "not_applicable",
+                    "appraised_points", "appraisal_reason", "updated_at", "updated_by"]
+    list_filter = ["assessment__framework", "not_applicable", "criterion__source", "criterion__kind"]
+    list_select_related = ["assessment__unit", "assessment__framework", "criterion", "updated_by"]
+    search_fields = ["assessment__unit__code", "assessment__unit__name", "criterion__code", "appraisal_reason"]
+    autocomplete_fields = ["assessment", "criterion"]
+    ordering = ["assessment__framework", "assessment__unit__code", "criterion__order"]
+    formfield_overrides = WIDE_TEXT
+    inlines = [EvidenceInline]
+
+    def get_fields(self, request, obj=None):
+        fields = ["assessment", "criterion", "self_points", "not_applicable", "note", "evidence_reference",
+                  "appraised_points", "appraisal_reason"]
+        return fields + (self.change_only_fields if obj is not None else [])
+
+    change_only_fields = ["explanation_request", "explanation_requested_round", "explanation", "updated_at",
+                          "updated_by"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["assessment", "criterion", *self.change_only_fields] if obj is not None else []
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form._request = request
+        return form
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a score is cleared (emptied), which is audited, not deleted
+
+    @admin.display(description=_("unit"), ordering="assessment__unit__code")
+    def unit_code(self, score):
+        return score.assessment.unit.code
+
+    @admin.display(description=_("framework"), ordering="assessment__framework__code")
+    def framework_code(self, score):
+        return score.assessment.framework.code
+
+    @admin.display(description=_("criterion"), ordering="criterion__order")
+    def criterion_code(self, score):
+        return score.criterion.code
+
+    def save_model(self, request, obj, form, change):
+        assessment = form.assessment()
+        apply_plan(request, assessment, form.plan())
+        # The services saved the row; the admin goes on with `obj` (evidence inline, log, redirect).
+        obj.pk = Score.objects.get(assessment=assessment, criterion_id=obj.criterion_id).pk
+
+    def save_formset(self, request, form, formset, change):
+        framework = form.instance.assessment.framework
+        AuditEntry.objects.bulk_create(audit_formset(request, formset, framework=framework, action="evidence"))
+        for item in formset.save(commit=False):
+            if item.pk is None:
+                item.uploaded_by = request.user
+            item.save()
+        for item in formset.deleted_objects:
+            item.delete()
+
+
+class EvidenceForm(forms.ModelForm):
+    class Meta:
+        model = Evidence
+        fields = ["score", "document_number", "document_date", "page", "description", "file"]
+
+    def clean_score(self):
+        score = self.cleaned_data["score"]
+        if score.assessment.framework.is_published:
+            raise ValidationError(gettext("The framework of this score is published; its evidence cannot change."))
+        return score
+
+
+@admin.register(Evidence)
+class EvidenceAdmin(LockedWhenPublished, admin.ModelAdmin):
+    form = EvidenceForm
+    list_display = ["__str__", "unit_code", "framework_code", "criterion_code", "document_date", "page",
+                    "description", "uploaded_by", "created_at"]
+    list_filter = ["score__assessment__framework"]
+    list_select_related = ["score__assessment__unit", "score__assessment__framework", "score__criterion",
+                           "uploaded_by"]
+    search_fields = ["document_number", "description", "score__assessment__unit__code", "score__criterion__code"]
+    autocomplete_fields = ["score"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["score", "uploaded_by", "created_at"] if obj is not None else []
+
+    @admin.display(description=_("unit"), ordering="score__assessment__unit__code")
+    def unit_code(self, evidence):
+        return evidence.score.assessment.unit.code
+
+    @admin.display(description=_("framework"))
+    def framework_code(self, evidence):
+        return evidence.score.assessment.framework.code
+
+    @admin.display(description=_("criterion"))
+    def criterion_code(self, evidence):
+        return evidence.score.criterion.code
+
+    def save_model(self, request, obj, form, change):
+        score = obj.score
+        if not change:
+            obj.uploaded_by = request.user
+        super().save_model(request, obj, form, change)
+        audit_one(request, framework=score.assessment.framework, assessment=score.assessment,
+                  criterion=score.criterion, action="evidence_change" if change else "evidence_add",
+                  field="evidence", new=str(obj))
+
+    def delete_model(self, request, obj):
+        score = obj.score
+        audit_one(request, framework=score.assessment.framework, assessment=score.assessment,
+                  criterion=score.criterion, action="evidence_delete", field="evidence", old=str(obj))
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for evidence in queryset.select_related("score__assessment__framework", "score__criterion"):
+            self.delete_model(request, evidence)
+
+
+# --- the audit trail and computed results: read-only ------------------------------------------------
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "framework_code", "unit_code", "criterion_code", "action", "field", "old_value",
+                    "new_value", "reason", "actor", "via"]
+    list_filter = ["action", "via", "framework"]
+    list_select_related = ["framework", "assessment__unit", "criterion", "actor"]
+    search_fields = ["assessment__unit__code", "assessment__unit__name", "criterion__code", "reason",
+                     "actor__username", "old_value", "new_value"]
+    date_hierarchy = "created_at"
+    list_per_page = 100
+
+    @admin.display(description=_("framework"), ordering="framework__code")
+    def framework_code(self, entry):
+        return entry.framework.code
+
+    @admin.display(description=_("unit"), ordering="assessment__unit__code")
+    def unit_code(self, entry):
+        return entry.assessment.unit.code if entry.assessment_id else ""
+
+    @admin.display(description=_("criterion"))
+    def criterion_code(self, entry):
+        return entry.criterion.code if entry.criterion_id else ""
+
+
+@admin.register(DeadlineReminder)
+class DeadlineReminderAdmin(ReadOnlyAdmin):
+    list_display = ["sent_at", "unit_code", "framework_code", "phase", "deadline"]
+    list_filter = ["phase", "assessment__framework"]
+    list_select_related = ["assessment__unit", "assessment__framework"]
+    search_fields = ["assessment__unit__code", "assessment__unit__name"]
+    date_hierarchy = "sent_at"
+
+    @admin.display(description=_("unit"), ordering="assessment__unit__code")
+    def unit_code(self, reminder):
+        return reminder.assessment.unit.code
+
+    @admin.display(description=_("framework"), ordering="assessment__framework__code")
+    def framework_code(self, reminder):
+        return reminder.assessment.framework.code
+
+
+@admin.register(AssessmentResult)
+class AssessmentResultAdmin(ReadOnlyAdmin):
+    list_display = ["rank", "unit_code", "unit_name", "framework", "points", "max_points", "index", "grade",
+                    "provisional", "points_change", "rank_change"]
+    list_display_links = ["rank", "unit_code"]
+    list_filter = ["framework", "provisional", "grade"]
+    list_select_related = ["assessment__unit", "framework"]
+    search_fields = ["assessment__unit__code", "assessment__unit__name"]
+    ordering = ["framework", models.F("rank").asc(nulls_last=True)]
+    fields = ["assessment", "framework", "points", "max_points", "index", "grade", "rank", "provisional",
+              "self_points", "score_points", "bonus_points", "penalty_points", "leaves_applicable", "leaves_scored",
+              "previous_points", "previous_index", "previous_rank", "points_change", "index_change", "rank_change",
+              "computed_at", "areas"]
+
+    @admin.display(description=_("unit code"), ordering="assessment__unit__code")
+    def unit_code(self, result):
+        return result.assessment.unit.code
+
+    @admin.display(description=_("unit"), ordering="assessment__unit__name")
+    def unit_name(self, result):
+        return result.assessment.unit.name
+
+    @admin.display(description=_("areas"))
+    def areas(self, result):
+        rows = AreaResult.objects.filter(assessment_id=result.pk).select_related("area").order_by("area__order")
+        return format_html_join(
+            "", "<div>{}. {} — {} / {} · {} · #{}</div>",
+            ((r.area.code, r.area.title, _points(r.points), _points(r.max_points),
+              format_decimal(r.index, result.framework.index_decimals) if r.index is not None else "—",
+              r.rank or "—") for r in rows),
+        )
+
+
+@admin.register(AreaResult)
+class AreaResultAdmin(ReadOnlyAdmin):
+    list_display = ["unit_code", "area_code", "framework", "points", "max_points", "index", "rank"]
+    list_filter = ["framework"]
+    list_select_related = ["assessment__unit", "area", "framework"]
+    search_fields = ["assessment__unit__code", "assessment__unit__name", "area__code"]
+    ordering = ["framework", "area__order", models.F("rank").asc(nulls_last=True)]
+
+    @admin.display(description=_("unit code"), ordering="assessment__unit__code")
+    def unit_code(self, result):
+        return result.assessment.unit.code
+
+    @admin.display(description=_("area"), ordering="area__order")
+    def area_code(self, result):
+        return f"{result.area.code}. {result.area.title}"
