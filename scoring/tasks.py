@@ -1,0 +1,52 @@
+"""Celery tasks of the scoring app: thin wrappers that take ids, load the rows and call a service."""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import OperationalError, transaction
+
+from .models import Framework
+from .results import results_recompute
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=5,
+    retry_backoff_max=120,
+    retry_jitter=True,
+    max_retries=5,
+    # The whole recompute is one transaction: hitting the soft limit rolls it back cleanly.
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+)
+def results_recompute_task(self, framework_id: int) -> dict:
+    """Recompute the stored results of one framework. Idempotent: a recompute only rewrites results."""
+    framework = Framework.objects.filter(pk=framework_id).first()
+    if framework is None:
+        # Deleted between enqueue and run: nothing to compute, and retrying would not help.
+        logger.warning("results_recompute_task: framework %s no longer exists", framework_id)
+        return {"framework_id": framework_id, "recomputed": False, "worker": self.request.hostname}
+    results_recompute(framework)
+    return {
+        "framework_id": framework_id,
+        "recomputed": True,
+        "assessments": framework.results.count(),
+        "worker": self.request.hostname,
+    }
+
+
+@shared_task
+def ping() -> str:
+    """Health check: a worker that answers 'pong' is consuming the queue and can reach the result backend."""
+    return "pong"
+
+
+def enqueue_results_recompute(framework: Framework, **options) -> None:
+    """Queue a recompute once the current transaction commits, so the worker sees the committed rows."""
+    framework_id = int(framework.pk)
+    transaction.on_commit(lambda: results_recompute_task.apply_async((framework_id,), **options))
