@@ -64,6 +64,12 @@ def _as_decimal(integer_sql: str, divisor: int) -> str:
     return f"(CAST({integer_sql} AS {cast}) / {divisor})"
 
 
+def _moved(table: str) -> str:
+    """The rank differs (NULL-safe, portable): rows whose place did not move are not rewritten."""
+    rank = f'{table}."rank"'
+    return f"({rank} <> r.rnk OR ({rank} IS NULL AND r.rnk IS NOT NULL) OR ({rank} IS NOT NULL AND r.rnk IS NULL))"
+
+
 def _only(assessment_ids) -> tuple[str, list]:
     if assessment_ids is None:
         return "", []
@@ -147,7 +153,8 @@ def results_recompute(framework: Framework, assessment_ids=None) -> None:
                   FROM scoring_assessmentresult WHERE framework_id = %s) r
             WHERE scoring_assessmentresult.assessment_id = r.aid
               AND scoring_assessmentresult.framework_id = %s
-            """,
+              AND {moved}
+            """.replace("{moved}", _moved("scoring_assessmentresult")),
             [framework.pk, framework.pk],
         )
         cursor.execute(
@@ -158,7 +165,8 @@ def results_recompute(framework: Framework, assessment_ids=None) -> None:
                               ELSE RANK() OVER (PARTITION BY area_id, ("index" IS NULL) ORDER BY "index" DESC) END AS rnk
                   FROM scoring_arearesult WHERE framework_id = %s) r
             WHERE scoring_arearesult.id = r.rid AND scoring_arearesult.framework_id = %s
-            """,
+              AND {moved}
+            """.replace("{moved}", _moved("scoring_arearesult")),
             [framework.pk, framework.pk],
         )
     _year_on_year(framework)
@@ -198,7 +206,7 @@ def _year_on_year(framework: Framework) -> None:
     previous = previous_framework(framework)
     current = list(
         AssessmentResult.objects.filter(framework=framework).values(
-            "assessment_id", "assessment__unit_id", "points", "index", "rank"
+            "assessment_id", "assessment__unit_id", "points", "index", "rank", *_YOY_FIELDS
         )
     )
     if previous is None:
@@ -255,12 +263,19 @@ def _year_on_year(framework: Framework) -> None:
             else row["index"].quantize(quantum) - Decimal(prev_index).quantize(quantum, "ROUND_HALF_UP")
         )
         result.rank_change = None if prev_rank is None or row["rank"] is None else prev_rank - row["rank"]
-        updates.append(result)
-    AssessmentResult.objects.bulk_update(
-        updates,
-        ["previous_points", "previous_index", "previous_rank", "points_change", "index_change", "rank_change"],
-        batch_size=500,
-    )
+        if any(_differs(getattr(result, name), row[name]) for name in _YOY_FIELDS):
+            updates.append(result)
+    if updates:  # usually only the rows whose own figures or rank just moved
+        AssessmentResult.objects.bulk_update(updates, _YOY_FIELDS, batch_size=500)
+
+
+_YOY_FIELDS = ["previous_points", "previous_index", "previous_rank", "points_change", "index_change", "rank_change"]
+
+
+def _differs(new, stored) -> bool:
+    if new is None or stored is None:
+        return (new is None) != (stored is None)
+    return Decimal(new) != Decimal(stored)
 
 
 def framework_results_stale(framework: Framework) -> bool:
