@@ -67,3 +67,12 @@ def test_settings_refuse_to_start_without_secret_when_debug_is_off(tmp_path):
     env.update(REDIS_URL="redis://127.0.0.1:6379/9", DATABASE_URL="postgres://u@h:5432/n")
     configured = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True)
     assert configured.stdout.split() == ["False", "django.db.backends.postgresql"]
+
+
+def test_vietnamese_dates_are_day_first():
+    from django import forms
+    from django.utils import translation
+
+    with translation.override("vi"):
+        field = forms.DateField()
+        assert field.clean("05/06/2024").isoformat() == "2024-06-05"
