@@ -4,16 +4,27 @@ Shared by every importer. A file is refused before it is parsed when it is too l
 its name says (a renamed text file, an old .xls, a password-protected workbook, a broken zip), or
 is a zip bomb (judged by the sizes the zip declares, before anything is decompressed). XML attacks
 are stopped by defusedxml, which openpyxl uses automatically when it is installed (it is a
-dependency; tests assert ``openpyxl.DEFUSEDXML``). Formulas are never evaluated: workbooks are
-opened with ``data_only=True``, so a formula cell gives its cached value or None.
+dependency; tests assert ``openpyxl.DEFUSEDXML``); the error they raise, like any other error met
+while parsing, becomes one clean "cannot be read" problem, never a traceback.
+
+Formulas are never evaluated and hyperlinks never followed (openpyxl's read-only mode does not even
+load hyperlinks; external links are dropped with ``keep_links=False``). A workbook is read in two
+lazy passes over the same rows: one with ``data_only=True`` for the values Excel or LibreOffice
+cached, one with ``data_only=False`` that only tells which cells hold a formula. Rows give the
+cached values (what the person saw), and ``Row.formula(key)`` lets an importer refuse a formula in a
+cell it stores: a formula's cached value is whatever the file says, and a formula written by a
+program has no cached value at all (it would read as blank and silently clear a score). The second
+pass costs about as much as the first; a 50-criterion workbook still reads in milliseconds.
 
 Problems are collected, never raised one by one, so that a person sees every mistake of a file at
 once. A Problem keeps its English message id and parameters and is translated when rendered, so
 one list can be shown in Vietnamese and in English.
 """
 
+import contextlib
 import csv
 import io
+import logging
 import os
 import re
 import unicodedata
@@ -30,10 +41,14 @@ from django.utils.translation import gettext, gettext_noop, override
 from parindex.numbers import format_decimal
 
 N_ = gettext_noop
+logger = logging.getLogger(__name__)
 
 XLSX_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# An Excel workbook saved with a password is an OLE2 file holding an "EncryptedPackage" stream.
+ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+MAX_ZIP_MEMBERS = 10_000
 HEADER_SEARCH_ROWS = 20
 MAX_BLANK_ROWS = 2000
 # Honest workbooks of a few thousand rows unpack to a few MB; these caps leave a wide margin.
@@ -171,28 +186,42 @@ def column_letter(index: int) -> str:
 
 @dataclass
 class Sheet:
-    """Rows of one sheet, read lazily; each row is (row number, tuple of values, trailing blanks cut)."""
+    """Rows of one sheet, read lazily; each row is (row number, tuple of values, trailing blanks cut).
+
+    `_formulas`, when given, runs alongside `_rows` and yields for each row the 0-based indexes of
+    the cells that hold a formula (a workbook's second pass); CSV files have none.
+    """
 
     name: str
     _rows: Iterable[tuple]
     hidden: bool = False
+    _formulas: Iterable[frozenset] | None = None
 
     def rows(self) -> Iterator[tuple[int, tuple]]:
         """Non-blank rows with their 1-based numbers; stops after MAX_BLANK_ROWS blank rows in a row
         (LibreOffice can declare a million formatted but empty rows)."""
+        for number, values, _formulas in self.rows_with_formulas():
+            yield number, values
+
+    def rows_with_formulas(self) -> Iterator[tuple[int, tuple, frozenset]]:
+        """Like rows(), with the indexes of the row's formula cells. A file that breaks while it is
+        parsed (bad XML, an entity attack stopped by defusedxml) raises SpreadsheetError."""
+        formulas = iter(self._formulas) if self._formulas is not None else None
         blank_run = 0
-        for number, values in enumerate(self._rows, start=1):
-            values = tuple(values or ())
-            end = len(values)
-            while end and _is_blank(values[end - 1]):
-                end -= 1
-            if not end:
-                blank_run += 1
-                if blank_run >= MAX_BLANK_ROWS:
-                    return
-                continue
-            blank_run = 0
-            yield number, values[:end]
+        with reading_guard():
+            for number, values in enumerate(self._rows, start=1):
+                formula_cells = next(formulas, frozenset()) if formulas is not None else frozenset()
+                values = tuple(values or ())
+                end = len(values)
+                while end and _is_blank(values[end - 1]) and end - 1 not in formula_cells:
+                    end -= 1
+                if not end:
+                    blank_run += 1
+                    if blank_run >= MAX_BLANK_ROWS:
+                        return
+                    continue
+                blank_run = 0
+                yield number, values[:end], formula_cells
 
 
 def _is_blank(value) -> bool:
@@ -227,6 +256,27 @@ class Spreadsheet:
 
 def _refuse(message: str, **params) -> SpreadsheetError:
     return SpreadsheetError([Problem(message, params)])
+
+
+# The cause (an XML attack stopped by defusedxml, a missing part…) goes to the log, not to the person.
+UNREADABLE = N_(
+    "The file could not be read: it is damaged or was not saved by Excel or LibreOffice. Open it, save it "
+    "again as 'Excel Workbook (.xlsx)' and upload it again."
+)
+
+
+@contextlib.contextmanager
+def reading_guard(file_name: str = ""):
+    """Turn any unexpected error met while reading a file into one clean problem (logged with its
+    traceback for the developers): a person never sees a traceback. SpreadsheetError and other
+    ValidationErrors pass through unchanged."""
+    try:
+        yield
+    except ValidationError:
+        raise
+    except Exception as exc:
+        logger.warning("unreadable spreadsheet %s", file_name or "-", exc_info=True)
+        raise SpreadsheetError([Problem(UNREADABLE)], file_name) from exc
 
 
 def file_label(source) -> str:
@@ -279,6 +329,17 @@ def open_spreadsheet(source, *, name: str | None = None) -> Spreadsheet:
         head = data[:8]
     suffix = Path(display).suffix.lower()
     if head.startswith(OLE_MAGIC):
+        if data is None:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        if ENCRYPTED_PACKAGE in data:
+            raise _refuse(
+                N_(
+                    "This workbook is password-protected (encrypted), so it cannot be read. Open it in Excel, "
+                    "remove the password (File > Info > Protect Workbook), save it as 'Excel Workbook (.xlsx)' "
+                    "and upload it again."
+                )
+            )
         raise _refuse(
             N_(
                 "This is an old Excel file (.xls) or a password-protected workbook. Save it in Excel as "
@@ -299,7 +360,8 @@ def open_spreadsheet(source, *, name: str | None = None) -> Spreadsheet:
                 "file renamed to .xlsx. Save it in Excel as 'Excel Workbook (.xlsx)' or as CSV UTF-8 (.csv)."
             )
         )
-    return _open_xlsx(display, path if data is None else io.BytesIO(data))
+    with reading_guard(display):
+        return _open_xlsx(display, path, data)
 
 
 def _open_csv(display: str, data: bytes) -> Spreadsheet:
@@ -335,47 +397,73 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
-def _open_xlsx(display: str, file) -> Spreadsheet:
+def _open_xlsx(display: str, path: str | None, data: bytes | None) -> Spreadsheet:
+    def source():
+        return path if data is None else io.BytesIO(data)
+
     try:
-        archive = zipfile.ZipFile(file)
+        archive = zipfile.ZipFile(source())
         infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise _refuse(N_("The workbook is damaged (not a readable zip file); save it again in Excel.")) from exc
+    archive.close()
     names = {info.filename for info in infos}
     if "[Content_Types].xml" not in names or not any(n.startswith("xl/workbook") for n in names):
-        archive.close()
         raise _refuse(N_("This zip file is not an Excel workbook (.xlsx)."))
     if any(info.flag_bits & 0x1 for info in infos):
-        archive.close()
         raise _refuse(N_("The workbook is encrypted; save it without a password."))
+    # Judged on what the zip declares, before anything is decompressed.
     cap = getattr(settings, "PARINDEX_XLSX_MAX_UNCOMPRESSED_BYTES", MAX_UNCOMPRESSED_BYTES)
     declared = sum(info.file_size for info in infos)
     compressed = sum(info.compress_size for info in infos) or 1
-    if declared > cap or (
+    if len(infos) > MAX_ZIP_MEMBERS or declared > cap or (
         declared > RATIO_CHECK_FROM_BYTES and declared / compressed > MAX_COMPRESSION_RATIO
     ):
-        archive.close()
         raise _refuse(
             N_("The workbook would unpack to %(size)s MB, far more than a table of scores needs; it was refused."),
             size=Decimal(declared // (1024 * 1024)),
         )
-    archive.close()
-    if hasattr(file, "seek"):
-        file.seek(0)
     import openpyxl
 
+    def load(data_only: bool):
+        try:
+            return openpyxl.load_workbook(source(), read_only=True, data_only=data_only, keep_links=False)
+        except Exception as exc:  # openpyxl raises many kinds (KeyError, XML errors) for a broken file
+            logger.warning("unreadable spreadsheet %s", display, exc_info=True)
+            raise _refuse(UNREADABLE) from exc
+
+    values_book = load(True)
     try:
-        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True, keep_links=False)
-    except Exception as exc:  # openpyxl raises many kinds (KeyError, XML errors) for a broken file
-        raise _refuse(N_("The workbook cannot be read (%(error)s); save it again in Excel."), error=type(exc).__name__) from exc
+        formulas_book = load(False)
+    except SpreadsheetError:
+        values_book.close()
+        raise
+
+    def close():
+        values_book.close()
+        formulas_book.close()
+
     sheets = []
-    for worksheet in workbook.worksheets:
-        if hasattr(worksheet, "reset_dimensions"):
-            # The stored dimension may be wrong (LibreOffice, hand-made files): read what is there.
-            worksheet.reset_dimensions()
-        rows = worksheet.iter_rows(values_only=True) if hasattr(worksheet, "iter_rows") else ()
-        sheets.append(Sheet(worksheet.title, rows, hidden=getattr(worksheet, "sheet_state", "visible") != "visible"))
-    return Spreadsheet(display, sheets, _closer=workbook.close)
+    for worksheet, formula_sheet in zip(values_book.worksheets, formulas_book.worksheets, strict=True):
+        if not hasattr(worksheet, "iter_rows"):  # a chartsheet
+            sheets.append(Sheet(worksheet.title, (), hidden=True))
+            continue
+        # The stored dimension may be wrong (LibreOffice, hand-made files): read what is there.
+        worksheet.reset_dimensions()
+        formula_sheet.reset_dimensions()
+        sheets.append(Sheet(
+            worksheet.title,
+            worksheet.iter_rows(values_only=True),
+            hidden=getattr(worksheet, "sheet_state", "visible") != "visible",
+            _formulas=_formula_indexes(formula_sheet),
+        ))
+    return Spreadsheet(display, sheets, _closer=close)
+
+
+def _formula_indexes(worksheet) -> Iterator[frozenset]:
+    """For each row of a sheet opened with data_only=False: the 0-based indexes of its formula cells."""
+    for cells in worksheet.iter_rows():
+        yield frozenset(i for i, cell in enumerate(cells) if getattr(cell, "data_type", None) == "f")
 
 
 # --- header and rows -------------------------------------------------------------------------------
@@ -404,11 +492,11 @@ class Table:
     columns: dict[str, int]  # key → 0-based column index
     headers: list[tuple[int, object]]  # every non-blank header cell: (index, value)
     preamble: list[tuple[int, tuple]]  # rows above the header (title, unit code, year…)
-    _rows: Iterator[tuple[int, tuple]]
+    _rows: Iterator[tuple[int, tuple, frozenset]]
 
     def rows(self) -> Iterator["Row"]:
-        for number, values in self._rows:
-            yield Row(number, values, self)
+        for number, values, formulas in self._rows:
+            yield Row(number, values, self, formulas)
 
     def has(self, key: str) -> bool:
         return key in self.columns
@@ -422,8 +510,10 @@ class Row:
     number: int
     values: tuple
     table: Table
+    formulas: frozenset = frozenset()  # 0-based indexes of the cells holding a formula
 
     def get(self, key: str):
+        """The value of a column (a formula's cached value), None when blank."""
         index = self.table.columns.get(key)
         if index is None or index >= len(self.values):
             return None
@@ -432,6 +522,11 @@ class Row:
 
     def text(self, key: str) -> str:
         return cell_text(self.get(key))
+
+    def has_formula(self, key: str) -> bool:
+        """Whether the cell of a column holds a formula (importers refuse them where they store values)."""
+        index = self.table.columns.get(key)
+        return index is not None and index in self.formulas
 
     def cell(self, key: str) -> str:
         return f"{column_letter(self.table.columns[key])}{self.number}"
@@ -443,28 +538,51 @@ class Row:
         return all(_is_blank(v) for v in self.values)
 
 
+def _match_header(values: tuple, columns: list[Column]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for index, value in enumerate(values):
+        if _is_blank(value):
+            continue
+        for column in columns:
+            if column.key not in found and column.matches(cell_text(value)):
+                found[column.key] = index
+                break
+    return found
+
+
+def _merge_header_rows(upper: tuple, lower: tuple) -> tuple:
+    """A header split over two rows ("Mã" merged down over both, "Điểm" merged across above
+    "Điểm tối đa | Điểm tự đánh giá"): a merged cell's text is in its top-left cell only, so each
+    column takes the lower row's text, or the upper row's where the lower one is blank."""
+    width = max(len(upper), len(lower))
+    return tuple(
+        lower[i] if i < len(lower) and not _is_blank(lower[i]) else (upper[i] if i < len(upper) else None)
+        for i in range(width)
+    )
+
+
 def find_table(sheet: Sheet, columns: Iterable[Column], *, file_name: str = "") -> Table:
     """Locate the header row (within the first HEADER_SEARCH_ROWS rows) by the required column
-    names; raise SpreadsheetError naming the missing columns otherwise."""
+    names, also when the header is split over two rows with merged cells; raise SpreadsheetError
+    naming the missing columns otherwise. Data rows start below the (lower) header row."""
     columns = list(columns)
     required = [c for c in columns if c.required]
-    rows = sheet.rows()
+    rows = sheet.rows_with_formulas()
     preamble: list[tuple[int, tuple]] = []
-    for number, values in rows:
+    previous: tuple[int, tuple] | None = None
+    for number, values, _formulas in rows:
         if number > HEADER_SEARCH_ROWS:
             break
-        found: dict[str, int] = {}
-        for index, value in enumerate(values):
-            if _is_blank(value):
-                continue
-            for column in columns:
-                if column.key not in found and column.matches(cell_text(value)):
-                    found[column.key] = index
-                    break
-        if all(c.key in found for c in required):
-            headers = [(i, v) for i, v in enumerate(values) if not _is_blank(v)]
-            return Table(file_name, sheet.name, number, found, headers, preamble, rows)
+        candidates = [values]
+        if previous is not None and previous[0] == number - 1:
+            candidates.append(_merge_header_rows(previous[1], values))
+        for header in candidates:
+            found = _match_header(header, columns)
+            if all(c.key in found for c in required):
+                headers = [(i, v) for i, v in enumerate(header) if not _is_blank(v)]
+                return Table(file_name, sheet.name, number, found, headers, preamble, rows)
         preamble.append((number, values))
+        previous = (number, values)
     names = ", ".join(f"'{c.label or c.names[0]}'" for c in required)
     raise SpreadsheetError(
         [

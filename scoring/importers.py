@@ -4,9 +4,21 @@ appraisal stage) and the survey file.
 Each reads the whole file first and collects every problem with its cell or row; only a file
 without problems reaches the services (framework_create, scores_apply_self/appraisal,
 survey_apply), which then write everything in one transaction. A file with any problem changes
-nothing.
+nothing; any unexpected error while reading becomes one clean problem (`_guarded`).
+
+Formulas: a cell the importer stores (points, evidence, notes, reasons, survey points, framework
+codes and titles) is refused when it holds a formula ("type the value itself"), even when Excel
+cached a plausible value: the cached value is only what the file claims, and a formula written by
+a program has none, so it would read as blank and silently clear a score. Formulas where nothing is
+stored are ignored: subtotals on parent rows of the template, total columns of a survey file, and
+=SUM(...) on a parent's max points in a framework file (counted as blank: the children's sum is used).
+
+The template carries a fingerprint of its framework (`framework_version`) in its hidden sheet; a
+workbook made before the criteria or maximum points changed is refused with a clear message.
 """
 
+import functools
+import hashlib
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,6 +40,7 @@ from parindex.spreadsheets import (
     normalize_name,
     open_spreadsheet,
     preamble_value,
+    reading_guard,
 )
 from units.models import Membership, Role, Unit, UnitKind
 
@@ -57,6 +70,36 @@ from .services import (
 
 CODE_RE = re.compile(r"^\d+(\.\d+)*$")
 METADATA_SHEET = "_parindex"
+
+
+def _guarded(read):
+    """Any unexpected error while reading a file becomes one clean problem, never a traceback."""
+
+    @functools.wraps(read)
+    def wrapper(source, *args, **kwargs):
+        with reading_guard(kwargs.get("name") or file_label(source)):
+            return read(source, *args, **kwargs)
+
+    return wrapper
+
+
+def framework_version(framework: Framework) -> str:
+    """A fingerprint of what a template depends on: each criterion's code, max points, kind, source
+    and whether it may be not applicable. Written in the template's hidden sheet and compared on
+    import. Deliberately not `updated_at`, which also moves when deadlines or the status change."""
+    digest = hashlib.sha256()
+    for code, max_points, kind, source, allows_na in (
+        Criterion.objects.filter(framework=framework).order_by("order")
+        .values_list("code", "max_points", "kind", "source", "allows_not_applicable")
+    ):
+        digest.update(f"{code}|{max_points.normalize():f}|{kind}|{source}|{int(allows_na)}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _formula_problem(table: Table, row, key: str) -> Problem:
+    return table.problem(
+        N_("The cell holds a formula; formulas are not accepted here. Type the value itself."), cell=row.cell(key)
+    )
 
 
 def _literal_problems(error: ValidationError) -> list[Problem]:
@@ -136,8 +179,10 @@ class _FrameworkRow:
     max_cell: str
     code_cell: str
     max_bad: bool = False
+    max_formula: bool = False
 
 
+@_guarded
 def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow]:
     """Read and validate a framework file into rows in tree order. Raises SpreadsheetError."""
     with open_spreadsheet(source, name=name) as book:
@@ -147,8 +192,15 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
         for row in table.rows():
             code = criterion_code(row.get("code"))
             title = row.text("title")
-            if not code and not title and row.get("max_points") is None:
+            if not code and not title and row.get("max_points") is None and not row.formulas:
                 continue
+            formulas = [key for key in ("code", "title", "kind", "source", "guidance") if row.has_formula(key)]
+            if formulas:
+                problems += [_formula_problem(table, row, key) for key in formulas]
+                continue
+            # A formula for max points (=SUM(...) on an area row) is never trusted: on a parent it counts
+            # as blank, so the sum of the children is used; on a leaf it is refused.
+            max_formula = row.has_formula("max_points")
             broken = False
             if not CODE_RE.match(code):
                 problems.append(table.problem(
@@ -158,7 +210,9 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
                 broken = True
             if not title:
                 problems.append(table.problem(N_("The title of the criterion is missing."), cell=row.cell("title")))
-            max_points, problem = _number_problem(table, row.cell("max_points"), row.get("max_points"))
+            max_points, problem = _number_problem(
+                table, row.cell("max_points"), None if max_formula else row.get("max_points")
+            )
             if max_points is NOT_APPLICABLE:
                 max_points, problem = None, table.problem(
                     N_("%(value)r is not a number."), cell=row.cell("max_points"), value=row.text("max_points")
@@ -182,6 +236,7 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
             rows.append(_FrameworkRow(
                 row.number, code, title, max_points, kind or CriterionKind.SCORE, source_value or CriterionSource.SELF,
                 row.text("guidance"), row.cell("max_points"), row.cell("code"), max_bad=problem is not None,
+                max_formula=max_formula,
             ))
         problems += _framework_tree_problems(table, rows)
     if not rows and not problems:
@@ -216,7 +271,11 @@ def _framework_tree_problems(table: Table, rows: list[_FrameworkRow]) -> list[Pr
         if parent_code in seen:
             children.setdefault(parent_code, []).append(r)
     for r in seen.values():
-        if r.code not in children and r.max_points is None and not r.max_bad:
+        if r.code not in children and r.max_formula:
+            problems.append(table.problem(
+                N_("The cell holds a formula; formulas are not accepted here. Type the value itself."), cell=r.max_cell
+            ))
+        elif r.code not in children and r.max_points is None and not r.max_bad:
             problems.append(table.problem(N_("The maximum points of a leaf criterion are missing."), cell=r.max_cell))
     # Deepest first, so that a blank parent gets the sum of children that are complete.
     for code in sorted(children, key=lambda c: c.count("."), reverse=True):
@@ -344,6 +403,7 @@ def read_metadata(book) -> dict[str, str]:
             for _number, values in sheet.rows() if values and values[0] is not None}
 
 
+@_guarded
 def read_assessment(
     source, *, framework: Framework, stage: str = SELF, unit_code: str | None = None, name: str | None = None
 ) -> AssessmentImport:
@@ -357,6 +417,15 @@ def read_assessment(
         if framework.status == FrameworkStatus.PUBLISHED:
             problems.append(_locked_problem(framework))
         unit = _resolve_unit(table, metadata, framework, unit_code, problems)
+        made_for = metadata.get("framework_version")
+        if made_for and metadata.get("framework", framework.code) == framework.code and (
+            made_for != framework_version(framework)
+        ):
+            problems.append(Problem(
+                N_("Framework %(framework)s has changed since this workbook was made (criteria or maximum points "
+                   "were edited). Download a new template and copy your entries into it."),
+                {"framework": framework.code},
+            ))
         assessment = Assessment.objects.filter(unit=unit, framework=framework).first() if unit else None
         if stage == SELF and assessment and assessment.status not in SELF_STATUSES:
             problems.append(Problem(
@@ -390,6 +459,10 @@ def read_assessment(
             seen[code] = row.number
             if not criterion.is_leaf or criterion.source != CriterionSource.SELF:
                 result.ignored_rows += 1  # subtotals (often formulas) and survey leaves scored by the office
+                continue
+            formulas = [key for key in ("points", "evidence", "note", "reason") if row.has_formula(key)]
+            if formulas:
+                problems += [_formula_problem(table, row, key) for key in formulas]
                 continue
             value, problem = _number_problem(table, row.cell("points"), row.get("points"),
                                              max_points=criterion.max_points)
@@ -543,6 +616,7 @@ class SurveyImport:
     file_name: str = ""
 
 
+@_guarded
 def read_survey(source, *, framework: Framework, name: str | None = None) -> SurveyImport:
     with open_spreadsheet(source, name=name) as book:
         table = find_table(book.first_sheet(), (SURVEY_UNIT_COLUMN,), file_name=book.name)
@@ -609,6 +683,12 @@ def read_survey(source, *, framework: Framework, name: str | None = None) -> Sur
             values: dict[str, Decimal | None] = {}
             for index, criterion in code_columns.items():
                 cell = f"{column_letter(index)}{row.number}"
+                if index in row.formulas:
+                    problems.append(table.problem(
+                        N_("The cell holds a formula; formulas are not accepted here. Type the value itself."),
+                        cell=cell,
+                    ))
+                    continue
                 value, problem = _number_problem(table, cell, row.at(index), max_points=criterion.max_points)
                 if problem:
                     problems.append(problem)

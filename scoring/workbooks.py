@@ -3,9 +3,12 @@ framework export. Both are read back by scoring.importers (the template round-tr
 re-imports to an identical tree).
 
 The template is for people in Excel: a header block naming the unit, framework, year and deadline;
-the table `Mã | Tiêu chí | Điểm tối đa | Điểm tự đánh giá | Tài liệu kiểm chứng | Ghi chú`; parent
-rows bold with SUM subtotals; only the cells a unit fills in are unlocked, with data validation; and
-a hidden sheet "_parindex" carrying the identifiers the import checks.
+the table `Mã | Tiêu chí | Điểm tối đa | Điểm tự đánh giá | Tài liệu kiểm chứng | Ghi chú` with the
+tree as outline levels; parent rows bold with SUM subtotals; only the cells a unit fills in are
+unlocked (sheet protection without a password: it guards against slips, not against people), the
+points cells with data validation; A4 landscape printing with the header row repeated; and a very
+hidden sheet "_parindex" carrying the identifiers the import checks (assessment, unit, year,
+framework and its version fingerprint, criterion codes).
 """
 
 import csv
@@ -21,12 +24,19 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from parindex.numbers import format_decimal
 from units.models import Unit
 
-from .importers import FRAMEWORK_HEADER, METADATA_SHEET
+from .importers import FRAMEWORK_HEADER, METADATA_SHEET, framework_version
 from .models import Assessment, Criterion, CriterionSource, Framework, Score
 
 TEMPLATE_HEADER = ["Mã", "Tiêu chí", "Điểm tối đa", "Điểm tự đánh giá", "Tài liệu kiểm chứng", "Ghi chú"]
 NOT_APPLICABLE_TEXT = "Không áp dụng"
-POINTS_FORMAT = "0.00"
+# The words the data validation lets through besides a number; parindex.numbers.NOT_APPLICABLE_WORDS
+# reads them back (Excel compares text case-insensitively, so "kad" passes too).
+NOT_APPLICABLE_INPUTS = ("Không áp dụng", "Khong ap dung", "KAD", "N/A", "NA")
+# Number formats in a file are locale-neutral codes: "," means "group thousands" and "." means "the
+# decimal mark", and Excel or LibreOffice renders them with the reader's separators. So this shows
+# "12,50" (and "1.234,50") in a Vietnamese Excel and "12.50" in an English one; writing "0,00" here
+# would instead be a literal comma.
+POINTS_FORMAT = "#,##0.00"
 HEADER_ROW = 7
 BOLD = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -35,9 +45,34 @@ UNLOCKED = Protection(locked=False)
 
 
 def _deadline_text(value) -> str:
+    """dd/mm/yyyy hh:mm in local time. The time stays even at 00:00: "01/12/2024 00:00" is the end of
+    30 November, which the date alone would hide."""
     if not value:
         return "—"
     return timezone.localtime(value).strftime("%d/%m/%Y %H:%M")
+
+
+def _points_validation(cell: str, max_points: Decimal, allows_not_applicable: bool = True) -> DataValidation:
+    """Custom validation of one points cell: a number from 0 to max with at most two decimals, or a
+    not-applicable word. A "decimal" validation cannot also accept a word, hence the formula
+    (always written in Excel's English syntax; Excel shows it localised). IF, not AND/OR, because
+    Excel evaluates every argument of AND, and ROUND("KAD", 2) is an error that would refuse the word."""
+    maximum = format_decimal(max_points, language="vi")
+    words = ",".join(f'{cell}="{word}"' for word in NOT_APPLICABLE_INPUTS) if allows_not_applicable else ""
+    formula = (
+        f"IF(ISNUMBER({cell}),AND({cell}>=0,{cell}<={max_points.normalize():f},ROUND({cell},2)={cell}),"
+        f"{f'OR({words})' if words else 'FALSE'})"
+    )
+    error = f"Nhập số từ 0 đến {maximum} (tối đa hai chữ số thập phân)"
+    prompt = f"Từ 0 đến {maximum} điểm"
+    if allows_not_applicable:
+        error += f' hoặc "{NOT_APPLICABLE_TEXT}"'
+        prompt += f', hoặc "{NOT_APPLICABLE_TEXT}"'
+    return DataValidation(
+        type="custom", formula1=formula, allow_blank=True, showErrorMessage=True, errorStyle="stop",
+        errorTitle="Điểm không hợp lệ", error=error + ".", promptTitle="Điểm tự đánh giá", prompt=prompt,
+        showInputMessage=True, sqref=cell,
+    )
 
 
 def assessment_workbook(
@@ -87,11 +122,10 @@ def assessment_workbook(
         if criterion.parent_code:
             children.setdefault(criterion.parent_code, []).append(criterion.code)
 
-    validations: dict[Decimal, DataValidation] = {}
     for criterion in criteria:
         r = row_of[criterion.code]
         ws.cell(r, 1, criterion.code)
-        ws.cell(r, 2, criterion.title).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.cell(r, 2, criterion.title).alignment = Alignment(wrap_text=True, vertical="top", indent=criterion.depth)
         max_cell = ws.cell(r, 3, criterion.max_points)
         max_cell.number_format = POINTS_FORMAT
         points = ws.cell(r, 4)
@@ -118,22 +152,13 @@ def assessment_workbook(
         for column in (4, 5, 6):
             ws.cell(r, column).protection = UNLOCKED
         points.fill = INPUT_FILL
-        validation = validations.get(criterion.max_points)
-        if validation is None:
-            maximum = format_decimal(criterion.max_points, language="vi")
-            validation = DataValidation(
-                type="decimal", operator="between", formula1="0", formula2=f"{criterion.max_points.normalize():f}",
-                allow_blank=True, showErrorMessage=True, errorStyle="warning",
-                errorTitle="Điểm không hợp lệ",
-                error=f"Nhập số từ 0 đến {maximum} (tối đa hai chữ số thập phân) hoặc \"{NOT_APPLICABLE_TEXT}\".",
-                promptTitle="Điểm tự đánh giá", prompt=f"Từ 0 đến {maximum} điểm", showInputMessage=True,
-            )
-            validations[criterion.max_points] = validation
-            ws.add_data_validation(validation)
-        validation.add(points)
+        ws.add_data_validation(
+            _points_validation(points.coordinate, criterion.max_points, criterion.allows_not_applicable)
+        )
 
     for column, width in zip("ABCDEF", (9, 60, 12, 14, 36, 28), strict=True):
         ws.column_dimensions[column].width = width
+    # Frozen under the header row and right of the titles, so both stay in view while scrolling.
     ws.freeze_panes = f"C{HEADER_ROW + 1}"
     ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
     ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
@@ -148,11 +173,12 @@ def assessment_workbook(
     ws.protection.formatRows = False
 
     meta = wb.create_sheet(METADATA_SHEET)
-    meta.sheet_state = "hidden"
+    # "veryHidden": not listed under Unhide in Excel (LibreOffice keeps it as a plain hidden sheet).
+    meta.sheet_state = "veryHidden"
     for key, value in (
         ("assessment", assessment.pk if assessment else ""),
         ("framework", framework.code),
-        ("framework_version", framework.updated_at.isoformat() if framework.updated_at else ""),
+        ("framework_version", framework_version(framework)),
         ("unit", unit.code),
         ("year", str(framework.year)),
         ("criteria", ";".join(c.code for c in criteria)),

@@ -5,6 +5,7 @@ import io
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 
 def write_xlsx(path: Path, rows, *, title: str = "Sheet1") -> Path:
@@ -42,3 +43,14 @@ def call_failing(command: str, *args):
     with pytest.raises(CommandError) as info:
         call_command(command, *[str(a) for a in args], stdout=stdout, stderr=stderr)
     return stderr.getvalue(), info.value
+
+
+
+@pytest.fixture(autouse=True)
+def vietnamese():
+    """Autouse in the importer tests (imported there): messages are asserted in Vietnamese, the default
+    language, whatever an earlier test left active (the test client keeps the language a request chose)."""
+    from django.utils.translation import override
+
+    with override("vi"):
+        yield

@@ -8,7 +8,13 @@ from scoring.models import Assessment, AssessmentStatus, AuditEntry, Score
 from scoring.services import framework_publish
 
 from .factories import UserFactory, make_framework, rows_from_spec
-from .sheet_files import call, call_failing, write_csv, write_xlsx
+from .sheet_files import (
+    call,
+    call_failing,
+    vietnamese,  # noqa: F401 (autouse fixture)
+    write_csv,
+    write_xlsx,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -226,3 +232,99 @@ def test_preview_lists_old_and_new_points(tmp_path, framework, commune):
     assert [(line.code, line.old, line.new) for line in assessment_preview(data)] == [
         ("1.1", Decimal("1"), Decimal("1.5")), ("2.1", None, NOT_APPLICABLE)]
     assert scores()["1.1"][0] == Decimal("1")  # reading and previewing save nothing
+
+
+def with_cached_value(path, cell: str, cached: str):
+    """Give a formula cell the cached value Excel would have stored (openpyxl writes none)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    start = sheet.index(f'<c r="{cell}"')
+    end = sheet.index("</c>", start)
+    parts["xl/worksheets/sheet1.xml"] = (sheet[:end] + f"<v>{cached}</v>" + sheet[end:]).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_formulas_in_points_evidence_and_notes_are_refused_never_evaluated(tmp_path, framework, commune):
+    # Decision: a formula in a cell that is stored is refused, even when Excel cached a plausible value:
+    # the cached value is whatever the file says, and a formula written by a program has none (it would
+    # read as blank and clear a score). Subtotal formulas in parent rows are ignored, as before.
+    path = self_file(tmp_path, [
+        ["1", "Chỉ đạo", 13.5, "=SUM(D5:D6)"],
+        ["1.1", "Kế hoạch", 1.5, "=1+0.5"],
+        ["1.2", "Báo cáo", 12, 11, '=HYPERLINK("file:///etc/passwd","QĐ 5")', "=A1"],
+        ["2.1", "Văn bản", 2, 1],
+    ])
+    with_cached_value(path, "D5", "1.5")
+    err, _ = call_failing("import_assessment", path, "--framework", "FW", "--unit", "X1")
+    assert "D5: Ô này chứa công thức; ở đây không nhận công thức. Hãy nhập trực tiếp giá trị." in err
+    assert "E6: Ô này chứa công thức" in err and "F6: Ô này chứa công thức" in err
+    assert "D4" not in err and "D7" not in err
+    assert "D5: The cell holds a formula; formulas are not accepted here. Type the value itself." in err
+    assert Assessment.objects.count() == 0 and Score.objects.count() == 0
+
+
+def test_hyperlinks_are_never_followed_or_stored(tmp_path, framework, commune):
+    path = tmp_path / "link.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in [*TITLE, SELF_HEADER, ["1.1", "", 1.5, 1, "Quyết định 12"]]:
+        ws.append(row)
+    ws["E4"].hyperlink = "file:///etc/passwd"
+    ws["D4"].hyperlink = "http://example.invalid/?steal"
+    wb.save(path)
+    call("import_assessment", path, "--framework", "FW", "--unit", "X1")
+    score = Score.objects.get(criterion__code="1.1")
+    assert (score.self_points, score.evidence_reference) == (Decimal("1"), "Quyết định 12")
+    assert "passwd" not in str(list(Score.objects.values())) and "example.invalid" not in str(
+        list(AuditEntry.objects.values())
+    )
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"PK\x03\x04" + b"\x00" * 300, "bị hỏng"),
+    ("Mã,Điểm\n1,2\n".encode(), "không phải bảng tính Excel"),
+    (bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00" * 600, "tệp Excel cũ (.xls)"),
+])
+def test_refused_files_save_nothing_and_show_no_traceback(tmp_path, framework, commune, content, expected):
+    path = tmp_path / "x1.xlsx"
+    path.write_bytes(content)
+    err, error = call_failing("import_assessment", path, "--framework", "FW", "--unit", "X1")
+    assert expected in err and "Traceback" not in err
+    assert Assessment.objects.count() == 0 and Score.objects.count() == 0
+
+
+def test_unexpected_error_inside_the_importer_is_a_clean_problem(tmp_path, framework, commune, monkeypatch):
+    from scoring import importers
+
+    def explode(*args, **kwargs):
+        raise ZeroDivisionError("internal")
+
+    monkeypatch.setattr(importers, "_number_problem", explode)
+    with pytest.raises(importers.SpreadsheetError) as info:
+        importers.read_assessment(self_file(tmp_path, [["1.1", "", "", 1]]), framework=framework, unit_code="X1")
+    assert "Không đọc được tệp" in info.value.messages[0] and "internal" not in info.value.messages[0]
+
+
+def test_billion_laughs_upload_is_a_clean_refusal_not_a_hang(tmp_path, framework, commune):
+    import time
+    import zipfile
+
+    from .test_spreadsheets import BILLION_LAUGHS, rewrite_member
+
+    path = self_file(tmp_path, [["1.1", "", "", 1]])
+
+    with zipfile.ZipFile(path) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml").decode().split("?>", 1)[-1]
+    sheet = sheet.replace("<sheetData>", '<sheetData><row r="9"><c r="A9" t="inlineStr"><is><t>&lol9;</t></is></c></row>', 1)
+    rewrite_member(path, "xl/worksheets/sheet1.xml", BILLION_LAUGHS + sheet)
+    started = time.monotonic()
+    err, _ = call_failing("import_assessment", path, "--framework", "FW", "--unit", "X1")
+    assert time.monotonic() - started < 3
+    assert "Không đọc được tệp: tệp bị hỏng" in err and "Traceback" not in err and "Entities" not in err
+    assert Assessment.objects.count() == 0

@@ -7,7 +7,13 @@ from scoring.models import Criterion, Framework, GradeBand
 from scoring.services import framework_publish
 
 from .factories import SHARED_DATA, make_framework, rows_from_csv, rows_from_spec
-from .sheet_files import call, call_failing, write_csv, write_xlsx
+from .sheet_files import (
+    call,
+    call_failing,
+    vietnamese,  # noqa: F401 (autouse fixture)
+    write_csv,
+    write_xlsx,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -167,3 +173,17 @@ def test_export_then_import_gives_an_identical_tree(tmp_path, district, suffix):
     call("import_framework", out, *options("DEP2", **{"--unit-kind": "department", "--year": "2025"}))
     assert tree("DEP2") == tree("DEP")
     assert len(tree("DEP")) == len(rows_from_csv("framework-department.csv"))
+
+
+def test_formulas_in_a_framework_file_sum_parents_and_are_refused_elsewhere(tmp_path, district):
+    # Area rows often hold =SUM(...): never trusted, they count as blank and the children's sum is used.
+    rows = [HEADER, ["1", "Chỉ đạo", "=SUM(C3:C4)"], ["1.1", "Kế hoạch", 1.5], ["1.2", "Báo cáo", 12]]
+    call("import_framework", write_xlsx(tmp_path / "ok.xlsx", rows), "--code", "F1", "--authority", "H",
+         "--unit-kind", "commune", "--year", "2024", "--name", "Bộ chỉ số")
+    assert Criterion.objects.get(framework__code="F1", code="1").max_points == Decimal("13.5")
+    rows = [HEADER, ["1", "Chỉ đạo", 13.5], ["1.1", "=B2", 1.5], ["1.2", "Báo cáo", "=10+2"]]
+    err, _ = call_failing("import_framework", write_xlsx(tmp_path / "bad.xlsx", rows), "--code", "F2",
+                          "--authority", "H", "--unit-kind", "commune", "--year", "2025", "--name", "Bộ chỉ số")
+    assert "B3: Ô này chứa công thức" in err and "C4: Ô này chứa công thức" in err
+    assert not Framework.objects.filter(code="F2").exists()
+

@@ -7,7 +7,13 @@ from scoring.models import Assessment, Score
 from scoring.services import framework_publish
 
 from .factories import make_framework, make_unit, rows_from_spec
-from .sheet_files import call, call_failing, write_csv, write_xlsx
+from .sheet_files import (
+    call,
+    call_failing,
+    vietnamese,  # noqa: F401 (autouse fixture)
+    write_csv,
+    write_xlsx,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +105,11 @@ def test_missing_unit_column_or_survey_columns(tmp_path, framework):
     err, _ = call_failing("import_survey", write_xlsx(tmp_path / "b.xlsx", [["Mã đơn vị", "Tên đơn vị"], ["X1", "a"]]),
                           "--framework", "FW")
     assert "Tệp không có cột tiêu chí điều tra xã hội học nào." in err
+
+
+def test_survey_formula_cells_are_refused(tmp_path, district, commune):
+    framework = make_framework(district, rows=rows_from_spec([("8", 10, "score", "survey"),
+                                                              ("8.1", 10, "score", "survey")]), code="S1")
+    path = write_xlsx(tmp_path / "s.xlsx", [["Mã đơn vị", "8.1", "Tổng"], ["X1", "=5+4", "=B2"]])
+    err, _ = call_failing("import_survey", path, "--framework", framework.code)
+    assert "B2: Ô này chứa công thức" in err and "C2" not in err

@@ -3,7 +3,13 @@ import pytest
 from units.models import Unit, UnitKind
 
 from .factories import make_unit
-from .sheet_files import call, call_failing, write_csv, write_xlsx
+from .sheet_files import (
+    call,
+    call_failing,
+    vietnamese,  # noqa: F401 (autouse fixture)
+    write_csv,
+    write_xlsx,
+)
 
 HEADER = ["Mã đơn vị", "Tên đơn vị", "Loại", "Mã đơn vị cấp trên", "Mã đơn vị trước sắp xếp"]
 

@@ -23,7 +23,11 @@ from parindex.spreadsheets import (
     render_problems_bilingual,
 )
 
-from .sheet_files import write_csv, write_xlsx
+from .sheet_files import (
+    vietnamese,  # noqa: F401 (autouse fixture)
+    write_csv,
+    write_xlsx,
+)
 
 COLUMNS = (
     Column("code", ("Mã", "code"), required=True),
@@ -179,7 +183,7 @@ def test_refuses_workbook_whose_xml_is_broken(tmp_path):
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("[Content_Types].xml", "<Types")
         archive.writestr("xl/workbook.xml", "not xml")
-    assert "Không đọc được bảng tính" in refused(path)
+    assert "Không đọc được tệp: tệp bị hỏng" in refused(path)
 
 
 def test_refuses_zip_bomb_by_declared_size_without_decompressing(tmp_path, monkeypatch):
@@ -235,3 +239,162 @@ def test_spreadsheet_error_is_a_validation_error_with_messages():
     with override("vi"):
         assert SpreadsheetError([Problem(N_("The file is empty."))], "a.csv").messages == ["a.csv: Tệp rỗng."]
     assert error.problems[0].message == "The file is empty."
+
+
+# --- hostile and broken files ------------------------------------------------------------------------
+
+BILLION_LAUGHS = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+    + "]>"
+)
+
+
+def rewrite_member(path, member: str, text: str):
+    """Replace one member of a zip (a workbook part) with other text."""
+    with zipfile.ZipFile(path) as archive:
+        parts = {info.filename: archive.read(info.filename) for info in archive.infolist()}
+    parts[member] = text.encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+
+
+def read_all(path):
+    with open_spreadsheet(path) as book:
+        return [list(sheet.rows()) for sheet in book.sheets]
+
+
+def test_password_protected_workbook_is_named_as_such(tmp_path):
+    # An Excel workbook saved with a password is an OLE2 compound file with an "EncryptedPackage"
+    # stream (what msoffcrypto-tool writes); the header and the directory entry name are enough here.
+    path = tmp_path / "matkhau.xlsx"
+    directory_entry = "EncryptedPackage".encode("utf-16-le").ljust(64, b"\x00")
+    path.write_bytes(bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00" * 504 + directory_entry + b"\x00" * 448)
+    text = refused(path)
+    assert "được đặt mật khẩu" in text and "password-protected" in text and "remove the password" in text
+
+
+def test_truncated_workbook_is_damaged(tmp_path):
+    data = write_xlsx(tmp_path / "t.xlsx", [["Mã", "Điểm tối đa"], ["1", 2]] * 50).read_bytes()
+    path = tmp_path / "cut.xlsx"
+    path.write_bytes(data[: len(data) // 2])
+    assert "bị hỏng" in refused(path) and "damaged" in refused(path)
+
+
+def test_zip_with_thousands_of_members_is_refused_before_decompression(tmp_path, monkeypatch):
+    path = tmp_path / "many.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        for i in range(10_001):
+            archive.writestr(f"xl/x{i}.xml", "")
+    monkeypatch.setattr(openpyxl, "load_workbook", lambda *a, **k: pytest.fail("the archive was opened"))
+    assert "giải nén" in refused(path)
+
+
+UNREADABLE_VI = ("Không đọc được tệp: tệp bị hỏng hoặc không được lưu bằng Excel hay LibreOffice. Hãy mở tệp, "
+                 "lưu lại dưới dạng 'Excel Workbook (.xlsx)' rồi tải lên lại.")
+
+
+@pytest.mark.parametrize("member", ["xl/worksheets/sheet1.xml", "xl/workbook.xml", "xl/styles.xml"])
+def test_billion_laughs_is_stopped_by_defusedxml_with_a_clean_problem(tmp_path, member, caplog):
+    path = write_xlsx(tmp_path / "lol.xlsx", [["Mã", "Điểm tối đa"], ["1", "a"]])
+    with zipfile.ZipFile(path) as archive:
+        original = archive.read(member).decode()
+    body = original.split("?>", 1)[1] if original.startswith("<?xml") else original
+    # The entity is used inside the part, so expanding it would need about 3 GB.
+    body = body.replace("<sheetData>", "<sheetData><row r=\"9\"><c r=\"A9\" t=\"inlineStr\"><is><t>&lol9;</t></is></c></row>", 1)
+    rewrite_member(path, member, BILLION_LAUGHS + body)
+    started = time.monotonic()
+    with pytest.raises(SpreadsheetError) as info:
+        read_all(path)
+    assert time.monotonic() - started < 2
+    with override("vi"):
+        assert info.value.messages == [UNREADABLE_VI]
+    assert "EntitiesForbidden" in caplog.text  # the cause is logged for developers, not shown
+
+
+def test_external_entity_is_never_fetched(tmp_path):
+    path = write_xlsx(tmp_path / "xxe.xlsx", [["Mã", "Điểm tối đa"]])
+    with zipfile.ZipFile(path) as archive:
+        body = archive.read("xl/worksheets/sheet1.xml").decode().split("?>", 1)[-1]
+    secret = tmp_path / "secret.txt"
+    secret.write_text("BÍ MẬT")
+    doctype = f'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file://{secret}">]>'
+    body = body.replace("<sheetData>", '<sheetData><row r="5"><c r="A5" t="inlineStr"><is><t>&xxe;</t></is></c></row>', 1)
+    rewrite_member(path, "xl/worksheets/sheet1.xml", doctype + body)
+    with pytest.raises(SpreadsheetError) as info:
+        read_all(path)
+    with override("vi"):
+        assert info.value.messages == [UNREADABLE_VI]
+
+
+def test_any_unexpected_error_while_reading_becomes_one_clean_problem(tmp_path, monkeypatch):
+    path = write_xlsx(tmp_path / "t.xlsx", [["Mã", "Điểm tối đa"], ["1", 2]])
+    from openpyxl.worksheet import _read_only
+
+    def broken(*args, **kwargs):
+        raise KeyError("some internal detail")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(_read_only.ReadOnlyWorksheet, "_cells_by_row", broken)
+    with pytest.raises(SpreadsheetError) as info:
+        read_all(path)
+    with override("vi"):
+        assert info.value.messages == [UNREADABLE_VI]
+    assert "some internal detail" not in info.value.messages[0]
+
+
+def test_formula_cells_are_flagged_and_give_cached_values_never_evaluated(tmp_path):
+    path = tmp_path / "f.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Mã", "Điểm tối đa", "Ghi chú"])
+    ws.append(["1", "=1+1", "=HYPERLINK(\"http://example.invalid\",\"xem\")"])
+    ws.append(["2", "=1+1", "literal"])
+    ws["B3"].value = "'=1+1"  # text that merely looks like a formula
+    ws["B3"].data_type = "s"
+    wb.save(path)
+    with open_spreadsheet(path) as book:
+        table = find_table(book.first_sheet(), COLUMNS)
+        rows = list(table.rows())
+    # openpyxl wrote no cached values: a formula reads as blank, and is flagged.
+    assert (rows[0].get("max"), rows[0].has_formula("max"), rows[0].has_formula("note")) == (None, True, True)
+    assert (rows[1].get("max"), rows[1].has_formula("max")) == ("'=1+1", False)
+    assert not rows[0].has_formula("code")
+
+
+def test_a_million_declared_rows_are_read_quickly(tmp_path):
+    # What LibreOffice writes when a whole column was formatted: a row element for every row.
+    path = write_xlsx(tmp_path / "million.xlsx", [["Mã", "Điểm tối đa"], ["1", 2]])
+    with zipfile.ZipFile(path) as archive:
+        body = archive.read("xl/worksheets/sheet1.xml").decode()
+    empty_rows = "".join(f'<row r="{r}" customFormat="1" s="0"/>' for r in range(3, 1_048_577))
+    body = body.replace("</sheetData>", empty_rows + "</sheetData>").replace('<dimension ref="A1:B2"/>',
+                                                                          '<dimension ref="A1:AMJ1048576"/>')
+    rewrite_member(path, "xl/worksheets/sheet1.xml", body)
+    started = time.monotonic()
+    with open_spreadsheet(path) as book:
+        rows = list(find_table(book.first_sheet(), COLUMNS).rows())
+    assert time.monotonic() - started < 3
+    assert [(r.number, r.get("code")) for r in rows] == [(2, "1")]
+
+
+def test_header_split_over_two_rows_with_merged_cells(tmp_path):
+    path = tmp_path / "merged.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"] = "BẢNG ĐIỂM"
+    ws.merge_cells("A1:D1")
+    ws["A3"], ws["B3"], ws["D3"] = "Mã", "Điểm", "Ghi chú"
+    ws["B4"], ws["C4"] = "Điểm tối đa", "Điểm tự đánh giá"
+    ws.merge_cells("A3:A4")
+    ws.merge_cells("B3:C3")
+    ws.merge_cells("D3:D4")
+    ws["A5"], ws["B5"] = "1", 3
+    wb.save(path)
+    with open_spreadsheet(path) as book:
+        table = find_table(book.first_sheet(), COLUMNS)
+    assert table.header_row == 4 and table.columns == {"code": 0, "max": 1, "note": 3}
+    assert [(r.number, r.get("code"), r.get("max")) for r in table.rows()] == [(5, "1", 3)]

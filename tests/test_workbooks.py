@@ -4,12 +4,18 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from scoring.models import Score
+from parindex.spreadsheets import SpreadsheetError
+from scoring.importers import framework_version, read_assessment
+from scoring.models import Criterion, Framework, Score
 from scoring.services import SelfEntry, assessment_get_or_create, scores_apply_self
 from scoring.workbooks import HEADER_ROW, TEMPLATE_HEADER, assessment_workbook
 
 from .factories import make_framework, rows_from_csv, rows_from_spec
-from .sheet_files import call, call_failing
+from .sheet_files import (
+    call,
+    call_failing,
+    vietnamese,  # noqa: F401 (autouse fixture)
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +61,7 @@ def test_template_layout_protection_validation_and_metadata(tmp_path, framework,
     assert ws.cell(rows["2.1"], 4).value == f"=SUM(D{rows['2.1.1']},D{rows['2.1.2']})"
     assert ws.cell(rows["1"], 2).font.b and ws.cell(rows["1"], 4).protection.locked
     # Leaves of the unit: unlocked input cells, pre-filled; survey leaves locked and empty.
-    assert ws.cell(rows["1.1"], 4).value == 1.25 and ws.cell(rows["1.1"], 4).number_format == "0.00"
+    assert ws.cell(rows["1.1"], 4).value == 1.25 and ws.cell(rows["1.1"], 4).number_format == "#,##0.00"
     assert (ws.cell(rows["1.1"], 5).value, ws.cell(rows["1.1"], 6).value) == ("QĐ 12/QĐ-UBND", "đúng hạn")
     assert ws.cell(rows["2.2"], 4).value == "Không áp dụng"
     assert not ws.cell(rows["1.1"], 4).protection.locked and not ws.cell(rows["4.1"], 5).protection.locked
@@ -66,17 +72,29 @@ def test_template_layout_protection_validation_and_metadata(tmp_path, framework,
     assert ws.row_dimensions[rows["2.1.1"]].outline_level == 2 and ws.row_dimensions[rows["2.1"]].outline_level == 1
     assert ws.page_setup.orientation == "landscape" and str(ws.page_setup.paperSize) == "9"
     assert ws.print_title_rows == f"${HEADER_ROW}:${HEADER_ROW}"
-    # Data validation: decimal between 0 and the leaf's max, message in Vietnamese.
-    validations = {dv.formula2: dv for dv in ws.data_validations.dataValidation}
-    assert validations["1.5"].type == "decimal" and validations["1.5"].formula1 == "0"
-    assert f"D{rows['1.1']}" in str(validations["1.5"].sqref)
-    assert "Nhập số từ 0 đến 1,5" in validations["1.5"].error
-    # Hidden metadata sheet.
+    assert ws.freeze_panes == f"C{HEADER_ROW + 1}" and ws.page_setup.fitToWidth == 1
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    # Data validation, one per input cell: a number from 0 to the leaf's max (two decimals at most)
+    # or a not-applicable word; error and input messages in Vietnamese; refusing, not warning.
+    validations = {str(dv.sqref): dv for dv in ws.data_validations.dataValidation}
+    leaf_cells = {f"D{rows[c]}" for c in ("1.1", "1.2", "2.1.1", "2.1.2", "2.2", "4.1")}
+    assert set(validations) == leaf_cells
+    d = f"D{rows['1.1']}"
+    dv = validations[d]
+    assert dv.type == "custom" and dv.errorStyle == "stop" and dv.allow_blank
+    assert dv.formula1 == (
+        f'IF(ISNUMBER({d}),AND({d}>=0,{d}<=1.5,ROUND({d},2)={d}),'
+        f'OR({d}="Không áp dụng",{d}="Khong ap dung",{d}="KAD",{d}="N/A",{d}="NA"))'
+    )
+    assert dv.error == 'Nhập số từ 0 đến 1,5 (tối đa hai chữ số thập phân) hoặc "Không áp dụng".'
+    assert dv.showInputMessage and dv.prompt.startswith("Từ 0 đến 1,5 điểm")
+    # Very hidden metadata sheet.
     meta = wb["_parindex"]
-    assert meta.sheet_state == "hidden"
+    assert meta.sheet_state == "veryHidden"
     values = {r[0]: r[1] for r in meta.iter_rows(values_only=True)}
     assert values["assessment"] == str(assessment.pk) and values["framework"] == "FW"
-    assert values["unit"] == "X1" and values["year"] == "2024" and values["framework_version"]
+    assert values["unit"] == "X1" and values["year"] == "2024"
+    assert values["framework_version"] == framework_version(framework)
     assert values["criteria"].split(";") == [code for code, *_ in SPEC]
 
 
@@ -141,3 +159,53 @@ def test_template_of_the_real_commune_framework_round_trips(tmp_path, district, 
     wb.save(tmp_path / "com.xlsx")
     call("import_assessment", tmp_path / "com.xlsx", "--framework", "COM")
     assert Score.objects.filter(self_points__isnull=False).count() == len(leaves)
+
+
+def test_validation_of_a_leaf_that_cannot_be_not_applicable(framework, commune):
+    Criterion.objects.filter(framework=framework, code="1.2").update(allows_not_applicable=False)
+    ws = assessment_workbook(unit=commune, framework=framework).worksheets[0]
+    d = f"D{rows_by_code(ws)['1.2']}"
+    dv = next(dv for dv in ws.data_validations.dataValidation if str(dv.sqref) == d)
+    assert dv.formula1 == f"IF(ISNUMBER({d}),AND({d}>=0,{d}<=12,ROUND({d},2)={d}),FALSE)"
+    assert "Không áp dụng" not in dv.error
+
+
+def test_framework_version_follows_criteria_not_deadlines(framework):
+    before = framework_version(framework)
+    framework.self_deadline = None
+    framework.save()
+    assert framework_version(Framework.objects.get(pk=framework.pk)) == before
+    Criterion.objects.filter(framework=framework, code="1.1").update(max_points=Decimal("2"))
+    assert framework_version(framework) != before
+
+
+def test_template_made_before_the_framework_changed_is_refused(tmp_path, framework, commune):
+    out = tmp_path / "x1.xlsx"
+    wb = assessment_workbook(unit=commune, framework=framework)
+    ws = wb.worksheets[0]
+    ws.cell(rows_by_code(ws)["1.1"], 4, 1)
+    wb.save(out)
+    read_assessment(out, framework=framework)  # accepted as it is
+    Criterion.objects.filter(framework=framework, code="2.2").update(title="Tiêu chí đã sửa", kind="score",
+                                                                    allows_not_applicable=False)
+    with pytest.raises(SpreadsheetError) as info:
+        read_assessment(out, framework=framework)
+    assert info.value.messages == [
+        "x1.xlsx: Bộ chỉ số FW đã thay đổi kể từ khi tạo bảng tính này (tiêu chí hoặc điểm tối đa đã được sửa). "
+        "Hãy tải mẫu mới và chép các nội dung đã nhập sang."
+    ]
+    err, _ = call_failing("import_assessment", out, "--framework", "FW")
+    assert "has changed since this workbook was made" in err
+    assert Score.objects.count() == 0
+
+
+def test_template_header_block_and_year_mismatch(tmp_path, framework, commune):
+    wb = assessment_workbook(unit=commune, framework=framework)
+    meta = wb["_parindex"]
+    for row in meta.iter_rows():
+        if row[0].value == "year":
+            row[1].value = "2023"
+    wb.save(tmp_path / "y.xlsx")
+    with pytest.raises(SpreadsheetError) as info:
+        read_assessment(tmp_path / "y.xlsx", framework=framework)
+    assert "Bảng tính này của năm 2023" in " ".join(info.value.messages)
