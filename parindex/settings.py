@@ -65,7 +65,10 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "parindex.views.navigation",
             ],
+            # parindex is a project package, not an installed app, so its template tags are named here.
+            "libraries": {"parindex": "parindex.templatetags.parindex"},
         },
     },
 ]
@@ -99,7 +102,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "vi"
 LANGUAGES = [("vi", _("Vietnamese")), ("en", _("English"))]
@@ -127,6 +132,10 @@ WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
 PARINDEX_UPLOAD_MAX_BYTES = envint("PARINDEX_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+# Uploads larger than this are checked by a Celery task, with progress shown.
+PARINDEX_ASYNC_IMPORT_BYTES = envint("PARINDEX_ASYNC_IMPORT_BYTES", 512 * 1024)
+PARINDEX_EVIDENCE_MAX_BYTES = envint("PARINDEX_EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
+PARINDEX_SITE_URL = os.environ.get("PARINDEX_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # Celery: eager (in-process) unless Redis is configured.
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -143,6 +152,15 @@ CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 600)
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 660)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "deadline-reminders": {"task": "scoring.tasks.send_deadline_reminders", "schedule": 3600.0},
+    # Report jobs whose worker died are failed (and can be retried) instead of staying "running".
+    "fail-stale-reports": {"task": "reports.tasks.fail_stale_reports", "schedule": 300.0},
+}
+# A running report job whose heartbeat is older than this is failed by reports.tasks.fail_stale_reports.
+PARINDEX_REPORT_STALE_SECONDS = envint("PARINDEX_REPORT_STALE_SECONDS", 600)
+# Celery queue of the report builds (empty: the default queue).
+PARINDEX_REPORT_QUEUE = os.environ.get("PARINDEX_REPORT_QUEUE", "")
 
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "parindex@localhost")
@@ -157,3 +175,24 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
 }
+
+# django-import-export (admin import/export of units, criteria and scores; units.resources, scoring.resources).
+# Only users with the model's "change" permission import, "view" to export (buttons hidden, URLs 403).
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+# Text starting with = + - @ never becomes a formula in a file we hand out (CSV injection); the admin
+# formats (units.resources.SafeXLSX/SafeCSV) implement it without turning numbers into text.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+IMPORT_EXPORT_ESCAPE_ILLEGAL_CHARS_ON_EXPORT = True
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+IMPORT_EXPORT_IMPORT_IGNORE_BLANK_LINES = True  # LibreOffice files can carry a million empty rows
+# The uploaded file waits between preview and confirm, and the confirm may reach another web process
+# or machine: the default TempFolderStorage (the process's /tmp) breaks there. MEDIA_ROOT is shared by
+# every web process already (evidence, uploads), so the file waits there, in django-import-export/,
+# private like all media, and is deleted on confirm. CacheStorage would need Redis for every setup and
+# keeps whole files (up to the upload cap) in the cache; the local-memory cache is per process.
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
+from import_export.formats import base_formats as _import_export_formats  # noqa: E402
+
+# The project's admins use subclasses of these two that escape formulae properly (units.resources).
+IMPORT_EXPORT_FORMATS = [_import_export_formats.XLSX, _import_export_formats.CSV]

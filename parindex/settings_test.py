@@ -3,7 +3,11 @@
 DATABASE_URL / REDIS_URL still select PostgreSQL and Redis, so CI runs this same suite on both.
 """
 
+import atexit
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-secret")
 
@@ -11,7 +15,9 @@ from .settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
+# Uploaded files of a test run go to a throw-away folder, never into var/.
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="parindex-test-media-"))
+atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
 
 # Tasks run in-process in tests even when REDIS_URL is set (CI runs this same suite on Redis);
 # tests marked `worker` switch eager mode off and go through the broker to a real worker.

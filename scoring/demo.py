@@ -107,9 +107,9 @@ class FrameworkSpec:
 
 FRAMEWORKS = [
     FrameworkSpec("DEMO-XA-2024", 2024, UnitKind.COMMUNE, "framework-commune.csv",
-                  "Bộ chỉ số CCHC cấp xã năm 2024", "Quyết định số 4769/QĐ-UBND"),
+                  "Bộ chỉ số CCHC cấp xã năm 2024", "4769/QĐ-UBND"),
     FrameworkSpec("DEMO-PB-2024", 2024, UnitKind.DEPARTMENT, "framework-department.csv",
-                  "Bộ chỉ số CCHC các phòng chuyên môn năm 2024", "Quyết định số 4770/QĐ-UBND"),
+                  "Bộ chỉ số CCHC các phòng chuyên môn năm 2024", "4770/QĐ-UBND"),
     FrameworkSpec("DEMO-XA-2025", 2025, UnitKind.COMMUNE, "framework-commune.csv",
                   "Bộ chỉ số CCHC cấp xã năm 2025"),
     FrameworkSpec("DEMO-PB-2025", 2025, UnitKind.DEPARTMENT, "framework-department.csv",
@@ -309,7 +309,9 @@ def _self_entries(rng: random.Random, leaves: list[Criterion], year: int, *, sha
         if points > 0 and rng.random() < 0.7:
             evidence = (f"Văn bản số {rng.randint(12, 980)}/{rng.choice(DOCUMENT_KINDS)} "
                         f"ngày {rng.randint(1, 28):02d}/{rng.randint(1, 11):02d}/{year}")
-        entries[leaf.code] = SelfEntry(points, evidence_reference=evidence)
+        # A scored leaf needs evidence or a written explanation (DESIGN §3): without a document, explain.
+        note = "" if evidence or points == 0 else "Kết quả thực hiện được tổng hợp trong báo cáo CCHC năm của đơn vị"
+        entries[leaf.code] = SelfEntry(points, evidence_reference=evidence, note=note)
     return entries
 
 

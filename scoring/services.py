@@ -21,6 +21,7 @@ from .models import (
     Criterion,
     CriterionKind,
     CriterionSource,
+    Evidence,
     Framework,
     FrameworkStatus,
     GradeBand,
@@ -36,6 +37,13 @@ class FrameworkLocked(ValidationError):
 
 class WorkflowError(ValidationError):
     """The assessment is not in a status that allows this change."""
+
+
+def _notify(event: str, object_id: int) -> None:
+    """Send the e-mails of a workflow event once the transaction commits (through Celery)."""
+    from .tasks import send_notification
+
+    transaction.on_commit(lambda: send_notification.delay(event, object_id))
 
 
 def framework_ensure_editable(framework: Framework) -> None:
@@ -229,6 +237,7 @@ def framework_publish(*, framework: Framework, decision_number: str, decision_da
         reason=f"{framework.decision_number} {decision_date:%d/%m/%Y}",
     ).save()
     results_recompute(framework)
+    _notify("framework_published", framework.pk)
     return framework
 
 
@@ -454,6 +463,7 @@ def _mark_appraised_when_complete(assessment: Assessment, *, actor, via) -> None
     )
     if assessment.status != AssessmentStatus.APPRAISED and not open_leaves.exists():
         _set_status(assessment, AssessmentStatus.APPRAISED, actor=actor, via=via)
+        _notify("assessment_appraised", assessment.pk)
 
 
 def _set_status(assessment: Assessment, status: str, *, actor, via, reason: str = "") -> None:
@@ -485,19 +495,67 @@ def missing_self_scores(assessment: Assessment) -> list[Criterion]:
     )
 
 
+@dataclass(frozen=True)
+class SubmissionProblem:
+    criterion: Criterion
+    reason: str  # "unscored" or "unproven"
+
+
+def submission_problems(assessment: Assessment) -> list[SubmissionProblem]:
+    """What stops a submission: leaves without points or a not-applicable mark, and scored leaves
+    with neither evidence (a file, a document reference) nor a written explanation (note). Two queries."""
+    from django.db.models import Count
+
+    leaves = list(
+        Criterion.objects.filter(framework=assessment.framework, is_leaf=True, source=CriterionSource.SELF)
+        .order_by("order")
+    )
+    scores = {
+        s.criterion_id: s
+        for s in Score.objects.filter(assessment=assessment).annotate(evidence_count=Count("evidence"))
+    }
+    problems = []
+    for leaf in leaves:
+        score = scores.get(leaf.pk)
+        if score is None or (score.self_points is None and not score.not_applicable):
+            problems.append(SubmissionProblem(leaf, "unscored"))
+        elif (
+            not score.not_applicable
+            and score.self_points
+            and not score.evidence_count
+            and not score.evidence_reference.strip()
+            and not score.note.strip()
+        ):
+            problems.append(SubmissionProblem(leaf, "unproven"))
+    return problems
+
+
 @transaction.atomic
 def assessment_submit(*, assessment: Assessment, actor=None, via=Via.WEB) -> Assessment:
+    """Submit (nộp) a self-assessment: every self leaf scored or not applicable, and every scored
+    leaf backed by evidence or a written explanation."""
     assessment = Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     framework_ensure_editable(assessment.framework)
     if assessment.status not in SELF_STATUSES:
         raise WorkflowError(_("Only a draft or returned assessment can be submitted."))
-    missing = missing_self_scores(assessment)
-    if missing:
-        raise ValidationError(
-            _("Not every criterion is scored yet: %(codes)s.") % {"codes": ", ".join(c.code for c in missing)}
+    problems = submission_problems(assessment)
+    unscored = [p.criterion.code for p in problems if p.reason == "unscored"]
+    unproven = [p.criterion.code for p in problems if p.reason == "unproven"]
+    messages = []
+    if unscored:
+        messages.append(_("Not every criterion is scored yet: %(codes)s.") % {"codes": ", ".join(unscored)})
+    if unproven:
+        messages.append(
+            _("These criteria have points but neither evidence nor a written explanation: %(codes)s.")
+            % {"codes": ", ".join(unproven)}
         )
-    _set_status(assessment, AssessmentStatus.SUBMITTED, actor=actor, via=via)
+    if messages:
+        raise ValidationError(messages)
+    was_returned = assessment.status == AssessmentStatus.RETURNED
+    _set_status(assessment, AssessmentStatus.SUBMITTED, actor=actor, via=via,
+                reason=_("resubmitted after explanation") if was_returned else "")
     results_recompute(assessment.framework, assessment_ids=[assessment.pk])
+    _notify("assessment_submitted", assessment.pk)
     return assessment
 
 
@@ -531,6 +589,7 @@ def assessment_return(
             action="explanation_request", actor=actor, via=via, reasons=criteria,
         )
     results_recompute(assessment.framework, assessment_ids=[assessment.pk])
+    _notify("assessment_returned", assessment.pk)
     return assessment
 
 
@@ -554,6 +613,7 @@ def assessment_mark_appraised(*, assessment: Assessment, actor=None, via=Via.WEB
         raise WorkflowError(_("Only a submitted assessment can be marked appraised."))
     if assessment.status != AssessmentStatus.APPRAISED:
         _set_status(assessment, AssessmentStatus.APPRAISED, actor=actor, via=via)
+        _notify("assessment_appraised", assessment.pk)
     results_recompute(assessment.framework, assessment_ids=[assessment.pk])
     return assessment
 
@@ -609,3 +669,149 @@ def survey_apply(
     if result.changed or missing:
         results_recompute(framework, assessment_ids=list(by_id))
     return result
+
+
+# --- deadlines ----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def framework_set_deadlines(*, framework: Framework, self_deadline, appraisal_deadline, actor=None, via=Via.WEB):
+    framework = Framework.objects.select_for_update().get(pk=framework.pk)
+    framework_ensure_editable(framework)
+    old = (framework.self_deadline, framework.appraisal_deadline)
+    framework.self_deadline, framework.appraisal_deadline = self_deadline, appraisal_deadline
+    framework.full_clean()
+    framework.save(update_fields=["self_deadline", "appraisal_deadline", "updated_at"])
+    for name, before, after in (("self_deadline", old[0], self_deadline), ("appraisal_deadline", old[1], appraisal_deadline)):
+        if before != after:
+            _audit(framework, action="deadline", field=name, old=_when(before), new=_when(after), actor=actor,
+                   via=via).save()
+    return framework
+
+
+@transaction.atomic
+def assessment_extend_deadline(*, assessment: Assessment, until, reason: str, actor=None, via=Via.WEB) -> Assessment:
+    """Give one unit more time for its self-assessment (gia hạn)."""
+    assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
+    framework_ensure_editable(assessment.framework)
+    if not reason.strip():
+        raise ValidationError(_("Say why the deadline is extended."))
+    if until is None or until <= timezone.now():
+        raise ValidationError(_("The new deadline must be in the future."))
+    if assessment.framework.self_deadline and until <= assessment.framework.self_deadline:
+        raise ValidationError(_("An extension must end after the framework's deadline."))
+    old = assessment.self_deadline_extended_to
+    assessment.self_deadline_extended_to = until
+    assessment.save(update_fields=["self_deadline_extended_to", "updated_at"])
+    _audit(assessment.framework, assessment=assessment, action="deadline_extension", field="self_deadline",
+           old=_when(old or assessment.framework.self_deadline), new=_when(until), reason=reason, actor=actor,
+           via=via).save()
+    return assessment
+
+
+def _when(value) -> str:
+    return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if value else ""
+
+
+# --- appraisal helpers and evidence ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def appraisal_accept_self(*, assessment: Assessment, area_code: str | None = None, actor=None, via=Via.WEB):
+    """Accept the unit's own points as appraised, for every self leaf or those of one area, in one step.
+    Leaves already appraised keep their appraisal."""
+    leaves = Criterion.objects.filter(framework=assessment.framework_id, is_leaf=True, source=CriterionSource.SELF)
+    if area_code:
+        leaves = leaves.filter(area__code=area_code)
+    rows = Score.objects.filter(assessment=assessment, criterion__in=leaves, appraised_points__isnull=True,
+                                self_points__isnull=False, not_applicable=False).select_related("criterion")
+    entries = {row.criterion.code: AppraisalEntry(row.self_points) for row in rows}
+    if not entries:
+        return ApplyResult()
+    return scores_apply_appraisal(assessment=assessment, entries=entries, actor=actor, via=via)
+
+
+EVIDENCE_EXTENSIONS = (".pdf", ".doc", ".docx", ".xls", ".xlsx", ".jpg", ".jpeg", ".png")
+
+
+def evidence_file_problem(upload) -> str | None:
+    from django.conf import settings
+
+    name = (upload.name or "").lower()
+    if not name.endswith(EVIDENCE_EXTENSIONS):
+        return _("Evidence files must be PDF, Word, Excel, JPG or PNG.")
+    if upload.size > settings.PARINDEX_EVIDENCE_MAX_BYTES:
+        return _("The file is larger than %(size)s MB.") % {
+            "size": format_decimal(Decimal(settings.PARINDEX_EVIDENCE_MAX_BYTES) / (1024 * 1024), places=1)
+        }
+    return None
+
+
+@transaction.atomic
+def evidence_add(*, assessment: Assessment, code: str, upload=None, document_number: str = "", document_date=None,
+                 page: str = "", description: str = "", actor=None, via=Via.WEB) -> Evidence:
+    """Attach evidence to a self-assessed leaf: a file, or a reference to an issued document."""
+    assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
+    framework_ensure_editable(assessment.framework)
+    if assessment.status not in SELF_STATUSES:
+        raise WorkflowError(_("Evidence can be added only before submission or when returned for explanation."))
+    criterion = _leaves_by_code(assessment.framework, [code])[code]
+    if criterion.source != CriterionSource.SELF:
+        raise ValidationError(_("%(code)s is scored by the survey, not by the unit.") % {"code": code})
+    if upload is None and not document_number.strip():
+        raise ValidationError(_("Attach a file or give the number of an issued document."))
+    if upload is not None:
+        problem = evidence_file_problem(upload)
+        if problem:
+            raise ValidationError(problem)
+    score, _created = Score.objects.get_or_create(assessment=assessment, criterion=criterion)
+    evidence = Evidence(score=score, document_number=document_number.strip(), document_date=document_date,
+                        page=page.strip(), description=description.strip(),
+                        uploaded_by=actor if getattr(actor, "pk", None) else None)
+    if upload is not None:
+        evidence.file.save(upload.name.rsplit("/", 1)[-1], upload, save=False)
+    evidence.full_clean()
+    evidence.save()
+    _audit(assessment.framework, assessment=assessment, criterion=criterion, action="evidence_add", field="evidence",
+           new=evidence.file.name.rsplit("/", 1)[-1] if evidence.file else evidence.document_number, actor=actor,
+           via=via).save()
+    return evidence
+
+
+@transaction.atomic
+def evidence_delete(*, evidence: Evidence, actor=None, via=Via.WEB) -> None:
+    score = Score.objects.select_related("assessment__framework", "criterion").get(pk=evidence.score_id)
+    assessment = score.assessment
+    framework_ensure_editable(assessment.framework)
+    if assessment.status not in SELF_STATUSES:
+        raise WorkflowError(_("Evidence can be removed only before submission or when returned for explanation."))
+    label = evidence.file.name.rsplit("/", 1)[-1] if evidence.file else evidence.document_number
+    stored = evidence.file.name if evidence.file else None
+    storage = evidence.file.storage if evidence.file else None
+    evidence.delete()
+    if stored:
+        transaction.on_commit(lambda: storage.delete(stored))
+    _audit(assessment.framework, assessment=assessment, criterion=score.criterion, action="evidence_delete",
+           field="evidence", old=label, actor=actor, via=via).save()
+
+
+@transaction.atomic
+def framework_copy(*, source: Framework, code: str, year: int, name: str, actor=None, via=Via.WEB) -> Framework:
+    """Copy a framework's criteria tree and grade bands to a new year ("copy to next year")."""
+    rows = [
+        CriterionRow(code=c.code, title=c.title, max_points=c.max_points, kind=c.kind, source=c.source,
+                     guidance=c.guidance)
+        for c in source.criteria.order_by("order")
+    ]
+    bands = [Band(b.name, b.min_index) for b in source.grade_bands.all()]
+    framework = framework_create(
+        code=code, authority=source.authority, unit_kind=source.unit_kind, year=year, name=name, rows=rows,
+        bands=bands, index_decimals=source.index_decimals, legal_basis=source.legal_basis, actor=actor, via=via,
+    )
+    not_applicable_rules = dict(source.criteria.values_list("code", "allows_not_applicable"))
+    for criterion in framework.criteria.all():
+        if criterion.allows_not_applicable != not_applicable_rules.get(criterion.code, True):
+            criterion.allows_not_applicable = not_applicable_rules[criterion.code]
+            criterion.save(update_fields=["allows_not_applicable"])
+    _audit(framework, action="framework_copy", actor=actor, via=via, old=source.code, new=framework.code).save()
+    return framework

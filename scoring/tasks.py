@@ -50,3 +50,45 @@ def enqueue_results_recompute(framework: Framework, **options) -> None:
     """Queue a recompute once the current transaction commits, so the worker sees the committed rows."""
     framework_id = int(framework.pk)
     transaction.on_commit(lambda: results_recompute_task.apply_async((framework_id,), **options))
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(OSError,),  # SMTP and connection errors
+    retry_backoff=30,
+    retry_backoff_max=600,
+    max_retries=5,
+)
+def send_notification(self, event: str, object_id: int) -> int:
+    """E-mail the people concerned by a workflow event. Reads the current state, so a stale event
+    (e.g. the assessment moved on) sends nothing."""
+    from .notifications import send_event
+
+    return send_event(event, object_id)
+
+
+@shared_task(acks_late=True)
+def send_deadline_reminders() -> int:
+    """Celery beat runs this hourly; each reminder is recorded and sent once."""
+    from .notifications import send_deadline_reminders as send
+
+    return send()
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, max_retries=3)
+def import_check_task(self, record_id: int) -> str:
+    """Check a large uploaded file in the background. Idempotent: only a record still being checked is checked."""
+    from .models import ImportRecord, ImportStatus
+    from .uploads import import_check
+
+    record = ImportRecord.objects.filter(pk=record_id, status=ImportStatus.CHECKING).select_related(
+        "framework", "assessment__unit").first()
+    if record is None:
+        return "skipped"
+    try:
+        import_check(record)
+    except Exception:
+        ImportRecord.objects.filter(pk=record_id).update(status=ImportStatus.FAILED, progress=100)
+        raise
+    return record.status

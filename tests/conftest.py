@@ -1,8 +1,17 @@
 import pytest
+from django.utils import translation
 
 from units.models import Role, UnitKind
 
 from .factories import make_member, make_unit
+
+
+@pytest.fixture(autouse=True)
+def _vietnamese_first():
+    """Every test starts in Vietnamese, whatever language a previous test (or its client) switched to."""
+    translation.activate("vi")
+    yield
+    translation.activate("vi")
 
 
 @pytest.fixture

@@ -54,7 +54,8 @@ def self_leaves(framework):
 
 def fill_self(assessment, framework, points=None):
     entries = {
-        leaf.code: SelfEntry(leaf.max_points if points is None else min(points, leaf.max_points))
+        leaf.code: SelfEntry(leaf.max_points if points is None else min(points, leaf.max_points),
+                             evidence_reference="QĐ số 12/QĐ-UBND")
         for leaf in self_leaves(framework)
     }
     scores_apply_self(assessment=assessment, entries=entries)
@@ -277,7 +278,7 @@ def test_score_appraisal_in_admin_is_audited_and_recomputed(admin_client, admin_
     before = AssessmentResult.objects.get(assessment=assessment).points
     change = url(Score, "change", score.pk)
     payload = {"self_points": "2", "appraised_points": "1", "appraisal_reason": "", "note": "",
-               "evidence_reference": "", **_empty_inline("evidence")}
+               "evidence_reference": "QĐ số 12/QĐ-UBND", **_empty_inline("evidence")}
 
     response = admin_client.post(change, payload)  # differs from self without a reason: refused
     assert response.status_code == 200

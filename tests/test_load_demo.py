@@ -108,7 +108,7 @@ def test_first_year_is_published_with_final_results(demo):
     for code in FIRST_YEAR:
         framework = Framework.objects.get(code=code)
         assert framework.status == FrameworkStatus.PUBLISHED
-        assert framework.decision_number.startswith("Quyết định số ") and framework.decision_date
+        assert framework.decision_number.endswith("/QĐ-UBND") and framework.decision_date
         assert framework.self_deadline and framework.appraisal_deadline
         assert list(framework.grade_bands.values_list("name", flat=True)) == [
             "Xuất sắc", "Tốt", "Khá", "Trung bình", "Yếu"]

@@ -185,12 +185,12 @@ def test_provisional_until_appraised_then_appraised_points_count(province, distr
     framework = make_framework(province, rows=rows_from_spec(SMALL_TREE), unit_kind="district")
     assessment = assessment_get_or_create(unit=districts[0], framework=framework)
     scores_apply_self(assessment=assessment, entries={
-        "1.1.1": SelfEntry(D("10")), "1.1.2": SelfEntry(D("20")), "1.2": SelfEntry(D("30")),
-        "3.1": SelfEntry(D("2")), "4.1": SelfEntry(D("0")),
+        "1.1.1": SelfEntry(D("10"), note="Báo cáo năm"), "1.1.2": SelfEntry(D("20"), note="Báo cáo năm"),
+        "1.2": SelfEntry(D("30"), note="Báo cáo năm"), "3.1": SelfEntry(D("2"), note="Bằng khen"), "4.1": SelfEntry(D("0")),
     })
     assert result_of(assessment).provisional is True
     assessment_submit(assessment=assessment)
-    with pytest.raises(ValidationError, match="reason"):
+    with pytest.raises(ValidationError, match="reason|lý do"):
         scores_apply_appraisal(assessment=assessment, entries={"1.2": AppraisalEntry(D("24"))})
     scores_apply_appraisal(assessment=assessment, entries={"1.2": AppraisalEntry(D("24"), "Thiếu tài liệu kiểm chứng")})
     result = result_of(assessment)

@@ -40,7 +40,7 @@ def assessment(framework, commune):
 
 
 def test_submit_requires_every_self_leaf_scored_or_not_applicable(assessment, officer):
-    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("20"))}, actor=officer)
+    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("20"), evidence_reference="QĐ số 12/QĐ-UBND, tr.3")}, actor=officer)
     assert [c.code for c in missing_self_scores(assessment)] == ["1.2"]
     with pytest.raises(ValidationError, match="1.2"):
         assessment_submit(assessment=assessment, actor=officer)
@@ -51,17 +51,17 @@ def test_submit_requires_every_self_leaf_scored_or_not_applicable(assessment, of
 
 
 def test_explanation_round_trip_and_appraisal(assessment, officer, appraiser):
-    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("30")), "1.2": SelfEntry(D("40"))},
+    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("30"), evidence_reference="QĐ số 12/QĐ-UBND, tr.3"), "1.2": SelfEntry(D("40"), evidence_reference="QĐ số 12/QĐ-UBND, tr.3")},
                       actor=officer)
     assessment_submit(assessment=assessment, actor=officer)
     with pytest.raises(WorkflowError):
-        scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("29"))}, actor=officer)
+        scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("29"), evidence_reference="QĐ số 12/QĐ-UBND, tr.3")}, actor=officer)
     with pytest.raises(ValidationError):
         assessment_return(assessment=assessment, message="  ", actor=appraiser)
     assessment_return(assessment=assessment, message="Giải trình tiêu chí 1.2", actor=appraiser)
     assessment.refresh_from_db()
     assert (assessment.status, assessment.explanation_round) == (AssessmentStatus.RETURNED, 1)
-    scores_apply_self(assessment=assessment, entries={"1.2": SelfEntry(D("35"), note="Đã bổ sung")}, actor=officer)
+    scores_apply_self(assessment=assessment, entries={"1.2": SelfEntry(D("35"), note="Đã bổ sung", evidence_reference="QĐ số 12/QĐ-UBND, tr.3")}, actor=officer)
     assessment_submit(assessment=assessment, actor=officer)
     scores_apply_appraisal(assessment=assessment, entries={"1.1": AppraisalEntry(D("30")),
                                                            "1.2": AppraisalEntry(D("35"))}, actor=appraiser)
@@ -83,7 +83,7 @@ def test_mark_appraised_only_after_submission(assessment):
 
 
 def test_publish_locks_and_reopen_needs_a_reason(framework, assessment, officer):
-    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("1"))}, actor=officer)
+    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("1"), evidence_reference="QĐ số 12/QĐ-UBND, tr.3")}, actor=officer)
     with pytest.raises(ValidationError):
         framework_publish(framework=framework, decision_number=" ", decision_date=date(2024, 12, 20))
     framework_publish(framework=framework, decision_number="12/QĐ-UBND", decision_date=date(2024, 12, 20))
@@ -108,9 +108,9 @@ def test_an_assessment_only_for_units_of_the_framework_kind(framework, district)
 
 
 def test_unchanged_values_write_no_audit(assessment, officer):
-    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("20"))}, actor=officer)
+    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("20"), evidence_reference="QĐ số 12/QĐ-UBND, tr.3")}, actor=officer)
     count = AuditEntry.objects.count()
-    result = scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("20.00"))}, actor=officer)
+    result = scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("20.00"), evidence_reference="QĐ số 12/QĐ-UBND, tr.3")}, actor=officer)
     assert (result.changed, result.unchanged) == (0, 1)
     assert AuditEntry.objects.count() == count
 
@@ -119,7 +119,7 @@ def test_return_lists_criteria_with_reasons_and_the_unit_explains(assessment, of
     from scoring.models import Score
     from scoring.services import score_explain
 
-    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("30")), "1.2": SelfEntry(D("40"))},
+    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("30"), evidence_reference="QĐ số 12/QĐ-UBND, tr.3"), "1.2": SelfEntry(D("40"), evidence_reference="QĐ số 12/QĐ-UBND, tr.3")},
                       actor=officer)
     assessment_submit(assessment=assessment, actor=officer)
     with pytest.raises(ValidationError, match="1.2"):
@@ -136,3 +136,28 @@ def test_return_lists_criteria_with_reasons_and_the_unit_explains(assessment, of
     score_explain(assessment=assessment, code="1.2", explanation="Đã bổ sung quyết định số 5", actor=officer)
     assert Score.objects.get(assessment=assessment, criterion__code="1.2").explanation == "Đã bổ sung quyết định số 5"
     assert AuditEntry.objects.filter(assessment=assessment, action="explain", actor=officer).count() == 1
+
+
+def test_scored_leaves_need_evidence_or_a_written_explanation(framework, assessment, officer):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from scoring.services import evidence_add, submission_problems
+
+    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("30")), "1.2": SelfEntry(D("0"))},
+                      actor=officer)
+    assert [(p.criterion.code, p.reason) for p in submission_problems(assessment)] == [("1.1", "unproven")]
+    with pytest.raises(ValidationError, match="1.1"):
+        assessment_submit(assessment=assessment, actor=officer)
+    with pytest.raises(ValidationError):
+        evidence_add(assessment=assessment, code="1.1", upload=SimpleUploadedFile("x.exe", b"MZ"), actor=officer)
+    evidence_add(assessment=assessment, code="1.1", upload=SimpleUploadedFile("ke-hoach.pdf", b"%PDF-1.4 test"),
+                 actor=officer)
+    assert submission_problems(assessment) == []
+    assessment_submit(assessment=assessment, actor=officer)
+    assert AuditEntry.objects.filter(assessment=assessment, action="evidence_add", new_value="ke-hoach.pdf").exists()  # fresh media folder per run
+
+
+def test_a_written_note_is_enough_explanation(assessment, officer):
+    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("30"), note="Báo cáo năm, mục 2"),
+                                                      "1.2": SelfEntry(None, not_applicable=True)}, actor=officer)
+    assessment_submit(assessment=assessment, actor=officer)

@@ -1,0 +1,113 @@
+"""Forms of the scoring pages. They only read and check what a person typed; the services write."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from parindex.numbers import NotANumber, decimal_places, format_decimal, parse_decimal
+
+from .models import Criterion
+from .services import evidence_file_problem
+
+
+def clean_points(text: str, criterion: Criterion) -> Decimal | None:
+    """Points typed by a person ("12,1" or "12.1") checked against the criterion's limits.
+    Raises forms.ValidationError with the message shown next to the field."""
+    try:
+        value = parse_decimal(text)
+    except NotANumber:
+        raise forms.ValidationError(_("%(value)r is not a number.") % {"value": text.strip()}) from None
+    if value is None:
+        return None
+    if value < 0:
+        raise forms.ValidationError(_("%(value)s is negative; points cannot be negative.") % {"value": text.strip()})
+    if decimal_places(value) > 2:
+        raise forms.ValidationError(_("%(value)s has more than two decimals.") % {"value": text.strip()})
+    if value > criterion.max_points:
+        raise forms.ValidationError(
+            _("%(value)s is more than the maximum %(max)s")
+            % {"value": format_decimal(value), "max": format_decimal(criterion.max_points)}
+        )
+    return value
+
+
+class SelfRowForm(forms.Form):
+    """One leaf of the self-assessment: points (or not applicable) and a written explanation."""
+
+    points = forms.CharField(required=False, max_length=20)
+    not_applicable = forms.BooleanField(required=False)
+    note = forms.CharField(required=False, max_length=5000)
+
+    def __init__(self, *args, criterion: Criterion, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.criterion = criterion
+
+    def clean_points(self):
+        return clean_points(self.cleaned_data.get("points") or "", self.criterion)
+
+    def clean_not_applicable(self):
+        value = self.cleaned_data.get("not_applicable")
+        if value and not self.criterion.allows_not_applicable:
+            raise forms.ValidationError(_("This criterion cannot be marked not applicable."))
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("not_applicable"):
+            cleaned["points"] = None  # a not-applicable leaf has no points
+        cleaned["note"] = (cleaned.get("note") or "").strip()
+        return cleaned
+
+
+class EvidenceFileForm(forms.Form):
+    file = forms.FileField(label=gettext_lazy("File"),
+                           error_messages={"required": gettext_lazy("Choose a file to upload.")})
+    description = forms.CharField(label=gettext_lazy("Description"), required=False, max_length=300)
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        problem = evidence_file_problem(upload)
+        if problem:
+            raise forms.ValidationError(problem)
+        return upload
+
+
+class EvidenceDocumentForm(forms.Form):
+    """A reference to an issued document: number, date (dd/mm/yyyy) and page."""
+
+    document_number = forms.CharField(label=gettext_lazy("Document number"), max_length=100,
+                                      error_messages={"required": gettext_lazy("Give the number of the document.")})
+    document_date = forms.CharField(label=gettext_lazy("Date"), required=False, max_length=20)
+    page = forms.CharField(label=gettext_lazy("Page"), required=False, max_length=50)
+    description = forms.CharField(label=gettext_lazy("Description"), required=False, max_length=300)
+
+    def clean_document_number(self):
+        value = self.cleaned_data["document_number"].strip()
+        if not value:
+            raise forms.ValidationError(_("Give the number of the document."))
+        return value
+
+    def clean_document_date(self):
+        text = (self.cleaned_data.get("document_date") or "").strip()
+        if not text:
+            return None
+        for pattern in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y"):
+            try:
+                return datetime.strptime(text, pattern).date()  # noqa: DTZ007 (a calendar date, no time)
+            except ValueError:
+                continue
+        raise forms.ValidationError(_("%(value)s is not a date; write it as dd/mm/yyyy.") % {"value": text})
+
+
+class ExplanationForm(forms.Form):
+    explanation = forms.CharField(label=gettext_lazy("Explanation"), max_length=5000,
+                                  error_messages={"required": gettext_lazy("Write the explanation.")})
+
+    def clean_explanation(self):
+        value = self.cleaned_data["explanation"].strip()
+        if not value:
+            raise forms.ValidationError(_("Write the explanation."))
+        return value

@@ -1,0 +1,234 @@
+"""Appraisal pages for the Home Affairs office: self vs appraised per leaf, a reason for every
+change, accepting the self score per row, per area or at once, returning for explanation, and
+marking an assessment appraised.
+
+Every view calls scoring.access first (404 for units outside the user's authority, 403 for
+officers and leaders); changes are refused with a 403 and the reason from appraisal_refusal on a
+published framework or after the appraisal deadline, and while the assessment is not submitted."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from scoring import services
+from scoring.access import appraisal_refusal, get_assessment_for_appraisal
+from scoring.appraisal_forms import AppraisalRowForm, ReturnForm
+from scoring.models import AssessmentStatus, Via
+from scoring.selectors import assessment_sheet
+
+APPRAISABLE_STATUSES = (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED)
+
+
+def _is_htmx(request) -> bool:
+    return bool(request.headers.get("HX-Request"))
+
+
+def _lock_reason(user, assessment) -> str | None:
+    """Why the appraisal of this assessment cannot be changed now, or None when it can."""
+    refusal = appraisal_refusal(user, assessment)
+    if refusal:
+        return refusal
+    if assessment.status == AssessmentStatus.DRAFT:
+        return _("The unit has not submitted its self-assessment yet; it can be appraised once submitted.")
+    if assessment.status == AssessmentStatus.RETURNED:
+        return _("The assessment is returned for explanation; it can be appraised again when the unit resubmits.")
+    if assessment.status not in APPRAISABLE_STATUSES:
+        return _("The assessment is %(status)s and can no longer be appraised.") % {
+            "status": assessment.get_status_display()
+        }
+    return None
+
+
+def _forbidden(request, assessment, reason: str):
+    """A refused change: 403 with the reason (a fragment for htmx, a page otherwise)."""
+    template = "scoring/appraisal/refused_partial.html" if _is_htmx(request) else "scoring/appraisal/refused.html"
+    return render(request, template, {"assessment": assessment, "reason": reason}, status=403)
+
+
+def _page_context(request, assessment, sheet, **extra):
+    lock = _lock_reason(request.user, assessment)
+    # Return and "mark appraised" follow their own status rules, enforced by the services.
+    workflow_open = appraisal_refusal(request.user, assessment) is None and (
+        assessment.status == AssessmentStatus.SUBMITTED
+    )
+    context = {
+        "assessment": assessment,
+        "framework": assessment.framework,
+        "sheet": sheet,
+        "lock": lock,
+        "editable": lock is None,
+        "can_return": workflow_open,
+        "can_mark": workflow_open,
+    }
+    context.update(extra)
+    return context
+
+
+def _page_url(assessment, anchor: str = "") -> str:
+    url = reverse("scoring:assessment_appraise", args=[assessment.pk])
+    return f"{url}#{anchor}" if anchor else url
+
+
+@login_required
+def assessment_appraise(request, pk):
+    assessment = get_assessment_for_appraisal(request.user, pk)
+    sheet = assessment_sheet(assessment)
+    return render(request, "scoring/appraisal/page.html", _page_context(request, assessment, sheet))
+
+
+@login_required
+@require_POST
+def appraisal_row_save(request, pk, criterion_id):
+    assessment = get_assessment_for_appraisal(request.user, pk)
+    lock = _lock_reason(request.user, assessment)
+    if lock:
+        return _forbidden(request, assessment, lock)
+    sheet = assessment_sheet(assessment)
+    row = sheet.row(criterion_id)
+    if row is None:
+        raise Http404
+    if not row.appraisable:
+        return _forbidden(request, assessment, _("%(code)s is not appraised here: it is scored by the survey or not "
+                                                 "applicable to the unit.") % {"code": row.criterion.code})
+    form = AppraisalRowForm(request.POST)
+    errors: list[str] = []
+    saved = False
+    if form.is_valid():
+        if form.cleaned_data["accept_self"]:
+            entry = services.AppraisalEntry(row.self_points, "")
+        else:
+            entry = services.AppraisalEntry(form.cleaned_data["points"], form.cleaned_data["reason"])
+        try:
+            services.scores_apply_appraisal(
+                assessment=assessment, entries={row.criterion.code: entry}, actor=request.user, via=Via.WEB
+            )
+            saved = True
+        except ValidationError as exc:
+            errors = exc.messages
+    else:
+        errors = [message for field_errors in form.errors.values() for message in field_errors]
+
+    if saved:
+        if not _is_htmx(request):
+            messages.success(request, _("Appraisal of %(code)s saved.") % {"code": row.criterion.code})
+            return redirect(_page_url(assessment, f"row-{criterion_id}"))
+        assessment.refresh_from_db(fields=["status", "appraised_at"])
+        sheet = assessment_sheet(assessment)
+        row = sheet.row(criterion_id)
+        row.saved = True
+    else:
+        # Show what was typed with the errors; nothing was saved.
+        row.errors = errors
+        row.entered = {"points": request.POST.get("points", ""), "reason": request.POST.get("reason", "")}
+    if _is_htmx(request):
+        context = _page_context(request, assessment, sheet, row=row, area=sheet.area_of(criterion_id))
+        return render(request, "scoring/appraisal/row_saved.html", context)
+    return render(request, "scoring/appraisal/page.html", _page_context(request, assessment, sheet))
+
+
+@login_required
+@require_POST
+def appraisal_accept(request, pk):
+    """Accept the unit's own points as appraised: of one area (POST area=<code>) or of every leaf."""
+    assessment = get_assessment_for_appraisal(request.user, pk)
+    lock = _lock_reason(request.user, assessment)
+    if lock:
+        return _forbidden(request, assessment, lock)
+    area_code = request.POST.get("area", "").strip() or None
+    sheet = assessment_sheet(assessment)
+    if area_code and sheet.area_by_code(area_code) is None:
+        raise Http404
+    try:
+        result = services.appraisal_accept_self(
+            assessment=assessment, area_code=area_code, actor=request.user, via=Via.WEB
+        )
+        notice = ngettext(
+            "Accepted the self-assessed points of %(n)d criterion.",
+            "Accepted the self-assessed points of %(n)d criteria.",
+            result.changed,
+        ) % {"n": result.changed}
+        level = messages.SUCCESS
+    except ValidationError as exc:
+        notice, level = " ".join(exc.messages), messages.ERROR
+    if not _is_htmx(request):
+        messages.add_message(request, level, notice)
+        return redirect(_page_url(assessment, f"area-{area_code}" if area_code else ""))
+    assessment.refresh_from_db(fields=["status", "appraised_at"])
+    sheet = assessment_sheet(assessment)
+    context = _page_context(request, assessment, sheet, notice=notice, notice_ok=level == messages.SUCCESS)
+    if area_code:
+        context["area"] = sheet.area_by_code(area_code)
+        return render(request, "scoring/appraisal/area_saved.html", context)
+    return render(request, "scoring/appraisal/areas_saved.html", context)
+
+
+@login_required
+def assessment_return(request, pk):
+    """Return a submitted assessment for explanation: a message and a reason per chosen criterion."""
+    assessment = get_assessment_for_appraisal(request.user, pk)
+    refusal = appraisal_refusal(request.user, assessment)
+    sheet = assessment_sheet(assessment)
+    leaves = [row.criterion for row in sheet.leaves if not row.is_survey]
+    if request.method == "POST":
+        if refusal:
+            return _forbidden(request, assessment, refusal)
+        form = ReturnForm(request.POST, leaves=leaves)
+        if form.is_valid():
+            try:
+                services.assessment_return(
+                    assessment=assessment, message=form.cleaned_data["message"], criteria=form.criteria(),
+                    actor=request.user, via=Via.WEB,
+                )
+            except ValidationError as exc:
+                for message in exc.messages:
+                    form.add_error(None, message)
+            else:
+                count = len(form.criteria())
+                messages.success(request, ngettext(
+                    "Returned to %(unit)s for explanation of %(n)d criterion.",
+                    "Returned to %(unit)s for explanation of %(n)d criteria.",
+                    count,
+                ) % {"unit": assessment.unit.name, "n": count})
+                return redirect(_page_url(assessment))
+    else:
+        chosen = set(request.GET.getlist("criterion"))
+        form = ReturnForm(leaves=leaves, initial={f"pick_{c.pk}": True for c in leaves if c.code in chosen})
+    fields = {criterion.pk: (pick, reason) for criterion, pick, reason in form.lines()}
+    groups = [
+        (area.area, [(row, *fields[row.criterion.pk]) for row in area.leaves if row.criterion.pk in fields])
+        for area in sheet.areas
+    ]
+    groups = [(area, lines) for area, lines in groups if lines]
+    context = _page_context(request, assessment, sheet, form=form, groups=groups, refusal=refusal)
+    return render(request, "scoring/appraisal/return.html", context)
+
+
+@login_required
+@require_POST
+def assessment_mark_appraised(request, pk):
+    assessment = get_assessment_for_appraisal(request.user, pk)
+    refusal = appraisal_refusal(request.user, assessment)
+    if refusal:
+        return _forbidden(request, assessment, refusal)
+    try:
+        services.assessment_mark_appraised(assessment=assessment, actor=request.user, via=Via.WEB)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("%(unit)s is marked appraised.") % {"unit": assessment.unit.name})
+    return redirect(_page_url(assessment))
+
+
+urlpatterns = [
+    path("assessments/<int:pk>/appraisal/", assessment_appraise, name="assessment_appraise"),
+    path("assessments/<int:pk>/appraisal/rows/<int:criterion_id>/", appraisal_row_save, name="appraisal_row_save"),
+    path("assessments/<int:pk>/appraisal/accept/", appraisal_accept, name="appraisal_accept"),
+    path("assessments/<int:pk>/return/", assessment_return, name="assessment_return"),
+    path("assessments/<int:pk>/appraised/", assessment_mark_appraised, name="assessment_mark_appraised"),
+]

@@ -1,0 +1,653 @@
+"""Framework pages: the appraisers' board, survey entry, deadlines, publication and the audit trail.
+
+Every page reads a fixed number of queries whatever the number of units. Officers never reach a
+framework page (404): they work on their own unit's assessment. Leaders read; appraisers of the
+issuing authority change; a published framework is read-only for everybody (403 on a change)."""
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_http_methods, require_POST
+
+from parindex.numbers import format_decimal
+from units.models import Unit
+
+from ..access import (
+    assessments_visible_to,
+    can_manage_framework,
+    ensure_not_published,
+    frameworks_visible_to,
+    get_assessment_for_user,
+    get_framework_for_change,
+    get_framework_for_manager,
+    get_framework_for_user,
+    reach,
+)
+from ..framework_forms import ActivityFilterForm, DeadlinesForm, ExtensionForm, PublishForm, SurveyGrid
+from ..models import (
+    Assessment,
+    AssessmentStatus,
+    AuditEntry,
+    Criterion,
+    CriterionSource,
+    Framework,
+    FrameworkStatus,
+    Score,
+    Via,
+)
+from ..services import (
+    assessment_extend_deadline,
+    framework_set_deadlines,
+    survey_apply,
+)
+from ..services import (
+    framework_publish as publish_framework,
+)
+
+NOT_STARTED = "not_started"
+OVERDUE = "overdue"
+SELF_OPEN = (AssessmentStatus.DRAFT, AssessmentStatus.RETURNED)
+STATUS_ORDER = [NOT_STARTED, *AssessmentStatus.values]
+
+
+def status_labels() -> dict[str, str]:
+    return {NOT_STARTED: _("Not started"), **{s.value: s.label for s in AssessmentStatus}}
+
+
+# --- access -----------------------------------------------------------------------------------------
+
+
+def _framework_for_overseer(user, code: str) -> Framework:
+    """The framework for an appraiser or leader of its authority; 404 for everybody else (officers
+    see their own unit's assessment, not the framework's pages)."""
+    framework = get_framework_for_user(user, code)
+    if not reach(user).oversees(framework.authority):
+        raise Http404
+    return framework
+
+
+def _framework_for_manager(user, code: str) -> Framework:
+    framework = _framework_for_overseer(user, code)
+    if not can_manage_framework(user, framework):
+        raise PermissionDenied(
+            _("Only appraisers of %(authority)s manage this framework.")
+            % {"authority": framework.authority.name}
+        )
+    return framework
+
+
+def _framework_for_change(user, code: str) -> Framework:
+    framework = _framework_for_manager(user, code)
+    ensure_not_published(framework)
+    return framework
+
+
+# --- reads ------------------------------------------------------------------------------------------
+
+
+def framework_units(framework: Framework):
+    """Units the framework assesses: those of its unit kind under its authority that are active in its
+    year, and any unit that already has an assessment in it. One query."""
+    active = (Q(active_from__isnull=True) | Q(active_from__lte=framework.year)) & (
+        Q(active_to__isnull=True) | Q(active_to__gte=framework.year)
+    )
+    expected = Q(path__startswith=framework.authority.path, kind=framework.unit_kind) & active
+    return Unit.objects.filter(expected | Q(assessments__framework=framework)).distinct().order_by("code")
+
+
+@dataclass
+class BoardRow:
+    unit: Unit
+    assessment: Assessment | None
+    status: str
+    status_label: str
+    deadline: object
+    extended: bool
+    overdue: bool
+    start_url: str | None = None  # opens an assessment for a unit that has none (appraisers)
+
+    @property
+    def result(self):
+        return getattr(self.assessment, "result", None) if self.assessment else None
+
+
+def board_rows(framework: Framework, now=None) -> list[BoardRow]:
+    """One row per unit of the framework, with its assessment and stored result. Two queries."""
+    now = now or timezone.now()
+    labels = status_labels()
+    assessments = {
+        a.unit_id: a for a in Assessment.objects.filter(framework=framework).select_related("result")
+    }
+    rows = []
+    for unit in framework_units(framework):
+        assessment = assessments.get(unit.pk)
+        status = assessment.status if assessment else NOT_STARTED
+        if assessment:
+            assessment.framework = framework  # no query for assessment.self_deadline
+        extended = bool(assessment and assessment.self_deadline_extended_to)
+        deadline = assessment.self_deadline if assessment else framework.self_deadline
+        overdue = (status == NOT_STARTED or status in SELF_OPEN) and deadline is not None and deadline < now
+        rows.append(BoardRow(unit, assessment, status, labels[status], deadline, extended, overdue))
+    return rows
+
+
+def _counts(rows: list[BoardRow]) -> list[dict]:
+    counter = Counter(row.status for row in rows)
+    labels = status_labels()
+    stats = [{"key": key, "label": labels[key], "count": counter.get(key, 0)} for key in STATUS_ORDER]
+    stats.append({"key": OVERDUE, "label": _("Overdue"), "count": sum(1 for row in rows if row.overdue)})
+    return stats
+
+
+# --- framework list ---------------------------------------------------------------------------------
+
+
+@login_required
+def framework_list(request):
+    r = reach(request.user)
+    frameworks = list(frameworks_visible_to(request.user).order_by("-year", "-created_at", "code"))
+    counts: dict[int, Counter] = {f.pk: Counter() for f in frameworks}
+    for framework_id, status, n in (
+        assessments_visible_to(request.user)
+        .filter(framework__in=frameworks)
+        .order_by()
+        .values_list("framework_id", "status")
+        .annotate(n=Count("pk"))
+    ):
+        counts[framework_id][status] += n
+    own: dict[int, list[Assessment]] = {}
+    if r.officer_unit_ids:
+        for assessment in Assessment.objects.filter(
+            framework__in=frameworks, unit_id__in=r.officer_unit_ids
+        ).select_related("unit"):
+            own.setdefault(assessment.framework_id, []).append(assessment)
+    labels = status_labels()
+    items = []
+    for framework in frameworks:
+        oversees = r.oversees(framework.authority)
+        items.append(
+            {
+                "framework": framework,
+                "oversees": oversees,
+                "own": own.get(framework.pk, []),
+                "counts": [
+                    {"key": s, "label": labels[s], "count": counts[framework.pk][s]}
+                    for s in AssessmentStatus.values
+                    if counts[framework.pk][s]
+                ],
+                "total": sum(counts[framework.pk].values()),
+            }
+        )
+    # Appraisers (of a district or above) may import a new framework file.
+    may_import = reach(request.user).is_appraiser
+    return render(request, "scoring/framework/list.html", {"items": items, "perms_import_framework": may_import})
+
+
+# --- the board --------------------------------------------------------------------------------------
+
+
+@login_required
+def framework_board(request, code):
+    framework = _framework_for_overseer(request.user, code)
+    r = reach(request.user)
+    manages = can_manage_framework(request.user, framework)
+    rows = board_rows(framework)
+    stats = _counts(rows)
+    chosen = request.GET.get("status", "")
+    if chosen == OVERDUE:
+        shown = [row for row in rows if row.overdue]
+    elif chosen in STATUS_ORDER:
+        shown = [row for row in rows if row.status == chosen]
+    else:
+        chosen, shown = "", rows
+    editable = manages and not framework.is_published
+    if editable:
+        for row in shown:
+            if row.assessment is None:
+                row.start_url = _url_or_none("scoring:assessment_start", framework.code, row.unit.code)
+    context = {
+        "framework": framework,
+        "rows": shown,
+        "total": len(rows),
+        "ranked": sum(1 for row in rows if row.result is not None and row.result.rank),
+        "stats": stats,
+        "chosen": chosen,
+        "manages": manages,
+        "editable": editable,
+        "appraises": r.is_appraiser and manages,
+        "deadlines_form": DeadlinesForm(
+            initial={
+                "self_deadline": _local(framework.self_deadline),
+                "appraisal_deadline": _local(framework.appraisal_deadline),
+            }
+        )
+        if editable
+        else None,
+        "self_open": SELF_OPEN,
+        "reopen_url": _reopen_url(request.user, framework),
+    }
+    return render(request, "scoring/framework/board.html", context)
+
+
+def _local(value):
+    return timezone.localtime(value) if value else None
+
+
+def _reopen_url(user, framework):
+    if user.is_superuser and framework.is_published:
+        return reverse("admin:scoring_framework_reopen", args=[framework.pk])
+    return None
+
+
+def _url_or_none(name: str, *args) -> str | None:
+    """A link to a page of another part of the app (file imports), left out if that part is not there."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+def _board_url(framework: Framework) -> str:
+    return reverse("scoring:framework_board", args=[framework.code])
+
+
+def _form_errors(form) -> str:
+    return " ".join(
+        f"{form.fields[name].label}: {' '.join(errors)}" if name in form.fields else " ".join(errors)
+        for name, errors in form.errors.items()
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def framework_deadlines(request, code):
+    """The framework's deadlines (also editable inline on the board) and the extensions granted."""
+    if request.method == "POST":
+        framework = get_framework_for_change(request.user, code)
+        form = DeadlinesForm(request.POST)
+        if form.is_valid():
+            try:
+                framework_set_deadlines(
+                    framework=framework,
+                    self_deadline=form.cleaned_data["self_deadline"],
+                    appraisal_deadline=form.cleaned_data["appraisal_deadline"],
+                    actor=request.user,
+                    via=Via.WEB,
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, _("The deadlines are saved."))
+                return redirect(_board_url(framework))
+    else:
+        framework = get_framework_for_manager(request.user, code)
+        form = DeadlinesForm(
+            initial={
+                "self_deadline": _local(framework.self_deadline),
+                "appraisal_deadline": _local(framework.appraisal_deadline),
+            }
+        )
+    extensions = (
+        Assessment.objects.filter(framework=framework, self_deadline_extended_to__isnull=False)
+        .select_related("unit")
+        .order_by("unit__code")
+    )
+    return render(
+        request,
+        "scoring/framework/deadlines.html",
+        {
+            "framework": framework,
+            "form": form,
+            "extensions": extensions,
+            "manages": True,
+            "editable": not framework.is_published,
+            "reopen_url": _reopen_url(request.user, framework),
+        },
+    )
+
+
+@login_required
+@require_POST
+def deadline_extend(request, pk):
+    assessment = get_assessment_for_user(request.user, pk)
+    framework = assessment.framework
+    if not reach(request.user).appraises(assessment.unit):
+        raise PermissionDenied(_("Only appraisers of the Home Affairs office grant extensions."))
+    ensure_not_published(framework)
+    form = ExtensionForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request,
+            _("No extension for %(unit)s. %(errors)s")
+            % {"unit": assessment.unit.name, "errors": _form_errors(form)},
+        )
+        return redirect(_board_url(framework))
+    try:
+        assessment_extend_deadline(
+            assessment=assessment,
+            until=form.cleaned_data["until"],
+            reason=form.cleaned_data["reason"],
+            actor=request.user,
+            via=Via.WEB,
+        )
+    except ValidationError as error:
+        messages.error(
+            request,
+            _("No extension for %(unit)s. %(errors)s")
+            % {"unit": assessment.unit.name, "errors": " ".join(error.messages)},
+        )
+    else:
+        messages.success(
+            request,
+            _("%(unit)s may submit until %(until)s.")
+            % {
+                "unit": assessment.unit.name,
+                "until": timezone.localtime(form.cleaned_data["until"]).strftime("%d/%m/%Y %H:%M"),
+            },
+        )
+    return redirect(_board_url(framework))
+
+
+# --- survey grid ------------------------------------------------------------------------------------
+
+
+def _survey_grid(framework: Framework, data=None) -> SurveyGrid:
+    leaves = list(
+        Criterion.objects.filter(framework=framework, is_leaf=True, source=CriterionSource.SURVEY).order_by(
+            "order"
+        )
+    )
+    stored = {
+        (unit_id, criterion_id): points
+        for unit_id, criterion_id, points in Score.objects.filter(
+            assessment__framework=framework, criterion__in=leaves
+        ).values_list("assessment__unit_id", "criterion_id", "appraised_points")
+    }
+    return SurveyGrid(list(framework_units(framework)), leaves, stored, data=data)
+
+
+@login_required
+def survey_grid(request, code):
+    if request.method == "POST":
+        framework = _framework_for_change(request.user, code)
+        grid = _survey_grid(framework, request.POST)
+        if grid.is_valid():
+            if not grid.entries:
+                messages.info(request, _("Nothing changed."))
+                return redirect("scoring:survey_grid", code=framework.code)
+            try:
+                result = survey_apply(
+                    framework=framework, entries=grid.entries, actor=request.user, via=Via.WEB
+                )
+            except ValidationError as error:
+                grid.non_cell_errors = error.messages
+            else:
+                messages.success(
+                    request,
+                    ngettext(
+                        "Survey points saved: %(n)d score changed.",
+                        "Survey points saved: %(n)d scores changed.",
+                        result.changed,
+                    )
+                    % {"n": result.changed},
+                )
+                return redirect("scoring:survey_grid", code=framework.code)
+    else:
+        framework = _framework_for_overseer(request.user, code)
+        grid = _survey_grid(framework)
+    manages = can_manage_framework(request.user, framework)
+    return render(
+        request,
+        "scoring/framework/survey.html",
+        {
+            "framework": framework,
+            "grid": grid,
+            "manages": manages,
+            "editable": manages and not framework.is_published,
+            "upload_url": _url_or_none("scoring:survey_upload", framework.code)
+            if manages and not framework.is_published
+            else None,
+            "reopen_url": _reopen_url(request.user, framework),
+        },
+    )
+
+
+# --- publication ------------------------------------------------------------------------------------
+
+
+@login_required
+def framework_publish(request, code):
+    if request.method == "POST":
+        framework = get_framework_for_change(request.user, code)
+        form = PublishForm(request.POST)
+        if form.is_valid():
+            try:
+                publish_framework(
+                    framework=framework,
+                    decision_number=form.cleaned_data["decision_number"],
+                    decision_date=form.cleaned_data["decision_date"],
+                    actor=request.user,
+                    via=Via.WEB,
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(
+                    request,
+                    _("Framework %(code)s is published (decision %(number)s).")
+                    % {"code": framework.code, "number": form.cleaned_data["decision_number"]},
+                )
+                return redirect(_board_url(framework))
+    else:
+        framework = get_framework_for_manager(request.user, code)
+        form = PublishForm()
+    rows = board_rows(framework)
+    not_appraised = sum(
+        1
+        for row in rows
+        if row.assessment and row.status not in (AssessmentStatus.APPRAISED, AssessmentStatus.PUBLISHED)
+    )
+    return render(
+        request,
+        "scoring/framework/publish.html",
+        {
+            "framework": framework,
+            "form": form,
+            "stats": _counts(rows),
+            "total": len(rows),
+            "not_appraised": not_appraised,
+            "manages": True,
+            "not_started": sum(1 for row in rows if row.assessment is None),
+            "reopen_url": _reopen_url(request.user, framework),
+        },
+    )
+
+
+# --- audit ------------------------------------------------------------------------------------------
+
+ACTION_LABELS = {
+    "framework_create": gettext_lazy("Framework created"),
+    "framework_change": gettext_lazy("Framework changed"),
+    "framework_publish": gettext_lazy("Published"),
+    "framework_reopen": gettext_lazy("Reopened"),
+    "criterion_change": gettext_lazy("Criterion changed"),
+    "gradeband_change": gettext_lazy("Grade band changed"),
+    "gradeband_delete": gettext_lazy("Grade band deleted"),
+    "assessment_create": gettext_lazy("Assessment opened"),
+    "assessment_delete": gettext_lazy("Assessment deleted"),
+    "self_score": gettext_lazy("Self-assessment"),
+    "self_on_behalf": gettext_lazy("Self-assessment on the unit's behalf"),
+    "appraise": gettext_lazy("Appraisal"),
+    "explanation_request": gettext_lazy("Explanation requested"),
+    "explain": gettext_lazy("Explanation"),
+    "status": gettext_lazy("Status"),
+    "survey": gettext_lazy("Survey points"),
+    "deadline": gettext_lazy("Deadline"),
+    "deadline_extension": gettext_lazy("Deadline extension"),
+    "evidence": gettext_lazy("Evidence"),
+    "evidence_add": gettext_lazy("Evidence added"),
+    "evidence_change": gettext_lazy("Evidence changed"),
+    "evidence_delete": gettext_lazy("Evidence removed"),
+}
+
+FIELD_LABELS = {
+    "self_points": gettext_lazy("self-assessed points"),
+    "appraised_points": gettext_lazy("appraised points"),
+    "not_applicable": gettext_lazy("not applicable"),
+    "note": gettext_lazy("note"),
+    "evidence_reference": gettext_lazy("evidence reference"),
+    "appraisal_reason": gettext_lazy("appraisal reason"),
+    "explanation_request": gettext_lazy("explanation requested"),
+    "explanation_requested_round": gettext_lazy("explanation requested in round"),
+    "explanation": gettext_lazy("explanation"),
+    "status": gettext_lazy("status"),
+    "self_deadline": gettext_lazy("self-assessment deadline"),
+    "appraisal_deadline": gettext_lazy("appraisal deadline"),
+    "evidence": gettext_lazy("evidence"),
+}
+
+_NUMBER = re.compile(r"^-?\d+\.\d+$|^-?\d+$")
+
+
+def display_value(field: str, value: str) -> str:
+    """A stored audit value as a person reads it: statuses by name, numbers with the decimal comma."""
+    if value == "":
+        return ""
+    if field == "status":
+        labels = {
+            **{s.value: s.label for s in FrameworkStatus},
+            **{s.value: s.label for s in AssessmentStatus},
+        }
+        return str(labels.get(value, value))
+    if value in ("True", "False"):
+        return _("yes") if value == "True" else _("no")
+    if _NUMBER.match(value):
+        return format_decimal(Decimal(value))
+    return value
+
+
+@dataclass
+class AuditLine:
+    entry: AuditEntry
+    action: str
+    field: str
+    old: str
+    new: str
+
+
+def audit_lines(entries) -> list[AuditLine]:
+    lines = []
+    for entry in entries:
+        field_label = FIELD_LABELS.get(entry.field, entry.field)
+        if entry.action == "survey" and entry.field == "appraised_points":
+            field_label = _("survey points")
+        elif entry.action == "status":
+            field_label = ""  # the action says it already
+        lines.append(
+            AuditLine(
+                entry,
+                str(ACTION_LABELS.get(entry.action, entry.action)),
+                str(field_label),
+                display_value(entry.field, entry.old_value),
+                display_value(entry.field, entry.new_value),
+            )
+        )
+    return lines
+
+
+@login_required
+def framework_activity(request, code):
+    framework = _framework_for_overseer(request.user, code)
+    base = AuditEntry.objects.filter(framework=framework)
+    actions = [
+        (a, str(ACTION_LABELS.get(a, a)))
+        for a in base.order_by("action").values_list("action", flat=True).distinct()
+    ]
+    actors = list(
+        base.filter(actor__isnull=False)
+        .order_by("actor__username")
+        .values_list("actor_id", "actor__username")
+        .distinct()
+    )
+    form = ActivityFilterForm(
+        request.GET or None, units=framework_units(framework), actions=actions, actors=actors
+    )
+    entries = base.select_related("assessment__unit", "criterion", "actor").order_by("-created_at", "-id")
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        if data["unit"]:
+            entries = entries.filter(assessment__unit__code=data["unit"])
+        code = data["criterion"].strip().rstrip(".")
+        if code:  # a criterion and everything under it: "1.2" also finds 1.2.1, 1.2.2…
+            entries = entries.filter(Q(criterion__code=code) | Q(criterion__code__startswith=code + "."))
+        if data["action"]:
+            entries = entries.filter(action=data["action"])
+        if data["via"]:
+            entries = entries.filter(via=data["via"])
+        if data["actor"]:
+            entries = entries.filter(actor_id=data["actor"])
+        if data["date_from"]:
+            entries = entries.filter(created_at__date__gte=data["date_from"])
+        if data["date_to"]:
+            entries = entries.filter(created_at__date__lte=data["date_to"])
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "scoring/framework/activity.html",
+        {
+            "framework": framework,
+            "form": form,
+            "page": page,
+            "manages": can_manage_framework(request.user, framework),
+            "lines": audit_lines(page.object_list),
+            "query": query.urlencode(),
+        },
+    )
+
+
+@login_required
+def score_history(request, pk, criterion_id):
+    assessment = get_assessment_for_user(request.user, pk)
+    criterion = get_object_or_404(Criterion, pk=criterion_id, framework_id=assessment.framework_id)
+    entries = (
+        AuditEntry.objects.filter(assessment=assessment, criterion=criterion)
+        .select_related("actor")
+        .order_by("-created_at", "-id")
+    )
+    context = {
+        "assessment": assessment,
+        "framework": assessment.framework,
+        "criterion": criterion,
+        "lines": audit_lines(entries),
+        "appraises": reach(request.user).oversees(assessment.unit, roles=("appraiser",)),
+    }
+    if request.headers.get("HX-Request"):
+        return render(request, "scoring/framework/_score_history.html", context)
+    return render(request, "scoring/framework/score_history.html", context)
+
+
+urlpatterns = [
+    path("frameworks/", framework_list, name="framework_list"),
+    path("frameworks/<str:code>/", framework_board, name="framework_board"),
+    path("frameworks/<str:code>/survey/", survey_grid, name="survey_grid"),
+    path("frameworks/<str:code>/deadlines/", framework_deadlines, name="framework_deadlines"),
+    path("frameworks/<str:code>/publish/", framework_publish, name="framework_publish"),
+    path("frameworks/<str:code>/activity/", framework_activity, name="framework_activity"),
+    path("assessments/<int:pk>/extend/", deadline_extend, name="deadline_extend"),
+    path("assessments/<int:pk>/rows/<int:criterion_id>/history/", score_history, name="score_history"),
+]

@@ -1,0 +1,497 @@
+"""Self-assessment pages for unit officers (and appraisers entering on a unit's behalf).
+
+Every view calls an access helper first (scoring.access): 404 for what the user may not see,
+PermissionDenied (403, with the reason) for what they may see but not change. Writes go through
+scoring.services; the page reads the stored results (AssessmentResult/AreaResult) that the services
+recompute. Row-level changes answer htmx requests with the re-rendered part of the row plus
+out-of-band swaps of the area subtotal, the page summary and the submission checklist; without
+JavaScript the same forms post normally and redirect back to the row (POST-redirect-GET).
+"""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from parindex.numbers import format_decimal
+
+from ..access import (
+    assessments_visible_to,
+    frameworks_visible_to,
+    get_assessment_for_user,
+    reach,
+    self_edit_refusal,
+)
+from ..forms import EvidenceDocumentForm, EvidenceFileForm, ExplanationForm, SelfRowForm
+from ..models import (
+    AreaResult,
+    Assessment,
+    AssessmentResult,
+    AssessmentStatus,
+    Criterion,
+    CriterionKind,
+    CriterionSource,
+    Evidence,
+    Score,
+    Via,
+)
+from ..services import (
+    SelfEntry,
+    assessment_submit,
+    evidence_add,
+    evidence_delete,
+    score_explain,
+    scores_apply_self,
+    submission_problems,
+)
+
+LIST_PAGE_SIZE = 50
+
+
+def _messages_of(error: ValidationError) -> list[str]:
+    return [str(m) for m in error.messages]
+
+
+def _is_htmx(request) -> bool:
+    return bool(request.headers.get("HX-Request"))
+
+
+def _row_url(assessment: Assessment, criterion: Criterion) -> str:
+    return f"{reverse('scoring:assessment_self', args=[assessment.pk])}#c-{criterion.code}"
+
+
+class Refused(PermissionDenied):
+    """A change the user may not make now; answered with 403 and the reason (see _refused)."""
+
+    def __init__(self, assessment: Assessment, reason: str):
+        super().__init__(reason)
+        self.assessment, self.reason = assessment, reason
+
+
+def _for_self_edit(user, pk) -> tuple[Assessment, bool]:
+    """The assessment the user may change now (404 if they may not see it, Refused with the reason if
+    they may not change it), and whether they act on the unit's behalf."""
+    assessment = get_assessment_for_user(user, pk)
+    refusal = self_edit_refusal(user, assessment)
+    if refusal:
+        raise Refused(assessment, refusal)
+    return assessment, not reach(user).is_officer_of(assessment.unit)
+
+
+def _refused(request, error: Refused):
+    """403 that says why, so that a person who posts without JavaScript reads the reason."""
+    return render(request, "scoring/self/refused.html", {"assessment": error.assessment, "reason": error.reason},
+                  status=403)
+
+
+def answers_refusals(view):
+    """Turn a Refused raised by the view into the 403 page with its reason."""
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except Refused as error:
+            return _refused(request, error)
+
+    return wrapped
+
+
+def _leaf(assessment: Assessment, criterion_id: int) -> Criterion:
+    return get_object_or_404(Criterion, pk=criterion_id, framework_id=assessment.framework_id, is_leaf=True)
+
+
+# --- reading the page ------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One node of the criteria tree as the page shows it. Leaves carry their score and form state."""
+
+    criterion: Criterion
+    score: Score | None = None
+    values: dict | None = None  # what was typed, when re-rendering a refused entry
+    errors: dict = field(default_factory=dict)
+    saved: bool = False
+    flagged: bool = False
+
+    @property
+    def is_survey(self) -> bool:
+        return self.criterion.source == CriterionSource.SURVEY
+
+    @property
+    def evidence(self) -> list[Evidence]:
+        items = list(self.score.evidence.all()) if self.score else []
+        for item in items:
+            item.filename = item.file.name.rsplit("/", 1)[-1] if item.file else ""
+        return items
+
+    @property
+    def points_text(self) -> str:
+        if self.values is not None:
+            return self.values.get("points", "")
+        points = self.score.self_points if self.score else None
+        return format_decimal(points) if points is not None else ""
+
+    @property
+    def not_applicable(self) -> bool:
+        if self.values is not None:
+            return bool(self.values.get("not_applicable"))
+        return bool(self.score and self.score.not_applicable)
+
+    @property
+    def note(self) -> str:
+        if self.values is not None:
+            return self.values.get("note", "")
+        return self.score.note if self.score else ""
+
+
+@dataclass
+class AreaBlock:
+    criterion: Criterion
+    rows: list[Row]
+    points: Decimal | None
+    max_points: Decimal
+    self_points: Decimal | None
+    open: bool = False
+
+
+def _flagged(assessment: Assessment, score: Score | None) -> bool:
+    return bool(
+        score
+        and assessment.explanation_round
+        and score.explanation_requested_round == assessment.explanation_round
+        and score.explanation_request
+    )
+
+
+def _area_totals(area: Criterion, area_result: AreaResult | None, leaf_scores: list[Score | None]):
+    """(points, max, self points) of an area: stored results for score areas; bonus and penalty
+    areas are not part of the stored area results, so their points are added up from the leaves."""
+    if area.kind != CriterionKind.SCORE:
+        points = sum(
+            (s.final_points for s in leaf_scores if s and not s.not_applicable and s.final_points is not None),
+            Decimal("0"),
+        )
+        return points, area.max_points, None
+    if area_result is None:
+        return None, area.max_points, None
+    return area_result.points, area_result.max_points, area_result.self_points
+
+
+def _area_blocks(assessment: Assessment, problem_codes: set[str]) -> list[AreaBlock]:
+    """The tree: a fixed number of queries whatever the number of criteria and evidence items."""
+    criteria = list(Criterion.objects.filter(framework_id=assessment.framework_id).order_by("order"))
+    scores = {
+        s.criterion_id: s
+        for s in Score.objects.filter(assessment=assessment).prefetch_related(
+            Prefetch("evidence", queryset=Evidence.objects.order_by("created_at", "id"))
+        )
+    }
+    area_results = {r.area_id: r for r in AreaResult.objects.filter(assessment=assessment)}
+    blocks: list[AreaBlock] = []
+    by_area: dict[int, list[Row]] = {}
+    for criterion in criteria:
+        if criterion.depth == 0:
+            by_area[criterion.pk] = []
+            blocks.append(AreaBlock(criterion, by_area[criterion.pk], None, criterion.max_points, None))
+            if not criterion.is_leaf:
+                continue
+        score = scores.get(criterion.pk)
+        by_area.setdefault(criterion.area_id, []).append(
+            Row(criterion, score, flagged=_flagged(assessment, score))
+        )
+    for block in blocks:
+        leaf_scores = [row.score for row in block.rows if row.criterion.is_leaf]
+        block.points, block.max_points, block.self_points = _area_totals(
+            block.criterion, area_results.get(block.criterion.pk), leaf_scores
+        )
+        block.open = any(
+            row.flagged or row.criterion.code in problem_codes for row in block.rows
+        )
+    return blocks
+
+
+def _max_mb() -> str:
+    return format_decimal(Decimal(settings.PARINDEX_EVIDENCE_MAX_BYTES) / (1024 * 1024), places=1).rstrip("0").rstrip(",.")
+
+
+def _result(assessment: Assessment) -> AssessmentResult | None:
+    return AssessmentResult.objects.filter(assessment=assessment).first()
+
+
+def _page_context(request, assessment: Assessment) -> dict:
+    user = request.user
+    refusal = self_edit_refusal(user, assessment)
+    r = reach(user)
+    problems = submission_problems(assessment) if assessment.status in (
+        AssessmentStatus.DRAFT, AssessmentStatus.RETURNED) else []
+    problem_codes = {p.criterion.code for p in problems}
+    return {
+        "assessment": assessment,
+        "framework": assessment.framework,
+        "unit": assessment.unit,
+        "result": _result(assessment),
+        "areas": _area_blocks(assessment, problem_codes),
+        "editable": refusal is None,
+        "refusal": refusal,
+        "on_behalf": refusal is None and not r.is_officer_of(assessment.unit),
+        "problems": problems,
+        "show_missing": request.GET.get("missing") == "1" and bool(problems),
+        "returned": assessment.status == AssessmentStatus.RETURNED,
+        "can_appraise": r.appraises(assessment.unit),
+        "max_mb": _max_mb(),
+    }
+
+
+# --- pages ---------------------------------------------------------------------------------------------
+
+
+@login_required
+def my_assessments(request):
+    """The officer's assessments (newest framework first); overseers get those under their authority,
+    filtered by framework and paginated so that the page stays small."""
+    frameworks = list(frameworks_visible_to(request.user).order_by("-year", "code"))
+    chosen = next((f for f in frameworks if f.code == request.GET.get("framework")), None)
+    assessments = assessments_visible_to(request.user).select_related("result").order_by(
+        "-framework__year", "framework__code", "unit__code"
+    )
+    if chosen is not None:
+        assessments = assessments.filter(framework=chosen)
+    page = Paginator(assessments, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    for assessment in page.object_list:
+        try:
+            assessment.stored_result = assessment.result
+        except AssessmentResult.DoesNotExist:
+            assessment.stored_result = None
+    return render(request, "scoring/self/list.html", {
+        "page": page,
+        "frameworks": frameworks,
+        "chosen": chosen,
+        "statuses": AssessmentStatus,
+    })
+
+
+@login_required
+def assessment_self(request, pk):
+    assessment = get_assessment_for_user(request.user, pk)
+    return render(request, "scoring/self/assessment.html", _page_context(request, assessment))
+
+
+def _oob_context(assessment: Assessment, area: Criterion) -> dict:
+    """Context of the out-of-band parts refreshed after a row change (read after the recompute)."""
+    if area.kind == CriterionKind.SCORE:
+        area_result = AreaResult.objects.filter(assessment=assessment, area=area).first()
+        leaf_scores = []
+    else:
+        area_result = None
+        leaf_scores = list(Score.objects.filter(assessment=assessment, criterion__area=area).select_related("criterion"))
+    points, max_points, self_points = _area_totals(area, area_result, leaf_scores)
+    return {
+        "framework": assessment.framework,
+        "area_block": AreaBlock(area, [], points, max_points, self_points),
+        "result": _result(assessment),
+        "problems": submission_problems(assessment),
+        "editable": True,
+        "oob": True,
+        "max_mb": _max_mb(),
+    }
+
+
+def _area_of(criterion: Criterion) -> Criterion:
+    return criterion if criterion.area_id == criterion.pk else Criterion.objects.get(pk=criterion.area_id)
+
+
+@login_required
+@require_POST
+@answers_refusals
+def self_row_save(request, pk, criterion_id):
+    assessment, on_behalf = _for_self_edit(request.user, pk)
+    criterion = _leaf(assessment, criterion_id)
+    if criterion.source != CriterionSource.SELF:
+        raise Refused(assessment, _("%(code)s is scored by the survey, not by the unit.") % {"code": criterion.code})
+    form = SelfRowForm(request.POST, criterion=criterion)
+    errors: dict[str, list[str]] = {}
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            scores_apply_self(
+                assessment=assessment,
+                entries={criterion.code: SelfEntry(data["points"], not_applicable=data["not_applicable"],
+                                                   note=data["note"])},
+                actor=request.user, via=Via.WEB, on_behalf=on_behalf,
+            )
+        except ValidationError as error:
+            errors["general"] = _messages_of(error)
+    else:
+        errors = {("general" if name == "__all__" else name): list(texts) for name, texts in form.errors.items()}
+    if not _is_htmx(request):
+        if errors:
+            for text in [m for ms in errors.values() for m in ms]:
+                messages.error(request, f"{criterion.code}: {text}")
+        else:
+            messages.success(request, _("Criterion %(code)s saved.") % {"code": criterion.code})
+        return redirect(_row_url(assessment, criterion))
+    score = Score.objects.filter(assessment=assessment, criterion=criterion).first()
+    row = Row(criterion, score, flagged=_flagged(assessment, score), errors=errors, saved=not errors)
+    if errors:
+        row.values = {
+            "points": request.POST.get("points", ""),
+            "not_applicable": bool(request.POST.get("not_applicable")),
+            "note": request.POST.get("note", ""),
+        }
+    context = {"assessment": assessment, "row": row, "editable": True, **_oob_context(assessment, _area_of(criterion))}
+    return render(request, "scoring/self/_entry_response.html", context)
+
+
+@login_required
+@require_POST
+@answers_refusals
+def explain_save(request, pk, criterion_id):
+    assessment, _on_behalf = _for_self_edit(request.user, pk)
+    criterion = _leaf(assessment, criterion_id)
+    form = ExplanationForm(request.POST)
+    errors: list[str] = []
+    if form.is_valid():
+        try:
+            score_explain(assessment=assessment, code=criterion.code, explanation=form.cleaned_data["explanation"],
+                          actor=request.user, via=Via.WEB)
+        except ValidationError as error:
+            errors = _messages_of(error)
+    else:
+        errors = [m for ms in form.errors.values() for m in ms]
+    if not _is_htmx(request):
+        for text in errors:
+            messages.error(request, f"{criterion.code}: {text}")
+        if not errors:
+            messages.success(request, _("The explanation of %(code)s is saved.") % {"code": criterion.code})
+        return redirect(_row_url(assessment, criterion))
+    score = Score.objects.filter(assessment=assessment, criterion=criterion).first()
+    row = Row(criterion, score, flagged=_flagged(assessment, score), saved=not errors)
+    if errors:
+        row.errors = {"explanation": errors}
+        row.values = {"explanation": request.POST.get("explanation", "")}
+    return render(request, "scoring/self/_explain.html", {"assessment": assessment, "row": row, "editable": True})
+
+
+def _evidence_response(request, assessment, criterion, *, errors=None, saved=False):
+    """The row's evidence part, and the submission checklist out of band (evidence changes no points)."""
+    score = (
+        Score.objects.filter(assessment=assessment, criterion=criterion)
+        .prefetch_related(Prefetch("evidence", queryset=Evidence.objects.order_by("created_at", "id")))
+        .first()
+    )
+    row = Row(criterion, score, flagged=_flagged(assessment, score), errors=errors or {}, saved=saved)
+    context = {"assessment": assessment, "row": row, "editable": True, "max_mb": _max_mb(),
+               "problems": submission_problems(assessment), "oob": True}
+    return render(request, "scoring/self/_evidence_response.html", context)
+
+
+@login_required
+@require_POST
+@answers_refusals
+def evidence_add_view(request, pk, criterion_id):
+    """Attach a file (multipart) or a reference to an issued document to a leaf."""
+    assessment, _on_behalf = _for_self_edit(request.user, pk)
+    criterion = _leaf(assessment, criterion_id)
+    is_file = "file" in request.FILES or request.POST.get("kind") == "file"
+    form = EvidenceFileForm(request.POST, request.FILES) if is_file else EvidenceDocumentForm(request.POST)
+    errors: list[str] = []
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            if is_file:
+                evidence_add(assessment=assessment, code=criterion.code, upload=data["file"],
+                             description=data["description"], actor=request.user, via=Via.WEB)
+            else:
+                evidence_add(assessment=assessment, code=criterion.code, document_number=data["document_number"],
+                             document_date=data["document_date"], page=data["page"],
+                             description=data["description"], actor=request.user, via=Via.WEB)
+        except ValidationError as error:
+            errors = _messages_of(error)
+    else:
+        errors = [m for ms in form.errors.values() for m in ms]
+    if not _is_htmx(request):
+        for text in errors:
+            messages.error(request, f"{criterion.code}: {text}")
+        if not errors:
+            messages.success(request, _("Evidence added to %(code)s.") % {"code": criterion.code})
+        return redirect(_row_url(assessment, criterion))
+    key = "file" if is_file else "document"
+    return _evidence_response(request, assessment, criterion, errors={key: errors} if errors else None,
+                              saved=not errors)
+
+
+@login_required
+@require_POST
+@answers_refusals
+def evidence_delete_view(request, evidence_id):
+    evidence = get_object_or_404(Evidence.objects.select_related("score__criterion"), pk=evidence_id)
+    assessment, _on_behalf = _for_self_edit(request.user, evidence.score.assessment_id)
+    criterion = evidence.score.criterion
+    errors: list[str] = []
+    try:
+        evidence_delete(evidence=evidence, actor=request.user, via=Via.WEB)
+    except ValidationError as error:
+        errors = _messages_of(error)
+    if not _is_htmx(request):
+        for text in errors:
+            messages.error(request, text)
+        if not errors:
+            messages.success(request, _("Evidence removed from %(code)s.") % {"code": criterion.code})
+        return redirect(_row_url(assessment, criterion))
+    return _evidence_response(request, assessment, criterion, errors={"delete": errors} if errors else None)
+
+
+@login_required
+def evidence_download(request, evidence_id):
+    """Stream a stored evidence file, only to those who may view its assessment."""
+    evidence = Evidence.objects.select_related("score").filter(pk=evidence_id).first()
+    if evidence is None:
+        raise Http404
+    get_assessment_for_user(request.user, evidence.score.assessment_id)
+    if not evidence.file:
+        raise Http404
+    try:
+        handle = evidence.file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    return FileResponse(handle, as_attachment=True, filename=evidence.file.name.rsplit("/", 1)[-1])
+
+
+@login_required
+@require_POST
+@answers_refusals
+def submit(request, pk):
+    assessment, _on_behalf = _for_self_edit(request.user, pk)
+    page = reverse("scoring:assessment_self", args=[assessment.pk])
+    try:
+        assessment_submit(assessment=assessment, actor=request.user, via=Via.WEB)
+    except ValidationError as error:
+        messages.error(request, _("The self-assessment was not submitted:") + " " + " ".join(_messages_of(error)))
+        return redirect(f"{page}?missing=1#missing")
+    messages.success(request, _("The self-assessment of %(unit)s is submitted to the Home Affairs office.")
+                     % {"unit": assessment.unit.name})
+    return redirect(page)
+
+
+urlpatterns = [
+    path("assessments/", my_assessments, name="my_assessments"),
+    path("assessments/<int:pk>/", assessment_self, name="assessment_self"),
+    path("assessments/<int:pk>/rows/<int:criterion_id>/", self_row_save, name="self_row_save"),
+    path("assessments/<int:pk>/rows/<int:criterion_id>/evidence/", evidence_add_view, name="evidence_add"),
+    path("assessments/<int:pk>/rows/<int:criterion_id>/explain/", explain_save, name="explain_save"),
+    path("assessments/<int:pk>/submit/", submit, name="assessment_submit"),
+    path("evidence/<int:evidence_id>/", evidence_download, name="evidence_download"),
+    path("evidence/<int:evidence_id>/delete/", evidence_delete_view, name="evidence_delete"),
+]

@@ -1,0 +1,464 @@
+"""Permission matrix: every named URL × persona × method, generated from the URL conf.
+
+The list of URLs comes from django.urls.get_resolver(), so a new URL is covered without anyone
+remembering to add a test: it must get a row in EXPECTED (or a reason in SKIPPED), or this file fails.
+
+The world: a framework of district H with assessments of communes X1 (one scored leaf with an evidence
+file) and X2 (empty). Personas: the officer of X1, the officer of X2, the appraiser and the leader at H,
+and anonymous. Each request runs in a fresh world twice: while the framework is open (X1's assessment a
+draft) and after publication, when every change is refused.
+
+Codes (STYLE.md): 404 for what the persona may not see, 403 for what they may see but not change,
+405 for a method the URL does not take (pages are GET, changes POST), 302 to the login page for anonymous.
+"""
+
+import io
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.shortcuts import resolve_url
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from reports.models import JobStatus, RemediationItem, ReportJob
+from scoring.models import (
+    Assessment,
+    AssessmentStatus,
+    Criterion,
+    Evidence,
+    Framework,
+    FrameworkStatus,
+    ImportKind,
+    ImportStatus,
+    Score,
+)
+from scoring.services import (
+    SelfEntry,
+    assessment_get_or_create,
+    assessment_submit,
+    evidence_add,
+    framework_publish,
+    scores_apply_self,
+)
+from scoring.uploads import import_start
+from scoring.workbooks import assessment_workbook
+from units.models import Role, UnitKind
+
+from .factories import make_framework, make_member, make_unit, rows_from_spec
+
+TREE = [("1", 70), ("1.1", 30), ("1.2", 40), ("2", 30, "score", "survey"), ("2.1", 30, "score", "survey")]
+PERSONAS = ("officer", "other_officer", "appraiser", "leader", "anonymous")
+STATES = ("open", "published")
+
+# URLs that are not ParIndex pages, each with the reason it is left out.
+SKIPPED_NAMESPACES = {
+    "admin": "Django admin: staff only, Django's own permission checks (tests/test_admin.py)",
+}
+SKIPPED = {
+    "login": "Django's auth view: public by design",
+    "logout": "Django's auth view (POST only), public by design",
+    "password_change": "Django's auth view, login_required by Django",
+    "password_change_done": "Django's auth view, login_required by Django",
+    "set_language": "Django's i18n view: public by design (language switch)",
+    "health": "liveness probe for load balancers: public by design, no data",
+}
+
+# --- expectations --------------------------------------------------------------------------------------
+LOGIN = "login"  # 302 to the login page with ?next=
+OK = 200
+REDIRECT = 302
+HIDDEN = 404
+REFUSED = 403
+NOT_ALLOWED = 405
+# The persona may make this change, but the request carries an empty body: the page answers with the form
+# and its errors (200), a 400, or a redirect after doing what needs no input (302). Never 403/404/500.
+ALLOWED = frozenset({200, 302, 400})
+
+
+def each(value, **overrides):
+    """The same expectation for every signed-in persona, anonymous sent to the login page."""
+    row = dict.fromkeys(PERSONAS, value)
+    row["anonymous"] = LOGIN
+    row.update(overrides)
+    return row
+
+
+def read_post(get):
+    """A read-only page may refuse POST (405) or answer it as a GET, changing nothing; either way it
+    shows a persona no more than the GET does."""
+    return {persona: value if value == LOGIN else frozenset({value, NOT_ALLOWED}) for persona, value in get.items()}
+
+
+def page(get, published_get=None, params=None):
+    """A read-only page."""
+    return change(get, read_post(get), published_get=published_get,
+                  published_post=read_post(published_get) if published_get else None, params=params)
+
+
+def change(get, post, published_post=None, published_get=None, status=AssessmentStatus.DRAFT, params=None,
+           data=None):
+    """GET and POST expectations while the framework is open (X1's assessment in `status`, the one in
+    which the change is made), and after publication (the same unless given). `params` maps a URL
+    parameter to another object of the world than the one its name gives (e.g. pk → an import).
+    POSTs carry an empty body, unless `data` gives one (where an empty body could only answer 404)."""
+    return {
+        "status": status,
+        "params": params or {},
+        "data": data or {},
+        ("open", "GET"): get,
+        ("open", "POST"): post,
+        ("published", "GET"): published_get or get,
+        ("published", "POST"): published_post or post,
+    }
+
+
+# Changes of X1's self-assessment (X1 a draft): its officer, or an appraiser on the unit's behalf.
+SELF_CHANGE = change(
+    get=each(NOT_ALLOWED),
+    post=each(ALLOWED, other_officer=HIDDEN, leader=REFUSED),
+    published_post=each(REFUSED, other_officer=HIDDEN),
+)
+# Appraisal of X1 (submitted): officers and leaders may see the assessment, never change the appraisal.
+APPRAISAL_CHANGE = change(
+    get=each(NOT_ALLOWED),
+    post=each(REFUSED, other_officer=HIDDEN, appraiser=ALLOWED),
+    published_post=each(REFUSED, other_officer=HIDDEN),
+    status=AssessmentStatus.SUBMITTED,
+)
+# Pages that run the framework: appraisers of the authority only. Officers of assessed units may see that
+# the framework exists (403); the leader reads but does not manage.
+FRAMEWORK_FORM = change(
+    get=each(REFUSED, appraiser=OK),
+    post=each(REFUSED, appraiser=ALLOWED),
+    published_post=each(REFUSED),
+)
+# Framework-wide pages with other units' data: overseers (appraiser, leader) only; 404 for officers.
+FRAMEWORK_PAGE = page(each(OK, officer=HIDDEN, other_officer=HIDDEN))
+
+EXPECTED = {
+    "home": change(get=each(REDIRECT), post=each(REDIRECT)),
+    "reports:dashboard": page(each(OK, officer=HIDDEN, other_officer=HIDDEN)),
+    # self-assessment
+    "scoring:my_assessments": page(each(OK)),
+    "scoring:assessment_self": page(each(OK, other_officer=HIDDEN)),
+    "scoring:self_row_save": SELF_CHANGE,
+    "scoring:evidence_add": SELF_CHANGE,
+    "scoring:explain_save": SELF_CHANGE,
+    "scoring:assessment_submit": SELF_CHANGE,
+    "scoring:evidence_download": page(each(OK, other_officer=HIDDEN)),
+    "scoring:evidence_delete": SELF_CHANGE,
+    # appraisal
+    "scoring:assessment_appraise": page(each(REFUSED, other_officer=HIDDEN, appraiser=OK)),
+    "scoring:appraisal_row_save": APPRAISAL_CHANGE,
+    "scoring:appraisal_accept": APPRAISAL_CHANGE,
+    "scoring:assessment_return": change(
+        get=each(REFUSED, other_officer=HIDDEN, appraiser=OK),  # the return form
+        post=APPRAISAL_CHANGE[("open", "POST")],
+        published_post=APPRAISAL_CHANGE[("published", "POST")],
+        status=AssessmentStatus.SUBMITTED,
+    ),
+    "scoring:assessment_mark_appraised": APPRAISAL_CHANGE,
+    "scoring:deadline_extend": APPRAISAL_CHANGE,
+    # frameworks
+    "scoring:framework_list": page(each(OK)),
+    "scoring:framework_board": FRAMEWORK_PAGE,
+    "scoring:framework_activity": FRAMEWORK_PAGE,
+    "scoring:survey_grid": change(  # the leader reads the survey points; only appraisers enter them
+        get=each(OK, officer=HIDDEN, other_officer=HIDDEN),
+        post=each(REFUSED, officer=HIDDEN, other_officer=HIDDEN, appraiser=ALLOWED),
+        published_post=each(REFUSED, officer=HIDDEN, other_officer=HIDDEN),
+    ),
+    "scoring:framework_deadlines": FRAMEWORK_FORM,
+    "scoring:framework_publish": FRAMEWORK_FORM,
+    "scoring:score_history": page(each(OK, other_officer=HIDDEN)),
+    # spreadsheets (scoring/views/files.py): X1's workbook and a pending upload of it
+    "scoring:assessment_template": page(each(OK, other_officer=HIDDEN)),
+    "scoring:assessment_upload": change(
+        get=each(OK, other_officer=HIDDEN),  # everyone who sees the assessment sees its uploads
+        post=SELF_CHANGE[("open", "POST")],
+        published_post=SELF_CHANGE[("published", "POST")],
+    ),
+    "scoring:import_detail": page(each(OK, other_officer=HIDDEN), params={"pk": "import_id"}),
+    "scoring:import_file": page(each(OK, other_officer=HIDDEN), params={"pk": "import_id"}),
+    "scoring:import_confirm": {**SELF_CHANGE, "params": {"pk": "import_id"}},
+    "scoring:import_cancel": {**SELF_CHANGE, "params": {"pk": "import_id"}},
+    "scoring:framework_import": change(  # not tied to a framework: the same after publication
+        get=each(REFUSED, appraiser=OK),
+        post=each(REFUSED, appraiser=ALLOWED),
+    ),
+    "scoring:framework_copy": change(  # copying to next year is fine from a published framework
+        get=each(REFUSED, appraiser=OK),
+        post=each(REFUSED, appraiser=ALLOWED),
+    ),
+    "scoring:survey_upload": FRAMEWORK_FORM,
+    "scoring:framework_export": FRAMEWORK_PAGE,
+    # reports (dashboards, remediation, report jobs): leaders and appraisers; officers see only their own unit
+    "reports:ranking_export": {**FRAMEWORK_PAGE, "params": {"fmt": "ranking_format"}},
+    "reports:areas": FRAMEWORK_PAGE,
+    "reports:progress": FRAMEWORK_PAGE,
+    "reports:remediation_suggest": change(  # after publication is when remediation is planned
+        get=each(NOT_ALLOWED),
+        post=each(REFUSED, officer=HIDDEN, other_officer=HIDDEN, appraiser=ALLOWED),
+    ),
+    "reports:unit_profile": page(each(OK, other_officer=HIDDEN), params={"unit_code": "profile_unit"}),
+    "reports:remediation_list": page(each(OK)),
+    "reports:remediation_edit": change(  # the unit's officers fill in their plan, its appraisers may correct it
+        get=each(OK, other_officer=HIDDEN),
+        post=each(ALLOWED, other_officer=HIDDEN, leader=REFUSED),
+        params={"pk": "remediation_id"},
+    ),
+    "reports:job_list": page(each(OK, officer=HIDDEN, other_officer=HIDDEN)),
+    "reports:job_request": change(
+        get=each(NOT_ALLOWED),
+        post=each(ALLOWED, officer=HIDDEN, other_officer=HIDDEN),
+        data={"framework": "FWM", "compare": ""},
+    ),
+    "reports:job_status": page(each(REDIRECT, officer=HIDDEN, other_officer=HIDDEN), params={"pk": "job_id"}),
+    "reports:job_download": page(each(OK, officer=HIDDEN, other_officer=HIDDEN), params={"pk": "job_id"}),
+    "reports:job_retry": change(
+        get=each(NOT_ALLOWED),
+        post=each(ALLOWED, officer=HIDDEN, other_officer=HIDDEN),
+        params={"pk": "job_id"},
+    ),
+    "scoring:assessment_start": change(  # opens an assessment of X3, which has none
+        get=each(NOT_ALLOWED),
+        post=each(REFUSED, appraiser=ALLOWED),
+        published_post=each(REFUSED),
+    ),
+}
+
+
+# --- the URL conf --------------------------------------------------------------------------------------
+
+
+def _walk(patterns, namespace=None, prefix=""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            inner = namespace
+            if entry.namespace:
+                inner = f"{namespace}:{entry.namespace}" if namespace else entry.namespace
+            yield from _walk(entry.url_patterns, inner, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield namespace, entry, prefix + str(entry.pattern)
+
+
+def url_inventory():
+    """[(full name, route, parameter names)] of every URL that the matrix covers; the rest are skipped
+    with a reason above, and an unnamed URL outside a skipped namespace is a problem."""
+    covered, problems = [], []
+    for namespace, pattern, route in _walk(get_resolver().url_patterns):
+        top = (namespace or "").split(":")[0]
+        if top in SKIPPED_NAMESPACES:
+            continue
+        if not pattern.name:
+            problems.append(f"unnamed URL {route!r}: name it so that the permission matrix can cover it")
+            continue
+        if not namespace and pattern.name in SKIPPED:
+            continue
+        name = f"{namespace}:{pattern.name}" if namespace else pattern.name
+        covered.append((name, route, tuple(pattern.pattern.converters)))
+    return covered, problems
+
+
+URLS, URL_PROBLEMS = url_inventory()
+ROUTES = {name: (route, params) for name, route, params in URLS}
+
+
+def test_the_url_conf_is_fully_named():
+    assert not URL_PROBLEMS, "\n".join(URL_PROBLEMS)
+
+
+def test_every_url_has_a_row_in_the_table():
+    missing = sorted(name for name in ROUTES if name not in EXPECTED)
+    assert not missing, (
+        "New URLs need a decision in tests/test_permission_matrix.py EXPECTED (or SKIPPED with a reason): "
+        + ", ".join(missing)
+    )
+
+
+def test_every_row_of_the_table_is_a_url():
+    stale = sorted(name for name in EXPECTED if name not in ROUTES)
+    assert not stale, "Rows for URLs that no longer exist: " + ", ".join(stale)
+
+
+def test_the_matrix_covers_the_issue_pages():
+    """A guard against a broken walk: the pages of the issue are all found."""
+    assert {"home", "reports:dashboard", "scoring:assessment_self", "scoring:assessment_appraise",
+            "scoring:framework_board", "scoring:framework_publish"} <= set(ROUTES)
+    assert len(ROUTES) >= 23
+
+
+# --- the world -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world_base(django_db_setup, django_db_blocker):
+    """Built once for the module inside a transaction that is rolled back at its end; each test runs in a
+    savepoint inside it (pytest-django's `db`), so what a test changes is undone before the next."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        district = make_unit("H", kind=UnitKind.DISTRICT, parent=make_unit("T", kind=UnitKind.PROVINCE))
+        commune = make_unit("X1", kind=UnitKind.COMMUNE, parent=district, name="Xã Một")
+        other_commune = make_unit("X2", kind=UnitKind.COMMUNE, parent=district, name="Xã Hai")
+        users = {
+            "officer": make_member(commune, Role.OFFICER, "officer_x1"),
+            "other_officer": make_member(other_commune, Role.OFFICER, "officer_x2"),
+            "appraiser": make_member(district, Role.APPRAISER, "appraiser"),
+            "leader": make_member(district, Role.LEADER, "leader"),
+            "anonymous": None,
+        }
+        framework = make_framework(district, rows=rows_from_spec(TREE), code="FWM")
+        assessment = assessment_get_or_create(unit=commune, framework=framework)
+        assessment_get_or_create(unit=other_commune, framework=framework)
+        evidence = evidence_add(
+            assessment=assessment, code="1.1", actor=users["officer"],
+            upload=SimpleUploadedFile("bien-ban.pdf", b"%PDF-1.4\n% matrix\n", content_type="application/pdf"),
+        )
+        scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("12.5"), note="Đã có biên bản")},
+                          actor=users["officer"])
+        make_unit("X3", kind=UnitKind.COMMUNE, parent=district, name="Xã Ba")  # no assessment yet
+        workbook = io.BytesIO()
+        assessment_workbook(assessment=assessment).save(workbook)
+        pending = import_start(
+            kind=ImportKind.SELF, actor=users["officer"], assessment=assessment,
+            upload=SimpleUploadedFile("tu-danh-gia-X1.xlsx", workbook.getvalue()),
+        )
+        assert pending.status == ImportStatus.PREVIEW, pending.problems
+        remediation = RemediationItem.objects.create(
+            assessment=assessment, criterion=Criterion.objects.get(framework=framework, code="1.1"),
+            points_lost=D("0.4"),
+        )
+        job = ReportJob(framework=framework, status=JobStatus.SUCCEEDED, progress=100,
+                        requested_by=users["appraiser"])
+        job.file.save("bao-cao.xlsx", ContentFile(b"PK\x03\x04 report"), save=False)
+        job.save()
+        score = Score.objects.get(assessment=assessment, criterion__code="1.1")
+        yield {
+            "framework_id": framework.pk,
+            "assessment_id": assessment.pk,
+            "users": users,
+            "kwargs": {"pk": assessment.pk, "criterion_id": score.criterion_id, "code": framework.code,
+                       "evidence_id": evidence.pk, "unit_code": "X3", "import_id": pending.pk,
+                       "profile_unit": "X1", "ranking_format": "csv", "remediation_id": remediation.pk,
+                       "job_id": job.pk},
+        }
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def world(world_base, db):
+    """The module's world, with fresh model instances for this test."""
+    return {
+        **world_base,
+        "framework": Framework.objects.get(pk=world_base["framework_id"]),
+        "assessment": Assessment.objects.get(pk=world_base["assessment_id"]),
+    }
+
+
+def submit(world):
+    assessment, officer = world["assessment"], world["users"]["officer"]
+    scores_apply_self(assessment=assessment, entries={"1.2": SelfEntry(D("40"), note="Đủ hồ sơ")}, actor=officer)
+    assessment_submit(assessment=assessment, actor=officer)
+    assessment.refresh_from_db()
+    assert assessment.status == AssessmentStatus.SUBMITTED
+
+
+def publish(world):
+    framework_publish(framework=world["framework"], decision_number="4769/QĐ-UBND",
+                      decision_date=date(2024, 12, 21), actor=world["users"]["appraiser"])
+    world["framework"].refresh_from_db()
+    assert world["framework"].status == FrameworkStatus.PUBLISHED
+
+
+def describe(expected) -> str:
+    if expected == LOGIN:
+        return "302 to the login page"
+    if isinstance(expected, frozenset):
+        return " or ".join(str(code) for code in sorted(expected))
+    return str(expected)
+
+
+def check(response, expected, login_url) -> bool:
+    if expected == LOGIN:
+        return response.status_code == 302 and response["Location"].startswith(login_url + "?next=")
+    if response.status_code == 302 and response["Location"].startswith(login_url):
+        return False  # a signed-in persona is never sent to the login page
+    if isinstance(expected, frozenset):
+        return response.status_code in expected
+    return response.status_code == expected
+
+
+def url_of(name, world) -> str:
+    route, params = ROUTES[name]
+    sources = {p: EXPECTED.get(name, {}).get("params", {}).get(p, p) for p in params}
+    unknown = [p for p, source in sources.items() if source not in world["kwargs"]]
+    if unknown:
+        pytest.fail(f"{name} ({route}) takes {unknown}: add them to the world fixture (or map them in `params`)")
+    return resolve_url(name, **{p: world["kwargs"][source] for p, source in sources.items()})
+
+
+CASES = [
+    pytest.param(name, persona, state, method, id=f"{name}-{persona}-{state}-{method}")
+    for name in sorted(ROUTES)
+    for persona in PERSONAS
+    for state in STATES
+    for method in ("GET", "POST")
+]
+
+
+@pytest.mark.parametrize(("name", "persona", "state", "method"), CASES)
+def test_permission(client, world, name, persona, state, method):
+    if name not in EXPECTED:
+        pytest.fail(f"{name} has no row in EXPECTED: decide what each persona gets")
+    url = url_of(name, world)
+    if EXPECTED[name]["status"] == AssessmentStatus.SUBMITTED:
+        submit(world)
+    if state == "published":
+        publish(world)
+    user = world["users"][persona]
+    if user is not None:
+        client.force_login(user)
+    response = client.get(url) if method == "GET" else client.post(url, EXPECTED[name]["data"])
+    expected = EXPECTED[name][(state, method)][persona]
+    login_url = resolve_url(settings.LOGIN_URL)
+    got = response.status_code
+    where = f" → {response['Location']}" if got in (301, 302) else ""
+    hint = " (the page is still the 501 placeholder)" if got == 501 else ""
+    assert check(response, expected, login_url), (
+        f"{method} {url} ({name}) as {persona}, framework {state}: expected {describe(expected)}, "
+        f"got {got}{where}{hint}"
+    )
+
+
+@pytest.mark.parametrize("persona", ["officer", "appraiser", "leader", "other_officer"])
+def test_refused_posts_save_nothing(client, world, persona):
+    """After publication every POST of every persona leaves the data as it was."""
+    publish(world)
+    assessment = world["assessment"]
+    before = (list(Score.objects.filter(assessment__framework=world["framework"]).order_by("pk").values()),
+              Evidence.objects.count())
+    client.force_login(world["users"][persona])
+    for name in ROUTES:
+        url = url_of(name, world)
+        client.post(url, {"points": "1", "self_points": "1", "reason": "x", "message": "x",
+                          "decision_number": "1/QĐ", "decision_date": "2025-01-01"})
+    after = (list(Score.objects.filter(assessment__framework=world["framework"]).order_by("pk").values()),
+             Evidence.objects.count())
+    assert before == after
+    assessment.refresh_from_db()
+    assert assessment.status == AssessmentStatus.PUBLISHED
+
+
+@pytest.mark.parametrize(("persona", "destination"), [
+    ("officer", "scoring:my_assessments"),
+    ("other_officer", "scoring:my_assessments"),
+    ("appraiser", "scoring:framework_list"),
+    ("leader", "reports:dashboard"),
+])
+def test_home_sends_each_persona_to_their_work(client, world, persona, destination):
+    client.force_login(world["users"][persona])
+    response = client.get(resolve_url("home"))
+    assert (response.status_code, response["Location"]) == (302, resolve_url(destination))
