@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-services lint check messages clean
+.PHONY: help venv run test test-browser test-services lint check messages clean
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -12,18 +12,20 @@ STAMP := $(VENV)/.parindex-installed
 PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
 HOST_PORT := 127.0.0.1:8000
 
-# Tests that need outside services (or, later, a browser); `make test` leaves them out.
-SERVICE_MARKERS := not postgres and not redis and not worker and not browser
+# Tests that need outside services, a browser or LibreOffice; `make test` leaves them out.
+SERVICE_MARKERS := not postgres and not redis and not worker and not browser and not libreoffice
 
-# `make test-services`: the whole suite on the PostgreSQL and Redis that run on this machine.
+# `make test-services`: the whole suite, browser tests included (as CI runs it), on the PostgreSQL and
+# Redis that run on this machine. An empty marker expression selects every test.
 SERVICES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/parindex_dev
 SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/14
-SERVICES_MARKERS := not browser
+SERVICES_MARKERS :=
 
 help:
 	@echo "make run            demo app on SQLite at http://$(HOST_PORT)/ (admin at /admin/)"
 	@echo "make test           test suite on SQLite with eager Celery (no services needed)"
-	@echo "make test-services  whole suite on PostgreSQL + Redis + a real Celery worker"
+	@echo "make test-browser   browser tests only (headless Chromium from Debian's chromium package)"
+	@echo "make test-services  whole suite, browser tests included, on PostgreSQL + Redis + a real Celery worker"
 	@echo "make lint           ruff check"
 	@echo "make check          makemigrations --check and manage.py check"
 	@echo "make messages       merge locale/fragments and compile the Vietnamese catalogue"
@@ -71,6 +73,12 @@ endef
 test: venv
 	env -u DATABASE_URL -u REDIS_URL -u PARINDEX_REQUIRE_SERVICES -u PARINDEX_TEST_DB_NAME -u DJANGO_SETTINGS_MODULE \
 	  bash -c '$(call PYTEST,-m "$(SERVICE_MARKERS)" $(PYTEST_ARGS))'
+
+# `make test-browser`: only the browser tests (headless Chromium, Debian's `chromium` package at
+# /usr/bin/chromium: `apt-get install -y chromium`), on SQLite. Screenshots: test-artifacts/screenshots/.
+test-browser: venv
+	env -u DATABASE_URL -u REDIS_URL -u PARINDEX_REQUIRE_SERVICES -u PARINDEX_TEST_DB_NAME -u DJANGO_SETTINGS_MODULE \
+	  bash -c '$(call PYTEST,-m browser $(PYTEST_ARGS))'
 
 test-services: venv
 	env -u DJANGO_SETTINGS_MODULE DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) \

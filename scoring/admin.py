@@ -16,14 +16,17 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ExportMixin, ImportExportMixin
 
 from parindex.numbers import NotANumber, format_decimal, parse_decimal
+from units.admin import SpreadsheetAdminMixin
 
 from .models import (
     AreaResult,
@@ -37,9 +40,11 @@ from .models import (
     Framework,
     FrameworkStatus,
     GradeBand,
+    ImportRecord,
     Score,
     Via,
 )
+from .resources import CriterionResource, ScoreResource
 from .results import results_recompute
 from .services import (
     DEFAULT_BANDS,
@@ -552,7 +557,8 @@ class FrameworkAdmin(DeletesOwnRecords, LockedWhenPublished, admin.ModelAdmin):
 
 
 @admin.register(Criterion)
-class CriterionAdmin(LockedWhenPublished, admin.ModelAdmin):
+class CriterionAdmin(SpreadsheetAdminMixin, ExportMixin, LockedWhenPublished, admin.ModelAdmin):
+    resource_classes = [CriterionResource]  # export only: see scoring.resources
     list_display = ["tree_code", "title", "framework", "max_points", "kind", "source", "is_leaf"]
     list_display_links = ["tree_code", "title"]
     list_filter = ["framework", "kind", "source", "depth", "is_leaf"]
@@ -824,8 +830,9 @@ class ScoreForm(forms.ModelForm):
 
 
 @admin.register(Score)
-class ScoreAdmin(LockedWhenPublished, admin.ModelAdmin):
+class ScoreAdmin(SpreadsheetAdminMixin, ImportExportMixin, LockedWhenPublished, admin.ModelAdmin):
     form = ScoreForm
+    resource_classes = [ScoreResource]  # imports go through the services, like this form
     list_display = ["unit_code", "framework_code", "criterion_code", "self_points", "not_applicable",
                     "appraised_points", "appraisal_reason", "updated_at", "updated_by"]
     list_filter = ["assessment__framework", "not_applicable", "criterion__source", "criterion__kind"]
@@ -1035,3 +1042,62 @@ class AreaResultAdmin(ReadOnlyAdmin):
     @admin.display(description=_("area"), ordering="area__order")
     def area_code(self, result):
         return f"{result.area.code}. {result.area.title}"
+
+
+# --- uploaded files: the import history -------------------------------------------------------------
+
+
+@admin.register(ImportRecord)
+class ImportRecordAdmin(ReadOnlyAdmin):
+    """Uploads of workbooks, survey and framework files: who, when, what, with which result. Files are
+    private (media is never served directly): the kept original is downloaded through this admin,
+    for users with the view permission of imports."""
+
+    list_display = ["created_at", "original_name", "kind", "status", "framework_code", "unit_code", "changed",
+                    "unchanged", "problem_count", "size", "requested_by", "applied_at"]
+    list_filter = ["kind", "status", "framework"]
+    list_select_related = ["framework", "assessment__unit", "requested_by"]
+    search_fields = ["original_name", "requested_by__username", "assessment__unit__code", "framework__code"]
+    date_hierarchy = "created_at"
+    fields = ["kind", "status", "framework", "assessment", "original_name", "file_link", "size", "progress",
+              "changed", "unchanged", "problem_list", "requested_by", "created_at", "applied_at"]
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/file/", self.admin_site.admin_view(self.file_view), name="scoring_importrecord_file"),
+            *super().get_urls(),
+        ]
+
+    def file_view(self, request, pk):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        record = get_object_or_404(ImportRecord, pk=pk)
+        if not record.file or not record.file.storage.exists(record.file.name):
+            raise Http404
+        return FileResponse(record.file.open("rb"), as_attachment=True, filename=record.original_name)
+
+    @admin.display(description=_("file"))
+    def file_link(self, record):
+        if not record.pk or not record.file:
+            return "—"
+        url = reverse("admin:scoring_importrecord_file", args=[record.pk])
+        return format_html('<a href="{}">{}</a>', url, record.original_name)
+
+    @admin.display(description=_("framework"), ordering="framework__code")
+    def framework_code(self, record):
+        return record.framework.code if record.framework_id else ""
+
+    @admin.display(description=_("unit"), ordering="assessment__unit__code")
+    def unit_code(self, record):
+        return record.assessment.unit.code if record.assessment_id else ""
+
+    @admin.display(description=_("problems"))
+    def problem_count(self, record):
+        return len(record.problems or [])
+
+    @admin.display(description=_("problems"))
+    def problem_list(self, record):
+        language = "en" if (get_language() or "vi").startswith("en") else "vi"
+        items = [(p.get(language) or p.get("vi") or "") if isinstance(p, dict) else str(p)
+                 for p in record.problems or []]
+        return format_html_join("", "<div>{}</div>", ((item,) for item in items)) if items else "—"

@@ -1,3 +1,4 @@
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -5,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from units.models import Unit, UnitKind
@@ -394,3 +396,56 @@ class DeadlineReminder(models.Model):
 
     def __str__(self):
         return f"{self.assessment} · {self.phase} · {self.deadline:%Y-%m-%d}"
+
+
+class ImportKind(models.TextChoices):
+    SELF = "self", _("Self-assessment workbook")
+    APPRAISAL = "appraisal", _("Appraisal workbook")
+    SURVEY = "survey", _("Survey file")
+    FRAMEWORK = "framework", _("Framework file")
+
+
+class ImportStatus(models.TextChoices):
+    CHECKING = "checking", _("Being checked")
+    PREVIEW = "preview", _("Waiting for confirmation")
+    APPLYING = "applying", _("Being applied")
+    APPLIED = "applied", _("Applied")
+    REFUSED = "refused", _("Refused")
+    CANCELLED = "cancelled", _("Cancelled")
+    FAILED = "failed", _("Failed")
+
+
+def import_upload_to(instance, filename):
+    return f"imports/{timezone.now():%Y/%m}/{uuid.uuid4().hex}/{filename}"
+
+
+class ImportRecord(models.Model):
+    """One uploaded file: kept as sent, with its check result, the preview of its changes (stored
+    here so that any web process can confirm it), and what was applied."""
+
+    kind = models.CharField(_("kind"), max_length=20, choices=ImportKind.choices)
+    status = models.CharField(_("status"), max_length=20, choices=ImportStatus.choices, default=ImportStatus.CHECKING)
+    framework = models.ForeignKey(Framework, null=True, blank=True, on_delete=models.CASCADE, related_name="imports")
+    assessment = models.ForeignKey(Assessment, null=True, blank=True, on_delete=models.CASCADE, related_name="imports")
+    file = models.FileField(_("file"), upload_to=import_upload_to)
+    original_name = models.CharField(_("file name"), max_length=255)
+    size = models.PositiveBigIntegerField(_("size"), default=0)
+    progress = models.PositiveSmallIntegerField(_("progress"), default=0)
+    problems = models.JSONField(_("problems"), default=list, blank=True)  # [{"vi": …, "en": …}]
+    preview = models.JSONField(_("preview"), default=dict, blank=True)
+    changed = models.PositiveIntegerField(_("changed"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        indexes = [models.Index(fields=["assessment", "-created_at"], name="import_assessment_idx")]
+
+    def __str__(self):
+        return f"{self.original_name} ({self.get_status_display()})"

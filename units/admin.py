@@ -1,13 +1,117 @@
 """Admin of the unit tree and of memberships. Unit writes go through units.services.unit_save,
-which keeps the materialised paths that every "units under this authority" filter relies on."""
+which keeps the materialised paths that every "units under this authority" filter relies on.
 
-from django.contrib import admin
+Units are also imported and exported as xlsx/csv (django-import-export, UnitResource); the
+SpreadsheetAdminMixin here holds what every admin import and export of the project shares."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportMixin
+from import_export.forms import ImportForm
+
+from parindex.numbers import format_decimal
 
 from .models import Membership, Unit
+from .resources import SPREADSHEET_FORMATS, UnitResource
 from .services import membership_grant, unit_save
+
+
+class CappedImportForm(ImportForm):
+    def clean_import_file(self):
+        upload = self.cleaned_data["import_file"]
+        limit = settings.PARINDEX_UPLOAD_MAX_BYTES
+        if upload.size > limit:
+            megabytes = Decimal(1024 * 1024)
+            raise ValidationError(
+                gettext("The file is %(size)s MB; files of at most %(limit)s MB are accepted.")
+                % {"size": format_decimal((upload.size / megabytes).quantize(Decimal("0.1"))),
+                   "limit": format_decimal((limit / megabytes).quantize(Decimal("0.1")))}
+            )
+        return upload
+
+
+class SpreadsheetAdminMixin:
+    """Shared by the import/export admins (units, criteria, scores).
+
+    - xlsx and csv only, with formulae made harmless on export (units.resources.SafeXLSX/SafeCSV);
+      numbers and dates stay numbers and dates in xlsx, csv is UTF-8 with a BOM so Excel reads
+      Vietnamese right.
+    - Uploads are size-capped and read by parindex.spreadsheets (hostile files refused with a clear
+      message on the form).
+    - Only import-export's message is shown for an unexpected error, never a traceback.
+    - The confirm step imports with rollback on any row error: a file with one bad row saves
+      nothing, even if the data changed between preview and confirm.
+    - A confirm whose stored file is gone (already confirmed, or cleaned up) gets a message, not a 500.
+    """
+
+    formats = SPREADSHEET_FORMATS
+    to_encoding = "utf-8-sig"
+    import_error_display = ("message",)
+    import_form_class = CappedImportForm
+
+    def add_data_read_fail_error_to_form(self, form, e):
+        if isinstance(e, ValidationError):  # a refused file (parindex.spreadsheets): say why
+            form.add_error("import_file", " ".join(e.messages))
+        else:
+            super().add_data_read_fail_error_to_form(form, e)
+
+    def get_export_data(self, file_format, request, queryset, **kwargs):
+        # import-export sends native values only to its own binary format classes (by exact type);
+        # ours are subclasses, so decide by the format itself.
+        if not self.has_export_permission(request):
+            raise PermissionDenied
+        data = self.get_data_for_export(request, queryset, force_native_type=file_format.is_binary(), **kwargs)
+        export_data = file_format.export_data(data)
+        encoding = kwargs.get("encoding")
+        if not file_format.is_binary() and encoding:
+            export_data = export_data.encode(encoding)
+        return export_data
+
+    def get_import_data_kwargs(self, **kwargs):
+        kwargs = super().get_import_data_kwargs(**kwargs)
+        kwargs["rollback_on_validation_errors"] = True
+        return kwargs
+
+    def _import_url(self):
+        opts = self.model._meta
+        return f"admin:{opts.app_label}_{opts.model_name}_import"
+
+    def process_import(self, request, **kwargs):
+        try:
+            return super().process_import(request, **kwargs)
+        except FileNotFoundError:
+            self.message_user(
+                request, gettext("The uploaded file is no longer available (already imported?). Upload it again."),
+                messages.ERROR,
+            )
+            return redirect(self._import_url())
+
+    def process_result(self, result, request):
+        if result.has_errors() or result.has_validation_errors():
+            lines = [
+                gettext("Row %(row)s: %(errors)s")
+                % {"row": row.number, "errors": " ".join(m for ms in row.error_dict.values() for m in ms)}
+                for row in result.invalid_rows[:10]
+            ]
+            lines += [
+                gettext("Row %(row)s: %(errors)s") % {"row": number, "errors": " ".join(str(e.error) for e in errors)}
+                for number, errors in result.row_errors()[:10]
+            ]
+            lines += [str(error.error) for error in result.base_errors[:5]]
+            self.message_user(
+                request, gettext("Nothing was imported: %(problems)s") % {"problems": " · ".join(lines)},
+                messages.ERROR,
+            )
+            return redirect(self._import_url())
+        return super().process_result(result, request)
 
 
 class UnitMembershipInline(admin.TabularInline):
@@ -50,7 +154,7 @@ class PredecessorListFilter(admin.SimpleListFilter):
 
 
 @admin.register(Unit)
-class UnitAdmin(admin.ModelAdmin):
+class UnitAdmin(SpreadsheetAdminMixin, ImportExportMixin, admin.ModelAdmin):
     list_display = ["code", "name", "kind", "parent", "active_from", "active_to"]
     list_display_links = ["code", "name"]
     list_filter = ["kind", PredecessorListFilter, "active_to"]
@@ -61,6 +165,11 @@ class UnitAdmin(admin.ModelAdmin):
     fields = ["code", "name", "kind", "parent", "active_from", "active_to", "predecessors"]
     inlines = [UnitMembershipInline]
     list_per_page = 100
+    resource_classes = [UnitResource]
+
+    def has_import_permission(self, request):
+        # An import both creates and changes units.
+        return super().has_import_permission(request) and self.has_add_permission(request)
 
     def get_readonly_fields(self, request, obj=None):
         # The code is how files and commands name a unit, and unit_save finds the unit by it.

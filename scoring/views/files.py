@@ -1,0 +1,302 @@
+"""Spreadsheet round trip in the browser: template download, upload → preview → confirm, survey and
+framework files, framework export and "copy to next year". Same importers as the commands."""
+
+import io
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from parindex.spreadsheets import SpreadsheetError, render_problems
+from units.models import Unit
+
+from .. import access
+from ..file_forms import FrameworkCopyForm, FrameworkImportForm, SurveyUploadForm, UploadForm
+from ..importers import import_framework_file
+from ..models import Assessment, ImportKind, ImportRecord, ImportStatus, Via
+from ..services import assessment_get_or_create, framework_copy
+from ..uploads import import_cancel, import_confirm, import_start, preview_decimal
+from ..workbooks import assessment_workbook, framework_csv, framework_workbook
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _xlsx_response(workbook, filename: str) -> HttpResponse:
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    response = HttpResponse(buffer.getvalue(), content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _upload_stages(user, assessment: Assessment) -> tuple[str, ...]:
+    """Which stages this user may upload now: self (officer, or appraiser on behalf) and appraisal."""
+    stages = []
+    if access.self_edit_refusal(user, assessment) is None:
+        stages.append(ImportKind.SELF)
+    if access.reach(user).appraises(assessment.unit) and access.appraisal_refusal(user, assessment) is None:
+        stages.append(ImportKind.APPRAISAL)
+    return tuple(stages)
+
+
+@login_required
+def assessment_template(request, pk):
+    assessment = access.get_assessment_for_user(request.user, pk)
+    workbook = assessment_workbook(assessment=assessment)
+    name = slugify(f"tu-danh-gia-{assessment.unit.code}-{assessment.framework.code}") or "tu-danh-gia"
+    return _xlsx_response(workbook, f"{name}.xlsx")
+
+
+@login_required
+def assessment_upload(request, pk):
+    assessment = access.get_assessment_for_user(request.user, pk)
+    stages = _upload_stages(request.user, assessment)
+    if request.method == "POST":
+        if not stages:
+            raise PermissionDenied(access.self_edit_refusal(request.user, assessment) or _("Uploads are closed."))
+        form = UploadForm(request.POST, request.FILES, stages=stages)
+        if form.is_valid():
+            try:
+                record = import_start(kind=form.cleaned_data["stage"], upload=form.cleaned_data["file"],
+                                      actor=request.user, assessment=assessment)
+            except ValidationError as error:
+                form.add_error("file", error)
+            else:
+                return redirect("scoring:import_detail", record.pk)
+    else:
+        form = UploadForm(stages=stages or (ImportKind.SELF,))
+    history = ImportRecord.objects.filter(assessment=assessment).select_related("requested_by")[:20]
+    refusal = None if stages else access.self_edit_refusal(request.user, assessment)
+    return render(request, "scoring/files/upload.html", {
+        "assessment": assessment, "form": form, "history": history, "can_upload": bool(stages), "refusal": refusal,
+    })
+
+
+def _record_for_user(user, pk) -> ImportRecord:
+    record = ImportRecord.objects.select_related("framework", "assessment__unit", "requested_by").filter(pk=pk).first()
+    if record is None:
+        raise Http404
+    if record.assessment_id:
+        access.get_assessment_for_user(user, record.assessment_id)  # 404 when not visible
+    elif not access.can_manage_framework(user, record.framework):
+        raise Http404
+    return record
+
+
+def _record_back_url(record: ImportRecord) -> str:
+    if record.assessment_id:
+        return reverse("scoring:assessment_upload", args=[record.assessment_id])
+    if record.kind == ImportKind.SURVEY:
+        return reverse("scoring:survey_upload", args=[record.framework.code])
+    return reverse("scoring:framework_list")
+
+
+def _may_act_on(user, record: ImportRecord) -> bool:
+    """Who may apply or cancel a pending upload: whoever may upload that stage now (or manage the survey)."""
+    if record.kind == ImportKind.SURVEY:
+        return access.can_manage_framework(user, record.framework)
+    return record.kind in _upload_stages(user, record.assessment)
+
+
+def _may_confirm(user, record: ImportRecord) -> bool:
+    return record.status == ImportStatus.PREVIEW and _may_act_on(user, record)
+
+
+def _may_cancel(user, record: ImportRecord) -> bool:
+    return record.status in (ImportStatus.PREVIEW, ImportStatus.CHECKING) and _may_act_on(user, record)
+
+
+@login_required
+def import_detail(request, pk):
+    record = _record_for_user(request.user, pk)
+    language = (request.LANGUAGE_CODE or "vi")[:2]
+    problems = [p.get(language) or p.get("vi") for p in record.problems]
+    lines = [{**line, "old": preview_decimal(line["old"]), "new": preview_decimal(line["new"])}
+             for line in record.preview.get("lines", [])]
+    page = Paginator(lines, 200).get_page(request.GET.get("page"))
+    context = {"record": record, "problems": problems, "page": page, "back": _record_back_url(record),
+               "may_confirm": _may_confirm(request.user, record),
+               "may_cancel": _may_cancel(request.user, record)}
+    if request.headers.get("HX-Request"):
+        return render(request, "scoring/files/_import_status.html", context)
+    return render(request, "scoring/files/import_detail.html", context)
+
+
+@login_required
+@require_POST
+def import_confirm_view(request, pk):
+    record = _record_for_user(request.user, pk)
+    if not _may_confirm(request.user, record):
+        raise PermissionDenied(_("This file cannot be applied now."))
+    try:
+        record = import_confirm(record=record, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages if not isinstance(error, SpreadsheetError)
+                                         else render_problems(error.problems, record.original_name)))
+        return redirect("scoring:import_detail", record.pk)
+    messages.success(request, _("Saved: %(changed)d changed, %(unchanged)d unchanged.")
+                     % {"changed": record.changed, "unchanged": record.unchanged})
+    if record.assessment_id:
+        return redirect("scoring:assessment_self", record.assessment_id)
+    return redirect("scoring:framework_board", record.framework.code)
+
+
+@login_required
+@require_POST
+def import_cancel_view(request, pk):
+    record = _record_for_user(request.user, pk)
+    if not _may_cancel(request.user, record):
+        raise PermissionDenied(_("This file cannot be cancelled now."))
+    try:
+        import_cancel(record=record)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.info(request, _("The upload was cancelled; nothing was saved."))
+    return redirect(_record_back_url(record))
+
+
+@login_required
+def import_file(request, pk):
+    record = _record_for_user(request.user, pk)
+    return FileResponse(record.file.open("rb"), as_attachment=True, filename=record.original_name)
+
+
+@login_required
+def survey_upload(request, code):
+    framework = access.get_framework_for_manager(request.user, code)
+    if request.method == "POST":
+        access.ensure_not_published(framework)
+        form = SurveyUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                record = import_start(kind=ImportKind.SURVEY, upload=form.cleaned_data["file"], actor=request.user,
+                                      framework=framework)
+            except ValidationError as error:
+                form.add_error("file", error)
+            else:
+                return redirect("scoring:import_detail", record.pk)
+    else:
+        form = SurveyUploadForm()
+    history = ImportRecord.objects.filter(framework=framework, kind=ImportKind.SURVEY).select_related("requested_by")[:20]
+    return render(request, "scoring/files/survey_upload.html",
+                  {"framework": framework, "form": form, "history": history})
+
+
+@login_required
+def framework_export(request, code):
+    framework = access.get_framework_for_user(request.user, code)
+    if not access.reach(request.user).oversees(framework.authority):
+        raise Http404
+    name = slugify(f"bo-chi-so-{framework.code}") or "bo-chi-so"
+    if request.GET.get("format") == "csv":
+        response = HttpResponse("\ufeff" + framework_csv(framework), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        return response
+    return _xlsx_response(framework_workbook(framework), f"{name}.xlsx")
+
+
+def _authorities_for(user):
+    r = access.reach(user)
+    if r.superuser:
+        return Unit.objects.exclude(kind="commune").order_by("path")
+    if not r.appraiser_paths:
+        return Unit.objects.none()
+    from django.db.models import Q
+
+    condition = Q(pk__in=[])
+    for unit_path in r.appraiser_paths:
+        condition |= Q(path__startswith=unit_path)
+    return Unit.objects.filter(condition).exclude(kind="commune").order_by("path")
+
+
+@login_required
+def framework_import(request):
+    authorities = list(_authorities_for(request.user))
+    if not authorities:
+        raise PermissionDenied(_("Only appraisers import frameworks."))
+    problems = []
+    if request.method == "POST":
+        form = FrameworkImportForm(request.POST, request.FILES, authorities=authorities)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                framework = import_framework_file(
+                    data["file"], code=data["code"], authority=data["authority"], unit_kind=data["unit_kind"],
+                    year=data["year"], name=data["name"], bands=data["bands"], decimals=data["decimals"],
+                    legal_basis=data["legal_basis"], actor=request.user, via=Via.IMPORT,
+                    file_name=data["file"].name,
+                )
+            except SpreadsheetError as error:
+                problems = render_problems(error.problems, data["file"].name)
+            except ValidationError as error:
+                problems = error.messages
+            else:
+                messages.success(request, _("Framework %(code)s imported with %(count)d criteria.")
+                                 % {"code": framework.code, "count": framework.criteria.count()})
+                return redirect("scoring:framework_board", framework.code)
+    else:
+        form = FrameworkImportForm(authorities=authorities)
+    return render(request, "scoring/files/framework_import.html", {"form": form, "problems": problems})
+
+
+@login_required
+def framework_copy_view(request, code):
+    source = access.get_framework_for_manager(request.user, code)
+    if request.method == "POST":
+        form = FrameworkCopyForm(request.POST)
+        if form.is_valid():
+            try:
+                framework = framework_copy(source=source, actor=request.user, via=Via.WEB, **form.cleaned_data)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, _("Framework %(code)s created from %(source)s.")
+                                 % {"code": framework.code, "source": source.code})
+                return redirect("scoring:framework_board", framework.code)
+    else:
+        year = source.year + 1
+        form = FrameworkCopyForm(initial={
+            "year": year, "code": source.code.replace(str(source.year), str(year)) if str(source.year) in source.code
+            else f"{source.code}-{year}", "name": source.name.replace(str(source.year), str(year)),
+        })
+    return render(request, "scoring/files/framework_copy.html", {"form": form, "source": source})
+
+
+@login_required
+@require_POST
+def assessment_start(request, code, unit_code):
+    """An appraiser opens an assessment for a unit that has none yet (e.g. to upload its workbook)."""
+    framework = access.get_framework_for_manager(request.user, code)
+    access.ensure_not_published(framework)
+    unit = Unit.objects.filter(code=unit_code).first()
+    if unit is None or not access.reach(request.user).appraises(unit):
+        raise Http404
+    try:
+        assessment = assessment_get_or_create(unit=unit, framework=framework, actor=request.user, via=Via.WEB)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("scoring:framework_board", framework.code)
+    return redirect("scoring:assessment_self", assessment.pk)
+
+
+urlpatterns = [
+    path("assessments/<int:pk>/template.xlsx", assessment_template, name="assessment_template"),
+    path("assessments/<int:pk>/upload/", assessment_upload, name="assessment_upload"),
+    path("imports/<int:pk>/", import_detail, name="import_detail"),
+    path("imports/<int:pk>/confirm/", import_confirm_view, name="import_confirm"),
+    path("imports/<int:pk>/cancel/", import_cancel_view, name="import_cancel"),
+    path("imports/<int:pk>/file/", import_file, name="import_file"),
+    path("import/framework/", framework_import, name="framework_import"),
+    path("frameworks/<str:code>/survey/upload/", survey_upload, name="survey_upload"),
+    path("frameworks/<str:code>/export/", framework_export, name="framework_export"),
+    path("frameworks/<str:code>/copy/", framework_copy_view, name="framework_copy"),
+    path("frameworks/<str:code>/units/<str:unit_code>/start/", assessment_start, name="assessment_start"),
+]
