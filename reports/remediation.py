@@ -1,0 +1,147 @@
+"""Writes of remediation plans (kế hoạch khắc phục): suggesting items after publication, and the unit
+filling them in. Both are audited in the framework's trail (scoring.AuditEntry)."""
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from scoring.access import reach
+from scoring.models import (
+    Assessment,
+    AuditEntry,
+    Criterion,
+    CriterionKind,
+    Framework,
+    FrameworkStatus,
+    Score,
+    Via,
+)
+
+from .models import RemediationItem, RemediationStatus
+
+ITEMS_PER_UNIT = 5
+
+
+def _audit(framework, *, action, actor, via, assessment=None, criterion=None, field="", old="", new="", reason=""):
+    return AuditEntry(
+        framework=framework, assessment=assessment, criterion=criterion, action=action, field=field,
+        old_value="" if old is None else str(old), new_value="" if new is None else str(new), reason=reason,
+        actor=actor if getattr(actor, "pk", None) else None, via=via,
+    )
+
+
+def weakest_criteria(framework: Framework, per_unit: int = ITEMS_PER_UNIT) -> dict[int, list[tuple[int, Decimal]]]:
+    """For each assessment of the framework, the scored leaves where it lost the most points
+    (max − achieved, not-applicable leaves left out, an unscored leaf lost all its points), largest
+    first, at most per_unit of them. Three queries whatever the number of units."""
+    leaves = list(
+        Criterion.objects.filter(framework=framework, is_leaf=True, kind=CriterionKind.SCORE)
+        .order_by("order")
+        .values_list("id", "max_points")
+    )
+    order = {pk: i for i, (pk, _max) in enumerate(leaves)}
+    assessment_ids = list(Assessment.objects.filter(framework=framework).values_list("id", flat=True))
+    achieved: dict[int, dict[int, Decimal | None]] = defaultdict(dict)  # None: not applicable
+    for assessment_id, criterion_id, self_points, appraised_points, not_applicable in Score.objects.filter(
+        assessment__framework=framework, criterion__kind=CriterionKind.SCORE
+    ).values_list("assessment_id", "criterion_id", "self_points", "appraised_points", "not_applicable"):
+        final = appraised_points if appraised_points is not None else self_points
+        achieved[assessment_id][criterion_id] = None if not_applicable else (final or Decimal("0"))
+    weakest = {}
+    for assessment_id in assessment_ids:
+        points = achieved.get(assessment_id, {})
+        losses = []
+        for criterion_id, max_points in leaves:
+            if criterion_id in points and points[criterion_id] is None:
+                continue
+            lost = max_points - (points.get(criterion_id) or Decimal("0"))
+            if lost > 0:
+                losses.append((criterion_id, lost))
+        losses.sort(key=lambda item: (-item[1], order[item[0]]))
+        weakest[assessment_id] = losses[:per_unit]
+    return weakest
+
+
+@transaction.atomic
+def remediation_suggest(*, framework: Framework, per_unit: int = ITEMS_PER_UNIT, actor=None, via=Via.WEB) -> int:
+    """Create the suggested remediation items of a published framework: for each unit its weakest
+    criteria. Items that exist already (and whatever the unit wrote in them) are kept. Returns how many
+    items were created."""
+    framework = Framework.objects.select_for_update().get(pk=framework.pk)
+    if framework.status != FrameworkStatus.PUBLISHED:
+        raise ValidationError(_("Remediation items are suggested once the results are published."))
+    existing = set(
+        RemediationItem.objects.filter(assessment__framework=framework).values_list("assessment_id", "criterion_id")
+    )
+    new_items = [
+        RemediationItem(assessment_id=assessment_id, criterion_id=criterion_id, points_lost=lost)
+        for assessment_id, losses in weakest_criteria(framework, per_unit).items()
+        for criterion_id, lost in losses
+        if (assessment_id, criterion_id) not in existing
+    ]
+    RemediationItem.objects.bulk_create(new_items, batch_size=500)
+    _audit(framework, action="remediation_suggest", actor=actor, via=via, field="remediation_items",
+           new=len(new_items), reason=_("%(n)s per unit at most") % {"n": per_unit}).save()
+    return len(new_items)
+
+
+def can_edit_remediation(user, item: RemediationItem) -> bool:
+    """The unit's officers fill in their items; appraisers over the unit may correct them."""
+    r = reach(user)
+    unit = item.assessment.unit
+    return r.is_officer_of(unit) or r.appraises(unit)
+
+
+EDITABLE_FIELDS = ("action", "responsible", "due_date", "status")
+
+
+@transaction.atomic
+def remediation_update(
+    *,
+    item: RemediationItem,
+    action: str,
+    responsible: str,
+    due_date: date | None,
+    status: str,
+    actor,
+    via=Via.WEB,
+) -> RemediationItem:
+    """Fill in a remediation item: action, person responsible, due date, status. Refused (nothing
+    saved) for anybody but the unit's officers and its appraisers; every changed field is audited."""
+    item = RemediationItem.objects.select_for_update().select_related(
+        "assessment__unit", "assessment__framework", "criterion"
+    ).get(pk=item.pk)
+    if not can_edit_remediation(actor, item):
+        raise PermissionDenied(_("Only the unit's officers fill in its remediation plan."))
+    if status not in RemediationStatus.values:
+        raise ValidationError({"status": _("Unknown status %(status)s.") % {"status": status}})
+    wanted = {"action": (action or "").strip(), "responsible": (responsible or "").strip(),
+              "due_date": due_date, "status": status}
+    changed = [name for name in EDITABLE_FIELDS if getattr(item, name) != wanted[name]]
+    if not changed:
+        return item
+    old = {name: getattr(item, name) for name in changed}
+    for name in changed:
+        setattr(item, name, wanted[name])
+    item.updated_by = actor if getattr(actor, "pk", None) else None
+    item.full_clean()
+    item.save(update_fields=[*changed, "updated_by", "updated_at"])
+    AuditEntry.objects.bulk_create([
+        _audit(item.assessment.framework, action="remediation_update", actor=actor, via=via,
+               assessment=item.assessment, criterion=item.criterion, field=name,
+               old=_text(old[name]), new=_text(wanted[name]))
+        for name in changed
+    ])
+    return item
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    return str(value)

@@ -1,0 +1,610 @@
+"""Reads for the leaders' dashboards, all from the stored results (scoring.results).
+
+Every function runs a fixed number of queries whatever the number of units: rows are read with one
+query each (values() or select_related) and put together in Python by id. The scope of a user (the
+units under their authority) is a prefix filter on the unit path, applied inside those queries.
+"""
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Avg, Count, F, Q, Sum
+from django.utils import timezone
+
+from parindex.numbers import round_half_up
+from scoring.access import Reach
+from scoring.models import (
+    AreaResult,
+    Assessment,
+    AssessmentResult,
+    AssessmentStatus,
+    Criterion,
+    CriterionKind,
+    CriterionSource,
+    Framework,
+    GradeBand,
+    Score,
+)
+from units.models import Unit
+
+from .models import RemediationItem, RemediationStatus
+
+# Colours of the grades, best band first (green → red); a framework with more bands reuses the last.
+GRADE_COLOURS = ["#1e7b34", "#5a9e2f", "#0b5cad", "#c98a00", "#b3261e", "#7a1712"]
+NO_GRADE_COLOUR = "#9aa5b1"
+STATUS_ORDER = [
+    AssessmentStatus.DRAFT,
+    AssessmentStatus.SUBMITTED,
+    AssessmentStatus.RETURNED,
+    AssessmentStatus.APPRAISED,
+    AssessmentStatus.PUBLISHED,
+]
+STATUS_COLOURS = {
+    AssessmentStatus.DRAFT: "#9aa5b1",
+    AssessmentStatus.SUBMITTED: "#0b5cad",
+    AssessmentStatus.RETURNED: "#c98a00",
+    AssessmentStatus.APPRAISED: "#1e7b34",
+    AssessmentStatus.PUBLISHED: "#6b4fa8",
+}
+
+
+# --- scope ------------------------------------------------------------------------------------------
+
+
+def scope_condition(r: Reach, path_field: str, *, officers: bool = False, unit_field: str | None = None) -> Q:
+    """Rows whose unit lies under one of the user's appraiser or leader memberships (everything for a
+    superuser); with officers=True also the rows of the user's own units (unit_field names the unit id)."""
+    if r.superuser:
+        return Q()
+    condition = Q(pk__in=[])
+    for path in r.appraiser_paths + r.leader_paths:
+        condition |= Q(**{f"{path_field}__startswith": path})
+    if officers and r.officer_unit_ids and unit_field:
+        condition |= Q(**{f"{unit_field}__in": sorted(r.officer_unit_ids)})
+    return condition
+
+
+def subtree_condition(under: Unit | None, path_field: str) -> Q:
+    return Q(**{f"{path_field}__startswith": under.path}) if under is not None else Q()
+
+
+def subtree_choices(framework: Framework, r: Reach) -> list[Unit]:
+    """Units under the framework's authority that group other units (provinces, districts): the
+    "area under the authority" a leader may narrow the dashboards to. One query."""
+    return list(
+        Unit.objects.filter(path__startswith=framework.authority.path, children__isnull=False)
+        .filter(scope_condition(r, "path"))
+        .distinct()
+        .order_by("path")
+    )
+
+
+def _index(value, places: int) -> Decimal | None:
+    return None if value is None else round_half_up(Decimal(value), places)
+
+
+# --- ranking ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class RankRow:
+    assessment_id: int
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    rank: int | None
+    points: Decimal
+    max_points: Decimal
+    index: Decimal | None
+    grade: str
+    provisional: bool
+    status: str
+    points_change: Decimal | None
+    index_change: Decimal | None
+    rank_change: int | None
+    self_points: Decimal = Decimal("0")
+    colour: str = NO_GRADE_COLOUR
+
+    @property
+    def arrow(self) -> str:
+        if self.rank_change is None:
+            return ""
+        return "▲" if self.rank_change > 0 else "▼" if self.rank_change < 0 else "▬"
+
+    @property
+    def trend(self) -> str:
+        """CSS class of the change: up / down / same."""
+        if self.rank_change is None:
+            return ""
+        return "up" if self.rank_change > 0 else "down" if self.rank_change < 0 else "same"
+
+
+def grade_colours(bands: list[GradeBand]) -> dict[str, str]:
+    return {band.name: GRADE_COLOURS[min(i, len(GRADE_COLOURS) - 1)] for i, band in enumerate(bands)}
+
+
+def framework_bands(framework: Framework) -> list[GradeBand]:
+    return list(GradeBand.objects.filter(framework=framework).order_by("-min_index"))
+
+
+def ranking_rows(framework: Framework, r: Reach, under: Unit | None = None, bands=None) -> list[RankRow]:
+    """The framework's stored results for the units the user oversees (optionally one subtree), best
+    first, unranked last. One query (plus one for the grade bands unless given)."""
+    places = framework.index_decimals
+    colours = grade_colours(framework_bands(framework) if bands is None else bands)
+    rows = (
+        AssessmentResult.objects.filter(framework=framework)
+        .filter(scope_condition(r, "assessment__unit__path"))
+        .filter(subtree_condition(under, "assessment__unit__path"))
+        .order_by(F("rank").asc(nulls_last=True), "assessment__unit__code")
+        .values(
+            "assessment_id", "assessment__unit_id", "assessment__unit__code", "assessment__unit__name",
+            "assessment__status", "rank", "points", "max_points", "index", "grade", "provisional",
+            "points_change", "index_change", "rank_change", "self_points",
+        )
+    )
+    return [
+        RankRow(
+            assessment_id=row["assessment_id"],
+            unit_id=row["assessment__unit_id"],
+            unit_code=row["assessment__unit__code"],
+            unit_name=row["assessment__unit__name"],
+            rank=row["rank"],
+            points=row["points"],
+            max_points=row["max_points"],
+            index=_index(row["index"], places),
+            grade=row["grade"],
+            provisional=row["provisional"],
+            status=row["assessment__status"],
+            points_change=row["points_change"],
+            index_change=_index(row["index_change"], places),
+            rank_change=row["rank_change"],
+            self_points=row["self_points"],
+            colour=colours.get(row["grade"], NO_GRADE_COLOUR),
+        )
+        for row in rows
+    ]
+
+
+def ranked_count(framework: Framework) -> int:
+    """How many units hold a rank in the whole framework (the N of "04/15")."""
+    return AssessmentResult.objects.filter(framework=framework, rank__isnull=False).count()
+
+
+@dataclass
+class GradeCount:
+    name: str
+    min_index: Decimal | None
+    count: int
+    colour: str
+
+
+def grade_distribution(rows: list[RankRow], bands: list[GradeBand]) -> list[GradeCount]:
+    counts = Counter(row.grade for row in rows if row.index is not None)
+    colours = grade_colours(bands)
+    lines = [GradeCount(b.name, b.min_index, counts.pop(b.name, 0), colours[b.name]) for b in bands]
+    ungraded = sum(counts.values()) + sum(1 for row in rows if row.index is None)
+    if ungraded:
+        lines.append(GradeCount("", None, ungraded, NO_GRADE_COLOUR))
+    return lines
+
+
+# --- areas ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AreaCell:
+    points: Decimal
+    max_points: Decimal
+    index: Decimal | None
+    rank: int | None
+    colour: str = ""
+    ranked: int = 0  # units ranked in the area (the N of "rank 3/15")
+
+
+@dataclass
+class AreaColumn:
+    id: int
+    code: str
+    title: str
+    max_points: Decimal
+    average_points: Decimal | None = None
+    average_index: Decimal | None = None
+    ranked: int = 0
+
+
+@dataclass
+class AreaMatrix:
+    areas: list[AreaColumn]
+    rows: list[tuple[RankRow, list[AreaCell | None]]]
+
+
+def heat_colour(index: Decimal | None) -> str:
+    """Background of a heatmap cell: red (0) through amber to green (100), light enough for text."""
+    if index is None:
+        return ""
+    share = max(Decimal(0), min(Decimal(100), Decimal(index))) / 100
+    hue = int(share * 125)
+    return f"hsl({hue}, 70%, 82%)"
+
+
+def framework_areas(framework: Framework) -> list[AreaColumn]:
+    """The framework's scored areas (depth 0, kind score) with the framework-wide average of each
+    area's points and index and how many units are ranked in it. Two queries."""
+    places = framework.index_decimals
+    areas = list(
+        Criterion.objects.filter(framework=framework, depth=0, kind=CriterionKind.SCORE)
+        .order_by("order")
+        .values("id", "code", "title", "max_points")
+    )
+    averages = {
+        row["area_id"]: row
+        for row in AreaResult.objects.filter(framework=framework)
+        .values("area_id")
+        .annotate(avg_points=Avg("points"), avg_index=Avg("index"), ranked=Count("id", filter=Q(rank__isnull=False)))
+    }
+    columns = []
+    for area in areas:
+        avg = averages.get(area["id"], {})
+        columns.append(
+            AreaColumn(
+                id=area["id"], code=area["code"], title=area["title"], max_points=area["max_points"],
+                average_points=_index(avg.get("avg_points"), 2),
+                average_index=_index(avg.get("avg_index"), places),
+                ranked=avg.get("ranked", 0),
+            )
+        )
+    return columns
+
+
+def area_matrix(framework: Framework, r: Reach, under: Unit | None = None) -> AreaMatrix:
+    """Units × areas of a framework: points, index and rank per area. Four queries."""
+    places = framework.index_decimals
+    areas = framework_areas(framework)
+    rows = ranking_rows(framework, r, under, bands=[])
+    ranked = {area.id: area.ranked for area in areas}
+    cells: dict[int, dict[int, AreaCell]] = defaultdict(dict)
+    for row in (
+        AreaResult.objects.filter(framework=framework)
+        .filter(scope_condition(r, "assessment__unit__path"))
+        .filter(subtree_condition(under, "assessment__unit__path"))
+        .values("assessment_id", "area_id", "points", "max_points", "index", "rank")
+    ):
+        index = _index(row["index"], places)
+        cells[row["assessment_id"]][row["area_id"]] = AreaCell(
+            row["points"], row["max_points"], index, row["rank"], heat_colour(index), ranked.get(row["area_id"], 0)
+        )
+    return AreaMatrix(areas, [(row, [cells[row.assessment_id].get(a.id) for a in areas]) for row in rows])
+
+
+# --- unit profile -----------------------------------------------------------------------------------
+
+
+@dataclass
+class YearPoint:
+    year: int
+    framework: Framework
+    unit_code: str
+    unit_name: str
+    own: bool  # False: a predecessor's result, before the merger
+    points: Decimal
+    max_points: Decimal
+    index: Decimal | None
+    rank: int | None
+    ranked: int
+    grade: str
+    provisional: bool
+    assessment_id: int
+    previous_index: Decimal | None = None  # stored year-on-year reference (pooled predecessors after a merger)
+    previous_rank: int | None = None
+
+
+@dataclass
+class LostCriterion:
+    code: str
+    title: str
+    max_points: Decimal
+    achieved: Decimal
+    lost: Decimal
+
+
+@dataclass
+class Adjustment:
+    code: str
+    title: str
+    self_points: Decimal
+    appraised_points: Decimal
+    reason: str
+
+    @property
+    def difference(self) -> Decimal:
+        return self.appraised_points - self.self_points
+
+
+@dataclass
+class ProfileArea:
+    column: AreaColumn
+    cell: AreaCell | None
+
+
+@dataclass
+class UnitProfile:
+    unit: Unit
+    lineage: list[Unit]
+    history: list[YearPoint]
+    result: YearPoint | None = None
+    areas: list[ProfileArea] = field(default_factory=list)
+    lost: list[LostCriterion] = field(default_factory=list)
+    adjustments: list[Adjustment] = field(default_factory=list)
+    remediation: list[RemediationItem] = field(default_factory=list)
+
+    @property
+    def frameworks(self) -> list[Framework]:
+        return [point.framework for point in self.history if point.own]
+
+    def continuous_series(self) -> dict[int, tuple[Decimal | None, int | None]]:
+        """(index, rank) by year for one line across a merger: the unit's own results, and before it
+        existed its predecessors' (one predecessor: its figures; several: their pooled index, and for
+        the year just before the merger the pooled place stored with the unit's year-on-year change)."""
+        own = {point.year: point for point in self.history if point.own}
+        series = {year: (point.index, point.rank) for year, point in own.items()}
+        if not own:
+            return series
+        first = own[min(own)]
+        before: dict[int, list[YearPoint]] = defaultdict(list)
+        for point in self.history:
+            if not point.own and point.year < first.year:
+                before[point.year].append(point)
+        for year, points in before.items():
+            if year == first.year - 1 and first.previous_index is not None:
+                series[year] = (first.previous_index, first.previous_rank)
+            elif len(points) == 1:
+                series[year] = (points[0].index, points[0].rank)
+            else:
+                pooled_max = sum(point.max_points for point in points)
+                pooled = (sum(point.points for point in points) * 100 / pooled_max) if pooled_max else None
+                series[year] = (_index(pooled, points[0].framework.index_decimals), None)
+        return dict(sorted(series.items()))
+
+
+LINEAGE_DEPTH = 3  # how many reorganisations back the profile follows (a query each)
+
+
+def unit_lineage(unit: Unit) -> list[Unit]:
+    """The unit and its predecessors, their predecessors, … (up to LINEAGE_DEPTH generations)."""
+    through = Unit.predecessors.through
+    ids, frontier = [unit.pk], [unit.pk]
+    for _generation in range(LINEAGE_DEPTH):
+        frontier = [
+            pk for pk in through.objects.filter(from_unit_id__in=frontier)
+            .order_by("to_unit__code").values_list("to_unit_id", flat=True)
+            if pk not in ids
+        ]
+        if not frontier:
+            break
+        ids.extend(frontier)
+    if len(ids) == 1:
+        return [unit]
+    by_id = Unit.objects.in_bulk(ids)
+    return [by_id[pk] for pk in ids if pk in by_id]
+
+
+def unit_history(unit: Unit, lineage: list[Unit]) -> list[YearPoint]:
+    """Index and rank of the unit year by year; for a year in which it did not exist yet, the results
+    of its predecessors. Two queries."""
+    lineage_ids = [u.pk for u in lineage]
+    results = list(
+        AssessmentResult.objects.filter(assessment__unit_id__in=lineage_ids)
+        .select_related("framework", "assessment__unit")
+        .order_by("framework__year", "assessment__unit__code")
+    )
+    ranked = dict(
+        AssessmentResult.objects.filter(framework_id__in={res.framework_id for res in results}, rank__isnull=False)
+        .values("framework_id")
+        .annotate(n=Count("assessment_id"))
+        .values_list("framework_id", "n")
+    ) if results else {}
+    own_years = {res.framework.year for res in results if res.assessment.unit_id == unit.pk}
+    points = []
+    for res in results:
+        own = res.assessment.unit_id == unit.pk
+        if not own and res.framework.year in own_years:
+            continue  # the unit has its own result that year
+        points.append(
+            YearPoint(
+                year=res.framework.year, framework=res.framework, unit_code=res.assessment.unit.code,
+                unit_name=res.assessment.unit.name, own=own, points=res.points, max_points=res.max_points,
+                index=_index(res.index, res.framework.index_decimals), rank=res.rank,
+                ranked=ranked.get(res.framework_id, 0), grade=res.grade, provisional=res.provisional,
+                assessment_id=res.assessment_id,
+                previous_index=_index(res.previous_index, res.framework.index_decimals), previous_rank=res.previous_rank,
+            )
+        )
+    return points
+
+
+def unit_profile(unit: Unit, framework: Framework | None = None) -> UnitProfile:
+    """Everything the unit profile shows, in a fixed number of queries (about ten)."""
+    lineage = unit_lineage(unit)
+    history = unit_history(unit, lineage)
+    profile = UnitProfile(unit=unit, lineage=lineage, history=history)
+    own = [point for point in history if point.own]
+    if framework is not None:
+        profile.result = next((point for point in own if point.framework.pk == framework.pk), None)
+    elif own:
+        profile.result = own[-1]
+    if profile.result is None:
+        return profile
+    chosen = profile.result.framework
+    places = chosen.index_decimals
+    columns = framework_areas(chosen)
+    cells = {
+        row["area_id"]: AreaCell(row["points"], row["max_points"], _index(row["index"], places), row["rank"],
+                                 heat_colour(_index(row["index"], places)))
+        for row in AreaResult.objects.filter(assessment_id=profile.result.assessment_id).values(
+            "area_id", "points", "max_points", "index", "rank"
+        )
+    }
+    profile.areas = [ProfileArea(column, cells.get(column.id)) for column in columns]
+    profile.lost, profile.adjustments = _criteria_losses(profile.result.assessment_id, chosen)
+    profile.remediation = list(
+        RemediationItem.objects.filter(assessment_id=profile.result.assessment_id)
+        .select_related("criterion", "updated_by")
+        .order_by("-points_lost", "criterion__order")
+    )
+    return profile
+
+
+def _criteria_losses(assessment_id: int, framework: Framework) -> tuple[list[LostCriterion], list[Adjustment]]:
+    """Scored leaves where the unit lost points (max − achieved, largest first), and the leaves whose
+    appraised points differ from the self points. Two queries."""
+    leaves = list(
+        Criterion.objects.filter(framework=framework, is_leaf=True, kind=CriterionKind.SCORE)
+        .order_by("order")
+        .values("id", "code", "title", "max_points", "source")
+    )
+    scores = {
+        s["criterion_id"]: s
+        for s in Score.objects.filter(assessment_id=assessment_id).values(
+            "criterion_id", "self_points", "appraised_points", "not_applicable", "appraisal_reason"
+        )
+    }
+    lost, adjustments = [], []
+    for leaf in leaves:
+        score = scores.get(leaf["id"])
+        if score and score["not_applicable"]:
+            continue
+        final = None
+        if score:
+            final = score["appraised_points"] if score["appraised_points"] is not None else score["self_points"]
+        achieved = final or Decimal("0")
+        if leaf["max_points"] - achieved > 0:
+            lost.append(LostCriterion(leaf["code"], leaf["title"], leaf["max_points"], achieved,
+                                      leaf["max_points"] - achieved))
+        if (
+            score and leaf["source"] == CriterionSource.SELF
+            and score["self_points"] is not None and score["appraised_points"] is not None
+            and score["self_points"] != score["appraised_points"]
+        ):
+            adjustments.append(Adjustment(leaf["code"], leaf["title"], score["self_points"],
+                                          score["appraised_points"], score["appraisal_reason"]))
+    lost.sort(key=lambda item: (-item.lost, [int(p) for p in item.code.split(".")]))
+    return lost, adjustments
+
+
+# --- progress ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ProgressRow:
+    assessment_id: int
+    unit_code: str
+    unit_name: str
+    status: str
+    status_label: str
+    submitted_at: object
+    appraised_at: object
+    deadline: object  # the unit's self-assessment deadline (its extension, or the framework's)
+    leaves_scored: int
+    leaves_applicable: int
+    self_points: Decimal | None = None
+    appraised_points: Decimal | None = None
+    overstatement: Decimal = Decimal("0")
+    lowered: int = 0
+    overdue: str = ""  # "self" / "appraisal" / ""
+
+
+@dataclass
+class Progress:
+    rows: list[ProgressRow]
+    by_status: list[tuple[str, str, int, str]]  # (status, label, count, colour)
+
+    @property
+    def overdue(self) -> list[ProgressRow]:
+        return [row for row in self.rows if row.overdue]
+
+    @property
+    def overstated(self) -> list[ProgressRow]:
+        return sorted((row for row in self.rows if row.overstatement > 0),
+                      key=lambda row: (-row.overstatement, row.unit_code))
+
+
+def progress(framework: Framework, r: Reach, under: Unit | None = None, now=None) -> Progress:
+    """Where the year stands: status of every assessment, overdue units, and how far each unit's self
+    scores were above the appraised ones (overstatement). Two queries."""
+    now = now or timezone.now()
+    labels = dict(AssessmentStatus.choices)
+    assessments = (
+        Assessment.objects.filter(framework=framework)
+        .filter(scope_condition(r, "unit__path"))
+        .filter(subtree_condition(under, "unit__path"))
+        .order_by("unit__code")
+        .values(
+            "id", "unit__code", "unit__name", "status", "submitted_at", "appraised_at", "self_deadline_extended_to",
+            "result__leaves_scored", "result__leaves_applicable",
+        )
+    )
+    # Self-assessed leaves the office appraised: self points, appraised points, and the difference.
+    appraised = {
+        row["assessment_id"]: row
+        for row in Score.objects.filter(
+            assessment__framework=framework, criterion__source=CriterionSource.SELF,
+            criterion__kind=CriterionKind.SCORE, not_applicable=False,
+            self_points__isnull=False, appraised_points__isnull=False,
+        )
+        .filter(scope_condition(r, "assessment__unit__path"))
+        .filter(subtree_condition(under, "assessment__unit__path"))
+        .values("assessment_id")
+        .annotate(
+            self_sum=Sum("self_points"), appraised_sum=Sum("appraised_points"),
+            lowered=Count("id", filter=Q(self_points__gt=F("appraised_points"))),
+        )
+    }
+    rows = []
+    for a in assessments:
+        deadline = a["self_deadline_extended_to"] or framework.self_deadline
+        overdue = ""
+        if a["status"] == AssessmentStatus.DRAFT and deadline and deadline < now:
+            overdue = "self"
+        elif (
+            a["status"] in (AssessmentStatus.SUBMITTED, AssessmentStatus.RETURNED)
+            and framework.appraisal_deadline and framework.appraisal_deadline < now
+        ):
+            overdue = "appraisal"
+        sums = appraised.get(a["id"])
+        row = ProgressRow(
+            assessment_id=a["id"], unit_code=a["unit__code"], unit_name=a["unit__name"], status=a["status"],
+            status_label=labels.get(a["status"], a["status"]), submitted_at=a["submitted_at"],
+            appraised_at=a["appraised_at"], deadline=deadline,
+            leaves_scored=a["result__leaves_scored"] or 0, leaves_applicable=a["result__leaves_applicable"] or 0,
+            overdue=overdue,
+        )
+        if sums:
+            row.self_points, row.appraised_points = sums["self_sum"], sums["appraised_sum"]
+            row.overstatement = Decimal(sums["self_sum"] - sums["appraised_sum"]).quantize(Decimal("0.01"))
+            row.lowered = sums["lowered"]
+        rows.append(row)
+    counts = Counter(row.status for row in rows)
+    by_status = [(s.value, labels[s.value], counts.get(s.value, 0), STATUS_COLOURS[s]) for s in STATUS_ORDER]
+    return Progress(rows, by_status)
+
+
+# --- remediation ------------------------------------------------------------------------------------
+
+
+def remediation_items_for(r: Reach, *, framework: Framework | None = None, status: str = "",
+                          overdue: bool = False, today: date | None = None):
+    """Remediation items the user may see: their own unit's (officers) and those of the units under
+    their authority. A queryset with everything the list page shows joined in."""
+    qs = RemediationItem.objects.select_related(
+        "assessment__unit", "assessment__framework", "criterion", "updated_by"
+    ).filter(scope_condition(r, "assessment__unit__path", officers=True, unit_field="assessment__unit_id"))
+    if framework is not None:
+        qs = qs.filter(assessment__framework=framework)
+    if status:
+        qs = qs.filter(status=status)
+    if overdue:
+        qs = qs.filter(due_date__lt=today or timezone.localdate()).exclude(status=RemediationStatus.DONE)
+    return qs.order_by("assessment__framework__year", "assessment__unit__code", "-points_lost", "criterion__order")

@@ -1,0 +1,498 @@
+"""Leaders' dashboards: ranking, areas, unit profiles, progress, remediation plans (issue 5).
+
+Every page reads the stored results (scoring.results) through reports.selectors in a fixed number of
+queries whatever the number of units. Leaders and appraisers see the units under their authority;
+an officer sees only their own unit's profile and remediation items (404 for anything else).
+Charts are drawn by static/js/charts.js from JSON embedded in the page; every chart has a table
+next to it, and the tables are the page without JavaScript."""
+
+import csv
+import io
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from parindex.numbers import as_json_decimal
+from parindex.templatetags.parindex import rank_change as rank_change_text
+from scoring.access import can_manage_framework, frameworks_visible_to, get_framework_for_user, reach
+from scoring.models import Framework
+from units.models import Unit, UnitKind
+
+from . import selectors
+from .forms import RemediationFilterForm, RemediationForm
+from .models import RemediationItem, RemediationStatus
+from .remediation import can_edit_remediation, remediation_suggest, remediation_update
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+# --- access -----------------------------------------------------------------------------------------
+
+
+def _overseer(user):
+    """Dashboards of whole frameworks are for leaders and appraisers; officers get 404."""
+    r = reach(user)
+    if not (r.is_leader or r.is_appraiser):
+        raise Http404
+    return r
+
+
+def _framework(user, code: str) -> Framework:
+    _overseer(user)
+    return get_framework_for_user(user, code)
+
+
+def _under(request, framework: Framework, r) -> Unit | None:
+    """The subtree ("area under the authority") a page is narrowed to, from ?under=<unit code>."""
+    code = request.GET.get("under", "").strip()
+    if not code:
+        return None
+    unit = Unit.objects.filter(code=code).first()
+    if unit is None or not unit.path.startswith(framework.authority.path) or not r.oversees(unit):
+        raise Http404
+    return unit
+
+
+def _profile_unit(user, code: str) -> Unit:
+    unit = Unit.objects.filter(code=code).first()
+    r = reach(user)
+    if unit is None or not (r.oversees(unit) or r.is_officer_of(unit)):
+        raise Http404
+    return unit
+
+
+# --- charts -----------------------------------------------------------------------------------------
+
+
+def _num(value):
+    return None if value is None else float(value)
+
+
+def _chart(kind: str, labels, datasets, *, y_max=None, reverse=False, horizontal=False, legend=True,
+           y_title="", x_title="") -> dict:
+    """A Chart.js configuration (plain JSON: no functions) that charts.js hands to `new Chart`."""
+    value_axis = "x" if horizontal else "y"
+    scales = {}
+    if kind in ("bar", "line"):
+        scales = {value_axis: {"beginAtZero": not reverse, "reverse": reverse},
+                  ("y" if horizontal else "x"): {"ticks": {"autoSkip": True}}}
+        if y_max is not None:
+            scales[value_axis]["max"] = y_max
+        if y_title:
+            scales[value_axis]["title"] = {"display": True, "text": y_title}
+        if x_title:
+            scales["y" if horizontal else "x"]["title"] = {"display": True, "text": x_title}
+        if reverse:
+            scales[value_axis]["ticks"] = {"precision": 0}
+    return {
+        "type": kind,
+        "data": {"labels": list(labels), "datasets": datasets},
+        "options": {
+            "animation": False,
+            "responsive": True,
+            "maintainAspectRatio": False,
+            "locale": "vi-VN" if (get_language() or "vi").startswith("vi") else "en-GB",
+            "indexAxis": "y" if horizontal else "x",
+            "plugins": {"legend": {"display": legend}},
+            "scales": scales,
+        },
+    }
+
+
+def _tabs(framework: Framework, under: Unit | None, current: str) -> list[dict]:
+    query = "?" + urlencode({"under": under.code}) if under else ""
+    tabs = [
+        ("ranking", _("Ranking"), reverse("reports:dashboard") + "?" + urlencode(
+            {"framework": framework.code, **({"under": under.code} if under else {})})),
+        ("areas", _("Areas"), reverse("reports:areas", args=[framework.code]) + query),
+        ("progress", _("Progress"), reverse("reports:progress", args=[framework.code]) + query),
+        ("remediation", _("Remediation"), reverse("reports:remediation_list") + "?" + urlencode(
+            {"framework": framework.code})),
+    ]
+    return [{"key": key, "label": label, "url": url, "active": key == current} for key, label, url in tabs]
+
+
+def _base_context(request, framework: Framework, r, under: Unit | None, current: str) -> dict:
+    return {
+        "framework": framework,
+        "under": under,
+        "subtrees": selectors.subtree_choices(framework, r),
+        "tabs": _tabs(framework, under, current),
+        "manages": can_manage_framework(request.user, framework),
+    }
+
+
+# --- ranking ----------------------------------------------------------------------------------------
+
+
+@login_required
+def dashboard(request):
+    """The leaders' landing page: the ranking of one framework, its chart and grade distribution."""
+    r = _overseer(request.user)
+    frameworks = list(frameworks_visible_to(request.user).order_by("-year", "code"))
+    years = sorted({f.year for f in frameworks}, reverse=True)
+    kinds = [(value, label) for value, label in UnitKind.choices if any(f.unit_kind == value for f in frameworks)]
+    year = request.GET.get("year", "")
+    kind = request.GET.get("kind", "")
+    candidates = [f for f in frameworks if (not year or str(f.year) == year) and (not kind or f.unit_kind == kind)]
+    code = request.GET.get("framework", "")
+    chosen = next((f for f in candidates if f.code == code), None)
+    if chosen is None and code and not any(f.code == code for f in frameworks):
+        raise Http404
+    if chosen is None:
+        chosen = candidates[0] if candidates else None
+    context = {"frameworks": frameworks, "candidates": candidates, "years": years, "kinds": kinds,
+               "year": year, "kind": kind, "framework": chosen}
+    if chosen is None:
+        return render(request, "reports/dashboard.html", context)
+    under = _under(request, chosen, r)
+    bands = selectors.framework_bands(chosen)
+    rows = selectors.ranking_rows(chosen, r, under, bands=bands)
+    distribution = selectors.grade_distribution(rows, bands)
+    charted = [row for row in rows if row.index is not None]
+    context.update(_base_context(request, chosen, r, under, "ranking"))
+    context.update({
+        "rows": rows,
+        "ranked": selectors.ranked_count(chosen),
+        "distribution": distribution,
+        "export_query": urlencode({"under": under.code}) if under else "",
+        "index_chart": _chart(
+            "bar", [row.unit_name for row in charted],
+            [{"label": _("Index"), "data": [_num(row.index) for row in charted],
+              "backgroundColor": [row.colour for row in charted]}],
+            y_max=100, legend=False, y_title=_("Index"),
+        ),
+        "grade_chart": _chart(
+            "doughnut", [line.name or _("No grade") for line in distribution],
+            [{"label": _("Units"), "data": [line.count for line in distribution],
+              "backgroundColor": [line.colour for line in distribution]}],
+        ),
+        "can_suggest": chosen.is_published and can_manage_framework(request.user, chosen),
+    })
+    return render(request, "reports/dashboard.html", context)
+
+
+def _export_rows(framework: Framework, rows, ranked: int) -> tuple[list[str], list[list], int]:
+    header = [_("Rank"), _("Unit code"), _("Unit"), _("Points"), _("Max points"), _("Index"), _("Grade"),
+              _("Provisional"), _("Change in points"), _("Change in index"), _("Change in places")]
+    places = framework.index_decimals
+    lines = []
+    for row in rows:
+        lines.append([
+            f"{row.rank:02d}/{ranked:02d}" if row.rank else "",
+            row.unit_code,
+            row.unit_name,
+            row.points,
+            row.max_points,
+            row.index,
+            row.grade,
+            _("yes") if row.provisional else _("no"),
+            row.points_change,
+            row.index_change,
+            rank_change_text(row.rank_change) if row.rank_change is not None else "",
+        ])
+    return header, lines, places
+
+
+@login_required
+def ranking_export(request, code, fmt):
+    """The ranking table (as filtered) as .xlsx (numbers as numbers) or .csv (UTF-8 with a BOM; numbers
+    with a dot and fixed decimals, as `manage.py ranking --format csv` writes them, so that no locale
+    changes their meaning)."""
+    if fmt not in ("csv", "xlsx"):
+        raise Http404
+    framework = _framework(request.user, code)
+    r = reach(request.user)
+    under = _under(request, framework, r)
+    rows = selectors.ranking_rows(framework, r, under, bands=[])
+    header, lines, places = _export_rows(framework, rows, selectors.ranked_count(framework))
+    name = f"xep-hang-{framework.code}" + (f"-{under.code}" if under else "")
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        decimals = {3: 2, 4: 2, 5: places, 8: 2, 9: places}  # column → decimals of its numbers
+        for line in lines:
+            writer.writerow([
+                as_json_decimal(value, decimals[i]) if i in decimals and value is not None else value
+                for i, value in enumerate(line)
+            ])
+        response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    else:
+        from openpyxl import Workbook
+        from openpyxl.styles import Font
+
+        workbook = Workbook()
+        sheet = workbook.active
+        sheet.title = _("Ranking")[:31]
+        sheet.append([f"{framework.name} ({framework.code})"])
+        sheet.append([under.name if under else framework.authority.name])
+        sheet.append([])
+        sheet.append(header)
+        for cell in sheet[4]:
+            cell.font = Font(bold=True)
+        for line in lines:
+            sheet.append(line)
+        index_format = "0" + ("." + "0" * places if places else "")
+        for row in sheet.iter_rows(min_row=5):
+            for i in (3, 4, 8):
+                row[i].number_format = "0.00"
+            for i in (5, 9):
+                row[i].number_format = index_format
+        for letter, width in zip("ABCDEFGHIJK", (8, 12, 32, 9, 9, 9, 12, 10, 12, 12, 16), strict=True):
+            sheet.column_dimensions[letter].width = width
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        response = HttpResponse(buffer.getvalue(), content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+# --- areas ------------------------------------------------------------------------------------------
+
+
+@login_required
+def areas(request, code):
+    """Units × areas heatmap: the index of every area, its rank on hover and in the unit's profile."""
+    framework = _framework(request.user, code)
+    r = reach(request.user)
+    under = _under(request, framework, r)
+    matrix = selectors.area_matrix(framework, r, under)
+    context = _base_context(request, framework, r, under, "areas")
+    context.update({
+        "matrix": matrix,
+        "show_rank": request.GET.get("show") == "rank",
+        "keep": [("show", "rank")] if request.GET.get("show") == "rank" else [],
+        "average_chart": _chart(
+            "bar", [f"{a.code}. {a.title}"[:40] for a in matrix.areas],
+            [{"label": _("Framework average index"), "data": [_num(a.average_index) for a in matrix.areas],
+              "backgroundColor": "#0b5cad"}],
+            y_max=100, legend=False, y_title=_("Index"),
+        ),
+    })
+    return render(request, "reports/areas.html", context)
+
+
+# --- unit profile -----------------------------------------------------------------------------------
+
+
+@login_required
+def unit_profile(request, unit_code):
+    unit = _profile_unit(request.user, unit_code)
+    framework = None
+    if request.GET.get("framework"):
+        framework = Framework.objects.filter(code=request.GET["framework"]).first()
+        if framework is None:
+            raise Http404
+    profile = selectors.unit_profile(unit, framework)
+    r = reach(request.user)
+    years = sorted({point.year for point in profile.history})
+    history_chart = rank_chart = areas_chart = None
+    if profile.history:
+        index_sets, rank_sets = _history_datasets(unit, profile, years)
+        history_chart = _chart("line", years, index_sets, y_max=100, y_title=_("Index"))
+        rank_chart = _chart("line", years, rank_sets, reverse=True, y_title=_("Rank"))
+    if profile.areas:
+        areas_chart = _chart(
+            "bar", [a.column.code for a in profile.areas],
+            [
+                {"label": unit.name, "data": [_num(a.cell.index) if a.cell else None for a in profile.areas],
+                 "backgroundColor": "#b3261e"},
+                {"label": _("Framework average"), "data": [_num(a.column.average_index) for a in profile.areas],
+                 "backgroundColor": "#9aa5b1"},
+            ],
+            y_max=100, y_title=_("Index"),
+        )
+    editable = {item.pk for item in profile.remediation if r.is_officer_of(unit) or r.appraises(unit)}
+    context = {
+        "unit": unit,
+        "profile": profile,
+        "framework": profile.result.framework if profile.result else framework,
+        "history_chart": history_chart,
+        "rank_chart": rank_chart,
+        "areas_chart": areas_chart,
+        "editable": editable,
+        "today": timezone.localdate(),
+        "overseer": r.oversees(unit),
+        "lost_total": sum((item.lost for item in profile.lost), 0),
+        "series_rows": [
+            (year, index, rank) for year, (index, rank) in profile.continuous_series().items()
+        ] if len(profile.lineage) > 1 else [],
+    }
+    return render(request, "reports/unit_profile.html", context)
+
+
+def _history_datasets(unit: Unit, profile, years: list[int]) -> tuple[list[dict], list[dict]]:
+    """One solid line for the unit across a merger (its predecessors' figures before it existed), and a
+    dashed line per predecessor."""
+    palette = ["#0b5cad", "#1e7b34", "#c98a00", "#6b4fa8", "#5b6775"]
+    series = profile.continuous_series()
+    own_years = {point.year for point in profile.history if point.own}
+    label = unit.name
+    if any(year not in own_years for year in series):
+        label = _("%(unit)s (before %(year)s: its predecessors)") % {"unit": unit.name, "year": min(own_years)}
+    main = {"label": label, "borderColor": "#b3261e", "backgroundColor": "#b3261e", "tension": 0, "pointRadius": 4,
+            "borderWidth": 3}
+    index_sets = [{**main, "data": [_num(series[y][0]) if y in series else None for y in years]}]
+    rank_sets = [{**main, "data": [series[y][1] if y in series else None for y in years]}]
+    predecessors: dict[str, dict[int, object]] = {}
+    for point in profile.history:
+        if not point.own:
+            predecessors.setdefault(point.unit_name, {})[point.year] = point
+    for i, (name, points) in enumerate(predecessors.items()):
+        style = {"label": name, "borderColor": palette[i % len(palette)], "backgroundColor": palette[i % len(palette)],
+                 "borderDash": [6, 4], "borderWidth": 1.5, "tension": 0, "pointRadius": 3}
+        index_sets.append({**style, "data": [_num(points[y].index) if y in points else None for y in years]})
+        rank_sets.append({**style, "data": [points[y].rank if y in points else None for y in years]})
+    return index_sets, rank_sets
+
+
+# --- progress ---------------------------------------------------------------------------------------
+
+
+@login_required
+def progress(request, code):
+    """Where the year stands for the appraisers: status counts, overdue units, deadlines, overstatement."""
+    framework = _framework(request.user, code)
+    r = reach(request.user)
+    under = _under(request, framework, r)
+    board = selectors.progress(framework, r, under)
+    overstated = board.overstated
+    top = overstated[:20]
+    context = _base_context(request, framework, r, under, "progress")
+    context.update({
+        "board": board,
+        "overstated": overstated,
+        "status_chart": _chart(
+            "bar", [label for _s, label, _n, _c in board.by_status],
+            [{"label": _("Units"), "data": [n for _s, _l, n, _c in board.by_status],
+              "backgroundColor": [c for _s, _l, _n, c in board.by_status]}],
+            legend=False, horizontal=True,
+        ),
+        "overstatement_chart": _chart(
+            "bar", [row.unit_name for row in top],
+            [{"label": _("Self points above appraised"), "data": [_num(row.overstatement) for row in top],
+              "backgroundColor": "#c98a00"}],
+            legend=False, horizontal=True, y_title=_("Points"),
+        ) if top else None,
+        "now": timezone.now(),
+    })
+    return render(request, "reports/progress.html", context)
+
+
+# --- remediation ------------------------------------------------------------------------------------
+
+
+@login_required
+def remediation_list(request):
+    """Remediation items the user may see; leaders and appraisers filter the overdue ones."""
+    r = reach(request.user)
+    if not (r.is_leader or r.is_appraiser or r.is_officer):
+        raise Http404
+    framework = None
+    if request.GET.get("framework"):
+        framework = get_framework_for_user(request.user, request.GET["framework"])
+    form = RemediationFilterForm(request.GET or None)
+    status, overdue = "", False
+    if form.is_valid():
+        status, overdue = form.cleaned_data["status"], form.cleaned_data["overdue"]
+    today = timezone.localdate()
+    items = selectors.remediation_items_for(r, framework=framework, status=status, overdue=overdue, today=today)
+    page = Paginator(items, 100).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "framework": framework,
+        "form": form,
+        "page": page,
+        "items": page.object_list,
+        "today": today,
+        "query": query.urlencode(),
+        "tabs": _tabs(framework, None, "remediation") if framework and (r.is_leader or r.is_appraiser)
+        else [],
+        "can_suggest": bool(framework and framework.is_published and can_manage_framework(request.user, framework)),
+        "editable_units": set(r.officer_unit_ids),
+        "appraiser": r.is_appraiser,
+    }
+    return render(request, "reports/remediation_list.html", context)
+
+
+@login_required
+@require_POST
+def remediation_suggest_view(request, code):
+    framework = _framework(request.user, code)
+    if not can_manage_framework(request.user, framework):
+        raise PermissionDenied(_("Only appraisers of %(authority)s manage this framework.")
+                               % {"authority": framework.authority.name})
+    try:
+        created = remediation_suggest(framework=framework, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("%(n)s remediation items suggested.") % {"n": created})
+    return redirect(reverse("reports:remediation_list") + "?" + urlencode({"framework": framework.code}))
+
+
+def _remediation_item(user, pk) -> RemediationItem:
+    item = (
+        RemediationItem.objects.select_related("assessment__unit", "assessment__framework", "criterion", "updated_by")
+        .filter(pk=pk)
+        .first()
+    )
+    r = reach(user)
+    if item is None or not (r.oversees(item.assessment.unit) or r.is_officer_of(item.assessment.unit)):
+        raise Http404
+    return item
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def remediation_edit(request, pk):
+    item = _remediation_item(request.user, pk)
+    editable = can_edit_remediation(request.user, item)
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = ""
+    if request.method == "POST":
+        if not editable:
+            raise PermissionDenied(_("Only the unit's officers fill in its remediation plan."))
+        form = RemediationForm(request.POST)
+        if form.is_valid():
+            try:
+                remediation_update(item=item, actor=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, _("Remediation item %(code)s saved.") % {"code": item.criterion.code})
+                return redirect(next_url or reverse("reports:unit_profile", args=[item.assessment.unit.code])
+                                + "?" + urlencode({"framework": item.assessment.framework.code}) + "#remediation")
+    else:
+        form = RemediationForm(initial={"action": item.action, "responsible": item.responsible,
+                                        "due_date": item.due_date, "status": item.status})
+    return render(request, "reports/remediation_edit.html", {
+        "item": item, "form": form, "editable": editable, "next": next_url, "today": timezone.localdate(),
+        "done": RemediationStatus.DONE,
+    })
+
+
+urlpatterns = [
+    path("", dashboard, name="dashboard"),
+    path("frameworks/<str:code>/ranking.<str:fmt>", ranking_export, name="ranking_export"),
+    path("frameworks/<str:code>/areas/", areas, name="areas"),
+    path("frameworks/<str:code>/progress/", progress, name="progress"),
+    path("frameworks/<str:code>/remediation/suggest/", remediation_suggest_view, name="remediation_suggest"),
+    path("units/<str:unit_code>/", unit_profile, name="unit_profile"),
+    path("remediation/", remediation_list, name="remediation_list"),
+    path("remediation/<int:pk>/", remediation_edit, name="remediation_edit"),
+]
