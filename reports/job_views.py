@@ -1,0 +1,143 @@
+"""Pages of the comparative report jobs (issue 6): request a report, follow its progress, download it.
+
+Same permissions as the dashboards: leaders and appraisers, for the frameworks they may see
+(scoring.access); anything else is a 404. A download is checked the same way, whoever asked for it.
+"""
+
+import os
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from scoring.access import can_view_framework, frameworks_visible_to, reach
+from scoring.results import previous_framework
+
+from .jobs import report_request, report_retry
+from .models import JobStatus, ReportJob
+
+COMPARE_AUTO = "auto"
+MY_REPORTS_SHOWN = 30
+
+
+def _ensure_reporter(user) -> None:
+    r = reach(user)
+    if not (r.is_leader or r.is_appraiser):
+        raise Http404  # unit officers never see other units' results
+
+
+def _report_frameworks(user) -> list:
+    _ensure_reporter(user)
+    return [f for f in frameworks_visible_to(user).order_by("-year", "code") if can_view_framework(user, f)]
+
+
+def _job_for_user(user, pk) -> ReportJob:
+    _ensure_reporter(user)
+    job = ReportJob.objects.select_related("framework__authority", "compare_framework").filter(pk=pk).first()
+    if job is None or not can_view_framework(user, job.framework):
+        raise Http404
+    return job
+
+
+def _page(request, *, chosen=None, compare_value=COMPARE_AUTO, error="", status=200):
+    frameworks = _report_frameworks(request.user)
+    if chosen is None and frameworks:
+        code = request.GET.get("framework")
+        chosen = next((f for f in frameworks if f.code == code), frameworks[0])
+    jobs = list(
+        ReportJob.objects.filter(requested_by=request.user)
+        .select_related("framework", "compare_framework")[:MY_REPORTS_SHOWN]
+    )
+    context = {
+        "frameworks": frameworks,
+        "chosen": chosen,
+        "previous": previous_framework(chosen) if chosen else None,
+        "compare_value": compare_value,
+        "compare_auto": COMPARE_AUTO,
+        "jobs": jobs,
+        "error": error,
+    }
+    return render(request, "reports/jobs/list.html", context, status=status)
+
+
+@login_required
+def job_list(request):
+    return _page(request)
+
+
+@login_required
+@require_POST
+def job_request(request):
+    frameworks = {f.code: f for f in _report_frameworks(request.user)}
+    framework = frameworks.get(request.POST.get("framework", ""))
+    if framework is None:
+        raise Http404
+    compare_value = request.POST.get("compare", COMPARE_AUTO)
+    if compare_value == COMPARE_AUTO:
+        compare = previous_framework(framework)
+        if compare is not None and not can_view_framework(request.user, compare):
+            compare = None
+    elif compare_value == "":
+        compare = None
+    else:
+        compare = frameworks.get(compare_value)
+        if compare is None:
+            raise Http404
+    try:
+        job = report_request(framework=framework, compare=compare, actor=request.user)
+    except ValidationError as exc:
+        return _page(request, chosen=framework, compare_value=compare_value, error=" ".join(exc.messages),
+                     status=400)
+    if job.status == JobStatus.SUCCEEDED:
+        messages.success(request, _("Nothing changed since the last report of %(code)s: it is ready to download.")
+                         % {"code": framework.code})
+    else:
+        messages.success(request, _("Report of %(code)s requested; it is being built.") % {"code": framework.code})
+    return redirect(f"{reverse('reports:job_list')}?{urlencode({'framework': framework.code})}")
+
+
+@login_required
+def job_status(request, pk):
+    """One row of "my reports": what htmx polls while the job is queued or running."""
+    job = _job_for_user(request.user, pk)
+    if not request.headers.get("HX-Request"):
+        return redirect("reports:job_list")
+    return render(request, "reports/jobs/_row.html", {"job": job})
+
+
+@login_required
+def job_download(request, pk):
+    job = _job_for_user(request.user, pk)
+    if job.status != JobStatus.SUCCEEDED or not job.file or not default_storage.exists(job.file.name):
+        raise Http404
+    return FileResponse(job.file.open("rb"), as_attachment=True, filename=os.path.basename(job.file.name))
+
+
+@login_required
+@require_POST
+def job_retry(request, pk):
+    job = _job_for_user(request.user, pk)
+    try:
+        job = report_retry(job, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    if request.headers.get("HX-Request"):
+        job.refresh_from_db()
+        return render(request, "reports/jobs/_row.html", {"job": job})
+    return redirect("reports:job_list")
+
+
+urlpatterns = [
+    path("reports/", job_list, name="job_list"),
+    path("reports/request/", job_request, name="job_request"),
+    path("reports/<int:pk>/", job_status, name="job_status"),
+    path("reports/<int:pk>/download/", job_download, name="job_download"),
+    path("reports/<int:pk>/retry/", job_retry, name="job_retry"),
+]

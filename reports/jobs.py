@@ -1,0 +1,279 @@
+"""Services of the comparative report jobs (issue 6): request, run, fail when stale, retry.
+
+A job is claimed by a conditional UPDATE (queued → running, row count checked), so a duplicate
+delivery of the task never builds twice; a redelivered message (worker lost, `acks_late`) carries
+the same task id and may take over the job it was running. While it builds, the job's progress and
+heartbeat are written after each step; a job whose heartbeat stops is failed by `report_fail_stale`
+and can be retried. The workbook is written to a temporary file, then saved into the storage, and
+only then recorded on the job: a job never points at a half-written file.
+
+A request whose inputs (the frameworks' stored results, the parameters, the report version) have
+not changed since a succeeded job reuses that job's file instead of building it again.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import F, Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from scoring.management.commands._common import _both
+from scoring.models import Framework
+
+from .models import JobStatus, ReportJob, ReportKind, report_upload_to
+from .report_workbook import build_workbook
+
+logger = logging.getLogger(__name__)
+
+# Bump when the workbook's content or layout changes: files built by an older version are not reused.
+REPORT_VERSION = 1
+# Errors worth retrying the task for (database or connection trouble); anything else fails the job.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
+# Parameters that do not change the file (bookkeeping).
+_NOT_INPUTS = ("reused_from",)
+
+
+def stale_after() -> timedelta:
+    """A running job whose heartbeat is older than this has lost its worker."""
+    return timedelta(seconds=getattr(settings, "PARINDEX_REPORT_STALE_SECONDS", 600))
+
+
+def queued_stale_after() -> timedelta:
+    """A job still queued after this was never picked up (e.g. the broker lost it)."""
+    return timedelta(seconds=getattr(settings, "PARINDEX_REPORT_QUEUED_STALE_SECONDS", 6 * 3600))
+
+
+class ReportJobLost(Exception):
+    """The job is no longer running for this worker (failed as stale meanwhile)."""
+
+
+def inputs_fingerprint(framework: Framework, compare: Framework | None, parameters: dict) -> str:
+    """sha256 of what the file is built from: the frameworks and when their results were last
+    computed or their details changed, the parameters and the report version."""
+
+    def part(fw: Framework | None):
+        if fw is None:
+            return None
+        return [fw.pk, fw.results_computed_at and fw.results_computed_at.isoformat(), fw.updated_at.isoformat()]
+
+    payload = {
+        "version": REPORT_VERSION,
+        "framework": part(framework),
+        "compare": part(compare),
+        "parameters": {k: v for k, v in sorted(parameters.items()) if k not in _NOT_INPUTS},
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _fresh(framework: Framework | None) -> Framework | None:
+    return None if framework is None else Framework.objects.select_related("authority").get(pk=framework.pk)
+
+
+def _enqueue(job: ReportJob) -> None:
+    """Send the task once the transaction commits, so the worker sees the job row."""
+    from .tasks import build_report_task
+
+    job_id, task_id = job.pk, job.task_id
+    options = {"task_id": task_id}
+    queue = getattr(settings, "PARINDEX_REPORT_QUEUE", "")
+    if queue:
+        options["queue"] = queue
+    transaction.on_commit(lambda: build_report_task.apply_async((job_id,), **options))
+
+
+def report_request(*, framework: Framework, compare: Framework | None = None, actor=None,
+                   parameters: dict | None = None) -> ReportJob:
+    """Ask for a comparative report. Returns the new job: already succeeded when an unchanged
+    report exists (its file is reused), or queued (the build is sent to Celery on commit).
+    The same user asking again while their identical report is being built gets that job back."""
+    if compare is not None and compare.pk == framework.pk:
+        raise ValidationError(_("A framework cannot be compared with itself."))
+    params = dict(parameters or {})
+    params.setdefault("language", translation.get_language() or settings.LANGUAGE_CODE)
+    framework, compare = _fresh(framework), _fresh(compare)
+    fingerprint = inputs_fingerprint(framework, compare, params)
+    user = actor if actor is not None and actor.is_authenticated else None
+    with transaction.atomic():
+        if user is not None:
+            in_flight = ReportJob.objects.filter(
+                inputs_fingerprint=fingerprint, requested_by=user, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)
+            ).first()
+            if in_flight is not None:
+                return in_flight
+        done = (
+            ReportJob.objects.filter(inputs_fingerprint=fingerprint, status=JobStatus.SUCCEEDED)
+            .exclude(file="").order_by("-finished_at", "-id").first()
+        )
+        now = timezone.now()
+        if done is not None and default_storage.exists(done.file.name):
+            return ReportJob.objects.create(
+                kind=ReportKind.COMPARATIVE, framework=framework, compare_framework=compare,
+                parameters={**params, "reused_from": done.pk}, status=JobStatus.SUCCEEDED, progress=100,
+                file=done.file.name, inputs_fingerprint=fingerprint, requested_by=user,
+                started_at=now, heartbeat_at=now, finished_at=now,
+            )
+        job = ReportJob.objects.create(
+            kind=ReportKind.COMPARATIVE, framework=framework, compare_framework=compare, parameters=params,
+            status=JobStatus.QUEUED, inputs_fingerprint=fingerprint, requested_by=user, task_id=uuid.uuid4().hex,
+        )
+        _enqueue(job)
+    return job
+
+
+def report_retry(job: ReportJob, actor=None) -> ReportJob:
+    """Queue a failed job again (a conditional UPDATE: only a failed job is retried, once)."""
+    with transaction.atomic():
+        task_id = uuid.uuid4().hex
+        updated = ReportJob.objects.filter(pk=job.pk, status=JobStatus.FAILED).update(
+            status=JobStatus.QUEUED, progress=0, error="", task_id=task_id,
+            started_at=None, heartbeat_at=None, finished_at=None,
+        )
+        if not updated:
+            raise ValidationError(_("Only a failed report can be retried."))
+        job.refresh_from_db()
+        _enqueue(job)
+    return job
+
+
+def report_mark_failed(job_id: int, error) -> bool:
+    """Record the final failure of a job that is still queued or running."""
+    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return bool(
+        ReportJob.objects.filter(pk=job_id, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)).update(
+            status=JobStatus.FAILED, error=message[:4000], finished_at=timezone.now()
+        )
+    )
+
+
+def report_fail_stale(now=None) -> int:
+    """Fail running jobs whose heartbeat stopped (their worker died) and queued jobs nobody picked up,
+    so that they can be retried instead of staying "running" forever. Returns how many were failed."""
+    now = now or timezone.now()
+    cutoff = now - stale_after()
+    running = ReportJob.objects.filter(status=JobStatus.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__isnull=True, created_at__lt=cutoff)
+    )
+    failed = running.update(
+        status=JobStatus.FAILED, finished_at=now,
+        error=_both("The report stopped responding (its worker stopped mid-way); retry it."),
+    )
+    failed += ReportJob.objects.filter(status=JobStatus.QUEUED, created_at__lt=now - queued_stale_after()).update(
+        status=JobStatus.FAILED, finished_at=now,
+        error=_both("The report was never started (the job queue lost it); retry it."),
+    )
+    if failed:
+        logger.warning("report_fail_stale: %d report job(s) failed as stale", failed)
+    return failed
+
+
+def _test_delay_allowed() -> bool:
+    return settings.DEBUG or os.environ.get("PARINDEX_REPORT_TEST_DELAY") == "1"
+
+
+def _test_delay(job: ReportJob, beat) -> None:
+    """Tests (and DEBUG) may slow a build down, e.g. to kill its worker mid-job; ignored elsewhere."""
+    seconds = job.parameters.get("test_delay")
+    if not seconds or not _test_delay_allowed():
+        return
+    end = time.monotonic() + float(seconds)
+    while time.monotonic() < end:
+        time.sleep(min(0.5, max(0.0, end - time.monotonic())))
+        beat(1)
+
+
+def report_file_name(job: ReportJob) -> str:
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
+    against = f"-{job.compare_framework.code}" if job.compare_framework_id else ""
+    return f"bao-cao-{job.framework.code}{against}-{stamp}-{job.pk}.xlsx"
+
+
+def _store(job: ReportJob, workbook) -> str:
+    """Write the workbook to a temporary file, then save it into the storage; returns the stored name."""
+    handle, temporary = tempfile.mkstemp(prefix="parindex-report-", suffix=".xlsx.part")
+    os.close(handle)
+    try:
+        workbook.save(temporary)
+        with open(temporary, "rb") as stream:
+            return default_storage.save(report_upload_to(job, report_file_name(job)), File(stream))
+    finally:
+        os.unlink(temporary)
+
+
+def report_claim(job_id: int, task_id: str | None = None) -> bool:
+    """queued → running by a conditional UPDATE. A redelivered task (same task id) may take over the
+    job it was running when its worker was lost."""
+    now = timezone.now()
+    claim = Q(status=JobStatus.QUEUED)
+    if task_id:
+        claim |= Q(status=JobStatus.RUNNING, task_id=task_id)
+    return bool(
+        ReportJob.objects.filter(claim, pk=job_id).update(
+            status=JobStatus.RUNNING, progress=0, error="", started_at=now, heartbeat_at=now, finished_at=None,
+            attempts=F("attempts") + 1, task_id=task_id or F("task_id"),
+        )
+    )
+
+
+def report_run(job_id: int, task_id: str | None = None) -> ReportJob | None:
+    """Build the report of a queued job. Returns the job, or None when it was not ours to run
+    (already claimed, finished or deleted). Transient errors propagate (the task retries them with
+    the same task id, which may reclaim the job); any other error fails the job with its message."""
+    if not report_claim(job_id, task_id):
+        logger.info("report_run: job %s is not queued for this task; skipped", job_id)
+        return None
+    job = ReportJob.objects.select_related("framework__authority", "compare_framework", "requested_by").get(pk=job_id)
+
+    def beat(percent: int) -> None:
+        if not ReportJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
+            progress=max(0, min(99, int(percent))), heartbeat_at=timezone.now()
+        ):
+            raise ReportJobLost(job_id)
+
+    try:
+        fingerprint = inputs_fingerprint(job.framework, job.compare_framework, job.parameters)
+        _test_delay(job, beat)
+        by = job.requested_by
+        with translation.override(job.parameters.get("language") or settings.LANGUAGE_CODE):
+            workbook = build_workbook(
+                job.framework, job.compare_framework, progress=beat,
+                generated_by=(by.get_full_name() or by.username) if by else "", generated_at=timezone.now(),
+            )
+        name = _store(job, workbook)
+    except TRANSIENT_ERRORS:
+        raise
+    except ReportJobLost:
+        logger.warning("report_run: job %s was failed while it ran (stale); its result is dropped", job_id)
+        job.refresh_from_db()
+        return job
+    except Exception as exc:
+        logger.exception("report_run: job %s failed", job_id)
+        report_mark_failed(job_id, exc)
+        job.refresh_from_db()
+        return job
+    now = timezone.now()
+    done = ReportJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
+        status=JobStatus.SUCCEEDED, progress=100, file=name, inputs_fingerprint=fingerprint,
+        finished_at=now, heartbeat_at=now, error="",
+    )
+    if not done:  # failed as stale meanwhile: keep no orphan file
+        default_storage.delete(name)
+    job.refresh_from_db()
+    return job
+
+
+def report_build_file(framework: Framework, compare: Framework | None, out, *, generated_by: str = "") -> None:
+    """Build the same workbook synchronously into a path or binary file (manage.py build_report)."""
+    build_workbook(framework, compare, generated_by=generated_by, generated_at=timezone.now()).save(out)

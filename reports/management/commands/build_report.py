@@ -1,0 +1,34 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from reports.jobs import report_build_file
+from scoring.management.commands._common import _both, get_framework
+
+
+class Command(BaseCommand):
+    help = (
+        "Build the comparative report workbook of a framework synchronously, with the same code as the "
+        "report jobs (Xếp hạng, Theo lĩnh vực, So sánh năm, Điểm bị trừ, Thẩm định)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--framework", required=True, help="framework code")
+        parser.add_argument("--compare", help="code of the framework to compare with (usually the previous year)")
+        parser.add_argument("--out", required=True, help="the .xlsx file to write")
+
+    def handle(self, *args, framework, compare=None, out, **options):
+        fw = get_framework(framework)
+        other = get_framework(compare) if compare else None
+        if other is not None and other.pk == fw.pk:
+            raise CommandError(_both("A framework cannot be compared with itself."))
+        path = Path(out)
+        if path.suffix.lower() != ".xlsx":
+            raise CommandError(_both("The output file must end in .xlsx: %(path)s", path=out))
+        if not path.parent.is_dir():
+            raise CommandError(_both("The folder %(folder)s does not exist.", folder=str(path.parent)))
+        try:
+            report_build_file(fw, other, path, generated_by="manage.py build_report")
+        except OSError as exc:
+            raise CommandError(_both("Could not write %(path)s: %(error)s", path=out, error=str(exc))) from exc
+        self.stdout.write(_both("Report written to %(path)s.", path=out))

@@ -1,0 +1,5 @@
+from . import job_views, views
+
+app_name = "reports"
+
+urlpatterns = views.urlpatterns + job_views.urlpatterns
