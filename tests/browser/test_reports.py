@@ -3,6 +3,7 @@ progress on the page (htmx polling), downloads the workbook, and its ranking she
 ranking dashboard says. Screenshots go to test-artifacts/screenshots/<test name>/."""
 
 import io
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -66,7 +67,7 @@ def test_leader_requests_follows_and_downloads_a_report(new_page, screenshot, da
     link = page.locator(f"#job-{newest.pk} a:has-text('Tải về')")
     with page.expect_download() as download:
         link.click()
-    content = open(download.value.path(), "rb").read()
+    content = Path(download.value.path()).read_bytes()
     screenshot(page, "03-report-downloaded")
 
     # The workbook and the dashboard agree, row by row.
