@@ -32,6 +32,7 @@ from .services import (
     assessment_submit,
     framework_create,
     framework_publish,
+    notifications_muted,
     parse_bands,
     scores_apply_appraisal,
     scores_apply_self,
@@ -150,9 +151,13 @@ class DemoSummary:
 # --- building -------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def demo_load() -> DemoSummary:
-    """Create (or complete) the demo. Running it again changes nothing."""
+    """Create (or complete) the demo. Running it again changes nothing. Sends no e-mail."""
+    with notifications_muted(), transaction.atomic():
+        return _demo_load()
+
+
+def _demo_load() -> DemoSummary:
     summary = DemoSummary()
     units = _units(summary)
     users = _users(units, summary)

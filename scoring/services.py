@@ -2,6 +2,8 @@
 published framework, and followed by a recompute of the stored results (scoring.results)."""
 
 from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -39,8 +41,23 @@ class WorkflowError(ValidationError):
     """The assessment is not in a status that allows this change."""
 
 
+_notifications_muted: ContextVar[bool] = ContextVar("parindex_notifications_muted", default=False)
+
+
+@contextmanager
+def notifications_muted():
+    """No workflow e-mails inside this block (load_demo: the demo's history is not news to anyone)."""
+    token = _notifications_muted.set(True)
+    try:
+        yield
+    finally:
+        _notifications_muted.reset(token)
+
+
 def _notify(event: str, object_id: int) -> None:
     """Send the e-mails of a workflow event once the transaction commits (through Celery)."""
+    if _notifications_muted.get():
+        return
     from .tasks import send_notification
 
     transaction.on_commit(lambda: send_notification.delay(event, object_id))

@@ -188,3 +188,19 @@ def test_every_write_is_audited_as_a_command(demo):
     appraiser = get_user_model().objects.get(username="noivu")
     assert AuditEntry.objects.filter(framework=commune, action="appraise", actor=appraiser).exists()
     assert AuditEntry.objects.filter(framework=commune, action="self_score", actor__username="x01").exists()
+
+
+@pytest.mark.django_db
+def test_load_demo_sends_no_email_but_the_workflow_still_does(django_capture_on_commit_callbacks, mailoutbox):
+    """The demo's submissions, returns and publications are history, not news: no e-mail. The mute is
+    scoped to load_demo: the same workflow afterwards notifies as usual."""
+    from scoring.services import assessment_return
+
+    with django_capture_on_commit_callbacks(execute=True):
+        load()
+    assert mailoutbox == []
+    submitted = Assessment.objects.filter(framework__code__in=SECOND_YEAR, status=AssessmentStatus.SUBMITTED).first()
+    assert submitted is not None, "the demo's second year has submitted assessments"
+    with django_capture_on_commit_callbacks(execute=True):
+        assessment_return(assessment=submitted, message="Đề nghị giải trình", actor=None)
+    assert len(mailoutbox) == 1 and submitted.unit.name in mailoutbox[0].body
