@@ -336,12 +336,8 @@ def self_row_save(request, pk, criterion_id):
     else:
         errors = {("general" if name == "__all__" else name): list(texts) for name, texts in form.errors.items()}
     if not _is_htmx(request):
-        if errors:
-            for text in [m for ms in errors.values() for m in ms]:
-                messages.error(request, f"{criterion.code}: {text}")
-        else:
-            messages.success(request, _("Criterion %(code)s saved.") % {"code": criterion.code})
-        return redirect(_row_url(assessment, criterion))
+        return _redirect_with_messages(request, assessment, criterion, [m for ms in errors.values() for m in ms],
+                                       _("Criterion %(code)s saved."))
     score = Score.objects.filter(assessment=assessment, criterion=criterion).first()
     row = Row(criterion, score, flagged=_flagged(assessment, score), errors=errors, saved=not errors)
     if errors:
@@ -371,17 +367,24 @@ def explain_save(request, pk, criterion_id):
     else:
         errors = [m for ms in form.errors.values() for m in ms]
     if not _is_htmx(request):
-        for text in errors:
-            messages.error(request, f"{criterion.code}: {text}")
-        if not errors:
-            messages.success(request, _("The explanation of %(code)s is saved.") % {"code": criterion.code})
-        return redirect(_row_url(assessment, criterion))
+        return _redirect_with_messages(request, assessment, criterion, errors,
+                                       _("The explanation of %(code)s is saved."))
     score = Score.objects.filter(assessment=assessment, criterion=criterion).first()
     row = Row(criterion, score, flagged=_flagged(assessment, score), saved=not errors)
     if errors:
         row.errors = {"explanation": errors}
         row.values = {"explanation": request.POST.get("explanation", "")}
     return render(request, "scoring/self/_explain.html", {"assessment": assessment, "row": row, "editable": True})
+
+
+def _redirect_with_messages(request, assessment, criterion, errors: list[str], success: str):
+    """Without JavaScript a row's form posts a whole page: flash its errors (or `success`, a text with
+    %(code)s) and go back to the row."""
+    for text in errors:
+        messages.error(request, f"{criterion.code}: {text}")
+    if not errors:
+        messages.success(request, success % {"code": criterion.code})
+    return redirect(_row_url(assessment, criterion))
 
 
 def _evidence_response(request, assessment, criterion, *, errors=None, saved=False):
@@ -422,11 +425,7 @@ def evidence_add_view(request, pk, criterion_id):
     else:
         errors = [m for ms in form.errors.values() for m in ms]
     if not _is_htmx(request):
-        for text in errors:
-            messages.error(request, f"{criterion.code}: {text}")
-        if not errors:
-            messages.success(request, _("Evidence added to %(code)s.") % {"code": criterion.code})
-        return redirect(_row_url(assessment, criterion))
+        return _redirect_with_messages(request, assessment, criterion, errors, _("Evidence added to %(code)s."))
     key = "file" if is_file else "document"
     return _evidence_response(request, assessment, criterion, errors={key: errors} if errors else None,
                               saved=not errors)
@@ -445,11 +444,8 @@ def evidence_delete_view(request, evidence_id):
     except ValidationError as error:
         errors = _messages_of(error)
     if not _is_htmx(request):
-        for text in errors:
-            messages.error(request, text)
-        if not errors:
-            messages.success(request, _("Evidence removed from %(code)s.") % {"code": criterion.code})
-        return redirect(_row_url(assessment, criterion))
+        return _redirect_with_messages(request, assessment, criterion, errors,
+                                       _("Evidence removed from %(code)s."))
     return _evidence_response(request, assessment, criterion, errors={"delete": errors} if errors else None)
 
 
