@@ -252,18 +252,24 @@ def test_same_user_asking_twice_while_building_gets_the_same_job(years, leader):
     assert job.status == JobStatus.QUEUED and again.pk == job.pk
 
 
-def test_a_failed_build_is_recorded_and_can_be_retried(years, leader, monkeypatch, django_capture_on_commit_callbacks):
-    previous, current = years
+def fail_first_build(monkeypatch, error: Exception) -> list:
+    """The first workbook build raises `error`; later ones build for real. Returns the list of calls."""
     real = jobs.build_workbook
     calls = []
 
     def flaky(*args, **kwargs):
         calls.append(1)
         if len(calls) == 1:
-            raise RuntimeError("disk on fire")
+            raise error
         return real(*args, **kwargs)
 
     monkeypatch.setattr(jobs, "build_workbook", flaky)
+    return calls
+
+
+def test_a_failed_build_is_recorded_and_can_be_retried(years, leader, monkeypatch, django_capture_on_commit_callbacks):
+    previous, current = years
+    fail_first_build(monkeypatch, RuntimeError("disk on fire"))
     job = _request(django_capture_on_commit_callbacks, current, previous, actor=leader)
     assert job.status == JobStatus.FAILED and "disk on fire" in job.error and not job.file
     assert job.finished_at is not None
@@ -282,16 +288,7 @@ def test_a_transient_error_is_retried_by_the_task_with_the_same_task_id(
     years, leader, monkeypatch, django_capture_on_commit_callbacks
 ):
     previous, current = years
-    real = jobs.build_workbook
-    calls = []
-
-    def flaky(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise OperationalError("database is locked")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(jobs, "build_workbook", flaky)
+    calls = fail_first_build(monkeypatch, OperationalError("database is locked"))
     job = report_request(framework=current, compare=previous, actor=leader)
     # apply(throw=False) runs the retry in process as a worker would (eager propagation stops at Retry).
     outcome = build_report_task.apply((job.pk,), task_id=job.task_id, throw=False)
