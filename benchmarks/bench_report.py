@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_results import _database_setup, build, timed  # noqa: E402  (sets DJANGO_SETTINGS_MODULE, sys.path)
+from bench_results import _database_setup, build, throwaway_database, timed  # noqa: E402  (sets DJANGO_SETTINGS_MODULE, sys.path)
 
 
 def prepare_demo():
@@ -117,20 +117,15 @@ def main() -> int:
     django.setup()
     import shutil
 
-    from django.db import connection
 
     print(f"ParIndex report benchmark on {label}; median of {args.repeat} runs")
     sizes = ([] if args.no_demo else [("demo (DEMO-XA-2025 vs 2024)", prepare_demo)]) + [
         (f"{n:,} communes", lambda n=n: prepare_units(n, args.seed)) for n in args.units
     ]
-    original_name = connection.settings_dict["NAME"]
     for size_label, prepare in sizes:
-        name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-        try:
+        with throwaway_database() as name:
             print(f"database {name}")
             report(measure(size_label, prepare, args.repeat))
-        finally:
-            connection.creation.destroy_test_db(original_name, verbosity=0)
     if folder:
         shutil.rmtree(folder, ignore_errors=True)
     return 0

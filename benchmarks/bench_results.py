@@ -13,6 +13,7 @@ plain COUNT(*) of the framework's score rows, and reading all of them into Pytho
 """
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -40,6 +41,19 @@ def _database_setup() -> tuple[str, str | None]:
     folder = tempfile.mkdtemp(prefix="parindex-bench-")
     os.environ["PARINDEX_TEST_DB_NAME"] = str(Path(folder) / "bench.sqlite3")
     return "SQLite (file)", folder
+
+
+@contextlib.contextmanager
+def throwaway_database():
+    """Create a fresh (test) database for one measurement and drop it afterwards; yields its name."""
+    from django.db import connection
+
+    original_name = connection.settings_dict["NAME"]
+    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        yield name
+    finally:
+        connection.creation.destroy_test_db(original_name, verbosity=0)
 
 
 def timed(func, repeat: int) -> list[float]:
@@ -196,10 +210,8 @@ def main() -> int:
     from django.db import connection
 
     print(f"ParIndex results benchmark on {label}; median of {args.repeat} runs")
-    original_name = connection.settings_dict["NAME"]
     for units in args.units:
-        name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-        try:
+        with throwaway_database() as name:
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT version()")
@@ -210,8 +222,6 @@ def main() -> int:
                 version = f"SQLite {sqlite3.sqlite_version}"
             print(f"database {name} ({version})")
             report(measure(units, args.repeat, args.seed))
-        finally:
-            connection.creation.destroy_test_db(original_name, verbosity=0)
     if folder:
         shutil.rmtree(folder, ignore_errors=True)
     return 0

@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_results import _database_setup, build, timed  # noqa: E402  (sets DJANGO_SETTINGS_MODULE, sys.path)
+from bench_results import _database_setup, build, throwaway_database, timed  # noqa: E402  (sets DJANGO_SETTINGS_MODULE, sys.path)
 
 
 def filled_workbook(assessment) -> tuple[bytes, int]:
@@ -126,25 +126,21 @@ def main() -> int:
     settings.MEDIA_ROOT = media
     settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
                                                            "OPTIONS": {"location": media}}}
-    from django.db import connection
-
-    original_name = connection.settings_dict["NAME"]
-    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
-        started = time.perf_counter()
-        result = measure(args.repeat, args.seed)
-        print(f"ParIndex upload benchmark on {label} ({name}); median of {args.repeat} runs")
-        print(f"workbook: {result['bytes']:,} bytes, 50 leaves, {result['filled']} self-assessed leaves filled in "
-              f"(half as comma-decimal text); preview: {result['changes']} changes")
-        floor = result["read"]
-        print(f"  floor: openpyxl read-only, every cell     {floor * 1000:8.1f} ms")
-        print(f"  template generation (download)            {result['template'] * 1000:8.1f} ms"
-              f"  ({result['template'] / floor:4.1f}x read floor)")
-        print(f"  check + preview (import_start)            {result['check'] * 1000:8.1f} ms"
-              f"  ({result['check'] / floor:4.1f}x read floor), {result['queries']} SQL statements")
-        print(f"(whole run {time.perf_counter() - started:.1f} s)")
+        with throwaway_database() as name:
+            started = time.perf_counter()
+            result = measure(args.repeat, args.seed)
+            print(f"ParIndex upload benchmark on {label} ({name}); median of {args.repeat} runs")
+            print(f"workbook: {result['bytes']:,} bytes, 50 leaves, {result['filled']} self-assessed leaves filled in "
+                  f"(half as comma-decimal text); preview: {result['changes']} changes")
+            floor = result["read"]
+            print(f"  floor: openpyxl read-only, every cell     {floor * 1000:8.1f} ms")
+            print(f"  template generation (download)            {result['template'] * 1000:8.1f} ms"
+                  f"  ({result['template'] / floor:4.1f}x read floor)")
+            print(f"  check + preview (import_start)            {result['check'] * 1000:8.1f} ms"
+                  f"  ({result['check'] / floor:4.1f}x read floor), {result['queries']} SQL statements")
+            print(f"(whole run {time.perf_counter() - started:.1f} s)")
     finally:
-        connection.creation.destroy_test_db(original_name, verbosity=0)
         shutil.rmtree(media, ignore_errors=True)
         if folder:
             shutil.rmtree(folder, ignore_errors=True)
