@@ -732,3 +732,21 @@ def test_score_refusal_is_applied_once_and_shown(admin_client, data, monkeypatch
     assert len(calls) == 1
     score.refresh_from_db()
     assert score.appraised_points == Decimal("1")
+
+
+def test_remediation_item_in_admin_goes_through_the_service(admin_client, admin_user, data):
+    from reports.models import RemediationItem
+    from reports.remediation import remediation_suggest
+
+    assert remediation_suggest(framework=data["published"]) > 0
+    item = RemediationItem.objects.filter(assessment=data["done"]).first()
+    change = reverse("admin:reports_remediationitem_change", args=[item.pk])
+    response = admin_client.post(change, {"action": "Bổ sung kế hoạch", "responsible": "Chánh văn phòng",
+                                          "due_date": "2025-03-31", "status": item.status})
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    item.refresh_from_db()
+    assert item.action == "Bổ sung kế hoạch" and item.updated_by == admin_user
+    fields = set(AuditEntry.objects.filter(action="remediation_update", via=Via.ADMIN, actor=admin_user)
+                 .values_list("field", flat=True))
+    assert fields == {"action", "responsible", "due_date"}
+    assert admin_client.get(reverse("admin:reports_remediationitem_add")).status_code == 403
