@@ -1,12 +1,21 @@
-"""Admin for report jobs (read-only, with a retry action) and remediation items."""
+"""Admin for report jobs (read-only, with a retry action) and remediation items.
+
+Every write goes through the reports services: a failed job is queued again by reports.jobs.report_retry,
+a remediation item is filled in by reports.remediation.remediation_update (audited). Items are created
+by remediation_suggest after publication, and jobs by report_request; neither is added or deleted here.
+"""
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from parindex.admin_services import ServiceRefusals, refusal_text
+from scoring.models import Via
+
 from .jobs import report_retry
-from .models import JobStatus, RemediationItem, ReportJob
+from .models import RemediationItem, ReportJob
+from .remediation import EDITABLE_FIELDS, remediation_update
 
 
 @admin.register(ReportJob)
@@ -23,32 +32,41 @@ class ReportJobAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # reports are requested through reports.jobs.report_request (the page or the command)
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # a job is the record of a request; its file is replaced by a new request
+
     @admin.action(description=_("Retry the selected failed reports"))
     def retry(self, request, queryset):
-        retried = 0
-        for job in queryset.filter(status=JobStatus.FAILED):
+        retried, refused = 0, []
+        for job in queryset:
             try:
                 report_retry(job, actor=request.user)
                 retried += 1
-            except ValidationError:
-                pass  # retried meanwhile by someone else
-        skipped = queryset.count() - retried
-        self.message_user(request, ngettext("%(n)d report queued again.", "%(n)d reports queued again.", retried)
-                          % {"n": retried}, messages.SUCCESS)
-        if skipped:
-            self.message_user(request, _("Only failed reports can be retried; the others were left as they are."),
-                              messages.WARNING)
+            except ValidationError as error:  # not failed (any more): the service says so
+                refused.append(f"#{job.pk}: {refusal_text(error)}")
+        if retried:
+            self.message_user(request, ngettext("%(n)d report queued again.", "%(n)d reports queued again.",
+                                                retried) % {"n": retried}, messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)
 
 
 @admin.register(RemediationItem)
-class RemediationItemAdmin(admin.ModelAdmin):
+class RemediationItemAdmin(ServiceRefusals, admin.ModelAdmin):
     list_display = ("assessment", "criterion", "points_lost", "status", "responsible", "due_date", "updated_at")
     list_filter = ("status",)
     search_fields = ("assessment__unit__code", "assessment__unit__name", "criterion__code", "action", "responsible")
     list_select_related = ("assessment__unit", "assessment__framework", "criterion")
-    raw_id_fields = ("assessment", "criterion")
-    readonly_fields = ("updated_by", "created_at", "updated_at")
+    fields = ("assessment", "criterion", "points_lost", *EDITABLE_FIELDS, "updated_by", "created_at", "updated_at")
+    readonly_fields = ("assessment", "criterion", "points_lost", "updated_by", "created_at", "updated_at")
+
+    def has_add_permission(self, request):
+        return False  # items are suggested after publication (remediation_suggest)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def save_model(self, request, obj, form, change):
-        obj.updated_by = request.user
-        super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        remediation_update(item=obj, action=data["action"], responsible=data["responsible"],
+                           due_date=data["due_date"], status=data["status"], actor=request.user, via=Via.ADMIN)

@@ -1,12 +1,13 @@
 """Django admin for frameworks, assessments, scores, evidence, the audit trail and stored results.
 
 Rules the admin keeps, like every other way into the data:
+- Every write goes through a service of scoring.services (via="admin"): settings, deadlines, criteria
+  and grade bands of a framework, reopening, assessments, scores, evidence. The services validate,
+  audit and recompute; the admin checks no rule itself. A refusal is shown on the form it came from
+  (parindex.admin_services.ServiceRefusals): the transaction is rolled back and the page rendered
+  again with the service's message on its field.
 - Everything of a published framework is read-only here: the framework, its criteria, grade bands,
   assessments, scores and evidence. Reopening is an explicit act with a reason (framework_reopen).
-- Score changes go through the scoring services (via="admin"), so they are validated by the same
-  rules as the web and the import, audited, and followed by a recompute of the stored results.
-  Forms check a change by running the service inside a savepoint that is rolled back, so the
-  rules live in one place and a refused change comes back as a form error, not a server error.
 - The audit trail and the computed results are never edited by hand.
 """
 
@@ -25,6 +26,7 @@ from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin, ImportExportMixin
 
+from parindex.admin_services import ServiceRefusals, refusal_errors, refusal_text
 from parindex.numbers import NotANumber, format_decimal, parse_decimal
 from units.admin import SpreadsheetAdminMixin
 
@@ -44,23 +46,28 @@ from .models import (
     Score,
     Via,
 )
-from .resources import CriterionResource, ScoreResource
+from .resources import SCORE_FORMATS, CriterionResource, ScoreResource
 from .results import results_recompute
 from .services import (
     DEFAULT_BANDS,
-    AppraisalEntry,
+    FRAMEWORK_SETTINGS,
     Band,
     CriterionRow,
-    SelfEntry,
+    assessment_delete,
     assessment_get_or_create,
     assessment_mark_appraised,
     assessment_submit,
+    criterion_update,
+    evidence_add,
+    evidence_delete,
     framework_create,
+    framework_delete,
     framework_reopen,
+    framework_set_deadlines,
+    framework_update,
+    grade_bands_set,
     parse_bands,
-    scores_apply_appraisal,
-    scores_apply_self,
-    survey_apply,
+    scores_apply_fields,
 )
 
 
@@ -159,66 +166,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 # --- helpers -----------------------------------------------------------------------------------------
 
 
-class _RollBack(Exception):
-    pass
-
-
-def check_with_services(apply) -> None:
-    """Run `apply` (service calls) in a savepoint and roll it back; a refusal becomes a form error."""
-    try:
-        with transaction.atomic():
-            apply()
-            raise _RollBack
-    except _RollBack:
-        pass
-    except ValidationError as error:
-        raise ValidationError(error.messages) from error
-
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, models.Model):
-        return str(value.pk)
-    return str(value)
-
-
-def audit_form(request, form, *, framework, action, assessment=None, criterion=None, fields=None) -> list[AuditEntry]:
-    """Audit entries (unsaved) for the fields a form changed: old → new, by whom, via the admin."""
-    return [
-        AuditEntry(
-            framework=framework, assessment=assessment, criterion=criterion, action=action, field=name,
-            old_value=_text(form.initial.get(name)) if form.instance.pk else "",
-            new_value=_text(form.cleaned_data.get(name)), actor=request.user, via=Via.ADMIN,
-        )
-        for name in form.changed_data
-        if fields is None or name in fields
-    ]
-
-
-def audit_one(request, *, framework, action, assessment=None, criterion=None, field="", old="", new="", reason=""):
-    AuditEntry.objects.create(
-        framework=framework, assessment=assessment, criterion=criterion, action=action, field=field,
-        old_value=_text(old), new_value=_text(new), reason=reason, actor=request.user, via=Via.ADMIN,
-    )
-
-
-def audit_formset(request, formset, *, framework, action) -> list[AuditEntry]:
-    """Audit entries for what a plain inline formset adds, changes and deletes."""
-    entries: list[AuditEntry] = []
-    for form in formset.forms:
-        if not hasattr(form, "cleaned_data"):
-            continue
-        if form.instance.pk and formset.can_delete and formset._should_delete_form(form):
-            entries.append(AuditEntry(framework=framework, action=f"{action}_delete", old_value=str(form.instance),
-                                      actor=request.user, via=Via.ADMIN))
-        elif form.has_changed():
-            suffix = "change" if form.instance.pk else "add"
-            criterion = form.instance if isinstance(form.instance, Criterion) else None
-            entries += audit_form(request, form, framework=framework, criterion=criterion, action=f"{action}_{suffix}")
-    return entries
-
-
 def indented_code(criterion: Criterion):
     return format_html(
         '<span style="padding-left:{}em;{}">{}</span>',
@@ -235,61 +182,24 @@ def _points(value):
 # --- scores: the one path from admin forms to the services -----------------------------------------
 
 
-def score_plan(criterion: Criterion, changed: set[str], data: dict, plan: dict) -> None:
-    """Sort one leaf's changed fields into self entries, appraisal entries and survey points."""
-    self_fields = {"self_points", "not_applicable", "note", "evidence_reference"}
-    if changed & self_fields:
-        plan["self"][criterion.code] = SelfEntry(
-            data.get("self_points"),
-            not_applicable=bool(data.get("not_applicable")),
-            note=data["note"] if "note" in changed else None,
-            evidence_reference=data["evidence_reference"] if "evidence_reference" in changed else None,
-        )
-    if changed & {"appraised_points", "appraisal_reason"}:
-        if criterion.source == CriterionSource.SURVEY:
-            plan["survey"][criterion.code] = data.get("appraised_points")
-        else:
-            plan["appraisal"][criterion.code] = AppraisalEntry(
-                data.get("appraised_points"), reason=data.get("appraisal_reason") or ""
-            )
+def score_changes(form) -> dict[str, object]:
+    """The score fields a form changed, with their new values (a new row: every field that holds something)."""
+    names = form.changed_data if form.instance.pk else [n for n in form.changed_data if n not in ("assessment",
+                                                                                                  "criterion")]
+    return {name: form.cleaned_data.get(name) for name in names if name in SCORE_FIELDS}
 
 
-def new_plan() -> dict:
-    return {"self": {}, "appraisal": {}, "survey": {}}
-
-
-def apply_plan(request, assessment: Assessment, plan: dict) -> None:
-    """Self entries first (the unit's figures, entered on its behalf), then appraisal, then survey."""
-    actor = request.user
-    if plan["self"]:
-        scores_apply_self(assessment=assessment, entries=plan["self"], actor=actor, via=Via.ADMIN, on_behalf=True)
-    if plan["appraisal"]:
-        scores_apply_appraisal(assessment=assessment, entries=plan["appraisal"], actor=actor, via=Via.ADMIN)
-    if plan["survey"]:
-        survey_apply(framework=assessment.framework, entries={assessment.unit.code: plan["survey"]},
-                     actor=actor, via=Via.ADMIN)
-    if any(plan.values()):
-        results_recompute(assessment.framework, assessment_ids=[assessment.pk])
+SCORE_FIELDS = ("self_points", "not_applicable", "note", "evidence_reference", "appraised_points",
+                "appraisal_reason")
 
 
 class ScoreInlineFormSet(forms.BaseInlineFormSet):
     def changed_forms(self):
         return [f for f in self.forms if hasattr(f, "cleaned_data") and f.instance.pk and f.has_changed()]
 
-    def plan(self) -> dict:
-        plan = new_plan()
-        for form in self.changed_forms():
-            score_plan(form.instance.criterion, set(form.changed_data), form.cleaned_data, plan)
-        return plan
-
-    def clean(self):
-        super().clean()
-        if any(self.errors):
-            return
-        plan = self.plan()
-        if any(plan.values()):
-            assessment = Assessment.objects.select_related("framework", "unit").get(pk=self.instance.pk)
-            check_with_services(lambda: apply_plan(self._request, assessment, plan))
+    def changes(self) -> dict[str, dict[str, object]]:
+        """{leaf code: {field: new value}} of the rows changed on the assessment page."""
+        return {form.instance.criterion.code: score_changes(form) for form in self.changed_forms()}
 
 
 class ScoreInline(LockedWhenPublished, admin.TabularInline):
@@ -313,11 +223,6 @@ class ScoreInline(LockedWhenPublished, admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False  # a leaf without a score row is added from the Score page
-
-    def get_formset(self, request, obj=None, **kwargs):
-        formset = super().get_formset(request, obj, **kwargs)
-        formset._request = request
-        return formset
 
     @admin.display(description=_("code"))
     def criterion_code(self, score):
@@ -395,15 +300,9 @@ class ReopenForm(forms.Form):
         help_text=_("Recorded in the audit trail, e.g. the decision that orders the correction."),
     )
 
-    def clean_reason(self):
-        reason = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise ValidationError(gettext("Reopening a published framework needs a reason."))
-        return reason
-
 
 @admin.register(Framework)
-class FrameworkAdmin(DeletesOwnRecords, LockedWhenPublished, admin.ModelAdmin):
+class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, admin.ModelAdmin):
     list_display = ["code", "name", "year", "unit_kind", "authority", "status", "decision_number", "assessment_count"]
     list_filter = ["year", "status", "unit_kind", ("authority", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["authority"]
@@ -462,8 +361,8 @@ class FrameworkAdmin(DeletesOwnRecords, LockedWhenPublished, admin.ModelAdmin):
         return format_html('<a class="button" href="{}">{}</a>', url, gettext("Reopen this published framework…"))
 
     def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
         if not change:
-            data = form.cleaned_data
             source = data["copy_from"]
             rows = [
                 CriterionRow(code=c.code, title=c.title, max_points=c.max_points, kind=c.kind, source=c.source,
@@ -478,27 +377,44 @@ class FrameworkAdmin(DeletesOwnRecords, LockedWhenPublished, admin.ModelAdmin):
                 name=data["name"], rows=rows, bands=bands, index_decimals=data["index_decimals"],
                 legal_basis=data["legal_basis"], actor=request.user, via=Via.ADMIN,
             )
-            deadlines = {name: data[name] for name in ("self_deadline", "appraisal_deadline") if data.get(name)}
-            if deadlines:  # framework_create takes no deadlines; the form has validated them with the model
-                Framework.objects.filter(pk=framework.pk).update(**deadlines)
-            obj.pk, obj.status, obj.created_at = framework.pk, framework.status, framework.created_at
-            return
-        fields = [name for name in form.changed_data if name in form.fields]
-        AuditEntry.objects.bulk_create(audit_form(request, form, framework=obj, action="framework_change"))
-        if fields:
-            obj.save(update_fields=[*fields, "updated_at"])
+        else:
+            framework = framework_update(
+                framework=obj,
+                changes={name: data[name] for name in form.changed_data if name in FRAMEWORK_SETTINGS},
+                actor=request.user, via=Via.ADMIN,
+            )
+        if {"self_deadline", "appraisal_deadline"} & set(form.changed_data):
+            framework = framework_set_deadlines(
+                framework=framework, self_deadline=data.get("self_deadline"),
+                appraisal_deadline=data.get("appraisal_deadline"), actor=request.user, via=Via.ADMIN,
+            )
+        obj.pk, obj.status, obj.created_at = framework.pk, framework.status, framework.created_at
 
     def save_formset(self, request, form, formset, change):
-        AuditEntry.objects.bulk_create(
-            audit_formset(request, formset, framework=form.instance, action=formset.model._meta.model_name)
-        )
-        formset.save()
+        if formset.model is GradeBand:
+            if formset.has_changed():
+                kept = [f for f in formset.forms if f.has_changed() or f.instance.pk]
+                bands = [
+                    Band(f.cleaned_data["name"], f.cleaned_data["min_index"])
+                    for f in kept if not (formset.can_delete and formset._should_delete_form(f))
+                ]
+                grade_bands_set(framework=form.instance, bands=bands, actor=request.user, via=Via.ADMIN)
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+            return
+        changed = [f for f in formset.forms if f.instance.pk and f.has_changed()]
+        for f in changed:
+            criterion_update(criterion=f.instance, changes={name: f.cleaned_data[name] for name in f.changed_data},
+                             actor=request.user, via=Via.ADMIN)
+        # What the admin's change message reads; the services did the saving.
+        formset.new_objects, formset.deleted_objects = [], []
+        formset.changed_objects = [(f.instance, f.changed_data) for f in changed]
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        if change:
-            # Bands and decimals decide grades and indices: bring the stored results up to date.
-            results_recompute(form.instance)
+    def delete_model(self, request, obj):
+        framework_delete(framework=obj, actor=request.user, via=Via.ADMIN)
+
+    def delete_queryset(self, request, queryset):
+        self.delete_each(request, queryset,
+                         lambda framework: framework_delete(framework=framework, actor=request.user, via=Via.ADMIN))
 
     # Reopening: the only way to change a published framework, with a reason, through the service.
 
@@ -522,6 +438,20 @@ class FrameworkAdmin(DeletesOwnRecords, LockedWhenPublished, admin.ModelAdmin):
         framework = get_object_or_404(Framework, pk=object_id)
         return self._reopen(request, [framework], from_action=False)
 
+    def _reopen_all(self, request, frameworks, form) -> bool:
+        """Reopen every framework, or none: a refusal goes on the form."""
+        try:
+            with transaction.atomic():
+                for framework in frameworks:
+                    framework_reopen(framework=framework, reason=form.cleaned_data["reason"], actor=request.user,
+                                     via=Via.ADMIN)
+        except ValidationError as error:
+            for name, texts in refusal_errors(error).items():
+                for text in texts:
+                    form.add_error(name if name in form.fields else None, text)
+            return False
+        return True
+
     def _reopen(self, request, frameworks, *, from_action):
         published = [f for f in frameworks if f.is_published]
         if not published:
@@ -529,10 +459,7 @@ class FrameworkAdmin(DeletesOwnRecords, LockedWhenPublished, admin.ModelAdmin):
             return None if from_action else redirect("admin:scoring_framework_change", frameworks[0].pk)
         submitted = request.method == "POST" and "reason" in request.POST
         form = ReopenForm(request.POST if submitted else None)
-        if submitted and form.is_valid():
-            for framework in published:
-                framework_reopen(framework=framework, reason=form.cleaned_data["reason"], actor=request.user,
-                                 via=Via.ADMIN)
+        if submitted and form.is_valid() and self._reopen_all(request, published, form):
             self.message_user(
                 request,
                 gettext("Reopened: %(codes)s. The change is recorded in the audit trail.")
@@ -557,7 +484,7 @@ class FrameworkAdmin(DeletesOwnRecords, LockedWhenPublished, admin.ModelAdmin):
 
 
 @admin.register(Criterion)
-class CriterionAdmin(SpreadsheetAdminMixin, ExportMixin, LockedWhenPublished, admin.ModelAdmin):
+class CriterionAdmin(ServiceRefusals, SpreadsheetAdminMixin, ExportMixin, LockedWhenPublished, admin.ModelAdmin):
     resource_classes = [CriterionResource]  # export only: see scoring.resources
     list_display = ["tree_code", "title", "framework", "max_points", "kind", "source", "is_leaf"]
     list_display_links = ["tree_code", "title"]
@@ -580,16 +507,12 @@ class CriterionAdmin(SpreadsheetAdminMixin, ExportMixin, LockedWhenPublished, ad
         return indented_code(criterion)
 
     def save_model(self, request, obj, form, change):
-        AuditEntry.objects.bulk_create(
-            audit_form(request, form, framework=obj.framework, criterion=obj, action="criterion_change")
-        )
-        fields = [name for name in form.changed_data if name in form.fields]
-        if fields:
-            obj.save(update_fields=fields)
+        criterion_update(criterion=obj, changes={name: form.cleaned_data[name] for name in form.changed_data},
+                         actor=request.user, via=Via.ADMIN)
 
 
 @admin.register(GradeBand)
-class GradeBandAdmin(LockedWhenPublished, admin.ModelAdmin):
+class GradeBandAdmin(ServiceRefusals, LockedWhenPublished, admin.ModelAdmin):
     list_display = ["name", "min_index", "framework"]
     list_filter = ["framework"]
     list_select_related = ["framework"]
@@ -606,26 +529,34 @@ class GradeBandAdmin(LockedWhenPublished, admin.ModelAdmin):
             kwargs["queryset"] = Framework.objects.exclude(status=FrameworkStatus.PUBLISHED)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    # A framework's bands are set as a whole (grade_bands_set): the others as they are, this one
+    # added, changed or left out.
+
+    def _others(self, framework, obj=None) -> list[Band]:
+        return [Band(b.name, b.min_index) for b in framework.grade_bands.exclude(pk=getattr(obj, "pk", None))]
+
     def save_model(self, request, obj, form, change):
-        AuditEntry.objects.bulk_create(
-            audit_form(request, form, framework=obj.framework, action="gradeband_change" if change else "gradeband_add")
-        )
-        super().save_model(request, obj, form, change)
-        results_recompute(obj.framework)
+        bands = grade_bands_set(framework=obj.framework, bands=[*self._others(obj.framework, obj),
+                                                                Band(obj.name, obj.min_index)],
+                                actor=request.user, via=Via.ADMIN)
+        obj.pk = next(b.pk for b in bands if b.name == obj.name)
 
     def delete_model(self, request, obj):
-        framework = obj.framework
-        audit_one(request, framework=framework, action="gradeband_delete", old=str(obj))
-        super().delete_model(request, obj)
-        results_recompute(framework)
+        grade_bands_set(framework=obj.framework, bands=self._others(obj.framework, obj), actor=request.user,
+                        via=Via.ADMIN)
 
     def delete_queryset(self, request, queryset):
-        frameworks = {band.framework for band in queryset.select_related("framework")}
+        by_framework: dict[Framework, set[int]] = {}
         for band in queryset.select_related("framework"):
-            audit_one(request, framework=band.framework, action="gradeband_delete", old=str(band))
-        super().delete_queryset(request, queryset)
-        for framework in frameworks:
-            results_recompute(framework)
+            by_framework.setdefault(band.framework, set()).add(band.pk)
+        for framework, removed in by_framework.items():
+            try:
+                with transaction.atomic():
+                    grade_bands_set(framework=framework, actor=request.user, via=Via.ADMIN,
+                                    bands=[Band(b.name, b.min_index) for b in framework.grade_bands.all()
+                                           if b.pk not in removed])
+            except ValidationError as error:
+                self.message_user(request, f"{framework.code}: {refusal_text(error)}", messages.ERROR)
 
 
 # --- assessments, scores, evidence -------------------------------------------------------------------
@@ -636,16 +567,9 @@ class AssessmentAddForm(forms.ModelForm):
         model = Assessment
         fields = ["unit", "framework"]
 
-    def clean(self):
-        data = super().clean()
-        unit, framework = data.get("unit"), data.get("framework")
-        if unit and framework and not self.errors:
-            check_with_services(lambda: assessment_get_or_create(unit=unit, framework=framework, via=Via.ADMIN))
-        return data
-
 
 @admin.register(Assessment)
-class AssessmentAdmin(DeletesOwnRecords, LockedWhenPublished, admin.ModelAdmin):
+class AssessmentAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, admin.ModelAdmin):
     list_display = ["unit_code", "unit_name", "framework", "status", "explanation_round", "result_index",
                     "result_rank", "result_grade", "submitted_at", "appraised_at"]
     list_filter = ["framework", "status", "unit__kind"]
@@ -735,27 +659,20 @@ class AssessmentAdmin(DeletesOwnRecords, LockedWhenPublished, admin.ModelAdmin):
         if formset.model is not Score:
             return super().save_formset(request, form, formset, change)
         changed = formset.changed_forms()
-        plan = formset.plan()
-        if any(plan.values()):
-            assessment = Assessment.objects.select_related("framework", "unit").get(pk=form.instance.pk)
-            apply_plan(request, assessment, plan)
+        changes = formset.changes()
+        if changes:
+            scores_apply_fields(assessment=form.instance, changes=changes, actor=request.user, via=Via.ADMIN)
         # What the admin's change message reads; the services did the saving.
         formset.new_objects, formset.deleted_objects = [], []
         formset.changed_objects = [(f.instance, f.changed_data) for f in changed]
 
     def delete_model(self, request, obj):
-        framework = obj.framework
-        audit_one(request, framework=framework, action="assessment_delete", old=obj.unit.code)
-        super().delete_model(request, obj)
-        results_recompute(framework)
+        assessment_delete(assessment=obj, actor=request.user, via=Via.ADMIN)
 
     def delete_queryset(self, request, queryset):
-        items = list(queryset.select_related("framework", "unit"))
-        for assessment in items:
-            audit_one(request, framework=assessment.framework, action="assessment_delete", old=assessment.unit.code)
-        super().delete_queryset(request, queryset)
-        for framework in {a.framework for a in items}:
-            results_recompute(framework)
+        self.delete_each(request, queryset.select_related("framework", "unit"),
+                         lambda assessment: assessment_delete(assessment=assessment, actor=request.user,
+                                                              via=Via.ADMIN))
 
     def _workflow(self, request, queryset, service, done_message):
         done, refused = [], []
@@ -765,7 +682,7 @@ class AssessmentAdmin(DeletesOwnRecords, LockedWhenPublished, admin.ModelAdmin):
                     service(assessment=assessment, actor=request.user, via=Via.ADMIN)
                 done.append(assessment.unit.code)
             except ValidationError as error:
-                refused.append(f"{assessment.unit.code}: {' '.join(error.messages)}")
+                refused.append(f"{assessment.unit.code}: {refusal_text(error)}")
         if done:
             self.message_user(request, done_message % {"units": ", ".join(done)}, messages.SUCCESS)
         for line in refused:
@@ -781,10 +698,16 @@ class AssessmentAdmin(DeletesOwnRecords, LockedWhenPublished, admin.ModelAdmin):
 
 
 class EvidenceInline(LockedWhenPublished, admin.TabularInline):
+    """Evidence is added or removed (evidence_add / evidence_delete), never edited in place, as on the
+    self-assessment page."""
+
     model = Evidence
     fields = ["document_number", "document_date", "page", "description", "file", "uploaded_by", "created_at"]
     readonly_fields = ["uploaded_by", "created_at"]
     extra = 0
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("uploaded_by")
@@ -796,42 +719,31 @@ class ScoreForm(forms.ModelForm):
         fields = ["assessment", "criterion", "self_points", "not_applicable", "note", "evidence_reference",
                   "appraised_points", "appraisal_reason"]
 
-    def plan(self) -> dict:
-        plan = new_plan()
-        if self.instance.pk:
-            changed = set(self.changed_data)
-        else:  # a new row: every field that holds something
-            changed = {name for name in self.changed_data if name not in ("assessment", "criterion")}
-        score_plan(self.cleaned_data["criterion"] if not self.instance.pk else self.instance.criterion,
-                   changed, self.cleaned_data, plan)
-        return plan
-
-    def assessment(self) -> Assessment:
-        pk = self.instance.assessment_id if self.instance.pk else self.cleaned_data["assessment"].pk
-        return Assessment.objects.select_related("framework", "unit").get(pk=pk)
-
     def clean(self):
+        # What the form itself must know to name one score row; every rule about the points is the services'.
         data = super().clean()
-        if self.errors:
+        if self.errors or self.instance.pk:
             return data
-        if not self.instance.pk:
-            assessment, criterion = data["assessment"], data["criterion"]
-            if criterion.framework_id != assessment.framework_id:
-                raise ValidationError(gettext("The criterion belongs to another framework than the assessment."))
-            if not criterion.is_leaf:
-                raise ValidationError(gettext("Only leaf criteria take points."))
-        plan = self.plan()
-        if not any(plan.values()) and not self.instance.pk:
+        if data["criterion"].framework_id != data["assessment"].framework_id:
+            raise ValidationError(gettext("The criterion belongs to another framework than the assessment."))
+        if not score_changes(self):
             raise ValidationError(gettext("Enter the points, or mark the criterion not applicable."))
-        if any(plan.values()):
-            assessment = self.assessment()
-            check_with_services(lambda: apply_plan(self._request, assessment, plan))
         return data
 
 
+def _add_evidence(request, score: Score, data: dict) -> Evidence:
+    return evidence_add(
+        assessment=score.assessment, code=score.criterion.code, upload=data.get("file") or None,
+        document_number=data.get("document_number") or "", document_date=data.get("document_date"),
+        page=data.get("page") or "", description=data.get("description") or "", actor=request.user,
+        via=Via.ADMIN,
+    )
+
+
 @admin.register(Score)
-class ScoreAdmin(SpreadsheetAdminMixin, ImportExportMixin, LockedWhenPublished, admin.ModelAdmin):
+class ScoreAdmin(ServiceRefusals, SpreadsheetAdminMixin, ImportExportMixin, LockedWhenPublished, admin.ModelAdmin):
     form = ScoreForm
+    formats = SCORE_FORMATS  # formula cells are refused, as in every other import
     resource_classes = [ScoreResource]  # imports go through the services, like this form
     list_display = ["unit_code", "framework_code", "criterion_code", "self_points", "not_applicable",
                     "appraised_points", "appraisal_reason", "updated_at", "updated_by"]
@@ -854,11 +766,6 @@ class ScoreAdmin(SpreadsheetAdminMixin, ImportExportMixin, LockedWhenPublished, 
     def get_readonly_fields(self, request, obj=None):
         return ["assessment", "criterion", *self.change_only_fields] if obj is not None else []
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        form._request = request
-        return form
-
     def has_delete_permission(self, request, obj=None):
         return False  # a score is cleared (emptied), which is audited, not deleted
 
@@ -875,20 +782,21 @@ class ScoreAdmin(SpreadsheetAdminMixin, ImportExportMixin, LockedWhenPublished, 
         return score.criterion.code
 
     def save_model(self, request, obj, form, change):
-        assessment = form.assessment()
-        apply_plan(request, assessment, form.plan())
+        assessment, criterion = obj.assessment, obj.criterion
+        scores_apply_fields(assessment=assessment, changes={criterion.code: score_changes(form)}, actor=request.user,
+                            via=Via.ADMIN)
         # The services saved the row; the admin goes on with `obj` (evidence inline, log, redirect).
-        obj.pk = Score.objects.get(assessment=assessment, criterion_id=obj.criterion_id).pk
+        obj.pk = Score.objects.get(assessment=assessment, criterion=criterion).pk
 
     def save_formset(self, request, form, formset, change):
-        framework = form.instance.assessment.framework
-        AuditEntry.objects.bulk_create(audit_formset(request, formset, framework=framework, action="evidence"))
-        for item in formset.save(commit=False):
-            if item.pk is None:
-                item.uploaded_by = request.user
-            item.save()
-        for item in formset.deleted_objects:
-            item.delete()
+        score = Score.objects.select_related("assessment", "criterion").get(pk=form.instance.pk)
+        added = [f for f in formset.extra_forms if f.has_changed() and not formset._should_delete_form(f)]
+        removed = [f.instance for f in formset.initial_forms
+                   if formset.can_delete and formset._should_delete_form(f)]
+        formset.new_objects = [_add_evidence(request, score, f.cleaned_data) for f in added]
+        for evidence in removed:
+            evidence_delete(evidence=evidence, actor=request.user, via=Via.ADMIN)
+        formset.changed_objects, formset.deleted_objects = [], removed
 
 
 class EvidenceForm(forms.ModelForm):
@@ -896,16 +804,14 @@ class EvidenceForm(forms.ModelForm):
         model = Evidence
         fields = ["score", "document_number", "document_date", "page", "description", "file"]
 
-    def clean_score(self):
-        score = self.cleaned_data["score"]
-        if score.assessment.framework.is_published:
-            raise ValidationError(gettext("The framework of this score is published; its evidence cannot change."))
-        return score
-
 
 @admin.register(Evidence)
-class EvidenceAdmin(LockedWhenPublished, admin.ModelAdmin):
+class EvidenceAdmin(ServiceRefusals, LockedWhenPublished, admin.ModelAdmin):
+    """Evidence is added (evidence_add: the assessment must still be open to the unit, files of the
+    accepted types and size) or removed (evidence_delete), never edited in place."""
+
     form = EvidenceForm
+    refusal_field = "score"  # the score decides the framework and the assessment a refusal is about
     list_display = ["__str__", "unit_code", "framework_code", "criterion_code", "document_date", "page",
                     "description", "uploaded_by", "created_at"]
     list_filter = ["score__assessment__framework"]
@@ -914,6 +820,9 @@ class EvidenceAdmin(LockedWhenPublished, admin.ModelAdmin):
     search_fields = ["document_number", "description", "score__assessment__unit__code", "score__criterion__code"]
     autocomplete_fields = ["score"]
     date_hierarchy = "created_at"
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and obj is None
 
     def get_readonly_fields(self, request, obj=None):
         return ["score", "uploaded_by", "created_at"] if obj is not None else []
@@ -931,23 +840,16 @@ class EvidenceAdmin(LockedWhenPublished, admin.ModelAdmin):
         return evidence.score.criterion.code
 
     def save_model(self, request, obj, form, change):
-        score = obj.score
-        if not change:
-            obj.uploaded_by = request.user
-        super().save_model(request, obj, form, change)
-        audit_one(request, framework=score.assessment.framework, assessment=score.assessment,
-                  criterion=score.criterion, action="evidence_change" if change else "evidence_add",
-                  field="evidence", new=str(obj))
+        score = Score.objects.select_related("assessment", "criterion").get(pk=obj.score_id)
+        evidence = _add_evidence(request, score, form.cleaned_data)
+        obj.pk, obj.file, obj.created_at = evidence.pk, evidence.file, evidence.created_at
 
     def delete_model(self, request, obj):
-        score = obj.score
-        audit_one(request, framework=score.assessment.framework, assessment=score.assessment,
-                  criterion=score.criterion, action="evidence_delete", field="evidence", old=str(obj))
-        super().delete_model(request, obj)
+        evidence_delete(evidence=obj, actor=request.user, via=Via.ADMIN)
 
     def delete_queryset(self, request, queryset):
-        for evidence in queryset.select_related("score__assessment__framework", "score__criterion"):
-            self.delete_model(request, evidence)
+        self.delete_each(request, queryset.select_related("score__assessment__framework", "score__criterion"),
+                         lambda evidence: evidence_delete(evidence=evidence, actor=request.user, via=Via.ADMIN))
 
 
 # --- the audit trail and computed results: read-only ------------------------------------------------

@@ -4,28 +4,89 @@ Criteria are exported, never imported here: a framework's tree is created as a w
 framework_create (the framework file import, or the admin's "copy from"), which checks codes,
 parents and maxima together. Row-by-row imports could leave a tree that no longer adds up, and the
 only safe per-row edits (title, guidance of an unpublished framework) already have an audited form
-on the criterion's admin page.
+on the criterion's admin page (criterion_update).
 
-Scores are imported through the same path as the admin's score forms (scoring.admin.apply_plan →
-scores_apply_self / scores_apply_appraisal / survey_apply, via="admin"), so a row is validated by the
-same rules as the web, audited, and followed by a recompute of the stored results. A refusal of the
-services (over the maximum, a published framework, a submitted self-assessment, …) becomes the
-row's error in import-export's error table; the admin imports with rollback on any row error, so a
-file with a bad row saves nothing.
+Scores are read like every other upload and applied by the same services as the web and command
+importers (scoring.services.scores_apply_fields → scores_apply_self / scores_apply_appraisal /
+survey_apply, via="admin"):
+- the file is read by parindex.spreadsheets; a cell holding a formula is refused with the message
+  the other importers give ("type the value itself"), whatever value Excel cached for it;
+- a blank points or not-applicable cell leaves the stored value as it is: a file never clears a
+  score (a score is cleared on its admin page, where the change is explicit);
+- every rule (maximum, published framework, submitted self-assessment, appraisal reason, leaf
+  criteria) is the services'; a refusal becomes the row's error in import-export's error table, and
+  the admin imports with rollback on any row error, so a file with a bad row saves nothing.
 """
 
-from types import SimpleNamespace
+import io
 
+import tablib
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
+from django.utils.translation import gettext_noop as N_
 from import_export import fields, widgets
 
 from parindex.numbers import NotANumber, is_not_applicable_word, parse_decimal
+from parindex.spreadsheets import cell_text, open_spreadsheet
 from units.models import Unit
-from units.resources import SpreadsheetResource, TextWidget, rename_headers, unescape_formula
+from units.resources import (
+    SafeCSV,
+    SafeXLSX,
+    SpreadsheetResource,
+    TextWidget,
+    rename_headers,
+    unescape_formula,
+)
 
 from .models import Assessment, Criterion, Framework, Score, Via
-from .services import assessment_get_or_create, framework_ensure_editable
+from .services import APPRAISAL_FIELDS, SELF_FIELDS, assessment_get_or_create, scores_apply_fields
+
+# --- reading: formula cells are marked, to be refused -----------------------------------------------------
+
+FORMULA_REFUSED = N_("The cell holds a formula; formulas are not accepted here. Type the value itself.")
+
+
+class FormulaCell:
+    """A cell that holds a formula; its cached value is only what the file claims."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __str__(self) -> str:
+        return cell_text(self.value)
+
+
+def read_score_dataset(data: bytes | str, name: str) -> tablib.Dataset:
+    """An uploaded score file as a dataset (first row = headers), read by parindex.spreadsheets like
+    every other upload, with each formula cell wrapped in FormulaCell."""
+    source = io.BytesIO(data.encode("utf-8") if isinstance(data, str) else data)
+    source.name = name
+    with open_spreadsheet(source) as book:
+        rows = [
+            [FormulaCell(value) if index in formulas else value for index, value in enumerate(values)]
+            for _number, values, formulas in book.first_sheet().rows_with_formulas()
+        ]
+    dataset = tablib.Dataset()
+    if rows:
+        headers = ["" if v is None else str(v).strip() for v in rows[0]]
+        dataset.headers = headers
+        for values in rows[1:]:
+            values = values[: len(headers)]
+            dataset.append(values + [None] * (len(headers) - len(values)))
+    return dataset
+
+
+class ScoreXLSX(SafeXLSX):
+    def create_dataset(self, in_stream, **kwargs):
+        return read_score_dataset(in_stream, "import.xlsx")
+
+
+class ScoreCSV(SafeCSV):
+    def create_dataset(self, in_stream, **kwargs):
+        return read_score_dataset(in_stream, "import.csv")
+
+
+SCORE_FORMATS = [ScoreXLSX, ScoreCSV]  # the order of units.resources.SPREADSHEET_FORMATS
 
 # --- widgets ------------------------------------------------------------------------------------------------
 
@@ -90,8 +151,7 @@ class CriterionResource(SpreadsheetResource):
 # --- scores ----------------------------------------------------------------------------------------------------
 
 SCORE_KEYS = ("framework", "unit", "criterion")
-SELF_FIELDS = ("self_points", "not_applicable", "note", "evidence_reference")
-APPRAISAL_FIELDS = ("appraised_points", "appraisal_reason")
+KEEP_WHEN_BLANK = ("self_points", "not_applicable", "appraised_points")  # a file never clears a score
 SCORE_HEADER_ALIASES = {
     "framework": "framework", "ma bo chi so": "framework", "bo chi so": "framework",
     "unit": "unit", "ma don vi": "unit", "don vi": "unit",
@@ -152,10 +212,17 @@ class ScoreResource(SpreadsheetResource):
         self._user = kwargs.get("user")
 
     def before_import_row(self, row, **kwargs):
+        formulas = [name for name, value in row.items() if isinstance(value, FormulaCell)]
+        if formulas:
+            raise ValidationError({name: [gettext(FORMULA_REFUSED)] for name in formulas})
         # "Không áp dụng" / "KAD" typed in the points column means not applicable.
         if is_not_applicable_word(row.get("self_points")):
             row["self_points"] = None
             row["not_applicable"] = True
+        # A blank cell is not an instruction: the stored value stays (the column is not imported).
+        for name in KEEP_WHEN_BLANK:
+            if name in row and (row[name] is None or (isinstance(row[name], str) and not row[name].strip())):
+                del row[name]
 
     # Rows are found by (framework code, unit code, criterion code), not by id.
 
@@ -185,9 +252,6 @@ class ScoreResource(SpreadsheetResource):
             raise ValidationError({"criterion": [
                 gettext("Framework %(framework)s has no criterion %(code)s.")
                 % {"framework": framework.code, "code": codes["criterion"]}]})
-        if not criterion.is_leaf:
-            raise ValidationError({"criterion": [gettext("Only leaf criteria take points: %(codes)s.")
-                                                 % {"codes": criterion.code}]})
         self._criteria[key] = criterion
         return framework, unit, criterion
 
@@ -208,24 +272,19 @@ class ScoreResource(SpreadsheetResource):
         instance._import_original = {name: getattr(instance, name) for name in SELF_FIELDS + APPRAISAL_FIELDS}
 
     def save_instance(self, instance, is_create, row, **kwargs):
-        from .admin import apply_plan, new_plan, score_plan  # the admin's one path to the services
-
         self.before_save_instance(instance, row, **kwargs)
         # Only rows that change something get here (unchanged rows are skipped), so an exported file
         # that also lists scores of a published framework re-imports; a change to one is refused.
-        framework_ensure_editable(instance.assessment.framework)
         if instance.assessment.pk is None:
             # A unit without an assessment gets one, as on the admin's assessment page (audited).
             instance.assessment = assessment_get_or_create(unit=instance.assessment.unit,
                                                            framework=instance.assessment.framework,
                                                            actor=self._user, via=Via.ADMIN)
         original = instance._import_original
-        values = {name: getattr(instance, name) for name in original}
-        changed = {name for name, value in values.items() if value != original[name]}
-        plan = new_plan()
-        score_plan(instance.criterion, changed, values, plan)
-        if any(plan.values()):
-            apply_plan(SimpleNamespace(user=self._user), instance.assessment, plan)
+        changes = {name: getattr(instance, name) for name in original if getattr(instance, name) != original[name]}
+        if changes:
+            scores_apply_fields(assessment=instance.assessment, changes={instance.criterion.code: changes},
+                                actor=self._user, via=Via.ADMIN)
             saved = Score.objects.get(assessment=instance.assessment, criterion=instance.criterion)
             instance.pk, instance.updated_at, instance.updated_by_id = saved.pk, saved.updated_at, saved.updated_by_id
         self.after_save_instance(instance, row, **kwargs)

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
+from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import decimal_places, format_decimal
 from units.models import Unit
 
@@ -832,3 +834,192 @@ def framework_copy(*, source: Framework, code: str, year: int, name: str, actor=
             criterion.save(update_fields=["allows_not_applicable"])
     _audit(framework, action="framework_copy", actor=actor, via=via, old=source.code, new=framework.code).save()
     return framework
+
+
+# --- framework settings, criteria and grade bands -------------------------------------------------------
+#
+# The settings of a framework that may be corrected after it was created (its name, legal basis,
+# decimals of the index, status), the wording of its criteria and its grade bands. The shape of the
+# tree (codes, maxima, kinds, sources) comes from the framework file and is not edited here.
+
+FRAMEWORK_SETTINGS = ("name", "legal_basis", "index_decimals", "status")
+CRITERION_TEXTS = ("title", "guidance", "allows_not_applicable")
+
+
+def _editable_framework(framework: Framework) -> Framework:
+    """The framework locked for update; a published one is refused (framework_ensure_editable)."""
+    framework = Framework.objects.select_for_update().get(pk=framework.pk)
+    framework_ensure_editable(framework)
+    return framework
+
+
+def _clean_or_refuse(obj, **kwargs) -> None:
+    """full_clean(), its ValidationError turned into ServiceErrors on the same fields."""
+    try:
+        obj.full_clean(**kwargs)
+    except ServiceError:
+        raise
+    except ValidationError as error:
+        raise ServiceError.group(
+            ServiceError("%(message)s", params={"message": text}, obj=obj,
+                         field=None if name == NON_FIELD_ERRORS else name)
+            for name, texts in error.message_dict.items()
+            for text in texts
+        ) from error
+
+
+@transaction.atomic
+def framework_update(*, framework: Framework, changes: Mapping[str, object], actor=None, via=Via.WEB) -> Framework:
+    """Correct settings of an unpublished framework (FRAMEWORK_SETTINGS), one audit row per changed field.
+
+    Publishing is not a setting: it needs a decision (framework_publish)."""
+    framework = _editable_framework(framework)
+    unknown = sorted(set(changes) - set(FRAMEWORK_SETTINGS))
+    if unknown:
+        raise ServiceError(N_("These framework fields cannot be changed here: %(fields)s."),
+                           params={"fields": ", ".join(unknown)}, obj=framework, field=unknown[0])
+    if changes.get("status") == FrameworkStatus.PUBLISHED:
+        raise ServiceError(N_("Publication needs a decision number and a decision date."),
+                           code=ErrorCode.WORKFLOW, obj=framework, field="status")
+    old = {name: getattr(framework, name) for name in changes}
+    changed = [name for name, value in changes.items() if value != old[name]]
+    if not changed:
+        return framework
+    for name in changed:
+        setattr(framework, name, changes[name])
+    _clean_or_refuse(framework)
+    framework.save(update_fields=[*changed, "updated_at"])
+    AuditEntry.objects.bulk_create(
+        _audit(framework, action="framework_change", field=name, old=old[name], new=changes[name], actor=actor,
+               via=via)
+        for name in changed
+    )
+    if "index_decimals" in changed:
+        results_recompute(framework)  # indices are rounded (and so ranked) to the framework's decimals
+    return framework
+
+
+@transaction.atomic
+def framework_delete(*, framework: Framework, actor=None, via=Via.WEB) -> None:
+    """Delete an unpublished framework with its criteria, assessments, scores and results."""
+    framework = _editable_framework(framework)
+    _audit(framework, action="framework_delete", field="framework", old=framework.code, actor=actor, via=via).save()
+    framework.delete()
+
+
+@transaction.atomic
+def assessment_delete(*, assessment: Assessment, actor=None, via=Via.WEB) -> None:
+    """Delete an assessment of an unpublished framework (its scores and evidence with it) and re-rank."""
+    framework = _editable_framework(assessment.framework)
+    assessment = Assessment.objects.select_related("unit").get(pk=assessment.pk)
+    _audit(framework, action="assessment_delete", field="assessment", old=assessment.unit.code, actor=actor,
+           via=via).save()
+    assessment.delete()
+    results_recompute(framework)
+
+
+@transaction.atomic
+def criterion_update(*, criterion: Criterion, changes: Mapping[str, object], actor=None, via=Via.WEB) -> Criterion:
+    """Correct the wording of a criterion of an unpublished framework (title, guidance) and whether a
+    unit may mark it not applicable; one audit row per changed field."""
+    framework = _editable_framework(criterion.framework)
+    criterion = Criterion.objects.select_for_update().get(pk=criterion.pk)
+    unknown = sorted(set(changes) - set(CRITERION_TEXTS))
+    if unknown:
+        raise ServiceError(N_("These criterion fields cannot be changed here: %(fields)s."),
+                           params={"fields": ", ".join(unknown)}, obj=criterion, field=unknown[0],
+                           criterion=criterion.code)
+    old = {name: getattr(criterion, name) for name in changes}
+    changed = [name for name, value in changes.items() if value != old[name]]
+    if not changed:
+        return criterion
+    for name in changed:
+        setattr(criterion, name, changes[name])
+    _clean_or_refuse(criterion, exclude=["framework", "parent", "area"])
+    criterion.save(update_fields=changed)
+    AuditEntry.objects.bulk_create(
+        _audit(framework, criterion=criterion, action="criterion_change", field=name, old=old[name],
+               new=changes[name], actor=actor, via=via)
+        for name in changed
+    )
+    return criterion
+
+
+def _bands_text(bands: Iterable) -> str:
+    """"Xuất sắc:90, Tốt:80, …": the bands as the audit trail shows them (highest first)."""
+    return ", ".join(f"{b.name}:{Decimal(b.min_index).normalize():f}"
+                     for b in sorted(bands, key=lambda b: -Decimal(b.min_index)))
+
+
+@transaction.atomic
+def grade_bands_set(*, framework: Framework, bands: Iterable[Band], actor=None, via=Via.WEB) -> list[GradeBand]:
+    """Replace the grade bands of an unpublished framework and regrade its results; one audit row
+    with the bands before and after."""
+    framework = _editable_framework(framework)
+    bands = sorted(bands, key=lambda b: b.min_index, reverse=True)
+    problems = []
+    if len({b.name for b in bands}) != len(bands) or len({b.min_index for b in bands}) != len(bands):
+        problems.append(ServiceError(N_("Grade bands must have different names and different minimum indices."),
+                                     obj=framework, field="grade_bands"))
+    rows = [GradeBand(framework=framework, name=b.name.strip(), min_index=b.min_index) for b in bands]
+    for row in rows:
+        try:
+            _clean_or_refuse(row, exclude=["framework"], validate_constraints=False)
+        except ServiceError as error:
+            problems += error.all()
+    if problems:
+        raise ServiceError.group(problems)
+    before = list(framework.grade_bands.all())
+    if _bands_text(before) == _bands_text(rows):
+        return before
+    framework.grade_bands.all().delete()
+    GradeBand.objects.bulk_create(rows)
+    _audit(framework, action="grade_bands", field="grade_bands", old=_bands_text(before), new=_bands_text(rows),
+           actor=actor, via=via).save()
+    results_recompute(framework)
+    return rows
+
+
+SELF_FIELDS = ("self_points", "not_applicable", "note", "evidence_reference")
+APPRAISAL_FIELDS = ("appraised_points", "appraisal_reason")
+
+
+@transaction.atomic
+def scores_apply_fields(
+    *, assessment: Assessment, changes: Mapping[str, Mapping[str, object]], actor=None, via=Via.ADMIN
+) -> None:
+    """Apply field-by-field score changes {leaf code: {field: new value}} made on the office's side
+    (a form or a file that holds every field of a score row) through the services of each part:
+    the unit's figures (scores_apply_self, on its behalf), then the appraisal (scores_apply_appraisal),
+    then the survey points of survey leaves (survey_apply). Nothing else is checked here."""
+    assessment = Assessment.objects.select_related("framework", "unit").get(pk=assessment.pk)
+    leaves = _leaves_by_code(assessment.framework, changes)
+    current = {s.criterion.code: s for s in Score.objects.filter(assessment=assessment, criterion__in=leaves.values())
+               .select_related("criterion")}
+    self_entries: dict[str, SelfEntry] = {}
+    appraisal_entries: dict[str, AppraisalEntry] = {}
+    survey_entries: dict[str, Decimal | None] = {}
+    for code, values in changes.items():
+        score = current.get(code) or Score()
+
+        def value(name, values=values, score=score):
+            return values[name] if name in values else getattr(score, name)
+
+        if set(values) & set(SELF_FIELDS):
+            self_entries[code] = SelfEntry(
+                value("self_points"), not_applicable=bool(value("not_applicable")),
+                note=values.get("note"), evidence_reference=values.get("evidence_reference"),
+            )
+        if set(values) & set(APPRAISAL_FIELDS):
+            if leaves[code].source == CriterionSource.SURVEY:
+                survey_entries[code] = value("appraised_points")
+            else:
+                appraisal_entries[code] = AppraisalEntry(value("appraised_points"),
+                                                         reason=value("appraisal_reason") or "")
+    if self_entries:
+        scores_apply_self(assessment=assessment, entries=self_entries, actor=actor, via=via, on_behalf=True)
+    if appraisal_entries:
+        scores_apply_appraisal(assessment=assessment, entries=appraisal_entries, actor=actor, via=via)
+    if survey_entries:
+        survey_apply(framework=assessment.framework, entries={assessment.unit.code: survey_entries}, actor=actor,
+                     via=via)

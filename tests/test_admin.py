@@ -411,8 +411,8 @@ def test_grade_band_change_is_audited_and_regrades(admin_client, data):
     band = GradeBand.objects.get(framework=framework, name="Yếu")
     response = admin_client.post(url(GradeBand, "change", band.pk), {"name": "Kém", "min_index": "0"})
     assert response.status_code == 302
-    assert AuditEntry.objects.filter(framework=framework, action="gradeband_change", field="name", old_value="Yếu",
-                                     new_value="Kém", via=Via.ADMIN).exists()
+    entry = AuditEntry.objects.get(framework=framework, action="grade_bands", via=Via.ADMIN)
+    assert entry.old_value.endswith("Trung bình:50, Yếu:0") and entry.new_value.endswith("Trung bình:50, Kém:0")
     top = GradeBand.objects.get(framework=framework, name="Xuất sắc")
     response = admin_client.post(url(GradeBand, "change", top.pk),
                                  {"name": "Xuất sắc", "min_index": f"{result.index:.2f}".replace(".", ",")})
@@ -548,17 +548,205 @@ def test_deleting_an_assessment_of_an_open_framework_is_recorded_and_reranks(adm
 
 
 def test_evidence_in_admin_is_audited_and_refused_on_published(admin_client, admin_user, data):
-    score = Score.objects.get(assessment=data["submitted"], criterion__code="1.2")
+    score = Score.objects.get(assessment=data["draft"], criterion__code="1.1.1")
     payload = {"score": score.pk, "document_number": "45/BC-UBND", "document_date": "2024-06-15", "page": "3",
                "description": "Báo cáo 6 tháng"}
     response = admin_client.post(url(Evidence, "add"), payload)
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     evidence = Evidence.objects.get(score=score, document_number="45/BC-UBND")
     assert evidence.uploaded_by == admin_user and evidence.document_date == date(2024, 6, 15)
-    assert AuditEntry.objects.filter(assessment=data["submitted"], criterion=score.criterion, action="evidence_add",
+    assert AuditEntry.objects.filter(assessment=data["draft"], criterion=score.criterion, action="evidence_add",
                                      via=Via.ADMIN).exists()
 
     published_score = Score.objects.get(assessment=data["done"], criterion__code="1.1.1")
     response = admin_client.post(url(Evidence, "add"), {**payload, "score": published_score.pk})
     assert response.status_code == 200 and "score" in response.context["adminform"].form.errors
     assert not Evidence.objects.filter(score=published_score).exists()
+
+
+# --- every admin write goes through a service; a refusal is shown on the form ----------------------------
+
+
+def test_evidence_on_a_submitted_assessment_is_refused_on_the_form(admin_client, data):
+    score = Score.objects.get(assessment=data["submitted"], criterion__code="1.2")
+    before = AuditEntry.objects.count()
+    response = admin_client.post(url(Evidence, "add"), {"score": score.pk, "document_number": "45/BC-UBND",
+                                                       "document_date": "", "page": "", "description": ""})
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["score"]
+    assert any("giải trình" in text or "explanation" in text for text in errors)
+    assert errors[0] in response.content.decode()
+    assert not Evidence.objects.filter(score=score, document_number="45/BC-UBND").exists()
+    assert AuditEntry.objects.count() == before
+
+    # Nor from the score's page (the evidence inline).
+    change = url(Score, "change", score.pk)
+    payload = _post_data(admin_client.get(change))
+    payload.update({"evidence-TOTAL_FORMS": str(int(payload["evidence-TOTAL_FORMS"]) + 1)})
+    index = int(payload["evidence-TOTAL_FORMS"]) - 1
+    payload.update({f"evidence-{index}-document_number": "46/BC-UBND", f"evidence-{index}-score": str(score.pk)})
+    response = admin_client.post(change, payload)
+    assert response.status_code == 200 and response.context["adminform"].form.errors
+    assert not Evidence.objects.filter(document_number="46/BC-UBND").exists()
+
+
+def test_evidence_deletion_on_a_submitted_assessment_is_refused_with_a_message(admin_client, data):
+    evidence = Evidence.objects.get(score__assessment=data["submitted"])
+    response = admin_client.post(url(Evidence, "delete", evidence.pk), {"post": "yes"}, follow=True)
+    assert response.status_code == 200
+    assert any(m.level_tag == "error" for m in response.context["messages"])
+    assert Evidence.objects.filter(pk=evidence.pk).exists()
+    assert not AuditEntry.objects.filter(action="evidence_delete").exists()
+
+
+def test_an_html_evidence_file_is_refused(admin_client, data, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    score = Score.objects.get(assessment=data["draft"], criterion__code="1.1.1")
+    upload = SimpleUploadedFile("bao-cao.html", b"<script>alert(1)</script>", content_type="text/html")
+    response = admin_client.post(url(Evidence, "add"), {"score": score.pk, "document_number": "", "file": upload,
+                                                       "document_date": "", "page": "", "description": ""})
+    assert response.status_code == 200 and response.context["adminform"].form.errors
+    assert not Evidence.objects.filter(score=score).exists()
+    assert not list(tmp_path.rglob("*.html"))
+
+    upload = SimpleUploadedFile("bao-cao.pdf", b"%PDF-1.4 test", content_type="application/pdf")
+    response = admin_client.post(url(Evidence, "add"), {"score": score.pk, "document_number": "", "file": upload,
+                                                       "document_date": "", "page": "", "description": ""})
+    assert response.status_code == 302
+    assert Evidence.objects.get(score=score).file.name.endswith(".pdf")
+
+
+def _framework_change(admin_client, framework, **changes):
+    change = url(Framework, "change", framework.pk)
+    payload = _post_data(admin_client.get(change))
+    payload.update(changes)
+    return admin_client.post(change, payload)
+
+
+def test_framework_settings_and_deadlines_in_admin_are_audited(admin_client, admin_user, data):
+    framework = data["open"]
+    response = _framework_change(admin_client, framework, name="Bộ chỉ số xã 2024 (sửa)", index_decimals="3",
+                                 self_deadline_0="2024-11-30", self_deadline_1="17:00:00")
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    framework.refresh_from_db()
+    assert framework.name == "Bộ chỉ số xã 2024 (sửa)" and framework.index_decimals == 3
+    assert framework.self_deadline is not None
+    entries = AuditEntry.objects.filter(framework=framework, via=Via.ADMIN, actor=admin_user)
+    assert entries.filter(action="framework_change", field="name", new_value="Bộ chỉ số xã 2024 (sửa)").exists()
+    assert entries.filter(action="framework_change", field="index_decimals", old_value="2", new_value="3").exists()
+    deadline = entries.get(action="deadline", field="self_deadline")
+    assert deadline.old_value == "" and deadline.new_value.startswith("30/11/2024")
+    # The results follow the new number of decimals.
+    result = AssessmentResult.objects.get(assessment=data["submitted"])
+    assert result.index == result.index.quantize(Decimal("0.001"))
+
+
+def test_grade_bands_and_criteria_on_the_framework_page_are_audited(admin_client, data):
+    framework = data["open"]
+    response = admin_client.get(url(Framework, "change", framework.pk))
+    payload = _post_data(response)
+    formsets = {inline.formset.prefix: inline.formset for inline in response.context["inline_admin_formsets"]}
+    bands = formsets["grade_bands"]
+    weak = next(i for i, form in enumerate(bands.forms) if form.instance.name == "Yếu")
+    payload[f"grade_bands-{weak}-name"] = "Kém"
+    criteria = formsets["criteria"]
+    first = next(i for i, form in enumerate(criteria.forms) if form.instance.code == "1.1.1")
+    payload[f"criteria-{first}-title"] = "Ban hành kế hoạch CCHC (sửa)"
+    response = admin_client.post(url(Framework, "change", framework.pk), payload)
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    assert list(framework.grade_bands.values_list("name", flat=True))[-1] == "Kém"
+    assert AuditEntry.objects.get(framework=framework, action="grade_bands", via=Via.ADMIN).new_value.endswith(
+        "Kém:0")
+    entry = AuditEntry.objects.get(framework=framework, action="criterion_change", via=Via.ADMIN)
+    assert (entry.criterion.code, entry.field, entry.new_value) == ("1.1.1", "title", "Ban hành kế hoạch CCHC (sửa)")
+
+
+def test_criterion_page_edit_is_audited(admin_client, data):
+    criterion = Criterion.objects.get(framework=data["open"], code="1.1.1")
+    response = admin_client.post(url(Criterion, "change", criterion.pk), {
+        "title": "Tiêu đề mới", "guidance": "Hướng dẫn mới", "allows_not_applicable": ""})
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    criterion.refresh_from_db()
+    assert criterion.title == "Tiêu đề mới" and not criterion.allows_not_applicable
+    fields = set(AuditEntry.objects.filter(criterion=criterion, action="criterion_change", via=Via.ADMIN)
+                 .values_list("field", flat=True))
+    assert fields == {"title", "guidance", "allows_not_applicable"}
+
+
+def test_framework_services_refuse_a_published_framework(admin_user, data):
+    from django.core.exceptions import ValidationError
+
+    from scoring.services import Band, criterion_update, framework_update, grade_bands_set
+
+    framework = data["published"]
+    criterion = framework.criteria.first()
+    before = AuditEntry.objects.count()
+    for write in (
+        lambda: framework_update(framework=framework, changes={"name": "Đổi"}, actor=admin_user, via=Via.ADMIN),
+        lambda: criterion_update(criterion=criterion, changes={"title": "Đổi"}, actor=admin_user, via=Via.ADMIN),
+        lambda: grade_bands_set(framework=framework, bands=[Band("Đạt", Decimal("0"))], actor=admin_user,
+                                via=Via.ADMIN),
+    ):
+        with pytest.raises(ValidationError, match="PB-PUB"):
+            write()
+    framework.refresh_from_db()
+    criterion.refresh_from_db()
+    assert framework.name != "Đổi" and criterion.title != "Đổi" and framework.grade_bands.count() > 1
+    assert AuditEntry.objects.count() == before
+
+
+def test_admin_refusals_of_a_published_framework_leave_no_trace(admin_client, data):
+    framework = data["published"]
+    criterion = framework.criteria.first()
+    band = framework.grade_bands.first()
+    before = AuditEntry.objects.count()
+    assert _framework_change(admin_client, framework, name="Đổi").status_code == 403
+    assert admin_client.post(url(Criterion, "change", criterion.pk), {"title": "Đổi"}).status_code == 403
+    assert admin_client.post(url(GradeBand, "change", band.pk), {"name": "Đổi", "min_index": "1"}).status_code == 403
+    assert AuditEntry.objects.count() == before
+
+
+def test_score_refusal_is_applied_once_and_shown(admin_client, data, monkeypatch):
+    """A refused score change runs the services once (no rehearsal in a rolled-back savepoint)."""
+    import scoring.services
+
+    calls = []
+    real = scoring.services.scores_apply_appraisal
+
+    def counting(**kwargs):
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(scoring.services, "scores_apply_appraisal", counting)
+    score = Score.objects.get(assessment=data["submitted"], criterion__code="1.1.2")
+    payload = {"self_points": "2", "appraised_points": "1", "appraisal_reason": "Thiếu minh chứng", "note": "",
+               "evidence_reference": "QĐ số 12/QĐ-UBND", **_empty_inline("evidence")}
+    assert admin_client.post(url(Score, "change", score.pk), payload).status_code == 302
+    assert len(calls) == 1
+    calls.clear()
+    response = admin_client.post(url(Score, "change", score.pk), {**payload, "appraised_points": "0,5",
+                                                                  "appraisal_reason": ""})
+    assert response.status_code == 200 and response.context["adminform"].form.errors
+    assert len(calls) == 1
+    score.refresh_from_db()
+    assert score.appraised_points == Decimal("1")
+
+
+def test_remediation_item_in_admin_goes_through_the_service(admin_client, admin_user, data):
+    from reports.models import RemediationItem
+    from reports.remediation import remediation_suggest
+
+    assert remediation_suggest(framework=data["published"]) > 0
+    item = RemediationItem.objects.filter(assessment=data["done"]).first()
+    change = reverse("admin:reports_remediationitem_change", args=[item.pk])
+    response = admin_client.post(change, {"action": "Bổ sung kế hoạch", "responsible": "Chánh văn phòng",
+                                          "due_date": "2025-03-31", "status": item.status})
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    item.refresh_from_db()
+    assert item.action == "Bổ sung kế hoạch" and item.updated_by == admin_user
+    fields = set(AuditEntry.objects.filter(action="remediation_update", via=Via.ADMIN, actor=admin_user)
+                 .values_list("field", flat=True))
+    assert fields == {"action", "responsible", "due_date"}
+    assert admin_client.get(reverse("admin:reports_remediationitem_add")).status_code == 403

@@ -514,3 +514,69 @@ def test_import_record_file_needs_the_view_permission(limited_staff, data):
     record.file.save("ks.xlsx", ContentFile(b"PK"), save=True)
     assert limited_staff.get(reverse("admin:scoring_importrecord_file", args=[record.pk])).status_code == 403
     assert limited_staff.get(admin_url(ImportRecord, "changelist")).status_code == 403
+
+
+# --- score imports read like every other import ----------------------------------------------------------
+
+
+def xlsx_upload(rows, name="scores.xlsx"):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    stream = io.BytesIO()
+    book.save(stream)
+    return SimpleUploadedFile(name, stream.getvalue())
+
+
+def test_scores_import_refuses_formula_cells_and_saves_nothing(admin_client, data):
+    """A formula's cached value is only what the file claims: refused with the importers' message."""
+    upload = xlsx_upload([
+        SCORE_HEADER,
+        ["XA-2024", "X2", "1.2", 12, None, None, None],
+        ["XA-2024", "X1", "1.1", "=20+5", None, None, None],
+    ])
+    response = preview(admin_client, Score, upload, fmt=XLSX)
+    assert response.status_code == 200
+    assert "confirm_form" not in response.context
+    result = response.context["result"]
+    assert [row.number for row in result.invalid_rows] == [2]
+    text = str(result.invalid_rows[0].error_dict)
+    assert "formula" in text or "công thức" in text
+    assert not Score.objects.filter(assessment=data["x2"], criterion__code="1.2").exists()
+    assert Score.objects.get(assessment=data["x1"], criterion__code="1.1").self_points == Decimal("25")
+    assert not AuditEntry.objects.filter(via=Via.ADMIN).exists()
+
+
+def test_scores_import_blank_cell_keeps_the_stored_points(admin_client, data):
+    assessment_submit(assessment=data["x1"])
+    scores_apply_appraisal(assessment=data["x1"], entries={"1.1": AppraisalEntry(Decimal("20"), reason="Thiếu")})
+    upload = csv_upload([
+        SCORE_HEADER,
+        ["XA-2024", "X2", "1.1", "", "", "", ""],  # blank points: the stored 10 stays
+        ["XA-2024", "X1", "1.1", "25", "", "Thiếu", "=1+1 ghi chú"],  # blank appraisal: the stored 20 stays
+        ["XA-2024", "X1", "1.2", "30", "28", "Thiếu một văn bản", ""],
+    ])
+    response = preview(admin_client, Score, upload)
+    result = response.context["result"]
+    assert not result.has_errors() and not result.has_validation_errors(), result.invalid_rows
+    response = admin_client.post(admin_url(Score, "process_import"), confirm_data(response))
+    assert response.status_code == 302
+    assert Score.objects.get(assessment=data["x2"], criterion__code="1.1").self_points == Decimal("10")
+    kept = Score.objects.get(assessment=data["x1"], criterion__code="1.1")
+    assert kept.self_points == Decimal("25") and kept.appraised_points == Decimal("20")
+    assert Score.objects.get(assessment=data["x1"], criterion__code="1.2").appraised_points == Decimal("28")
+    assert not AuditEntry.objects.filter(via=Via.ADMIN, new_value="").exists()  # nothing was cleared
+
+
+def test_score_resource_does_not_import_the_admin():
+    """scoring.admin uses scoring.resources, never the other way round (no import cycle)."""
+    import ast
+    from pathlib import Path
+
+    import scoring.resources
+
+    tree = ast.parse(Path(scoring.resources.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert imported and not {"admin", "scoring.admin"} & imported
