@@ -225,7 +225,7 @@ def _page_context(request, assessment: Assessment) -> dict:
         "areas": _area_blocks(assessment, problem_codes),
         "editable": refusal is None,
         "refusal": refusal,
-        "on_behalf": refusal is None and not r.is_officer_of(assessment.unit),
+        "on_behalf": refusal is None and acts_on_behalf(user, assessment),
         "problems": problems,
         "show_missing": request.GET.get("missing") == "1" and bool(problems),
         "returned": assessment.status == AssessmentStatus.RETURNED,
