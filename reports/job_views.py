@@ -1,7 +1,8 @@
 """Pages of the comparative report jobs (issue 6): request a report, follow its progress, download it.
 
-Same permissions as the dashboards: leaders and appraisers, for the frameworks they may see
-(scoring.access); anything else is a 404. A download is checked the same way, whoever asked for it.
+Same permissions as the dashboards (reports.access): leaders and appraisers of the framework; an
+officer who sees the framework gets 403, anybody else 404. A download is checked the same way,
+whoever asked for it.
 """
 
 import os
@@ -17,9 +18,10 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from scoring.access import can_view_framework, frameworks_visible_to, reach
+from scoring.access import can_oversee_framework, frameworks_overseen_by, get_framework_for_oversight
 from scoring.results import previous_framework
 
+from .access import ensure_reporter, get_report_job_for_change, get_report_job_for_view
 from .jobs import report_request, report_retry
 from .models import JobStatus, ReportJob
 
@@ -27,23 +29,9 @@ COMPARE_AUTO = "auto"
 MY_REPORTS_SHOWN = 30
 
 
-def _ensure_reporter(user) -> None:
-    r = reach(user)
-    if not (r.is_leader or r.is_appraiser):
-        raise Http404  # unit officers never see other units' results
-
-
 def _report_frameworks(user) -> list:
-    _ensure_reporter(user)
-    return [f for f in frameworks_visible_to(user).order_by("-year", "code") if can_view_framework(user, f)]
-
-
-def _job_for_user(user, pk) -> ReportJob:
-    _ensure_reporter(user)
-    job = ReportJob.objects.select_related("framework__authority", "compare_framework").filter(pk=pk).first()
-    if job is None or not can_view_framework(user, job.framework):
-        raise Http404
-    return job
+    ensure_reporter(user)
+    return list(frameworks_overseen_by(user).order_by("-year", "code"))
 
 
 def _page(request, *, chosen=None, compare_value=COMPARE_AUTO, error="", status=200):
@@ -75,14 +63,12 @@ def job_list(request):
 @login_required
 @require_POST
 def job_request(request):
+    framework = get_framework_for_oversight(request.user, request.POST.get("framework", ""))
     frameworks = {f.code: f for f in _report_frameworks(request.user)}
-    framework = frameworks.get(request.POST.get("framework", ""))
-    if framework is None:
-        raise Http404
     compare_value = request.POST.get("compare", COMPARE_AUTO)
     if compare_value == COMPARE_AUTO:
         compare = previous_framework(framework)
-        if compare is not None and not can_view_framework(request.user, compare):
+        if compare is not None and not can_oversee_framework(request.user, compare):
             compare = None
     elif compare_value == "":
         compare = None
@@ -106,15 +92,15 @@ def job_request(request):
 @login_required
 def job_status(request, pk):
     """One row of "my reports": what htmx polls while the job is queued or running."""
-    job = _job_for_user(request.user, pk)
-    if not request.headers.get("HX-Request"):
+    job = get_report_job_for_view(request.user, pk)
+    if not request.htmx:
         return redirect("reports:job_list")
     return render(request, "reports/jobs/_row.html", {"job": job})
 
 
 @login_required
 def job_download(request, pk):
-    job = _job_for_user(request.user, pk)
+    job = get_report_job_for_view(request.user, pk)
     if job.status != JobStatus.SUCCEEDED or not job.file or not default_storage.exists(job.file.name):
         raise Http404
     return FileResponse(job.file.open("rb"), as_attachment=True, filename=os.path.basename(job.file.name))
@@ -123,12 +109,12 @@ def job_download(request, pk):
 @login_required
 @require_POST
 def job_retry(request, pk):
-    job = _job_for_user(request.user, pk)
+    job = get_report_job_for_change(request.user, pk)
     try:
         job = report_retry(job, actor=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    if request.headers.get("HX-Request"):
+    if request.htmx:
         job.refresh_from_db()
         return render(request, "reports/jobs/_row.html", {"job": job})
     return redirect("reports:job_list")

@@ -5,11 +5,10 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from scoring.access import reach
 from scoring.models import (
     Assessment,
     AuditEntry,
@@ -21,6 +20,7 @@ from scoring.models import (
     Via,
 )
 
+from .access import ensure_remediation_change
 from .models import RemediationItem, RemediationStatus
 
 ITEMS_PER_UNIT = 5
@@ -89,13 +89,6 @@ def remediation_suggest(*, framework: Framework, per_unit: int = ITEMS_PER_UNIT,
     return len(new_items)
 
 
-def can_edit_remediation(user, item: RemediationItem) -> bool:
-    """The unit's officers fill in their items; appraisers over the unit may correct them."""
-    r = reach(user)
-    unit = item.assessment.unit
-    return r.is_officer_of(unit) or r.appraises(unit)
-
-
 EDITABLE_FIELDS = ("action", "responsible", "due_date", "status")
 
 
@@ -115,8 +108,7 @@ def remediation_update(
     item = RemediationItem.objects.select_for_update().select_related(
         "assessment__unit", "assessment__framework", "criterion"
     ).get(pk=item.pk)
-    if not can_edit_remediation(actor, item):
-        raise PermissionDenied(_("Only the unit's officers fill in its remediation plan."))
+    ensure_remediation_change(actor, item)
     if status not in RemediationStatus.values:
         raise ValidationError({"status": _("Unknown status %(status)s.") % {"status": status}})
     wanted = {"action": (action or "").strip(), "responsible": (responsible or "").strip(),

@@ -14,7 +14,7 @@ from django.db.models import Avg, Count, F, Q, Sum
 from django.utils import timezone
 
 from parindex.numbers import round_half_up
-from scoring.access import Reach
+from scoring.access import Reach, authority_condition
 from scoring.models import (
     AreaResult,
     Assessment,
@@ -53,19 +53,6 @@ STATUS_COLOURS = {
 # --- scope ------------------------------------------------------------------------------------------
 
 
-def scope_condition(r: Reach, path_field: str, *, officers: bool = False, unit_field: str | None = None) -> Q:
-    """Rows whose unit lies under one of the user's appraiser or leader memberships (everything for a
-    superuser); with officers=True also the rows of the user's own units (unit_field names the unit id)."""
-    if r.superuser:
-        return Q()
-    condition = Q(pk__in=[])
-    for path in r.appraiser_paths + r.leader_paths:
-        condition |= Q(**{f"{path_field}__startswith": path})
-    if officers and r.officer_unit_ids and unit_field:
-        condition |= Q(**{f"{unit_field}__in": sorted(r.officer_unit_ids)})
-    return condition
-
-
 def subtree_condition(under: Unit | None, path_field: str) -> Q:
     return Q(**{f"{path_field}__startswith": under.path}) if under is not None else Q()
 
@@ -75,7 +62,7 @@ def subtree_choices(framework: Framework, r: Reach) -> list[Unit]:
     "area under the authority" a leader may narrow the dashboards to. One query."""
     return list(
         Unit.objects.filter(path__startswith=framework.authority.path, children__isnull=False)
-        .filter(scope_condition(r, "path"))
+        .filter(authority_condition(r, "path"))
         .distinct()
         .order_by("path")
     )
@@ -136,7 +123,7 @@ def ranking_rows(framework: Framework, r: Reach, under: Unit | None = None, band
     colours = grade_colours(framework_bands(framework) if bands is None else bands)
     rows = (
         AssessmentResult.objects.filter(framework=framework)
-        .filter(scope_condition(r, "assessment__unit__path"))
+        .filter(authority_condition(r, "assessment__unit__path"))
         .filter(subtree_condition(under, "assessment__unit__path"))
         .order_by(F("rank").asc(nulls_last=True), "assessment__unit__code")
         .values(
@@ -268,7 +255,7 @@ def area_matrix(framework: Framework, r: Reach, under: Unit | None = None) -> Ar
     cells: dict[int, dict[int, AreaCell]] = defaultdict(dict)
     for row in (
         AreaResult.objects.filter(framework=framework)
-        .filter(scope_condition(r, "assessment__unit__path"))
+        .filter(authority_condition(r, "assessment__unit__path"))
         .filter(subtree_condition(under, "assessment__unit__path"))
         .values("assessment_id", "area_id", "points", "max_points", "index", "rank")
     ):
@@ -538,7 +525,7 @@ def progress(framework: Framework, r: Reach, under: Unit | None = None, now=None
     labels = dict(AssessmentStatus.choices)
     assessments = (
         Assessment.objects.filter(framework=framework)
-        .filter(scope_condition(r, "unit__path"))
+        .filter(authority_condition(r, "unit__path"))
         .filter(subtree_condition(under, "unit__path"))
         .order_by("unit__code")
         .values(
@@ -554,7 +541,7 @@ def progress(framework: Framework, r: Reach, under: Unit | None = None, now=None
             criterion__kind=CriterionKind.SCORE, not_applicable=False,
             self_points__isnull=False, appraised_points__isnull=False,
         )
-        .filter(scope_condition(r, "assessment__unit__path"))
+        .filter(authority_condition(r, "assessment__unit__path"))
         .filter(subtree_condition(under, "assessment__unit__path"))
         .values("assessment_id")
         .annotate(
@@ -600,7 +587,7 @@ def remediation_items_for(r: Reach, *, framework: Framework | None = None, statu
     their authority. A queryset with everything the list page shows joined in."""
     qs = RemediationItem.objects.select_related(
         "assessment__unit", "assessment__framework", "criterion", "updated_by"
-    ).filter(scope_condition(r, "assessment__unit__path", officers=True, unit_field="assessment__unit_id"))
+    ).filter(authority_condition(r, "assessment__unit__path", officer_unit_field="assessment__unit_id"))
     if framework is not None:
         qs = qs.filter(assessment__framework=framework)
     if status:

@@ -1,8 +1,9 @@
 """Leaders' dashboards: ranking, areas, unit profiles, progress, remediation plans (issue 5).
 
 Every page reads the stored results (scoring.results) through reports.selectors in a fixed number of
-queries whatever the number of units. Leaders and appraisers see the units under their authority;
-an officer sees only their own unit's profile and remediation items (404 for anything else).
+queries whatever the number of units. Access comes from scoring.access and reports.access: leaders
+and appraisers see the units under their authority; an officer sees only their own unit's profile
+and remediation items, and gets 403 on the pages of a framework their unit is assessed in.
 Charts are drawn by static/js/charts.js from JSON embedded in the page; every chart has a table
 next to it, and the tables are the page without JavaScript."""
 
@@ -12,7 +13,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -25,14 +26,21 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from parindex.numbers import as_json_decimal
 from parindex.templatetags.parindex import rank_change as rank_change_text
-from scoring.access import can_manage_framework, frameworks_visible_to, get_framework_for_user, reach
+from scoring import access
+from scoring.access import can_manage_framework, reach
 from scoring.models import Framework
 from units.models import Unit, UnitKind
 
 from . import selectors
+from .access import (
+    can_change_remediation,
+    ensure_remediation_change,
+    ensure_reporter,
+    get_remediation_item_for_view,
+)
 from .forms import RemediationFilterForm, RemediationForm
-from .models import RemediationItem, RemediationStatus
-from .remediation import can_edit_remediation, remediation_suggest, remediation_update
+from .models import RemediationStatus
+from .remediation import remediation_suggest, remediation_update
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -40,34 +48,13 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # --- access -----------------------------------------------------------------------------------------
 
 
-def _overseer(user):
-    """Dashboards of whole frameworks are for leaders and appraisers; officers get 404."""
-    r = reach(user)
-    if not (r.is_leader or r.is_appraiser):
-        raise Http404
-    return r
-
-
-def _framework(user, code: str) -> Framework:
-    _overseer(user)
-    return get_framework_for_user(user, code)
-
-
-def _under(request, framework: Framework, r) -> Unit | None:
+def _under(request, framework: Framework) -> Unit | None:
     """The subtree ("area under the authority") a page is narrowed to, from ?under=<unit code>."""
     code = request.GET.get("under", "").strip()
     if not code:
         return None
-    unit = Unit.objects.filter(code=code).first()
-    if unit is None or not unit.path.startswith(framework.authority.path) or not r.oversees(unit):
-        raise Http404
-    return unit
-
-
-def _profile_unit(user, code: str) -> Unit:
-    unit = Unit.objects.filter(code=code).first()
-    r = reach(user)
-    if unit is None or not (r.oversees(unit) or r.is_officer_of(unit)):
+    unit = access.get_unit_for_oversight(request.user, code)
+    if not unit.path.startswith(framework.authority.path):
         raise Http404
     return unit
 
@@ -139,8 +126,9 @@ def _base_context(request, framework: Framework, r, under: Unit | None, current:
 @login_required
 def dashboard(request):
     """The leaders' landing page: the ranking of one framework, its chart and grade distribution."""
-    r = _overseer(request.user)
-    frameworks = list(frameworks_visible_to(request.user).order_by("-year", "code"))
+    ensure_reporter(request.user)
+    r = reach(request.user)
+    frameworks = list(access.frameworks_overseen_by(request.user).order_by("-year", "code"))
     years = sorted({f.year for f in frameworks}, reverse=True)
     kinds = [(value, label) for value, label in UnitKind.choices if any(f.unit_kind == value for f in frameworks)]
     year = request.GET.get("year", "")
@@ -156,7 +144,7 @@ def dashboard(request):
                "year": year, "kind": kind, "framework": chosen}
     if chosen is None:
         return render(request, "reports/dashboard.html", context)
-    under = _under(request, chosen, r)
+    under = _under(request, chosen)
     bands = selectors.framework_bands(chosen)
     rows = selectors.ranking_rows(chosen, r, under, bands=bands)
     distribution = selectors.grade_distribution(rows, bands)
@@ -212,9 +200,9 @@ def ranking_export(request, code, fmt):
     changes their meaning)."""
     if fmt not in ("csv", "xlsx"):
         raise Http404
-    framework = _framework(request.user, code)
+    framework = access.get_framework_for_oversight(request.user, code)
     r = reach(request.user)
-    under = _under(request, framework, r)
+    under = _under(request, framework)
     rows = selectors.ranking_rows(framework, r, under, bands=[])
     header, lines, places = _export_rows(framework, rows, selectors.ranked_count(framework))
     name = f"xep-hang-{framework.code}" + (f"-{under.code}" if under else "")
@@ -265,9 +253,9 @@ def ranking_export(request, code, fmt):
 @login_required
 def areas(request, code):
     """Units × areas heatmap: the index of every area, its rank on hover and in the unit's profile."""
-    framework = _framework(request.user, code)
+    framework = access.get_framework_for_oversight(request.user, code)
     r = reach(request.user)
-    under = _under(request, framework, r)
+    under = _under(request, framework)
     matrix = selectors.area_matrix(framework, r, under)
     context = _base_context(request, framework, r, under, "areas")
     context.update({
@@ -289,7 +277,7 @@ def areas(request, code):
 
 @login_required
 def unit_profile(request, unit_code):
-    unit = _profile_unit(request.user, unit_code)
+    unit = access.get_unit_for_view(request.user, unit_code)
     framework = None
     if request.GET.get("framework"):
         framework = Framework.objects.filter(code=request.GET["framework"]).first()
@@ -364,9 +352,9 @@ def _history_datasets(unit: Unit, profile, years: list[int]) -> tuple[list[dict]
 @login_required
 def progress(request, code):
     """Where the year stands for the appraisers: status counts, overdue units, deadlines, overstatement."""
-    framework = _framework(request.user, code)
+    framework = access.get_framework_for_oversight(request.user, code)
     r = reach(request.user)
-    under = _under(request, framework, r)
+    under = _under(request, framework)
     board = selectors.progress(framework, r, under)
     overstated = board.overstated
     top = overstated[:20]
@@ -402,7 +390,7 @@ def remediation_list(request):
         raise Http404
     framework = None
     if request.GET.get("framework"):
-        framework = get_framework_for_user(request.user, request.GET["framework"])
+        framework = access.get_framework_for_view(request.user, request.GET["framework"])
     form = RemediationFilterForm(request.GET or None)
     status, overdue = "", False
     if form.is_valid():
@@ -431,10 +419,7 @@ def remediation_list(request):
 @login_required
 @require_POST
 def remediation_suggest_view(request, code):
-    framework = _framework(request.user, code)
-    if not can_manage_framework(request.user, framework):
-        raise PermissionDenied(_("Only appraisers of %(authority)s manage this framework.")
-                               % {"authority": framework.authority.name})
+    framework = access.get_framework_for_management(request.user, code)
     try:
         created = remediation_suggest(framework=framework, actor=request.user)
     except ValidationError as error:
@@ -444,29 +429,16 @@ def remediation_suggest_view(request, code):
     return redirect(reverse("reports:remediation_list") + "?" + urlencode({"framework": framework.code}))
 
 
-def _remediation_item(user, pk) -> RemediationItem:
-    item = (
-        RemediationItem.objects.select_related("assessment__unit", "assessment__framework", "criterion", "updated_by")
-        .filter(pk=pk)
-        .first()
-    )
-    r = reach(user)
-    if item is None or not (r.oversees(item.assessment.unit) or r.is_officer_of(item.assessment.unit)):
-        raise Http404
-    return item
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def remediation_edit(request, pk):
-    item = _remediation_item(request.user, pk)
-    editable = can_edit_remediation(request.user, item)
+    item = get_remediation_item_for_view(request.user, pk)
+    editable = can_change_remediation(request.user, item)
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = ""
     if request.method == "POST":
-        if not editable:
-            raise PermissionDenied(_("Only the unit's officers fill in its remediation plan."))
+        ensure_remediation_change(request.user, item)
         form = RemediationForm(request.POST)
         if form.is_valid():
             try:

@@ -1,22 +1,48 @@
-"""Who may see and change what. Every view calls one of the get_* helpers first:
-404 for what the user may not see, PermissionDenied (403) for what they may see but not change.
+"""Who may see and change what: the one place for the access rules of DESIGN §1.
 
-Rules (DESIGN §1): a unit officer sees and edits only their own unit, and only while its phase is
-open; appraisers and leaders see the units under their authority (their unit and its descendants);
-only appraisers change anything of other units; nobody edits a published framework.
+Every view, download, upload and command that acts for a user calls one helper per object type
+first, named `get_<thing>_for_<purpose>(user, …)`:
+
+- Http404 for what the user may not see;
+- PermissionDenied (403) for what they may see but not do, with the reason (a published framework
+  answers 403 with its lock message).
+
+What a user sees (the one rule every helper follows):
+- a unit: its officers, and the appraisers and leaders above it (their unit and its descendants);
+- a framework: the appraisers and leaders of its authority, and the officers of a unit assessed in it.
+  Pages of the whole framework (board, survey, activity, dashboards, reports) are for its overseers
+  (appraisers and leaders), running it (deadlines, publication, survey entry) is for its appraisers:
+  anybody else who sees the framework gets 403 on every such page, and whoever does not see it 404;
+- an assessment, its score rows, evidence and uploads: whoever sees its unit.
+
+Report jobs and remediation items live in `reports`, which builds its helpers on these in
+`reports.access` (scoring never imports reports).
 """
 
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from units.models import Membership, Role, Unit
+from units.models import Membership, Role, Unit, UnitKind
 
-from .models import Assessment, AssessmentStatus, Framework, FrameworkStatus
+from .models import (
+    Assessment,
+    AssessmentStatus,
+    Criterion,
+    Evidence,
+    Framework,
+    FrameworkStatus,
+    ImportKind,
+    ImportRecord,
+    ImportStatus,
+)
+
+OVERSEERS = (Role.APPRAISER, Role.LEADER)
+APPRAISABLE_STATUSES = (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED)
 
 
 @dataclass(frozen=True)
@@ -28,21 +54,26 @@ class Reach:
     appraiser_paths: tuple[str, ...]
     leader_paths: tuple[str, ...]
 
-    def oversees(self, unit: Unit, roles=("appraiser", "leader")) -> bool:
-        if self.superuser:
-            return True
-        paths = ()
-        if "appraiser" in roles:
+    def paths(self, roles=OVERSEERS) -> tuple[str, ...]:
+        paths: tuple[str, ...] = ()
+        if Role.APPRAISER in roles:
             paths += self.appraiser_paths
-        if "leader" in roles:
+        if Role.LEADER in roles:
             paths += self.leader_paths
-        return any(unit.path.startswith(path) for path in paths)
+        return paths
+
+    def oversees(self, unit: Unit, roles=OVERSEERS) -> bool:
+        """Whether the unit lies under the user's authority (the same rule as authority_condition)."""
+        return self.superuser or any(unit.path.startswith(path) for path in self.paths(roles))
 
     def appraises(self, unit: Unit) -> bool:
-        return self.superuser or any(unit.path.startswith(path) for path in self.appraiser_paths)
+        return self.oversees(unit, roles=(Role.APPRAISER,))
 
     def is_officer_of(self, unit: Unit) -> bool:
         return unit.pk in self.officer_unit_ids
+
+    def sees_unit(self, unit: Unit) -> bool:
+        return self.is_officer_of(unit) or self.oversees(unit)
 
     @property
     def is_appraiser(self) -> bool:
@@ -51,6 +82,10 @@ class Reach:
     @property
     def is_leader(self) -> bool:
         return bool(self.leader_paths)
+
+    @property
+    def is_overseer(self) -> bool:
+        return self.is_appraiser or self.is_leader
 
     @property
     def is_officer(self) -> bool:
@@ -73,6 +108,55 @@ def reach(user) -> Reach:
     return cached
 
 
+# --- units under a user's authority -----------------------------------------------------------------
+
+
+def authority_condition(r: Reach, path_field: str, *, roles=OVERSEERS, officer_unit_field: str | None = None) -> Q:
+    """Rows whose unit (its path in `path_field`) lies under the user's authority: under one of their
+    memberships of `roles` (everything for a superuser). With officer_unit_field (the unit id field),
+    also the rows of the units the user is an officer of. The one "units under my authority" filter."""
+    if r.superuser:
+        return Q()
+    condition = Q(pk__in=[])
+    for path in r.paths(roles):
+        condition |= Q(**{f"{path_field}__startswith": path})
+    if officer_unit_field and r.officer_unit_ids:
+        condition |= Q(**{f"{officer_unit_field}__in": sorted(r.officer_unit_ids)})
+    return condition
+
+
+def units_under_authority(user, roles=OVERSEERS) -> QuerySet[Unit]:
+    """Units under the user's appraiser/leader memberships: their units and every descendant."""
+    r = reach(user)
+    if not r.superuser and not r.paths(roles):
+        return Unit.objects.none()
+    return Unit.objects.filter(authority_condition(r, "path", roles=roles))
+
+
+def get_unit_for_view(user, code: str) -> Unit:
+    """A unit the user sees: their own (officer) or one under their authority."""
+    unit = Unit.objects.filter(code=code).first()
+    if unit is None or not reach(user).sees_unit(unit):
+        raise Http404
+    return unit
+
+
+def get_unit_for_oversight(user, code: str) -> Unit:
+    """A unit whose figures the user reads among others' (dashboards narrowed to a subtree)."""
+    unit = get_unit_for_view(user, code)
+    if not reach(user).oversees(unit):
+        raise PermissionDenied(_("Only appraisers and leaders read the results of several units."))
+    return unit
+
+
+def get_unit_for_change(user, code: str) -> Unit:
+    """A unit the user acts on for the office (opening its assessment): appraisers above it."""
+    unit = get_unit_for_view(user, code)
+    if not reach(user).appraises(unit):
+        raise PermissionDenied(_("Only appraisers of the Home Affairs office act for this unit."))
+    return unit
+
+
 # --- frameworks -------------------------------------------------------------------------------------
 
 
@@ -86,46 +170,117 @@ def can_view_framework(user, framework: Framework) -> bool:
     ).exists()
 
 
+def can_oversee_framework(user, framework: Framework) -> bool:
+    """Appraisers and leaders of the issuing authority (or above) read the framework's pages."""
+    return reach(user).oversees(framework.authority)
+
+
 def can_manage_framework(user, framework: Framework) -> bool:
     """Appraisers of the issuing authority (or above) run the framework: survey, deadlines, publication."""
     return reach(user).appraises(framework.authority)
 
 
-def get_framework_for_user(user, code: str) -> Framework:
+def get_framework_for_view(user, code: str) -> Framework:
     framework = Framework.objects.select_related("authority").filter(code=code).first()
     if framework is None or not can_view_framework(user, framework):
         raise Http404
     return framework
 
 
-def get_framework_for_manager(user, code: str) -> Framework:
-    framework = get_framework_for_user(user, code)
+def ensure_framework_oversight(user, framework: Framework) -> None:
+    if not can_oversee_framework(user, framework):
+        raise PermissionDenied(
+            _("Only appraisers and leaders of %(authority)s read the pages of this framework.")
+            % {"authority": framework.authority.name}
+        )
+
+
+def ensure_framework_management(user, framework: Framework) -> None:
     if not can_manage_framework(user, framework):
-        raise PermissionDenied(_("Only appraisers of %(authority)s manage this framework.")
-                               % {"authority": framework.authority.name})
+        raise PermissionDenied(
+            _("Only appraisers of %(authority)s manage this framework.") % {"authority": framework.authority.name}
+        )
+
+
+def get_framework_for_oversight(user, code: str) -> Framework:
+    """Pages of the whole framework (every unit's figures): its appraisers and leaders."""
+    framework = get_framework_for_view(user, code)
+    ensure_framework_oversight(user, framework)
+    return framework
+
+
+def get_framework_for_management(user, code: str) -> Framework:
+    """Pages that run the framework (its forms, read also after publication): its appraisers."""
+    framework = get_framework_for_view(user, code)
+    ensure_framework_management(user, framework)
     return framework
 
 
 def get_framework_for_change(user, code: str) -> Framework:
-    framework = get_framework_for_manager(user, code)
+    """A change of the framework: its appraisers, while it is not published."""
+    framework = get_framework_for_management(user, code)
     ensure_not_published(framework)
     return framework
 
 
+def lock_message(framework: Framework) -> str:
+    return _("Framework %(code)s is published (decision %(decision)s) and can no longer be changed.") % {
+        "code": framework.code,
+        "decision": framework.decision_number,
+    }
+
+
 def ensure_not_published(framework: Framework) -> None:
     if framework.status == FrameworkStatus.PUBLISHED:
-        raise PermissionDenied(
-            _("Framework %(code)s is published (decision %(decision)s) and can no longer be changed.")
-            % {"code": framework.code, "decision": framework.decision_number}
+        raise PermissionDenied(lock_message(framework))
+
+
+def frameworks_visible_to(user) -> QuerySet[Framework]:
+    """Frameworks a user may see (the same rule as can_view_framework), with Exists() subqueries."""
+    r = reach(user)
+    qs = Framework.objects.select_related("authority")
+    if r.superuser:
+        return qs
+    condition = authority_condition(r, "authority__path")
+    if r.officer_unit_ids:
+        condition |= Q(
+            Exists(
+                Assessment.objects.filter(framework=OuterRef("pk"), unit_id__in=sorted(r.officer_unit_ids))
+            )
         )
+    return qs.filter(condition)
+
+
+def frameworks_overseen_by(user) -> QuerySet[Framework]:
+    """Frameworks whose pages the user reads (dashboards, reports)."""
+    return Framework.objects.select_related("authority").filter(authority_condition(reach(user), "authority__path"))
+
+
+def get_authorities_for_framework_import(user) -> list[Unit]:
+    """Units the user may issue a framework for (appraisers: their units and those below, communes
+    excepted); 403 for a user who may issue none."""
+    authorities = list(
+        units_under_authority(user, roles=(Role.APPRAISER,)).exclude(kind=UnitKind.COMMUNE).order_by("path")
+    )
+    if not authorities:
+        raise PermissionDenied(_("Only appraisers import frameworks."))
+    return authorities
 
 
 # --- assessments ------------------------------------------------------------------------------------
 
 
+class Refused(PermissionDenied):
+    """A change of an assessment the user may see but not make now; carries the reason, so that a page
+    can answer 403 with it."""
+
+    def __init__(self, assessment: Assessment, reason: str):
+        super().__init__(reason)
+        self.assessment, self.reason = assessment, reason
+
+
 def can_view_assessment(user, assessment: Assessment) -> bool:
-    r = reach(user)
-    return r.is_officer_of(assessment.unit) or r.oversees(assessment.unit)
+    return reach(user).sees_unit(assessment.unit)
 
 
 def _assessment(pk) -> Assessment:
@@ -135,7 +290,7 @@ def _assessment(pk) -> Assessment:
     return assessment
 
 
-def get_assessment_for_user(user, pk) -> Assessment:
+def get_assessment_for_view(user, pk) -> Assessment:
     assessment = _assessment(pk)
     if not can_view_assessment(user, assessment):
         raise Http404
@@ -161,20 +316,32 @@ def self_edit_refusal(user, assessment: Assessment, now=None) -> str | None:
         and deadline is not None
         and (now or timezone.now()) > deadline
     ):
-        return _("The self-assessment deadline (%(deadline)s) has passed; ask the Home Affairs office for an "
-                 "extension.") % {"deadline": timezone.localtime(deadline).strftime("%d/%m/%Y %H:%M")}
+        return _(
+            "The self-assessment deadline (%(deadline)s) has passed; ask the Home Affairs office for an extension."
+        ) % {"deadline": timezone.localtime(deadline).strftime("%d/%m/%Y %H:%M")}
     return None
 
 
-def get_assessment_for_self_edit(user, pk) -> Assessment:
-    assessment = get_assessment_for_user(user, pk)
+def acts_on_behalf(user, assessment: Assessment) -> bool:
+    """An appraiser filling in a unit's self-assessment for it (not one of its officers)."""
+    return not reach(user).is_officer_of(assessment.unit)
+
+
+def ensure_self_edit(user, assessment: Assessment) -> None:
     refusal = self_edit_refusal(user, assessment)
     if refusal:
-        raise PermissionDenied(refusal)
+        raise Refused(assessment, refusal)
+
+
+def get_assessment_for_self_edit(user, pk) -> Assessment:
+    """The assessment whose self-assessment the user may change now (Refused, a 403, with the reason)."""
+    assessment = get_assessment_for_view(user, pk)
+    ensure_self_edit(user, assessment)
     return assessment
 
 
 def appraisal_refusal(user, assessment: Assessment, now=None) -> str | None:
+    """Why the user may not act on the appraisal (return, mark appraised, extend), or None."""
     if assessment.framework.status == FrameworkStatus.PUBLISHED:
         return _("The framework is published; nothing can be changed.")
     if not reach(user).appraises(assessment.unit):
@@ -187,44 +354,186 @@ def appraisal_refusal(user, assessment: Assessment, now=None) -> str | None:
     return None
 
 
+def appraisal_lock(user, assessment: Assessment) -> str | None:
+    """Why the appraised points of this assessment cannot be changed now, or None when they can."""
+    refusal = appraisal_refusal(user, assessment)
+    if refusal:
+        return refusal
+    if assessment.status == AssessmentStatus.DRAFT:
+        return _("The unit has not submitted its self-assessment yet; it can be appraised once submitted.")
+    if assessment.status == AssessmentStatus.RETURNED:
+        return _("The assessment is returned for explanation; it can be appraised again when the unit resubmits.")
+    if assessment.status not in APPRAISABLE_STATUSES:
+        return _("The assessment is %(status)s and can no longer be appraised.") % {
+            "status": assessment.get_status_display()
+        }
+    return None
+
+
 def get_assessment_for_appraisal(user, pk) -> Assessment:
-    assessment = get_assessment_for_user(user, pk)
-    if not reach(user).oversees(assessment.unit, roles=("appraiser",)):
-        # Officers and leaders may see the assessment but never the appraisal tools.
+    """The appraisal tools of an assessment: its appraisers (403 for officers and leaders who see it)."""
+    assessment = get_assessment_for_view(user, pk)
+    if not reach(user).appraises(assessment.unit):
         raise PermissionDenied(_("Only appraisers of the Home Affairs office appraise assessments."))
     return assessment
 
 
 def get_assessment_for_appraisal_change(user, pk) -> Assessment:
+    """An appraisal act on the assessment (return, mark appraised, extend its deadline): Refused with
+    the reason on a published framework or after the appraisal deadline."""
     assessment = get_assessment_for_appraisal(user, pk)
     refusal = appraisal_refusal(user, assessment)
     if refusal:
-        raise PermissionDenied(refusal)
+        raise Refused(assessment, refusal)
     return assessment
 
 
-def _oversight_condition(r: Reach, path_field: str) -> Q:
-    """Rows whose unit path lies under one of the user's appraiser or leader memberships."""
-    condition = Q(pk__in=[])
-    for path in r.appraiser_paths + r.leader_paths:
-        condition |= Q(**{f"{path_field}__startswith": path})
-    return condition
-
-
-def assessments_visible_to(user):
+def assessments_visible_to(user) -> QuerySet[Assessment]:
     """Assessments a user may see: their own unit's, and those of units under their authority."""
     r = reach(user)
-    qs = Assessment.objects.select_related("unit", "framework")
-    if r.superuser:
-        return qs
-    return qs.filter(Q(unit_id__in=r.officer_unit_ids) | _oversight_condition(r, "unit__path"))
+    return Assessment.objects.select_related("unit", "framework").filter(
+        authority_condition(r, "unit__path", officer_unit_field="unit_id")
+    )
 
 
-def frameworks_visible_to(user):
+# --- score rows and evidence ------------------------------------------------------------------------
+
+
+def _criterion(assessment: Assessment, criterion_id, *, leaf: bool) -> Criterion:
+    criteria = Criterion.objects.filter(pk=criterion_id, framework_id=assessment.framework_id)
+    if leaf:
+        criteria = criteria.filter(is_leaf=True)
+    criterion = criteria.first()
+    if criterion is None:
+        raise Http404
+    return criterion
+
+
+def get_score_row_for_view(user, pk, criterion_id) -> tuple[Assessment, Criterion]:
+    """A row (criterion) of an assessment the user sees: its history, its evidence."""
+    assessment = get_assessment_for_view(user, pk)
+    return assessment, _criterion(assessment, criterion_id, leaf=False)
+
+
+def get_score_row_for_self_edit(user, pk, criterion_id) -> tuple[Assessment, Criterion]:
+    """A leaf row the user may fill in now (Refused with the reason otherwise)."""
+    assessment = get_assessment_for_self_edit(user, pk)
+    return assessment, _criterion(assessment, criterion_id, leaf=True)
+
+
+def get_score_row_for_appraisal(user, pk, criterion_id) -> tuple[Assessment, Criterion]:
+    """A leaf row of the appraisal tools (whether it may be changed now: appraisal_lock)."""
+    assessment = get_assessment_for_appraisal(user, pk)
+    return assessment, _criterion(assessment, criterion_id, leaf=True)
+
+
+def _evidence(evidence_id) -> Evidence:
+    evidence = Evidence.objects.select_related("score__criterion").filter(pk=evidence_id).first()
+    if evidence is None:
+        raise Http404
+    return evidence
+
+
+def get_evidence_for_view(user, evidence_id) -> Evidence:
+    evidence = _evidence(evidence_id)
+    evidence.score.assessment = get_assessment_for_view(user, evidence.score.assessment_id)
+    return evidence
+
+
+def get_evidence_for_change(user, evidence_id) -> Evidence:
+    """Evidence the user may remove now: whoever may change the self-assessment (Refused otherwise)."""
+    evidence = _evidence(evidence_id)
+    evidence.score.assessment = get_assessment_for_self_edit(user, evidence.score.assessment_id)
+    return evidence
+
+
+# --- uploads (scoring.models.ImportRecord) ----------------------------------------------------------
+
+
+def upload_stages(user, assessment: Assessment) -> tuple[str, ...]:
+    """Which workbooks the user may upload now: self (officer, or appraiser on behalf) and appraisal."""
+    stages = []
+    if self_edit_refusal(user, assessment) is None:
+        stages.append(ImportKind.SELF)
+    if reach(user).appraises(assessment.unit) and appraisal_refusal(user, assessment) is None:
+        stages.append(ImportKind.APPRAISAL)
+    return tuple(stages)
+
+
+def ensure_upload(user, assessment: Assessment) -> tuple[str, ...]:
+    """The stages the user may upload for the assessment; 403 with the reason when none."""
+    stages = upload_stages(user, assessment)
+    if not stages:
+        raise PermissionDenied(self_edit_refusal(user, assessment) or _("Uploads are closed."))
+    return stages
+
+
+def get_upload_for_view(user, pk) -> ImportRecord:
+    """An uploaded file and its check: whoever sees the assessment it was made for; a survey or
+    framework file like the framework's pages that run it."""
+    record = (
+        ImportRecord.objects.select_related("framework__authority", "assessment__unit", "requested_by")
+        .filter(pk=pk)
+        .first()
+    )
+    if record is None:
+        raise Http404
+    if record.assessment_id:
+        record.assessment = get_assessment_for_view(user, record.assessment_id)
+    elif record.framework is None or not can_view_framework(user, record.framework):
+        raise Http404
+    else:
+        ensure_framework_management(user, record.framework)
+    return record
+
+
+def may_act_on_upload(user, record: ImportRecord) -> bool:
+    """Who may apply or cancel a pending upload: whoever may upload that stage now (or run the survey)."""
+    if record.assessment_id is None:
+        return can_manage_framework(user, record.framework) and not record.framework.is_published
+    return record.kind in upload_stages(user, record.assessment)
+
+
+def may_confirm_upload(user, record: ImportRecord) -> bool:
+    return record.status == ImportStatus.PREVIEW and may_act_on_upload(user, record)
+
+
+def may_cancel_upload(user, record: ImportRecord) -> bool:
+    return record.status in (ImportStatus.PREVIEW, ImportStatus.CHECKING) and may_act_on_upload(user, record)
+
+
+def get_upload_for_confirm(user, pk) -> ImportRecord:
+    record = get_upload_for_view(user, pk)
+    if not may_confirm_upload(user, record):
+        raise PermissionDenied(_("This file cannot be applied now."))
+    return record
+
+
+def get_upload_for_cancel(user, pk) -> ImportRecord:
+    record = get_upload_for_view(user, pk)
+    if not may_cancel_upload(user, record):
+        raise PermissionDenied(_("This file cannot be cancelled now."))
+    return record
+
+
+def ensure_assessment_import(user, *, framework: Framework, unit: Unit, stage: str) -> None:
+    """A workbook of `stage` (self or appraisal) imported for the user outside the upload page (a
+    command run with --user): the same stages the upload page offers. An assessment that does not exist
+    yet is opened by the import, for the unit's officers and its appraisers, while the framework is open."""
     r = reach(user)
-    qs = Framework.objects.select_related("authority")
-    if r.superuser:
-        return qs
-    return qs.filter(
-        Q(assessments__unit_id__in=r.officer_unit_ids) | _oversight_condition(r, "authority__path")
-    ).distinct()
+    if not r.sees_unit(unit):
+        raise Http404
+    assessment = (
+        Assessment.objects.select_related("unit", "framework__authority").filter(framework=framework, unit=unit).first()
+    )
+    if assessment is not None:
+        if stage not in upload_stages(user, assessment):
+            refusal = self_edit_refusal(user, assessment) if stage == ImportKind.SELF else None
+            refusal = refusal or appraisal_refusal(user, assessment) or _("Uploads are closed.")
+            raise Refused(assessment, refusal)
+        return
+    ensure_not_published(framework)
+    if stage == ImportKind.SELF and not (r.is_officer_of(unit) or r.appraises(unit)):
+        raise PermissionDenied(_("Only the unit's officers (or an appraiser on its behalf) fill in the self-assessment."))
+    if stage == ImportKind.APPRAISAL and not r.appraises(unit):
+        raise PermissionDenied(_("Only appraisers of the Home Affairs office appraise assessments."))

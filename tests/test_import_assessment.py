@@ -6,8 +6,9 @@ import pytest
 
 from scoring.models import Assessment, AssessmentStatus, AuditEntry, Score
 from scoring.services import framework_publish
+from units.models import Role
 
-from .factories import UserFactory, make_framework, rows_from_spec
+from .factories import make_framework, make_member, rows_from_spec
 from .sheet_files import (
     call,
     call_failing,
@@ -83,8 +84,8 @@ def test_missing_leaves_are_not_errors_and_empty_cells_are_not_scored(tmp_path, 
     assert scores() == {"1.1": (Decimal("1"), False, "", "", None), "1.2": (None, False, "", "", None)}
 
 
-def test_csv_workbook_and_user_attribution(tmp_path, framework, commune):
-    user = UserFactory(username="noivu")
+def test_csv_workbook_and_user_attribution(tmp_path, framework, district, commune):
+    user = make_member(district, Role.APPRAISER, "noivu")  # --user must hold the rights the web asks for
     path = write_csv(tmp_path / "x1.csv", [SELF_HEADER, ["1.1", "", "", "0,5"]], delimiter=";")
     call("import_assessment", path, "--framework", "FW", "--unit", "X1", "--user", "noivu")
     entry = AuditEntry.objects.get(action="self_on_behalf", field="self_points")

@@ -87,6 +87,27 @@ def each(value, **overrides):
     return row
 
 
+# --- the one rule ---------------------------------------------------------------------------------------
+# Facts of the world below (DESIGN §1), not status codes: who sees what and who may do what.
+SIGNED_IN = frozenset(PERSONAS) - {"anonymous"}
+SEES_X1 = frozenset({"officer", "appraiser", "leader"})  # X1's officer, and the overseers of district H
+FILLS_X1 = frozenset({"officer", "appraiser"})  # its self-assessment (the appraiser on the unit's behalf)
+PLANS_X1 = frozenset({"officer", "appraiser"})  # its remediation plan (the appraiser corrects it)
+APPRAISES = frozenset({"appraiser"})
+SEES_FRAMEWORK = SIGNED_IN  # both officers' communes are assessed in it
+OVERSEES = frozenset({"appraiser", "leader"})  # the framework's pages: every unit's figures
+MANAGES = frozenset({"appraiser"})  # running the framework
+NOBODY = frozenset()
+
+
+def rule(sees, may, ok=OK):
+    """STYLE.md, for every URL alike: 404 for a persona who does not see the object, 403 for one who sees
+    it but may not do this, `ok` for the others; anonymous goes to the login page."""
+    row = {persona: ok if persona in may else REFUSED if persona in sees else HIDDEN for persona in SIGNED_IN}
+    row["anonymous"] = LOGIN
+    return row
+
+
 def read_post(get):
     """A read-only page may refuse POST (405) or answer it as a GET, changing nothing; either way it
     shows a persona no more than the GET does."""
@@ -116,120 +137,106 @@ def change(get, post, published_post=None, published_get=None, status=Assessment
     }
 
 
-# Changes of X1's self-assessment (X1 a draft): its officer, or an appraiser on the unit's behalf.
-SELF_CHANGE = change(
-    get=each(NOT_ALLOWED),
-    post=each(ALLOWED, other_officer=HIDDEN, leader=REFUSED),
-    published_post=each(REFUSED, other_officer=HIDDEN),
-)
-# Appraisal of X1 (submitted): officers and leaders may see the assessment, never change the appraisal.
-APPRAISAL_CHANGE = change(
-    get=each(NOT_ALLOWED),
-    post=each(REFUSED, other_officer=HIDDEN, appraiser=ALLOWED),
-    published_post=each(REFUSED, other_officer=HIDDEN),
-    status=AssessmentStatus.SUBMITTED,
-)
-# Pages that run the framework: appraisers of the authority only. Officers of assessed units may see that
-# the framework exists (403); the leader reads but does not manage.
-FRAMEWORK_FORM = change(
-    get=each(REFUSED, appraiser=OK),
-    post=each(REFUSED, appraiser=ALLOWED),
-    published_post=each(REFUSED),
-)
-# Framework-wide pages with other units' data: overseers (appraiser, leader) only; 404 for officers.
-FRAMEWORK_PAGE = page(each(OK, officer=HIDDEN, other_officer=HIDDEN))
+def post_only(sees, may, *, locked=True, **kwargs):
+    """A change posted to a URL that takes no GET: ALLOWED for who may make it, and after publication
+    (when `locked`) 403 for everybody who sees the object."""
+    return change(
+        get=each(NOT_ALLOWED),
+        post=rule(sees, may, ALLOWED),
+        published_post=rule(sees, NOBODY) if locked else None,
+        **kwargs,
+    )
+
+
+def form(sees, may_read, may_change, *, locked=True, **kwargs):
+    """A page with a form: GET for `may_read`, POST for `may_change`, locked after publication."""
+    return change(
+        get=rule(sees, may_read),
+        post=rule(sees, may_change, ALLOWED),
+        published_post=rule(sees, NOBODY) if locked else None,
+        **kwargs,
+    )
+
+
+X1_PAGE = page(rule(SEES_X1, SEES_X1))
+SELF_CHANGE = post_only(SEES_X1, FILLS_X1)
+APPRAISAL_CHANGE = post_only(SEES_X1, APPRAISES, status=AssessmentStatus.SUBMITTED)
+FRAMEWORK_PAGE = page(rule(SEES_FRAMEWORK, OVERSEES))  # every unit's figures: the overseers
+FRAMEWORK_FORM = form(SEES_FRAMEWORK, MANAGES, MANAGES)  # running the framework: its appraisers
 
 EXPECTED = {
     "home": change(get=each(REDIRECT), post=each(REDIRECT)),
-    "reports:dashboard": page(each(OK, officer=HIDDEN, other_officer=HIDDEN)),
+    # the dashboard lists many units' results: an object-less page of overseers, nothing there for others
+    "reports:dashboard": page(rule(OVERSEES, OVERSEES)),
     # self-assessment
-    "scoring:my_assessments": page(each(OK)),
-    "scoring:assessment_self": page(each(OK, other_officer=HIDDEN)),
+    "scoring:my_assessments": page(rule(SIGNED_IN, SIGNED_IN)),
+    "scoring:assessment_self": X1_PAGE,
     "scoring:self_row_save": SELF_CHANGE,
     "scoring:evidence_add": SELF_CHANGE,
     "scoring:explain_save": SELF_CHANGE,
     "scoring:assessment_submit": SELF_CHANGE,
-    "scoring:evidence_download": page(each(OK, other_officer=HIDDEN)),
+    "scoring:evidence_download": X1_PAGE,
     "scoring:evidence_delete": SELF_CHANGE,
     # appraisal
-    "scoring:assessment_appraise": page(each(REFUSED, other_officer=HIDDEN, appraiser=OK)),
+    "scoring:assessment_appraise": page(rule(SEES_X1, APPRAISES)),
     "scoring:appraisal_row_save": APPRAISAL_CHANGE,
     "scoring:appraisal_accept": APPRAISAL_CHANGE,
-    "scoring:assessment_return": change(
-        get=each(REFUSED, other_officer=HIDDEN, appraiser=OK),  # the return form
-        post=APPRAISAL_CHANGE[("open", "POST")],
-        published_post=APPRAISAL_CHANGE[("published", "POST")],
-        status=AssessmentStatus.SUBMITTED,
-    ),
+    "scoring:assessment_return": form(SEES_X1, APPRAISES, APPRAISES, status=AssessmentStatus.SUBMITTED),
     "scoring:assessment_mark_appraised": APPRAISAL_CHANGE,
     "scoring:deadline_extend": APPRAISAL_CHANGE,
     # frameworks
-    "scoring:framework_list": page(each(OK)),
+    "scoring:framework_list": page(rule(SIGNED_IN, SIGNED_IN)),
     "scoring:framework_board": FRAMEWORK_PAGE,
     "scoring:framework_activity": FRAMEWORK_PAGE,
-    "scoring:survey_grid": change(  # the leader reads the survey points; only appraisers enter them
-        get=each(OK, officer=HIDDEN, other_officer=HIDDEN),
-        post=each(REFUSED, officer=HIDDEN, other_officer=HIDDEN, appraiser=ALLOWED),
-        published_post=each(REFUSED, officer=HIDDEN, other_officer=HIDDEN),
-    ),
+    "scoring:survey_grid": form(SEES_FRAMEWORK, OVERSEES, MANAGES),  # the leader reads the survey points
     "scoring:framework_deadlines": FRAMEWORK_FORM,
     "scoring:framework_publish": FRAMEWORK_FORM,
-    "scoring:score_history": page(each(OK, other_officer=HIDDEN)),
+    "scoring:score_history": X1_PAGE,
     # spreadsheets (scoring/views/files.py): X1's workbook and a pending upload of it
-    "scoring:assessment_template": page(each(OK, other_officer=HIDDEN)),
-    "scoring:assessment_upload": change(
-        get=each(OK, other_officer=HIDDEN),  # everyone who sees the assessment sees its uploads
-        post=SELF_CHANGE[("open", "POST")],
-        published_post=SELF_CHANGE[("published", "POST")],
-    ),
-    "scoring:import_detail": page(each(OK, other_officer=HIDDEN), params={"pk": "import_id"}),
-    "scoring:import_file": page(each(OK, other_officer=HIDDEN), params={"pk": "import_id"}),
+    "scoring:assessment_template": X1_PAGE,
+    "scoring:assessment_upload": form(SEES_X1, SEES_X1, FILLS_X1),  # who sees the assessment sees its uploads
+    "scoring:import_detail": page(rule(SEES_X1, SEES_X1), params={"pk": "import_id"}),
+    "scoring:import_file": page(rule(SEES_X1, SEES_X1), params={"pk": "import_id"}),
     "scoring:import_confirm": {**SELF_CHANGE, "params": {"pk": "import_id"}},
     "scoring:import_cancel": {**SELF_CHANGE, "params": {"pk": "import_id"}},
-    "scoring:framework_import": change(  # not tied to a framework: the same after publication
-        get=each(REFUSED, appraiser=OK),
-        post=each(REFUSED, appraiser=ALLOWED),
-    ),
-    "scoring:framework_copy": change(  # copying to next year is fine from a published framework
-        get=each(REFUSED, appraiser=OK),
-        post=each(REFUSED, appraiser=ALLOWED),
-    ),
+    # not tied to a framework: a change page of appraisers, the same after publication
+    "scoring:framework_import": form(SIGNED_IN, MANAGES, MANAGES, locked=False),
+    # copying to next year is fine from a published framework
+    "scoring:framework_copy": form(SEES_FRAMEWORK, MANAGES, MANAGES, locked=False),
     "scoring:survey_upload": FRAMEWORK_FORM,
     "scoring:framework_export": FRAMEWORK_PAGE,
-    # reports (dashboards, remediation, report jobs): leaders and appraisers; officers see only their own unit
+    # reports (dashboards, remediation, report jobs) of the framework: its overseers
     "reports:ranking_export": {**FRAMEWORK_PAGE, "params": {"fmt": "ranking_format"}},
     "reports:areas": FRAMEWORK_PAGE,
     "reports:progress": FRAMEWORK_PAGE,
-    "reports:remediation_suggest": change(  # after publication is when remediation is planned
-        get=each(NOT_ALLOWED),
-        post=each(REFUSED, officer=HIDDEN, other_officer=HIDDEN, appraiser=ALLOWED),
-    ),
-    "reports:unit_profile": page(each(OK, other_officer=HIDDEN), params={"unit_code": "profile_unit"}),
-    "reports:remediation_list": page(each(OK)),
-    "reports:remediation_edit": change(  # the unit's officers fill in their plan, its appraisers may correct it
-        get=each(OK, other_officer=HIDDEN),
-        post=each(ALLOWED, other_officer=HIDDEN, leader=REFUSED),
-        params={"pk": "remediation_id"},
-    ),
-    "reports:job_list": page(each(OK, officer=HIDDEN, other_officer=HIDDEN)),
-    "reports:job_request": change(
-        get=each(NOT_ALLOWED),
-        post=each(ALLOWED, officer=HIDDEN, other_officer=HIDDEN),
-        data={"framework": "FWM", "compare": ""},
-    ),
-    "reports:job_status": page(each(REDIRECT, officer=HIDDEN, other_officer=HIDDEN), params={"pk": "job_id"}),
-    "reports:job_download": page(each(OK, officer=HIDDEN, other_officer=HIDDEN), params={"pk": "job_id"}),
-    "reports:job_retry": change(
-        get=each(NOT_ALLOWED),
-        post=each(ALLOWED, officer=HIDDEN, other_officer=HIDDEN),
-        params={"pk": "job_id"},
-    ),
-    "scoring:assessment_start": change(  # opens an assessment of X3, which has none
-        get=each(NOT_ALLOWED),
-        post=each(REFUSED, appraiser=ALLOWED),
-        published_post=each(REFUSED),
-    ),
+    # after publication is when remediation is planned
+    "reports:remediation_suggest": post_only(SEES_FRAMEWORK, MANAGES, locked=False),
+    "reports:unit_profile": page(rule(SEES_X1, SEES_X1), params={"unit_code": "profile_unit"}),
+    "reports:remediation_list": page(rule(SIGNED_IN, SIGNED_IN)),
+    # the unit's officers fill in their plan, its appraisers may correct it
+    "reports:remediation_edit": form(SEES_X1, SEES_X1, PLANS_X1, locked=False, params={"pk": "remediation_id"}),
+    # the list of "my reports" is an object-less page of overseers, like the dashboard
+    "reports:job_list": page(rule(OVERSEES, OVERSEES)),
+    "reports:job_request": post_only(SEES_FRAMEWORK, OVERSEES, locked=False, data={"framework": "FWM", "compare": ""}),
+    "reports:job_status": page(rule(SEES_FRAMEWORK, OVERSEES, REDIRECT), params={"pk": "job_id"}),
+    "reports:job_download": page(rule(SEES_FRAMEWORK, OVERSEES), params={"pk": "job_id"}),
+    "reports:job_retry": post_only(SEES_FRAMEWORK, OVERSEES, locked=False, params={"pk": "job_id"}),
+    # opens an assessment of X3, which has none
+    "scoring:assessment_start": post_only(SEES_FRAMEWORK, MANAGES),
 }
+
+
+def test_officers_who_see_the_framework_are_refused_alike_on_all_its_pages():
+    """The rule, read off the table: on every URL of the framework (by its code) a persona who sees the
+    framework never gets 404, whatever the page; they get 403 where they may not act."""
+    framework_urls = [name for name, (_route, params) in ROUTES.items() if "code" in params]
+    assert len(framework_urls) >= 10
+    for name in framework_urls:
+        for key in (("open", "GET"), ("open", "POST"), ("published", "GET"), ("published", "POST")):
+            for persona in SEES_FRAMEWORK:
+                expected = EXPECTED[name][key][persona]
+                codes = expected if isinstance(expected, frozenset) else {expected}
+                assert HIDDEN not in codes, f"{name} {key} {persona}"
 
 
 # --- the URL conf --------------------------------------------------------------------------------------

@@ -405,15 +405,18 @@ def test_request_without_comparison_and_with_a_chosen_one(years, leader, client,
     assert same.status_code == 400 and ReportJob.objects.count() == 2
 
 
-def test_officer_and_other_district_get_404(
+def test_officer_is_refused_and_other_district_gets_404(
     years, leader, officer, other_leader, client, django_capture_on_commit_callbacks
 ):
     _, current = years
     job = _done_job(years, leader, django_capture_on_commit_callbacks)
     client.force_login(officer)
-    assert client.get(reverse("reports:job_list")).status_code == 404
-    assert client.post(reverse("reports:job_request"), {"framework": current.code}).status_code == 404
-    assert client.get(reverse("reports:job_download", args=[job.pk])).status_code == 404
+    assert client.get(reverse("reports:job_list")).status_code == 404  # no report of theirs to list
+    # The officer sees the framework (their unit is assessed in it) but not its reports: 403.
+    assert client.post(reverse("reports:job_request"), {"framework": current.code}).status_code == 403
+    assert client.get(reverse("reports:job_download", args=[job.pk])).status_code == 403
+    assert client.get(reverse("reports:job_status", args=[job.pk]), HTTP_HX_REQUEST="true").status_code == 403
+    assert client.post(reverse("reports:job_retry", args=[job.pk])).status_code == 403
 
     client.force_login(other_leader)
     page = client.get(reverse("reports:job_list"))

@@ -1,11 +1,11 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from units.models import Role, Unit, UnitKind
-from units.selectors import unit_subtree, units_under_authority
+from units.models import Unit, UnitKind
+from units.selectors import unit_subtree
 from units.services import unit_save
 
-from .factories import make_member, make_unit
+from .factories import make_unit
 
 
 def test_paths_follow_the_tree_and_move_with_a_subtree(province, district, commune):
@@ -20,14 +20,6 @@ def test_paths_follow_the_tree_and_move_with_a_subtree(province, district, commu
 def test_a_unit_cannot_move_under_its_own_descendant(district, commune):
     with pytest.raises(ValidationError):
         unit_save(code="H", name="Huyện", kind=UnitKind.DISTRICT, parent=commune)
-
-
-def test_authority_reaches_the_subtree_only(province, district, commune, appraiser):
-    elsewhere = make_unit("H9", kind=UnitKind.DISTRICT, parent=province)
-    make_unit("X9", parent=elsewhere)
-    assert set(units_under_authority(appraiser).values_list("code", flat=True)) == {"H", "X1"}
-    officer = make_member(commune, Role.OFFICER)
-    assert not units_under_authority(officer).exists()
 
 
 def test_predecessors_are_kept_for_mergers(district):

@@ -77,11 +77,11 @@ LOGIN = "login"
 PAGES = {
     # name: {persona: expected status of GET}
     "framework_list": {"officer": 200, "other_officer": 200, "appraiser": 200, "leader": 200},
-    "framework_board": {"officer": 404, "other_officer": 404, "appraiser": 200, "leader": 200},
-    "survey_grid": {"officer": 404, "other_officer": 404, "appraiser": 200, "leader": 200},
+    "framework_board": {"officer": 403, "other_officer": 403, "appraiser": 200, "leader": 200},
+    "survey_grid": {"officer": 403, "other_officer": 403, "appraiser": 200, "leader": 200},
     "framework_deadlines": {"officer": 403, "other_officer": 403, "appraiser": 200, "leader": 403},
     "framework_publish": {"officer": 403, "other_officer": 403, "appraiser": 200, "leader": 403},
-    "framework_activity": {"officer": 404, "other_officer": 404, "appraiser": 200, "leader": 200},
+    "framework_activity": {"officer": 403, "other_officer": 403, "appraiser": 200, "leader": 200},
     "score_history": {"officer": 200, "other_officer": 404, "appraiser": 200, "leader": 200},
     "deadline_extend": {"officer": 405, "other_officer": 405, "appraiser": 405, "leader": 405},
 }
@@ -109,7 +109,7 @@ def test_pages_by_persona(client, framework, assessment, other_assessment, users
 
 CHANGES = {
     # name: {persona: expected status of a POST while the framework is open}
-    "survey_grid": {"officer": 404, "other_officer": 404, "leader": 403, "appraiser": 302},
+    "survey_grid": {"officer": 403, "other_officer": 403, "leader": 403, "appraiser": 302},
     "framework_deadlines": {"officer": 403, "other_officer": 403, "leader": 403, "appraiser": 302},
     "framework_publish": {"officer": 403, "other_officer": 403, "leader": 403, "appraiser": 200},
     "deadline_extend": {"officer": 403, "other_officer": 404, "leader": 403, "appraiser": 302},

@@ -17,42 +17,20 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from scoring import services
-from scoring.access import appraisal_refusal, get_assessment_for_appraisal
+from scoring.access import appraisal_lock, appraisal_refusal, get_assessment_for_appraisal
 from scoring.appraisal_forms import AppraisalRowForm, ReturnForm
 from scoring.models import AssessmentStatus, Via
 from scoring.selectors import assessment_sheet
 
-APPRAISABLE_STATUSES = (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED)
-
-
-def _is_htmx(request) -> bool:
-    return bool(request.headers.get("HX-Request"))
-
-
-def _lock_reason(user, assessment) -> str | None:
-    """Why the appraisal of this assessment cannot be changed now, or None when it can."""
-    refusal = appraisal_refusal(user, assessment)
-    if refusal:
-        return refusal
-    if assessment.status == AssessmentStatus.DRAFT:
-        return _("The unit has not submitted its self-assessment yet; it can be appraised once submitted.")
-    if assessment.status == AssessmentStatus.RETURNED:
-        return _("The assessment is returned for explanation; it can be appraised again when the unit resubmits.")
-    if assessment.status not in APPRAISABLE_STATUSES:
-        return _("The assessment is %(status)s and can no longer be appraised.") % {
-            "status": assessment.get_status_display()
-        }
-    return None
-
 
 def _forbidden(request, assessment, reason: str):
     """A refused change: 403 with the reason (a fragment for htmx, a page otherwise)."""
-    template = "scoring/appraisal/refused_partial.html" if _is_htmx(request) else "scoring/appraisal/refused.html"
+    template = "scoring/appraisal/refused_partial.html" if request.htmx else "scoring/appraisal/refused.html"
     return render(request, template, {"assessment": assessment, "reason": reason}, status=403)
 
 
 def _page_context(request, assessment, sheet, **extra):
-    lock = _lock_reason(request.user, assessment)
+    lock = appraisal_lock(request.user, assessment)
     # Return and "mark appraised" follow their own status rules, enforced by the services.
     workflow_open = appraisal_refusal(request.user, assessment) is None and (
         assessment.status == AssessmentStatus.SUBMITTED
@@ -86,7 +64,7 @@ def assessment_appraise(request, pk):
 @require_POST
 def appraisal_row_save(request, pk, criterion_id):
     assessment = get_assessment_for_appraisal(request.user, pk)
-    lock = _lock_reason(request.user, assessment)
+    lock = appraisal_lock(request.user, assessment)
     if lock:
         return _forbidden(request, assessment, lock)
     sheet = assessment_sheet(assessment)
@@ -115,7 +93,7 @@ def appraisal_row_save(request, pk, criterion_id):
         errors = [message for field_errors in form.errors.values() for message in field_errors]
 
     if saved:
-        if not _is_htmx(request):
+        if not request.htmx:
             messages.success(request, _("Appraisal of %(code)s saved.") % {"code": row.criterion.code})
             return redirect(_page_url(assessment, f"row-{criterion_id}"))
         assessment.refresh_from_db(fields=["status", "appraised_at"])
@@ -126,7 +104,7 @@ def appraisal_row_save(request, pk, criterion_id):
         # Show what was typed with the errors; nothing was saved.
         row.errors = errors
         row.entered = {"points": request.POST.get("points", ""), "reason": request.POST.get("reason", "")}
-    if _is_htmx(request):
+    if request.htmx:
         context = _page_context(request, assessment, sheet, row=row, area=sheet.area_of(criterion_id))
         return render(request, "scoring/appraisal/row_saved.html", context)
     return render(request, "scoring/appraisal/page.html", _page_context(request, assessment, sheet))
@@ -137,7 +115,7 @@ def appraisal_row_save(request, pk, criterion_id):
 def appraisal_accept(request, pk):
     """Accept the unit's own points as appraised: of one area (POST area=<code>) or of every leaf."""
     assessment = get_assessment_for_appraisal(request.user, pk)
-    lock = _lock_reason(request.user, assessment)
+    lock = appraisal_lock(request.user, assessment)
     if lock:
         return _forbidden(request, assessment, lock)
     area_code = request.POST.get("area", "").strip() or None
@@ -156,7 +134,7 @@ def appraisal_accept(request, pk):
         level = messages.SUCCESS
     except ValidationError as exc:
         notice, level = " ".join(exc.messages), messages.ERROR
-    if not _is_htmx(request):
+    if not request.htmx:
         messages.add_message(request, level, notice)
         return redirect(_page_url(assessment, f"area-{area_code}" if area_code else ""))
     assessment.refresh_from_db(fields=["status", "appraised_at"])

@@ -5,9 +5,9 @@ import io
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.text import slugify
@@ -15,12 +15,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from parindex.spreadsheets import SpreadsheetError, render_problems
-from units.models import Unit
 
 from .. import access
 from ..file_forms import FrameworkCopyForm, FrameworkImportForm, SurveyUploadForm, UploadForm
 from ..importers import import_framework_file
-from ..models import Assessment, ImportKind, ImportRecord, ImportStatus, Via
+from ..models import ImportKind, ImportRecord, Via
 from ..services import assessment_get_or_create, framework_copy
 from ..uploads import import_cancel, import_confirm, import_start, preview_decimal
 from ..workbooks import assessment_workbook, framework_csv, framework_workbook
@@ -36,19 +35,9 @@ def _xlsx_response(workbook, filename: str) -> HttpResponse:
     return response
 
 
-def _upload_stages(user, assessment: Assessment) -> tuple[str, ...]:
-    """Which stages this user may upload now: self (officer, or appraiser on behalf) and appraisal."""
-    stages = []
-    if access.self_edit_refusal(user, assessment) is None:
-        stages.append(ImportKind.SELF)
-    if access.reach(user).appraises(assessment.unit) and access.appraisal_refusal(user, assessment) is None:
-        stages.append(ImportKind.APPRAISAL)
-    return tuple(stages)
-
-
 @login_required
 def assessment_template(request, pk):
-    assessment = access.get_assessment_for_user(request.user, pk)
+    assessment = access.get_assessment_for_view(request.user, pk)
     workbook = assessment_workbook(assessment=assessment)
     name = slugify(f"tu-danh-gia-{assessment.unit.code}-{assessment.framework.code}") or "tu-danh-gia"
     return _xlsx_response(workbook, f"{name}.xlsx")
@@ -56,11 +45,10 @@ def assessment_template(request, pk):
 
 @login_required
 def assessment_upload(request, pk):
-    assessment = access.get_assessment_for_user(request.user, pk)
-    stages = _upload_stages(request.user, assessment)
+    assessment = access.get_assessment_for_view(request.user, pk)
+    stages = access.upload_stages(request.user, assessment)
     if request.method == "POST":
-        if not stages:
-            raise PermissionDenied(access.self_edit_refusal(request.user, assessment) or _("Uploads are closed."))
+        stages = access.ensure_upload(request.user, assessment)
         form = UploadForm(request.POST, request.FILES, stages=stages)
         if form.is_valid():
             try:
@@ -79,17 +67,6 @@ def assessment_upload(request, pk):
     })
 
 
-def _record_for_user(user, pk) -> ImportRecord:
-    record = ImportRecord.objects.select_related("framework", "assessment__unit", "requested_by").filter(pk=pk).first()
-    if record is None:
-        raise Http404
-    if record.assessment_id:
-        access.get_assessment_for_user(user, record.assessment_id)  # 404 when not visible
-    elif not access.can_manage_framework(user, record.framework):
-        raise Http404
-    return record
-
-
 def _record_back_url(record: ImportRecord) -> str:
     if record.assessment_id:
         return reverse("scoring:assessment_upload", args=[record.assessment_id])
@@ -98,33 +75,18 @@ def _record_back_url(record: ImportRecord) -> str:
     return reverse("scoring:framework_list")
 
 
-def _may_act_on(user, record: ImportRecord) -> bool:
-    """Who may apply or cancel a pending upload: whoever may upload that stage now (or manage the survey)."""
-    if record.kind == ImportKind.SURVEY:
-        return access.can_manage_framework(user, record.framework)
-    return record.kind in _upload_stages(user, record.assessment)
-
-
-def _may_confirm(user, record: ImportRecord) -> bool:
-    return record.status == ImportStatus.PREVIEW and _may_act_on(user, record)
-
-
-def _may_cancel(user, record: ImportRecord) -> bool:
-    return record.status in (ImportStatus.PREVIEW, ImportStatus.CHECKING) and _may_act_on(user, record)
-
-
 @login_required
 def import_detail(request, pk):
-    record = _record_for_user(request.user, pk)
+    record = access.get_upload_for_view(request.user, pk)
     language = (request.LANGUAGE_CODE or "vi")[:2]
     problems = [p.get(language) or p.get("vi") for p in record.problems]
     lines = [{**line, "old": preview_decimal(line["old"]), "new": preview_decimal(line["new"])}
              for line in record.preview.get("lines", [])]
     page = Paginator(lines, 200).get_page(request.GET.get("page"))
     context = {"record": record, "problems": problems, "page": page, "back": _record_back_url(record),
-               "may_confirm": _may_confirm(request.user, record),
-               "may_cancel": _may_cancel(request.user, record)}
-    if request.headers.get("HX-Request"):
+               "may_confirm": access.may_confirm_upload(request.user, record),
+               "may_cancel": access.may_cancel_upload(request.user, record)}
+    if request.htmx:
         return render(request, "scoring/files/_import_status.html", context)
     return render(request, "scoring/files/import_detail.html", context)
 
@@ -132,9 +94,7 @@ def import_detail(request, pk):
 @login_required
 @require_POST
 def import_confirm_view(request, pk):
-    record = _record_for_user(request.user, pk)
-    if not _may_confirm(request.user, record):
-        raise PermissionDenied(_("This file cannot be applied now."))
+    record = access.get_upload_for_confirm(request.user, pk)
     try:
         record = import_confirm(record=record, actor=request.user)
     except ValidationError as error:
@@ -151,9 +111,7 @@ def import_confirm_view(request, pk):
 @login_required
 @require_POST
 def import_cancel_view(request, pk):
-    record = _record_for_user(request.user, pk)
-    if not _may_cancel(request.user, record):
-        raise PermissionDenied(_("This file cannot be cancelled now."))
+    record = access.get_upload_for_cancel(request.user, pk)
     try:
         import_cancel(record=record)
     except ValidationError as error:
@@ -165,13 +123,13 @@ def import_cancel_view(request, pk):
 
 @login_required
 def import_file(request, pk):
-    record = _record_for_user(request.user, pk)
+    record = access.get_upload_for_view(request.user, pk)
     return FileResponse(record.file.open("rb"), as_attachment=True, filename=record.original_name)
 
 
 @login_required
 def survey_upload(request, code):
-    framework = access.get_framework_for_manager(request.user, code)
+    framework = access.get_framework_for_management(request.user, code)
     if request.method == "POST":
         access.ensure_not_published(framework)
         form = SurveyUploadForm(request.POST, request.FILES)
@@ -192,9 +150,7 @@ def survey_upload(request, code):
 
 @login_required
 def framework_export(request, code):
-    framework = access.get_framework_for_user(request.user, code)
-    if not access.reach(request.user).oversees(framework.authority):
-        raise Http404
+    framework = access.get_framework_for_oversight(request.user, code)
     name = slugify(f"bo-chi-so-{framework.code}") or "bo-chi-so"
     if request.GET.get("format") == "csv":
         response = HttpResponse("\ufeff" + framework_csv(framework), content_type="text/csv; charset=utf-8")
@@ -203,25 +159,9 @@ def framework_export(request, code):
     return _xlsx_response(framework_workbook(framework), f"{name}.xlsx")
 
 
-def _authorities_for(user):
-    r = access.reach(user)
-    if r.superuser:
-        return Unit.objects.exclude(kind="commune").order_by("path")
-    if not r.appraiser_paths:
-        return Unit.objects.none()
-    from django.db.models import Q
-
-    condition = Q(pk__in=[])
-    for unit_path in r.appraiser_paths:
-        condition |= Q(path__startswith=unit_path)
-    return Unit.objects.filter(condition).exclude(kind="commune").order_by("path")
-
-
 @login_required
 def framework_import(request):
-    authorities = list(_authorities_for(request.user))
-    if not authorities:
-        raise PermissionDenied(_("Only appraisers import frameworks."))
+    authorities = access.get_authorities_for_framework_import(request.user)
     problems = []
     if request.method == "POST":
         form = FrameworkImportForm(request.POST, request.FILES, authorities=authorities)
@@ -249,7 +189,7 @@ def framework_import(request):
 
 @login_required
 def framework_copy_view(request, code):
-    source = access.get_framework_for_manager(request.user, code)
+    source = access.get_framework_for_management(request.user, code)
     if request.method == "POST":
         form = FrameworkCopyForm(request.POST)
         if form.is_valid():
@@ -274,11 +214,8 @@ def framework_copy_view(request, code):
 @require_POST
 def assessment_start(request, code, unit_code):
     """An appraiser opens an assessment for a unit that has none yet (e.g. to upload its workbook)."""
-    framework = access.get_framework_for_manager(request.user, code)
-    access.ensure_not_published(framework)
-    unit = Unit.objects.filter(code=unit_code).first()
-    if unit is None or not access.reach(request.user).appraises(unit):
-        raise Http404
+    framework = access.get_framework_for_change(request.user, code)
+    unit = access.get_unit_for_change(request.user, unit_code)
     try:
         assessment = assessment_get_or_create(unit=unit, framework=framework, actor=request.user, via=Via.WEB)
     except ValidationError as error:

@@ -1,8 +1,9 @@
 """Framework pages: the appraisers' board, survey entry, deadlines, publication and the audit trail.
 
-Every page reads a fixed number of queries whatever the number of units. Officers never reach a
-framework page (404): they work on their own unit's assessment. Leaders read; appraisers of the
-issuing authority change; a published framework is read-only for everybody (403 on a change)."""
+Every page reads a fixed number of queries whatever the number of units. Access comes from
+scoring.access: officers who see the framework (their unit is assessed in it) get 403 on its pages,
+everybody else who does not see it 404. Leaders read; appraisers of the issuing authority change;
+a published framework is read-only for everybody (403 on a change)."""
 
 import re
 from collections import Counter
@@ -11,11 +12,10 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,10 +30,11 @@ from ..access import (
     can_manage_framework,
     ensure_not_published,
     frameworks_visible_to,
-    get_assessment_for_user,
+    get_assessment_for_appraisal,
     get_framework_for_change,
-    get_framework_for_manager,
-    get_framework_for_user,
+    get_framework_for_management,
+    get_framework_for_oversight,
+    get_score_row_for_view,
     reach,
 )
 from ..framework_forms import ActivityFilterForm, DeadlinesForm, ExtensionForm, PublishForm, SurveyGrid
@@ -65,34 +66,6 @@ STATUS_ORDER = [NOT_STARTED, *AssessmentStatus.values]
 
 def status_labels() -> dict[str, str]:
     return {NOT_STARTED: _("Not started"), **{s.value: s.label for s in AssessmentStatus}}
-
-
-# --- access -----------------------------------------------------------------------------------------
-
-
-def _framework_for_overseer(user, code: str) -> Framework:
-    """The framework for an appraiser or leader of its authority; 404 for everybody else (officers
-    see their own unit's assessment, not the framework's pages)."""
-    framework = get_framework_for_user(user, code)
-    if not reach(user).oversees(framework.authority):
-        raise Http404
-    return framework
-
-
-def _framework_for_manager(user, code: str) -> Framework:
-    framework = _framework_for_overseer(user, code)
-    if not can_manage_framework(user, framework):
-        raise PermissionDenied(
-            _("Only appraisers of %(authority)s manage this framework.")
-            % {"authority": framework.authority.name}
-        )
-    return framework
-
-
-def _framework_for_change(user, code: str) -> Framework:
-    framework = _framework_for_manager(user, code)
-    ensure_not_published(framework)
-    return framework
 
 
 # --- reads ------------------------------------------------------------------------------------------
@@ -201,7 +174,7 @@ def framework_list(request):
 
 @login_required
 def framework_board(request, code):
-    framework = _framework_for_overseer(request.user, code)
+    framework = get_framework_for_oversight(request.user, code)
     r = reach(request.user)
     manages = can_manage_framework(request.user, framework)
     rows = board_rows(framework)
@@ -293,7 +266,7 @@ def framework_deadlines(request, code):
                 messages.success(request, _("The deadlines are saved."))
                 return redirect(_board_url(framework))
     else:
-        framework = get_framework_for_manager(request.user, code)
+        framework = get_framework_for_management(request.user, code)
         form = DeadlinesForm(
             initial={
                 "self_deadline": _local(framework.self_deadline),
@@ -322,10 +295,8 @@ def framework_deadlines(request, code):
 @login_required
 @require_POST
 def deadline_extend(request, pk):
-    assessment = get_assessment_for_user(request.user, pk)
+    assessment = get_assessment_for_appraisal(request.user, pk)
     framework = assessment.framework
-    if not reach(request.user).appraises(assessment.unit):
-        raise PermissionDenied(_("Only appraisers of the Home Affairs office grant extensions."))
     ensure_not_published(framework)
     form = ExtensionForm(request.POST)
     if not form.is_valid():
@@ -382,7 +353,7 @@ def _survey_grid(framework: Framework, data=None) -> SurveyGrid:
 @login_required
 def survey_grid(request, code):
     if request.method == "POST":
-        framework = _framework_for_change(request.user, code)
+        framework = get_framework_for_change(request.user, code)
         grid = _survey_grid(framework, request.POST)
         if grid.is_valid():
             if not grid.entries:
@@ -406,7 +377,7 @@ def survey_grid(request, code):
                 )
                 return redirect("scoring:survey_grid", code=framework.code)
     else:
-        framework = _framework_for_overseer(request.user, code)
+        framework = get_framework_for_oversight(request.user, code)
         grid = _survey_grid(framework)
     manages = can_manage_framework(request.user, framework)
     return render(
@@ -452,7 +423,7 @@ def framework_publish(request, code):
                 )
                 return redirect(_board_url(framework))
     else:
-        framework = get_framework_for_manager(request.user, code)
+        framework = get_framework_for_management(request.user, code)
         form = PublishForm()
     rows = board_rows(framework)
     not_appraised = sum(
@@ -570,7 +541,7 @@ def audit_lines(entries) -> list[AuditLine]:
 
 @login_required
 def framework_activity(request, code):
-    framework = _framework_for_overseer(request.user, code)
+    framework = get_framework_for_oversight(request.user, code)
     base = AuditEntry.objects.filter(framework=framework)
     actions = [
         (a, str(ACTION_LABELS.get(a, a)))
@@ -622,8 +593,7 @@ def framework_activity(request, code):
 
 @login_required
 def score_history(request, pk, criterion_id):
-    assessment = get_assessment_for_user(request.user, pk)
-    criterion = get_object_or_404(Criterion, pk=criterion_id, framework_id=assessment.framework_id)
+    assessment, criterion = get_score_row_for_view(request.user, pk, criterion_id)
     entries = (
         AuditEntry.objects.filter(assessment=assessment, criterion=criterion)
         .select_related("actor")
@@ -634,9 +604,9 @@ def score_history(request, pk, criterion_id):
         "framework": assessment.framework,
         "criterion": criterion,
         "lines": audit_lines(entries),
-        "appraises": reach(request.user).oversees(assessment.unit, roles=("appraiser",)),
+        "appraises": reach(request.user).appraises(assessment.unit),
     }
-    if request.headers.get("HX-Request"):
+    if request.htmx:
         return render(request, "scoring/framework/_score_history.html", context)
     return render(request, "scoring/framework/score_history.html", context)
 

@@ -15,11 +15,11 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -27,9 +27,15 @@ from django.views.decorators.http import require_POST
 from parindex.numbers import format_decimal
 
 from ..access import (
+    Refused,
+    acts_on_behalf,
     assessments_visible_to,
     frameworks_visible_to,
-    get_assessment_for_user,
+    get_assessment_for_self_edit,
+    get_assessment_for_view,
+    get_evidence_for_change,
+    get_evidence_for_view,
+    get_score_row_for_self_edit,
     reach,
     self_edit_refusal,
 )
@@ -63,30 +69,8 @@ def _messages_of(error: ValidationError) -> list[str]:
     return [str(m) for m in error.messages]
 
 
-def _is_htmx(request) -> bool:
-    return bool(request.headers.get("HX-Request"))
-
-
 def _row_url(assessment: Assessment, criterion: Criterion) -> str:
     return f"{reverse('scoring:assessment_self', args=[assessment.pk])}#c-{criterion.code}"
-
-
-class Refused(PermissionDenied):
-    """A change the user may not make now; answered with 403 and the reason (see _refused)."""
-
-    def __init__(self, assessment: Assessment, reason: str):
-        super().__init__(reason)
-        self.assessment, self.reason = assessment, reason
-
-
-def _for_self_edit(user, pk) -> tuple[Assessment, bool]:
-    """The assessment the user may change now (404 if they may not see it, Refused with the reason if
-    they may not change it), and whether they act on the unit's behalf."""
-    assessment = get_assessment_for_user(user, pk)
-    refusal = self_edit_refusal(user, assessment)
-    if refusal:
-        raise Refused(assessment, refusal)
-    return assessment, not reach(user).is_officer_of(assessment.unit)
 
 
 def _refused(request, error: Refused):
@@ -105,10 +89,6 @@ def answers_refusals(view):
             return _refused(request, error)
 
     return wrapped
-
-
-def _leaf(assessment: Assessment, criterion_id: int) -> Criterion:
-    return get_object_or_404(Criterion, pk=criterion_id, framework_id=assessment.framework_id, is_leaf=True)
 
 
 # --- reading the page ------------------------------------------------------------------------------
@@ -245,7 +225,7 @@ def _page_context(request, assessment: Assessment) -> dict:
         "areas": _area_blocks(assessment, problem_codes),
         "editable": refusal is None,
         "refusal": refusal,
-        "on_behalf": refusal is None and not r.is_officer_of(assessment.unit),
+        "on_behalf": refusal is None and acts_on_behalf(user, assessment),
         "problems": problems,
         "show_missing": request.GET.get("missing") == "1" and bool(problems),
         "returned": assessment.status == AssessmentStatus.RETURNED,
@@ -284,7 +264,7 @@ def my_assessments(request):
 
 @login_required
 def assessment_self(request, pk):
-    assessment = get_assessment_for_user(request.user, pk)
+    assessment = get_assessment_for_view(request.user, pk)
     return render(request, "scoring/self/assessment.html", _page_context(request, assessment))
 
 
@@ -316,8 +296,8 @@ def _area_of(criterion: Criterion) -> Criterion:
 @require_POST
 @answers_refusals
 def self_row_save(request, pk, criterion_id):
-    assessment, on_behalf = _for_self_edit(request.user, pk)
-    criterion = _leaf(assessment, criterion_id)
+    assessment, criterion = get_score_row_for_self_edit(request.user, pk, criterion_id)
+    on_behalf = acts_on_behalf(request.user, assessment)
     if criterion.source != CriterionSource.SELF:
         raise Refused(assessment, _("%(code)s is scored by the survey, not by the unit.") % {"code": criterion.code})
     form = SelfRowForm(request.POST, criterion=criterion)
@@ -335,7 +315,7 @@ def self_row_save(request, pk, criterion_id):
             errors["general"] = _messages_of(error)
     else:
         errors = {("general" if name == "__all__" else name): list(texts) for name, texts in form.errors.items()}
-    if not _is_htmx(request):
+    if not request.htmx:
         return _redirect_with_messages(request, assessment, criterion, [m for ms in errors.values() for m in ms],
                                        _("Criterion %(code)s saved."))
     score = Score.objects.filter(assessment=assessment, criterion=criterion).first()
@@ -354,8 +334,7 @@ def self_row_save(request, pk, criterion_id):
 @require_POST
 @answers_refusals
 def explain_save(request, pk, criterion_id):
-    assessment, _on_behalf = _for_self_edit(request.user, pk)
-    criterion = _leaf(assessment, criterion_id)
+    assessment, criterion = get_score_row_for_self_edit(request.user, pk, criterion_id)
     form = ExplanationForm(request.POST)
     errors: list[str] = []
     if form.is_valid():
@@ -366,7 +345,7 @@ def explain_save(request, pk, criterion_id):
             errors = _messages_of(error)
     else:
         errors = [m for ms in form.errors.values() for m in ms]
-    if not _is_htmx(request):
+    if not request.htmx:
         return _redirect_with_messages(request, assessment, criterion, errors,
                                        _("The explanation of %(code)s is saved."))
     score = Score.objects.filter(assessment=assessment, criterion=criterion).first()
@@ -405,8 +384,7 @@ def _evidence_response(request, assessment, criterion, *, errors=None, saved=Fal
 @answers_refusals
 def evidence_add_view(request, pk, criterion_id):
     """Attach a file (multipart) or a reference to an issued document to a leaf."""
-    assessment, _on_behalf = _for_self_edit(request.user, pk)
-    criterion = _leaf(assessment, criterion_id)
+    assessment, criterion = get_score_row_for_self_edit(request.user, pk, criterion_id)
     is_file = "file" in request.FILES or request.POST.get("kind") == "file"
     form = EvidenceFileForm(request.POST, request.FILES) if is_file else EvidenceDocumentForm(request.POST)
     errors: list[str] = []
@@ -424,7 +402,7 @@ def evidence_add_view(request, pk, criterion_id):
             errors = _messages_of(error)
     else:
         errors = [m for ms in form.errors.values() for m in ms]
-    if not _is_htmx(request):
+    if not request.htmx:
         return _redirect_with_messages(request, assessment, criterion, errors, _("Evidence added to %(code)s."))
     key = "file" if is_file else "document"
     return _evidence_response(request, assessment, criterion, errors={key: errors} if errors else None,
@@ -435,15 +413,15 @@ def evidence_add_view(request, pk, criterion_id):
 @require_POST
 @answers_refusals
 def evidence_delete_view(request, evidence_id):
-    evidence = get_object_or_404(Evidence.objects.select_related("score__criterion"), pk=evidence_id)
-    assessment, _on_behalf = _for_self_edit(request.user, evidence.score.assessment_id)
+    evidence = get_evidence_for_change(request.user, evidence_id)
+    assessment = evidence.score.assessment
     criterion = evidence.score.criterion
     errors: list[str] = []
     try:
         evidence_delete(evidence=evidence, actor=request.user, via=Via.WEB)
     except ValidationError as error:
         errors = _messages_of(error)
-    if not _is_htmx(request):
+    if not request.htmx:
         return _redirect_with_messages(request, assessment, criterion, errors,
                                        _("Evidence removed from %(code)s."))
     return _evidence_response(request, assessment, criterion, errors={"delete": errors} if errors else None)
@@ -452,10 +430,7 @@ def evidence_delete_view(request, evidence_id):
 @login_required
 def evidence_download(request, evidence_id):
     """Stream a stored evidence file, only to those who may view its assessment."""
-    evidence = Evidence.objects.select_related("score").filter(pk=evidence_id).first()
-    if evidence is None:
-        raise Http404
-    get_assessment_for_user(request.user, evidence.score.assessment_id)
+    evidence = get_evidence_for_view(request.user, evidence_id)
     if not evidence.file:
         raise Http404
     try:
@@ -469,7 +444,7 @@ def evidence_download(request, evidence_id):
 @require_POST
 @answers_refusals
 def submit(request, pk):
-    assessment, _on_behalf = _for_self_edit(request.user, pk)
+    assessment = get_assessment_for_self_edit(request.user, pk)
     page = reverse("scoring:assessment_self", args=[assessment.pk])
     try:
         assessment_submit(assessment=assessment, actor=request.user, via=Via.WEB)

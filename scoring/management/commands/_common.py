@@ -1,7 +1,9 @@
 """Helpers shared by the scoring management commands."""
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.management.base import CommandError
+from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
@@ -30,3 +32,16 @@ def get_user(username: str | None):
     if user is None:
         raise CommandError(_both("Unknown user %(username)s.", username=username))
     return user
+
+
+def check_access(user, check, *args, **kwargs):
+    """Run a scoring.access helper for the --user of a command: what the web answers with 404 or 403
+    ends the command with a non-zero exit and the reason."""
+    try:
+        return check(user, *args, **kwargs)
+    except Http404:
+        raise CommandError(_both("%(username)s may not see this.", username=user.get_username())) from None
+    except PermissionDenied as error:
+        reason = str(error) or _("Permission denied.")
+        raise CommandError(_both("%(username)s may not do this: %(reason)s", username=user.get_username(),
+                                 reason=reason)) from None

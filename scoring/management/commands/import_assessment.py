@@ -3,9 +3,10 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
 from parindex.spreadsheets import command_failure, file_label
-from scoring.importers import APPRAISAL, SELF, import_assessment_file
+from scoring import access
+from scoring.importers import APPRAISAL, SELF, apply_assessment, read_assessment
 
-from ._common import get_framework, get_user
+from ._common import check_access, get_framework, get_user
 
 
 class Command(BaseCommand):
@@ -23,9 +24,11 @@ class Command(BaseCommand):
         framework = get_framework(options["framework"])
         actor = get_user(options.get("user"))
         try:
-            data, result = import_assessment_file(
-                path, framework=framework, stage=options["stage"], unit_code=options.get("unit"), actor=actor
-            )
+            data = read_assessment(path, framework=framework, stage=options["stage"], unit_code=options.get("unit"))
+            if actor is not None:
+                check_access(actor, access.ensure_assessment_import, framework=framework, unit=data.unit,
+                             stage=data.stage)
+            result = apply_assessment(data, actor=actor)
         except ValidationError as error:
             raise command_failure(self.stderr, error, file_label(path)) from error
         self.stdout.write(

@@ -3,10 +3,12 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
 from parindex.spreadsheets import command_failure, file_label
+from scoring import access
 from scoring.importers import import_framework_file
 from scoring.services import DEFAULT_BANDS
+from units.models import Unit
 
-from ._common import get_user
+from ._common import check_access, get_user
 
 
 class Command(BaseCommand):
@@ -26,11 +28,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         path = options["file"]
+        actor = get_user(options.get("user"))
+        if actor is not None and Unit.objects.filter(code=options["authority"]).exists():
+            # An unknown authority is the importer's error, reported with the file's other problems.
+            check_access(actor, access.get_unit_for_change, options["authority"])
         try:
             framework = import_framework_file(
                 path, code=options["code"], authority=options["authority"], unit_kind=options["unit_kind"],
                 year=options["year"], name=options["name"], bands=options["bands"], decimals=options["decimals"],
-                legal_basis=options["legal_basis"], actor=get_user(options.get("user")),
+                legal_basis=options["legal_basis"], actor=actor,
             )
         except ValidationError as error:
             raise command_failure(self.stderr, error, file_label(path)) from error

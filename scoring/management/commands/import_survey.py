@@ -3,9 +3,10 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
 from parindex.spreadsheets import command_failure, file_label
+from scoring import access
 from scoring.importers import import_survey_file
 
-from ._common import get_framework, get_user
+from ._common import check_access, get_framework, get_user
 
 
 class Command(BaseCommand):
@@ -19,8 +20,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         path = options["file"]
         framework = get_framework(options["framework"])
+        actor = get_user(options.get("user"))
+        if actor is not None:
+            framework = check_access(actor, access.get_framework_for_change, framework.code)
         try:
-            data, result = import_survey_file(path, framework=framework, actor=get_user(options.get("user")))
+            data, result = import_survey_file(path, framework=framework, actor=actor)
         except ValidationError as error:
             raise command_failure(self.stderr, error, file_label(path)) from error
         self.stdout.write(
