@@ -25,6 +25,8 @@ from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin, ImportExportMixin
 
+from parindex.audit.models import AuditEntry
+from parindex.audit.services import audit_entry, audit_record
 from parindex.numbers import NotANumber, format_decimal, parse_decimal
 from units.admin import SpreadsheetAdminMixin
 
@@ -32,7 +34,6 @@ from .models import (
     AreaResult,
     Assessment,
     AssessmentResult,
-    AuditEntry,
     Criterion,
     CriterionSource,
     DeadlineReminder,
@@ -186,10 +187,10 @@ def _text(value) -> str:
 def audit_form(request, form, *, framework, action, assessment=None, criterion=None, fields=None) -> list[AuditEntry]:
     """Audit entries (unsaved) for the fields a form changed: old → new, by whom, via the admin."""
     return [
-        AuditEntry(
+        audit_entry(
             framework=framework, assessment=assessment, criterion=criterion, action=action, field=name,
-            old_value=_text(form.initial.get(name)) if form.instance.pk else "",
-            new_value=_text(form.cleaned_data.get(name)), actor=request.user, via=Via.ADMIN,
+            old=_text(form.initial.get(name)) if form.instance.pk else "",
+            new=_text(form.cleaned_data.get(name)), actor=request.user, via=Via.ADMIN,
         )
         for name in form.changed_data
         if fields is None or name in fields
@@ -197,9 +198,9 @@ def audit_form(request, form, *, framework, action, assessment=None, criterion=N
 
 
 def audit_one(request, *, framework, action, assessment=None, criterion=None, field="", old="", new="", reason=""):
-    AuditEntry.objects.create(
+    audit_record(
         framework=framework, assessment=assessment, criterion=criterion, action=action, field=field,
-        old_value=_text(old), new_value=_text(new), reason=reason, actor=request.user, via=Via.ADMIN,
+        old=_text(old), new=_text(new), reason=reason, actor=request.user, via=Via.ADMIN,
     )
 
 
@@ -210,8 +211,8 @@ def audit_formset(request, formset, *, framework, action) -> list[AuditEntry]:
         if not hasattr(form, "cleaned_data"):
             continue
         if form.instance.pk and formset.can_delete and formset._should_delete_form(form):
-            entries.append(AuditEntry(framework=framework, action=f"{action}_delete", old_value=str(form.instance),
-                                      actor=request.user, via=Via.ADMIN))
+            entries.append(audit_entry(framework=framework, action=f"{action}_delete", old=str(form.instance),
+                                       actor=request.user, via=Via.ADMIN))
         elif form.has_changed():
             suffix = "change" if form.instance.pk else "add"
             criterion = form.instance if isinstance(form.instance, Criterion) else None
@@ -951,30 +952,6 @@ class EvidenceAdmin(LockedWhenPublished, admin.ModelAdmin):
 
 
 # --- the audit trail and computed results: read-only ------------------------------------------------
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "framework_code", "unit_code", "criterion_code", "action", "field", "old_value",
-                    "new_value", "reason", "actor", "via"]
-    list_filter = ["action", "via", "framework"]
-    list_select_related = ["framework", "assessment__unit", "criterion", "actor"]
-    search_fields = ["assessment__unit__code", "assessment__unit__name", "criterion__code", "reason",
-                     "actor__username", "old_value", "new_value"]
-    date_hierarchy = "created_at"
-    list_per_page = 100
-
-    @admin.display(description=_("framework"), ordering="framework__code")
-    def framework_code(self, entry):
-        return entry.framework.code
-
-    @admin.display(description=_("unit"), ordering="assessment__unit__code")
-    def unit_code(self, entry):
-        return entry.assessment.unit.code if entry.assessment_id else ""
-
-    @admin.display(description=_("criterion"))
-    def criterion_code(self, entry):
-        return entry.criterion.code if entry.criterion_id else ""
 
 
 @admin.register(DeadlineReminder)
