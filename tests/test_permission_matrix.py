@@ -231,6 +231,13 @@ EXPECTED = {
     ),
 }
 
+# --- unit activity log: audited changes of units and memberships ----------------------------------------
+# Appraisers read the trail of the units under their authority; the leader sees those units but not who
+# changed them (403); officers have no units under them (404). Not tied to the framework's state.
+EXPECTED |= {
+    "scoring:unit_activity": page(each(HIDDEN, appraiser=OK, leader=REFUSED)),
+}
+
 
 # --- the URL conf --------------------------------------------------------------------------------------
 
