@@ -50,10 +50,16 @@ def last_id() -> int:
 
 def test_unit_create_writes_one_row_with_actor_and_values(district, appraiser):
     before = last_id()
-    unit = unit_create(code="X7", name="Xã Bảy", kind=UnitKind.COMMUNE, parent=district, actor=appraiser,
-                       via=Via.WEB)
+    unit = unit_create(
+        code="X7", name="Xã Bảy", kind=UnitKind.COMMUNE, parent=district, actor=appraiser, via=Via.WEB
+    )
     [row] = new_rows(before)
-    assert (row.action, row.subject_type, row.unit_id, row.unit_code) == ("unit_create", Subject.UNIT, unit.pk, "X7")
+    assert (row.action, row.subject_type, row.unit_id, row.unit_code) == (
+        "unit_create",
+        Subject.UNIT,
+        unit.pk,
+        "X7",
+    )
     assert (row.actor, row.actor_name, row.via) == (appraiser, appraiser.username, Via.WEB)
     assert row.old_value == "" and row.new_value == "Xã Bảy · commune · H"
 
@@ -62,7 +68,12 @@ def test_rename_writes_old_and_new_name(commune, appraiser):
     before = last_id()
     unit_rename(unit=commune, name="Xã Một Mới", actor=appraiser, via=Via.WEB)
     [row] = new_rows(before)
-    assert (row.action, row.field, row.old_value, row.new_value) == ("unit_rename", "name", "Xã Một", "Xã Một Mới")
+    assert (row.action, row.field, row.old_value, row.new_value) == (
+        "unit_rename",
+        "name",
+        "Xã Một",
+        "Xã Một Mới",
+    )
     assert row.actor == appraiser and Unit.objects.get(pk=commune.pk).name == "Xã Một Mới"
 
 
@@ -80,8 +91,13 @@ def test_move_writes_parent_codes_and_keeps_the_subtree_paths(province, district
     before = last_id()
     unit_move(unit=commune, parent=other, actor=appraiser, via=Via.ADMIN)
     [row] = new_rows(before)
-    assert (row.action, row.field, row.old_value, row.new_value, row.via) == ("unit_move", "parent", "H", "H2",
-                                                                                Via.ADMIN)
+    assert (row.action, row.field, row.old_value, row.new_value, row.via) == (
+        "unit_move",
+        "parent",
+        "H",
+        "H2",
+        Via.ADMIN,
+    )
     commune.refresh_from_db()
     child.refresh_from_db()
     assert commune.path == f"{other.path}{commune.pk}/" and child.path == f"{commune.path}{child.pk}/"
@@ -93,7 +109,12 @@ def test_merge_writes_old_and_new_predecessors(district, appraiser):
     before = last_id()
     unit_set_predecessors(unit=merged, predecessors=[c, b], actor=appraiser, via=Via.WEB)
     [row] = new_rows(before)
-    assert (row.action, row.field, row.old_value, row.new_value) == ("unit_merge", "predecessors", "XA", "XB;XC")
+    assert (row.action, row.field, row.old_value, row.new_value) == (
+        "unit_merge",
+        "predecessors",
+        "XA",
+        "XB;XC",
+    )
     assert sorted(merged.predecessors.values_list("code", flat=True)) == ["XB", "XC"]
 
 
@@ -101,7 +122,12 @@ def test_deactivate_writes_the_last_year(commune, appraiser):
     before = last_id()
     unit_deactivate(unit=commune, last_year=2024, actor=appraiser)
     [row] = new_rows(before)
-    assert (row.action, row.field, row.old_value, row.new_value) == ("unit_deactivate", "active_to", "", "2024")
+    assert (row.action, row.field, row.old_value, row.new_value) == (
+        "unit_deactivate",
+        "active_to",
+        "",
+        "2024",
+    )
 
 
 def test_membership_grant_and_revoke_say_who_made_whom_what(district, appraiser):
@@ -111,29 +137,58 @@ def test_membership_grant_and_revoke_say_who_made_whom_what(district, appraiser)
     membership_grant(user=user, unit=district, role=Role.APPRAISER, actor=appraiser)  # held already: no row
     [grant] = new_rows(before)
     assert (grant.action, grant.subject_type, grant.subject_id, grant.subject_label) == (
-        "membership_grant", Subject.MEMBERSHIP, membership.pk, "nguyenvana")
+        "membership_grant",
+        Subject.MEMBERSHIP,
+        membership.pk,
+        "nguyenvana",
+    )
     assert (grant.unit_code, grant.field, grant.old_value, grant.new_value, grant.actor) == (
-        "H", "role", "", "appraiser", appraiser)
+        "H",
+        "role",
+        "",
+        "appraiser",
+        appraiser,
+    )
     before = last_id()
     membership_revoke(membership=membership, actor=appraiser, via=Via.WEB)
     [revoke] = new_rows(before)
     assert (revoke.action, revoke.subject_label, revoke.old_value, revoke.new_value) == (
-        "membership_revoke", "nguyenvana", "appraiser", "")
+        "membership_revoke",
+        "nguyenvana",
+        "appraiser",
+        "",
+    )
     assert not Membership.objects.filter(pk=membership.pk).exists()
 
 
-@pytest.mark.parametrize(("call_service", "field", "code"), [
-    (lambda d, c: unit_move(unit=d, parent=c), "parent", ErrorCode.INVALID),
-    (lambda d, c: unit_move(unit=d, parent=d), "parent", ErrorCode.INVALID),
-    (lambda d, c: unit_set_predecessors(unit=c, predecessors=[c]), "predecessors", ErrorCode.INVALID),
-    (lambda d, c: unit_create(code="X1", name="Trùng", kind=UnitKind.COMMUNE), "code", ErrorCode.CONFLICT),
-    (lambda d, c: unit_create(code="X 9", name="Sai mã", kind=UnitKind.COMMUNE), "code", ErrorCode.INVALID),
-    (lambda d, c: unit_create(code="X9", name="Xã", kind="hamlet"), "kind", ErrorCode.INVALID),
-    (lambda d, c: unit_create(code="X9", name=" ", kind=UnitKind.COMMUNE), "name", ErrorCode.INVALID),
-    (lambda d, c: unit_save(code="X1", name="Xã", kind=UnitKind.COMMUNE, parent=d, active_from=2025,
-                            active_to=2024), "active_to", ErrorCode.INVALID),
-    (lambda d, c: membership_grant(user=UserFactory(), unit=c, role="mayor"), "role", ErrorCode.INVALID),
-])
+@pytest.mark.parametrize(
+    ("call_service", "field", "code"),
+    [
+        (lambda d, c: unit_move(unit=d, parent=c), "parent", ErrorCode.INVALID),
+        (lambda d, c: unit_move(unit=d, parent=d), "parent", ErrorCode.INVALID),
+        (lambda d, c: unit_set_predecessors(unit=c, predecessors=[c]), "predecessors", ErrorCode.INVALID),
+        (
+            lambda d, c: unit_create(code="X1", name="Trùng", kind=UnitKind.COMMUNE),
+            "code",
+            ErrorCode.CONFLICT,
+        ),
+        (
+            lambda d, c: unit_create(code="X 9", name="Sai mã", kind=UnitKind.COMMUNE),
+            "code",
+            ErrorCode.INVALID,
+        ),
+        (lambda d, c: unit_create(code="X9", name="Xã", kind="hamlet"), "kind", ErrorCode.INVALID),
+        (lambda d, c: unit_create(code="X9", name=" ", kind=UnitKind.COMMUNE), "name", ErrorCode.INVALID),
+        (
+            lambda d, c: unit_save(
+                code="X1", name="Xã", kind=UnitKind.COMMUNE, parent=d, active_from=2025, active_to=2024
+            ),
+            "active_to",
+            ErrorCode.INVALID,
+        ),
+        (lambda d, c: membership_grant(user=UserFactory(), unit=c, role="mayor"), "role", ErrorCode.INVALID),
+    ],
+)
 def test_refusals_name_the_field_and_change_nothing(district, commune, call_service, field, code):
     before = (last_id(), list(Unit.objects.order_by("pk").values()))
     with pytest.raises(ServiceError) as refused:
@@ -149,16 +204,36 @@ def test_refusals_name_the_field_and_change_nothing(district, commune, call_serv
 
 def test_import_units_audits_creations_renames_moves_and_merges(tmp_path):
     header = ["Mã đơn vị", "Tên đơn vị", "Loại", "Mã đơn vị cấp trên", "Mã đơn vị trước sắp xếp"]
-    call("import_units", write_xlsx(tmp_path / "a.xlsx", [
-        header, ["T", "Tỉnh", "tỉnh"], ["H", "Huyện", "huyện", "T"], ["X1", "Xã Một", "xã", "H"],
-        ["X2", "Xã Hai", "xã", "H"],
-    ]))
+    call(
+        "import_units",
+        write_xlsx(
+            tmp_path / "a.xlsx",
+            [
+                header,
+                ["T", "Tỉnh", "tỉnh"],
+                ["H", "Huyện", "huyện", "T"],
+                ["X1", "Xã Một", "xã", "H"],
+                ["X2", "Xã Hai", "xã", "H"],
+            ],
+        ),
+    )
     created = trail(action="unit_create")
-    assert [r.unit_code for r in created] == ["T", "H", "X1", "X2"] and {r.via for r in created} == {Via.COMMAND}
+    assert [r.unit_code for r in created] == ["T", "H", "X1", "X2"] and {r.via for r in created} == {
+        Via.COMMAND
+    }
     before = last_id()
-    call("import_units", write_xlsx(tmp_path / "b.xlsx", [
-        header, ["T", "Tỉnh", "tỉnh"], ["X1", "Xã Một Mới", "xã", "T"], ["XM", "Xã Mới", "xã", "T", "X1; X2"],
-    ]))
+    call(
+        "import_units",
+        write_xlsx(
+            tmp_path / "b.xlsx",
+            [
+                header,
+                ["T", "Tỉnh", "tỉnh"],
+                ["X1", "Xã Một Mới", "xã", "T"],
+                ["XM", "Xã Mới", "xã", "T", "X1; X2"],
+            ],
+        ),
+    )
     got = {(r.action, r.unit_code, r.field, r.old_value, r.new_value) for r in new_rows(before)}
     assert got == {
         ("unit_rename", "X1", "name", "Xã Một", "Xã Một Mới"),
@@ -172,8 +247,12 @@ def test_import_units_audits_creations_renames_moves_and_merges(tmp_path):
 
 
 def _inline(prefix, rows=(), initial=0):
-    data = {f"{prefix}-TOTAL_FORMS": str(len(rows)), f"{prefix}-INITIAL_FORMS": str(initial),
-            f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
+    data = {
+        f"{prefix}-TOTAL_FORMS": str(len(rows)),
+        f"{prefix}-INITIAL_FORMS": str(initial),
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
     for i, row in enumerate(rows):
         data |= {f"{prefix}-{i}-{key}": value for key, value in row.items()}
     return data
@@ -182,55 +261,92 @@ def _inline(prefix, rows=(), initial=0):
 def test_admin_unit_add_with_a_member_and_rename_are_audited(admin_client, admin_user, district):
     user = UserFactory(username="canbo")
     before = last_id()
-    response = admin_client.post(reverse("admin:units_unit_add"), {
-        "code": "X9", "name": "Xã Chín", "kind": "commune", "parent": district.pk, "active_from": "",
-        "active_to": "", **_inline("memberships", [{"user": user.pk, "role": "officer"}]),
-    })
+    response = admin_client.post(
+        reverse("admin:units_unit_add"),
+        {
+            "code": "X9",
+            "name": "Xã Chín",
+            "kind": "commune",
+            "parent": district.pk,
+            "active_from": "",
+            "active_to": "",
+            **_inline("memberships", [{"user": user.pk, "role": "officer"}]),
+        },
+    )
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     unit = Unit.objects.get(code="X9")
-    rows = {(r.action, r.unit_code, r.subject_label, r.new_value, r.via, r.actor_id) for r in new_rows(before)}
+    rows = {
+        (r.action, r.unit_code, r.subject_label, r.new_value, r.via, r.actor_id) for r in new_rows(before)
+    }
     assert rows == {
         ("unit_create", "X9", "", "Xã Chín · commune · H", Via.ADMIN, admin_user.pk),
         ("membership_grant", "X9", "canbo", "officer", Via.ADMIN, admin_user.pk),
     }
     membership = Membership.objects.get(user=user, unit=unit)
     before = last_id()
-    response = admin_client.post(reverse("admin:units_unit_change", args=[unit.pk]), {
-        "name": "Xã Chín Mới", "kind": "commune", "parent": district.pk, "active_from": "", "active_to": "",
-        **_inline("memberships", [{"id": membership.pk, "unit": unit.pk, "user": user.pk, "role": "officer",
-                                   "DELETE": "on"}], initial=1),
-    })
+    response = admin_client.post(
+        reverse("admin:units_unit_change", args=[unit.pk]),
+        {
+            "name": "Xã Chín Mới",
+            "kind": "commune",
+            "parent": district.pk,
+            "active_from": "",
+            "active_to": "",
+            **_inline(
+                "memberships",
+                [{"id": membership.pk, "unit": unit.pk, "user": user.pk, "role": "officer", "DELETE": "on"}],
+                initial=1,
+            ),
+        },
+    )
     assert response.status_code == 302
     got = {(r.action, r.field, r.old_value, r.new_value) for r in new_rows(before)}
-    assert got == {("unit_rename", "name", "Xã Chín", "Xã Chín Mới"), ("membership_revoke", "role", "officer", "")}
+    assert got == {
+        ("unit_rename", "name", "Xã Chín", "Xã Chín Mới"),
+        ("membership_revoke", "role", "officer", ""),
+    }
     assert not Membership.objects.filter(pk=membership.pk).exists()
 
 
 def test_admin_refusal_of_the_service_lands_on_the_field(admin_client, district, commune):
     before = last_id()
-    response = admin_client.post(reverse("admin:units_unit_change", args=[district.pk]), {
-        "name": district.name, "kind": "district", "parent": commune.pk, "active_from": "", "active_to": "",
-        **_inline("memberships"),
-    })
+    response = admin_client.post(
+        reverse("admin:units_unit_change", args=[district.pk]),
+        {
+            "name": district.name,
+            "kind": "district",
+            "parent": commune.pk,
+            "active_from": "",
+            "active_to": "",
+            **_inline("memberships"),
+        },
+    )
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["parent"]
     assert last_id() == before and Unit.objects.get(pk=district.pk).parent_id != commune.pk
 
 
-def test_admin_memberships_audited_on_the_membership_and_user_pages(admin_client, admin_user, district, commune):
+def test_admin_memberships_audited_on_the_membership_and_user_pages(
+    admin_client, admin_user, district, commune
+):
     user = UserFactory(username="lanhdao")
     before = last_id()
-    response = admin_client.post(reverse("admin:units_membership_add"),
-                                 {"user": user.pk, "unit": district.pk, "role": "leader"})
+    response = admin_client.post(
+        reverse("admin:units_membership_add"), {"user": user.pk, "unit": district.pk, "role": "leader"}
+    )
     assert response.status_code == 302
     membership = Membership.objects.get(user=user)
-    response = admin_client.post(reverse("admin:units_membership_change", args=[membership.pk]),
-                                 {"user": user.pk, "unit": district.pk, "role": "appraiser"})
+    response = admin_client.post(
+        reverse("admin:units_membership_change", args=[membership.pk]),
+        {"user": user.pk, "unit": district.pk, "role": "appraiser"},
+    )
     assert response.status_code == 302
     got = [(r.action, r.subject_label, r.old_value, r.new_value, r.via) for r in new_rows(before)]
-    assert got == [("membership_grant", "lanhdao", "", "leader", Via.ADMIN),
-                   ("membership_revoke", "lanhdao", "leader", "", Via.ADMIN),
-                   ("membership_grant", "lanhdao", "", "appraiser", Via.ADMIN)]
+    assert got == [
+        ("membership_grant", "lanhdao", "", "leader", Via.ADMIN),
+        ("membership_revoke", "lanhdao", "leader", "", Via.ADMIN),
+        ("membership_grant", "lanhdao", "", "appraiser", Via.ADMIN),
+    ]
 
     # The user's own page, with the memberships inline.
     page = admin_client.get(reverse("admin:auth_user_change", args=[user.pk]))
@@ -243,33 +359,52 @@ def test_admin_memberships_audited_on_the_membership_and_user_pages(admin_client
     data.pop("password", None)
     current = Membership.objects.get(user=user)
     before = last_id()
-    response = admin_client.post(reverse("admin:auth_user_change", args=[user.pk]), {
-        **data,
-        **_inline("memberships", [
-            {"id": current.pk, "user": user.pk, "unit": district.pk, "role": "appraiser"},
-            {"user": user.pk, "unit": commune.pk, "role": "officer"},
-        ], initial=1),
-    })
-    assert response.status_code == 302, response.context and [f.errors for f in
-                                                              response.context["inline_admin_formsets"][0].formset]
+    response = admin_client.post(
+        reverse("admin:auth_user_change", args=[user.pk]),
+        {
+            **data,
+            **_inline(
+                "memberships",
+                [
+                    {"id": current.pk, "user": user.pk, "unit": district.pk, "role": "appraiser"},
+                    {"user": user.pk, "unit": commune.pk, "role": "officer"},
+                ],
+                initial=1,
+            ),
+        },
+    )
+    assert response.status_code == 302, response.context and [
+        f.errors for f in response.context["inline_admin_formsets"][0].formset
+    ]
     got = [(r.action, r.unit_code, r.new_value, r.actor_id) for r in new_rows(before)]
     assert got == [("membership_grant", "X1", "officer", admin_user.pk)]
 
 
 def test_admin_units_import_is_audited_as_the_admin(admin_client, admin_user, district):
     out = io.StringIO()
-    csv.writer(out).writerows([["code", "name", "kind", "parent"], ["X8", "Xã Tám", "commune", "H"],
-                               ["H", "Huyện Mới", "district", "T"]])
+    csv.writer(out).writerows(
+        [
+            ["code", "name", "kind", "parent"],
+            ["X8", "Xã Tám", "commune", "H"],
+            ["H", "Huyện Mới", "district", "T"],
+        ]
+    )
     upload = SimpleUploadedFile("units.csv", out.getvalue().encode("utf-8"), content_type="text/csv")
-    response = admin_client.post(reverse("admin:units_unit_import"),
-                                 {"format": "1", "resource": "0", "import_file": upload})  # 1: csv
+    response = admin_client.post(
+        reverse("admin:units_unit_import"), {"format": "1", "resource": "0", "import_file": upload}
+    )  # 1: csv
     form = response.context["confirm_form"]
-    payload = {name: form.initial[name] for name in ("import_file_name", "original_file_name", "format", "resource")}
+    payload = {
+        name: form.initial[name] for name in ("import_file_name", "original_file_name", "format", "resource")
+    }
     before = last_id()
     response = admin_client.post(reverse("admin:units_unit_process_import"), payload)
     assert response.status_code == 302
     got = {(r.action, r.unit_code, r.via, r.actor_id) for r in new_rows(before)}
-    assert got == {("unit_create", "X8", Via.ADMIN, admin_user.pk), ("unit_rename", "H", Via.ADMIN, admin_user.pk)}
+    assert got == {
+        ("unit_create", "X8", Via.ADMIN, admin_user.pk),
+        ("unit_rename", "H", Via.ADMIN, admin_user.pk),
+    }
 
 
 def test_admin_lists_the_trail_read_only_with_filters(admin_client, district, appraiser):
@@ -277,13 +412,25 @@ def test_admin_lists_the_trail_read_only_with_filters(admin_client, district, ap
     url = reverse("admin:audit_auditentry_changelist")
     units_only = admin_client.get(url, {"subject_type__exact": "unit"}).context["cl"]
     assert units_only.result_count == AuditEntry.objects.filter(subject_type="unit").count() > 0
-    assert admin_client.get(url, {"subject_type__exact": "membership", "via__exact": "web"}).context[
-        "cl"].result_count == 0
-    assert admin_client.get(url, {"action__exact": "unit_rename", "actor__id__exact": appraiser.pk}).context[
-        "cl"].result_count == 1
+    assert (
+        admin_client.get(url, {"subject_type__exact": "membership", "via__exact": "web"})
+        .context["cl"]
+        .result_count
+        == 0
+    )
+    assert (
+        admin_client.get(url, {"action__exact": "unit_rename", "actor__id__exact": appraiser.pk})
+        .context["cl"]
+        .result_count
+        == 1
+    )
     entry = AuditEntry.objects.get(action="unit_rename")
-    assert admin_client.post(reverse("admin:audit_auditentry_change", args=[entry.pk]), {"reason": "x"}
-                             ).status_code == 403
+    assert (
+        admin_client.post(
+            reverse("admin:audit_auditentry_change", args=[entry.pk]), {"reason": "x"}
+        ).status_code
+        == 403
+    )
 
 
 # --- the trail outlives what it describes -----------------------------------------------------------------
@@ -296,7 +443,9 @@ def test_trail_survives_deleting_a_framework_in_the_admin(admin_client, district
     rows = AuditEntry.objects.filter(framework_id=framework.pk)
     count = rows.count()
     assert count >= 2
-    response = admin_client.post(reverse("admin:scoring_framework_delete", args=[framework.pk]), {"post": "yes"})
+    response = admin_client.post(
+        reverse("admin:scoring_framework_delete", args=[framework.pk]), {"post": "yes"}
+    )
     assert response.status_code == 302 and not Framework.objects.filter(pk=framework.pk).exists()
     assert rows.count() == count
     opened = AuditEntry.objects.get(action="assessment_create", framework_id=framework.pk)
@@ -309,8 +458,12 @@ def test_trail_survives_deleting_a_unit_and_its_memberships(admin_client, admin_
     response = admin_client.post(reverse("admin:units_unit_delete", args=[unit.pk]), {"post": "yes"})
     assert response.status_code == 302 and not Unit.objects.filter(code="X5").exists()
     got = [(r.action, r.subject_label, r.via) for r in trail(unit_code="X5")]
-    assert got == [("unit_create", "", Via.SYSTEM), ("membership_grant", member.username, Via.SYSTEM),
-                   ("membership_revoke", member.username, Via.ADMIN), ("unit_delete", "", Via.ADMIN)]
+    assert got == [
+        ("unit_create", "", Via.SYSTEM),
+        ("membership_grant", member.username, Via.SYSTEM),
+        ("membership_revoke", member.username, Via.ADMIN),
+        ("unit_delete", "", Via.ADMIN),
+    ]
 
 
 def test_unit_delete_is_refused_while_units_depend_on_it(district, commune):
@@ -335,11 +488,21 @@ def test_builder_fills_codes_from_instances(district, commune):
     assessment = assessment_get_or_create(unit=commune, framework=framework)
     criterion = framework.criteria.get(code="1.1")
     row = audit_entry(action="x", assessment=assessment, criterion=criterion)
-    assert (row.subject_type, row.framework_id, row.framework_code, row.unit_id, row.unit_code, row.criterion_code
-            ) == (Subject.SCORE, framework.pk, "FW-B", commune.pk, "X1", "1.1")
+    assert (
+        row.subject_type,
+        row.framework_id,
+        row.framework_code,
+        row.unit_id,
+        row.unit_code,
+        row.criterion_code,
+    ) == (Subject.SCORE, framework.pk, "FW-B", commune.pk, "X1", "1.1")
     by_id = audit_entry(action="x", framework=framework.pk, unit=commune.pk)
     assert (by_id.subject_type, by_id.framework_id, by_id.framework_code, by_id.unit_id) == (
-        Subject.FRAMEWORK, framework.pk, "", commune.pk)
+        Subject.FRAMEWORK,
+        framework.pk,
+        "",
+        commune.pk,
+    )
 
 
 # --- the unit activity page -------------------------------------------------------------------------------
@@ -349,8 +512,13 @@ def test_builder_fills_codes_from_instances(district, commune):
 def unit_changes(province, district, commune, other_commune, appraiser):
     elsewhere = make_unit("H9", kind=UnitKind.DISTRICT, parent=province)
     unit_rename(unit=commune, name="Xã Một Mới", actor=appraiser, via=Via.WEB)
-    membership_grant(user=UserFactory(username="canbo_x2"), unit=other_commune, role=Role.OFFICER,
-                     actor=appraiser, via=Via.ADMIN)
+    membership_grant(
+        user=UserFactory(username="canbo_x2"),
+        unit=other_commune,
+        role=Role.OFFICER,
+        actor=appraiser,
+        via=Via.ADMIN,
+    )
     unit_rename(unit=elsewhere, name="Huyện Khác", actor=appraiser)
     return elsewhere
 
@@ -366,21 +534,30 @@ def test_activity_page_shows_appraisers_their_units_changes(client, unit_changes
     assert appraiser.username in body
 
 
-@pytest.mark.parametrize(("params", "expected"), [
-    ({"unit": "X1"}, {("unit_create", "X1"), ("unit_rename", "X1")}),
-    ({"unit": "H", "action": "unit_rename"}, {("unit_rename", "X1")}),  # a unit and everything under it
-    ({"action": "membership_grant", "via": "admin"}, {("membership_grant", "X2")}),
-    ({"unit": "H9"}, set()),  # outside the appraiser's authority
-])
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"unit": "X1"}, {("unit_create", "X1"), ("unit_rename", "X1")}),
+        ({"unit": "H", "action": "unit_rename"}, {("unit_rename", "X1")}),  # a unit and everything under it
+        ({"action": "membership_grant", "via": "admin"}, {("membership_grant", "X2")}),
+        ({"unit": "H9"}, set()),  # outside the appraiser's authority
+    ],
+)
 def test_activity_page_filters(client, unit_changes, appraiser, params, expected):
     client.force_login(appraiser)
     response = client.get(reverse("scoring:unit_activity"), params)
     assert {(line.entry.action, line.entry.unit_code) for line in response.context["lines"]} == expected
 
 
-@pytest.mark.parametrize(("persona", "status"), [
-    ("officer", 404), ("other_officer", 404), ("leader", 403), ("appraiser", 200),
-])
+@pytest.mark.parametrize(
+    ("persona", "status"),
+    [
+        ("officer", 404),
+        ("other_officer", 404),
+        ("leader", 403),
+        ("appraiser", 200),
+    ],
+)
 def test_activity_page_per_persona(client, unit_changes, request, persona, status):
     client.force_login(request.getfixturevalue(persona))
     assert client.get(reverse("scoring:unit_activity")).status_code == status

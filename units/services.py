@@ -166,7 +166,7 @@ def unit_deactivate(*, unit: Unit, last_year: int, actor=None, via: str = Via.SY
 @transaction.atomic
 def unit_move(*, unit: Unit, parent: Unit | None, actor=None, via: str = Via.SYSTEM) -> Unit:
     """Place a unit (and its subtree) under another parent; every path below follows."""
-    unit = Unit.objects.select_for_update().select_related("parent").get(pk=unit.pk)
+    unit = Unit.objects.select_for_update(of=("self",)).select_related("parent").get(pk=unit.pk)
     if (parent.pk if parent else None) == unit.parent_id:
         return unit
     if parent is not None:

@@ -7,12 +7,32 @@ from .models import AuditEntry
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "who", "via", "subject_type", "action", "framework_code", "unit_code",
-                    "criterion_code", "field", "old_value", "new_value", "reason"]
+    list_display = [
+        "created_at",
+        "who",
+        "via",
+        "subject_type",
+        "action",
+        "framework_code",
+        "unit_code",
+        "criterion_code",
+        "field",
+        "old_value",
+        "new_value",
+        "reason",
+    ]
     list_filter = ["subject_type", "action", "via", ("actor", admin.RelatedOnlyFieldListFilter), "created_at"]
     list_select_related = ["actor"]
-    search_fields = ["framework_code", "unit_code", "criterion_code", "actor_name", "subject_label",
-                     "old_value", "new_value", "reason"]
+    search_fields = [
+        "framework_code",
+        "unit_code",
+        "criterion_code",
+        "actor_name",
+        "subject_label",
+        "old_value",
+        "new_value",
+        "reason",
+    ]
     date_hierarchy = "created_at"
     list_per_page = 100
 

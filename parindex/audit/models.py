@@ -38,7 +38,11 @@ class AuditEntry(models.Model):
     """One recorded change: who, when, what, old → new, why, and through which channel."""
 
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     actor_name = models.CharField(_("actor name"), max_length=150, blank=True)

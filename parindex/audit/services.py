@@ -58,9 +58,12 @@ def audit_entry(
         unit = unit if unit is not None else assessment.unit
     if subject_type is None:
         subject_type = (
-            Subject.SCORE if criterion is not None and assessment is not None
-            else Subject.ASSESSMENT if assessment is not None
-            else Subject.FRAMEWORK if framework is not None
+            Subject.SCORE
+            if criterion is not None and assessment is not None
+            else Subject.ASSESSMENT
+            if assessment is not None
+            else Subject.FRAMEWORK
+            if framework is not None
             else Subject.UNIT
         )
     has_actor = actor is not None and bool(getattr(actor, "pk", None))

@@ -27,35 +27,52 @@ def copy_audit_entries(apps, schema_editor):
         Old.objects.using(database)
         .order_by("id")
         .values(
-            "id", "framework_id", "framework__code", "assessment_id", "assessment__unit_id",
-            "assessment__unit__code", "criterion_id", "criterion__code", "action", "field", "old_value",
-            "new_value", "reason", "actor_id", "actor__username", "actor__first_name", "actor__last_name", "via",
+            "id",
+            "framework_id",
+            "framework__code",
+            "assessment_id",
+            "assessment__unit_id",
+            "assessment__unit__code",
+            "criterion_id",
+            "criterion__code",
+            "action",
+            "field",
+            "old_value",
+            "new_value",
+            "reason",
+            "actor_id",
+            "actor__username",
+            "actor__first_name",
+            "actor__last_name",
+            "via",
             "created_at",
         )
     )
     batch = []
     for row in rows.iterator(chunk_size=BATCH):
         full_name = f"{row['actor__first_name'] or ''} {row['actor__last_name'] or ''}".strip()
-        batch.append(New(
-            id=row["id"],
-            actor_id=row["actor_id"],
-            actor_name=(full_name or row["actor__username"] or "")[:150],
-            via=row["via"],
-            action=row["action"],
-            subject_type=_subject(row),
-            framework_id=row["framework_id"],
-            framework_code=row["framework__code"] or "",
-            assessment_id=row["assessment_id"],
-            unit_id=row["assessment__unit_id"],
-            unit_code=row["assessment__unit__code"] or "",
-            criterion_id=row["criterion_id"],
-            criterion_code=row["criterion__code"] or "",
-            field=row["field"],
-            old_value=row["old_value"],
-            new_value=row["new_value"],
-            reason=row["reason"],
-            created_at=row["created_at"],
-        ))
+        batch.append(
+            New(
+                id=row["id"],
+                actor_id=row["actor_id"],
+                actor_name=(full_name or row["actor__username"] or "")[:150],
+                via=row["via"],
+                action=row["action"],
+                subject_type=_subject(row),
+                framework_id=row["framework_id"],
+                framework_code=row["framework__code"] or "",
+                assessment_id=row["assessment_id"],
+                unit_id=row["assessment__unit_id"],
+                unit_code=row["assessment__unit__code"] or "",
+                criterion_id=row["criterion_id"],
+                criterion_code=row["criterion__code"] or "",
+                field=row["field"],
+                old_value=row["old_value"],
+                new_value=row["new_value"],
+                reason=row["reason"],
+                created_at=row["created_at"],
+            )
+        )
         if len(batch) >= BATCH:
             New.objects.using(database).bulk_create(batch)
             batch = []
@@ -71,7 +88,6 @@ def copy_audit_entries(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("scoring", "0003_import_records"),
         ("audit", "0001_initial"),

@@ -105,7 +105,9 @@ def unit_activity(request):
     base = unit_trail(units.values("pk"))
     actions = [(a, str(UNIT_ACTION_LABELS.get(a, a))) for a in UNIT_ACTION_LABELS]
     actors = list(
-        base.filter(actor__isnull=False).order_by("actor__username").values_list("actor_id", "actor__username")
+        base.filter(actor__isnull=False)
+        .order_by("actor__username")
+        .values_list("actor_id", "actor__username")
         .distinct()
     )
     form = UnitActivityFilterForm(request.GET or None, actions=actions, actors=actors)

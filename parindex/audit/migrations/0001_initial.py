@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,34 +14,93 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('actor_name', models.CharField(blank=True, max_length=150, verbose_name='actor name')),
-                ('via', models.CharField(choices=[('web', 'Web'), ('import', 'Import'), ('command', 'Command'), ('admin', 'Admin'), ('task', 'Task'), ('system', 'System')], default='system', max_length=10, verbose_name='via')),
-                ('action', models.CharField(db_index=True, max_length=50, verbose_name='action')),
-                ('subject_type', models.CharField(choices=[('unit', 'Unit'), ('membership', 'Membership'), ('framework', 'Framework'), ('assessment', 'Assessment'), ('score', 'Score'), ('remediation', 'Remediation item')], db_index=True, max_length=20, verbose_name='subject')),
-                ('subject_id', models.BigIntegerField(blank=True, null=True, verbose_name='subject id')),
-                ('subject_label', models.CharField(blank=True, max_length=200, verbose_name='subject label')),
-                ('framework_id', models.BigIntegerField(blank=True, db_index=True, null=True, verbose_name='framework id')),
-                ('framework_code', models.CharField(blank=True, max_length=40, verbose_name='framework')),
-                ('assessment_id', models.BigIntegerField(blank=True, null=True, verbose_name='assessment id')),
-                ('unit_id', models.BigIntegerField(blank=True, db_index=True, null=True, verbose_name='unit id')),
-                ('unit_code', models.CharField(blank=True, db_index=True, max_length=40, verbose_name='unit')),
-                ('criterion_id', models.BigIntegerField(blank=True, null=True, verbose_name='criterion id')),
-                ('criterion_code', models.CharField(blank=True, max_length=40, verbose_name='criterion')),
-                ('field', models.CharField(blank=True, max_length=50, verbose_name='field')),
-                ('old_value', models.TextField(blank=True, verbose_name='old value')),
-                ('new_value', models.TextField(blank=True, verbose_name='new value')),
-                ('reason', models.TextField(blank=True, verbose_name='reason')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='at')),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='actor')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("actor_name", models.CharField(blank=True, max_length=150, verbose_name="actor name")),
+                (
+                    "via",
+                    models.CharField(
+                        choices=[
+                            ("web", "Web"),
+                            ("import", "Import"),
+                            ("command", "Command"),
+                            ("admin", "Admin"),
+                            ("task", "Task"),
+                            ("system", "System"),
+                        ],
+                        default="system",
+                        max_length=10,
+                        verbose_name="via",
+                    ),
+                ),
+                ("action", models.CharField(db_index=True, max_length=50, verbose_name="action")),
+                (
+                    "subject_type",
+                    models.CharField(
+                        choices=[
+                            ("unit", "Unit"),
+                            ("membership", "Membership"),
+                            ("framework", "Framework"),
+                            ("assessment", "Assessment"),
+                            ("score", "Score"),
+                            ("remediation", "Remediation item"),
+                        ],
+                        db_index=True,
+                        max_length=20,
+                        verbose_name="subject",
+                    ),
+                ),
+                ("subject_id", models.BigIntegerField(blank=True, null=True, verbose_name="subject id")),
+                ("subject_label", models.CharField(blank=True, max_length=200, verbose_name="subject label")),
+                (
+                    "framework_id",
+                    models.BigIntegerField(blank=True, db_index=True, null=True, verbose_name="framework id"),
+                ),
+                ("framework_code", models.CharField(blank=True, max_length=40, verbose_name="framework")),
+                (
+                    "assessment_id",
+                    models.BigIntegerField(blank=True, null=True, verbose_name="assessment id"),
+                ),
+                (
+                    "unit_id",
+                    models.BigIntegerField(blank=True, db_index=True, null=True, verbose_name="unit id"),
+                ),
+                (
+                    "unit_code",
+                    models.CharField(blank=True, db_index=True, max_length=40, verbose_name="unit"),
+                ),
+                ("criterion_id", models.BigIntegerField(blank=True, null=True, verbose_name="criterion id")),
+                ("criterion_code", models.CharField(blank=True, max_length=40, verbose_name="criterion")),
+                ("field", models.CharField(blank=True, max_length=50, verbose_name="field")),
+                ("old_value", models.TextField(blank=True, verbose_name="old value")),
+                ("new_value", models.TextField(blank=True, verbose_name="new value")),
+                ("reason", models.TextField(blank=True, verbose_name="reason")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="at")),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="actor",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'audit entry',
-                'verbose_name_plural': 'audit entries',
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['assessment_id', 'criterion_id'], name='auditentry_assess_crit_idx')],
+                "verbose_name": "audit entry",
+                "verbose_name_plural": "audit entries",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["assessment_id", "criterion_id"], name="auditentry_assess_crit_idx")
+                ],
             },
         ),
     ]
