@@ -7,6 +7,9 @@ import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.db.models import ProtectedError
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from parindex.audit.models import AuditEntry, Subject, Via
@@ -466,9 +469,21 @@ def test_trail_survives_deleting_a_unit_and_its_memberships(admin_client, admin_
     ]
 
 
-def test_unit_delete_is_refused_while_units_depend_on_it(district, commune):
-    from django.db.models import ProtectedError
+def test_deleting_a_user_in_the_admin_revokes_their_roles_on_the_trail(admin_client, admin_user, district):
+    user = make_member(district, Role.LEADER, "lanhdao_cu")
+    response = admin_client.post(reverse("admin:auth_user_delete", args=[user.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    [row] = trail(action="membership_revoke")
+    assert (row.subject_label, row.unit_code, row.old_value, row.actor, row.via) == (
+        "lanhdao_cu",
+        "H",
+        "leader",
+        admin_user,
+        Via.ADMIN,
+    )
 
+
+def test_unit_delete_is_refused_while_units_depend_on_it(district, commune):
     before = last_id()
     with pytest.raises(ProtectedError):
         unit_delete(unit=district)
@@ -561,6 +576,19 @@ def test_activity_page_filters(client, unit_changes, appraiser, params, expected
 def test_activity_page_per_persona(client, unit_changes, request, persona, status):
     client.force_login(request.getfixturevalue(persona))
     assert client.get(reverse("scoring:unit_activity")).status_code == status
+
+
+def test_activity_page_query_count_does_not_grow(client, district, appraiser):
+    client.force_login(appraiser)
+    counts = []
+    for n in (3, 30):
+        for i in range(n):
+            unit = make_unit(f"Q{n}-{i}", parent=district)
+            membership_grant(user=UserFactory(), unit=unit, role=Role.OFFICER, actor=appraiser)
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("scoring:unit_activity")).status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts
 
 
 def test_activity_page_sends_anonymous_to_login(client):

@@ -322,3 +322,13 @@ class ParIndexUserAdmin(UserAdmin):
             save_membership_formset(request, formset)
         else:
             super().save_formset(request, form, formset, change)
+
+    def delete_model(self, request, obj):
+        # The account's roles end with it: revoke each through the service, so the trail says so.
+        for membership in obj.memberships.select_related("user", "unit"):
+            membership_revoke(membership=membership, actor=request.user, via=Via.ADMIN)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            self.delete_model(request, user)
