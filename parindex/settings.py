@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "import_export",
     "django_htmx",
+    "parindex.audit",
     "units",
     "scoring",
     "reports",

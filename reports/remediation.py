@@ -1,5 +1,5 @@
 """Writes of remediation plans (kế hoạch khắc phục): suggesting items after publication, and the unit
-filling them in. Both are audited in the framework's trail (scoring.AuditEntry)."""
+filling them in. Both are audited in the framework's trail (parindex.audit)."""
 
 from collections import defaultdict
 from datetime import date
@@ -9,9 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from parindex.audit.models import AuditEntry, Subject
+from parindex.audit.services import audit_entry
 from scoring.models import (
     Assessment,
-    AuditEntry,
     Criterion,
     CriterionKind,
     Framework,
@@ -24,14 +25,6 @@ from .access import ensure_remediation_change
 from .models import RemediationItem, RemediationStatus
 
 ITEMS_PER_UNIT = 5
-
-
-def _audit(framework, *, action, actor, via, assessment=None, criterion=None, field="", old="", new="", reason=""):
-    return AuditEntry(
-        framework=framework, assessment=assessment, criterion=criterion, action=action, field=field,
-        old_value="" if old is None else str(old), new_value="" if new is None else str(new), reason=reason,
-        actor=actor if getattr(actor, "pk", None) else None, via=via,
-    )
 
 
 def weakest_criteria(framework: Framework, per_unit: int = ITEMS_PER_UNIT) -> dict[int, list[tuple[int, Decimal]]]:
@@ -84,8 +77,9 @@ def remediation_suggest(*, framework: Framework, per_unit: int = ITEMS_PER_UNIT,
         if (assessment_id, criterion_id) not in existing
     ]
     RemediationItem.objects.bulk_create(new_items, batch_size=500)
-    _audit(framework, action="remediation_suggest", actor=actor, via=via, field="remediation_items",
-           new=len(new_items), reason=_("%(n)s per unit at most") % {"n": per_unit}).save()
+    audit_entry(framework=framework, action="remediation_suggest", subject_type=Subject.REMEDIATION, actor=actor,
+                via=via, field="remediation_items", new=len(new_items),
+                reason=_("%(n)s per unit at most") % {"n": per_unit}).save()
     return len(new_items)
 
 
@@ -123,9 +117,9 @@ def remediation_update(
     item.full_clean()
     item.save(update_fields=[*changed, "updated_by", "updated_at"])
     AuditEntry.objects.bulk_create([
-        _audit(item.assessment.framework, action="remediation_update", actor=actor, via=via,
-               assessment=item.assessment, criterion=item.criterion, field=name,
-               old=_text(old[name]), new=_text(wanted[name]))
+        audit_entry(action="remediation_update", subject_type=Subject.REMEDIATION, subject=item, actor=actor,
+                    via=via, assessment=item.assessment, criterion=item.criterion, field=name,
+                    old=_text(old[name]), new=_text(wanted[name]))
         for name in changed
     ])
     return item

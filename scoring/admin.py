@@ -34,7 +34,6 @@ from .models import (
     AreaResult,
     Assessment,
     AssessmentResult,
-    AuditEntry,
     Criterion,
     CriterionSource,
     DeadlineReminder,
@@ -853,30 +852,6 @@ class EvidenceAdmin(ServiceRefusals, LockedWhenPublished, admin.ModelAdmin):
 
 
 # --- the audit trail and computed results: read-only ------------------------------------------------
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "framework_code", "unit_code", "criterion_code", "action", "field", "old_value",
-                    "new_value", "reason", "actor", "via"]
-    list_filter = ["action", "via", "framework"]
-    list_select_related = ["framework", "assessment__unit", "criterion", "actor"]
-    search_fields = ["assessment__unit__code", "assessment__unit__name", "criterion__code", "reason",
-                     "actor__username", "old_value", "new_value"]
-    date_hierarchy = "created_at"
-    list_per_page = 100
-
-    @admin.display(description=_("framework"), ordering="framework__code")
-    def framework_code(self, entry):
-        return entry.framework.code
-
-    @admin.display(description=_("unit"), ordering="assessment__unit__code")
-    def unit_code(self, entry):
-        return entry.assessment.unit.code if entry.assessment_id else ""
-
-    @admin.display(description=_("criterion"))
-    def criterion_code(self, entry):
-        return entry.criterion.code if entry.criterion_id else ""
 
 
 @admin.register(DeadlineReminder)

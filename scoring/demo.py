@@ -18,10 +18,12 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from parindex.audit.models import AuditEntry
+from parindex.audit.services import audit_entry
 from units.models import Role, Unit, UnitKind
 from units.services import membership_grant, unit_save
 
-from .models import AuditEntry, Criterion, CriterionKind, CriterionSource, Framework, Via
+from .models import Criterion, CriterionKind, CriterionSource, Framework, Via
 from .services import (
     DEFAULT_BANDS,
     AppraisalEntry,
@@ -184,7 +186,7 @@ def _units(summary: DemoSummary) -> dict[str, Unit]:
         )
         if not same:  # new, or changed since the last load: put it back as the demo has it
             unit, created = unit_save(code=code, name=name, kind=kind, parent=parent, active_from=active_from,
-                                      active_to=active_to, predecessors=predecessors)
+                                      active_to=active_to, predecessors=predecessors, via=Via.COMMAND)
             summary.units_created += created
         units[code] = unit
         return unit
@@ -225,13 +227,13 @@ def _users(units: dict[str, Unit], summary: DemoSummary) -> dict[str, object]:
     for username, name, role in (("noivu", "Cán bộ Phòng Nội vụ", Role.APPRAISER),
                                  ("lanhdao", "Lãnh đạo UBND huyện", Role.LEADER)):
         account, created = user(username, name)
-        membership_grant(user=account, unit=district, role=role)
+        membership_grant(user=account, unit=district, role=role, via=Via.COMMAND)
         summary.logins.append(DemoLogin(username, role, district.code, created))
     officer_units = [code for code, _ in DEPARTMENTS] + [code for code, _ in COMMUNES] + [MERGED[0]]
     for code in officer_units:
         unit = units[code]
         account, created = user(code.lower(), f"Cán bộ {unit.name}")
-        membership_grant(user=account, unit=unit, role=Role.OFFICER)
+        membership_grant(user=account, unit=unit, role=Role.OFFICER, via=Via.COMMAND)
         summary.logins.append(DemoLogin(account.username, Role.OFFICER, code, created))
     return users
 
@@ -275,8 +277,8 @@ def _set_deadlines(framework: Framework, spec: FrameworkSpec, actor) -> None:
     framework.full_clean()
     framework.save(update_fields=["self_deadline", "appraisal_deadline", "updated_at"])
     AuditEntry.objects.bulk_create([
-        AuditEntry(framework=framework, action="framework_change", field=name, new_value=value.isoformat(),
-                   actor=actor, via=Via.COMMAND)
+        audit_entry(framework=framework, action="framework_change", field=name, new=value.isoformat(),
+                    actor=actor, via=Via.COMMAND)
         for name, value in (("self_deadline", self_deadline), ("appraisal_deadline", appraisal_deadline))
     ])
 

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from parindex.audit.models import Via as Via  # the channel of a change; re-exported for entry paths
 from units.models import Unit, UnitKind
 
 POINTS = {"max_digits": 7, "decimal_places": 2}
@@ -279,41 +280,6 @@ class Evidence(models.Model):
 
     def __str__(self):
         return self.document_number or self.file.name
-
-
-class Via(models.TextChoices):
-    WEB = "web", _("Web")
-    IMPORT = "import", _("Import")
-    COMMAND = "command", _("Command")
-    ADMIN = "admin", _("Admin")
-    SYSTEM = "system", _("System")
-
-
-class AuditEntry(models.Model):
-    """One recorded change: who, when, what, old → new, why, and through which channel."""
-
-    framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="audit_entries")
-    assessment = models.ForeignKey(
-        Assessment, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_entries"
-    )
-    criterion = models.ForeignKey(Criterion, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    action = models.CharField(_("action"), max_length=50)
-    field = models.CharField(_("field"), max_length=50, blank=True)
-    old_value = models.TextField(_("old value"), blank=True)
-    new_value = models.TextField(_("new value"), blank=True)
-    reason = models.TextField(_("reason"), blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    via = models.CharField(_("via"), max_length=10, choices=Via.choices, default=Via.SYSTEM)
-    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name = _("audit entry")
-        verbose_name_plural = _("audit entries")
-        indexes = [models.Index(fields=["assessment", "criterion"], name="audit_assessment_criterion_idx")]
-
-    def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.field}"
 
 
 class AssessmentResult(models.Model):

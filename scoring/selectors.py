@@ -97,10 +97,11 @@ def ranking_lines(framework: Framework) -> list[RankingLine]:
 
 from django.db.models import Prefetch, Q  # noqa: E402
 
+from parindex.audit.models import AuditEntry  # noqa: E402
+
 from .models import (  # noqa: E402
     Assessment,
     AssessmentStatus,
-    AuditEntry,
     Criterion,
     CriterionKind,
     CriterionSource,
@@ -302,12 +303,14 @@ def assessment_sheet(assessment: Assessment) -> AssessmentSheet:
 def explanation_rounds(assessment: Assessment) -> list[ExplanationRound]:
     """The rounds of explanation, read from the audit trail (one query): each return's message and
     the reasons per criterion, the unit's answers, and when it resubmitted."""
-    entries = (
-        AuditEntry.objects.filter(assessment=assessment)
+    entries = list(
+        AuditEntry.objects.filter(assessment_id=assessment.pk)
         .filter(Q(action__in=("explanation_request", "explain")) | Q(action="status"))
-        .select_related("actor", "criterion")
+        .select_related("actor")
         .order_by("created_at", "id")
     )
+    requested = {e.criterion_id for e in entries if e.action == "explanation_request" and e.criterion_id}
+    criteria = Criterion.objects.in_bulk(requested) if requested else {}
     rounds: list[ExplanationRound] = []
     current: ExplanationRound | None = None
     for entry in entries:
@@ -319,7 +322,8 @@ def explanation_rounds(assessment: Assessment) -> list[ExplanationRound]:
                 current.resubmitted_at = entry.created_at
         elif current is not None and entry.criterion_id:
             if entry.action == "explanation_request":
-                current.requests[entry.criterion_id] = (entry.criterion, entry.reason)
+                if entry.criterion_id in criteria:  # a criterion deleted since is left out
+                    current.requests[entry.criterion_id] = (criteria[entry.criterion_id], entry.reason)
             elif entry.field == "explanation":
                 current.answers[entry.criterion_id] = entry.new_value
     return rounds

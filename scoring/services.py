@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 
+from parindex.audit.models import AuditEntry
+from parindex.audit.services import audit_entry
 from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import decimal_places, format_decimal
 from units.models import Unit
@@ -21,7 +23,6 @@ from units.models import Unit
 from .models import (
     Assessment,
     AssessmentStatus,
-    AuditEntry,
     Criterion,
     CriterionKind,
     CriterionSource,
@@ -74,17 +75,10 @@ def framework_ensure_editable(framework: Framework) -> None:
 
 
 def _audit(framework, *, action, actor, via, assessment=None, criterion=None, field="", old="", new="", reason=""):
-    return AuditEntry(
-        framework=framework,
-        assessment=assessment,
-        criterion=criterion,
-        action=action,
-        field=field,
-        old_value="" if old is None else str(old),
-        new_value="" if new is None else str(new),
-        reason=reason or "",
-        actor=actor if getattr(actor, "pk", None) else None,
-        via=via,
+    """An unsaved audit row about this framework (and assessment, criterion): parindex.audit's builder."""
+    return audit_entry(
+        framework=framework, assessment=assessment, criterion=criterion, action=action, field=field,
+        old=old, new=new, reason=reason, actor=actor, via=via,
     )
 
 
@@ -666,11 +660,13 @@ def survey_apply(
     for values in entries.values():
         for code, points in values.items():
             _check_points(leaves[code], points)
-    assessments = {a.unit_id: a for a in Assessment.objects.filter(framework=framework, unit__in=units.values())}
+    assessments = {a.unit_id: a for a in Assessment.objects.filter(framework=framework, unit__in=units.values())
+                   .select_related("unit")}
     missing = [Assessment(unit=unit, framework=framework) for unit in units.values() if unit.pk not in assessments]
     if missing:
         Assessment.objects.bulk_create(missing, batch_size=1000)
-        assessments = {a.unit_id: a for a in Assessment.objects.filter(framework=framework, unit__in=units.values())}
+        assessments = {a.unit_id: a for a in Assessment.objects.filter(framework=framework, unit__in=units.values())
+                       .select_related("unit")}
         AuditEntry.objects.bulk_create(
             [_audit(framework, assessment=assessments[a.unit_id], action="assessment_create", actor=actor, via=via)
              for a in missing],

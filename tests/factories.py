@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 
 from scoring.demo import DEMO_DATA, rows_from_csv  # noqa: F401 (re-exported for tests)
 from scoring.services import CriterionRow, framework_create, parse_bands
-from units.models import Membership, Role, Unit, UnitKind
-from units.services import unit_save
+from units.models import Role, Unit, UnitKind
+from units.services import membership_grant, unit_save
 
 # Copies of ../shared/data ship with the code so that a clone anywhere can load the demo and test.
 SHARED_DATA = DEMO_DATA
@@ -38,7 +38,7 @@ def make_unit(code=None, kind=UnitKind.COMMUNE, parent=None, name=None, predeces
 
 def make_member(unit: Unit, role: str = Role.OFFICER, username: str | None = None):
     user = UserFactory(username=username) if username else UserFactory()
-    Membership.objects.get_or_create(user=user, unit=unit, role=role)
+    membership_grant(user=user, unit=unit, role=role)
     return user
 
 

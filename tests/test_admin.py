@@ -14,10 +14,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from parindex.audit.models import AuditEntry
 from scoring.models import (
     Assessment,
     AssessmentResult,
-    AuditEntry,
     Criterion,
     DeadlineReminder,
     Evidence,
@@ -239,7 +239,7 @@ def test_reopen_action_requires_a_reason_and_is_audited(admin_client, admin_user
     assert response.status_code == 302
     framework.refresh_from_db()
     assert framework.status == FrameworkStatus.OPEN
-    entry = AuditEntry.objects.get(framework=framework, action="framework_reopen")
+    entry = AuditEntry.objects.get(framework_id=framework.pk, action="framework_reopen")
     assert entry.reason == reason and entry.via == Via.ADMIN and entry.actor == admin_user
     # Reopened: the change page takes edits again.
     assert b'name="_save"' in admin_client.get(url(Framework, "change", framework.pk)).content
@@ -256,7 +256,7 @@ def test_reopen_page_of_one_framework(admin_client, data):
     assert response.status_code == 302
     framework.refresh_from_db()
     assert framework.status == FrameworkStatus.OPEN
-    assert AuditEntry.objects.filter(framework=framework, action="framework_reopen", via=Via.ADMIN).count() == 1
+    assert AuditEntry.objects.filter(framework_id=framework.pk, action="framework_reopen", via=Via.ADMIN).count() == 1
 
 
 def test_reopen_is_not_offered_to_users_without_change_permission(client, data, district):
@@ -291,7 +291,7 @@ def test_score_appraisal_in_admin_is_audited_and_recomputed(admin_client, admin_
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     score.refresh_from_db()
     assert score.appraised_points == Decimal("1")
-    entry = AuditEntry.objects.get(assessment=assessment, criterion=score.criterion, field="appraised_points")
+    entry = AuditEntry.objects.get(assessment_id=assessment.pk, criterion_id=score.criterion.pk, field="appraised_points")
     assert (entry.via, entry.actor, entry.old_value, entry.new_value) == (Via.ADMIN, admin_user, "", "1")
     assert entry.reason == "Chỉ hoàn thành 80% kế hoạch"
     assert AssessmentResult.objects.get(assessment=assessment).points == before - 1
@@ -366,7 +366,7 @@ def test_score_inline_on_assessment_page_goes_through_the_services(admin_client,
     assert response.status_code == 302
     score.refresh_from_db()
     assert score.self_points == Decimal("1")
-    entry = AuditEntry.objects.get(assessment=assessment, criterion=score.criterion, field="self_points",
+    entry = AuditEntry.objects.get(assessment_id=assessment.pk, criterion_id=score.criterion.pk, field="self_points",
                                    via=Via.ADMIN)
     assert (entry.action, entry.old_value, entry.new_value, entry.actor) == ("self_on_behalf", "0.50", "1",
                                                                              admin_user)
@@ -390,7 +390,7 @@ def test_survey_points_in_admin_use_the_survey_service(admin_client, data):
     assert response.status_code == 302
     score.refresh_from_db()
     assert score.appraised_points == Decimal("9.5")
-    assert AuditEntry.objects.filter(criterion=score.criterion, action="survey", via=Via.ADMIN).count() == 1
+    assert AuditEntry.objects.filter(criterion_id=score.criterion.pk, action="survey", via=Via.ADMIN).count() == 1
 
 
 def test_adding_an_assessment_checks_the_unit_kind(admin_client, data, district):
@@ -401,7 +401,7 @@ def test_adding_an_assessment_checks_the_unit_kind(admin_client, data, district)
     response = admin_client.post(url(Assessment, "add"), {"unit": new_commune.pk, "framework": data["open"].pk})
     assert response.status_code == 302
     assessment = Assessment.objects.get(unit=new_commune, framework=data["open"])
-    assert AuditEntry.objects.filter(assessment=assessment, action="assessment_create", via=Via.ADMIN).exists()
+    assert AuditEntry.objects.filter(assessment_id=assessment.pk, action="assessment_create", via=Via.ADMIN).exists()
     assert AssessmentResult.objects.filter(assessment=assessment).exists()
 
 
@@ -411,7 +411,7 @@ def test_grade_band_change_is_audited_and_regrades(admin_client, data):
     band = GradeBand.objects.get(framework=framework, name="Yếu")
     response = admin_client.post(url(GradeBand, "change", band.pk), {"name": "Kém", "min_index": "0"})
     assert response.status_code == 302
-    entry = AuditEntry.objects.get(framework=framework, action="grade_bands", via=Via.ADMIN)
+    entry = AuditEntry.objects.get(framework_id=framework.pk, action="grade_bands", via=Via.ADMIN)
     assert entry.old_value.endswith("Trung bình:50, Yếu:0") and entry.new_value.endswith("Trung bình:50, Kém:0")
     top = GradeBand.objects.get(framework=framework, name="Xuất sắc")
     response = admin_client.post(url(GradeBand, "change", top.pk),
@@ -433,7 +433,7 @@ def test_framework_add_copies_the_criteria_tree(admin_client, data, district):
     assert framework.criteria.count() == data["open"].criteria.count()
     assert list(framework.grade_bands.values_list("name", flat=True)) == ["Tốt", "Khá", "Trung bình", "Kém"]
     assert framework.self_deadline is not None and framework.index_decimals == 3
-    assert AuditEntry.objects.filter(framework=framework, action="framework_create", via=Via.ADMIN).exists()
+    assert AuditEntry.objects.filter(framework_id=framework.pk, action="framework_create", via=Via.ADMIN).exists()
 
 
 def test_framework_cannot_be_published_from_its_form(admin_client, data):
@@ -532,7 +532,7 @@ def test_adding_a_score_goes_through_the_services(admin_client, admin_user, data
     assert response.status_code == 302
     score = Score.objects.get(assessment=assessment, criterion=leaf)
     assert score.self_points == Decimal("1.5") and score.evidence_reference == "Báo cáo số 7/BC-UBND"
-    assert AuditEntry.objects.filter(assessment=assessment, criterion=leaf, via=Via.ADMIN, actor=admin_user,
+    assert AuditEntry.objects.filter(assessment_id=assessment.pk, criterion_id=leaf.pk, via=Via.ADMIN, actor=admin_user,
                                      field="self_points").exists()
     assert AssessmentResult.objects.get(assessment=assessment).self_points == Decimal("2.0")
 
@@ -542,7 +542,7 @@ def test_deleting_an_assessment_of_an_open_framework_is_recorded_and_reranks(adm
     response = admin_client.post(url(Assessment, "delete", assessment.pk), {"post": "yes"})
     assert response.status_code == 302
     assert not Assessment.objects.filter(pk=assessment.pk).exists()
-    entry = AuditEntry.objects.get(framework=data["open"], action="assessment_delete")
+    entry = AuditEntry.objects.get(framework_id=data["open"].pk, action="assessment_delete")
     assert entry.old_value == "X1" and entry.via == Via.ADMIN
     assert AssessmentResult.objects.get(assessment=other).rank == 1
 
@@ -555,7 +555,7 @@ def test_evidence_in_admin_is_audited_and_refused_on_published(admin_client, adm
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     evidence = Evidence.objects.get(score=score, document_number="45/BC-UBND")
     assert evidence.uploaded_by == admin_user and evidence.document_date == date(2024, 6, 15)
-    assert AuditEntry.objects.filter(assessment=data["draft"], criterion=score.criterion, action="evidence_add",
+    assert AuditEntry.objects.filter(assessment_id=data["draft"].pk, criterion_id=score.criterion.pk, action="evidence_add",
                                      via=Via.ADMIN).exists()
 
     published_score = Score.objects.get(assessment=data["done"], criterion__code="1.1.1")
@@ -633,7 +633,7 @@ def test_framework_settings_and_deadlines_in_admin_are_audited(admin_client, adm
     framework.refresh_from_db()
     assert framework.name == "Bộ chỉ số xã 2024 (sửa)" and framework.index_decimals == 3
     assert framework.self_deadline is not None
-    entries = AuditEntry.objects.filter(framework=framework, via=Via.ADMIN, actor=admin_user)
+    entries = AuditEntry.objects.filter(framework_id=framework.pk, via=Via.ADMIN, actor=admin_user)
     assert entries.filter(action="framework_change", field="name", new_value="Bộ chỉ số xã 2024 (sửa)").exists()
     assert entries.filter(action="framework_change", field="index_decimals", old_value="2", new_value="3").exists()
     deadline = entries.get(action="deadline", field="self_deadline")
@@ -657,9 +657,9 @@ def test_grade_bands_and_criteria_on_the_framework_page_are_audited(admin_client
     response = admin_client.post(url(Framework, "change", framework.pk), payload)
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     assert list(framework.grade_bands.values_list("name", flat=True))[-1] == "Kém"
-    assert AuditEntry.objects.get(framework=framework, action="grade_bands", via=Via.ADMIN).new_value.endswith(
+    assert AuditEntry.objects.get(framework_id=framework.pk, action="grade_bands", via=Via.ADMIN).new_value.endswith(
         "Kém:0")
-    entry = AuditEntry.objects.get(framework=framework, action="criterion_change", via=Via.ADMIN)
+    entry = AuditEntry.objects.get(framework_id=framework.pk, action="criterion_change", via=Via.ADMIN)
     assert (entry.criterion.code, entry.field, entry.new_value) == ("1.1.1", "title", "Ban hành kế hoạch CCHC (sửa)")
 
 

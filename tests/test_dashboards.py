@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from parindex.audit.models import AuditEntry
 from reports import selectors
 from reports.models import RemediationItem, RemediationStatus
 from reports.remediation import remediation_suggest, remediation_update
@@ -23,7 +24,6 @@ from scoring.models import (
     Assessment,
     AssessmentResult,
     AssessmentStatus,
-    AuditEntry,
     Criterion,
     CriterionSource,
     Framework,
@@ -249,7 +249,7 @@ def test_remediation_suggest_weakest_criteria_once(years, commune, appraiser):
     profile = selectors.unit_profile(commune, fw)
     assert [(i.criterion.code, i.points_lost) for i in items] == [(c.code, c.lost) for c in profile.lost[:3]]
     assert remediation_suggest(framework=fw, per_unit=3) == 0  # existing items are kept, none doubled
-    assert AuditEntry.objects.filter(framework=fw, action="remediation_suggest").count() == 2
+    assert AuditEntry.objects.filter(framework_id=fw.pk, action="remediation_suggest").count() == 2
 
 
 def test_remediation_update_by_the_units_officer(suggested, commune, officer):
@@ -259,7 +259,7 @@ def test_remediation_update_by_the_units_officer(suggested, commune, officer):
     item.refresh_from_db()
     assert (item.action, item.responsible, item.due_date, item.status, item.updated_by) == (
         "Bổ sung quy chế", "Nguyễn Văn A", date(2025, 6, 30), "planned", officer)
-    trail = AuditEntry.objects.filter(action="remediation_update", assessment=item.assessment)
+    trail = AuditEntry.objects.filter(action="remediation_update", assessment_id=item.assessment.pk)
     assert sorted(trail.values_list("field", flat=True)) == ["action", "due_date", "responsible", "status"]
 
 

@@ -4,7 +4,8 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from scoring.models import Assessment, AssessmentStatus, AuditEntry, Score
+from parindex.audit.models import AuditEntry
+from scoring.models import Assessment, AssessmentStatus, Score
 from scoring.services import framework_publish
 from units.models import Role
 

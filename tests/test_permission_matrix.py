@@ -225,6 +225,13 @@ EXPECTED = {
     "scoring:assessment_start": post_only(SEES_FRAMEWORK, MANAGES),
 }
 
+# --- unit activity log: audited changes of units and memberships ----------------------------------------
+# Appraisers read the trail of the units under their authority; the leader sees those units but not who
+# changed them (403); officers have no units under them (404). Not tied to the framework's state.
+EXPECTED |= {
+    "scoring:unit_activity": page(each(HIDDEN, appraiser=OK, leader=REFUSED)),
+}
+
 
 def test_officers_who_see_the_framework_are_refused_alike_on_all_its_pages():
     """The rule, read off the table: on every URL of the framework (by its code) a persona who sees the

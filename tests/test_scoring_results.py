@@ -11,7 +11,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from scoring.models import AreaResult, AssessmentResult, AuditEntry, Score
+from parindex.audit.models import AuditEntry
+from scoring.models import AreaResult, AssessmentResult, Score
 from scoring.results import results_recompute
 from scoring.services import (
     AppraisalEntry,
@@ -206,7 +207,7 @@ def test_provisional_until_appraised_then_appraised_points_count(province, distr
     assert result.provisional is False
     assert result.points == D("55")
     assert result.self_points == D("60")
-    entry = AuditEntry.objects.get(assessment=assessment, action="appraise", criterion__code="1.2",
+    entry = AuditEntry.objects.get(assessment_id=assessment.pk, action="appraise", criterion_code="1.2",
                                    field="appraised_points")
     assert (entry.old_value, D(entry.new_value), entry.reason) == ("", D("24"), "Thiếu tài liệu kiểm chứng")
 

@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from scoring.models import AssessmentStatus, AuditEntry, Framework, Score, Via
+from parindex.audit.models import AuditEntry
+from scoring.models import AssessmentStatus, Framework, Score, Via
 from scoring.services import (
     SelfEntry,
     assessment_get_or_create,
@@ -158,7 +159,7 @@ def test_row_differing_without_reason_is_refused_inline(client, assessment, appr
     assert "cần ghi lý do" in body and 'class="field-error"' in body
     assert 'value="15"' in body  # what was typed stays in the row
     assert _score(assessment, "1.2").appraised_points is None
-    assert not AuditEntry.objects.filter(assessment=assessment, action="appraise").exists()
+    assert not AuditEntry.objects.filter(assessment_id=assessment.pk, action="appraise").exists()
 
 
 def test_row_with_reason_is_saved_and_audited(client, assessment, appraiser):
@@ -167,7 +168,7 @@ def test_row_with_reason_is_saved_and_audited(client, assessment, appraiser):
     assert response.status_code == 200
     score = _score(assessment, "1.2")
     assert (score.appraised_points, score.appraisal_reason) == (D("12.1"), "Thiếu văn bản kiểm chứng")
-    entry = AuditEntry.objects.get(assessment=assessment, action="appraise", field="appraised_points")
+    entry = AuditEntry.objects.get(assessment_id=assessment.pk, action="appraise", field="appraised_points")
     assert (entry.old_value, entry.new_value, entry.reason) == ("", "12.1", "Thiếu văn bản kiểm chứng")
     assert (entry.actor, entry.via) == (appraiser, Via.WEB)
     body = response.content.decode()

@@ -9,7 +9,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from scoring.models import AuditEntry, Framework, ImportRecord, ImportStatus, Score
+from parindex.audit.models import AuditEntry
+from scoring.models import Framework, ImportRecord, ImportStatus, Score
 from scoring.services import (
     SelfEntry,
     assessment_get_or_create,

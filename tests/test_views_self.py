@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from scoring.models import AssessmentStatus, AuditEntry, Criterion, Evidence, Score, Via
+from parindex.audit.models import AuditEntry
+from scoring.models import AssessmentStatus, Criterion, Evidence, Score, Via
 from scoring.services import (
     SelfEntry,
     assessment_get_or_create,
@@ -164,7 +165,7 @@ def test_appraiser_enters_on_behalf_with_banner(client, appraiser, assessment):
     response = client.post(row_url(assessment, "1.1"), {"points": "10"}, **HX)
     assert response.status_code == 200
     assert score(assessment, "1.1").self_points == D("10")
-    entry = AuditEntry.objects.get(assessment=assessment, field="self_points")
+    entry = AuditEntry.objects.get(assessment_id=assessment.pk, field="self_points")
     assert entry.action == "self_on_behalf" and entry.actor == appraiser
 
 
@@ -194,7 +195,7 @@ def test_autosave_as_officer_returns_row_and_out_of_band_summary(client, officer
     assert "✓" in html
     saved = score(assessment, "1.1")
     assert saved.self_points == D("12.1") and saved.note == "Đã ban hành"
-    entry = AuditEntry.objects.get(assessment=assessment, field="self_points")
+    entry = AuditEntry.objects.get(assessment_id=assessment.pk, field="self_points")
     assert entry.via == Via.WEB and entry.actor == officer and entry.new_value == "12.1"
 
 
@@ -215,7 +216,7 @@ def test_autosave_over_max_refused_with_vietnamese_message(client, officer, asse
     assert "15 lớn hơn điểm tối đa 13,5" in html and 'class="field-error"' in html
     assert 'value="15"' in html  # what was typed stays in the field
     assert score(assessment, "1.1") is None
-    assert not AuditEntry.objects.filter(assessment=assessment, field="self_points").exists()
+    assert not AuditEntry.objects.filter(assessment_id=assessment.pk, field="self_points").exists()
 
 
 def test_autosave_refuses_garbage_and_negative(client, officer, assessment):
@@ -378,7 +379,7 @@ def test_explain_save_and_resubmit(client, officer, returned):
     response = client.post(url, {"explanation": "Kế hoạch ban hành ngày 28/12."}, **HX)
     assert response.status_code == 200 and "✓" in response.content.decode()
     assert score(returned, "1.1").explanation == "Kế hoạch ban hành ngày 28/12."
-    assert AuditEntry.objects.filter(assessment=returned, action="explain", via=Via.WEB).exists()
+    assert AuditEntry.objects.filter(assessment_id=returned.pk, action="explain", via=Via.WEB).exists()
     assert "Viết nội dung giải trình" in client.post(url, {"explanation": "  "}, **HX).content.decode()
     response = client.post(evidence_url(returned, "3.1"), {"file": pdf("qd-khen-thuong.pdf")})
     assert response.status_code == 302
@@ -412,7 +413,7 @@ def test_upload_evidence_then_download_by_officer_and_appraiser(client, officer,
     assert stored_name.startswith("bien-ban") and stored_name.endswith(".pdf")
     assert reverse("scoring:evidence_download", args=[evidence.pk]) in html and stored_name in html
     assert 'id="checklist" hx-swap-oob="true"' in html
-    assert AuditEntry.objects.filter(assessment=assessment, action="evidence_add", via=Via.WEB).exists()
+    assert AuditEntry.objects.filter(assessment_id=assessment.pk, action="evidence_add", via=Via.WEB).exists()
     download = reverse("scoring:evidence_download", args=[evidence.pk])
     for user in (officer, appraiser):
         client.force_login(user)
@@ -481,7 +482,7 @@ def test_evidence_delete(client, officer, other_officer, leader, assessment):
     response = client.post(url, **HX)
     assert response.status_code == 200 and "77/QĐ-UBND" not in response.content.decode()
     assert not Evidence.objects.exists()
-    assert AuditEntry.objects.filter(assessment=assessment, action="evidence_delete").exists()
+    assert AuditEntry.objects.filter(assessment_id=assessment.pk, action="evidence_delete").exists()
 
 
 # --- query counts -----------------------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
-"""Admin of the unit tree and of memberships. Unit writes go through units.services.unit_save,
-which keeps the materialised paths that every "units under this authority" filter relies on.
+"""Admin of the unit tree and of memberships. Every write goes through units.services (unit_save,
+unit_delete, membership_grant/change/revoke), which check the change, keep the materialised paths
+that every "units under this authority" filter relies on, and record who did it (via "admin").
 
 Units are also imported and exported as xlsx/csv (django-import-export, UnitResource); the
 SpreadsheetAdminMixin here holds what every admin import and export of the project shares."""
 
 from decimal import Decimal
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -17,11 +19,20 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from import_export.forms import ImportForm
 
+from parindex.audit.models import Via
+from parindex.errors import ServiceError
 from parindex.numbers import format_decimal
 
 from .models import Membership, Unit
 from .resources import SPREADSHEET_FORMATS, UnitResource
-from .services import membership_grant, unit_save
+from .services import (
+    membership_change,
+    membership_grant,
+    membership_revoke,
+    unit_check,
+    unit_delete,
+    unit_save,
+)
 
 
 class CappedImportForm(ImportForm):
@@ -114,6 +125,64 @@ class SpreadsheetAdminMixin:
         return super().process_result(result, request)
 
 
+def add_service_errors(form, error: ServiceError) -> None:
+    """Put a service's refusal on the form fields it names (the whole form when it names none or a
+    field the form does not show); a field that has an error already keeps only that one."""
+    for name, texts in error.as_form_errors().items():
+        field = name if name in form.fields else None
+        if field is None or field not in form.errors:
+            form.add_error(field, texts)
+
+
+def save_membership_formset(request, formset) -> None:
+    """Memberships edited inline (on a unit's or a user's page), each change through the services."""
+    formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+    parent = formset.instance
+    for form in formset.forms:
+        membership = form.instance
+        if not getattr(form, "cleaned_data", None):
+            continue
+        if formset.can_delete and formset._should_delete_form(form):
+            if membership.pk:
+                membership_revoke(membership=Membership.objects.select_related("user", "unit").get(pk=membership.pk),
+                                  actor=request.user, via=Via.ADMIN)
+                formset.deleted_objects.append(membership)
+            continue
+        if not form.has_changed():
+            continue
+        data = form.cleaned_data
+        user = parent if formset.fk.name == "user" else data["user"]
+        unit = parent if formset.fk.name == "unit" else data["unit"]
+        if membership.pk:
+            saved = membership_change(membership=membership, user=user, unit=unit, role=data["role"],
+                                      actor=request.user, via=Via.ADMIN)
+            formset.changed_objects.append((saved, form.changed_data))
+        else:
+            saved = membership_grant(user=user, unit=unit, role=data["role"], actor=request.user, via=Via.ADMIN)
+            formset.new_objects.append(saved)
+        form.instance = saved
+
+
+class UnitAdminForm(forms.ModelForm):
+    """The unit form; what the service would refuse is shown on the field it concerns."""
+
+    class Meta:
+        model = Unit
+        fields = ["code", "name", "kind", "parent", "active_from", "active_to", "predecessors"]
+
+    def _post_clean(self):
+        super()._post_clean()
+        data = self.cleaned_data
+        try:
+            unit_check(
+                code=data.get("code") or self.instance.code, name=data.get("name", ""), kind=data.get("kind", ""),
+                parent=data.get("parent"), active_from=data.get("active_from"), active_to=data.get("active_to"),
+                predecessors=data.get("predecessors"),
+            )
+        except ServiceError as error:
+            add_service_errors(self, error)
+
+
 class UnitMembershipInline(admin.TabularInline):
     model = Membership
     fk_name = "unit"
@@ -166,6 +235,7 @@ class UnitAdmin(SpreadsheetAdminMixin, ImportExportMixin, admin.ModelAdmin):
     inlines = [UnitMembershipInline]
     list_per_page = 100
     resource_classes = [UnitResource]
+    form = UnitAdminForm
 
     def has_import_permission(self, request):
         # An import both creates and changes units.
@@ -185,9 +255,26 @@ class UnitAdmin(SpreadsheetAdminMixin, ImportExportMixin, admin.ModelAdmin):
             active_from=data.get("active_from"),
             active_to=data.get("active_to"),
             predecessors=data.get("predecessors"),
+            actor=request.user,
+            via=Via.ADMIN,
         )
         # The admin goes on with `obj` (memberships inline, log entry, redirect): make it the saved row.
         obj.pk, obj.path, obj.created_at, obj.updated_at = unit.pk, unit.path, unit.created_at, unit.updated_at
+
+    def save_related(self, request, form, formsets, change):
+        # Predecessors were set by unit_save; memberships go through their services.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def save_formset(self, request, form, formset, change):
+        save_membership_formset(request, formset)
+
+    def delete_model(self, request, obj):
+        unit_delete(unit=obj, actor=request.user, via=Via.ADMIN)
+
+    def delete_queryset(self, request, queryset):
+        for unit in queryset:
+            unit_delete(unit=unit, actor=request.user, via=Via.ADMIN)
 
 
 @admin.register(Membership)
@@ -201,10 +288,19 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
-            return
-        membership = membership_grant(user=obj.user, unit=obj.unit, role=obj.role)
+            membership = membership_change(membership=obj, user=obj.user, unit=obj.unit, role=obj.role,
+                                           actor=request.user, via=Via.ADMIN)
+        else:
+            membership = membership_grant(user=obj.user, unit=obj.unit, role=obj.role, actor=request.user,
+                                          via=Via.ADMIN)
         obj.pk, obj.created_at = membership.pk, membership.created_at
+
+    def delete_model(self, request, obj):
+        membership_revoke(membership=obj, actor=request.user, via=Via.ADMIN)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("user", "unit"):
+            membership_revoke(membership=membership, actor=request.user, via=Via.ADMIN)
 
 
 User = get_user_model()
@@ -220,3 +316,19 @@ class ParIndexUserAdmin(UserAdmin):
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is Membership:
+            save_membership_formset(request, formset)
+        else:
+            super().save_formset(request, form, formset, change)
+
+    def delete_model(self, request, obj):
+        # The account's roles end with it: revoke each through the service, so the trail says so.
+        for membership in obj.memberships.select_related("user", "unit"):
+            membership_revoke(membership=membership, actor=request.user, via=Via.ADMIN)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            self.delete_model(request, user)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from parindex.audit.models import Via
 from parindex.spreadsheets import (
     N_,
     Column,
@@ -23,7 +24,7 @@ from parindex.spreadsheets import (
 )
 
 from .models import Unit, UnitKind, unit_code_validator
-from .services import unit_save
+from .services import unit_save, unit_set_predecessors
 
 COLUMNS = (
     Column("code", ("Mã đơn vị", "code", "unit code", "ma dv"), required=True, label="Mã đơn vị"),
@@ -179,8 +180,8 @@ def _cell(table, key: str, row: int) -> str:
 
 
 @transaction.atomic
-def units_import(rows: list[UnitRow]) -> UnitsImport:
-    """Write validated rows through unit_save, parents before children, all or nothing."""
+def units_import(rows: list[UnitRow], *, actor=None, via: str = Via.COMMAND) -> UnitsImport:
+    """Write validated rows through the audited unit services, parents before children, all or nothing."""
     result = UnitsImport()
     pending = {r.code: r for r in rows}
     done: dict[str, Unit] = {}
@@ -196,6 +197,7 @@ def units_import(rows: list[UnitRow]) -> UnitsImport:
         unit, created = unit_save(
             code=r.code, name=r.name, kind=r.kind, parent=parent,
             active_from=old.active_from if old else None, active_to=old.active_to if old else None,
+            actor=actor, via=via,
         )
         done[r.code] = unit
         result.created += created
@@ -208,13 +210,13 @@ def units_import(rows: list[UnitRow]) -> UnitsImport:
     for r in rows:
         if r.predecessors is not None:
             predecessors = [done.get(code) or Unit.objects.get(code=code) for code in r.predecessors]
-            done[r.code].predecessors.set(predecessors)
+            unit_set_predecessors(unit=done[r.code], predecessors=predecessors, actor=actor, via=via)
     return result
 
 
-def import_units_file(source, *, name: str | None = None) -> UnitsImport:
+def import_units_file(source, *, name: str | None = None, actor=None, via: str = Via.COMMAND) -> UnitsImport:
     rows = read_units(source, name=name)
     try:
-        return units_import(rows)
+        return units_import(rows, actor=actor, via=via)
     except ValidationError as exc:
         raise SpreadsheetError([Problem(m, literal=True) for m in exc.messages], name or file_label(source)) from exc

@@ -1,8 +1,8 @@
 """django-import-export resources for the admin: the unit tree, and the spreadsheet formats that all
 admin imports and exports use (xlsx and csv, with formulae made harmless on export).
 
-Unit writes go through units.services.unit_save, like the units file importer, so that the
-materialised paths stay right. Columns are English keys (code, name, kind, parent, predecessors,
+Unit writes go through units.services.unit_save, like the units file importer: it checks each row
+(unit_check, placed on its column), keeps the materialised paths right and audits the change. Columns are English keys (code, name, kind, parent, predecessors,
 active_from, active_to); the Vietnamese headers of the units file are accepted too, as are
 Vietnamese names of kinds ("xã", "phường", "huyện", …).
 """
@@ -18,11 +18,13 @@ from django.utils.translation import gettext
 from import_export import fields, resources, results, widgets
 from import_export.formats.base_formats import CSV, XLSX
 
+from parindex.audit.models import Via
+from parindex.errors import ServiceError
 from parindex.spreadsheets import normalize_name, open_spreadsheet
 
 from .importers import COLUMNS, parse_kind
 from .models import Unit
-from .services import unit_save
+from .services import unit_check, unit_save
 
 # --- formats: formulae never run in a file we hand out ---------------------------------------------
 
@@ -259,6 +261,7 @@ class UnitResource(SpreadsheetResource):
         use_transactions = True
 
     def before_import(self, dataset, **kwargs):
+        self._user = kwargs.get("user")
         rename_headers(dataset, UNIT_HEADER_ALIASES, required=["code"])
 
     def get_instance(self, instance_loader, row):
@@ -274,29 +277,31 @@ class UnitResource(SpreadsheetResource):
             super().import_instance(instance, row, **kwargs)
         except ValidationError as error:
             errors = error.update_error_dict(errors)
-        # Predecessors are saved by unit_save with the unit; read and check them here.
+        # Predecessors are saved by unit_save with the unit; read them here.
         instance._import_predecessors = None
         if "predecessors" in row:
             try:
-                predecessors = self.fields["predecessors"].clean(row)
+                instance._import_predecessors = self.fields["predecessors"].clean(row)
             except ValueError as error:
                 errors["predecessors"] = [str(error)]
-            else:
-                if any(p.code == instance.code for p in predecessors):
-                    errors["predecessors"] = [gettext("A unit cannot be formed from itself.")]
-                instance._import_predecessors = predecessors
-        if instance.parent_id and instance.parent.code == instance.code:
-            errors["parent"] = [gettext("A unit cannot be its own parent.")]
+        if not errors:  # the service says what it would refuse, on the column it concerns
+            try:
+                unit_check(
+                    code=instance.code, name=instance.name, kind=instance.kind, parent=instance.parent,
+                    active_from=instance.active_from, active_to=instance.active_to,
+                    predecessors=instance._import_predecessors,
+                )
+            except ServiceError as error:
+                errors = error.as_form_errors()
         if errors:
             raise ValidationError(errors)
 
     def save_instance(self, instance, is_create, row, **kwargs):
         self.before_save_instance(instance, row, **kwargs)
-        # unit_save validates (full_clean, no parent cycles) and keeps the paths of the subtree right.
         unit, _created = unit_save(
             code=instance.code, name=instance.name, kind=instance.kind, parent=instance.parent,
             active_from=instance.active_from, active_to=instance.active_to,
-            predecessors=instance._import_predecessors,
+            predecessors=instance._import_predecessors, actor=getattr(self, "_user", None), via=Via.ADMIN,
         )
         instance.pk, instance.path = unit.pk, unit.path
         instance.created_at, instance.updated_at = unit.created_at, unit.updated_at

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
+from parindex.audit.models import AuditEntry
 from parindex.numbers import format_decimal
 from units.models import Unit
 
@@ -41,7 +42,6 @@ from ..framework_forms import ActivityFilterForm, DeadlinesForm, ExtensionForm, 
 from ..models import (
     Assessment,
     AssessmentStatus,
-    AuditEntry,
     Criterion,
     CriterionSource,
     Framework,
@@ -517,6 +517,7 @@ class AuditLine:
     field: str
     old: str
     new: str
+    unit_name: str = ""
 
 
 def audit_lines(entries) -> list[AuditLine]:
@@ -542,7 +543,7 @@ def audit_lines(entries) -> list[AuditLine]:
 @login_required
 def framework_activity(request, code):
     framework = get_framework_for_oversight(request.user, code)
-    base = AuditEntry.objects.filter(framework=framework)
+    base = AuditEntry.objects.filter(framework_id=framework.pk)
     actions = [
         (a, str(ACTION_LABELS.get(a, a)))
         for a in base.order_by("action").values_list("action", flat=True).distinct()
@@ -556,14 +557,14 @@ def framework_activity(request, code):
     form = ActivityFilterForm(
         request.GET or None, units=framework_units(framework), actions=actions, actors=actors
     )
-    entries = base.select_related("assessment__unit", "criterion", "actor").order_by("-created_at", "-id")
+    entries = base.select_related("actor").order_by("-created_at", "-id")
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         if data["unit"]:
-            entries = entries.filter(assessment__unit__code=data["unit"])
+            entries = entries.filter(unit_code=data["unit"])
         code = data["criterion"].strip().rstrip(".")
         if code:  # a criterion and everything under it: "1.2" also finds 1.2.1, 1.2.2…
-            entries = entries.filter(Q(criterion__code=code) | Q(criterion__code__startswith=code + "."))
+            entries = entries.filter(Q(criterion_code=code) | Q(criterion_code__startswith=code + "."))
         if data["action"]:
             entries = entries.filter(action=data["action"])
         if data["via"]:
@@ -575,6 +576,10 @@ def framework_activity(request, code):
         if data["date_to"]:
             entries = entries.filter(created_at__date__lte=data["date_to"])
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    lines = audit_lines(page.object_list)
+    names = dict(Unit.objects.filter(code__in={line.entry.unit_code for line in lines}).values_list("code", "name"))
+    for line in lines:
+        line.unit_name = names.get(line.entry.unit_code, "")
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -585,7 +590,7 @@ def framework_activity(request, code):
             "form": form,
             "page": page,
             "manages": can_manage_framework(request.user, framework),
-            "lines": audit_lines(page.object_list),
+            "lines": lines,
             "query": query.urlencode(),
         },
     )
@@ -595,7 +600,7 @@ def framework_activity(request, code):
 def score_history(request, pk, criterion_id):
     assessment, criterion = get_score_row_for_view(request.user, pk, criterion_id)
     entries = (
-        AuditEntry.objects.filter(assessment=assessment, criterion=criterion)
+        AuditEntry.objects.filter(assessment_id=assessment.pk, criterion_id=criterion.pk)
         .select_related("actor")
         .order_by("-created_at", "-id")
     )
