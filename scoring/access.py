@@ -537,3 +537,14 @@ def ensure_assessment_import(user, *, framework: Framework, unit: Unit, stage: s
         raise PermissionDenied(_("Only the unit's officers (or an appraiser on its behalf) fill in the self-assessment."))
     if stage == ImportKind.APPRAISAL and not r.appraises(unit):
         raise PermissionDenied(_("Only appraisers of the Home Affairs office appraise assessments."))
+
+
+def get_units_for_activity_log(user) -> QuerySet[Unit]:
+    """The units whose change log (units and roles) this user reads: those under their appraiser
+    memberships. A leader sees those units but not who changed them (403); anyone else, 404."""
+    r = reach(user)
+    if not r.is_appraiser:
+        if r.is_leader:
+            raise PermissionDenied(_("Only appraisers see who changed units and roles."))
+        raise Http404
+    return units_under_authority(user, roles=(Role.APPRAISER,))

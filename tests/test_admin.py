@@ -660,7 +660,7 @@ def test_grade_bands_and_criteria_on_the_framework_page_are_audited(admin_client
     assert AuditEntry.objects.get(framework_id=framework.pk, action="grade_bands", via=Via.ADMIN).new_value.endswith(
         "Kém:0")
     entry = AuditEntry.objects.get(framework_id=framework.pk, action="criterion_change", via=Via.ADMIN)
-    assert (entry.criterion.code, entry.field, entry.new_value) == ("1.1.1", "title", "Ban hành kế hoạch CCHC (sửa)")
+    assert (entry.criterion_code, entry.field, entry.new_value) == ("1.1.1", "title", "Ban hành kế hoạch CCHC (sửa)")
 
 
 def test_criterion_page_edit_is_audited(admin_client, data):

@@ -6,20 +6,17 @@ from dataclasses import dataclass
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import render
 from django.urls import path
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from parindex.audit.models import AuditEntry
 from parindex.audit.selectors import unit_trail
 from units.models import Role, Unit, UnitKind
-from units.selectors import unit_subtree, units_under_authority
+from units.selectors import unit_subtree
 
-from ..access import reach
+from ..access import get_units_for_activity_log
 from ..framework_forms import ActivityFilterForm
 
 UNIT_ACTION_LABELS = {
@@ -89,19 +86,9 @@ def unit_audit_lines(entries) -> list[UnitAuditLine]:
     return lines
 
 
-def _units_for_activity(user):
-    """The units whose trail this user may read: those under their appraiser memberships."""
-    r = reach(user)
-    if not r.is_appraiser:
-        if r.is_leader:
-            raise PermissionDenied(_("Only appraisers see who changed units and roles."))
-        raise Http404
-    return units_under_authority(user, roles=(Role.APPRAISER,))
-
-
 @login_required
 def unit_activity(request):
-    units = _units_for_activity(request.user)
+    units = get_units_for_activity_log(request.user)
     base = unit_trail(units.values("pk"))
     actions = [(a, str(UNIT_ACTION_LABELS.get(a, a))) for a in UNIT_ACTION_LABELS]
     actors = list(
