@@ -27,6 +27,7 @@ from parindex.numbers import as_json_decimal
 from parindex.templatetags.parindex import rank_change as rank_change_text
 from scoring.access import can_manage_framework, frameworks_visible_to, get_framework_for_user, reach
 from scoring.models import Framework
+from scoring.selectors import ranking
 from units.models import Unit, UnitKind
 
 from . import selectors
@@ -158,19 +159,22 @@ def dashboard(request):
         return render(request, "reports/dashboard.html", context)
     under = _under(request, chosen, r)
     bands = selectors.framework_bands(chosen)
-    rows = selectors.ranking_rows(chosen, r, under, bands=bands)
+    colours = selectors.grade_colours(bands)
+    lines = ranking(chosen, units=selectors.units_shown(r, under), with_areas=False)
+    rows = lines.lines
     distribution = selectors.grade_distribution(rows, bands)
     charted = [row for row in rows if row.index is not None]
     context.update(_base_context(request, chosen, r, under, "ranking"))
     context.update({
         "rows": rows,
-        "ranked": selectors.ranked_count(chosen),
+        "colours": colours,
+        "ranked": lines.ranked,
         "distribution": distribution,
         "export_query": urlencode({"under": under.code}) if under else "",
         "index_chart": _chart(
             "bar", [row.unit_name for row in charted],
             [{"label": _("Index"), "data": [_num(row.index) for row in charted],
-              "backgroundColor": [row.colour for row in charted]}],
+              "backgroundColor": [selectors.grade_colour(row.grade, colours) for row in charted]}],
             y_max=100, legend=False, y_title=_("Index"),
         ),
         "grade_chart": _chart(
@@ -215,8 +219,8 @@ def ranking_export(request, code, fmt):
     framework = _framework(request.user, code)
     r = reach(request.user)
     under = _under(request, framework, r)
-    rows = selectors.ranking_rows(framework, r, under, bands=[])
-    header, lines, places = _export_rows(framework, rows, selectors.ranked_count(framework))
+    rows = ranking(framework, units=selectors.units_shown(r, under), with_areas=False)
+    header, lines, places = _export_rows(framework, rows, rows.ranked)
     name = f"xep-hang-{framework.code}" + (f"-{under.code}" if under else "")
     if fmt == "csv":
         buffer = io.StringIO()
