@@ -172,10 +172,11 @@ def _year_lines(framework: Framework, compare: Framework, lines: list[RankingLin
         if len(refs) == 1:
             prev_points, prev_index, prev_rank = refs[0].points, idx(refs[0].index), refs[0].rank
         elif refs:
-            prev_points = round_half_up(sum(r.points for r in refs) / len(refs), 2)
-            pooled_max = sum(r.max_points for r in refs)
+            pooled_points = sum((r.points for r in refs), ZERO)
+            prev_points = round_half_up(pooled_points / len(refs), 2)
+            pooled_max = sum((r.max_points for r in refs), ZERO)
             if pooled_max > 0:
-                prev_index = round_half_up(sum(r.points for r in refs) * 100 / pooled_max, places)
+                prev_index = round_half_up(pooled_points * 100 / pooled_max, places)
                 own = [r.index for r in refs if r.index is not None]
                 prev_rank = 1 + sum(1 for i in previous_indices if i > prev_index) - sum(1 for i in own if i > prev_index)
         result.append(YearLine(

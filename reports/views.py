@@ -160,15 +160,15 @@ def dashboard(request):
     under = _under(request, chosen, r)
     bands = selectors.framework_bands(chosen)
     colours = selectors.grade_colours(bands)
-    lines = ranking(chosen, units=selectors.units_shown(r, under), with_areas=False)
-    rows = lines.lines
+    board = ranking(chosen, units=selectors.units_shown(r, under), with_areas=False)
+    rows = board.lines
     distribution = selectors.grade_distribution(rows, bands)
     charted = [row for row in rows if row.index is not None]
     context.update(_base_context(request, chosen, r, under, "ranking"))
     context.update({
         "rows": rows,
         "colours": colours,
-        "ranked": lines.ranked,
+        "ranked": board.ranked,
         "distribution": distribution,
         "export_query": urlencode({"under": under.code}) if under else "",
         "index_chart": _chart(

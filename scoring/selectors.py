@@ -35,6 +35,8 @@ from .models import (
     Score,
 )
 
+ZERO = Decimal("0")
+
 
 def framework_by_code(code: str) -> Framework:
     return Framework.objects.select_related("authority").get(code=code)
@@ -65,12 +67,12 @@ class CriteriaTree:
         return len(self.criteria)
 
     @cached_property
-    def by_id(self) -> dict[int, Criterion]:
+    def by_id(self) -> dict[int | None, Criterion]:
         return {criterion.pk: criterion for criterion in self.criteria}
 
     @cached_property
     def areas(self) -> list[TreeArea]:
-        parts: dict[int, TreeArea] = {}
+        parts: dict[int | None, TreeArea] = {}
         for criterion in self.criteria:
             if criterion.depth == 0:
                 parts[criterion.pk] = TreeArea(criterion, [])
@@ -301,15 +303,15 @@ class SheetArea:
 
     @property
     def self_total(self) -> Decimal:
-        return sum((row.self_points or 0 for row in self.counted if not row.is_survey), Decimal("0"))
+        return sum((row.self_points or ZERO for row in self.counted if not row.is_survey), ZERO)
 
     @property
     def final_total(self) -> Decimal:
-        return sum((row.final_points or 0 for row in self.counted), Decimal("0"))
+        return sum((row.final_points or ZERO for row in self.counted), ZERO)
 
     @property
     def max_total(self) -> Decimal:
-        return sum((row.criterion.max_points for row in self.counted), Decimal("0"))
+        return sum((row.criterion.max_points for row in self.counted), ZERO)
 
     @property
     def appraisable(self) -> list[SheetRow]:
@@ -401,17 +403,17 @@ class AssessmentSheet:
     @property
     def self_total(self) -> Decimal:
         """Points the unit gave itself on the self-assessed criteria (bonus and penalty apart)."""
-        return sum((row.self_points or 0 for row in self._self_scored()), Decimal("0"))
+        return sum((row.self_points or ZERO for row in self._self_scored()), ZERO)
 
     @property
     def appraised_total(self) -> Decimal:
         """The same criteria after appraisal (self points where not appraised yet)."""
-        return sum((row.final_points or 0 for row in self._self_scored()), Decimal("0"))
+        return sum((row.final_points or ZERO for row in self._self_scored()), ZERO)
 
     @property
     def survey_total(self) -> Decimal:
-        return sum((row.appraised_points or 0 for row in self.leaves if row.is_survey and not row.not_applicable),
-                   Decimal("0"))
+        return sum((row.appraised_points or ZERO for row in self.leaves if row.is_survey and not row.not_applicable),
+                   ZERO)
 
 
 def _scores_with_evidence(assessment: Assessment) -> dict[int, Score]:
@@ -438,7 +440,7 @@ def assessment_sheet(assessment: Assessment) -> AssessmentSheet:
             score = scores.get(criterion.pk) if criterion.is_leaf else None
             evidence = list(score.evidence.all()) if score else []
             for item in evidence:
-                item.filename = item.file.name.rsplit("/", 1)[-1] if item.file else ""
+                item.filename = item.file.name.rsplit("/", 1)[-1] if item.file else ""  # type: ignore[attr-defined]
             rows.append(SheetRow(criterion, score, evidence))
         areas.append(SheetArea(part.area, rows))
     return AssessmentSheet(assessment, tree, areas)
@@ -462,9 +464,9 @@ def explanation_rounds(assessment: Assessment) -> list[ExplanationRound]:
                 rounds.append(current)
             elif entry.old_value == AssessmentStatus.RETURNED and current is not None:
                 current.resubmitted_at = entry.created_at
-        elif current is not None and entry.criterion_id:
+        elif current is not None and entry.criterion is not None:
             if entry.action == "explanation_request":
-                current.requests[entry.criterion_id] = (entry.criterion, entry.reason)
+                current.requests[entry.criterion.pk] = (entry.criterion, entry.reason)
             elif entry.field == "explanation":
-                current.answers[entry.criterion_id] = entry.new_value
+                current.answers[entry.criterion.pk] = entry.new_value
     return rounds
