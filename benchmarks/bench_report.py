@@ -10,7 +10,7 @@ bulk-inserted, results recomputed for both years. Then, median of --repeat runs,
 later year compared with the earlier one, as the job builds it:
   - reads: reports.report_workbook.report_data (every figure of the six sheets);
   - workbook: build_workbook (reads + sheets in memory) and saving it as .xlsx;
-and floors measured in the same run on the same rows: ranking_lines (what the dashboard reads) and
+and floors measured in the same run on the same rows: scoring.selectors.ranking (what the dashboard reads) and
 reading all the framework's score rows into Python. Ratios are against those floors.
 """
 
@@ -54,7 +54,7 @@ def measure(label: str, prepare, repeat: int) -> dict:
 
     from reports.report_workbook import build_workbook, report_data
     from scoring.models import Framework, Score
-    from scoring.selectors import ranking_lines
+    from scoring.selectors import ranking
 
     start = time.perf_counter()
     previous, framework = prepare()
@@ -77,7 +77,7 @@ def measure(label: str, prepare, repeat: int) -> dict:
         build_workbook(framework, previous)
     return {
         "label": label, "units": units, "score_rows": score_rows, "prepared": prepared,
-        "ranking": timed(lambda: ranking_lines(framework), repeat),
+        "ranking": timed(lambda: ranking(framework), repeat),
         "scores": timed(read_scores, repeat),
         "reads": timed(lambda: report_data(framework, previous), repeat),
         "build": timed(lambda: build_workbook(framework, previous), repeat),
@@ -91,7 +91,7 @@ def report(result: dict) -> None:
     med = {key: statistics.median(result[key]) for key in ("ranking", "scores", "reads", "build", "whole")}
     print(f"\n{result['label']}: {result['units']:,} units · {result['score_rows']:,} score rows "
           f"(prepared in {result['prepared']:.1f} s)")
-    print(f"  floor  ranking_lines (the dashboard's read)  {med['ranking'] * 1000:9.1f} ms")
+    print(f"  floor  ranking (the dashboard's read)        {med['ranking'] * 1000:9.1f} ms")
     print(f"  floor  read all score rows into Python       {med['scores'] * 1000:9.1f} ms")
     for key, label in (("reads", "report reads (report_data)        "),
                        ("build", "workbook in memory (build_workbook)"),

@@ -1,14 +1,14 @@
 """The comparative report workbook (issue 6): cover, ranking with a bar chart of the index, areas,
 year on year, points lost per criterion and appraisal differences.
 
-Every figure comes from the stored results (scoring.selectors.ranking_lines and the stored
-AssessmentResult / AreaResult rows), so the workbook and the dashboard always agree. The reads are a
-fixed handful of queries whatever the number of units (`report_data`); the sheets are then written
-from memory.
+Every figure comes from the stored results through the selectors the dashboard reads
+(scoring.selectors.ranking and criteria_tree), so the workbook and the dashboard always agree. The
+reads are a fixed handful of queries whatever the number of units (`report_data`); the sheets are then
+written from memory.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -23,7 +23,7 @@ from openpyxl.utils import get_column_letter
 
 from parindex.numbers import round_half_up
 from scoring.models import (
-    AssessmentResult,
+    AssessmentStatus,
     Criterion,
     CriterionKind,
     CriterionSource,
@@ -31,7 +31,7 @@ from scoring.models import (
     Score,
 )
 from scoring.results import previous_framework
-from scoring.selectors import RankingLine, ranking_lines
+from scoring.selectors import CriteriaTree, Ranking, RankingLine, criteria_tree, ranking
 from units.models import Unit
 
 SHEET_COVER = "Thông tin"
@@ -109,45 +109,37 @@ class DifferenceLine:
 class ReportData:
     framework: Framework
     compare: Framework | None
-    lines: list[RankingLine]
+    ranking: Ranking
     areas: list[Criterion]
     years: list[YearLine]
     lost: list[LostLine]
     differences: list[DifferenceLine]
-    self_points: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def lines(self) -> list[RankingLine]:
+        return self.ranking.lines
 
     @property
     def ranked(self) -> int:
-        return sum(1 for line in self.lines if line.rank is not None)
+        return self.ranking.ranked
 
 
 def report_data(framework: Framework, compare: Framework | None) -> ReportData:
     """Everything the workbook shows, in a fixed number of queries (8 with a comparison)."""
-    lines = ranking_lines(framework)  # 2 queries
-    stored = {  # 1 query: the fields ranking_lines does not carry
-        row["assessment__unit__code"]: row
-        for row in AssessmentResult.objects.filter(framework=framework).values(
-            "assessment__unit__code", "assessment__unit_id", "self_points",
-            "previous_points", "previous_index", "previous_rank",
-        )
-    }
-    areas = list(  # 1 query; bonus and penalty areas have no area result
-        Criterion.objects.filter(framework=framework, depth=0, kind=CriterionKind.SCORE).order_by("order")
-    )
-    years = _year_lines(framework, compare, lines, stored) if compare else []
+    lines = ranking(framework)  # 2 queries
+    tree = criteria_tree(framework)  # 1 query
     return ReportData(
         framework=framework,
         compare=compare,
-        lines=lines,
-        areas=areas,
-        years=years,
-        lost=_points_lost(framework, len(lines)),
+        ranking=lines,
+        areas=tree.scored_areas,  # bonus and penalty areas have no area result
+        years=_year_lines(framework, compare, lines.lines) if compare else [],
+        lost=_points_lost(framework, tree, len(lines)),
         differences=_differences(framework),
-        self_points={code: row["self_points"] for code, row in stored.items()},
     )
 
 
-def _year_lines(framework, compare, lines, stored) -> list[YearLine]:
+def _year_lines(framework: Framework, compare: Framework, lines: list[RankingLine]) -> list[YearLine]:
     """Year on year for every unit, following mergers: the unit's own result in the compared
     framework, else its predecessors' (one: its figures; several: points averaged, index pooled).
 
@@ -156,42 +148,36 @@ def _year_lines(framework, compare, lines, stored) -> list[YearLine]:
     with the same rule from that framework's stored results."""
     places = framework.index_decimals
     idx = lambda value: None if value is None else round_half_up(value, places)  # noqa: E731
-    before = {  # 1 query
-        row["assessment__unit_id"]: row
-        for row in AssessmentResult.objects.filter(framework=compare).values(
-            "assessment__unit_id", "assessment__unit__code", "points", "max_points", "index", "rank"
-        )
-    }
-    unit_ids = [row["assessment__unit_id"] for row in stored.values()]
+    before = {line.unit_id: line for line in ranking(compare, with_areas=False)}  # 1 query
     predecessors: dict[int, list[int]] = defaultdict(list)
     for unit_id, predecessor_id in Unit.predecessors.through.objects.filter(  # 1 query
-        from_unit_id__in=unit_ids
+        from_unit_id__in=[line.unit_id for line in lines]
     ).values_list("from_unit_id", "to_unit_id"):
         predecessors[unit_id].append(predecessor_id)
     use_stored = previous_framework(framework) == compare  # 1 query
-    previous_indices = sorted((r["index"] for r in before.values() if r["index"] is not None), reverse=True)
+    previous_indices = sorted((r.index for r in before.values() if r.index is not None), reverse=True)
     result = []
     for line in lines:
-        row = stored[line.unit_code]
-        unit_id = row["assessment__unit_id"]
+        unit_id = line.unit_id
         refs = [before[unit_id]] if unit_id in before else [before[p] for p in predecessors.get(unit_id, ()) if p in before]
-        refs.sort(key=lambda r: r["assessment__unit__code"])
-        codes = [r["assessment__unit__code"] for r in refs]
+        refs.sort(key=lambda r: r.unit_code)
+        codes = [r.unit_code for r in refs]
         if use_stored:
             result.append(YearLine(
-                line, codes, row["previous_points"], idx(row["previous_index"]), row["previous_rank"],
+                line, codes, line.previous_points, line.previous_index, line.previous_rank,
                 line.points_change, line.index_change, line.rank_change,
             ))
             continue
         prev_points = prev_index = prev_rank = None
         if len(refs) == 1:
-            prev_points, prev_index, prev_rank = refs[0]["points"], idx(refs[0]["index"]), refs[0]["rank"]
+            prev_points, prev_index, prev_rank = refs[0].points, idx(refs[0].index), refs[0].rank
         elif refs:
-            prev_points = round_half_up(sum(r["points"] for r in refs) / len(refs), 2)
-            pooled_max = sum(r["max_points"] for r in refs)
+            pooled_points = sum((r.points for r in refs), ZERO)
+            prev_points = round_half_up(pooled_points / len(refs), 2)
+            pooled_max = sum((r.max_points for r in refs), ZERO)
             if pooled_max > 0:
-                prev_index = round_half_up(sum(r["points"] for r in refs) * 100 / pooled_max, places)
-                own = [r["index"] for r in refs if r["index"] is not None]
+                prev_index = round_half_up(pooled_points * 100 / pooled_max, places)
+                own = [r.index for r in refs if r.index is not None]
                 prev_rank = 1 + sum(1 for i in previous_indices if i > prev_index) - sum(1 for i in own if i > prev_index)
         result.append(YearLine(
             line, codes, prev_points, prev_index, prev_rank,
@@ -202,14 +188,11 @@ def _year_lines(framework, compare, lines, stored) -> list[YearLine]:
     return result
 
 
-def _points_lost(framework: Framework, units: int) -> list[LostLine]:
+def _points_lost(framework: Framework, tree: CriteriaTree, units: int) -> list[LostLine]:
     """Points lost per scored criterion across all units: Σ (max − final points) over the units for
     which the leaf is applicable; a leaf left without a score counts as 0 points. One aggregate query
-    for the score rows, one for the leaves."""
-    leaves = list(
-        Criterion.objects.filter(framework=framework, is_leaf=True, kind=CriterionKind.SCORE)
-        .select_related("area").order_by("order")
-    )
+    for the score rows."""
+    leaves = [leaf for leaf in tree.leaves if leaf.kind == CriterionKind.SCORE]
     final = Coalesce("appraised_points", "self_points", Value(ZERO))
     counted = Q(not_applicable=False)
     full = counted & (
@@ -233,7 +216,7 @@ def _points_lost(framework: Framework, units: int) -> list[LostLine]:
         row = sums.get(leaf.pk, {"rows": 0, "na": 0, "full": 0, "final": None})
         applicable = units - row["na"]
         lost = leaf.max_points * applicable - (row["final"] or ZERO)
-        area = leaf.area if leaf.area_id and leaf.area_id != leaf.pk else None
+        area = tree.area_of(leaf) if leaf.area_id and leaf.area_id != leaf.pk else None
         lines.append(LostLine(
             code=leaf.code, title=leaf.title, area=f"{area.code}. {area.title}" if area else "",
             max_points=leaf.max_points, counted=applicable,
@@ -478,14 +461,12 @@ def _appraisal(ws, data: ReportData) -> None:
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
         ws.column_dimensions[get_column_letter(first + offset)].width = [7, 12, 28, 14, 11, 11, 10][offset]
-    from scoring.models import AssessmentStatus
-
     statuses = dict(AssessmentStatus.choices)
     for row, line in enumerate(data.lines, start=2):
         changes = per_unit.get(line.unit_code, [])
         score_change = sum((c.difference for c in changes if c.kind == CriterionKind.SCORE), ZERO)
         values = [line.rank, line.unit_code, line.unit_name, str(statuses.get(line.status, line.status)),
-                  data.self_points.get(line.unit_code), score_change, len(changes)]
+                  line.self_points, score_change, len(changes)]
         for offset, value in enumerate(values):
             cell = ws.cell(row=row, column=first + offset, value=value)
             if offset == 4:

@@ -2,7 +2,9 @@
 
 Every function runs a fixed number of queries whatever the number of units: rows are read with one
 query each (values() or select_related) and put together in Python by id. The scope of a user (the
-units under their authority) is a prefix filter on the unit path, applied inside those queries.
+units under their authority) is a prefix filter on the unit path, applied inside those queries. The
+ranking and the criteria tree are scoring.selectors' (the same reads as the report workbook and
+`manage.py ranking`).
 """
 
 from collections import Counter, defaultdict
@@ -10,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Avg, Count, F, Q, Sum
+from django.db.models import Avg, Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from parindex.numbers import round_half_up
@@ -20,13 +22,13 @@ from scoring.models import (
     Assessment,
     AssessmentResult,
     AssessmentStatus,
-    Criterion,
     CriterionKind,
     CriterionSource,
     Framework,
     GradeBand,
     Score,
 )
+from scoring.selectors import RankingLine, criteria_tree, ranking
 from units.models import Unit
 
 from .models import RemediationItem, RemediationStatus
@@ -72,92 +74,24 @@ def _index(value, places: int) -> Decimal | None:
     return None if value is None else round_half_up(Decimal(value), places)
 
 
-# --- ranking ----------------------------------------------------------------------------------------
+# --- ranking (scoring.selectors.ranking, as the dashboards show it) ----------------------------------
 
 
-@dataclass
-class RankRow:
-    assessment_id: int
-    unit_id: int
-    unit_code: str
-    unit_name: str
-    rank: int | None
-    points: Decimal
-    max_points: Decimal
-    index: Decimal | None
-    grade: str
-    provisional: bool
-    status: str
-    points_change: Decimal | None
-    index_change: Decimal | None
-    rank_change: int | None
-    self_points: Decimal = Decimal("0")
-    colour: str = NO_GRADE_COLOUR
-
-    @property
-    def arrow(self) -> str:
-        if self.rank_change is None:
-            return ""
-        return "▲" if self.rank_change > 0 else "▼" if self.rank_change < 0 else "▬"
-
-    @property
-    def trend(self) -> str:
-        """CSS class of the change: up / down / same."""
-        if self.rank_change is None:
-            return ""
-        return "up" if self.rank_change > 0 else "down" if self.rank_change < 0 else "same"
+def units_shown(r: Reach, under: Unit | None = None) -> QuerySet[Unit]:
+    """The units a dashboard shows: those under the user's authority, optionally one subtree of them."""
+    return Unit.objects.filter(authority_condition(r, "path")).filter(subtree_condition(under, "path"))
 
 
 def grade_colours(bands: list[GradeBand]) -> dict[str, str]:
     return {band.name: GRADE_COLOURS[min(i, len(GRADE_COLOURS) - 1)] for i, band in enumerate(bands)}
 
 
+def grade_colour(grade: str, colours: dict[str, str]) -> str:
+    return colours.get(grade, NO_GRADE_COLOUR)
+
+
 def framework_bands(framework: Framework) -> list[GradeBand]:
     return list(GradeBand.objects.filter(framework=framework).order_by("-min_index"))
-
-
-def ranking_rows(framework: Framework, r: Reach, under: Unit | None = None, bands=None) -> list[RankRow]:
-    """The framework's stored results for the units the user oversees (optionally one subtree), best
-    first, unranked last. One query (plus one for the grade bands unless given)."""
-    places = framework.index_decimals
-    colours = grade_colours(framework_bands(framework) if bands is None else bands)
-    rows = (
-        AssessmentResult.objects.filter(framework=framework)
-        .filter(authority_condition(r, "assessment__unit__path"))
-        .filter(subtree_condition(under, "assessment__unit__path"))
-        .order_by(F("rank").asc(nulls_last=True), "assessment__unit__code")
-        .values(
-            "assessment_id", "assessment__unit_id", "assessment__unit__code", "assessment__unit__name",
-            "assessment__status", "rank", "points", "max_points", "index", "grade", "provisional",
-            "points_change", "index_change", "rank_change", "self_points",
-        )
-    )
-    return [
-        RankRow(
-            assessment_id=row["assessment_id"],
-            unit_id=row["assessment__unit_id"],
-            unit_code=row["assessment__unit__code"],
-            unit_name=row["assessment__unit__name"],
-            rank=row["rank"],
-            points=row["points"],
-            max_points=row["max_points"],
-            index=_index(row["index"], places),
-            grade=row["grade"],
-            provisional=row["provisional"],
-            status=row["assessment__status"],
-            points_change=row["points_change"],
-            index_change=_index(row["index_change"], places),
-            rank_change=row["rank_change"],
-            self_points=row["self_points"],
-            colour=colours.get(row["grade"], NO_GRADE_COLOUR),
-        )
-        for row in rows
-    ]
-
-
-def ranked_count(framework: Framework) -> int:
-    """How many units hold a rank in the whole framework (the N of "04/15")."""
-    return AssessmentResult.objects.filter(framework=framework, rank__isnull=False).count()
 
 
 @dataclass
@@ -168,7 +102,7 @@ class GradeCount:
     colour: str
 
 
-def grade_distribution(rows: list[RankRow], bands: list[GradeBand]) -> list[GradeCount]:
+def grade_distribution(rows: list[RankingLine], bands: list[GradeBand]) -> list[GradeCount]:
     counts = Counter(row.grade for row in rows if row.index is not None)
     colours = grade_colours(bands)
     lines = [GradeCount(b.name, b.min_index, counts.pop(b.name, 0), colours[b.name]) for b in bands]
@@ -205,7 +139,7 @@ class AreaColumn:
 @dataclass
 class AreaMatrix:
     areas: list[AreaColumn]
-    rows: list[tuple[RankRow, list[AreaCell | None]]]
+    rows: list[tuple[RankingLine, list[AreaCell | None]]]
 
 
 def heat_colour(index: Decimal | None) -> str:
@@ -221,11 +155,6 @@ def framework_areas(framework: Framework) -> list[AreaColumn]:
     """The framework's scored areas (depth 0, kind score) with the framework-wide average of each
     area's points and index and how many units are ranked in it. Two queries."""
     places = framework.index_decimals
-    areas = list(
-        Criterion.objects.filter(framework=framework, depth=0, kind=CriterionKind.SCORE)
-        .order_by("order")
-        .values("id", "code", "title", "max_points")
-    )
     averages = {
         row["area_id"]: row
         for row in AreaResult.objects.filter(framework=framework)
@@ -233,11 +162,11 @@ def framework_areas(framework: Framework) -> list[AreaColumn]:
         .annotate(avg_points=Avg("points"), avg_index=Avg("index"), ranked=Count("id", filter=Q(rank__isnull=False)))
     }
     columns = []
-    for area in areas:
-        avg = averages.get(area["id"], {})
+    for area in criteria_tree(framework).scored_areas:
+        avg = averages.get(area.pk, {})
         columns.append(
             AreaColumn(
-                id=area["id"], code=area["code"], title=area["title"], max_points=area["max_points"],
+                id=area.pk, code=area.code, title=area.title, max_points=area.max_points,
                 average_points=_index(avg.get("avg_points"), 2),
                 average_index=_index(avg.get("avg_index"), places),
                 ranked=avg.get("ranked", 0),
@@ -247,23 +176,18 @@ def framework_areas(framework: Framework) -> list[AreaColumn]:
 
 
 def area_matrix(framework: Framework, r: Reach, under: Unit | None = None) -> AreaMatrix:
-    """Units × areas of a framework: points, index and rank per area. Four queries."""
-    places = framework.index_decimals
+    """Units × areas of a framework (the ranking's lines): points, index and rank per area. Four queries."""
     areas = framework_areas(framework)
-    rows = ranking_rows(framework, r, under, bands=[])
+    lines = ranking(framework, units=units_shown(r, under)).lines
     ranked = {area.id: area.ranked for area in areas}
-    cells: dict[int, dict[int, AreaCell]] = defaultdict(dict)
-    for row in (
-        AreaResult.objects.filter(framework=framework)
-        .filter(authority_condition(r, "assessment__unit__path"))
-        .filter(subtree_condition(under, "assessment__unit__path"))
-        .values("assessment_id", "area_id", "points", "max_points", "index", "rank")
-    ):
-        index = _index(row["index"], places)
-        cells[row["assessment_id"]][row["area_id"]] = AreaCell(
-            row["points"], row["max_points"], index, row["rank"], heat_colour(index), ranked.get(row["area_id"], 0)
-        )
-    return AreaMatrix(areas, [(row, [cells[row.assessment_id].get(a.id) for a in areas]) for row in rows])
+    rows = []
+    for line in lines:
+        cells = {
+            a.area_id: AreaCell(a.points, a.max_points, a.index, a.rank, heat_colour(a.index), ranked.get(a.area_id, 0))
+            for a in line.areas
+        }
+        rows.append((line, [cells.get(area.id) for area in areas]))
+    return AreaMatrix(areas, rows)
 
 
 # --- unit profile -----------------------------------------------------------------------------------
@@ -447,11 +371,7 @@ def unit_profile(unit: Unit, framework: Framework | None = None) -> UnitProfile:
 def _criteria_losses(assessment_id: int, framework: Framework) -> tuple[list[LostCriterion], list[Adjustment]]:
     """Scored leaves where the unit lost points (max − achieved, largest first), and the leaves whose
     appraised points differ from the self points. Two queries."""
-    leaves = list(
-        Criterion.objects.filter(framework=framework, is_leaf=True, kind=CriterionKind.SCORE)
-        .order_by("order")
-        .values("id", "code", "title", "max_points", "source")
-    )
+    leaves = [leaf for leaf in criteria_tree(framework).leaves if leaf.kind == CriterionKind.SCORE]
     scores = {
         s["criterion_id"]: s
         for s in Score.objects.filter(assessment_id=assessment_id).values(
@@ -460,22 +380,22 @@ def _criteria_losses(assessment_id: int, framework: Framework) -> tuple[list[Los
     }
     lost, adjustments = [], []
     for leaf in leaves:
-        score = scores.get(leaf["id"])
+        score = scores.get(leaf.pk)
         if score and score["not_applicable"]:
             continue
         final = None
         if score:
             final = score["appraised_points"] if score["appraised_points"] is not None else score["self_points"]
         achieved = final or Decimal("0")
-        if leaf["max_points"] - achieved > 0:
-            lost.append(LostCriterion(leaf["code"], leaf["title"], leaf["max_points"], achieved,
-                                      leaf["max_points"] - achieved))
+        if leaf.max_points - achieved > 0:
+            lost.append(LostCriterion(leaf.code, leaf.title, leaf.max_points, achieved,
+                                      leaf.max_points - achieved))
         if (
-            score and leaf["source"] == CriterionSource.SELF
+            score and leaf.source == CriterionSource.SELF
             and score["self_points"] is not None and score["appraised_points"] is not None
             and score["self_points"] != score["appraised_points"]
         ):
-            adjustments.append(Adjustment(leaf["code"], leaf["title"], score["self_points"],
+            adjustments.append(Adjustment(leaf.code, leaf.title, score["self_points"],
                                           score["appraised_points"], score["appraisal_reason"]))
     lost.sort(key=lambda item: (-item.lost, [int(p) for p in item.code.split(".")]))
     return lost, adjustments

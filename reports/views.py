@@ -29,6 +29,7 @@ from parindex.templatetags.parindex import rank_change as rank_change_text
 from scoring import access
 from scoring.access import can_manage_framework, reach
 from scoring.models import Framework
+from scoring.selectors import ranking
 from units.models import Unit, UnitKind
 
 from . import selectors
@@ -146,19 +147,22 @@ def dashboard(request):
         return render(request, "reports/dashboard.html", context)
     under = _under(request, chosen)
     bands = selectors.framework_bands(chosen)
-    rows = selectors.ranking_rows(chosen, r, under, bands=bands)
+    colours = selectors.grade_colours(bands)
+    board = ranking(chosen, units=selectors.units_shown(r, under), with_areas=False)
+    rows = board.lines
     distribution = selectors.grade_distribution(rows, bands)
     charted = [row for row in rows if row.index is not None]
     context.update(_base_context(request, chosen, r, under, "ranking"))
     context.update({
         "rows": rows,
-        "ranked": selectors.ranked_count(chosen),
+        "colours": colours,
+        "ranked": board.ranked,
         "distribution": distribution,
         "export_query": urlencode({"under": under.code}) if under else "",
         "index_chart": _chart(
             "bar", [row.unit_name for row in charted],
             [{"label": _("Index"), "data": [_num(row.index) for row in charted],
-              "backgroundColor": [row.colour for row in charted]}],
+              "backgroundColor": [selectors.grade_colour(row.grade, colours) for row in charted]}],
             y_max=100, legend=False, y_title=_("Index"),
         ),
         "grade_chart": _chart(
@@ -203,8 +207,8 @@ def ranking_export(request, code, fmt):
     framework = access.get_framework_for_oversight(request.user, code)
     r = reach(request.user)
     under = _under(request, framework)
-    rows = selectors.ranking_rows(framework, r, under, bands=[])
-    header, lines, places = _export_rows(framework, rows, selectors.ranked_count(framework))
+    rows = ranking(framework, units=selectors.units_shown(r, under), with_areas=False)
+    header, lines, places = _export_rows(framework, rows, rows.ranked)
     name = f"xep-hang-{framework.code}" + (f"-{under.code}" if under else "")
     if fmt == "csv":
         buffer = io.StringIO()

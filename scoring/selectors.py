@@ -1,31 +1,121 @@
-"""Reads of stored results. Constant query counts: one query for the rows, one for their areas."""
+"""Reads of frameworks, assessments and stored results: one selector per question, reused by every
+page, export, workbook and command so that their answers cannot drift apart.
+
+- `criteria_tree(framework)`: the criteria of a framework in tree order, grouped by area (one query).
+- `assessment_sheet(assessment)`: that tree with one assessment's scores and evidence (self-assessment
+  and appraisal pages; the stored result and the explanation rounds are read when asked for).
+- `ranking(framework, units=…)`: the stored results of a framework as published, best first, with
+  their areas and year-on-year change (two queries whatever the number of units).
+"""
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 
-from django.db.models import F, QuerySet
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import F, Prefetch, Q, QuerySet
 
 from parindex.numbers import round_half_up
+from units.models import Unit
 
-from .models import AreaResult, AssessmentResult, Framework
+from .models import (
+    AreaResult,
+    Assessment,
+    AssessmentResult,
+    AssessmentStatus,
+    AuditEntry,
+    Criterion,
+    CriterionKind,
+    CriterionSource,
+    Evidence,
+    Framework,
+    Score,
+)
+
+ZERO = Decimal("0")
 
 
 def framework_by_code(code: str) -> Framework:
     return Framework.objects.select_related("authority").get(code=code)
 
 
-def results_for_framework(framework: Framework) -> QuerySet[AssessmentResult]:
-    """Stored results best first; unranked (nothing scored yet) last, by unit code."""
-    return (
-        AssessmentResult.objects.filter(framework=framework)
-        .select_related("assessment__unit")
-        .order_by(F("rank").asc(nulls_last=True), "assessment__unit__code")
-    )
+# --- the criteria tree ----------------------------------------------------------------------------------
+
+
+@dataclass
+class TreeArea:
+    """An area (depth 0) and the criteria under it in tree order; an area that is itself a leaf is
+    its own only node."""
+
+    area: Criterion
+    nodes: list[Criterion]
+
+
+@dataclass
+class CriteriaTree:
+    """The criteria of one framework in tree order (area → criterion → sub-criterion)."""
+
+    criteria: list[Criterion]
+
+    def __iter__(self) -> Iterator[Criterion]:
+        return iter(self.criteria)
+
+    def __len__(self) -> int:
+        return len(self.criteria)
+
+    @cached_property
+    def by_id(self) -> dict[int | None, Criterion]:
+        return {criterion.pk: criterion for criterion in self.criteria}
+
+    @cached_property
+    def areas(self) -> list[TreeArea]:
+        parts: dict[int | None, TreeArea] = {}
+        for criterion in self.criteria:
+            if criterion.depth == 0:
+                parts[criterion.pk] = TreeArea(criterion, [])
+                if not criterion.is_leaf:
+                    continue
+            parts[criterion.area_id].nodes.append(criterion)
+        return list(parts.values())
+
+    @property
+    def scored_areas(self) -> list[Criterion]:
+        """Areas of kind score: those with stored area results (bonus and penalty have none)."""
+        return [part.area for part in self.areas if part.area.kind == CriterionKind.SCORE]
+
+    @property
+    def leaves(self) -> list[Criterion]:
+        return [criterion for criterion in self.criteria if criterion.is_leaf]
+
+    @cached_property
+    def _children(self) -> dict[int | None, list[Criterion]]:
+        children: dict[int | None, list[Criterion]] = defaultdict(list)
+        for criterion in self.criteria:
+            children[criterion.parent_id].append(criterion)
+        return children
+
+    def children_of(self, criterion: Criterion) -> list[Criterion]:
+        return self._children.get(criterion.pk, [])
+
+    def area_of(self, criterion: Criterion) -> Criterion:
+        return self.by_id[criterion.area_id]
+
+
+def criteria_tree(framework: Framework | int) -> CriteriaTree:
+    """The framework's criteria in tree order. One query."""
+    framework_id = framework if isinstance(framework, int) else framework.pk
+    return CriteriaTree(list(Criterion.objects.filter(framework_id=framework_id).order_by("order")))
+
+
+# --- the ranking ----------------------------------------------------------------------------------------
 
 
 @dataclass
 class AreaLine:
+    area_id: int
     code: str
     title: str
     points: Decimal
@@ -36,9 +126,14 @@ class AreaLine:
 
 @dataclass
 class RankingLine:
-    rank: int | None
+    """One unit's stored result, its index rounded to the framework's decimals as published."""
+
+    assessment_id: int
+    unit_id: int
     unit_code: str
     unit_name: str
+    status: str
+    rank: int | None
     points: Decimal
     max_points: Decimal
     index: Decimal | None
@@ -47,67 +142,105 @@ class RankingLine:
     self_points: Decimal
     bonus_points: Decimal
     penalty_points: Decimal
-    status: str
+    # Year on year (the previous year's own result, or the unit's predecessors' pooled).
+    previous_points: Decimal | None
+    previous_index: Decimal | None
+    previous_rank: int | None
     points_change: Decimal | None
     index_change: Decimal | None
     rank_change: int | None
     areas: list[AreaLine] = field(default_factory=list)
 
+    @property
+    def arrow(self) -> str:
+        if self.rank_change is None:
+            return ""
+        return "▲" if self.rank_change > 0 else "▼" if self.rank_change < 0 else "▬"
 
-def ranking_lines(framework: Framework) -> list[RankingLine]:
-    """The ranking of a framework as published: index rounded to the framework's decimals."""
+    @property
+    def trend(self) -> str:
+        """CSS class of the change: up / down / same."""
+        if self.rank_change is None:
+            return ""
+        return "up" if self.rank_change > 0 else "down" if self.rank_change < 0 else "same"
+
+
+@dataclass
+class Ranking:
+    """The lines of a ranking, best first (unranked last, by unit code)."""
+
+    framework: Framework
+    lines: list[RankingLine]
+    limited: bool = False  # the lines are those of some units only
+
+    def __iter__(self) -> Iterator[RankingLine]:
+        return iter(self.lines)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @cached_property
+    def ranked(self) -> int:
+        """How many units hold a place in the whole framework (the N of "04/15"), whatever units the
+        lines are limited to (one query then)."""
+        if not self.limited:
+            return sum(1 for line in self.lines if line.rank is not None)
+        return AssessmentResult.objects.filter(framework=self.framework, rank__isnull=False).count()
+
+
+_LINE_FIELDS = (
+    "assessment_id", "assessment__unit_id", "assessment__unit__code", "assessment__unit__name", "assessment__status",
+    "rank", "points", "max_points", "index", "grade", "provisional", "self_points", "bonus_points",
+    "penalty_points", "previous_points", "previous_index", "previous_rank", "points_change", "index_change",
+    "rank_change",
+)
+
+
+def ranking(framework: Framework, *, units: QuerySet[Unit] | None = None, with_areas: bool = True) -> Ranking:
+    """The stored results of a framework, best first, unranked last (by unit code); optionally only
+    those of `units` (the caller's authority, a subtree). Ranks are those of the whole framework.
+
+    One query for the lines and, `with_areas`, one for their areas, whatever the number of units.
+    Plain tuples, not model instances: at national scale that is 3,321 lines and ~25,000 areas."""
     places = framework.index_decimals
-    idx = lambda value: None if value is None else round_half_up(value, places)  # noqa: E731
+
+    def published(value: Decimal | None) -> Decimal | None:
+        return None if value is None else round_half_up(Decimal(value), places)
+
+    results = AssessmentResult.objects.filter(framework=framework)
+    area_results = AreaResult.objects.filter(framework=framework)
+    if units is not None:
+        results = results.filter(assessment__unit__in=units)
+        area_results = area_results.filter(assessment__unit__in=units)
     areas: dict[int, list[AreaLine]] = defaultdict(list)
-    # Plain tuples, not model instances: at national scale this is ~25,000 rows (8 areas × 3,321 units).
-    for assessment_id, code, title, points, max_points, index, rank in (
-        AreaResult.objects.filter(framework=framework)
-        .order_by("assessment_id", "area__order")
-        .values_list("assessment_id", "area__code", "area__title", "points", "max_points", "index", "rank")
-    ):
-        areas[assessment_id].append(AreaLine(code, title, points, max_points, idx(index), rank))
+    if with_areas:
+        for assessment_id, area_id, code, title, points, max_points, index, rank in (
+            area_results.order_by("assessment_id", "area__order").values_list(
+                "assessment_id", "area_id", "area__code", "area__title", "points", "max_points", "index", "rank"
+            )
+        ):
+            areas[assessment_id].append(AreaLine(area_id, code, title, points, max_points, published(index), rank))
     lines = []
-    for result in results_for_framework(framework):
-        unit = result.assessment.unit
+    for (
+        assessment_id, unit_id, unit_code, unit_name, status, rank, points, max_points, index, grade, provisional,
+        self_points, bonus_points, penalty_points, previous_points, previous_index, previous_rank, points_change,
+        index_change, rank_change,
+    ) in results.order_by(F("rank").asc(nulls_last=True), "assessment__unit__code").values_list(*_LINE_FIELDS):
         lines.append(
             RankingLine(
-                rank=result.rank,
-                unit_code=unit.code,
-                unit_name=unit.name,
-                points=result.points,
-                max_points=result.max_points,
-                index=idx(result.index),
-                grade=result.grade,
-                provisional=result.provisional,
-                self_points=result.self_points,
-                bonus_points=result.bonus_points,
-                penalty_points=result.penalty_points,
-                status=result.assessment.status,
-                points_change=result.points_change,
-                index_change=idx(result.index_change),
-                rank_change=result.rank_change,
-                areas=areas.get(result.assessment_id, []),
+                assessment_id=assessment_id, unit_id=unit_id, unit_code=unit_code, unit_name=unit_name,
+                status=status, rank=rank, points=points, max_points=max_points, index=published(index),
+                grade=grade, provisional=provisional, self_points=self_points, bonus_points=bonus_points,
+                penalty_points=penalty_points, previous_points=previous_points,
+                previous_index=published(previous_index), previous_rank=previous_rank,
+                points_change=points_change, index_change=published(index_change), rank_change=rank_change,
+                areas=areas.get(assessment_id, []),
             )
         )
-    return lines
+    return Ranking(framework, lines, limited=units is not None)
 
 
-# --- appraisal sheet: one assessment's criteria, scores, evidence and explanation rounds -------------
-# (imports kept with the section they serve, so that this addition stays self-contained)
-
-from django.db.models import Prefetch, Q  # noqa: E402
-
-from parindex.audit.models import AuditEntry  # noqa: E402
-
-from .models import (  # noqa: E402
-    Assessment,
-    AssessmentStatus,
-    Criterion,
-    CriterionKind,
-    CriterionSource,
-    Evidence,
-    Score,
-)
+# --- one assessment: the tree with its scores, evidence and explanation rounds -----------------------------
 
 
 @dataclass
@@ -170,15 +303,15 @@ class SheetArea:
 
     @property
     def self_total(self) -> Decimal:
-        return sum((row.self_points or 0 for row in self.counted if not row.is_survey), Decimal("0"))
+        return sum((row.self_points or ZERO for row in self.counted if not row.is_survey), ZERO)
 
     @property
     def final_total(self) -> Decimal:
-        return sum((row.final_points or 0 for row in self.counted), Decimal("0"))
+        return sum((row.final_points or ZERO for row in self.counted), ZERO)
 
     @property
     def max_total(self) -> Decimal:
-        return sum((row.criterion.max_points for row in self.counted), Decimal("0"))
+        return sum((row.criterion.max_points for row in self.counted), ZERO)
 
     @property
     def appraisable(self) -> list[SheetRow]:
@@ -203,12 +336,12 @@ class ExplanationRound:
     """One return for explanation: the office's message and reasons, the unit's answers."""
 
     number: int
-    returned_at: object
-    returned_by: object
+    returned_at: datetime
+    returned_by: AbstractBaseUser | None
     message: str
     requests: dict[int, tuple[Criterion, str]] = field(default_factory=dict)
     answers: dict[int, str] = field(default_factory=dict)
-    resubmitted_at: object = None
+    resubmitted_at: datetime | None = None
 
     @property
     def lines(self) -> list[tuple[Criterion, str, str]]:
@@ -222,9 +355,18 @@ class ExplanationRound:
 @dataclass
 class AssessmentSheet:
     assessment: Assessment
+    tree: CriteriaTree
     areas: list[SheetArea]
-    result: AssessmentResult | None
-    rounds: list[ExplanationRound]
+
+    @cached_property
+    def result(self) -> AssessmentResult | None:
+        """The stored result (one query, when asked for)."""
+        return AssessmentResult.objects.filter(assessment=self.assessment).first()
+
+    @cached_property
+    def rounds(self) -> list[ExplanationRound]:
+        """The explanation history (one query, when asked for)."""
+        return explanation_rounds(self.assessment)
 
     @property
     def leaves(self) -> list[SheetRow]:
@@ -261,43 +403,47 @@ class AssessmentSheet:
     @property
     def self_total(self) -> Decimal:
         """Points the unit gave itself on the self-assessed criteria (bonus and penalty apart)."""
-        return sum((row.self_points or 0 for row in self._self_scored()), Decimal("0"))
+        return sum((row.self_points or ZERO for row in self._self_scored()), ZERO)
 
     @property
     def appraised_total(self) -> Decimal:
         """The same criteria after appraisal (self points where not appraised yet)."""
-        return sum((row.final_points or 0 for row in self._self_scored()), Decimal("0"))
+        return sum((row.final_points or ZERO for row in self._self_scored()), ZERO)
 
     @property
     def survey_total(self) -> Decimal:
-        return sum((row.appraised_points or 0 for row in self.leaves if row.is_survey and not row.not_applicable),
-                   Decimal("0"))
+        return sum((row.appraised_points or ZERO for row in self.leaves if row.is_survey and not row.not_applicable),
+                   ZERO)
 
 
-def assessment_sheet(assessment: Assessment) -> AssessmentSheet:
-    """Everything the appraisal pages show of one assessment, in five queries whatever its size:
-    criteria, scores, their evidence, the stored result, and the explanation history."""
-    criteria = list(Criterion.objects.filter(framework_id=assessment.framework_id).order_by("order"))
-    scores = {
-        s.criterion_id: s
-        for s in Score.objects.filter(assessment=assessment).prefetch_related(
+def _scores_with_evidence(assessment: Assessment) -> dict[int, Score]:
+    """The assessment's scores by criterion id, each with its evidence in the order it was added.
+    Two queries."""
+    return {
+        score.criterion_id: score
+        for score in Score.objects.filter(assessment=assessment).prefetch_related(
             Prefetch("evidence", queryset=Evidence.objects.order_by("created_at", "id"))
         )
     }
-    areas: dict[int, SheetArea] = {}
-    for criterion in criteria:
-        if criterion.depth == 0:
-            areas[criterion.pk] = SheetArea(area=criterion, rows=[])
-            if not criterion.is_leaf:
-                continue
-        score = scores.get(criterion.pk) if criterion.is_leaf else None
-        evidence = list(score.evidence.all()) if score else []
-        for item in evidence:
-            item.filename = item.file.name.rsplit("/", 1)[-1] if item.file else ""
-        row = SheetRow(criterion, score, evidence)
-        areas[criterion.area_id].rows.append(row)
-    result = AssessmentResult.objects.filter(assessment=assessment).first()
-    return AssessmentSheet(assessment, list(areas.values()), result, explanation_rounds(assessment))
+
+
+def assessment_sheet(assessment: Assessment) -> AssessmentSheet:
+    """One assessment as the self-assessment and appraisal pages show it: the criteria tree by area,
+    each leaf with its score and evidence. Three queries whatever its size (criteria, scores, their
+    evidence); the stored result and the explanation rounds add one each when read."""
+    tree = criteria_tree(assessment.framework_id)
+    scores = _scores_with_evidence(assessment)
+    areas = []
+    for part in tree.areas:
+        rows = []
+        for criterion in part.nodes:
+            score = scores.get(criterion.pk) if criterion.is_leaf else None
+            evidence = list(score.evidence.all()) if score else []
+            for item in evidence:
+                item.filename = item.file.name.rsplit("/", 1)[-1] if item.file else ""  # type: ignore[attr-defined]
+            rows.append(SheetRow(criterion, score, evidence))
+        areas.append(SheetArea(part.area, rows))
+    return AssessmentSheet(assessment, tree, areas)
 
 
 def explanation_rounds(assessment: Assessment) -> list[ExplanationRound]:
@@ -320,10 +466,9 @@ def explanation_rounds(assessment: Assessment) -> list[ExplanationRound]:
                 rounds.append(current)
             elif entry.old_value == AssessmentStatus.RETURNED and current is not None:
                 current.resubmitted_at = entry.created_at
-        elif current is not None and entry.criterion_id:
+        elif current is not None and entry.criterion is not None:
             if entry.action == "explanation_request":
-                if entry.criterion_id in criteria:  # a criterion deleted since is left out
-                    current.requests[entry.criterion_id] = (criteria[entry.criterion_id], entry.reason)
+                current.requests[entry.criterion.pk] = (entry.criterion, entry.reason)
             elif entry.field == "explanation":
-                current.answers[entry.criterion_id] = entry.new_value
+                current.answers[entry.criterion.pk] = entry.new_value
     return rounds

@@ -25,7 +25,8 @@ from parindex.numbers import format_decimal
 from units.models import Unit
 
 from .importers import FRAMEWORK_HEADER, METADATA_SHEET, framework_version
-from .models import Assessment, Criterion, CriterionSource, Framework, Score
+from .models import Assessment, CriterionSource, Framework, Score
+from .selectors import criteria_tree
 
 TEMPLATE_HEADER = ["Mã", "Tiêu chí", "Điểm tối đa", "Điểm tự đánh giá", "Tài liệu kiểm chứng", "Ghi chú"]
 NOT_APPLICABLE_TEXT = "Không áp dụng"
@@ -85,7 +86,7 @@ def assessment_workbook(
         raise ValueError("an assessment, or a unit and a framework, is needed")
     else:
         assessment = Assessment.objects.filter(unit=unit, framework=framework).first()
-    criteria = list(Criterion.objects.filter(framework=framework).order_by("order"))
+    tree = criteria_tree(framework)
     scores = {}
     if assessment is not None:
         scores = {s.criterion_id: s for s in Score.objects.filter(assessment=assessment)}
@@ -115,15 +116,9 @@ def assessment_workbook(
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
 
-    row_of: dict[str, int] = {}
-    children: dict[str, list[str]] = {}
-    for index, criterion in enumerate(criteria):
-        row_of[criterion.code] = HEADER_ROW + 1 + index
-        if criterion.parent_code:
-            children.setdefault(criterion.parent_code, []).append(criterion.code)
-
-    for criterion in criteria:
-        r = row_of[criterion.code]
+    row_of = {criterion.pk: HEADER_ROW + 1 + index for index, criterion in enumerate(tree)}
+    for criterion in tree:
+        r = row_of[criterion.pk]
         ws.cell(r, 1, criterion.code)
         ws.cell(r, 2, criterion.title).alignment = Alignment(wrap_text=True, vertical="top", indent=criterion.depth)
         max_cell = ws.cell(r, 3, criterion.max_points)
@@ -133,7 +128,7 @@ def assessment_workbook(
         if criterion.depth:
             ws.row_dimensions[r].outline_level = min(criterion.depth, 7)
         if not criterion.is_leaf:
-            refs = ",".join(f"D{row_of[c]}" for c in children.get(criterion.code, []))
+            refs = ",".join(f"D{row_of[child.pk]}" for child in tree.children_of(criterion))
             points.value = f"=SUM({refs})"
             for column in range(1, 7):
                 ws.cell(r, column).font = BOLD
@@ -181,7 +176,7 @@ def assessment_workbook(
         ("framework_version", framework_version(framework)),
         ("unit", unit.code),
         ("year", str(framework.year)),
-        ("criteria", ";".join(c.code for c in criteria)),
+        ("criteria", ";".join(c.code for c in tree)),
     ):
         meta.append([key, str(value)])
     meta.protection.sheet = True
@@ -196,7 +191,7 @@ def framework_workbook(framework: Framework) -> Workbook:
     ws.append(FRAMEWORK_HEADER)
     for cell in ws[1]:
         cell.font = BOLD
-    for criterion in Criterion.objects.filter(framework=framework).order_by("order"):
+    for criterion in criteria_tree(framework):
         ws.append([criterion.code, criterion.title, criterion.max_points, criterion.kind, criterion.source,
                    criterion.guidance or None])
         r = ws.max_row
@@ -218,7 +213,7 @@ def framework_csv(framework: Framework) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(FRAMEWORK_HEADER)
-    for criterion in Criterion.objects.filter(framework=framework).order_by("order"):
+    for criterion in criteria_tree(framework):
         writer.writerow([criterion.code, criterion.title, f"{criterion.max_points.normalize():f}", criterion.kind,
                          criterion.source, criterion.guidance])
     return out.getvalue()

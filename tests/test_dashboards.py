@@ -31,6 +31,7 @@ from scoring.models import (
     Score,
 )
 from scoring.results import results_recompute
+from scoring.selectors import ranking
 from units.models import Role, Unit, UnitKind
 
 from .factories import make_framework, make_member, make_unit, rows_from_spec
@@ -120,7 +121,7 @@ def assessment_of(unit, framework):
 
 def test_ranking_rows_follow_the_stored_results(years, leader):
     fw = years["fw24"]
-    rows = selectors.ranking_rows(fw, reach(leader))
+    rows = ranking(fw, units=selectors.units_shown(reach(leader))).lines
     stored = list(AssessmentResult.objects.filter(framework=fw).order_by("rank", "assessment__unit__code"))
     assert [row.assessment_id for row in rows] == [res.assessment_id for res in stored]
     assert all(row.index == res.index.quantize(D("0.01")) for row, res in zip(rows, stored, strict=True))
@@ -133,8 +134,8 @@ def test_ranking_rows_follow_the_stored_results(years, leader):
 def test_ranking_scope_is_the_users_authority(years, district, leader, province):
     other_district = make_unit("H2", kind=UnitKind.DISTRICT, parent=province)
     stranger = make_member(other_district, Role.LEADER, "leader_h2")
-    assert selectors.ranking_rows(years["fw24"], reach(stranger)) == []
-    assert len(selectors.ranking_rows(years["fw24"], reach(leader))) == 8
+    assert ranking(years["fw24"], units=selectors.units_shown(reach(stranger))).lines == []
+    assert len(ranking(years["fw24"], units=selectors.units_shown(reach(leader)))) == 8
 
 
 def test_ranking_narrowed_to_a_subtree(years, district, leader, province):
@@ -142,7 +143,7 @@ def test_ranking_narrowed_to_a_subtree(years, district, leader, province):
     inside = make_unit("Y1", parent=ward_group)
     fw = make_framework(district, rows=rows_from_spec(TREE), year=2025, code="XA-2025")
     bulk_year(fw, [*years["units"], inside], seed=25)
-    rows = selectors.ranking_rows(fw, reach(leader), under=ward_group)
+    rows = ranking(fw, units=selectors.units_shown(reach(leader), under=ward_group)).lines
     assert [row.unit_code for row in rows] == ["Y1"]
     assert ward_group in selectors.subtree_choices(fw, reach(leader))
 
@@ -150,7 +151,7 @@ def test_ranking_narrowed_to_a_subtree(years, district, leader, province):
 def test_grade_distribution_counts_every_unit(years, leader):
     fw = years["fw24"]
     bands = selectors.framework_bands(fw)
-    rows = selectors.ranking_rows(fw, reach(leader), bands=bands)
+    rows = ranking(fw, units=selectors.units_shown(reach(leader))).lines
     distribution = selectors.grade_distribution(rows, bands)
     assert [line.name for line in distribution][:5] == ["Xuất sắc", "Tốt", "Khá", "Trung bình", "Yếu"]
     assert sum(line.count for line in distribution) == len(rows)

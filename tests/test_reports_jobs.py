@@ -29,8 +29,8 @@ from reports.report_workbook import (
     build_workbook,
 )
 from reports.tasks import build_report_task
+from scoring import selectors
 from scoring.models import Framework
-from scoring.selectors import ranking_lines
 from scoring.services import (
     AppraisalEntry,
     SelfEntry,
@@ -113,7 +113,7 @@ def test_workbook_matches_the_ranking_and_hand_computed_figures(years, leader, d
     assert wb.sheetnames == [SHEET_COVER, SHEET_RANKING, SHEET_AREAS, SHEET_YEARS, SHEET_LOST, SHEET_APPRAISAL]
 
     ranking = wb[SHEET_RANKING]
-    lines = ranking_lines(current)
+    lines = selectors.ranking(current)
     cells = [(r[0], r[1], _num(r[3]), _num(r[4]), _num(r[5]), r[6], _num(r[8]), r[10]) for r in _rows(ranking)]
     assert cells == [
         (line.rank, line.unit_code, line.points, line.max_points, line.index, line.grade or None,
@@ -489,7 +489,7 @@ def test_build_report_command_writes_the_same_workbook(years, tmp_path):
     call_command("build_report", framework=current.code, compare=previous.code, out=str(out), stdout=io.StringIO())
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames[1:] == [SHEET_RANKING, SHEET_AREAS, SHEET_YEARS, SHEET_LOST, SHEET_APPRAISAL]
-    assert [r[1] for r in _rows(wb[SHEET_RANKING])] == [line.unit_code for line in ranking_lines(current)]
+    assert [r[1] for r in _rows(wb[SHEET_RANKING])] == [line.unit_code for line in selectors.ranking(current)]
 
 
 @pytest.mark.parametrize(

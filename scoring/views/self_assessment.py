@@ -52,6 +52,7 @@ from ..models import (
     Score,
     Via,
 )
+from ..selectors import assessment_sheet
 from ..services import (
     SelfEntry,
     assessment_submit,
@@ -170,27 +171,15 @@ def _area_totals(area: Criterion, area_result: AreaResult | None, leaf_scores: l
 
 
 def _area_blocks(assessment: Assessment, problem_codes: set[str]) -> list[AreaBlock]:
-    """The tree: a fixed number of queries whatever the number of criteria and evidence items."""
-    criteria = list(Criterion.objects.filter(framework_id=assessment.framework_id).order_by("order"))
-    scores = {
-        s.criterion_id: s
-        for s in Score.objects.filter(assessment=assessment).prefetch_related(
-            Prefetch("evidence", queryset=Evidence.objects.order_by("created_at", "id"))
-        )
-    }
+    """The tree as the appraisal page reads it (assessment_sheet), with the stored area totals: a fixed
+    number of queries whatever the number of criteria and evidence items."""
+    sheet = assessment_sheet(assessment)
     area_results = {r.area_id: r for r in AreaResult.objects.filter(assessment=assessment)}
-    blocks: list[AreaBlock] = []
-    by_area: dict[int, list[Row]] = {}
-    for criterion in criteria:
-        if criterion.depth == 0:
-            by_area[criterion.pk] = []
-            blocks.append(AreaBlock(criterion, by_area[criterion.pk], None, criterion.max_points, None))
-            if not criterion.is_leaf:
-                continue
-        score = scores.get(criterion.pk)
-        by_area.setdefault(criterion.area_id, []).append(
-            Row(criterion, score, flagged=_flagged(assessment, score))
-        )
+    blocks = [
+        AreaBlock(area.area, [Row(row.criterion, row.score, flagged=_flagged(assessment, row.score))
+                              for row in area.rows], None, area.area.max_points, None)
+        for area in sheet.areas
+    ]
     for block in blocks:
         leaf_scores = [row.score for row in block.rows if row.criterion.is_leaf]
         block.points, block.max_points, block.self_points = _area_totals(

@@ -23,7 +23,7 @@ from django.utils import timezone
 from reports.jobs import report_fail_stale, report_request, report_retry, stale_after
 from reports.models import JobStatus, ReportJob
 from reports.report_workbook import SHEET_RANKING
-from scoring.selectors import ranking_lines
+from scoring.selectors import ranking
 
 from .conftest import PROJECT_ROOT, WORKER_START_TIMEOUT, WorkerProcess, _database_url
 from .test_services import build_district_framework
@@ -89,7 +89,7 @@ def assert_workbook_matches(job: ReportJob) -> None:
     with default_storage.open(job.file.name, "rb") as stream:
         sheet = openpyxl.load_workbook(io.BytesIO(stream.read()))[SHEET_RANKING]
     rows = [(r[0], r[1]) for r in sheet.iter_rows(min_row=2, values_only=True) if r[1]]
-    assert rows == [(line.rank, line.unit_code) for line in ranking_lines(job.framework)]
+    assert rows == [(line.rank, line.unit_code) for line in ranking(job.framework)]
 
 
 def test_request_progress_file(province, report_worker):

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from parindex.numbers import as_json_decimal
 from scoring.models import Framework
-from scoring.selectors import framework_by_code, ranking_lines
+from scoring.selectors import framework_by_code, ranking
 
 
 def _dec(value, places=2):
@@ -16,7 +16,7 @@ def ranking_as_dicts(framework: Framework) -> list[dict]:
     """The ranking in the JSON shape of DESIGN §5: decimals as strings, best first."""
     places = framework.index_decimals
     items = []
-    for line in ranking_lines(framework):
+    for line in ranking(framework):
         change = None
         if line.points_change is not None:
             change = {
