@@ -21,14 +21,14 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
+from parindex.errors import ErrorCode, ServiceError
 from scoring.management.commands._common import _both
 from scoring.models import Framework
 
@@ -99,7 +99,7 @@ def report_request(*, framework: Framework, compare: Framework | None = None, ac
     report exists (its file is reused), or queued (the build is sent to Celery on commit).
     The same user asking again while their identical report is being built gets that job back."""
     if compare is not None and compare.pk == framework.pk:
-        raise ValidationError(_("A framework cannot be compared with itself."))
+        raise ServiceError(N_("A framework cannot be compared with itself."), obj=compare, field="compare")
     params = dict(parameters or {})
     params.setdefault("language", translation.get_language() or settings.LANGUAGE_CODE)
     framework, compare = _fresh(framework), _fresh(compare)
@@ -141,7 +141,7 @@ def report_retry(job: ReportJob, actor=None) -> ReportJob:
             started_at=None, heartbeat_at=None, finished_at=None,
         )
         if not updated:
-            raise ValidationError(_("Only a failed report can be retried."))
+            raise ServiceError(N_("Only a failed report can be retried."), code=ErrorCode.WORKFLOW, obj=job)
         job.refresh_from_db()
         _enqueue(job)
     return job

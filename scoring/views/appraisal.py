@@ -22,27 +22,19 @@ from scoring.appraisal_forms import AppraisalRowForm, ReturnForm
 from scoring.models import AssessmentStatus, Via
 from scoring.selectors import assessment_sheet
 
-APPRAISABLE_STATUSES = (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED)
-
 
 def _is_htmx(request) -> bool:
     return bool(request.headers.get("HX-Request"))
 
 
 def _lock_reason(user, assessment) -> str | None:
-    """Why the appraisal of this assessment cannot be changed now, or None when it can."""
+    """Why the appraisal of this assessment cannot be changed now, or None when it can. The status
+    rule is the service's (services.appraisal_status_error)."""
     refusal = appraisal_refusal(user, assessment)
     if refusal:
         return refusal
-    if assessment.status == AssessmentStatus.DRAFT:
-        return _("The unit has not submitted its self-assessment yet; it can be appraised once submitted.")
-    if assessment.status == AssessmentStatus.RETURNED:
-        return _("The assessment is returned for explanation; it can be appraised again when the unit resubmits.")
-    if assessment.status not in APPRAISABLE_STATUSES:
-        return _("The assessment is %(status)s and can no longer be appraised.") % {
-            "status": assessment.get_status_display()
-        }
-    return None
+    error = services.appraisal_status_error(assessment)
+    return None if error is None else error.text()
 
 
 def _forbidden(request, assessment, reason: str):
