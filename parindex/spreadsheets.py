@@ -38,6 +38,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext, gettext_noop, override
 
+from parindex.errors import ServiceError
 from parindex.numbers import format_decimal
 
 N_ = gettext_noop
@@ -66,7 +67,8 @@ class Problem:
 
     `message` is an English message id (marked with gettext_noop where the problem is made) with
     %(name)s placeholders; Decimal parameters are written the active language's way ("13,5" /
-    "13.5"). A `literal` message (e.g. one raised by a service) is shown as it is.
+    "13.5"). A `literal` message is shown as it is. `criterion` names the criterion a service's
+    refusal is about, shown with the location ("D14 (tiêu chí 2.3)").
     """
 
     message: str
@@ -75,6 +77,17 @@ class Problem:
     row: int | None = None
     sheet: str = ""
     literal: bool = False
+    criterion: str = ""
+
+    @classmethod
+    def from_service(cls, error: ServiceError, *, cell: str = "", row: int | None = None,
+                     sheet: str = "") -> "Problem":
+        """A service's refusal (one detail) placed on a cell or row; the criterion is named with the
+        location unless the message names it already."""
+        params = {key: "—" if value is None else value for key, value in error.message_params.items()}
+        named = error.criterion and error.criterion in {str(value) for value in params.values()}
+        return cls(error.message_id, params, cell=cell, row=row, sheet=sheet,
+                   criterion="" if named else (error.criterion or ""))
 
     def text(self) -> str:
         if self.literal:
@@ -87,10 +100,16 @@ class Problem:
 
     def location(self) -> str:
         if self.cell:
-            return self.cell
-        if self.row is not None:
-            return gettext("row %(row)s") % {"row": self.row}
-        return ""
+            place = self.cell
+        elif self.row is not None:
+            place = gettext("row %(row)s") % {"row": self.row}
+        else:
+            place = ""
+        if self.criterion:
+            if not place:
+                return gettext("criterion %(code)s") % {"code": self.criterion}
+            return gettext("%(location)s (criterion %(code)s)") % {"location": place, "code": self.criterion}
+        return place
 
     def render(self, file_name: str = "") -> str:
         prefix = []
@@ -608,12 +627,20 @@ def preamble_value(table: Table, *names: str):
     return None
 
 
+def service_problems(error: ServiceError) -> list[Problem]:
+    """Every refusal of a ServiceError as a Problem without a cell (rendered in any language)."""
+    return [Problem.from_service(detail) for detail in error.all()]
+
+
 def command_failure(stderr, error: ValidationError, file_name: str = ""):
     """For management commands: write every problem to stderr in Vietnamese then English and return
-    the CommandError to raise (non-zero exit status)."""
+    the CommandError to raise (non-zero exit status). A ServiceError's refusals are rendered in both
+    languages too, each naming its criterion."""
     from django.core.management.base import CommandError
 
-    if not isinstance(error, SpreadsheetError):
+    if isinstance(error, ServiceError):
+        error = SpreadsheetError(service_problems(error), file_name)
+    elif not isinstance(error, SpreadsheetError):
         error = SpreadsheetError([Problem(m, literal=True) for m in error.messages], file_name)
     elif file_name and not error.file_name:
         error.file_name = file_name

@@ -21,14 +21,14 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
+from parindex.errors import ErrorCode, ServiceError
 from scoring.management.commands._common import _both
 from scoring.models import Framework
 
@@ -93,13 +93,17 @@ def _enqueue(job: ReportJob) -> None:
     transaction.on_commit(lambda: build_report_task.apply_async((job_id,), **options))
 
 
+def _ensure_comparable(framework: Framework, compare: Framework | None) -> None:
+    if compare is not None and compare.pk == framework.pk:
+        raise ServiceError(N_("A framework cannot be compared with itself."), obj=compare, field="compare")
+
+
 def report_request(*, framework: Framework, compare: Framework | None = None, actor=None,
                    parameters: dict | None = None) -> ReportJob:
     """Ask for a comparative report. Returns the new job: already succeeded when an unchanged
     report exists (its file is reused), or queued (the build is sent to Celery on commit).
     The same user asking again while their identical report is being built gets that job back."""
-    if compare is not None and compare.pk == framework.pk:
-        raise ValidationError(_("A framework cannot be compared with itself."))
+    _ensure_comparable(framework, compare)
     params = dict(parameters or {})
     params.setdefault("language", translation.get_language() or settings.LANGUAGE_CODE)
     framework, compare = _fresh(framework), _fresh(compare)
@@ -141,7 +145,7 @@ def report_retry(job: ReportJob, actor=None) -> ReportJob:
             started_at=None, heartbeat_at=None, finished_at=None,
         )
         if not updated:
-            raise ValidationError(_("Only a failed report can be retried."))
+            raise ServiceError(N_("Only a failed report can be retried."), code=ErrorCode.WORKFLOW, obj=job)
         job.refresh_from_db()
         _enqueue(job)
     return job
@@ -276,4 +280,5 @@ def report_run(job_id: int, task_id: str | None = None) -> ReportJob | None:
 
 def report_build_file(framework: Framework, compare: Framework | None, out, *, generated_by: str = "") -> None:
     """Build the same workbook synchronously into a path or binary file (manage.py build_report)."""
+    _ensure_comparable(framework, compare)
     build_workbook(framework, compare, generated_by=generated_by, generated_at=timezone.now()).save(out)

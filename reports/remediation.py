@@ -5,12 +5,13 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
 from parindex.audit.models import AuditEntry, Subject
 from parindex.audit.services import audit_entry
+from parindex.errors import ErrorCode, ServiceError
 from scoring.models import (
     Assessment,
     Criterion,
@@ -21,7 +22,6 @@ from scoring.models import (
     Via,
 )
 
-from .access import ensure_remediation_change
 from .models import RemediationItem, RemediationStatus
 
 ITEMS_PER_UNIT = 5
@@ -66,7 +66,8 @@ def remediation_suggest(*, framework: Framework, per_unit: int = ITEMS_PER_UNIT,
     items were created."""
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     if framework.status != FrameworkStatus.PUBLISHED:
-        raise ValidationError(_("Remediation items are suggested once the results are published."))
+        raise ServiceError(N_("Remediation items are suggested once the results are published."),
+                           code=ErrorCode.WORKFLOW, obj=framework)
     existing = set(
         RemediationItem.objects.filter(assessment__framework=framework).values_list("assessment_id", "criterion_id")
     )
@@ -102,9 +103,11 @@ def remediation_update(
     item = RemediationItem.objects.select_for_update().select_related(
         "assessment__unit", "assessment__framework", "criterion"
     ).get(pk=item.pk)
-    ensure_remediation_change(actor, item)
+    if not can_change_remediation(actor, item):
+        raise ServiceError(N_("Only the unit's officers fill in its remediation plan."), code=ErrorCode.FORBIDDEN,
+                           obj=item)
     if status not in RemediationStatus.values:
-        raise ValidationError({"status": _("Unknown status %(status)s.") % {"status": status}})
+        raise ServiceError(N_("Unknown status %(status)s."), params={"status": status}, obj=item, field="status")
     wanted = {"action": (action or "").strip(), "responsible": (responsible or "").strip(),
               "due_date": due_date, "status": status}
     changed = [name for name in EDITABLE_FIELDS if getattr(item, name) != wanted[name]]

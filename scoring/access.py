@@ -359,15 +359,8 @@ def appraisal_lock(user, assessment: Assessment) -> str | None:
     refusal = appraisal_refusal(user, assessment)
     if refusal:
         return refusal
-    if assessment.status == AssessmentStatus.DRAFT:
-        return _("The unit has not submitted its self-assessment yet; it can be appraised once submitted.")
-    if assessment.status == AssessmentStatus.RETURNED:
-        return _("The assessment is returned for explanation; it can be appraised again when the unit resubmits.")
-    if assessment.status not in APPRAISABLE_STATUSES:
-        return _("The assessment is %(status)s and can no longer be appraised.") % {
-            "status": assessment.get_status_display()
-        }
-    return None
+    error = appraisal_status_error(assessment)
+    return None if error is None else error.text()
 
 
 def get_assessment_for_appraisal(user, pk) -> Assessment:

@@ -1,10 +1,14 @@
 """Importers for the scoring files of DESIGN §5: the framework file, the assessment workbook (self or
 appraisal stage) and the survey file.
 
-Each reads the whole file first and collects every problem with its cell or row; only a file
-without problems reaches the services (framework_create, scores_apply_self/appraisal,
-survey_apply), which then write everything in one transaction. A file with any problem changes
-nothing; any unexpected error while reading becomes one clean problem (`_guarded`).
+Each reads the whole file first and collects every problem with its cell or row. Importers decide
+only what is about the file (headers, a cell is a number or a mark, formulas, codes the file names
+that do not exist); the rules of the domain are the services': each importer asks the service's own
+check (tree_problems, scores_self_problems, scores_appraisal_problems, survey_problems) and places
+every refusal on the cell of its criterion ("D14 (tiêu chí 2.3): …"). Only a file without problems
+reaches the services (framework_create, scores_apply_self/appraisal, survey_apply), which write
+everything in one transaction; a refusal they raise then is placed the same way. A file with any
+problem changes nothing; any unexpected error while reading becomes one clean problem (`_guarded`).
 
 Formulas: a cell the importer stores (points, evidence, notes, reasons, survey points, framework
 codes and titles) is refused when it holds a formula ("type the value itself"), even when Excel
@@ -26,6 +30,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from parindex.errors import ServiceError
 from parindex.numbers import NOT_APPLICABLE, NotANumber, decimal_places, parse_score_cell
 from parindex.spreadsheets import (
     N_,
@@ -41,6 +46,7 @@ from parindex.spreadsheets import (
     open_spreadsheet,
     preamble_value,
     reading_guard,
+    service_problems,
 )
 from units.models import Membership, Role, Unit, UnitKind
 
@@ -50,22 +56,26 @@ from .models import (
     CriterionKind,
     CriterionSource,
     Framework,
-    FrameworkStatus,
     Score,
     Via,
 )
 from .services import (
-    SELF_STATUSES,
     ApplyResult,
     AppraisalEntry,
     CriterionRow,
     SelfEntry,
     assessment_get_or_create,
+    framework_code_problems,
     framework_create,
+    framework_lock_error,
     parse_bands,
     scores_apply_appraisal,
     scores_apply_self,
+    scores_appraisal_problems,
+    scores_self_problems,
     survey_apply,
+    survey_problems,
+    tree_problems,
 )
 
 CODE_RE = re.compile(r"^\d+(\.\d+)*$")
@@ -103,7 +113,22 @@ def _formula_problem(table: Table, row, key: str) -> Problem:
 
 
 def _literal_problems(error: ValidationError) -> list[Problem]:
+    if isinstance(error, ServiceError):
+        return service_problems(error)
     return [Problem(message, literal=True) for message in error.messages]
+
+
+def _placed(errors: list[ServiceError], locate, problems: list[Problem], *, sheet: str = "") -> list[Problem]:
+    """A service's refusals as problems on the cell `locate(error)` returns ("" when it has none).
+    A refusal on a cell that already has a problem of the file itself is left out (one per cell)."""
+    taken = {p.cell for p in problems if p.cell}
+    placed = []
+    for error in errors:
+        cell = locate(error)
+        if cell and cell in taken:
+            continue
+        placed.append(Problem.from_service(error, cell=cell, sheet=sheet if cell else ""))
+    return placed
 
 
 def criterion_code(value) -> str:
@@ -111,31 +136,27 @@ def criterion_code(value) -> str:
     return cell_text(value).strip().rstrip(".")
 
 
-def _locked_problem(framework: Framework) -> Problem:
-    return Problem(
-        N_("Framework %(code)s is published (decision %(decision)s); it can no longer be changed."),
-        {"code": framework.code, "decision": framework.decision_number},
-    )
-
-
-def _number_problem(table: Table, cell: str, value, *, max_points: Decimal | None = None) -> tuple:
-    """(Decimal or NOT_APPLICABLE or None, problem or None) for a points cell."""
+def _number_problem(table: Table, cell: str, value) -> tuple:
+    """(Decimal or NOT_APPLICABLE or None, problem or None) for a points cell: whether it holds a
+    number or the not-applicable mark. Whether the points are allowed is the services' to say."""
     try:
-        parsed = parse_score_cell(value)
+        return parse_score_cell(value), None
     except NotANumber:
         return None, table.problem(N_("%(value)r is not a number."), cell=cell, value=cell_text(value))
-    if parsed is None or parsed is NOT_APPLICABLE:
-        return parsed, None
+
+
+def _max_points_problem(table: Table, cell: str, value) -> tuple:
+    """(Decimal or None, problem or None) for the max points cell of a framework file: a number of
+    points, not negative and with at most two decimals (the model field's rules)."""
+    parsed, problem = _number_problem(table, cell, value)
+    if problem or parsed is None:
+        return None, problem
+    if parsed is NOT_APPLICABLE:
+        return None, table.problem(N_("%(value)r is not a number."), cell=cell, value=cell_text(value))
     if parsed < 0:
         return None, table.problem(N_("%(value)s is negative; points cannot be negative."), cell=cell, value=parsed)
     if decimal_places(parsed) > 2:
-        return None, table.problem(
-            N_("%(value)s has more than two decimals."), cell=cell, value=parsed.normalize()
-        )
-    if max_points is not None and parsed > max_points:
-        return None, table.problem(
-            N_("%(value)s is more than the maximum %(max)s"), cell=cell, value=parsed, max=max_points
-        )
+        return None, table.problem(N_("%(value)s has more than two decimals."), cell=cell, value=parsed.normalize())
     return parsed, None
 
 
@@ -169,26 +190,22 @@ _SOURCE_NAMES = {
 
 @dataclass
 class _FrameworkRow:
+    """Where a criterion of a framework file is: its row and the cells of its columns."""
+
     row: int
-    code: str
-    title: str
-    max_points: Decimal | None
-    kind: str
-    source: str
-    guidance: str
-    max_cell: str
-    code_cell: str
-    max_bad: bool = False
+    cells: dict[str, str]
     max_formula: bool = False
 
 
 @_guarded
 def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow]:
-    """Read and validate a framework file into rows in tree order. Raises SpreadsheetError."""
+    """Read a framework file into rows in tree order, checked by the tree rules of the services
+    (tree_problems) and placed by cell. Raises SpreadsheetError."""
     with open_spreadsheet(source, name=name) as book:
         table = find_table(book.first_sheet(), FRAMEWORK_COLUMNS, file_name=book.name)
         problems: list[Problem] = []
-        rows: list[_FrameworkRow] = []
+        rows: list[CriterionRow] = []
+        places: dict[int, _FrameworkRow] = {}
         for row in table.rows():
             code = criterion_code(row.get("code"))
             title = row.text("title")
@@ -210,13 +227,9 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
                 broken = True
             if not title:
                 problems.append(table.problem(N_("The title of the criterion is missing."), cell=row.cell("title")))
-            max_points, problem = _number_problem(
+            max_points, problem = _max_points_problem(
                 table, row.cell("max_points"), None if max_formula else row.get("max_points")
             )
-            if max_points is NOT_APPLICABLE:
-                max_points, problem = None, table.problem(
-                    N_("%(value)r is not a number."), cell=row.cell("max_points"), value=row.text("max_points")
-                )
             if problem:
                 problems.append(problem)
             kind = _KIND_NAMES.get(normalize_name(row.text("kind")))
@@ -233,103 +246,44 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
                 ))
             if broken:
                 continue
-            rows.append(_FrameworkRow(
-                row.number, code, title, max_points, kind or CriterionKind.SCORE, source_value or CriterionSource.SELF,
-                row.text("guidance"), row.cell("max_points"), row.cell("code"), max_bad=problem is not None,
-                max_formula=max_formula,
-            ))
-        problems += _framework_tree_problems(table, rows)
+            criterion_row = CriterionRow(code, title, max_points, kind or CriterionKind.SCORE,
+                                         source_value or CriterionSource.SELF, row.text("guidance"))
+            rows.append(criterion_row)
+            places[id(criterion_row)] = _FrameworkRow(
+                row.number, {key: row.cell(key) for key in table.columns}, max_formula=max_formula
+            )
+        parents = {r.code.rpartition(".")[0] for r in rows}
+        for r in rows:
+            if r.code not in parents and places[id(r)].max_formula:
+                problems.append(table.problem(
+                    N_("The cell holds a formula; formulas are not accepted here. Type the value itself."),
+                    cell=places[id(r)].cells["max_points"],
+                ))
+
+        def locate(error: ServiceError) -> str:
+            place = places[id(error.obj)]
+            return place.cells.get(error.field or "code", place.cells["code"])
+
+        problems += _placed(tree_problems(rows), locate, problems, sheet=table.sheet)
     if not rows and not problems:
         problems.append(Problem(N_("The file holds no criteria."), sheet=table.sheet))
     if problems:
         raise SpreadsheetError(problems, book.name)
-    return [CriterionRow(r.code, r.title, r.max_points, r.kind, r.source, r.guidance) for r in rows]
-
-
-def _framework_tree_problems(table: Table, rows: list[_FrameworkRow]) -> list[Problem]:
-    """The rules of scoring.services.tree_problems, reported by row, plus blank parent maxima
-    (which become the sum of the children)."""
-    problems: list[Problem] = []
-    seen: dict[str, _FrameworkRow] = {}
-    for r in rows:
-        if r.code in seen:
-            problems.append(table.problem(
-                N_("Code %(code)s appears twice (first in row %(first)s)."), cell=r.code_cell, code=r.code,
-                first=seen[r.code].row,
-            ))
-            continue
-        parent_code = r.code.rpartition(".")[0]
-        if parent_code and parent_code not in seen:
-            problems.append(table.problem(
-                N_("Code %(code)s comes before or without its parent %(parent)s."), cell=r.code_cell,
-                code=r.code, parent=parent_code,
-            ))
-        seen[r.code] = r
-    children: dict[str, list[_FrameworkRow]] = {}
-    for r in seen.values():
-        parent_code = r.code.rpartition(".")[0]
-        if parent_code in seen:
-            children.setdefault(parent_code, []).append(r)
-    for r in seen.values():
-        if r.code not in children and r.max_formula:
-            problems.append(table.problem(
-                N_("The cell holds a formula; formulas are not accepted here. Type the value itself."), cell=r.max_cell
-            ))
-        elif r.code not in children and r.max_points is None and not r.max_bad:
-            problems.append(table.problem(N_("The maximum points of a leaf criterion are missing."), cell=r.max_cell))
-    # Deepest first, so that a blank parent gets the sum of children that are complete.
-    for code in sorted(children, key=lambda c: c.count("."), reverse=True):
-        parent, kids = seen[code], children[code]
-        if any(k.max_points is None for k in kids):
-            continue
-        total = sum((k.max_points for k in kids), Decimal("0"))
-        if parent.max_points is None:
-            parent.max_points = total
-        elif parent.max_points != total:
-            problems.append(table.problem(
-                N_("Criterion %(code)s has max points %(max)s but its children add up to %(sum)s."),
-                cell=parent.max_cell, code=code, max=parent.max_points, sum=total,
-            ))
-        for kid in kids:
-            if parent.kind != CriterionKind.SCORE and kid.kind != parent.kind:
-                problems.append(table.problem(
-                    N_("Criterion %(code)s is of kind %(kind)s but sits under %(parent)s of kind %(pkind)s."),
-                    row=kid.row, code=kid.code, kind=kid.kind, parent=code, pkind=parent.kind,
-                ))
-            if kid.source != parent.source:
-                problems.append(table.problem(
-                    N_("Criterion %(code)s has source %(source)s but sits under %(parent)s with source %(psource)s."),
-                    row=kid.row, code=kid.code, source=kid.source, parent=code, psource=parent.source,
-                ))
-    return problems
-
-
-UNIT_KIND_NAMES = {
-    "province": UnitKind.PROVINCE, "tinh": UnitKind.PROVINCE,
-    "district": UnitKind.DISTRICT, "huyen": UnitKind.DISTRICT,
-    "department": UnitKind.DEPARTMENT, "so": UnitKind.DEPARTMENT, "phong": UnitKind.DEPARTMENT,
-    "commune": UnitKind.COMMUNE, "xa": UnitKind.COMMUNE,
-}
+    return rows
 
 
 def import_framework_file(
     source, *, code: str, authority: str, unit_kind: str, year: int, name: str, bands: str | None = None,
     decimals: int = 2, legal_basis: str = "", actor=None, via: str = Via.COMMAND, file_name: str | None = None,
 ) -> Framework:
-    """Validate the options and the file, then create the framework. Raises SpreadsheetError."""
+    """Read the options and the file, then create the framework through framework_create (whose
+    refusals are reported with the file's). Raises SpreadsheetError."""
     label = file_name or file_label(source)
-    problems: list[Problem] = []
-    existing = Framework.objects.filter(code=code).first()
-    if existing is not None:
-        if existing.status == FrameworkStatus.PUBLISHED:
-            problems.append(_locked_problem(existing))
-        else:
-            problems.append(Problem(N_("A framework with code %(code)s exists already; choose another code."),
-                                    {"code": code}))
+    problems: list[Problem] = [Problem.from_service(error) for error in framework_code_problems(code)]
     authority_unit = Unit.objects.filter(code=authority).first()
     if authority_unit is None:
         problems.append(Problem(N_("Unknown authority unit %(code)s."), {"code": authority}))
-    kind = UNIT_KIND_NAMES.get(normalize_name(unit_kind))
+    kind = UnitKind.parse(unit_kind)
     if kind is None:
         problems.append(Problem(N_("Unknown unit kind %(kind)r; use province, district, department or commune."),
                                 {"kind": unit_kind}))
@@ -388,10 +342,31 @@ class AssessmentImport:
     appraisal_entries: dict[str, AppraisalEntry] = field(default_factory=dict)
     file_name: str = ""
     ignored_rows: int = 0
+    sheet: str = ""
+    cells: dict[tuple[str, str], str] = field(default_factory=dict)  # (criterion code, column key) → cell
 
     @property
     def count(self) -> int:
         return len(self.self_entries) + len(self.appraisal_entries)
+
+    def problems(self, error: ServiceError, known: list[Problem] = ()) -> list[Problem]:
+        """A service's refusals placed on the cells of their criteria in this workbook."""
+        return _placed(error.all(), self._locate, list(known), sheet=self.sheet)
+
+    def _locate(self, error: ServiceError) -> str:
+        if not error.criterion:
+            return ""
+        column = _FIELD_COLUMNS.get(error.field or "", "code")
+        return self.cells.get((error.criterion, column)) or self.cells.get((error.criterion, "points")) or (
+            self.cells.get((error.criterion, "code"), "")
+        )
+
+
+# The column of the assessment workbook that holds each field a service may refuse.
+_FIELD_COLUMNS = {
+    "self_points": "points", "not_applicable": "points", "appraised_points": "points",
+    "appraisal_reason": "reason", "note": "note", "evidence_reference": "evidence",
+}
 
 
 def read_metadata(book) -> dict[str, str]:
@@ -414,8 +389,6 @@ def read_assessment(
         metadata = read_metadata(book)
         table = find_table(book.first_sheet(), ASSESSMENT_COLUMNS[stage], file_name=book.name)
         problems: list[Problem] = []
-        if framework.status == FrameworkStatus.PUBLISHED:
-            problems.append(_locked_problem(framework))
         unit = _resolve_unit(table, metadata, framework, unit_code, problems)
         made_for = metadata.get("framework_version")
         if made_for and metadata.get("framework", framework.code) == framework.code and (
@@ -427,17 +400,11 @@ def read_assessment(
                 {"framework": framework.code},
             ))
         assessment = Assessment.objects.filter(unit=unit, framework=framework).first() if unit else None
-        if stage == SELF and assessment and assessment.status not in SELF_STATUSES:
-            problems.append(Problem(
-                N_("The self-assessment of %(unit)s is %(status)s; it can be changed only before submission or "
-                   "when returned for explanation."),
-                {"unit": unit.code, "status": assessment.get_status_display()},
-            ))
         current = {}
         if assessment is not None:
             current = {s.criterion.code: s for s in Score.objects.filter(assessment=assessment).select_related("criterion")}
         criteria = {c.code: c for c in Criterion.objects.filter(framework=framework)}
-        result = AssessmentImport(framework=framework, unit=unit, stage=stage, file_name=book.name)
+        result = AssessmentImport(framework=framework, unit=unit, stage=stage, file_name=book.name, sheet=table.sheet)
         seen: dict[str, int] = {}
         for row in table.rows():
             code = criterion_code(row.get("code"))
@@ -460,20 +427,16 @@ def read_assessment(
             if not criterion.is_leaf or criterion.source != CriterionSource.SELF:
                 result.ignored_rows += 1  # subtotals (often formulas) and survey leaves scored by the office
                 continue
+            result.cells.update({(code, key): row.cell(key) for key in table.columns})
             formulas = [key for key in ("points", "evidence", "note", "reason") if row.has_formula(key)]
             if formulas:
                 problems += [_formula_problem(table, row, key) for key in formulas]
                 continue
-            value, problem = _number_problem(table, row.cell("points"), row.get("points"),
-                                             max_points=criterion.max_points)
+            value, problem = _number_problem(table, row.cell("points"), row.get("points"))
             if problem:
                 problems.append(problem)
                 continue
             if stage == SELF:
-                if value is NOT_APPLICABLE and not criterion.allows_not_applicable:
-                    problems.append(table.problem(N_("Criterion %(code)s cannot be marked not applicable."),
-                                                  cell=row.cell("points"), code=code))
-                    continue
                 result.self_entries[code] = SelfEntry(
                     points=None if value is NOT_APPLICABLE else value,
                     not_applicable=value is NOT_APPLICABLE,
@@ -481,24 +444,24 @@ def read_assessment(
                     evidence_reference=row.text("evidence") if table.has("evidence") else None,
                 )
             else:
-                score = current.get(code)
                 if value is NOT_APPLICABLE:
+                    # The mark repeats the unit's own; the office does not decide it.
+                    score = current.get(code)
                     if score is None or not score.not_applicable:
                         problems.append(table.problem(
                             N_("Criterion %(code)s is not marked not applicable by the unit; give appraised points."),
                             cell=row.cell("points"), code=code,
                         ))
                     continue
-                reason = row.text("reason")
-                self_points = score.self_points if score else None
-                if value is not None and value != self_points and not reason:
-                    problems.append(table.problem(
-                        N_("The appraised points %(new)s differ from the self-assessed %(old)s; a reason is required."),
-                        cell=row.cell("reason") if table.has("reason") else row.cell("points"),
-                        new=value, old=self_points if self_points is not None else "—",
-                    ))
-                    continue
-                result.appraisal_entries[code] = AppraisalEntry(points=value, reason=reason)
+                result.appraisal_entries[code] = AppraisalEntry(points=value, reason=row.text("reason"))
+        if unit is None:
+            refusals = [error for error in [framework_lock_error(framework)] if error]
+        else:
+            if stage == SELF:
+                refusals = scores_self_problems(unit=unit, framework=framework, entries=result.self_entries)
+            else:
+                refusals = scores_appraisal_problems(unit=unit, framework=framework, entries=result.appraisal_entries)
+            problems += _placed(refusals, result._locate, problems, sheet=table.sheet)
     if problems:
         raise SpreadsheetError(problems, book.name)
     return result
@@ -568,18 +531,12 @@ def _resolve_unit(table: Table, metadata: dict, framework: Framework, unit_code:
     if unit is None:
         problems.append(Problem(N_("Unknown unit %(code)s."), {"code": code}))
         return None
-    if unit.kind != framework.unit_kind:
-        problems.append(Problem(
-            N_("Unit %(unit)s is a %(kind)s; framework %(code)s assesses units of kind %(fkind)s."),
-            {"unit": unit.code, "kind": unit.get_kind_display(), "code": framework.code,
-             "fkind": framework.get_unit_kind_display()},
-        ))
-        return None
     return unit
 
 
 def apply_assessment(data: AssessmentImport, *, actor=None, via: str = Via.COMMAND) -> ApplyResult:
-    """Write a validated assessment file: all or nothing."""
+    """Write a read assessment file through the services: all or nothing; their refusals are placed
+    on the workbook's cells."""
     try:
         with transaction.atomic():
             assessment = assessment_get_or_create(unit=data.unit, framework=data.framework, actor=actor, via=via)
@@ -590,6 +547,8 @@ def apply_assessment(data: AssessmentImport, *, actor=None, via: str = Via.COMMA
                 return scores_apply_self(assessment=assessment, entries=data.self_entries, actor=actor, via=via,
                                          on_behalf=on_behalf)
             return scores_apply_appraisal(assessment=assessment, entries=data.appraisal_entries, actor=actor, via=via)
+    except ServiceError as error:
+        raise SpreadsheetError(data.problems(error), data.file_name) from error
     except ValidationError as error:
         raise SpreadsheetError(_literal_problems(error), data.file_name) from error
 
@@ -614,6 +573,17 @@ class SurveyImport:
     framework: Framework
     entries: dict[str, dict[str, Decimal | None]]
     file_name: str = ""
+    sheet: str = ""
+    # (unit code, criterion code) → cell; ("", code) is the criterion's header, (unit, "") the unit's code
+    cells: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def problems(self, error: ServiceError, known: list[Problem] = ()) -> list[Problem]:
+        """A service's refusals placed on the cells of their unit and criterion in this file."""
+        return _placed(error.all(), self._locate, list(known), sheet=self.sheet)
+
+    def _locate(self, error: ServiceError) -> str:
+        unit = str(error.message_params.get("unit", ""))
+        return self.cells.get((unit, error.criterion or ""), "")
 
 
 @_guarded
@@ -621,11 +591,10 @@ def read_survey(source, *, framework: Framework, name: str | None = None) -> Sur
     with open_spreadsheet(source, name=name) as book:
         table = find_table(book.first_sheet(), (SURVEY_UNIT_COLUMN,), file_name=book.name)
         problems: list[Problem] = []
-        if framework.status == FrameworkStatus.PUBLISHED:
-            problems.append(_locked_problem(framework))
         criteria = {c.code: c for c in Criterion.objects.filter(framework=framework)}
         code_columns: dict[int, Criterion] = {}
         unit_index = table.columns["unit"]
+        data = SurveyImport(framework, {}, book.name, sheet=table.sheet)
         for index, value in table.headers:
             if index == unit_index:
                 continue
@@ -643,20 +612,17 @@ def read_survey(source, *, framework: Framework, name: str | None = None) -> Sur
             if criterion is None:
                 problems.append(table.problem(N_("Criterion %(code)s is not in framework %(framework)s."),
                                               cell=cell, code=match.group(1), framework=framework.code))
-            elif not criterion.is_leaf or criterion.source != CriterionSource.SURVEY:
-                problems.append(table.problem(N_("Criterion %(code)s is not a survey criterion."), cell=cell,
-                                              code=criterion.code))
             elif criterion in code_columns.values():
                 problems.append(table.problem(N_("Criterion %(code)s has two columns."), cell=cell,
                                               code=criterion.code))
             else:
                 code_columns[index] = criterion
+                data.cells[("", criterion.code)] = cell
         if not code_columns and not problems:
             problems.append(Problem(N_("The file has no survey criterion columns."), sheet=table.sheet))
         rows = list(table.rows())
         unit_codes = {row.text("unit") for row in rows}
-        units = {u.code: u for u in Unit.objects.filter(code__in=unit_codes)}
-        entries: dict[str, dict[str, Decimal | None]] = {}
+        known_units = set(Unit.objects.filter(code__in=unit_codes).values_list("code", flat=True))
         first_row: dict[str, int] = {}
         for row in rows:
             code = row.text("unit")
@@ -664,50 +630,50 @@ def read_survey(source, *, framework: Framework, name: str | None = None) -> Sur
                 if any(row.at(i) is not None for i in code_columns):
                     problems.append(table.problem(N_("The unit code is missing."), cell=row.cell("unit")))
                 continue
-            unit = units.get(code)
-            if unit is None:
+            if code not in known_units:
                 problems.append(table.problem(N_("Unknown unit %(code)s."), cell=row.cell("unit"), code=code))
-                continue
-            if unit.kind != framework.unit_kind:
-                problems.append(table.problem(
-                    N_("Unit %(unit)s is a %(kind)s; framework %(code)s assesses units of kind %(fkind)s."),
-                    cell=row.cell("unit"), unit=code, kind=unit.get_kind_display(), code=framework.code,
-                    fkind=framework.get_unit_kind_display(),
-                ))
                 continue
             if code in first_row:
                 problems.append(table.problem(N_("Unit %(code)s appears twice (first in row %(first)s)."),
                                               cell=row.cell("unit"), code=code, first=first_row[code]))
                 continue
             first_row[code] = row.number
+            data.cells[(code, "")] = row.cell("unit")
             values: dict[str, Decimal | None] = {}
             for index, criterion in code_columns.items():
                 cell = f"{column_letter(index)}{row.number}"
+                data.cells[(code, criterion.code)] = cell
                 if index in row.formulas:
                     problems.append(table.problem(
                         N_("The cell holds a formula; formulas are not accepted here. Type the value itself."),
                         cell=cell,
                     ))
                     continue
-                value, problem = _number_problem(table, cell, row.at(index), max_points=criterion.max_points)
+                value, problem = _number_problem(table, cell, row.at(index))
                 if problem:
                     problems.append(problem)
                 elif value is NOT_APPLICABLE:
                     problems.append(table.problem(N_("Survey points cannot be marked not applicable."), cell=cell))
                 else:
                     values[criterion.code] = value
-            entries[code] = values
+            data.entries[code] = values
+        problems += _placed(survey_problems(framework=framework, entries=data.entries), data._locate, problems,
+                            sheet=table.sheet)
     if problems:
         raise SpreadsheetError(problems, book.name)
-    return SurveyImport(framework, entries, book.name)
+    return data
+
+
+def apply_survey(data: SurveyImport, *, actor=None, via: str = Via.COMMAND) -> ApplyResult:
+    """Write a read survey file through survey_apply: all or nothing; its refusals are placed on the
+    file's cells."""
+    try:
+        return survey_apply(framework=data.framework, entries=data.entries, actor=actor, via=via)
+    except ServiceError as error:
+        raise SpreadsheetError(data.problems(error), data.file_name) from error
 
 
 def import_survey_file(source, *, framework: Framework, actor=None, via: str = Via.COMMAND,
                        name: str | None = None) -> tuple[SurveyImport, ApplyResult]:
     data = read_survey(source, framework=framework, name=name)
-    try:
-        result = survey_apply(framework=framework, entries=data.entries, actor=actor, via=via)
-    except ValidationError as error:
-        raise SpreadsheetError(_literal_problems(error), data.file_name) from error
-    return data, result
-
+    return data, apply_survey(data, actor=actor, via=via)

@@ -4,7 +4,7 @@ published framework, and followed by a recompute of the stored results (scoring.
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
@@ -18,7 +18,7 @@ from parindex.audit.models import AuditEntry
 from parindex.audit.services import audit_entry
 from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import decimal_places, format_decimal
-from units.models import Unit
+from units.models import Unit, UnitKind
 
 from .models import (
     Assessment,
@@ -36,12 +36,30 @@ from .models import (
 from .results import results_recompute
 
 
-class FrameworkLocked(ValidationError):
+class FrameworkLocked(ServiceError):
     """The framework is published: nothing of it may change until it is reopened."""
 
+    def __init__(self, framework: Framework) -> None:
+        super().__init__(
+            N_("Framework %(code)s is published (decision %(decision)s); it can no longer be changed."),
+            code=ErrorCode.LOCKED, obj=framework,
+            params={"code": framework.code, "decision": framework.decision_number},
+        )
 
-class WorkflowError(ValidationError):
+
+class WorkflowError(ServiceError):
     """The assessment is not in a status that allows this change."""
+
+    def __init__(self, message: str, **kwargs) -> None:
+        kwargs.setdefault("code", ErrorCode.WORKFLOW)
+        super().__init__(message, **kwargs)
+
+
+def _refuse(problems: list[ServiceError]) -> None:
+    """Raise every refusal found in one pass (nothing when there is none)."""
+    if problems:
+        codes = {problem.error_code for problem in problems}
+        raise ServiceError.group(problems, code=codes.pop() if len(codes) == 1 else ErrorCode.INVALID)
 
 
 _notifications_muted: ContextVar[bool] = ContextVar("parindex_notifications_muted", default=False)
@@ -66,12 +84,15 @@ def _notify(event: str, object_id: int) -> None:
     transaction.on_commit(lambda: send_notification.delay(event, object_id))
 
 
+def framework_lock_error(framework: Framework) -> FrameworkLocked | None:
+    """The refusal of any change to a published framework, or None while it is open."""
+    return FrameworkLocked(framework) if framework.status == FrameworkStatus.PUBLISHED else None
+
+
 def framework_ensure_editable(framework: Framework) -> None:
-    if framework.status == FrameworkStatus.PUBLISHED:
-        raise FrameworkLocked(
-            _("Framework %(code)s is published (decision %(decision)s); it can no longer be changed.")
-            % {"code": framework.code, "decision": framework.decision_number}
-        )
+    error = framework_lock_error(framework)
+    if error is not None:
+        raise error
 
 
 def _audit(framework, *, action, actor, via, assessment=None, criterion=None, field="", old="", new="", reason=""):
@@ -87,11 +108,12 @@ def _audit(framework, *, action, actor, via, assessment=None, criterion=None, fi
 
 @dataclass(frozen=True)
 class CriterionRow:
-    """One validated row of a framework file."""
+    """One row of a criteria tree, in tree order. A parent's max_points may be None: it is then the
+    sum of its children's."""
 
     code: str
     title: str
-    max_points: Decimal
+    max_points: Decimal | None
     kind: str = CriterionKind.SCORE
     source: str = CriterionSource.SELF
     guidance: str = ""
@@ -104,7 +126,7 @@ class Band:
 
 
 def parse_bands(text: str) -> list[Band]:
-    """"Xuất sắc:90,Tốt:80,Khá:70" → bands. Raises ValidationError naming the bad part."""
+    """"Xuất sắc:90,Tốt:80,Khá:70" → bands. Raises ServiceError naming the bad part."""
     from parindex.numbers import NotANumber, parse_decimal
 
     bands: list[Band] = []
@@ -115,13 +137,16 @@ def parse_bands(text: str) -> list[Band]:
         except NotANumber:
             value = None
         if not name.strip() or value is None:
-            raise ValidationError(
-                _("Grade band %(part)r should look like 'Tốt:80' (name, colon, minimum index).") % {"part": part.strip()}
+            raise ServiceError(
+                N_("Grade band %(part)r should look like 'Tốt:80' (name, colon, minimum index)."),
+                params={"part": part.strip()}, field="bands",
             )
         bands.append(Band(name.strip(), value))
     names = [b.name for b in bands]
     if len(set(names)) != len(names) or len({b.min_index for b in bands}) != len(bands):
-        raise ValidationError(_("Grade bands must have different names and different minimum indices."))
+        raise ServiceError(
+            N_("Grade bands must have different names and different minimum indices."), field="bands"
+        )
     return sorted(bands, key=lambda b: b.min_index, reverse=True)
 
 
@@ -145,9 +170,12 @@ def framework_create(
 ) -> Framework:
     """Create a framework with its criteria tree and grade bands from rows in tree order.
 
-    Rows are expected to be validated by the importer (which reports problems by row); the tree
-    rules are checked again here so that no caller can store a broken tree.
-    """
+    Refused (ServiceError listing every problem) when the code is taken or the tree breaks a rule
+    of `tree_problems`; a parent without max points gets the sum of its children's."""
+    rows = list(rows)
+    _refuse(framework_code_problems(code))
+    complete, problems = _checked_tree(rows)
+    _refuse(problems)
     framework = Framework(
         code=code,
         authority=authority,
@@ -159,10 +187,7 @@ def framework_create(
     )
     framework.full_clean()
     framework.save()
-    rows = list(rows)
-    problems = tree_problems(rows)
-    if problems:
-        raise ValidationError(problems)
+    rows = complete
     child_codes = {row.code.rpartition(".")[0] for row in rows if "." in row.code}
     by_code: dict[str, Criterion] = {}
     for order, row in enumerate(rows, start=1):
@@ -190,45 +215,79 @@ def framework_create(
     return framework
 
 
-def tree_problems(rows: list[CriterionRow]) -> list[str]:
-    """Problems of a criteria tree, each naming the code: missing parents, duplicate codes,
-    parents whose max is not the sum of their children, mixed kinds under a bonus/penalty node."""
-    problems: list[str] = []
+def framework_code_problems(code: str) -> list[ServiceError]:
+    """Why a new framework may not take this code: it exists already (or is published)."""
+    existing = Framework.objects.filter(code=code).first()
+    if existing is None:
+        return []
+    if existing.status == FrameworkStatus.PUBLISHED:
+        return [FrameworkLocked(existing)]
+    return [ServiceError(
+        N_("A framework with code %(code)s exists already; choose another code."), code=ErrorCode.CONFLICT,
+        params={"code": code}, obj=existing, field="code",
+    )]
+
+
+def tree_problems(rows: list[CriterionRow]) -> list[ServiceError]:
+    """Every rule a criteria tree breaks, each error naming its criterion (and the row, as `obj`):
+    duplicate codes, children before or without their parent, leaves without max points, parents
+    whose max is not the sum of their children, mixed kinds under a bonus/penalty node, children
+    of another source than their parent."""
+    return _checked_tree(rows)[1]
+
+
+def _checked_tree(rows: list[CriterionRow]) -> tuple[list[CriterionRow], list[ServiceError]]:
+    """(the rows with blank parent maxima filled in, the problems of tree_problems)."""
+
+    def problem(message: str, row: CriterionRow, field: str, error_code: str = ErrorCode.INVALID, **params):
+        return ServiceError(message, code=error_code, params=params, obj=row, field=field, criterion=row.code)
+
+    problems: list[ServiceError] = []
     seen: dict[str, CriterionRow] = {}
     for row in rows:
         if row.code in seen:
-            problems.append(_("Code %(code)s appears twice.") % {"code": row.code})
+            problems.append(problem(N_("Code %(code)s appears twice."), row, "code", ErrorCode.CONFLICT,
+                                    code=row.code))
+            continue
         parent_code = row.code.rpartition(".")[0]
         if parent_code and parent_code not in seen:
-            problems.append(
-                _("Code %(code)s comes before or without its parent %(parent)s.") % {"code": row.code, "parent": parent_code}
-            )
+            problems.append(problem(N_("Code %(code)s comes before or without its parent %(parent)s."), row, "code",
+                                    code=row.code, parent=parent_code))
         seen[row.code] = row
     children: dict[str, list[CriterionRow]] = {}
-    for row in rows:
+    for row in seen.values():
         parent_code = row.code.rpartition(".")[0]
         if parent_code in seen:
             children.setdefault(parent_code, []).append(row)
-    for code, kids in children.items():
-        parent = seen[code]
-        total = sum((k.max_points for k in kids), Decimal("0"))
-        if total != parent.max_points:
-            problems.append(
-                _("Criterion %(code)s has max points %(max)s but its children add up to %(sum)s.")
-                % {"code": code, "max": format_decimal(parent.max_points), "sum": format_decimal(total)}
-            )
+    for row in seen.values():
+        if row.code not in children and row.max_points is None:
+            problems.append(problem(N_("The maximum points of a leaf criterion are missing."), row, "max_points"))
+    # Deepest first, so that a blank parent gets the sum of children that are complete.
+    maxima = {code: row.max_points for code, row in seen.items()}
+    for code in sorted(children, key=lambda c: c.count("."), reverse=True):
+        parent, kids = seen[code], children[code]
+        if all(maxima[kid.code] is not None for kid in kids):
+            total = sum((maxima[kid.code] for kid in kids), Decimal("0"))
+            if maxima[code] is None:
+                maxima[code] = total
+            elif maxima[code] != total:
+                problems.append(problem(
+                    N_("Criterion %(code)s has max points %(max)s but its children add up to %(sum)s."), parent,
+                    "max_points", code=code, max=maxima[code], sum=total,
+                ))
         for kid in kids:
             if parent.kind != CriterionKind.SCORE and kid.kind != parent.kind:
-                problems.append(
-                    _("Criterion %(code)s is of kind %(kind)s but sits under %(parent)s of kind %(pkind)s.")
-                    % {"code": kid.code, "kind": kid.kind, "parent": code, "pkind": parent.kind}
-                )
+                problems.append(problem(
+                    N_("Criterion %(code)s is of kind %(kind)s but sits under %(parent)s of kind %(pkind)s."), kid,
+                    "kind", code=kid.code, kind=kid.kind, parent=code, pkind=parent.kind,
+                ))
             if kid.source != parent.source:
-                problems.append(
-                    _("Criterion %(code)s has source %(source)s but sits under %(parent)s with source %(psource)s.")
-                    % {"code": kid.code, "source": kid.source, "parent": code, "psource": parent.source}
-                )
-    return problems
+                problems.append(problem(
+                    N_("Criterion %(code)s has source %(source)s but sits under %(parent)s with source %(psource)s."),
+                    kid, "source", code=kid.code, source=kid.source, parent=code, psource=parent.source,
+                ))
+    complete = [replace(row, max_points=maxima.get(row.code, row.max_points)) for row in rows]
+    return complete, problems
 
 
 @transaction.atomic
@@ -236,7 +295,8 @@ def framework_publish(*, framework: Framework, decision_number: str, decision_da
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     framework_ensure_editable(framework)
     if not decision_number.strip() or not decision_date:
-        raise ValidationError(_("Publication needs a decision number and a decision date."))
+        raise ServiceError(N_("Publication needs a decision number and a decision date."), obj=framework,
+                           field="decision_number" if not decision_number.strip() else "decision_date")
     framework.status = FrameworkStatus.PUBLISHED
     framework.decision_number = decision_number.strip()
     framework.decision_date = decision_date
@@ -258,9 +318,10 @@ def framework_publish(*, framework: Framework, decision_number: str, decision_da
 def framework_reopen(*, framework: Framework, reason: str, actor=None, via=Via.ADMIN):
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     if not reason.strip():
-        raise ValidationError(_("Reopening a published framework needs a reason."))
+        raise ServiceError(N_("Reopening a published framework needs a reason."), obj=framework, field="reason")
     if framework.status != FrameworkStatus.PUBLISHED:
-        raise ValidationError(_("Framework %(code)s is not published.") % {"code": framework.code})
+        raise WorkflowError(N_("Framework %(code)s is not published."), params={"code": framework.code},
+                            obj=framework)
     framework.status = FrameworkStatus.OPEN
     framework.save(update_fields=["status", "updated_at"])
     Assessment.objects.filter(framework=framework, status=AssessmentStatus.PUBLISHED).update(
@@ -275,14 +336,21 @@ def framework_reopen(*, framework: Framework, reason: str, actor=None, via=Via.A
 # --- assessments and scores ------------------------------------------------------------------------
 
 
+def unit_kind_error(unit: Unit, framework: Framework) -> ServiceError | None:
+    """The refusal to assess a unit of another kind than the framework's, or None."""
+    if unit.kind == framework.unit_kind:
+        return None
+    return ServiceError(
+        N_("Unit %(unit)s is a %(kind)s; framework %(code)s assesses units of kind %(fkind)s."),
+        params={"unit": unit.code, "kind": UnitKind(unit.kind).label, "code": framework.code,
+                "fkind": UnitKind(framework.unit_kind).label},
+        obj=unit, field="unit",
+    )
+
+
 def assessment_get_or_create(*, unit: Unit, framework: Framework, actor=None, via=Via.COMMAND) -> Assessment:
     framework_ensure_editable(framework)
-    if unit.kind != framework.unit_kind:
-        raise ValidationError(
-            _("Unit %(unit)s is a %(kind)s; framework %(code)s assesses units of kind %(fkind)s.")
-            % {"unit": unit.code, "kind": unit.get_kind_display(), "code": framework.code,
-               "fkind": framework.get_unit_kind_display()}
-        )
+    _refuse([error for error in [unit_kind_error(unit, framework)] if error])
     assessment, created = Assessment.objects.get_or_create(unit=unit, framework=framework)
     if created:
         _audit(framework, assessment=assessment, action="assessment_create", actor=actor, via=via).save()
@@ -317,29 +385,45 @@ class ApplyResult:
 SELF_STATUSES = (AssessmentStatus.DRAFT, AssessmentStatus.RETURNED)
 
 
-def _check_points(criterion: Criterion, points: Decimal | None) -> None:
+def _points_problems(criterion: Criterion, points: Decimal | None, field: str) -> list[ServiceError]:
+    """Points of a leaf: not negative, at most two decimals, not over the leaf's maximum."""
     if points is None:
-        return
+        return []
+
+    def problem(message: str, **params) -> list[ServiceError]:
+        return [ServiceError(message, params={"value": points, **params}, obj=criterion, field=field,
+                             criterion=criterion.code)]
+
     if points < 0:
-        raise ValidationError(_("%(code)s: points cannot be negative.") % {"code": criterion.code})
+        return problem(N_("%(value)s is negative; points cannot be negative."))
     if decimal_places(points) > 2:
-        raise ValidationError(_("%(code)s: points have at most two decimals.") % {"code": criterion.code})
+        return [ServiceError(N_("%(value)s has more than two decimals."), params={"value": points.normalize()},
+                             obj=criterion, field=field, criterion=criterion.code)]
     if points > criterion.max_points:
-        raise ValidationError(
-            _("%(code)s: %(value)s is more than the maximum %(max)s.")
-            % {"code": criterion.code, "value": format_decimal(points), "max": format_decimal(criterion.max_points)}
-        )
+        return problem(N_("%(value)s is more than the maximum %(max)s"), max=criterion.max_points)
+    return []
+
+
+def _leaves_and_problems(framework: Framework, codes: Iterable[str]) -> tuple[dict[str, Criterion], list[ServiceError]]:
+    """The leaves of the given codes, and an error for each code that is unknown or not a leaf."""
+    codes = set(codes)
+    found = {c.code: c for c in Criterion.objects.filter(framework=framework, code__in=codes)}
+    problems = [
+        ServiceError(N_("Criterion %(code)s is not in framework %(framework)s."), code=ErrorCode.NOT_FOUND,
+                     params={"code": code, "framework": framework.code}, obj=framework, criterion=code)
+        for code in sorted(codes - set(found))
+    ]
+    problems += [
+        ServiceError(N_("Only leaf criteria take points: %(codes)s."), params={"codes": code}, obj=criterion,
+                     criterion=code)
+        for code, criterion in sorted(found.items()) if not criterion.is_leaf
+    ]
+    return {code: c for code, c in found.items() if c.is_leaf}, problems
 
 
 def _leaves_by_code(framework: Framework, codes: Iterable[str]) -> dict[str, Criterion]:
-    codes = set(codes)
-    leaves = {c.code: c for c in Criterion.objects.filter(framework=framework, code__in=codes)}
-    missing = sorted(codes - set(leaves))
-    if missing:
-        raise ValidationError(_("Unknown criterion codes: %(codes)s.") % {"codes": ", ".join(missing)})
-    parents = sorted(code for code, c in leaves.items() if not c.is_leaf)
-    if parents:
-        raise ValidationError(_("Only leaf criteria take points: %(codes)s.") % {"codes": ", ".join(parents)})
+    leaves, problems = _leaves_and_problems(framework, codes)
+    _refuse(problems)
     return leaves
 
 
@@ -397,29 +481,59 @@ def _apply_many(assessments: Mapping[int, Assessment], leaves: dict[str, Criteri
     return result
 
 
+def _self_problems(assessment: Assessment, entries: Mapping[str, SelfEntry]) -> tuple[dict[str, Criterion],
+                                                                                     list[ServiceError]]:
+    """(the leaves of the entries, every reason scores_apply_self refuses them)."""
+    framework = assessment.framework
+    locked = framework_lock_error(framework)
+    if locked is not None:
+        return {}, [locked]
+    problems = [error for error in [unit_kind_error(assessment.unit, framework)] if error]
+    if assessment.status not in SELF_STATUSES:
+        problems.append(WorkflowError(
+            N_("The self-assessment of %(unit)s is %(status)s; it can be changed only before submission or when "
+               "returned for explanation."),
+            params={"unit": assessment.unit.code, "status": AssessmentStatus(assessment.status).label},
+            obj=assessment, field="status",
+        ))
+    leaves, unknown = _leaves_and_problems(framework, entries)
+    problems += unknown
+    for code, entry in entries.items():
+        criterion = leaves.get(code)
+        if criterion is None:
+            continue
+        if criterion.source != CriterionSource.SELF:
+            problems.append(ServiceError(N_("%(code)s is scored by the survey, not by the unit."), params={"code": code},
+                                         obj=criterion, field="self_points", criterion=code))
+        elif entry.not_applicable:
+            if not criterion.allows_not_applicable:
+                problems.append(ServiceError(N_("This criterion cannot be marked not applicable."), obj=criterion,
+                                             field="not_applicable", criterion=code))
+        else:
+            problems += _points_problems(criterion, entry.points, "self_points")
+    return leaves, problems
+
+
+def scores_self_problems(*, unit: Unit, framework: Framework, entries: Mapping[str, SelfEntry]) -> list[ServiceError]:
+    """Every reason scores_apply_self would refuse these entries for the unit (reads, writes nothing):
+    importers place them on their cells before anything is written."""
+    assessment = Assessment.objects.filter(unit=unit, framework=framework).first()
+    return _self_problems(assessment or Assessment(unit=unit, framework=framework), entries)[1]
+
+
 @transaction.atomic
 def scores_apply_self(
     *, assessment: Assessment, entries: Mapping[str, SelfEntry], actor=None, via=Via.WEB, on_behalf: bool = False
 ) -> ApplyResult:
-    """Store a unit's self-assessment for several leaves (keyed by criterion code), all or nothing."""
-    assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
-    framework_ensure_editable(assessment.framework)
-    if assessment.status not in SELF_STATUSES:
-        raise WorkflowError(
-            _("The self-assessment of %(unit)s is %(status)s; it can be changed only before submission or when "
-              "returned for explanation.") % {"unit": assessment.unit.code, "status": assessment.get_status_display()}
-        )
-    leaves = _leaves_by_code(assessment.framework, entries)
+    """Store a unit's self-assessment for several leaves (keyed by criterion code), all or nothing.
+    Refused with every problem at once (each naming its criterion)."""
+    assessment = Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
+    leaves, problems = _self_problems(assessment, entries)
+    _refuse(problems)
     updates: dict[str, dict] = {}
     for code, entry in entries.items():
-        criterion = leaves[code]
-        if criterion.source != CriterionSource.SELF:
-            raise ValidationError(_("%(code)s is scored by the survey, not by the unit.") % {"code": code})
-        if entry.not_applicable and not criterion.allows_not_applicable:
-            raise ValidationError(_("%(code)s cannot be marked not applicable.") % {"code": code})
-        points = None if entry.not_applicable else entry.points
-        _check_points(criterion, points)
-        values = {"self_points": points, "not_applicable": bool(entry.not_applicable)}
+        values = {"self_points": None if entry.not_applicable else entry.points,
+                  "not_applicable": bool(entry.not_applicable)}
         if entry.note is not None:
             values["note"] = entry.note
         if entry.evidence_reference is not None:
@@ -432,34 +546,88 @@ def scores_apply_self(
     return result
 
 
+APPRAISABLE_STATUSES = (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED)
+
+
+def appraisal_status_error(assessment: Assessment) -> WorkflowError | None:
+    """Why the assessment cannot be appraised in its status (never submitted, returned, published),
+    or None. The appraisal page, uploads and commands all answer with this."""
+    if assessment.status == AssessmentStatus.DRAFT:
+        message = N_("The unit has not submitted its self-assessment yet; it can be appraised once submitted.")
+    elif assessment.status == AssessmentStatus.RETURNED:
+        message = N_("The assessment is returned for explanation; it can be appraised again when the unit resubmits.")
+    elif assessment.status not in APPRAISABLE_STATUSES:
+        message = N_("The assessment is %(status)s and can no longer be appraised.")
+    else:
+        return None
+    return WorkflowError(message, params={"status": AssessmentStatus(assessment.status).label}, obj=assessment,
+                         field="status")
+
+
+def _appraisal_problems(
+    assessment: Assessment, entries: Mapping[str, AppraisalEntry]
+) -> tuple[dict[str, Criterion], dict[int, Score], list[ServiceError]]:
+    """(the leaves of the entries, their current scores by criterion id, every reason
+    scores_apply_appraisal refuses them)."""
+    framework = assessment.framework
+    locked = framework_lock_error(framework)
+    if locked is not None:
+        return {}, {}, [locked]
+    problems = [error for error in [unit_kind_error(assessment.unit, framework), appraisal_status_error(assessment)]
+                if error]
+    leaves, unknown = _leaves_and_problems(framework, entries)
+    problems += unknown
+    current = {}
+    if assessment.pk:
+        current = {s.criterion_id: s for s in Score.objects.filter(assessment=assessment, criterion__in=leaves.values())}
+    for code, entry in entries.items():
+        criterion = leaves.get(code)
+        if criterion is None:
+            continue
+        if criterion.source != CriterionSource.SELF:
+            problems.append(ServiceError(N_("%(code)s is scored by the survey, not by appraisal."),
+                                         params={"code": code}, obj=criterion, field="appraised_points", criterion=code))
+            continue
+        points_problems = _points_problems(criterion, entry.points, "appraised_points")
+        problems += points_problems
+        score = current.get(criterion.pk)
+        self_points = score.self_points if score else None
+        if not points_problems and entry.points is not None and entry.points != self_points and not (
+            entry.reason or ""
+        ).strip():
+            problems.append(ServiceError(
+                N_("The appraised points %(new)s differ from the self-assessed %(old)s; a reason is required."),
+                params={"new": entry.points, "old": self_points}, obj=criterion, field="appraisal_reason",
+                criterion=code,
+            ))
+    return leaves, current, problems
+
+
+def scores_appraisal_problems(
+    *, unit: Unit, framework: Framework, entries: Mapping[str, AppraisalEntry]
+) -> list[ServiceError]:
+    """Every reason scores_apply_appraisal would refuse these entries for the unit (reads, writes
+    nothing): importers place them on their cells before anything is written."""
+    assessment = Assessment.objects.filter(unit=unit, framework=framework).first()
+    return _appraisal_problems(assessment or Assessment(unit=unit, framework=framework), entries)[2]
+
+
 @transaction.atomic
 def scores_apply_appraisal(
     *, assessment: Assessment, entries: Mapping[str, AppraisalEntry], actor=None, via=Via.WEB
 ) -> ApplyResult:
-    """Store appraised points for several leaves; a reason is required where they differ from self.
+    """Store appraised points for several leaves of a submitted (or appraised) assessment; a reason
+    is required where they differ from self. Refused with every problem at once.
 
     When every applicable self-assessed leaf then has appraised points, the assessment is marked
     appraised (its result stops being provisional)."""
     assessment = Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
-    framework_ensure_editable(assessment.framework)
-    leaves = _leaves_by_code(assessment.framework, entries)
-    current = {s.criterion_id: s for s in Score.objects.filter(assessment=assessment, criterion__in=leaves.values())}
+    leaves, _current, problems = _appraisal_problems(assessment, entries)
+    _refuse(problems)
     updates: dict[str, dict] = {}
     reasons: dict[str, str] = {}
     for code, entry in entries.items():
-        criterion = leaves[code]
-        if criterion.source != CriterionSource.SELF:
-            raise ValidationError(_("%(code)s is scored by the survey, not by appraisal.") % {"code": code})
-        _check_points(criterion, entry.points)
-        score = current.get(criterion.pk)
-        self_points = score.self_points if score else None
         reason = (entry.reason or "").strip()
-        if entry.points is not None and entry.points != self_points and not reason:
-            raise ValidationError(
-                _("%(code)s: the appraised points %(new)s differ from the self-assessed %(old)s; a reason is required.")
-                % {"code": code, "new": format_decimal(entry.points),
-                   "old": format_decimal(self_points) if self_points is not None else "—"}
-            )
         updates[code] = {"appraised_points": entry.points, "appraisal_reason": reason}
         reasons[code] = reason
     result = _apply(assessment, leaves, updates, action="appraise", actor=actor, via=via, reasons=reasons)
@@ -550,20 +718,21 @@ def assessment_submit(*, assessment: Assessment, actor=None, via=Via.WEB) -> Ass
     assessment = Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     framework_ensure_editable(assessment.framework)
     if assessment.status not in SELF_STATUSES:
-        raise WorkflowError(_("Only a draft or returned assessment can be submitted."))
+        raise WorkflowError(N_("Only a draft or returned assessment can be submitted."), obj=assessment,
+                            field="status")
     problems = submission_problems(assessment)
     unscored = [p.criterion.code for p in problems if p.reason == "unscored"]
     unproven = [p.criterion.code for p in problems if p.reason == "unproven"]
-    messages = []
+    refusals = []
     if unscored:
-        messages.append(_("Not every criterion is scored yet: %(codes)s.") % {"codes": ", ".join(unscored)})
+        refusals.append(ServiceError(N_("Not every criterion is scored yet: %(codes)s."),
+                                     params={"codes": ", ".join(unscored)}, obj=assessment, field="self_points"))
     if unproven:
-        messages.append(
-            _("These criteria have points but neither evidence nor a written explanation: %(codes)s.")
-            % {"codes": ", ".join(unproven)}
-        )
-    if messages:
-        raise ValidationError(messages)
+        refusals.append(ServiceError(
+            N_("These criteria have points but neither evidence nor a written explanation: %(codes)s."),
+            params={"codes": ", ".join(unproven)}, obj=assessment, field="evidence",
+        ))
+    _refuse(refusals)
     was_returned = assessment.status == AssessmentStatus.RETURNED
     _set_status(assessment, AssessmentStatus.SUBMITTED, actor=actor, via=via,
                 reason=_("resubmitted after explanation") if was_returned else "")
@@ -581,15 +750,17 @@ def assessment_return(
     assessment = Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     framework_ensure_editable(assessment.framework)
     if assessment.status != AssessmentStatus.SUBMITTED:
-        raise WorkflowError(_("Only a submitted assessment can be returned for explanation."))
+        raise WorkflowError(N_("Only a submitted assessment can be returned for explanation."), obj=assessment,
+                            field="status")
     if not message.strip():
-        raise ValidationError(_("Say what needs explaining when returning an assessment."))
+        raise ServiceError(N_("Say what needs explaining when returning an assessment."), obj=assessment,
+                           field="message")
     criteria = {code: (reason or "").strip() for code, reason in (criteria or {}).items()}
     without_reason = sorted(code for code, reason in criteria.items() if not reason)
     if without_reason:
-        raise ValidationError(
-            _("Give a reason for each criterion to explain: %(codes)s.") % {"codes": ", ".join(without_reason)}
-        )
+        raise ServiceError(N_("Give a reason for each criterion to explain: %(codes)s."),
+                           params={"codes": ", ".join(without_reason)}, obj=assessment, field="criteria",
+                           criterion=without_reason[0])
     _set_status(assessment, AssessmentStatus.RETURNED, actor=actor, via=via, reason=message)
     assessment.return_message = message.strip()
     assessment.save(update_fields=["return_message", "updated_at"])
@@ -612,7 +783,8 @@ def score_explain(*, assessment: Assessment, code: str, explanation: str, actor=
     assessment = Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     framework_ensure_editable(assessment.framework)
     if assessment.status != AssessmentStatus.RETURNED:
-        raise WorkflowError(_("Explanations are given while the assessment is returned for explanation."))
+        raise WorkflowError(N_("Explanations are given while the assessment is returned for explanation."),
+                            obj=assessment, field="explanation", criterion=code)
     leaves = _leaves_by_code(assessment.framework, [code])
     return _apply(assessment, leaves, {code: {"explanation": explanation.strip()}}, action="explain", actor=actor,
                   via=via)
@@ -623,7 +795,8 @@ def assessment_mark_appraised(*, assessment: Assessment, actor=None, via=Via.WEB
     assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
     framework_ensure_editable(assessment.framework)
     if assessment.status not in (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED):
-        raise WorkflowError(_("Only a submitted assessment can be marked appraised."))
+        raise WorkflowError(N_("Only a submitted assessment can be marked appraised."), obj=assessment,
+                            field="status")
     if assessment.status != AssessmentStatus.APPRAISED:
         _set_status(assessment, AssessmentStatus.APPRAISED, actor=actor, via=via)
         _notify("assessment_appraised", assessment.pk)
@@ -631,35 +804,68 @@ def assessment_mark_appraised(*, assessment: Assessment, actor=None, via=Via.WEB
     return assessment
 
 
+def _survey_problems(
+    framework: Framework, entries: Mapping[str, Mapping[str, Decimal | None]]
+) -> tuple[dict[str, Criterion], dict[str, Unit], list[ServiceError]]:
+    """(the survey leaves, the units by code, every reason survey_apply refuses the entries). An
+    error about one unit carries its code in params["unit"] (and the unit as obj when it exists)."""
+    locked = framework_lock_error(framework)
+    if locked is not None:
+        return {}, {}, [locked]
+    codes = {code for values in entries.values() for code in values}
+    found = {c.code: c for c in Criterion.objects.filter(framework=framework, code__in=codes)}
+    problems = [
+        ServiceError(N_("Criterion %(code)s is not in framework %(framework)s."), code=ErrorCode.NOT_FOUND,
+                     params={"code": code, "framework": framework.code}, obj=framework, criterion=code)
+        for code in sorted(codes - set(found))
+    ]
+    problems += [
+        ServiceError(N_("Criterion %(code)s is not a survey criterion."), params={"code": code}, obj=criterion,
+                     field="appraised_points", criterion=code)
+        for code, criterion in sorted(found.items())
+        if not criterion.is_leaf or criterion.source != CriterionSource.SURVEY
+    ]
+    leaves = {code: criterion for code, criterion in found.items() if criterion.is_leaf}
+    units = {u.code: u for u in Unit.objects.filter(code__in=list(entries))}
+    for unit_code, values in entries.items():
+        unit = units.get(unit_code)
+        if unit is None:
+            problems.append(ServiceError(N_("Unknown unit %(code)s."), code=ErrorCode.NOT_FOUND,
+                                         params={"code": unit_code, "unit": unit_code}, obj=unit_code, field="unit"))
+            continue
+        kind_error = unit_kind_error(unit, framework)
+        if kind_error is not None:
+            problems.append(kind_error)
+            continue
+        for code, points in values.items():
+            criterion = leaves.get(code)
+            if criterion is not None and criterion.source == CriterionSource.SURVEY:
+                for problem in _points_problems(criterion, points, "appraised_points"):
+                    problem.message_params["unit"] = unit_code
+                    problem.obj = unit
+                    problems.append(problem)
+    return leaves, units, problems
+
+
+def survey_problems(*, framework: Framework, entries: Mapping[str, Mapping[str, Decimal | None]]) -> list[ServiceError]:
+    """Every reason survey_apply would refuse these entries (reads, writes nothing): importers place
+    them on their cells before anything is written."""
+    return _survey_problems(framework, entries)[2]
+
+
 @transaction.atomic
 def survey_apply(
     *, framework: Framework, entries: Mapping[str, Mapping[str, Decimal | None]], actor=None, via=Via.WEB
 ) -> ApplyResult:
-    """Store survey points: {unit code: {survey criterion code: points}}, for all units at once.
+    """Store survey points: {unit code: {survey criterion code: points}}, for all units at once, on
+    assessments in any status before publication. Refused with every problem at once.
 
     Survey points are the office's figures, so they live in appraised_points of the survey leaves.
     Assessments are created for units that have none yet. A fixed number of statements whatever the
     number of units."""
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
-    framework_ensure_editable(framework)
-    codes = {code for values in entries.values() for code in values}
-    leaves = _leaves_by_code(framework, codes)
-    wrong = sorted(code for code, c in leaves.items() if c.source != CriterionSource.SURVEY)
-    if wrong:
-        raise ValidationError(_("Not survey criteria: %(codes)s.") % {"codes": ", ".join(wrong)})
-    units = {u.code: u for u in Unit.objects.filter(code__in=list(entries))}
-    unknown = sorted(set(entries) - set(units))
-    if unknown:
-        raise ValidationError(_("Unknown unit codes: %(codes)s.") % {"codes": ", ".join(unknown)})
-    other_kind = sorted(code for code, unit in units.items() if unit.kind != framework.unit_kind)
-    if other_kind:
-        raise ValidationError(
-            _("Framework %(code)s assesses units of kind %(kind)s; these are not: %(units)s.")
-            % {"code": framework.code, "kind": framework.get_unit_kind_display(), "units": ", ".join(other_kind)}
-        )
-    for values in entries.values():
-        for code, points in values.items():
-            _check_points(leaves[code], points)
+    leaves, units, problems = _survey_problems(framework, entries)
+    _refuse(problems)
     assessments = {a.unit_id: a for a in Assessment.objects.filter(framework=framework, unit__in=units.values())
                    .select_related("unit")}
     missing = [Assessment(unit=unit, framework=framework) for unit in units.values() if unit.pk not in assessments]
@@ -710,11 +916,12 @@ def assessment_extend_deadline(*, assessment: Assessment, until, reason: str, ac
     assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
     framework_ensure_editable(assessment.framework)
     if not reason.strip():
-        raise ValidationError(_("Say why the deadline is extended."))
+        raise ServiceError(N_("Say why the deadline is extended."), obj=assessment, field="reason")
     if until is None or until <= timezone.now():
-        raise ValidationError(_("The new deadline must be in the future."))
+        raise ServiceError(N_("The new deadline must be in the future."), obj=assessment, field="until")
     if assessment.framework.self_deadline and until <= assessment.framework.self_deadline:
-        raise ValidationError(_("An extension must end after the framework's deadline."))
+        raise ServiceError(N_("An extension must end after the framework's deadline."), obj=assessment,
+                           field="until")
     old = assessment.self_deadline_extended_to
     assessment.self_deadline_extended_to = until
     assessment.save(update_fields=["self_deadline_extended_to", "updated_at"])
@@ -749,17 +956,23 @@ def appraisal_accept_self(*, assessment: Assessment, area_code: str | None = Non
 EVIDENCE_EXTENSIONS = (".pdf", ".doc", ".docx", ".xls", ".xlsx", ".jpg", ".jpeg", ".png")
 
 
-def evidence_file_problem(upload) -> str | None:
+def evidence_file_error(upload) -> ServiceError | None:
+    """Why an evidence file is refused (its type or size), or None."""
     from django.conf import settings
 
     name = (upload.name or "").lower()
     if not name.endswith(EVIDENCE_EXTENSIONS):
-        return _("Evidence files must be PDF, Word, Excel, JPG or PNG.")
+        return ServiceError(N_("Evidence files must be PDF, Word, Excel, JPG or PNG."), field="file")
     if upload.size > settings.PARINDEX_EVIDENCE_MAX_BYTES:
-        return _("The file is larger than %(size)s MB.") % {
+        return ServiceError(N_("The file is larger than %(size)s MB."), field="file", params={
             "size": format_decimal(Decimal(settings.PARINDEX_EVIDENCE_MAX_BYTES) / (1024 * 1024), places=1)
-        }
+        })
     return None
+
+
+def evidence_file_problem(upload) -> str | None:
+    error = evidence_file_error(upload)
+    return None if error is None else error.text()
 
 
 @transaction.atomic
@@ -769,16 +982,17 @@ def evidence_add(*, assessment: Assessment, code: str, upload=None, document_num
     assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
     framework_ensure_editable(assessment.framework)
     if assessment.status not in SELF_STATUSES:
-        raise WorkflowError(_("Evidence can be added only before submission or when returned for explanation."))
+        raise WorkflowError(N_("Evidence can be added only before submission or when returned for explanation."),
+                            obj=assessment, field="status", criterion=code)
     criterion = _leaves_by_code(assessment.framework, [code])[code]
     if criterion.source != CriterionSource.SELF:
-        raise ValidationError(_("%(code)s is scored by the survey, not by the unit.") % {"code": code})
+        raise ServiceError(N_("%(code)s is scored by the survey, not by the unit."), params={"code": code},
+                           obj=criterion, criterion=code)
     if upload is None and not document_number.strip():
-        raise ValidationError(_("Attach a file or give the number of an issued document."))
+        raise ServiceError(N_("Attach a file or give the number of an issued document."), obj=assessment,
+                           field="document_number", criterion=code)
     if upload is not None:
-        problem = evidence_file_problem(upload)
-        if problem:
-            raise ValidationError(problem)
+        _refuse([error for error in [evidence_file_error(upload)] if error])
     score, _created = Score.objects.get_or_create(assessment=assessment, criterion=criterion)
     evidence = Evidence(score=score, document_number=document_number.strip(), document_date=document_date,
                         page=page.strip(), description=description.strip(),
@@ -799,7 +1013,8 @@ def evidence_delete(*, evidence: Evidence, actor=None, via=Via.WEB) -> None:
     assessment = score.assessment
     framework_ensure_editable(assessment.framework)
     if assessment.status not in SELF_STATUSES:
-        raise WorkflowError(_("Evidence can be removed only before submission or when returned for explanation."))
+        raise WorkflowError(N_("Evidence can be removed only before submission or when returned for explanation."),
+                            obj=assessment, field="status", criterion=score.criterion.code)
     label = evidence.file.name.rsplit("/", 1)[-1] if evidence.file else evidence.document_number
     stored = evidence.file.name if evidence.file else None
     storage = evidence.file.storage if evidence.file else None

@@ -13,12 +13,21 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
+from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import NOT_APPLICABLE
-from parindex.spreadsheets import SpreadsheetError, render_problems
+from parindex.spreadsheets import SpreadsheetError, render_problems, service_problems
 
-from .importers import APPRAISAL, SELF, apply_assessment, assessment_preview, read_assessment, read_survey
+from .importers import (
+    APPRAISAL,
+    SELF,
+    apply_assessment,
+    apply_survey,
+    assessment_preview,
+    read_assessment,
+    read_survey,
+)
 from .models import (
     Assessment,
     Framework,
@@ -28,7 +37,7 @@ from .models import (
     Score,
     Via,
 )
-from .services import framework_ensure_editable, survey_apply
+from .services import framework_ensure_editable
 
 
 def _value(value) -> str | None:
@@ -38,6 +47,8 @@ def _value(value) -> str | None:
 
 
 def _problems(error: ValidationError, file_name: str) -> list[dict]:
+    if isinstance(error, ServiceError):
+        error = SpreadsheetError(service_problems(error), file_name)
     if isinstance(error, SpreadsheetError):
         vi = render_problems(error.problems, file_name, language="vi")
         en = render_problems(error.problems, file_name, language="en")
@@ -54,8 +65,8 @@ def import_start(*, kind: str, upload, actor, assessment: Assessment | None = No
     framework = framework or assessment.framework
     framework_ensure_editable(framework)
     if upload.size > settings.PARINDEX_UPLOAD_MAX_BYTES:
-        raise ValidationError(_("The file is larger than the limit of %(mb)s MB.") % {
-            "mb": settings.PARINDEX_UPLOAD_MAX_BYTES // (1024 * 1024)})
+        raise ServiceError(N_("The file is larger than the limit of %(mb)s MB."), obj=framework, field="file",
+                           params={"mb": settings.PARINDEX_UPLOAD_MAX_BYTES // (1024 * 1024)})
     record = ImportRecord(kind=kind, framework=framework, assessment=assessment, original_name=upload.name[-255:],
                           size=upload.size, requested_by=actor if getattr(actor, "pk", None) else None)
     record.file.save(upload.name.rsplit("/", 1)[-1][-100:], upload, save=False)
@@ -125,13 +136,14 @@ def import_confirm(*, record: ImportRecord, actor) -> ImportRecord:
         status=ImportStatus.APPLYING, progress=50)
     if not claimed:
         record.refresh_from_db()
-        raise ValidationError(_("This file was already handled (%(status)s).") % {"status": record.get_status_display()})
+        raise ServiceError(N_("This file was already handled (%(status)s)."), code=ErrorCode.CONFLICT, obj=record,
+                           params={"status": ImportStatus(record.status).label})
     record = ImportRecord.objects.select_related("framework", "assessment__unit").get(pk=record.pk)
     try:
         data = _read(record)
         with transaction.atomic():
             if record.kind == ImportKind.SURVEY:
-                result = survey_apply(framework=record.framework, entries=data.entries, actor=actor, via=Via.IMPORT)
+                result = apply_survey(data, actor=actor, via=Via.IMPORT)
             else:
                 result = apply_assessment(data, actor=actor, via=Via.IMPORT)
     except ValidationError as error:
@@ -152,7 +164,7 @@ def import_cancel(*, record: ImportRecord) -> None:
     updated = ImportRecord.objects.filter(pk=record.pk, status__in=[ImportStatus.PREVIEW, ImportStatus.CHECKING]).update(
         status=ImportStatus.CANCELLED)
     if not updated:
-        raise ValidationError(_("This file was already handled."))
+        raise ServiceError(N_("This file was already handled."), code=ErrorCode.CONFLICT, obj=record)
 
 
 def preview_decimal(value: str | None):

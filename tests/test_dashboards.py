@@ -9,13 +9,14 @@ from datetime import date, timedelta
 from decimal import Decimal as D
 
 import pytest
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from openpyxl import load_workbook
 
 from parindex.audit.models import AuditEntry
+from parindex.errors import ErrorCode, ServiceError
 from reports import selectors
 from reports.models import RemediationItem, RemediationStatus
 from reports.remediation import remediation_suggest, remediation_update
@@ -268,8 +269,9 @@ def test_remediation_update_by_the_units_officer(suggested, commune, officer):
 def test_remediation_update_refused_for_others(suggested, commune, who, request):
     user = request.getfixturevalue(who)
     item = RemediationItem.objects.filter(assessment__unit=commune).first()
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(ServiceError) as refused:
         remediation_update(item=item, action="x", responsible="y", due_date=None, status="planned", actor=user)
+    assert refused.value.error_code == ErrorCode.FORBIDDEN and refused.value.status == 403
     item.refresh_from_db()
     assert item.action == "" and item.status == RemediationStatus.PROPOSED
 

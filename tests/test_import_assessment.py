@@ -106,14 +106,14 @@ def test_every_bad_cell_is_reported_and_nothing_is_saved(tmp_path, framework, co
     err, error = call_failing("import_assessment", path, "--framework", "FW", "--unit", "X1")
     assert Assessment.objects.count() == 0 and Score.objects.count() == 0
     for expected in (
-        "x1.xlsx [Sheet1] D4: 15 lớn hơn điểm tối đa 1,5",
-        "x1.xlsx [Sheet1] D5: -1 là số âm; điểm không được âm.",
-        "x1.xlsx [Sheet1] D6: 1,255 có quá hai chữ số thập phân.",
+        "x1.xlsx [Sheet1] D4 (tiêu chí 1.1): 15 lớn hơn điểm tối đa 1,5",
+        "x1.xlsx [Sheet1] D5 (tiêu chí 1.2): -1 là số âm; điểm không được âm.",
+        "x1.xlsx [Sheet1] D6 (tiêu chí 2.1): 1,255 có quá hai chữ số thập phân.",
         "x1.xlsx [Sheet1] D7: 'hai điểm' không phải là số.",
         "x1.xlsx [Sheet1] A8: Tiêu chí 9.9 không có trong bộ chỉ số FW.",
         "x1.xlsx [Sheet1] A9: Mã 1.1 xuất hiện hai lần (lần đầu ở dòng 4).",
-        "x1.xlsx [Sheet1] D4: 15 is more than the maximum 1.5",
-        "x1.xlsx [Sheet1] D6: 1.255 has more than two decimals.",
+        "x1.xlsx [Sheet1] D4 (criterion 1.1): 15 is more than the maximum 1.5",
+        "x1.xlsx [Sheet1] D6 (criterion 2.1): 1.255 has more than two decimals.",
     ):
         assert expected in err
     assert "6 lỗi" in str(error)
@@ -124,7 +124,7 @@ def test_the_spec_example_message(tmp_path, district, commune):
     rows = [[f"r{i}"] for i in range(10)] + [SELF_HEADER, ["1", "", 13.5, 15]]
     err, _ = call_failing("import_assessment", write_xlsx(tmp_path / "a.xlsx", rows), "--framework", "ONE",
                           "--unit", "X1")
-    assert "D12: 15 lớn hơn điểm tối đa 13,5" in err and "D12: 15 is more than the maximum 13.5" in err
+    assert "D12 (tiêu chí 1): 15 lớn hơn điểm tối đa 13,5" in err and "D12 (criterion 1): 15 is more than the maximum 13.5" in err
 
 
 def test_unit_must_be_named_known_and_of_the_framework_kind(tmp_path, framework, commune):
@@ -184,6 +184,7 @@ def test_appraisal_stage_reads_appraised_points_and_reasons(tmp_path, framework,
     call("import_assessment", self_file(tmp_path, [["1.1", "", "", 1.5], ["1.2", "", "", 12], ["2.1", "", "", "KAD"],
                                                    ["2.2", "", "", 2], ["4.1", "", "", 1], ["5.1", "", "", 0]]),
          "--framework", "FW", "--unit", "X1")
+    Assessment.objects.update(status=AssessmentStatus.SUBMITTED)  # only a submitted assessment is appraised
     rows = [*TITLE, APPRAISAL_HEADER,
             ["1", "", 13.5, "=SUM(D5:D6)", "=SUM(E5:E6)"],
             ["1.1", "", 1.5, 1.5, "1,5"],
@@ -193,8 +194,8 @@ def test_appraisal_stage_reads_appraised_points_and_reasons(tmp_path, framework,
             ["5.1", "", 1, 0, 0.5, "Chậm khắc phục"]]
     path = write_xlsx(tmp_path / "tham-dinh.xlsx", rows)
     err, _ = call_failing("import_assessment", path, "--framework", "FW", "--unit", "X1", "--stage", "appraisal")
-    assert "F6: Điểm thẩm định 10,5 khác điểm tự đánh giá 12; cần ghi lý do." in err
-    assert "E7: 2,5 lớn hơn điểm tối đa 2" in err
+    assert "F6 (tiêu chí 1.2): Điểm thẩm định 10,5 khác điểm tự đánh giá 12; cần ghi lý do." in err
+    assert "E7 (tiêu chí 2.2): 2,5 lớn hơn điểm tối đa 2" in err
     assert all(v[4] is None for v in scores().values())
     rows[5] = ["1.2", "", 12, 12, "10,5", "Thiếu tài liệu kiểm chứng"]
     rows[6] = ["2.2", "", 2, 2, 2]

@@ -109,12 +109,12 @@ def test_every_row_problem_is_reported_by_cell_and_nothing_is_saved(tmp_path, di
     for expected in (
         "[Sheet1] B4: Thiếu tên tiêu chí.",
         "[Sheet1] C5: 'năm' không phải là số.",
-        "[Sheet1] C6: Thiếu điểm tối đa của tiêu chí chấm điểm.",
+        "[Sheet1] C6 (tiêu chí 1.3): Thiếu điểm tối đa của tiêu chí chấm điểm.",
         "[Sheet1] D7: Loại 'thưởng lớn' không hợp lệ",
         "[Sheet1] E8: Nguồn 'hỏi dân' không hợp lệ",
         "[Sheet1] A9: '1.a' không phải mã tiêu chí",
         "[Sheet1] C10: Tiêu chí 2 có điểm tối đa 13,5 nhưng tổng điểm các tiêu chí con là 12.",
-        "[Sheet1] A12: Mã 2.1 xuất hiện hai lần (lần đầu ở dòng 11).",
+        "[Sheet1] A12: Mã 2.1 xuất hiện hai lần.",
         "[Sheet1] A13: Mã 4.1 đứng trước hoặc không có tiêu chí cha 4.",
         "[Sheet1] C14: -1 là số âm",
         "[Sheet1] C15: 1,255 có quá hai chữ số thập phân.",
@@ -131,8 +131,8 @@ def test_given_parent_max_is_checked_against_children_and_kind_mixes(tmp_path, d
                                            ["3", "Khảo sát", "1", "", "survey"], ["3.1", "Tự chấm", "1", "", "self"]])
     err, _ = call_failing("import_framework", path, *options())
     assert "fw.csv C2: Tiêu chí 1 có điểm tối đa 3 nhưng tổng điểm các tiêu chí con là 2." in err
-    assert "dòng 6: Tiêu chí 2.1 thuộc loại penalty nhưng nằm dưới 2 thuộc loại bonus." in err
-    assert "row 8: Criterion 3.1 has source self but sits under 3 with source survey." in err
+    assert "fw.csv D6: Tiêu chí 2.1 thuộc loại penalty nhưng nằm dưới 2 thuộc loại bonus." in err
+    assert "fw.csv E8: Criterion 3.1 has source self but sits under 3 with source survey." in err
 
 
 def test_option_problems_are_reported_together(tmp_path, district):

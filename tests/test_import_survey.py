@@ -77,14 +77,14 @@ def test_every_bad_cell_is_reported_and_nothing_is_saved(tmp_path, framework, di
         "bad.xlsx [Sheet1] D1: Tiêu chí 9.9 không có trong bộ chỉ số FW.",
         "bad.xlsx [Sheet1] E1: Tiêu chí 8 không phải tiêu chí điều tra xã hội học.",
         "bad.xlsx [Sheet1] F1: Cột 'Điểm lạ' không phải mã tiêu chí điều tra xã hội học",
-        "bad.xlsx [Sheet1] B2: 11 lớn hơn điểm tối đa 10",
-        "bad.xlsx [Sheet1] G2: -1 là số âm",
+        "bad.xlsx [Sheet1] B2 (tiêu chí 8.1): 11 lớn hơn điểm tối đa 10",
+        "bad.xlsx [Sheet1] G2 (tiêu chí 8.2): -1 là số âm",
         "bad.xlsx [Sheet1] A3: Không có đơn vị mã NOPE.",
         "bad.xlsx [Sheet1] B4: 'năm' không phải là số.",
         "bad.xlsx [Sheet1] G4: Điểm điều tra xã hội học không được đánh dấu không áp dụng.",
         "bad.xlsx [Sheet1] A5: Đơn vị PB thuộc loại",
         "bad.xlsx [Sheet1] A6: Đơn vị X1 xuất hiện hai lần (lần đầu ở dòng 2).",
-        "bad.xlsx [Sheet1] B2: 11 is more than the maximum 10",
+        "bad.xlsx [Sheet1] B2 (criterion 8.1): 11 is more than the maximum 10",
     ):
         assert expected in err
     assert "11 lỗi" in str(error)

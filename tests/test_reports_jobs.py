@@ -30,7 +30,7 @@ from reports.report_workbook import (
 )
 from reports.tasks import build_report_task
 from scoring import selectors
-from scoring.models import Framework
+from scoring.models import Assessment, AssessmentStatus, Framework
 from scoring.services import (
     AppraisalEntry,
     SelfEntry,
@@ -74,6 +74,7 @@ def years(district, commune, other_commune):
     x1 = _assess(current, commune, 40, 10, 30)
     _assess(current, other_commune, 30, 20, None)
     _assess(current, x3, 20, 20, 20)
+    Assessment.objects.filter(pk=x1.pk).update(status=AssessmentStatus.SUBMITTED)  # appraised once submitted
     scores_apply_appraisal(assessment=x1, entries={
         "1.2": AppraisalEntry(D("5"), "Thiếu tài liệu kiểm chứng"), "2.1": AppraisalEntry(D("30")),
     })

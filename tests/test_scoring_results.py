@@ -299,8 +299,9 @@ def test_published_framework_refuses_every_change(province, districts):
 def test_points_above_max_or_with_three_decimals_are_refused_and_nothing_is_saved(province, districts):
     framework = make_framework(province, rows=rows_from_spec(SMALL_TREE), unit_kind="district")
     assessment = assessment_get_or_create(unit=districts[0], framework=framework)
-    with pytest.raises(ValidationError, match="1.2"):
+    with pytest.raises(ValidationError, match="30,5") as refused:
         scores_apply_self(assessment=assessment, entries={"1.1.1": SelfEntry(D("5")), "1.2": SelfEntry(D("30.5"))})
+    assert [(e.criterion, e.field) for e in refused.value.all()] == [("1.2", "self_points")]
     with pytest.raises(ValidationError):
         scores_apply_self(assessment=assessment, entries={"1.1.1": SelfEntry(D("5.125"))})
     with pytest.raises(ValidationError):

@@ -244,7 +244,7 @@ def test_errors_follow_the_language(client, assessment, appraiser):
     client.force_login(appraiser)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     body = _post_row(client, assessment, "1.2", "15,5").content.decode()
-    assert "1.2: the appraised points 15.5 differ from the self-assessed 18; a reason is required." in body
+    assert "The appraised points 15.5 differ from the self-assessed 18; a reason is required." in body
 
 
 def test_accept_keeps_existing_appraisals(client, assessment, appraiser):

@@ -19,7 +19,6 @@ from parindex.spreadsheets import (
     column_letter,
     file_label,
     find_table,
-    normalize_name,
     open_spreadsheet,
 )
 
@@ -38,17 +37,9 @@ COLUMNS = (
     ),
 )
 
-KIND_NAMES = {
-    UnitKind.PROVINCE: ("province", "tỉnh", "thành phố trực thuộc trung ương"),
-    UnitKind.DISTRICT: ("district", "huyện", "quận", "thị xã", "thành phố thuộc tỉnh"),
-    UnitKind.DEPARTMENT: ("department", "sở", "phòng", "ban", "sở, ban, ngành", "phòng, ban", "cơ quan"),
-    UnitKind.COMMUNE: ("commune", "xã", "phường", "thị trấn", "đặc khu"),
-}
-_KINDS = {normalize_name(name): kind for kind, names in KIND_NAMES.items() for name in names}
-
-
 def parse_kind(value) -> str | None:
-    return _KINDS.get(normalize_name(value))
+    """The kind named in a cell (UnitKind.parse: the same names import_framework --unit-kind takes)."""
+    return UnitKind.parse(value)
 
 
 @dataclass

@@ -1,3 +1,5 @@
+import functools
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -16,6 +18,41 @@ class UnitKind(models.TextChoices):
     DISTRICT = "district", _("District")
     DEPARTMENT = "department", _("Department")
     COMMUNE = "commune", _("Commune")
+
+    @classmethod
+    def parse(cls, text) -> "UnitKind | None":
+        """The kind a person means by a name: the code, the English or Vietnamese label, or a usual
+        Vietnamese name of that level ("quận", "phường" …); case- and accent-insensitive. None if unknown.
+        Every entry path that reads a kind by name (units file, framework import) uses this."""
+        from parindex.spreadsheets import normalize_name
+
+        return _unit_kind_names().get(normalize_name(text))
+
+
+# Names of each kind besides its code and its labels (Vietnamese administrative levels).
+UNIT_KIND_SYNONYMS = {
+    UnitKind.PROVINCE: ("tỉnh", "thành phố trực thuộc trung ương"),
+    UnitKind.DISTRICT: ("huyện", "quận", "thị xã", "thành phố thuộc tỉnh"),
+    UnitKind.DEPARTMENT: ("sở", "phòng", "ban", "sở, ban, ngành", "phòng, ban", "cơ quan"),
+    UnitKind.COMMUNE: ("xã", "phường", "thị trấn", "đặc khu"),
+}
+
+
+@functools.cache
+def _unit_kind_names() -> dict[str, UnitKind]:
+    from django.utils.translation import override
+
+    from parindex.spreadsheets import normalize_name
+
+    names: dict[str, UnitKind] = {}
+    for kind in UnitKind:
+        spellings = [kind.value, *UNIT_KIND_SYNONYMS[kind]]
+        for language in ("en", "vi"):
+            with override(language):
+                spellings.append(str(kind.label))
+        for spelling in spellings:
+            names.setdefault(normalize_name(spelling), kind)
+    return names
 
 
 class Unit(models.Model):

@@ -2,8 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from parindex.errors import ServiceError
 from reports.jobs import report_build_file
-from scoring.management.commands._common import _both, get_framework
+from scoring.management.commands._common import _both, get_framework, refused
 
 
 class Command(BaseCommand):
@@ -20,8 +21,6 @@ class Command(BaseCommand):
     def handle(self, *args, framework, compare=None, out, **options):
         fw = get_framework(framework)
         other = get_framework(compare) if compare else None
-        if other is not None and other.pk == fw.pk:
-            raise CommandError(_both("A framework cannot be compared with itself."))
         path = Path(out)
         if path.suffix.lower() != ".xlsx":
             raise CommandError(_both("The output file must end in .xlsx: %(path)s", path=out))
@@ -29,6 +28,8 @@ class Command(BaseCommand):
             raise CommandError(_both("The folder %(folder)s does not exist.", folder=str(path.parent)))
         try:
             report_build_file(fw, other, path, generated_by="manage.py build_report")
+        except ServiceError as error:
+            raise refused(error) from error
         except OSError as exc:
             raise CommandError(_both("Could not write %(path)s: %(error)s", path=out, error=str(exc))) from exc
         self.stdout.write(_both("Report written to %(path)s.", path=out))

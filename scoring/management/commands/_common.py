@@ -7,6 +7,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+from parindex.errors import ServiceError
 from scoring.models import Framework
 
 
@@ -16,6 +17,12 @@ def _both(message: str, **params) -> str:
         with override(language):
             texts.append(_(message) % params)
     return " / ".join(texts)
+
+
+def refused(error: ServiceError) -> CommandError:
+    """A service's refusal as the command's failure (non-zero exit): every message in Vietnamese,
+    then in English. Commands check nothing themselves; they report what the service said."""
+    return CommandError(" / ".join("; ".join(error.texts(language)) for language in ("vi", "en")))
 
 
 def get_framework(code: str) -> Framework:

@@ -1,10 +1,11 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from scoring.services import unit_kind_error
 from scoring.workbooks import assessment_workbook
 from units.models import Unit
 
-from ._common import _both, get_framework
+from ._common import _both, get_framework, refused
 
 
 class Command(BaseCommand):
@@ -20,11 +21,8 @@ class Command(BaseCommand):
         unit = Unit.objects.filter(code=options["unit"]).first()
         if unit is None:
             raise CommandError(_both("Unknown unit %(code)s.", code=options["unit"]))
-        if unit.kind != framework.unit_kind:
-            raise CommandError(_both(
-                "Unit %(unit)s is a %(kind)s; framework %(code)s assesses units of kind %(fkind)s.",
-                unit=unit.code, kind=unit.get_kind_display(), code=framework.code,
-                fkind=framework.get_unit_kind_display(),
-            ))
+        refusal = unit_kind_error(unit, framework)
+        if refusal is not None:
+            raise refused(refusal)
         assessment_workbook(unit=unit, framework=framework).save(options["out"])
         self.stdout.write(_("Written %(file)s.") % {"file": options["out"]})
