@@ -22,6 +22,7 @@ from scoring.models import (
     Via,
 )
 
+from .access import can_change_remediation
 from .models import RemediationItem, RemediationStatus
 
 ITEMS_PER_UNIT = 5

@@ -40,9 +40,9 @@ from .models import (
     ImportRecord,
     ImportStatus,
 )
+from .services import appraisal_status_error
 
 OVERSEERS = (Role.APPRAISER, Role.LEADER)
-APPRAISABLE_STATUSES = (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from functools import cached_property
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import F, Prefetch, Q, QuerySet
 
+from parindex.audit.models import AuditEntry
 from parindex.numbers import round_half_up
 from units.models import Unit
 
@@ -26,7 +27,6 @@ from .models import (
     Assessment,
     AssessmentResult,
     AssessmentStatus,
-    AuditEntry,
     Criterion,
     CriterionKind,
     CriterionSource,
@@ -466,9 +466,10 @@ def explanation_rounds(assessment: Assessment) -> list[ExplanationRound]:
                 rounds.append(current)
             elif entry.old_value == AssessmentStatus.RETURNED and current is not None:
                 current.resubmitted_at = entry.created_at
-        elif current is not None and entry.criterion is not None:
+        elif current is not None and entry.criterion_id:
             if entry.action == "explanation_request":
-                current.requests[entry.criterion.pk] = (entry.criterion, entry.reason)
+                if entry.criterion_id in criteria:  # a criterion deleted since is left out
+                    current.requests[entry.criterion_id] = (criteria[entry.criterion_id], entry.reason)
             elif entry.field == "explanation":
-                current.answers[entry.criterion.pk] = entry.new_value
+                current.answers[entry.criterion_id] = entry.new_value
     return rounds

@@ -16,7 +16,7 @@ from django.utils import timezone
 from reports import access as reports_access
 from reports.models import JobStatus, RemediationItem, ReportJob
 from scoring import access
-from scoring.models import Criterion, ImportKind, ImportRecord, ImportStatus
+from scoring.models import Assessment, AssessmentStatus, Criterion, ImportKind, ImportRecord, ImportStatus
 from scoring.services import (
     SelfEntry,
     assessment_extend_deadline,
@@ -349,7 +349,9 @@ def test_import_assessment_checks_the_user_like_the_upload_page(tmp_path, users,
     assert not mine.scores.exclude(self_points=None).exists()
     call("import_assessment", path, "--framework", "FW", "--unit", "X1", "--user", users["officer"].username)
     assert mine.scores.get(criterion__code="1.1").self_points == D("40")
-    # The appraisal stage needs an appraiser: the unit's officer is refused.
+    # The appraisal stage needs an appraiser: the unit's officer is refused (the assessment is submitted,
+    # so the refusal is about who asks, not about the workflow).
+    Assessment.objects.filter(pk=mine.pk).update(status=AssessmentStatus.SUBMITTED)
     appraisal = write_csv(tmp_path / "x1-tham-dinh.csv", [["Mã", "Điểm thẩm định", "Lý do"], ["1.1", "30", "Thiếu"]])
     _stderr, error = call_failing("import_assessment", appraisal, "--framework", "FW", "--unit", "X1", "--stage",
                                   "appraisal", "--user", users["officer"].username)
