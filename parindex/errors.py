@@ -25,6 +25,15 @@ from django.utils.translation import gettext, override
 from parindex.numbers import format_decimal
 
 
+def bilingual(message: str, **params: Any) -> str:
+    """A message id in Vietnamese, then English: "… / …" (commands and job records show both)."""
+    texts = []
+    for language in ("vi", "en"):
+        with override(language):
+            texts.append(gettext(message) % params if params else gettext(message))
+    return " / ".join(texts)
+
+
 class ErrorCode:
     """Stable codes of refusals; tests and entry paths match on these, never on message text."""
 

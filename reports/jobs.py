@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import tempfile
-import time
 import uuid
 from datetime import timedelta
 
@@ -28,8 +27,8 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_noop as N_
 
-from parindex.errors import ErrorCode, ServiceError
-from scoring.management.commands._common import _both
+from parindex.errors import ErrorCode, ServiceError, bilingual
+from parindex.queue import enqueue_on_commit
 from scoring.models import Framework
 
 from .models import JobStatus, ReportJob, ReportKind, report_upload_to
@@ -83,14 +82,11 @@ def _fresh(framework: Framework | None) -> Framework | None:
 
 def _enqueue(job: ReportJob) -> None:
     """Send the task once the transaction commits, so the worker sees the job row."""
-    from .tasks import build_report_task
-
-    job_id, task_id = job.pk, job.task_id
-    options = {"task_id": task_id}
+    options = {"task_id": job.task_id}
     queue = getattr(settings, "PARINDEX_REPORT_QUEUE", "")
     if queue:
         options["queue"] = queue
-    transaction.on_commit(lambda: build_report_task.apply_async((job_id,), **options))
+    enqueue_on_commit("reports.tasks.build_report_task", job.pk, **options)
 
 
 def _ensure_comparable(framework: Framework, compare: Framework | None) -> None:
@@ -172,30 +168,15 @@ def report_fail_stale(now=None) -> int:
     )
     failed = running.update(
         status=JobStatus.FAILED, finished_at=now,
-        error=_both("The report stopped responding (its worker stopped mid-way); retry it."),
+        error=bilingual("The report stopped responding (its worker stopped mid-way); retry it."),
     )
     failed += ReportJob.objects.filter(status=JobStatus.QUEUED, created_at__lt=now - queued_stale_after()).update(
         status=JobStatus.FAILED, finished_at=now,
-        error=_both("The report was never started (the job queue lost it); retry it."),
+        error=bilingual("The report was never started (the job queue lost it); retry it."),
     )
     if failed:
         logger.warning("report_fail_stale: %d report job(s) failed as stale", failed)
     return failed
-
-
-def _test_delay_allowed() -> bool:
-    return settings.DEBUG or os.environ.get("PARINDEX_REPORT_TEST_DELAY") == "1"
-
-
-def _test_delay(job: ReportJob, beat) -> None:
-    """Tests (and DEBUG) may slow a build down, e.g. to kill its worker mid-job; ignored elsewhere."""
-    seconds = job.parameters.get("test_delay")
-    if not seconds or not _test_delay_allowed():
-        return
-    end = time.monotonic() + float(seconds)
-    while time.monotonic() < end:
-        time.sleep(min(0.5, max(0.0, end - time.monotonic())))
-        beat(1)
 
 
 def report_file_name(job: ReportJob) -> str:
@@ -248,7 +229,6 @@ def report_run(job_id: int, task_id: str | None = None) -> ReportJob | None:
 
     try:
         fingerprint = inputs_fingerprint(job.framework, job.compare_framework, job.parameters)
-        _test_delay(job, beat)
         by = job.requested_by
         with translation.override(job.parameters.get("language") or settings.LANGUAGE_CODE):
             workbook = build_workbook(

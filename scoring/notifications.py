@@ -52,7 +52,7 @@ def _link(name, *args) -> str:
     return settings.PARINDEX_SITE_URL + reverse(name, args=args)
 
 
-def _both(build) -> str:
+def bilingual(build) -> str:
     """The same message in Vietnamese, then in English."""
     parts = []
     for language in ("vi", "en"):
@@ -86,7 +86,7 @@ def messages_for(event: str, object_id: int) -> list[tuple[str, str, str, list[s
         unit_ids = framework.assessments.values_list("unit_id", flat=True)
         recipients = sorted(set(officers_of(unit_ids)) | set(leaders_over(framework.authority)))
         subject = _subject(lambda: _("Results of %(name)s published") % {"name": framework.name})
-        body = _both(lambda: _(
+        body = bilingual(lambda: _(
             "The results of %(name)s were published by decision %(decision)s of %(date)s.\n"
             "Ranking and unit results: %(link)s"
         ) % {"name": framework.name, "decision": framework.decision_number,
@@ -101,7 +101,7 @@ def messages_for(event: str, object_id: int) -> list[tuple[str, str, str, list[s
     if event == "assessment_submitted" and assessment.status == AssessmentStatus.SUBMITTED:
         recipients = appraisers_over(unit)
         subject = _subject(lambda: _("%(unit)s submitted its self-assessment") % names)
-        body = _both(lambda: _("%(unit)s submitted its self-assessment for %(framework)s.\nAppraise it: %(link)s")
+        body = bilingual(lambda: _("%(unit)s submitted its self-assessment for %(framework)s.\nAppraise it: %(link)s")
                      % {**names, "link": _link("scoring:assessment_appraise", assessment.pk)})
     elif event == "assessment_returned" and assessment.status == AssessmentStatus.RETURNED:
         recipients = officers_of([unit.pk])
@@ -109,7 +109,7 @@ def messages_for(event: str, object_id: int) -> list[tuple[str, str, str, list[s
                           .exclude(explanation_request="").order_by("criterion__order")
                           .values_list("criterion__code", flat=True))
         subject = _subject(lambda: _("Explanation requested for %(framework)s") % names)
-        body = _both(lambda: _(
+        body = bilingual(lambda: _(
             "The Home Affairs office asks %(unit)s to explain its self-assessment for %(framework)s.\n"
             "Message: %(message)s\nCriteria: %(codes)s\nAnswer and resubmit: %(link)s"
         ) % {**names, "message": assessment.return_message, "codes": codes or "—",
@@ -117,7 +117,7 @@ def messages_for(event: str, object_id: int) -> list[tuple[str, str, str, list[s
     elif event == "assessment_appraised" and assessment.status == AssessmentStatus.APPRAISED:
         recipients = officers_of([unit.pk])
         subject = _subject(lambda: _("Appraisal of %(framework)s done") % names)
-        body = _both(lambda: _("The appraisal of %(unit)s for %(framework)s is done.\nSee the appraised points: %(link)s")
+        body = bilingual(lambda: _("The appraisal of %(unit)s for %(framework)s is done.\nSee the appraised points: %(link)s")
                      % {**names, "link": _link("scoring:assessment_self", assessment.pk)})
     else:
         return []
@@ -152,7 +152,7 @@ def send_deadline_reminders(now=None) -> int:
                  "link": _link("scoring:assessment_self", assessment.pk)}
         message = (
             _subject(lambda n=names: _("Self-assessment due %(deadline)s") % n),
-            _both(lambda n=names: _("The self-assessment of %(unit)s for %(framework)s is due at %(deadline)s and "
+            bilingual(lambda n=names: _("The self-assessment of %(unit)s for %(framework)s is due at %(deadline)s and "
                                     "has not been submitted.\nOpen it: %(link)s") % n),
         )
         sent += _send_once(assessment, ReminderPhase.SELF, deadline, message, recipients)
@@ -167,7 +167,7 @@ def send_deadline_reminders(now=None) -> int:
                  "link": _link("scoring:assessment_appraise", assessment.pk)}
         message = (
             _subject(lambda n=names: _("Appraisal due %(deadline)s") % n),
-            _both(lambda n=names: _("The appraisal of %(unit)s for %(framework)s is due at %(deadline)s.\n"
+            bilingual(lambda n=names: _("The appraisal of %(unit)s for %(framework)s is due at %(deadline)s.\n"
                                     "Open it: %(link)s") % n),
         )
         sent += _send_once(assessment, ReminderPhase.APPRAISAL, deadline, message, recipients)

@@ -18,6 +18,7 @@ from parindex.audit.models import AuditEntry
 from parindex.audit.services import audit_entry
 from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import decimal_places, format_decimal
+from parindex.queue import enqueue_on_commit
 from units.models import Unit, UnitKind
 
 from .models import (
@@ -79,9 +80,7 @@ def _notify(event: str, object_id: int) -> None:
     """Send the e-mails of a workflow event once the transaction commits (through Celery)."""
     if _notifications_muted.get():
         return
-    from .tasks import send_notification
-
-    transaction.on_commit(lambda: send_notification.delay(event, object_id))
+    enqueue_on_commit("scoring.tasks.send_notification", event, object_id)
 
 
 def framework_lock_error(framework: Framework) -> FrameworkLocked | None:

@@ -6,8 +6,11 @@ from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError, transaction
 
-from .models import Framework
+from .models import Framework, ImportRecord, ImportStatus
+from .notifications import send_deadline_reminders as send_reminders
+from .notifications import send_event
 from .results import results_recompute
+from .uploads import import_check
 
 logger = logging.getLogger(__name__)
 
@@ -63,25 +66,18 @@ def enqueue_results_recompute(framework: Framework, **options) -> None:
 def send_notification(self, event: str, object_id: int) -> int:
     """E-mail the people concerned by a workflow event. Reads the current state, so a stale event
     (e.g. the assessment moved on) sends nothing."""
-    from .notifications import send_event
-
     return send_event(event, object_id)
 
 
 @shared_task(acks_late=True)
 def send_deadline_reminders() -> int:
     """Celery beat runs this hourly; each reminder is recorded and sent once."""
-    from .notifications import send_deadline_reminders as send
-
-    return send()
+    return send_reminders()
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, max_retries=3)
 def import_check_task(self, record_id: int) -> str:
     """Check a large uploaded file in the background. Idempotent: only a record still being checked is checked."""
-    from .models import ImportRecord, ImportStatus
-    from .uploads import import_check
-
     record = ImportRecord.objects.filter(pk=record_id, status=ImportStatus.CHECKING).select_related(
         "framework", "assessment__unit").first()
     if record is None:

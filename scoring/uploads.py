@@ -17,6 +17,7 @@ from django.utils.translation import gettext_noop as N_
 
 from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import NOT_APPLICABLE
+from parindex.queue import enqueue_on_commit
 from parindex.spreadsheets import SpreadsheetError, render_problems, service_problems
 
 from .importers import (
@@ -72,10 +73,7 @@ def import_start(*, kind: str, upload, actor, assessment: Assessment | None = No
     record.file.save(upload.name.rsplit("/", 1)[-1][-100:], upload, save=False)
     record.save()
     if upload.size > settings.PARINDEX_ASYNC_IMPORT_BYTES:
-        from .tasks import import_check_task
-
-        record_id = record.pk
-        transaction.on_commit(lambda: import_check_task.delay(record_id))
+        enqueue_on_commit("scoring.tasks.import_check_task", record.pk)
     else:
         import_check(record)
     return record

@@ -66,7 +66,7 @@ def celery_worker_process(transactional_db, tmp_path):
     log_file = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in the finalizer below
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "parindex", "worker",
+            sys.executable, "-m", "tests.integration.slow_worker", "-A", "parindex", "worker",
             "--pool=solo", "--concurrency=1", "-l", "info",
             "-n", hostname, "-Q", queue, "--without-gossip", "--without-mingle",
         ],

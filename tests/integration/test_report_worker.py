@@ -2,8 +2,9 @@
 recorded and retried; a worker killed mid-job leaves a job that is failed as stale and can be retried,
 never one stuck "running".
 
-The worker shares this process's media folder (PARINDEX_MEDIA_ROOT) and honours the `test_delay`
-parameter (PARINDEX_REPORT_TEST_DELAY=1), which keeps a build running long enough to watch or kill it.
+The worker shares this process's media folder (PARINDEX_MEDIA_ROOT). It is started by
+tests/integration/slow_worker.py, whose builds wait `build_seconds` first (PARINDEX_TEST_BUILD_SECONDS),
+long enough to watch a job run or kill its worker mid-build.
 """
 
 import io
@@ -32,10 +33,16 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def report_env(monkeypatch, settings):
+def build_seconds() -> float:
+    """How long each report build of the test's worker waits before building (a test may override it)."""
+    return 2
+
+
+@pytest.fixture
+def report_env(monkeypatch, settings, build_seconds):
     """Set before the worker starts: it inherits this environment."""
     monkeypatch.setenv("PARINDEX_MEDIA_ROOT", str(settings.MEDIA_ROOT))
-    monkeypatch.setenv("PARINDEX_REPORT_TEST_DELAY", "1")
+    monkeypatch.setenv("PARINDEX_TEST_BUILD_SECONDS", str(build_seconds))
 
 
 @pytest.fixture
@@ -94,7 +101,7 @@ def assert_workbook_matches(job: ReportJob) -> None:
 
 def test_request_progress_file(province, report_worker):
     framework = build_district_framework(province)
-    job = report_request(framework=framework, parameters={"test_delay": 2})
+    job = report_request(framework=framework)
 
     running = wait_for(job.pk, {JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED}, 30, report_worker)
     assert running.status == JobStatus.RUNNING, running.error
@@ -126,9 +133,10 @@ def test_a_failed_build_is_recorded_and_retried(province, report_worker, setting
     assert_workbook_matches(done)
 
 
+@pytest.mark.parametrize("build_seconds", [6])
 def test_a_worker_killed_mid_job_leaves_a_job_failed_as_stale_then_retried(province, report_worker, tmp_path):
     framework = build_district_framework(province)
-    job = report_request(framework=framework, parameters={"test_delay": 6})
+    job = report_request(framework=framework)
     running = wait_for(job.pk, {JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED}, 30, report_worker)
     assert running.status == JobStatus.RUNNING
 

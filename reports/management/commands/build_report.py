@@ -2,9 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from parindex.errors import ServiceError
+from parindex.errors import ServiceError, bilingual
 from reports.jobs import report_build_file
-from scoring.management.commands._common import _both, get_framework, refused
+from scoring.management.commands._common import get_framework, refused
 
 
 class Command(BaseCommand):
@@ -23,13 +23,13 @@ class Command(BaseCommand):
         other = get_framework(compare) if compare else None
         path = Path(out)
         if path.suffix.lower() != ".xlsx":
-            raise CommandError(_both("The output file must end in .xlsx: %(path)s", path=out))
+            raise CommandError(bilingual("The output file must end in .xlsx: %(path)s", path=out))
         if not path.parent.is_dir():
-            raise CommandError(_both("The folder %(folder)s does not exist.", folder=str(path.parent)))
+            raise CommandError(bilingual("The folder %(folder)s does not exist.", folder=str(path.parent)))
         try:
             report_build_file(fw, other, path, generated_by="manage.py build_report")
         except ServiceError as error:
             raise refused(error) from error
         except OSError as exc:
-            raise CommandError(_both("Could not write %(path)s: %(error)s", path=out, error=str(exc))) from exc
-        self.stdout.write(_both("Report written to %(path)s.", path=out))
+            raise CommandError(bilingual("Could not write %(path)s: %(error)s", path=out, error=str(exc))) from exc
+        self.stdout.write(bilingual("Report written to %(path)s.", path=out))

@@ -5,18 +5,9 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import CommandError
 from django.http import Http404
 from django.utils.translation import gettext as _
-from django.utils.translation import override
 
-from parindex.errors import ServiceError
+from parindex.errors import ServiceError, bilingual
 from scoring.models import Framework
-
-
-def _both(message: str, **params) -> str:
-    texts = []
-    for language in ("vi", "en"):
-        with override(language):
-            texts.append(_(message) % params)
-    return " / ".join(texts)
 
 
 def refused(error: ServiceError) -> CommandError:
@@ -28,7 +19,7 @@ def refused(error: ServiceError) -> CommandError:
 def get_framework(code: str) -> Framework:
     framework = Framework.objects.filter(code=code).select_related("authority").first()
     if framework is None:
-        raise CommandError(_both("Unknown framework %(code)s.", code=code))
+        raise CommandError(bilingual("Unknown framework %(code)s.", code=code))
     return framework
 
 
@@ -37,7 +28,7 @@ def get_user(username: str | None):
         return None
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
-        raise CommandError(_both("Unknown user %(username)s.", username=username))
+        raise CommandError(bilingual("Unknown user %(username)s.", username=username))
     return user
 
 
@@ -47,8 +38,8 @@ def check_access(user, check, *args, **kwargs):
     try:
         return check(user, *args, **kwargs)
     except Http404:
-        raise CommandError(_both("%(username)s may not see this.", username=user.get_username())) from None
+        raise CommandError(bilingual("%(username)s may not see this.", username=user.get_username())) from None
     except PermissionDenied as error:
         reason = str(error) or _("Permission denied.")
-        raise CommandError(_both("%(username)s may not do this: %(reason)s", username=user.get_username(),
+        raise CommandError(bilingual("%(username)s may not do this: %(reason)s", username=user.get_username(),
                                  reason=reason)) from None

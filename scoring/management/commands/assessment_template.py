@@ -1,11 +1,12 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from parindex.errors import bilingual
 from scoring.services import unit_kind_error
 from scoring.workbooks import assessment_workbook
 from units.models import Unit
 
-from ._common import _both, get_framework, refused
+from ._common import get_framework, refused
 
 
 class Command(BaseCommand):
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         framework = get_framework(options["framework"])
         unit = Unit.objects.filter(code=options["unit"]).first()
         if unit is None:
-            raise CommandError(_both("Unknown unit %(code)s.", code=options["unit"]))
+            raise CommandError(bilingual("Unknown unit %(code)s.", code=options["unit"]))
         refusal = unit_kind_error(unit, framework)
         if refusal is not None:
             raise refused(refusal)
