@@ -13,7 +13,7 @@ from decimal import Decimal as D
 
 import pytest
 from django.db import transaction
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from scoring import reference as ref
@@ -148,28 +148,32 @@ def figures_of(result, areas) -> dict:
     }
 
 
+FIGURES = (
+    "self_points score_points bonus_points penalty_points points max_points index grade rank provisional"
+)
+UNIT_FIGURES = (*FIGURES.split(), "leaves_applicable", "leaves_scored")
+
+
 def expected_of(figures: ref.UnitFigures) -> dict:
-    out = {
-        name: getattr(figures, name)
-        for name in (
-            "self_points",
-            "score_points",
-            "bonus_points",
-            "penalty_points",
-            "points",
-            "max_points",
-            "index",
-            "grade",
-            "rank",
-            "provisional",
-            "leaves_applicable",
-            "leaves_scored",
-        )
-    }
+    out = {name: getattr(figures, name) for name in UNIT_FIGURES}
     out["areas"] = {
         code: (a.self_points, a.points, a.max_points, a.index, a.rank) for code, a in figures.areas.items()
     }
     return out
+
+
+def label(expected: dict) -> None:
+    """Name what the example exercises (shown by --hypothesis-show-statistics)."""
+    for figures in expected.values():
+        if figures["index"] is None:
+            event("a unit without index")
+        elif figures["points"] > figures["max_points"]:
+            event("index clamped at 100")
+        elif figures["points"] < 0:
+            event("index clamped at 0")
+    ranks = [f["rank"] for f in expected.values() if f["rank"] is not None]
+    if len(ranks) != len(set(ranks)):
+        event("units tied")
 
 
 def differences(actual: dict, expected: dict) -> list:
@@ -235,6 +239,7 @@ def test_sql_engine_agrees_with_the_reference_model():
             actual = engine_figures(authority, units, framework, assessments)
             transaction.set_rollback(True)
         expected = {key: expected_of(f) for key, f in ref.compute(framework, assessments).items()}
+        label(expected)
         assert differences(actual, expected) == []
         examples.append(case)
 
