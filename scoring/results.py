@@ -261,7 +261,8 @@ def _year_on_year(framework: Framework) -> None:
                 prev_points = (sum(r["points"] for r in refs) / len(refs)).quantize(HUNDREDTHS, "ROUND_HALF_UP")
                 pooled_max = sum(r["max_points"] for r in refs)
                 if pooled_max > 0:
-                    prev_index = (sum(r["points"] for r in refs) * 100 / pooled_max).quantize(quantum, "ROUND_HALF_UP")
+                    pooled = (sum(r["points"] for r in refs) * 100 / pooled_max).quantize(quantum, "ROUND_HALF_UP")
+                    prev_index = min(max(pooled, Decimal(0)), Decimal(100))  # clamped like every index
                     own = sorted((r["index"] for r in refs if r["index"] is not None), reverse=True)
                     higher_others = sum(1 for i in previous_indices if i > prev_index) - sum(1 for i in own if i > prev_index)
                     prev_rank = 1 + higher_others

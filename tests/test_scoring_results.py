@@ -282,6 +282,22 @@ def test_year_on_year_follows_the_same_unit_and_a_merger(district):
     assert result_of(results["A"]).points_change == D("0.5")
 
 
+def test_pooled_index_of_predecessors_is_clamped_like_every_index(district):
+    tree = [("1", 100), ("1.1", 100), ("2", 5, "bonus"), ("2.1", 5, "bonus")]
+    old = [make_unit(code, kind=UnitKind.COMMUNE, parent=district) for code in ("P1", "P2")]
+    merged = make_unit("PM", kind=UnitKind.COMMUNE, parent=district, predecessors=old)
+    previous = make_framework(district, rows=rows_from_spec(tree), year=2022)
+    for unit in old:  # 98 + 3 bonus each: 101 points, index 100
+        a = assessment_get_or_create(unit=unit, framework=previous)
+        scores_apply_self(assessment=a, entries={"1.1": SelfEntry(D("98")), "2.1": SelfEntry(D("3"))})
+    current = make_framework(district, rows=rows_from_spec(tree), year=2023)
+    a = assessment_get_or_create(unit=merged, framework=current)
+    scores_apply_self(assessment=a, entries={"1.1": SelfEntry(D("90"))})
+    result = result_of(a)
+    # Pooled: 202 points over 200 applicable would be 101; the previous index is 100, as published.
+    assert (result.previous_points, result.previous_index, result.index_change) == (D("101"), D("100"), D("-10"))
+
+
 def test_unit_without_any_previous_assessment_has_no_change(district, commune):
     framework = make_framework(district, rows=rows_from_spec([("1", 100), ("1.1", 100)]), year=2024)
     a = assessment_get_or_create(unit=commune, framework=framework)
