@@ -134,32 +134,40 @@ def competition_ranks(indices: Mapping[object, Decimal | None]) -> dict[object, 
     }
 
 
+def _sum(values: Iterable[Decimal | None]) -> Decimal:
+    """Sum of the figures present: an unscored leaf counts 0."""
+    return sum((v for v in values if v is not None), ZERO)
+
+
+def _area(leaves: list[tuple[Leaf, LeafScore]], decimals: int, cap: Decimal | None) -> AreaFigures:
+    """An area from its applicable score leaves: its own points over its own max."""
+    points, max_points = _sum(s.final for _, s in leaves), _sum(leaf.max_points for leaf, _ in leaves)
+    return AreaFigures(
+        self_points=_sum(s.self_points for leaf, s in leaves if leaf.source == "self"),
+        points=points,
+        max_points=max_points,
+        index=index_of(points, max_points, decimals, cap),
+    )
+
+
 def compute(framework: Framework, assessments: Iterable[Assessment]) -> dict[object, UnitFigures]:
     """The results of every assessment of one framework, ranked among each other."""
     d, cap = framework.decimals, framework.index_cap
+    score_areas = [area for area, kind in framework.areas.items() if kind == "score"]
     out: dict[object, UnitFigures] = {}
     for assessment in assessments:
-        applicable = [
-            (leaf, assessment.scores.get(leaf.code, LeafScore()))
-            for leaf in framework.leaves
-            if not assessment.scores.get(leaf.code, LeafScore()).not_applicable
-        ]
-
-        def total(leaves, what) -> Decimal:
-            return sum((what(leaf, s) or ZERO for leaf, s in leaves), ZERO)
-
+        sheet = [(leaf, assessment.scores.get(leaf.code, LeafScore())) for leaf in framework.leaves]
+        applicable = [(leaf, s) for leaf, s in sheet if not s.not_applicable]
         score = [(leaf, s) for leaf, s in applicable if leaf.kind == "score"]
-        score_points = total(score, lambda leaf, s: s.final)
-        bonus = total([(leaf, s) for leaf, s in applicable if leaf.kind == "bonus"], lambda leaf, s: s.final)
-        penalty = total(
-            [(leaf, s) for leaf, s in applicable if leaf.kind == "penalty"], lambda leaf, s: s.final
-        )
-        max_points = total(score, lambda leaf, s: leaf.max_points)
+        score_points = _sum(s.final for _, s in score)
+        bonus = _sum(s.final for leaf, s in applicable if leaf.kind == "bonus")
+        penalty = _sum(s.final for leaf, s in applicable if leaf.kind == "penalty")
+        max_points = _sum(leaf.max_points for leaf, _ in score)
         scored = sum(1 for _, s in score if s.final is not None)
         points = score_points + bonus - penalty
         index = index_of(points, max_points, d, cap) if scored else None
-        figures = UnitFigures(
-            self_points=total(score, lambda leaf, s: s.self_points if leaf.source == "self" else None),
+        out[assessment.key] = UnitFigures(
+            self_points=_sum(s.self_points for leaf, s in score if leaf.source == "self"),
             score_points=score_points,
             bonus_points=bonus,
             penalty_points=penalty,
@@ -170,28 +178,15 @@ def compute(framework: Framework, assessments: Iterable[Assessment]) -> dict[obj
             provisional=assessment.status not in FINAL_STATUSES,
             leaves_applicable=len(score),
             leaves_scored=scored,
+            areas={
+                area: _area([(leaf, s) for leaf, s in score if leaf.area == area], d, cap)
+                for area in score_areas
+            },
         )
-        for area, kind in framework.areas.items():
-            if kind != "score":
-                continue
-            in_area = [(leaf, s) for leaf, s in score if leaf.area == area]
-            area_points, area_max = (
-                total(in_area, lambda leaf, s: s.final),
-                total(in_area, lambda leaf, s: leaf.max_points),
-            )
-            figures.areas[area] = AreaFigures(
-                self_points=total(in_area, lambda leaf, s: s.self_points if leaf.source == "self" else None),
-                points=area_points,
-                max_points=area_max,
-                index=index_of(area_points, area_max, d, cap),
-            )
-        out[assessment.key] = figures
 
     for key, rank in competition_ranks({k: f.index for k, f in out.items()}).items():
         out[key].rank = rank
-    for area, kind in framework.areas.items():
-        if kind == "score":
-            ranks = competition_ranks({k: f.areas[area].index for k, f in out.items()})
-            for key, rank in ranks.items():
-                out[key].areas[area].rank = rank
+    for area in score_areas:
+        for key, rank in competition_ranks({k: f.areas[area].index for k, f in out.items()}).items():
+            out[key].areas[area].rank = rank
     return out
