@@ -28,7 +28,7 @@ settings.register_profile(
     "engine",
     max_examples=int(os.environ.get("ENGINE_EXAMPLES", 500)),
     deadline=None,
-    database=None,  # nothing written to .hypothesis/: every run draws afresh
+    database=None,  # no example database: every run draws afresh
     suppress_health_check=[HealthCheck.too_slow],
 )
 
