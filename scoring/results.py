@@ -10,6 +10,11 @@ Arithmetic is exact on SQLite and PostgreSQL alike: points (two decimals) are su
 hundredths, and the index is rounded half-up in integer arithmetic:
     index × 10^d = floor((2 · points · 100 · 10^d + max) / (2 · max))
 so 82.58 of 95.5 at 3 decimals is floor((2·8258·100·1000 + 9550) / 19100) = 86471 → 86.471.
+The rounded index is then clamped to 0–100 (a bonus never lifts it above 100, a penalty never below
+0); grade and rank follow the clamped index, points and the bonus itself stay unclamped.
+
+scoring.reference holds the same rules in plain Decimal arithmetic; property-based tests require
+this module to agree with it.
 """
 
 from collections import defaultdict
@@ -56,6 +61,13 @@ def _scaled_index(points_c: str, max_c: str, scale: int) -> str:
         f"THEN ({k} * {points_c} + {max_c}) / (2 * {max_c}) "
         f"ELSE -(({k} * -({points_c}) + {max_c}) / (2 * {max_c})) END END"
     )
+
+
+def _clamped(scaled_sql: str, scale: int) -> str:
+    """SQL clamping an index × 10^d to 0 … 100: a bonus never lifts it above 100, a penalty never
+    below 0 (points and the bonus itself stay unclamped)."""
+    top = 100 * scale
+    return f"(CASE WHEN {scaled_sql} > {top} THEN {top} WHEN {scaled_sql} < 0 THEN 0 ELSE {scaled_sql} END)"
 
 
 def _as_decimal(integer_sql: str, divisor: int) -> str:
@@ -111,7 +123,7 @@ def results_recompute(framework: Framework, assessment_ids=None) -> None:
 
         # Assessment results: totals, index and grade.
         points_c = "(t.score_c + t.bonus_c - t.penalty_c)"
-        index_scaled = f"(CASE WHEN t.scored > 0 THEN {_scaled_index(points_c, 't.max_c', scale)} END)"
+        index_scaled = f"(CASE WHEN t.scored > 0 THEN {_clamped(_scaled_index(points_c, 't.max_c', scale), scale)} END)"
         # Grade: the band with the highest minimum at or below the rounded index (compared ×10^4).
         grade = (
             "(SELECT b.name FROM scoring_gradeband b WHERE b.framework_id = %s "
@@ -249,7 +261,8 @@ def _year_on_year(framework: Framework) -> None:
                 prev_points = (sum(r["points"] for r in refs) / len(refs)).quantize(HUNDREDTHS, "ROUND_HALF_UP")
                 pooled_max = sum(r["max_points"] for r in refs)
                 if pooled_max > 0:
-                    prev_index = (sum(r["points"] for r in refs) * 100 / pooled_max).quantize(quantum, "ROUND_HALF_UP")
+                    pooled = (sum(r["points"] for r in refs) * 100 / pooled_max).quantize(quantum, "ROUND_HALF_UP")
+                    prev_index = min(max(pooled, Decimal(0)), Decimal(100))  # clamped like every index
                     own = sorted((r["index"] for r in refs if r["index"] is not None), reverse=True)
                     higher_others = sum(1 for i in previous_indices if i > prev_index) - sum(1 for i in own if i > prev_index)
                     prev_rank = 1 + higher_others

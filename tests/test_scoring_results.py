@@ -141,6 +141,48 @@ def test_bonus_adds_and_penalty_subtracts_outside_the_max(province, districts):
     assert set(AreaResult.objects.filter(assessment=assessment).values_list("area__code", flat=True)) == {"1", "2"}
 
 
+BONUS_TREE = [("1", 100), ("1.1", 50), ("1.2", 50), ("2", 5, "bonus"), ("2.1", 5, "bonus"),
+              ("3", 10, "penalty"), ("3.1", 10, "penalty")]
+
+
+def test_a_bonus_never_lifts_the_index_above_100_but_points_stay_unclamped(province, districts):
+    framework = make_framework(province, rows=rows_from_spec(BONUS_TREE), unit_kind="district",
+                               bands="Xuất sắc:100,Tốt:80,Yếu:0")
+    sheets = {"D1": ("50", "48", "3"), "D2": ("50", "49", "3"), "D3": ("50", "49.5", "0")}  # 101, 102, 99.5
+    results = {}
+    for unit in districts[:3]:
+        first, second, bonus = sheets[unit.code]
+        a = assessment_get_or_create(unit=unit, framework=framework)
+        scores_apply_self(assessment=a, entries={"1.1": SelfEntry(D(first)), "1.2": SelfEntry(D(second)),
+                                                 "2.1": SelfEntry(D(bonus))})
+        results[unit.code] = result_of(a)
+    d1, d2, d3 = results["D1"], results["D2"], results["D3"]
+    assert (d1.points, d1.bonus_points, d1.max_points) == (D("101"), D("3"), D("100"))
+    assert (d1.index, d2.index, d3.index) == (D("100"), D("100"), D("99.5"))  # 98 of 100 + 3 bonus → 100, not 101
+    assert (d1.grade, d3.grade) == ("Xuất sắc", "Tốt")
+    assert (d1.rank, d2.rank, d3.rank) == (1, 1, 3)  # 101 and 102 both publish as 100: they tie
+
+
+def test_a_bonus_on_a_tiny_applicable_max_is_stored_as_100(province, districts):
+    tree = [("1", 10), ("1.1", "0.01"), ("1.2", "9.99"), ("2", 20, "bonus"), ("2.1", 20, "bonus")]
+    framework = make_framework(province, rows=rows_from_spec(tree), unit_kind="district")
+    a = assessment_get_or_create(unit=districts[0], framework=framework)
+    scores_apply_self(assessment=a, entries={"1.1": SelfEntry(D("0.01")), "1.2": SelfEntry(None, not_applicable=True),
+                                             "2.1": SelfEntry(D("15"))})
+    # 15.01 points over 0.01 applicable would be an index of 150100, more than the index column holds.
+    assert (result_of(a).points, result_of(a).index) == (D("15.01"), D("100"))
+
+
+def test_a_penalty_never_takes_the_index_below_0(province, districts):
+    framework = make_framework(province, rows=rows_from_spec(BONUS_TREE), unit_kind="district",
+                               bands="Tốt:80,Yếu:0")
+    a = assessment_get_or_create(unit=districts[0], framework=framework)
+    scores_apply_self(assessment=a, entries={"1.1": SelfEntry(D("4")), "3.1": SelfEntry(D("10"))})
+    result = result_of(a)
+    assert (result.points, result.penalty_points, result.index, result.grade, result.rank) == (
+        D("-6"), D("10"), D("0"), "Yếu", 1)
+
+
 def test_index_rounds_half_up_not_to_even(province, districts):
     tree = [("1", 80), ("1.1", 80)]
     framework = make_framework(province, rows=rows_from_spec(tree), unit_kind="district", decimals=3)
@@ -239,6 +281,22 @@ def test_year_on_year_follows_the_same_unit_and_a_merger(district):
     a_old = previous.assessments.get(unit=old["A"])
     scores_apply_self(assessment=a_old, entries={"1.1": SelfEntry(D("40"))})
     assert result_of(results["A"]).points_change == D("0.5")
+
+
+def test_pooled_index_of_predecessors_is_clamped_like_every_index(district):
+    tree = [("1", 100), ("1.1", 100), ("2", 5, "bonus"), ("2.1", 5, "bonus")]
+    old = [make_unit(code, kind=UnitKind.COMMUNE, parent=district) for code in ("P1", "P2")]
+    merged = make_unit("PM", kind=UnitKind.COMMUNE, parent=district, predecessors=old)
+    previous = make_framework(district, rows=rows_from_spec(tree), year=2022)
+    for unit in old:  # 98 + 3 bonus each: 101 points, index 100
+        a = assessment_get_or_create(unit=unit, framework=previous)
+        scores_apply_self(assessment=a, entries={"1.1": SelfEntry(D("98")), "2.1": SelfEntry(D("3"))})
+    current = make_framework(district, rows=rows_from_spec(tree), year=2023)
+    a = assessment_get_or_create(unit=merged, framework=current)
+    scores_apply_self(assessment=a, entries={"1.1": SelfEntry(D("90"))})
+    result = result_of(a)
+    # Pooled: 202 points over 200 applicable would be 101; the previous index is 100, as published.
+    assert (result.previous_points, result.previous_index, result.index_change) == (D("101"), D("100"), D("-10"))
 
 
 def test_unit_without_any_previous_assessment_has_no_change(district, commune):
