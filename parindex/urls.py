@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from parindex import views
 
 admin.site.site_header = "ParIndex — Chỉ số cải cách hành chính"
 admin.site.site_title = "ParIndex"

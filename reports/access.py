@@ -6,9 +6,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from reports.models import RemediationItem, ReportJob
 from scoring.access import can_view_framework, ensure_framework_oversight, reach
-
-from .models import RemediationItem, ReportJob
 
 
 def ensure_reporter(user) -> None:

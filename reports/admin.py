@@ -11,11 +11,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from parindex.admin_services import ServiceRefusals, refusal_text
+from reports.jobs import report_retry
+from reports.models import RemediationItem, ReportJob
+from reports.remediation import EDITABLE_FIELDS, remediation_update
 from scoring.models import Via
-
-from .jobs import report_retry
-from .models import RemediationItem, ReportJob
-from .remediation import EDITABLE_FIELDS, remediation_update
 
 
 @admin.register(ReportJob)

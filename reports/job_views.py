@@ -18,12 +18,11 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from reports.access import ensure_reporter, get_report_job_for_change, get_report_job_for_view
+from reports.jobs import report_request, report_retry
+from reports.models import JobStatus, ReportJob
 from scoring.access import can_oversee_framework, frameworks_overseen_by, get_framework_for_oversight
 from scoring.results import previous_framework
-
-from .access import ensure_reporter, get_report_job_for_change, get_report_job_for_view
-from .jobs import report_request, report_retry
-from .models import JobStatus, ReportJob
 
 COMPARE_AUTO = "auto"
 MY_REPORTS_SHOWN = 30

@@ -29,10 +29,9 @@ from django.utils.translation import gettext_noop as N_
 
 from parindex.errors import ErrorCode, ServiceError, bilingual
 from parindex.queue import enqueue_on_commit
+from reports.models import JobStatus, ReportJob, ReportKind, report_upload_to
+from reports.report_workbook import build_workbook
 from scoring.models import Framework
-
-from .models import JobStatus, ReportJob, ReportKind, report_upload_to
-from .report_workbook import build_workbook
 
 logger = logging.getLogger(__name__)
 

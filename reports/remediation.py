@@ -12,6 +12,8 @@ from django.utils.translation import gettext_noop as N_
 from parindex.audit.models import AuditEntry, Subject
 from parindex.audit.services import audit_entry
 from parindex.errors import ErrorCode, ServiceError
+from reports.access import can_change_remediation
+from reports.models import RemediationItem, RemediationStatus
 from scoring.models import (
     Assessment,
     Criterion,
@@ -21,9 +23,6 @@ from scoring.models import (
     Score,
     Via,
 )
-
-from .access import can_change_remediation
-from .models import RemediationItem, RemediationStatus
 
 ITEMS_PER_UNIT = 5
 

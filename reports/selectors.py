@@ -16,6 +16,7 @@ from django.db.models import Avg, Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from parindex.numbers import round_half_up
+from reports.models import RemediationItem, RemediationStatus
 from scoring.access import Reach, authority_condition
 from scoring.models import (
     AreaResult,
@@ -30,8 +31,6 @@ from scoring.models import (
 )
 from scoring.selectors import RankingLine, criteria_tree, ranking
 from units.models import Unit
-
-from .models import RemediationItem, RemediationStatus
 
 # Colours of the grades, best band first (green → red); a framework with more bands reuses the last.
 GRADE_COLOURS = ["#1e7b34", "#5a9e2f", "#0b5cad", "#c98a00", "#b3261e", "#7a1712"]

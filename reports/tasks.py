@@ -5,7 +5,7 @@ import logging
 from celery import Task, shared_task
 from django.conf import settings
 
-from .jobs import TRANSIENT_ERRORS, report_fail_stale, report_mark_failed, report_run
+from reports.jobs import TRANSIENT_ERRORS, report_fail_stale, report_mark_failed, report_run
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-from . import job_views, views
+from reports import job_views, views
 
 app_name = "reports"
 

@@ -26,22 +26,21 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from parindex.numbers import as_json_decimal
 from parindex.templatetags.parindex import rank_change as rank_change_text
-from scoring import access
-from scoring.access import can_manage_framework, reach
-from scoring.models import Framework
-from scoring.selectors import ranking
-from units.models import Unit, UnitKind
-
-from . import selectors
-from .access import (
+from reports import selectors
+from reports.access import (
     can_change_remediation,
     ensure_remediation_change,
     ensure_reporter,
     get_remediation_item_for_view,
 )
-from .forms import RemediationFilterForm, RemediationForm
-from .models import RemediationStatus
-from .remediation import remediation_suggest, remediation_update
+from reports.forms import RemediationFilterForm, RemediationForm
+from reports.models import RemediationStatus
+from reports.remediation import remediation_suggest, remediation_update
+from scoring import access
+from scoring.access import can_manage_framework, reach
+from scoring.models import Framework
+from scoring.selectors import ranking
+from units.models import Unit, UnitKind
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -27,9 +27,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from units.models import Membership, Role, Unit, UnitKind
-
-from .models import (
+from scoring.models import (
     Assessment,
     AssessmentStatus,
     Criterion,
@@ -40,7 +38,8 @@ from .models import (
     ImportRecord,
     ImportStatus,
 )
-from .services import appraisal_status_error
+from scoring.services import appraisal_status_error
+from units.models import Membership, Role, Unit, UnitKind
 
 OVERSEERS = (Role.APPRAISER, Role.LEADER)
 

@@ -28,9 +28,7 @@ from import_export.admin import ExportMixin, ImportExportMixin
 
 from parindex.admin_services import ServiceRefusals, refusal_errors, refusal_text
 from parindex.numbers import NotANumber, format_decimal, parse_decimal
-from units.admin import SpreadsheetAdminMixin
-
-from .models import (
+from scoring.models import (
     AreaResult,
     Assessment,
     AssessmentResult,
@@ -45,9 +43,9 @@ from .models import (
     Score,
     Via,
 )
-from .resources import SCORE_FORMATS, CriterionResource, ScoreResource
-from .results import results_recompute
-from .services import (
+from scoring.resources import SCORE_FORMATS, CriterionResource, ScoreResource
+from scoring.results import results_recompute
+from scoring.services import (
     DEFAULT_BANDS,
     FRAMEWORK_SETTINGS,
     Band,
@@ -68,6 +66,7 @@ from .services import (
     parse_bands,
     scores_apply_fields,
 )
+from units.admin import SpreadsheetAdminMixin
 
 
 class PointsField(forms.DecimalField):

@@ -20,11 +20,8 @@ from django.utils import timezone
 
 from parindex.audit.models import AuditEntry
 from parindex.audit.services import audit_entry
-from units.models import Role, Unit, UnitKind
-from units.services import membership_grant, unit_save
-
-from .models import Criterion, CriterionKind, CriterionSource, Framework, Via
-from .services import (
+from scoring.models import Criterion, CriterionKind, CriterionSource, Framework, Via
+from scoring.services import (
     DEFAULT_BANDS,
     AppraisalEntry,
     CriterionRow,
@@ -40,6 +37,8 @@ from .services import (
     scores_apply_self,
     survey_apply,
 )
+from units.models import Role, Unit, UnitKind
+from units.services import membership_grant, unit_save
 
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
 DEMO_PASSWORD = "demo12345"  # demo data only: printed by load_demo for anyone to log in with

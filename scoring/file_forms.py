@@ -2,10 +2,9 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from scoring.models import Framework, ImportKind
+from scoring.services import DEFAULT_BANDS
 from units.models import UnitKind
-
-from .models import Framework, ImportKind
-from .services import DEFAULT_BANDS
 
 
 class UploadForm(forms.Form):

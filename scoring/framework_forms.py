@@ -9,8 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from parindex.numbers import NotANumber, decimal_places, format_decimal, parse_decimal
-
-from .models import Via
+from scoring.models import Via
 
 # Typed by people (day first) or sent by a browser's datetime-local / date input (ISO).
 DATETIME_INPUT_FORMATS = [

@@ -48,18 +48,8 @@ from parindex.spreadsheets import (
     reading_guard,
     service_problems,
 )
-from units.models import Membership, Role, Unit, UnitKind
-
-from .models import (
-    Assessment,
-    Criterion,
-    CriterionKind,
-    CriterionSource,
-    Framework,
-    Score,
-    Via,
-)
-from .services import (
+from scoring.models import Assessment, Criterion, CriterionKind, CriterionSource, Framework, Score, Via
+from scoring.services import (
     ApplyResult,
     AppraisalEntry,
     CriterionRow,
@@ -77,6 +67,7 @@ from .services import (
     survey_problems,
     tree_problems,
 )
+from units.models import Membership, Role, Unit, UnitKind
 
 CODE_RE = re.compile(r"^\d+(\.\d+)*$")
 METADATA_SHEET = "_parindex"

@@ -14,9 +14,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from units.models import Membership, Role
-
-from .models import (
+from scoring.models import (
     Assessment,
     AssessmentStatus,
     DeadlineReminder,
@@ -24,6 +22,7 @@ from .models import (
     FrameworkStatus,
     ReminderPhase,
 )
+from units.models import Membership, Role
 
 REMINDER_WINDOW = timedelta(days=3)
 

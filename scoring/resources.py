@@ -28,6 +28,8 @@ from import_export import fields, widgets
 
 from parindex.numbers import NotANumber, is_not_applicable_word, parse_decimal
 from parindex.spreadsheets import cell_text, open_spreadsheet
+from scoring.models import Assessment, Criterion, Framework, Score, Via
+from scoring.services import APPRAISAL_FIELDS, SELF_FIELDS, assessment_get_or_create, scores_apply_fields
 from units.models import Unit
 from units.resources import (
     SafeCSV,
@@ -37,9 +39,6 @@ from units.resources import (
     rename_headers,
     unescape_formula,
 )
-
-from .models import Assessment, Criterion, Framework, Score, Via
-from .services import APPRAISAL_FIELDS, SELF_FIELDS, assessment_get_or_create, scores_apply_fields
 
 # --- reading: formula cells are marked, to be refused -----------------------------------------------------
 

@@ -23,7 +23,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.models import Q
 
-from .models import AreaResult, Assessment, AssessmentResult, Framework
+from scoring.models import AreaResult, Assessment, AssessmentResult, Framework
 
 HUNDREDTHS = Decimal("0.01")
 

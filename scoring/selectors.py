@@ -20,9 +20,7 @@ from django.db.models import F, Prefetch, Q, QuerySet
 
 from parindex.audit.models import AuditEntry
 from parindex.numbers import round_half_up
-from units.models import Unit
-
-from .models import (
+from scoring.models import (
     AreaResult,
     Assessment,
     AssessmentResult,
@@ -34,6 +32,7 @@ from .models import (
     Framework,
     Score,
 )
+from units.models import Unit
 
 ZERO = Decimal("0")
 

@@ -19,9 +19,7 @@ from parindex.audit.services import audit_entry
 from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import decimal_places, format_decimal
 from parindex.queue import enqueue_on_commit
-from units.models import Unit, UnitKind
-
-from .models import (
+from scoring.models import (
     Assessment,
     AssessmentStatus,
     Criterion,
@@ -34,7 +32,8 @@ from .models import (
     Score,
     Via,
 )
-from .results import results_recompute
+from scoring.results import results_recompute
+from units.models import Unit, UnitKind
 
 
 class FrameworkLocked(ServiceError):

@@ -1,4 +1,4 @@
-from .views import appraisal, files, frameworks, self_assessment, unit_activity
+from scoring.views import appraisal, files, frameworks, self_assessment, unit_activity
 
 app_name = "scoring"
 

@@ -22,11 +22,10 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from parindex.numbers import format_decimal
+from scoring.importers import FRAMEWORK_HEADER, METADATA_SHEET, framework_version
+from scoring.models import Assessment, CriterionSource, Framework, Score
+from scoring.selectors import criteria_tree
 from units.models import Unit
-
-from .importers import FRAMEWORK_HEADER, METADATA_SHEET, framework_version
-from .models import Assessment, CriterionSource, Framework, Score
-from .selectors import criteria_tree
 
 TEMPLATE_HEADER = ["Mã", "Tiêu chí", "Điểm tối đa", "Điểm tự đánh giá", "Tài liệu kiểm chứng", "Ghi chú"]
 NOT_APPLICABLE_TEXT = "Không áp dụng"

@@ -22,10 +22,9 @@ from import_export.forms import ImportForm
 from parindex.audit.models import Via
 from parindex.errors import ServiceError
 from parindex.numbers import format_decimal
-
-from .models import Membership, Unit
-from .resources import SPREADSHEET_FORMATS, UnitResource
-from .services import (
+from units.models import Membership, Unit
+from units.resources import SPREADSHEET_FORMATS, UnitResource
+from units.services import (
     membership_change,
     membership_grant,
     membership_revoke,

@@ -21,9 +21,8 @@ from parindex.spreadsheets import (
     find_table,
     open_spreadsheet,
 )
-
-from .models import Unit, UnitKind, unit_code_validator
-from .services import unit_save, unit_set_predecessors
+from units.models import Unit, UnitKind, unit_code_validator
+from units.services import unit_save, unit_set_predecessors
 
 COLUMNS = (
     Column("code", ("Mã đơn vị", "code", "unit code", "ma dv"), required=True, label="Mã đơn vị"),

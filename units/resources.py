@@ -21,10 +21,9 @@ from import_export.formats.base_formats import CSV, XLSX
 from parindex.audit.models import Via
 from parindex.errors import ServiceError
 from parindex.spreadsheets import normalize_name, open_spreadsheet
-
-from .importers import COLUMNS, parse_kind
-from .models import Unit
-from .services import unit_check, unit_save
+from units.importers import COLUMNS, parse_kind
+from units.models import Unit
+from units.services import unit_check, unit_save
 
 # --- formats: formulae never run in a file we hand out ---------------------------------------------
 

@@ -1,6 +1,6 @@
 from django.db.models import QuerySet
 
-from .models import Role, Unit
+from units.models import Role, Unit
 
 
 def unit_subtree(unit: Unit) -> QuerySet[Unit]:

@@ -17,8 +17,7 @@ from django.utils.translation import gettext_noop as N_
 from parindex.audit.models import AuditEntry, Subject, Via
 from parindex.audit.services import audit_entry
 from parindex.errors import ErrorCode, ServiceError
-
-from .models import Membership, Role, Unit, UnitKind, unit_code_validator
+from units.models import Membership, Role, Unit, UnitKind, unit_code_validator
 
 # The fields of a unit that unit_update changes; the parent and predecessors have their own services.
 UNIT_FIELDS = ("name", "kind", "active_from", "active_to")

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from .models import AuditEntry, Subject
+from parindex.audit.models import AuditEntry, Subject
 
 
 def unit_trail(unit_ids) -> QuerySet[AuditEntry]:

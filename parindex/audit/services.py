@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import AuditEntry, Subject, Via
+from parindex.audit.models import AuditEntry, Subject, Via
 
 
 def _id(value: Any) -> int | None:

@@ -15,14 +15,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from parindex.spreadsheets import SpreadsheetError, render_problems
-
-from .. import access
-from ..file_forms import FrameworkCopyForm, FrameworkImportForm, SurveyUploadForm, UploadForm
-from ..importers import import_framework_file
-from ..models import ImportKind, ImportRecord, Via
-from ..services import assessment_get_or_create, framework_copy
-from ..uploads import import_cancel, import_confirm, import_start, preview_decimal
-from ..workbooks import assessment_workbook, framework_csv, framework_workbook
+from scoring import access
+from scoring.file_forms import FrameworkCopyForm, FrameworkImportForm, SurveyUploadForm, UploadForm
+from scoring.importers import import_framework_file
+from scoring.models import ImportKind, ImportRecord, Via
+from scoring.services import assessment_get_or_create, framework_copy
+from scoring.uploads import import_cancel, import_confirm, import_start, preview_decimal
+from scoring.workbooks import assessment_workbook, framework_csv, framework_workbook
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -24,9 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from parindex.audit.models import AuditEntry
 from parindex.numbers import format_decimal
-from units.models import Unit
-
-from ..access import (
+from scoring.access import (
     assessments_visible_to,
     can_manage_framework,
     ensure_not_published,
@@ -38,8 +36,8 @@ from ..access import (
     get_score_row_for_view,
     reach,
 )
-from ..framework_forms import ActivityFilterForm, DeadlinesForm, ExtensionForm, PublishForm, SurveyGrid
-from ..models import (
+from scoring.framework_forms import ActivityFilterForm, DeadlinesForm, ExtensionForm, PublishForm, SurveyGrid
+from scoring.models import (
     Assessment,
     AssessmentStatus,
     Criterion,
@@ -49,14 +47,9 @@ from ..models import (
     Score,
     Via,
 )
-from ..services import (
-    assessment_extend_deadline,
-    framework_set_deadlines,
-    survey_apply,
-)
-from ..services import (
-    framework_publish as publish_framework,
-)
+from scoring.services import assessment_extend_deadline, framework_set_deadlines, survey_apply
+from scoring.services import framework_publish as publish_framework
+from units.models import Unit
 
 NOT_STARTED = "not_started"
 OVERDUE = "overdue"

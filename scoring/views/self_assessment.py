@@ -25,8 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from parindex.numbers import format_decimal
-
-from ..access import (
+from scoring.access import (
     Refused,
     acts_on_behalf,
     assessments_visible_to,
@@ -39,8 +38,8 @@ from ..access import (
     reach,
     self_edit_refusal,
 )
-from ..forms import EvidenceDocumentForm, EvidenceFileForm, ExplanationForm, SelfRowForm
-from ..models import (
+from scoring.forms import EvidenceDocumentForm, EvidenceFileForm, ExplanationForm, SelfRowForm
+from scoring.models import (
     AreaResult,
     Assessment,
     AssessmentResult,
@@ -52,8 +51,8 @@ from ..models import (
     Score,
     Via,
 )
-from ..selectors import assessment_sheet
-from ..services import (
+from scoring.selectors import assessment_sheet
+from scoring.services import (
     SelfEntry,
     assessment_submit,
     evidence_add,

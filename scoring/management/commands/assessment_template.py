@@ -2,11 +2,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from parindex.errors import bilingual
+from scoring.management.commands._common import get_framework, refused
 from scoring.services import unit_kind_error
 from scoring.workbooks import assessment_workbook
 from units.models import Unit
-
-from ._common import get_framework, refused
 
 
 class Command(BaseCommand):

@@ -1,9 +1,8 @@
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
+from scoring.management.commands._common import get_framework
 from scoring.workbooks import framework_export
-
-from ._common import get_framework
 
 
 class Command(BaseCommand):

@@ -5,8 +5,7 @@ from django.utils.translation import gettext as _
 from parindex.spreadsheets import command_failure, file_label
 from scoring import access
 from scoring.importers import APPRAISAL, SELF, apply_assessment, read_assessment
-
-from ._common import check_access, get_framework, get_user
+from scoring.management.commands._common import check_access, get_framework, get_user
 
 
 class Command(BaseCommand):
