@@ -10,7 +10,7 @@ bulk-inserted, results recomputed for both years. Then, median of --repeat runs,
 later year compared with the earlier one, as the job builds it:
   - reads: reports.report_workbook.report_data (every figure of the six sheets);
   - workbook: build_workbook (reads + sheets in memory) and saving it as .xlsx;
-and floors measured in the same run on the same rows: scoring.selectors.ranking (what the dashboard reads) and
+and floors measured in the same run on the same rows: scoring.results.selectors.ranking (what the dashboard reads) and
 reading all the framework's score rows into Python. Ratios are against those floors.
 """
 
@@ -37,7 +37,7 @@ def prepare_demo():
 def prepare_units(units: int, seed: int):
     from django.db import connection
 
-    from scoring.results import results_recompute
+    from scoring.results.engine import results_recompute
 
     previous, framework = build(units, seed)
     if connection.vendor == "postgresql":
@@ -54,7 +54,7 @@ def measure(label: str, prepare, repeat: int) -> dict:
 
     from reports.report_workbook import build_workbook, report_data
     from scoring.models import Framework, Score
-    from scoring.selectors import ranking
+    from scoring.results.selectors import ranking
 
     start = time.perf_counter()
     previous, framework = prepare()

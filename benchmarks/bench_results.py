@@ -70,8 +70,8 @@ def build(units: int, seed: int):
     from django.db.models import CharField, Value
     from django.db.models.functions import Cast, Concat
 
+    from scoring.frameworks.services import framework_create, parse_bands
     from scoring.models import Assessment, AssessmentStatus, CriterionSource, Score
-    from scoring.services import framework_create, parse_bands
     from tests.factories import BANDS, rows_from_csv
     from units.models import Unit, UnitKind
     from units.services import unit_save
@@ -125,7 +125,7 @@ def measure(units: int, repeat: int, seed: int) -> dict:
     from django.test.utils import CaptureQueriesContext
 
     from scoring.models import Assessment, AssessmentResult, Score
-    from scoring.results import results_recompute
+    from scoring.results.engine import results_recompute
 
     start = time.perf_counter()
     previous, framework = build(units, seed)

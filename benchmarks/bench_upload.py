@@ -7,7 +7,7 @@
 In a throw-away database (the helpers of bench_results.py) one commune is assessed with the commune
 framework of scoring/demo_data (50 leaves, 43 of them self-assessed). Its generated template is
 filled in with new points for every self-assessed leaf, the way an officer would, and uploaded:
-`scoring.uploads.import_start` keeps the file, reads it (size, zip and formula checks, identity and
+`scoring.exchange.uploads.import_start` keeps the file, reads it (size, zip and formula checks, identity and
 version fingerprint, every cell validated) and stores the preview of its changes, which is what the
 web upload does before the officer sees the preview page. Median of --repeat runs, with the number
 of SQL statements, and ratios to floors measured in the same run on the same file: openpyxl
@@ -28,8 +28,8 @@ from bench_results import _database_setup, build, throwaway_database, timed  # n
 
 def filled_workbook(assessment) -> tuple[bytes, int]:
     """The template of the assessment with every self-assessed leaf given new points (comma decimals as text)."""
+    from scoring.exchange.workbooks import assessment_workbook
     from scoring.models import Criterion
-    from scoring.workbooks import assessment_workbook
 
     leaves = {
         c.code: c.max_points
@@ -62,8 +62,8 @@ def measure(repeat: int, seed: int) -> dict:
     from django.test.utils import CaptureQueriesContext
     from openpyxl import load_workbook
 
+    from scoring.exchange.workbooks import assessment_workbook
     from scoring.models import Assessment, ImportKind, ImportRecord, ImportStatus
-    from scoring.workbooks import assessment_workbook
 
     frameworks = build(1, seed)
     assessment = Assessment.objects.select_related("unit", "framework").get(framework=frameworks[1])
@@ -84,7 +84,7 @@ def measure(repeat: int, seed: int) -> dict:
     records = []
 
     def check_and_preview():
-        from scoring.uploads import import_start
+        from scoring.exchange.uploads import import_start
 
         upload = SimpleUploadedFile("tu-danh-gia.xlsx", content)
         records.append(import_start(kind=ImportKind.SELF, upload=upload, actor=None, assessment=assessment))

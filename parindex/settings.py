@@ -179,7 +179,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
 }
 
-# django-import-export (admin import/export of units, criteria and scores; units.resources, scoring.resources).
+# django-import-export (admin import/export of units, criteria and scores; units.resources, scoring.exchange.resources).
 # Only users with the model's "change" permission import, "view" to export (buttons hidden, URLs 403).
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"

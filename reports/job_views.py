@@ -22,7 +22,7 @@ from reports.access import ensure_reporter, get_report_job_for_change, get_repor
 from reports.jobs import report_request, report_retry
 from reports.models import JobStatus, ReportJob
 from scoring.access import can_oversee_framework, frameworks_overseen_by, get_framework_for_oversight
-from scoring.results import previous_framework
+from scoring.results.engine import previous_framework
 
 COMPARE_AUTO = "auto"
 MY_REPORTS_SHOWN = 30

@@ -2,7 +2,7 @@
 year on year, points lost per criterion and appraisal differences.
 
 Every figure comes from the stored results through the selectors the dashboard reads
-(scoring.selectors.ranking and criteria_tree), so the workbook and the dashboard always agree. The
+(scoring.results.selectors.ranking and criteria_tree), so the workbook and the dashboard always agree. The
 reads are a fixed handful of queries whatever the number of units (`report_data`); the sheets are then
 written from memory.
 """
@@ -22,6 +22,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from parindex.numbers import round_half_up
+from scoring.frameworks.selectors import CriteriaTree, criteria_tree
 from scoring.models import (
     AssessmentStatus,
     Criterion,
@@ -30,8 +31,8 @@ from scoring.models import (
     Framework,
     Score,
 )
-from scoring.results import previous_framework
-from scoring.selectors import CriteriaTree, Ranking, RankingLine, criteria_tree, ranking
+from scoring.results.engine import previous_framework
+from scoring.results.selectors import Ranking, RankingLine, ranking
 from units.models import Unit
 
 SHEET_COVER = "Thông tin"

@@ -1,9 +1,9 @@
-"""Reads for the leaders' dashboards, all from the stored results (scoring.results).
+"""Reads for the leaders' dashboards, all from the stored results (scoring.results.engine).
 
 Every function runs a fixed number of queries whatever the number of units: rows are read with one
 query each (values() or select_related) and put together in Python by id. The scope of a user (the
 units under their authority) is a prefix filter on the unit path, applied inside those queries. The
-ranking and the criteria tree are scoring.selectors' (the same reads as the report workbook and
+ranking and the criteria tree are scoring's selectors' (the same reads as the report workbook and
 `manage.py ranking`).
 """
 
@@ -18,6 +18,7 @@ from django.utils import timezone
 from parindex.numbers import round_half_up
 from reports.models import RemediationItem, RemediationStatus
 from scoring.access import Reach, authority_condition
+from scoring.frameworks.selectors import criteria_tree
 from scoring.models import (
     AreaResult,
     Assessment,
@@ -29,7 +30,7 @@ from scoring.models import (
     GradeBand,
     Score,
 )
-from scoring.selectors import RankingLine, criteria_tree, ranking
+from scoring.results.selectors import RankingLine, ranking
 from units.models import Unit
 
 # Colours of the grades, best band first (green → red); a framework with more bands reuses the last.
@@ -73,7 +74,7 @@ def _index(value, places: int) -> Decimal | None:
     return None if value is None else round_half_up(Decimal(value), places)
 
 
-# --- ranking (scoring.selectors.ranking, as the dashboards show it) ----------------------------------
+# --- ranking (scoring.results.selectors.ranking, as the dashboards show it) ----------------------------------
 
 
 def units_shown(r: Reach, under: Unit | None = None) -> QuerySet[Unit]:

@@ -1,6 +1,6 @@
 """Leaders' dashboards: ranking, areas, unit profiles, progress, remediation plans (issue 5).
 
-Every page reads the stored results (scoring.results) through reports.selectors in a fixed number of
+Every page reads the stored results (scoring.results.engine) through reports.selectors in a fixed number of
 queries whatever the number of units. Access comes from scoring.access and reports.access: leaders
 and appraisers see the units under their authority; an officer sees only their own unit's profile
 and remediation items, and gets 403 on the pages of a framework their unit is assessed in.
@@ -39,7 +39,7 @@ from reports.remediation import remediation_suggest, remediation_update
 from scoring import access
 from scoring.access import can_manage_framework, reach
 from scoring.models import Framework
-from scoring.selectors import ranking
+from scoring.results.selectors import ranking
 from units.models import Unit, UnitKind
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

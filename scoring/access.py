@@ -27,6 +27,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from scoring.assessments.services import appraisal_status_error
 from scoring.models import (
     Assessment,
     AssessmentStatus,
@@ -38,7 +39,6 @@ from scoring.models import (
     ImportRecord,
     ImportStatus,
 )
-from scoring.services import appraisal_status_error
 from units.models import Membership, Role, Unit, UnitKind
 
 OVERSEERS = (Role.APPRAISER, Role.LEADER)

@@ -1,7 +1,7 @@
 """Django admin for frameworks, assessments, scores, evidence, the audit trail and stored results.
 
 Rules the admin keeps, like every other way into the data:
-- Every write goes through a service of scoring.services (via="admin"): settings, deadlines, criteria
+- Every write goes through a service of scoring.frameworks.services or scoring.assessments.services (via="admin"): settings, deadlines, criteria
   and grade bands of a framework, reopening, assessments, scores, evidence. The services validate,
   audit and recompute; the admin checks no rule itself. A refusal is shown on the form it came from
   (parindex.admin_services.ServiceRefusals): the transaction is rolled back and the page rendered
@@ -28,6 +28,30 @@ from import_export.admin import ExportMixin, ImportExportMixin
 
 from parindex.admin_services import ServiceRefusals, refusal_errors, refusal_text
 from parindex.numbers import NotANumber, format_decimal, parse_decimal
+from scoring.assessments.services import (
+    assessment_delete,
+    assessment_get_or_create,
+    assessment_mark_appraised,
+    assessment_submit,
+    evidence_add,
+    evidence_delete,
+    scores_apply_fields,
+)
+from scoring.exchange.resources import SCORE_FORMATS, CriterionResource, ScoreResource
+from scoring.frameworks.services import (
+    DEFAULT_BANDS,
+    FRAMEWORK_SETTINGS,
+    Band,
+    CriterionRow,
+    criterion_update,
+    framework_create,
+    framework_delete,
+    framework_reopen,
+    framework_set_deadlines,
+    framework_update,
+    grade_bands_set,
+    parse_bands,
+)
 from scoring.models import (
     AreaResult,
     Assessment,
@@ -43,29 +67,7 @@ from scoring.models import (
     Score,
     Via,
 )
-from scoring.resources import SCORE_FORMATS, CriterionResource, ScoreResource
-from scoring.results import results_recompute
-from scoring.services import (
-    DEFAULT_BANDS,
-    FRAMEWORK_SETTINGS,
-    Band,
-    CriterionRow,
-    assessment_delete,
-    assessment_get_or_create,
-    assessment_mark_appraised,
-    assessment_submit,
-    criterion_update,
-    evidence_add,
-    evidence_delete,
-    framework_create,
-    framework_delete,
-    framework_reopen,
-    framework_set_deadlines,
-    framework_update,
-    grade_bands_set,
-    parse_bands,
-    scores_apply_fields,
-)
+from scoring.results.engine import results_recompute
 from units.admin import SpreadsheetAdminMixin
 
 
@@ -483,7 +485,7 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
 
 @admin.register(Criterion)
 class CriterionAdmin(ServiceRefusals, SpreadsheetAdminMixin, ExportMixin, LockedWhenPublished, admin.ModelAdmin):
-    resource_classes = [CriterionResource]  # export only: see scoring.resources
+    resource_classes = [CriterionResource]  # export only: see scoring.exchange.resources
     list_display = ["tree_code", "title", "framework", "max_points", "kind", "source", "is_leaf"]
     list_display_links = ["tree_code", "title"]
     list_filter = ["framework", "kind", "source", "depth", "is_leaf"]

@@ -20,23 +20,25 @@ from django.utils import timezone
 
 from parindex.audit.models import AuditEntry
 from parindex.audit.services import audit_entry
-from scoring.models import Criterion, CriterionKind, CriterionSource, Framework, Via
-from scoring.services import (
-    DEFAULT_BANDS,
+from scoring.assessments.services import (
     AppraisalEntry,
-    CriterionRow,
     SelfEntry,
     assessment_get_or_create,
     assessment_return,
     assessment_submit,
-    framework_create,
-    framework_publish,
-    notifications_muted,
-    parse_bands,
     scores_apply_appraisal,
     scores_apply_self,
     survey_apply,
 )
+from scoring.frameworks.services import (
+    DEFAULT_BANDS,
+    CriterionRow,
+    framework_create,
+    framework_publish,
+    notifications_muted,
+    parse_bands,
+)
+from scoring.models import Criterion, CriterionKind, CriterionSource, Framework, Via
 from units.models import Role, Unit, UnitKind
 from units.services import membership_grant, unit_save
 

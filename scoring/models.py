@@ -283,7 +283,7 @@ class Evidence(models.Model):
 
 
 class AssessmentResult(models.Model):
-    """Stored totals of one assessment, written by scoring.services.results_recompute."""
+    """Stored totals of one assessment, written by scoring.results.engine.results_recompute."""
 
     assessment = models.OneToOneField(Assessment, primary_key=True, on_delete=models.CASCADE, related_name="result")
     framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="results")

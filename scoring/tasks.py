@@ -6,11 +6,11 @@ from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError, transaction
 
+from scoring.assessments.notifications import send_deadline_reminders as send_reminders
+from scoring.assessments.notifications import send_event
+from scoring.exchange.uploads import import_check
 from scoring.models import Framework, ImportRecord, ImportStatus
-from scoring.notifications import send_deadline_reminders as send_reminders
-from scoring.notifications import send_event
-from scoring.results import results_recompute
-from scoring.uploads import import_check
+from scoring.results.engine import results_recompute
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,8 @@
-from scoring.views import appraisal, files, frameworks, self_assessment, unit_activity
+from scoring import unit_activity
+from scoring.assessments import appraisal_views as appraisal
+from scoring.assessments import self_views as self_assessment
+from scoring.exchange import views as files
+from scoring.frameworks import views as frameworks
 
 app_name = "scoring"
 

@@ -7,7 +7,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from scoring.demo import DEMO_DATA, rows_from_csv  # noqa: F401 (re-exported for tests)
-from scoring.services import CriterionRow, framework_create, parse_bands
+from scoring.frameworks.services import CriterionRow, framework_create, parse_bands
 from units.models import Role, Unit, UnitKind
 from units.services import membership_grant, unit_save
 

@@ -16,16 +16,16 @@ from django.utils import timezone
 from reports import access as reports_access
 from reports.models import JobStatus, RemediationItem, ReportJob
 from scoring import access
-from scoring.models import Assessment, AssessmentStatus, Criterion, ImportKind, ImportRecord, ImportStatus
-from scoring.services import (
+from scoring.assessments.services import (
     SelfEntry,
     assessment_extend_deadline,
     assessment_get_or_create,
     assessment_submit,
     evidence_add,
-    framework_publish,
     scores_apply_self,
 )
+from scoring.frameworks.services import framework_publish
+from scoring.models import Assessment, AssessmentStatus, Criterion, ImportKind, ImportRecord, ImportStatus
 from units.models import Role, UnitKind
 
 from .factories import make_framework, make_member, make_unit, rows_from_spec

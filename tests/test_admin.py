@@ -15,6 +15,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from parindex.audit.models import AuditEntry
+from scoring.assessments.services import (
+    AppraisalEntry,
+    SelfEntry,
+    assessment_get_or_create,
+    assessment_submit,
+    scores_apply_appraisal,
+    scores_apply_self,
+    survey_apply,
+)
+from scoring.frameworks.services import framework_publish
 from scoring.models import (
     Assessment,
     AssessmentResult,
@@ -26,16 +36,6 @@ from scoring.models import (
     GradeBand,
     Score,
     Via,
-)
-from scoring.services import (
-    AppraisalEntry,
-    SelfEntry,
-    assessment_get_or_create,
-    assessment_submit,
-    framework_publish,
-    scores_apply_appraisal,
-    scores_apply_self,
-    survey_apply,
 )
 from units.models import Membership, Role, Unit, UnitKind
 
@@ -678,7 +678,7 @@ def test_criterion_page_edit_is_audited(admin_client, data):
 def test_framework_services_refuse_a_published_framework(admin_user, data):
     from django.core.exceptions import ValidationError
 
-    from scoring.services import Band, criterion_update, framework_update, grade_bands_set
+    from scoring.frameworks.services import Band, criterion_update, framework_update, grade_bands_set
 
     framework = data["published"]
     criterion = framework.criteria.first()
@@ -710,16 +710,16 @@ def test_admin_refusals_of_a_published_framework_leave_no_trace(admin_client, da
 
 def test_score_refusal_is_applied_once_and_shown(admin_client, data, monkeypatch):
     """A refused score change runs the services once (no rehearsal in a rolled-back savepoint)."""
-    import scoring.services
+    import scoring.assessments.services
 
     calls = []
-    real = scoring.services.scores_apply_appraisal
+    real = scoring.assessments.services.scores_apply_appraisal
 
     def counting(**kwargs):
         calls.append(kwargs)
         return real(**kwargs)
 
-    monkeypatch.setattr(scoring.services, "scores_apply_appraisal", counting)
+    monkeypatch.setattr(scoring.assessments.services, "scores_apply_appraisal", counting)
     score = Score.objects.get(assessment=data["submitted"], criterion__code="1.1.2")
     payload = {"self_points": "2", "appraised_points": "1", "appraisal_reason": "Thiếu minh chứng", "note": "",
                "evidence_reference": "QĐ số 12/QĐ-UBND", **_empty_inline("evidence")}

@@ -22,17 +22,17 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from parindex.audit.models import AuditEntry
-from scoring.models import AssessmentResult, Criterion, ImportRecord, Score, Via
-from scoring.resources import CriterionResource, ScoreResource
-from scoring.services import (
+from scoring.assessments.services import (
     AppraisalEntry,
     SelfEntry,
     assessment_get_or_create,
     assessment_submit,
-    framework_publish,
     scores_apply_appraisal,
     scores_apply_self,
 )
+from scoring.exchange.resources import CriterionResource, ScoreResource
+from scoring.frameworks.services import framework_publish
+from scoring.models import AssessmentResult, Criterion, ImportRecord, Score, Via
 from units.models import Unit, UnitKind
 from units.resources import UnitResource
 
@@ -571,13 +571,13 @@ def test_scores_import_blank_cell_keeps_the_stored_points(admin_client, data):
 
 
 def test_score_resource_does_not_import_the_admin():
-    """scoring.admin uses scoring.resources, never the other way round (no import cycle)."""
+    """scoring.admin uses scoring.exchange.resources, never the other way round (no import cycle)."""
     import ast
     from pathlib import Path
 
-    import scoring.resources
+    import scoring.exchange.resources
 
-    tree = ast.parse(Path(scoring.resources.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path(scoring.exchange.resources.__file__).read_text(encoding="utf-8"))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     assert imported and not {"admin", "scoring.admin"} & imported

@@ -15,8 +15,9 @@ from django.urls import reverse
 from parindex.audit.models import AuditEntry, Subject, Via
 from parindex.audit.services import audit_entry
 from parindex.errors import ErrorCode, ServiceError
+from scoring.assessments.services import assessment_get_or_create
+from scoring.frameworks.services import framework_set_deadlines
 from scoring.models import Framework
-from scoring.services import assessment_get_or_create, framework_set_deadlines
 from units.models import Membership, Role, Unit, UnitKind
 from units.services import (
     membership_grant,

@@ -31,8 +31,8 @@ from scoring.models import (
     FrameworkStatus,
     Score,
 )
-from scoring.results import results_recompute
-from scoring.selectors import ranking
+from scoring.results.engine import results_recompute
+from scoring.results.selectors import ranking
 from units.models import Role, Unit, UnitKind
 
 from .factories import make_framework, make_member, make_unit, rows_from_spec
@@ -86,7 +86,7 @@ def bulk_year(framework: Framework, units, *, seed: int, status=AssessmentStatus
 
 
 def publish(framework: Framework, number="4769/QĐ-UBND"):
-    from scoring.services import framework_publish
+    from scoring.frameworks.services import framework_publish
 
     return framework_publish(framework=framework, decision_number=number, decision_date=date(2024, 12, 21))
 

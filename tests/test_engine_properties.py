@@ -1,4 +1,4 @@
-"""The SQL engine (scoring.results) agrees exactly with the reference model (scoring.reference).
+"""The SQL engine (scoring.results.engine) agrees exactly with the reference model (scoring.results.reference).
 
 Hypothesis generates frameworks (areas of score, survey, bonus and penalty leaves; 0–4 index
 decimals; grade bands), 1–8 units with statuses, not-applicable marks and self/appraised points
@@ -16,10 +16,10 @@ from django.db import transaction
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from scoring import reference as ref
+from scoring.frameworks.services import Band, CriterionRow, framework_create
 from scoring.models import AreaResult, Assessment, AssessmentResult, Score
-from scoring.results import results_recompute
-from scoring.services import Band, CriterionRow, framework_create
+from scoring.results import reference as ref
+from scoring.results.engine import results_recompute
 from units.models import UnitKind
 
 from .factories import make_unit

@@ -5,8 +5,8 @@ import openpyxl
 import pytest
 
 from parindex.audit.models import AuditEntry
+from scoring.frameworks.services import framework_publish
 from scoring.models import Assessment, AssessmentStatus, Score
-from scoring.services import framework_publish
 from units.models import Role
 
 from .factories import make_framework, make_member, rows_from_spec
@@ -226,7 +226,7 @@ def test_numbers_stored_by_excel_as_floats_stay_exact(tmp_path, framework, commu
 
 def test_preview_lists_old_and_new_points(tmp_path, framework, commune):
     from parindex.numbers import NOT_APPLICABLE
-    from scoring.importers import assessment_preview, read_assessment
+    from scoring.exchange.importers import assessment_preview, read_assessment
 
     call("import_assessment", self_file(tmp_path, [["1.1", "", "", 1], ["1.2", "", "", 10]]),
          "--framework", "FW", "--unit", "X1")
@@ -303,7 +303,7 @@ def test_refused_files_save_nothing_and_show_no_traceback(tmp_path, framework, c
 
 
 def test_unexpected_error_inside_the_importer_is_a_clean_problem(tmp_path, framework, commune, monkeypatch):
-    from scoring import importers
+    from scoring.exchange import importers
 
     def explode(*args, **kwargs):
         raise ZeroDivisionError("internal")

@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
+from scoring.frameworks.services import framework_publish
 from scoring.models import Criterion, Framework, GradeBand
-from scoring.services import framework_publish
 
 from .factories import SHARED_DATA, make_framework, rows_from_csv, rows_from_spec
 from .sheet_files import (

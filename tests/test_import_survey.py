@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
+from scoring.frameworks.services import framework_publish
 from scoring.models import Assessment, Score
-from scoring.services import framework_publish
 
 from .factories import make_framework, make_unit, rows_from_spec
 from .sheet_files import (

@@ -194,7 +194,7 @@ def test_every_write_is_audited_as_a_command(demo):
 def test_load_demo_sends_no_email_but_the_workflow_still_does(django_capture_on_commit_callbacks, mailoutbox):
     """The demo's submissions, returns and publications are history, not news: no e-mail. The mute is
     scoped to load_demo: the same workflow afterwards notifies as usual."""
-    from scoring.services import assessment_return
+    from scoring.assessments.services import assessment_return
 
     with django_capture_on_commit_callbacks(execute=True):
         load()

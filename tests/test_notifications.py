@@ -1,4 +1,4 @@
-"""E-mails of the workflow (scoring.notifications): each service queues its event with
+"""E-mails of the workflow (scoring.assessments.notifications): each service queues its event with
 transaction.on_commit → Celery (eager in tests) → locmem outbox; deadline reminders are sent once."""
 
 from datetime import date, timedelta
@@ -10,9 +10,8 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
-from scoring import notifications
-from scoring.models import AssessmentStatus, DeadlineReminder, Framework
-from scoring.services import (
+from scoring.assessments import notifications
+from scoring.assessments.services import (
     AppraisalEntry,
     SelfEntry,
     assessment_extend_deadline,
@@ -20,10 +19,11 @@ from scoring.services import (
     assessment_mark_appraised,
     assessment_return,
     assessment_submit,
-    framework_publish,
     scores_apply_appraisal,
     scores_apply_self,
 )
+from scoring.frameworks.services import framework_publish
+from scoring.models import AssessmentStatus, DeadlineReminder, Framework
 from units.models import Role
 
 from .factories import make_framework, make_member, rows_from_spec

@@ -25,6 +25,16 @@ from django.shortcuts import resolve_url
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from reports.models import JobStatus, RemediationItem, ReportJob
+from scoring.assessments.services import (
+    SelfEntry,
+    assessment_get_or_create,
+    assessment_submit,
+    evidence_add,
+    scores_apply_self,
+)
+from scoring.exchange.uploads import import_start
+from scoring.exchange.workbooks import assessment_workbook
+from scoring.frameworks.services import framework_publish
 from scoring.models import (
     Assessment,
     AssessmentStatus,
@@ -36,16 +46,6 @@ from scoring.models import (
     ImportStatus,
     Score,
 )
-from scoring.services import (
-    SelfEntry,
-    assessment_get_or_create,
-    assessment_submit,
-    evidence_add,
-    framework_publish,
-    scores_apply_self,
-)
-from scoring.uploads import import_start
-from scoring.workbooks import assessment_workbook
 from units.models import Role, UnitKind
 
 from .factories import make_framework, make_member, make_unit, rows_from_spec

@@ -1,5 +1,5 @@
-"""One reader per question: the ranking (scoring.selectors.ranking) and the criteria tree
-(scoring.selectors.criteria_tree / assessment_sheet) read the same way by every page, export,
+"""One reader per question: the ranking (scoring.results.selectors.ranking) and the criteria tree
+(scoring.frameworks.selectors.criteria_tree / assessment_sheet) read the same way by every page, export,
 workbook and command, in a constant number of queries."""
 
 import csv
@@ -19,10 +19,8 @@ from django.urls import reverse
 from reports import selectors as dashboard_selectors
 from reports.report_workbook import SHEET_RANKING, build_workbook
 from scoring.access import reach
-from scoring.models import AssessmentResult, Criterion, Score
-from scoring.results import results_recompute
-from scoring.selectors import assessment_sheet, criteria_tree, ranking
-from scoring.services import (
+from scoring.assessments.selectors import assessment_sheet
+from scoring.assessments.services import (
     AppraisalEntry,
     SelfEntry,
     assessment_get_or_create,
@@ -31,7 +29,11 @@ from scoring.services import (
     scores_apply_appraisal,
     scores_apply_self,
 )
-from scoring.workbooks import HEADER_ROW, assessment_workbook
+from scoring.exchange.workbooks import HEADER_ROW, assessment_workbook
+from scoring.frameworks.selectors import criteria_tree
+from scoring.models import AssessmentResult, Criterion, Score
+from scoring.results.engine import results_recompute
+from scoring.results.selectors import ranking
 from units.models import Role, Unit, UnitKind
 
 from .factories import make_framework, make_member, make_unit, rows_from_spec

@@ -20,10 +20,10 @@ from django.test.utils import CaptureQueriesContext
 
 from parindex.numbers import NOT_APPLICABLE
 from parindex.spreadsheets import SpreadsheetError, open_spreadsheet
-from scoring.importers import apply_assessment, assessment_preview, read_assessment
+from scoring.assessments.services import SelfEntry, assessment_get_or_create, scores_apply_self
+from scoring.exchange.importers import apply_assessment, assessment_preview, read_assessment
+from scoring.exchange.workbooks import HEADER_ROW, assessment_workbook
 from scoring.models import Criterion, Score
-from scoring.services import SelfEntry, assessment_get_or_create, scores_apply_self
-from scoring.workbooks import HEADER_ROW, assessment_workbook
 
 from .factories import make_framework, rows_from_spec
 from .sheet_files import vietnamese  # noqa: F401 (autouse fixture)

@@ -29,15 +29,15 @@ from reports.report_workbook import (
     build_workbook,
 )
 from reports.tasks import build_report_task
-from scoring import selectors
-from scoring.models import Assessment, AssessmentStatus, Framework
-from scoring.services import (
+from scoring.assessments.services import (
     AppraisalEntry,
     SelfEntry,
     assessment_get_or_create,
     scores_apply_appraisal,
     scores_apply_self,
 )
+from scoring.models import Assessment, AssessmentStatus, Framework
+from scoring.results import selectors
 from units.models import Role, UnitKind
 
 from .factories import make_framework, make_member, make_unit, rows_from_spec

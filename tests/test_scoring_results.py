@@ -12,19 +12,18 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from parindex.audit.models import AuditEntry
-from scoring.models import AreaResult, AssessmentResult, Score
-from scoring.results import results_recompute
-from scoring.services import (
+from scoring.assessments.services import (
     AppraisalEntry,
-    FrameworkLocked,
     SelfEntry,
     assessment_get_or_create,
     assessment_submit,
-    framework_publish,
     scores_apply_appraisal,
     scores_apply_self,
     survey_apply,
 )
+from scoring.frameworks.services import FrameworkLocked, framework_publish
+from scoring.models import AreaResult, AssessmentResult, Score
+from scoring.results.engine import results_recompute
 from units.models import UnitKind
 
 from .factories import make_framework, make_unit, rows_from_spec

@@ -12,26 +12,28 @@ from django.utils import timezone
 from parindex.errors import ErrorCode, ServiceError
 from parindex.spreadsheets import SpreadsheetError, command_failure
 from reports.jobs import report_request
-from scoring import uploads
-from scoring.models import Assessment, AssessmentStatus, Criterion, Framework, ImportKind, ImportStatus, Score
-from scoring.services import (
+from scoring.assessments.services import (
     AppraisalEntry,
-    CriterionRow,
-    FrameworkLocked,
     SelfEntry,
-    WorkflowError,
     assessment_extend_deadline,
     assessment_get_or_create,
     assessment_return,
+    scores_apply_appraisal,
+    scores_apply_self,
+    survey_apply,
+)
+from scoring.exchange import uploads
+from scoring.frameworks.services import (
+    CriterionRow,
+    FrameworkLocked,
+    WorkflowError,
     framework_create,
     framework_publish,
     framework_reopen,
     parse_bands,
-    scores_apply_appraisal,
-    scores_apply_self,
-    survey_apply,
     tree_problems,
 )
+from scoring.models import Assessment, AssessmentStatus, Criterion, Framework, ImportKind, ImportStatus, Score
 from units.models import Unit, UnitKind
 
 from .factories import make_framework, make_unit, rows_from_spec
@@ -411,7 +413,7 @@ def test_an_unknown_unit_kind_is_refused_by_both_commands(tmp_path, district, na
 
 
 def test_a_refusal_raised_while_applying_is_placed_on_the_cell_too(tmp_path, framework, commune):
-    from scoring.importers import apply_assessment, read_assessment
+    from scoring.exchange.importers import apply_assessment, read_assessment
 
     data = read_assessment(_self_file(tmp_path, [["1.1", "", 1.5, 1], ["1.2", "", 12, 5]]), framework=framework,
                            unit_code="X1")

@@ -7,22 +7,19 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from parindex.audit.models import AuditEntry
-from scoring.models import Assessment, AssessmentStatus, FrameworkStatus
-from scoring.services import (
+from scoring.assessments.services import (
     AppraisalEntry,
-    FrameworkLocked,
     SelfEntry,
-    WorkflowError,
     assessment_get_or_create,
     assessment_mark_appraised,
     assessment_return,
     assessment_submit,
-    framework_publish,
-    framework_reopen,
     missing_self_scores,
     scores_apply_appraisal,
     scores_apply_self,
 )
+from scoring.frameworks.services import FrameworkLocked, WorkflowError, framework_publish, framework_reopen
+from scoring.models import Assessment, AssessmentStatus, FrameworkStatus
 from units.models import UnitKind
 
 from .factories import make_framework, make_unit, rows_from_spec
@@ -117,8 +114,8 @@ def test_unchanged_values_write_no_audit(assessment, officer):
 
 
 def test_return_lists_criteria_with_reasons_and_the_unit_explains(assessment, officer, appraiser):
+    from scoring.assessments.services import score_explain
     from scoring.models import Score
-    from scoring.services import score_explain
 
     scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("30"), evidence_reference="QĐ số 12/QĐ-UBND, tr.3"), "1.2": SelfEntry(D("40"), evidence_reference="QĐ số 12/QĐ-UBND, tr.3")},
                       actor=officer)
@@ -142,7 +139,7 @@ def test_return_lists_criteria_with_reasons_and_the_unit_explains(assessment, of
 def test_scored_leaves_need_evidence_or_a_written_explanation(framework, assessment, officer):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from scoring.services import evidence_add, submission_problems
+    from scoring.assessments.services import evidence_add, submission_problems
 
     scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("30")), "1.2": SelfEntry(D("0"))},
                       actor=officer)

@@ -14,18 +14,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from parindex.audit.models import AuditEntry
-from scoring.models import AssessmentStatus, Framework, Score, Via
-from scoring.services import (
+from scoring.assessments.services import (
     SelfEntry,
     assessment_get_or_create,
     assessment_submit,
     evidence_add,
-    framework_publish,
-    framework_set_deadlines,
     score_explain,
     scores_apply_self,
     survey_apply,
 )
+from scoring.frameworks.services import framework_publish, framework_set_deadlines
+from scoring.models import AssessmentStatus, Framework, Score, Via
 from units.models import Role, UnitKind
 
 from .factories import UserFactory, make_framework, make_member, make_unit, rows_from_spec
@@ -415,7 +414,7 @@ def _sized_assessment(district, commune, officer, leaves, code):
     for c in codes[:: max(1, len(codes) // 5)]:
         evidence_add(assessment=a, code=c, document_number=f"{c}/QĐ", actor=officer)
     assessment_submit(assessment=a, actor=officer)
-    from scoring.services import assessment_return
+    from scoring.assessments.services import assessment_return
 
     assessment_return(assessment=a, message="Giải trình", criteria={codes[0]: "Thiếu"}, actor=officer)
     score_explain(assessment=a, code=codes[0], explanation="Đã bổ sung", actor=officer)

@@ -10,14 +10,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from parindex.audit.models import AuditEntry
-from scoring.models import Framework, ImportRecord, ImportStatus, Score
-from scoring.services import (
+from scoring.assessments.services import (
     SelfEntry,
     assessment_get_or_create,
     assessment_submit,
-    framework_publish,
     scores_apply_self,
 )
+from scoring.frameworks.services import framework_publish
+from scoring.models import Framework, ImportRecord, ImportStatus, Score
 
 from .factories import make_framework, rows_from_spec
 

@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from parindex.audit.models import AuditEntry
 from parindex.audit.services import audit_entry
+from scoring.assessments.services import SelfEntry, assessment_get_or_create, scores_apply_self, survey_apply
+from scoring.frameworks.services import framework_set_deadlines
 from scoring.models import (
     Assessment,
     AssessmentResult,
@@ -19,13 +21,6 @@ from scoring.models import (
     FrameworkStatus,
     Score,
     Via,
-)
-from scoring.services import (
-    SelfEntry,
-    assessment_get_or_create,
-    framework_set_deadlines,
-    scores_apply_self,
-    survey_apply,
 )
 from units.models import Role, UnitKind
 

@@ -12,16 +12,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from parindex.audit.models import AuditEntry
-from scoring.models import AssessmentStatus, Criterion, Evidence, Score, Via
-from scoring.services import (
+from scoring.assessments.services import (
     SelfEntry,
     assessment_get_or_create,
     assessment_return,
     assessment_submit,
     evidence_add,
-    framework_publish,
     scores_apply_self,
 )
+from scoring.frameworks.services import framework_publish
+from scoring.models import AssessmentStatus, Criterion, Evidence, Score, Via
 
 from .factories import make_framework, rows_from_spec
 
@@ -297,7 +297,7 @@ def test_deadline_passed_refuses_officer_until_extended(client, officer, apprais
     assert response.status_code == 403 and "quá hạn tự đánh giá" in response.content.decode()
     html = client.get(page_url(assessment)).content.decode()
     assert "quá hạn tự đánh giá" in html.lower() and 'name="points"' not in html
-    from scoring.services import assessment_extend_deadline
+    from scoring.assessments.services import assessment_extend_deadline
 
     assessment_extend_deadline(assessment=assessment, until=timezone.now() + timedelta(days=2), reason="Mưa lũ",
                                actor=appraiser)

@@ -5,10 +5,10 @@ import openpyxl
 import pytest
 
 from parindex.spreadsheets import SpreadsheetError
-from scoring.importers import framework_version, read_assessment
+from scoring.assessments.services import SelfEntry, assessment_get_or_create, scores_apply_self
+from scoring.exchange.importers import framework_version, read_assessment
+from scoring.exchange.workbooks import HEADER_ROW, TEMPLATE_HEADER, assessment_workbook
 from scoring.models import Criterion, Framework, Score
-from scoring.services import SelfEntry, assessment_get_or_create, scores_apply_self
-from scoring.workbooks import HEADER_ROW, TEMPLATE_HEADER, assessment_workbook
 
 from .factories import make_framework, rows_from_csv, rows_from_spec
 from .sheet_files import (

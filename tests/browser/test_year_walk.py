@@ -14,8 +14,8 @@ from django.core import mail
 from django.utils import timezone, translation
 
 from parindex.templatetags.parindex import fixed
+from scoring.assessments.services import assessment_get_or_create
 from scoring.models import Assessment, AssessmentStatus, Criterion, Framework, FrameworkStatus, Score
-from scoring.services import assessment_get_or_create
 
 from ..factories import make_framework, rows_from_spec
 from .conftest import PHONE, sign_in

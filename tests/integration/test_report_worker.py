@@ -24,7 +24,7 @@ from django.utils import timezone
 from reports.jobs import report_fail_stale, report_request, report_retry, stale_after
 from reports.models import JobStatus, ReportJob
 from reports.report_workbook import SHEET_RANKING
-from scoring.selectors import ranking
+from scoring.results.selectors import ranking
 
 from .conftest import PROJECT_ROOT, WORKER_START_TIMEOUT, WorkerProcess, _database_url
 from .test_services import build_district_framework

@@ -10,9 +10,9 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 
+from scoring.assessments.services import SelfEntry, assessment_get_or_create, scores_apply_self
 from scoring.models import AreaResult, AssessmentResult, Framework
-from scoring.results import results_recompute
-from scoring.services import SelfEntry, assessment_get_or_create, scores_apply_self
+from scoring.results.engine import results_recompute
 from units.models import UnitKind
 
 from ..factories import make_framework, make_unit, rows_from_spec

@@ -2,9 +2,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from parindex.errors import bilingual
+from scoring.assessments.services import unit_kind_error
+from scoring.exchange.workbooks import assessment_workbook
 from scoring.management.commands._common import get_framework, refused
-from scoring.services import unit_kind_error
-from scoring.workbooks import assessment_workbook
 from units.models import Unit
 
 

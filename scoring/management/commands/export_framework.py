@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
+from scoring.exchange.workbooks import framework_export
 from scoring.management.commands._common import get_framework
-from scoring.workbooks import framework_export
 
 
 class Command(BaseCommand):

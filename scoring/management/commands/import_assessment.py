@@ -4,7 +4,7 @@ from django.utils.translation import gettext as _
 
 from parindex.spreadsheets import command_failure, file_label
 from scoring import access
-from scoring.importers import APPRAISAL, SELF, apply_assessment, read_assessment
+from scoring.exchange.importers import APPRAISAL, SELF, apply_assessment, read_assessment
 from scoring.management.commands._common import check_access, get_framework, get_user
 
 

@@ -4,9 +4,9 @@ from django.utils.translation import gettext as _
 
 from parindex.spreadsheets import command_failure, file_label
 from scoring import access
-from scoring.importers import import_framework_file
+from scoring.exchange.importers import import_framework_file
+from scoring.frameworks.services import DEFAULT_BANDS
 from scoring.management.commands._common import check_access, get_user
-from scoring.services import DEFAULT_BANDS
 from units.models import Unit
 
 

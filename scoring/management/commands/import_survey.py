@@ -4,7 +4,7 @@ from django.utils.translation import gettext as _
 
 from parindex.spreadsheets import command_failure, file_label
 from scoring import access
-from scoring.importers import import_survey_file
+from scoring.exchange.importers import import_survey_file
 from scoring.management.commands._common import check_access, get_framework, get_user
 
 

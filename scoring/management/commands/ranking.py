@@ -4,8 +4,9 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from parindex.numbers import as_json_decimal
+from scoring.frameworks.selectors import framework_by_code
 from scoring.models import Framework
-from scoring.selectors import framework_by_code, ranking
+from scoring.results.selectors import ranking
 
 
 def _dec(value, places=2):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from scoring.notifications import send_deadline_reminders
+from scoring.assessments.notifications import send_deadline_reminders
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@
 
 Every view calls an access helper first (scoring.access): 404 for what the user may not see,
 PermissionDenied (403, with the reason) for what they may see but not change. Writes go through
-scoring.services; the page reads the stored results (AssessmentResult/AreaResult) that the services
+scoring.assessments.services; the page reads the stored results (AssessmentResult/AreaResult) that the services
 recompute. Row-level changes answer htmx requests with the re-rendered part of the row plus
 out-of-band swaps of the area subtotal, the page summary and the submission checklist; without
 JavaScript the same forms post normally and redirect back to the row (POST-redirect-GET).
@@ -38,7 +38,17 @@ from scoring.access import (
     reach,
     self_edit_refusal,
 )
-from scoring.forms import EvidenceDocumentForm, EvidenceFileForm, ExplanationForm, SelfRowForm
+from scoring.assessments.forms import EvidenceDocumentForm, EvidenceFileForm, ExplanationForm, SelfRowForm
+from scoring.assessments.selectors import assessment_sheet
+from scoring.assessments.services import (
+    SelfEntry,
+    assessment_submit,
+    evidence_add,
+    evidence_delete,
+    score_explain,
+    scores_apply_self,
+    submission_problems,
+)
 from scoring.models import (
     AreaResult,
     Assessment,
@@ -50,16 +60,6 @@ from scoring.models import (
     Evidence,
     Score,
     Via,
-)
-from scoring.selectors import assessment_sheet
-from scoring.services import (
-    SelfEntry,
-    assessment_submit,
-    evidence_add,
-    evidence_delete,
-    score_explain,
-    scores_apply_self,
-    submission_problems,
 )
 
 LIST_PAGE_SIZE = 50

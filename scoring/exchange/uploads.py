@@ -19,7 +19,7 @@ from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import NOT_APPLICABLE
 from parindex.queue import enqueue_on_commit
 from parindex.spreadsheets import SpreadsheetError, render_problems, service_problems
-from scoring.importers import (
+from scoring.exchange.importers import (
     APPRAISAL,
     SELF,
     apply_assessment,
@@ -28,8 +28,8 @@ from scoring.importers import (
     read_assessment,
     read_survey,
 )
+from scoring.frameworks.services import framework_ensure_editable
 from scoring.models import Assessment, Framework, ImportKind, ImportRecord, ImportStatus, Score, Via
-from scoring.services import framework_ensure_editable
 
 
 def _value(value) -> str | None:

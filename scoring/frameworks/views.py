@@ -36,7 +36,10 @@ from scoring.access import (
     get_score_row_for_view,
     reach,
 )
-from scoring.framework_forms import ActivityFilterForm, DeadlinesForm, ExtensionForm, PublishForm, SurveyGrid
+from scoring.assessments.services import assessment_extend_deadline, survey_apply
+from scoring.frameworks.forms import ActivityFilterForm, DeadlinesForm, ExtensionForm, PublishForm, SurveyGrid
+from scoring.frameworks.services import framework_publish as publish_framework
+from scoring.frameworks.services import framework_set_deadlines
 from scoring.models import (
     Assessment,
     AssessmentStatus,
@@ -47,8 +50,6 @@ from scoring.models import (
     Score,
     Via,
 )
-from scoring.services import assessment_extend_deadline, framework_set_deadlines, survey_apply
-from scoring.services import framework_publish as publish_framework
 from units.models import Unit
 
 NOT_STARTED = "not_started"

@@ -16,11 +16,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from scoring import services
 from scoring.access import appraisal_lock, appraisal_refusal, get_assessment_for_appraisal
-from scoring.appraisal_forms import AppraisalRowForm, ReturnForm
+from scoring.assessments import services
+from scoring.assessments.appraisal_forms import AppraisalRowForm, ReturnForm
+from scoring.assessments.selectors import assessment_sheet
 from scoring.models import AssessmentStatus, Via
-from scoring.selectors import assessment_sheet
 
 
 def _forbidden(request, assessment, reason: str):

@@ -1,335 +1,42 @@
-"""Writes for frameworks, assessments and scores. Every write is atomic, audited, refused on a
-published framework, and followed by a recompute of the stored results (scoring.results)."""
+"""Writes of assessments: self-assessment, appraisal, survey points, the explanation round,
+submission and marking appraised, evidence, deadline extensions. Every write is atomic, audited,
+refused on a published framework, and followed by a recompute of the stored results.
+"""
 
 from collections.abc import Iterable, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
-from datetime import date
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 
 from parindex.audit.models import AuditEntry
-from parindex.audit.services import audit_entry
 from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import decimal_places, format_decimal
-from parindex.queue import enqueue_on_commit
+from scoring.frameworks.services import (
+    WorkflowError,
+    audit,
+    editable_framework,
+    framework_ensure_editable,
+    framework_lock_error,
+    notify,
+    refuse,
+    when_text,
+)
 from scoring.models import (
     Assessment,
     AssessmentStatus,
     Criterion,
-    CriterionKind,
     CriterionSource,
     Evidence,
     Framework,
-    FrameworkStatus,
-    GradeBand,
     Score,
     Via,
 )
-from scoring.results import results_recompute
+from scoring.results.engine import results_recompute
 from units.models import Unit, UnitKind
-
-
-class FrameworkLocked(ServiceError):
-    """The framework is published: nothing of it may change until it is reopened."""
-
-    def __init__(self, framework: Framework) -> None:
-        super().__init__(
-            N_("Framework %(code)s is published (decision %(decision)s); it can no longer be changed."),
-            code=ErrorCode.LOCKED, obj=framework,
-            params={"code": framework.code, "decision": framework.decision_number},
-        )
-
-
-class WorkflowError(ServiceError):
-    """The assessment is not in a status that allows this change."""
-
-    def __init__(self, message: str, **kwargs) -> None:
-        kwargs.setdefault("code", ErrorCode.WORKFLOW)
-        super().__init__(message, **kwargs)
-
-
-def _refuse(problems: list[ServiceError]) -> None:
-    """Raise every refusal found in one pass (nothing when there is none)."""
-    if problems:
-        codes = {problem.error_code for problem in problems}
-        raise ServiceError.group(problems, code=codes.pop() if len(codes) == 1 else ErrorCode.INVALID)
-
-
-_notifications_muted: ContextVar[bool] = ContextVar("parindex_notifications_muted", default=False)
-
-
-@contextmanager
-def notifications_muted():
-    """No workflow e-mails inside this block (load_demo: the demo's history is not news to anyone)."""
-    token = _notifications_muted.set(True)
-    try:
-        yield
-    finally:
-        _notifications_muted.reset(token)
-
-
-def _notify(event: str, object_id: int) -> None:
-    """Send the e-mails of a workflow event once the transaction commits (through Celery)."""
-    if _notifications_muted.get():
-        return
-    enqueue_on_commit("scoring.tasks.send_notification", event, object_id)
-
-
-def framework_lock_error(framework: Framework) -> FrameworkLocked | None:
-    """The refusal of any change to a published framework, or None while it is open."""
-    return FrameworkLocked(framework) if framework.status == FrameworkStatus.PUBLISHED else None
-
-
-def framework_ensure_editable(framework: Framework) -> None:
-    error = framework_lock_error(framework)
-    if error is not None:
-        raise error
-
-
-def _audit(framework, *, action, actor, via, assessment=None, criterion=None, field="", old="", new="", reason=""):
-    """An unsaved audit row about this framework (and assessment, criterion): parindex.audit's builder."""
-    return audit_entry(
-        framework=framework, assessment=assessment, criterion=criterion, action=action, field=field,
-        old=old, new=new, reason=reason, actor=actor, via=via,
-    )
-
-
-# --- frameworks ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CriterionRow:
-    """One row of a criteria tree, in tree order. A parent's max_points may be None: it is then the
-    sum of its children's."""
-
-    code: str
-    title: str
-    max_points: Decimal | None
-    kind: str = CriterionKind.SCORE
-    source: str = CriterionSource.SELF
-    guidance: str = ""
-
-
-@dataclass(frozen=True)
-class Band:
-    name: str
-    min_index: Decimal
-
-
-def parse_bands(text: str) -> list[Band]:
-    """"Xuất sắc:90,Tốt:80,Khá:70" → bands. Raises ServiceError naming the bad part."""
-    from parindex.numbers import NotANumber, parse_decimal
-
-    bands: list[Band] = []
-    for part in [p for p in text.split(",") if p.strip()]:
-        name, sep, threshold = part.rpartition(":")
-        try:
-            value = parse_decimal(threshold) if sep else None
-        except NotANumber:
-            value = None
-        if not name.strip() or value is None:
-            raise ServiceError(
-                N_("Grade band %(part)r should look like 'Tốt:80' (name, colon, minimum index)."),
-                params={"part": part.strip()}, field="bands",
-            )
-        bands.append(Band(name.strip(), value))
-    names = [b.name for b in bands]
-    if len(set(names)) != len(names) or len({b.min_index for b in bands}) != len(bands):
-        raise ServiceError(
-            N_("Grade bands must have different names and different minimum indices."), field="bands"
-        )
-    return sorted(bands, key=lambda b: b.min_index, reverse=True)
-
-
-DEFAULT_BANDS = "Xuất sắc:90,Tốt:80,Khá:70,Trung bình:50,Yếu:0"
-
-
-@transaction.atomic
-def framework_create(
-    *,
-    code: str,
-    authority: Unit,
-    unit_kind: str,
-    year: int,
-    name: str,
-    rows: Iterable[CriterionRow],
-    bands: Iterable[Band] = (),
-    index_decimals: int = 2,
-    legal_basis: str = "",
-    actor=None,
-    via: str = Via.COMMAND,
-) -> Framework:
-    """Create a framework with its criteria tree and grade bands from rows in tree order.
-
-    Refused (ServiceError listing every problem) when the code is taken or the tree breaks a rule
-    of `tree_problems`; a parent without max points gets the sum of its children's."""
-    rows = list(rows)
-    _refuse(framework_code_problems(code))
-    complete, problems = _checked_tree(rows)
-    _refuse(problems)
-    framework = Framework(
-        code=code,
-        authority=authority,
-        unit_kind=unit_kind,
-        year=year,
-        name=name,
-        legal_basis=legal_basis,
-        index_decimals=index_decimals,
-    )
-    framework.full_clean()
-    framework.save()
-    rows = complete
-    child_codes = {row.code.rpartition(".")[0] for row in rows if "." in row.code}
-    by_code: dict[str, Criterion] = {}
-    for order, row in enumerate(rows, start=1):
-        parent = by_code.get(row.code.rpartition(".")[0]) if "." in row.code else None
-        criterion = Criterion(
-            framework=framework,
-            parent=parent,
-            code=row.code,
-            title=row.title,
-            max_points=row.max_points,
-            kind=row.kind,
-            source=row.source,
-            guidance=row.guidance,
-            order=order,
-            depth=row.code.count("."),
-            is_leaf=row.code not in child_codes,
-        )
-        criterion.full_clean(exclude=["framework", "parent", "area"], validate_unique=False, validate_constraints=False)
-        criterion.save()
-        criterion.area_id = parent.area_id if parent else criterion.pk
-        Criterion.objects.filter(pk=criterion.pk).update(area_id=criterion.area_id)
-        by_code[row.code] = criterion
-    GradeBand.objects.bulk_create(GradeBand(framework=framework, name=b.name, min_index=b.min_index) for b in bands)
-    _audit(framework, action="framework_create", actor=actor, via=via, new=f"{len(rows)} criteria").save()
-    return framework
-
-
-def framework_code_problems(code: str) -> list[ServiceError]:
-    """Why a new framework may not take this code: it exists already (or is published)."""
-    existing = Framework.objects.filter(code=code).first()
-    if existing is None:
-        return []
-    if existing.status == FrameworkStatus.PUBLISHED:
-        return [FrameworkLocked(existing)]
-    return [ServiceError(
-        N_("A framework with code %(code)s exists already; choose another code."), code=ErrorCode.CONFLICT,
-        params={"code": code}, obj=existing, field="code",
-    )]
-
-
-def tree_problems(rows: list[CriterionRow]) -> list[ServiceError]:
-    """Every rule a criteria tree breaks, each error naming its criterion (and the row, as `obj`):
-    duplicate codes, children before or without their parent, leaves without max points, parents
-    whose max is not the sum of their children, mixed kinds under a bonus/penalty node, children
-    of another source than their parent."""
-    return _checked_tree(rows)[1]
-
-
-def _checked_tree(rows: list[CriterionRow]) -> tuple[list[CriterionRow], list[ServiceError]]:
-    """(the rows with blank parent maxima filled in, the problems of tree_problems)."""
-
-    def problem(message: str, row: CriterionRow, field: str, error_code: str = ErrorCode.INVALID, **params):
-        return ServiceError(message, code=error_code, params=params, obj=row, field=field, criterion=row.code)
-
-    problems: list[ServiceError] = []
-    seen: dict[str, CriterionRow] = {}
-    for row in rows:
-        if row.code in seen:
-            problems.append(problem(N_("Code %(code)s appears twice."), row, "code", ErrorCode.CONFLICT,
-                                    code=row.code))
-            continue
-        parent_code = row.code.rpartition(".")[0]
-        if parent_code and parent_code not in seen:
-            problems.append(problem(N_("Code %(code)s comes before or without its parent %(parent)s."), row, "code",
-                                    code=row.code, parent=parent_code))
-        seen[row.code] = row
-    children: dict[str, list[CriterionRow]] = {}
-    for row in seen.values():
-        parent_code = row.code.rpartition(".")[0]
-        if parent_code in seen:
-            children.setdefault(parent_code, []).append(row)
-    for row in seen.values():
-        if row.code not in children and row.max_points is None:
-            problems.append(problem(N_("The maximum points of a leaf criterion are missing."), row, "max_points"))
-    # Deepest first, so that a blank parent gets the sum of children that are complete.
-    maxima = {code: row.max_points for code, row in seen.items()}
-    for code in sorted(children, key=lambda c: c.count("."), reverse=True):
-        parent, kids = seen[code], children[code]
-        if all(maxima[kid.code] is not None for kid in kids):
-            total = sum((maxima[kid.code] for kid in kids), Decimal("0"))
-            if maxima[code] is None:
-                maxima[code] = total
-            elif maxima[code] != total:
-                problems.append(problem(
-                    N_("Criterion %(code)s has max points %(max)s but its children add up to %(sum)s."), parent,
-                    "max_points", code=code, max=maxima[code], sum=total,
-                ))
-        for kid in kids:
-            if parent.kind != CriterionKind.SCORE and kid.kind != parent.kind:
-                problems.append(problem(
-                    N_("Criterion %(code)s is of kind %(kind)s but sits under %(parent)s of kind %(pkind)s."), kid,
-                    "kind", code=kid.code, kind=kid.kind, parent=code, pkind=parent.kind,
-                ))
-            if kid.source != parent.source:
-                problems.append(problem(
-                    N_("Criterion %(code)s has source %(source)s but sits under %(parent)s with source %(psource)s."),
-                    kid, "source", code=kid.code, source=kid.source, parent=code, psource=parent.source,
-                ))
-    complete = [replace(row, max_points=maxima.get(row.code, row.max_points)) for row in rows]
-    return complete, problems
-
-
-@transaction.atomic
-def framework_publish(*, framework: Framework, decision_number: str, decision_date: date, actor=None, via=Via.WEB):
-    framework = Framework.objects.select_for_update().get(pk=framework.pk)
-    framework_ensure_editable(framework)
-    if not decision_number.strip() or not decision_date:
-        raise ServiceError(N_("Publication needs a decision number and a decision date."), obj=framework,
-                           field="decision_number" if not decision_number.strip() else "decision_date")
-    framework.status = FrameworkStatus.PUBLISHED
-    framework.decision_number = decision_number.strip()
-    framework.decision_date = decision_date
-    framework.published_at = timezone.now()
-    framework.published_by = actor if getattr(actor, "pk", None) else None
-    framework.full_clean()
-    framework.save(update_fields=["status", "decision_number", "decision_date", "published_at", "published_by", "updated_at"])
-    Assessment.objects.filter(framework=framework).update(status=AssessmentStatus.PUBLISHED, updated_at=timezone.now())
-    _audit(
-        framework, action="framework_publish", actor=actor, via=via, field="status", old="open", new="published",
-        reason=f"{framework.decision_number} {decision_date:%d/%m/%Y}",
-    ).save()
-    results_recompute(framework)
-    _notify("framework_published", framework.pk)
-    return framework
-
-
-@transaction.atomic
-def framework_reopen(*, framework: Framework, reason: str, actor=None, via=Via.ADMIN):
-    framework = Framework.objects.select_for_update().get(pk=framework.pk)
-    if not reason.strip():
-        raise ServiceError(N_("Reopening a published framework needs a reason."), obj=framework, field="reason")
-    if framework.status != FrameworkStatus.PUBLISHED:
-        raise WorkflowError(N_("Framework %(code)s is not published."), params={"code": framework.code},
-                            obj=framework)
-    framework.status = FrameworkStatus.OPEN
-    framework.save(update_fields=["status", "updated_at"])
-    Assessment.objects.filter(framework=framework, status=AssessmentStatus.PUBLISHED).update(
-        status=AssessmentStatus.APPRAISED, updated_at=timezone.now()
-    )
-    _audit(framework, action="framework_reopen", actor=actor, via=via, field="status", old="published", new="open",
-           reason=reason).save()
-    results_recompute(framework)
-    return framework
-
 
 # --- assessments and scores ------------------------------------------------------------------------
 
@@ -348,10 +55,10 @@ def unit_kind_error(unit: Unit, framework: Framework) -> ServiceError | None:
 
 def assessment_get_or_create(*, unit: Unit, framework: Framework, actor=None, via=Via.COMMAND) -> Assessment:
     framework_ensure_editable(framework)
-    _refuse([error for error in [unit_kind_error(unit, framework)] if error])
+    refuse([error for error in [unit_kind_error(unit, framework)] if error])
     assessment, created = Assessment.objects.get_or_create(unit=unit, framework=framework)
     if created:
-        _audit(framework, assessment=assessment, action="assessment_create", actor=actor, via=via).save()
+        audit(framework, assessment=assessment, action="assessment_create", actor=actor, via=via).save()
     return assessment
 
 
@@ -421,7 +128,7 @@ def _leaves_and_problems(framework: Framework, codes: Iterable[str]) -> tuple[di
 
 def _leaves_by_code(framework: Framework, codes: Iterable[str]) -> dict[str, Criterion]:
     leaves, problems = _leaves_and_problems(framework, codes)
-    _refuse(problems)
+    refuse(problems)
     return leaves
 
 
@@ -458,7 +165,7 @@ def _apply_many(assessments: Mapping[int, Assessment], leaves: dict[str, Criteri
                 continue
             setattr(score, name, new)
             changed_here = True
-            audits.append(_audit(
+            audits.append(audit(
                 assessment.framework, assessment=assessment, criterion=criterion, action=action, actor=actor, via=via,
                 field=name, old=old, new=new, reason=(reasons or {}).get((assessment_id, code), ""),
             ))
@@ -527,7 +234,7 @@ def scores_apply_self(
     Refused with every problem at once (each naming its criterion)."""
     assessment = Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     leaves, problems = _self_problems(assessment, entries)
-    _refuse(problems)
+    refuse(problems)
     updates: dict[str, dict] = {}
     for code, entry in entries.items():
         values = {"self_points": None if entry.not_applicable else entry.points,
@@ -621,7 +328,7 @@ def scores_apply_appraisal(
     appraised (its result stops being provisional)."""
     assessment = Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     leaves, _current, problems = _appraisal_problems(assessment, entries)
-    _refuse(problems)
+    refuse(problems)
     updates: dict[str, dict] = {}
     reasons: dict[str, str] = {}
     for code, entry in entries.items():
@@ -642,7 +349,7 @@ def _mark_appraised_when_complete(assessment: Assessment, *, actor, via) -> None
     )
     if assessment.status != AssessmentStatus.APPRAISED and not open_leaves.exists():
         _set_status(assessment, AssessmentStatus.APPRAISED, actor=actor, via=via)
-        _notify("assessment_appraised", assessment.pk)
+        notify("assessment_appraised", assessment.pk)
 
 
 def _set_status(assessment: Assessment, status: str, *, actor, via, reason: str = "") -> None:
@@ -660,7 +367,7 @@ def _set_status(assessment: Assessment, status: str, *, actor, via, reason: str 
         assessment.explanation_round += 1
         fields.append("explanation_round")
     assessment.save(update_fields=fields)
-    _audit(assessment.framework, assessment=assessment, action="status", field="status", old=old, new=status,
+    audit(assessment.framework, assessment=assessment, action="status", field="status", old=old, new=status,
            actor=actor, via=via, reason=reason).save()
 
 
@@ -730,12 +437,12 @@ def assessment_submit(*, assessment: Assessment, actor=None, via=Via.WEB) -> Ass
             N_("These criteria have points but neither evidence nor a written explanation: %(codes)s."),
             params={"codes": ", ".join(unproven)}, obj=assessment, field="evidence",
         ))
-    _refuse(refusals)
+    refuse(refusals)
     was_returned = assessment.status == AssessmentStatus.RETURNED
     _set_status(assessment, AssessmentStatus.SUBMITTED, actor=actor, via=via,
                 reason=_("resubmitted after explanation") if was_returned else "")
     results_recompute(assessment.framework, assessment_ids=[assessment.pk])
-    _notify("assessment_submitted", assessment.pk)
+    notify("assessment_submitted", assessment.pk)
     return assessment
 
 
@@ -771,7 +478,7 @@ def assessment_return(
             action="explanation_request", actor=actor, via=via, reasons=criteria,
         )
     results_recompute(assessment.framework, assessment_ids=[assessment.pk])
-    _notify("assessment_returned", assessment.pk)
+    notify("assessment_returned", assessment.pk)
     return assessment
 
 
@@ -797,7 +504,7 @@ def assessment_mark_appraised(*, assessment: Assessment, actor=None, via=Via.WEB
                             field="status")
     if assessment.status != AssessmentStatus.APPRAISED:
         _set_status(assessment, AssessmentStatus.APPRAISED, actor=actor, via=via)
-        _notify("assessment_appraised", assessment.pk)
+        notify("assessment_appraised", assessment.pk)
     results_recompute(assessment.framework, assessment_ids=[assessment.pk])
     return assessment
 
@@ -863,7 +570,7 @@ def survey_apply(
     number of units."""
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     leaves, units, problems = _survey_problems(framework, entries)
-    _refuse(problems)
+    refuse(problems)
     assessments = {a.unit_id: a for a in Assessment.objects.filter(framework=framework, unit__in=units.values())
                    .select_related("unit")}
     missing = [Assessment(unit=unit, framework=framework) for unit in units.values() if unit.pk not in assessments]
@@ -872,7 +579,7 @@ def survey_apply(
         assessments = {a.unit_id: a for a in Assessment.objects.filter(framework=framework, unit__in=units.values())
                        .select_related("unit")}
         AuditEntry.objects.bulk_create(
-            [_audit(framework, assessment=assessments[a.unit_id], action="assessment_create", actor=actor, via=via)
+            [audit(framework, assessment=assessments[a.unit_id], action="assessment_create", actor=actor, via=via)
              for a in missing],
             batch_size=1000,
         )
@@ -890,24 +597,6 @@ def survey_apply(
     return result
 
 
-# --- deadlines ----------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def framework_set_deadlines(*, framework: Framework, self_deadline, appraisal_deadline, actor=None, via=Via.WEB):
-    framework = Framework.objects.select_for_update().get(pk=framework.pk)
-    framework_ensure_editable(framework)
-    old = (framework.self_deadline, framework.appraisal_deadline)
-    framework.self_deadline, framework.appraisal_deadline = self_deadline, appraisal_deadline
-    framework.full_clean()
-    framework.save(update_fields=["self_deadline", "appraisal_deadline", "updated_at"])
-    for name, before, after in (("self_deadline", old[0], self_deadline), ("appraisal_deadline", old[1], appraisal_deadline)):
-        if before != after:
-            _audit(framework, action="deadline", field=name, old=_when(before), new=_when(after), actor=actor,
-                   via=via).save()
-    return framework
-
-
 @transaction.atomic
 def assessment_extend_deadline(*, assessment: Assessment, until, reason: str, actor=None, via=Via.WEB) -> Assessment:
     """Give one unit more time for its self-assessment (gia hạn)."""
@@ -923,14 +612,10 @@ def assessment_extend_deadline(*, assessment: Assessment, until, reason: str, ac
     old = assessment.self_deadline_extended_to
     assessment.self_deadline_extended_to = until
     assessment.save(update_fields=["self_deadline_extended_to", "updated_at"])
-    _audit(assessment.framework, assessment=assessment, action="deadline_extension", field="self_deadline",
-           old=_when(old or assessment.framework.self_deadline), new=_when(until), reason=reason, actor=actor,
+    audit(assessment.framework, assessment=assessment, action="deadline_extension", field="self_deadline",
+           old=when_text(old or assessment.framework.self_deadline), new=when_text(until), reason=reason, actor=actor,
            via=via).save()
     return assessment
-
-
-def _when(value) -> str:
-    return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if value else ""
 
 
 # --- appraisal helpers and evidence ---------------------------------------------------------------------
@@ -990,7 +675,7 @@ def evidence_add(*, assessment: Assessment, code: str, upload=None, document_num
         raise ServiceError(N_("Attach a file or give the number of an issued document."), obj=assessment,
                            field="document_number", criterion=code)
     if upload is not None:
-        _refuse([error for error in [evidence_file_error(upload)] if error])
+        refuse([error for error in [evidence_file_error(upload)] if error])
     score, _created = Score.objects.get_or_create(assessment=assessment, criterion=criterion)
     evidence = Evidence(score=score, document_number=document_number.strip(), document_date=document_date,
                         page=page.strip(), description=description.strip(),
@@ -999,7 +684,7 @@ def evidence_add(*, assessment: Assessment, code: str, upload=None, document_num
         evidence.file.save(upload.name.rsplit("/", 1)[-1], upload, save=False)
     evidence.full_clean()
     evidence.save()
-    _audit(assessment.framework, assessment=assessment, criterion=criterion, action="evidence_add", field="evidence",
+    audit(assessment.framework, assessment=assessment, criterion=criterion, action="evidence_add", field="evidence",
            new=evidence.file.name.rsplit("/", 1)[-1] if evidence.file else evidence.document_number, actor=actor,
            via=via).save()
     return evidence
@@ -1019,174 +704,19 @@ def evidence_delete(*, evidence: Evidence, actor=None, via=Via.WEB) -> None:
     evidence.delete()
     if stored:
         transaction.on_commit(lambda: storage.delete(stored))
-    _audit(assessment.framework, assessment=assessment, criterion=score.criterion, action="evidence_delete",
+    audit(assessment.framework, assessment=assessment, criterion=score.criterion, action="evidence_delete",
            field="evidence", old=label, actor=actor, via=via).save()
-
-
-@transaction.atomic
-def framework_copy(*, source: Framework, code: str, year: int, name: str, actor=None, via=Via.WEB) -> Framework:
-    """Copy a framework's criteria tree and grade bands to a new year ("copy to next year")."""
-    rows = [
-        CriterionRow(code=c.code, title=c.title, max_points=c.max_points, kind=c.kind, source=c.source,
-                     guidance=c.guidance)
-        for c in source.criteria.order_by("order")
-    ]
-    bands = [Band(b.name, b.min_index) for b in source.grade_bands.all()]
-    framework = framework_create(
-        code=code, authority=source.authority, unit_kind=source.unit_kind, year=year, name=name, rows=rows,
-        bands=bands, index_decimals=source.index_decimals, legal_basis=source.legal_basis, actor=actor, via=via,
-    )
-    not_applicable_rules = dict(source.criteria.values_list("code", "allows_not_applicable"))
-    for criterion in framework.criteria.all():
-        if criterion.allows_not_applicable != not_applicable_rules.get(criterion.code, True):
-            criterion.allows_not_applicable = not_applicable_rules[criterion.code]
-            criterion.save(update_fields=["allows_not_applicable"])
-    _audit(framework, action="framework_copy", actor=actor, via=via, old=source.code, new=framework.code).save()
-    return framework
-
-
-# --- framework settings, criteria and grade bands -------------------------------------------------------
-#
-# The settings of a framework that may be corrected after it was created (its name, legal basis,
-# decimals of the index, status), the wording of its criteria and its grade bands. The shape of the
-# tree (codes, maxima, kinds, sources) comes from the framework file and is not edited here.
-
-FRAMEWORK_SETTINGS = ("name", "legal_basis", "index_decimals", "status")
-CRITERION_TEXTS = ("title", "guidance", "allows_not_applicable")
-
-
-def _editable_framework(framework: Framework) -> Framework:
-    """The framework locked for update; a published one is refused (framework_ensure_editable)."""
-    framework = Framework.objects.select_for_update().get(pk=framework.pk)
-    framework_ensure_editable(framework)
-    return framework
-
-
-def _clean_or_refuse(obj, **kwargs) -> None:
-    """full_clean(), its ValidationError turned into ServiceErrors on the same fields."""
-    try:
-        obj.full_clean(**kwargs)
-    except ServiceError:
-        raise
-    except ValidationError as error:
-        raise ServiceError.group(
-            ServiceError("%(message)s", params={"message": text}, obj=obj,
-                         field=None if name == NON_FIELD_ERRORS else name)
-            for name, texts in error.message_dict.items()
-            for text in texts
-        ) from error
-
-
-@transaction.atomic
-def framework_update(*, framework: Framework, changes: Mapping[str, object], actor=None, via=Via.WEB) -> Framework:
-    """Correct settings of an unpublished framework (FRAMEWORK_SETTINGS), one audit row per changed field.
-
-    Publishing is not a setting: it needs a decision (framework_publish)."""
-    framework = _editable_framework(framework)
-    unknown = sorted(set(changes) - set(FRAMEWORK_SETTINGS))
-    if unknown:
-        raise ServiceError(N_("These framework fields cannot be changed here: %(fields)s."),
-                           params={"fields": ", ".join(unknown)}, obj=framework, field=unknown[0])
-    if changes.get("status") == FrameworkStatus.PUBLISHED:
-        raise ServiceError(N_("Publication needs a decision number and a decision date."),
-                           code=ErrorCode.WORKFLOW, obj=framework, field="status")
-    old = {name: getattr(framework, name) for name in changes}
-    changed = [name for name, value in changes.items() if value != old[name]]
-    if not changed:
-        return framework
-    for name in changed:
-        setattr(framework, name, changes[name])
-    _clean_or_refuse(framework)
-    framework.save(update_fields=[*changed, "updated_at"])
-    AuditEntry.objects.bulk_create(
-        _audit(framework, action="framework_change", field=name, old=old[name], new=changes[name], actor=actor,
-               via=via)
-        for name in changed
-    )
-    if "index_decimals" in changed:
-        results_recompute(framework)  # indices are rounded (and so ranked) to the framework's decimals
-    return framework
-
-
-@transaction.atomic
-def framework_delete(*, framework: Framework, actor=None, via=Via.WEB) -> None:
-    """Delete an unpublished framework with its criteria, assessments, scores and results."""
-    framework = _editable_framework(framework)
-    _audit(framework, action="framework_delete", field="framework", old=framework.code, actor=actor, via=via).save()
-    framework.delete()
 
 
 @transaction.atomic
 def assessment_delete(*, assessment: Assessment, actor=None, via=Via.WEB) -> None:
     """Delete an assessment of an unpublished framework (its scores and evidence with it) and re-rank."""
-    framework = _editable_framework(assessment.framework)
+    framework = editable_framework(assessment.framework)
     assessment = Assessment.objects.select_related("unit").get(pk=assessment.pk)
-    _audit(framework, action="assessment_delete", field="assessment", old=assessment.unit.code, actor=actor,
+    audit(framework, action="assessment_delete", field="assessment", old=assessment.unit.code, actor=actor,
            via=via).save()
     assessment.delete()
     results_recompute(framework)
-
-
-@transaction.atomic
-def criterion_update(*, criterion: Criterion, changes: Mapping[str, object], actor=None, via=Via.WEB) -> Criterion:
-    """Correct the wording of a criterion of an unpublished framework (title, guidance) and whether a
-    unit may mark it not applicable; one audit row per changed field."""
-    framework = _editable_framework(criterion.framework)
-    criterion = Criterion.objects.select_for_update().get(pk=criterion.pk)
-    unknown = sorted(set(changes) - set(CRITERION_TEXTS))
-    if unknown:
-        raise ServiceError(N_("These criterion fields cannot be changed here: %(fields)s."),
-                           params={"fields": ", ".join(unknown)}, obj=criterion, field=unknown[0],
-                           criterion=criterion.code)
-    old = {name: getattr(criterion, name) for name in changes}
-    changed = [name for name, value in changes.items() if value != old[name]]
-    if not changed:
-        return criterion
-    for name in changed:
-        setattr(criterion, name, changes[name])
-    _clean_or_refuse(criterion, exclude=["framework", "parent", "area"])
-    criterion.save(update_fields=changed)
-    AuditEntry.objects.bulk_create(
-        _audit(framework, criterion=criterion, action="criterion_change", field=name, old=old[name],
-               new=changes[name], actor=actor, via=via)
-        for name in changed
-    )
-    return criterion
-
-
-def _bands_text(bands: Iterable) -> str:
-    """"Xuất sắc:90, Tốt:80, …": the bands as the audit trail shows them (highest first)."""
-    return ", ".join(f"{b.name}:{Decimal(b.min_index).normalize():f}"
-                     for b in sorted(bands, key=lambda b: -Decimal(b.min_index)))
-
-
-@transaction.atomic
-def grade_bands_set(*, framework: Framework, bands: Iterable[Band], actor=None, via=Via.WEB) -> list[GradeBand]:
-    """Replace the grade bands of an unpublished framework and regrade its results; one audit row
-    with the bands before and after."""
-    framework = _editable_framework(framework)
-    bands = sorted(bands, key=lambda b: b.min_index, reverse=True)
-    problems = []
-    if len({b.name for b in bands}) != len(bands) or len({b.min_index for b in bands}) != len(bands):
-        problems.append(ServiceError(N_("Grade bands must have different names and different minimum indices."),
-                                     obj=framework, field="grade_bands"))
-    rows = [GradeBand(framework=framework, name=b.name.strip(), min_index=b.min_index) for b in bands]
-    for row in rows:
-        try:
-            _clean_or_refuse(row, exclude=["framework"], validate_constraints=False)
-        except ServiceError as error:
-            problems += error.all()
-    if problems:
-        raise ServiceError.group(problems)
-    before = list(framework.grade_bands.all())
-    if _bands_text(before) == _bands_text(rows):
-        return before
-    framework.grade_bands.all().delete()
-    GradeBand.objects.bulk_create(rows)
-    _audit(framework, action="grade_bands", field="grade_bands", old=_bands_text(before), new=_bands_text(rows),
-           actor=actor, via=via).save()
-    results_recompute(framework)
-    return rows
 
 
 SELF_FIELDS = ("self_points", "not_applicable", "note", "evidence_reference")

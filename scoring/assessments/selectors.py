@@ -1,27 +1,18 @@
-"""Reads of frameworks, assessments and stored results: one selector per question, reused by every
-page, export, workbook and command so that their answers cannot drift apart.
-
-- `criteria_tree(framework)`: the criteria of a framework in tree order, grouped by area (one query).
-- `assessment_sheet(assessment)`: that tree with one assessment's scores and evidence (self-assessment
-  and appraisal pages; the stored result and the explanation rounds are read when asked for).
-- `ranking(framework, units=…)`: the stored results of a framework as published, best first, with
-  their areas and year-on-year change (two queries whatever the number of units).
+"""Reads of one assessment: the criteria tree with its scores, evidence, stored result and
+explanation rounds (self-assessment and appraisal pages).
 """
 
-from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q
 
 from parindex.audit.models import AuditEntry
-from parindex.numbers import round_half_up
+from scoring.frameworks.selectors import CriteriaTree, criteria_tree
 from scoring.models import (
-    AreaResult,
     Assessment,
     AssessmentResult,
     AssessmentStatus,
@@ -29,214 +20,10 @@ from scoring.models import (
     CriterionKind,
     CriterionSource,
     Evidence,
-    Framework,
     Score,
 )
-from units.models import Unit
 
 ZERO = Decimal("0")
-
-
-def framework_by_code(code: str) -> Framework:
-    return Framework.objects.select_related("authority").get(code=code)
-
-
-# --- the criteria tree ----------------------------------------------------------------------------------
-
-
-@dataclass
-class TreeArea:
-    """An area (depth 0) and the criteria under it in tree order; an area that is itself a leaf is
-    its own only node."""
-
-    area: Criterion
-    nodes: list[Criterion]
-
-
-@dataclass
-class CriteriaTree:
-    """The criteria of one framework in tree order (area → criterion → sub-criterion)."""
-
-    criteria: list[Criterion]
-
-    def __iter__(self) -> Iterator[Criterion]:
-        return iter(self.criteria)
-
-    def __len__(self) -> int:
-        return len(self.criteria)
-
-    @cached_property
-    def by_id(self) -> dict[int | None, Criterion]:
-        return {criterion.pk: criterion for criterion in self.criteria}
-
-    @cached_property
-    def areas(self) -> list[TreeArea]:
-        parts: dict[int | None, TreeArea] = {}
-        for criterion in self.criteria:
-            if criterion.depth == 0:
-                parts[criterion.pk] = TreeArea(criterion, [])
-                if not criterion.is_leaf:
-                    continue
-            parts[criterion.area_id].nodes.append(criterion)
-        return list(parts.values())
-
-    @property
-    def scored_areas(self) -> list[Criterion]:
-        """Areas of kind score: those with stored area results (bonus and penalty have none)."""
-        return [part.area for part in self.areas if part.area.kind == CriterionKind.SCORE]
-
-    @property
-    def leaves(self) -> list[Criterion]:
-        return [criterion for criterion in self.criteria if criterion.is_leaf]
-
-    @cached_property
-    def _children(self) -> dict[int | None, list[Criterion]]:
-        children: dict[int | None, list[Criterion]] = defaultdict(list)
-        for criterion in self.criteria:
-            children[criterion.parent_id].append(criterion)
-        return children
-
-    def children_of(self, criterion: Criterion) -> list[Criterion]:
-        return self._children.get(criterion.pk, [])
-
-    def area_of(self, criterion: Criterion) -> Criterion:
-        return self.by_id[criterion.area_id]
-
-
-def criteria_tree(framework: Framework | int) -> CriteriaTree:
-    """The framework's criteria in tree order. One query."""
-    framework_id = framework if isinstance(framework, int) else framework.pk
-    return CriteriaTree(list(Criterion.objects.filter(framework_id=framework_id).order_by("order")))
-
-
-# --- the ranking ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class AreaLine:
-    area_id: int
-    code: str
-    title: str
-    points: Decimal
-    max_points: Decimal
-    index: Decimal | None
-    rank: int | None
-
-
-@dataclass
-class RankingLine:
-    """One unit's stored result, its index rounded to the framework's decimals as published."""
-
-    assessment_id: int
-    unit_id: int
-    unit_code: str
-    unit_name: str
-    status: str
-    rank: int | None
-    points: Decimal
-    max_points: Decimal
-    index: Decimal | None
-    grade: str
-    provisional: bool
-    self_points: Decimal
-    bonus_points: Decimal
-    penalty_points: Decimal
-    # Year on year (the previous year's own result, or the unit's predecessors' pooled).
-    previous_points: Decimal | None
-    previous_index: Decimal | None
-    previous_rank: int | None
-    points_change: Decimal | None
-    index_change: Decimal | None
-    rank_change: int | None
-    areas: list[AreaLine] = field(default_factory=list)
-
-    @property
-    def arrow(self) -> str:
-        if self.rank_change is None:
-            return ""
-        return "▲" if self.rank_change > 0 else "▼" if self.rank_change < 0 else "▬"
-
-    @property
-    def trend(self) -> str:
-        """CSS class of the change: up / down / same."""
-        if self.rank_change is None:
-            return ""
-        return "up" if self.rank_change > 0 else "down" if self.rank_change < 0 else "same"
-
-
-@dataclass
-class Ranking:
-    """The lines of a ranking, best first (unranked last, by unit code)."""
-
-    framework: Framework
-    lines: list[RankingLine]
-    limited: bool = False  # the lines are those of some units only
-
-    def __iter__(self) -> Iterator[RankingLine]:
-        return iter(self.lines)
-
-    def __len__(self) -> int:
-        return len(self.lines)
-
-    @cached_property
-    def ranked(self) -> int:
-        """How many units hold a place in the whole framework (the N of "04/15"), whatever units the
-        lines are limited to (one query then)."""
-        if not self.limited:
-            return sum(1 for line in self.lines if line.rank is not None)
-        return AssessmentResult.objects.filter(framework=self.framework, rank__isnull=False).count()
-
-
-_LINE_FIELDS = (
-    "assessment_id", "assessment__unit_id", "assessment__unit__code", "assessment__unit__name", "assessment__status",
-    "rank", "points", "max_points", "index", "grade", "provisional", "self_points", "bonus_points",
-    "penalty_points", "previous_points", "previous_index", "previous_rank", "points_change", "index_change",
-    "rank_change",
-)
-
-
-def ranking(framework: Framework, *, units: QuerySet[Unit] | None = None, with_areas: bool = True) -> Ranking:
-    """The stored results of a framework, best first, unranked last (by unit code); optionally only
-    those of `units` (the caller's authority, a subtree). Ranks are those of the whole framework.
-
-    One query for the lines and, `with_areas`, one for their areas, whatever the number of units.
-    Plain tuples, not model instances: at national scale that is 3,321 lines and ~25,000 areas."""
-    places = framework.index_decimals
-
-    def published(value: Decimal | None) -> Decimal | None:
-        return None if value is None else round_half_up(Decimal(value), places)
-
-    results = AssessmentResult.objects.filter(framework=framework)
-    area_results = AreaResult.objects.filter(framework=framework)
-    if units is not None:
-        results = results.filter(assessment__unit__in=units)
-        area_results = area_results.filter(assessment__unit__in=units)
-    areas: dict[int, list[AreaLine]] = defaultdict(list)
-    if with_areas:
-        for assessment_id, area_id, code, title, points, max_points, index, rank in (
-            area_results.order_by("assessment_id", "area__order").values_list(
-                "assessment_id", "area_id", "area__code", "area__title", "points", "max_points", "index", "rank"
-            )
-        ):
-            areas[assessment_id].append(AreaLine(area_id, code, title, points, max_points, published(index), rank))
-    lines = []
-    for (
-        assessment_id, unit_id, unit_code, unit_name, status, rank, points, max_points, index, grade, provisional,
-        self_points, bonus_points, penalty_points, previous_points, previous_index, previous_rank, points_change,
-        index_change, rank_change,
-    ) in results.order_by(F("rank").asc(nulls_last=True), "assessment__unit__code").values_list(*_LINE_FIELDS):
-        lines.append(
-            RankingLine(
-                assessment_id=assessment_id, unit_id=unit_id, unit_code=unit_code, unit_name=unit_name,
-                status=status, rank=rank, points=points, max_points=max_points, index=published(index),
-                grade=grade, provisional=provisional, self_points=self_points, bonus_points=bonus_points,
-                penalty_points=penalty_points, previous_points=previous_points,
-                previous_index=published(previous_index), previous_rank=previous_rank,
-                points_change=points_change, index_change=published(index_change), rank_change=rank_change,
-                areas=areas.get(assessment_id, []),
-            )
-        )
-    return Ranking(framework, lines, limited=units is not None)
 
 
 # --- one assessment: the tree with its scores, evidence and explanation rounds -----------------------------

@@ -1,5 +1,5 @@
 """Workbooks ParIndex hands out: the self-assessment template of one assessment (DESIGN §5) and the
-framework export. Both are read back by scoring.importers (the template round-trips, the export
+framework export. Both are read back by scoring.exchange.importers (the template round-trips, the export
 re-imports to an identical tree).
 
 The template is for people in Excel: a header block naming the unit, framework, year and deadline;
@@ -22,9 +22,9 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from parindex.numbers import format_decimal
-from scoring.importers import FRAMEWORK_HEADER, METADATA_SHEET, framework_version
+from scoring.exchange.importers import FRAMEWORK_HEADER, METADATA_SHEET, framework_version
+from scoring.frameworks.selectors import criteria_tree
 from scoring.models import Assessment, CriterionSource, Framework, Score
-from scoring.selectors import criteria_tree
 from units.models import Unit
 
 TEMPLATE_HEADER = ["Mã", "Tiêu chí", "Điểm tối đa", "Điểm tự đánh giá", "Tài liệu kiểm chứng", "Ghi chú"]

@@ -16,12 +16,13 @@ from django.views.decorators.http import require_POST
 
 from parindex.spreadsheets import SpreadsheetError, render_problems
 from scoring import access
-from scoring.file_forms import FrameworkCopyForm, FrameworkImportForm, SurveyUploadForm, UploadForm
-from scoring.importers import import_framework_file
+from scoring.assessments.services import assessment_get_or_create
+from scoring.exchange.forms import FrameworkCopyForm, FrameworkImportForm, SurveyUploadForm, UploadForm
+from scoring.exchange.importers import import_framework_file
+from scoring.exchange.uploads import import_cancel, import_confirm, import_start, preview_decimal
+from scoring.exchange.workbooks import assessment_workbook, framework_csv, framework_workbook
+from scoring.frameworks.services import framework_copy
 from scoring.models import ImportKind, ImportRecord, Via
-from scoring.services import assessment_get_or_create, framework_copy
-from scoring.uploads import import_cancel, import_confirm, import_start, preview_decimal
-from scoring.workbooks import assessment_workbook, framework_csv, framework_workbook
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

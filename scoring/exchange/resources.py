@@ -7,7 +7,7 @@ only safe per-row edits (title, guidance of an unpublished framework) already ha
 on the criterion's admin page (criterion_update).
 
 Scores are read like every other upload and applied by the same services as the web and command
-importers (scoring.services.scores_apply_fields → scores_apply_self / scores_apply_appraisal /
+importers (scoring.assessments.services.scores_apply_fields → scores_apply_self / scores_apply_appraisal /
 survey_apply, via="admin"):
 - the file is read by parindex.spreadsheets; a cell holding a formula is refused with the message
   the other importers give ("type the value itself"), whatever value Excel cached for it;
@@ -28,8 +28,13 @@ from import_export import fields, widgets
 
 from parindex.numbers import NotANumber, is_not_applicable_word, parse_decimal
 from parindex.spreadsheets import cell_text, open_spreadsheet
+from scoring.assessments.services import (
+    APPRAISAL_FIELDS,
+    SELF_FIELDS,
+    assessment_get_or_create,
+    scores_apply_fields,
+)
 from scoring.models import Assessment, Criterion, Framework, Score, Via
-from scoring.services import APPRAISAL_FIELDS, SELF_FIELDS, assessment_get_or_create, scores_apply_fields
 from units.models import Unit
 from units.resources import (
     SafeCSV,

@@ -2,8 +2,8 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from scoring.frameworks.services import DEFAULT_BANDS
 from scoring.models import Framework, ImportKind
-from scoring.services import DEFAULT_BANDS
 from units.models import UnitKind
 
 

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 from parindex.audit.models import AuditEntry
 from parindex.audit.selectors import unit_trail
 from scoring.access import get_units_for_activity_log
-from scoring.framework_forms import ActivityFilterForm
+from scoring.frameworks.forms import ActivityFilterForm
 from units.models import Role, Unit, UnitKind
 from units.selectors import unit_subtree
 

@@ -13,7 +13,7 @@ so 82.58 of 95.5 at 3 decimals is floor((2·8258·100·1000 + 9550) / 19100) = 8
 The rounded index is then clamped to 0–100 (a bonus never lifts it above 100, a penalty never below
 0); grade and rank follow the clamped index, points and the bonus itself stay unclamped.
 
-scoring.reference holds the same rules in plain Decimal arithmetic; property-based tests require
+scoring.results.reference holds the same rules in plain Decimal arithmetic; property-based tests require
 this module to agree with it.
 """
 

@@ -48,25 +48,27 @@ from parindex.spreadsheets import (
     reading_guard,
     service_problems,
 )
-from scoring.models import Assessment, Criterion, CriterionKind, CriterionSource, Framework, Score, Via
-from scoring.services import (
+from scoring.assessments.services import (
     ApplyResult,
     AppraisalEntry,
-    CriterionRow,
     SelfEntry,
     assessment_get_or_create,
-    framework_code_problems,
-    framework_create,
-    framework_lock_error,
-    parse_bands,
     scores_apply_appraisal,
     scores_apply_self,
     scores_appraisal_problems,
     scores_self_problems,
     survey_apply,
     survey_problems,
+)
+from scoring.frameworks.services import (
+    CriterionRow,
+    framework_code_problems,
+    framework_create,
+    framework_lock_error,
+    parse_bands,
     tree_problems,
 )
+from scoring.models import Assessment, Criterion, CriterionKind, CriterionSource, Framework, Score, Via
 from units.models import Membership, Role, Unit, UnitKind
 
 CODE_RE = re.compile(r"^\d+(\.\d+)*$")

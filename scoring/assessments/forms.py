@@ -8,8 +8,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from parindex.numbers import NotANumber, decimal_places, format_decimal, parse_decimal
+from scoring.assessments.services import evidence_file_problem
 from scoring.models import Criterion
-from scoring.services import evidence_file_problem
 
 
 def clean_points(text: str, criterion: Criterion) -> Decimal | None:

@@ -1,6 +1,6 @@
 """The scoring rules of DESIGN §2 in plain Python and `Decimal`: the specification of the engine.
 
-`scoring.results` computes the stored results in set-based SQL; this module computes the same
+`scoring.results.engine` computes the stored results in set-based SQL; this module computes the same
 figures one unit at a time, as a reader would by hand, so that tests can require both to agree.
 No Django, no SQL: a framework is a list of leaves, an assessment a mapping of leaf scores.
 

@@ -1,0 +1,2 @@
+"""Assessments and their workflow: self-assessment, appraisal, survey, explanation rounds,
+evidence and notifications."""

@@ -1,0 +1,1 @@
+"""Spreadsheet exchange: templates, importers, uploads with preview, admin import-export."""

@@ -1,0 +1,1 @@
+"""Frameworks and their criteria: services, selectors, forms and pages."""

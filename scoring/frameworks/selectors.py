@@ -1,0 +1,86 @@
+"""Reads of frameworks: a framework by code, and its criteria tree in order, grouped by area (one
+query) — the one tree every page, workbook and report reads.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+from scoring.models import (
+    Criterion,
+    CriterionKind,
+    Framework,
+)
+
+
+def framework_by_code(code: str) -> Framework:
+    return Framework.objects.select_related("authority").get(code=code)
+
+
+# --- the criteria tree ----------------------------------------------------------------------------------
+
+
+@dataclass
+class TreeArea:
+    """An area (depth 0) and the criteria under it in tree order; an area that is itself a leaf is
+    its own only node."""
+
+    area: Criterion
+    nodes: list[Criterion]
+
+
+@dataclass
+class CriteriaTree:
+    """The criteria of one framework in tree order (area → criterion → sub-criterion)."""
+
+    criteria: list[Criterion]
+
+    def __iter__(self) -> Iterator[Criterion]:
+        return iter(self.criteria)
+
+    def __len__(self) -> int:
+        return len(self.criteria)
+
+    @cached_property
+    def by_id(self) -> dict[int | None, Criterion]:
+        return {criterion.pk: criterion for criterion in self.criteria}
+
+    @cached_property
+    def areas(self) -> list[TreeArea]:
+        parts: dict[int | None, TreeArea] = {}
+        for criterion in self.criteria:
+            if criterion.depth == 0:
+                parts[criterion.pk] = TreeArea(criterion, [])
+                if not criterion.is_leaf:
+                    continue
+            parts[criterion.area_id].nodes.append(criterion)
+        return list(parts.values())
+
+    @property
+    def scored_areas(self) -> list[Criterion]:
+        """Areas of kind score: those with stored area results (bonus and penalty have none)."""
+        return [part.area for part in self.areas if part.area.kind == CriterionKind.SCORE]
+
+    @property
+    def leaves(self) -> list[Criterion]:
+        return [criterion for criterion in self.criteria if criterion.is_leaf]
+
+    @cached_property
+    def _children(self) -> dict[int | None, list[Criterion]]:
+        children: dict[int | None, list[Criterion]] = defaultdict(list)
+        for criterion in self.criteria:
+            children[criterion.parent_id].append(criterion)
+        return children
+
+    def children_of(self, criterion: Criterion) -> list[Criterion]:
+        return self._children.get(criterion.pk, [])
+
+    def area_of(self, criterion: Criterion) -> Criterion:
+        return self.by_id[criterion.area_id]
+
+
+def criteria_tree(framework: Framework | int) -> CriteriaTree:
+    """The framework's criteria in tree order. One query."""
+    framework_id = framework if isinstance(framework, int) else framework.pk
+    return CriteriaTree(list(Criterion.objects.filter(framework_id=framework_id).order_by("order")))
