@@ -28,6 +28,7 @@ from import_export.admin import ExportMixin, ImportExportMixin
 
 from parindex.admin_services import ServiceRefusals, refusal_errors, refusal_text
 from parindex.numbers import NotANumber, format_decimal, parse_decimal
+from parindex.spreadsheet_admin import SpreadsheetAdminMixin
 from scoring.assessments.services import (
     assessment_delete,
     assessment_get_or_create,
@@ -68,7 +69,6 @@ from scoring.models import (
     Via,
 )
 from scoring.results.engine import results_recompute
-from units.admin import SpreadsheetAdminMixin
 
 
 class PointsField(forms.DecimalField):

@@ -2,135 +2,29 @@
 unit_delete, membership_grant/change/revoke), which check the change, keep the materialised paths
 that every "units under this authority" filter relies on, and record who did it (via "admin").
 
-Units are also imported and exported as xlsx/csv (django-import-export, UnitResource); the
-SpreadsheetAdminMixin here holds what every admin import and export of the project shares."""
+Units are also imported and exported as xlsx/csv (django-import-export, UnitResource, with what
+every admin import and export shares from parindex.spreadsheet_admin)."""
 
-from decimal import Decimal
 
 from django import forms
-from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import redirect
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
-from import_export.forms import ImportForm
 
+from parindex.admin_services import ServiceRefusals
 from parindex.audit.models import Via
-from parindex.errors import ServiceError
-from parindex.numbers import format_decimal
+from parindex.spreadsheet_admin import SpreadsheetAdminMixin
 from units.models import Membership, Unit
-from units.resources import SPREADSHEET_FORMATS, UnitResource
+from units.resources import UnitResource
 from units.services import (
     membership_change,
     membership_grant,
     membership_revoke,
-    unit_check,
     unit_delete,
     unit_save,
 )
-
-
-class CappedImportForm(ImportForm):
-    def clean_import_file(self):
-        upload = self.cleaned_data["import_file"]
-        limit = settings.PARINDEX_UPLOAD_MAX_BYTES
-        if upload.size > limit:
-            megabytes = Decimal(1024 * 1024)
-            raise ValidationError(
-                gettext("The file is %(size)s MB; files of at most %(limit)s MB are accepted.")
-                % {"size": format_decimal((upload.size / megabytes).quantize(Decimal("0.1"))),
-                   "limit": format_decimal((limit / megabytes).quantize(Decimal("0.1")))}
-            )
-        return upload
-
-
-class SpreadsheetAdminMixin:
-    """Shared by the import/export admins (units, criteria, scores).
-
-    - xlsx and csv only, with formulae made harmless on export (units.resources.SafeXLSX/SafeCSV);
-      numbers and dates stay numbers and dates in xlsx, csv is UTF-8 with a BOM so Excel reads
-      Vietnamese right.
-    - Uploads are size-capped and read by parindex.spreadsheets (hostile files refused with a clear
-      message on the form).
-    - Only import-export's message is shown for an unexpected error, never a traceback.
-    - The confirm step imports with rollback on any row error: a file with one bad row saves
-      nothing, even if the data changed between preview and confirm.
-    - A confirm whose stored file is gone (already confirmed, or cleaned up) gets a message, not a 500.
-    """
-
-    formats = SPREADSHEET_FORMATS
-    to_encoding = "utf-8-sig"
-    import_error_display = ("message",)
-    import_form_class = CappedImportForm
-
-    def add_data_read_fail_error_to_form(self, form, e):
-        if isinstance(e, ValidationError):  # a refused file (parindex.spreadsheets): say why
-            form.add_error("import_file", " ".join(e.messages))
-        else:
-            super().add_data_read_fail_error_to_form(form, e)
-
-    def get_export_data(self, file_format, request, queryset, **kwargs):
-        # import-export sends native values only to its own binary format classes (by exact type);
-        # ours are subclasses, so decide by the format itself.
-        if not self.has_export_permission(request):
-            raise PermissionDenied
-        data = self.get_data_for_export(request, queryset, force_native_type=file_format.is_binary(), **kwargs)
-        export_data = file_format.export_data(data)
-        encoding = kwargs.get("encoding")
-        if not file_format.is_binary() and encoding:
-            export_data = export_data.encode(encoding)
-        return export_data
-
-    def get_import_data_kwargs(self, **kwargs):
-        kwargs = super().get_import_data_kwargs(**kwargs)
-        kwargs["rollback_on_validation_errors"] = True
-        return kwargs
-
-    def _import_url(self):
-        opts = self.model._meta
-        return f"admin:{opts.app_label}_{opts.model_name}_import"
-
-    def process_import(self, request, **kwargs):
-        try:
-            return super().process_import(request, **kwargs)
-        except FileNotFoundError:
-            self.message_user(
-                request, gettext("The uploaded file is no longer available (already imported?). Upload it again."),
-                messages.ERROR,
-            )
-            return redirect(self._import_url())
-
-    def process_result(self, result, request):
-        if result.has_errors() or result.has_validation_errors():
-            lines = [
-                gettext("Row %(row)s: %(errors)s")
-                % {"row": row.number, "errors": " ".join(m for ms in row.error_dict.values() for m in ms)}
-                for row in result.invalid_rows[:10]
-            ]
-            lines += [
-                gettext("Row %(row)s: %(errors)s") % {"row": number, "errors": " ".join(str(e.error) for e in errors)}
-                for number, errors in result.row_errors()[:10]
-            ]
-            lines += [str(error.error) for error in result.base_errors[:5]]
-            self.message_user(
-                request, gettext("Nothing was imported: %(problems)s") % {"problems": " · ".join(lines)},
-                messages.ERROR,
-            )
-            return redirect(self._import_url())
-        return super().process_result(result, request)
-
-
-def add_service_errors(form, error: ServiceError) -> None:
-    """Put a service's refusal on the form fields it names (the whole form when it names none or a
-    field the form does not show); a field that has an error already keeps only that one."""
-    for name, texts in error.as_form_errors().items():
-        field = name if name in form.fields else None
-        if field is None or field not in form.errors:
-            form.add_error(field, texts)
 
 
 def save_membership_formset(request, formset) -> None:
@@ -163,23 +57,12 @@ def save_membership_formset(request, formset) -> None:
 
 
 class UnitAdminForm(forms.ModelForm):
-    """The unit form; what the service would refuse is shown on the field it concerns."""
+    """The unit form. Its rules are the service's: a refusal of unit_save comes back on the field it
+    names (parindex.admin_services.ServiceRefusals)."""
 
     class Meta:
         model = Unit
         fields = ["code", "name", "kind", "parent", "active_from", "active_to", "predecessors"]
-
-    def _post_clean(self):
-        super()._post_clean()
-        data = self.cleaned_data
-        try:
-            unit_check(
-                code=data.get("code") or self.instance.code, name=data.get("name", ""), kind=data.get("kind", ""),
-                parent=data.get("parent"), active_from=data.get("active_from"), active_to=data.get("active_to"),
-                predecessors=data.get("predecessors"),
-            )
-        except ServiceError as error:
-            add_service_errors(self, error)
 
 
 class UnitMembershipInline(admin.TabularInline):
@@ -222,7 +105,7 @@ class PredecessorListFilter(admin.SimpleListFilter):
 
 
 @admin.register(Unit)
-class UnitAdmin(SpreadsheetAdminMixin, ImportExportMixin, admin.ModelAdmin):
+class UnitAdmin(ServiceRefusals, SpreadsheetAdminMixin, ImportExportMixin, admin.ModelAdmin):
     list_display = ["code", "name", "kind", "parent", "active_from", "active_to"]
     list_display_links = ["code", "name"]
     list_filter = ["kind", PredecessorListFilter, "active_to"]
@@ -277,7 +160,7 @@ class UnitAdmin(SpreadsheetAdminMixin, ImportExportMixin, admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ServiceRefusals, admin.ModelAdmin):
     list_display = ["user", "unit", "role", "created_at"]
     list_filter = ["role", "unit__kind"]
     list_select_related = ["user", "unit"]
@@ -308,7 +191,7 @@ if admin.site.is_registered(User):
 
 
 @admin.register(User)
-class ParIndexUserAdmin(UserAdmin):
+class ParIndexUserAdmin(ServiceRefusals, UserAdmin):
     """Django's user admin, with the user's memberships (role in which unit) on the same page."""
 
     inlines = [UserMembershipInline]

@@ -1,165 +1,23 @@
-"""django-import-export resources for the admin: the unit tree, and the spreadsheet formats that all
-admin imports and exports use (xlsx and csv, with formulae made harmless on export).
+"""django-import-export resource of the unit tree for the admin.
 
 Unit writes go through units.services.unit_save, like the units file importer: it checks each row
-(unit_check, placed on its column), keeps the materialised paths right and audits the change. Columns are English keys (code, name, kind, parent, predecessors,
-active_from, active_to); the Vietnamese headers of the units file are accepted too, as are
-Vietnamese names of kinds ("xã", "phường", "huyện", …).
+(unit_check, placed on its column), keeps the materialised paths right and audits the change. Columns
+are English keys (code, name, kind, parent, predecessors, active_from, active_to); the Vietnamese
+headers of the units file are accepted too, as are Vietnamese names of kinds ("xã", "phường", …).
 """
 
-import io
-import logging
-import re
 
-import tablib
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
-from import_export import fields, resources, results, widgets
-from import_export.formats.base_formats import CSV, XLSX
+from import_export import fields, widgets
 
 from parindex.audit.models import Via
 from parindex.errors import ServiceError
-from parindex.spreadsheets import normalize_name, open_spreadsheet
+from parindex.spreadsheet_admin import SpreadsheetResource, TextWidget, rename_headers, unescape_formula
+from parindex.spreadsheets import normalize_name
 from units.importers import COLUMNS, parse_kind
 from units.models import Unit
 from units.services import unit_check, unit_save
-
-# --- formats: formulae never run in a file we hand out ---------------------------------------------
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?\d+([.,]\d+)?$")
-
-
-def escape_formula(value):
-    """Text that a spreadsheet would read as a formula ("=HYPERLINK(…)", "+1+1", "@SUM(…)") gets a
-    leading apostrophe, the OWASP advice for CSV injection. Plain numbers like "-3" stay as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_START) and not _PLAIN_NUMBER.match(value):
-        return "'" + value
-    return value
-
-
-def unescape_formula(value):
-    """The reverse on import, so that an exported file re-imports to the same text."""
-    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_START):
-        return value[1:]
-    return value
-
-
-def _escaping() -> bool:
-    return getattr(settings, "IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT", False) is True
-
-
-def read_dataset(data: bytes | str, name: str) -> tablib.Dataset:
-    """An uploaded file as a dataset (first row = headers), read by parindex.spreadsheets like every
-    other upload: size cap, real .xlsx only, zip bombs and XML attacks stopped, cached values rather
-    than formulae, blank rows skipped, UTF-8 CSV with "," or ";". Raises SpreadsheetError (a
-    ValidationError with a clear message) for a refused file."""
-    source = io.BytesIO(data.encode("utf-8") if isinstance(data, str) else data)
-    source.name = name
-    with open_spreadsheet(source) as book:
-        rows = [values for _number, values in book.first_sheet().rows()]
-    dataset = tablib.Dataset()
-    if rows:
-        headers = ["" if v is None else str(v).strip() for v in rows[0]]
-        dataset.headers = headers
-        for values in rows[1:]:
-            values = list(values[: len(headers)])
-            dataset.append(values + [None] * (len(headers) - len(values)))
-    return dataset
-
-
-class SafeCSV(CSV):
-    """CSV whose text cells cannot start a formula in Excel or LibreOffice.
-
-    import-export's own escaping (IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT) only drops a leading "="
-    and turns every cell into text; this keeps the text and covers +, -, @ too."""
-
-    def create_dataset(self, in_stream, **kwargs):
-        return read_dataset(in_stream, "import.csv")
-
-    def _escape_formulae(self, dataset):
-        for _ in range(dataset.height):
-            row = dataset.lpop()
-            dataset.append([escape_formula(cell) for cell in row])
-
-
-class SafeXLSX(XLSX):
-    """xlsx with numbers as numbers and every text cell stored as text, never as a formula.
-
-    openpyxl (and so tablib) stores a string starting with "=" as a formula; here such a cell is
-    written as the plain string, shown exactly as entered and never evaluated."""
-
-    def create_dataset(self, in_stream, **kwargs):
-        return read_dataset(in_stream, "import.xlsx")
-
-    def export_data(self, dataset, **kwargs):
-        from io import BytesIO
-
-        from openpyxl import Workbook
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-        from openpyxl.styles import Font
-
-        book = Workbook()
-        sheet = book.active
-        sheet.title = (dataset.title or "Sheet1")[:31]
-        if dataset.headers:
-            sheet.append([str(h) for h in dataset.headers])
-            for cell in sheet[1]:
-                cell.font = Font(bold=True)
-            sheet.freeze_panes = "A2"
-        for row in dataset:
-            sheet.append([ILLEGAL_CHARACTERS_RE.sub("\N{REPLACEMENT CHARACTER}", v) if isinstance(v, str) else v
-                          for v in row])
-            if _escaping():
-                for cell in sheet[sheet.max_row]:
-                    if cell.data_type == "f":
-                        cell.data_type = "s"
-        for column in sheet.columns:
-            width = max((len(str(c.value)) for c in column if c.value is not None), default=8)
-            sheet.column_dimensions[column[0].column_letter].width = min(max(width + 2, 8), 60)
-        stream = BytesIO()
-        book.save(stream)
-        return stream.getvalue()
-
-
-# xlsx first: it is what the offices open; csv for scripts.
-SPREADSHEET_FORMATS = [SafeXLSX, SafeCSV]
-
-
-# --- errors: a message for the user, the traceback for the log ----------------------------------------------
-
-logger = logging.getLogger(__name__)
-
-
-class QuietError(results.Error):
-    """import-export shows the traceback of a file-level error on the import page; ours go to the log."""
-
-    def __init__(self, error, row=None, number=None):
-        super().__init__(error, row=row, number=number)
-        if not isinstance(error, ValueError | ValidationError):
-            logger.warning("admin import failed", exc_info=error)
-
-    @property
-    def traceback(self):
-        return ""
-
-
-class SpreadsheetResource(resources.ModelResource):
-    @classmethod
-    def get_error_result_class(cls):
-        return QuietError
-
-
-# --- widgets ------------------------------------------------------------------------------------------------
-
-
-class TextWidget(widgets.CharWidget):
-    """Trimmed text; an apostrophe added by the formula escaping on export is dropped again."""
-
-    def clean(self, value, row=None, **kwargs):
-        text = super().clean(value, row, **kwargs)
-        return unescape_formula(text.strip()) if isinstance(text, str) else text
 
 
 class KindWidget(widgets.Widget):
@@ -221,19 +79,6 @@ class UnitCodesWidget(widgets.ManyToManyWidget):
         if value is None:
             return ""
         return self.separator.join(sorted(u.code for u in value.all()))
-
-
-def rename_headers(dataset, aliases: dict[str, str], *, required=()) -> None:
-    """Give known columns their key (accent- and case-insensitive), so Vietnamese headers work too,
-    and say in plain words which required column is missing (shown above the rows)."""
-    if dataset.headers:
-        dataset.headers = [aliases.get(normalize_name(h), h) for h in dataset.headers]
-    missing = [name for name in required if name not in (dataset.headers or [])]
-    if missing:
-        raise ValueError(
-            gettext("The file has no column %(columns)s (the first row must hold the column names).")
-            % {"columns": ", ".join(missing)}
-        )
 
 
 # --- units ---------------------------------------------------------------------------------------------------

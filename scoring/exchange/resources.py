@@ -27,6 +27,14 @@ from django.utils.translation import gettext_noop as N_
 from import_export import fields, widgets
 
 from parindex.numbers import NotANumber, is_not_applicable_word, parse_decimal
+from parindex.spreadsheet_admin import (
+    SafeCSV,
+    SafeXLSX,
+    SpreadsheetResource,
+    TextWidget,
+    rename_headers,
+    unescape_formula,
+)
 from parindex.spreadsheets import cell_text, open_spreadsheet
 from scoring.assessments.services import (
     APPRAISAL_FIELDS,
@@ -36,14 +44,6 @@ from scoring.assessments.services import (
 )
 from scoring.models import Assessment, Criterion, Framework, Score, Via
 from units.models import Unit
-from units.resources import (
-    SafeCSV,
-    SafeXLSX,
-    SpreadsheetResource,
-    TextWidget,
-    rename_headers,
-    unescape_formula,
-)
 
 # --- reading: formula cells are marked, to be refused -----------------------------------------------------
 
