@@ -1,4 +1,4 @@
-"""Pages of the comparative report jobs (issue 6): request a report, follow its progress, download it.
+"""Pages of the comparative report jobs: request a report, follow its progress, download it.
 
 Same permissions as the dashboards (reports.access): leaders and appraisers of the framework; an
 officer who sees the framework gets 403, anybody else 404. A download is checked the same way,

@@ -1,4 +1,4 @@
-"""Services of the comparative report jobs (issue 6): request, run, fail when stale, retry.
+"""Services of the comparative report jobs: request, run, fail when stale, retry.
 
 A job is claimed by a conditional UPDATE (queued → running, row count checked), so a duplicate
 delivery of the task never builds twice; a redelivered message (worker lost, `acks_late`) carries

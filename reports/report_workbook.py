@@ -1,4 +1,4 @@
-"""The comparative report workbook (issue 6): cover, ranking with a bar chart of the index, areas,
+"""The comparative report workbook: cover, ranking with a bar chart of the index, areas,
 year on year, points lost per criterion and appraisal differences.
 
 Every figure comes from the stored results through the selectors the dashboard reads

@@ -1,4 +1,4 @@
-"""Leaders' dashboards: ranking, areas, unit profiles, progress, remediation plans (issue 5).
+"""Leaders' dashboards: ranking, areas, unit profiles, progress, remediation plans.
 
 Every page reads the stored results (scoring.results.engine) through reports.selectors in a fixed number of
 queries whatever the number of units. Access comes from scoring.access and reports.access: leaders

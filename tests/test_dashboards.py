@@ -1,4 +1,4 @@
-"""Dashboards (issue 5): selectors, remediation services, views per persona, exports, and constant
+"""Dashboards: selectors, remediation services, views per persona, exports, and constant
 query counts at 15 and 300 units. Units, assessments and scores are built in bulk for speed and the
 stored results computed with one results_recompute per framework."""
 

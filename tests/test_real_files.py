@@ -1,6 +1,6 @@
 """Real files: workbooks saved by LibreOffice Calc (converted in the test with `soffice --headless
 --convert-to xlsx`), merged header cells, decimal commas typed as text, blank rows and columns far
-away, and the template downloaded, filled and uploaded again (DESIGN §5, issue 4).
+away, and the template downloaded, filled and uploaded again (DESIGN §5).
 
 The `libreoffice` tests need `soffice` (Debian: `apt-get install -y libreoffice-calc-nogui`); they fail,
 not skip, when it is missing. `make test` leaves them out; CI installs LibreOffice and runs them.

@@ -1,4 +1,4 @@
-"""Comparative report jobs (issue 6): the workbook against the ranking and hand-computed figures,
+"""Comparative report jobs: the workbook against the ranking and hand-computed figures,
 reuse of unchanged reports, failures, stale jobs, retries, permissions and query counts (eager Celery)."""
 
 import io

@@ -1,4 +1,4 @@
-"""Spreadsheet round trip in the browser: download, fill, upload, preview, confirm (issue 4)."""
+"""Spreadsheet round trip in the browser: download, fill, upload, preview, confirm."""
 
 import io
 from datetime import date

@@ -1,4 +1,4 @@
-"""Self-assessment pages (issue 3): the officer's list, the criteria tree with row autosave, evidence,
+"""Self-assessment pages: the officer's list, the criteria tree with row autosave, evidence,
 the explanation round, submission, and who may see or change what."""
 
 from datetime import date, timedelta

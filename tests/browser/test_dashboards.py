@@ -1,4 +1,4 @@
-"""The dashboards in headless Chromium (issue 5): every page opens, its Chart.js charts are drawn
+"""The dashboards in headless Chromium: every page opens, its Chart.js charts are drawn
 (a Chart instance on a canvas of non-zero size with painted pixels), the tables stay readable without
 JavaScript, and the remediation plan goes from the appraiser's suggestion to the officer's entry.
 

@@ -1,4 +1,4 @@
-"""Comparative reports in headless Chromium (issue 6): a leader requests a report, follows its
+"""Comparative reports in headless Chromium: a leader requests a report, follows its
 progress on the page (htmx polling), downloads the workbook, and its ranking sheet says what the
 ranking dashboard says. Screenshots go to test-artifacts/screenshots/<test name>/."""
 

@@ -1,4 +1,4 @@
-"""The whole year in a browser (issue 3): an officer fills in and submits; the appraiser returns two
+"""The whole year in a browser: an officer fills in and submits; the appraiser returns two
 criteria with reasons; the officer explains and resubmits; the appraiser appraises (accepting the self
 scores, changing one with a reason); the framework is published and is then read-only.
 
