@@ -64,8 +64,11 @@ def measure(label: str, prepare, repeat: int) -> dict:
     prepared = time.perf_counter() - start
 
     def read_scores():
-        list(Score.objects.filter(assessment__framework=framework).values_list(
-            "assessment_id", "criterion_id", "self_points", "appraised_points", "not_applicable"))
+        list(
+            Score.objects.filter(assessment__framework=framework).values_list(
+                "assessment_id", "criterion_id", "self_points", "appraised_points", "not_applicable"
+            )
+        )
 
     def whole():
         stream = io.BytesIO()
@@ -76,7 +79,10 @@ def measure(label: str, prepare, repeat: int) -> dict:
     with CaptureQueriesContext(connection) as queries:
         build_workbook(framework, previous)
     return {
-        "label": label, "units": units, "score_rows": score_rows, "prepared": prepared,
+        "label": label,
+        "units": units,
+        "score_rows": score_rows,
+        "prepared": prepared,
         "ranking": timed(lambda: ranking(framework), repeat),
         "scores": timed(read_scores, repeat),
         "reads": timed(lambda: report_data(framework, previous), repeat),
@@ -89,25 +95,37 @@ def measure(label: str, prepare, repeat: int) -> dict:
 
 def report(result: dict) -> None:
     med = {key: statistics.median(result[key]) for key in ("ranking", "scores", "reads", "build", "whole")}
-    print(f"\n{result['label']}: {result['units']:,} units · {result['score_rows']:,} score rows "
-          f"(prepared in {result['prepared']:.1f} s)")
+    print(
+        f"\n{result['label']}: {result['units']:,} units · {result['score_rows']:,} score rows "
+        f"(prepared in {result['prepared']:.1f} s)"
+    )
     print(f"  floor  ranking (the dashboard's read)        {med['ranking'] * 1000:9.1f} ms")
     print(f"  floor  read all score rows into Python       {med['scores'] * 1000:9.1f} ms")
-    for key, label in (("reads", "report reads (report_data)        "),
-                       ("build", "workbook in memory (build_workbook)"),
-                       ("whole", "workbook built and saved as .xlsx  ")):
-        print(f"  {label}  {med[key] * 1000:9.1f} ms  (min {min(result[key]) * 1000:.1f})  "
-              f"{med[key] / med['ranking']:6.1f}× ranking  {med[key] / med['scores']:5.2f}× score rows")
+    for key, label in (
+        ("reads", "report reads (report_data)        "),
+        ("build", "workbook in memory (build_workbook)"),
+        ("whole", "workbook built and saved as .xlsx  "),
+    ):
+        print(
+            f"  {label}  {med[key] * 1000:9.1f} ms  (min {min(result[key]) * 1000:.1f})  "
+            f"{med[key] / med['ranking']:6.1f}× ranking  {med[key] / med['scores']:5.2f}× score rows"
+        )
     sql = sum(float(q["time"]) for q in result["queries"]) * 1000
-    print(f"  {len(result['queries'])} queries per build ({sql:.0f} ms in the database); "
-          f"file {result['size'] / 1024:.0f} KiB")
+    print(
+        f"  {len(result['queries'])} queries per build ({sql:.0f} ms in the database); "
+        f"file {result['size'] / 1024:.0f} KiB"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--units", type=int, nargs="*", default=[3321], help="numbers of communes (default 3321)")
+    parser.add_argument(
+        "--units", type=int, nargs="*", default=[3321], help="numbers of communes (default 3321)"
+    )
     parser.add_argument("--no-demo", action="store_true", help="leave the demo data out")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per measurement; the median is shown")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="timed runs per measurement; the median is shown"
+    )
     parser.add_argument("--seed", type=int, default=2025)
     args = parser.parse_args()
 
@@ -116,7 +134,6 @@ def main() -> int:
 
     django.setup()
     import shutil
-
 
     print(f"ParIndex report benchmark on {label}; median of {args.repeat} runs")
     sizes = ([] if args.no_demo else [("demo (DEMO-XA-2025 vs 2024)", prepare_demo)]) + [

@@ -79,7 +79,8 @@ def build(units: int, seed: int):
     rng = random.Random(seed)
     province, _ = unit_save(code=f"P{units}", name=f"Tỉnh {units} xã", kind=UnitKind.PROVINCE)
     Unit.objects.bulk_create(
-        Unit(code=f"X{units}-{i:05d}", name=f"Xã số {i}", kind=UnitKind.COMMUNE, parent=province) for i in range(units)
+        Unit(code=f"X{units}-{i:05d}", name=f"Xã số {i}", kind=UnitKind.COMMUNE, parent=province)
+        for i in range(units)
     )
     Unit.objects.filter(parent=province).update(
         path=Concat(Value(province.path), Cast("id", CharField()), Value("/"))
@@ -89,8 +90,14 @@ def build(units: int, seed: int):
     frameworks = []
     for year in (2024, 2025):
         framework = framework_create(
-            code=f"BENCH{units}-{year}", authority=province, unit_kind=UnitKind.COMMUNE, year=year,
-            name=f"Bộ chỉ số cấp xã {year}", rows=rows, bands=parse_bands(BANDS), index_decimals=2,
+            code=f"BENCH{units}-{year}",
+            authority=province,
+            unit_kind=UnitKind.COMMUNE,
+            year=year,
+            name=f"Bộ chỉ số cấp xã {year}",
+            rows=rows,
+            bands=parse_bands(BANDS),
+            index_decimals=2,
         )
         statuses = [AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED]
         Assessment.objects.bulk_create(
@@ -111,10 +118,14 @@ def build(units: int, seed: int):
                     scores.append(Score(assessment_id=assessment.id, criterion=leaf, appraised_points=points))
                 else:
                     cut = Decimal(rng.choice([0, 0, 0, 25, 50])) / 100
-                    scores.append(Score(
-                        assessment_id=assessment.id, criterion=leaf, self_points=points,
-                        appraised_points=max(points - cut, Decimal(0)) if appraised else None,
-                    ))
+                    scores.append(
+                        Score(
+                            assessment_id=assessment.id,
+                            criterion=leaf,
+                            self_points=points,
+                            appraised_points=max(points - cut, Decimal(0)) if appraised else None,
+                        )
+                    )
         Score.objects.bulk_create(scores, batch_size=2000)
         frameworks.append(framework)
     return frameworks
@@ -150,7 +161,8 @@ def measure(units: int, repeat: int, seed: int) -> dict:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT COUNT(*) FROM scoring_score s JOIN scoring_assessment a ON a.id = s.assessment_id "
-                "WHERE a.framework_id = %s", [framework.id],
+                "WHERE a.framework_id = %s",
+                [framework.id],
             )
             cursor.fetchone()
 
@@ -182,7 +194,9 @@ def sql_ms(queries) -> float:
 
 def report(result: dict) -> None:
     med = {key: statistics.median(result[key]) for key in ("count", "read", "whole", "one")}
-    print(f"\n{result['units']:,} units · {result['score_rows']:,} score rows (built in {result['build']:.1f} s)")
+    print(
+        f"\n{result['units']:,} units · {result['score_rows']:,} score rows (built in {result['build']:.1f} s)"
+    )
     print(f"  floor  COUNT(*) of the score rows       {med['count'] * 1000:9.1f} ms")
     print(f"  floor  read all score rows into Python  {med['read'] * 1000:9.1f} ms")
     for key, label, queries in (
@@ -198,8 +212,12 @@ def report(result: dict) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--units", type=int, nargs="+", default=[300, 3321], help="numbers of units (default 300 3321)")
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement; the median is shown")
+    parser.add_argument(
+        "--units", type=int, nargs="+", default=[300, 3321], help="numbers of units (default 300 3321)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="timed runs per measurement; the median is shown"
+    )
     parser.add_argument("--seed", type=int, default=2025)
     args = parser.parse_args()
 

@@ -33,7 +33,9 @@ def filled_workbook(assessment) -> tuple[bytes, int]:
 
     leaves = {
         c.code: c.max_points
-        for c in Criterion.objects.filter(framework=assessment.framework, is_leaf=True, source="self", kind="score")
+        for c in Criterion.objects.filter(
+            framework=assessment.framework, is_leaf=True, source="self", kind="score"
+        )
     }
     workbook = assessment_workbook(assessment=assessment)
     sheet = workbook.worksheets[0]
@@ -110,7 +112,9 @@ def measure(repeat: int, seed: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=7, help="timed runs per measurement; the median is shown")
+    parser.add_argument(
+        "--repeat", type=int, default=7, help="timed runs per measurement; the median is shown"
+    )
     parser.add_argument("--seed", type=int, default=2025)
     args = parser.parse_args()
 
@@ -124,21 +128,29 @@ def main() -> int:
     django.setup()
     media = tempfile.mkdtemp(prefix="parindex-bench-media-")
     settings.MEDIA_ROOT = media
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                                                           "OPTIONS": {"location": media}}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": media}},
+    }
     try:
         with throwaway_database() as name:
             started = time.perf_counter()
             result = measure(args.repeat, args.seed)
             print(f"ParIndex upload benchmark on {label} ({name}); median of {args.repeat} runs")
-            print(f"workbook: {result['bytes']:,} bytes, 50 leaves, {result['filled']} self-assessed leaves filled in "
-                  f"(half as comma-decimal text); preview: {result['changes']} changes")
+            print(
+                f"workbook: {result['bytes']:,} bytes, 50 leaves, {result['filled']} self-assessed leaves filled in "
+                f"(half as comma-decimal text); preview: {result['changes']} changes"
+            )
             floor = result["read"]
             print(f"  floor: openpyxl read-only, every cell     {floor * 1000:8.1f} ms")
-            print(f"  template generation (download)            {result['template'] * 1000:8.1f} ms"
-                  f"  ({result['template'] / floor:4.1f}x read floor)")
-            print(f"  check + preview (import_start)            {result['check'] * 1000:8.1f} ms"
-                  f"  ({result['check'] / floor:4.1f}x read floor), {result['queries']} SQL statements")
+            print(
+                f"  template generation (download)            {result['template'] * 1000:8.1f} ms"
+                f"  ({result['template'] / floor:4.1f}x read floor)"
+            )
+            print(
+                f"  check + preview (import_start)            {result['check'] * 1000:8.1f} ms"
+                f"  ({result['check'] / floor:4.1f}x read floor), {result['queries']} SQL statements"
+            )
             print(f"(whole run {time.perf_counter() - started:.1f} s)")
     finally:
         shutil.rmtree(media, ignore_errors=True)

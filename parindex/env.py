@@ -60,4 +60,6 @@ def database_from_url(url: str, base_dir) -> dict:
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": options,
         }
-    raise ImproperlyConfigured(f"DATABASE_URL scheme {scheme!r} is not supported (use postgres:// or sqlite:///)")
+    raise ImproperlyConfigured(
+        f"DATABASE_URL scheme {scheme!r} is not supported (use postgres:// or sqlite:///)"
+    )

@@ -3,6 +3,7 @@ xlsx and csv formats that make formulae harmless on export and read uploads thro
 parindex.spreadsheets, a resource base class, and the admin mixin with size-capped uploads and
 imports that roll back on any row error. Units, criteria and scores build on it.
 """
+
 import io
 import logging
 import re
@@ -105,8 +106,12 @@ class SafeXLSX(XLSX):
                 cell.font = Font(bold=True)
             sheet.freeze_panes = "A2"
         for row in dataset:
-            sheet.append([ILLEGAL_CHARACTERS_RE.sub("\N{REPLACEMENT CHARACTER}", v) if isinstance(v, str) else v
-                          for v in row])
+            sheet.append(
+                [
+                    ILLEGAL_CHARACTERS_RE.sub("\N{REPLACEMENT CHARACTER}", v) if isinstance(v, str) else v
+                    for v in row
+                ]
+            )
             if _escaping():
                 for cell in sheet[sheet.max_row]:
                     if cell.data_type == "f":
@@ -179,8 +184,10 @@ class CappedImportForm(ImportForm):
             megabytes = Decimal(1024 * 1024)
             raise ValidationError(
                 gettext("The file is %(size)s MB; files of at most %(limit)s MB are accepted.")
-                % {"size": format_decimal((upload.size / megabytes).quantize(Decimal("0.1"))),
-                   "limit": format_decimal((limit / megabytes).quantize(Decimal("0.1")))}
+                % {
+                    "size": format_decimal((upload.size / megabytes).quantize(Decimal("0.1"))),
+                    "limit": format_decimal((limit / megabytes).quantize(Decimal("0.1"))),
+                }
             )
         return upload
 
@@ -215,7 +222,9 @@ class SpreadsheetAdminMixin:
         # ours are subclasses, so decide by the format itself.
         if not self.has_export_permission(request):
             raise PermissionDenied
-        data = self.get_data_for_export(request, queryset, force_native_type=file_format.is_binary(), **kwargs)
+        data = self.get_data_for_export(
+            request, queryset, force_native_type=file_format.is_binary(), **kwargs
+        )
         export_data = file_format.export_data(data)
         encoding = kwargs.get("encoding")
         if not file_format.is_binary() and encoding:
@@ -236,7 +245,8 @@ class SpreadsheetAdminMixin:
             return super().process_import(request, **kwargs)
         except FileNotFoundError:
             self.message_user(
-                request, gettext("The uploaded file is no longer available (already imported?). Upload it again."),
+                request,
+                gettext("The uploaded file is no longer available (already imported?). Upload it again."),
                 messages.ERROR,
             )
             return redirect(self._import_url())
@@ -249,12 +259,14 @@ class SpreadsheetAdminMixin:
                 for row in result.invalid_rows[:10]
             ]
             lines += [
-                gettext("Row %(row)s: %(errors)s") % {"row": number, "errors": " ".join(str(e.error) for e in errors)}
+                gettext("Row %(row)s: %(errors)s")
+                % {"row": number, "errors": " ".join(str(e.error) for e in errors)}
                 for number, errors in result.row_errors()[:10]
             ]
             lines += [str(error.error) for error in result.base_errors[:5]]
             self.message_user(
-                request, gettext("Nothing was imported: %(problems)s") % {"problems": " · ".join(lines)},
+                request,
+                gettext("Nothing was imported: %(problems)s") % {"problems": " · ".join(lines)},
                 messages.ERROR,
             )
             return redirect(self._import_url())

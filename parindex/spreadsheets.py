@@ -80,14 +80,21 @@ class Problem:
     criterion: str = ""
 
     @classmethod
-    def from_service(cls, error: ServiceError, *, cell: str = "", row: int | None = None,
-                     sheet: str = "") -> "Problem":
+    def from_service(
+        cls, error: ServiceError, *, cell: str = "", row: int | None = None, sheet: str = ""
+    ) -> "Problem":
         """A service's refusal (one detail) placed on a cell or row; the criterion is named with the
         location unless the message names it already."""
         params = {key: "—" if value is None else value for key, value in error.message_params.items()}
         named = error.criterion and error.criterion in {str(value) for value in params.values()}
-        return cls(error.message_id, params, cell=cell, row=row, sheet=sheet,
-                   criterion="" if named else (error.criterion or ""))
+        return cls(
+            error.message_id,
+            params,
+            cell=cell,
+            row=row,
+            sheet=sheet,
+            criterion="" if named else (error.criterion or ""),
+        )
 
     def text(self) -> str:
         if self.literal:
@@ -127,7 +134,9 @@ class Problem:
         return self.render()
 
 
-def render_problems(problems: Iterable[Problem], file_name: str = "", language: str | None = None) -> list[str]:
+def render_problems(
+    problems: Iterable[Problem], file_name: str = "", language: str | None = None
+) -> list[str]:
     problems = list(problems)
     if language is None:
         return [p.render(file_name) for p in problems]
@@ -158,7 +167,9 @@ class SpreadsheetError(ValidationError):
     def __init__(self, problems: Iterable[Problem], file_name: str = ""):
         self.problems = list(problems)
         self.file_name = file_name
-        super().__init__([p.render(file_name) for p in self.problems] or [gettext("The file cannot be read.")])
+        super().__init__(
+            [p.render(file_name) for p in self.problems] or [gettext("The file cannot be read.")]
+        )
 
     def bilingual(self) -> str:
         return render_problems_bilingual(self.problems, self.file_name)
@@ -424,7 +435,9 @@ def _open_xlsx(display: str, path: str | None, data: bytes | None) -> Spreadshee
         archive = zipfile.ZipFile(source())
         infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise _refuse(N_("The workbook is damaged (not a readable zip file); save it again in Excel.")) from exc
+        raise _refuse(
+            N_("The workbook is damaged (not a readable zip file); save it again in Excel.")
+        ) from exc
     archive.close()
     names = {info.filename for info in infos}
     if "[Content_Types].xml" not in names or not any(n.startswith("xl/workbook") for n in names):
@@ -435,11 +448,15 @@ def _open_xlsx(display: str, path: str | None, data: bytes | None) -> Spreadshee
     cap = getattr(settings, "PARINDEX_XLSX_MAX_UNCOMPRESSED_BYTES", MAX_UNCOMPRESSED_BYTES)
     declared = sum(info.file_size for info in infos)
     compressed = sum(info.compress_size for info in infos) or 1
-    if len(infos) > MAX_ZIP_MEMBERS or declared > cap or (
-        declared > RATIO_CHECK_FROM_BYTES and declared / compressed > MAX_COMPRESSION_RATIO
+    if (
+        len(infos) > MAX_ZIP_MEMBERS
+        or declared > cap
+        or (declared > RATIO_CHECK_FROM_BYTES and declared / compressed > MAX_COMPRESSION_RATIO)
     ):
         raise _refuse(
-            N_("The workbook would unpack to %(size)s MB, far more than a table of scores needs; it was refused."),
+            N_(
+                "The workbook would unpack to %(size)s MB, far more than a table of scores needs; it was refused."
+            ),
             size=Decimal(declared // (1024 * 1024)),
         )
     import openpyxl
@@ -470,12 +487,14 @@ def _open_xlsx(display: str, path: str | None, data: bytes | None) -> Spreadshee
         # The stored dimension may be wrong (LibreOffice, hand-made files): read what is there.
         worksheet.reset_dimensions()
         formula_sheet.reset_dimensions()
-        sheets.append(Sheet(
-            worksheet.title,
-            worksheet.iter_rows(values_only=True),
-            hidden=getattr(worksheet, "sheet_state", "visible") != "visible",
-            _formulas=_formula_indexes(formula_sheet),
-        ))
+        sheets.append(
+            Sheet(
+                worksheet.title,
+                worksheet.iter_rows(values_only=True),
+                hidden=getattr(worksheet, "sheet_state", "visible") != "visible",
+                _formulas=_formula_indexes(formula_sheet),
+            )
+        )
     return Spreadsheet(display, sheets, _closer=close)
 
 

@@ -46,7 +46,9 @@ def can_change_remediation(user, item: RemediationItem) -> bool:
 
 def get_remediation_item_for_view(user, pk) -> RemediationItem:
     item = (
-        RemediationItem.objects.select_related("assessment__unit", "assessment__framework", "criterion", "updated_by")
+        RemediationItem.objects.select_related(
+            "assessment__unit", "assessment__framework", "criterion", "updated_by"
+        )
         .filter(pk=pk)
         .first()
     )

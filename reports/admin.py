@@ -19,8 +19,17 @@ from scoring.models import Via
 
 @admin.register(ReportJob)
 class ReportJobAdmin(admin.ModelAdmin):
-    list_display = ("id", "framework", "compare_framework", "status", "progress", "attempts", "requested_by",
-                    "created_at", "finished_at")
+    list_display = (
+        "id",
+        "framework",
+        "compare_framework",
+        "status",
+        "progress",
+        "attempts",
+        "requested_by",
+        "created_at",
+        "finished_at",
+    )
     list_filter = ("status", "kind")
     search_fields = ("framework__code", "requested_by__username", "error")
     list_select_related = ("framework", "compare_framework", "requested_by")
@@ -44,19 +53,45 @@ class ReportJobAdmin(admin.ModelAdmin):
             except ValidationError as error:  # not failed (any more): the service says so
                 refused.append(f"#{job.pk}: {refusal_text(error)}")
         if retried:
-            self.message_user(request, ngettext("%(n)d report queued again.", "%(n)d reports queued again.",
-                                                retried) % {"n": retried}, messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("%(n)d report queued again.", "%(n)d reports queued again.", retried)
+                % {"n": retried},
+                messages.SUCCESS,
+            )
         for line in refused:
             self.message_user(request, line, messages.WARNING)
 
 
 @admin.register(RemediationItem)
 class RemediationItemAdmin(ServiceRefusals, admin.ModelAdmin):
-    list_display = ("assessment", "criterion", "points_lost", "status", "responsible", "due_date", "updated_at")
+    list_display = (
+        "assessment",
+        "criterion",
+        "points_lost",
+        "status",
+        "responsible",
+        "due_date",
+        "updated_at",
+    )
     list_filter = ("status",)
-    search_fields = ("assessment__unit__code", "assessment__unit__name", "criterion__code", "action", "responsible")
+    search_fields = (
+        "assessment__unit__code",
+        "assessment__unit__name",
+        "criterion__code",
+        "action",
+        "responsible",
+    )
     list_select_related = ("assessment__unit", "assessment__framework", "criterion")
-    fields = ("assessment", "criterion", "points_lost", *EDITABLE_FIELDS, "updated_by", "created_at", "updated_at")
+    fields = (
+        "assessment",
+        "criterion",
+        "points_lost",
+        *EDITABLE_FIELDS,
+        "updated_by",
+        "created_at",
+        "updated_at",
+    )
     readonly_fields = ("assessment", "criterion", "points_lost", "updated_by", "created_at", "updated_at")
 
     def has_add_permission(self, request):
@@ -67,5 +102,12 @@ class RemediationItemAdmin(ServiceRefusals, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
-        remediation_update(item=obj, action=data["action"], responsible=data["responsible"],
-                           due_date=data["due_date"], status=data["status"], actor=request.user, via=Via.ADMIN)
+        remediation_update(
+            item=obj,
+            action=data["action"],
+            responsible=data["responsible"],
+            due_date=data["due_date"],
+            status=data["status"],
+            actor=request.user,
+            via=Via.ADMIN,
+        )

@@ -10,24 +10,36 @@ DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y"]
 class RemediationForm(forms.Form):
     """What the unit writes in a remediation item."""
 
-    action = forms.CharField(label=pgettext_lazy("remediation", "Action"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
-                             max_length=4000)
+    action = forms.CharField(
+        label=pgettext_lazy("remediation", "Action"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=4000,
+    )
     responsible = forms.CharField(label=_("Person responsible"), required=False, max_length=200)
-    due_date = forms.DateField(label=_("Due date"), required=False, input_formats=DATE_FORMATS,
-                               widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-                               help_text=_("e.g. 30/06/2025"))
+    due_date = forms.DateField(
+        label=_("Due date"),
+        required=False,
+        input_formats=DATE_FORMATS,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("e.g. 30/06/2025"),
+    )
     status = forms.ChoiceField(label=_("Status"), choices=RemediationStatus.choices)
 
     def clean(self):
         data = super().clean()
-        planned = data.get("status") in (RemediationStatus.PLANNED, RemediationStatus.IN_PROGRESS,
-                                         RemediationStatus.DONE)
+        planned = data.get("status") in (
+            RemediationStatus.PLANNED,
+            RemediationStatus.IN_PROGRESS,
+            RemediationStatus.DONE,
+        )
         if planned and not (data.get("action") or "").strip():
             self.add_error("action", _("Describe the action before planning it."))
         return data
 
 
 class RemediationFilterForm(forms.Form):
-    status = forms.ChoiceField(label=_("Status"), required=False,
-                               choices=[("", _("All statuses")), *RemediationStatus.choices])
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("All statuses")), *RemediationStatus.choices]
+    )
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)

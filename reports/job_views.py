@@ -39,8 +39,9 @@ def _page(request, *, chosen=None, compare_value=COMPARE_AUTO, error="", status=
         code = request.GET.get("framework")
         chosen = next((f for f in frameworks if f.code == code), frameworks[0])
     jobs = list(
-        ReportJob.objects.filter(requested_by=request.user)
-        .select_related("framework", "compare_framework")[:MY_REPORTS_SHOWN]
+        ReportJob.objects.filter(requested_by=request.user).select_related("framework", "compare_framework")[
+            :MY_REPORTS_SHOWN
+        ]
     )
     context = {
         "frameworks": frameworks,
@@ -78,13 +79,19 @@ def job_request(request):
     try:
         job = report_request(framework=framework, compare=compare, actor=request.user)
     except ValidationError as exc:
-        return _page(request, chosen=framework, compare_value=compare_value, error=" ".join(exc.messages),
-                     status=400)
+        return _page(
+            request, chosen=framework, compare_value=compare_value, error=" ".join(exc.messages), status=400
+        )
     if job.status == JobStatus.SUCCEEDED:
-        messages.success(request, _("Nothing changed since the last report of %(code)s: it is ready to download.")
-                         % {"code": framework.code})
+        messages.success(
+            request,
+            _("Nothing changed since the last report of %(code)s: it is ready to download.")
+            % {"code": framework.code},
+        )
     else:
-        messages.success(request, _("Report of %(code)s requested; it is being built.") % {"code": framework.code})
+        messages.success(
+            request, _("Report of %(code)s requested; it is being built.") % {"code": framework.code}
+        )
     return redirect(f"{reverse('reports:job_list')}?{urlencode({'framework': framework.code})}")
 
 

@@ -64,7 +64,11 @@ def inputs_fingerprint(framework: Framework, compare: Framework | None, paramete
     def part(fw: Framework | None):
         if fw is None:
             return None
-        return [fw.pk, fw.results_computed_at and fw.results_computed_at.isoformat(), fw.updated_at.isoformat()]
+        return [
+            fw.pk,
+            fw.results_computed_at and fw.results_computed_at.isoformat(),
+            fw.updated_at.isoformat(),
+        ]
 
     payload = {
         "version": REPORT_VERSION,
@@ -93,8 +97,9 @@ def _ensure_comparable(framework: Framework, compare: Framework | None) -> None:
         raise ServiceError(N_("A framework cannot be compared with itself."), obj=compare, field="compare")
 
 
-def report_request(*, framework: Framework, compare: Framework | None = None, actor=None,
-                   parameters: dict | None = None) -> ReportJob:
+def report_request(
+    *, framework: Framework, compare: Framework | None = None, actor=None, parameters: dict | None = None
+) -> ReportJob:
     """Ask for a comparative report. Returns the new job: already succeeded when an unchanged
     report exists (its file is reused), or queued (the build is sent to Celery on commit).
     The same user asking again while their identical report is being built gets that job back."""
@@ -107,25 +112,43 @@ def report_request(*, framework: Framework, compare: Framework | None = None, ac
     with transaction.atomic():
         if user is not None:
             in_flight = ReportJob.objects.filter(
-                inputs_fingerprint=fingerprint, requested_by=user, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)
+                inputs_fingerprint=fingerprint,
+                requested_by=user,
+                status__in=(JobStatus.QUEUED, JobStatus.RUNNING),
             ).first()
             if in_flight is not None:
                 return in_flight
         done = (
             ReportJob.objects.filter(inputs_fingerprint=fingerprint, status=JobStatus.SUCCEEDED)
-            .exclude(file="").order_by("-finished_at", "-id").first()
+            .exclude(file="")
+            .order_by("-finished_at", "-id")
+            .first()
         )
         now = timezone.now()
         if done is not None and default_storage.exists(done.file.name):
             return ReportJob.objects.create(
-                kind=ReportKind.COMPARATIVE, framework=framework, compare_framework=compare,
-                parameters={**params, "reused_from": done.pk}, status=JobStatus.SUCCEEDED, progress=100,
-                file=done.file.name, inputs_fingerprint=fingerprint, requested_by=user,
-                started_at=now, heartbeat_at=now, finished_at=now,
+                kind=ReportKind.COMPARATIVE,
+                framework=framework,
+                compare_framework=compare,
+                parameters={**params, "reused_from": done.pk},
+                status=JobStatus.SUCCEEDED,
+                progress=100,
+                file=done.file.name,
+                inputs_fingerprint=fingerprint,
+                requested_by=user,
+                started_at=now,
+                heartbeat_at=now,
+                finished_at=now,
             )
         job = ReportJob.objects.create(
-            kind=ReportKind.COMPARATIVE, framework=framework, compare_framework=compare, parameters=params,
-            status=JobStatus.QUEUED, inputs_fingerprint=fingerprint, requested_by=user, task_id=uuid.uuid4().hex,
+            kind=ReportKind.COMPARATIVE,
+            framework=framework,
+            compare_framework=compare,
+            parameters=params,
+            status=JobStatus.QUEUED,
+            inputs_fingerprint=fingerprint,
+            requested_by=user,
+            task_id=uuid.uuid4().hex,
         )
         _enqueue(job)
     return job
@@ -136,8 +159,13 @@ def report_retry(job: ReportJob, actor=None) -> ReportJob:
     with transaction.atomic():
         task_id = uuid.uuid4().hex
         updated = ReportJob.objects.filter(pk=job.pk, status=JobStatus.FAILED).update(
-            status=JobStatus.QUEUED, progress=0, error="", task_id=task_id,
-            started_at=None, heartbeat_at=None, finished_at=None,
+            status=JobStatus.QUEUED,
+            progress=0,
+            error="",
+            task_id=task_id,
+            started_at=None,
+            heartbeat_at=None,
+            finished_at=None,
         )
         if not updated:
             raise ServiceError(N_("Only a failed report can be retried."), code=ErrorCode.WORKFLOW, obj=job)
@@ -162,15 +190,20 @@ def report_fail_stale(now=None) -> int:
     now = now or timezone.now()
     cutoff = now - stale_after()
     running = ReportJob.objects.filter(status=JobStatus.RUNNING).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+        Q(heartbeat_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
         | Q(heartbeat_at__isnull=True, started_at__isnull=True, created_at__lt=cutoff)
     )
     failed = running.update(
-        status=JobStatus.FAILED, finished_at=now,
+        status=JobStatus.FAILED,
+        finished_at=now,
         error=bilingual("The report stopped responding (its worker stopped mid-way); retry it."),
     )
-    failed += ReportJob.objects.filter(status=JobStatus.QUEUED, created_at__lt=now - queued_stale_after()).update(
-        status=JobStatus.FAILED, finished_at=now,
+    failed += ReportJob.objects.filter(
+        status=JobStatus.QUEUED, created_at__lt=now - queued_stale_after()
+    ).update(
+        status=JobStatus.FAILED,
+        finished_at=now,
         error=bilingual("The report was never started (the job queue lost it); retry it."),
     )
     if failed:
@@ -205,8 +238,14 @@ def report_claim(job_id: int, task_id: str | None = None) -> bool:
         claim |= Q(status=JobStatus.RUNNING, task_id=task_id)
     return bool(
         ReportJob.objects.filter(claim, pk=job_id).update(
-            status=JobStatus.RUNNING, progress=0, error="", started_at=now, heartbeat_at=now, finished_at=None,
-            attempts=F("attempts") + 1, task_id=task_id or F("task_id"),
+            status=JobStatus.RUNNING,
+            progress=0,
+            error="",
+            started_at=now,
+            heartbeat_at=now,
+            finished_at=None,
+            attempts=F("attempts") + 1,
+            task_id=task_id or F("task_id"),
         )
     )
 
@@ -218,7 +257,9 @@ def report_run(job_id: int, task_id: str | None = None) -> ReportJob | None:
     if not report_claim(job_id, task_id):
         logger.info("report_run: job %s is not queued for this task; skipped", job_id)
         return None
-    job = ReportJob.objects.select_related("framework__authority", "compare_framework", "requested_by").get(pk=job_id)
+    job = ReportJob.objects.select_related("framework__authority", "compare_framework", "requested_by").get(
+        pk=job_id
+    )
 
     def beat(percent: int) -> None:
         if not ReportJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
@@ -231,8 +272,11 @@ def report_run(job_id: int, task_id: str | None = None) -> ReportJob | None:
         by = job.requested_by
         with translation.override(job.parameters.get("language") or settings.LANGUAGE_CODE):
             workbook = build_workbook(
-                job.framework, job.compare_framework, progress=beat,
-                generated_by=(by.get_full_name() or by.username) if by else "", generated_at=timezone.now(),
+                job.framework,
+                job.compare_framework,
+                progress=beat,
+                generated_by=(by.get_full_name() or by.username) if by else "",
+                generated_at=timezone.now(),
             )
         name = _store(job, workbook)
     except TRANSIENT_ERRORS:
@@ -248,8 +292,13 @@ def report_run(job_id: int, task_id: str | None = None) -> ReportJob | None:
         return job
     now = timezone.now()
     done = ReportJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
-        status=JobStatus.SUCCEEDED, progress=100, file=name, inputs_fingerprint=fingerprint,
-        finished_at=now, heartbeat_at=now, error="",
+        status=JobStatus.SUCCEEDED,
+        progress=100,
+        file=name,
+        inputs_fingerprint=fingerprint,
+        finished_at=now,
+        heartbeat_at=now,
+        error="",
     )
     if not done:  # failed as stale meanwhile: keep no orphan file
         default_storage.delete(name)
@@ -257,7 +306,9 @@ def report_run(job_id: int, task_id: str | None = None) -> ReportJob | None:
     return job
 
 
-def report_build_file(framework: Framework, compare: Framework | None, out, *, generated_by: str = "") -> None:
+def report_build_file(
+    framework: Framework, compare: Framework | None, out, *, generated_by: str = ""
+) -> None:
     """Build the same workbook synchronously into a path or binary file (manage.py build_report)."""
     _ensure_comparable(framework, compare)
     build_workbook(framework, compare, generated_by=generated_by, generated_at=timezone.now()).save(out)

@@ -27,11 +27,20 @@ class ReportJob(models.Model):
     `inputs_fingerprint` identifies the inputs (results of the frameworks, parameters); a new request
     with the same fingerprint as a succeeded job reuses its file instead of rebuilding it."""
 
-    kind = models.CharField(_("kind"), max_length=30, choices=ReportKind.choices, default=ReportKind.COMPARATIVE)
-    framework = models.ForeignKey(Framework, verbose_name=_("framework"), on_delete=models.CASCADE,
-                                  related_name="report_jobs")
-    compare_framework = models.ForeignKey(Framework, verbose_name=_("compared with"), null=True, blank=True,
-                                          on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(
+        _("kind"), max_length=30, choices=ReportKind.choices, default=ReportKind.COMPARATIVE
+    )
+    framework = models.ForeignKey(
+        Framework, verbose_name=_("framework"), on_delete=models.CASCADE, related_name="report_jobs"
+    )
+    compare_framework = models.ForeignKey(
+        Framework,
+        verbose_name=_("compared with"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     parameters = models.JSONField(_("parameters"), default=dict, blank=True)
     status = models.CharField(_("status"), max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.PositiveSmallIntegerField(_("progress"), default=0)
@@ -40,8 +49,14 @@ class ReportJob(models.Model):
     inputs_fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     task_id = models.CharField(max_length=64, blank=True)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("requested by"), null=True,
-                                     blank=True, on_delete=models.SET_NULL, related_name="report_jobs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="report_jobs",
+    )
     created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -70,20 +85,24 @@ class RemediationStatus(models.TextChoices):
 class RemediationItem(models.Model):
     """A remediation item (kế hoạch khắc phục) for a criterion where a unit lost points."""
 
-    assessment = models.ForeignKey(Assessment, verbose_name=_("assessment"), on_delete=models.CASCADE,
-                                   related_name="remediation_items")
-    criterion = models.ForeignKey(Criterion, verbose_name=_("criterion"), on_delete=models.CASCADE,
-                                  related_name="remediation_items")
+    assessment = models.ForeignKey(
+        Assessment, verbose_name=_("assessment"), on_delete=models.CASCADE, related_name="remediation_items"
+    )
+    criterion = models.ForeignKey(
+        Criterion, verbose_name=_("criterion"), on_delete=models.CASCADE, related_name="remediation_items"
+    )
     points_lost = models.DecimalField(_("points lost"), **POINTS)
     action = models.TextField(_("action"), blank=True)
     responsible = models.CharField(_("person responsible"), max_length=200, blank=True)
     due_date = models.DateField(_("due date"), null=True, blank=True)
-    status = models.CharField(_("status"), max_length=20, choices=RemediationStatus.choices,
-                              default=RemediationStatus.PROPOSED)
+    status = models.CharField(
+        _("status"), max_length=20, choices=RemediationStatus.choices, default=RemediationStatus.PROPOSED
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["assessment", "-points_lost"]

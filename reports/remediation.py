@@ -27,7 +27,9 @@ from scoring.models import (
 ITEMS_PER_UNIT = 5
 
 
-def weakest_criteria(framework: Framework, per_unit: int = ITEMS_PER_UNIT) -> dict[int, list[tuple[int, Decimal]]]:
+def weakest_criteria(
+    framework: Framework, per_unit: int = ITEMS_PER_UNIT
+) -> dict[int, list[tuple[int, Decimal]]]:
     """For each assessment of the framework, the scored leaves where it lost the most points
     (max − achieved, not-applicable leaves left out, an unscored leaf lost all its points), largest
     first, at most per_unit of them. Three queries whatever the number of units."""
@@ -60,16 +62,23 @@ def weakest_criteria(framework: Framework, per_unit: int = ITEMS_PER_UNIT) -> di
 
 
 @transaction.atomic
-def remediation_suggest(*, framework: Framework, per_unit: int = ITEMS_PER_UNIT, actor=None, via=Via.WEB) -> int:
+def remediation_suggest(
+    *, framework: Framework, per_unit: int = ITEMS_PER_UNIT, actor=None, via=Via.WEB
+) -> int:
     """Create the suggested remediation items of a published framework: for each unit its weakest
     criteria. Items that exist already (and whatever the unit wrote in them) are kept. Returns how many
     items were created."""
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     if framework.status != FrameworkStatus.PUBLISHED:
-        raise ServiceError(N_("Remediation items are suggested once the results are published."),
-                           code=ErrorCode.WORKFLOW, obj=framework)
+        raise ServiceError(
+            N_("Remediation items are suggested once the results are published."),
+            code=ErrorCode.WORKFLOW,
+            obj=framework,
+        )
     existing = set(
-        RemediationItem.objects.filter(assessment__framework=framework).values_list("assessment_id", "criterion_id")
+        RemediationItem.objects.filter(assessment__framework=framework).values_list(
+            "assessment_id", "criterion_id"
+        )
     )
     new_items = [
         RemediationItem(assessment_id=assessment_id, criterion_id=criterion_id, points_lost=lost)
@@ -78,9 +87,16 @@ def remediation_suggest(*, framework: Framework, per_unit: int = ITEMS_PER_UNIT,
         if (assessment_id, criterion_id) not in existing
     ]
     RemediationItem.objects.bulk_create(new_items, batch_size=500)
-    audit_entry(framework=framework, action="remediation_suggest", subject_type=Subject.REMEDIATION, actor=actor,
-                via=via, field="remediation_items", new=len(new_items),
-                reason=_("%(n)s per unit at most") % {"n": per_unit}).save()
+    audit_entry(
+        framework=framework,
+        action="remediation_suggest",
+        subject_type=Subject.REMEDIATION,
+        actor=actor,
+        via=via,
+        field="remediation_items",
+        new=len(new_items),
+        reason=_("%(n)s per unit at most") % {"n": per_unit},
+    ).save()
     return len(new_items)
 
 
@@ -100,16 +116,25 @@ def remediation_update(
 ) -> RemediationItem:
     """Fill in a remediation item: action, person responsible, due date, status. Refused (nothing
     saved) for anybody but the unit's officers and its appraisers; every changed field is audited."""
-    item = RemediationItem.objects.select_for_update().select_related(
-        "assessment__unit", "assessment__framework", "criterion"
-    ).get(pk=item.pk)
+    item = (
+        RemediationItem.objects.select_for_update()
+        .select_related("assessment__unit", "assessment__framework", "criterion")
+        .get(pk=item.pk)
+    )
     if not can_change_remediation(actor, item):
-        raise ServiceError(N_("Only the unit's officers fill in its remediation plan."), code=ErrorCode.FORBIDDEN,
-                           obj=item)
+        raise ServiceError(
+            N_("Only the unit's officers fill in its remediation plan."), code=ErrorCode.FORBIDDEN, obj=item
+        )
     if status not in RemediationStatus.values:
-        raise ServiceError(N_("Unknown status %(status)s."), params={"status": status}, obj=item, field="status")
-    wanted = {"action": (action or "").strip(), "responsible": (responsible or "").strip(),
-              "due_date": due_date, "status": status}
+        raise ServiceError(
+            N_("Unknown status %(status)s."), params={"status": status}, obj=item, field="status"
+        )
+    wanted = {
+        "action": (action or "").strip(),
+        "responsible": (responsible or "").strip(),
+        "due_date": due_date,
+        "status": status,
+    }
     changed = [name for name in EDITABLE_FIELDS if getattr(item, name) != wanted[name]]
     if not changed:
         return item
@@ -119,12 +144,23 @@ def remediation_update(
     item.updated_by = actor if getattr(actor, "pk", None) else None
     item.full_clean()
     item.save(update_fields=[*changed, "updated_by", "updated_at"])
-    AuditEntry.objects.bulk_create([
-        audit_entry(action="remediation_update", subject_type=Subject.REMEDIATION, subject=item, actor=actor,
-                    via=via, assessment=item.assessment, criterion=item.criterion, field=name,
-                    old=_text(old[name]), new=_text(wanted[name]))
-        for name in changed
-    ])
+    AuditEntry.objects.bulk_create(
+        [
+            audit_entry(
+                action="remediation_update",
+                subject_type=Subject.REMEDIATION,
+                subject=item,
+                actor=actor,
+                via=via,
+                assessment=item.assessment,
+                criterion=item.criterion,
+                field=name,
+                old=_text(old[name]),
+                new=_text(wanted[name]),
+            )
+            for name in changed
+        ]
+    )
     return item
 
 

@@ -160,14 +160,26 @@ def _year_lines(framework: Framework, compare: Framework, lines: list[RankingLin
     result = []
     for line in lines:
         unit_id = line.unit_id
-        refs = [before[unit_id]] if unit_id in before else [before[p] for p in predecessors.get(unit_id, ()) if p in before]
+        refs = (
+            [before[unit_id]]
+            if unit_id in before
+            else [before[p] for p in predecessors.get(unit_id, ()) if p in before]
+        )
         refs.sort(key=lambda r: r.unit_code)
         codes = [r.unit_code for r in refs]
         if use_stored:
-            result.append(YearLine(
-                line, codes, line.previous_points, line.previous_index, line.previous_rank,
-                line.points_change, line.index_change, line.rank_change,
-            ))
+            result.append(
+                YearLine(
+                    line,
+                    codes,
+                    line.previous_points,
+                    line.previous_index,
+                    line.previous_rank,
+                    line.points_change,
+                    line.index_change,
+                    line.rank_change,
+                )
+            )
             continue
         prev_points = prev_index = prev_rank = None
         if len(refs) == 1:
@@ -179,13 +191,23 @@ def _year_lines(framework: Framework, compare: Framework, lines: list[RankingLin
             if pooled_max > 0:
                 prev_index = round_half_up(pooled_points * 100 / pooled_max, places)
                 own = [r.index for r in refs if r.index is not None]
-                prev_rank = 1 + sum(1 for i in previous_indices if i > prev_index) - sum(1 for i in own if i > prev_index)
-        result.append(YearLine(
-            line, codes, prev_points, prev_index, prev_rank,
-            None if prev_points is None else line.points - prev_points,
-            None if prev_index is None or line.index is None else line.index - prev_index,
-            None if prev_rank is None or line.rank is None else prev_rank - line.rank,
-        ))
+                prev_rank = (
+                    1
+                    + sum(1 for i in previous_indices if i > prev_index)
+                    - sum(1 for i in own if i > prev_index)
+                )
+        result.append(
+            YearLine(
+                line,
+                codes,
+                prev_points,
+                prev_index,
+                prev_rank,
+                None if prev_points is None else line.points - prev_points,
+                None if prev_index is None or line.index is None else line.index - prev_index,
+                None if prev_rank is None or line.rank is None else prev_rank - line.rank,
+            )
+        )
     return result
 
 
@@ -218,11 +240,17 @@ def _points_lost(framework: Framework, tree: CriteriaTree, units: int) -> list[L
         applicable = units - row["na"]
         lost = leaf.max_points * applicable - (row["final"] or ZERO)
         area = tree.area_of(leaf) if leaf.area_id and leaf.area_id != leaf.pk else None
-        lines.append(LostLine(
-            code=leaf.code, title=leaf.title, area=f"{area.code}. {area.title}" if area else "",
-            max_points=leaf.max_points, counted=applicable,
-            losing=applicable - row["full"], lost=Decimal(lost).quantize(Decimal("0.01")),
-        ))
+        lines.append(
+            LostLine(
+                code=leaf.code,
+                title=leaf.title,
+                area=f"{area.code}. {area.title}" if area else "",
+                max_points=leaf.max_points,
+                counted=applicable,
+                losing=applicable - row["full"],
+                lost=Decimal(lost).quantize(Decimal("0.01")),
+            )
+        )
     lines.sort(key=lambda item: (-item.lost, _code_key(item.code)))
     return lines
 
@@ -231,14 +259,22 @@ def _differences(framework: Framework) -> list[DifferenceLine]:
     """Self-assessed leaves whose appraised points differ from the unit's own (one query)."""
     rows = (
         Score.objects.filter(
-            assessment__framework=framework, criterion__source=CriterionSource.SELF, not_applicable=False,
+            assessment__framework=framework,
+            criterion__source=CriterionSource.SELF,
+            not_applicable=False,
             appraised_points__isnull=False,
         )
         .filter(Q(self_points__isnull=True) | ~Q(self_points=F("appraised_points")))
         .order_by("assessment__unit__code", "criterion__order")
         .values_list(
-            "assessment__unit__code", "assessment__unit__name", "criterion__code", "criterion__title",
-            "criterion__kind", "self_points", "appraised_points", "appraisal_reason",
+            "assessment__unit__code",
+            "assessment__unit__name",
+            "criterion__code",
+            "criterion__title",
+            "criterion__kind",
+            "self_points",
+            "appraised_points",
+            "appraisal_reason",
         )
     )
     return [DifferenceLine(*row) for row in rows]
@@ -318,10 +354,14 @@ def _cover(ws, data: ReportData, generated_by: str, generated_at) -> None:
         ws.cell(row=offset, column=1, value=label).font = HEADER_FONT
         ws.cell(row=offset, column=2, value=value).alignment = Alignment(horizontal="left")
     note_row = 3 + len(rows) + 1
-    ws.cell(row=note_row, column=1, value=_(
-        "Figures are the stored results, as shown on the dashboard. Provisional results may still change "
-        "until the units are appraised."
-    ))
+    ws.cell(
+        row=note_row,
+        column=1,
+        value=_(
+            "Figures are the stored results, as shown on the dashboard. Provisional results may still change "
+            "until the units are appraised."
+        ),
+    )
     ws.column_dimensions["A"].width = 26
     ws.column_dimensions["B"].width = 70
     _print_setup(ws)
@@ -330,18 +370,44 @@ def _cover(ws, data: ReportData, generated_by: str, generated_at) -> None:
 def _ranking(ws, data: ReportData) -> None:
     fmt = index_format(data.framework.index_decimals)
     ws.title = SHEET_RANKING
-    titles = [_("Rank"), _("Unit code"), _("Unit"), _("Points"), _("Max points"), _("Index"), _("Grade"),
-              _("Provisional"), _("Change in points"), _("Change in index"), _("Places gained")]
+    titles = [
+        _("Rank"),
+        _("Unit code"),
+        _("Unit"),
+        _("Points"),
+        _("Max points"),
+        _("Index"),
+        _("Grade"),
+        _("Provisional"),
+        _("Change in points"),
+        _("Change in index"),
+        _("Places gained"),
+    ]
     _header(ws, 1, titles, [7, 12, 34, 10, 10, 10, 14, 11, 11, 11, 10])
     yes = _("yes")
     for line in data.lines:
-        ws.append([
-            line.rank, line.unit_code, line.unit_name, line.points, line.max_points, line.index,
-            line.grade or None, yes if line.provisional else None,
-            line.points_change, line.index_change, line.rank_change,
-        ])
+        ws.append(
+            [
+                line.rank,
+                line.unit_code,
+                line.unit_name,
+                line.points,
+                line.max_points,
+                line.index,
+                line.grade or None,
+                yes if line.provisional else None,
+                line.points_change,
+                line.index_change,
+                line.rank_change,
+            ]
+        )
     last = len(data.lines) + 1
-    _formats(ws, 2, last, {4: POINTS_FORMAT, 5: POINTS_FORMAT, 6: fmt, 9: "+0.00;-0.00;0.00", 10: f"+{fmt};-{fmt};{fmt}"})
+    _formats(
+        ws,
+        2,
+        last,
+        {4: POINTS_FORMAT, 5: POINTS_FORMAT, 6: fmt, 9: "+0.00;-0.00;0.00", 10: f"+{fmt};-{fmt};{fmt}"},
+    )
     _table(ws, 1, len(titles), last)
     if data.lines:
         chart = BarChart()
@@ -398,34 +464,85 @@ def _years(ws, data: ReportData) -> None:
         return
     this, other = data.framework.year, data.compare.year
     titles = [
-        _("Rank"), _("Unit code"), _("Unit"), _("Compared with"),
-        _("Points %(year)s") % {"year": this}, _("Points %(year)s") % {"year": other}, _("Change in points"),
-        _("Index %(year)s") % {"year": this}, _("Index %(year)s") % {"year": other}, _("Change in index"),
-        _("Rank %(year)s") % {"year": this}, _("Rank %(year)s") % {"year": other}, _("Places gained"),
+        _("Rank"),
+        _("Unit code"),
+        _("Unit"),
+        _("Compared with"),
+        _("Points %(year)s") % {"year": this},
+        _("Points %(year)s") % {"year": other},
+        _("Change in points"),
+        _("Index %(year)s") % {"year": this},
+        _("Index %(year)s") % {"year": other},
+        _("Change in index"),
+        _("Rank %(year)s") % {"year": this},
+        _("Rank %(year)s") % {"year": other},
+        _("Places gained"),
     ]
     _header(ws, 1, titles, [7, 12, 34, 18, 10, 10, 10, 10, 10, 10, 9, 9, 9])
     for year in data.years:
         line = year.line
-        ws.append([
-            line.rank, line.unit_code, line.unit_name, "; ".join(year.compared_with) or None,
-            line.points, year.previous_points, year.points_change,
-            line.index, year.previous_index, year.index_change,
-            line.rank, year.previous_rank, year.rank_change,
-        ])
+        ws.append(
+            [
+                line.rank,
+                line.unit_code,
+                line.unit_name,
+                "; ".join(year.compared_with) or None,
+                line.points,
+                year.previous_points,
+                year.points_change,
+                line.index,
+                year.previous_index,
+                year.index_change,
+                line.rank,
+                year.previous_rank,
+                year.rank_change,
+            ]
+        )
     last = len(data.years) + 1
-    _formats(ws, 2, last, {5: POINTS_FORMAT, 6: POINTS_FORMAT, 7: "+0.00;-0.00;0.00", 8: fmt, 9: fmt,
-                           10: f"+{fmt};-{fmt};{fmt}"})
+    _formats(
+        ws,
+        2,
+        last,
+        {
+            5: POINTS_FORMAT,
+            6: POINTS_FORMAT,
+            7: "+0.00;-0.00;0.00",
+            8: fmt,
+            9: fmt,
+            10: f"+{fmt};-{fmt};{fmt}",
+        },
+    )
     _table(ws, 1, len(titles), last)
 
 
 def _lost(ws, data: ReportData) -> None:
     ws.title = SHEET_LOST
-    titles = [_("Code"), _("Criterion"), _("Area"), _("Max points"), _("Units counted"), _("Units losing points"),
-              _("Points lost"), _("Average lost per unit"), _("Share of possible points lost (%)")]
+    titles = [
+        _("Code"),
+        _("Criterion"),
+        _("Area"),
+        _("Max points"),
+        _("Units counted"),
+        _("Units losing points"),
+        _("Points lost"),
+        _("Average lost per unit"),
+        _("Share of possible points lost (%)"),
+    ]
     _header(ws, 1, titles, [9, 60, 30, 10, 10, 10, 11, 11, 12])
     for item in data.lost:
-        ws.append([item.code, item.title, item.area, item.max_points, item.counted, item.losing, item.lost,
-                   item.average, item.share])
+        ws.append(
+            [
+                item.code,
+                item.title,
+                item.area,
+                item.max_points,
+                item.counted,
+                item.losing,
+                item.lost,
+                item.average,
+                item.share,
+            ]
+        )
     last = len(data.lost) + 1
     _formats(ws, 2, last, {4: POINTS_FORMAT, 7: POINTS_FORMAT, 8: POINTS_FORMAT, 9: PERCENT_FORMAT})
     for (cell,) in ws.iter_rows(min_row=2, max_row=last, min_col=2, max_col=2):
@@ -437,13 +554,33 @@ def _appraisal(ws, data: ReportData) -> None:
     """Per criterion where appraisal changed the unit's points (columns A–I, with the autofilter), and
     beside it the per-unit summary (columns K–Q)."""
     ws.title = SHEET_APPRAISAL
-    titles = [_("Unit code"), _("Unit"), _("Code"), _("Criterion"), _("Kind"), _("Self-assessed points"),
-              _("Appraised points"), _("Difference"), _("Appraisal reason")]
+    titles = [
+        _("Unit code"),
+        _("Unit"),
+        _("Code"),
+        _("Criterion"),
+        _("Kind"),
+        _("Self-assessed points"),
+        _("Appraised points"),
+        _("Difference"),
+        _("Appraisal reason"),
+    ]
     _header(ws, 1, titles, [12, 28, 9, 50, 9, 11, 11, 10, 40])
     kinds = dict(CriterionKind.choices)
     for item in data.differences:
-        ws.append([item.unit_code, item.unit_name, item.code, item.title, str(kinds.get(item.kind, item.kind)),
-                   item.self_points, item.appraised_points, item.difference, item.reason or None])
+        ws.append(
+            [
+                item.unit_code,
+                item.unit_name,
+                item.code,
+                item.title,
+                str(kinds.get(item.kind, item.kind)),
+                item.self_points,
+                item.appraised_points,
+                item.difference,
+                item.reason or None,
+            ]
+        )
     last = len(data.differences) + 1
     _formats(ws, 2, last, {6: POINTS_FORMAT, 7: POINTS_FORMAT, 8: "+0.00;-0.00;0.00"})
     for (cell,) in ws.iter_rows(min_row=2, max_row=last, min_col=4, max_col=4):
@@ -454,8 +591,15 @@ def _appraisal(ws, data: ReportData) -> None:
     for item in data.differences:
         per_unit[item.unit_code].append(item)
     first = len(titles) + 2
-    summary = [_("Rank"), _("Unit code"), _("Unit"), _("Status"), _("Self-assessed points"),
-               _("Change by appraisal"), _("Criteria changed")]
+    summary = [
+        _("Rank"),
+        _("Unit code"),
+        _("Unit"),
+        _("Status"),
+        _("Self-assessed points"),
+        _("Change by appraisal"),
+        _("Criteria changed"),
+    ]
     for offset, title in enumerate(summary):
         cell = ws.cell(row=1, column=first + offset, value=title)
         cell.font = HEADER_FONT
@@ -466,8 +610,15 @@ def _appraisal(ws, data: ReportData) -> None:
     for row, line in enumerate(data.lines, start=2):
         changes = per_unit.get(line.unit_code, [])
         score_change = sum((c.difference for c in changes if c.kind == CriterionKind.SCORE), ZERO)
-        values = [line.rank, line.unit_code, line.unit_name, str(statuses.get(line.status, line.status)),
-                  line.self_points, score_change, len(changes)]
+        values = [
+            line.rank,
+            line.unit_code,
+            line.unit_name,
+            str(statuses.get(line.status, line.status)),
+            line.self_points,
+            score_change,
+            len(changes),
+        ]
         for offset, value in enumerate(values):
             cell = ws.cell(row=row, column=first + offset, value=value)
             if offset == 4:
@@ -481,7 +632,11 @@ STEPS = 7  # reads + six sheets: progress is reported after each
 
 
 def build_workbook(
-    framework: Framework, compare: Framework | None = None, *, generated_by: str = "", generated_at=None,
+    framework: Framework,
+    compare: Framework | None = None,
+    *,
+    generated_by: str = "",
+    generated_at=None,
     progress=None,
 ) -> Workbook:
     """The workbook of one framework (optionally compared with another). `progress(percent)` is

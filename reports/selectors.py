@@ -159,14 +159,19 @@ def framework_areas(framework: Framework) -> list[AreaColumn]:
         row["area_id"]: row
         for row in AreaResult.objects.filter(framework=framework)
         .values("area_id")
-        .annotate(avg_points=Avg("points"), avg_index=Avg("index"), ranked=Count("id", filter=Q(rank__isnull=False)))
+        .annotate(
+            avg_points=Avg("points"), avg_index=Avg("index"), ranked=Count("id", filter=Q(rank__isnull=False))
+        )
     }
     columns = []
     for area in criteria_tree(framework).scored_areas:
         avg = averages.get(area.pk, {})
         columns.append(
             AreaColumn(
-                id=area.pk, code=area.code, title=area.title, max_points=area.max_points,
+                id=area.pk,
+                code=area.code,
+                title=area.title,
+                max_points=area.max_points,
                 average_points=_index(avg.get("avg_points"), 2),
                 average_index=_index(avg.get("avg_index"), places),
                 ranked=avg.get("ranked", 0),
@@ -183,7 +188,9 @@ def area_matrix(framework: Framework, r: Reach, under: Unit | None = None) -> Ar
     rows = []
     for line in lines:
         cells = {
-            a.area_id: AreaCell(a.points, a.max_points, a.index, a.rank, heat_colour(a.index), ranked.get(a.area_id, 0))
+            a.area_id: AreaCell(
+                a.points, a.max_points, a.index, a.rank, heat_colour(a.index), ranked.get(a.area_id, 0)
+            )
             for a in line.areas
         }
         rows.append((line, [cells.get(area.id) for area in areas]))
@@ -208,7 +215,9 @@ class YearPoint:
     grade: str
     provisional: bool
     assessment_id: int
-    previous_index: Decimal | None = None  # stored year-on-year reference (pooled predecessors after a merger)
+    previous_index: Decimal | None = (
+        None  # stored year-on-year reference (pooled predecessors after a merger)
+    )
     previous_rank: int | None = None
 
 
@@ -289,8 +298,10 @@ def unit_lineage(unit: Unit) -> list[Unit]:
     ids, frontier = [unit.pk], [unit.pk]
     for _generation in range(LINEAGE_DEPTH):
         frontier = [
-            pk for pk in through.objects.filter(from_unit_id__in=frontier)
-            .order_by("to_unit__code").values_list("to_unit_id", flat=True)
+            pk
+            for pk in through.objects.filter(from_unit_id__in=frontier)
+            .order_by("to_unit__code")
+            .values_list("to_unit_id", flat=True)
             if pk not in ids
         ]
         if not frontier:
@@ -311,12 +322,18 @@ def unit_history(unit: Unit, lineage: list[Unit]) -> list[YearPoint]:
         .select_related("framework", "assessment__unit")
         .order_by("framework__year", "assessment__unit__code")
     )
-    ranked = dict(
-        AssessmentResult.objects.filter(framework_id__in={res.framework_id for res in results}, rank__isnull=False)
-        .values("framework_id")
-        .annotate(n=Count("assessment_id"))
-        .values_list("framework_id", "n")
-    ) if results else {}
+    ranked = (
+        dict(
+            AssessmentResult.objects.filter(
+                framework_id__in={res.framework_id for res in results}, rank__isnull=False
+            )
+            .values("framework_id")
+            .annotate(n=Count("assessment_id"))
+            .values_list("framework_id", "n")
+        )
+        if results
+        else {}
+    )
     own_years = {res.framework.year for res in results if res.assessment.unit_id == unit.pk}
     points = []
     for res in results:
@@ -325,12 +342,21 @@ def unit_history(unit: Unit, lineage: list[Unit]) -> list[YearPoint]:
             continue  # the unit has its own result that year
         points.append(
             YearPoint(
-                year=res.framework.year, framework=res.framework, unit_code=res.assessment.unit.code,
-                unit_name=res.assessment.unit.name, own=own, points=res.points, max_points=res.max_points,
-                index=_index(res.index, res.framework.index_decimals), rank=res.rank,
-                ranked=ranked.get(res.framework_id, 0), grade=res.grade, provisional=res.provisional,
+                year=res.framework.year,
+                framework=res.framework,
+                unit_code=res.assessment.unit.code,
+                unit_name=res.assessment.unit.name,
+                own=own,
+                points=res.points,
+                max_points=res.max_points,
+                index=_index(res.index, res.framework.index_decimals),
+                rank=res.rank,
+                ranked=ranked.get(res.framework_id, 0),
+                grade=res.grade,
+                provisional=res.provisional,
                 assessment_id=res.assessment_id,
-                previous_index=_index(res.previous_index, res.framework.index_decimals), previous_rank=res.previous_rank,
+                previous_index=_index(res.previous_index, res.framework.index_decimals),
+                previous_rank=res.previous_rank,
             )
         )
     return points
@@ -352,8 +378,13 @@ def unit_profile(unit: Unit, framework: Framework | None = None) -> UnitProfile:
     places = chosen.index_decimals
     columns = framework_areas(chosen)
     cells = {
-        row["area_id"]: AreaCell(row["points"], row["max_points"], _index(row["index"], places), row["rank"],
-                                 heat_colour(_index(row["index"], places)))
+        row["area_id"]: AreaCell(
+            row["points"],
+            row["max_points"],
+            _index(row["index"], places),
+            row["rank"],
+            heat_colour(_index(row["index"], places)),
+        )
         for row in AreaResult.objects.filter(assessment_id=profile.result.assessment_id).values(
             "area_id", "points", "max_points", "index", "rank"
         )
@@ -368,7 +399,9 @@ def unit_profile(unit: Unit, framework: Framework | None = None) -> UnitProfile:
     return profile
 
 
-def _criteria_losses(assessment_id: int, framework: Framework) -> tuple[list[LostCriterion], list[Adjustment]]:
+def _criteria_losses(
+    assessment_id: int, framework: Framework
+) -> tuple[list[LostCriterion], list[Adjustment]]:
     """Scored leaves where the unit lost points (max − achieved, largest first), and the leaves whose
     appraised points differ from the self points. Two queries."""
     leaves = [leaf for leaf in criteria_tree(framework).leaves if leaf.kind == CriterionKind.SCORE]
@@ -385,18 +418,30 @@ def _criteria_losses(assessment_id: int, framework: Framework) -> tuple[list[Los
             continue
         final = None
         if score:
-            final = score["appraised_points"] if score["appraised_points"] is not None else score["self_points"]
+            final = (
+                score["appraised_points"] if score["appraised_points"] is not None else score["self_points"]
+            )
         achieved = final or Decimal("0")
         if leaf.max_points - achieved > 0:
-            lost.append(LostCriterion(leaf.code, leaf.title, leaf.max_points, achieved,
-                                      leaf.max_points - achieved))
+            lost.append(
+                LostCriterion(leaf.code, leaf.title, leaf.max_points, achieved, leaf.max_points - achieved)
+            )
         if (
-            score and leaf.source == CriterionSource.SELF
-            and score["self_points"] is not None and score["appraised_points"] is not None
+            score
+            and leaf.source == CriterionSource.SELF
+            and score["self_points"] is not None
+            and score["appraised_points"] is not None
             and score["self_points"] != score["appraised_points"]
         ):
-            adjustments.append(Adjustment(leaf.code, leaf.title, score["self_points"],
-                                          score["appraised_points"], score["appraisal_reason"]))
+            adjustments.append(
+                Adjustment(
+                    leaf.code,
+                    leaf.title,
+                    score["self_points"],
+                    score["appraised_points"],
+                    score["appraisal_reason"],
+                )
+            )
     lost.sort(key=lambda item: (-item.lost, [int(p) for p in item.code.split(".")]))
     return lost, adjustments
 
@@ -434,8 +479,10 @@ class Progress:
 
     @property
     def overstated(self) -> list[ProgressRow]:
-        return sorted((row for row in self.rows if row.overstatement > 0),
-                      key=lambda row: (-row.overstatement, row.unit_code))
+        return sorted(
+            (row for row in self.rows if row.overstatement > 0),
+            key=lambda row: (-row.overstatement, row.unit_code),
+        )
 
 
 def progress(framework: Framework, r: Reach, under: Unit | None = None, now=None) -> Progress:
@@ -449,23 +496,34 @@ def progress(framework: Framework, r: Reach, under: Unit | None = None, now=None
         .filter(subtree_condition(under, "unit__path"))
         .order_by("unit__code")
         .values(
-            "id", "unit__code", "unit__name", "status", "submitted_at", "appraised_at", "self_deadline_extended_to",
-            "result__leaves_scored", "result__leaves_applicable",
+            "id",
+            "unit__code",
+            "unit__name",
+            "status",
+            "submitted_at",
+            "appraised_at",
+            "self_deadline_extended_to",
+            "result__leaves_scored",
+            "result__leaves_applicable",
         )
     )
     # Self-assessed leaves the office appraised: self points, appraised points, and the difference.
     appraised = {
         row["assessment_id"]: row
         for row in Score.objects.filter(
-            assessment__framework=framework, criterion__source=CriterionSource.SELF,
-            criterion__kind=CriterionKind.SCORE, not_applicable=False,
-            self_points__isnull=False, appraised_points__isnull=False,
+            assessment__framework=framework,
+            criterion__source=CriterionSource.SELF,
+            criterion__kind=CriterionKind.SCORE,
+            not_applicable=False,
+            self_points__isnull=False,
+            appraised_points__isnull=False,
         )
         .filter(authority_condition(r, "assessment__unit__path"))
         .filter(subtree_condition(under, "assessment__unit__path"))
         .values("assessment_id")
         .annotate(
-            self_sum=Sum("self_points"), appraised_sum=Sum("appraised_points"),
+            self_sum=Sum("self_points"),
+            appraised_sum=Sum("appraised_points"),
             lowered=Count("id", filter=Q(self_points__gt=F("appraised_points"))),
         )
     }
@@ -477,15 +535,22 @@ def progress(framework: Framework, r: Reach, under: Unit | None = None, now=None
             overdue = "self"
         elif (
             a["status"] in (AssessmentStatus.SUBMITTED, AssessmentStatus.RETURNED)
-            and framework.appraisal_deadline and framework.appraisal_deadline < now
+            and framework.appraisal_deadline
+            and framework.appraisal_deadline < now
         ):
             overdue = "appraisal"
         sums = appraised.get(a["id"])
         row = ProgressRow(
-            assessment_id=a["id"], unit_code=a["unit__code"], unit_name=a["unit__name"], status=a["status"],
-            status_label=labels.get(a["status"], a["status"]), submitted_at=a["submitted_at"],
-            appraised_at=a["appraised_at"], deadline=deadline,
-            leaves_scored=a["result__leaves_scored"] or 0, leaves_applicable=a["result__leaves_applicable"] or 0,
+            assessment_id=a["id"],
+            unit_code=a["unit__code"],
+            unit_name=a["unit__name"],
+            status=a["status"],
+            status_label=labels.get(a["status"], a["status"]),
+            submitted_at=a["submitted_at"],
+            appraised_at=a["appraised_at"],
+            deadline=deadline,
+            leaves_scored=a["result__leaves_scored"] or 0,
+            leaves_applicable=a["result__leaves_applicable"] or 0,
             overdue=overdue,
         )
         if sums:
@@ -501,8 +566,14 @@ def progress(framework: Framework, r: Reach, under: Unit | None = None, now=None
 # --- remediation ------------------------------------------------------------------------------------
 
 
-def remediation_items_for(r: Reach, *, framework: Framework | None = None, status: str = "",
-                          overdue: bool = False, today: date | None = None):
+def remediation_items_for(
+    r: Reach,
+    *,
+    framework: Framework | None = None,
+    status: str = "",
+    overdue: bool = False,
+    today: date | None = None,
+):
     """Remediation items the user may see: their own unit's (officers) and those of the units under
     their authority. A queryset with everything the list page shows joined in."""
     qs = RemediationItem.objects.select_related(
@@ -514,4 +585,6 @@ def remediation_items_for(r: Reach, *, framework: Framework | None = None, statu
         qs = qs.filter(status=status)
     if overdue:
         qs = qs.filter(due_date__lt=today or timezone.localdate()).exclude(status=RemediationStatus.DONE)
-    return qs.order_by("assessment__framework__year", "assessment__unit__code", "-points_lost", "criterion__order")
+    return qs.order_by(
+        "assessment__framework__year", "assessment__unit__code", "-points_lost", "criterion__order"
+    )

@@ -66,14 +66,26 @@ def _num(value):
     return None if value is None else float(value)
 
 
-def _chart(kind: str, labels, datasets, *, y_max=None, reverse=False, horizontal=False, legend=True,
-           y_title="", x_title="") -> dict:
+def _chart(
+    kind: str,
+    labels,
+    datasets,
+    *,
+    y_max=None,
+    reverse=False,
+    horizontal=False,
+    legend=True,
+    y_title="",
+    x_title="",
+) -> dict:
     """A Chart.js configuration (plain JSON: no functions) that charts.js hands to `new Chart`."""
     value_axis = "x" if horizontal else "y"
     scales = {}
     if kind in ("bar", "line"):
-        scales = {value_axis: {"beginAtZero": not reverse, "reverse": reverse},
-                  ("y" if horizontal else "x"): {"ticks": {"autoSkip": True}}}
+        scales = {
+            value_axis: {"beginAtZero": not reverse, "reverse": reverse},
+            ("y" if horizontal else "x"): {"ticks": {"autoSkip": True}},
+        }
         if y_max is not None:
             scales[value_axis]["max"] = y_max
         if y_title:
@@ -100,12 +112,20 @@ def _chart(kind: str, labels, datasets, *, y_max=None, reverse=False, horizontal
 def _tabs(framework: Framework, under: Unit | None, current: str) -> list[dict]:
     query = "?" + urlencode({"under": under.code}) if under else ""
     tabs = [
-        ("ranking", _("Ranking"), reverse("reports:dashboard") + "?" + urlencode(
-            {"framework": framework.code, **({"under": under.code} if under else {})})),
+        (
+            "ranking",
+            _("Ranking"),
+            reverse("reports:dashboard")
+            + "?"
+            + urlencode({"framework": framework.code, **({"under": under.code} if under else {})}),
+        ),
         ("areas", _("Areas"), reverse("reports:areas", args=[framework.code]) + query),
         ("progress", _("Progress"), reverse("reports:progress", args=[framework.code]) + query),
-        ("remediation", _("Remediation"), reverse("reports:remediation_list") + "?" + urlencode(
-            {"framework": framework.code})),
+        (
+            "remediation",
+            _("Remediation"),
+            reverse("reports:remediation_list") + "?" + urlencode({"framework": framework.code}),
+        ),
     ]
     return [{"key": key, "label": label, "url": url, "active": key == current} for key, label, url in tabs]
 
@@ -130,18 +150,29 @@ def dashboard(request):
     r = reach(request.user)
     frameworks = list(access.frameworks_overseen_by(request.user).order_by("-year", "code"))
     years = sorted({f.year for f in frameworks}, reverse=True)
-    kinds = [(value, label) for value, label in UnitKind.choices if any(f.unit_kind == value for f in frameworks)]
+    kinds = [
+        (value, label) for value, label in UnitKind.choices if any(f.unit_kind == value for f in frameworks)
+    ]
     year = request.GET.get("year", "")
     kind = request.GET.get("kind", "")
-    candidates = [f for f in frameworks if (not year or str(f.year) == year) and (not kind or f.unit_kind == kind)]
+    candidates = [
+        f for f in frameworks if (not year or str(f.year) == year) and (not kind or f.unit_kind == kind)
+    ]
     code = request.GET.get("framework", "")
     chosen = next((f for f in candidates if f.code == code), None)
     if chosen is None and code and not any(f.code == code for f in frameworks):
         raise Http404
     if chosen is None:
         chosen = candidates[0] if candidates else None
-    context = {"frameworks": frameworks, "candidates": candidates, "years": years, "kinds": kinds,
-               "year": year, "kind": kind, "framework": chosen}
+    context = {
+        "frameworks": frameworks,
+        "candidates": candidates,
+        "years": years,
+        "kinds": kinds,
+        "year": year,
+        "kind": kind,
+        "framework": chosen,
+    }
     if chosen is None:
         return render(request, "reports/dashboard.html", context)
     under = _under(request, chosen)
@@ -152,47 +183,76 @@ def dashboard(request):
     distribution = selectors.grade_distribution(rows, bands)
     charted = [row for row in rows if row.index is not None]
     context.update(_base_context(request, chosen, r, under, "ranking"))
-    context.update({
-        "rows": rows,
-        "colours": colours,
-        "ranked": board.ranked,
-        "distribution": distribution,
-        "export_query": urlencode({"under": under.code}) if under else "",
-        "index_chart": _chart(
-            "bar", [row.unit_name for row in charted],
-            [{"label": _("Index"), "data": [_num(row.index) for row in charted],
-              "backgroundColor": [selectors.grade_colour(row.grade, colours) for row in charted]}],
-            y_max=100, legend=False, y_title=_("Index"),
-        ),
-        "grade_chart": _chart(
-            "doughnut", [line.name or _("No grade") for line in distribution],
-            [{"label": _("Units"), "data": [line.count for line in distribution],
-              "backgroundColor": [line.colour for line in distribution]}],
-        ),
-        "can_suggest": chosen.is_published and can_manage_framework(request.user, chosen),
-    })
+    context.update(
+        {
+            "rows": rows,
+            "colours": colours,
+            "ranked": board.ranked,
+            "distribution": distribution,
+            "export_query": urlencode({"under": under.code}) if under else "",
+            "index_chart": _chart(
+                "bar",
+                [row.unit_name for row in charted],
+                [
+                    {
+                        "label": _("Index"),
+                        "data": [_num(row.index) for row in charted],
+                        "backgroundColor": [selectors.grade_colour(row.grade, colours) for row in charted],
+                    }
+                ],
+                y_max=100,
+                legend=False,
+                y_title=_("Index"),
+            ),
+            "grade_chart": _chart(
+                "doughnut",
+                [line.name or _("No grade") for line in distribution],
+                [
+                    {
+                        "label": _("Units"),
+                        "data": [line.count for line in distribution],
+                        "backgroundColor": [line.colour for line in distribution],
+                    }
+                ],
+            ),
+            "can_suggest": chosen.is_published and can_manage_framework(request.user, chosen),
+        }
+    )
     return render(request, "reports/dashboard.html", context)
 
 
 def _export_rows(framework: Framework, rows, ranked: int) -> tuple[list[str], list[list], int]:
-    header = [_("Rank"), _("Unit code"), _("Unit"), _("Points"), _("Max points"), _("Index"), _("Grade"),
-              _("Provisional"), _("Change in points"), _("Change in index"), _("Change in places")]
+    header = [
+        _("Rank"),
+        _("Unit code"),
+        _("Unit"),
+        _("Points"),
+        _("Max points"),
+        _("Index"),
+        _("Grade"),
+        _("Provisional"),
+        _("Change in points"),
+        _("Change in index"),
+        _("Change in places"),
+    ]
     places = framework.index_decimals
     lines = []
     for row in rows:
-        lines.append([
-            f"{row.rank:02d}/{ranked:02d}" if row.rank else "",
-            row.unit_code,
-            row.unit_name,
-            row.points,
-            row.max_points,
-            row.index,
-            row.grade,
-            _("yes") if row.provisional else _("no"),
-            row.points_change,
-            row.index_change,
-            rank_change_text(row.rank_change) if row.rank_change is not None else "",
-        ])
+        lines.append(
+            [
+                f"{row.rank:02d}/{ranked:02d}" if row.rank else "",
+                row.unit_code,
+                row.unit_name,
+                row.points,
+                row.max_points,
+                row.index,
+                row.grade,
+                _("yes") if row.provisional else _("no"),
+                row.points_change,
+                row.index_change,
+                rank_change_text(row.rank_change) if row.rank_change is not None else "",
+            ]
+        )
     return header, lines, places
 
 
@@ -215,10 +275,12 @@ def ranking_export(request, code, fmt):
         writer.writerow(header)
         decimals = {3: 2, 4: 2, 5: places, 8: 2, 9: places}  # column → decimals of its numbers
         for line in lines:
-            writer.writerow([
-                as_json_decimal(value, decimals[i]) if i in decimals and value is not None else value
-                for i, value in enumerate(line)
-            ])
+            writer.writerow(
+                [
+                    as_json_decimal(value, decimals[i]) if i in decimals and value is not None else value
+                    for i, value in enumerate(line)
+                ]
+            )
         response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
     else:
         from openpyxl import Workbook
@@ -261,17 +323,27 @@ def areas(request, code):
     under = _under(request, framework)
     matrix = selectors.area_matrix(framework, r, under)
     context = _base_context(request, framework, r, under, "areas")
-    context.update({
-        "matrix": matrix,
-        "show_rank": request.GET.get("show") == "rank",
-        "keep": [("show", "rank")] if request.GET.get("show") == "rank" else [],
-        "average_chart": _chart(
-            "bar", [f"{a.code}. {a.title}"[:40] for a in matrix.areas],
-            [{"label": _("Framework average index"), "data": [_num(a.average_index) for a in matrix.areas],
-              "backgroundColor": "#0b5cad"}],
-            y_max=100, legend=False, y_title=_("Index"),
-        ),
-    })
+    context.update(
+        {
+            "matrix": matrix,
+            "show_rank": request.GET.get("show") == "rank",
+            "keep": [("show", "rank")] if request.GET.get("show") == "rank" else [],
+            "average_chart": _chart(
+                "bar",
+                [f"{a.code}. {a.title}"[:40] for a in matrix.areas],
+                [
+                    {
+                        "label": _("Framework average index"),
+                        "data": [_num(a.average_index) for a in matrix.areas],
+                        "backgroundColor": "#0b5cad",
+                    }
+                ],
+                y_max=100,
+                legend=False,
+                y_title=_("Index"),
+            ),
+        }
+    )
     return render(request, "reports/areas.html", context)
 
 
@@ -296,14 +368,22 @@ def unit_profile(request, unit_code):
         rank_chart = _chart("line", years, rank_sets, reverse=True, y_title=_("Rank"))
     if profile.areas:
         areas_chart = _chart(
-            "bar", [a.column.code for a in profile.areas],
+            "bar",
+            [a.column.code for a in profile.areas],
             [
-                {"label": unit.name, "data": [_num(a.cell.index) if a.cell else None for a in profile.areas],
-                 "backgroundColor": "#b3261e"},
-                {"label": _("Framework average"), "data": [_num(a.column.average_index) for a in profile.areas],
-                 "backgroundColor": "#9aa5b1"},
+                {
+                    "label": unit.name,
+                    "data": [_num(a.cell.index) if a.cell else None for a in profile.areas],
+                    "backgroundColor": "#b3261e",
+                },
+                {
+                    "label": _("Framework average"),
+                    "data": [_num(a.column.average_index) for a in profile.areas],
+                    "backgroundColor": "#9aa5b1",
+                },
             ],
-            y_max=100, y_title=_("Index"),
+            y_max=100,
+            y_title=_("Index"),
         )
     editable = {item.pk for item in profile.remediation if r.is_officer_of(unit) or r.appraises(unit)}
     context = {
@@ -317,9 +397,9 @@ def unit_profile(request, unit_code):
         "today": timezone.localdate(),
         "overseer": r.oversees(unit),
         "lost_total": sum((item.lost for item in profile.lost), 0),
-        "series_rows": [
-            (year, index, rank) for year, (index, rank) in profile.continuous_series().items()
-        ] if len(profile.lineage) > 1 else [],
+        "series_rows": [(year, index, rank) for year, (index, rank) in profile.continuous_series().items()]
+        if len(profile.lineage) > 1
+        else [],
     }
     return render(request, "reports/unit_profile.html", context)
 
@@ -332,9 +412,18 @@ def _history_datasets(unit: Unit, profile, years: list[int]) -> tuple[list[dict]
     own_years = {point.year for point in profile.history if point.own}
     label = unit.name
     if any(year not in own_years for year in series):
-        label = _("%(unit)s (before %(year)s: its predecessors)") % {"unit": unit.name, "year": min(own_years)}
-    main = {"label": label, "borderColor": "#b3261e", "backgroundColor": "#b3261e", "tension": 0, "pointRadius": 4,
-            "borderWidth": 3}
+        label = _("%(unit)s (before %(year)s: its predecessors)") % {
+            "unit": unit.name,
+            "year": min(own_years),
+        }
+    main = {
+        "label": label,
+        "borderColor": "#b3261e",
+        "backgroundColor": "#b3261e",
+        "tension": 0,
+        "pointRadius": 4,
+        "borderWidth": 3,
+    }
     index_sets = [{**main, "data": [_num(series[y][0]) if y in series else None for y in years]}]
     rank_sets = [{**main, "data": [series[y][1] if y in series else None for y in years]}]
     predecessors: dict[str, dict[int, object]] = {}
@@ -342,8 +431,15 @@ def _history_datasets(unit: Unit, profile, years: list[int]) -> tuple[list[dict]
         if not point.own:
             predecessors.setdefault(point.unit_name, {})[point.year] = point
     for i, (name, points) in enumerate(predecessors.items()):
-        style = {"label": name, "borderColor": palette[i % len(palette)], "backgroundColor": palette[i % len(palette)],
-                 "borderDash": [6, 4], "borderWidth": 1.5, "tension": 0, "pointRadius": 3}
+        style = {
+            "label": name,
+            "borderColor": palette[i % len(palette)],
+            "backgroundColor": palette[i % len(palette)],
+            "borderDash": [6, 4],
+            "borderWidth": 1.5,
+            "tension": 0,
+            "pointRadius": 3,
+        }
         index_sets.append({**style, "data": [_num(points[y].index) if y in points else None for y in years]})
         rank_sets.append({**style, "data": [points[y].rank if y in points else None for y in years]})
     return index_sets, rank_sets
@@ -362,23 +458,42 @@ def progress(request, code):
     overstated = board.overstated
     top = overstated[:20]
     context = _base_context(request, framework, r, under, "progress")
-    context.update({
-        "board": board,
-        "overstated": overstated,
-        "status_chart": _chart(
-            "bar", [label for _s, label, _n, _c in board.by_status],
-            [{"label": _("Units"), "data": [n for _s, _l, n, _c in board.by_status],
-              "backgroundColor": [c for _s, _l, _n, c in board.by_status]}],
-            legend=False, horizontal=True,
-        ),
-        "overstatement_chart": _chart(
-            "bar", [row.unit_name for row in top],
-            [{"label": _("Self points above appraised"), "data": [_num(row.overstatement) for row in top],
-              "backgroundColor": "#c98a00"}],
-            legend=False, horizontal=True, y_title=_("Points"),
-        ) if top else None,
-        "now": timezone.now(),
-    })
+    context.update(
+        {
+            "board": board,
+            "overstated": overstated,
+            "status_chart": _chart(
+                "bar",
+                [label for _s, label, _n, _c in board.by_status],
+                [
+                    {
+                        "label": _("Units"),
+                        "data": [n for _s, _l, n, _c in board.by_status],
+                        "backgroundColor": [c for _s, _l, _n, c in board.by_status],
+                    }
+                ],
+                legend=False,
+                horizontal=True,
+            ),
+            "overstatement_chart": _chart(
+                "bar",
+                [row.unit_name for row in top],
+                [
+                    {
+                        "label": _("Self points above appraised"),
+                        "data": [_num(row.overstatement) for row in top],
+                        "backgroundColor": "#c98a00",
+                    }
+                ],
+                legend=False,
+                horizontal=True,
+                y_title=_("Points"),
+            )
+            if top
+            else None,
+            "now": timezone.now(),
+        }
+    )
     return render(request, "reports/progress.html", context)
 
 
@@ -399,7 +514,9 @@ def remediation_list(request):
     if form.is_valid():
         status, overdue = form.cleaned_data["status"], form.cleaned_data["overdue"]
     today = timezone.localdate()
-    items = selectors.remediation_items_for(r, framework=framework, status=status, overdue=overdue, today=today)
+    items = selectors.remediation_items_for(
+        r, framework=framework, status=status, overdue=overdue, today=today
+    )
     page = Paginator(items, 100).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -410,9 +527,12 @@ def remediation_list(request):
         "items": page.object_list,
         "today": today,
         "query": query.urlencode(),
-        "tabs": _tabs(framework, None, "remediation") if framework and (r.is_leader or r.is_appraiser)
+        "tabs": _tabs(framework, None, "remediation")
+        if framework and (r.is_leader or r.is_appraiser)
         else [],
-        "can_suggest": bool(framework and framework.is_published and can_manage_framework(request.user, framework)),
+        "can_suggest": bool(
+            framework and framework.is_published and can_manage_framework(request.user, framework)
+        ),
         "editable_units": set(r.officer_unit_ids),
         "appraiser": r.is_appraiser,
     }
@@ -449,16 +569,37 @@ def remediation_edit(request, pk):
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                messages.success(request, _("Remediation item %(code)s saved.") % {"code": item.criterion.code})
-                return redirect(next_url or reverse("reports:unit_profile", args=[item.assessment.unit.code])
-                                + "?" + urlencode({"framework": item.assessment.framework.code}) + "#remediation")
+                messages.success(
+                    request, _("Remediation item %(code)s saved.") % {"code": item.criterion.code}
+                )
+                return redirect(
+                    next_url
+                    or reverse("reports:unit_profile", args=[item.assessment.unit.code])
+                    + "?"
+                    + urlencode({"framework": item.assessment.framework.code})
+                    + "#remediation"
+                )
     else:
-        form = RemediationForm(initial={"action": item.action, "responsible": item.responsible,
-                                        "due_date": item.due_date, "status": item.status})
-    return render(request, "reports/remediation_edit.html", {
-        "item": item, "form": form, "editable": editable, "next": next_url, "today": timezone.localdate(),
-        "done": RemediationStatus.DONE,
-    })
+        form = RemediationForm(
+            initial={
+                "action": item.action,
+                "responsible": item.responsible,
+                "due_date": item.due_date,
+                "status": item.status,
+            }
+        )
+    return render(
+        request,
+        "reports/remediation_edit.html",
+        {
+            "item": item,
+            "form": form,
+            "editable": editable,
+            "next": next_url,
+            "today": timezone.localdate(),
+            "done": RemediationStatus.DONE,
+        },
+    )
 
 
 urlpatterns = [

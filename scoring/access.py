@@ -110,7 +110,9 @@ def reach(user) -> Reach:
 # --- units under a user's authority -----------------------------------------------------------------
 
 
-def authority_condition(r: Reach, path_field: str, *, roles=OVERSEERS, officer_unit_field: str | None = None) -> Q:
+def authority_condition(
+    r: Reach, path_field: str, *, roles=OVERSEERS, officer_unit_field: str | None = None
+) -> Q:
     """Rows whose unit (its path in `path_field`) lies under the user's authority: under one of their
     memberships of `roles` (everything for a superuser). With officer_unit_field (the unit id field),
     also the rows of the units the user is an officer of. The one "units under my authority" filter."""
@@ -164,9 +166,10 @@ def can_view_framework(user, framework: Framework) -> bool:
     if r.oversees(framework.authority):
         return True
     # An officer sees the frameworks that assess their unit.
-    return bool(r.officer_unit_ids) and Assessment.objects.filter(
-        framework=framework, unit_id__in=r.officer_unit_ids
-    ).exists()
+    return (
+        bool(r.officer_unit_ids)
+        and Assessment.objects.filter(framework=framework, unit_id__in=r.officer_unit_ids).exists()
+    )
 
 
 def can_oversee_framework(user, framework: Framework) -> bool:
@@ -197,7 +200,8 @@ def ensure_framework_oversight(user, framework: Framework) -> None:
 def ensure_framework_management(user, framework: Framework) -> None:
     if not can_manage_framework(user, framework):
         raise PermissionDenied(
-            _("Only appraisers of %(authority)s manage this framework.") % {"authority": framework.authority.name}
+            _("Only appraisers of %(authority)s manage this framework.")
+            % {"authority": framework.authority.name}
         )
 
 
@@ -252,7 +256,9 @@ def frameworks_visible_to(user) -> QuerySet[Framework]:
 
 def frameworks_overseen_by(user) -> QuerySet[Framework]:
     """Frameworks whose pages the user reads (dashboards, reports)."""
-    return Framework.objects.select_related("authority").filter(authority_condition(reach(user), "authority__path"))
+    return Framework.objects.select_related("authority").filter(
+        authority_condition(reach(user), "authority__path")
+    )
 
 
 def get_authorities_for_framework_import(user) -> list[Unit]:
@@ -305,9 +311,9 @@ def self_edit_refusal(user, assessment: Assessment, now=None) -> str | None:
     if not (r.is_officer_of(assessment.unit) or on_behalf):
         return _("Only the unit's officers (or an appraiser on its behalf) fill in the self-assessment.")
     if assessment.status not in (AssessmentStatus.DRAFT, AssessmentStatus.RETURNED):
-        return _("The self-assessment is %(status)s; it can be changed only before submission or when returned.") % {
-            "status": assessment.get_status_display()
-        }
+        return _(
+            "The self-assessment is %(status)s; it can be changed only before submission or when returned."
+        ) % {"status": assessment.get_status_display()}
     deadline = assessment.self_deadline
     if (
         not on_behalf
@@ -516,7 +522,9 @@ def ensure_assessment_import(user, *, framework: Framework, unit: Unit, stage: s
     if not r.sees_unit(unit):
         raise Http404
     assessment = (
-        Assessment.objects.select_related("unit", "framework__authority").filter(framework=framework, unit=unit).first()
+        Assessment.objects.select_related("unit", "framework__authority")
+        .filter(framework=framework, unit=unit)
+        .first()
     )
     if assessment is not None:
         if stage not in upload_stages(user, assessment):
@@ -526,7 +534,9 @@ def ensure_assessment_import(user, *, framework: Framework, unit: Unit, stage: s
         return
     ensure_not_published(framework)
     if stage == ImportKind.SELF and not (r.is_officer_of(unit) or r.appraises(unit)):
-        raise PermissionDenied(_("Only the unit's officers (or an appraiser on its behalf) fill in the self-assessment."))
+        raise PermissionDenied(
+            _("Only the unit's officers (or an appraiser on its behalf) fill in the self-assessment.")
+        )
     if stage == ImportKind.APPRAISAL and not r.appraises(unit):
         raise PermissionDenied(_("Only appraisers of the Home Affairs office appraise assessments."))
 

@@ -118,7 +118,9 @@ def is_locked(request, obj) -> bool:
         return False
     cache = request.__dict__.setdefault("_parindex_published", {})
     if framework_id not in cache:
-        cache[framework_id] = Framework.objects.filter(pk=framework_id, status=FrameworkStatus.PUBLISHED).exists()
+        cache[framework_id] = Framework.objects.filter(
+            pk=framework_id, status=FrameworkStatus.PUBLISHED
+        ).exists()
     return cache[framework_id]
 
 
@@ -184,13 +186,22 @@ def _points(value):
 
 def score_changes(form) -> dict[str, object]:
     """The score fields a form changed, with their new values (a new row: every field that holds something)."""
-    names = form.changed_data if form.instance.pk else [n for n in form.changed_data if n not in ("assessment",
-                                                                                                  "criterion")]
+    names = (
+        form.changed_data
+        if form.instance.pk
+        else [n for n in form.changed_data if n not in ("assessment", "criterion")]
+    )
     return {name: form.cleaned_data.get(name) for name in names if name in SCORE_FIELDS}
 
 
-SCORE_FIELDS = ("self_points", "not_applicable", "note", "evidence_reference", "appraised_points",
-                "appraisal_reason")
+SCORE_FIELDS = (
+    "self_points",
+    "not_applicable",
+    "note",
+    "evidence_reference",
+    "appraised_points",
+    "appraisal_reason",
+)
 
 
 class ScoreInlineFormSet(forms.BaseInlineFormSet):
@@ -205,8 +216,14 @@ class ScoreInlineFormSet(forms.BaseInlineFormSet):
 class ScoreInline(LockedWhenPublished, admin.TabularInline):
     model = Score
     formset = ScoreInlineFormSet
-    fields = ["criterion_code", "criterion_title", "self_points", "not_applicable", "appraised_points",
-              "appraisal_reason"]
+    fields = [
+        "criterion_code",
+        "criterion_title",
+        "self_points",
+        "not_applicable",
+        "appraised_points",
+        "appraisal_reason",
+    ]
     readonly_fields = ["criterion_code", "criterion_title"]
     formfield_overrides = WIDE_TEXT
     extra = 0
@@ -216,7 +233,8 @@ class ScoreInline(LockedWhenPublished, admin.TabularInline):
     def get_queryset(self, request):
         # The unit and framework too: each row shows the score's name, which mentions them.
         return (
-            super().get_queryset(request)
+            super()
+            .get_queryset(request)
             .select_related("criterion", "assessment__unit", "assessment__framework")
             .order_by("criterion__order")
         )
@@ -280,13 +298,24 @@ class FrameworkAddForm(forms.ModelForm):
         label=_("grade bands"),
         required=False,
         initial=DEFAULT_BANDS,
-        help_text=_("Name:minimum index, separated by commas. Empty: the bands of the framework copied from."),
+        help_text=_(
+            "Name:minimum index, separated by commas. Empty: the bands of the framework copied from."
+        ),
     )
 
     class Meta:
         model = Framework
-        fields = ["code", "name", "authority", "unit_kind", "year", "legal_basis", "index_decimals",
-                  "self_deadline", "appraisal_deadline"]
+        fields = [
+            "code",
+            "name",
+            "authority",
+            "unit_kind",
+            "year",
+            "legal_basis",
+            "index_decimals",
+            "self_deadline",
+            "appraisal_deadline",
+        ]
 
     def clean_bands(self):
         text = self.cleaned_data["bands"].strip()
@@ -303,7 +332,16 @@ class ReopenForm(forms.Form):
 
 @admin.register(Framework)
 class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, admin.ModelAdmin):
-    list_display = ["code", "name", "year", "unit_kind", "authority", "status", "decision_number", "assessment_count"]
+    list_display = [
+        "code",
+        "name",
+        "year",
+        "unit_kind",
+        "authority",
+        "status",
+        "decision_number",
+        "assessment_count",
+    ]
     list_filter = ["year", "status", "unit_kind", ("authority", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["authority"]
     search_fields = ["code", "name", "decision_number", "authority__code", "authority__name"]
@@ -311,15 +349,34 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
     actions = ["reopen_published"]
     inlines = [GradeBandInline, CriterionInline]
     add_fieldsets = [
-        (None, {"fields": ["code", "name", "authority", "unit_kind", "year", "copy_from", "bands",
-                           "index_decimals", "legal_basis"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "code",
+                    "name",
+                    "authority",
+                    "unit_kind",
+                    "year",
+                    "copy_from",
+                    "bands",
+                    "index_decimals",
+                    "legal_basis",
+                ]
+            },
+        ),
         (_("Deadlines"), {"fields": ["self_deadline", "appraisal_deadline"]}),
     ]
     change_fieldsets = [
-        (None, {"fields": ["code", "name", "authority", "unit_kind", "year", "index_decimals", "legal_basis"]}),
+        (
+            None,
+            {"fields": ["code", "name", "authority", "unit_kind", "year", "index_decimals", "legal_basis"]},
+        ),
         (_("Workflow"), {"fields": ["status", "self_deadline", "appraisal_deadline", "results_computed_at"]}),
-        (_("Publication"), {"fields": ["decision_number", "decision_date", "published_at", "published_by",
-                                       "reopen_link"]}),
+        (
+            _("Publication"),
+            {"fields": ["decision_number", "decision_date", "published_at", "published_by", "reopen_link"]},
+        ),
     ]
 
     def get_queryset(self, request):
@@ -340,8 +397,18 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        fields = ["code", "authority", "unit_kind", "year", "decision_number", "decision_date", "published_at",
-                  "published_by", "results_computed_at", "reopen_link"]
+        fields = [
+            "code",
+            "authority",
+            "unit_kind",
+            "year",
+            "decision_number",
+            "decision_date",
+            "published_at",
+            "published_by",
+            "results_computed_at",
+            "reopen_link",
+        ]
         return fields + (["status"] if obj.is_published else [])
 
     def get_inlines(self, request, obj):
@@ -350,7 +417,9 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
     def formfield_for_choice_field(self, db_field, request, **kwargs):
         if db_field.name == "status":
             # Publishing needs a decision: it happens on the publication page, not in this form.
-            kwargs["choices"] = [(v, label) for v, label in FrameworkStatus.choices if v != FrameworkStatus.PUBLISHED]
+            kwargs["choices"] = [
+                (v, label) for v, label in FrameworkStatus.choices if v != FrameworkStatus.PUBLISHED
+            ]
         return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     @admin.display(description=_("reopen"))
@@ -358,35 +427,55 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
         if not framework.pk or not framework.is_published:
             return "—"
         url = reverse("admin:scoring_framework_reopen", args=[framework.pk])
-        return format_html('<a class="button" href="{}">{}</a>', url, gettext("Reopen this published framework…"))
+        return format_html(
+            '<a class="button" href="{}">{}</a>', url, gettext("Reopen this published framework…")
+        )
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if not change:
             source = data["copy_from"]
             rows = [
-                CriterionRow(code=c.code, title=c.title, max_points=c.max_points, kind=c.kind, source=c.source,
-                             guidance=c.guidance)
+                CriterionRow(
+                    code=c.code,
+                    title=c.title,
+                    max_points=c.max_points,
+                    kind=c.kind,
+                    source=c.source,
+                    guidance=c.guidance,
+                )
                 for c in source.criteria.order_by("order")
             ]
             bands = data["bands"]
             if bands is None:
                 bands = [Band(b.name, b.min_index) for b in source.grade_bands.all()]
             framework = framework_create(
-                code=data["code"], authority=data["authority"], unit_kind=data["unit_kind"], year=data["year"],
-                name=data["name"], rows=rows, bands=bands, index_decimals=data["index_decimals"],
-                legal_basis=data["legal_basis"], actor=request.user, via=Via.ADMIN,
+                code=data["code"],
+                authority=data["authority"],
+                unit_kind=data["unit_kind"],
+                year=data["year"],
+                name=data["name"],
+                rows=rows,
+                bands=bands,
+                index_decimals=data["index_decimals"],
+                legal_basis=data["legal_basis"],
+                actor=request.user,
+                via=Via.ADMIN,
             )
         else:
             framework = framework_update(
                 framework=obj,
                 changes={name: data[name] for name in form.changed_data if name in FRAMEWORK_SETTINGS},
-                actor=request.user, via=Via.ADMIN,
+                actor=request.user,
+                via=Via.ADMIN,
             )
         if {"self_deadline", "appraisal_deadline"} & set(form.changed_data):
             framework = framework_set_deadlines(
-                framework=framework, self_deadline=data.get("self_deadline"),
-                appraisal_deadline=data.get("appraisal_deadline"), actor=request.user, via=Via.ADMIN,
+                framework=framework,
+                self_deadline=data.get("self_deadline"),
+                appraisal_deadline=data.get("appraisal_deadline"),
+                actor=request.user,
+                via=Via.ADMIN,
             )
         obj.pk, obj.status, obj.created_at = framework.pk, framework.status, framework.created_at
 
@@ -396,15 +485,20 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
                 kept = [f for f in formset.forms if f.has_changed() or f.instance.pk]
                 bands = [
                     Band(f.cleaned_data["name"], f.cleaned_data["min_index"])
-                    for f in kept if not (formset.can_delete and formset._should_delete_form(f))
+                    for f in kept
+                    if not (formset.can_delete and formset._should_delete_form(f))
                 ]
                 grade_bands_set(framework=form.instance, bands=bands, actor=request.user, via=Via.ADMIN)
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
             return
         changed = [f for f in formset.forms if f.instance.pk and f.has_changed()]
         for f in changed:
-            criterion_update(criterion=f.instance, changes={name: f.cleaned_data[name] for name in f.changed_data},
-                             actor=request.user, via=Via.ADMIN)
+            criterion_update(
+                criterion=f.instance,
+                changes={name: f.cleaned_data[name] for name in f.changed_data},
+                actor=request.user,
+                via=Via.ADMIN,
+            )
         # What the admin's change message reads; the services did the saving.
         formset.new_objects, formset.deleted_objects = [], []
         formset.changed_objects = [(f.instance, f.changed_data) for f in changed]
@@ -413,8 +507,11 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
         framework_delete(framework=obj, actor=request.user, via=Via.ADMIN)
 
     def delete_queryset(self, request, queryset):
-        self.delete_each(request, queryset,
-                         lambda framework: framework_delete(framework=framework, actor=request.user, via=Via.ADMIN))
+        self.delete_each(
+            request,
+            queryset,
+            lambda framework: framework_delete(framework=framework, actor=request.user, via=Via.ADMIN),
+        )
 
     # Reopening: the only way to change a published framework, with a reason, through the service.
 
@@ -423,8 +520,11 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
 
     def get_urls(self):
         return [
-            path("<path:object_id>/reopen/", self.admin_site.admin_view(self.reopen_view),
-                 name="scoring_framework_reopen"),
+            path(
+                "<path:object_id>/reopen/",
+                self.admin_site.admin_view(self.reopen_view),
+                name="scoring_framework_reopen",
+            ),
             *super().get_urls(),
         ]
 
@@ -443,8 +543,12 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
         try:
             with transaction.atomic():
                 for framework in frameworks:
-                    framework_reopen(framework=framework, reason=form.cleaned_data["reason"], actor=request.user,
-                                     via=Via.ADMIN)
+                    framework_reopen(
+                        framework=framework,
+                        reason=form.cleaned_data["reason"],
+                        actor=request.user,
+                        via=Via.ADMIN,
+                    )
         except ValidationError as error:
             for name, texts in refusal_errors(error).items():
                 for text in texts:
@@ -455,7 +559,9 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
     def _reopen(self, request, frameworks, *, from_action):
         published = [f for f in frameworks if f.is_published]
         if not published:
-            self.message_user(request, gettext("None of the selected frameworks is published."), messages.WARNING)
+            self.message_user(
+                request, gettext("None of the selected frameworks is published."), messages.WARNING
+            )
             return None if from_action else redirect("admin:scoring_framework_change", frameworks[0].pk)
         submitted = request.method == "POST" and "reason" in request.POST
         form = ReopenForm(request.POST if submitted else None)
@@ -484,7 +590,9 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
 
 
 @admin.register(Criterion)
-class CriterionAdmin(ServiceRefusals, SpreadsheetAdminMixin, ExportMixin, LockedWhenPublished, admin.ModelAdmin):
+class CriterionAdmin(
+    ServiceRefusals, SpreadsheetAdminMixin, ExportMixin, LockedWhenPublished, admin.ModelAdmin
+):
     resource_classes = [CriterionResource]  # export only: see scoring.exchange.resources
     list_display = ["tree_code", "title", "framework", "max_points", "kind", "source", "is_leaf"]
     list_display_links = ["tree_code", "title"]
@@ -492,8 +600,19 @@ class CriterionAdmin(ServiceRefusals, SpreadsheetAdminMixin, ExportMixin, Locked
     list_select_related = ["framework"]
     search_fields = ["code", "title", "framework__code"]
     ordering = ["framework", "order"]
-    fields = ["framework", "code", "title", "guidance", "max_points", "kind", "source", "allows_not_applicable",
-              "order", "depth", "is_leaf"]
+    fields = [
+        "framework",
+        "code",
+        "title",
+        "guidance",
+        "max_points",
+        "kind",
+        "source",
+        "allows_not_applicable",
+        "order",
+        "depth",
+        "is_leaf",
+    ]
     readonly_fields = ["framework", "code", "max_points", "kind", "source", "order", "depth", "is_leaf"]
 
     def has_add_permission(self, request):
@@ -507,8 +626,12 @@ class CriterionAdmin(ServiceRefusals, SpreadsheetAdminMixin, ExportMixin, Locked
         return indented_code(criterion)
 
     def save_model(self, request, obj, form, change):
-        criterion_update(criterion=obj, changes={name: form.cleaned_data[name] for name in form.changed_data},
-                         actor=request.user, via=Via.ADMIN)
+        criterion_update(
+            criterion=obj,
+            changes={name: form.cleaned_data[name] for name in form.changed_data},
+            actor=request.user,
+            via=Via.ADMIN,
+        )
 
 
 @admin.register(GradeBand)
@@ -536,14 +659,18 @@ class GradeBandAdmin(ServiceRefusals, LockedWhenPublished, admin.ModelAdmin):
         return [Band(b.name, b.min_index) for b in framework.grade_bands.exclude(pk=getattr(obj, "pk", None))]
 
     def save_model(self, request, obj, form, change):
-        bands = grade_bands_set(framework=obj.framework, bands=[*self._others(obj.framework, obj),
-                                                                Band(obj.name, obj.min_index)],
-                                actor=request.user, via=Via.ADMIN)
+        bands = grade_bands_set(
+            framework=obj.framework,
+            bands=[*self._others(obj.framework, obj), Band(obj.name, obj.min_index)],
+            actor=request.user,
+            via=Via.ADMIN,
+        )
         obj.pk = next(b.pk for b in bands if b.name == obj.name)
 
     def delete_model(self, request, obj):
-        grade_bands_set(framework=obj.framework, bands=self._others(obj.framework, obj), actor=request.user,
-                        via=Via.ADMIN)
+        grade_bands_set(
+            framework=obj.framework, bands=self._others(obj.framework, obj), actor=request.user, via=Via.ADMIN
+        )
 
     def delete_queryset(self, request, queryset):
         by_framework: dict[Framework, set[int]] = {}
@@ -552,9 +679,16 @@ class GradeBandAdmin(ServiceRefusals, LockedWhenPublished, admin.ModelAdmin):
         for framework, removed in by_framework.items():
             try:
                 with transaction.atomic():
-                    grade_bands_set(framework=framework, actor=request.user, via=Via.ADMIN,
-                                    bands=[Band(b.name, b.min_index) for b in framework.grade_bands.all()
-                                           if b.pk not in removed])
+                    grade_bands_set(
+                        framework=framework,
+                        actor=request.user,
+                        via=Via.ADMIN,
+                        bands=[
+                            Band(b.name, b.min_index)
+                            for b in framework.grade_bands.all()
+                            if b.pk not in removed
+                        ],
+                    )
             except ValidationError as error:
                 self.message_user(request, f"{framework.code}: {refusal_text(error)}", messages.ERROR)
 
@@ -570,8 +704,18 @@ class AssessmentAddForm(forms.ModelForm):
 
 @admin.register(Assessment)
 class AssessmentAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, admin.ModelAdmin):
-    list_display = ["unit_code", "unit_name", "framework", "status", "explanation_round", "result_index",
-                    "result_rank", "result_grade", "submitted_at", "appraised_at"]
+    list_display = [
+        "unit_code",
+        "unit_name",
+        "framework",
+        "status",
+        "explanation_round",
+        "result_index",
+        "result_rank",
+        "result_grade",
+        "submitted_at",
+        "appraised_at",
+    ]
     list_filter = ["framework", "status", "unit__kind"]
     list_select_related = ["unit", "framework", "result"]
     search_fields = ["unit__code", "unit__name", "framework__code"]
@@ -579,8 +723,17 @@ class AssessmentAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, a
     ordering = ["framework", "unit__code"]
     actions = ["submit_selected", "mark_appraised_selected"]
     inlines = [ScoreInline]
-    readonly_fields = ["unit", "framework", "status", "explanation_round", "return_message",
-                       "self_deadline_extended_to", "submitted_at", "appraised_at", "result_summary"]
+    readonly_fields = [
+        "unit",
+        "framework",
+        "status",
+        "explanation_round",
+        "return_message",
+        "self_deadline_extended_to",
+        "submitted_at",
+        "appraised_at",
+        "result_summary",
+    ]
     change_fields = readonly_fields
 
     def get_form(self, request, obj=None, **kwargs):
@@ -639,19 +792,25 @@ class AssessmentAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, a
         result = self._result(assessment)
         if result is None:
             return "—"
-        return gettext("%(points)s / %(max)s points, index %(index)s, rank %(rank)s, %(grade)s%(provisional)s") % {
-            "points": _points(result.points), "max": _points(result.max_points),
-            "index": format_decimal(result.index, assessment.framework.index_decimals) if result.index is not None
+        return gettext(
+            "%(points)s / %(max)s points, index %(index)s, rank %(rank)s, %(grade)s%(provisional)s"
+        ) % {
+            "points": _points(result.points),
+            "max": _points(result.max_points),
+            "index": format_decimal(result.index, assessment.framework.index_decimals)
+            if result.index is not None
             else "—",
-            "rank": result.rank or "—", "grade": result.grade or "—",
+            "rank": result.rank or "—",
+            "grade": result.grade or "—",
             "provisional": " " + gettext("(provisional)") if result.provisional else "",
         }
 
     def save_model(self, request, obj, form, change):
         if change:
             return  # the fields shown are read-only; scores are saved by save_formset
-        assessment = assessment_get_or_create(unit=obj.unit, framework=obj.framework, actor=request.user,
-                                              via=Via.ADMIN)
+        assessment = assessment_get_or_create(
+            unit=obj.unit, framework=obj.framework, actor=request.user, via=Via.ADMIN
+        )
         results_recompute(assessment.framework, assessment_ids=[assessment.pk])
         obj.pk, obj.status, obj.created_at = assessment.pk, assessment.status, assessment.created_at
 
@@ -670,9 +829,11 @@ class AssessmentAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, a
         assessment_delete(assessment=obj, actor=request.user, via=Via.ADMIN)
 
     def delete_queryset(self, request, queryset):
-        self.delete_each(request, queryset.select_related("framework", "unit"),
-                         lambda assessment: assessment_delete(assessment=assessment, actor=request.user,
-                                                              via=Via.ADMIN))
+        self.delete_each(
+            request,
+            queryset.select_related("framework", "unit"),
+            lambda assessment: assessment_delete(assessment=assessment, actor=request.user, via=Via.ADMIN),
+        )
 
     def _workflow(self, request, queryset, service, done_message):
         done, refused = [], []
@@ -716,8 +877,16 @@ class EvidenceInline(LockedWhenPublished, admin.TabularInline):
 class ScoreForm(forms.ModelForm):
     class Meta:
         model = Score
-        fields = ["assessment", "criterion", "self_points", "not_applicable", "note", "evidence_reference",
-                  "appraised_points", "appraisal_reason"]
+        fields = [
+            "assessment",
+            "criterion",
+            "self_points",
+            "not_applicable",
+            "note",
+            "evidence_reference",
+            "appraised_points",
+            "appraisal_reason",
+        ]
 
     def clean(self):
         # What the form itself must know to name one score row; every rule about the points is the services'.
@@ -733,35 +902,69 @@ class ScoreForm(forms.ModelForm):
 
 def _add_evidence(request, score: Score, data: dict) -> Evidence:
     return evidence_add(
-        assessment=score.assessment, code=score.criterion.code, upload=data.get("file") or None,
-        document_number=data.get("document_number") or "", document_date=data.get("document_date"),
-        page=data.get("page") or "", description=data.get("description") or "", actor=request.user,
+        assessment=score.assessment,
+        code=score.criterion.code,
+        upload=data.get("file") or None,
+        document_number=data.get("document_number") or "",
+        document_date=data.get("document_date"),
+        page=data.get("page") or "",
+        description=data.get("description") or "",
+        actor=request.user,
         via=Via.ADMIN,
     )
 
 
 @admin.register(Score)
-class ScoreAdmin(ServiceRefusals, SpreadsheetAdminMixin, ImportExportMixin, LockedWhenPublished, admin.ModelAdmin):
+class ScoreAdmin(
+    ServiceRefusals, SpreadsheetAdminMixin, ImportExportMixin, LockedWhenPublished, admin.ModelAdmin
+):
     form = ScoreForm
     formats = SCORE_FORMATS  # formula cells are refused, as in every other import
     resource_classes = [ScoreResource]  # imports go through the services, like this form
-    list_display = ["unit_code", "framework_code", "criterion_code", "self_points", "not_applicable",
-                    "appraised_points", "appraisal_reason", "updated_at", "updated_by"]
+    list_display = [
+        "unit_code",
+        "framework_code",
+        "criterion_code",
+        "self_points",
+        "not_applicable",
+        "appraised_points",
+        "appraisal_reason",
+        "updated_at",
+        "updated_by",
+    ]
     list_filter = ["assessment__framework", "not_applicable", "criterion__source", "criterion__kind"]
     list_select_related = ["assessment__unit", "assessment__framework", "criterion", "updated_by"]
-    search_fields = ["assessment__unit__code", "assessment__unit__name", "criterion__code", "appraisal_reason"]
+    search_fields = [
+        "assessment__unit__code",
+        "assessment__unit__name",
+        "criterion__code",
+        "appraisal_reason",
+    ]
     autocomplete_fields = ["assessment", "criterion"]
     ordering = ["assessment__framework", "assessment__unit__code", "criterion__order"]
     formfield_overrides = WIDE_TEXT
     inlines = [EvidenceInline]
 
     def get_fields(self, request, obj=None):
-        fields = ["assessment", "criterion", "self_points", "not_applicable", "note", "evidence_reference",
-                  "appraised_points", "appraisal_reason"]
+        fields = [
+            "assessment",
+            "criterion",
+            "self_points",
+            "not_applicable",
+            "note",
+            "evidence_reference",
+            "appraised_points",
+            "appraisal_reason",
+        ]
         return fields + (self.change_only_fields if obj is not None else [])
 
-    change_only_fields = ["explanation_request", "explanation_requested_round", "explanation", "updated_at",
-                          "updated_by"]
+    change_only_fields = [
+        "explanation_request",
+        "explanation_requested_round",
+        "explanation",
+        "updated_at",
+        "updated_by",
+    ]
 
     def get_readonly_fields(self, request, obj=None):
         return ["assessment", "criterion", *self.change_only_fields] if obj is not None else []
@@ -783,16 +986,21 @@ class ScoreAdmin(ServiceRefusals, SpreadsheetAdminMixin, ImportExportMixin, Lock
 
     def save_model(self, request, obj, form, change):
         assessment, criterion = obj.assessment, obj.criterion
-        scores_apply_fields(assessment=assessment, changes={criterion.code: score_changes(form)}, actor=request.user,
-                            via=Via.ADMIN)
+        scores_apply_fields(
+            assessment=assessment,
+            changes={criterion.code: score_changes(form)},
+            actor=request.user,
+            via=Via.ADMIN,
+        )
         # The services saved the row; the admin goes on with `obj` (evidence inline, log, redirect).
         obj.pk = Score.objects.get(assessment=assessment, criterion=criterion).pk
 
     def save_formset(self, request, form, formset, change):
         score = Score.objects.select_related("assessment", "criterion").get(pk=form.instance.pk)
         added = [f for f in formset.extra_forms if f.has_changed() and not formset._should_delete_form(f)]
-        removed = [f.instance for f in formset.initial_forms
-                   if formset.can_delete and formset._should_delete_form(f)]
+        removed = [
+            f.instance for f in formset.initial_forms if formset.can_delete and formset._should_delete_form(f)
+        ]
         formset.new_objects = [_add_evidence(request, score, f.cleaned_data) for f in added]
         for evidence in removed:
             evidence_delete(evidence=evidence, actor=request.user, via=Via.ADMIN)
@@ -812,12 +1020,30 @@ class EvidenceAdmin(ServiceRefusals, LockedWhenPublished, admin.ModelAdmin):
 
     form = EvidenceForm
     refusal_field = "score"  # the score decides the framework and the assessment a refusal is about
-    list_display = ["__str__", "unit_code", "framework_code", "criterion_code", "document_date", "page",
-                    "description", "uploaded_by", "created_at"]
+    list_display = [
+        "__str__",
+        "unit_code",
+        "framework_code",
+        "criterion_code",
+        "document_date",
+        "page",
+        "description",
+        "uploaded_by",
+        "created_at",
+    ]
     list_filter = ["score__assessment__framework"]
-    list_select_related = ["score__assessment__unit", "score__assessment__framework", "score__criterion",
-                           "uploaded_by"]
-    search_fields = ["document_number", "description", "score__assessment__unit__code", "score__criterion__code"]
+    list_select_related = [
+        "score__assessment__unit",
+        "score__assessment__framework",
+        "score__criterion",
+        "uploaded_by",
+    ]
+    search_fields = [
+        "document_number",
+        "description",
+        "score__assessment__unit__code",
+        "score__criterion__code",
+    ]
     autocomplete_fields = ["score"]
     date_hierarchy = "created_at"
 
@@ -848,8 +1074,11 @@ class EvidenceAdmin(ServiceRefusals, LockedWhenPublished, admin.ModelAdmin):
         evidence_delete(evidence=obj, actor=request.user, via=Via.ADMIN)
 
     def delete_queryset(self, request, queryset):
-        self.delete_each(request, queryset.select_related("score__assessment__framework", "score__criterion"),
-                         lambda evidence: evidence_delete(evidence=evidence, actor=request.user, via=Via.ADMIN))
+        self.delete_each(
+            request,
+            queryset.select_related("score__assessment__framework", "score__criterion"),
+            lambda evidence: evidence_delete(evidence=evidence, actor=request.user, via=Via.ADMIN),
+        )
 
 
 # --- the audit trail and computed results: read-only ------------------------------------------------
@@ -874,17 +1103,48 @@ class DeadlineReminderAdmin(ReadOnlyAdmin):
 
 @admin.register(AssessmentResult)
 class AssessmentResultAdmin(ReadOnlyAdmin):
-    list_display = ["rank", "unit_code", "unit_name", "framework", "points", "max_points", "index", "grade",
-                    "provisional", "points_change", "rank_change"]
+    list_display = [
+        "rank",
+        "unit_code",
+        "unit_name",
+        "framework",
+        "points",
+        "max_points",
+        "index",
+        "grade",
+        "provisional",
+        "points_change",
+        "rank_change",
+    ]
     list_display_links = ["rank", "unit_code"]
     list_filter = ["framework", "provisional", "grade"]
     list_select_related = ["assessment__unit", "framework"]
     search_fields = ["assessment__unit__code", "assessment__unit__name"]
     ordering = ["framework", models.F("rank").asc(nulls_last=True)]
-    fields = ["assessment", "framework", "points", "max_points", "index", "grade", "rank", "provisional",
-              "self_points", "score_points", "bonus_points", "penalty_points", "leaves_applicable", "leaves_scored",
-              "previous_points", "previous_index", "previous_rank", "points_change", "index_change", "rank_change",
-              "computed_at", "areas"]
+    fields = [
+        "assessment",
+        "framework",
+        "points",
+        "max_points",
+        "index",
+        "grade",
+        "rank",
+        "provisional",
+        "self_points",
+        "score_points",
+        "bonus_points",
+        "penalty_points",
+        "leaves_applicable",
+        "leaves_scored",
+        "previous_points",
+        "previous_index",
+        "previous_rank",
+        "points_change",
+        "index_change",
+        "rank_change",
+        "computed_at",
+        "areas",
+    ]
 
     @admin.display(description=_("unit code"), ordering="assessment__unit__code")
     def unit_code(self, result):
@@ -896,12 +1156,23 @@ class AssessmentResultAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("areas"))
     def areas(self, result):
-        rows = AreaResult.objects.filter(assessment_id=result.pk).select_related("area").order_by("area__order")
+        rows = (
+            AreaResult.objects.filter(assessment_id=result.pk).select_related("area").order_by("area__order")
+        )
         return format_html_join(
-            "", "<div>{}. {} — {} / {} · {} · #{}</div>",
-            ((r.area.code, r.area.title, _points(r.points), _points(r.max_points),
-              format_decimal(r.index, result.framework.index_decimals) if r.index is not None else "—",
-              r.rank or "—") for r in rows),
+            "",
+            "<div>{}. {} — {} / {} · {} · #{}</div>",
+            (
+                (
+                    r.area.code,
+                    r.area.title,
+                    _points(r.points),
+                    _points(r.max_points),
+                    format_decimal(r.index, result.framework.index_decimals) if r.index is not None else "—",
+                    r.rank or "—",
+                )
+                for r in rows
+            ),
         )
 
 
@@ -931,18 +1202,46 @@ class ImportRecordAdmin(ReadOnlyAdmin):
     private (media is never served directly): the kept original is downloaded through this admin,
     for users with the view permission of imports."""
 
-    list_display = ["created_at", "original_name", "kind", "status", "framework_code", "unit_code", "changed",
-                    "unchanged", "problem_count", "size", "requested_by", "applied_at"]
+    list_display = [
+        "created_at",
+        "original_name",
+        "kind",
+        "status",
+        "framework_code",
+        "unit_code",
+        "changed",
+        "unchanged",
+        "problem_count",
+        "size",
+        "requested_by",
+        "applied_at",
+    ]
     list_filter = ["kind", "status", "framework"]
     list_select_related = ["framework", "assessment__unit", "requested_by"]
     search_fields = ["original_name", "requested_by__username", "assessment__unit__code", "framework__code"]
     date_hierarchy = "created_at"
-    fields = ["kind", "status", "framework", "assessment", "original_name", "file_link", "size", "progress",
-              "changed", "unchanged", "problem_list", "requested_by", "created_at", "applied_at"]
+    fields = [
+        "kind",
+        "status",
+        "framework",
+        "assessment",
+        "original_name",
+        "file_link",
+        "size",
+        "progress",
+        "changed",
+        "unchanged",
+        "problem_list",
+        "requested_by",
+        "created_at",
+        "applied_at",
+    ]
 
     def get_urls(self):
         return [
-            path("<int:pk>/file/", self.admin_site.admin_view(self.file_view), name="scoring_importrecord_file"),
+            path(
+                "<int:pk>/file/", self.admin_site.admin_view(self.file_view), name="scoring_importrecord_file"
+            ),
             *super().get_urls(),
         ]
 
@@ -976,6 +1275,8 @@ class ImportRecordAdmin(ReadOnlyAdmin):
     @admin.display(description=_("problems"))
     def problem_list(self, record):
         language = "en" if (get_language() or "vi").startswith("en") else "vi"
-        items = [(p.get(language) or p.get("vi") or "") if isinstance(p, dict) else str(p)
-                 for p in record.problems or []]
+        items = [
+            (p.get(language) or p.get("vi") or "") if isinstance(p, dict) else str(p)
+            for p in record.problems or []
+        ]
         return format_html_join("", "<div>{}</div>", ((item,) for item in items)) if items else "—"

@@ -110,14 +110,32 @@ class FrameworkSpec:
 
 
 FRAMEWORKS = [
-    FrameworkSpec("DEMO-XA-2024", 2024, UnitKind.COMMUNE, "framework-commune.csv",
-                  "Bộ chỉ số CCHC cấp xã năm 2024", "4769/QĐ-UBND"),
-    FrameworkSpec("DEMO-PB-2024", 2024, UnitKind.DEPARTMENT, "framework-department.csv",
-                  "Bộ chỉ số CCHC các phòng chuyên môn năm 2024", "4770/QĐ-UBND"),
-    FrameworkSpec("DEMO-XA-2025", 2025, UnitKind.COMMUNE, "framework-commune.csv",
-                  "Bộ chỉ số CCHC cấp xã năm 2025"),
-    FrameworkSpec("DEMO-PB-2025", 2025, UnitKind.DEPARTMENT, "framework-department.csv",
-                  "Bộ chỉ số CCHC các phòng chuyên môn năm 2025"),
+    FrameworkSpec(
+        "DEMO-XA-2024",
+        2024,
+        UnitKind.COMMUNE,
+        "framework-commune.csv",
+        "Bộ chỉ số CCHC cấp xã năm 2024",
+        "4769/QĐ-UBND",
+    ),
+    FrameworkSpec(
+        "DEMO-PB-2024",
+        2024,
+        UnitKind.DEPARTMENT,
+        "framework-department.csv",
+        "Bộ chỉ số CCHC các phòng chuyên môn năm 2024",
+        "4770/QĐ-UBND",
+    ),
+    FrameworkSpec(
+        "DEMO-XA-2025", 2025, UnitKind.COMMUNE, "framework-commune.csv", "Bộ chỉ số CCHC cấp xã năm 2025"
+    ),
+    FrameworkSpec(
+        "DEMO-PB-2025",
+        2025,
+        UnitKind.DEPARTMENT,
+        "framework-department.csv",
+        "Bộ chỉ số CCHC các phòng chuyên môn năm 2025",
+    ),
 ]
 DECISION_DATE = {2024: date(2024, 12, 25)}
 # Where each unit stands in the open year; units not listed are drafts with partial scores.
@@ -179,15 +197,33 @@ def _units(summary: DemoSummary) -> dict[str, Unit]:
     units: dict[str, Unit] = {}
 
     def save(code, name, kind, parent, active_from=None, active_to=None, predecessors=None):
-        wanted = {"name": name, "kind": kind, "parent_id": parent.pk if parent else None,
-                  "active_from": active_from, "active_to": active_to}
+        wanted = {
+            "name": name,
+            "kind": kind,
+            "parent_id": parent.pk if parent else None,
+            "active_from": active_from,
+            "active_to": active_to,
+        }
         unit = Unit.objects.filter(code=code).first()
-        same = unit is not None and all(getattr(unit, key) == value for key, value in wanted.items()) and (
-            predecessors is None or {p.pk for p in predecessors} == set(unit.predecessors.values_list("pk", flat=True))
+        same = (
+            unit is not None
+            and all(getattr(unit, key) == value for key, value in wanted.items())
+            and (
+                predecessors is None
+                or {p.pk for p in predecessors} == set(unit.predecessors.values_list("pk", flat=True))
+            )
         )
         if not same:  # new, or changed since the last load: put it back as the demo has it
-            unit, created = unit_save(code=code, name=name, kind=kind, parent=parent, active_from=active_from,
-                                      active_to=active_to, predecessors=predecessors, via=Via.COMMAND)
+            unit, created = unit_save(
+                code=code,
+                name=name,
+                kind=kind,
+                parent=parent,
+                active_from=active_from,
+                active_to=active_to,
+                predecessors=predecessors,
+                via=Via.COMMAND,
+            )
             summary.units_created += created
         units[code] = unit
         return unit
@@ -198,9 +234,21 @@ def _units(summary: DemoSummary) -> dict[str, Unit]:
         save(code, name, UnitKind.DEPARTMENT, district)
     merged_code, merged_name, predecessor_codes = MERGED
     for code, name in COMMUNES:
-        save(code, name, UnitKind.COMMUNE, district, active_to=FIRST_YEAR if code in predecessor_codes else None)
-    save(merged_code, merged_name, UnitKind.COMMUNE, district, active_from=SECOND_YEAR,
-         predecessors=[units[code] for code in predecessor_codes])
+        save(
+            code,
+            name,
+            UnitKind.COMMUNE,
+            district,
+            active_to=FIRST_YEAR if code in predecessor_codes else None,
+        )
+    save(
+        merged_code,
+        merged_name,
+        UnitKind.COMMUNE,
+        district,
+        active_from=SECOND_YEAR,
+        predecessors=[units[code] for code in predecessor_codes],
+    )
     return units
 
 
@@ -225,8 +273,10 @@ def _users(units: dict[str, Unit], summary: DemoSummary) -> dict[str, object]:
     admin, created = user("admin", "Quản trị", is_staff=True, is_superuser=True)
     summary.logins.append(DemoLogin("admin", "administrator", "", created))
     district = units[DISTRICT[0]]
-    for username, name, role in (("noivu", "Cán bộ Phòng Nội vụ", Role.APPRAISER),
-                                 ("lanhdao", "Lãnh đạo UBND huyện", Role.LEADER)):
+    for username, name, role in (
+        ("noivu", "Cán bộ Phòng Nội vụ", Role.APPRAISER),
+        ("lanhdao", "Lãnh đạo UBND huyện", Role.LEADER),
+    ):
         account, created = user(username, name)
         membership_grant(user=account, unit=district, role=role, via=Via.COMMAND)
         summary.logins.append(DemoLogin(username, role, district.code, created))
@@ -242,17 +292,25 @@ def _users(units: dict[str, Unit], summary: DemoSummary) -> dict[str, object]:
 def _framework(spec: FrameworkSpec, authority: Unit, users) -> Framework:
     actor = users["noivu"]
     framework = framework_create(
-        code=spec.code, authority=authority, unit_kind=spec.unit_kind, year=spec.year, name=spec.name,
-        rows=rows_from_csv(spec.csv_name), bands=parse_bands(DEFAULT_BANDS), index_decimals=2,
+        code=spec.code,
+        authority=authority,
+        unit_kind=spec.unit_kind,
+        year=spec.year,
+        name=spec.name,
+        rows=rows_from_csv(spec.csv_name),
+        bands=parse_bands(DEFAULT_BANDS),
+        index_decimals=2,
         legal_basis="Quyết định số 876/QĐ-BNV ngày 10/11/2022 của Bộ Nội vụ (tham khảo)",
-        actor=actor, via=Via.COMMAND,
+        actor=actor,
+        via=Via.COMMAND,
     )
     _set_deadlines(framework, spec, actor)
     leaves = list(Criterion.objects.filter(framework=framework, is_leaf=True).order_by("order"))
     self_leaves = [c for c in leaves if c.source == CriterionSource.SELF]
     survey_leaves = [c for c in leaves if c.source == CriterionSource.SURVEY]
     units = [
-        u for u in Unit.objects.filter(parent=authority, kind=spec.unit_kind).order_by("code")
+        u
+        for u in Unit.objects.filter(parent=authority, kind=spec.unit_kind).order_by("code")
         if u.is_active_in(spec.year)
     ]
     if spec.decision_number:
@@ -277,11 +335,19 @@ def _set_deadlines(framework: Framework, spec: FrameworkSpec, actor) -> None:
     framework.self_deadline, framework.appraisal_deadline = self_deadline, appraisal_deadline
     framework.full_clean()
     framework.save(update_fields=["self_deadline", "appraisal_deadline", "updated_at"])
-    AuditEntry.objects.bulk_create([
-        audit_entry(framework=framework, action="framework_change", field=name, new=value.isoformat(),
-                    actor=actor, via=Via.COMMAND)
-        for name, value in (("self_deadline", self_deadline), ("appraisal_deadline", appraisal_deadline))
-    ])
+    AuditEntry.objects.bulk_create(
+        [
+            audit_entry(
+                framework=framework,
+                action="framework_change",
+                field=name,
+                new=value.isoformat(),
+                actor=actor,
+                via=Via.COMMAND,
+            )
+            for name, value in (("self_deadline", self_deadline), ("appraisal_deadline", appraisal_deadline))
+        ]
+    )
 
 
 def _rng(spec: FrameworkSpec, unit: Unit) -> random.Random:
@@ -305,9 +371,13 @@ def _self_entries(rng: random.Random, leaves: list[Criterion], year: int, *, sha
         if leaf.kind == CriterionKind.BONUS:
             points = leaf.max_points if roll < 0.3 else Decimal("0")
         elif leaf.kind == CriterionKind.PENALTY:
-            points = _quarter(leaf.max_points * Decimal(rng.choice(["0.5", "1"]))) if roll < 0.15 else Decimal("0")
+            points = (
+                _quarter(leaf.max_points * Decimal(rng.choice(["0.5", "1"]))) if roll < 0.15 else Decimal("0")
+            )
         elif leaf.depth >= 1 and leaf.allows_not_applicable and roll < 0.03:
-            entries[leaf.code] = SelfEntry(None, not_applicable=True, note="Đơn vị không có nhiệm vụ này trong năm")
+            entries[leaf.code] = SelfEntry(
+                None, not_applicable=True, note="Đơn vị không có nhiệm vụ này trong năm"
+            )
             continue
         elif roll < quality:
             points = leaf.max_points
@@ -315,10 +385,16 @@ def _self_entries(rng: random.Random, leaves: list[Criterion], year: int, *, sha
             points = _quarter(leaf.max_points * Decimal(str(rng.choice([0, 0.25, 0.5, 0.75]))))
         evidence = ""
         if points > 0 and rng.random() < 0.7:
-            evidence = (f"Văn bản số {rng.randint(12, 980)}/{rng.choice(DOCUMENT_KINDS)} "
-                        f"ngày {rng.randint(1, 28):02d}/{rng.randint(1, 11):02d}/{year}")
+            evidence = (
+                f"Văn bản số {rng.randint(12, 980)}/{rng.choice(DOCUMENT_KINDS)} "
+                f"ngày {rng.randint(1, 28):02d}/{rng.randint(1, 11):02d}/{year}"
+            )
         # A scored leaf needs evidence or a written explanation (DESIGN §3): without a document, explain.
-        note = "" if evidence or points == 0 else "Kết quả thực hiện được tổng hợp trong báo cáo CCHC năm của đơn vị"
+        note = (
+            ""
+            if evidence or points == 0
+            else "Kết quả thực hiện được tổng hợp trong báo cáo CCHC năm của đơn vị"
+        )
         entries[leaf.code] = SelfEntry(points, evidence_reference=evidence, note=note)
     return entries
 
@@ -352,8 +428,13 @@ def _closed_year(framework, spec, units, self_leaves, survey_leaves, users) -> N
         }
     if survey_leaves:
         survey_apply(framework=framework, entries=survey, actor=appraiser, via=Via.COMMAND)
-    framework_publish(framework=framework, decision_number=spec.decision_number,
-                      decision_date=DECISION_DATE[spec.year], actor=appraiser, via=Via.COMMAND)
+    framework_publish(
+        framework=framework,
+        decision_number=spec.decision_number,
+        decision_date=DECISION_DATE[spec.year],
+        actor=appraiser,
+        via=Via.COMMAND,
+    )
 
 
 def _open_year(framework, spec, units, self_leaves, users) -> None:
@@ -375,10 +456,14 @@ def _open_year(framework, spec, units, self_leaves, users) -> None:
         scores_apply_self(assessment=assessment, entries=entries, actor=officer, via=Via.COMMAND)
         assessment_submit(assessment=assessment, actor=officer, via=Via.COMMAND)
         if plan == "returned":
-            unproven = [code for code, entry in entries.items() if entry.points and not entry.evidence_reference]
+            unproven = [
+                code for code, entry in entries.items() if entry.points and not entry.evidence_reference
+            ]
             code = unproven[0] if unproven else self_leaves[0].code
             assessment_return(
-                assessment=assessment, actor=appraiser, via=Via.COMMAND,
+                assessment=assessment,
+                actor=appraiser,
+                via=Via.COMMAND,
                 message="Đề nghị đơn vị giải trình, bổ sung tài liệu kiểm chứng và gửi lại trước hạn.",
                 criteria={code: "Chấm điểm tối đa nhưng chưa có tài liệu kiểm chứng"},
             )

@@ -31,9 +31,13 @@ class Framework(models.Model):
     """A yearly criteria framework (Bộ chỉ số) issued by an authority for one kind of unit."""
 
     code = models.CharField(_("code"), max_length=50, unique=True, validators=[framework_code_validator])
-    authority = models.ForeignKey(Unit, verbose_name=_("authority"), on_delete=models.PROTECT, related_name="frameworks")
+    authority = models.ForeignKey(
+        Unit, verbose_name=_("authority"), on_delete=models.PROTECT, related_name="frameworks"
+    )
     unit_kind = models.CharField(_("unit kind"), max_length=20, choices=UnitKind.choices)
-    year = models.PositiveSmallIntegerField(_("year"), validators=[MinValueValidator(2000), MaxValueValidator(2100)])
+    year = models.PositiveSmallIntegerField(
+        _("year"), validators=[MinValueValidator(2000), MaxValueValidator(2100)]
+    )
     name = models.CharField(_("name"), max_length=300)
     legal_basis = models.TextField(_("legal basis"), blank=True)
     index_decimals = models.PositiveSmallIntegerField(
@@ -41,7 +45,9 @@ class Framework(models.Model):
     )
     self_deadline = models.DateTimeField(_("self-assessment deadline"), null=True, blank=True)
     appraisal_deadline = models.DateTimeField(_("appraisal deadline"), null=True, blank=True)
-    status = models.CharField(_("status"), max_length=20, choices=FrameworkStatus.choices, default=FrameworkStatus.OPEN)
+    status = models.CharField(
+        _("status"), max_length=20, choices=FrameworkStatus.choices, default=FrameworkStatus.OPEN
+    )
     decision_number = models.CharField(_("decision number"), max_length=100, blank=True)
     decision_date = models.DateField(_("decision date"), null=True, blank=True)
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)
@@ -57,10 +63,13 @@ class Framework(models.Model):
         verbose_name = _("framework")
         verbose_name_plural = _("frameworks")
         constraints = [
-            models.UniqueConstraint(fields=["authority", "unit_kind", "year"], name="framework_one_per_authority_kind_year"),
+            models.UniqueConstraint(
+                fields=["authority", "unit_kind", "year"], name="framework_one_per_authority_kind_year"
+            ),
             models.CheckConstraint(condition=Q(index_decimals__lte=4), name="framework_index_decimals_max_4"),
             models.CheckConstraint(
-                condition=~Q(status="published") | (Q(decision_number__gt="") & Q(decision_date__isnull=False)),
+                condition=~Q(status="published")
+                | (Q(decision_number__gt="") & Q(decision_date__isnull=False)),
                 name="framework_published_has_decision",
             ),
         ]
@@ -76,7 +85,9 @@ class Framework(models.Model):
         if self.status == FrameworkStatus.PUBLISHED and not (self.decision_number and self.decision_date):
             raise ValidationError(_("A published framework needs a decision number and date."))
         if self.self_deadline and self.appraisal_deadline and self.appraisal_deadline < self.self_deadline:
-            raise ValidationError({"appraisal_deadline": _("The appraisal deadline is before the self-assessment deadline.")})
+            raise ValidationError(
+                {"appraisal_deadline": _("The appraisal deadline is before the self-assessment deadline.")}
+            )
 
 
 class CriterionKind(models.TextChoices):
@@ -98,13 +109,19 @@ class Criterion(models.Model):
     """
 
     framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="criteria")
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
     area = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     code = models.CharField(_("code"), max_length=30, validators=[criterion_code_validator])
     title = models.TextField(_("title"))
     max_points = models.DecimalField(_("max points"), **POINTS, validators=[MinValueValidator(Decimal("0"))])
-    kind = models.CharField(_("kind"), max_length=10, choices=CriterionKind.choices, default=CriterionKind.SCORE)
-    source = models.CharField(_("source"), max_length=10, choices=CriterionSource.choices, default=CriterionSource.SELF)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=CriterionKind.choices, default=CriterionKind.SCORE
+    )
+    source = models.CharField(
+        _("source"), max_length=10, choices=CriterionSource.choices, default=CriterionSource.SELF
+    )
     guidance = models.TextField(_("guidance"), blank=True)
     allows_not_applicable = models.BooleanField(_("may be not applicable"), default=True)
     order = models.PositiveIntegerField(_("order"), default=0)
@@ -163,7 +180,9 @@ FINAL_STATUSES = (AssessmentStatus.APPRAISED, AssessmentStatus.PUBLISHED)
 class Assessment(models.Model):
     """One unit's assessment under one framework."""
 
-    unit = models.ForeignKey(Unit, verbose_name=_("unit"), on_delete=models.PROTECT, related_name="assessments")
+    unit = models.ForeignKey(
+        Unit, verbose_name=_("unit"), on_delete=models.PROTECT, related_name="assessments"
+    )
     framework = models.ForeignKey(
         Framework, verbose_name=_("framework"), on_delete=models.CASCADE, related_name="assessments"
     )
@@ -172,7 +191,9 @@ class Assessment(models.Model):
     )
     explanation_round = models.PositiveSmallIntegerField(_("explanation round"), default=0)
     return_message = models.TextField(_("message with the return"), blank=True)
-    self_deadline_extended_to = models.DateTimeField(_("self-assessment deadline extended to"), null=True, blank=True)
+    self_deadline_extended_to = models.DateTimeField(
+        _("self-assessment deadline extended to"), null=True, blank=True
+    )
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
     appraised_at = models.DateTimeField(_("appraised at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -182,7 +203,9 @@ class Assessment(models.Model):
         ordering = ["framework", "unit__code"]
         verbose_name = _("assessment")
         verbose_name_plural = _("assessments")
-        constraints = [models.UniqueConstraint(fields=["unit", "framework"], name="assessment_one_per_unit_framework")]
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "framework"], name="assessment_one_per_unit_framework")
+        ]
 
     def __str__(self):
         return f"{self.unit.code} · {self.framework.code}"
@@ -214,7 +237,9 @@ class Score(models.Model):
     appraised_points = models.DecimalField(_("appraised points"), **POINTS, null=True, blank=True)
     appraisal_reason = models.TextField(_("appraisal reason"), blank=True)
     explanation_request = models.TextField(_("explanation requested"), blank=True)
-    explanation_requested_round = models.PositiveSmallIntegerField(_("explanation requested in round"), default=0)
+    explanation_requested_round = models.PositiveSmallIntegerField(
+        _("explanation requested in round"), default=0
+    )
     explanation = models.TextField(_("explanation"), blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
@@ -228,7 +253,9 @@ class Score(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["assessment", "criterion"], name="score_one_per_leaf"),
             models.CheckConstraint(condition=Q(self_points__gte=0), name="score_self_points_not_negative"),
-            models.CheckConstraint(condition=Q(appraised_points__gte=0), name="score_appraised_points_not_negative"),
+            models.CheckConstraint(
+                condition=Q(appraised_points__gte=0), name="score_appraised_points_not_negative"
+            ),
         ]
 
     def __str__(self):
@@ -244,7 +271,10 @@ class Score(models.Model):
         for field in ("self_points", "appraised_points"):
             value = getattr(self, field)
             if value is not None and value > max_points:
-                errors[field] = _("%(value)s is more than the maximum %(max)s.") % {"value": value, "max": max_points}
+                errors[field] = _("%(value)s is more than the maximum %(max)s.") % {
+                    "value": value,
+                    "max": max_points,
+                }
         if self.not_applicable and not self.criterion.allows_not_applicable:
             errors["not_applicable"] = _("This criterion cannot be marked not applicable.")
         if errors:
@@ -285,7 +315,9 @@ class Evidence(models.Model):
 class AssessmentResult(models.Model):
     """Stored totals of one assessment, written by scoring.results.engine.results_recompute."""
 
-    assessment = models.OneToOneField(Assessment, primary_key=True, on_delete=models.CASCADE, related_name="result")
+    assessment = models.OneToOneField(
+        Assessment, primary_key=True, on_delete=models.CASCADE, related_name="result"
+    )
     framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="results")
     self_points = models.DecimalField(**POINTS, default=Decimal("0"))
     score_points = models.DecimalField(**POINTS, default=Decimal("0"))
@@ -357,7 +389,9 @@ class DeadlineReminder(models.Model):
         verbose_name = _("deadline reminder")
         verbose_name_plural = _("deadline reminders")
         constraints = [
-            models.UniqueConstraint(fields=["assessment", "phase", "deadline"], name="reminder_once_per_deadline")
+            models.UniqueConstraint(
+                fields=["assessment", "phase", "deadline"], name="reminder_once_per_deadline"
+            )
         ]
 
     def __str__(self):
@@ -390,9 +424,15 @@ class ImportRecord(models.Model):
     here so that any web process can confirm it), and what was applied."""
 
     kind = models.CharField(_("kind"), max_length=20, choices=ImportKind.choices)
-    status = models.CharField(_("status"), max_length=20, choices=ImportStatus.choices, default=ImportStatus.CHECKING)
-    framework = models.ForeignKey(Framework, null=True, blank=True, on_delete=models.CASCADE, related_name="imports")
-    assessment = models.ForeignKey(Assessment, null=True, blank=True, on_delete=models.CASCADE, related_name="imports")
+    status = models.CharField(
+        _("status"), max_length=20, choices=ImportStatus.choices, default=ImportStatus.CHECKING
+    )
+    framework = models.ForeignKey(
+        Framework, null=True, blank=True, on_delete=models.CASCADE, related_name="imports"
+    )
+    assessment = models.ForeignKey(
+        Assessment, null=True, blank=True, on_delete=models.CASCADE, related_name="imports"
+    )
     file = models.FileField(_("file"), upload_to=import_upload_to)
     original_name = models.CharField(_("file name"), max_length=255)
     size = models.PositiveBigIntegerField(_("size"), default=0)

@@ -78,8 +78,11 @@ def send_deadline_reminders() -> int:
 @shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, max_retries=3)
 def import_check_task(self, record_id: int) -> str:
     """Check a large uploaded file in the background. Idempotent: only a record still being checked is checked."""
-    record = ImportRecord.objects.filter(pk=record_id, status=ImportStatus.CHECKING).select_related(
-        "framework", "assessment__unit").first()
+    record = (
+        ImportRecord.objects.filter(pk=record_id, status=ImportStatus.CHECKING)
+        .select_related("framework", "assessment__unit")
+        .first()
+    )
     if record is None:
         return "skipped"
     try:

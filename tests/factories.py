@@ -31,8 +31,9 @@ _unit_seq = iter(range(1, 10**9))
 
 def make_unit(code=None, kind=UnitKind.COMMUNE, parent=None, name=None, predecessors=None, **extra) -> Unit:
     code = code or f"U{next(_unit_seq)}"
-    unit, _ = unit_save(code=code, name=name or f"Đơn vị {code}", kind=kind, parent=parent,
-                        predecessors=predecessors, **extra)
+    unit, _ = unit_save(
+        code=code, name=name or f"Đơn vị {code}", kind=kind, parent=parent, predecessors=predecessors, **extra
+    )
     return unit
 
 
@@ -49,19 +50,41 @@ def rows_from_spec(spec) -> list[CriterionRow]:
         code, max_points, *rest = item
         kind = rest[0] if len(rest) > 0 else "score"
         source = rest[1] if len(rest) > 1 else "self"
-        rows.append(CriterionRow(code=code, title=f"Tiêu chí {code}", max_points=Decimal(str(max_points)),
-                                 kind=kind, source=source))
+        rows.append(
+            CriterionRow(
+                code=code,
+                title=f"Tiêu chí {code}",
+                max_points=Decimal(str(max_points)),
+                kind=kind,
+                source=source,
+            )
+        )
     return rows
 
 
 _framework_seq = iter(range(1, 10**9))
 
 
-def make_framework(authority: Unit, *, rows=None, csv_name=None, unit_kind=UnitKind.COMMUNE, year=2024,
-                   decimals=2, bands=BANDS, code=None):
+def make_framework(
+    authority: Unit,
+    *,
+    rows=None,
+    csv_name=None,
+    unit_kind=UnitKind.COMMUNE,
+    year=2024,
+    decimals=2,
+    bands=BANDS,
+    code=None,
+):
     if rows is None:
         rows = rows_from_csv(csv_name or "framework-commune.csv")
     return framework_create(
-        code=code or f"FW{next(_framework_seq)}", authority=authority, unit_kind=unit_kind, year=year,
-        name=f"Bộ chỉ số {year}", rows=rows, bands=parse_bands(bands) if bands else (), index_decimals=decimals,
+        code=code or f"FW{next(_framework_seq)}",
+        authority=authority,
+        unit_kind=unit_kind,
+        year=year,
+        name=f"Bộ chỉ số {year}",
+        rows=rows,
+        bands=parse_bands(bands) if bands else (),
+        index_decimals=decimals,
     )

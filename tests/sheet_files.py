@@ -45,7 +45,6 @@ def call_failing(command: str, *args):
     return stderr.getvalue(), info.value
 
 
-
 @pytest.fixture(autouse=True)
 def vietnamese():
     """Autouse in the importer tests (imported there): messages are asserted in Vietnamese, the default

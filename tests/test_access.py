@@ -147,15 +147,21 @@ def test_framework_helpers(users, framework, mine):
 def test_a_published_framework_refuses_every_change_with_its_lock_message(users, framework, mine):
     publish(framework)
     assert outcomes(users, access.get_framework_for_change, framework.code) == expect(REFUSED)
-    assert outcomes(users, access.get_framework_for_management, framework.code) == expect(REFUSED, appraiser=OK)
+    assert outcomes(users, access.get_framework_for_management, framework.code) == expect(
+        REFUSED, appraiser=OK
+    )
     with pytest.raises(PermissionDenied) as refused:
         access.get_framework_for_change(users["appraiser"], framework.code)
     assert str(refused.value) == access.lock_message(framework)
     assert "4769/QĐ-UBND" in str(refused.value)
 
 
-def test_frameworks_visible_to_follows_can_view_framework(province, users, framework, mine, django_assert_num_queries):
-    stranger = make_framework(make_unit("H2", kind=UnitKind.DISTRICT, parent=province), rows=rows_from_spec(TREE))
+def test_frameworks_visible_to_follows_can_view_framework(
+    province, users, framework, mine, django_assert_num_queries
+):
+    stranger = make_framework(
+        make_unit("H2", kind=UnitKind.DISTRICT, parent=province), rows=rows_from_spec(TREE)
+    )
     for persona, user in users.items():
         if persona == "anonymous":
             continue
@@ -241,7 +247,9 @@ def test_a_draft_is_not_appraised(appraiser, mine):
 
 def test_score_row_helpers(users, province, framework, mine):
     criterion = leaf(framework)
-    assert outcomes(users, access.get_score_row_for_view, mine.pk, criterion.pk) == expect(OK, other_officer=HIDDEN)
+    assert outcomes(users, access.get_score_row_for_view, mine.pk, criterion.pk) == expect(
+        OK, other_officer=HIDDEN
+    )
     assert outcomes(users, access.get_score_row_for_self_edit, mine.pk, criterion.pk) == expect(
         OK, other_officer=HIDDEN, leader=REFUSED
     )
@@ -266,7 +274,9 @@ def test_evidence_helpers(users, framework, mine):
     assert access.get_evidence_for_view(users["officer"], evidence.pk).score.assessment == mine
     assert outcomes(users, access.get_evidence_for_view, 0) == expect(HIDDEN)
     publish(framework)
-    assert outcomes(users, access.get_evidence_for_change, evidence.pk) == expect(REFUSED, other_officer=HIDDEN)
+    assert outcomes(users, access.get_evidence_for_change, evidence.pk) == expect(
+        REFUSED, other_officer=HIDDEN
+    )
     assert outcomes(users, access.get_evidence_for_view, evidence.pk) == expect(OK, other_officer=HIDDEN)
 
 
@@ -274,8 +284,14 @@ def test_evidence_helpers(users, framework, mine):
 
 
 def _record(kind, users, **where):
-    return ImportRecord.objects.create(kind=kind, status=ImportStatus.PREVIEW, original_name="x.xlsx",
-                                       file="imports/x.xlsx", requested_by=users["appraiser"], **where)
+    return ImportRecord.objects.create(
+        kind=kind,
+        status=ImportStatus.PREVIEW,
+        original_name="x.xlsx",
+        file="imports/x.xlsx",
+        requested_by=users["appraiser"],
+        **where,
+    )
 
 
 def test_upload_helpers(users, framework, mine):
@@ -304,10 +320,14 @@ def test_a_survey_upload_is_for_the_framework_appraisers(users, framework, mine)
 
 
 def test_report_job_helpers(users, province, framework, mine):
-    job = ReportJob.objects.create(framework=framework, status=JobStatus.SUCCEEDED, requested_by=users["leader"])
+    job = ReportJob.objects.create(
+        framework=framework, status=JobStatus.SUCCEEDED, requested_by=users["leader"]
+    )
     for helper in (reports_access.get_report_job_for_view, reports_access.get_report_job_for_change):
         assert outcomes(users, helper, job.pk) == expect(OK, officer=REFUSED, other_officer=REFUSED)
-    stranger = make_framework(make_unit("H2", kind=UnitKind.DISTRICT, parent=province), rows=rows_from_spec(TREE))
+    stranger = make_framework(
+        make_unit("H2", kind=UnitKind.DISTRICT, parent=province), rows=rows_from_spec(TREE)
+    )
     elsewhere = ReportJob.objects.create(framework=stranger, requested_by=users["leader"])
     assert outcomes(users, reports_access.get_report_job_for_view, elsewhere.pk) == expect(HIDDEN)
     with pytest.raises(Http404):
@@ -343,8 +363,9 @@ SELF_HEADER = ["Mã", "Tiêu chí", "Điểm tối đa", "Điểm tự đánh gi
 def test_import_assessment_checks_the_user_like_the_upload_page(tmp_path, users, framework, mine):
     path = write_csv(tmp_path / "x1.csv", [SELF_HEADER, ["1.1", "", "", "40"]])
     for persona in ("other_officer", "leader"):
-        _stderr, error = call_failing("import_assessment", path, "--framework", "FW", "--unit", "X1",
-                                      "--user", users[persona].username)
+        _stderr, error = call_failing(
+            "import_assessment", path, "--framework", "FW", "--unit", "X1", "--user", users[persona].username
+        )
         assert users[persona].username in str(error)
     assert not mine.scores.exclude(self_points=None).exists()
     call("import_assessment", path, "--framework", "FW", "--unit", "X1", "--user", users["officer"].username)
@@ -352,21 +373,63 @@ def test_import_assessment_checks_the_user_like_the_upload_page(tmp_path, users,
     # The appraisal stage needs an appraiser: the unit's officer is refused (the assessment is submitted,
     # so the refusal is about who asks, not about the workflow).
     Assessment.objects.filter(pk=mine.pk).update(status=AssessmentStatus.SUBMITTED)
-    appraisal = write_csv(tmp_path / "x1-tham-dinh.csv", [["Mã", "Điểm thẩm định", "Lý do"], ["1.1", "30", "Thiếu"]])
-    _stderr, error = call_failing("import_assessment", appraisal, "--framework", "FW", "--unit", "X1", "--stage",
-                                  "appraisal", "--user", users["officer"].username)
+    appraisal = write_csv(
+        tmp_path / "x1-tham-dinh.csv", [["Mã", "Điểm thẩm định", "Lý do"], ["1.1", "30", "Thiếu"]]
+    )
+    _stderr, error = call_failing(
+        "import_assessment",
+        appraisal,
+        "--framework",
+        "FW",
+        "--unit",
+        "X1",
+        "--stage",
+        "appraisal",
+        "--user",
+        users["officer"].username,
+    )
     assert users["officer"].username in str(error)
 
 
 def test_import_survey_and_framework_check_the_user(tmp_path, users, framework, mine):
     path = write_csv(tmp_path / "survey.csv", [["Mã đơn vị"], ["X1"]])
-    _stderr, error = call_failing("import_survey", path, "--framework", "FW", "--user", users["leader"].username)
+    _stderr, error = call_failing(
+        "import_survey", path, "--framework", "FW", "--user", users["leader"].username
+    )
     assert "leader" in str(error)
-    framework_file = write_csv(tmp_path / "fw.csv", [["Mã", "Tiêu chí", "Điểm tối đa"], ["1", "A", "100"],
-                                                     ["1.1", "B", "100"]])
-    _stderr, error = call_failing("import_framework", framework_file, "--code", "FW2", "--authority", "H",
-                                  "--unit-kind", "commune", "--year", "2025", "--name", "Bộ chỉ số 2025",
-                                  "--user", users["leader"].username)
+    framework_file = write_csv(
+        tmp_path / "fw.csv", [["Mã", "Tiêu chí", "Điểm tối đa"], ["1", "A", "100"], ["1.1", "B", "100"]]
+    )
+    _stderr, error = call_failing(
+        "import_framework",
+        framework_file,
+        "--code",
+        "FW2",
+        "--authority",
+        "H",
+        "--unit-kind",
+        "commune",
+        "--year",
+        "2025",
+        "--name",
+        "Bộ chỉ số 2025",
+        "--user",
+        users["leader"].username,
+    )
     assert "leader" in str(error)
-    call("import_framework", framework_file, "--code", "FW2", "--authority", "H", "--unit-kind", "commune",
-         "--year", "2025", "--name", "Bộ chỉ số 2025", "--user", users["appraiser"].username)
+    call(
+        "import_framework",
+        framework_file,
+        "--code",
+        "FW2",
+        "--authority",
+        "H",
+        "--unit-kind",
+        "commune",
+        "--year",
+        "2025",
+        "--name",
+        "Bộ chỉ số 2025",
+        "--user",
+        users["appraiser"].username,
+    )

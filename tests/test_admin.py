@@ -54,8 +54,10 @@ def self_leaves(framework):
 
 def fill_self(assessment, framework, points=None):
     entries = {
-        leaf.code: SelfEntry(leaf.max_points if points is None else min(points, leaf.max_points),
-                             evidence_reference="QĐ số 12/QĐ-UBND")
+        leaf.code: SelfEntry(
+            leaf.max_points if points is None else min(points, leaf.max_points),
+            evidence_reference="QĐ số 12/QĐ-UBND",
+        )
         for leaf in self_leaves(framework)
     }
     scores_apply_self(assessment=assessment, entries=entries)
@@ -75,18 +77,21 @@ def data(district, commune, other_commune, officer):
     DeadlineReminder.objects.create(assessment=draft, phase="self", deadline=timezone.now())
 
     department = make_unit("PNV", kind=UnitKind.DEPARTMENT, parent=district, name="Phòng Nội vụ")
-    published = make_framework(district, code="PB-PUB", csv_name="framework-department.csv",
-                               unit_kind=UnitKind.DEPARTMENT, year=2024)
+    published = make_framework(
+        district, code="PB-PUB", csv_name="framework-department.csv", unit_kind=UnitKind.DEPARTMENT, year=2024
+    )
     done = assessment_get_or_create(unit=department, framework=published)
     fill_self(done, published)
     assessment_submit(assessment=done)
     scores_apply_appraisal(
-        assessment=done, entries={leaf.code: AppraisalEntry(leaf.max_points) for leaf in self_leaves(published)}
+        assessment=done,
+        entries={leaf.code: AppraisalEntry(leaf.max_points) for leaf in self_leaves(published)},
     )
     pub_score = Score.objects.get(assessment=done, criterion__code="1.2")
     Evidence.objects.create(score=pub_score, document_number="5/BC-PNV")
-    published = framework_publish(framework=published, decision_number="Quyết định số 4769/QĐ-UBND",
-                                  decision_date=date(2024, 12, 21))
+    published = framework_publish(
+        framework=published, decision_number="Quyết định số 4769/QĐ-UBND", decision_date=date(2024, 12, 21)
+    )
     return {"open": open_fw, "submitted": submitted, "draft": draft, "published": published, "done": done}
 
 
@@ -116,10 +121,15 @@ def test_pages_for_objects_of_both_frameworks_open(admin_client, data):
     for framework in (data["open"], data["published"]):
         assessment = framework.assessments.first()
         score = assessment.scores.first()
-        for model, obj in [(Framework, framework), (Assessment, assessment), (Score, score),
-                           (Criterion, framework.criteria.first()), (GradeBand, framework.grade_bands.first()),
-                           (AssessmentResult, assessment.result), (Evidence, Evidence.objects.filter(
-                               score__assessment__framework=framework).first())]:
+        for model, obj in [
+            (Framework, framework),
+            (Assessment, assessment),
+            (Score, score),
+            (Criterion, framework.criteria.first()),
+            (GradeBand, framework.grade_bands.first()),
+            (AssessmentResult, assessment.result),
+            (Evidence, Evidence.objects.filter(score__assessment__framework=framework).first()),
+        ]:
             assert admin_client.get(url(model, "change", obj.pk)).status_code == 200, model.__name__
 
 
@@ -144,7 +154,9 @@ def test_searching(admin_client, data):
 def test_filters_of_lists(admin_client, data):
     assert admin_client.get(url(Unit), {"kind__exact": "commune"}).context["cl"].result_count == 2
     assert admin_client.get(url(Framework), {"status__exact": "published"}).context["cl"].result_count == 1
-    response = admin_client.get(url(Assessment), {"framework__id__exact": data["open"].pk, "status__exact": "draft"})
+    response = admin_client.get(
+        url(Assessment), {"framework__id__exact": data["open"].pk, "status__exact": "draft"}
+    )
     assert response.context["cl"].result_count == 1
     assert admin_client.get(url(AuditEntry), {"via__exact": "admin"}).context["cl"].result_count == 0
 
@@ -160,7 +172,9 @@ def test_published_framework_change_page_has_no_save_and_refuses_post(admin_clie
     assert response.context["has_change_permission"] is False
     assert "Reopen" in response.content.decode() or "Mở lại" in response.content.decode()
 
-    response = admin_client.post(url(Framework, "change", framework.pk), {"name": "Đổi tên", "index_decimals": 3})
+    response = admin_client.post(
+        url(Framework, "change", framework.pk), {"name": "Đổi tên", "index_decimals": 3}
+    )
     assert response.status_code == 403
     framework.refresh_from_db()
     assert framework.name != "Đổi tên" and framework.index_decimals == 2
@@ -193,20 +207,27 @@ def test_children_of_a_published_framework_are_read_only(admin_client, data):
         assert not inline.has_add_permission and not inline.has_change_permission
         assert not inline.has_delete_permission
     # A grade band cannot be added to it from the band page either.
-    response = admin_client.post(url(GradeBand, "add"), {"framework": framework.pk, "name": "Mới", "min_index": "95"})
+    response = admin_client.post(
+        url(GradeBand, "add"), {"framework": framework.pk, "name": "Mới", "min_index": "95"}
+    )
     assert response.status_code == 200 and response.context["adminform"].form.errors
     assert not GradeBand.objects.filter(framework=framework, name="Mới").exists()
     # Nor a score or evidence.
     leaf = Criterion.objects.get(framework=framework, code="9.1")
-    response = admin_client.post(url(Score, "add"), {"assessment": assessment.pk, "criterion": leaf.pk,
-                                                    "self_points": "1"})
-    assert response.status_code == 200 and not Score.objects.filter(assessment=assessment, criterion=leaf).exists()
+    response = admin_client.post(
+        url(Score, "add"), {"assessment": assessment.pk, "criterion": leaf.pk, "self_points": "1"}
+    )
+    assert (
+        response.status_code == 200
+        and not Score.objects.filter(assessment=assessment, criterion=leaf).exists()
+    )
 
 
 def test_bulk_delete_of_a_published_framework_is_refused(admin_client, data):
     framework = data["published"]
-    response = admin_client.post(url(Framework), {"action": "delete_selected", "_selected_action": [framework.pk],
-                                                  "post": "yes"})
+    response = admin_client.post(
+        url(Framework), {"action": "delete_selected", "_selected_action": [framework.pk], "post": "yes"}
+    )
     assert response.status_code == 403
     assert Framework.objects.filter(pk=framework.pk).exists()
 
@@ -256,7 +277,10 @@ def test_reopen_page_of_one_framework(admin_client, data):
     assert response.status_code == 302
     framework.refresh_from_db()
     assert framework.status == FrameworkStatus.OPEN
-    assert AuditEntry.objects.filter(framework_id=framework.pk, action="framework_reopen", via=Via.ADMIN).count() == 1
+    assert (
+        AuditEntry.objects.filter(framework_id=framework.pk, action="framework_reopen", via=Via.ADMIN).count()
+        == 1
+    )
 
 
 def test_reopen_is_not_offered_to_users_without_change_permission(client, data, district):
@@ -277,8 +301,14 @@ def test_score_appraisal_in_admin_is_audited_and_recomputed(admin_client, admin_
     score = Score.objects.get(assessment=assessment, criterion__code="1.1.2")
     before = AssessmentResult.objects.get(assessment=assessment).points
     change = url(Score, "change", score.pk)
-    payload = {"self_points": "2", "appraised_points": "1", "appraisal_reason": "", "note": "",
-               "evidence_reference": "QĐ số 12/QĐ-UBND", **_empty_inline("evidence")}
+    payload = {
+        "self_points": "2",
+        "appraised_points": "1",
+        "appraisal_reason": "",
+        "note": "",
+        "evidence_reference": "QĐ số 12/QĐ-UBND",
+        **_empty_inline("evidence"),
+    }
 
     response = admin_client.post(change, payload)  # differs from self without a reason: refused
     assert response.status_code == 200
@@ -291,7 +321,9 @@ def test_score_appraisal_in_admin_is_audited_and_recomputed(admin_client, admin_
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     score.refresh_from_db()
     assert score.appraised_points == Decimal("1")
-    entry = AuditEntry.objects.get(assessment_id=assessment.pk, criterion_id=score.criterion.pk, field="appraised_points")
+    entry = AuditEntry.objects.get(
+        assessment_id=assessment.pk, criterion_id=score.criterion.pk, field="appraised_points"
+    )
     assert (entry.via, entry.actor, entry.old_value, entry.new_value) == (Via.ADMIN, admin_user, "", "1")
     assert entry.reason == "Chỉ hoàn thành 80% kế hoạch"
     assert AssessmentResult.objects.get(assessment=assessment).points == before - 1
@@ -299,16 +331,28 @@ def test_score_appraisal_in_admin_is_audited_and_recomputed(admin_client, admin_
 
 def test_self_score_cannot_change_after_submission(admin_client, data):
     score = Score.objects.get(assessment=data["submitted"], criterion__code="1.2")
-    response = admin_client.post(url(Score, "change", score.pk), {
-        "self_points": "0", "appraisal_reason": "", "note": "", "evidence_reference": "", **_empty_inline("evidence")})
+    response = admin_client.post(
+        url(Score, "change", score.pk),
+        {
+            "self_points": "0",
+            "appraisal_reason": "",
+            "note": "",
+            "evidence_reference": "",
+            **_empty_inline("evidence"),
+        },
+    )
     assert response.status_code == 200 and response.context["adminform"].form.non_field_errors()
     score.refresh_from_db()
     assert score.self_points == score.criterion.max_points
 
 
 def _empty_inline(prefix):
-    return {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0", f"{prefix}-MIN_NUM_FORMS": "0",
-            f"{prefix}-MAX_NUM_FORMS": "1000"}
+    return {
+        f"{prefix}-TOTAL_FORMS": "0",
+        f"{prefix}-INITIAL_FORMS": "0",
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
 
 
 def test_assessment_page_runs_no_query_per_score(admin_client, data):
@@ -357,8 +401,11 @@ def test_score_inline_on_assessment_page_goes_through_the_services(admin_client,
     assert response.status_code == 200
     payload = _post_data(response)
     score = Score.objects.get(assessment=assessment, criterion__code="1.1.1")
-    index = next(i for i, form in enumerate(response.context["inline_admin_formsets"][0].formset.forms)
-                 if form.instance.pk == score.pk)
+    index = next(
+        i
+        for i, form in enumerate(response.context["inline_admin_formsets"][0].formset.forms)
+        if form.instance.pk == score.pk
+    )
     assert payload[f"scores-{index}-self_points"] == "0,5"  # shown the Vietnamese way
     payload[f"scores-{index}-self_points"] = "1"
 
@@ -366,10 +413,15 @@ def test_score_inline_on_assessment_page_goes_through_the_services(admin_client,
     assert response.status_code == 302
     score.refresh_from_db()
     assert score.self_points == Decimal("1")
-    entry = AuditEntry.objects.get(assessment_id=assessment.pk, criterion_id=score.criterion.pk, field="self_points",
-                                   via=Via.ADMIN)
-    assert (entry.action, entry.old_value, entry.new_value, entry.actor) == ("self_on_behalf", "0.50", "1",
-                                                                             admin_user)
+    entry = AuditEntry.objects.get(
+        assessment_id=assessment.pk, criterion_id=score.criterion.pk, field="self_points", via=Via.ADMIN
+    )
+    assert (entry.action, entry.old_value, entry.new_value, entry.actor) == (
+        "self_on_behalf",
+        "0.50",
+        "1",
+        admin_user,
+    )
     assert AssessmentResult.objects.get(assessment=assessment).self_points == Decimal("1")
 
     # A value above the maximum is refused with the form shown again, nothing saved.
@@ -384,24 +436,40 @@ def test_survey_points_in_admin_use_the_survey_service(admin_client, data):
     framework, assessment = data["open"], data["submitted"]
     survey_apply(framework=framework, entries={assessment.unit.code: {"8.1": Decimal("8")}})
     score = Score.objects.get(assessment=assessment, criterion__code="8.1")
-    response = admin_client.post(url(Score, "change", score.pk), {
-        "appraised_points": "9,5", "appraisal_reason": "", "note": "", "evidence_reference": "",
-        **_empty_inline("evidence")})
+    response = admin_client.post(
+        url(Score, "change", score.pk),
+        {
+            "appraised_points": "9,5",
+            "appraisal_reason": "",
+            "note": "",
+            "evidence_reference": "",
+            **_empty_inline("evidence"),
+        },
+    )
     assert response.status_code == 302
     score.refresh_from_db()
     assert score.appraised_points == Decimal("9.5")
-    assert AuditEntry.objects.filter(criterion_id=score.criterion.pk, action="survey", via=Via.ADMIN).count() == 1
+    assert (
+        AuditEntry.objects.filter(criterion_id=score.criterion.pk, action="survey", via=Via.ADMIN).count()
+        == 1
+    )
 
 
 def test_adding_an_assessment_checks_the_unit_kind(admin_client, data, district):
     department = Unit.objects.get(code="PNV")
-    response = admin_client.post(url(Assessment, "add"), {"unit": department.pk, "framework": data["open"].pk})
+    response = admin_client.post(
+        url(Assessment, "add"), {"unit": department.pk, "framework": data["open"].pk}
+    )
     assert response.status_code == 200 and response.context["adminform"].form.errors
     new_commune = make_unit("X9", parent=district)
-    response = admin_client.post(url(Assessment, "add"), {"unit": new_commune.pk, "framework": data["open"].pk})
+    response = admin_client.post(
+        url(Assessment, "add"), {"unit": new_commune.pk, "framework": data["open"].pk}
+    )
     assert response.status_code == 302
     assessment = Assessment.objects.get(unit=new_commune, framework=data["open"])
-    assert AuditEntry.objects.filter(assessment_id=assessment.pk, action="assessment_create", via=Via.ADMIN).exists()
+    assert AuditEntry.objects.filter(
+        assessment_id=assessment.pk, action="assessment_create", via=Via.ADMIN
+    ).exists()
     assert AssessmentResult.objects.filter(assessment=assessment).exists()
 
 
@@ -412,28 +480,46 @@ def test_grade_band_change_is_audited_and_regrades(admin_client, data):
     response = admin_client.post(url(GradeBand, "change", band.pk), {"name": "Kém", "min_index": "0"})
     assert response.status_code == 302
     entry = AuditEntry.objects.get(framework_id=framework.pk, action="grade_bands", via=Via.ADMIN)
-    assert entry.old_value.endswith("Trung bình:50, Yếu:0") and entry.new_value.endswith("Trung bình:50, Kém:0")
+    assert entry.old_value.endswith("Trung bình:50, Yếu:0") and entry.new_value.endswith(
+        "Trung bình:50, Kém:0"
+    )
     top = GradeBand.objects.get(framework=framework, name="Xuất sắc")
-    response = admin_client.post(url(GradeBand, "change", top.pk),
-                                 {"name": "Xuất sắc", "min_index": f"{result.index:.2f}".replace(".", ",")})
+    response = admin_client.post(
+        url(GradeBand, "change", top.pk),
+        {"name": "Xuất sắc", "min_index": f"{result.index:.2f}".replace(".", ",")},
+    )
     assert response.status_code == 302
     result.refresh_from_db()
     assert result.grade == "Xuất sắc"
 
 
 def test_framework_add_copies_the_criteria_tree(admin_client, data, district):
-    response = admin_client.post(url(Framework, "add"), {
-        "code": "XA-2025", "name": "Bộ chỉ số 2025", "authority": district.pk, "unit_kind": "commune",
-        "year": "2025", "copy_from": data["open"].pk, "bands": "Tốt:90,Khá:70,Trung bình:50,Kém:0",
-        "index_decimals": "3", "legal_basis": "", "self_deadline_0": "2025-11-30", "self_deadline_1": "17:00:00",
-        "appraisal_deadline_0": "", "appraisal_deadline_1": "",
-    })
+    response = admin_client.post(
+        url(Framework, "add"),
+        {
+            "code": "XA-2025",
+            "name": "Bộ chỉ số 2025",
+            "authority": district.pk,
+            "unit_kind": "commune",
+            "year": "2025",
+            "copy_from": data["open"].pk,
+            "bands": "Tốt:90,Khá:70,Trung bình:50,Kém:0",
+            "index_decimals": "3",
+            "legal_basis": "",
+            "self_deadline_0": "2025-11-30",
+            "self_deadline_1": "17:00:00",
+            "appraisal_deadline_0": "",
+            "appraisal_deadline_1": "",
+        },
+    )
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     framework = Framework.objects.get(code="XA-2025")
     assert framework.criteria.count() == data["open"].criteria.count()
     assert list(framework.grade_bands.values_list("name", flat=True)) == ["Tốt", "Khá", "Trung bình", "Kém"]
     assert framework.self_deadline is not None and framework.index_decimals == 3
-    assert AuditEntry.objects.filter(framework_id=framework.pk, action="framework_create", via=Via.ADMIN).exists()
+    assert AuditEntry.objects.filter(
+        framework_id=framework.pk, action="framework_create", via=Via.ADMIN
+    ).exists()
 
 
 def test_framework_cannot_be_published_from_its_form(admin_client, data):
@@ -444,15 +530,33 @@ def test_framework_cannot_be_published_from_its_form(admin_client, data):
 
 
 def test_unit_admin_keeps_paths_through_the_service(admin_client, district):
-    response = admin_client.post(url(Unit, "add"), {
-        "code": "X50", "name": "Xã Năm Mươi", "kind": "commune", "parent": district.pk, "active_from": "",
-        "active_to": "", **_empty_inline("memberships")})
+    response = admin_client.post(
+        url(Unit, "add"),
+        {
+            "code": "X50",
+            "name": "Xã Năm Mươi",
+            "kind": "commune",
+            "parent": district.pk,
+            "active_from": "",
+            "active_to": "",
+            **_empty_inline("memberships"),
+        },
+    )
     assert response.status_code == 302
     unit = Unit.objects.get(code="X50")
     assert unit.path == f"{district.path}{unit.pk}/"
-    response = admin_client.post(url(Unit, "change", unit.pk), {
-        "name": "Xã Năm Mươi", "kind": "commune", "parent": district.parent_id, "active_from": "",
-        "active_to": "", "predecessors": [], **_empty_inline("memberships")})
+    response = admin_client.post(
+        url(Unit, "change", unit.pk),
+        {
+            "name": "Xã Năm Mươi",
+            "kind": "commune",
+            "parent": district.parent_id,
+            "active_from": "",
+            "active_to": "",
+            "predecessors": [],
+            **_empty_inline("memberships"),
+        },
+    )
     assert response.status_code == 302
     unit.refresh_from_db()
     assert unit.path == f"{district.parent.path}{unit.pk}/"
@@ -486,14 +590,26 @@ def _grow(district, framework, start, count):
         unit = make_unit(f"Q{number:03d}", parent=district, name=f"Xã Thử {number}")
         make_member(unit, Role.OFFICER, f"q{number:03d}")
         assessment = assessment_get_or_create(unit=unit, framework=framework)
-        scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(Decimal("20")),
-                                                          "1.2": SelfEntry(Decimal("25"))})
+        scores_apply_self(
+            assessment=assessment, entries={"1.1": SelfEntry(Decimal("20")), "1.2": SelfEntry(Decimal("25"))}
+        )
         Evidence.objects.create(score=assessment.scores.first(), document_number=f"{number}/KH")
         make_framework(unit, rows=rows_from_spec(SMALL_TREE), year=2000 + number, code=f"FW-Q{number}")
 
 
-LISTS = [Unit, Membership, get_user_model(), Framework, Criterion, GradeBand, Assessment, Score, Evidence,
-         AuditEntry, AssessmentResult]
+LISTS = [
+    Unit,
+    Membership,
+    get_user_model(),
+    Framework,
+    Criterion,
+    GradeBand,
+    Assessment,
+    Score,
+    Evidence,
+    AuditEntry,
+    AssessmentResult,
+]
 
 
 def _count_queries(client, model):
@@ -519,21 +635,33 @@ def test_adding_a_score_goes_through_the_services(admin_client, admin_user, data
     assessment = data["draft"]
     leaf = Criterion.objects.get(framework=data["open"], code="1.2")
     add = url(Score, "add")
-    base = {"assessment": assessment.pk, "criterion": leaf.pk, "note": "", "evidence_reference": "",
-            "appraisal_reason": "", **_empty_inline("evidence")}
+    base = {
+        "assessment": assessment.pk,
+        "criterion": leaf.pk,
+        "note": "",
+        "evidence_reference": "",
+        "appraisal_reason": "",
+        **_empty_inline("evidence"),
+    }
     response = admin_client.post(add, base)  # nothing entered: refused
     assert response.status_code == 200 and response.context["adminform"].form.non_field_errors()
     parent = Criterion.objects.get(framework=data["open"], code="1")
     response = admin_client.post(add, {**base, "criterion": parent.pk, "self_points": "1"})
     assert response.status_code == 200 and not Score.objects.filter(criterion=parent).exists()
 
-    response = admin_client.post(add, {**base, "self_points": "1,5",
-                                       "evidence_reference": "Báo cáo số 7/BC-UBND"})
+    response = admin_client.post(
+        add, {**base, "self_points": "1,5", "evidence_reference": "Báo cáo số 7/BC-UBND"}
+    )
     assert response.status_code == 302
     score = Score.objects.get(assessment=assessment, criterion=leaf)
     assert score.self_points == Decimal("1.5") and score.evidence_reference == "Báo cáo số 7/BC-UBND"
-    assert AuditEntry.objects.filter(assessment_id=assessment.pk, criterion_id=leaf.pk, via=Via.ADMIN, actor=admin_user,
-                                     field="self_points").exists()
+    assert AuditEntry.objects.filter(
+        assessment_id=assessment.pk,
+        criterion_id=leaf.pk,
+        via=Via.ADMIN,
+        actor=admin_user,
+        field="self_points",
+    ).exists()
     assert AssessmentResult.objects.get(assessment=assessment).self_points == Decimal("2.0")
 
 
@@ -549,14 +677,20 @@ def test_deleting_an_assessment_of_an_open_framework_is_recorded_and_reranks(adm
 
 def test_evidence_in_admin_is_audited_and_refused_on_published(admin_client, admin_user, data):
     score = Score.objects.get(assessment=data["draft"], criterion__code="1.1.1")
-    payload = {"score": score.pk, "document_number": "45/BC-UBND", "document_date": "2024-06-15", "page": "3",
-               "description": "Báo cáo 6 tháng"}
+    payload = {
+        "score": score.pk,
+        "document_number": "45/BC-UBND",
+        "document_date": "2024-06-15",
+        "page": "3",
+        "description": "Báo cáo 6 tháng",
+    }
     response = admin_client.post(url(Evidence, "add"), payload)
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     evidence = Evidence.objects.get(score=score, document_number="45/BC-UBND")
     assert evidence.uploaded_by == admin_user and evidence.document_date == date(2024, 6, 15)
-    assert AuditEntry.objects.filter(assessment_id=data["draft"].pk, criterion_id=score.criterion.pk, action="evidence_add",
-                                     via=Via.ADMIN).exists()
+    assert AuditEntry.objects.filter(
+        assessment_id=data["draft"].pk, criterion_id=score.criterion.pk, action="evidence_add", via=Via.ADMIN
+    ).exists()
 
     published_score = Score.objects.get(assessment=data["done"], criterion__code="1.1.1")
     response = admin_client.post(url(Evidence, "add"), {**payload, "score": published_score.pk})
@@ -570,8 +704,16 @@ def test_evidence_in_admin_is_audited_and_refused_on_published(admin_client, adm
 def test_evidence_on_a_submitted_assessment_is_refused_on_the_form(admin_client, data):
     score = Score.objects.get(assessment=data["submitted"], criterion__code="1.2")
     before = AuditEntry.objects.count()
-    response = admin_client.post(url(Evidence, "add"), {"score": score.pk, "document_number": "45/BC-UBND",
-                                                       "document_date": "", "page": "", "description": ""})
+    response = admin_client.post(
+        url(Evidence, "add"),
+        {
+            "score": score.pk,
+            "document_number": "45/BC-UBND",
+            "document_date": "",
+            "page": "",
+            "description": "",
+        },
+    )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors["score"]
     assert any("giải trình" in text or "explanation" in text for text in errors)
@@ -584,7 +726,9 @@ def test_evidence_on_a_submitted_assessment_is_refused_on_the_form(admin_client,
     payload = _post_data(admin_client.get(change))
     payload.update({"evidence-TOTAL_FORMS": str(int(payload["evidence-TOTAL_FORMS"]) + 1)})
     index = int(payload["evidence-TOTAL_FORMS"]) - 1
-    payload.update({f"evidence-{index}-document_number": "46/BC-UBND", f"evidence-{index}-score": str(score.pk)})
+    payload.update(
+        {f"evidence-{index}-document_number": "46/BC-UBND", f"evidence-{index}-score": str(score.pk)}
+    )
     response = admin_client.post(change, payload)
     assert response.status_code == 200 and response.context["adminform"].form.errors
     assert not Evidence.objects.filter(document_number="46/BC-UBND").exists()
@@ -605,15 +749,33 @@ def test_an_html_evidence_file_is_refused(admin_client, data, settings, tmp_path
     settings.MEDIA_ROOT = tmp_path
     score = Score.objects.get(assessment=data["draft"], criterion__code="1.1.1")
     upload = SimpleUploadedFile("bao-cao.html", b"<script>alert(1)</script>", content_type="text/html")
-    response = admin_client.post(url(Evidence, "add"), {"score": score.pk, "document_number": "", "file": upload,
-                                                       "document_date": "", "page": "", "description": ""})
+    response = admin_client.post(
+        url(Evidence, "add"),
+        {
+            "score": score.pk,
+            "document_number": "",
+            "file": upload,
+            "document_date": "",
+            "page": "",
+            "description": "",
+        },
+    )
     assert response.status_code == 200 and response.context["adminform"].form.errors
     assert not Evidence.objects.filter(score=score).exists()
     assert not list(tmp_path.rglob("*.html"))
 
     upload = SimpleUploadedFile("bao-cao.pdf", b"%PDF-1.4 test", content_type="application/pdf")
-    response = admin_client.post(url(Evidence, "add"), {"score": score.pk, "document_number": "", "file": upload,
-                                                       "document_date": "", "page": "", "description": ""})
+    response = admin_client.post(
+        url(Evidence, "add"),
+        {
+            "score": score.pk,
+            "document_number": "",
+            "file": upload,
+            "document_date": "",
+            "page": "",
+            "description": "",
+        },
+    )
     assert response.status_code == 302
     assert Evidence.objects.get(score=score).file.name.endswith(".pdf")
 
@@ -627,15 +789,25 @@ def _framework_change(admin_client, framework, **changes):
 
 def test_framework_settings_and_deadlines_in_admin_are_audited(admin_client, admin_user, data):
     framework = data["open"]
-    response = _framework_change(admin_client, framework, name="Bộ chỉ số xã 2024 (sửa)", index_decimals="3",
-                                 self_deadline_0="2024-11-30", self_deadline_1="17:00:00")
+    response = _framework_change(
+        admin_client,
+        framework,
+        name="Bộ chỉ số xã 2024 (sửa)",
+        index_decimals="3",
+        self_deadline_0="2024-11-30",
+        self_deadline_1="17:00:00",
+    )
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     framework.refresh_from_db()
     assert framework.name == "Bộ chỉ số xã 2024 (sửa)" and framework.index_decimals == 3
     assert framework.self_deadline is not None
     entries = AuditEntry.objects.filter(framework_id=framework.pk, via=Via.ADMIN, actor=admin_user)
-    assert entries.filter(action="framework_change", field="name", new_value="Bộ chỉ số xã 2024 (sửa)").exists()
-    assert entries.filter(action="framework_change", field="index_decimals", old_value="2", new_value="3").exists()
+    assert entries.filter(
+        action="framework_change", field="name", new_value="Bộ chỉ số xã 2024 (sửa)"
+    ).exists()
+    assert entries.filter(
+        action="framework_change", field="index_decimals", old_value="2", new_value="3"
+    ).exists()
     deadline = entries.get(action="deadline", field="self_deadline")
     assert deadline.old_value == "" and deadline.new_value.startswith("30/11/2024")
     # The results follow the new number of decimals.
@@ -657,21 +829,31 @@ def test_grade_bands_and_criteria_on_the_framework_page_are_audited(admin_client
     response = admin_client.post(url(Framework, "change", framework.pk), payload)
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     assert list(framework.grade_bands.values_list("name", flat=True))[-1] == "Kém"
-    assert AuditEntry.objects.get(framework_id=framework.pk, action="grade_bands", via=Via.ADMIN).new_value.endswith(
-        "Kém:0")
+    assert AuditEntry.objects.get(
+        framework_id=framework.pk, action="grade_bands", via=Via.ADMIN
+    ).new_value.endswith("Kém:0")
     entry = AuditEntry.objects.get(framework_id=framework.pk, action="criterion_change", via=Via.ADMIN)
-    assert (entry.criterion_code, entry.field, entry.new_value) == ("1.1.1", "title", "Ban hành kế hoạch CCHC (sửa)")
+    assert (entry.criterion_code, entry.field, entry.new_value) == (
+        "1.1.1",
+        "title",
+        "Ban hành kế hoạch CCHC (sửa)",
+    )
 
 
 def test_criterion_page_edit_is_audited(admin_client, data):
     criterion = Criterion.objects.get(framework=data["open"], code="1.1.1")
-    response = admin_client.post(url(Criterion, "change", criterion.pk), {
-        "title": "Tiêu đề mới", "guidance": "Hướng dẫn mới", "allows_not_applicable": ""})
+    response = admin_client.post(
+        url(Criterion, "change", criterion.pk),
+        {"title": "Tiêu đề mới", "guidance": "Hướng dẫn mới", "allows_not_applicable": ""},
+    )
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     criterion.refresh_from_db()
     assert criterion.title == "Tiêu đề mới" and not criterion.allows_not_applicable
-    fields = set(AuditEntry.objects.filter(criterion_id=criterion.pk, action="criterion_change", via=Via.ADMIN)
-                 .values_list("field", flat=True))
+    fields = set(
+        AuditEntry.objects.filter(
+            criterion_id=criterion.pk, action="criterion_change", via=Via.ADMIN
+        ).values_list("field", flat=True)
+    )
     assert fields == {"title", "guidance", "allows_not_applicable"}
 
 
@@ -684,10 +866,15 @@ def test_framework_services_refuse_a_published_framework(admin_user, data):
     criterion = framework.criteria.first()
     before = AuditEntry.objects.count()
     for write in (
-        lambda: framework_update(framework=framework, changes={"name": "Đổi"}, actor=admin_user, via=Via.ADMIN),
-        lambda: criterion_update(criterion=criterion, changes={"title": "Đổi"}, actor=admin_user, via=Via.ADMIN),
-        lambda: grade_bands_set(framework=framework, bands=[Band("Đạt", Decimal("0"))], actor=admin_user,
-                                via=Via.ADMIN),
+        lambda: framework_update(
+            framework=framework, changes={"name": "Đổi"}, actor=admin_user, via=Via.ADMIN
+        ),
+        lambda: criterion_update(
+            criterion=criterion, changes={"title": "Đổi"}, actor=admin_user, via=Via.ADMIN
+        ),
+        lambda: grade_bands_set(
+            framework=framework, bands=[Band("Đạt", Decimal("0"))], actor=admin_user, via=Via.ADMIN
+        ),
     ):
         with pytest.raises(ValidationError, match="PB-PUB"):
             write()
@@ -704,7 +891,10 @@ def test_admin_refusals_of_a_published_framework_leave_no_trace(admin_client, da
     before = AuditEntry.objects.count()
     assert _framework_change(admin_client, framework, name="Đổi").status_code == 403
     assert admin_client.post(url(Criterion, "change", criterion.pk), {"title": "Đổi"}).status_code == 403
-    assert admin_client.post(url(GradeBand, "change", band.pk), {"name": "Đổi", "min_index": "1"}).status_code == 403
+    assert (
+        admin_client.post(url(GradeBand, "change", band.pk), {"name": "Đổi", "min_index": "1"}).status_code
+        == 403
+    )
     assert AuditEntry.objects.count() == before
 
 
@@ -721,13 +911,20 @@ def test_score_refusal_is_applied_once_and_shown(admin_client, data, monkeypatch
 
     monkeypatch.setattr(scoring.assessments.services, "scores_apply_appraisal", counting)
     score = Score.objects.get(assessment=data["submitted"], criterion__code="1.1.2")
-    payload = {"self_points": "2", "appraised_points": "1", "appraisal_reason": "Thiếu minh chứng", "note": "",
-               "evidence_reference": "QĐ số 12/QĐ-UBND", **_empty_inline("evidence")}
+    payload = {
+        "self_points": "2",
+        "appraised_points": "1",
+        "appraisal_reason": "Thiếu minh chứng",
+        "note": "",
+        "evidence_reference": "QĐ số 12/QĐ-UBND",
+        **_empty_inline("evidence"),
+    }
     assert admin_client.post(url(Score, "change", score.pk), payload).status_code == 302
     assert len(calls) == 1
     calls.clear()
-    response = admin_client.post(url(Score, "change", score.pk), {**payload, "appraised_points": "0,5",
-                                                                  "appraisal_reason": ""})
+    response = admin_client.post(
+        url(Score, "change", score.pk), {**payload, "appraised_points": "0,5", "appraisal_reason": ""}
+    )
     assert response.status_code == 200 and response.context["adminform"].form.errors
     assert len(calls) == 1
     score.refresh_from_db()
@@ -741,12 +938,22 @@ def test_remediation_item_in_admin_goes_through_the_service(admin_client, admin_
     assert remediation_suggest(framework=data["published"]) > 0
     item = RemediationItem.objects.filter(assessment=data["done"]).first()
     change = reverse("admin:reports_remediationitem_change", args=[item.pk])
-    response = admin_client.post(change, {"action": "Bổ sung kế hoạch", "responsible": "Chánh văn phòng",
-                                          "due_date": "2025-03-31", "status": item.status})
+    response = admin_client.post(
+        change,
+        {
+            "action": "Bổ sung kế hoạch",
+            "responsible": "Chánh văn phòng",
+            "due_date": "2025-03-31",
+            "status": item.status,
+        },
+    )
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     item.refresh_from_db()
     assert item.action == "Bổ sung kế hoạch" and item.updated_by == admin_user
-    fields = set(AuditEntry.objects.filter(action="remediation_update", via=Via.ADMIN, actor=admin_user)
-                 .values_list("field", flat=True))
+    fields = set(
+        AuditEntry.objects.filter(action="remediation_update", via=Via.ADMIN, actor=admin_user).values_list(
+            "field", flat=True
+        )
+    )
     assert fields == {"action", "responsible", "due_date"}
     assert admin_client.get(reverse("admin:reports_remediationitem_add")).status_code == 403

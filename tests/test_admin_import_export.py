@@ -51,8 +51,11 @@ def export(client, model, resource, fmt, **params):
     """POST the export form with every field of the resource selected."""
     data = {"format": fmt, "resource": "0"}
     data |= {f"{resource.__name__.lower()}_{name}": "on" for name in resource().get_export_order()}
-    return client.post(admin_url(model, "export") + ("?" + "&".join(f"{k}={v}" for k, v in params.items())
-                                                       if params else ""), data)
+    return client.post(
+        admin_url(model, "export")
+        + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else ""),
+        data,
+    )
 
 
 def xlsx_rows(response):
@@ -77,28 +80,37 @@ def preview(client, model, upload, fmt=CSV):
 
 def confirm_data(response):
     form = response.context["confirm_form"]
-    return {name: form.initial[name] for name in ("import_file_name", "original_file_name", "format", "resource")}
+    return {
+        name: form.initial[name] for name in ("import_file_name", "original_file_name", "format", "resource")
+    }
 
 
 @pytest.fixture
 def data(district, commune, other_commune):
     framework = make_framework(district, code="XA-2024", rows=rows_from_spec(TREE))
     x1 = assessment_get_or_create(unit=commune, framework=framework)
-    scores_apply_self(assessment=x1, entries={"1.1": SelfEntry(Decimal("25"), note="=1+1 ghi chú",
-                                                                        evidence_reference="KH 3"),
-                                              "1.2": SelfEntry(Decimal("30"), evidence_reference="QĐ 12"),
-                                              "3": SelfEntry(Decimal("1"), evidence_reference="BK 1")})
+    scores_apply_self(
+        assessment=x1,
+        entries={
+            "1.1": SelfEntry(Decimal("25"), note="=1+1 ghi chú", evidence_reference="KH 3"),
+            "1.2": SelfEntry(Decimal("30"), evidence_reference="QĐ 12"),
+            "3": SelfEntry(Decimal("1"), evidence_reference="BK 1"),
+        },
+    )
     x2 = assessment_get_or_create(unit=other_commune, framework=framework)
     scores_apply_self(assessment=x2, entries={"1.1": SelfEntry(Decimal("10"))})
 
     department = make_unit("PNV", kind=UnitKind.DEPARTMENT, parent=district, name="Phòng Nội vụ")
-    published = make_framework(district, code="PB-2024", rows=rows_from_spec([("1", 10), ("1.1", 10)]),
-                               unit_kind=UnitKind.DEPARTMENT)
+    published = make_framework(
+        district, code="PB-2024", rows=rows_from_spec([("1", 10), ("1.1", 10)]), unit_kind=UnitKind.DEPARTMENT
+    )
     done = assessment_get_or_create(unit=department, framework=published)
     scores_apply_self(assessment=done, entries={"1.1": SelfEntry(Decimal("8"), evidence_reference="BC 1")})
     assessment_submit(assessment=done)
     scores_apply_appraisal(assessment=done, entries={"1.1": AppraisalEntry(Decimal("8"))})
-    published = framework_publish(framework=published, decision_number="QĐ 1/QĐ-UBND", decision_date=date(2024, 12, 1))
+    published = framework_publish(
+        framework=published, decision_number="QĐ 1/QĐ-UBND", decision_date=date(2024, 12, 1)
+    )
     return {"framework": framework, "x1": x1, "x2": x2, "published": published, "done": done}
 
 
@@ -106,7 +118,9 @@ def data(district, commune, other_commune):
 def limited_staff(db):
     """Staff who may look at units and scores but not change them."""
     user = get_user_model().objects.create_user("viewer", password="pw-12345", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_unit", "view_score", "view_criterion"]))
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_unit", "view_score", "view_criterion"])
+    )
     client = Client()
     client.force_login(user)
     return client
@@ -159,8 +173,9 @@ def test_export_scores_xlsx_and_csv(admin_client, data):
 
 
 def test_export_follows_the_list_filters(admin_client, data):
-    response = export(admin_client, Score, ScoreResource, CSV, **{"assessment__framework__id__exact":
-                                                                   data["published"].pk})
+    response = export(
+        admin_client, Score, ScoreResource, CSV, **{"assessment__framework__id__exact": data["published"].pk}
+    )
     rows = csv_rows(response)
     assert [r[0] for r in rows[1:]] == ["PB-2024"]
 
@@ -196,7 +211,9 @@ def test_export_runs_a_fixed_number_of_queries(admin_client, data, district):
     for i in range(6):
         unit = make_unit(f"XN{i}", parent=district, predecessors=[Unit.objects.get(code="X1")])
         assessment = assessment_get_or_create(unit=unit, framework=framework)
-        scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(Decimal(i)), "1.2": SelfEntry(None)})
+        scores_apply_self(
+            assessment=assessment, entries={"1.1": SelfEntry(Decimal(i)), "1.2": SelfEntry(None)}
+        )
     assert count() == before
 
 
@@ -215,12 +232,14 @@ def test_criteria_are_exported_not_imported(admin_client, data):
 
 
 def test_units_import_preview_then_confirm_in_another_process(admin_client, admin_user, data, monkeypatch):
-    upload = csv_upload([
-        ["Mã đơn vị", "Tên đơn vị", "Loại", "Mã đơn vị cấp trên", "Mã đơn vị trước sắp xếp"],
-        ["H2", "Huyện Mới", "huyện", "T", ""],
-        ["X21", "Xã Hợp Nhất", "xã", "H2", "X1;X2"],
-        ["X1", "Xã Một (đổi tên)", "commune", "H", ""],
-    ])
+    upload = csv_upload(
+        [
+            ["Mã đơn vị", "Tên đơn vị", "Loại", "Mã đơn vị cấp trên", "Mã đơn vị trước sắp xếp"],
+            ["H2", "Huyện Mới", "huyện", "T", ""],
+            ["X21", "Xã Hợp Nhất", "xã", "H2", "X1;X2"],
+            ["X1", "Xã Một (đổi tên)", "commune", "H", ""],
+        ]
+    )
     response = preview(admin_client, Unit, upload)
     assert response.status_code == 200
     result = response.context["result"]
@@ -256,8 +275,11 @@ def test_units_import_preview_then_confirm_in_another_process(admin_client, admi
 def test_units_import_moves_a_subtree_with_its_paths(admin_client, data, district, commune):
     new_district = make_unit("H9", kind=UnitKind.DISTRICT, parent=district.parent)
     child = make_unit("X1A", parent=commune)  # a unit under the commune that moves
-    response = preview(admin_client, Unit, csv_upload([["code", "name", "kind", "parent"],
-                                                       ["X1", "Xã Một", "commune", "H9"]]))
+    response = preview(
+        admin_client,
+        Unit,
+        csv_upload([["code", "name", "kind", "parent"], ["X1", "Xã Một", "commune", "H9"]]),
+    )
     admin_client.post(admin_url(Unit, "process_import"), confirm_data(response))
     commune.refresh_from_db()
     child.refresh_from_db()
@@ -266,12 +288,14 @@ def test_units_import_moves_a_subtree_with_its_paths(admin_client, data, distric
 
 
 def test_units_import_with_bad_rows_offers_no_confirm_and_saves_nothing(admin_client, data):
-    upload = csv_upload([
-        ["code", "name", "kind", "parent", "predecessors"],
-        ["N1", "Xã Mới", "xã", "H", ""],
-        ["N2", "Xã Sai", "làng", "KHONGCO", "ZZZ"],
-        ["H", "Huyện Thử", "district", "X1", ""],  # under its own descendant
-    ])
+    upload = csv_upload(
+        [
+            ["code", "name", "kind", "parent", "predecessors"],
+            ["N1", "Xã Mới", "xã", "H", ""],
+            ["N2", "Xã Sai", "làng", "KHONGCO", "ZZZ"],
+            ["H", "Huyện Thử", "district", "X1", ""],  # under its own descendant
+        ]
+    )
     response = preview(admin_client, Unit, upload)
     assert response.status_code == 200
     result = response.context["result"]
@@ -292,11 +316,14 @@ def test_units_import_of_unusable_files_says_why(admin_client, data):
     assert not Unit.objects.filter(name="Xã Mới").exists()
 
 
-@pytest.mark.parametrize("content, words", [
-    (b"code,name\nX,Y\n", ".xlsx"),  # a text file renamed to .xlsx
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, ".xls"),  # an old Excel file
-    (b"PK\x03\x04broken", "zip"),  # a damaged workbook
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"code,name\nX,Y\n", ".xlsx"),  # a text file renamed to .xlsx
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, ".xls"),  # an old Excel file
+        (b"PK\x03\x04broken", "zip"),  # a damaged workbook
+    ],
+)
 def test_hostile_or_broken_files_get_a_clear_message(admin_client, data, content, words):
     response = preview(admin_client, Score, SimpleUploadedFile("scores.xlsx", content), fmt=XLSX)
     assert response.status_code == 200 and "confirm_form" not in response.context
@@ -306,15 +333,19 @@ def test_hostile_or_broken_files_get_a_clear_message(admin_client, data, content
 
 def test_uploads_above_the_size_cap_are_refused(admin_client, data, settings):
     settings.PARINDEX_UPLOAD_MAX_BYTES = 100
-    upload = csv_upload([["code", "name", "kind", "parent"]] + [[f"N{i}", "Xã Mới", "xã", "H"] for i in range(20)])
+    upload = csv_upload(
+        [["code", "name", "kind", "parent"]] + [[f"N{i}", "Xã Mới", "xã", "H"] for i in range(20)]
+    )
     response = preview(admin_client, Unit, upload)
     assert response.status_code == 200 and response.context["form"].errors["import_file"]
     assert not Unit.objects.filter(code="N1").exists()
 
 
 def test_semicolon_csv_from_a_vietnamese_excel_is_read(admin_client, data):
-    upload = SimpleUploadedFile("units.csv", "Mã đơn vị;Tên đơn vị;Loại;Mã đơn vị cấp trên\r\n"
-                                             "X7;Phường Bảy;phường;H\r\n".encode("utf-8-sig"))
+    upload = SimpleUploadedFile(
+        "units.csv",
+        "Mã đơn vị;Tên đơn vị;Loại;Mã đơn vị cấp trên\r\nX7;Phường Bảy;phường;H\r\n".encode("utf-8-sig"),
+    )
     response = preview(admin_client, Unit, upload)
     admin_client.post(admin_url(Unit, "process_import"), confirm_data(response))
     assert Unit.objects.get(code="X7").kind == UnitKind.COMMUNE
@@ -344,19 +375,29 @@ def test_exported_units_reimport_unchanged(admin_client, data, district):
 
 # --- scores import ------------------------------------------------------------------------------------------
 
-SCORE_HEADER = ["framework", "unit", "criterion", "self_points", "appraised_points", "appraisal_reason", "note"]
+SCORE_HEADER = [
+    "framework",
+    "unit",
+    "criterion",
+    "self_points",
+    "appraised_points",
+    "appraisal_reason",
+    "note",
+]
 
 
 def test_scores_import_goes_through_the_services(admin_client, admin_user, data):
     assessment_submit(assessment=data["x1"])
-    upload = csv_upload([
-        SCORE_HEADER,
-        ["XA-2024", "X1", "1.1", "25", "20,5", "Thiếu văn bản", "=1+1 ghi chú"],
-        ["XA-2024", "X1", "1.2", "30", "30", "", ""],
-        ["XA-2024", "X1", "2", "", "35.5", "", ""],  # survey points
-        ["XA-2024", "X1", "3", "1", "1", "", ""],
-        ["XA-2024", "X2", "1.2", "12,5", "", "", "Tự chấm bổ sung"],
-    ])
+    upload = csv_upload(
+        [
+            SCORE_HEADER,
+            ["XA-2024", "X1", "1.1", "25", "20,5", "Thiếu văn bản", "=1+1 ghi chú"],
+            ["XA-2024", "X1", "1.2", "30", "30", "", ""],
+            ["XA-2024", "X1", "2", "", "35.5", "", ""],  # survey points
+            ["XA-2024", "X1", "3", "1", "1", "", ""],
+            ["XA-2024", "X2", "1.2", "12,5", "", "", "Tự chấm bổ sung"],
+        ]
+    )
     response = preview(admin_client, Score, upload)
     result = response.context["result"]
     assert not result.has_errors() and not result.has_validation_errors(), result.invalid_rows
@@ -380,13 +421,15 @@ def test_scores_import_goes_through_the_services(admin_client, admin_user, data)
 
 
 def test_scores_import_over_the_maximum_is_a_row_error_and_saves_nothing(admin_client, data):
-    upload = csv_upload([
-        SCORE_HEADER,
-        ["XA-2024", "X2", "1.2", "12", "", "", ""],
-        ["XA-2024", "X1", "1.1", "31", "", "", ""],
-        ["XA-2024", "X1", "1.2", "abc", "", "", ""],
-        ["XA-2024", "X1", "9.9", "1", "", "", ""],
-    ])
+    upload = csv_upload(
+        [
+            SCORE_HEADER,
+            ["XA-2024", "X2", "1.2", "12", "", "", ""],
+            ["XA-2024", "X1", "1.1", "31", "", "", ""],
+            ["XA-2024", "X1", "1.2", "abc", "", "", ""],
+            ["XA-2024", "X1", "9.9", "1", "", "", ""],
+        ]
+    )
     response = preview(admin_client, Score, upload)
     assert response.status_code == 200
     assert "confirm_form" not in response.context
@@ -412,8 +455,9 @@ def test_scores_import_refuses_a_published_framework(admin_client, data):
 
 def test_scores_import_refused_at_confirm_saves_nothing(admin_client, data):
     """The framework is published between preview and confirm: the confirm saves no row at all."""
-    upload = csv_upload([SCORE_HEADER, ["XA-2024", "X2", "1.2", "12", "", "", ""],
-                         ["XA-2024", "X2", "1.1", "11", "", "", ""]])
+    upload = csv_upload(
+        [SCORE_HEADER, ["XA-2024", "X2", "1.2", "12", "", "", ""], ["XA-2024", "X2", "1.1", "11", "", "", ""]]
+    )
     response = preview(admin_client, Score, upload)
     payload = confirm_data(response)
     framework_publish(framework=data["framework"], decision_number="QĐ 9", decision_date=date(2024, 12, 20))
@@ -426,7 +470,9 @@ def test_scores_import_refused_at_confirm_saves_nothing(admin_client, data):
 
 def test_scores_import_of_a_submitted_self_assessment_is_refused_by_row(admin_client, data):
     assessment_submit(assessment=data["x1"])
-    response = preview(admin_client, Score, csv_upload([SCORE_HEADER, ["XA-2024", "X1", "1.1", "5", "", "", ""]]))
+    response = preview(
+        admin_client, Score, csv_upload([SCORE_HEADER, ["XA-2024", "X1", "1.1", "5", "", "", ""]])
+    )
     assert [row.number for row in response.context["result"].invalid_rows] == [1]
     assert "confirm_form" not in response.context
 
@@ -452,8 +498,13 @@ def test_staff_without_the_permission_gets_no_import(limited_staff, data):
         assert limited_staff.get(admin_url(model, "import")).status_code == 403
         upload = csv_upload([["code", "name", "kind"], ["N1", "Xã", "xã"]])
         assert preview(limited_staff, model, upload).status_code == 403
-        assert limited_staff.post(admin_url(model, "process_import"), {"import_file_name": "x", "format": CSV,
-                                                                       "original_file_name": "x.csv"}).status_code == 403
+        assert (
+            limited_staff.post(
+                admin_url(model, "process_import"),
+                {"import_file_name": "x", "format": CSV, "original_file_name": "x.csv"},
+            ).status_code
+            == 403
+        )
     assert not Unit.objects.filter(code="N1").exists()
     assert export(limited_staff, Score, ScoreResource, CSV).status_code == 200
 
@@ -489,18 +540,36 @@ def test_admin_sees_import_and_export_buttons(admin_client, data):
 
 
 def test_import_records_are_listed_read_only(admin_client, admin_user, data):
-    record = ImportRecord(kind="self", status="applied", framework=data["framework"], assessment=data["x1"],
-                          original_name="tu-cham-X1.xlsx", size=1234, changed=3, unchanged=40,
-                          problems=[{"vi": "D14: 15 lớn hơn điểm tối đa 13,5", "en": "D14: 15 is more than 13.5"}],
-                          requested_by=admin_user)
+    record = ImportRecord(
+        kind="self",
+        status="applied",
+        framework=data["framework"],
+        assessment=data["x1"],
+        original_name="tu-cham-X1.xlsx",
+        size=1234,
+        changed=3,
+        unchanged=40,
+        problems=[{"vi": "D14: 15 lớn hơn điểm tối đa 13,5", "en": "D14: 15 is more than 13.5"}],
+        requested_by=admin_user,
+    )
     record.file.save("tu-cham-X1.xlsx", ContentFile(b"PK"), save=False)
     record.save()
     page = admin_client.get(admin_url(ImportRecord, "changelist"))
     assert page.status_code == 200 and "tu-cham-X1.xlsx" in page.content.decode()
-    assert admin_client.get(admin_url(ImportRecord, "changelist"), {"status__exact": "applied", "kind__exact": "self"}
-                            ).context["cl"].result_count == 1
-    assert admin_client.get(admin_url(ImportRecord, "changelist"), {"status__exact": "refused"}
-                            ).context["cl"].result_count == 0
+    assert (
+        admin_client.get(
+            admin_url(ImportRecord, "changelist"), {"status__exact": "applied", "kind__exact": "self"}
+        )
+        .context["cl"]
+        .result_count
+        == 1
+    )
+    assert (
+        admin_client.get(admin_url(ImportRecord, "changelist"), {"status__exact": "refused"})
+        .context["cl"]
+        .result_count
+        == 0
+    )
     change = admin_client.get(reverse("admin:scoring_importrecord_change", args=[record.pk]))
     assert change.status_code == 200 and "D14" in change.content.decode()
     assert b'name="_save"' not in change.content
@@ -511,7 +580,9 @@ def test_import_records_are_listed_read_only(admin_client, admin_user, data):
 
 
 def test_import_record_file_needs_the_view_permission(limited_staff, data):
-    record = ImportRecord(kind="survey", status="refused", framework=data["framework"], original_name="ks.xlsx")
+    record = ImportRecord(
+        kind="survey", status="refused", framework=data["framework"], original_name="ks.xlsx"
+    )
     record.file.save("ks.xlsx", ContentFile(b"PK"), save=True)
     assert limited_staff.get(reverse("admin:scoring_importrecord_file", args=[record.pk])).status_code == 403
     assert limited_staff.get(admin_url(ImportRecord, "changelist")).status_code == 403
@@ -532,11 +603,13 @@ def xlsx_upload(rows, name="scores.xlsx"):
 
 def test_scores_import_refuses_formula_cells_and_saves_nothing(admin_client, data):
     """A formula's cached value is only what the file claims: refused with the importers' message."""
-    upload = xlsx_upload([
-        SCORE_HEADER,
-        ["XA-2024", "X2", "1.2", 12, None, None, None],
-        ["XA-2024", "X1", "1.1", "=20+5", None, None, None],
-    ])
+    upload = xlsx_upload(
+        [
+            SCORE_HEADER,
+            ["XA-2024", "X2", "1.2", 12, None, None, None],
+            ["XA-2024", "X1", "1.1", "=20+5", None, None, None],
+        ]
+    )
     response = preview(admin_client, Score, upload, fmt=XLSX)
     assert response.status_code == 200
     assert "confirm_form" not in response.context
@@ -551,13 +624,25 @@ def test_scores_import_refuses_formula_cells_and_saves_nothing(admin_client, dat
 
 def test_scores_import_blank_cell_keeps_the_stored_points(admin_client, data):
     assessment_submit(assessment=data["x1"])
-    scores_apply_appraisal(assessment=data["x1"], entries={"1.1": AppraisalEntry(Decimal("20"), reason="Thiếu")})
-    upload = csv_upload([
-        SCORE_HEADER,
-        ["XA-2024", "X2", "1.1", "", "", "", ""],  # blank points: the stored 10 stays
-        ["XA-2024", "X1", "1.1", "25", "", "Thiếu", "=1+1 ghi chú"],  # blank appraisal: the stored 20 stays
-        ["XA-2024", "X1", "1.2", "30", "28", "Thiếu một văn bản", ""],
-    ])
+    scores_apply_appraisal(
+        assessment=data["x1"], entries={"1.1": AppraisalEntry(Decimal("20"), reason="Thiếu")}
+    )
+    upload = csv_upload(
+        [
+            SCORE_HEADER,
+            ["XA-2024", "X2", "1.1", "", "", "", ""],  # blank points: the stored 10 stays
+            [
+                "XA-2024",
+                "X1",
+                "1.1",
+                "25",
+                "",
+                "Thiếu",
+                "=1+1 ghi chú",
+            ],  # blank appraisal: the stored 20 stays
+            ["XA-2024", "X1", "1.2", "30", "28", "Thiếu một văn bản", ""],
+        ]
+    )
     response = preview(admin_client, Score, upload)
     result = response.context["result"]
     assert not result.has_errors() and not result.has_validation_errors(), result.invalid_rows
@@ -579,5 +664,7 @@ def test_score_resource_does_not_import_the_admin():
 
     tree = ast.parse(Path(scoring.exchange.resources.__file__).read_text(encoding="utf-8"))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {
+        alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
     assert imported and not {"admin", "scoring.admin"} & imported

@@ -39,9 +39,14 @@ from .factories import make_framework, make_member, make_unit, rows_from_spec
 
 # Two self-assessed areas (70) and a survey area (30).
 TREE = [
-    ("1", 20), ("1.1", 12.5), ("1.2", 7.5),
-    ("2", 50), ("2.1", 30), ("2.2", 20),
-    ("3", 30, "score", "survey"), ("3.1", 30, "score", "survey"),
+    ("1", 20),
+    ("1.1", 12.5),
+    ("1.2", 7.5),
+    ("2", 50),
+    ("2.1", 30),
+    ("2.2", 20),
+    ("3", 30, "score", "survey"),
+    ("3.1", 30, "score", "survey"),
 ]
 
 
@@ -51,8 +56,10 @@ TREE = [
 def bulk_units(parent: Unit, n: int, prefix: str) -> list[Unit]:
     """n communes under parent, created in one INSERT with their materialised paths set."""
     units = Unit.objects.bulk_create(
-        [Unit(code=f"{prefix}{i:04d}", name=f"Xã {prefix}{i:04d}", kind=UnitKind.COMMUNE, parent=parent)
-         for i in range(1, n + 1)]
+        [
+            Unit(code=f"{prefix}{i:04d}", name=f"Xã {prefix}{i:04d}", kind=UnitKind.COMMUNE, parent=parent)
+            for i in range(1, n + 1)
+        ]
     )
     for unit in units:
         unit.path = f"{parent.path}{unit.pk}/"
@@ -60,7 +67,9 @@ def bulk_units(parent: Unit, n: int, prefix: str) -> list[Unit]:
     return units
 
 
-def bulk_year(framework: Framework, units, *, seed: int, status=AssessmentStatus.APPRAISED) -> list[Assessment]:
+def bulk_year(
+    framework: Framework, units, *, seed: int, status=AssessmentStatus.APPRAISED
+) -> list[Assessment]:
     """An assessment per unit with every leaf scored (self points, and appraised points a little lower
     on some self leaves), then the stored results."""
     assessments = Assessment.objects.bulk_create(
@@ -79,7 +88,9 @@ def bulk_year(framework: Framework, units, *, seed: int, status=AssessmentStatus
             appraised = None
             if status in (AssessmentStatus.APPRAISED, AssessmentStatus.PUBLISHED):
                 appraised = max(D("0"), points - D(rnd.choice([0, 0, 1, 2])))
-            scores.append(Score(assessment=assessment, criterion=leaf, self_points=points, appraised_points=appraised))
+            scores.append(
+                Score(assessment=assessment, criterion=leaf, self_points=points, appraised_points=appraised)
+            )
     Score.objects.bulk_create(scores, batch_size=1000)
     results_recompute(framework)
     return assessments
@@ -183,8 +194,13 @@ def test_unit_profile_follows_predecessors_across_a_merger(years, district, comm
     profile = selectors.unit_profile(merged)
     assert [u.code for u in profile.lineage] == ["X3", "X1", "X2"]
     history = [(p.year, p.unit_code, p.own) for p in profile.history]
-    assert history == [(2023, "X1", False), (2023, "X2", False), (2024, "X1", False), (2024, "X2", False),
-                       (2025, "X3", True)]
+    assert history == [
+        (2023, "X1", False),
+        (2023, "X2", False),
+        (2024, "X1", False),
+        (2024, "X2", False),
+        (2025, "X3", True),
+    ]
     assert profile.result.framework == fw25 and profile.result.ranked == 7
     assert len(profile.areas) == 3
     # One line across the merger: 2024 is the pooled predecessors stored with X3's year-on-year change,
@@ -192,7 +208,9 @@ def test_unit_profile_follows_predecessors_across_a_merger(years, district, comm
     series = profile.continuous_series()
     x3 = AssessmentResult.objects.get(assessment__unit=merged)
     assert series[2024] == (x3.previous_index.quantize(D("0.01")), x3.previous_rank)
-    before = AssessmentResult.objects.filter(framework=years["fw23"], assessment__unit__in=[commune, other_commune])
+    before = AssessmentResult.objects.filter(
+        framework=years["fw23"], assessment__unit__in=[commune, other_commune]
+    )
     pooled = sum(r.points for r in before) * 100 / sum(r.max_points for r in before)
     assert series[2023] == (pooled.quantize(D("0.01"), "ROUND_HALF_UP"), None)
     assert series[2025][1] == profile.result.rank
@@ -207,8 +225,11 @@ def test_unit_profile_losses_and_adjustments(years, commune):
     for item in profile.lost:
         assert item.lost == item.max_points - item.achieved
     expected = {
-        s.criterion.code for s in Score.objects.filter(assessment=assessment, criterion__source="self")
-        .select_related("criterion") if s.appraised_points is not None and s.appraised_points != s.self_points
+        s.criterion.code
+        for s in Score.objects.filter(assessment=assessment, criterion__source="self").select_related(
+            "criterion"
+        )
+        if s.appraised_points is not None and s.appraised_points != s.self_points
     }
     assert {adj.code for adj in profile.adjustments} == expected
     assert all(adj.difference < 0 for adj in profile.adjustments)
@@ -217,7 +238,9 @@ def test_unit_profile_losses_and_adjustments(years, commune):
 def test_progress_counts_overdue_and_overstatement(district, commune, other_commune, appraiser):
     fw = make_framework(district, rows=rows_from_spec(TREE), year=2024, code="XA-P")
     past = timezone.now() - timedelta(days=2)
-    Framework.objects.filter(pk=fw.pk).update(self_deadline=past, appraisal_deadline=timezone.now() + timedelta(days=5))
+    Framework.objects.filter(pk=fw.pk).update(
+        self_deadline=past, appraisal_deadline=timezone.now() + timedelta(days=5)
+    )
     fw.refresh_from_db()
     late = bulk_units(district, 2, "L")
     bulk_year(fw, late, seed=1, status=AssessmentStatus.DRAFT)
@@ -228,10 +251,13 @@ def test_progress_counts_overdue_and_overstatement(district, commune, other_comm
     assert counts == {"draft": 2, "submitted": 1, "returned": 0, "appraised": 1, "published": 0}
     assert sorted(row.unit_code for row in board.overdue) == ["L0001", "L0002"]
     x1 = next(row for row in board.rows if row.unit_code == "X1")
-    scores = Score.objects.filter(assessment__unit=commune, assessment__framework=fw, criterion__source="self")
+    scores = Score.objects.filter(
+        assessment__unit=commune, assessment__framework=fw, criterion__source="self"
+    )
     assert x1.overstatement == sum(s.self_points - s.appraised_points for s in scores)
     assert [row.overstatement for row in board.overstated] == sorted(
-        (row.overstatement for row in board.overstated), reverse=True)
+        (row.overstatement for row in board.overstated), reverse=True
+    )
 
 
 # --- remediation services -----------------------------------------------------------------------------
@@ -256,11 +282,22 @@ def test_remediation_suggest_weakest_criteria_once(years, commune, appraiser):
 
 def test_remediation_update_by_the_units_officer(suggested, commune, officer):
     item = RemediationItem.objects.filter(assessment__unit=commune).first()
-    remediation_update(item=item, action="Bổ sung quy chế", responsible="Nguyễn Văn A",
-                       due_date=date(2025, 6, 30), status=RemediationStatus.PLANNED, actor=officer)
+    remediation_update(
+        item=item,
+        action="Bổ sung quy chế",
+        responsible="Nguyễn Văn A",
+        due_date=date(2025, 6, 30),
+        status=RemediationStatus.PLANNED,
+        actor=officer,
+    )
     item.refresh_from_db()
     assert (item.action, item.responsible, item.due_date, item.status, item.updated_by) == (
-        "Bổ sung quy chế", "Nguyễn Văn A", date(2025, 6, 30), "planned", officer)
+        "Bổ sung quy chế",
+        "Nguyễn Văn A",
+        date(2025, 6, 30),
+        "planned",
+        officer,
+    )
     trail = AuditEntry.objects.filter(action="remediation_update", assessment_id=item.assessment.pk)
     assert sorted(trail.values_list("field", flat=True)) == ["action", "due_date", "responsible", "status"]
 
@@ -270,7 +307,9 @@ def test_remediation_update_refused_for_others(suggested, commune, who, request)
     user = request.getfixturevalue(who)
     item = RemediationItem.objects.filter(assessment__unit=commune).first()
     with pytest.raises(ServiceError) as refused:
-        remediation_update(item=item, action="x", responsible="y", due_date=None, status="planned", actor=user)
+        remediation_update(
+            item=item, action="x", responsible="y", due_date=None, status="planned", actor=user
+        )
     assert refused.value.error_code == ErrorCode.FORBIDDEN and refused.value.status == 403
     item.refresh_from_db()
     assert item.action == "" and item.status == RemediationStatus.PROPOSED
@@ -287,14 +326,20 @@ def client_for(client, request, who):
     return client
 
 
-FRAMEWORK_PAGES = ["/dashboards/?framework=XA-2024", "/dashboards/frameworks/XA-2024/areas/",
-                   "/dashboards/frameworks/XA-2024/progress/", "/dashboards/frameworks/XA-2024/ranking.csv",
-                   "/dashboards/frameworks/XA-2024/ranking.xlsx"]
+FRAMEWORK_PAGES = [
+    "/dashboards/?framework=XA-2024",
+    "/dashboards/frameworks/XA-2024/areas/",
+    "/dashboards/frameworks/XA-2024/progress/",
+    "/dashboards/frameworks/XA-2024/ranking.csv",
+    "/dashboards/frameworks/XA-2024/ranking.xlsx",
+]
 
 
 @pytest.mark.parametrize("url", FRAMEWORK_PAGES)
-@pytest.mark.parametrize(("who", "expected"), [("leader", 200), ("appraiser", 200), ("officer", 403),
-                                               ("other_officer", 403), ("anonymous", 302)])
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [("leader", 200), ("appraiser", 200), ("officer", 403), ("other_officer", 403), ("anonymous", 302)],
+)
 def test_framework_pages_per_persona(suggested, client, request, url, who, expected):
     if expected == 403 and url.startswith("/dashboards/?"):
         expected = 404  # the dashboard itself lists the results of many units: nothing there for an officer
@@ -304,15 +349,19 @@ def test_framework_pages_per_persona(suggested, client, request, url, who, expec
         assert "/accounts/login/" in response["Location"]
 
 
-@pytest.mark.parametrize(("who", "expected"), [("leader", 200), ("appraiser", 200), ("officer", 200),
-                                               ("other_officer", 404), ("anonymous", 302)])
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [("leader", 200), ("appraiser", 200), ("officer", 200), ("other_officer", 404), ("anonymous", 302)],
+)
 def test_unit_profile_per_persona(suggested, client, request, who, expected):
     response = client_for(client, request, who).get("/dashboards/units/X1/?framework=XA-2024")
     assert response.status_code == expected
 
 
-@pytest.mark.parametrize(("who", "expected"), [("leader", 200), ("appraiser", 200), ("officer", 200),
-                                               ("other_officer", 200), ("anonymous", 302)])
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [("leader", 200), ("appraiser", 200), ("officer", 200), ("other_officer", 200), ("anonymous", 302)],
+)
 def test_remediation_list_per_persona(suggested, client, request, who, expected):
     response = client_for(client, request, who).get("/dashboards/remediation/")
     assert response.status_code == expected
@@ -323,20 +372,37 @@ def test_remediation_list_per_persona(suggested, client, request, who, expected)
         assert response.context["page"].paginator.count == RemediationItem.objects.count()
 
 
-@pytest.mark.parametrize(("who", "get", "post"), [("leader", 200, 403), ("appraiser", 200, 302),
-                                                  ("officer", 200, 302), ("other_officer", 404, 404),
-                                                  ("anonymous", 302, 302)])
+@pytest.mark.parametrize(
+    ("who", "get", "post"),
+    [
+        ("leader", 200, 403),
+        ("appraiser", 200, 302),
+        ("officer", 200, 302),
+        ("other_officer", 404, 404),
+        ("anonymous", 302, 302),
+    ],
+)
 def test_remediation_edit_per_persona(suggested, client, request, commune, who, get, post):
     item = RemediationItem.objects.filter(assessment__unit=commune).first()
     c = client_for(client, request, who)
     assert c.get(f"/dashboards/remediation/{item.pk}/").status_code == get
-    response = c.post(f"/dashboards/remediation/{item.pk}/", {
-        "action": "Ban hành kế hoạch", "responsible": "Chủ tịch UBND xã", "due_date": "30/06/2025",
-        "status": "in_progress"})
+    response = c.post(
+        f"/dashboards/remediation/{item.pk}/",
+        {
+            "action": "Ban hành kế hoạch",
+            "responsible": "Chủ tịch UBND xã",
+            "due_date": "30/06/2025",
+            "status": "in_progress",
+        },
+    )
     assert response.status_code == post
     item.refresh_from_db()
     if who in ("officer", "appraiser"):
-        assert (item.action, item.due_date, item.status) == ("Ban hành kế hoạch", date(2025, 6, 30), "in_progress")
+        assert (item.action, item.due_date, item.status) == (
+            "Ban hành kế hoạch",
+            date(2025, 6, 30),
+            "in_progress",
+        )
     else:
         assert item.action == "" and item.status == "proposed"
 
@@ -344,16 +410,19 @@ def test_remediation_edit_per_persona(suggested, client, request, commune, who, 
 def test_remediation_edit_form_errors_save_nothing(suggested, client, officer, commune):
     item = RemediationItem.objects.filter(assessment__unit=commune).first()
     client.force_login(officer)
-    response = client.post(f"/dashboards/remediation/{item.pk}/", {"action": "", "due_date": "31/02/2025",
-                                                                    "status": "planned"})
+    response = client.post(
+        f"/dashboards/remediation/{item.pk}/", {"action": "", "due_date": "31/02/2025", "status": "planned"}
+    )
     assert response.status_code == 200
     assert set(response.context["form"].errors) == {"action", "due_date"}
     item.refresh_from_db()
     assert item.status == "proposed"
 
 
-@pytest.mark.parametrize(("who", "expected"), [("appraiser", 302), ("leader", 403), ("officer", 403),
-                                               ("other_officer", 403), ("anonymous", 302)])
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [("appraiser", 302), ("leader", 403), ("officer", 403), ("other_officer", 403), ("anonymous", 302)],
+)
 def test_remediation_suggest_button_per_persona(years, client, request, who, expected):
     response = client_for(client, request, who).post("/dashboards/frameworks/XA-2024/remediation/suggest/")
     assert response.status_code == expected
@@ -422,8 +491,11 @@ def test_ranking_csv_export(years, client, leader):
     assert text.startswith("\ufeff")
     lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert lines[0][:3] == ["Xếp hạng", "Mã đơn vị", "Đơn vị"]
-    stored = list(AssessmentResult.objects.filter(framework=years["fw24"]).select_related("assessment__unit")
-                  .order_by("rank", "assessment__unit__code"))
+    stored = list(
+        AssessmentResult.objects.filter(framework=years["fw24"])
+        .select_related("assessment__unit")
+        .order_by("rank", "assessment__unit__code")
+    )
     assert len(lines) == 1 + len(stored)
     first = lines[1]
     assert first[0] == "01/08" and first[1] == stored[0].assessment.unit.code
@@ -437,8 +509,19 @@ def test_ranking_xlsx_export_of_a_subtree(years, client, leader, district):
     assert 'filename="xep-hang-XA-2024-H.xlsx"' in response["Content-Disposition"]
     sheet = load_workbook(io.BytesIO(response.content)).active
     assert sheet["A1"].value.endswith("(XA-2024)")
-    assert [cell.value for cell in sheet[4]][:6] == ["Xếp hạng", "Mã đơn vị", "Đơn vị", "Điểm", "Điểm tối đa", "Chỉ số"]
-    stored = AssessmentResult.objects.filter(framework=years["fw24"], rank=1).select_related("assessment__unit").first()
+    assert [cell.value for cell in sheet[4]][:6] == [
+        "Xếp hạng",
+        "Mã đơn vị",
+        "Đơn vị",
+        "Điểm",
+        "Điểm tối đa",
+        "Chỉ số",
+    ]
+    stored = (
+        AssessmentResult.objects.filter(framework=years["fw24"], rank=1)
+        .select_related("assessment__unit")
+        .first()
+    )
     assert sheet["A5"].value == "01/08" and sheet["B5"].value == stored.assessment.unit.code
     assert D(str(sheet["D5"].value)) == stored.points
     assert sheet.max_row == 4 + 8

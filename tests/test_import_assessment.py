@@ -21,11 +21,18 @@ from .sheet_files import (
 pytestmark = pytest.mark.django_db
 
 SPEC = [
-    ("1", 13.5), ("1.1", 1.5), ("1.2", 12),
-    ("2", 4), ("2.1", 2), ("2.2", 2),
-    ("3", 10, "score", "survey"), ("3.1", 10, "score", "survey"),
-    ("4", 2, "bonus"), ("4.1", 2, "bonus"),
-    ("5", 1, "penalty"), ("5.1", 1, "penalty"),
+    ("1", 13.5),
+    ("1.1", 1.5),
+    ("1.2", 12),
+    ("2", 4),
+    ("2.1", 2),
+    ("2.2", 2),
+    ("3", 10, "score", "survey"),
+    ("3.1", 10, "score", "survey"),
+    ("4", 2, "bonus"),
+    ("4.1", 2, "bonus"),
+    ("5", 1, "penalty"),
+    ("5.1", 1, "penalty"),
 ]
 SELF_HEADER = ["Mã", "Tiêu chí", "Điểm tối đa", "Điểm tự đánh giá", "Tài liệu kiểm chứng", "Ghi chú"]
 TITLE = [["BẢNG TỰ ĐÁNH GIÁ CHẤM ĐIỂM CHỈ SỐ CẢI CÁCH HÀNH CHÍNH"], []]
@@ -48,19 +55,22 @@ def self_file(tmp_path, rows, name="x1.xlsx"):
 
 
 def test_self_assessment_with_formulas_decimal_commas_and_marks(tmp_path, framework, commune):
-    path = self_file(tmp_path, [
-        ["1", "Chỉ đạo", 13.5, "=SUM(D5:D6)"],
-        ["1.1", "Kế hoạch", 1.5, "1,25", "QĐ 12/QĐ-UBND, tr.3", "đúng hạn"],
-        ["1.2", "Báo cáo", 12, 11.5],
-        [],
-        ["2", "Thể chế", 4, 99],  # a parent row: ignored whatever it holds
-        ["2.1", "Văn bản", 2, "không áp dụng"],
-        ["2.2", "Rà soát", 2, "KAD"],
-        ["3", "Điều tra", 10, 0],
-        ["3.1", "Người dân", 10, 0],  # scored by the office: ignored in the self stage
-        ["4.1", "Thưởng", 2, "1.5"],
-        ["5.1", "Trừ", 1, "n/a"],
-    ])
+    path = self_file(
+        tmp_path,
+        [
+            ["1", "Chỉ đạo", 13.5, "=SUM(D5:D6)"],
+            ["1.1", "Kế hoạch", 1.5, "1,25", "QĐ 12/QĐ-UBND, tr.3", "đúng hạn"],
+            ["1.2", "Báo cáo", 12, 11.5],
+            [],
+            ["2", "Thể chế", 4, 99],  # a parent row: ignored whatever it holds
+            ["2.1", "Văn bản", 2, "không áp dụng"],
+            ["2.2", "Rà soát", 2, "KAD"],
+            ["3", "Điều tra", 10, 0],
+            ["3.1", "Người dân", 10, 0],  # scored by the office: ignored in the self stage
+            ["4.1", "Thưởng", 2, "1.5"],
+            ["5.1", "Trừ", 1, "n/a"],
+        ],
+    )
     out, _ = call("import_assessment", path, "--framework", "FW", "--unit", "X1")
     assert scores() == {
         "1.1": (Decimal("1.25"), False, "QĐ 12/QĐ-UBND, tr.3", "đúng hạn", None),
@@ -78,10 +88,22 @@ def test_self_assessment_with_formulas_decimal_commas_and_marks(tmp_path, framew
 
 
 def test_missing_leaves_are_not_errors_and_empty_cells_are_not_scored(tmp_path, framework, commune):
-    call("import_assessment", self_file(tmp_path, [["1.1", "", "", 1], ["1.2", "", "", 10]]),
-         "--framework", "FW", "--unit", "X1")
-    call("import_assessment", self_file(tmp_path, [["1.2", "", "", None]], "again.xlsx"),
-         "--framework", "FW", "--unit", "X1")
+    call(
+        "import_assessment",
+        self_file(tmp_path, [["1.1", "", "", 1], ["1.2", "", "", 10]]),
+        "--framework",
+        "FW",
+        "--unit",
+        "X1",
+    )
+    call(
+        "import_assessment",
+        self_file(tmp_path, [["1.2", "", "", None]], "again.xlsx"),
+        "--framework",
+        "FW",
+        "--unit",
+        "X1",
+    )
     assert scores() == {"1.1": (Decimal("1"), False, "", "", None), "1.2": (None, False, "", "", None)}
 
 
@@ -94,15 +116,18 @@ def test_csv_workbook_and_user_attribution(tmp_path, framework, district, commun
 
 
 def test_every_bad_cell_is_reported_and_nothing_is_saved(tmp_path, framework, commune):
-    path = self_file(tmp_path, [
-        ["1.1", "", 1.5, 15],          # row 4
-        ["1.2", "", 12, -1],           # row 5
-        ["2.1", "", 2, "1,255"],       # row 6
-        ["2.2", "", 2, "hai điểm"],    # row 7
-        ["9.9", "", 1, 1],             # row 8
-        ["1.1", "", 1.5, 1],           # row 9: duplicate
-        ["Tổng cộng", "", 100, 50],    # not a code: a total line, ignored
-    ])
+    path = self_file(
+        tmp_path,
+        [
+            ["1.1", "", 1.5, 15],  # row 4
+            ["1.2", "", 12, -1],  # row 5
+            ["2.1", "", 2, "1,255"],  # row 6
+            ["2.2", "", 2, "hai điểm"],  # row 7
+            ["9.9", "", 1, 1],  # row 8
+            ["1.1", "", 1.5, 1],  # row 9: duplicate
+            ["Tổng cộng", "", 100, 50],  # not a code: a total line, ignored
+        ],
+    )
     err, error = call_failing("import_assessment", path, "--framework", "FW", "--unit", "X1")
     assert Assessment.objects.count() == 0 and Score.objects.count() == 0
     for expected in (
@@ -122,9 +147,13 @@ def test_every_bad_cell_is_reported_and_nothing_is_saved(tmp_path, framework, co
 def test_the_spec_example_message(tmp_path, district, commune):
     make_framework(district, rows=rows_from_spec([("1", 13.5)]), code="ONE")
     rows = [[f"r{i}"] for i in range(10)] + [SELF_HEADER, ["1", "", 13.5, 15]]
-    err, _ = call_failing("import_assessment", write_xlsx(tmp_path / "a.xlsx", rows), "--framework", "ONE",
-                          "--unit", "X1")
-    assert "D12 (tiêu chí 1): 15 lớn hơn điểm tối đa 13,5" in err and "D12 (criterion 1): 15 is more than the maximum 13.5" in err
+    err, _ = call_failing(
+        "import_assessment", write_xlsx(tmp_path / "a.xlsx", rows), "--framework", "ONE", "--unit", "X1"
+    )
+    assert (
+        "D12 (tiêu chí 1): 15 lớn hơn điểm tối đa 13,5" in err
+        and "D12 (criterion 1): 15 is more than the maximum 13.5" in err
+    )
 
 
 def test_unit_must_be_named_known_and_of_the_framework_kind(tmp_path, framework, commune):
@@ -152,9 +181,12 @@ def test_header_block_names_the_unit_and_mismatches_are_refused(tmp_path, framew
 
 
 def test_published_framework_refuses_imports(tmp_path, framework, commune):
-    framework_publish(framework=framework, decision_number="4769/QĐ-UBND", decision_date=datetime.date(2024, 12, 21))
-    err, _ = call_failing("import_assessment", self_file(tmp_path, [["1.1", "", "", 1]]), "--framework", "FW",
-                          "--unit", "X1")
+    framework_publish(
+        framework=framework, decision_number="4769/QĐ-UBND", decision_date=datetime.date(2024, 12, 21)
+    )
+    err, _ = call_failing(
+        "import_assessment", self_file(tmp_path, [["1.1", "", "", 1]]), "--framework", "FW", "--unit", "X1"
+    )
     assert "Bộ chỉ số FW đã được công bố (quyết định 4769/QĐ-UBND); không thể thay đổi nữa." in err
     assert Score.objects.count() == 0
 
@@ -171,8 +203,14 @@ def test_unknown_framework_and_bad_file(tmp_path, framework, commune):
 def test_submitted_self_assessment_cannot_be_overwritten(tmp_path, framework, commune):
     call("import_assessment", self_file(tmp_path, [["1.1", "", "", 1]]), "--framework", "FW", "--unit", "X1")
     Assessment.objects.update(status=AssessmentStatus.SUBMITTED)
-    err, _ = call_failing("import_assessment", self_file(tmp_path, [["1.1", "", "", 0.5]], "b.xlsx"),
-                          "--framework", "FW", "--unit", "X1")
+    err, _ = call_failing(
+        "import_assessment",
+        self_file(tmp_path, [["1.1", "", "", 0.5]], "b.xlsx"),
+        "--framework",
+        "FW",
+        "--unit",
+        "X1",
+    )
     assert "Bản tự đánh giá của X1 đang ở trạng thái" in err
     assert scores()["1.1"][0] == Decimal("1")
 
@@ -181,19 +219,39 @@ APPRAISAL_HEADER = ["Mã", "Tiêu chí", "Điểm tối đa", "Điểm tự đá
 
 
 def test_appraisal_stage_reads_appraised_points_and_reasons(tmp_path, framework, commune):
-    call("import_assessment", self_file(tmp_path, [["1.1", "", "", 1.5], ["1.2", "", "", 12], ["2.1", "", "", "KAD"],
-                                                   ["2.2", "", "", 2], ["4.1", "", "", 1], ["5.1", "", "", 0]]),
-         "--framework", "FW", "--unit", "X1")
+    call(
+        "import_assessment",
+        self_file(
+            tmp_path,
+            [
+                ["1.1", "", "", 1.5],
+                ["1.2", "", "", 12],
+                ["2.1", "", "", "KAD"],
+                ["2.2", "", "", 2],
+                ["4.1", "", "", 1],
+                ["5.1", "", "", 0],
+            ],
+        ),
+        "--framework",
+        "FW",
+        "--unit",
+        "X1",
+    )
     Assessment.objects.update(status=AssessmentStatus.SUBMITTED)  # only a submitted assessment is appraised
-    rows = [*TITLE, APPRAISAL_HEADER,
-            ["1", "", 13.5, "=SUM(D5:D6)", "=SUM(E5:E6)"],
-            ["1.1", "", 1.5, 1.5, "1,5"],
-            ["1.2", "", 12, 12, "10,5"],                 # row 6: no reason
-            ["2.2", "", 2, 2, "2,5"],                    # row 7: over the max
-            ["4.1", "", 2, 1, 1, ""],
-            ["5.1", "", 1, 0, 0.5, "Chậm khắc phục"]]
+    rows = [
+        *TITLE,
+        APPRAISAL_HEADER,
+        ["1", "", 13.5, "=SUM(D5:D6)", "=SUM(E5:E6)"],
+        ["1.1", "", 1.5, 1.5, "1,5"],
+        ["1.2", "", 12, 12, "10,5"],  # row 6: no reason
+        ["2.2", "", 2, 2, "2,5"],  # row 7: over the max
+        ["4.1", "", 2, 1, 1, ""],
+        ["5.1", "", 1, 0, 0.5, "Chậm khắc phục"],
+    ]
     path = write_xlsx(tmp_path / "tham-dinh.xlsx", rows)
-    err, _ = call_failing("import_assessment", path, "--framework", "FW", "--unit", "X1", "--stage", "appraisal")
+    err, _ = call_failing(
+        "import_assessment", path, "--framework", "FW", "--unit", "X1", "--stage", "appraisal"
+    )
     assert "F6 (tiêu chí 1.2): Điểm thẩm định 10,5 khác điểm tự đánh giá 12; cần ghi lý do." in err
     assert "E7 (tiêu chí 2.2): 2,5 lớn hơn điểm tối đa 2" in err
     assert all(v[4] is None for v in scores().values())
@@ -208,8 +266,16 @@ def test_appraisal_stage_reads_appraised_points_and_reasons(tmp_path, framework,
 
 
 def test_appraisal_header_is_required_in_the_appraisal_stage(tmp_path, framework, commune):
-    err, _ = call_failing("import_assessment", self_file(tmp_path, [["1.1", "", "", 1]]), "--framework", "FW",
-                          "--unit", "X1", "--stage", "appraisal")
+    err, _ = call_failing(
+        "import_assessment",
+        self_file(tmp_path, [["1.1", "", "", 1]]),
+        "--framework",
+        "FW",
+        "--unit",
+        "X1",
+        "--stage",
+        "appraisal",
+    )
     assert "'Điểm thẩm định'" in err
 
 
@@ -228,12 +294,23 @@ def test_preview_lists_old_and_new_points(tmp_path, framework, commune):
     from parindex.numbers import NOT_APPLICABLE
     from scoring.exchange.importers import assessment_preview, read_assessment
 
-    call("import_assessment", self_file(tmp_path, [["1.1", "", "", 1], ["1.2", "", "", 10]]),
-         "--framework", "FW", "--unit", "X1")
-    data = read_assessment(self_file(tmp_path, [["1.1", "", "", "1,5"], ["1.2", "", "", 10], ["2.1", "", "", "KAD"]],
-                                     "b.xlsx"), framework=framework, unit_code="X1")
+    call(
+        "import_assessment",
+        self_file(tmp_path, [["1.1", "", "", 1], ["1.2", "", "", 10]]),
+        "--framework",
+        "FW",
+        "--unit",
+        "X1",
+    )
+    data = read_assessment(
+        self_file(tmp_path, [["1.1", "", "", "1,5"], ["1.2", "", "", 10], ["2.1", "", "", "KAD"]], "b.xlsx"),
+        framework=framework,
+        unit_code="X1",
+    )
     assert [(line.code, line.old, line.new) for line in assessment_preview(data)] == [
-        ("1.1", Decimal("1"), Decimal("1.5")), ("2.1", None, NOT_APPLICABLE)]
+        ("1.1", Decimal("1"), Decimal("1.5")),
+        ("2.1", None, NOT_APPLICABLE),
+    ]
     assert scores()["1.1"][0] == Decimal("1")  # reading and previewing save nothing
 
 
@@ -257,12 +334,15 @@ def test_formulas_in_points_evidence_and_notes_are_refused_never_evaluated(tmp_p
     # Decision: a formula in a cell that is stored is refused, even when Excel cached a plausible value:
     # the cached value is whatever the file says, and a formula written by a program has none (it would
     # read as blank and clear a score). Subtotal formulas in parent rows are ignored, as before.
-    path = self_file(tmp_path, [
-        ["1", "Chỉ đạo", 13.5, "=SUM(D5:D6)"],
-        ["1.1", "Kế hoạch", 1.5, "=1+0.5"],
-        ["1.2", "Báo cáo", 12, 11, '=HYPERLINK("file:///etc/passwd","QĐ 5")', "=A1"],
-        ["2.1", "Văn bản", 2, 1],
-    ])
+    path = self_file(
+        tmp_path,
+        [
+            ["1", "Chỉ đạo", 13.5, "=SUM(D5:D6)"],
+            ["1.1", "Kế hoạch", 1.5, "=1+0.5"],
+            ["1.2", "Báo cáo", 12, 11, '=HYPERLINK("file:///etc/passwd","QĐ 5")', "=A1"],
+            ["2.1", "Văn bản", 2, 1],
+        ],
+    )
     with_cached_value(path, "D5", "1.5")
     err, _ = call_failing("import_assessment", path, "--framework", "FW", "--unit", "X1")
     assert "D5: Ô này chứa công thức; ở đây không nhận công thức. Hãy nhập trực tiếp giá trị." in err
@@ -289,11 +369,14 @@ def test_hyperlinks_are_never_followed_or_stored(tmp_path, framework, commune):
     )
 
 
-@pytest.mark.parametrize("content, expected", [
-    (b"PK\x03\x04" + b"\x00" * 300, "bị hỏng"),
-    ("Mã,Điểm\n1,2\n".encode(), "không phải bảng tính Excel"),
-    (bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00" * 600, "tệp Excel cũ (.xls)"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"PK\x03\x04" + b"\x00" * 300, "bị hỏng"),
+        ("Mã,Điểm\n1,2\n".encode(), "không phải bảng tính Excel"),
+        (bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00" * 600, "tệp Excel cũ (.xls)"),
+    ],
+)
 def test_refused_files_save_nothing_and_show_no_traceback(tmp_path, framework, commune, content, expected):
     path = tmp_path / "x1.xlsx"
     path.write_bytes(content)
@@ -310,7 +393,9 @@ def test_unexpected_error_inside_the_importer_is_a_clean_problem(tmp_path, frame
 
     monkeypatch.setattr(importers, "_number_problem", explode)
     with pytest.raises(importers.SpreadsheetError) as info:
-        importers.read_assessment(self_file(tmp_path, [["1.1", "", "", 1]]), framework=framework, unit_code="X1")
+        importers.read_assessment(
+            self_file(tmp_path, [["1.1", "", "", 1]]), framework=framework, unit_code="X1"
+        )
     assert "Không đọc được tệp" in info.value.messages[0] and "internal" not in info.value.messages[0]
 
 
@@ -324,7 +409,9 @@ def test_billion_laughs_upload_is_a_clean_refusal_not_a_hang(tmp_path, framework
 
     with zipfile.ZipFile(path) as archive:
         sheet = archive.read("xl/worksheets/sheet1.xml").decode().split("?>", 1)[-1]
-    sheet = sheet.replace("<sheetData>", '<sheetData><row r="9"><c r="A9" t="inlineStr"><is><t>&lol9;</t></is></c></row>', 1)
+    sheet = sheet.replace(
+        "<sheetData>", '<sheetData><row r="9"><c r="A9" t="inlineStr"><is><t>&lol9;</t></is></c></row>', 1
+    )
     rewrite_member(path, "xl/worksheets/sheet1.xml", BILLION_LAUGHS + sheet)
     started = time.monotonic()
     err, _ = call_failing("import_assessment", path, "--framework", "FW", "--unit", "X1")

@@ -18,8 +18,11 @@ from .sheet_files import (
 pytestmark = pytest.mark.django_db
 
 SPEC = [
-    ("1", 5), ("1.1", 5),
-    ("8", 31.5, "score", "survey"), ("8.1", 10, "score", "survey"), ("8.2", 6, "score", "survey"),
+    ("1", 5),
+    ("1.1", 5),
+    ("8", 31.5, "score", "survey"),
+    ("8.1", 10, "score", "survey"),
+    ("8.2", 6, "score", "survey"),
     ("8.3", 15.5, "score", "survey"),
 ]
 
@@ -37,18 +40,24 @@ def survey_points():
 
 
 def test_survey_points_for_all_units_with_decimal_commas(tmp_path, framework):
-    path = write_xlsx(tmp_path / "dtxhh.xlsx", [
-        ["KẾT QUẢ ĐIỀU TRA XÃ HỘI HỌC"],
-        [],
-        ["Mã đơn vị", "Tên đơn vị", "8.1", "8.2. Cán bộ, công chức", 8.3],
-        ["X1", "Xã Một", 9.5, "5,25", "14,75"],
-        [],
-        ["X2", "Xã Hai", "8", 4, None],
-    ])
+    path = write_xlsx(
+        tmp_path / "dtxhh.xlsx",
+        [
+            ["KẾT QUẢ ĐIỀU TRA XÃ HỘI HỌC"],
+            [],
+            ["Mã đơn vị", "Tên đơn vị", "8.1", "8.2. Cán bộ, công chức", 8.3],
+            ["X1", "Xã Một", 9.5, "5,25", "14,75"],
+            [],
+            ["X2", "Xã Hai", "8", 4, None],
+        ],
+    )
     out, _ = call("import_survey", path, "--framework", "FW")
     assert survey_points() == {
-        ("X1", "8.1"): Decimal("9.5"), ("X1", "8.2"): Decimal("5.25"), ("X1", "8.3"): Decimal("14.75"),
-        ("X2", "8.1"): Decimal("8"), ("X2", "8.2"): Decimal("4"),  # an empty cell stores nothing
+        ("X1", "8.1"): Decimal("9.5"),
+        ("X1", "8.2"): Decimal("5.25"),
+        ("X1", "8.3"): Decimal("14.75"),
+        ("X2", "8.1"): Decimal("8"),
+        ("X2", "8.2"): Decimal("4"),  # an empty cell stores nothing
     }
     assert Assessment.objects.count() == 2  # created for units that had none
     assert "2 đơn vị" in out
@@ -62,14 +71,17 @@ def test_csv_with_semicolons(tmp_path, framework):
 
 def test_every_bad_cell_is_reported_and_nothing_is_saved(tmp_path, framework, district):
     make_unit("PB", kind="department", parent=district)
-    path = write_xlsx(tmp_path / "bad.xlsx", [
-        ["Mã đơn vị", "8.1", "1.1", "9.9", "8", "Điểm lạ", "8.2"],
-        ["X1", 11, None, None, None, None, "-1"],
-        ["NOPE", 1],
-        ["X2", "năm", None, None, None, None, "KAD"],
-        ["PB", 1],
-        ["X1", 1],
-    ])
+    path = write_xlsx(
+        tmp_path / "bad.xlsx",
+        [
+            ["Mã đơn vị", "8.1", "1.1", "9.9", "8", "Điểm lạ", "8.2"],
+            ["X1", 11, None, None, None, None, "-1"],
+            ["NOPE", 1],
+            ["X2", "năm", None, None, None, None, "KAD"],
+            ["PB", 1],
+            ["X1", 1],
+        ],
+    )
     err, error = call_failing("import_survey", path, "--framework", "FW")
     assert Score.objects.count() == 0 and Assessment.objects.count() == 0
     for expected in (
@@ -91,25 +103,39 @@ def test_every_bad_cell_is_reported_and_nothing_is_saved(tmp_path, framework, di
 
 
 def test_published_framework_refuses_survey(tmp_path, framework):
-    framework_publish(framework=framework, decision_number="1/QĐ-UBND", decision_date=datetime.date(2024, 12, 1))
-    err, _ = call_failing("import_survey", write_xlsx(tmp_path / "s.xlsx", [["Mã đơn vị", "8.1"], ["X1", 1]]),
-                          "--framework", "FW")
+    framework_publish(
+        framework=framework, decision_number="1/QĐ-UBND", decision_date=datetime.date(2024, 12, 1)
+    )
+    err, _ = call_failing(
+        "import_survey",
+        write_xlsx(tmp_path / "s.xlsx", [["Mã đơn vị", "8.1"], ["X1", 1]]),
+        "--framework",
+        "FW",
+    )
     assert "đã được công bố" in err and "is published" in err
     assert Score.objects.count() == 0
 
 
 def test_missing_unit_column_or_survey_columns(tmp_path, framework):
-    err, _ = call_failing("import_survey", write_xlsx(tmp_path / "a.xlsx", [["Đơn vị", "8.1"], ["X1", 1]]),
-                          "--framework", "FW")
+    err, _ = call_failing(
+        "import_survey", write_xlsx(tmp_path / "a.xlsx", [["Đơn vị", "8.1"], ["X1", 1]]), "--framework", "FW"
+    )
     assert "'Mã đơn vị'" in err
-    err, _ = call_failing("import_survey", write_xlsx(tmp_path / "b.xlsx", [["Mã đơn vị", "Tên đơn vị"], ["X1", "a"]]),
-                          "--framework", "FW")
+    err, _ = call_failing(
+        "import_survey",
+        write_xlsx(tmp_path / "b.xlsx", [["Mã đơn vị", "Tên đơn vị"], ["X1", "a"]]),
+        "--framework",
+        "FW",
+    )
     assert "Tệp không có cột tiêu chí điều tra xã hội học nào." in err
 
 
 def test_survey_formula_cells_are_refused(tmp_path, district, commune):
-    framework = make_framework(district, rows=rows_from_spec([("8", 10, "score", "survey"),
-                                                              ("8.1", 10, "score", "survey")]), code="S1")
+    framework = make_framework(
+        district,
+        rows=rows_from_spec([("8", 10, "score", "survey"), ("8.1", 10, "score", "survey")]),
+        code="S1",
+    )
     path = write_xlsx(tmp_path / "s.xlsx", [["Mã đơn vị", "8.1", "Tổng"], ["X1", "=5+4", "=B2"]])
     err, _ = call_failing("import_survey", path, "--framework", framework.code)
     assert "B2: Ô này chứa công thức" in err and "C2" not in err

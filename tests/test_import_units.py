@@ -17,21 +17,24 @@ pytestmark = pytest.mark.django_db
 
 
 def test_imports_units_with_parents_later_in_file_vietnamese_kinds_and_predecessors(tmp_path):
-    path = write_xlsx(tmp_path / "units.xlsx", [
-        ["DANH SÁCH ĐƠN VỊ"],
-        [],
-        HEADER,
-        ["X1", "Xã Một", "Xã", "H", ""],  # parent defined further down
-        ["T", "Tỉnh Thử", "tỉnh", None, None],
-        ["H", "Huyện Thử", "HUYỆN", "T"],
-        [],
-        ["P1", "Phường Một", "phường", "H"],
-        ["TT", "Thị trấn", "Thị trấn", "H"],
-        ["DK", "Đặc khu", "đặc khu", "T"],
-        ["S1", "Sở Nội vụ", "sở", "T"],
-        ["PNV", "Phòng Nội vụ", "Phòng", "H"],
-        ["M", "Xã Mới", "commune", "H", "X1; P1"],
-    ])
+    path = write_xlsx(
+        tmp_path / "units.xlsx",
+        [
+            ["DANH SÁCH ĐƠN VỊ"],
+            [],
+            HEADER,
+            ["X1", "Xã Một", "Xã", "H", ""],  # parent defined further down
+            ["T", "Tỉnh Thử", "tỉnh", None, None],
+            ["H", "Huyện Thử", "HUYỆN", "T"],
+            [],
+            ["P1", "Phường Một", "phường", "H"],
+            ["TT", "Thị trấn", "Thị trấn", "H"],
+            ["DK", "Đặc khu", "đặc khu", "T"],
+            ["S1", "Sở Nội vụ", "sở", "T"],
+            ["PNV", "Phòng Nội vụ", "Phòng", "H"],
+            ["M", "Xã Mới", "commune", "H", "X1; P1"],
+        ],
+    )
     out, _err = call("import_units", path)
     assert "đã tạo 9 đơn vị" in out
     units = {u.code: u for u in Unit.objects.select_related("parent")}
@@ -60,8 +63,10 @@ def test_reimport_is_idempotent_and_updates(tmp_path):
 
 def test_parent_and_predecessor_may_exist_already_and_active_years_are_kept(tmp_path, district):
     old = make_unit("OLD", parent=district, active_to=2024)
-    path = write_csv(tmp_path / "u.csv", [["code", "name", "kind", "parent", "predecessors"],
-                                          ["NEW", "Xã mới", "commune", "H", "OLD"]])
+    path = write_csv(
+        tmp_path / "u.csv",
+        [["code", "name", "kind", "parent", "predecessors"], ["NEW", "Xã mới", "commune", "H", "OLD"]],
+    )
     call("import_units", path)
     new = Unit.objects.get(code="NEW")
     assert new.parent == district and list(new.predecessors.all()) == [old]
@@ -71,17 +76,20 @@ def test_parent_and_predecessor_may_exist_already_and_active_years_are_kept(tmp_
 
 
 def test_every_problem_is_reported_by_cell_and_nothing_is_saved(tmp_path):
-    path = write_xlsx(tmp_path / "bad.xlsx", [
-        HEADER,
-        ["T", "Tỉnh", "tỉnh"],
-        ["T", "Tỉnh lần hai", "tỉnh"],
-        ["X 1", "Xã", "xã", "T"],
-        ["X2", "", "xã", "T"],
-        ["X3", "Xã Ba", "làng", "T"],
-        ["X4", "Xã Bốn", "xã", "ZZ", "Q1;T"],
-        ["", "Không mã", "xã", "T"],
-        ["X5", "Xã Năm", "xã", "X5"],
-    ])
+    path = write_xlsx(
+        tmp_path / "bad.xlsx",
+        [
+            HEADER,
+            ["T", "Tỉnh", "tỉnh"],
+            ["T", "Tỉnh lần hai", "tỉnh"],
+            ["X 1", "Xã", "xã", "T"],
+            ["X2", "", "xã", "T"],
+            ["X3", "Xã Ba", "làng", "T"],
+            ["X4", "Xã Bốn", "xã", "ZZ", "Q1;T"],
+            ["", "Không mã", "xã", "T"],
+            ["X5", "Xã Năm", "xã", "X5"],
+        ],
+    )
     err, error = call_failing("import_units", path)
     assert Unit.objects.count() == 0
     for expected in (

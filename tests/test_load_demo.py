@@ -26,8 +26,18 @@ from units.models import Membership, Role, Unit
 CENT = Decimal("0.01")
 FIRST_YEAR = ["DEMO-XA-2024", "DEMO-PB-2024"]
 SECOND_YEAR = ["DEMO-XA-2025", "DEMO-PB-2025"]
-MODELS = [Unit, Membership, get_user_model(), Framework, Criterion, GradeBand, Assessment, Score, AuditEntry,
-          AssessmentResult]
+MODELS = [
+    Unit,
+    Membership,
+    get_user_model(),
+    Framework,
+    Criterion,
+    GradeBand,
+    Assessment,
+    Score,
+    AuditEntry,
+    AssessmentResult,
+]
 
 
 def load() -> str:
@@ -61,12 +71,17 @@ def counts():
 
 def test_second_run_changes_nothing(demo):
     before = counts()
-    scores = list(Score.objects.order_by("pk").values_list("self_points", "appraised_points", "not_applicable"))
+    scores = list(
+        Score.objects.order_by("pk").values_list("self_points", "appraised_points", "not_applicable")
+    )
     units = list(Unit.objects.order_by("pk").values_list("code", "path", "updated_at"))
     output = load()
     assert counts() == before
     assert list(Unit.objects.order_by("pk").values_list("code", "path", "updated_at")) == units
-    assert list(Score.objects.order_by("pk").values_list("self_points", "appraised_points", "not_applicable")) == scores
+    assert (
+        list(Score.objects.order_by("pk").values_list("self_points", "appraised_points", "not_applicable"))
+        == scores
+    )
     assert "already present" in output
 
 
@@ -78,19 +93,27 @@ def test_output_lists_logins_and_frameworks(demo):
 def test_users_of_every_role_log_in(demo):
     admin = authenticate(username="admin", password="demo12345")
     assert admin is not None and admin.is_superuser and admin.is_staff
-    for username, role, unit in [("noivu", Role.APPRAISER, "DEMO-H"), ("lanhdao", Role.LEADER, "DEMO-H"),
-                                 ("x01", Role.OFFICER, "X01"), ("x13", Role.OFFICER, "X13"),
-                                 ("pnv", Role.OFFICER, "PNV")]:
+    for username, role, unit in [
+        ("noivu", Role.APPRAISER, "DEMO-H"),
+        ("lanhdao", Role.LEADER, "DEMO-H"),
+        ("x01", Role.OFFICER, "X01"),
+        ("x13", Role.OFFICER, "X13"),
+        ("pnv", Role.OFFICER, "PNV"),
+    ]:
         user = authenticate(username=username, password="demo12345")
         assert user is not None, username
         assert not user.is_staff
         assert Membership.objects.filter(user=user, role=role, unit__code=unit).exists(), username
     # One officer for every assessed demo unit, named after its code.
-    assessed = Unit.objects.filter(code__in=["PNV", "PTC", "PTP", "PVH", "PYT", "PKT", "PGD", "PTNMT"]
-                                   + [f"X{n:02d}" for n in range(1, 14)])
+    assessed = Unit.objects.filter(
+        code__in=["PNV", "PTC", "PTP", "PVH", "PYT", "PKT", "PGD", "PTNMT"]
+        + [f"X{n:02d}" for n in range(1, 14)]
+    )
     assert assessed.count() == 21
     for unit in assessed:
-        assert Membership.objects.filter(user__username=unit.code.lower(), unit=unit, role=Role.OFFICER).exists()
+        assert Membership.objects.filter(
+            user__username=unit.code.lower(), unit=unit, role=Role.OFFICER
+        ).exists()
 
 
 def test_unit_tree_and_merger(demo):
@@ -111,14 +134,21 @@ def test_first_year_is_published_with_final_results(demo):
         assert framework.decision_number.endswith("/QĐ-UBND") and framework.decision_date
         assert framework.self_deadline and framework.appraisal_deadline
         assert list(framework.grade_bands.values_list("name", flat=True)) == [
-            "Xuất sắc", "Tốt", "Khá", "Trung bình", "Yếu"]
+            "Xuất sắc",
+            "Tốt",
+            "Khá",
+            "Trung bình",
+            "Yếu",
+        ]
         results = AssessmentResult.objects.filter(framework=framework)
         assert results.count() == framework.assessments.count() >= 8
         assert not framework.assessments.exclude(status=AssessmentStatus.PUBLISHED).exists()
         for result in results:
             assert result.rank is not None and result.grade and not result.provisional
     commune = Framework.objects.get(code="DEMO-XA-2024")
-    assert sorted(commune.assessments.values_list("unit__code", flat=True)) == [f"X{n:02d}" for n in range(1, 13)]
+    assert sorted(commune.assessments.values_list("unit__code", flat=True)) == [
+        f"X{n:02d}" for n in range(1, 13)
+    ]
     # Realistic scores: some not applicable, some lowered on appraisal with a reason, survey entered,
     # bonus and penalty points given somewhere.
     scores = Score.objects.filter(assessment__framework=commune)
@@ -151,12 +181,16 @@ def test_second_year_is_open_and_under_way(demo):
 def test_year_on_year_change_of_the_merged_commune_follows_its_predecessors(demo):
     before = {
         r.assessment.unit.code: r
-        for r in AssessmentResult.objects.filter(framework__code="DEMO-XA-2024").select_related("assessment__unit")
+        for r in AssessmentResult.objects.filter(framework__code="DEMO-XA-2024").select_related(
+            "assessment__unit"
+        )
     }
     x13 = AssessmentResult.objects.get(framework__code="DEMO-XA-2025", assessment__unit__code="X13")
     x11, x12 = before["X11"], before["X12"]
     # Pooled: the predecessors' points over their applicable max, at the framework's 2 decimals.
-    pooled = ((x11.points + x12.points) * 100 / (x11.max_points + x12.max_points)).quantize(CENT, ROUND_HALF_UP)
+    pooled = ((x11.points + x12.points) * 100 / (x11.max_points + x12.max_points)).quantize(
+        CENT, ROUND_HALF_UP
+    )
     assert x13.previous_index == pooled
     assert x13.index_change == x13.index.quantize(CENT) - pooled
     assert x13.previous_points == ((x11.points + x12.points) / 2).quantize(CENT, ROUND_HALF_UP)
@@ -187,7 +221,9 @@ def test_every_write_is_audited_as_a_command(demo):
     assert AuditEntry.objects.filter(framework_id=commune.pk, action="appraise").exclude(reason="").exists()
     appraiser = get_user_model().objects.get(username="noivu")
     assert AuditEntry.objects.filter(framework_id=commune.pk, action="appraise", actor=appraiser).exists()
-    assert AuditEntry.objects.filter(framework_id=commune.pk, action="self_score", actor__username="x01").exists()
+    assert AuditEntry.objects.filter(
+        framework_id=commune.pk, action="self_score", actor__username="x01"
+    ).exists()
 
 
 @pytest.mark.django_db
@@ -199,7 +235,9 @@ def test_load_demo_sends_no_email_but_the_workflow_still_does(django_capture_on_
     with django_capture_on_commit_callbacks(execute=True):
         load()
     assert mailoutbox == []
-    submitted = Assessment.objects.filter(framework__code__in=SECOND_YEAR, status=AssessmentStatus.SUBMITTED).first()
+    submitted = Assessment.objects.filter(
+        framework__code__in=SECOND_YEAR, status=AssessmentStatus.SUBMITTED
+    ).first()
     assert submitted is not None, "the demo's second year has submitted assessments"
     with django_capture_on_commit_callbacks(execute=True):
         assessment_return(assessment=submitted, message="Đề nghị giải trình", actor=None)

@@ -51,7 +51,10 @@ def other_assessment(framework, other_commune):
 def fill(assessment, actor):
     scores_apply_self(
         assessment=assessment,
-        entries={"1.1": SelfEntry(D("30"), evidence_reference=PROOF), "1.2": SelfEntry(D("40"), evidence_reference=PROOF)},
+        entries={
+            "1.1": SelfEntry(D("30"), evidence_reference=PROOF),
+            "1.2": SelfEntry(D("40"), evidence_reference=PROOF),
+        },
         actor=actor,
     )
 
@@ -76,7 +79,9 @@ def recipients() -> list[str]:
 
 
 def set_deadlines(framework, self_deadline=None, appraisal_deadline=None):
-    Framework.objects.filter(pk=framework.pk).update(self_deadline=self_deadline, appraisal_deadline=appraisal_deadline)
+    Framework.objects.filter(pk=framework.pk).update(
+        self_deadline=self_deadline, appraisal_deadline=appraisal_deadline
+    )
     framework.refresh_from_db()
 
 
@@ -113,8 +118,12 @@ def test_return_mails_the_unit_officers_with_the_criteria(
     submitted(assessment, officer, django_capture_on_commit_callbacks)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        assessment_return(assessment=assessment, message="Bổ sung tài liệu", actor=appraiser,
-                          criteria={"1.2": "Thiếu quyết định", "1.1": "Chưa rõ số liệu"})
+        assessment_return(
+            assessment=assessment,
+            message="Bổ sung tài liệu",
+            actor=appraiser,
+            criteria={"1.2": "Thiếu quyết định", "1.1": "Chưa rõ số liệu"},
+        )
     message = only_message()
     assert message.to == ["officer_x1@example.test"]  # not the other commune's officer
     assert message.subject == "[ParIndex] Đề nghị giải trình kết quả tự đánh giá Bộ chỉ số 2024"
@@ -135,12 +144,17 @@ def test_second_return_lists_only_the_new_rounds_criteria(
     assert "Criteria: 1.2\n" in only_message().body
 
 
-def test_appraised_mails_the_unit_officers(assessment, officer, appraiser, django_capture_on_commit_callbacks):
+def test_appraised_mails_the_unit_officers(
+    assessment, officer, appraiser, django_capture_on_commit_callbacks
+):
     submitted(assessment, officer, django_capture_on_commit_callbacks)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        scores_apply_appraisal(assessment=assessment, actor=appraiser,
-                               entries={"1.1": AppraisalEntry(D("30")), "1.2": AppraisalEntry(D("35"), "Thiếu")})
+        scores_apply_appraisal(
+            assessment=assessment,
+            actor=appraiser,
+            entries={"1.1": AppraisalEntry(D("30")), "1.2": AppraisalEntry(D("35"), "Thiếu")},
+        )
     assessment.refresh_from_db()
     assert assessment.status == AssessmentStatus.APPRAISED
     message = only_message()
@@ -163,8 +177,12 @@ def test_publication_mails_officers_of_assessed_units_and_leaders(
     assessment, other_assessment, appraiser, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        framework_publish(framework=assessment.framework, decision_number="4769/QĐ-UBND",
-                          decision_date=date(2024, 12, 21), actor=appraiser)
+        framework_publish(
+            framework=assessment.framework,
+            decision_number="4769/QĐ-UBND",
+            decision_date=date(2024, 12, 21),
+            actor=appraiser,
+        )
     assert recipients() == ["leader@example.test", "officer_x1@example.test", "officer_x2@example.test"]
     message = mail.outbox[0]
     assert message.subject == "[ParIndex] Đã công bố kết quả Bộ chỉ số 2024"
@@ -174,11 +192,15 @@ def test_publication_mails_officers_of_assessed_units_and_leaders(
 
 def test_officers_of_unassessed_units_get_no_publication_mail(assessment, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        framework_publish(framework=assessment.framework, decision_number="1/QĐ", decision_date=date(2024, 12, 1))
+        framework_publish(
+            framework=assessment.framework, decision_number="1/QĐ", decision_date=date(2024, 12, 1)
+        )
     assert recipients() == ["leader@example.test", "officer_x1@example.test"]
 
 
-def test_each_appraiser_gets_a_message_of_their_own(assessment, officer, district, django_capture_on_commit_callbacks):
+def test_each_appraiser_gets_a_message_of_their_own(
+    assessment, officer, district, django_capture_on_commit_callbacks
+):
     make_member(district, Role.APPRAISER, "second_appraiser")
     submitted(assessment, officer, django_capture_on_commit_callbacks)
     assert recipients() == ["appraiser@example.test", "second_appraiser@example.test"]
@@ -231,7 +253,9 @@ def test_a_moved_deadline_is_reminded_again(assessment, framework):
     assert notifications.send_deadline_reminders() == 1
 
 
-@pytest.mark.parametrize("ahead", [timedelta(days=5), timedelta(days=3, hours=1), timedelta(hours=-1), -timedelta(days=2)])
+@pytest.mark.parametrize(
+    "ahead", [timedelta(days=5), timedelta(days=3, hours=1), timedelta(hours=-1), -timedelta(days=2)]
+)
 def test_no_self_reminder_too_early_or_after_the_deadline(assessment, framework, ahead):
     set_deadlines(framework, timezone.now() + ahead)
     assert notifications.send_deadline_reminders() == 0
@@ -245,8 +269,9 @@ def test_no_reminder_without_deadlines(assessment):
 def test_an_extended_unit_is_reminded_of_its_extension(assessment, other_assessment, framework, appraiser):
     now = timezone.now()
     set_deadlines(framework, now + timedelta(days=2))
-    assessment_extend_deadline(assessment=assessment, until=now + timedelta(days=10), reason="Thiên tai",
-                               actor=appraiser)
+    assessment_extend_deadline(
+        assessment=assessment, until=now + timedelta(days=10), reason="Thiên tai", actor=appraiser
+    )
     assert notifications.send_deadline_reminders() == 1
     assert only_message().to == ["officer_x2@example.test"]  # X1 has eight more days
     mail.outbox.clear()
@@ -258,8 +283,9 @@ def test_an_extended_unit_is_reminded_of_its_extension(assessment, other_assessm
     assert extended in message.subject
 
 
-def test_submitted_units_get_no_self_reminder(assessment, other_assessment, framework, officer,
-                                             django_capture_on_commit_callbacks):
+def test_submitted_units_get_no_self_reminder(
+    assessment, other_assessment, framework, officer, django_capture_on_commit_callbacks
+):
     submitted(assessment, officer, django_capture_on_commit_callbacks)
     mail.outbox.clear()
     set_deadlines(framework, timezone.now() + timedelta(days=2))
@@ -267,7 +293,9 @@ def test_submitted_units_get_no_self_reminder(assessment, other_assessment, fram
     assert only_message().to == ["officer_x2@example.test"]
 
 
-def test_returned_units_are_reminded(assessment, framework, officer, appraiser, django_capture_on_commit_callbacks):
+def test_returned_units_are_reminded(
+    assessment, framework, officer, appraiser, django_capture_on_commit_callbacks
+):
     submitted(assessment, officer, django_capture_on_commit_callbacks)
     assessment_return(assessment=assessment, message="Giải trình", actor=appraiser)
     mail.outbox.clear()
@@ -276,8 +304,9 @@ def test_returned_units_are_reminded(assessment, framework, officer, appraiser, 
     assert only_message().to == ["officer_x1@example.test"]
 
 
-def test_appraisal_reminder_goes_to_the_appraisers(assessment, other_assessment, framework, officer,
-                                                   django_capture_on_commit_callbacks):
+def test_appraisal_reminder_goes_to_the_appraisers(
+    assessment, other_assessment, framework, officer, django_capture_on_commit_callbacks
+):
     submitted(assessment, officer, django_capture_on_commit_callbacks)
     mail.outbox.clear()
     now = timezone.now()

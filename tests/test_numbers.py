@@ -16,8 +16,19 @@ from parindex.numbers import (
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("12,1", D("12.1")), ("12.1", D("12.1")), (" 13,50 ", D("13.50")), (13.5, D("13.5")), (7, D("7")),
-     ("0,25", D("0.25")), (",5", D("0.5")), (0.1, D("0.1")), (D("2.25"), D("2.25")), ("", None), (None, None)],
+    [
+        ("12,1", D("12.1")),
+        ("12.1", D("12.1")),
+        (" 13,50 ", D("13.50")),
+        (13.5, D("13.5")),
+        (7, D("7")),
+        ("0,25", D("0.25")),
+        (",5", D("0.5")),
+        (0.1, D("0.1")),
+        (D("2.25"), D("2.25")),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_parse_decimal_accepts_comma_and_dot(raw, expected):
     assert parse_decimal(raw) == expected
@@ -29,7 +40,9 @@ def test_parse_decimal_refuses_what_is_not_a_plain_number(raw):
         parse_decimal(raw)
 
 
-@pytest.mark.parametrize("word", ["Không áp dụng", "KHÔNG ÁP DỤNG", "kad", "KAD", "N/A", "n/a", " Không  áp dụng "])
+@pytest.mark.parametrize(
+    "word", ["Không áp dụng", "KHÔNG ÁP DỤNG", "kad", "KAD", "N/A", "n/a", " Không  áp dụng "]
+)
 def test_not_applicable_words(word):
     assert parse_score_cell(word) is NOT_APPLICABLE
 

@@ -111,17 +111,26 @@ def rule(sees, may, ok=OK):
 def read_post(get):
     """A read-only page may refuse POST (405) or answer it as a GET, changing nothing; either way it
     shows a persona no more than the GET does."""
-    return {persona: value if value == LOGIN else frozenset({value, NOT_ALLOWED}) for persona, value in get.items()}
+    return {
+        persona: value if value == LOGIN else frozenset({value, NOT_ALLOWED})
+        for persona, value in get.items()
+    }
 
 
 def page(get, published_get=None, params=None):
     """A read-only page."""
-    return change(get, read_post(get), published_get=published_get,
-                  published_post=read_post(published_get) if published_get else None, params=params)
+    return change(
+        get,
+        read_post(get),
+        published_get=published_get,
+        published_post=read_post(published_get) if published_get else None,
+        params=params,
+    )
 
 
-def change(get, post, published_post=None, published_get=None, status=AssessmentStatus.DRAFT, params=None,
-           data=None):
+def change(
+    get, post, published_post=None, published_get=None, status=AssessmentStatus.DRAFT, params=None, data=None
+):
     """GET and POST expectations while the framework is open (X1's assessment in `status`, the one in
     which the change is made), and after publication (the same unless given). `params` maps a URL
     parameter to another object of the world than the one its name gives (e.g. pk → an import).
@@ -214,10 +223,14 @@ EXPECTED = {
     "reports:unit_profile": page(rule(SEES_X1, SEES_X1), params={"unit_code": "profile_unit"}),
     "reports:remediation_list": page(rule(SIGNED_IN, SIGNED_IN)),
     # the unit's officers fill in their plan, its appraisers may correct it
-    "reports:remediation_edit": form(SEES_X1, SEES_X1, PLANS_X1, locked=False, params={"pk": "remediation_id"}),
+    "reports:remediation_edit": form(
+        SEES_X1, SEES_X1, PLANS_X1, locked=False, params={"pk": "remediation_id"}
+    ),
     # the list of "my reports" is an object-less page of overseers, like the dashboard
     "reports:job_list": page(rule(OVERSEES, OVERSEES)),
-    "reports:job_request": post_only(SEES_FRAMEWORK, OVERSEES, locked=False, data={"framework": "FWM", "compare": ""}),
+    "reports:job_request": post_only(
+        SEES_FRAMEWORK, OVERSEES, locked=False, data={"framework": "FWM", "compare": ""}
+    ),
     "reports:job_status": page(rule(SEES_FRAMEWORK, OVERSEES, REDIRECT), params={"pk": "job_id"}),
     "reports:job_download": page(rule(SEES_FRAMEWORK, OVERSEES), params={"pk": "job_id"}),
     "reports:job_retry": post_only(SEES_FRAMEWORK, OVERSEES, locked=False, params={"pk": "job_id"}),
@@ -301,8 +314,14 @@ def test_every_row_of_the_table_is_a_url():
 
 def test_the_matrix_covers_the_issue_pages():
     """A guard against a broken walk: the pages of the issue are all found."""
-    assert {"home", "reports:dashboard", "scoring:assessment_self", "scoring:assessment_appraise",
-            "scoring:framework_board", "scoring:framework_publish"} <= set(ROUTES)
+    assert {
+        "home",
+        "reports:dashboard",
+        "scoring:assessment_self",
+        "scoring:assessment_appraise",
+        "scoring:framework_board",
+        "scoring:framework_publish",
+    } <= set(ROUTES)
     assert len(ROUTES) >= 23
 
 
@@ -328,25 +347,36 @@ def world_base(django_db_setup, django_db_blocker):
         assessment = assessment_get_or_create(unit=commune, framework=framework)
         assessment_get_or_create(unit=other_commune, framework=framework)
         evidence = evidence_add(
-            assessment=assessment, code="1.1", actor=users["officer"],
-            upload=SimpleUploadedFile("bien-ban.pdf", b"%PDF-1.4\n% matrix\n", content_type="application/pdf"),
+            assessment=assessment,
+            code="1.1",
+            actor=users["officer"],
+            upload=SimpleUploadedFile(
+                "bien-ban.pdf", b"%PDF-1.4\n% matrix\n", content_type="application/pdf"
+            ),
         )
-        scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("12.5"), note="Đã có biên bản")},
-                          actor=users["officer"])
+        scores_apply_self(
+            assessment=assessment,
+            entries={"1.1": SelfEntry(D("12.5"), note="Đã có biên bản")},
+            actor=users["officer"],
+        )
         make_unit("X3", kind=UnitKind.COMMUNE, parent=district, name="Xã Ba")  # no assessment yet
         workbook = io.BytesIO()
         assessment_workbook(assessment=assessment).save(workbook)
         pending = import_start(
-            kind=ImportKind.SELF, actor=users["officer"], assessment=assessment,
+            kind=ImportKind.SELF,
+            actor=users["officer"],
+            assessment=assessment,
             upload=SimpleUploadedFile("tu-danh-gia-X1.xlsx", workbook.getvalue()),
         )
         assert pending.status == ImportStatus.PREVIEW, pending.problems
         remediation = RemediationItem.objects.create(
-            assessment=assessment, criterion=Criterion.objects.get(framework=framework, code="1.1"),
+            assessment=assessment,
+            criterion=Criterion.objects.get(framework=framework, code="1.1"),
             points_lost=D("0.4"),
         )
-        job = ReportJob(framework=framework, status=JobStatus.SUCCEEDED, progress=100,
-                        requested_by=users["appraiser"])
+        job = ReportJob(
+            framework=framework, status=JobStatus.SUCCEEDED, progress=100, requested_by=users["appraiser"]
+        )
         job.file.save("bao-cao.xlsx", ContentFile(b"PK\x03\x04 report"), save=False)
         job.save()
         score = Score.objects.get(assessment=assessment, criterion__code="1.1")
@@ -354,10 +384,18 @@ def world_base(django_db_setup, django_db_blocker):
             "framework_id": framework.pk,
             "assessment_id": assessment.pk,
             "users": users,
-            "kwargs": {"pk": assessment.pk, "criterion_id": score.criterion_id, "code": framework.code,
-                       "evidence_id": evidence.pk, "unit_code": "X3", "import_id": pending.pk,
-                       "profile_unit": "X1", "ranking_format": "csv", "remediation_id": remediation.pk,
-                       "job_id": job.pk},
+            "kwargs": {
+                "pk": assessment.pk,
+                "criterion_id": score.criterion_id,
+                "code": framework.code,
+                "evidence_id": evidence.pk,
+                "unit_code": "X3",
+                "import_id": pending.pk,
+                "profile_unit": "X1",
+                "ranking_format": "csv",
+                "remediation_id": remediation.pk,
+                "job_id": job.pk,
+            },
         }
         transaction.set_rollback(True)
 
@@ -374,15 +412,21 @@ def world(world_base, db):
 
 def submit(world):
     assessment, officer = world["assessment"], world["users"]["officer"]
-    scores_apply_self(assessment=assessment, entries={"1.2": SelfEntry(D("40"), note="Đủ hồ sơ")}, actor=officer)
+    scores_apply_self(
+        assessment=assessment, entries={"1.2": SelfEntry(D("40"), note="Đủ hồ sơ")}, actor=officer
+    )
     assessment_submit(assessment=assessment, actor=officer)
     assessment.refresh_from_db()
     assert assessment.status == AssessmentStatus.SUBMITTED
 
 
 def publish(world):
-    framework_publish(framework=world["framework"], decision_number="4769/QĐ-UBND",
-                      decision_date=date(2024, 12, 21), actor=world["users"]["appraiser"])
+    framework_publish(
+        framework=world["framework"],
+        decision_number="4769/QĐ-UBND",
+        decision_date=date(2024, 12, 21),
+        actor=world["users"]["appraiser"],
+    )
     world["framework"].refresh_from_db()
     assert world["framework"].status == FrameworkStatus.PUBLISHED
 
@@ -410,7 +454,9 @@ def url_of(name, world) -> str:
     sources = {p: EXPECTED.get(name, {}).get("params", {}).get(p, p) for p in params}
     unknown = [p for p, source in sources.items() if source not in world["kwargs"]]
     if unknown:
-        pytest.fail(f"{name} ({route}) takes {unknown}: add them to the world fixture (or map them in `params`)")
+        pytest.fail(
+            f"{name} ({route}) takes {unknown}: add them to the world fixture (or map them in `params`)"
+        )
     return resolve_url(name, **{p: world["kwargs"][source] for p, source in sources.items()})
 
 
@@ -452,26 +498,42 @@ def test_refused_posts_save_nothing(client, world, persona):
     """After publication every POST of every persona leaves the data as it was."""
     publish(world)
     assessment = world["assessment"]
-    before = (list(Score.objects.filter(assessment__framework=world["framework"]).order_by("pk").values()),
-              Evidence.objects.count())
+    before = (
+        list(Score.objects.filter(assessment__framework=world["framework"]).order_by("pk").values()),
+        Evidence.objects.count(),
+    )
     client.force_login(world["users"][persona])
     for name in ROUTES:
         url = url_of(name, world)
-        client.post(url, {"points": "1", "self_points": "1", "reason": "x", "message": "x",
-                          "decision_number": "1/QĐ", "decision_date": "2025-01-01"})
-    after = (list(Score.objects.filter(assessment__framework=world["framework"]).order_by("pk").values()),
-             Evidence.objects.count())
+        client.post(
+            url,
+            {
+                "points": "1",
+                "self_points": "1",
+                "reason": "x",
+                "message": "x",
+                "decision_number": "1/QĐ",
+                "decision_date": "2025-01-01",
+            },
+        )
+    after = (
+        list(Score.objects.filter(assessment__framework=world["framework"]).order_by("pk").values()),
+        Evidence.objects.count(),
+    )
     assert before == after
     assessment.refresh_from_db()
     assert assessment.status == AssessmentStatus.PUBLISHED
 
 
-@pytest.mark.parametrize(("persona", "destination"), [
-    ("officer", "scoring:my_assessments"),
-    ("other_officer", "scoring:my_assessments"),
-    ("appraiser", "scoring:framework_list"),
-    ("leader", "reports:dashboard"),
-])
+@pytest.mark.parametrize(
+    ("persona", "destination"),
+    [
+        ("officer", "scoring:my_assessments"),
+        ("other_officer", "scoring:my_assessments"),
+        ("appraiser", "scoring:framework_list"),
+        ("leader", "reports:dashboard"),
+    ],
+)
 def test_home_sends_each_persona_to_their_work(client, world, persona, destination):
     client.force_login(world["users"][persona])
     response = client.get(resolve_url("home"))

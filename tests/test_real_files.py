@@ -32,10 +32,18 @@ pytestmark = pytest.mark.django_db
 libreoffice = pytest.mark.libreoffice
 
 SPEC = [
-    ("1", 13.5), ("1.1", 1.5), ("1.2", 12),
-    ("2", 4), ("2.1", 2), ("2.1.1", 1), ("2.1.2", 1), ("2.2", 2),
-    ("3", 10, "score", "survey"), ("3.1", 10, "score", "survey"),
-    ("4", 2, "bonus"), ("4.1", 2, "bonus"),
+    ("1", 13.5),
+    ("1.1", 1.5),
+    ("1.2", 12),
+    ("2", 4),
+    ("2.1", 2),
+    ("2.1.1", 1),
+    ("2.1.2", 1),
+    ("2.2", 2),
+    ("3", 10, "score", "survey"),
+    ("3.1", 10, "score", "survey"),
+    ("4", 2, "bonus"),
+    ("4.1", 2, "bonus"),
 ]
 CONVERT_TIMEOUT_SECONDS = 180
 
@@ -58,11 +66,22 @@ def convert(soffice, source: Path, to: str = "xlsx", infilter: str | None = None
     program, profile = soffice
     outdir = source.parent / f"lo-{source.stem}-{to}"
     outdir.mkdir(exist_ok=True)
-    command = [program, f"-env:UserInstallation={profile}", "--headless", "--norestore", "--convert-to", to,
-               "--outdir", str(outdir), str(source)]
+    command = [
+        program,
+        f"-env:UserInstallation={profile}",
+        "--headless",
+        "--norestore",
+        "--convert-to",
+        to,
+        "--outdir",
+        str(outdir),
+        str(source),
+    ]
     if infilter:
         command.insert(-1, f"--infilter={infilter}")
-    done = subprocess.run(command, capture_output=True, text=True, timeout=CONVERT_TIMEOUT_SECONDS, check=False)
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=CONVERT_TIMEOUT_SECONDS, check=False
+    )
     result = outdir / f"{source.stem}.{to}"
     assert result.exists(), f"soffice did not write {result}: {done.returncode} {done.stdout} {done.stderr}"
     return result
@@ -83,14 +102,20 @@ def rows_by_code(ws):
 
 
 def saved_scores():
-    return {s.criterion.code: (s.self_points, s.not_applicable, s.evidence_reference, s.note)
-            for s in Score.objects.select_related("criterion")}
+    return {
+        s.criterion.code: (s.self_points, s.not_applicable, s.evidence_reference, s.note)
+        for s in Score.objects.select_related("criterion")
+    }
 
 
 @libreoffice
-def test_template_downloaded_filled_saved_by_libreoffice_and_uploaded_again(tmp_path, soffice, framework, commune):
+def test_template_downloaded_filled_saved_by_libreoffice_and_uploaded_again(
+    tmp_path, soffice, framework, commune
+):
     assessment = assessment_get_or_create(unit=commune, framework=framework)
-    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(Decimal("0.5"), evidence_reference="QĐ 1")})
+    scores_apply_self(
+        assessment=assessment, entries={"1.1": SelfEntry(Decimal("0.5"), evidence_reference="QĐ 1")}
+    )
     # Downloaded (pre-filled with 1.1 = 0.5) and filled in: numbers, a decimal comma typed as text,
     # a not-applicable word, evidence and a note.
     wb = assessment_workbook(assessment=assessment)
@@ -111,8 +136,12 @@ def test_template_downloaded_filled_saved_by_libreoffice_and_uploaded_again(tmp_
 
     data = read_assessment(saved, framework=framework, unit_code="X1")  # metadata and version survive Calc
     assert {code: (e.points, e.not_applicable) for code, e in data.self_entries.items()} == {
-        "1.1": (Decimal("1.25"), False), "1.2": (Decimal("10.75"), False), "2.1.1": (None, True),
-        "2.1.2": (Decimal("1"), False), "2.2": (Decimal("1.5"), False), "4.1": (Decimal("2"), False),
+        "1.1": (Decimal("1.25"), False),
+        "1.2": (Decimal("10.75"), False),
+        "2.1.1": (None, True),
+        "2.1.2": (Decimal("1"), False),
+        "2.2": (Decimal("1.5"), False),
+        "4.1": (Decimal("2"), False),
     }
     preview = {line.code: (line.old, line.new) for line in assessment_preview(data)}
     assert preview["1.1"] == (Decimal("0.5"), Decimal("1.25")) and preview["2.1.1"] == (None, NOT_APPLICABLE)
@@ -136,8 +165,9 @@ def test_template_downloaded_filled_saved_by_libreoffice_and_uploaded_again(tmp_
 
 
 @libreoffice
-def test_libreoffice_copy_still_catches_wrong_unit_and_changed_framework(tmp_path, soffice, framework, commune,
-                                                                        other_commune):
+def test_libreoffice_copy_still_catches_wrong_unit_and_changed_framework(
+    tmp_path, soffice, framework, commune, other_commune
+):
     assessment_workbook(unit=commune, framework=framework).save(tmp_path / "x1.xlsx")
     saved = convert(soffice, tmp_path / "x1.xlsx")
     with open_spreadsheet(saved) as book:
@@ -158,20 +188,34 @@ def test_merged_two_row_header_and_text_decimals_saved_by_libreoffice(tmp_path, 
     ws["A1"] = "BẢNG TỰ ĐÁNH GIÁ CHỈ SỐ CẢI CÁCH HÀNH CHÍNH NĂM 2024"
     ws.merge_cells("A1:F1")
     ws["A2"], ws["B2"] = "Mã đơn vị", "X1"
-    ws["A4"], ws["B4"], ws["C4"], ws["E4"], ws["F4"] = "Mã", "Tiêu chí", "Điểm", "Tài liệu kiểm chứng", "Ghi chú"
+    ws["A4"], ws["B4"], ws["C4"], ws["E4"], ws["F4"] = (
+        "Mã",
+        "Tiêu chí",
+        "Điểm",
+        "Tài liệu kiểm chứng",
+        "Ghi chú",
+    )
     ws["C5"], ws["D5"] = "Điểm tối đa", "Điểm tự đánh giá"
     for merged in ("A4:A5", "B4:B5", "C4:D4", "E4:E5", "F4:F5"):
         ws.merge_cells(merged)
-    for row in (["1", "Chỉ đạo", 13.5, "=SUM(D7:D8)"], ["1.1", "Kế hoạch", 1.5, "1,25"],
-                ["1.2", "Báo cáo", 12, " 11,5 ", "BC 3"], ["2.1.1", "Văn bản", 1, "KAD"]):
+    for row in (
+        ["1", "Chỉ đạo", 13.5, "=SUM(D7:D8)"],
+        ["1.1", "Kế hoạch", 1.5, "1,25"],
+        ["1.2", "Báo cáo", 12, " 11,5 ", "BC 3"],
+        ["2.1.1", "Văn bản", 1, "KAD"],
+    ):
         ws.append(row)
     wb.save(tmp_path / "gop-o.xlsx")
     saved = convert(soffice, tmp_path / "gop-o.xlsx")
     merged = {str(r) for r in openpyxl.load_workbook(saved).worksheets[0].merged_cells.ranges}
     assert {"A4:A5", "C4:D4"} <= merged  # Calc kept the merges
     data = read_assessment(saved, framework=framework)
-    assert {code: (e.points, e.not_applicable, e.evidence_reference) for code, e in data.self_entries.items()} == {
-        "1.1": (Decimal("1.25"), False, ""), "1.2": (Decimal("11.5"), False, "BC 3"), "2.1.1": (None, True, ""),
+    assert {
+        code: (e.points, e.not_applicable, e.evidence_reference) for code, e in data.self_entries.items()
+    } == {
+        "1.1": (Decimal("1.25"), False, ""),
+        "1.2": (Decimal("11.5"), False, "BC 3"),
+        "2.1.1": (None, True, ""),
     }
 
 
@@ -179,19 +223,25 @@ def test_merged_two_row_header_and_text_decimals_saved_by_libreoffice(tmp_path, 
 def test_semicolon_csv_and_ods_converted_by_libreoffice(tmp_path, soffice, framework, commune):
     # What Excel in a Vietnamese locale writes as "CSV": semicolons, decimal commas.
     csv_path = tmp_path / "x1.csv"
-    csv_path.write_text('Mã;Điểm tự đánh giá;Ghi chú\n1.1;"1,5";\n1.2;"12,0";đủ\n2.2;KAD;\n', encoding="utf-8")
+    csv_path.write_text(
+        'Mã;Điểm tự đánh giá;Ghi chú\n1.1;"1,5";\n1.2;"12,0";đủ\n2.2;KAD;\n', encoding="utf-8"
+    )
     from_csv = convert(soffice, csv_path, infilter="CSV:59,34,76,1")
     ods = convert(soffice, from_csv, to="ods")
     from_ods = convert(soffice, ods)
     for path in (from_csv, from_ods):
         data = read_assessment(path, framework=framework, unit_code="X1")
         assert {code: (e.points, e.not_applicable) for code, e in data.self_entries.items()} == {
-            "1.1": (Decimal("1.5"), False), "1.2": (Decimal("12"), False), "2.2": (None, True),
+            "1.1": (Decimal("1.5"), False),
+            "1.2": (Decimal("12"), False),
+            "2.2": (None, True),
         }
 
 
 @libreoffice
-def test_far_blank_rows_and_columns_saved_by_libreoffice_are_read_quickly(tmp_path, soffice, framework, commune):
+def test_far_blank_rows_and_columns_saved_by_libreoffice_are_read_quickly(
+    tmp_path, soffice, framework, commune
+):
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["Mã đơn vị", "X1"])
@@ -209,7 +259,10 @@ def test_far_blank_rows_and_columns_saved_by_libreoffice_are_read_quickly(tmp_pa
     started = time.monotonic()
     data = read_assessment(saved, framework=framework)
     assert time.monotonic() - started < 3
-    assert {code: e.points for code, e in data.self_entries.items()} == {"1.1": Decimal("0.5"), "1.2": Decimal("7")}
+    assert {code: e.points for code, e in data.self_entries.items()} == {
+        "1.1": Decimal("0.5"),
+        "1.2": Decimal("7"),
+    }
 
 
 def fifty_leaf_spec():
@@ -263,8 +316,9 @@ def test_time_to_validate_and_preview_a_50_criterion_workbook(tmp_path, district
 
 
 @libreoffice
-def test_time_to_validate_and_preview_a_50_criterion_workbook_saved_by_libreoffice(tmp_path, soffice, district,
-                                                                                   commune, record_property):
+def test_time_to_validate_and_preview_a_50_criterion_workbook_saved_by_libreoffice(
+    tmp_path, soffice, district, commune, record_property
+):
     framework, path = filled_fifty(tmp_path, district, commune)
     saved = convert(soffice, path)
     validate_and_preview(saved, framework)
@@ -276,7 +330,9 @@ def test_time_to_validate_and_preview_a_50_criterion_workbook_saved_by_libreoffi
 
 
 @libreoffice
-def test_validation_formula_of_the_template_as_libreoffice_evaluates_it(tmp_path, soffice, framework, commune):
+def test_validation_formula_of_the_template_as_libreoffice_evaluates_it(
+    tmp_path, soffice, framework, commune
+):
     # The template's data validation formula, evaluated by Calc as a cell formula next to typical entries.
     ws_template = assessment_workbook(unit=commune, framework=framework).worksheets[0]
     d = f"D{rows_by_code(ws_template)['1.1']}"  # max 1.5
@@ -289,9 +345,21 @@ def test_validation_formula_of_the_template_as_libreoffice_evaluates_it(tmp_path
         ws.cell(row, 5, "=" + formula.replace(d, f"D{row}"))
     wb.save(tmp_path / "dv.xlsx")
     evaluated = openpyxl.load_workbook(convert(soffice, tmp_path / "dv.xlsx"), data_only=True).active
-    verdicts = {evaluated.cell(row, 4).value: evaluated.cell(row, 5).value for row in range(1, len(entries) + 1)}
+    verdicts = {
+        evaluated.cell(row, 4).value: evaluated.cell(row, 5).value for row in range(1, len(entries) + 1)
+    }
     assert verdicts == {
-        1: True, 1.5: True, 0: True, 1.25: True, 1.255: False, 1.6: False, -1: False,
-        "KAD": True, "kad": True, "Không áp dụng": True, "N/A": True, "abc": False,
+        1: True,
+        1.5: True,
+        0: True,
+        1.25: True,
+        1.255: False,
+        1.6: False,
+        -1: False,
+        "KAD": True,
+        "kad": True,
+        "Không áp dụng": True,
+        "N/A": True,
+        "abc": False,
         "12,5": False,  # text; a Vietnamese Excel turns the typed 12,5 into the number 12.5
     }

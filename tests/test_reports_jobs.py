@@ -67,7 +67,12 @@ def years(district, commune, other_commune):
     x8 = make_unit("X8", parent=district, name="Xã Tám")
     x9 = make_unit("X9", parent=district, name="Xã Chín")
     previous = make_framework(district, rows=rows_from_spec(SPEC), year=2024, code="H-2024")
-    for unit, scores in ((commune, (30, 20, 20)), (other_commune, (40, 20, 30)), (x8, (40, 15, 25)), (x9, (20, 10, 10))):
+    for unit, scores in (
+        (commune, (30, 20, 20)),
+        (other_commune, (40, 20, 30)),
+        (x8, (40, 15, 25)),
+        (x9, (20, 10, 10)),
+    ):
         _assess(previous, unit, *scores)
     x3 = make_unit("X3", parent=district, name="Xã Ba", predecessors=[x8, x9])
     current = make_framework(district, rows=rows_from_spec(SPEC), year=2025, code="H-2025")
@@ -75,9 +80,13 @@ def years(district, commune, other_commune):
     _assess(current, other_commune, 30, 20, None)
     _assess(current, x3, 20, 20, 20)
     Assessment.objects.filter(pk=x1.pk).update(status=AssessmentStatus.SUBMITTED)  # appraised once submitted
-    scores_apply_appraisal(assessment=x1, entries={
-        "1.2": AppraisalEntry(D("5"), "Thiếu tài liệu kiểm chứng"), "2.1": AppraisalEntry(D("30")),
-    })
+    scores_apply_appraisal(
+        assessment=x1,
+        entries={
+            "1.2": AppraisalEntry(D("5"), "Thiếu tài liệu kiểm chứng"),
+            "2.1": AppraisalEntry(D("30")),
+        },
+    )
     return Framework.objects.get(pk=previous.pk), Framework.objects.get(pk=current.pk)
 
 
@@ -104,26 +113,47 @@ def _num(value):
 # --- the workbook --------------------------------------------------------------------------------------
 
 
-def test_workbook_matches_the_ranking_and_hand_computed_figures(years, leader, django_capture_on_commit_callbacks):
+def test_workbook_matches_the_ranking_and_hand_computed_figures(
+    years, leader, django_capture_on_commit_callbacks
+):
     previous, current = years
     job = _request(django_capture_on_commit_callbacks, current, previous, actor=leader)
 
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert job.progress == 100 and job.attempts == 1 and job.file.name.endswith(".xlsx")
     wb = _open(job)
-    assert wb.sheetnames == [SHEET_COVER, SHEET_RANKING, SHEET_AREAS, SHEET_YEARS, SHEET_LOST, SHEET_APPRAISAL]
+    assert wb.sheetnames == [
+        SHEET_COVER,
+        SHEET_RANKING,
+        SHEET_AREAS,
+        SHEET_YEARS,
+        SHEET_LOST,
+        SHEET_APPRAISAL,
+    ]
 
     ranking = wb[SHEET_RANKING]
     lines = selectors.ranking(current)
-    cells = [(r[0], r[1], _num(r[3]), _num(r[4]), _num(r[5]), r[6], _num(r[8]), r[10]) for r in _rows(ranking)]
+    cells = [
+        (r[0], r[1], _num(r[3]), _num(r[4]), _num(r[5]), r[6], _num(r[8]), r[10]) for r in _rows(ranking)
+    ]
     assert cells == [
-        (line.rank, line.unit_code, line.points, line.max_points, line.index, line.grade or None,
-         line.points_change, line.rank_change)
+        (
+            line.rank,
+            line.unit_code,
+            line.points,
+            line.max_points,
+            line.index,
+            line.grade or None,
+            line.points_change,
+            line.rank_change,
+        )
         for line in lines
     ]
     # Hand-computed: X2 50/60 → 83.33; X1 40 + 5 (appraised) + 30 = 75; X3 60.
     assert [(r[1], _num(r[3]), _num(r[5]), r[0]) for r in _rows(ranking)] == [
-        ("X2", D("50"), D("83.33"), 1), ("X1", D("75"), D("75"), 2), ("X3", D("60"), D("60"), 3)
+        ("X2", D("50"), D("83.33"), 1),
+        ("X1", D("75"), D("75"), 2),
+        ("X3", D("60"), D("60"), 3),
     ]
     assert ranking.freeze_panes == "C2" and ranking.auto_filter.ref == "A1:K4"
     assert ranking["F2"].number_format == "0.00" and ranking["D2"].number_format == "0.00"
@@ -144,24 +174,59 @@ def test_workbook_matches_the_ranking_and_hand_computed_figures(years, leader, d
     # X1: 70 → 75, 3rd → 2nd. X2: 90 → 50 points, 90.00 → 83.33. X3 against X8 + X9: points averaged
     # (80 + 40) / 2 = 60, index pooled 120 / 200 = 60.00, place of 60.00 among the others of 2024: 3rd.
     assert [yoy["X1"][3]] + [_num(v) for v in yoy["X1"][4:13]] == [
-        "X1", D("75"), D("70"), D("5"), D("75"), D("70"), D("5"), D("2"), D("3"), D("1")]
-    assert [_num(v) for v in yoy["X2"][4:13]] == [D("50"), D("90"), D("-40"), D("83.33"), D("90"), D("-6.67"),
-                                                   D("1"), D("1"), D("0")]
+        "X1",
+        D("75"),
+        D("70"),
+        D("5"),
+        D("75"),
+        D("70"),
+        D("5"),
+        D("2"),
+        D("3"),
+        D("1"),
+    ]
+    assert [_num(v) for v in yoy["X2"][4:13]] == [
+        D("50"),
+        D("90"),
+        D("-40"),
+        D("83.33"),
+        D("90"),
+        D("-6.67"),
+        D("1"),
+        D("1"),
+        D("0"),
+    ]
     assert yoy["X3"][3] == "X8; X9"
-    assert [_num(v) for v in yoy["X3"][4:13]] == [D("60"), D("60"), D("0"), D("60"), D("60"), D("0"),
-                                                   D("3"), D("3"), D("0")]
+    assert [_num(v) for v in yoy["X3"][4:13]] == [
+        D("60"),
+        D("60"),
+        D("0"),
+        D("60"),
+        D("60"),
+        D("0"),
+        D("3"),
+        D("3"),
+        D("0"),
+    ]
 
     # Points lost: 1.1 → 0 + 10 + 20 = 30 (3 counted, 2 losing); 2.1 → 10 + 20 = 30 (X2 n/a: 2 counted);
     # 1.2 → 15 (X1 appraised 5 of 20). Sorted by points lost, then code.
     lost = [(r[0], _num(r[3]), r[4], r[5], _num(r[6])) for r in _rows(wb[SHEET_LOST])]
-    assert lost == [("1.1", D("40"), 3, 2, D("30")), ("2.1", D("40"), 2, 2, D("30")), ("1.2", D("20"), 3, 1, D("15"))]
+    assert lost == [
+        ("1.1", D("40"), 3, 2, D("30")),
+        ("2.1", D("40"), 2, 2, D("30")),
+        ("1.2", D("20"), 3, 1, D("15")),
+    ]
 
     appraisal = wb[SHEET_APPRAISAL]
     differences = [r[:9] for r in _rows(appraisal) if r[0]]
     assert [(r[0], r[2], _num(r[5]), _num(r[6]), _num(r[7]), r[8]) for r in differences] == [
-        ("X1", "1.2", D("10"), D("5"), D("-5"), "Thiếu tài liệu kiểm chứng")]
+        ("X1", "1.2", D("10"), D("5"), D("-5"), "Thiếu tài liệu kiểm chứng")
+    ]
     summary = {r[11]: r for r in _rows(appraisal) if r[11]}
-    assert _num(summary["X1"][14]) == D("80") and _num(summary["X1"][15]) == D("-5") and summary["X1"][16] == 1
+    assert (
+        _num(summary["X1"][14]) == D("80") and _num(summary["X1"][15]) == D("-5") and summary["X1"][16] == 1
+    )
     assert summary["X2"][16] == 0
 
     cover = {r[0]: r[1] for r in _rows(wb[SHEET_COVER], first=3) if r[0]}
@@ -240,7 +305,9 @@ def test_unchanged_inputs_reuse_the_last_file_and_a_change_rebuilds(
     # A changed score recomputes the results: the next request builds a new file.
     x2 = current.assessments.get(unit__code="X2")
     scores_apply_self(assessment=x2, entries={"1.1": SelfEntry(D("35"))})
-    third = _request(django_capture_on_commit_callbacks, Framework.objects.get(pk=current.pk), previous, actor=leader)
+    third = _request(
+        django_capture_on_commit_callbacks, Framework.objects.get(pk=current.pk), previous, actor=leader
+    )
     assert len(built) == 3 and third.file.name != first.file.name
     rows = {r[1]: r for r in _rows(_open(third)[SHEET_RANKING])}
     assert _num(rows["X2"][3]) == D("55")
@@ -268,7 +335,9 @@ def fail_first_build(monkeypatch, error: Exception) -> list:
     return calls
 
 
-def test_a_failed_build_is_recorded_and_can_be_retried(years, leader, monkeypatch, django_capture_on_commit_callbacks):
+def test_a_failed_build_is_recorded_and_can_be_retried(
+    years, leader, monkeypatch, django_capture_on_commit_callbacks
+):
     previous, current = years
     fail_first_build(monkeypatch, RuntimeError("disk on fire"))
     job = _request(django_capture_on_commit_callbacks, current, previous, actor=leader)
@@ -380,7 +449,10 @@ def test_leader_and_appraiser_request_follow_and_download(
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("reports:job_request"), {"framework": current.code, "compare": "auto"})
-    assert response.status_code == 302 and response.url == reverse("reports:job_list") + f"?framework={current.code}"
+    assert (
+        response.status_code == 302
+        and response.url == reverse("reports:job_list") + f"?framework={current.code}"
+    )
     job = ReportJob.objects.get(requested_by=user)
     assert job.compare_framework == previous and job.status == JobStatus.SUCCEEDED
 
@@ -394,7 +466,9 @@ def test_leader_and_appraiser_request_follow_and_download(
     assert SHEET_RANKING in book.sheetnames
 
 
-def test_request_without_comparison_and_with_a_chosen_one(years, leader, client, django_capture_on_commit_callbacks):
+def test_request_without_comparison_and_with_a_chosen_one(
+    years, leader, client, django_capture_on_commit_callbacks
+):
     previous, current = years
     client.force_login(leader)
     with django_capture_on_commit_callbacks(execute=True):
@@ -450,7 +524,9 @@ def test_status_row_polls_while_running_and_stops_when_done(years, leader, clien
     assert client.get(reverse("reports:job_status", args=[job.pk])).status_code == 302  # not htmx: the list
 
 
-def test_retry_button_requeues_a_failed_job(years, leader, client, monkeypatch, django_capture_on_commit_callbacks):
+def test_retry_button_requeues_a_failed_job(
+    years, leader, client, monkeypatch, django_capture_on_commit_callbacks
+):
     previous, current = years
     job = report_request(framework=current, compare=previous, actor=leader)
     jobs.report_mark_failed(job.pk, "boom")
@@ -474,8 +550,9 @@ def test_admin_retry_action(years, leader, admin_client, django_capture_on_commi
     jobs.report_mark_failed(job.pk, "boom")
     assert admin_client.get(reverse("admin:reports_reportjob_changelist")).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
-        admin_client.post(reverse("admin:reports_reportjob_changelist"),
-                          {"action": "retry", "_selected_action": [job.pk]})
+        admin_client.post(
+            reverse("admin:reports_reportjob_changelist"), {"action": "retry", "_selected_action": [job.pk]}
+        )
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED
     assert admin_client.get(reverse("admin:reports_remediationitem_changelist")).status_code == 200
@@ -487,7 +564,9 @@ def test_admin_retry_action(years, leader, admin_client, django_capture_on_commi
 def test_build_report_command_writes_the_same_workbook(years, tmp_path):
     previous, current = years
     out = tmp_path / "bao-cao.xlsx"
-    call_command("build_report", framework=current.code, compare=previous.code, out=str(out), stdout=io.StringIO())
+    call_command(
+        "build_report", framework=current.code, compare=previous.code, out=str(out), stdout=io.StringIO()
+    )
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames[1:] == [SHEET_RANKING, SHEET_AREAS, SHEET_YEARS, SHEET_LOST, SHEET_APPRAISAL]
     assert [r[1] for r in _rows(wb[SHEET_RANKING])] == [line.unit_code for line in selectors.ranking(current)]

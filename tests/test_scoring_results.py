@@ -29,10 +29,17 @@ from units.models import UnitKind
 from .factories import make_framework, make_unit, rows_from_spec
 
 SMALL_TREE = [
-    ("1", 60), ("1.1", 30), ("1.1.1", 10), ("1.1.2", 20), ("1.2", 30),
-    ("2", 40, "score", "survey"), ("2.1", 40, "score", "survey"),
-    ("3", 2, "bonus"), ("3.1", 2, "bonus"),
-    ("4", 2, "penalty"), ("4.1", 2, "penalty"),
+    ("1", 60),
+    ("1.1", 30),
+    ("1.1.1", 10),
+    ("1.1.2", 20),
+    ("1.2", 30),
+    ("2", 40, "score", "survey"),
+    ("2.1", 40, "score", "survey"),
+    ("3", 2, "bonus"),
+    ("3.1", 2, "bonus"),
+    ("4", 2, "penalty"),
+    ("4.1", 2, "penalty"),
 ]
 
 
@@ -78,7 +85,9 @@ def districts(province):
 
 
 def test_published_district_figure_82_58_of_95_5_is_86_471(province, districts):
-    framework = make_framework(province, csv_name="framework-department.csv", unit_kind="district", decimals=3)
+    framework = make_framework(
+        province, csv_name="framework-department.csv", unit_kind="district", decimals=3
+    )
     assessment = assess(framework, districts[0], "70.58", "12", exclude=("8.1",))
     result = result_of(assessment)
     assert result.points == D("82.58")
@@ -91,7 +100,9 @@ def test_published_district_figure_82_58_of_95_5_is_86_471(province, districts):
 
 
 def test_published_department_figure_68_32_of_84_is_81_33_and_ties_share_rank(province):
-    departments = [make_unit(code, kind=UnitKind.DEPARTMENT, parent=province) for code in ("BDT", "PB1", "PB2", "PB3")]
+    departments = [
+        make_unit(code, kind=UnitKind.DEPARTMENT, parent=province) for code in ("BDT", "PB1", "PB2", "PB3")
+    ]
     framework = make_framework(province, csv_name="framework-department.csv", unit_kind="department")
     not_applicable = ("3.1", "3.2", "3.3", "7.3", "1.2")  # 10 + 4 + 2 = 16 points → 84 apply
     bdt = assess(framework, departments[0], "56.32", "12", exclude=not_applicable)
@@ -112,9 +123,14 @@ def test_published_department_figure_68_32_of_84_is_81_33_and_ties_share_rank(pr
 def test_not_applicable_leaves_leave_numerator_and_denominator(province, districts):
     framework = make_framework(province, rows=rows_from_spec(SMALL_TREE), unit_kind="district")
     assessment = assessment_get_or_create(unit=districts[0], framework=framework)
-    scores_apply_self(assessment=assessment, entries={
-        "1.1.1": SelfEntry(D("10")), "1.1.2": SelfEntry(None, not_applicable=True), "1.2": SelfEntry(D("15")),
-    })
+    scores_apply_self(
+        assessment=assessment,
+        entries={
+            "1.1.1": SelfEntry(D("10")),
+            "1.1.2": SelfEntry(None, not_applicable=True),
+            "1.2": SelfEntry(D("15")),
+        },
+    )
     result = result_of(assessment)
     assert result.max_points == D("80")  # 100 - 20
     assert result.points == D("25")
@@ -126,38 +142,65 @@ def test_not_applicable_leaves_leave_numerator_and_denominator(province, distric
 def test_bonus_adds_and_penalty_subtracts_outside_the_max(province, districts):
     framework = make_framework(province, rows=rows_from_spec(SMALL_TREE), unit_kind="district")
     assessment = assessment_get_or_create(unit=districts[0], framework=framework)
-    scores_apply_self(assessment=assessment, entries={
-        "1.1.1": SelfEntry(D("10")), "1.1.2": SelfEntry(D("20")), "1.2": SelfEntry(D("25")),
-        "3.1": SelfEntry(D("1.5")), "4.1": SelfEntry(D("0.75")),
-    })
+    scores_apply_self(
+        assessment=assessment,
+        entries={
+            "1.1.1": SelfEntry(D("10")),
+            "1.1.2": SelfEntry(D("20")),
+            "1.2": SelfEntry(D("25")),
+            "3.1": SelfEntry(D("1.5")),
+            "4.1": SelfEntry(D("0.75")),
+        },
+    )
     survey_apply(framework=framework, entries={"D1": {"2.1": D("30.5")}})
     result = result_of(assessment)
-    assert (result.score_points, result.bonus_points, result.penalty_points) == (D("85.5"), D("1.5"), D("0.75"))
+    assert (result.score_points, result.bonus_points, result.penalty_points) == (
+        D("85.5"),
+        D("1.5"),
+        D("0.75"),
+    )
     assert result.points == D("86.25")
     assert result.max_points == D("100")
     assert result.index == D("86.25")
     # Bonus and penalty areas have no area rank: they are not part of the max.
-    assert set(AreaResult.objects.filter(assessment=assessment).values_list("area__code", flat=True)) == {"1", "2"}
+    assert set(AreaResult.objects.filter(assessment=assessment).values_list("area__code", flat=True)) == {
+        "1",
+        "2",
+    }
 
 
-BONUS_TREE = [("1", 100), ("1.1", 50), ("1.2", 50), ("2", 5, "bonus"), ("2.1", 5, "bonus"),
-              ("3", 10, "penalty"), ("3.1", 10, "penalty")]
+BONUS_TREE = [
+    ("1", 100),
+    ("1.1", 50),
+    ("1.2", 50),
+    ("2", 5, "bonus"),
+    ("2.1", 5, "bonus"),
+    ("3", 10, "penalty"),
+    ("3.1", 10, "penalty"),
+]
 
 
 def test_a_bonus_never_lifts_the_index_above_100_but_points_stay_unclamped(province, districts):
-    framework = make_framework(province, rows=rows_from_spec(BONUS_TREE), unit_kind="district",
-                               bands="Xuất sắc:100,Tốt:80,Yếu:0")
+    framework = make_framework(
+        province, rows=rows_from_spec(BONUS_TREE), unit_kind="district", bands="Xuất sắc:100,Tốt:80,Yếu:0"
+    )
     sheets = {"D1": ("50", "48", "3"), "D2": ("50", "49", "3"), "D3": ("50", "49.5", "0")}  # 101, 102, 99.5
     results = {}
     for unit in districts[:3]:
         first, second, bonus = sheets[unit.code]
         a = assessment_get_or_create(unit=unit, framework=framework)
-        scores_apply_self(assessment=a, entries={"1.1": SelfEntry(D(first)), "1.2": SelfEntry(D(second)),
-                                                 "2.1": SelfEntry(D(bonus))})
+        scores_apply_self(
+            assessment=a,
+            entries={"1.1": SelfEntry(D(first)), "1.2": SelfEntry(D(second)), "2.1": SelfEntry(D(bonus))},
+        )
         results[unit.code] = result_of(a)
     d1, d2, d3 = results["D1"], results["D2"], results["D3"]
     assert (d1.points, d1.bonus_points, d1.max_points) == (D("101"), D("3"), D("100"))
-    assert (d1.index, d2.index, d3.index) == (D("100"), D("100"), D("99.5"))  # 98 of 100 + 3 bonus → 100, not 101
+    assert (d1.index, d2.index, d3.index) == (
+        D("100"),
+        D("100"),
+        D("99.5"),
+    )  # 98 of 100 + 3 bonus → 100, not 101
     assert (d1.grade, d3.grade) == ("Xuất sắc", "Tốt")
     assert (d1.rank, d2.rank, d3.rank) == (1, 1, 3)  # 101 and 102 both publish as 100: they tie
 
@@ -166,20 +209,32 @@ def test_a_bonus_on_a_tiny_applicable_max_is_stored_as_100(province, districts):
     tree = [("1", 10), ("1.1", "0.01"), ("1.2", "9.99"), ("2", 20, "bonus"), ("2.1", 20, "bonus")]
     framework = make_framework(province, rows=rows_from_spec(tree), unit_kind="district")
     a = assessment_get_or_create(unit=districts[0], framework=framework)
-    scores_apply_self(assessment=a, entries={"1.1": SelfEntry(D("0.01")), "1.2": SelfEntry(None, not_applicable=True),
-                                             "2.1": SelfEntry(D("15"))})
+    scores_apply_self(
+        assessment=a,
+        entries={
+            "1.1": SelfEntry(D("0.01")),
+            "1.2": SelfEntry(None, not_applicable=True),
+            "2.1": SelfEntry(D("15")),
+        },
+    )
     # 15.01 points over 0.01 applicable would be an index of 150100, more than the index column holds.
     assert (result_of(a).points, result_of(a).index) == (D("15.01"), D("100"))
 
 
 def test_a_penalty_never_takes_the_index_below_0(province, districts):
-    framework = make_framework(province, rows=rows_from_spec(BONUS_TREE), unit_kind="district",
-                               bands="Tốt:80,Yếu:0")
+    framework = make_framework(
+        province, rows=rows_from_spec(BONUS_TREE), unit_kind="district", bands="Tốt:80,Yếu:0"
+    )
     a = assessment_get_or_create(unit=districts[0], framework=framework)
     scores_apply_self(assessment=a, entries={"1.1": SelfEntry(D("4")), "3.1": SelfEntry(D("10"))})
     result = result_of(a)
     assert (result.points, result.penalty_points, result.index, result.grade, result.rank) == (
-        D("-6"), D("10"), D("0"), "Yếu", 1)
+        D("-6"),
+        D("10"),
+        D("0"),
+        "Yếu",
+        1,
+    )
 
 
 def test_index_rounds_half_up_not_to_even(province, districts):
@@ -198,7 +253,10 @@ def test_ranks_use_the_published_rounded_index(province, districts):
     assessments = []
     for unit, points in zip(districts, scores, strict=True):
         a = assessment_get_or_create(unit=unit, framework=framework)
-        scores_apply_self(assessment=a, entries={"1.1": SelfEntry(min(points, D(50))), "1.2": SelfEntry(points - min(points, D(50)))})
+        scores_apply_self(
+            assessment=a,
+            entries={"1.1": SelfEntry(min(points, D(50))), "1.2": SelfEntry(points - min(points, D(50)))},
+        )
         assessments.append(a)
     assert [result_of(a).rank for a in assessments] == [1, 1, 1, 4]
     assert [result_of(a).index for a in assessments] == [D("86"), D("86"), D("86"), D("70")]
@@ -213,8 +271,9 @@ def test_ranks_use_the_published_rounded_index(province, districts):
 )
 def test_grades_come_from_the_framework_bands(province, bands, expected):
     units = [make_unit(f"G{i}", kind=UnitKind.DISTRICT, parent=province) for i in range(5)]
-    framework = make_framework(province, rows=rows_from_spec([("1", 100), ("1.1", 100)]), unit_kind="district",
-                               bands=bands)
+    framework = make_framework(
+        province, rows=rows_from_spec([("1", 100), ("1.1", 100)]), unit_kind="district", bands=bands
+    )
     grades = []
     for unit, points in zip(units, ["95", "80", "79.99", "50", "49.99"], strict=True):
         a = assessment_get_or_create(unit=unit, framework=framework)
@@ -226,30 +285,44 @@ def test_grades_come_from_the_framework_bands(province, bands, expected):
 def test_provisional_until_appraised_then_appraised_points_count(province, districts):
     framework = make_framework(province, rows=rows_from_spec(SMALL_TREE), unit_kind="district")
     assessment = assessment_get_or_create(unit=districts[0], framework=framework)
-    scores_apply_self(assessment=assessment, entries={
-        "1.1.1": SelfEntry(D("10"), note="Báo cáo năm"), "1.1.2": SelfEntry(D("20"), note="Báo cáo năm"),
-        "1.2": SelfEntry(D("30"), note="Báo cáo năm"), "3.1": SelfEntry(D("2"), note="Bằng khen"), "4.1": SelfEntry(D("0")),
-    })
+    scores_apply_self(
+        assessment=assessment,
+        entries={
+            "1.1.1": SelfEntry(D("10"), note="Báo cáo năm"),
+            "1.1.2": SelfEntry(D("20"), note="Báo cáo năm"),
+            "1.2": SelfEntry(D("30"), note="Báo cáo năm"),
+            "3.1": SelfEntry(D("2"), note="Bằng khen"),
+            "4.1": SelfEntry(D("0")),
+        },
+    )
     assert result_of(assessment).provisional is True
     assessment_submit(assessment=assessment)
     with pytest.raises(ValidationError, match="reason|lý do"):
         scores_apply_appraisal(assessment=assessment, entries={"1.2": AppraisalEntry(D("24"))})
-    scores_apply_appraisal(assessment=assessment, entries={"1.2": AppraisalEntry(D("24"), "Thiếu tài liệu kiểm chứng")})
+    scores_apply_appraisal(
+        assessment=assessment, entries={"1.2": AppraisalEntry(D("24"), "Thiếu tài liệu kiểm chứng")}
+    )
     result = result_of(assessment)
     assert result.provisional is True  # other leaves not appraised yet
     assert result.points == D("56")  # appraised where present, self elsewhere
-    scores_apply_appraisal(assessment=assessment, entries={
-        "1.1.1": AppraisalEntry(D("10")), "1.1.2": AppraisalEntry(D("20")), "3.1": AppraisalEntry(D("1"), "Chỉ một mô hình"),
-        "4.1": AppraisalEntry(D("0")),
-    })
+    scores_apply_appraisal(
+        assessment=assessment,
+        entries={
+            "1.1.1": AppraisalEntry(D("10")),
+            "1.1.2": AppraisalEntry(D("20")),
+            "3.1": AppraisalEntry(D("1"), "Chỉ một mô hình"),
+            "4.1": AppraisalEntry(D("0")),
+        },
+    )
     assessment.refresh_from_db()
     result = result_of(assessment)
     assert assessment.status == "appraised"
     assert result.provisional is False
     assert result.points == D("55")
     assert result.self_points == D("60")
-    entry = AuditEntry.objects.get(assessment_id=assessment.pk, action="appraise", criterion_code="1.2",
-                                   field="appraised_points")
+    entry = AuditEntry.objects.get(
+        assessment_id=assessment.pk, action="appraise", criterion_code="1.2", field="appraised_points"
+    )
     assert (entry.old_value, D(entry.new_value), entry.reason) == ("", D("24"), "Thiếu tài liệu kiểm chứng")
 
 
@@ -260,12 +333,16 @@ def test_year_on_year_follows_the_same_unit_and_a_merger(district):
     previous = make_framework(district, rows=rows_from_spec(tree), year=2022)
     for code, points in {"A": "90", "B": "70", "X14": "80", "X15": "60"}.items():
         a = assessment_get_or_create(unit=old[code], framework=previous)
-        scores_apply_self(assessment=a, entries={"1.1": SelfEntry(D(points) / 2), "1.2": SelfEntry(D(points) / 2)})
+        scores_apply_self(
+            assessment=a, entries={"1.1": SelfEntry(D(points) / 2), "1.2": SelfEntry(D(points) / 2)}
+        )
     current = make_framework(district, rows=rows_from_spec(tree), year=2023)
     results = {}
     for unit, points in ((old["A"], "85.5"), (old["B"], "91"), (merged, "75")):
         a = assessment_get_or_create(unit=unit, framework=current)
-        scores_apply_self(assessment=a, entries={"1.1": SelfEntry(D(points) / 2), "1.2": SelfEntry(D(points) / 2)})
+        scores_apply_self(
+            assessment=a, entries={"1.1": SelfEntry(D(points) / 2), "1.2": SelfEntry(D(points) / 2)}
+        )
         results[unit.code] = a
     a_result, b_result, m_result = (result_of(results[c]) for c in ("A", "B", "M"))
     # A: 90 → 85.5, rank 1 → 2
@@ -274,7 +351,11 @@ def test_year_on_year_follows_the_same_unit_and_a_merger(district):
     assert (b_result.points_change, b_result.rank_change) == (D("21"), 2)
     # M from X14 (80) and X15 (60): averaged 70 points, pooled index 70, which would have stood 3rd
     # among A (90) and B (70 → tie counts as not higher): place 2 → M is now 3rd: down 1 place.
-    assert (m_result.previous_points, m_result.previous_index, m_result.previous_rank) == (D("70"), D("70"), 2)
+    assert (m_result.previous_points, m_result.previous_index, m_result.previous_rank) == (
+        D("70"),
+        D("70"),
+        2,
+    )
     assert (m_result.points_change, m_result.rank_change) == (D("5"), -1)
     # A change of last year's results reaches this year's comparison.
     a_old = previous.assessments.get(unit=old["A"])
@@ -295,7 +376,11 @@ def test_pooled_index_of_predecessors_is_clamped_like_every_index(district):
     scores_apply_self(assessment=a, entries={"1.1": SelfEntry(D("90"))})
     result = result_of(a)
     # Pooled: 202 points over 200 applicable would be 101; the previous index is 100, as published.
-    assert (result.previous_points, result.previous_index, result.index_change) == (D("101"), D("100"), D("-10"))
+    assert (result.previous_points, result.previous_index, result.index_change) == (
+        D("101"),
+        D("100"),
+        D("-10"),
+    )
 
 
 def test_unit_without_any_previous_assessment_has_no_change(district, commune):
@@ -324,7 +409,9 @@ def test_recompute_query_count_does_not_grow_with_units(district):
         for i in range(n):
             unit = make_unit(f"Q{year}-{i}", parent=district)
             a = assessment_get_or_create(unit=unit, framework=framework)
-            Score.objects.create(assessment=a, criterion=framework.criteria.get(code="1.1"), self_points=D(i % 50))
+            Score.objects.create(
+                assessment=a, criterion=framework.criteria.get(code="1.1"), self_points=D(i % 50)
+            )
         return framework
 
     small, large = build(3, 2030), build(30, 2040)  # not consecutive: no follow-up year
@@ -357,7 +444,9 @@ def test_points_above_max_or_with_three_decimals_are_refused_and_nothing_is_save
     framework = make_framework(province, rows=rows_from_spec(SMALL_TREE), unit_kind="district")
     assessment = assessment_get_or_create(unit=districts[0], framework=framework)
     with pytest.raises(ValidationError, match="30,5") as refused:
-        scores_apply_self(assessment=assessment, entries={"1.1.1": SelfEntry(D("5")), "1.2": SelfEntry(D("30.5"))})
+        scores_apply_self(
+            assessment=assessment, entries={"1.1.1": SelfEntry(D("5")), "1.2": SelfEntry(D("30.5"))}
+        )
     assert [(e.criterion, e.field) for e in refused.value.all()] == [("1.2", "self_points")]
     with pytest.raises(ValidationError):
         scores_apply_self(assessment=assessment, entries={"1.1.1": SelfEntry(D("5.125"))})
@@ -367,29 +456,60 @@ def test_points_above_max_or_with_three_decimals_are_refused_and_nothing_is_save
 
 
 def test_ranking_command_prints_every_field_of_the_contract(province, districts):
-    previous = make_framework(province, csv_name="framework-department.csv", unit_kind="district", decimals=3,
-                              year=2021, code="D-2021")
+    previous = make_framework(
+        province,
+        csv_name="framework-department.csv",
+        unit_kind="district",
+        decimals=3,
+        year=2021,
+        code="D-2021",
+    )
     assess(previous, districts[0], "60", "10")
     assess(previous, districts[1], "70", "10")
-    framework = make_framework(province, csv_name="framework-department.csv", unit_kind="district", decimals=3,
-                               year=2022, code="D-2022")
+    framework = make_framework(
+        province,
+        csv_name="framework-department.csv",
+        unit_kind="district",
+        decimals=3,
+        year=2022,
+        code="D-2022",
+    )
     assess(framework, districts[0], "70.58", "12", exclude=("8.1",))
     assess(framework, districts[1], "60", "10")
     out = StringIO()
     call_command("ranking", "--framework", "D-2022", "--format", "json", stdout=out)
     items = json.loads(out.getvalue())
     first = items[0]
-    assert {"rank", "unit_code", "unit_name", "points", "max_points", "index", "grade", "provisional", "areas",
-            "change"} <= set(first)
+    assert {
+        "rank",
+        "unit_code",
+        "unit_name",
+        "points",
+        "max_points",
+        "index",
+        "grade",
+        "provisional",
+        "areas",
+        "change",
+    } <= set(first)
     assert (first["unit_code"], first["rank"], first["points"], first["max_points"], first["index"]) == (
-        "D1", 1, "82.58", "95.50", "86.471")
+        "D1",
+        1,
+        "82.58",
+        "95.50",
+        "86.471",
+    )
     assert first["grade"] == "Tốt" and first["provisional"] is True
     assert first["change"] == {"points": "12.58", "index": "16.471", "rank": 1}
     assert items[1]["change"] == {"points": "-10.00", "index": "-10.000", "rank": -1}  # 80 → 70
     assert {"code", "points", "max_points", "index", "rank"} == set(first["areas"][0])
     assert [a["code"] for a in first["areas"]] == [str(i) for i in range(1, 10)]
     area8 = first["areas"][7]
-    assert (area8["max_points"], area8["index"], area8["rank"]) == ("4.50", "0.000", 1)  # 8.1 not applicable, 8.2 zero for both
+    assert (area8["max_points"], area8["index"], area8["rank"]) == (
+        "4.50",
+        "0.000",
+        1,
+    )  # 8.1 not applicable, 8.2 zero for both
 
     out = StringIO()
     call_command("ranking", "--framework", "D-2022", "--format", "csv", stdout=out)

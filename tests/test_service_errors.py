@@ -47,9 +47,14 @@ from .sheet_files import (
 pytestmark = pytest.mark.django_db
 
 SPEC = [
-    ("1", 13.5), ("1.1", 1.5), ("1.2", 12),
-    ("2", 4), ("2.1", 2), ("2.2", 2),
-    ("3", 10, "score", "survey"), ("3.1", 10, "score", "survey"),
+    ("1", 13.5),
+    ("1.1", 1.5),
+    ("1.2", 12),
+    ("2", 4),
+    ("2.1", 2),
+    ("2.2", 2),
+    ("3", 10, "score", "survey"),
+    ("3.1", 10, "score", "survey"),
 ]
 SELF_HEADER = ["Mã", "Tiêu chí", "Điểm tối đa", "Điểm tự đánh giá", "Tài liệu kiểm chứng", "Ghi chú"]
 APPRAISAL_HEADER = ["Mã", "Tiêu chí", "Điểm tối đa", "Điểm tự đánh giá", "Điểm thẩm định", "Lý do"]
@@ -72,9 +77,14 @@ def _details(error: ServiceError) -> list[tuple]:
 
 
 def _submitted(assessment, points=("1", "10")):
-    scores_apply_self(assessment=assessment, entries={
-        "1.1": SelfEntry(D(points[0])), "1.2": SelfEntry(D(points[1])), "2.1": SelfEntry(None, not_applicable=True),
-    })
+    scores_apply_self(
+        assessment=assessment,
+        entries={
+            "1.1": SelfEntry(D(points[0])),
+            "1.2": SelfEntry(D(points[1])),
+            "2.1": SelfEntry(None, not_applicable=True),
+        },
+    )
     Assessment.objects.filter(pk=assessment.pk).update(status=AssessmentStatus.SUBMITTED)
     assessment.refresh_from_db()
     return assessment
@@ -98,14 +108,17 @@ def test_a_published_framework_is_locked(framework, assessment):
 
 def test_every_self_problem_is_refused_at_once_each_with_its_criterion_and_field(assessment):
     with pytest.raises(ServiceError) as refused:
-        scores_apply_self(assessment=assessment, entries={
-            "1.1": SelfEntry(D("2")),                          # over 1.5
-            "1.2": SelfEntry(D("-1")),                         # negative
-            "2.2": SelfEntry(None, not_applicable=True),       # not allowed to be not applicable
-            "3.1": SelfEntry(D("1")),                          # a survey leaf
-            "1": SelfEntry(D("1")),                            # not a leaf
-            "9.9": SelfEntry(D("1")),                          # unknown
-        })
+        scores_apply_self(
+            assessment=assessment,
+            entries={
+                "1.1": SelfEntry(D("2")),  # over 1.5
+                "1.2": SelfEntry(D("-1")),  # negative
+                "2.2": SelfEntry(None, not_applicable=True),  # not allowed to be not applicable
+                "3.1": SelfEntry(D("1")),  # a survey leaf
+                "1": SelfEntry(D("1")),  # not a leaf
+                "9.9": SelfEntry(D("1")),  # unknown
+            },
+        )
     assert sorted(_details(refused.value), key=lambda d: d[1]) == [
         (ErrorCode.INVALID, "1", None),
         (ErrorCode.INVALID, "1.1", "self_points"),
@@ -115,7 +128,10 @@ def test_every_self_problem_is_refused_at_once_each_with_its_criterion_and_field
         (ErrorCode.NOT_FOUND, "9.9", None),
     ]
     over = next(e for e in refused.value.all() if e.criterion == "1.1")
-    assert (over.text("vi"), over.text("en")) == ("2 lớn hơn điểm tối đa 1,5", "2 is more than the maximum 1.5")
+    assert (over.text("vi"), over.text("en")) == (
+        "2 lớn hơn điểm tối đa 1,5",
+        "2 is more than the maximum 1.5",
+    )
     assert not Score.objects.exists()
 
 
@@ -124,21 +140,31 @@ def test_a_submitted_self_assessment_is_a_workflow_refusal(assessment):
     with pytest.raises(WorkflowError) as refused:
         scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("0.5"))})
     assert (refused.value.error_code, refused.value.obj, refused.value.field) == (
-        ErrorCode.WORKFLOW, assessment, "status")
+        ErrorCode.WORKFLOW,
+        assessment,
+        "status",
+    )
     assert Score.objects.get(criterion__code="1.1").self_points == D("1")
 
 
 def test_appraisal_needs_a_reason_where_it_differs_from_self(assessment):
     _submitted(assessment)
     with pytest.raises(ServiceError) as refused:
-        scores_apply_appraisal(assessment=assessment, entries={
-            "1.1": AppraisalEntry(D("1")), "1.2": AppraisalEntry(D("8")), "2.1": AppraisalEntry(D("3"), "x"),
-        })
+        scores_apply_appraisal(
+            assessment=assessment,
+            entries={
+                "1.1": AppraisalEntry(D("1")),
+                "1.2": AppraisalEntry(D("8")),
+                "2.1": AppraisalEntry(D("3"), "x"),
+            },
+        )
     assert _details(refused.value) == [
-        (ErrorCode.INVALID, "1.2", "appraisal_reason"), (ErrorCode.INVALID, "2.1", "appraised_points"),
+        (ErrorCode.INVALID, "1.2", "appraisal_reason"),
+        (ErrorCode.INVALID, "2.1", "appraised_points"),
     ]
     assert refused.value.all()[0].text("en") == (
-        "The appraised points 8 differ from the self-assessed 10; a reason is required.")
+        "The appraised points 8 differ from the self-assessed 10; a reason is required."
+    )
     assert not Score.objects.filter(appraised_points__isnull=False).exists()
 
 
@@ -154,53 +180,86 @@ def test_an_assessment_never_submitted_is_not_appraised_by_the_service(assessmen
     assert not Score.objects.filter(appraised_points__isnull=False).exists()
 
 
-def test_survey_points_stay_allowed_on_a_draft_and_refusals_name_the_unit(framework, assessment, other_commune):
+def test_survey_points_stay_allowed_on_a_draft_and_refusals_name_the_unit(
+    framework, assessment, other_commune
+):
     survey_apply(framework=framework, entries={"X1": {"3.1": D("5")}})
     assessment.refresh_from_db()
     assert assessment.status == AssessmentStatus.DRAFT
     make_unit("PB", kind=UnitKind.DEPARTMENT, parent=framework.authority)
     with pytest.raises(ServiceError) as refused:
-        survey_apply(framework=framework, entries={
-            "X2": {"3.1": D("11")}, "PB": {"3.1": D("1")}, "NOPE": {"3.1": D("1")}, "X1": {"1.1": D("1")},
-        })
+        survey_apply(
+            framework=framework,
+            entries={
+                "X2": {"3.1": D("11")},
+                "PB": {"3.1": D("1")},
+                "NOPE": {"3.1": D("1")},
+                "X1": {"1.1": D("1")},
+            },
+        )
     found = {(e.error_code, e.criterion, e.message_params.get("unit")) for e in refused.value.all()}
     assert found == {
-        (ErrorCode.INVALID, "3.1", "X2"),        # over the maximum
-        (ErrorCode.INVALID, None, "PB"),         # a department in a commune framework
+        (ErrorCode.INVALID, "3.1", "X2"),  # over the maximum
+        (ErrorCode.INVALID, None, "PB"),  # a department in a commune framework
         (ErrorCode.NOT_FOUND, None, "NOPE"),
-        (ErrorCode.INVALID, "1.1", None),        # not a survey criterion
+        (ErrorCode.INVALID, "1.1", None),  # not a survey criterion
     }
     assert Score.objects.get(criterion__code="3.1", assessment__unit__code="X1").appraised_points == D("5")
 
 
 def test_tree_rules_name_each_criterion_and_field(district):
-    rows = [CriterionRow("1", "A", D("3")), CriterionRow("1.1", "B", D("1")), CriterionRow("1.1", "C", D("1")),
-            CriterionRow("2.1", "D", D("1")), CriterionRow("3", "E", None), CriterionRow("4", "F", None),
-            CriterionRow("4.1", "G", D("1"), kind="bonus", source="survey")]
+    rows = [
+        CriterionRow("1", "A", D("3")),
+        CriterionRow("1.1", "B", D("1")),
+        CriterionRow("1.1", "C", D("1")),
+        CriterionRow("2.1", "D", D("1")),
+        CriterionRow("3", "E", None),
+        CriterionRow("4", "F", None),
+        CriterionRow("4.1", "G", D("1"), kind="bonus", source="survey"),
+    ]
     problems = tree_problems(rows)
     assert sorted((e.error_code, e.criterion, e.field) for e in problems) == [
-        (ErrorCode.CONFLICT, "1.1", "code"),          # twice
-        (ErrorCode.INVALID, "1", "max_points"),       # 3 but the child adds up to 1
-        (ErrorCode.INVALID, "2.1", "code"),           # no parent 2
-        (ErrorCode.INVALID, "3", "max_points"),       # a leaf without max points
-        (ErrorCode.INVALID, "4.1", "source"),         # survey under self
+        (ErrorCode.CONFLICT, "1.1", "code"),  # twice
+        (ErrorCode.INVALID, "1", "max_points"),  # 3 but the child adds up to 1
+        (ErrorCode.INVALID, "2.1", "code"),  # no parent 2
+        (ErrorCode.INVALID, "3", "max_points"),  # a leaf without max points
+        (ErrorCode.INVALID, "4.1", "source"),  # survey under self
     ]
     assert next(e for e in problems if e.error_code == ErrorCode.CONFLICT).obj is rows[2]  # the second row
     with pytest.raises(ServiceError) as refused:
         framework_create(code="T", authority=district, unit_kind="commune", year=2030, name="T", rows=rows)
     assert len(refused.value.all()) == 5 and not Framework.objects.filter(code="T").exists()
     # A blank parent maximum is the sum of its children.
-    framework = framework_create(code="T", authority=district, unit_kind="commune", year=2030, name="T",
-                                 rows=[CriterionRow("1", "A", None), CriterionRow("1.1", "B", D("1.5")),
-                                       CriterionRow("1.2", "C", D("2"))])
+    framework = framework_create(
+        code="T",
+        authority=district,
+        unit_kind="commune",
+        year=2030,
+        name="T",
+        rows=[
+            CriterionRow("1", "A", None),
+            CriterionRow("1.1", "B", D("1.5")),
+            CriterionRow("1.2", "C", D("2")),
+        ],
+    )
     assert framework.criteria.get(code="1").max_points == D("3.5")
 
 
 def test_framework_codes_bands_publication_reopening_and_deadlines(framework, assessment):
     with pytest.raises(ServiceError) as refused:
-        framework_create(code="FW", authority=framework.authority, unit_kind="commune", year=2031, name="x",
-                         rows=[CriterionRow("1", "A", D("1"))])
-    assert (refused.value.error_code, refused.value.field, refused.value.obj) == (ErrorCode.CONFLICT, "code", framework)
+        framework_create(
+            code="FW",
+            authority=framework.authority,
+            unit_kind="commune",
+            year=2031,
+            name="x",
+            rows=[CriterionRow("1", "A", D("1"))],
+        )
+    assert (refused.value.error_code, refused.value.field, refused.value.obj) == (
+        ErrorCode.CONFLICT,
+        "code",
+        framework,
+    )
     with pytest.raises(ServiceError) as refused:
         parse_bands("Tốt")
     assert refused.value.field == "bands"
@@ -211,7 +270,9 @@ def test_framework_codes_bands_publication_reopening_and_deadlines(framework, as
         framework_publish(framework=framework, decision_number="12/QĐ", decision_date=None)
     assert (refused.value.error_code, refused.value.field) == (ErrorCode.INVALID, "decision_date")
     with pytest.raises(ServiceError) as refused:
-        assessment_extend_deadline(assessment=assessment, until=timezone.now() + datetime.timedelta(days=3), reason=" ")
+        assessment_extend_deadline(
+            assessment=assessment, until=timezone.now() + datetime.timedelta(days=3), reason=" "
+        )
     assert refused.value.field == "reason"
     framework_publish(framework=framework, decision_number="12/QĐ", decision_date=datetime.date(2024, 12, 1))
     with pytest.raises(ServiceError) as refused:
@@ -242,7 +303,9 @@ def test_command_failure_renders_a_service_error_in_both_languages(assessment):
     import io
 
     with pytest.raises(ServiceError) as refused:
-        scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("2")), "1.2": SelfEntry(D("1.255"))})
+        scores_apply_self(
+            assessment=assessment, entries={"1.1": SelfEntry(D("2")), "1.2": SelfEntry(D("1.255"))}
+        )
     stderr = io.StringIO()
     error = command_failure(stderr, refused.value, "x.xlsx")
     text = stderr.getvalue()
@@ -278,10 +341,18 @@ def test_a_grouped_refusal_is_placed_by_cell_in_the_command_output(tmp_path, fra
 
 def test_an_appraisal_reason_refusal_is_placed_on_the_reason_cell(tmp_path, assessment):
     _submitted(assessment)
-    path = write_xlsx(tmp_path / "td.xlsx", [APPRAISAL_HEADER, ["1.1", "", 1.5, 1, 1], ["1.2", "", 12, 10, 8]])
-    err, _ = call_failing("import_assessment", path, "--framework", "FW", "--unit", "X1", "--stage", "appraisal")
-    assert "td.xlsx [Sheet1] F3 (tiêu chí 1.2): Điểm thẩm định 8 khác điểm tự đánh giá 10; cần ghi lý do." in err
-    assert "td.xlsx [Sheet1] F3 (criterion 1.2): The appraised points 8 differ from the self-assessed 10;" in err
+    path = write_xlsx(
+        tmp_path / "td.xlsx", [APPRAISAL_HEADER, ["1.1", "", 1.5, 1, 1], ["1.2", "", 12, 10, 8]]
+    )
+    err, _ = call_failing(
+        "import_assessment", path, "--framework", "FW", "--unit", "X1", "--stage", "appraisal"
+    )
+    assert (
+        "td.xlsx [Sheet1] F3 (tiêu chí 1.2): Điểm thẩm định 8 khác điểm tự đánh giá 10; cần ghi lý do." in err
+    )
+    assert (
+        "td.xlsx [Sheet1] F3 (criterion 1.2): The appraised points 8 differ from the self-assessed 10;" in err
+    )
     assert not Score.objects.filter(appraised_points__isnull=False).exists()
 
 
@@ -295,14 +366,22 @@ def test_a_grouped_refusal_is_placed_by_cell_in_an_upload(framework, assessment,
         workbook.active.append(row)
     buffer = io.BytesIO()
     workbook.save(buffer)
-    record = uploads.import_start(kind=ImportKind.SELF, upload=SimpleUploadedFile("tu.xlsx", buffer.getvalue()),
-                                  actor=officer, assessment=assessment)
+    record = uploads.import_start(
+        kind=ImportKind.SELF,
+        upload=SimpleUploadedFile("tu.xlsx", buffer.getvalue()),
+        actor=officer,
+        assessment=assessment,
+    )
     record.refresh_from_db()
     assert record.status == ImportStatus.REFUSED
-    assert {"vi": "tu.xlsx [Sheet] D2 (tiêu chí 1.1): 2 lớn hơn điểm tối đa 1,5",
-            "en": "tu.xlsx [Sheet] D2 (criterion 1.1): 2 is more than the maximum 1.5"} in record.problems
-    assert {"vi": "tu.xlsx [Sheet] D3 (tiêu chí 1.2): 12,5 lớn hơn điểm tối đa 12",
-            "en": "tu.xlsx [Sheet] D3 (criterion 1.2): 12.5 is more than the maximum 12"} in record.problems
+    assert {
+        "vi": "tu.xlsx [Sheet] D2 (tiêu chí 1.1): 2 lớn hơn điểm tối đa 1,5",
+        "en": "tu.xlsx [Sheet] D2 (criterion 1.1): 2 is more than the maximum 1.5",
+    } in record.problems
+    assert {
+        "vi": "tu.xlsx [Sheet] D3 (tiêu chí 1.2): 12,5 lớn hơn điểm tối đa 12",
+        "en": "tu.xlsx [Sheet] D3 (criterion 1.2): 12.5 is more than the maximum 12",
+    } in record.problems
     assert not Score.objects.exists()
 
 
@@ -324,23 +403,37 @@ def _appraisal_upload(rows, name="td.xlsx"):
 
 def test_appraisal_upload_on_a_draft_is_refused_and_nothing_is_saved(assessment, appraiser):
     scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("1")), "1.2": SelfEntry(D("10"))})
-    record = uploads.import_start(kind=ImportKind.APPRAISAL, upload=_appraisal_upload(
-        [["1.1", "", 1.5, 1, 1], ["1.2", "", 12, 10, 10], ["2.1", "", 2, "", 2], ["2.2", "", 2, "", 2]]),
-        actor=appraiser, assessment=assessment)
+    record = uploads.import_start(
+        kind=ImportKind.APPRAISAL,
+        upload=_appraisal_upload(
+            [["1.1", "", 1.5, 1, 1], ["1.2", "", 12, 10, 10], ["2.1", "", 2, "", 2], ["2.2", "", 2, "", 2]]
+        ),
+        actor=appraiser,
+        assessment=assessment,
+    )
     record.refresh_from_db()
     assert record.status == ImportStatus.REFUSED
-    assert {"vi": "td.xlsx: Đơn vị chưa nộp bản tự đánh giá; chỉ thẩm định được sau khi đơn vị nộp.",
-            "en": "td.xlsx: The unit has not submitted its self-assessment yet; it can be appraised once submitted."
-            } in record.problems
+    assert {
+        "vi": "td.xlsx: Đơn vị chưa nộp bản tự đánh giá; chỉ thẩm định được sau khi đơn vị nộp.",
+        "en": "td.xlsx: The unit has not submitted its self-assessment yet; it can be appraised once submitted.",
+    } in record.problems
     assessment.refresh_from_db()
-    assert (assessment.status, assessment.submitted_at, assessment.appraised_at) == (AssessmentStatus.DRAFT, None, None)
+    assert (assessment.status, assessment.submitted_at, assessment.appraised_at) == (
+        AssessmentStatus.DRAFT,
+        None,
+        None,
+    )
     assert not Score.objects.filter(appraised_points__isnull=False).exists()
 
 
 def test_an_appraisal_previewed_then_returned_is_refused_on_confirmation(assessment, appraiser):
     _submitted(assessment)
-    record = uploads.import_start(kind=ImportKind.APPRAISAL, upload=_appraisal_upload([["1.1", "", 1.5, 1, 1]]),
-                                  actor=appraiser, assessment=assessment)
+    record = uploads.import_start(
+        kind=ImportKind.APPRAISAL,
+        upload=_appraisal_upload([["1.1", "", 1.5, 1, 1]]),
+        actor=appraiser,
+        assessment=assessment,
+    )
     record.refresh_from_db()
     assert record.status == ImportStatus.PREVIEW
     assessment_return(assessment=assessment, message="Giải trình 1.2")
@@ -348,11 +441,13 @@ def test_an_appraisal_previewed_then_returned_is_refused_on_confirmation(assessm
         uploads.import_confirm(record=record, actor=appraiser)
     record.refresh_from_db()
     assert record.status == ImportStatus.REFUSED
-    assert record.problems == [{
-        "vi": "td.xlsx: Bản đánh giá đang được trả lại để giải trình; thẩm định tiếp khi đơn vị nộp lại.",
-        "en": "td.xlsx: The assessment is returned for explanation; it can be appraised again when the unit "
-              "resubmits.",
-    }]
+    assert record.problems == [
+        {
+            "vi": "td.xlsx: Bản đánh giá đang được trả lại để giải trình; thẩm định tiếp khi đơn vị nộp lại.",
+            "en": "td.xlsx: The assessment is returned for explanation; it can be appraised again when the unit "
+            "resubmits.",
+        }
+    ]
     assessment.refresh_from_db()
     assert assessment.status == AssessmentStatus.RETURNED
     assert not Score.objects.filter(appraised_points__isnull=False).exists()
@@ -361,9 +456,14 @@ def test_an_appraisal_previewed_then_returned_is_refused_on_confirmation(assessm
 def test_appraisal_command_on_a_draft_is_refused_in_both_languages(tmp_path, assessment):
     scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("1"))})
     path = write_xlsx(tmp_path / "td.xlsx", [APPRAISAL_HEADER, ["1.1", "", 1.5, 1, 1]])
-    err, error = call_failing("import_assessment", path, "--framework", "FW", "--unit", "X1", "--stage", "appraisal")
+    err, error = call_failing(
+        "import_assessment", path, "--framework", "FW", "--unit", "X1", "--stage", "appraisal"
+    )
     assert "td.xlsx: Đơn vị chưa nộp bản tự đánh giá; chỉ thẩm định được sau khi đơn vị nộp." in err
-    assert "td.xlsx: The unit has not submitted its self-assessment yet; it can be appraised once submitted." in err
+    assert (
+        "td.xlsx: The unit has not submitted its self-assessment yet; it can be appraised once submitted."
+        in err
+    )
     assert "1 lỗi" in str(error)
     assessment.refresh_from_db()
     assert assessment.status == AssessmentStatus.DRAFT and assessment.appraised_at is None
@@ -372,7 +472,9 @@ def test_appraisal_command_on_a_draft_is_refused_in_both_languages(tmp_path, ass
 
 def test_appraisal_command_for_a_unit_without_assessment_creates_nothing(tmp_path, framework, other_commune):
     path = write_xlsx(tmp_path / "x2.xlsx", [APPRAISAL_HEADER, ["1.1", "", 1.5, "", 1]])
-    err, _ = call_failing("import_assessment", path, "--framework", "FW", "--unit", "X2", "--stage", "appraisal")
+    err, _ = call_failing(
+        "import_assessment", path, "--framework", "FW", "--unit", "X2", "--stage", "appraisal"
+    )
     assert "Đơn vị chưa nộp bản tự đánh giá" in err
     assert not Assessment.objects.exists() and not Score.objects.exists()
 
@@ -380,46 +482,84 @@ def test_appraisal_command_for_a_unit_without_assessment_creates_nothing(tmp_pat
 # --- one parser of unit kinds for import_units and import_framework --unit-kind ----------------------------
 
 KIND_NAMES = [
-    ("commune", UnitKind.COMMUNE), ("Xã", UnitKind.COMMUNE), ("PHƯỜNG", UnitKind.COMMUNE),
-    ("Commune", UnitKind.COMMUNE), ("district", UnitKind.DISTRICT), ("Huyện", UnitKind.DISTRICT),
-    ("quận", UnitKind.DISTRICT), ("Department", UnitKind.DEPARTMENT), ("Sở, phòng", UnitKind.DEPARTMENT),
-    ("sở", UnitKind.DEPARTMENT), ("Province", UnitKind.PROVINCE), ("tỉnh", UnitKind.PROVINCE),
+    ("commune", UnitKind.COMMUNE),
+    ("Xã", UnitKind.COMMUNE),
+    ("PHƯỜNG", UnitKind.COMMUNE),
+    ("Commune", UnitKind.COMMUNE),
+    ("district", UnitKind.DISTRICT),
+    ("Huyện", UnitKind.DISTRICT),
+    ("quận", UnitKind.DISTRICT),
+    ("Department", UnitKind.DEPARTMENT),
+    ("Sở, phòng", UnitKind.DEPARTMENT),
+    ("sở", UnitKind.DEPARTMENT),
+    ("Province", UnitKind.PROVINCE),
+    ("tỉnh", UnitKind.PROVINCE),
 ]
 
 
 @pytest.mark.parametrize(("name", "kind"), KIND_NAMES)
 def test_the_same_unit_kind_names_are_accepted_by_both_commands(tmp_path, district, name, kind):
     assert UnitKind.parse(name) == kind
-    units = write_xlsx(tmp_path / "units.xlsx", [["Mã đơn vị", "Tên đơn vị", "Loại", "Mã đơn vị cấp trên"],
-                                                 ["U1", "Đơn vị", name, "H"]])
+    units = write_xlsx(
+        tmp_path / "units.xlsx",
+        [["Mã đơn vị", "Tên đơn vị", "Loại", "Mã đơn vị cấp trên"], ["U1", "Đơn vị", name, "H"]],
+    )
     call("import_units", units)
     assert Unit.objects.get(code="U1").kind == kind
     rows = write_xlsx(tmp_path / "fw.xlsx", [["Mã", "Tiêu chí", "Điểm tối đa"], ["1", "A", 1]])
-    call("import_framework", rows, "--code", "K", "--authority", "H", "--unit-kind", name, "--year", "2030",
-         "--name", "K")
+    call(
+        "import_framework",
+        rows,
+        "--code",
+        "K",
+        "--authority",
+        "H",
+        "--unit-kind",
+        name,
+        "--year",
+        "2030",
+        "--name",
+        "K",
+    )
     assert Framework.objects.get(code="K").unit_kind == kind
 
 
 @pytest.mark.parametrize("name", ["village", "thôn", ""])
 def test_an_unknown_unit_kind_is_refused_by_both_commands(tmp_path, district, name):
     assert UnitKind.parse(name) is None
-    units = write_xlsx(tmp_path / "units.xlsx", [["Mã đơn vị", "Tên đơn vị", "Loại", "Mã đơn vị cấp trên"],
-                                                 ["U1", "Đơn vị", name, "H"]])
+    units = write_xlsx(
+        tmp_path / "units.xlsx",
+        [["Mã đơn vị", "Tên đơn vị", "Loại", "Mã đơn vị cấp trên"], ["U1", "Đơn vị", name, "H"]],
+    )
     call_failing("import_units", units)
     rows = write_xlsx(tmp_path / "fw.xlsx", [["Mã", "Tiêu chí", "Điểm tối đa"], ["1", "A", 1]])
-    call_failing("import_framework", rows, "--code", "K", "--authority", "H", "--unit-kind", name, "--year", "2030",
-                 "--name", "K")
+    call_failing(
+        "import_framework",
+        rows,
+        "--code",
+        "K",
+        "--authority",
+        "H",
+        "--unit-kind",
+        name,
+        "--year",
+        "2030",
+        "--name",
+        "K",
+    )
     assert not Unit.objects.filter(code="U1").exists() and not Framework.objects.filter(code="K").exists()
 
 
 def test_a_refusal_raised_while_applying_is_placed_on_the_cell_too(tmp_path, framework, commune):
     from scoring.exchange.importers import apply_assessment, read_assessment
 
-    data = read_assessment(_self_file(tmp_path, [["1.1", "", 1.5, 1], ["1.2", "", 12, 5]]), framework=framework,
-                           unit_code="X1")
+    data = read_assessment(
+        _self_file(tmp_path, [["1.1", "", 1.5, 1], ["1.2", "", 12, 5]]), framework=framework, unit_code="X1"
+    )
     Criterion.objects.filter(framework=framework, code="1.1").update(max_points=D("0.5"))  # changed meanwhile
     with pytest.raises(SpreadsheetError) as refused:
         apply_assessment(data)
     assert [p.render("x1.xlsx") for p in refused.value.problems] == [
-        "x1.xlsx [Sheet1] D2 (tiêu chí 1.1): 1 lớn hơn điểm tối đa 0,5"]
+        "x1.xlsx [Sheet1] D2 (tiêu chí 1.1): 1 lớn hơn điểm tối đa 0,5"
+    ]
     assert not Assessment.objects.exists() and not Score.objects.exists()

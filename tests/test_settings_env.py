@@ -32,7 +32,12 @@ def test_database_url_postgres():
     db = database_from_url("postgres://user:p%40ss@db.local:5433/parindex?sslmode=require", Path("/app"))
     assert db["ENGINE"] == "django.db.backends.postgresql"
     assert (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
-        "parindex", "user", "p@ss", "db.local", "5433")
+        "parindex",
+        "user",
+        "p@ss",
+        "db.local",
+        "5433",
+    )
     assert db["OPTIONS"] == {"sslmode": "require"}
 
 
@@ -63,9 +68,14 @@ def test_settings_refuse_to_start_without_secret_when_debug_is_off(tmp_path):
     env["DJANGO_DEBUG"] = "1"
     defaults = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True)
     assert defaults.returncode == 0, defaults.stderr
-    assert defaults.stdout.split() == ["True", "django.db.backends.sqlite3"]  # embedded defaults: eager, SQLite
+    assert defaults.stdout.split() == [
+        "True",
+        "django.db.backends.sqlite3",
+    ]  # embedded defaults: eager, SQLite
     env.update(REDIS_URL="redis://127.0.0.1:6379/9", DATABASE_URL="postgres://u@h:5432/n")
-    configured = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True)
+    configured = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True
+    )
     assert configured.stdout.split() == ["False", "django.db.backends.postgresql"]
 
 

@@ -61,16 +61,19 @@ def test_normalize_name_ignores_case_accents_and_spacing():
 
 
 def test_xlsx_header_below_title_rows_blank_rows_skipped(tmp_path):
-    path = write_xlsx(tmp_path / "t.xlsx", [
-        ["BẢNG ĐIỂM"],
-        [],
-        ["Mã đơn vị", "X1"],
-        ["MÃ", "điểm TỐI ĐA", "Ghi chú", None, None],
-        ["1", 13.5, "a"],
-        [],
-        [None, None, None],
-        ["1.1", "12,5"],
-    ])
+    path = write_xlsx(
+        tmp_path / "t.xlsx",
+        [
+            ["BẢNG ĐIỂM"],
+            [],
+            ["Mã đơn vị", "X1"],
+            ["MÃ", "điểm TỐI ĐA", "Ghi chú", None, None],
+            ["1", 13.5, "a"],
+            [],
+            [None, None, None],
+            ["1.1", "12,5"],
+        ],
+    )
     with open_spreadsheet(path) as book:
         table = find_table(book.first_sheet(), COLUMNS, file_name=book.name)
         assert table.header_row == 4
@@ -85,8 +88,12 @@ def test_xlsx_header_below_title_rows_blank_rows_skipped(tmp_path):
 
 
 def test_english_aliases_and_csv_with_bom_and_semicolons(tmp_path):
-    path = write_csv(tmp_path / "t.csv", [["code", "max_points"], ["1", "13,5"], ["", ""], ["2", "4"]],
-                     delimiter=";", bom=True)
+    path = write_csv(
+        tmp_path / "t.csv",
+        [["code", "max_points"], ["1", "13,5"], ["", ""], ["2", "4"]],
+        delimiter=";",
+        bom=True,
+    )
     with open_spreadsheet(path) as book:
         assert book.is_csv
         table = find_table(book.first_sheet(), COLUMNS)
@@ -219,15 +226,22 @@ def test_refuses_csv_that_is_not_utf8_and_workbook_named_csv(tmp_path):
 
 
 def test_problem_renders_in_vietnamese_and_english_with_local_decimals():
-    problem = Problem(N_("%(value)s is more than the maximum %(max)s"), {"value": Decimal("15"), "max": Decimal("13.5")},
-                      cell="D14")
+    problem = Problem(
+        N_("%(value)s is more than the maximum %(max)s"),
+        {"value": Decimal("15"), "max": Decimal("13.5")},
+        cell="D14",
+    )
     with override("vi"):
         assert problem.render() == "D14: 15 lớn hơn điểm tối đa 13,5"
     with override("en"):
         assert problem.render() == "D14: 15 is more than the maximum 13.5"
     row_problem = Problem(N_("The unit name is missing."), row=7, sheet="Đơn vị")
-    assert render_problems([row_problem], "u.xlsx", language="vi") == ["u.xlsx [Đơn vị] dòng 7: Thiếu tên đơn vị."]
-    assert render_problems([row_problem], "u.xlsx", language="en") == ["u.xlsx [Đơn vị] row 7: The unit name is missing."]
+    assert render_problems([row_problem], "u.xlsx", language="vi") == [
+        "u.xlsx [Đơn vị] dòng 7: Thiếu tên đơn vị."
+    ]
+    assert render_problems([row_problem], "u.xlsx", language="en") == [
+        "u.xlsx [Đơn vị] row 7: The unit name is missing."
+    ]
     both = render_problems_bilingual([problem, row_problem], "u.xlsx")
     assert both.index("13,5") < both.index("13.5")
     assert "có 2 lỗi" in both and "2 problem(s) found" in both
@@ -245,7 +259,9 @@ def test_spreadsheet_error_is_a_validation_error_with_messages():
 
 BILLION_LAUGHS = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
-    + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+    + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
+    )
     + "]>"
 )
 
@@ -293,8 +309,10 @@ def test_zip_with_thousands_of_members_is_refused_before_decompression(tmp_path,
     assert "giải nén" in refused(path)
 
 
-UNREADABLE_VI = ("Không đọc được tệp: tệp bị hỏng hoặc không được lưu bằng Excel hay LibreOffice. Hãy mở tệp, "
-                 "lưu lại dưới dạng 'Excel Workbook (.xlsx)' rồi tải lên lại.")
+UNREADABLE_VI = (
+    "Không đọc được tệp: tệp bị hỏng hoặc không được lưu bằng Excel hay LibreOffice. Hãy mở tệp, "
+    "lưu lại dưới dạng 'Excel Workbook (.xlsx)' rồi tải lên lại."
+)
 
 
 @pytest.mark.parametrize("member", ["xl/worksheets/sheet1.xml", "xl/workbook.xml", "xl/styles.xml"])
@@ -304,7 +322,9 @@ def test_billion_laughs_is_stopped_by_defusedxml_with_a_clean_problem(tmp_path, 
         original = archive.read(member).decode()
     body = original.split("?>", 1)[1] if original.startswith("<?xml") else original
     # The entity is used inside the part, so expanding it would need about 3 GB.
-    body = body.replace("<sheetData>", "<sheetData><row r=\"9\"><c r=\"A9\" t=\"inlineStr\"><is><t>&lol9;</t></is></c></row>", 1)
+    body = body.replace(
+        "<sheetData>", '<sheetData><row r="9"><c r="A9" t="inlineStr"><is><t>&lol9;</t></is></c></row>', 1
+    )
     rewrite_member(path, member, BILLION_LAUGHS + body)
     started = time.monotonic()
     with pytest.raises(SpreadsheetError) as info:
@@ -322,7 +342,9 @@ def test_external_entity_is_never_fetched(tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("BÍ MẬT")
     doctype = f'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file://{secret}">]>'
-    body = body.replace("<sheetData>", '<sheetData><row r="5"><c r="A5" t="inlineStr"><is><t>&xxe;</t></is></c></row>', 1)
+    body = body.replace(
+        "<sheetData>", '<sheetData><row r="5"><c r="A5" t="inlineStr"><is><t>&xxe;</t></is></c></row>', 1
+    )
     rewrite_member(path, "xl/worksheets/sheet1.xml", doctype + body)
     with pytest.raises(SpreadsheetError) as info:
         read_all(path)
@@ -351,7 +373,7 @@ def test_formula_cells_are_flagged_and_give_cached_values_never_evaluated(tmp_pa
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["Mã", "Điểm tối đa", "Ghi chú"])
-    ws.append(["1", "=1+1", "=HYPERLINK(\"http://example.invalid\",\"xem\")"])
+    ws.append(["1", "=1+1", '=HYPERLINK("http://example.invalid","xem")'])
     ws.append(["2", "=1+1", "literal"])
     ws["B3"].value = "'=1+1"  # text that merely looks like a formula
     ws["B3"].data_type = "s"
@@ -371,8 +393,9 @@ def test_a_million_declared_rows_are_read_quickly(tmp_path):
     with zipfile.ZipFile(path) as archive:
         body = archive.read("xl/worksheets/sheet1.xml").decode()
     empty_rows = "".join(f'<row r="{r}" customFormat="1" s="0"/>' for r in range(3, 1_048_577))
-    body = body.replace("</sheetData>", empty_rows + "</sheetData>").replace('<dimension ref="A1:B2"/>',
-                                                                          '<dimension ref="A1:AMJ1048576"/>')
+    body = body.replace("</sheetData>", empty_rows + "</sheetData>").replace(
+        '<dimension ref="A1:B2"/>', '<dimension ref="A1:AMJ1048576"/>'
+    )
     rewrite_member(path, "xl/worksheets/sheet1.xml", body)
     started = time.monotonic()
     with open_spreadsheet(path) as book:

@@ -30,9 +30,14 @@ from units.models import Role, UnitKind
 from .factories import UserFactory, make_framework, make_member, make_unit, rows_from_spec
 
 TREE = [
-    ("1", 30), ("1.1", 10), ("1.2", 20),
-    ("2", 40), ("2.1", 15), ("2.2", 25),
-    ("3", 30, "score", "survey"), ("3.1", 30, "score", "survey"),
+    ("1", 30),
+    ("1.1", 10),
+    ("1.2", 20),
+    ("2", 40),
+    ("2.1", 15),
+    ("2.2", 25),
+    ("3", 30, "score", "survey"),
+    ("3.1", 30, "score", "survey"),
 ]
 SELF = {"1.1": D("10"), "1.2": D("18"), "2.1": D("12.5"), "2.2": D("20")}
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -46,7 +51,10 @@ def framework(district):
 def _fill(assessment, officer, points=SELF):
     scores_apply_self(
         assessment=assessment,
-        entries={code: SelfEntry(value, evidence_reference=f"QĐ số 1{code}/QĐ-UBND, tr.2") for code, value in points.items()},
+        entries={
+            code: SelfEntry(value, evidence_reference=f"QĐ số 1{code}/QĐ-UBND, tr.2")
+            for code, value in points.items()
+        },
         actor=officer,
     )
 
@@ -55,10 +63,20 @@ def _fill(assessment, officer, points=SELF):
 def draft(framework, commune, officer):
     assessment = assessment_get_or_create(unit=commune, framework=framework)
     _fill(assessment, officer)
-    evidence_add(assessment=assessment, code="1.1", upload=SimpleUploadedFile("quyet-dinh.pdf", b"%PDF-1.4"),
-                 actor=officer)
-    evidence_add(assessment=assessment, code="1.2", document_number="25/KH-UBND", document_date=date(2024, 3, 1),
-                 page="4", actor=officer)
+    evidence_add(
+        assessment=assessment,
+        code="1.1",
+        upload=SimpleUploadedFile("quyet-dinh.pdf", b"%PDF-1.4"),
+        actor=officer,
+    )
+    evidence_add(
+        assessment=assessment,
+        code="1.2",
+        document_number="25/KH-UBND",
+        document_date=date(2024, 3, 1),
+        page="4",
+        actor=officer,
+    )
     return assessment
 
 
@@ -122,7 +140,9 @@ def test_page_refused_to_others(client, assessment, persona, status, request):
     assert _post_row(client, assessment, "1.1", "10").status_code == status
     assert client.post(reverse("scoring:appraisal_accept", args=[assessment.pk])).status_code == status
     assert client.get(reverse("scoring:assessment_return", args=[assessment.pk])).status_code == status
-    assert client.post(reverse("scoring:assessment_mark_appraised", args=[assessment.pk])).status_code == status
+    assert (
+        client.post(reverse("scoring:assessment_mark_appraised", args=[assessment.pk])).status_code == status
+    )
     assert not Score.objects.filter(assessment=assessment, appraised_points__isnull=False).exists()
 
 
@@ -188,7 +208,10 @@ def test_accept_self_button_on_a_row(client, assessment, appraiser):
     _post_row(client, assessment, "1.2", "12", "Thiếu tài liệu")
     response = _post_row(client, assessment, "1.2", "12", "Thiếu tài liệu", accept_self="1")
     assert response.status_code == 200
-    assert (_score(assessment, "1.2").appraised_points, _score(assessment, "1.2").appraisal_reason) == (D("18"), "")
+    assert (_score(assessment, "1.2").appraised_points, _score(assessment, "1.2").appraisal_reason) == (
+        D("18"),
+        "",
+    )
 
 
 def test_row_save_without_htmx_redirects(client, assessment, appraiser):
@@ -250,12 +273,18 @@ def test_accept_keeps_existing_appraisals(client, assessment, appraiser):
     client.force_login(appraiser)
     _post_row(client, assessment, "2.1", "10", "Chưa đạt")
     client.post(reverse("scoring:appraisal_accept", args=[assessment.pk]), {"area": "2"}, **HTMX)
-    assert (_score(assessment, "2.1").appraised_points, _score(assessment, "2.2").appraised_points) == (D("10"), D("20"))
+    assert (_score(assessment, "2.1").appraised_points, _score(assessment, "2.2").appraised_points) == (
+        D("10"),
+        D("20"),
+    )
 
 
 def test_unknown_area_is_404(client, assessment, appraiser):
     client.force_login(appraiser)
-    assert client.post(reverse("scoring:appraisal_accept", args=[assessment.pk]), {"area": "9"}).status_code == 404
+    assert (
+        client.post(reverse("scoring:appraisal_accept", args=[assessment.pk]), {"area": "9"}).status_code
+        == 404
+    )
 
 
 # --- return for explanation ------------------------------------------------------------------------------
@@ -275,16 +304,20 @@ def test_return_with_two_criteria_then_second_round(client, assessment, appraise
     url = reverse("scoring:assessment_return", args=[assessment.pk])
     page = client.get(url + "?criterion=1.2")
     assert page.status_code == 200
-    assert f'name="pick_{_leaf(assessment, "1.2").pk}" id="id_pick_{_leaf(assessment, "1.2").pk}" checked' in (
-        page.content.decode()
+    assert (
+        f'name="pick_{_leaf(assessment, "1.2").pk}" id="id_pick_{_leaf(assessment, "1.2").pk}" checked'
+        in (page.content.decode())
     )
-    response = client.post(url, _return_data(assessment, {"1.1": "Thiếu quyết định", "2.2": "Số liệu chưa khớp"}))
+    response = client.post(
+        url, _return_data(assessment, {"1.1": "Thiếu quyết định", "2.2": "Số liệu chưa khớp"})
+    )
     assert response.status_code == 302 and response.url == _page(assessment)
     assessment.refresh_from_db()
     assert (assessment.status, assessment.explanation_round) == (AssessmentStatus.RETURNED, 1)
-    assert {(s.criterion.code, s.explanation_request) for s in Score.objects.filter(
-        assessment=assessment).exclude(explanation_request="")} == {("1.1", "Thiếu quyết định"),
-                                                                     ("2.2", "Số liệu chưa khớp")}
+    assert {
+        (s.criterion.code, s.explanation_request)
+        for s in Score.objects.filter(assessment=assessment).exclude(explanation_request="")
+    } == {("1.1", "Thiếu quyết định"), ("2.2", "Số liệu chưa khớp")}
     # While returned the page is read-only and says why.
     body = client.get(_page(assessment)).content.decode()
     assert "Chỉ được xem." in body and 'name="points"' not in body
@@ -368,7 +401,9 @@ def _every_post(client, a):
 
 
 def test_published_framework_refuses_every_change(client, assessment, appraiser):
-    framework_publish(framework=assessment.framework, decision_number="4769/QĐ-UBND", decision_date=date(2024, 12, 21))
+    framework_publish(
+        framework=assessment.framework, decision_number="4769/QĐ-UBND", decision_date=date(2024, 12, 21)
+    )
     audit_count = AuditEntry.objects.count()
     client.force_login(appraiser)
     responses = _every_post(client, assessment)
@@ -386,8 +421,11 @@ def test_published_framework_refuses_every_change(client, assessment, appraiser)
 
 def test_after_the_appraisal_deadline_only_superusers_change(client, assessment, appraiser):
     framework = assessment.framework
-    framework_set_deadlines(framework=framework, self_deadline=timezone.now() - timedelta(days=3),
-                            appraisal_deadline=timezone.now() - timedelta(hours=1))
+    framework_set_deadlines(
+        framework=framework,
+        self_deadline=timezone.now() - timedelta(days=3),
+        appraisal_deadline=timezone.now() - timedelta(hours=1),
+    )
     client.force_login(appraiser)
     assert [r.status_code for r in _every_post(client, assessment)] == [403, 403, 403, 403]
     assert "Đã quá hạn thẩm định" in client.get(_page(assessment)).content.decode()
@@ -406,8 +444,7 @@ def _sized_assessment(district, commune, officer, leaves, code):
     half = leaves // 2
     spec = [("1", half)] + [(f"1.{i}", 1) for i in range(1, half + 1)]
     spec += [("2", leaves - half)] + [(f"2.{i}", 1) for i in range(1, leaves - half + 1)]
-    framework = make_framework(district, rows=rows_from_spec(spec), code=code,
-                               year=2020 + leaves % 7)
+    framework = make_framework(district, rows=rows_from_spec(spec), code=code, year=2020 + leaves % 7)
     a = assessment_get_or_create(unit=commune, framework=framework)
     codes = [c for c, *_ in spec if "." in c]
     _fill(a, officer, {c: D("1") for c in codes})

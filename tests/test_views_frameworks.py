@@ -27,8 +27,12 @@ from units.models import Role, UnitKind
 from .factories import make_framework, make_member, make_unit, rows_from_spec
 
 TREE = [
-    ("1", 70), ("1.1", 30), ("1.2", 40),
-    ("2", 30, "score", "survey"), ("2.1", 20, "score", "survey"), ("2.2", 10, "score", "survey"),
+    ("1", 70),
+    ("1.1", 30),
+    ("1.2", 40),
+    ("2", 30, "score", "survey"),
+    ("2.1", 20, "score", "survey"),
+    ("2.2", 10, "score", "survey"),
 ]
 
 
@@ -49,8 +53,13 @@ def other_assessment(framework, other_commune):
 
 @pytest.fixture
 def users(officer, other_officer, appraiser, leader):
-    return {"officer": officer, "other_officer": other_officer, "appraiser": appraiser, "leader": leader,
-            "anonymous": None}
+    return {
+        "officer": officer,
+        "other_officer": other_officer,
+        "appraiser": appraiser,
+        "leader": leader,
+        "anonymous": None,
+    }
 
 
 def leaf(framework, code):
@@ -124,7 +133,9 @@ def test_changes_by_persona(client, framework, assessment, other_assessment, use
     assert framework.status != FrameworkStatus.PUBLISHED
 
 
-def test_an_officer_without_an_assessment_does_not_see_the_framework(client, framework, assessment, other_officer):
+def test_an_officer_without_an_assessment_does_not_see_the_framework(
+    client, framework, assessment, other_officer
+):
     client.force_login(other_officer)
     assert client.get(reverse("scoring:framework_publish", args=[framework.code])).status_code == 404
     assert client.get(reverse("scoring:framework_deadlines", args=[framework.code])).status_code == 404
@@ -133,8 +144,9 @@ def test_an_officer_without_an_assessment_does_not_see_the_framework(client, fra
 # --- list -------------------------------------------------------------------------------------------------
 
 
-def test_list_shows_visible_frameworks_newest_first_with_counts(client, district, framework, assessment,
-                                                                  other_assessment, appraiser):
+def test_list_shows_visible_frameworks_newest_first_with_counts(
+    client, district, framework, assessment, other_assessment, appraiser
+):
     older = make_framework(district, rows=rows_from_spec(TREE), code="FWOLD", year=2023)
     Assessment.objects.filter(pk=other_assessment.pk).update(status=AssessmentStatus.SUBMITTED)
     elsewhere = make_unit("H2", kind=UnitKind.DISTRICT, parent=district.parent)
@@ -151,8 +163,9 @@ def test_list_shows_visible_frameworks_newest_first_with_counts(client, district
     assert reverse("scoring:framework_board", args=[framework.code]) in body
 
 
-def test_list_for_an_officer_shows_only_their_units_frameworks(client, district, framework, assessment,
-                                                               other_assessment, officer):
+def test_list_for_an_officer_shows_only_their_units_frameworks(
+    client, district, framework, assessment, other_assessment, officer
+):
     make_framework(district, rows=rows_from_spec(TREE), code="FWNOTMINE", year=2023)
     client.force_login(officer)
     response = client.get(reverse("scoring:framework_list"))
@@ -176,12 +189,16 @@ def board_world(framework, district, commune, other_commune, assessment, other_a
     make_unit("OLD", kind=UnitKind.COMMUNE, parent=district, active_to=2020)  # merged away before 2024
     a3 = assessment_get_or_create(unit=x3, framework=framework)
     a4 = assessment_get_or_create(unit=x4, framework=framework)
-    Assessment.objects.filter(pk=other_assessment.pk).update(status=AssessmentStatus.SUBMITTED,
-                                                              submitted_at=timezone.now())
+    Assessment.objects.filter(pk=other_assessment.pk).update(
+        status=AssessmentStatus.SUBMITTED, submitted_at=timezone.now()
+    )
     Assessment.objects.filter(pk=a3.pk).update(status=AssessmentStatus.RETURNED)
     Assessment.objects.filter(pk=a4.pk).update(status=AssessmentStatus.APPRAISED)
-    framework_set_deadlines(framework=framework, self_deadline=timezone.now() - timedelta(days=2),
-                            appraisal_deadline=timezone.now() + timedelta(days=10))
+    framework_set_deadlines(
+        framework=framework,
+        self_deadline=timezone.now() - timedelta(days=2),
+        appraisal_deadline=timezone.now() + timedelta(days=10),
+    )
     return framework
 
 
@@ -189,8 +206,15 @@ def test_board_counts_and_overdue(client, board_world, appraiser):
     client.force_login(appraiser)
     response = client.get(reverse("scoring:framework_board", args=[board_world.code]))
     stats = {s["key"]: s["count"] for s in response.context["stats"]}
-    assert stats == {"not_started": 1, "draft": 1, "submitted": 1, "returned": 1, "appraised": 1, "published": 0,
-                     "overdue": 3}
+    assert stats == {
+        "not_started": 1,
+        "draft": 1,
+        "submitted": 1,
+        "returned": 1,
+        "appraised": 1,
+        "published": 0,
+        "overdue": 3,
+    }
     rows = {row.unit.code: row for row in response.context["rows"]}
     assert sorted(rows) == ["X1", "X2", "X3", "X4", "X5"]
     assert {code for code, row in rows.items() if row.overdue} == {"X1", "X3", "X5"}
@@ -234,8 +258,10 @@ def test_board_shows_provisional_index_and_rank(client, framework, assessment, a
 
 def test_deadlines_edit_is_saved_and_audited(client, framework, appraiser):
     client.force_login(appraiser)
-    response = client.post(reverse("scoring:framework_deadlines", args=[framework.code]),
-                           {"self_deadline": "01/12/2024 17:00", "appraisal_deadline": "2024-12-15T17:30"})
+    response = client.post(
+        reverse("scoring:framework_deadlines", args=[framework.code]),
+        {"self_deadline": "01/12/2024 17:00", "appraisal_deadline": "2024-12-15T17:30"},
+    )
     assert response.status_code == 302
     framework.refresh_from_db()
     assert framework.self_deadline == local(2024, 12, 1, 17, 0)
@@ -249,8 +275,10 @@ def test_deadlines_edit_is_saved_and_audited(client, framework, appraiser):
 
 def test_deadlines_in_the_wrong_order_change_nothing(client, framework, appraiser):
     client.force_login(appraiser)
-    response = client.post(reverse("scoring:framework_deadlines", args=[framework.code]),
-                           {"self_deadline": "15/12/2024 17:00", "appraisal_deadline": "01/12/2024 17:00"})
+    response = client.post(
+        reverse("scoring:framework_deadlines", args=[framework.code]),
+        {"self_deadline": "15/12/2024 17:00", "appraisal_deadline": "01/12/2024 17:00"},
+    )
     assert response.status_code == 200
     assert "Hạn thẩm định" in response.content.decode() and "field-error" in response.content.decode()
     framework.refresh_from_db()
@@ -260,8 +288,9 @@ def test_deadlines_in_the_wrong_order_change_nothing(client, framework, appraise
 
 def test_deadlines_page_reads_dd_mm_and_rejects_garbage(client, framework, appraiser):
     client.force_login(appraiser)
-    response = client.post(reverse("scoring:framework_deadlines", args=[framework.code]),
-                           {"self_deadline": "31/02/2024 25:00"})
+    response = client.post(
+        reverse("scoring:framework_deadlines", args=[framework.code]), {"self_deadline": "31/02/2024 25:00"}
+    )
     assert response.status_code == 200 and response.context["form"].errors
     framework.refresh_from_db()
     assert framework.self_deadline is None
@@ -271,8 +300,10 @@ def test_extension_for_one_unit(client, board_world, appraiser):
     x1 = Assessment.objects.get(framework=board_world, unit__code="X1")
     until = timezone.localtime() + timedelta(days=5)
     client.force_login(appraiser)
-    response = client.post(reverse("scoring:deadline_extend", args=[x1.pk]),
-                           {"until": until.strftime("%d/%m/%Y %H:%M"), "reason": "Thiên tai"})
+    response = client.post(
+        reverse("scoring:deadline_extend", args=[x1.pk]),
+        {"until": until.strftime("%d/%m/%Y %H:%M"), "reason": "Thiên tai"},
+    )
     assert response.status_code == 302
     x1.refresh_from_db()
     assert x1.self_deadline_extended_to == until.replace(second=0, microsecond=0)
@@ -292,7 +323,11 @@ def test_extension_needs_a_reason_and_a_future_date(client, board_world, apprais
     url = reverse("scoring:deadline_extend", args=[x1.pk])
     future = (timezone.localtime() + timedelta(days=5)).strftime("%d/%m/%Y %H:%M")
     past = (timezone.localtime() - timedelta(days=5)).strftime("%d/%m/%Y %H:%M")
-    for data in ({"until": future, "reason": " "}, {"until": past, "reason": "x"}, {"until": "mai", "reason": "x"}):
+    for data in (
+        {"until": future, "reason": " "},
+        {"until": past, "reason": "x"},
+        {"until": "mai", "reason": "x"},
+    ):
         response = client.post(url, data, follow=True)
         assert any(m.level_tag == "error" for m in response.context["messages"])
     x1.refresh_from_db()
@@ -307,41 +342,59 @@ def cell(framework, unit, code):
     return f"c-{unit.pk}-{leaf(framework, code).pk}"
 
 
-def test_survey_grid_saves_every_cell_and_recomputes(client, framework, commune, other_commune, assessment,
-                                                     appraiser):
+def test_survey_grid_saves_every_cell_and_recomputes(
+    client, framework, commune, other_commune, assessment, appraiser
+):
     client.force_login(appraiser)
     url = reverse("scoring:survey_grid", args=[framework.code])
     page = client.get(url)
     assert [row.unit.code for row in page.context["grid"].rows] == ["X1", "X2"]
-    response = client.post(url, {
-        cell(framework, commune, "2.1"): "12,1", cell(framework, commune, "2.2"): "9.5",
-        cell(framework, other_commune, "2.1"): "20", cell(framework, other_commune, "2.2"): "",
-    })
+    response = client.post(
+        url,
+        {
+            cell(framework, commune, "2.1"): "12,1",
+            cell(framework, commune, "2.2"): "9.5",
+            cell(framework, other_commune, "2.1"): "20",
+            cell(framework, other_commune, "2.2"): "",
+        },
+    )
     assert response.status_code == 302
-    scores = {(s.assessment.unit.code, s.criterion.code): s.appraised_points
-              for s in Score.objects.filter(assessment__framework=framework).select_related("assessment__unit",
-                                                                                             "criterion")}
+    scores = {
+        (s.assessment.unit.code, s.criterion.code): s.appraised_points
+        for s in Score.objects.filter(assessment__framework=framework).select_related(
+            "assessment__unit", "criterion"
+        )
+    }
     assert scores == {("X1", "2.1"): D("12.1"), ("X1", "2.2"): D("9.5"), ("X2", "2.1"): D("20")}
     results = {r.assessment.unit.code: r for r in AssessmentResult.objects.filter(framework=framework)}
     assert results["X1"].points == D("21.6") and results["X2"].points == D("20")
     assert results["X2"].rank == 2  # the assessment of X2 was created by the grid
-    assert AuditEntry.objects.filter(framework_id=framework.pk, action="survey", actor=appraiser, via=Via.WEB).count() == 3
+    assert (
+        AuditEntry.objects.filter(
+            framework_id=framework.pk, action="survey", actor=appraiser, via=Via.WEB
+        ).count()
+        == 3
+    )
     followed = client.get(url)
     body = followed.content.decode()
     assert "3" in str(list(followed.context["messages"])[0]) and 'value="12,1"' in body
 
 
-def test_survey_grid_with_one_bad_cell_saves_nothing(client, framework, commune, other_commune, assessment,
-                                                     appraiser):
+def test_survey_grid_with_one_bad_cell_saves_nothing(
+    client, framework, commune, other_commune, assessment, appraiser
+):
     survey_apply(framework=framework, entries={"X1": {"2.1": D("5")}})
     client.force_login(appraiser)
     url = reverse("scoring:survey_grid", args=[framework.code])
-    response = client.post(url, {
-        cell(framework, commune, "2.1"): "12,1",
-        cell(framework, commune, "2.2"): "10,5",
-        cell(framework, other_commune, "2.1"): "abc",
-        cell(framework, other_commune, "2.2"): "1,234",
-    })
+    response = client.post(
+        url,
+        {
+            cell(framework, commune, "2.1"): "12,1",
+            cell(framework, commune, "2.2"): "10,5",
+            cell(framework, other_commune, "2.1"): "abc",
+            cell(framework, other_commune, "2.2"): "1,234",
+        },
+    )
     assert response.status_code == 200
     grid = response.context["grid"]
     errors = {(c.unit.code, c.criterion.code): c.error for row in grid.rows for c in row.cells if c.error}
@@ -352,10 +405,11 @@ def test_survey_grid_with_one_bad_cell_saves_nothing(client, framework, commune,
     assert "Tối đa hai chữ số thập phân" in body
     assert 'value="12,1"' in body and 'value="abc"' in body  # what was typed comes back
     assert "3 ô có lỗi; chưa lưu gì." in body
-    assert dict(Score.objects.filter(assessment__framework=framework).values_list("criterion__code",
-                                                                                  "appraised_points")) == {
-        "2.1": D("5")
-    }
+    assert dict(
+        Score.objects.filter(assessment__framework=framework).values_list(
+            "criterion__code", "appraised_points"
+        )
+    ) == {"2.1": D("5")}
     assert not Assessment.objects.filter(unit=other_commune).exists()
     assert AuditEntry.objects.filter(action="survey").count() == 1
 
@@ -375,46 +429,63 @@ def test_survey_grid_is_read_only_for_leaders(client, framework, commune, assess
     response = client.get(reverse("scoring:survey_grid", args=[framework.code]))
     body = response.content.decode()
     assert response.status_code == 200 and "12,1" in body
-    assert "<input name=\"c-" not in body and "Lưu điểm điều tra" not in body
+    assert '<input name="c-' not in body and "Lưu điểm điều tra" not in body
 
 
 # --- publication -----------------------------------------------------------------------------------------------
 
 
-def test_publish_page_warns_and_requires_a_decision(client, framework, assessment, other_assessment, appraiser):
+def test_publish_page_warns_and_requires_a_decision(
+    client, framework, assessment, other_assessment, appraiser
+):
     Assessment.objects.filter(pk=other_assessment.pk).update(status=AssessmentStatus.APPRAISED)
     client.force_login(appraiser)
     url = reverse("scoring:framework_publish", args=[framework.code])
     page = client.get(url)
     assert page.context["not_appraised"] == 1
     assert "1 bản đánh giá chưa được thẩm định" in page.content.decode()
-    for data in ({}, {"decision_number": "  ", "decision_date": "21/12/2024"},
-                 {"decision_number": "4769/QĐ-UBND", "decision_date": ""},
-                 {"decision_number": "4769/QĐ-UBND", "decision_date": "32/12/2024"}):
+    for data in (
+        {},
+        {"decision_number": "  ", "decision_date": "21/12/2024"},
+        {"decision_number": "4769/QĐ-UBND", "decision_date": ""},
+        {"decision_number": "4769/QĐ-UBND", "decision_date": "32/12/2024"},
+    ):
         response = client.post(url, data)
         assert response.status_code == 200 and response.context["form"].errors
     framework.refresh_from_db()
     assert framework.status != FrameworkStatus.PUBLISHED
 
 
-def test_publish_then_every_change_is_refused(client, framework, commune, assessment, appraiser, superuser_client):
+def test_publish_then_every_change_is_refused(
+    client, framework, commune, assessment, appraiser, superuser_client
+):
     survey_apply(framework=framework, entries={"X1": {"2.1": D("12.1")}})
     client.force_login(appraiser)
-    response = client.post(reverse("scoring:framework_publish", args=[framework.code]),
-                           {"decision_number": "4769/QĐ-UBND", "decision_date": "21/12/2024"})
+    response = client.post(
+        reverse("scoring:framework_publish", args=[framework.code]),
+        {"decision_number": "4769/QĐ-UBND", "decision_date": "21/12/2024"},
+    )
     assert response.status_code == 302
     framework.refresh_from_db()
     assert framework.status == FrameworkStatus.PUBLISHED and framework.decision_date == date(2024, 12, 21)
     assert framework.published_by == appraiser
     before = (list(Score.objects.values()), framework.self_deadline, AuditEntry.objects.count())
     refused = [
-        client.post(reverse("scoring:survey_grid", args=[framework.code]), {cell(framework, commune, "2.1"): "3"}),
-        client.post(reverse("scoring:framework_deadlines", args=[framework.code]),
-                    {"self_deadline": "01/12/2025 17:00"}),
-        client.post(reverse("scoring:deadline_extend", args=[assessment.pk]),
-                    {"until": "01/12/2099 17:00", "reason": "x"}),
-        client.post(reverse("scoring:framework_publish", args=[framework.code]),
-                    {"decision_number": "1/QĐ", "decision_date": "01/01/2025"}),
+        client.post(
+            reverse("scoring:survey_grid", args=[framework.code]), {cell(framework, commune, "2.1"): "3"}
+        ),
+        client.post(
+            reverse("scoring:framework_deadlines", args=[framework.code]),
+            {"self_deadline": "01/12/2025 17:00"},
+        ),
+        client.post(
+            reverse("scoring:deadline_extend", args=[assessment.pk]),
+            {"until": "01/12/2099 17:00", "reason": "x"},
+        ),
+        client.post(
+            reverse("scoring:framework_publish", args=[framework.code]),
+            {"decision_number": "1/QĐ", "decision_date": "01/01/2025"},
+        ),
     ]
     assert [r.status_code for r in refused] == [403, 403, 403, 403]
     framework.refresh_from_db()
@@ -425,8 +496,10 @@ def test_publish_then_every_change_is_refused(client, framework, commune, assess
         assert "4769/QĐ-UBND" in body and "21/12/2024" in body, name
         assert "Mở lại" not in body  # reopening is for administrators
     survey = client.get(reverse("scoring:survey_grid", args=[framework.code])).content.decode()
-    assert "<input name=\"c-" not in survey
-    admin_body = superuser_client.get(reverse("scoring:framework_board", args=[framework.code])).content.decode()
+    assert '<input name="c-' not in survey
+    admin_body = superuser_client.get(
+        reverse("scoring:framework_board", args=[framework.code])
+    ).content.decode()
     assert reverse("admin:scoring_framework_reopen", args=[framework.pk]) in admin_body
 
 
@@ -447,10 +520,13 @@ def superuser_client(db):
 
 @pytest.fixture
 def activity_world(framework, assessment, other_assessment, officer, appraiser):
-    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("12.5"), note="Biên bản")}, actor=officer)
+    scores_apply_self(
+        assessment=assessment, entries={"1.1": SelfEntry(D("12.5"), note="Biên bản")}, actor=officer
+    )
     survey_apply(framework=framework, entries={"X2": {"2.1": D("7.25")}}, actor=appraiser, via=Via.IMPORT)
-    framework_set_deadlines(framework=framework, self_deadline=local(2024, 12, 1, 17, 0), appraisal_deadline=None,
-                            actor=appraiser)
+    framework_set_deadlines(
+        framework=framework, self_deadline=local(2024, 12, 1, 17, 0), appraisal_deadline=None, actor=appraiser
+    )
     return framework
 
 
@@ -467,15 +543,20 @@ def test_activity_log_lists_changes_readably(client, activity_world, appraiser, 
     assert now in body
 
 
-@pytest.mark.parametrize(("params", "expected"), [
-    ({"unit": "X1"}, {("assessment_create", ""), ("self_score", "self_points"), ("self_score", "note")}),
-    ({"criterion": "2.1"}, {("survey", "appraised_points")}),
-    ({"action": "deadline"}, {("deadline", "self_deadline")}),
-    ({"criterion": "2"}, {("survey", "appraised_points")}),  # a criterion and everything under it
-    ({"via": "import"}, {("survey", "appraised_points")}),
-    ({"unit": "X1", "criterion": "1.1", "action": "self_score"},
-     {("self_score", "self_points"), ("self_score", "note")}),
-])
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"unit": "X1"}, {("assessment_create", ""), ("self_score", "self_points"), ("self_score", "note")}),
+        ({"criterion": "2.1"}, {("survey", "appraised_points")}),
+        ({"action": "deadline"}, {("deadline", "self_deadline")}),
+        ({"criterion": "2"}, {("survey", "appraised_points")}),  # a criterion and everything under it
+        ({"via": "import"}, {("survey", "appraised_points")}),
+        (
+            {"unit": "X1", "criterion": "1.1", "action": "self_score"},
+            {("self_score", "self_points"), ("self_score", "note")},
+        ),
+    ],
+)
 def test_activity_filters(client, activity_world, appraiser, params, expected):
     client.force_login(appraiser)
     response = client.get(reverse("scoring:framework_activity", args=[activity_world.code]), params)
@@ -490,15 +571,28 @@ def test_activity_filter_by_actor_and_dates(client, activity_world, appraiser, o
     assert mine and all(line.entry.actor == officer for line in mine)
     today = timezone.localdate()
     assert client.get(url, {"date_from": today.strftime("%d/%m/%Y")}).context["page"].paginator.count > 0
-    assert client.get(url, {"date_to": (today - timedelta(days=1)).isoformat()}).context["page"].paginator.count == 0
+    assert (
+        client.get(url, {"date_to": (today - timedelta(days=1)).isoformat()}).context["page"].paginator.count
+        == 0
+    )
 
 
 def test_activity_is_paginated_by_50(client, framework, assessment, officer, appraiser):
-    AuditEntry.objects.bulk_create([
-        audit_entry(assessment=assessment, criterion=leaf(framework, "1.1"), action="self_score",
-                    field="self_points", old=str(i), new=str(i + 1), actor=officer, via=Via.WEB)
-        for i in range(60)
-    ])
+    AuditEntry.objects.bulk_create(
+        [
+            audit_entry(
+                assessment=assessment,
+                criterion=leaf(framework, "1.1"),
+                action="self_score",
+                field="self_points",
+                old=str(i),
+                new=str(i + 1),
+                actor=officer,
+                via=Via.WEB,
+            )
+            for i in range(60)
+        ]
+    )
     client.force_login(appraiser)
     url = reverse("scoring:framework_activity", args=[framework.code])
     first = client.get(url, {"action": "self_score"})
@@ -512,13 +606,19 @@ def test_activity_is_paginated_by_50(client, framework, assessment, officer, app
 
 
 def test_score_history_full_page_and_partial(client, framework, assessment, officer, appraiser):
-    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("12.5"), note="Biên bản")}, actor=officer)
-    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("13.25"))}, actor=appraiser, on_behalf=True)
+    scores_apply_self(
+        assessment=assessment, entries={"1.1": SelfEntry(D("12.5"), note="Biên bản")}, actor=officer
+    )
+    scores_apply_self(
+        assessment=assessment, entries={"1.1": SelfEntry(D("13.25"))}, actor=appraiser, on_behalf=True
+    )
     url = reverse("scoring:score_history", args=[assessment.pk, leaf(framework, "1.1").pk])
     client.force_login(officer)
     page = client.get(url)
     lines = page.context["lines"]
-    assert [(line.entry.field, line.old, line.new) for line in lines][:1] == [("self_points", "12,5", "13,25")]
+    assert [(line.entry.field, line.old, line.new) for line in lines][:1] == [
+        ("self_points", "12,5", "13,25")
+    ]
     assert lines[0].entry.actor == appraiser  # newest first
     assert all(line.entry.criterion_code == "1.1" for line in lines)
     assert "<html" in page.content.decode()
@@ -528,7 +628,9 @@ def test_score_history_full_page_and_partial(client, framework, assessment, offi
     assert [t.name for t in partial.templates][0] == "scoring/framework/_score_history.html"
 
 
-def test_score_history_of_a_criterion_of_another_framework_is_404(client, district, framework, assessment, officer):
+def test_score_history_of_a_criterion_of_another_framework_is_404(
+    client, district, framework, assessment, officer
+):
     other = make_framework(district, rows=rows_from_spec(TREE), code="FWOTHER", year=2023)
     client.force_login(officer)
     url = reverse("scoring:score_history", args=[assessment.pk, leaf(other, "1.1").pk])
@@ -544,8 +646,9 @@ def _grow(framework, district, n):
         a = assessment_get_or_create(unit=unit, framework=framework)
         if i % 2:
             Assessment.objects.filter(pk=a.pk).update(status=AssessmentStatus.SUBMITTED)
-    survey_apply(framework=framework,
-                 entries={f"Q{n}-{i}": {"2.1": D("10"), "2.2": D("5")} for i in range(n)})
+    survey_apply(
+        framework=framework, entries={f"Q{n}-{i}": {"2.1": D("10"), "2.2": D("5")} for i in range(n)}
+    )
 
 
 def _queries(client, url, params=None):
@@ -555,8 +658,17 @@ def _queries(client, url, params=None):
     return len(ctx.captured_queries)
 
 
-@pytest.mark.parametrize("name", ["framework_board", "survey_grid", "framework_activity", "framework_publish",
-                                  "framework_deadlines", "framework_list"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "framework_board",
+        "survey_grid",
+        "framework_activity",
+        "framework_publish",
+        "framework_deadlines",
+        "framework_list",
+    ],
+)
 def test_query_count_does_not_grow_with_units(client, province, name):
     counts = []
     for n in (5, 30):
@@ -565,8 +677,11 @@ def test_query_count_does_not_grow_with_units(client, province, name):
         appraiser = make_member(district, Role.APPRAISER, f"appraiser{n}")
         _grow(framework, district, n)
         client.force_login(appraiser)
-        url = reverse("scoring:framework_list") if name == "framework_list" else reverse(
-            f"scoring:{name}", args=[framework.code])
+        url = (
+            reverse("scoring:framework_list")
+            if name == "framework_list"
+            else reverse(f"scoring:{name}", args=[framework.code])
+        )
         counts.append(_queries(client, url))
     assert counts[0] == counts[1], counts
 
@@ -579,7 +694,9 @@ def test_survey_post_query_count_does_not_grow_with_units(client, province):
         framework = make_framework(district, rows=rows_from_spec(TREE), code=f"FWP{n}")
         appraiser = make_member(district, Role.APPRAISER, f"appraiserp{n}")
         units = [make_unit(f"P{n}-{i}", kind=UnitKind.COMMUNE, parent=district) for i in range(n)]
-        data = {cell(framework, u, "2.1"): "12,1" for u in units} | {cell(framework, u, "2.2"): "3" for u in units}
+        data = {cell(framework, u, "2.1"): "12,1" for u in units} | {
+            cell(framework, u, "2.2"): "3" for u in units
+        }
         client.force_login(appraiser)
         with CaptureQueriesContext(connection) as ctx:
             response = client.post(reverse("scoring:survey_grid", args=[framework.code]), data)
@@ -594,11 +711,20 @@ def test_score_history_query_count_does_not_grow(client, framework, assessment, 
     client.force_login(officer)
     counts = []
     for n in (3, 30):
-        AuditEntry.objects.bulk_create([
-            audit_entry(assessment=assessment, criterion=leaf(framework, "1.1"),
-                        action="self_score", field="self_points", new=str(i), actor=officer, via=Via.WEB)
-            for i in range(n)
-        ])
+        AuditEntry.objects.bulk_create(
+            [
+                audit_entry(
+                    assessment=assessment,
+                    criterion=leaf(framework, "1.1"),
+                    action="self_score",
+                    field="self_points",
+                    new=str(i),
+                    actor=officer,
+                    via=Via.WEB,
+                )
+                for i in range(n)
+            ]
+        )
         counts.append(_queries(client, url))
     assert counts[0] == counts[1], counts
 

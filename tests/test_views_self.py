@@ -26,9 +26,13 @@ from scoring.models import AssessmentStatus, Criterion, Evidence, Score, Via
 from .factories import make_framework, rows_from_spec
 
 TREE = [
-    ("1", 30), ("1.1", 13.5), ("1.2", 16.5),
-    ("2", 20, "score", "survey"), ("2.1", 20, "score", "survey"),
-    ("3", 2, "bonus"), ("3.1", 2, "bonus"),
+    ("1", 30),
+    ("1.1", 13.5),
+    ("1.2", 16.5),
+    ("2", 20, "score", "survey"),
+    ("2.1", 20, "score", "survey"),
+    ("3", 2, "bonus"),
+    ("3.1", 2, "bonus"),
 ]
 PROOF = "QĐ số 12/QĐ-UBND, tr.3"
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -70,11 +74,15 @@ def score(assessment, code):
 
 
 def fill_all(assessment, actor):
-    scores_apply_self(assessment=assessment, actor=actor, entries={
-        "1.1": SelfEntry(D("12"), evidence_reference=PROOF),
-        "1.2": SelfEntry(D("16"), evidence_reference=PROOF),
-        "3.1": SelfEntry(D("1"), evidence_reference=PROOF),
-    })
+    scores_apply_self(
+        assessment=assessment,
+        actor=actor,
+        entries={
+            "1.1": SelfEntry(D("12"), evidence_reference=PROOF),
+            "1.2": SelfEntry(D("16"), evidence_reference=PROOF),
+            "3.1": SelfEntry(D("1"), evidence_reference=PROOF),
+        },
+    )
 
 
 def pdf(name="bien-ban.pdf", size=None):
@@ -104,8 +112,9 @@ def test_my_assessments_shows_deadline_and_provisional_index(client, officer, as
     assert "12,1 / 50" in html and "tạm tính" in html  # the survey's 20 points count in the max
 
 
-def test_my_assessments_for_overseers_filters_by_framework(client, appraiser, leader, assessment, other_assessment,
-                                                            district):
+def test_my_assessments_for_overseers_filters_by_framework(
+    client, appraiser, leader, assessment, other_assessment, district
+):
     other = make_framework(district, rows=rows_from_spec(TREE), year=2025)
     newer = assessment_get_or_create(unit=assessment.unit, framework=other)
     for user in (appraiser, leader):
@@ -221,7 +230,10 @@ def test_autosave_over_max_refused_with_vietnamese_message(client, officer, asse
 
 def test_autosave_refuses_garbage_and_negative(client, officer, assessment):
     client.force_login(officer)
-    assert "không phải là số" in client.post(row_url(assessment, "1.1"), {"points": "abc"}, **HX).content.decode()
+    assert (
+        "không phải là số"
+        in client.post(row_url(assessment, "1.1"), {"points": "abc"}, **HX).content.decode()
+    )
     assert "số âm" in client.post(row_url(assessment, "1.1"), {"points": "-1"}, **HX).content.decode()
     assert "hai chữ số" in client.post(row_url(assessment, "1.1"), {"points": "1,234"}, **HX).content.decode()
     assert score(assessment, "1.1") is None
@@ -231,7 +243,9 @@ def test_not_applicable_refused_where_not_allowed(client, officer, assessment, f
     Criterion.objects.filter(framework=framework, code="1.1").update(allows_not_applicable=False)
     client.force_login(officer)
     html = client.get(page_url(assessment)).content.decode()
-    assert f'id="na-{leaf(framework, "1.1").pk}"' not in html and f'id="na-{leaf(framework, "1.2").pk}"' in html
+    assert (
+        f'id="na-{leaf(framework, "1.1").pk}"' not in html and f'id="na-{leaf(framework, "1.2").pk}"' in html
+    )
     client.post(row_url(assessment, "1.1"), {"not_applicable": "1"}, **HX)
     assert score(assessment, "1.1") is None
 
@@ -278,8 +292,9 @@ def test_autosave_after_submission_is_403_with_reason(client, officer, assessmen
 
 
 def test_autosave_on_published_framework_is_403(client, officer, appraiser, assessment, framework):
-    framework_publish(framework=framework, decision_number="4769/QĐ-UBND", decision_date=date(2024, 12, 21),
-                      actor=appraiser)
+    framework_publish(
+        framework=framework, decision_number="4769/QĐ-UBND", decision_date=date(2024, 12, 21), actor=appraiser
+    )
     for user in (officer, appraiser):
         client.force_login(user)
         response = client.post(row_url(assessment, "1.1"), {"points": "1"}, **HX)
@@ -299,8 +314,9 @@ def test_deadline_passed_refuses_officer_until_extended(client, officer, apprais
     assert "quá hạn tự đánh giá" in html.lower() and 'name="points"' not in html
     from scoring.assessments.services import assessment_extend_deadline
 
-    assessment_extend_deadline(assessment=assessment, until=timezone.now() + timedelta(days=2), reason="Mưa lũ",
-                               actor=appraiser)
+    assessment_extend_deadline(
+        assessment=assessment, until=timezone.now() + timedelta(days=2), reason="Mưa lũ", actor=appraiser
+    )
     assert client.post(row_url(assessment, "1.1"), {"points": "1"}, **HX).status_code == 200
     assert score(assessment, "1.1").self_points == D("1")
     assert "còn 1 ngày" in client.get(page_url(assessment)).content.decode()
@@ -323,7 +339,7 @@ def test_submit_with_missing_items_lists_them_at_the_top(client, officer, assess
     response = client.post(reverse("scoring:assessment_submit", args=[assessment.pk]), follow=True)
     html = response.content.decode()
     assert response.redirect_chain[-1][0].endswith("?missing=1#missing")
-    top = html[html.index('id="missing"'):html.index('id="summary"')]
+    top = html[html.index('id="missing"') : html.index('id="summary"')]
     assert 'href="#c-1.2"' in top and 'href="#c-1.1"' in top
     assessment.refresh_from_db()
     assert assessment.status == AssessmentStatus.DRAFT
@@ -356,8 +372,12 @@ def test_submit_refused_for_leader_and_other_officer(client, leader, other_offic
 def returned(assessment, officer, appraiser):
     fill_all(assessment, officer)
     assessment_submit(assessment=assessment, actor=officer)
-    assessment_return(assessment=assessment, message="Đề nghị giải trình hai tiêu chí.", actor=appraiser,
-                      criteria={"1.1": "Kế hoạch ban hành muộn", "3.1": "Chưa có quyết định khen thưởng"})
+    assessment_return(
+        assessment=assessment,
+        message="Đề nghị giải trình hai tiêu chí.",
+        actor=appraiser,
+        criteria={"1.1": "Kế hoạch ban hành muộn", "3.1": "Chưa có quyết định khen thưởng"},
+    )
     assessment.refresh_from_db()
     return assessment
 
@@ -366,8 +386,11 @@ def test_returned_page_highlights_requested_criteria(client, officer, returned):
     client.force_login(officer)
     html = client.get(page_url(returned)).content.decode()
     assert "Đề nghị giải trình hai tiêu chí." in html and "Kế hoạch ban hành muộn" in html
-    flagged = [part.split('id="c-')[1].split('"')[0] for part in html.split('<article class="')[1:]
-               if part.split('"')[0].endswith("row-flag")]
+    flagged = [
+        part.split('id="c-')[1].split('"')[0]
+        for part in html.split('<article class="')[1:]
+        if part.split('"')[0].endswith("row-flag")
+    ]
     assert flagged == ["1.1", "3.1"]
     assert reverse("scoring:explain_save", args=[returned.pk, leaf(returned.framework, "1.1").pk]) in html
     assert 'name="points"' in html  # points can change too
@@ -402,7 +425,9 @@ def test_explain_save_refused_outside_the_explanation_round(client, officer, ass
 # --- evidence -----------------------------------------------------------------------------------------------------
 
 
-def test_upload_evidence_then_download_by_officer_and_appraiser(client, officer, appraiser, other_officer, assessment):
+def test_upload_evidence_then_download_by_officer_and_appraiser(
+    client, officer, appraiser, other_officer, assessment
+):
     client.force_login(officer)
     response = client.post(evidence_url(assessment, "1.1"), {"file": pdf(), "description": "Biên bản"}, **HX)
     assert response.status_code == 200
@@ -436,16 +461,25 @@ def test_media_is_not_served_publicly(client, officer, assessment):
 
 def test_document_reference_evidence(client, officer, assessment):
     client.force_login(officer)
-    response = client.post(evidence_url(assessment, "1.2"),
-                           {"kind": "document", "document_number": "12/QĐ-UBND", "document_date": "28/12/2023",
-                            "page": "3"}, **HX)
+    response = client.post(
+        evidence_url(assessment, "1.2"),
+        {"kind": "document", "document_number": "12/QĐ-UBND", "document_date": "28/12/2023", "page": "3"},
+        **HX,
+    )
     assert response.status_code == 200
     evidence = Evidence.objects.get(score__assessment=assessment)
-    assert (evidence.document_number, evidence.document_date, evidence.page) == ("12/QĐ-UBND", date(2023, 12, 28), "3")
+    assert (evidence.document_number, evidence.document_date, evidence.page) == (
+        "12/QĐ-UBND",
+        date(2023, 12, 28),
+        "3",
+    )
     assert "28/12/2023" in response.content.decode()
     assert client.get(reverse("scoring:evidence_download", args=[evidence.pk])).status_code == 404  # no file
-    response = client.post(evidence_url(assessment, "1.2"),
-                           {"kind": "document", "document_number": "13/QĐ", "document_date": "31/02/2023"}, **HX)
+    response = client.post(
+        evidence_url(assessment, "1.2"),
+        {"kind": "document", "document_number": "13/QĐ", "document_date": "31/02/2023"},
+        **HX,
+    )
     assert "dd/mm/yyyy" in response.content.decode()
     assert Evidence.objects.filter(score__assessment=assessment).count() == 1
 

@@ -20,10 +20,18 @@ from .sheet_files import (
 pytestmark = pytest.mark.django_db
 
 SPEC = [
-    ("1", 13.5), ("1.1", 1.5), ("1.2", 12),
-    ("2", 4), ("2.1", 2), ("2.1.1", 1), ("2.1.2", 1), ("2.2", 2),
-    ("3", 10, "score", "survey"), ("3.1", 10, "score", "survey"),
-    ("4", 2, "bonus"), ("4.1", 2, "bonus"),
+    ("1", 13.5),
+    ("1.1", 1.5),
+    ("1.2", 12),
+    ("2", 4),
+    ("2.1", 2),
+    ("2.1.1", 1),
+    ("2.1.2", 1),
+    ("2.2", 2),
+    ("3", 10, "score", "survey"),
+    ("3.1", 10, "score", "survey"),
+    ("4", 2, "bonus"),
+    ("4.1", 2, "bonus"),
 ]
 
 
@@ -41,10 +49,13 @@ def rows_by_code(ws):
 
 def test_template_layout_protection_validation_and_metadata(tmp_path, framework, commune):
     assessment = assessment_get_or_create(unit=commune, framework=framework)
-    scores_apply_self(assessment=assessment, entries={
-        "1.1": SelfEntry(Decimal("1.25"), evidence_reference="QĐ 12/QĐ-UBND", note="đúng hạn"),
-        "2.2": SelfEntry(None, not_applicable=True),
-    })
+    scores_apply_self(
+        assessment=assessment,
+        entries={
+            "1.1": SelfEntry(Decimal("1.25"), evidence_reference="QĐ 12/QĐ-UBND", note="đúng hạn"),
+            "2.2": SelfEntry(None, not_applicable=True),
+        },
+    )
     out = tmp_path / "x1.xlsx"
     printed, _ = call("assessment_template", "--framework", "FW", "--unit", "X1", "--out", out)
     assert "Đã ghi" in printed
@@ -52,7 +63,11 @@ def test_template_layout_protection_validation_and_metadata(tmp_path, framework,
     ws = wb.worksheets[0]
     assert [c.value for c in ws[HEADER_ROW]] == TEMPLATE_HEADER
     assert (ws["A2"].value, ws["B2"].value, ws["D2"].value) == ("Mã đơn vị", "X1", "Xã Một")
-    assert (ws["B3"].value, ws["B4"].value, ws["D4"].value) == ("FW", 2024, "01/12/2024 00:00")  # Asia/Ho_Chi_Minh
+    assert (ws["B3"].value, ws["B4"].value, ws["D4"].value) == (
+        "FW",
+        2024,
+        "01/12/2024 00:00",
+    )  # Asia/Ho_Chi_Minh
     rows = rows_by_code(ws)
     assert list(rows) == [code for code, *_ in SPEC]
     # Parents: bold SUM subtotals of their direct children, locked.
@@ -69,7 +84,10 @@ def test_template_layout_protection_validation_and_metadata(tmp_path, framework,
     assert ws.cell(rows["1.1"], 1).protection.locked and ws.cell(rows["1.1"], 3).protection.locked
     assert ws.protection.sheet and not ws.protection.password
     # Outline levels follow depth; printing: A4 landscape, header row repeated.
-    assert ws.row_dimensions[rows["2.1.1"]].outline_level == 2 and ws.row_dimensions[rows["2.1"]].outline_level == 1
+    assert (
+        ws.row_dimensions[rows["2.1.1"]].outline_level == 2
+        and ws.row_dimensions[rows["2.1"]].outline_level == 1
+    )
     assert ws.page_setup.orientation == "landscape" and str(ws.page_setup.paperSize) == "9"
     assert ws.print_title_rows == f"${HEADER_ROW}:${HEADER_ROW}"
     assert ws.freeze_panes == f"C{HEADER_ROW + 1}" and ws.page_setup.fitToWidth == 1
@@ -83,7 +101,7 @@ def test_template_layout_protection_validation_and_metadata(tmp_path, framework,
     dv = validations[d]
     assert dv.type == "custom" and dv.errorStyle == "stop" and dv.allow_blank
     assert dv.formula1 == (
-        f'IF(ISNUMBER({d}),AND({d}>=0,{d}<=1.5,ROUND({d},2)={d}),'
+        f"IF(ISNUMBER({d}),AND({d}>=0,{d}<=1.5,ROUND({d},2)={d}),"
         f'OR({d}="Không áp dụng",{d}="Khong ap dung",{d}="KAD",{d}="N/A",{d}="NA"))'
     )
     assert dv.error == 'Nhập số từ 0 đến 1,5 (tối đa hai chữ số thập phân) hoặc "Không áp dụng".'
@@ -113,8 +131,10 @@ def test_template_fill_import_round_trip(tmp_path, framework, commune):
     ws.cell(rows["4.1"], 6, "Bằng khen")
     wb.save(out)
     printed, _ = call("import_assessment", out, "--framework", "FW")  # the unit comes from the workbook
-    got = {s.criterion.code: (s.self_points, s.not_applicable, s.evidence_reference, s.note)
-           for s in Score.objects.select_related("criterion")}
+    got = {
+        s.criterion.code: (s.self_points, s.not_applicable, s.evidence_reference, s.note)
+        for s in Score.objects.select_related("criterion")
+    }
     assert got == {
         "1.1": (Decimal("1.5"), False, "", ""),
         "1.2": (Decimal("10.75"), False, "Báo cáo số 5/BC-UBND", ""),
@@ -142,9 +162,13 @@ def test_template_of_one_unit_is_refused_for_another(tmp_path, framework, commun
 
 
 def test_template_command_errors(tmp_path, framework, commune):
-    _err, error = call_failing("assessment_template", "--framework", "FW", "--unit", "H", "--out", tmp_path / "a.xlsx")
+    _err, error = call_failing(
+        "assessment_template", "--framework", "FW", "--unit", "H", "--out", tmp_path / "a.xlsx"
+    )
     assert "Đơn vị H thuộc loại" in str(error)
-    _err, error = call_failing("assessment_template", "--framework", "FW", "--unit", "ZZ", "--out", tmp_path / "a.xlsx")
+    _err, error = call_failing(
+        "assessment_template", "--framework", "FW", "--unit", "ZZ", "--out", tmp_path / "a.xlsx"
+    )
     assert "Không có đơn vị mã ZZ." in str(error)
 
 
@@ -186,8 +210,9 @@ def test_template_made_before_the_framework_changed_is_refused(tmp_path, framewo
     ws.cell(rows_by_code(ws)["1.1"], 4, 1)
     wb.save(out)
     read_assessment(out, framework=framework)  # accepted as it is
-    Criterion.objects.filter(framework=framework, code="2.2").update(title="Tiêu chí đã sửa", kind="score",
-                                                                    allows_not_applicable=False)
+    Criterion.objects.filter(framework=framework, code="2.2").update(
+        title="Tiêu chí đã sửa", kind="score", allows_not_applicable=False
+    )
     with pytest.raises(SpreadsheetError) as info:
         read_assessment(out, framework=framework)
     assert info.value.messages == [

@@ -5,7 +5,6 @@ that every "units under this authority" filter relies on, and record who did it 
 Units are also imported and exported as xlsx/csv (django-import-export, UnitResource, with what
 every admin import and export shares from parindex.spreadsheet_admin)."""
 
-
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -37,8 +36,11 @@ def save_membership_formset(request, formset) -> None:
             continue
         if formset.can_delete and formset._should_delete_form(form):
             if membership.pk:
-                membership_revoke(membership=Membership.objects.select_related("user", "unit").get(pk=membership.pk),
-                                  actor=request.user, via=Via.ADMIN)
+                membership_revoke(
+                    membership=Membership.objects.select_related("user", "unit").get(pk=membership.pk),
+                    actor=request.user,
+                    via=Via.ADMIN,
+                )
                 formset.deleted_objects.append(membership)
             continue
         if not form.has_changed():
@@ -47,11 +49,19 @@ def save_membership_formset(request, formset) -> None:
         user = parent if formset.fk.name == "user" else data["user"]
         unit = parent if formset.fk.name == "unit" else data["unit"]
         if membership.pk:
-            saved = membership_change(membership=membership, user=user, unit=unit, role=data["role"],
-                                      actor=request.user, via=Via.ADMIN)
+            saved = membership_change(
+                membership=membership,
+                user=user,
+                unit=unit,
+                role=data["role"],
+                actor=request.user,
+                via=Via.ADMIN,
+            )
             formset.changed_objects.append((saved, form.changed_data))
         else:
-            saved = membership_grant(user=user, unit=unit, role=data["role"], actor=request.user, via=Via.ADMIN)
+            saved = membership_grant(
+                user=user, unit=unit, role=data["role"], actor=request.user, via=Via.ADMIN
+            )
             formset.new_objects.append(saved)
         form.instance = saved
 
@@ -141,7 +151,12 @@ class UnitAdmin(ServiceRefusals, SpreadsheetAdminMixin, ImportExportMixin, admin
             via=Via.ADMIN,
         )
         # The admin goes on with `obj` (memberships inline, log entry, redirect): make it the saved row.
-        obj.pk, obj.path, obj.created_at, obj.updated_at = unit.pk, unit.path, unit.created_at, unit.updated_at
+        obj.pk, obj.path, obj.created_at, obj.updated_at = (
+            unit.pk,
+            unit.path,
+            unit.created_at,
+            unit.updated_at,
+        )
 
     def save_related(self, request, form, formsets, change):
         # Predecessors were set by unit_save; memberships go through their services.
@@ -170,11 +185,13 @@ class MembershipAdmin(ServiceRefusals, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            membership = membership_change(membership=obj, user=obj.user, unit=obj.unit, role=obj.role,
-                                           actor=request.user, via=Via.ADMIN)
+            membership = membership_change(
+                membership=obj, user=obj.user, unit=obj.unit, role=obj.role, actor=request.user, via=Via.ADMIN
+            )
         else:
-            membership = membership_grant(user=obj.user, unit=obj.unit, role=obj.role, actor=request.user,
-                                          via=Via.ADMIN)
+            membership = membership_grant(
+                user=obj.user, unit=obj.unit, role=obj.role, actor=request.user, via=Via.ADMIN
+            )
         obj.pk, obj.created_at = membership.pk, membership.created_at
 
     def delete_model(self, request, obj):

@@ -28,13 +28,18 @@ COLUMNS = (
     Column("code", ("Mã đơn vị", "code", "unit code", "ma dv"), required=True, label="Mã đơn vị"),
     Column("name", ("Tên đơn vị", "name", "unit name", "ten"), required=True, label="Tên đơn vị"),
     Column("kind", ("Loại", "kind", "Loại đơn vị", "cấp"), required=True, label="Loại"),
-    Column("parent", ("Mã đơn vị cấp trên", "parent", "parent code", "cấp trên", "đơn vị cấp trên"), label="Mã đơn vị cấp trên"),
+    Column(
+        "parent",
+        ("Mã đơn vị cấp trên", "parent", "parent code", "cấp trên", "đơn vị cấp trên"),
+        label="Mã đơn vị cấp trên",
+    ),
     Column(
         "predecessors",
         ("Mã đơn vị trước sắp xếp", "predecessors", "đơn vị trước sắp xếp", "formed from"),
         label="Mã đơn vị trước sắp xếp",
     ),
 )
+
 
 def parse_kind(value) -> str | None:
     """The kind named in a cell (UnitKind.parse: the same names import_framework --unit-kind takes)."""
@@ -77,16 +82,23 @@ def read_units(source, *, name: str | None = None) -> list[UnitRow]:
             try:
                 unit_code_validator(code)
             except ValidationError:
-                problems.append(table.problem(
-                    N_("%(code)s is not a valid unit code (letters, digits, dot, dash or underscore)."),
-                    cell=row.cell("code"), code=code,
-                ))
+                problems.append(
+                    table.problem(
+                        N_("%(code)s is not a valid unit code (letters, digits, dot, dash or underscore)."),
+                        cell=row.cell("code"),
+                        code=code,
+                    )
+                )
                 continue
             if code in first_row:
-                problems.append(table.problem(
-                    N_("Unit code %(code)s appears twice (first in row %(first)s)."),
-                    cell=row.cell("code"), code=code, first=first_row[code],
-                ))
+                problems.append(
+                    table.problem(
+                        N_("Unit code %(code)s appears twice (first in row %(first)s)."),
+                        cell=row.cell("code"),
+                        code=code,
+                        first=first_row[code],
+                    )
+                )
                 continue
             first_row[code] = row.number
             if not unit_name:
@@ -95,21 +107,30 @@ def read_units(source, *, name: str | None = None) -> list[UnitRow]:
                 problems.append(table.problem(N_("The unit name is too long."), cell=row.cell("name")))
             kind = parse_kind(kind_text)
             if kind is None:
-                problems.append(table.problem(
-                    N_("Unknown kind of unit %(kind)r; use province/tỉnh, district/huyện, department/sở/phòng "
-                       "or commune/xã/phường/thị trấn/đặc khu."),
-                    cell=row.cell("kind"), kind=kind_text,
-                ))
+                problems.append(
+                    table.problem(
+                        N_(
+                            "Unknown kind of unit %(kind)r; use province/tỉnh, district/huyện, department/sở/phòng "
+                            "or commune/xã/phường/thị trấn/đặc khu."
+                        ),
+                        cell=row.cell("kind"),
+                        kind=kind_text,
+                    )
+                )
             if parent == code:
-                problems.append(table.problem(N_("A unit cannot be its own parent."), cell=row.cell("parent")))
+                problems.append(
+                    table.problem(N_("A unit cannot be its own parent."), cell=row.cell("parent"))
+                )
                 parent = ""
             predecessors = None
             if raw_predecessors:
                 predecessors = [p.strip() for p in raw_predecessors.replace(",", ";").split(";") if p.strip()]
                 if code in predecessors:
-                    problems.append(table.problem(
-                        N_("A unit cannot be formed from itself."), cell=row.cell("predecessors")
-                    ))
+                    problems.append(
+                        table.problem(
+                            N_("A unit cannot be formed from itself."), cell=row.cell("predecessors")
+                        )
+                    )
             rows.append(UnitRow(row.number, code, unit_name, kind or "", parent, predecessors))
         problems += _reference_problems(table, rows)
     if problems:
@@ -121,19 +142,27 @@ def _reference_problems(table, rows: list[UnitRow]) -> list[Problem]:
     problems: list[Problem] = []
     in_file = {r.code: r for r in rows}
     referenced = {r.parent for r in rows if r.parent} | {p for r in rows for p in (r.predecessors or ())}
-    existing = {u.code: u for u in Unit.objects.filter(code__in=referenced | set(in_file)).select_related("parent")}
+    existing = {
+        u.code: u for u in Unit.objects.filter(code__in=referenced | set(in_file)).select_related("parent")
+    }
     for r in rows:
         if r.parent and r.parent not in in_file and r.parent not in existing:
-            problems.append(table.problem(
-                N_("Parent unit %(code)s is neither in this file nor known."),
-                cell=_cell(table, "parent", r.row), code=r.parent,
-            ))
+            problems.append(
+                table.problem(
+                    N_("Parent unit %(code)s is neither in this file nor known."),
+                    cell=_cell(table, "parent", r.row),
+                    code=r.parent,
+                )
+            )
         for code in r.predecessors or ():
             if code not in in_file and code not in existing:
-                problems.append(table.problem(
-                    N_("Predecessor unit %(code)s is neither in this file nor known."),
-                    cell=_cell(table, "predecessors", r.row), code=code,
-                ))
+                problems.append(
+                    table.problem(
+                        N_("Predecessor unit %(code)s is neither in this file nor known."),
+                        cell=_cell(table, "predecessors", r.row),
+                        code=code,
+                    )
+                )
     # Cycles: follow parents through the file (which wins) and the database.
     parent_of = {code: (u.parent.code if u.parent_id else "") for code, u in existing.items()}
     _add_database_ancestors(parent_of)
@@ -143,10 +172,13 @@ def _reference_problems(table, rows: list[UnitRow]) -> list[Problem]:
         current = parent_of.get(r.code, "")
         while current:
             if current in seen:
-                problems.append(table.problem(
-                    N_("Unit %(code)s would end up under itself (a cycle of parents)."),
-                    cell=_cell(table, "parent", r.row), code=r.code,
-                ))
+                problems.append(
+                    table.problem(
+                        N_("Unit %(code)s would end up under itself (a cycle of parents)."),
+                        cell=_cell(table, "parent", r.row),
+                        code=r.code,
+                    )
+                )
                 break
             seen.add(current)
             current = parent_of.get(current, "")
@@ -157,8 +189,10 @@ def _add_database_ancestors(parent_of: dict[str, str]) -> None:
     """Complete the parent map with the database ancestors of the units already in it."""
     missing = {p for p in parent_of.values() if p and p not in parent_of}
     while missing:
-        found = {u.code: (u.parent.code if u.parent_id else "") for u in
-                 Unit.objects.filter(code__in=missing).select_related("parent")}
+        found = {
+            u.code: (u.parent.code if u.parent_id else "")
+            for u in Unit.objects.filter(code__in=missing).select_related("parent")
+        }
         for code in missing:
             parent_of[code] = found.get(code, "")
         missing = {p for p in found.values() if p and p not in parent_of}
@@ -185,9 +219,14 @@ def units_import(rows: list[UnitRow], *, actor=None, via: str = Via.COMMAND) -> 
             parent = save(pending[r.parent]) if r.parent in pending else Unit.objects.get(code=r.parent)
         old = existing.get(r.code)
         unit, created = unit_save(
-            code=r.code, name=r.name, kind=r.kind, parent=parent,
-            active_from=old.active_from if old else None, active_to=old.active_to if old else None,
-            actor=actor, via=via,
+            code=r.code,
+            name=r.name,
+            kind=r.kind,
+            parent=parent,
+            active_from=old.active_from if old else None,
+            active_to=old.active_to if old else None,
+            actor=actor,
+            via=via,
         )
         done[r.code] = unit
         result.created += created
@@ -209,4 +248,6 @@ def import_units_file(source, *, name: str | None = None, actor=None, via: str =
     try:
         return units_import(rows, actor=actor, via=via)
     except ValidationError as exc:
-        raise SpreadsheetError([Problem(m, literal=True) for m in exc.messages], name or file_label(source)) from exc
+        raise SpreadsheetError(
+            [Problem(m, literal=True) for m in exc.messages], name or file_label(source)
+        ) from exc

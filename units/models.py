@@ -66,7 +66,12 @@ class Unit(models.Model):
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=20, choices=UnitKind.choices)
     parent = models.ForeignKey(
-        "self", verbose_name=_("parent unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name=_("parent unit"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
     path = models.CharField(max_length=500, db_index=True, editable=False, default="")
     active_from = models.PositiveSmallIntegerField(_("active from year"), null=True, blank=True)
@@ -87,7 +92,9 @@ class Unit(models.Model):
         verbose_name_plural = _("units")
         constraints = [
             models.CheckConstraint(
-                condition=Q(active_to__isnull=True) | Q(active_from__isnull=True) | Q(active_to__gte=models.F("active_from")),
+                condition=Q(active_to__isnull=True)
+                | Q(active_from__isnull=True)
+                | Q(active_to__gte=models.F("active_from")),
                 name="unit_active_years_ordered",
             ),
             models.CheckConstraint(condition=~Q(parent=models.F("id")), name="unit_not_own_parent"),
@@ -103,10 +110,14 @@ class Unit(models.Model):
             if self.parent_id == self.pk:
                 raise ValidationError({"parent": _("A unit cannot be its own parent.")})
             if self.parent.path.startswith(self.path) and self.path:
-                raise ValidationError({"parent": _("A unit cannot be placed under one of its own descendants.")})
+                raise ValidationError(
+                    {"parent": _("A unit cannot be placed under one of its own descendants.")}
+                )
 
     def is_active_in(self, year: int) -> bool:
-        return (self.active_from is None or self.active_from <= year) and (self.active_to is None or year <= self.active_to)
+        return (self.active_from is None or self.active_from <= year) and (
+            self.active_to is None or year <= self.active_to
+        )
 
 
 class Role(models.TextChoices):
@@ -126,7 +137,9 @@ class Membership(models.Model):
     class Meta:
         verbose_name = _("membership")
         verbose_name_plural = _("memberships")
-        constraints = [models.UniqueConstraint(fields=["user", "unit", "role"], name="membership_unique_role")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "unit", "role"], name="membership_unique_role")
+        ]
 
     def __str__(self):
         return f"{self.user} · {self.get_role_display()} · {self.unit.code}"

@@ -6,7 +6,6 @@ are English keys (code, name, kind, parent, predecessors, active_from, active_to
 headers of the units file are accepted too, as are Vietnamese names of kinds ("xã", "phường", …).
 """
 
-
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 from import_export import fields, widgets
@@ -25,8 +24,11 @@ class KindWidget(widgets.Widget):
         kind = parse_kind(value)
         if kind is None:
             raise ValueError(
-                gettext("Unknown kind of unit %(kind)r; use province/tỉnh, district/huyện, department/sở/phòng "
-                        "or commune/xã/phường/thị trấn/đặc khu.") % {"kind": value}
+                gettext(
+                    "Unknown kind of unit %(kind)r; use province/tỉnh, district/huyện, department/sở/phòng "
+                    "or commune/xã/phường/thị trấn/đặc khu."
+                )
+                % {"kind": value}
             )
         return kind
 
@@ -47,8 +49,11 @@ class UnitCodeWidget(widgets.ForeignKeyWidget):
         unit = Unit.objects.filter(code=code).first()
         if unit is None:
             raise ValueError(
-                gettext("Parent unit %(code)s is not known (a parent must exist or come before its children "
-                        "in the file).") % {"code": code}
+                gettext(
+                    "Parent unit %(code)s is not known (a parent must exist or come before its children "
+                    "in the file)."
+                )
+                % {"code": code}
             )
         return unit
 
@@ -71,7 +76,8 @@ class UnitCodesWidget(widgets.ManyToManyWidget):
         missing = [c for c in codes if c not in units]
         if missing:
             raise ValueError(
-                gettext("Predecessor unit %(code)s is neither in this file nor known.") % {"code": ", ".join(missing)}
+                gettext("Predecessor unit %(code)s is neither in this file nor known.")
+                % {"code": ", ".join(missing)}
             )
         return [units[c] for c in dict.fromkeys(codes)]
 
@@ -83,7 +89,9 @@ class UnitCodesWidget(widgets.ManyToManyWidget):
 
 # --- units ---------------------------------------------------------------------------------------------------
 
-UNIT_HEADER_ALIASES = {normalize_name(alias): column.key for column in COLUMNS for alias in (column.key, *column.names)}
+UNIT_HEADER_ALIASES = {
+    normalize_name(alias): column.key for column in COLUMNS for alias in (column.key, *column.names)
+}
 UNIT_HEADER_ALIASES |= {"active from": "active_from", "active to": "active_to", "active until": "active_to"}
 
 
@@ -92,8 +100,12 @@ class UnitResource(SpreadsheetResource):
     name = fields.Field(attribute="name", column_name="name", widget=TextWidget())
     kind = fields.Field(attribute="kind", column_name="kind", widget=KindWidget())
     parent = fields.Field(attribute="parent", column_name="parent", widget=UnitCodeWidget())
-    predecessors = fields.Field(attribute="predecessors", column_name="predecessors", widget=UnitCodesWidget())
-    active_from = fields.Field(attribute="active_from", column_name="active_from", widget=widgets.IntegerWidget())
+    predecessors = fields.Field(
+        attribute="predecessors", column_name="predecessors", widget=UnitCodesWidget()
+    )
+    active_from = fields.Field(
+        attribute="active_from", column_name="active_from", widget=widgets.IntegerWidget()
+    )
     active_to = fields.Field(attribute="active_to", column_name="active_to", widget=widgets.IntegerWidget())
 
     class Meta:
@@ -131,8 +143,12 @@ class UnitResource(SpreadsheetResource):
         if not errors:  # the service says what it would refuse, on the column it concerns
             try:
                 unit_check(
-                    code=instance.code, name=instance.name, kind=instance.kind, parent=instance.parent,
-                    active_from=instance.active_from, active_to=instance.active_to,
+                    code=instance.code,
+                    name=instance.name,
+                    kind=instance.kind,
+                    parent=instance.parent,
+                    active_from=instance.active_from,
+                    active_to=instance.active_to,
                     predecessors=instance._import_predecessors,
                 )
             except ServiceError as error:
@@ -143,9 +159,15 @@ class UnitResource(SpreadsheetResource):
     def save_instance(self, instance, is_create, row, **kwargs):
         self.before_save_instance(instance, row, **kwargs)
         unit, _created = unit_save(
-            code=instance.code, name=instance.name, kind=instance.kind, parent=instance.parent,
-            active_from=instance.active_from, active_to=instance.active_to,
-            predecessors=instance._import_predecessors, actor=getattr(self, "_user", None), via=Via.ADMIN,
+            code=instance.code,
+            name=instance.name,
+            kind=instance.kind,
+            parent=instance.parent,
+            active_from=instance.active_from,
+            active_to=instance.active_to,
+            predecessors=instance._import_predecessors,
+            actor=getattr(self, "_user", None),
+            via=Via.ADMIN,
         )
         instance.pk, instance.path = unit.pk, unit.path
         instance.created_at, instance.updated_at = unit.created_at, unit.updated_at

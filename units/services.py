@@ -31,10 +31,21 @@ def _codes(units: Iterable[Unit]) -> str:
     return ";".join(sorted(u.code for u in units))
 
 
-def _unit_audit(unit: Unit, action: str, *, actor, via, field: str = "", old: Any = "", new: Any = "",
-                reason: str = "") -> AuditEntry:
-    return audit_entry(action=action, subject_type=Subject.UNIT, subject=unit, unit=unit, field=field, old=old,
-                       new=new, reason=reason, actor=actor, via=via)
+def _unit_audit(
+    unit: Unit, action: str, *, actor, via, field: str = "", old: Any = "", new: Any = "", reason: str = ""
+) -> AuditEntry:
+    return audit_entry(
+        action=action,
+        subject_type=Subject.UNIT,
+        subject=unit,
+        unit=unit,
+        field=field,
+        old=old,
+        new=new,
+        reason=reason,
+        actor=actor,
+        via=via,
+    )
 
 
 def _refuse_model_errors(unit: Unit, *, exclude: list[str], validate_unique: bool = False) -> None:
@@ -54,10 +65,15 @@ def _check_fields(unit: Unit) -> None:
     if not (unit.name or "").strip():
         errors.append(ServiceError(N_("A unit needs a name."), obj=unit, field="name"))
     if unit.kind not in UnitKind.values:
-        errors.append(ServiceError(N_("Unknown unit kind %(kind)s."), params={"kind": unit.kind}, obj=unit,
-                                   field="kind"))
+        errors.append(
+            ServiceError(
+                N_("Unknown unit kind %(kind)s."), params={"kind": unit.kind}, obj=unit, field="kind"
+            )
+        )
     if unit.active_from and unit.active_to and unit.active_to < unit.active_from:
-        errors.append(ServiceError(N_("The last active year is before the first."), obj=unit, field="active_to"))
+        errors.append(
+            ServiceError(N_("The last active year is before the first."), obj=unit, field="active_to")
+        )
     if errors:
         raise ServiceError.group(errors)
 
@@ -68,8 +84,9 @@ def _check_parent(unit: Unit, parent: Unit | None) -> None:
     if parent.pk == unit.pk:
         raise ServiceError(N_("A unit cannot be its own parent."), obj=unit, field="parent")
     if unit.path and parent.path.startswith(unit.path):
-        raise ServiceError(N_("A unit cannot be placed under one of its own descendants."), obj=unit,
-                           field="parent")
+        raise ServiceError(
+            N_("A unit cannot be placed under one of its own descendants."), obj=unit, field="parent"
+        )
 
 
 def _place(unit: Unit) -> None:
@@ -108,17 +125,28 @@ def unit_create(
     try:
         unit_code_validator(code)
     except ValidationError as exc:
-        raise ServiceError(N_("A unit code uses letters, digits, dot, dash or underscore."), obj=unit,
-                           field="code") from exc
+        raise ServiceError(
+            N_("A unit code uses letters, digits, dot, dash or underscore."), obj=unit, field="code"
+        ) from exc
     if Unit.objects.filter(code=code).exists():
-        raise ServiceError(N_("Unit %(code)s already exists."), code=ErrorCode.CONFLICT, params={"code": code},
-                           obj=unit, field="code")
+        raise ServiceError(
+            N_("Unit %(code)s already exists."),
+            code=ErrorCode.CONFLICT,
+            params={"code": code},
+            obj=unit,
+            field="code",
+        )
     _check_fields(unit)
     _refuse_model_errors(unit, exclude=["path"])
     unit.save()
     _place(unit)
-    _unit_audit(unit, "unit_create", actor=actor, via=via,
-                new=f"{unit.name} · {unit.kind} · {parent.code if parent else '—'}").save()
+    _unit_audit(
+        unit,
+        "unit_create",
+        actor=actor,
+        via=via,
+        new=f"{unit.name} · {unit.kind} · {parent.code if parent else '—'}",
+    ).save()
     if predecessors is not None:
         unit_set_predecessors(unit=unit, predecessors=predecessors, actor=actor, via=via)
     return unit
@@ -147,8 +175,9 @@ def unit_update(*, unit: Unit, actor=None, via: str = Via.SYSTEM, **changes: Any
         action = {"name": "unit_rename"}.get(name, "unit_change")
         if name == "active_to" and old[name] is None:
             action = "unit_deactivate"
-        entries.append(_unit_audit(unit, action, actor=actor, via=via, field=name, old=old[name],
-                                   new=changes[name]))
+        entries.append(
+            _unit_audit(unit, action, actor=actor, via=via, field=name, old=old[name], new=changes[name])
+        )
     AuditEntry.objects.bulk_create(entries)
     return unit
 
@@ -175,13 +204,22 @@ def unit_move(*, unit: Unit, parent: Unit | None, actor=None, via: str = Via.SYS
     unit.parent = parent
     unit.save(update_fields=["parent", "updated_at"])
     _place(unit)
-    _unit_audit(unit, "unit_move", actor=actor, via=via, field="parent",
-                old=old_parent.code if old_parent else "", new=parent.code if parent else "").save()
+    _unit_audit(
+        unit,
+        "unit_move",
+        actor=actor,
+        via=via,
+        field="parent",
+        old=old_parent.code if old_parent else "",
+        new=parent.code if parent else "",
+    ).save()
     return unit
 
 
 @transaction.atomic
-def unit_set_predecessors(*, unit: Unit, predecessors: Iterable[Unit], actor=None, via: str = Via.SYSTEM) -> Unit:
+def unit_set_predecessors(
+    *, unit: Unit, predecessors: Iterable[Unit], actor=None, via: str = Via.SYSTEM
+) -> Unit:
     """The units this one was formed from (a merger or a split), audited as unit_merge: old → new codes."""
     predecessors = list(predecessors)
     _check_predecessors(unit, predecessors)
@@ -189,8 +227,15 @@ def unit_set_predecessors(*, unit: Unit, predecessors: Iterable[Unit], actor=Non
     if {p.pk for p in before} == {p.pk for p in predecessors}:
         return unit
     unit.predecessors.set(predecessors)
-    _unit_audit(unit, "unit_merge", actor=actor, via=via, field="predecessors", old=_codes(before),
-                new=_codes(predecessors)).save()
+    _unit_audit(
+        unit,
+        "unit_merge",
+        actor=actor,
+        via=via,
+        field="predecessors",
+        old=_codes(before),
+        new=_codes(predecessors),
+    ).save()
     return unit
 
 
@@ -207,15 +252,26 @@ def unit_check(
     """Refuse (ServiceError) what unit_save would refuse for this row, writing nothing. Forms call it
     in their validation so that a refusal lands on the field it is about."""
     existing = Unit.objects.filter(code=code).first()
-    probe = Unit(pk=existing.pk if existing else None, code=code, name=name, kind=kind, parent=parent,
-                 path=existing.path if existing else "", active_from=active_from, active_to=active_to)
+    probe = Unit(
+        pk=existing.pk if existing else None,
+        code=code,
+        name=name,
+        kind=kind,
+        parent=parent,
+        path=existing.path if existing else "",
+        active_from=active_from,
+        active_to=active_to,
+    )
     errors: list[ServiceError] = []
     if existing is None:
         try:
             unit_code_validator(code)
         except ValidationError:
-            errors.append(ServiceError(N_("A unit code uses letters, digits, dot, dash or underscore."),
-                                       obj=probe, field="code"))
+            errors.append(
+                ServiceError(
+                    N_("A unit code uses letters, digits, dot, dash or underscore."), obj=probe, field="code"
+                )
+            )
     for check in (
         lambda: _check_fields(probe),
         lambda: _check_parent(probe, Unit.objects.get(pk=parent.pk) if parent is not None else None),
@@ -250,15 +306,32 @@ def unit_save(
     """Create the unit with this code, or bring it to these values (files and forms give a whole row).
     Each kind of change goes through its own audited service. Returns (unit, created)."""
     predecessors = list(predecessors) if predecessors is not None else None
-    unit_check(code=code, name=name, kind=kind, parent=parent, active_from=active_from, active_to=active_to,
-               predecessors=predecessors)
+    unit_check(
+        code=code,
+        name=name,
+        kind=kind,
+        parent=parent,
+        active_from=active_from,
+        active_to=active_to,
+        predecessors=predecessors,
+    )
     unit = Unit.objects.select_for_update().filter(code=code).first()
     if unit is None:
-        unit = unit_create(code=code, name=name, kind=kind, parent=parent, active_from=active_from,
-                           active_to=active_to, predecessors=predecessors, actor=actor, via=via)
+        unit = unit_create(
+            code=code,
+            name=name,
+            kind=kind,
+            parent=parent,
+            active_from=active_from,
+            active_to=active_to,
+            predecessors=predecessors,
+            actor=actor,
+            via=via,
+        )
         return unit, True
-    unit = unit_update(unit=unit, name=name, kind=kind, active_from=active_from, active_to=active_to,
-                       actor=actor, via=via)
+    unit = unit_update(
+        unit=unit, name=name, kind=kind, active_from=active_from, active_to=active_to, actor=actor, via=via
+    )
     unit = unit_move(unit=unit, parent=parent, actor=actor, via=via)
     if predecessors is not None:
         unit_set_predecessors(unit=unit, predecessors=predecessors, actor=actor, via=via)
@@ -279,10 +352,21 @@ def unit_delete(*, unit: Unit, actor=None, via: str = Via.SYSTEM) -> None:
 # --- memberships ----------------------------------------------------------------------------------------
 
 
-def _membership_audit(membership: Membership, action: str, *, actor, via, old: str = "", new: str = "") -> AuditEntry:
-    return audit_entry(action=action, subject_type=Subject.MEMBERSHIP, subject=membership,
-                       subject_label=membership.user.get_username(), unit=membership.unit, field="role",
-                       old=old, new=new, actor=actor, via=via)
+def _membership_audit(
+    membership: Membership, action: str, *, actor, via, old: str = "", new: str = ""
+) -> AuditEntry:
+    return audit_entry(
+        action=action,
+        subject_type=Subject.MEMBERSHIP,
+        subject=membership,
+        subject_label=membership.user.get_username(),
+        unit=membership.unit,
+        field="role",
+        old=old,
+        new=new,
+        actor=actor,
+        via=via,
+    )
 
 
 @transaction.atomic
@@ -305,15 +389,23 @@ def membership_revoke(*, membership: Membership, actor=None, via: str = Via.SYST
     entry = _membership_audit(membership, "membership_revoke", actor=actor, via=via, old=membership.role)
     deleted, _ = Membership.objects.filter(pk=membership.pk).delete()
     if not deleted:
-        raise ServiceError(N_("%(user)s has no role %(role)s in %(unit)s."), code=ErrorCode.NOT_FOUND,
-                           params={"user": membership.user.get_username(), "role": membership.role,
-                                   "unit": membership.unit.code}, obj=membership)
+        raise ServiceError(
+            N_("%(user)s has no role %(role)s in %(unit)s."),
+            code=ErrorCode.NOT_FOUND,
+            params={
+                "user": membership.user.get_username(),
+                "role": membership.role,
+                "unit": membership.unit.code,
+            },
+            obj=membership,
+        )
     entry.save()
 
 
 @transaction.atomic
-def membership_change(*, membership: Membership, user, unit: Unit, role: str, actor=None,
-                      via: str = Via.SYSTEM) -> Membership:
+def membership_change(
+    *, membership: Membership, user, unit: Unit, role: str, actor=None, via: str = Via.SYSTEM
+) -> Membership:
     """Change who holds a role where: the old role is revoked and the new one granted (two rows)."""
     old = Membership.objects.select_related("user", "unit").get(pk=membership.pk)
     if (old.user_id, old.unit_id, old.role) == (user.pk, unit.pk, role):

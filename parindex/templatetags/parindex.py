@@ -33,7 +33,7 @@ def signed(value, places=None):
 
 @register.filter
 def time_left(deadline):
-    """"còn 3 ngày" / "quá hạn 2 giờ"; empty without a deadline."""
+    """ "còn 3 ngày" / "quá hạn 2 giờ"; empty without a deadline."""
     if not deadline:
         return ""
     delta = deadline - timezone.now()

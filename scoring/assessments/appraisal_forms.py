@@ -31,7 +31,9 @@ class ReturnForm(forms.Form):
     One checkbox `pick_<id>` and one text `reason_<id>` per self-assessed leaf."""
 
     message = forms.CharField(
-        label=_("Message to the unit"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3}),
+        label=_("Message to the unit"),
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"required": _("Say what needs explaining when returning an assessment.")},
     )
 

@@ -72,8 +72,12 @@ def appraisal_row_save(request, pk, criterion_id):
     if row is None:
         raise Http404
     if not row.appraisable:
-        return _forbidden(request, assessment, _("%(code)s is not appraised here: it is scored by the survey or not "
-                                                 "applicable to the unit.") % {"code": row.criterion.code})
+        return _forbidden(
+            request,
+            assessment,
+            _("%(code)s is not appraised here: it is scored by the survey or not applicable to the unit.")
+            % {"code": row.criterion.code},
+        )
     form = AppraisalRowForm(request.POST)
     errors: list[str] = []
     saved = False
@@ -160,19 +164,26 @@ def assessment_return(request, pk):
         if form.is_valid():
             try:
                 services.assessment_return(
-                    assessment=assessment, message=form.cleaned_data["message"], criteria=form.criteria(),
-                    actor=request.user, via=Via.WEB,
+                    assessment=assessment,
+                    message=form.cleaned_data["message"],
+                    criteria=form.criteria(),
+                    actor=request.user,
+                    via=Via.WEB,
                 )
             except ValidationError as exc:
                 for message in exc.messages:
                     form.add_error(None, message)
             else:
                 count = len(form.criteria())
-                messages.success(request, ngettext(
-                    "Returned to %(unit)s for explanation of %(n)d criterion.",
-                    "Returned to %(unit)s for explanation of %(n)d criteria.",
-                    count,
-                ) % {"unit": assessment.unit.name, "n": count})
+                messages.success(
+                    request,
+                    ngettext(
+                        "Returned to %(unit)s for explanation of %(n)d criterion.",
+                        "Returned to %(unit)s for explanation of %(n)d criteria.",
+                        count,
+                    )
+                    % {"unit": assessment.unit.name, "n": count},
+                )
                 return redirect(_page_url(assessment))
     else:
         chosen = set(request.GET.getlist("criterion"))
@@ -205,7 +216,11 @@ def assessment_mark_appraised(request, pk):
 
 urlpatterns = [
     path("assessments/<int:pk>/appraisal/", assessment_appraise, name="assessment_appraise"),
-    path("assessments/<int:pk>/appraisal/rows/<int:criterion_id>/", appraisal_row_save, name="appraisal_row_save"),
+    path(
+        "assessments/<int:pk>/appraisal/rows/<int:criterion_id>/",
+        appraisal_row_save,
+        name="appraisal_row_save",
+    ),
     path("assessments/<int:pk>/appraisal/accept/", appraisal_accept, name="appraisal_accept"),
     path("assessments/<int:pk>/return/", assessment_return, name="assessment_return"),
     path("assessments/<int:pk>/appraised/", assessment_mark_appraised, name="assessment_mark_appraised"),

@@ -22,7 +22,9 @@ def clean_points(text: str, criterion: Criterion) -> Decimal | None:
     if value is None:
         return None
     if value < 0:
-        raise forms.ValidationError(_("%(value)s is negative; points cannot be negative.") % {"value": text.strip()})
+        raise forms.ValidationError(
+            _("%(value)s is negative; points cannot be negative.") % {"value": text.strip()}
+        )
     if decimal_places(value) > 2:
         raise forms.ValidationError(_("%(value)s has more than two decimals.") % {"value": text.strip()})
     if value > criterion.max_points:
@@ -62,8 +64,9 @@ class SelfRowForm(forms.Form):
 
 
 class EvidenceFileForm(forms.Form):
-    file = forms.FileField(label=gettext_lazy("File"),
-                           error_messages={"required": gettext_lazy("Choose a file to upload.")})
+    file = forms.FileField(
+        label=gettext_lazy("File"), error_messages={"required": gettext_lazy("Choose a file to upload.")}
+    )
     description = forms.CharField(label=gettext_lazy("Description"), required=False, max_length=300)
 
     def clean_file(self):
@@ -77,8 +80,11 @@ class EvidenceFileForm(forms.Form):
 class EvidenceDocumentForm(forms.Form):
     """A reference to an issued document: number, date (dd/mm/yyyy) and page."""
 
-    document_number = forms.CharField(label=gettext_lazy("Document number"), max_length=100,
-                                      error_messages={"required": gettext_lazy("Give the number of the document.")})
+    document_number = forms.CharField(
+        label=gettext_lazy("Document number"),
+        max_length=100,
+        error_messages={"required": gettext_lazy("Give the number of the document.")},
+    )
     document_date = forms.CharField(label=gettext_lazy("Date"), required=False, max_length=20)
     page = forms.CharField(label=gettext_lazy("Page"), required=False, max_length=50)
     description = forms.CharField(label=gettext_lazy("Description"), required=False, max_length=300)
@@ -102,8 +108,11 @@ class EvidenceDocumentForm(forms.Form):
 
 
 class ExplanationForm(forms.Form):
-    explanation = forms.CharField(label=gettext_lazy("Explanation"), max_length=5000,
-                                  error_messages={"required": gettext_lazy("Write the explanation.")})
+    explanation = forms.CharField(
+        label=gettext_lazy("Explanation"),
+        max_length=5000,
+        error_messages={"required": gettext_lazy("Write the explanation.")},
+    )
 
     def clean_explanation(self):
         value = self.cleaned_data["explanation"].strip()

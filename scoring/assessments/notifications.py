@@ -32,7 +32,9 @@ def _ancestor_ids(unit) -> list[int]:
 
 
 def _emails(memberships) -> list[str]:
-    return sorted({m.user.email for m in memberships.select_related("user") if m.user.email and m.user.is_active})
+    return sorted(
+        {m.user.email for m in memberships.select_related("user") if m.user.email and m.user.is_active}
+    )
 
 
 def officers_of(unit_ids) -> list[str]:
@@ -85,11 +87,20 @@ def messages_for(event: str, object_id: int) -> list[tuple[str, str, str, list[s
         unit_ids = framework.assessments.values_list("unit_id", flat=True)
         recipients = sorted(set(officers_of(unit_ids)) | set(leaders_over(framework.authority)))
         subject = _subject(lambda: _("Results of %(name)s published") % {"name": framework.name})
-        body = bilingual(lambda: _(
-            "The results of %(name)s were published by decision %(decision)s of %(date)s.\n"
-            "Ranking and unit results: %(link)s"
-        ) % {"name": framework.name, "decision": framework.decision_number,
-             "date": framework.decision_date.strftime("%d/%m/%Y"), "link": _link("scoring:framework_list")})
+        body = bilingual(
+            lambda: (
+                _(
+                    "The results of %(name)s were published by decision %(decision)s of %(date)s.\n"
+                    "Ranking and unit results: %(link)s"
+                )
+                % {
+                    "name": framework.name,
+                    "decision": framework.decision_number,
+                    "date": framework.decision_date.strftime("%d/%m/%Y"),
+                    "link": _link("scoring:framework_list"),
+                }
+            )
+        )
         return _each(subject, body, recipients)
 
     assessment = Assessment.objects.select_related("unit", "framework").filter(pk=object_id).first()
@@ -100,24 +111,44 @@ def messages_for(event: str, object_id: int) -> list[tuple[str, str, str, list[s
     if event == "assessment_submitted" and assessment.status == AssessmentStatus.SUBMITTED:
         recipients = appraisers_over(unit)
         subject = _subject(lambda: _("%(unit)s submitted its self-assessment") % names)
-        body = bilingual(lambda: _("%(unit)s submitted its self-assessment for %(framework)s.\nAppraise it: %(link)s")
-                     % {**names, "link": _link("scoring:assessment_appraise", assessment.pk)})
+        body = bilingual(
+            lambda: (
+                _("%(unit)s submitted its self-assessment for %(framework)s.\nAppraise it: %(link)s")
+                % {**names, "link": _link("scoring:assessment_appraise", assessment.pk)}
+            )
+        )
     elif event == "assessment_returned" and assessment.status == AssessmentStatus.RETURNED:
         recipients = officers_of([unit.pk])
-        codes = ", ".join(assessment.scores.filter(explanation_requested_round=assessment.explanation_round)
-                          .exclude(explanation_request="").order_by("criterion__order")
-                          .values_list("criterion__code", flat=True))
+        codes = ", ".join(
+            assessment.scores.filter(explanation_requested_round=assessment.explanation_round)
+            .exclude(explanation_request="")
+            .order_by("criterion__order")
+            .values_list("criterion__code", flat=True)
+        )
         subject = _subject(lambda: _("Explanation requested for %(framework)s") % names)
-        body = bilingual(lambda: _(
-            "The Home Affairs office asks %(unit)s to explain its self-assessment for %(framework)s.\n"
-            "Message: %(message)s\nCriteria: %(codes)s\nAnswer and resubmit: %(link)s"
-        ) % {**names, "message": assessment.return_message, "codes": codes or "—",
-             "link": _link("scoring:assessment_self", assessment.pk)})
+        body = bilingual(
+            lambda: (
+                _(
+                    "The Home Affairs office asks %(unit)s to explain its self-assessment for %(framework)s.\n"
+                    "Message: %(message)s\nCriteria: %(codes)s\nAnswer and resubmit: %(link)s"
+                )
+                % {
+                    **names,
+                    "message": assessment.return_message,
+                    "codes": codes or "—",
+                    "link": _link("scoring:assessment_self", assessment.pk),
+                }
+            )
+        )
     elif event == "assessment_appraised" and assessment.status == AssessmentStatus.APPRAISED:
         recipients = officers_of([unit.pk])
         subject = _subject(lambda: _("Appraisal of %(framework)s done") % names)
-        body = bilingual(lambda: _("The appraisal of %(unit)s for %(framework)s is done.\nSee the appraised points: %(link)s")
-                     % {**names, "link": _link("scoring:assessment_self", assessment.pk)})
+        body = bilingual(
+            lambda: (
+                _("The appraisal of %(unit)s for %(framework)s is done.\nSee the appraised points: %(link)s")
+                % {**names, "link": _link("scoring:assessment_self", assessment.pk)}
+            )
+        )
     else:
         return []
     return _each(subject, body, recipients)
@@ -136,38 +167,67 @@ def send_deadline_reminders(now=None) -> int:
     sent = 0
     open_frameworks = Q(framework__status=FrameworkStatus.OPEN)
     self_due = (
-        Assessment.objects.filter(open_frameworks, status__in=[AssessmentStatus.DRAFT, AssessmentStatus.RETURNED])
+        Assessment.objects.filter(
+            open_frameworks, status__in=[AssessmentStatus.DRAFT, AssessmentStatus.RETURNED]
+        )
         .filter(
             Q(self_deadline_extended_to__gt=now, self_deadline_extended_to__lte=horizon)
-            | Q(self_deadline_extended_to__isnull=True, framework__self_deadline__gt=now,
-                framework__self_deadline__lte=horizon)
+            | Q(
+                self_deadline_extended_to__isnull=True,
+                framework__self_deadline__gt=now,
+                framework__self_deadline__lte=horizon,
+            )
         )
         .select_related("unit", "framework")
     )
     for assessment in self_due:
         deadline = assessment.self_deadline
         recipients = officers_of([assessment.unit_id])
-        names = {"unit": assessment.unit.name, "framework": assessment.framework.name, "deadline": _when(deadline),
-                 "link": _link("scoring:assessment_self", assessment.pk)}
+        names = {
+            "unit": assessment.unit.name,
+            "framework": assessment.framework.name,
+            "deadline": _when(deadline),
+            "link": _link("scoring:assessment_self", assessment.pk),
+        }
         message = (
             _subject(lambda n=names: _("Self-assessment due %(deadline)s") % n),
-            bilingual(lambda n=names: _("The self-assessment of %(unit)s for %(framework)s is due at %(deadline)s and "
-                                    "has not been submitted.\nOpen it: %(link)s") % n),
+            bilingual(
+                lambda n=names: (
+                    _(
+                        "The self-assessment of %(unit)s for %(framework)s is due at %(deadline)s and "
+                        "has not been submitted.\nOpen it: %(link)s"
+                    )
+                    % n
+                )
+            ),
         )
         sent += _send_once(assessment, ReminderPhase.SELF, deadline, message, recipients)
     appraisal_due = Assessment.objects.filter(
-        open_frameworks, status=AssessmentStatus.SUBMITTED, framework__appraisal_deadline__gt=now,
+        open_frameworks,
+        status=AssessmentStatus.SUBMITTED,
+        framework__appraisal_deadline__gt=now,
         framework__appraisal_deadline__lte=horizon,
     ).select_related("unit", "framework")
     for assessment in appraisal_due:
         deadline = assessment.framework.appraisal_deadline
         recipients = appraisers_over(assessment.unit)
-        names = {"unit": assessment.unit.name, "framework": assessment.framework.name, "deadline": _when(deadline),
-                 "link": _link("scoring:assessment_appraise", assessment.pk)}
+        names = {
+            "unit": assessment.unit.name,
+            "framework": assessment.framework.name,
+            "deadline": _when(deadline),
+            "link": _link("scoring:assessment_appraise", assessment.pk),
+        }
         message = (
             _subject(lambda n=names: _("Appraisal due %(deadline)s") % n),
-            bilingual(lambda n=names: _("The appraisal of %(unit)s for %(framework)s is due at %(deadline)s.\n"
-                                    "Open it: %(link)s") % n),
+            bilingual(
+                lambda n=names: (
+                    _(
+                        "The appraisal of %(unit)s for %(framework)s is due at %(deadline)s.\n"
+                        "Open it: %(link)s"
+                    )
+                    % n
+                )
+            ),
         )
         sent += _send_once(assessment, ReminderPhase.APPRAISAL, deadline, message, recipients)
     return sent

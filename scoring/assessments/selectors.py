@@ -110,7 +110,9 @@ class SheetArea:
     @property
     def pending_count(self) -> int:
         """Scored self leaves still waiting for appraised points (what "accept" would fill)."""
-        return sum(1 for row in self.appraisable if row.appraised_points is None and row.self_points is not None)
+        return sum(
+            1 for row in self.appraisable if row.appraised_points is None and row.self_points is not None
+        )
 
     @property
     def is_survey(self) -> bool:
@@ -134,7 +136,9 @@ class ExplanationRound:
         """(criterion, reason, answer) in tree order."""
         return [
             (criterion, reason, self.answers.get(criterion_id, ""))
-            for criterion_id, (criterion, reason) in sorted(self.requests.items(), key=lambda item: item[1][0].order)
+            for criterion_id, (criterion, reason) in sorted(
+                self.requests.items(), key=lambda item: item[1][0].order
+            )
         ]
 
 
@@ -162,7 +166,9 @@ class AssessmentSheet:
         return next((row for row in self.leaves if row.criterion.pk == criterion_id), None)
 
     def area_of(self, criterion_id: int) -> SheetArea | None:
-        return next((area for area in self.areas if any(r.criterion.pk == criterion_id for r in area.rows)), None)
+        return next(
+            (area for area in self.areas if any(r.criterion.pk == criterion_id for r in area.rows)), None
+        )
 
     def area_by_code(self, code: str) -> SheetArea | None:
         return next((area for area in self.areas if area.area.code == code), None)
@@ -198,8 +204,10 @@ class AssessmentSheet:
 
     @property
     def survey_total(self) -> Decimal:
-        return sum((row.appraised_points or ZERO for row in self.leaves if row.is_survey and not row.not_applicable),
-                   ZERO)
+        return sum(
+            (row.appraised_points or ZERO for row in self.leaves if row.is_survey and not row.not_applicable),
+            ZERO,
+        )
 
 
 def _scores_with_evidence(assessment: Assessment) -> dict[int, Score]:

@@ -75,12 +75,17 @@ def _row_url(assessment: Assessment, criterion: Criterion) -> str:
 
 def _refused(request, error: Refused):
     """403 that says why, so that a person who posts without JavaScript reads the reason."""
-    return render(request, "scoring/self/refused.html", {"assessment": error.assessment, "reason": error.reason},
-                  status=403)
+    return render(
+        request,
+        "scoring/self/refused.html",
+        {"assessment": error.assessment, "reason": error.reason},
+        status=403,
+    )
 
 
 def answers_refusals(view):
     """Turn a Refused raised by the view into the 403 page with its reason."""
+
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         try:
@@ -160,7 +165,11 @@ def _area_totals(area: Criterion, area_result: AreaResult | None, leaf_scores: l
     areas are not part of the stored area results, so their points are added up from the leaves."""
     if area.kind != CriterionKind.SCORE:
         points = sum(
-            (s.final_points for s in leaf_scores if s and not s.not_applicable and s.final_points is not None),
+            (
+                s.final_points
+                for s in leaf_scores
+                if s and not s.not_applicable and s.final_points is not None
+            ),
             Decimal("0"),
         )
         return points, area.max_points, None
@@ -175,8 +184,13 @@ def _area_blocks(assessment: Assessment, problem_codes: set[str]) -> list[AreaBl
     sheet = assessment_sheet(assessment)
     area_results = {r.area_id: r for r in AreaResult.objects.filter(assessment=assessment)}
     blocks = [
-        AreaBlock(area.area, [Row(row.criterion, row.score, flagged=_flagged(assessment, row.score))
-                              for row in area.rows], None, area.area.max_points, None)
+        AreaBlock(
+            area.area,
+            [Row(row.criterion, row.score, flagged=_flagged(assessment, row.score)) for row in area.rows],
+            None,
+            area.area.max_points,
+            None,
+        )
         for area in sheet.areas
     ]
     for block in blocks:
@@ -184,14 +198,16 @@ def _area_blocks(assessment: Assessment, problem_codes: set[str]) -> list[AreaBl
         block.points, block.max_points, block.self_points = _area_totals(
             block.criterion, area_results.get(block.criterion.pk), leaf_scores
         )
-        block.open = any(
-            row.flagged or row.criterion.code in problem_codes for row in block.rows
-        )
+        block.open = any(row.flagged or row.criterion.code in problem_codes for row in block.rows)
     return blocks
 
 
 def _max_mb() -> str:
-    return format_decimal(Decimal(settings.PARINDEX_EVIDENCE_MAX_BYTES) / (1024 * 1024), places=1).rstrip("0").rstrip(",.")
+    return (
+        format_decimal(Decimal(settings.PARINDEX_EVIDENCE_MAX_BYTES) / (1024 * 1024), places=1)
+        .rstrip("0")
+        .rstrip(",.")
+    )
 
 
 def _result(assessment: Assessment) -> AssessmentResult | None:
@@ -202,8 +218,11 @@ def _page_context(request, assessment: Assessment) -> dict:
     user = request.user
     refusal = self_edit_refusal(user, assessment)
     r = reach(user)
-    problems = submission_problems(assessment) if assessment.status in (
-        AssessmentStatus.DRAFT, AssessmentStatus.RETURNED) else []
+    problems = (
+        submission_problems(assessment)
+        if assessment.status in (AssessmentStatus.DRAFT, AssessmentStatus.RETURNED)
+        else []
+    )
     problem_codes = {p.criterion.code for p in problems}
     return {
         "assessment": assessment,
@@ -231,8 +250,10 @@ def my_assessments(request):
     filtered by framework and paginated so that the page stays small."""
     frameworks = list(frameworks_visible_to(request.user).order_by("-year", "code"))
     chosen = next((f for f in frameworks if f.code == request.GET.get("framework")), None)
-    assessments = assessments_visible_to(request.user).select_related("result").order_by(
-        "-framework__year", "framework__code", "unit__code"
+    assessments = (
+        assessments_visible_to(request.user)
+        .select_related("result")
+        .order_by("-framework__year", "framework__code", "unit__code")
     )
     if chosen is not None:
         assessments = assessments.filter(framework=chosen)
@@ -242,12 +263,16 @@ def my_assessments(request):
             assessment.stored_result = assessment.result
         except AssessmentResult.DoesNotExist:
             assessment.stored_result = None
-    return render(request, "scoring/self/list.html", {
-        "page": page,
-        "frameworks": frameworks,
-        "chosen": chosen,
-        "statuses": AssessmentStatus,
-    })
+    return render(
+        request,
+        "scoring/self/list.html",
+        {
+            "page": page,
+            "frameworks": frameworks,
+            "chosen": chosen,
+            "statuses": AssessmentStatus,
+        },
+    )
 
 
 @login_required
@@ -263,7 +288,9 @@ def _oob_context(assessment: Assessment, area: Criterion) -> dict:
         leaf_scores = []
     else:
         area_result = None
-        leaf_scores = list(Score.objects.filter(assessment=assessment, criterion__area=area).select_related("criterion"))
+        leaf_scores = list(
+            Score.objects.filter(assessment=assessment, criterion__area=area).select_related("criterion")
+        )
     points, max_points, self_points = _area_totals(area, area_result, leaf_scores)
     return {
         "framework": assessment.framework,
@@ -287,7 +314,9 @@ def self_row_save(request, pk, criterion_id):
     assessment, criterion = get_score_row_for_self_edit(request.user, pk, criterion_id)
     on_behalf = acts_on_behalf(request.user, assessment)
     if criterion.source != CriterionSource.SELF:
-        raise Refused(assessment, _("%(code)s is scored by the survey, not by the unit.") % {"code": criterion.code})
+        raise Refused(
+            assessment, _("%(code)s is scored by the survey, not by the unit.") % {"code": criterion.code}
+        )
     form = SelfRowForm(request.POST, criterion=criterion)
     errors: dict[str, list[str]] = {}
     if form.is_valid():
@@ -295,17 +324,29 @@ def self_row_save(request, pk, criterion_id):
         try:
             scores_apply_self(
                 assessment=assessment,
-                entries={criterion.code: SelfEntry(data["points"], not_applicable=data["not_applicable"],
-                                                   note=data["note"])},
-                actor=request.user, via=Via.WEB, on_behalf=on_behalf,
+                entries={
+                    criterion.code: SelfEntry(
+                        data["points"], not_applicable=data["not_applicable"], note=data["note"]
+                    )
+                },
+                actor=request.user,
+                via=Via.WEB,
+                on_behalf=on_behalf,
             )
         except ValidationError as error:
             errors["general"] = _messages_of(error)
     else:
-        errors = {("general" if name == "__all__" else name): list(texts) for name, texts in form.errors.items()}
+        errors = {
+            ("general" if name == "__all__" else name): list(texts) for name, texts in form.errors.items()
+        }
     if not request.htmx:
-        return _redirect_with_messages(request, assessment, criterion, [m for ms in errors.values() for m in ms],
-                                       _("Criterion %(code)s saved."))
+        return _redirect_with_messages(
+            request,
+            assessment,
+            criterion,
+            [m for ms in errors.values() for m in ms],
+            _("Criterion %(code)s saved."),
+        )
     score = Score.objects.filter(assessment=assessment, criterion=criterion).first()
     row = Row(criterion, score, flagged=_flagged(assessment, score), errors=errors, saved=not errors)
     if errors:
@@ -314,7 +355,12 @@ def self_row_save(request, pk, criterion_id):
             "not_applicable": bool(request.POST.get("not_applicable")),
             "note": request.POST.get("note", ""),
         }
-    context = {"assessment": assessment, "row": row, "editable": True, **_oob_context(assessment, _area_of(criterion))}
+    context = {
+        "assessment": assessment,
+        "row": row,
+        "editable": True,
+        **_oob_context(assessment, _area_of(criterion)),
+    }
     return render(request, "scoring/self/_entry_response.html", context)
 
 
@@ -327,21 +373,29 @@ def explain_save(request, pk, criterion_id):
     errors: list[str] = []
     if form.is_valid():
         try:
-            score_explain(assessment=assessment, code=criterion.code, explanation=form.cleaned_data["explanation"],
-                          actor=request.user, via=Via.WEB)
+            score_explain(
+                assessment=assessment,
+                code=criterion.code,
+                explanation=form.cleaned_data["explanation"],
+                actor=request.user,
+                via=Via.WEB,
+            )
         except ValidationError as error:
             errors = _messages_of(error)
     else:
         errors = [m for ms in form.errors.values() for m in ms]
     if not request.htmx:
-        return _redirect_with_messages(request, assessment, criterion, errors,
-                                       _("The explanation of %(code)s is saved."))
+        return _redirect_with_messages(
+            request, assessment, criterion, errors, _("The explanation of %(code)s is saved.")
+        )
     score = Score.objects.filter(assessment=assessment, criterion=criterion).first()
     row = Row(criterion, score, flagged=_flagged(assessment, score), saved=not errors)
     if errors:
         row.errors = {"explanation": errors}
         row.values = {"explanation": request.POST.get("explanation", "")}
-    return render(request, "scoring/self/_explain.html", {"assessment": assessment, "row": row, "editable": True})
+    return render(
+        request, "scoring/self/_explain.html", {"assessment": assessment, "row": row, "editable": True}
+    )
 
 
 def _redirect_with_messages(request, assessment, criterion, errors: list[str], success: str):
@@ -362,8 +416,14 @@ def _evidence_response(request, assessment, criterion, *, errors=None, saved=Fal
         .first()
     )
     row = Row(criterion, score, flagged=_flagged(assessment, score), errors=errors or {}, saved=saved)
-    context = {"assessment": assessment, "row": row, "editable": True, "max_mb": _max_mb(),
-               "problems": submission_problems(assessment), "oob": True}
+    context = {
+        "assessment": assessment,
+        "row": row,
+        "editable": True,
+        "max_mb": _max_mb(),
+        "problems": submission_problems(assessment),
+        "oob": True,
+    }
     return render(request, "scoring/self/_evidence_response.html", context)
 
 
@@ -380,21 +440,37 @@ def evidence_add_view(request, pk, criterion_id):
         data = form.cleaned_data
         try:
             if is_file:
-                evidence_add(assessment=assessment, code=criterion.code, upload=data["file"],
-                             description=data["description"], actor=request.user, via=Via.WEB)
+                evidence_add(
+                    assessment=assessment,
+                    code=criterion.code,
+                    upload=data["file"],
+                    description=data["description"],
+                    actor=request.user,
+                    via=Via.WEB,
+                )
             else:
-                evidence_add(assessment=assessment, code=criterion.code, document_number=data["document_number"],
-                             document_date=data["document_date"], page=data["page"],
-                             description=data["description"], actor=request.user, via=Via.WEB)
+                evidence_add(
+                    assessment=assessment,
+                    code=criterion.code,
+                    document_number=data["document_number"],
+                    document_date=data["document_date"],
+                    page=data["page"],
+                    description=data["description"],
+                    actor=request.user,
+                    via=Via.WEB,
+                )
         except ValidationError as error:
             errors = _messages_of(error)
     else:
         errors = [m for ms in form.errors.values() for m in ms]
     if not request.htmx:
-        return _redirect_with_messages(request, assessment, criterion, errors, _("Evidence added to %(code)s."))
+        return _redirect_with_messages(
+            request, assessment, criterion, errors, _("Evidence added to %(code)s.")
+        )
     key = "file" if is_file else "document"
-    return _evidence_response(request, assessment, criterion, errors={key: errors} if errors else None,
-                              saved=not errors)
+    return _evidence_response(
+        request, assessment, criterion, errors={key: errors} if errors else None, saved=not errors
+    )
 
 
 @login_required
@@ -410,8 +486,9 @@ def evidence_delete_view(request, evidence_id):
     except ValidationError as error:
         errors = _messages_of(error)
     if not request.htmx:
-        return _redirect_with_messages(request, assessment, criterion, errors,
-                                       _("Evidence removed from %(code)s."))
+        return _redirect_with_messages(
+            request, assessment, criterion, errors, _("Evidence removed from %(code)s.")
+        )
     return _evidence_response(request, assessment, criterion, errors={"delete": errors} if errors else None)
 
 
@@ -437,10 +514,15 @@ def submit(request, pk):
     try:
         assessment_submit(assessment=assessment, actor=request.user, via=Via.WEB)
     except ValidationError as error:
-        messages.error(request, _("The self-assessment was not submitted:") + " " + " ".join(_messages_of(error)))
+        messages.error(
+            request, _("The self-assessment was not submitted:") + " " + " ".join(_messages_of(error))
+        )
         return redirect(f"{page}?missing=1#missing")
-    messages.success(request, _("The self-assessment of %(unit)s is submitted to the Home Affairs office.")
-                     % {"unit": assessment.unit.name})
+    messages.success(
+        request,
+        _("The self-assessment of %(unit)s is submitted to the Home Affairs office.")
+        % {"unit": assessment.unit.name},
+    )
     return redirect(page)
 
 

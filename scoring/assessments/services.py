@@ -47,9 +47,14 @@ def unit_kind_error(unit: Unit, framework: Framework) -> ServiceError | None:
         return None
     return ServiceError(
         N_("Unit %(unit)s is a %(kind)s; framework %(code)s assesses units of kind %(fkind)s."),
-        params={"unit": unit.code, "kind": UnitKind(unit.kind).label, "code": framework.code,
-                "fkind": UnitKind(framework.unit_kind).label},
-        obj=unit, field="unit",
+        params={
+            "unit": unit.code,
+            "kind": UnitKind(unit.kind).label,
+            "code": framework.code,
+            "fkind": UnitKind(framework.unit_kind).label,
+        },
+        obj=unit,
+        field="unit",
     )
 
 
@@ -96,32 +101,58 @@ def _points_problems(criterion: Criterion, points: Decimal | None, field: str) -
         return []
 
     def problem(message: str, **params) -> list[ServiceError]:
-        return [ServiceError(message, params={"value": points, **params}, obj=criterion, field=field,
-                             criterion=criterion.code)]
+        return [
+            ServiceError(
+                message,
+                params={"value": points, **params},
+                obj=criterion,
+                field=field,
+                criterion=criterion.code,
+            )
+        ]
 
     if points < 0:
         return problem(N_("%(value)s is negative; points cannot be negative."))
     if decimal_places(points) > 2:
-        return [ServiceError(N_("%(value)s has more than two decimals."), params={"value": points.normalize()},
-                             obj=criterion, field=field, criterion=criterion.code)]
+        return [
+            ServiceError(
+                N_("%(value)s has more than two decimals."),
+                params={"value": points.normalize()},
+                obj=criterion,
+                field=field,
+                criterion=criterion.code,
+            )
+        ]
     if points > criterion.max_points:
         return problem(N_("%(value)s is more than the maximum %(max)s"), max=criterion.max_points)
     return []
 
 
-def _leaves_and_problems(framework: Framework, codes: Iterable[str]) -> tuple[dict[str, Criterion], list[ServiceError]]:
+def _leaves_and_problems(
+    framework: Framework, codes: Iterable[str]
+) -> tuple[dict[str, Criterion], list[ServiceError]]:
     """The leaves of the given codes, and an error for each code that is unknown or not a leaf."""
     codes = set(codes)
     found = {c.code: c for c in Criterion.objects.filter(framework=framework, code__in=codes)}
     problems = [
-        ServiceError(N_("Criterion %(code)s is not in framework %(framework)s."), code=ErrorCode.NOT_FOUND,
-                     params={"code": code, "framework": framework.code}, obj=framework, criterion=code)
+        ServiceError(
+            N_("Criterion %(code)s is not in framework %(framework)s."),
+            code=ErrorCode.NOT_FOUND,
+            params={"code": code, "framework": framework.code},
+            obj=framework,
+            criterion=code,
+        )
         for code in sorted(codes - set(found))
     ]
     problems += [
-        ServiceError(N_("Only leaf criteria take points: %(codes)s."), params={"codes": code}, obj=criterion,
-                     criterion=code)
-        for code, criterion in sorted(found.items()) if not criterion.is_leaf
+        ServiceError(
+            N_("Only leaf criteria take points: %(codes)s."),
+            params={"codes": code},
+            obj=criterion,
+            criterion=code,
+        )
+        for code, criterion in sorted(found.items())
+        if not criterion.is_leaf
     ]
     return {code: c for code, c in found.items() if c.is_leaf}, problems
 
@@ -132,18 +163,38 @@ def _leaves_by_code(framework: Framework, codes: Iterable[str]) -> dict[str, Cri
     return leaves
 
 
-def _apply(assessment: Assessment, leaves: dict[str, Criterion], updates: Mapping[str, dict], *, action, actor, via,
-           reasons: Mapping[str, str] | None = None) -> ApplyResult:
+def _apply(
+    assessment: Assessment,
+    leaves: dict[str, Criterion],
+    updates: Mapping[str, dict],
+    *,
+    action,
+    actor,
+    via,
+    reasons: Mapping[str, str] | None = None,
+) -> ApplyResult:
     """Upsert score fields of several leaves of one assessment and audit each changed field."""
-    return _apply_many({assessment.pk: assessment}, leaves, {(assessment.pk, code): values for code, values in
-                                                            updates.items()},
-                       action=action, actor=actor, via=via,
-                       reasons={(assessment.pk, code): r for code, r in (reasons or {}).items()})
+    return _apply_many(
+        {assessment.pk: assessment},
+        leaves,
+        {(assessment.pk, code): values for code, values in updates.items()},
+        action=action,
+        actor=actor,
+        via=via,
+        reasons={(assessment.pk, code): r for code, r in (reasons or {}).items()},
+    )
 
 
-def _apply_many(assessments: Mapping[int, Assessment], leaves: dict[str, Criterion],
-                updates: Mapping[tuple[int, str], dict], *, action, actor, via,
-                reasons: Mapping[tuple[int, str], str] | None = None) -> ApplyResult:
+def _apply_many(
+    assessments: Mapping[int, Assessment],
+    leaves: dict[str, Criterion],
+    updates: Mapping[tuple[int, str], dict],
+    *,
+    action,
+    actor,
+    via,
+    reasons: Mapping[tuple[int, str], str] | None = None,
+) -> ApplyResult:
     """Upsert score fields for (assessment id, leaf code) pairs in a fixed number of statements:
     one read of the current scores, one bulk upsert, one bulk insert of audit entries."""
     existing = {
@@ -157,7 +208,9 @@ def _apply_many(assessments: Mapping[int, Assessment], leaves: dict[str, Criteri
     user = actor if getattr(actor, "pk", None) else None
     for (assessment_id, code), values in updates.items():
         assessment, criterion = assessments[assessment_id], leaves[code]
-        score = existing.get((assessment_id, criterion.pk)) or Score(assessment=assessment, criterion=criterion)
+        score = existing.get((assessment_id, criterion.pk)) or Score(
+            assessment=assessment, criterion=criterion
+        )
         changed_here = False
         for name, new in values.items():
             old = getattr(score, name)
@@ -165,11 +218,23 @@ def _apply_many(assessments: Mapping[int, Assessment], leaves: dict[str, Criteri
                 continue
             setattr(score, name, new)
             changed_here = True
-            audits.append(audit(
-                assessment.framework, assessment=assessment, criterion=criterion, action=action, actor=actor, via=via,
-                field=name, old=old, new=new, reason=(reasons or {}).get((assessment_id, code), ""),
-            ))
-            result.changes.append((code, name, "" if old is None else str(old), "" if new is None else str(new)))
+            audits.append(
+                audit(
+                    assessment.framework,
+                    assessment=assessment,
+                    criterion=criterion,
+                    action=action,
+                    actor=actor,
+                    via=via,
+                    field=name,
+                    old=old,
+                    new=new,
+                    reason=(reasons or {}).get((assessment_id, code), ""),
+                )
+            )
+            result.changes.append(
+                (code, name, "" if old is None else str(old), "" if new is None else str(new))
+            )
         if changed_here:
             score.updated_by, score.updated_at = user, now
             to_save.append(score)
@@ -177,17 +242,23 @@ def _apply_many(assessments: Mapping[int, Assessment], leaves: dict[str, Criteri
         else:
             result.unchanged += 1
     if to_save:
-        update_fields = sorted({name for values in updates.values() for name in values} | {"updated_by", "updated_at"})
+        update_fields = sorted(
+            {name for values in updates.values() for name in values} | {"updated_by", "updated_at"}
+        )
         Score.objects.bulk_create(
-            to_save, update_conflicts=True, unique_fields=["assessment", "criterion"], update_fields=update_fields,
+            to_save,
+            update_conflicts=True,
+            unique_fields=["assessment", "criterion"],
+            update_fields=update_fields,
             batch_size=1000,
         )
         AuditEntry.objects.bulk_create(audits, batch_size=1000)
     return result
 
 
-def _self_problems(assessment: Assessment, entries: Mapping[str, SelfEntry]) -> tuple[dict[str, Criterion],
-                                                                                     list[ServiceError]]:
+def _self_problems(
+    assessment: Assessment, entries: Mapping[str, SelfEntry]
+) -> tuple[dict[str, Criterion], list[ServiceError]]:
     """(the leaves of the entries, every reason scores_apply_self refuses them)."""
     framework = assessment.framework
     locked = framework_lock_error(framework)
@@ -195,12 +266,17 @@ def _self_problems(assessment: Assessment, entries: Mapping[str, SelfEntry]) -> 
         return {}, [locked]
     problems = [error for error in [unit_kind_error(assessment.unit, framework)] if error]
     if assessment.status not in SELF_STATUSES:
-        problems.append(WorkflowError(
-            N_("The self-assessment of %(unit)s is %(status)s; it can be changed only before submission or when "
-               "returned for explanation."),
-            params={"unit": assessment.unit.code, "status": AssessmentStatus(assessment.status).label},
-            obj=assessment, field="status",
-        ))
+        problems.append(
+            WorkflowError(
+                N_(
+                    "The self-assessment of %(unit)s is %(status)s; it can be changed only before submission or when "
+                    "returned for explanation."
+                ),
+                params={"unit": assessment.unit.code, "status": AssessmentStatus(assessment.status).label},
+                obj=assessment,
+                field="status",
+            )
+        )
     leaves, unknown = _leaves_and_problems(framework, entries)
     problems += unknown
     for code, entry in entries.items():
@@ -208,18 +284,33 @@ def _self_problems(assessment: Assessment, entries: Mapping[str, SelfEntry]) -> 
         if criterion is None:
             continue
         if criterion.source != CriterionSource.SELF:
-            problems.append(ServiceError(N_("%(code)s is scored by the survey, not by the unit."), params={"code": code},
-                                         obj=criterion, field="self_points", criterion=code))
+            problems.append(
+                ServiceError(
+                    N_("%(code)s is scored by the survey, not by the unit."),
+                    params={"code": code},
+                    obj=criterion,
+                    field="self_points",
+                    criterion=code,
+                )
+            )
         elif entry.not_applicable:
             if not criterion.allows_not_applicable:
-                problems.append(ServiceError(N_("This criterion cannot be marked not applicable."), obj=criterion,
-                                             field="not_applicable", criterion=code))
+                problems.append(
+                    ServiceError(
+                        N_("This criterion cannot be marked not applicable."),
+                        obj=criterion,
+                        field="not_applicable",
+                        criterion=code,
+                    )
+                )
         else:
             problems += _points_problems(criterion, entry.points, "self_points")
     return leaves, problems
 
 
-def scores_self_problems(*, unit: Unit, framework: Framework, entries: Mapping[str, SelfEntry]) -> list[ServiceError]:
+def scores_self_problems(
+    *, unit: Unit, framework: Framework, entries: Mapping[str, SelfEntry]
+) -> list[ServiceError]:
     """Every reason scores_apply_self would refuse these entries for the unit (reads, writes nothing):
     importers place them on their cells before anything is written."""
     assessment = Assessment.objects.filter(unit=unit, framework=framework).first()
@@ -228,17 +319,26 @@ def scores_self_problems(*, unit: Unit, framework: Framework, entries: Mapping[s
 
 @transaction.atomic
 def scores_apply_self(
-    *, assessment: Assessment, entries: Mapping[str, SelfEntry], actor=None, via=Via.WEB, on_behalf: bool = False
+    *,
+    assessment: Assessment,
+    entries: Mapping[str, SelfEntry],
+    actor=None,
+    via=Via.WEB,
+    on_behalf: bool = False,
 ) -> ApplyResult:
     """Store a unit's self-assessment for several leaves (keyed by criterion code), all or nothing.
     Refused with every problem at once (each naming its criterion)."""
-    assessment = Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
+    assessment = (
+        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
+    )
     leaves, problems = _self_problems(assessment, entries)
     refuse(problems)
     updates: dict[str, dict] = {}
     for code, entry in entries.items():
-        values = {"self_points": None if entry.not_applicable else entry.points,
-                  "not_applicable": bool(entry.not_applicable)}
+        values = {
+            "self_points": None if entry.not_applicable else entry.points,
+            "not_applicable": bool(entry.not_applicable),
+        }
         if entry.note is not None:
             values["note"] = entry.note
         if entry.evidence_reference is not None:
@@ -258,15 +358,20 @@ def appraisal_status_error(assessment: Assessment) -> WorkflowError | None:
     """Why the assessment cannot be appraised in its status (never submitted, returned, published),
     or None. The appraisal page, uploads and commands all answer with this."""
     if assessment.status == AssessmentStatus.DRAFT:
-        message = N_("The unit has not submitted its self-assessment yet; it can be appraised once submitted.")
+        message = N_(
+            "The unit has not submitted its self-assessment yet; it can be appraised once submitted."
+        )
     elif assessment.status == AssessmentStatus.RETURNED:
-        message = N_("The assessment is returned for explanation; it can be appraised again when the unit resubmits.")
+        message = N_(
+            "The assessment is returned for explanation; it can be appraised again when the unit resubmits."
+        )
     elif assessment.status not in APPRAISABLE_STATUSES:
         message = N_("The assessment is %(status)s and can no longer be appraised.")
     else:
         return None
-    return WorkflowError(message, params={"status": AssessmentStatus(assessment.status).label}, obj=assessment,
-                         field="status")
+    return WorkflowError(
+        message, params={"status": AssessmentStatus(assessment.status).label}, obj=assessment, field="status"
+    )
 
 
 def _appraisal_problems(
@@ -278,33 +383,55 @@ def _appraisal_problems(
     locked = framework_lock_error(framework)
     if locked is not None:
         return {}, {}, [locked]
-    problems = [error for error in [unit_kind_error(assessment.unit, framework), appraisal_status_error(assessment)]
-                if error]
+    problems = [
+        error
+        for error in [unit_kind_error(assessment.unit, framework), appraisal_status_error(assessment)]
+        if error
+    ]
     leaves, unknown = _leaves_and_problems(framework, entries)
     problems += unknown
     current = {}
     if assessment.pk:
-        current = {s.criterion_id: s for s in Score.objects.filter(assessment=assessment, criterion__in=leaves.values())}
+        current = {
+            s.criterion_id: s
+            for s in Score.objects.filter(assessment=assessment, criterion__in=leaves.values())
+        }
     for code, entry in entries.items():
         criterion = leaves.get(code)
         if criterion is None:
             continue
         if criterion.source != CriterionSource.SELF:
-            problems.append(ServiceError(N_("%(code)s is scored by the survey, not by appraisal."),
-                                         params={"code": code}, obj=criterion, field="appraised_points", criterion=code))
+            problems.append(
+                ServiceError(
+                    N_("%(code)s is scored by the survey, not by appraisal."),
+                    params={"code": code},
+                    obj=criterion,
+                    field="appraised_points",
+                    criterion=code,
+                )
+            )
             continue
         points_problems = _points_problems(criterion, entry.points, "appraised_points")
         problems += points_problems
         score = current.get(criterion.pk)
         self_points = score.self_points if score else None
-        if not points_problems and entry.points is not None and entry.points != self_points and not (
-            entry.reason or ""
-        ).strip():
-            problems.append(ServiceError(
-                N_("The appraised points %(new)s differ from the self-assessed %(old)s; a reason is required."),
-                params={"new": entry.points, "old": self_points}, obj=criterion, field="appraisal_reason",
-                criterion=code,
-            ))
+        if (
+            not points_problems
+            and entry.points is not None
+            and entry.points != self_points
+            and not (entry.reason or "").strip()
+        ):
+            problems.append(
+                ServiceError(
+                    N_(
+                        "The appraised points %(new)s differ from the self-assessed %(old)s; a reason is required."
+                    ),
+                    params={"new": entry.points, "old": self_points},
+                    obj=criterion,
+                    field="appraisal_reason",
+                    criterion=code,
+                )
+            )
     return leaves, current, problems
 
 
@@ -326,7 +453,9 @@ def scores_apply_appraisal(
 
     When every applicable self-assessed leaf then has appraised points, the assessment is marked
     appraised (its result stops being provisional)."""
-    assessment = Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
+    assessment = (
+        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
+    )
     leaves, _current, problems = _appraisal_problems(assessment, entries)
     refuse(problems)
     updates: dict[str, dict] = {}
@@ -367,8 +496,17 @@ def _set_status(assessment: Assessment, status: str, *, actor, via, reason: str 
         assessment.explanation_round += 1
         fields.append("explanation_round")
     assessment.save(update_fields=fields)
-    audit(assessment.framework, assessment=assessment, action="status", field="status", old=old, new=status,
-           actor=actor, via=via, reason=reason).save()
+    audit(
+        assessment.framework,
+        assessment=assessment,
+        action="status",
+        field="status",
+        old=old,
+        new=status,
+        actor=actor,
+        via=via,
+        reason=reason,
+    ).save()
 
 
 def missing_self_scores(assessment: Assessment) -> list[Criterion]:
@@ -393,8 +531,9 @@ def submission_problems(assessment: Assessment) -> list[SubmissionProblem]:
     from django.db.models import Count
 
     leaves = list(
-        Criterion.objects.filter(framework=assessment.framework, is_leaf=True, source=CriterionSource.SELF)
-        .order_by("order")
+        Criterion.objects.filter(
+            framework=assessment.framework, is_leaf=True, source=CriterionSource.SELF
+        ).order_by("order")
     )
     scores = {
         s.criterion_id: s
@@ -420,27 +559,45 @@ def submission_problems(assessment: Assessment) -> list[SubmissionProblem]:
 def assessment_submit(*, assessment: Assessment, actor=None, via=Via.WEB) -> Assessment:
     """Submit (nộp) a self-assessment: every self leaf scored or not applicable, and every scored
     leaf backed by evidence or a written explanation."""
-    assessment = Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
+    assessment = (
+        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
+    )
     framework_ensure_editable(assessment.framework)
     if assessment.status not in SELF_STATUSES:
-        raise WorkflowError(N_("Only a draft or returned assessment can be submitted."), obj=assessment,
-                            field="status")
+        raise WorkflowError(
+            N_("Only a draft or returned assessment can be submitted."), obj=assessment, field="status"
+        )
     problems = submission_problems(assessment)
     unscored = [p.criterion.code for p in problems if p.reason == "unscored"]
     unproven = [p.criterion.code for p in problems if p.reason == "unproven"]
     refusals = []
     if unscored:
-        refusals.append(ServiceError(N_("Not every criterion is scored yet: %(codes)s."),
-                                     params={"codes": ", ".join(unscored)}, obj=assessment, field="self_points"))
+        refusals.append(
+            ServiceError(
+                N_("Not every criterion is scored yet: %(codes)s."),
+                params={"codes": ", ".join(unscored)},
+                obj=assessment,
+                field="self_points",
+            )
+        )
     if unproven:
-        refusals.append(ServiceError(
-            N_("These criteria have points but neither evidence nor a written explanation: %(codes)s."),
-            params={"codes": ", ".join(unproven)}, obj=assessment, field="evidence",
-        ))
+        refusals.append(
+            ServiceError(
+                N_("These criteria have points but neither evidence nor a written explanation: %(codes)s."),
+                params={"codes": ", ".join(unproven)},
+                obj=assessment,
+                field="evidence",
+            )
+        )
     refuse(refusals)
     was_returned = assessment.status == AssessmentStatus.RETURNED
-    _set_status(assessment, AssessmentStatus.SUBMITTED, actor=actor, via=via,
-                reason=_("resubmitted after explanation") if was_returned else "")
+    _set_status(
+        assessment,
+        AssessmentStatus.SUBMITTED,
+        actor=actor,
+        via=via,
+        reason=_("resubmitted after explanation") if was_returned else "",
+    )
     results_recompute(assessment.framework, assessment_ids=[assessment.pk])
     notify("assessment_submitted", assessment.pk)
     return assessment
@@ -448,34 +605,56 @@ def assessment_submit(*, assessment: Assessment, actor=None, via=Via.WEB) -> Ass
 
 @transaction.atomic
 def assessment_return(
-    *, assessment: Assessment, message: str, criteria: Mapping[str, str] | None = None, actor=None, via=Via.WEB
+    *,
+    assessment: Assessment,
+    message: str,
+    criteria: Mapping[str, str] | None = None,
+    actor=None,
+    via=Via.WEB,
 ) -> Assessment:
     """Return a submitted assessment for explanation (giải trình): a message, and for each listed
     criterion code the reason it must be explained. The unit answers per criterion and resubmits."""
-    assessment = Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
+    assessment = (
+        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
+    )
     framework_ensure_editable(assessment.framework)
     if assessment.status != AssessmentStatus.SUBMITTED:
-        raise WorkflowError(N_("Only a submitted assessment can be returned for explanation."), obj=assessment,
-                            field="status")
+        raise WorkflowError(
+            N_("Only a submitted assessment can be returned for explanation."), obj=assessment, field="status"
+        )
     if not message.strip():
-        raise ServiceError(N_("Say what needs explaining when returning an assessment."), obj=assessment,
-                           field="message")
+        raise ServiceError(
+            N_("Say what needs explaining when returning an assessment."), obj=assessment, field="message"
+        )
     criteria = {code: (reason or "").strip() for code, reason in (criteria or {}).items()}
     without_reason = sorted(code for code, reason in criteria.items() if not reason)
     if without_reason:
-        raise ServiceError(N_("Give a reason for each criterion to explain: %(codes)s."),
-                           params={"codes": ", ".join(without_reason)}, obj=assessment, field="criteria",
-                           criterion=without_reason[0])
+        raise ServiceError(
+            N_("Give a reason for each criterion to explain: %(codes)s."),
+            params={"codes": ", ".join(without_reason)},
+            obj=assessment,
+            field="criteria",
+            criterion=without_reason[0],
+        )
     _set_status(assessment, AssessmentStatus.RETURNED, actor=actor, via=via, reason=message)
     assessment.return_message = message.strip()
     assessment.save(update_fields=["return_message", "updated_at"])
     if criteria:
         leaves = _leaves_by_code(assessment.framework, criteria)
         _apply(
-            assessment, leaves,
-            {code: {"explanation_request": reason, "explanation_requested_round": assessment.explanation_round}
-             for code, reason in criteria.items()},
-            action="explanation_request", actor=actor, via=via, reasons=criteria,
+            assessment,
+            leaves,
+            {
+                code: {
+                    "explanation_request": reason,
+                    "explanation_requested_round": assessment.explanation_round,
+                }
+                for code, reason in criteria.items()
+            },
+            action="explanation_request",
+            actor=actor,
+            via=via,
+            reasons=criteria,
         )
     results_recompute(assessment.framework, assessment_ids=[assessment.pk])
     notify("assessment_returned", assessment.pk)
@@ -483,16 +662,30 @@ def assessment_return(
 
 
 @transaction.atomic
-def score_explain(*, assessment: Assessment, code: str, explanation: str, actor=None, via=Via.WEB) -> ApplyResult:
+def score_explain(
+    *, assessment: Assessment, code: str, explanation: str, actor=None, via=Via.WEB
+) -> ApplyResult:
     """The unit's answer (giải trình) to an explanation request on one criterion."""
-    assessment = Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
+    assessment = (
+        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
+    )
     framework_ensure_editable(assessment.framework)
     if assessment.status != AssessmentStatus.RETURNED:
-        raise WorkflowError(N_("Explanations are given while the assessment is returned for explanation."),
-                            obj=assessment, field="explanation", criterion=code)
+        raise WorkflowError(
+            N_("Explanations are given while the assessment is returned for explanation."),
+            obj=assessment,
+            field="explanation",
+            criterion=code,
+        )
     leaves = _leaves_by_code(assessment.framework, [code])
-    return _apply(assessment, leaves, {code: {"explanation": explanation.strip()}}, action="explain", actor=actor,
-                  via=via)
+    return _apply(
+        assessment,
+        leaves,
+        {code: {"explanation": explanation.strip()}},
+        action="explain",
+        actor=actor,
+        via=via,
+    )
 
 
 @transaction.atomic
@@ -500,8 +693,9 @@ def assessment_mark_appraised(*, assessment: Assessment, actor=None, via=Via.WEB
     assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
     framework_ensure_editable(assessment.framework)
     if assessment.status not in (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED):
-        raise WorkflowError(N_("Only a submitted assessment can be marked appraised."), obj=assessment,
-                            field="status")
+        raise WorkflowError(
+            N_("Only a submitted assessment can be marked appraised."), obj=assessment, field="status"
+        )
     if assessment.status != AssessmentStatus.APPRAISED:
         _set_status(assessment, AssessmentStatus.APPRAISED, actor=actor, via=via)
         notify("assessment_appraised", assessment.pk)
@@ -520,13 +714,23 @@ def _survey_problems(
     codes = {code for values in entries.values() for code in values}
     found = {c.code: c for c in Criterion.objects.filter(framework=framework, code__in=codes)}
     problems = [
-        ServiceError(N_("Criterion %(code)s is not in framework %(framework)s."), code=ErrorCode.NOT_FOUND,
-                     params={"code": code, "framework": framework.code}, obj=framework, criterion=code)
+        ServiceError(
+            N_("Criterion %(code)s is not in framework %(framework)s."),
+            code=ErrorCode.NOT_FOUND,
+            params={"code": code, "framework": framework.code},
+            obj=framework,
+            criterion=code,
+        )
         for code in sorted(codes - set(found))
     ]
     problems += [
-        ServiceError(N_("Criterion %(code)s is not a survey criterion."), params={"code": code}, obj=criterion,
-                     field="appraised_points", criterion=code)
+        ServiceError(
+            N_("Criterion %(code)s is not a survey criterion."),
+            params={"code": code},
+            obj=criterion,
+            field="appraised_points",
+            criterion=code,
+        )
         for code, criterion in sorted(found.items())
         if not criterion.is_leaf or criterion.source != CriterionSource.SURVEY
     ]
@@ -535,8 +739,15 @@ def _survey_problems(
     for unit_code, values in entries.items():
         unit = units.get(unit_code)
         if unit is None:
-            problems.append(ServiceError(N_("Unknown unit %(code)s."), code=ErrorCode.NOT_FOUND,
-                                         params={"code": unit_code, "unit": unit_code}, obj=unit_code, field="unit"))
+            problems.append(
+                ServiceError(
+                    N_("Unknown unit %(code)s."),
+                    code=ErrorCode.NOT_FOUND,
+                    params={"code": unit_code, "unit": unit_code},
+                    obj=unit_code,
+                    field="unit",
+                )
+            )
             continue
         kind_error = unit_kind_error(unit, framework)
         if kind_error is not None:
@@ -552,7 +763,9 @@ def _survey_problems(
     return leaves, units, problems
 
 
-def survey_problems(*, framework: Framework, entries: Mapping[str, Mapping[str, Decimal | None]]) -> list[ServiceError]:
+def survey_problems(
+    *, framework: Framework, entries: Mapping[str, Mapping[str, Decimal | None]]
+) -> list[ServiceError]:
     """Every reason survey_apply would refuse these entries (reads, writes nothing): importers place
     them on their cells before anything is written."""
     return _survey_problems(framework, entries)[2]
@@ -571,16 +784,34 @@ def survey_apply(
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     leaves, units, problems = _survey_problems(framework, entries)
     refuse(problems)
-    assessments = {a.unit_id: a for a in Assessment.objects.filter(framework=framework, unit__in=units.values())
-                   .select_related("unit")}
-    missing = [Assessment(unit=unit, framework=framework) for unit in units.values() if unit.pk not in assessments]
+    assessments = {
+        a.unit_id: a
+        for a in Assessment.objects.filter(framework=framework, unit__in=units.values()).select_related(
+            "unit"
+        )
+    }
+    missing = [
+        Assessment(unit=unit, framework=framework) for unit in units.values() if unit.pk not in assessments
+    ]
     if missing:
         Assessment.objects.bulk_create(missing, batch_size=1000)
-        assessments = {a.unit_id: a for a in Assessment.objects.filter(framework=framework, unit__in=units.values())
-                       .select_related("unit")}
+        assessments = {
+            a.unit_id: a
+            for a in Assessment.objects.filter(framework=framework, unit__in=units.values()).select_related(
+                "unit"
+            )
+        }
         AuditEntry.objects.bulk_create(
-            [audit(framework, assessment=assessments[a.unit_id], action="assessment_create", actor=actor, via=via)
-             for a in missing],
+            [
+                audit(
+                    framework,
+                    assessment=assessments[a.unit_id],
+                    action="assessment_create",
+                    actor=actor,
+                    via=via,
+                )
+                for a in missing
+            ],
             batch_size=1000,
         )
     for assessment in assessments.values():
@@ -598,7 +829,9 @@ def survey_apply(
 
 
 @transaction.atomic
-def assessment_extend_deadline(*, assessment: Assessment, until, reason: str, actor=None, via=Via.WEB) -> Assessment:
+def assessment_extend_deadline(
+    *, assessment: Assessment, until, reason: str, actor=None, via=Via.WEB
+) -> Assessment:
     """Give one unit more time for its self-assessment (gia hạn)."""
     assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
     framework_ensure_editable(assessment.framework)
@@ -607,14 +840,23 @@ def assessment_extend_deadline(*, assessment: Assessment, until, reason: str, ac
     if until is None or until <= timezone.now():
         raise ServiceError(N_("The new deadline must be in the future."), obj=assessment, field="until")
     if assessment.framework.self_deadline and until <= assessment.framework.self_deadline:
-        raise ServiceError(N_("An extension must end after the framework's deadline."), obj=assessment,
-                           field="until")
+        raise ServiceError(
+            N_("An extension must end after the framework's deadline."), obj=assessment, field="until"
+        )
     old = assessment.self_deadline_extended_to
     assessment.self_deadline_extended_to = until
     assessment.save(update_fields=["self_deadline_extended_to", "updated_at"])
-    audit(assessment.framework, assessment=assessment, action="deadline_extension", field="self_deadline",
-           old=when_text(old or assessment.framework.self_deadline), new=when_text(until), reason=reason, actor=actor,
-           via=via).save()
+    audit(
+        assessment.framework,
+        assessment=assessment,
+        action="deadline_extension",
+        field="self_deadline",
+        old=when_text(old or assessment.framework.self_deadline),
+        new=when_text(until),
+        reason=reason,
+        actor=actor,
+        via=via,
+    ).save()
     return assessment
 
 
@@ -625,11 +867,18 @@ def assessment_extend_deadline(*, assessment: Assessment, until, reason: str, ac
 def appraisal_accept_self(*, assessment: Assessment, area_code: str | None = None, actor=None, via=Via.WEB):
     """Accept the unit's own points as appraised, for every self leaf or those of one area, in one step.
     Leaves already appraised keep their appraisal."""
-    leaves = Criterion.objects.filter(framework=assessment.framework_id, is_leaf=True, source=CriterionSource.SELF)
+    leaves = Criterion.objects.filter(
+        framework=assessment.framework_id, is_leaf=True, source=CriterionSource.SELF
+    )
     if area_code:
         leaves = leaves.filter(area__code=area_code)
-    rows = Score.objects.filter(assessment=assessment, criterion__in=leaves, appraised_points__isnull=True,
-                                self_points__isnull=False, not_applicable=False).select_related("criterion")
+    rows = Score.objects.filter(
+        assessment=assessment,
+        criterion__in=leaves,
+        appraised_points__isnull=True,
+        self_points__isnull=False,
+        not_applicable=False,
+    ).select_related("criterion")
     entries = {row.criterion.code: AppraisalEntry(row.self_points) for row in rows}
     if not entries:
         return ApplyResult()
@@ -647,9 +896,15 @@ def evidence_file_error(upload) -> ServiceError | None:
     if not name.endswith(EVIDENCE_EXTENSIONS):
         return ServiceError(N_("Evidence files must be PDF, Word, Excel, JPG or PNG."), field="file")
     if upload.size > settings.PARINDEX_EVIDENCE_MAX_BYTES:
-        return ServiceError(N_("The file is larger than %(size)s MB."), field="file", params={
-            "size": format_decimal(Decimal(settings.PARINDEX_EVIDENCE_MAX_BYTES) / (1024 * 1024), places=1)
-        })
+        return ServiceError(
+            N_("The file is larger than %(size)s MB."),
+            field="file",
+            params={
+                "size": format_decimal(
+                    Decimal(settings.PARINDEX_EVIDENCE_MAX_BYTES) / (1024 * 1024), places=1
+                )
+            },
+        )
     return None
 
 
@@ -659,34 +914,68 @@ def evidence_file_problem(upload) -> str | None:
 
 
 @transaction.atomic
-def evidence_add(*, assessment: Assessment, code: str, upload=None, document_number: str = "", document_date=None,
-                 page: str = "", description: str = "", actor=None, via=Via.WEB) -> Evidence:
+def evidence_add(
+    *,
+    assessment: Assessment,
+    code: str,
+    upload=None,
+    document_number: str = "",
+    document_date=None,
+    page: str = "",
+    description: str = "",
+    actor=None,
+    via=Via.WEB,
+) -> Evidence:
     """Attach evidence to a self-assessed leaf: a file, or a reference to an issued document."""
     assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
     framework_ensure_editable(assessment.framework)
     if assessment.status not in SELF_STATUSES:
-        raise WorkflowError(N_("Evidence can be added only before submission or when returned for explanation."),
-                            obj=assessment, field="status", criterion=code)
+        raise WorkflowError(
+            N_("Evidence can be added only before submission or when returned for explanation."),
+            obj=assessment,
+            field="status",
+            criterion=code,
+        )
     criterion = _leaves_by_code(assessment.framework, [code])[code]
     if criterion.source != CriterionSource.SELF:
-        raise ServiceError(N_("%(code)s is scored by the survey, not by the unit."), params={"code": code},
-                           obj=criterion, criterion=code)
+        raise ServiceError(
+            N_("%(code)s is scored by the survey, not by the unit."),
+            params={"code": code},
+            obj=criterion,
+            criterion=code,
+        )
     if upload is None and not document_number.strip():
-        raise ServiceError(N_("Attach a file or give the number of an issued document."), obj=assessment,
-                           field="document_number", criterion=code)
+        raise ServiceError(
+            N_("Attach a file or give the number of an issued document."),
+            obj=assessment,
+            field="document_number",
+            criterion=code,
+        )
     if upload is not None:
         refuse([error for error in [evidence_file_error(upload)] if error])
     score, _created = Score.objects.get_or_create(assessment=assessment, criterion=criterion)
-    evidence = Evidence(score=score, document_number=document_number.strip(), document_date=document_date,
-                        page=page.strip(), description=description.strip(),
-                        uploaded_by=actor if getattr(actor, "pk", None) else None)
+    evidence = Evidence(
+        score=score,
+        document_number=document_number.strip(),
+        document_date=document_date,
+        page=page.strip(),
+        description=description.strip(),
+        uploaded_by=actor if getattr(actor, "pk", None) else None,
+    )
     if upload is not None:
         evidence.file.save(upload.name.rsplit("/", 1)[-1], upload, save=False)
     evidence.full_clean()
     evidence.save()
-    audit(assessment.framework, assessment=assessment, criterion=criterion, action="evidence_add", field="evidence",
-           new=evidence.file.name.rsplit("/", 1)[-1] if evidence.file else evidence.document_number, actor=actor,
-           via=via).save()
+    audit(
+        assessment.framework,
+        assessment=assessment,
+        criterion=criterion,
+        action="evidence_add",
+        field="evidence",
+        new=evidence.file.name.rsplit("/", 1)[-1] if evidence.file else evidence.document_number,
+        actor=actor,
+        via=via,
+    ).save()
     return evidence
 
 
@@ -696,16 +985,28 @@ def evidence_delete(*, evidence: Evidence, actor=None, via=Via.WEB) -> None:
     assessment = score.assessment
     framework_ensure_editable(assessment.framework)
     if assessment.status not in SELF_STATUSES:
-        raise WorkflowError(N_("Evidence can be removed only before submission or when returned for explanation."),
-                            obj=assessment, field="status", criterion=score.criterion.code)
+        raise WorkflowError(
+            N_("Evidence can be removed only before submission or when returned for explanation."),
+            obj=assessment,
+            field="status",
+            criterion=score.criterion.code,
+        )
     label = evidence.file.name.rsplit("/", 1)[-1] if evidence.file else evidence.document_number
     stored = evidence.file.name if evidence.file else None
     storage = evidence.file.storage if evidence.file else None
     evidence.delete()
     if stored:
         transaction.on_commit(lambda: storage.delete(stored))
-    audit(assessment.framework, assessment=assessment, criterion=score.criterion, action="evidence_delete",
-           field="evidence", old=label, actor=actor, via=via).save()
+    audit(
+        assessment.framework,
+        assessment=assessment,
+        criterion=score.criterion,
+        action="evidence_delete",
+        field="evidence",
+        old=label,
+        actor=actor,
+        via=via,
+    ).save()
 
 
 @transaction.atomic
@@ -713,8 +1014,14 @@ def assessment_delete(*, assessment: Assessment, actor=None, via=Via.WEB) -> Non
     """Delete an assessment of an unpublished framework (its scores and evidence with it) and re-rank."""
     framework = editable_framework(assessment.framework)
     assessment = Assessment.objects.select_related("unit").get(pk=assessment.pk)
-    audit(framework, action="assessment_delete", field="assessment", old=assessment.unit.code, actor=actor,
-           via=via).save()
+    audit(
+        framework,
+        action="assessment_delete",
+        field="assessment",
+        old=assessment.unit.code,
+        actor=actor,
+        via=via,
+    ).save()
     assessment.delete()
     results_recompute(framework)
 
@@ -733,8 +1040,12 @@ def scores_apply_fields(
     then the survey points of survey leaves (survey_apply). Nothing else is checked here."""
     assessment = Assessment.objects.select_related("framework", "unit").get(pk=assessment.pk)
     leaves = _leaves_by_code(assessment.framework, changes)
-    current = {s.criterion.code: s for s in Score.objects.filter(assessment=assessment, criterion__in=leaves.values())
-               .select_related("criterion")}
+    current = {
+        s.criterion.code: s
+        for s in Score.objects.filter(assessment=assessment, criterion__in=leaves.values()).select_related(
+            "criterion"
+        )
+    }
     self_entries: dict[str, SelfEntry] = {}
     appraisal_entries: dict[str, AppraisalEntry] = {}
     survey_entries: dict[str, Decimal | None] = {}
@@ -746,19 +1057,26 @@ def scores_apply_fields(
 
         if set(values) & set(SELF_FIELDS):
             self_entries[code] = SelfEntry(
-                value("self_points"), not_applicable=bool(value("not_applicable")),
-                note=values.get("note"), evidence_reference=values.get("evidence_reference"),
+                value("self_points"),
+                not_applicable=bool(value("not_applicable")),
+                note=values.get("note"),
+                evidence_reference=values.get("evidence_reference"),
             )
         if set(values) & set(APPRAISAL_FIELDS):
             if leaves[code].source == CriterionSource.SURVEY:
                 survey_entries[code] = value("appraised_points")
             else:
-                appraisal_entries[code] = AppraisalEntry(value("appraised_points"),
-                                                         reason=value("appraisal_reason") or "")
+                appraisal_entries[code] = AppraisalEntry(
+                    value("appraised_points"), reason=value("appraisal_reason") or ""
+                )
     if self_entries:
         scores_apply_self(assessment=assessment, entries=self_entries, actor=actor, via=via, on_behalf=True)
     if appraisal_entries:
         scores_apply_appraisal(assessment=assessment, entries=appraisal_entries, actor=actor, via=via)
     if survey_entries:
-        survey_apply(framework=assessment.framework, entries={assessment.unit.code: survey_entries}, actor=actor,
-                     via=via)
+        survey_apply(
+            framework=assessment.framework,
+            entries={assessment.unit.code: survey_entries},
+            actor=actor,
+            via=via,
+        )

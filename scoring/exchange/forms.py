@@ -9,10 +9,14 @@ from units.models import UnitKind
 
 class UploadForm(forms.Form):
     file = forms.FileField(label=_("Workbook (.xlsx)"))
-    stage = forms.ChoiceField(label=_("What the file holds"), choices=[
-        (ImportKind.SELF, _("Self-assessed points (Điểm tự đánh giá)")),
-        (ImportKind.APPRAISAL, _("Appraised points (Điểm thẩm định) with reasons")),
-    ], initial=ImportKind.SELF)
+    stage = forms.ChoiceField(
+        label=_("What the file holds"),
+        choices=[
+            (ImportKind.SELF, _("Self-assessed points (Điểm tự đánh giá)")),
+            (ImportKind.APPRAISAL, _("Appraised points (Điểm thẩm định) with reasons")),
+        ],
+        initial=ImportKind.SELF,
+    )
 
     def __init__(self, *args, stages=(ImportKind.SELF,), **kwargs):
         super().__init__(*args, **kwargs)
@@ -24,8 +28,10 @@ class UploadForm(forms.Form):
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if upload.size > settings.PARINDEX_UPLOAD_MAX_BYTES:
-            raise forms.ValidationError(_("The file is larger than the limit of %(mb)s MB.") % {
-                "mb": settings.PARINDEX_UPLOAD_MAX_BYTES // (1024 * 1024)})
+            raise forms.ValidationError(
+                _("The file is larger than the limit of %(mb)s MB.")
+                % {"mb": settings.PARINDEX_UPLOAD_MAX_BYTES // (1024 * 1024)}
+            )
         return upload
 
 
@@ -42,7 +48,9 @@ class FrameworkImportForm(forms.Form):
     year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
     bands = forms.CharField(label=_("Grade bands"), initial=DEFAULT_BANDS, max_length=300)
     decimals = forms.IntegerField(label=_("Index decimals"), min_value=0, max_value=4, initial=2)
-    legal_basis = forms.CharField(label=_("Legal basis"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    legal_basis = forms.CharField(
+        label=_("Legal basis"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def __init__(self, *args, authorities=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -92,7 +92,8 @@ def framework_version(framework: Framework) -> str:
     import. Deliberately not `updated_at`, which also moves when deadlines or the status change."""
     digest = hashlib.sha256()
     for code, max_points, kind, source, allows_na in (
-        Criterion.objects.filter(framework=framework).order_by("order")
+        Criterion.objects.filter(framework=framework)
+        .order_by("order")
         .values_list("code", "max_points", "kind", "source", "allows_not_applicable")
     ):
         digest.update(f"{code}|{max_points.normalize():f}|{kind}|{source}|{int(allows_na)}\n".encode())
@@ -101,7 +102,8 @@ def framework_version(framework: Framework) -> str:
 
 def _formula_problem(table: Table, row, key: str) -> Problem:
     return table.problem(
-        N_("The cell holds a formula; formulas are not accepted here. Type the value itself."), cell=row.cell(key)
+        N_("The cell holds a formula; formulas are not accepted here. Type the value itself."),
+        cell=row.cell(key),
     )
 
 
@@ -147,9 +149,13 @@ def _max_points_problem(table: Table, cell: str, value) -> tuple:
     if parsed is NOT_APPLICABLE:
         return None, table.problem(N_("%(value)r is not a number."), cell=cell, value=cell_text(value))
     if parsed < 0:
-        return None, table.problem(N_("%(value)s is negative; points cannot be negative."), cell=cell, value=parsed)
+        return None, table.problem(
+            N_("%(value)s is negative; points cannot be negative."), cell=cell, value=parsed
+        )
     if decimal_places(parsed) > 2:
-        return None, table.problem(N_("%(value)s has more than two decimals."), cell=cell, value=parsed.normalize())
+        return None, table.problem(
+            N_("%(value)s has more than two decimals."), cell=cell, value=parsed.normalize()
+        )
     return parsed, None
 
 
@@ -158,7 +164,9 @@ def _max_points_problem(table: Table, cell: str, value) -> tuple:
 FRAMEWORK_COLUMNS = (
     Column("code", ("Mã", "code", "Mã tiêu chí", "Mã số"), required=True, label="Mã"),
     Column("title", ("Tiêu chí", "title", "Tên tiêu chí", "Nội dung"), required=True, label="Tiêu chí"),
-    Column("max_points", ("Điểm tối đa", "max_points", "max points", "max"), required=True, label="Điểm tối đa"),
+    Column(
+        "max_points", ("Điểm tối đa", "max_points", "max points", "max"), required=True, label="Điểm tối đa"
+    ),
     Column("kind", ("Loại", "kind"), label="Loại"),
     Column("source", ("Nguồn", "source"), label="Nguồn"),
     Column("guidance", ("Hướng dẫn", "guidance", "Hướng dẫn chấm điểm"), label="Hướng dẫn"),
@@ -166,18 +174,31 @@ FRAMEWORK_COLUMNS = (
 FRAMEWORK_HEADER = ["Mã", "Tiêu chí", "Điểm tối đa", "Loại", "Nguồn", "Hướng dẫn"]
 
 _KIND_NAMES = {
-    "": CriterionKind.SCORE, "score": CriterionKind.SCORE, "diem": CriterionKind.SCORE,
-    "bonus": CriterionKind.BONUS, "thuong": CriterionKind.BONUS, "diem thuong": CriterionKind.BONUS,
-    "cong": CriterionKind.BONUS, "diem cong": CriterionKind.BONUS,
-    "penalty": CriterionKind.PENALTY, "tru": CriterionKind.PENALTY, "diem tru": CriterionKind.PENALTY,
-    "phat": CriterionKind.PENALTY, "diem phat": CriterionKind.PENALTY,
+    "": CriterionKind.SCORE,
+    "score": CriterionKind.SCORE,
+    "diem": CriterionKind.SCORE,
+    "bonus": CriterionKind.BONUS,
+    "thuong": CriterionKind.BONUS,
+    "diem thuong": CriterionKind.BONUS,
+    "cong": CriterionKind.BONUS,
+    "diem cong": CriterionKind.BONUS,
+    "penalty": CriterionKind.PENALTY,
+    "tru": CriterionKind.PENALTY,
+    "diem tru": CriterionKind.PENALTY,
+    "phat": CriterionKind.PENALTY,
+    "diem phat": CriterionKind.PENALTY,
 }
 _SOURCE_NAMES = {
-    "": CriterionSource.SELF, "self": CriterionSource.SELF, "tu danh gia": CriterionSource.SELF,
+    "": CriterionSource.SELF,
+    "self": CriterionSource.SELF,
+    "tu danh gia": CriterionSource.SELF,
     "tu cham": CriterionSource.SELF,
-    "survey": CriterionSource.SURVEY, "dieu tra": CriterionSource.SURVEY,
-    "dieu tra xa hoi hoc": CriterionSource.SURVEY, "dtxhh": CriterionSource.SURVEY,
-    "dieu tra xhh": CriterionSource.SURVEY, "xhh": CriterionSource.SURVEY,
+    "survey": CriterionSource.SURVEY,
+    "dieu tra": CriterionSource.SURVEY,
+    "dieu tra xa hoi hoc": CriterionSource.SURVEY,
+    "dtxhh": CriterionSource.SURVEY,
+    "dieu tra xhh": CriterionSource.SURVEY,
+    "xhh": CriterionSource.SURVEY,
 }
 
 
@@ -204,7 +225,9 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
             title = row.text("title")
             if not code and not title and row.get("max_points") is None and not row.formulas:
                 continue
-            formulas = [key for key in ("code", "title", "kind", "source", "guidance") if row.has_formula(key)]
+            formulas = [
+                key for key in ("code", "title", "kind", "source", "guidance") if row.has_formula(key)
+            ]
             if formulas:
                 problems += [_formula_problem(table, row, key) for key in formulas]
                 continue
@@ -213,13 +236,18 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
             max_formula = row.has_formula("max_points")
             broken = False
             if not CODE_RE.match(code):
-                problems.append(table.problem(
-                    N_("%(code)r is not a criterion code; codes look like 1, 1.2 or 1.2.3."),
-                    cell=row.cell("code"), code=code,
-                ))
+                problems.append(
+                    table.problem(
+                        N_("%(code)r is not a criterion code; codes look like 1, 1.2 or 1.2.3."),
+                        cell=row.cell("code"),
+                        code=code,
+                    )
+                )
                 broken = True
             if not title:
-                problems.append(table.problem(N_("The title of the criterion is missing."), cell=row.cell("title")))
+                problems.append(
+                    table.problem(N_("The title of the criterion is missing."), cell=row.cell("title"))
+                )
             max_points, problem = _max_points_problem(
                 table, row.cell("max_points"), None if max_formula else row.get("max_points")
             )
@@ -227,20 +255,32 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
                 problems.append(problem)
             kind = _KIND_NAMES.get(normalize_name(row.text("kind")))
             if kind is None:
-                problems.append(table.problem(
-                    N_("Unknown kind %(value)r; use score, bonus or penalty."), cell=row.cell("kind"),
-                    value=row.text("kind"),
-                ))
+                problems.append(
+                    table.problem(
+                        N_("Unknown kind %(value)r; use score, bonus or penalty."),
+                        cell=row.cell("kind"),
+                        value=row.text("kind"),
+                    )
+                )
             source_value = _SOURCE_NAMES.get(normalize_name(row.text("source")))
             if source_value is None:
-                problems.append(table.problem(
-                    N_("Unknown source %(value)r; use self or survey."), cell=row.cell("source"),
-                    value=row.text("source"),
-                ))
+                problems.append(
+                    table.problem(
+                        N_("Unknown source %(value)r; use self or survey."),
+                        cell=row.cell("source"),
+                        value=row.text("source"),
+                    )
+                )
             if broken:
                 continue
-            criterion_row = CriterionRow(code, title, max_points, kind or CriterionKind.SCORE,
-                                         source_value or CriterionSource.SELF, row.text("guidance"))
+            criterion_row = CriterionRow(
+                code,
+                title,
+                max_points,
+                kind or CriterionKind.SCORE,
+                source_value or CriterionSource.SELF,
+                row.text("guidance"),
+            )
             rows.append(criterion_row)
             places[id(criterion_row)] = _FrameworkRow(
                 row.number, {key: row.cell(key) for key in table.columns}, max_formula=max_formula
@@ -248,10 +288,14 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
         parents = {r.code.rpartition(".")[0] for r in rows}
         for r in rows:
             if r.code not in parents and places[id(r)].max_formula:
-                problems.append(table.problem(
-                    N_("The cell holds a formula; formulas are not accepted here. Type the value itself."),
-                    cell=places[id(r)].cells["max_points"],
-                ))
+                problems.append(
+                    table.problem(
+                        N_(
+                            "The cell holds a formula; formulas are not accepted here. Type the value itself."
+                        ),
+                        cell=places[id(r)].cells["max_points"],
+                    )
+                )
 
         def locate(error: ServiceError) -> str:
             place = places[id(error.obj)]
@@ -266,8 +310,19 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
 
 
 def import_framework_file(
-    source, *, code: str, authority: str, unit_kind: str, year: int, name: str, bands: str | None = None,
-    decimals: int = 2, legal_basis: str = "", actor=None, via: str = Via.COMMAND, file_name: str | None = None,
+    source,
+    *,
+    code: str,
+    authority: str,
+    unit_kind: str,
+    year: int,
+    name: str,
+    bands: str | None = None,
+    decimals: int = 2,
+    legal_basis: str = "",
+    actor=None,
+    via: str = Via.COMMAND,
+    file_name: str | None = None,
 ) -> Framework:
     """Read the options and the file, then create the framework through framework_create (whose
     refusals are reported with the file's). Raises SpreadsheetError."""
@@ -278,8 +333,12 @@ def import_framework_file(
         problems.append(Problem(N_("Unknown authority unit %(code)s."), {"code": authority}))
     kind = UnitKind.parse(unit_kind)
     if kind is None:
-        problems.append(Problem(N_("Unknown unit kind %(kind)r; use province, district, department or commune."),
-                                {"kind": unit_kind}))
+        problems.append(
+            Problem(
+                N_("Unknown unit kind %(kind)r; use province, district, department or commune."),
+                {"kind": unit_kind},
+            )
+        )
     parsed_bands = []
     if bands:
         try:
@@ -295,8 +354,17 @@ def import_framework_file(
         raise SpreadsheetError(problems, label)
     try:
         return framework_create(
-            code=code, authority=authority_unit, unit_kind=kind, year=year, name=name, rows=rows,
-            bands=parsed_bands, index_decimals=decimals, legal_basis=legal_basis, actor=actor, via=via,
+            code=code,
+            authority=authority_unit,
+            unit_kind=kind,
+            year=year,
+            name=name,
+            rows=rows,
+            bands=parsed_bands,
+            index_decimals=decimals,
+            legal_basis=legal_basis,
+            actor=actor,
+            via=via,
         )
     except ValidationError as error:
         raise SpreadsheetError(_literal_problems(error), label) from error
@@ -309,16 +377,27 @@ SELF, APPRAISAL = "self", "appraisal"
 ASSESSMENT_COLUMNS = {
     SELF: (
         Column("code", ("Mã", "code", "Mã tiêu chí", "Mã số"), required=True, label="Mã"),
-        Column("points", ("Điểm tự đánh giá", "self_points", "self points", "Điểm tự chấm"), required=True,
-               label="Điểm tự đánh giá"),
-        Column("evidence", ("Tài liệu kiểm chứng", "evidence", "evidence_reference", "TLKC"),
-               label="Tài liệu kiểm chứng"),
+        Column(
+            "points",
+            ("Điểm tự đánh giá", "self_points", "self points", "Điểm tự chấm"),
+            required=True,
+            label="Điểm tự đánh giá",
+        ),
+        Column(
+            "evidence",
+            ("Tài liệu kiểm chứng", "evidence", "evidence_reference", "TLKC"),
+            label="Tài liệu kiểm chứng",
+        ),
         Column("note", ("Ghi chú", "note"), label="Ghi chú"),
     ),
     APPRAISAL: (
         Column("code", ("Mã", "code", "Mã tiêu chí", "Mã số"), required=True, label="Mã"),
-        Column("points", ("Điểm thẩm định", "appraised_points", "appraised points"), required=True,
-               label="Điểm thẩm định"),
+        Column(
+            "points",
+            ("Điểm thẩm định", "appraised_points", "appraised points"),
+            required=True,
+            label="Điểm thẩm định",
+        ),
         Column("reason", ("Lý do", "reason", "Lý do điều chỉnh", "appraisal_reason"), label="Lý do"),
     ),
 }
@@ -350,15 +429,21 @@ class AssessmentImport:
         if not error.criterion:
             return ""
         column = _FIELD_COLUMNS.get(error.field or "", "code")
-        return self.cells.get((error.criterion, column)) or self.cells.get((error.criterion, "points")) or (
-            self.cells.get((error.criterion, "code"), "")
+        return (
+            self.cells.get((error.criterion, column))
+            or self.cells.get((error.criterion, "points"))
+            or (self.cells.get((error.criterion, "code"), ""))
         )
 
 
 # The column of the assessment workbook that holds each field a service may refuse.
 _FIELD_COLUMNS = {
-    "self_points": "points", "not_applicable": "points", "appraised_points": "points",
-    "appraisal_reason": "reason", "note": "note", "evidence_reference": "evidence",
+    "self_points": "points",
+    "not_applicable": "points",
+    "appraised_points": "points",
+    "appraisal_reason": "reason",
+    "note": "note",
+    "evidence_reference": "evidence",
 }
 
 
@@ -367,8 +452,11 @@ def read_metadata(book) -> dict[str, str]:
     sheet = book.sheet(METADATA_SHEET)
     if sheet is None:
         return {}
-    return {cell_text(values[0]): cell_text(values[1]) if len(values) > 1 else ""
-            for _number, values in sheet.rows() if values and values[0] is not None}
+    return {
+        cell_text(values[0]): cell_text(values[1]) if len(values) > 1 else ""
+        for _number, values in sheet.rows()
+        if values and values[0] is not None
+    }
 
 
 @_guarded
@@ -384,20 +472,31 @@ def read_assessment(
         problems: list[Problem] = []
         unit = _resolve_unit(table, metadata, framework, unit_code, problems)
         made_for = metadata.get("framework_version")
-        if made_for and metadata.get("framework", framework.code) == framework.code and (
-            made_for != framework_version(framework)
+        if (
+            made_for
+            and metadata.get("framework", framework.code) == framework.code
+            and (made_for != framework_version(framework))
         ):
-            problems.append(Problem(
-                N_("Framework %(framework)s has changed since this workbook was made (criteria or maximum points "
-                   "were edited). Download a new template and copy your entries into it."),
-                {"framework": framework.code},
-            ))
+            problems.append(
+                Problem(
+                    N_(
+                        "Framework %(framework)s has changed since this workbook was made (criteria or maximum points "
+                        "were edited). Download a new template and copy your entries into it."
+                    ),
+                    {"framework": framework.code},
+                )
+            )
         assessment = Assessment.objects.filter(unit=unit, framework=framework).first() if unit else None
         current = {}
         if assessment is not None:
-            current = {s.criterion.code: s for s in Score.objects.filter(assessment=assessment).select_related("criterion")}
+            current = {
+                s.criterion.code: s
+                for s in Score.objects.filter(assessment=assessment).select_related("criterion")
+            }
         criteria = {c.code: c for c in Criterion.objects.filter(framework=framework)}
-        result = AssessmentImport(framework=framework, unit=unit, stage=stage, file_name=book.name, sheet=table.sheet)
+        result = AssessmentImport(
+            framework=framework, unit=unit, stage=stage, file_name=book.name, sheet=table.sheet
+        )
         seen: dict[str, int] = {}
         for row in table.rows():
             code = criterion_code(row.get("code"))
@@ -405,16 +504,24 @@ def read_assessment(
                 continue  # a title, a total line or a note under the table
             criterion = criteria.get(code)
             if criterion is None:
-                problems.append(table.problem(
-                    N_("Criterion %(code)s is not in framework %(framework)s."), cell=row.cell("code"), code=code,
-                    framework=framework.code,
-                ))
+                problems.append(
+                    table.problem(
+                        N_("Criterion %(code)s is not in framework %(framework)s."),
+                        cell=row.cell("code"),
+                        code=code,
+                        framework=framework.code,
+                    )
+                )
                 continue
             if code in seen:
-                problems.append(table.problem(
-                    N_("Code %(code)s appears twice (first in row %(first)s)."), cell=row.cell("code"), code=code,
-                    first=seen[code],
-                ))
+                problems.append(
+                    table.problem(
+                        N_("Code %(code)s appears twice (first in row %(first)s)."),
+                        cell=row.cell("code"),
+                        code=code,
+                        first=seen[code],
+                    )
+                )
                 continue
             seen[code] = row.number
             if not criterion.is_leaf or criterion.source != CriterionSource.SELF:
@@ -441,10 +548,15 @@ def read_assessment(
                     # The mark repeats the unit's own; the office does not decide it.
                     score = current.get(code)
                     if score is None or not score.not_applicable:
-                        problems.append(table.problem(
-                            N_("Criterion %(code)s is not marked not applicable by the unit; give appraised points."),
-                            cell=row.cell("points"), code=code,
-                        ))
+                        problems.append(
+                            table.problem(
+                                N_(
+                                    "Criterion %(code)s is not marked not applicable by the unit; give appraised points."
+                                ),
+                                cell=row.cell("points"),
+                                code=code,
+                            )
+                        )
                     continue
                 result.appraisal_entries[code] = AppraisalEntry(points=value, reason=row.text("reason"))
         if unit is None:
@@ -453,7 +565,9 @@ def read_assessment(
             if stage == SELF:
                 refusals = scores_self_problems(unit=unit, framework=framework, entries=result.self_entries)
             else:
-                refusals = scores_appraisal_problems(unit=unit, framework=framework, entries=result.appraisal_entries)
+                refusals = scores_appraisal_problems(
+                    unit=unit, framework=framework, entries=result.appraisal_entries
+                )
             problems += _placed(refusals, result._locate, problems, sheet=table.sheet)
     if problems:
         raise SpreadsheetError(problems, book.name)
@@ -475,8 +589,9 @@ def assessment_preview(data: AssessmentImport) -> list[PreviewLine]:
     criteria = {c.code: c for c in Criterion.objects.filter(framework=data.framework).order_by("order")}
     current = {
         s.criterion.code: s
-        for s in Score.objects.filter(assessment__unit=data.unit, assessment__framework=data.framework)
-        .select_related("criterion")
+        for s in Score.objects.filter(
+            assessment__unit=data.unit, assessment__framework=data.framework
+        ).select_related("criterion")
     }
     lines = []
     for code, criterion in criteria.items():
@@ -495,26 +610,36 @@ def assessment_preview(data: AssessmentImport) -> list[PreviewLine]:
     return lines
 
 
-def _resolve_unit(table: Table, metadata: dict, framework: Framework, unit_code: str | None,
-                  problems: list[Problem]) -> Unit | None:
+def _resolve_unit(
+    table: Table, metadata: dict, framework: Framework, unit_code: str | None, problems: list[Problem]
+) -> Unit | None:
     """The unit of the workbook from --unit and/or the metadata; mismatches are problems."""
     meta_unit = metadata.get("unit") or cell_text(preamble_value(table, "Mã đơn vị", "unit code", "unit"))
-    meta_framework = metadata.get("framework") or cell_text(preamble_value(table, "Mã bộ chỉ số", "framework"))
+    meta_framework = metadata.get("framework") or cell_text(
+        preamble_value(table, "Mã bộ chỉ số", "framework")
+    )
     meta_year = metadata.get("year") or cell_text(preamble_value(table, "Năm", "year"))
     if meta_framework and meta_framework != framework.code:
-        problems.append(Problem(
-            N_("This workbook is for framework %(file)s, not %(framework)s."),
-            {"file": meta_framework, "framework": framework.code},
-        ))
+        problems.append(
+            Problem(
+                N_("This workbook is for framework %(file)s, not %(framework)s."),
+                {"file": meta_framework, "framework": framework.code},
+            )
+        )
     if meta_year and meta_year != str(framework.year):
-        problems.append(Problem(
-            N_("This workbook is for the year %(file)s, but framework %(framework)s is of %(year)s."),
-            {"file": meta_year, "framework": framework.code, "year": framework.year},
-        ))
+        problems.append(
+            Problem(
+                N_("This workbook is for the year %(file)s, but framework %(framework)s is of %(year)s."),
+                {"file": meta_year, "framework": framework.code, "year": framework.year},
+            )
+        )
     if unit_code and meta_unit and unit_code != meta_unit:
-        problems.append(Problem(
-            N_("This workbook belongs to unit %(file)s, not %(unit)s."), {"file": meta_unit, "unit": unit_code}
-        ))
+        problems.append(
+            Problem(
+                N_("This workbook belongs to unit %(file)s, not %(unit)s."),
+                {"file": meta_unit, "unit": unit_code},
+            )
+        )
         return None
     code = unit_code or meta_unit
     if not code:
@@ -532,32 +657,65 @@ def apply_assessment(data: AssessmentImport, *, actor=None, via: str = Via.COMMA
     on the workbook's cells."""
     try:
         with transaction.atomic():
-            assessment = assessment_get_or_create(unit=data.unit, framework=data.framework, actor=actor, via=via)
+            assessment = assessment_get_or_create(
+                unit=data.unit, framework=data.framework, actor=actor, via=via
+            )
             if data.stage == SELF:
-                on_behalf = actor is not None and not Membership.objects.filter(
-                    user=actor, unit=data.unit, role=Role.OFFICER
-                ).exists()
-                return scores_apply_self(assessment=assessment, entries=data.self_entries, actor=actor, via=via,
-                                         on_behalf=on_behalf)
-            return scores_apply_appraisal(assessment=assessment, entries=data.appraisal_entries, actor=actor, via=via)
+                on_behalf = (
+                    actor is not None
+                    and not Membership.objects.filter(user=actor, unit=data.unit, role=Role.OFFICER).exists()
+                )
+                return scores_apply_self(
+                    assessment=assessment,
+                    entries=data.self_entries,
+                    actor=actor,
+                    via=via,
+                    on_behalf=on_behalf,
+                )
+            return scores_apply_appraisal(
+                assessment=assessment, entries=data.appraisal_entries, actor=actor, via=via
+            )
     except ServiceError as error:
         raise SpreadsheetError(data.problems(error), data.file_name) from error
     except ValidationError as error:
         raise SpreadsheetError(_literal_problems(error), data.file_name) from error
 
 
-def import_assessment_file(source, *, framework: Framework, stage: str = SELF, unit_code: str | None = None,
-                           actor=None, via: str = Via.COMMAND, name: str | None = None):
+def import_assessment_file(
+    source,
+    *,
+    framework: Framework,
+    stage: str = SELF,
+    unit_code: str | None = None,
+    actor=None,
+    via: str = Via.COMMAND,
+    name: str | None = None,
+):
     data = read_assessment(source, framework=framework, stage=stage, unit_code=unit_code, name=name)
     return data, apply_assessment(data, actor=actor, via=via)
 
 
 # --- survey file ------------------------------------------------------------------------------------
 
-SURVEY_UNIT_COLUMN = Column("unit", ("Mã đơn vị", "unit", "unit code", "unit_code"), required=True, label="Mã đơn vị")
-SURVEY_IGNORED_HEADERS = {normalize_name(n) for n in (
-    "Tên đơn vị", "name", "unit name", "STT", "TT", "Ghi chú", "note", "Tổng", "Tổng điểm", "Tổng cộng", "total",
-)}
+SURVEY_UNIT_COLUMN = Column(
+    "unit", ("Mã đơn vị", "unit", "unit code", "unit_code"), required=True, label="Mã đơn vị"
+)
+SURVEY_IGNORED_HEADERS = {
+    normalize_name(n)
+    for n in (
+        "Tên đơn vị",
+        "name",
+        "unit name",
+        "STT",
+        "TT",
+        "Ghi chú",
+        "note",
+        "Tổng",
+        "Tổng điểm",
+        "Tổng cộng",
+        "total",
+    )
+}
 _HEADER_CODE = re.compile(r"^(\d+(?:\.\d+)*)\.?(?:\s|$)")
 
 
@@ -596,18 +754,28 @@ def read_survey(source, *, framework: Framework, name: str | None = None) -> Sur
             cell = f"{column_letter(index)}{table.header_row}"
             if not match:
                 if normalize_name(text) not in SURVEY_IGNORED_HEADERS:
-                    problems.append(table.problem(
-                        N_("Column %(name)r is neither a survey criterion code nor a known column."), cell=cell,
-                        name=text,
-                    ))
+                    problems.append(
+                        table.problem(
+                            N_("Column %(name)r is neither a survey criterion code nor a known column."),
+                            cell=cell,
+                            name=text,
+                        )
+                    )
                 continue
             criterion = criteria.get(match.group(1))
             if criterion is None:
-                problems.append(table.problem(N_("Criterion %(code)s is not in framework %(framework)s."),
-                                              cell=cell, code=match.group(1), framework=framework.code))
+                problems.append(
+                    table.problem(
+                        N_("Criterion %(code)s is not in framework %(framework)s."),
+                        cell=cell,
+                        code=match.group(1),
+                        framework=framework.code,
+                    )
+                )
             elif criterion in code_columns.values():
-                problems.append(table.problem(N_("Criterion %(code)s has two columns."), cell=cell,
-                                              code=criterion.code))
+                problems.append(
+                    table.problem(N_("Criterion %(code)s has two columns."), cell=cell, code=criterion.code)
+                )
             else:
                 code_columns[index] = criterion
                 data.cells[("", criterion.code)] = cell
@@ -627,8 +795,14 @@ def read_survey(source, *, framework: Framework, name: str | None = None) -> Sur
                 problems.append(table.problem(N_("Unknown unit %(code)s."), cell=row.cell("unit"), code=code))
                 continue
             if code in first_row:
-                problems.append(table.problem(N_("Unit %(code)s appears twice (first in row %(first)s)."),
-                                              cell=row.cell("unit"), code=code, first=first_row[code]))
+                problems.append(
+                    table.problem(
+                        N_("Unit %(code)s appears twice (first in row %(first)s)."),
+                        cell=row.cell("unit"),
+                        code=code,
+                        first=first_row[code],
+                    )
+                )
                 continue
             first_row[code] = row.number
             data.cells[(code, "")] = row.cell("unit")
@@ -637,21 +811,31 @@ def read_survey(source, *, framework: Framework, name: str | None = None) -> Sur
                 cell = f"{column_letter(index)}{row.number}"
                 data.cells[(code, criterion.code)] = cell
                 if index in row.formulas:
-                    problems.append(table.problem(
-                        N_("The cell holds a formula; formulas are not accepted here. Type the value itself."),
-                        cell=cell,
-                    ))
+                    problems.append(
+                        table.problem(
+                            N_(
+                                "The cell holds a formula; formulas are not accepted here. Type the value itself."
+                            ),
+                            cell=cell,
+                        )
+                    )
                     continue
                 value, problem = _number_problem(table, cell, row.at(index))
                 if problem:
                     problems.append(problem)
                 elif value is NOT_APPLICABLE:
-                    problems.append(table.problem(N_("Survey points cannot be marked not applicable."), cell=cell))
+                    problems.append(
+                        table.problem(N_("Survey points cannot be marked not applicable."), cell=cell)
+                    )
                 else:
                     values[criterion.code] = value
             data.entries[code] = values
-        problems += _placed(survey_problems(framework=framework, entries=data.entries), data._locate, problems,
-                            sheet=table.sheet)
+        problems += _placed(
+            survey_problems(framework=framework, entries=data.entries),
+            data._locate,
+            problems,
+            sheet=table.sheet,
+        )
     if problems:
         raise SpreadsheetError(problems, book.name)
     return data
@@ -666,7 +850,8 @@ def apply_survey(data: SurveyImport, *, actor=None, via: str = Via.COMMAND) -> A
         raise SpreadsheetError(data.problems(error), data.file_name) from error
 
 
-def import_survey_file(source, *, framework: Framework, actor=None, via: str = Via.COMMAND,
-                       name: str | None = None) -> tuple[SurveyImport, ApplyResult]:
+def import_survey_file(
+    source, *, framework: Framework, actor=None, via: str = Via.COMMAND, name: str | None = None
+) -> tuple[SurveyImport, ApplyResult]:
     data = read_survey(source, framework=framework, name=name)
     return data, apply_survey(data, actor=actor, via=via)

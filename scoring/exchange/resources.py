@@ -114,7 +114,23 @@ class PointsWidget(widgets.Widget):
 class YesNoWidget(widgets.BooleanWidget):
     """1/0, true/false, yes/no, and the Vietnamese có/không, x, KAD."""
 
-    TRUE_VALUES = ["1", 1, True, "true", "TRUE", "True", "yes", "x", "X", "có", "Có", "co", "đúng", "kad", "KAD"]
+    TRUE_VALUES = [
+        "1",
+        1,
+        True,
+        "true",
+        "TRUE",
+        "True",
+        "yes",
+        "x",
+        "X",
+        "có",
+        "Có",
+        "co",
+        "đúng",
+        "kad",
+        "KAD",
+    ]
     FALSE_VALUES = ["0", 0, False, "false", "FALSE", "False", "no", "không", "Không", "khong", "sai"]
     NULL_VALUES = ["", None]
 
@@ -137,8 +153,9 @@ class CriterionResource(SpreadsheetResource):
     framework = fields.Field(attribute="framework__code", column_name="framework", readonly=True)
     code = fields.Field(attribute="code", column_name="code", readonly=True)
     title = fields.Field(attribute="title", column_name="title", readonly=True)
-    max_points = fields.Field(attribute="max_points", column_name="max_points", widget=PointsWidget(),
-                              readonly=True)
+    max_points = fields.Field(
+        attribute="max_points", column_name="max_points", widget=PointsWidget(), readonly=True
+    )
     kind = fields.Field(attribute="kind", column_name="kind", readonly=True)
     source = fields.Field(attribute="source", column_name="source", readonly=True)
     guidance = fields.Field(attribute="guidance", column_name="guidance", readonly=True)
@@ -157,15 +174,32 @@ class CriterionResource(SpreadsheetResource):
 SCORE_KEYS = ("framework", "unit", "criterion")
 KEEP_WHEN_BLANK = ("self_points", "not_applicable", "appraised_points")  # a file never clears a score
 SCORE_HEADER_ALIASES = {
-    "framework": "framework", "ma bo chi so": "framework", "bo chi so": "framework",
-    "unit": "unit", "ma don vi": "unit", "don vi": "unit",
-    "criterion": "criterion", "ma tieu chi": "criterion", "tieu chi": "criterion",
-    "self points": "self_points", "diem tu cham": "self_points", "tu cham": "self_points",
-    "not applicable": "not_applicable", "khong ap dung": "not_applicable", "kad": "not_applicable",
-    "appraised points": "appraised_points", "diem tham dinh": "appraised_points", "tham dinh": "appraised_points",
-    "appraisal reason": "appraisal_reason", "reason": "appraisal_reason", "ly do": "appraisal_reason",
-    "note": "note", "ghi chu": "note", "giai trinh": "note",
-    "evidence reference": "evidence_reference", "tai lieu kiem chung": "evidence_reference",
+    "framework": "framework",
+    "ma bo chi so": "framework",
+    "bo chi so": "framework",
+    "unit": "unit",
+    "ma don vi": "unit",
+    "don vi": "unit",
+    "criterion": "criterion",
+    "ma tieu chi": "criterion",
+    "tieu chi": "criterion",
+    "self points": "self_points",
+    "diem tu cham": "self_points",
+    "tu cham": "self_points",
+    "not applicable": "not_applicable",
+    "khong ap dung": "not_applicable",
+    "kad": "not_applicable",
+    "appraised points": "appraised_points",
+    "diem tham dinh": "appraised_points",
+    "tham dinh": "appraised_points",
+    "appraisal reason": "appraisal_reason",
+    "reason": "appraisal_reason",
+    "ly do": "appraisal_reason",
+    "note": "note",
+    "ghi chu": "note",
+    "giai trinh": "note",
+    "evidence reference": "evidence_reference",
+    "tai lieu kiem chung": "evidence_reference",
 }
 
 
@@ -175,22 +209,40 @@ class ScoreResource(SpreadsheetResource):
     unit_name = fields.Field(attribute="assessment__unit__name", column_name="unit_name", readonly=True)
     criterion = fields.Field(attribute="criterion__code", column_name="criterion", readonly=True)
     criterion_title = fields.Field(attribute="criterion__title", column_name="criterion_title", readonly=True)
-    max_points = fields.Field(attribute="criterion__max_points", column_name="max_points", widget=PointsWidget(),
-                              readonly=True)
+    max_points = fields.Field(
+        attribute="criterion__max_points", column_name="max_points", widget=PointsWidget(), readonly=True
+    )
     self_points = fields.Field(attribute="self_points", column_name="self_points", widget=PointsWidget())
-    not_applicable = fields.Field(attribute="not_applicable", column_name="not_applicable", widget=YesNoWidget())
-    appraised_points = fields.Field(attribute="appraised_points", column_name="appraised_points",
-                                    widget=PointsWidget())
-    appraisal_reason = fields.Field(attribute="appraisal_reason", column_name="appraisal_reason",
-                                    widget=TextWidget())
+    not_applicable = fields.Field(
+        attribute="not_applicable", column_name="not_applicable", widget=YesNoWidget()
+    )
+    appraised_points = fields.Field(
+        attribute="appraised_points", column_name="appraised_points", widget=PointsWidget()
+    )
+    appraisal_reason = fields.Field(
+        attribute="appraisal_reason", column_name="appraisal_reason", widget=TextWidget()
+    )
     note = fields.Field(attribute="note", column_name="note", widget=TextWidget())
-    evidence_reference = fields.Field(attribute="evidence_reference", column_name="evidence_reference",
-                                      widget=TextWidget())
+    evidence_reference = fields.Field(
+        attribute="evidence_reference", column_name="evidence_reference", widget=TextWidget()
+    )
 
     class Meta:
         model = Score
-        fields = ["framework", "unit", "unit_name", "criterion", "criterion_title", "max_points", "self_points",
-                  "not_applicable", "appraised_points", "appraisal_reason", "note", "evidence_reference"]
+        fields = [
+            "framework",
+            "unit",
+            "unit_name",
+            "criterion",
+            "criterion_title",
+            "max_points",
+            "self_points",
+            "not_applicable",
+            "appraised_points",
+            "appraisal_reason",
+            "note",
+            "evidence_reference",
+        ]
         export_order = fields
         import_id_fields = list(SCORE_KEYS)
         skip_unchanged = True
@@ -242,27 +294,38 @@ class ScoreResource(SpreadsheetResource):
         if framework is None:
             framework = Framework.objects.filter(code=codes["framework"]).first()
             if framework is None:
-                raise ValidationError({"framework": [gettext("Unknown framework %(code)s.") % {
-                    "code": codes["framework"]}]})
+                raise ValidationError(
+                    {"framework": [gettext("Unknown framework %(code)s.") % {"code": codes["framework"]}]}
+                )
             self._frameworks[framework.code] = framework
         unit = self._units.get(codes["unit"]) or Unit.objects.filter(code=codes["unit"]).first()
         if unit is None:
             raise ValidationError({"unit": [gettext("Unknown unit %(code)s.") % {"code": codes["unit"]}]})
         self._units[unit.code] = unit
         key = (framework.pk, codes["criterion"])
-        criterion = self._criteria.get(key) or Criterion.objects.filter(framework=framework,
-                                                                         code=codes["criterion"]).first()
+        criterion = (
+            self._criteria.get(key)
+            or Criterion.objects.filter(framework=framework, code=codes["criterion"]).first()
+        )
         if criterion is None:
-            raise ValidationError({"criterion": [
-                gettext("Framework %(framework)s has no criterion %(code)s.")
-                % {"framework": framework.code, "code": codes["criterion"]}]})
+            raise ValidationError(
+                {
+                    "criterion": [
+                        gettext("Framework %(framework)s has no criterion %(code)s.")
+                        % {"framework": framework.code, "code": codes["criterion"]}
+                    ]
+                }
+            )
         self._criteria[key] = criterion
         return framework, unit, criterion
 
     def get_or_init_instance(self, instance_loader, row):
         framework, unit, criterion = self._lookup(row)
-        assessment = Assessment.objects.select_related("framework", "unit").filter(unit=unit,
-                                                                                   framework=framework).first()
+        assessment = (
+            Assessment.objects.select_related("framework", "unit")
+            .filter(unit=unit, framework=framework)
+            .first()
+        )
         if assessment is None:
             # Created by save_instance, only if the row changes something.
             return Score(assessment=Assessment(unit=unit, framework=framework), criterion=criterion), True
@@ -281,16 +344,29 @@ class ScoreResource(SpreadsheetResource):
         # that also lists scores of a published framework re-imports; a change to one is refused.
         if instance.assessment.pk is None:
             # A unit without an assessment gets one, as on the admin's assessment page (audited).
-            instance.assessment = assessment_get_or_create(unit=instance.assessment.unit,
-                                                           framework=instance.assessment.framework,
-                                                           actor=self._user, via=Via.ADMIN)
+            instance.assessment = assessment_get_or_create(
+                unit=instance.assessment.unit,
+                framework=instance.assessment.framework,
+                actor=self._user,
+                via=Via.ADMIN,
+            )
         original = instance._import_original
-        changes = {name: getattr(instance, name) for name in original if getattr(instance, name) != original[name]}
+        changes = {
+            name: getattr(instance, name) for name in original if getattr(instance, name) != original[name]
+        }
         if changes:
-            scores_apply_fields(assessment=instance.assessment, changes={instance.criterion.code: changes},
-                                actor=self._user, via=Via.ADMIN)
+            scores_apply_fields(
+                assessment=instance.assessment,
+                changes={instance.criterion.code: changes},
+                actor=self._user,
+                via=Via.ADMIN,
+            )
             saved = Score.objects.get(assessment=instance.assessment, criterion=instance.criterion)
-            instance.pk, instance.updated_at, instance.updated_by_id = saved.pk, saved.updated_at, saved.updated_by_id
+            instance.pk, instance.updated_at, instance.updated_by_id = (
+                saved.pk,
+                saved.updated_at,
+                saved.updated_by_id,
+            )
         self.after_save_instance(instance, row, **kwargs)
 
     def save_m2m(self, instance, row, **kwargs):

@@ -49,18 +49,29 @@ def _problems(error: ValidationError, file_name: str) -> list[dict]:
 
 
 @transaction.atomic
-def import_start(*, kind: str, upload, actor, assessment: Assessment | None = None,
-                 framework: Framework | None = None) -> ImportRecord:
+def import_start(
+    *, kind: str, upload, actor, assessment: Assessment | None = None, framework: Framework | None = None
+) -> ImportRecord:
     """Keep the uploaded file and check it now, or queue the check for a large file."""
     if kind in (ImportKind.SELF, ImportKind.APPRAISAL) and assessment is None:
         raise ValueError("an assessment import needs the assessment")
     framework = framework or assessment.framework
     framework_ensure_editable(framework)
     if upload.size > settings.PARINDEX_UPLOAD_MAX_BYTES:
-        raise ServiceError(N_("The file is larger than the limit of %(mb)s MB."), obj=framework, field="file",
-                           params={"mb": settings.PARINDEX_UPLOAD_MAX_BYTES // (1024 * 1024)})
-    record = ImportRecord(kind=kind, framework=framework, assessment=assessment, original_name=upload.name[-255:],
-                          size=upload.size, requested_by=actor if getattr(actor, "pk", None) else None)
+        raise ServiceError(
+            N_("The file is larger than the limit of %(mb)s MB."),
+            obj=framework,
+            field="file",
+            params={"mb": settings.PARINDEX_UPLOAD_MAX_BYTES // (1024 * 1024)},
+        )
+    record = ImportRecord(
+        kind=kind,
+        framework=framework,
+        assessment=assessment,
+        original_name=upload.name[-255:],
+        size=upload.size,
+        requested_by=actor if getattr(actor, "pk", None) else None,
+    )
     record.file.save(upload.name.rsplit("/", 1)[-1][-100:], upload, save=False)
     record.save()
     if upload.size > settings.PARINDEX_ASYNC_IMPORT_BYTES:
@@ -75,8 +86,13 @@ def _read(record: ImportRecord):
         if record.kind == ImportKind.SURVEY:
             return read_survey(handle, framework=record.framework, name=record.original_name)
         stage = SELF if record.kind == ImportKind.SELF else APPRAISAL
-        return read_assessment(handle, framework=record.framework, stage=stage, unit_code=record.assessment.unit.code,
-                               name=record.original_name)
+        return read_assessment(
+            handle,
+            framework=record.framework,
+            stage=stage,
+            unit_code=record.assessment.unit.code,
+            name=record.original_name,
+        )
 
 
 def _survey_preview(data) -> list[dict]:
@@ -91,7 +107,9 @@ def _survey_preview(data) -> list[dict]:
         for code, new in values.items():
             old = current.get((unit_code, code))
             if old != new:
-                lines.append({"code": code, "unit": unit_code, "title": "", "old": _value(old), "new": _value(new)})
+                lines.append(
+                    {"code": code, "unit": unit_code, "title": "", "old": _value(old), "new": _value(new)}
+                )
     return lines
 
 
@@ -101,18 +119,34 @@ def import_check(record: ImportRecord) -> ImportRecord:
     try:
         data = _read(record)
     except ValidationError as error:
-        record.status, record.problems, record.preview = ImportStatus.REFUSED, _problems(error, record.original_name), {}
+        record.status, record.problems, record.preview = (
+            ImportStatus.REFUSED,
+            _problems(error, record.original_name),
+            {},
+        )
     else:
         if record.kind == ImportKind.SURVEY:
             lines = _survey_preview(data)
             total = sum(len(values) for values in data.entries.values())
         else:
-            lines = [{"code": line.code, "unit": "", "title": line.title, "old": _value(line.old),
-                      "new": _value(line.new)} for line in assessment_preview(data)]
+            lines = [
+                {
+                    "code": line.code,
+                    "unit": "",
+                    "title": line.title,
+                    "old": _value(line.old),
+                    "new": _value(line.new),
+                }
+                for line in assessment_preview(data)
+            ]
             total = data.count
         record.status, record.problems = ImportStatus.PREVIEW, []
-        record.preview = {"lines": lines, "changes": len(lines), "rows": total,
-                          "ignored": getattr(data, "ignored_rows", 0)}
+        record.preview = {
+            "lines": lines,
+            "changes": len(lines),
+            "rows": total,
+            "ignored": getattr(data, "ignored_rows", 0),
+        }
     record.progress = 100
     record.save(update_fields=["status", "problems", "preview", "progress"])
     return record
@@ -122,11 +156,16 @@ def import_confirm(*, record: ImportRecord, actor) -> ImportRecord:
     """Apply a previewed file, all or nothing. A double click or a second web process cannot apply
     it twice: the record is claimed by a conditional UPDATE whose row count is checked."""
     claimed = ImportRecord.objects.filter(pk=record.pk, status=ImportStatus.PREVIEW).update(
-        status=ImportStatus.APPLYING, progress=50)
+        status=ImportStatus.APPLYING, progress=50
+    )
     if not claimed:
         record.refresh_from_db()
-        raise ServiceError(N_("This file was already handled (%(status)s)."), code=ErrorCode.CONFLICT, obj=record,
-                           params={"status": ImportStatus(record.status).label})
+        raise ServiceError(
+            N_("This file was already handled (%(status)s)."),
+            code=ErrorCode.CONFLICT,
+            obj=record,
+            params={"status": ImportStatus(record.status).label},
+        )
     record = ImportRecord.objects.select_related("framework", "assessment__unit").get(pk=record.pk)
     try:
         data = _read(record)
@@ -138,7 +177,8 @@ def import_confirm(*, record: ImportRecord, actor) -> ImportRecord:
     except ValidationError as error:
         # Nothing of the file was saved (the services are atomic); the record says why.
         ImportRecord.objects.filter(pk=record.pk).update(
-            status=ImportStatus.REFUSED, progress=100, problems=_problems(error, record.original_name))
+            status=ImportStatus.REFUSED, progress=100, problems=_problems(error, record.original_name)
+        )
         raise
     except Exception:
         ImportRecord.objects.filter(pk=record.pk).update(status=ImportStatus.FAILED, progress=100)
@@ -150,8 +190,9 @@ def import_confirm(*, record: ImportRecord, actor) -> ImportRecord:
 
 
 def import_cancel(*, record: ImportRecord) -> None:
-    updated = ImportRecord.objects.filter(pk=record.pk, status__in=[ImportStatus.PREVIEW, ImportStatus.CHECKING]).update(
-        status=ImportStatus.CANCELLED)
+    updated = ImportRecord.objects.filter(
+        pk=record.pk, status__in=[ImportStatus.PREVIEW, ImportStatus.CHECKING]
+    ).update(status=ImportStatus.CANCELLED)
     if not updated:
         raise ServiceError(N_("This file was already handled."), code=ErrorCode.CONFLICT, obj=record)
 

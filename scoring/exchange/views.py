@@ -52,8 +52,12 @@ def assessment_upload(request, pk):
         form = UploadForm(request.POST, request.FILES, stages=stages)
         if form.is_valid():
             try:
-                record = import_start(kind=form.cleaned_data["stage"], upload=form.cleaned_data["file"],
-                                      actor=request.user, assessment=assessment)
+                record = import_start(
+                    kind=form.cleaned_data["stage"],
+                    upload=form.cleaned_data["file"],
+                    actor=request.user,
+                    assessment=assessment,
+                )
             except ValidationError as error:
                 form.add_error("file", error)
             else:
@@ -62,9 +66,17 @@ def assessment_upload(request, pk):
         form = UploadForm(stages=stages or (ImportKind.SELF,))
     history = ImportRecord.objects.filter(assessment=assessment).select_related("requested_by")[:20]
     refusal = None if stages else access.self_edit_refusal(request.user, assessment)
-    return render(request, "scoring/files/upload.html", {
-        "assessment": assessment, "form": form, "history": history, "can_upload": bool(stages), "refusal": refusal,
-    })
+    return render(
+        request,
+        "scoring/files/upload.html",
+        {
+            "assessment": assessment,
+            "form": form,
+            "history": history,
+            "can_upload": bool(stages),
+            "refusal": refusal,
+        },
+    )
 
 
 def _record_back_url(record: ImportRecord) -> str:
@@ -80,12 +92,19 @@ def import_detail(request, pk):
     record = access.get_upload_for_view(request.user, pk)
     language = (request.LANGUAGE_CODE or "vi")[:2]
     problems = [p.get(language) or p.get("vi") for p in record.problems]
-    lines = [{**line, "old": preview_decimal(line["old"]), "new": preview_decimal(line["new"])}
-             for line in record.preview.get("lines", [])]
+    lines = [
+        {**line, "old": preview_decimal(line["old"]), "new": preview_decimal(line["new"])}
+        for line in record.preview.get("lines", [])
+    ]
     page = Paginator(lines, 200).get_page(request.GET.get("page"))
-    context = {"record": record, "problems": problems, "page": page, "back": _record_back_url(record),
-               "may_confirm": access.may_confirm_upload(request.user, record),
-               "may_cancel": access.may_cancel_upload(request.user, record)}
+    context = {
+        "record": record,
+        "problems": problems,
+        "page": page,
+        "back": _record_back_url(record),
+        "may_confirm": access.may_confirm_upload(request.user, record),
+        "may_cancel": access.may_cancel_upload(request.user, record),
+    }
     if request.htmx:
         return render(request, "scoring/files/_import_status.html", context)
     return render(request, "scoring/files/import_detail.html", context)
@@ -98,11 +117,20 @@ def import_confirm_view(request, pk):
     try:
         record = import_confirm(record=record, actor=request.user)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages if not isinstance(error, SpreadsheetError)
-                                         else render_problems(error.problems, record.original_name)))
+        messages.error(
+            request,
+            " ".join(
+                error.messages
+                if not isinstance(error, SpreadsheetError)
+                else render_problems(error.problems, record.original_name)
+            ),
+        )
         return redirect("scoring:import_detail", record.pk)
-    messages.success(request, _("Saved: %(changed)d changed, %(unchanged)d unchanged.")
-                     % {"changed": record.changed, "unchanged": record.unchanged})
+    messages.success(
+        request,
+        _("Saved: %(changed)d changed, %(unchanged)d unchanged.")
+        % {"changed": record.changed, "unchanged": record.unchanged},
+    )
     if record.assessment_id:
         return redirect("scoring:assessment_self", record.assessment_id)
     return redirect("scoring:framework_board", record.framework.code)
@@ -135,17 +163,26 @@ def survey_upload(request, code):
         form = SurveyUploadForm(request.POST, request.FILES)
         if form.is_valid():
             try:
-                record = import_start(kind=ImportKind.SURVEY, upload=form.cleaned_data["file"], actor=request.user,
-                                      framework=framework)
+                record = import_start(
+                    kind=ImportKind.SURVEY,
+                    upload=form.cleaned_data["file"],
+                    actor=request.user,
+                    framework=framework,
+                )
             except ValidationError as error:
                 form.add_error("file", error)
             else:
                 return redirect("scoring:import_detail", record.pk)
     else:
         form = SurveyUploadForm()
-    history = ImportRecord.objects.filter(framework=framework, kind=ImportKind.SURVEY).select_related("requested_by")[:20]
-    return render(request, "scoring/files/survey_upload.html",
-                  {"framework": framework, "form": form, "history": history})
+    history = ImportRecord.objects.filter(framework=framework, kind=ImportKind.SURVEY).select_related(
+        "requested_by"
+    )[:20]
+    return render(
+        request,
+        "scoring/files/survey_upload.html",
+        {"framework": framework, "form": form, "history": history},
+    )
 
 
 @login_required
@@ -169,9 +206,17 @@ def framework_import(request):
             data = form.cleaned_data
             try:
                 framework = import_framework_file(
-                    data["file"], code=data["code"], authority=data["authority"], unit_kind=data["unit_kind"],
-                    year=data["year"], name=data["name"], bands=data["bands"], decimals=data["decimals"],
-                    legal_basis=data["legal_basis"], actor=request.user, via=Via.IMPORT,
+                    data["file"],
+                    code=data["code"],
+                    authority=data["authority"],
+                    unit_kind=data["unit_kind"],
+                    year=data["year"],
+                    name=data["name"],
+                    bands=data["bands"],
+                    decimals=data["decimals"],
+                    legal_basis=data["legal_basis"],
+                    actor=request.user,
+                    via=Via.IMPORT,
                     file_name=data["file"].name,
                 )
             except SpreadsheetError as error:
@@ -179,8 +224,11 @@ def framework_import(request):
             except ValidationError as error:
                 problems = error.messages
             else:
-                messages.success(request, _("Framework %(code)s imported with %(count)d criteria.")
-                                 % {"code": framework.code, "count": framework.criteria.count()})
+                messages.success(
+                    request,
+                    _("Framework %(code)s imported with %(count)d criteria.")
+                    % {"code": framework.code, "count": framework.criteria.count()},
+                )
                 return redirect("scoring:framework_board", framework.code)
     else:
         form = FrameworkImportForm(authorities=authorities)
@@ -194,19 +242,29 @@ def framework_copy_view(request, code):
         form = FrameworkCopyForm(request.POST)
         if form.is_valid():
             try:
-                framework = framework_copy(source=source, actor=request.user, via=Via.WEB, **form.cleaned_data)
+                framework = framework_copy(
+                    source=source, actor=request.user, via=Via.WEB, **form.cleaned_data
+                )
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                messages.success(request, _("Framework %(code)s created from %(source)s.")
-                                 % {"code": framework.code, "source": source.code})
+                messages.success(
+                    request,
+                    _("Framework %(code)s created from %(source)s.")
+                    % {"code": framework.code, "source": source.code},
+                )
                 return redirect("scoring:framework_board", framework.code)
     else:
         year = source.year + 1
-        form = FrameworkCopyForm(initial={
-            "year": year, "code": source.code.replace(str(source.year), str(year)) if str(source.year) in source.code
-            else f"{source.code}-{year}", "name": source.name.replace(str(source.year), str(year)),
-        })
+        form = FrameworkCopyForm(
+            initial={
+                "year": year,
+                "code": source.code.replace(str(source.year), str(year))
+                if str(source.year) in source.code
+                else f"{source.code}-{year}",
+                "name": source.name.replace(str(source.year), str(year)),
+            }
+        )
     return render(request, "scoring/files/framework_copy.html", {"form": form, "source": source})
 
 

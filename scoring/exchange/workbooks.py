@@ -69,9 +69,17 @@ def _points_validation(cell: str, max_points: Decimal, allows_not_applicable: bo
         error += f' hoặc "{NOT_APPLICABLE_TEXT}"'
         prompt += f', hoặc "{NOT_APPLICABLE_TEXT}"'
     return DataValidation(
-        type="custom", formula1=formula, allow_blank=True, showErrorMessage=True, errorStyle="stop",
-        errorTitle="Điểm không hợp lệ", error=error + ".", promptTitle="Điểm tự đánh giá", prompt=prompt,
-        showInputMessage=True, sqref=cell,
+        type="custom",
+        formula1=formula,
+        allow_blank=True,
+        showErrorMessage=True,
+        errorStyle="stop",
+        errorTitle="Điểm không hợp lệ",
+        error=error + ".",
+        promptTitle="Điểm tự đánh giá",
+        prompt=prompt,
+        showInputMessage=True,
+        sqref=cell,
     )
 
 
@@ -106,8 +114,12 @@ def assessment_workbook(
         ws.cell(offset, 2, value1)
         ws.cell(offset, 3, label2).font = BOLD
         ws.cell(offset, 4, value2)
-    ws.cell(5, 1, "Nhập điểm vào các ô màu vàng; dùng dấu phẩy thập phân (ví dụ 12,5) hoặc ghi "
-                  f"\"{NOT_APPLICABLE_TEXT}\". Các dòng in đậm tự cộng điểm.").font = Font(italic=True)
+    ws.cell(
+        5,
+        1,
+        "Nhập điểm vào các ô màu vàng; dùng dấu phẩy thập phân (ví dụ 12,5) hoặc ghi "
+        f'"{NOT_APPLICABLE_TEXT}". Các dòng in đậm tự cộng điểm.',
+    ).font = Font(italic=True)
 
     for column, title in enumerate(TEMPLATE_HEADER, start=1):
         cell = ws.cell(HEADER_ROW, column, title)
@@ -119,7 +131,9 @@ def assessment_workbook(
     for criterion in tree:
         r = row_of[criterion.pk]
         ws.cell(r, 1, criterion.code)
-        ws.cell(r, 2, criterion.title).alignment = Alignment(wrap_text=True, vertical="top", indent=criterion.depth)
+        ws.cell(r, 2, criterion.title).alignment = Alignment(
+            wrap_text=True, vertical="top", indent=criterion.depth
+        )
         max_cell = ws.cell(r, 3, criterion.max_points)
         max_cell.number_format = POINTS_FORMAT
         points = ws.cell(r, 4)
@@ -191,8 +205,16 @@ def framework_workbook(framework: Framework) -> Workbook:
     for cell in ws[1]:
         cell.font = BOLD
     for criterion in criteria_tree(framework):
-        ws.append([criterion.code, criterion.title, criterion.max_points, criterion.kind, criterion.source,
-                   criterion.guidance or None])
+        ws.append(
+            [
+                criterion.code,
+                criterion.title,
+                criterion.max_points,
+                criterion.kind,
+                criterion.source,
+                criterion.guidance or None,
+            ]
+        )
         r = ws.max_row
         ws.cell(r, 1).number_format = "@"  # keep "1.10" a code, not a number
         ws.cell(r, 3).number_format = POINTS_FORMAT
@@ -213,8 +235,16 @@ def framework_csv(framework: Framework) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(FRAMEWORK_HEADER)
     for criterion in criteria_tree(framework):
-        writer.writerow([criterion.code, criterion.title, f"{criterion.max_points.normalize():f}", criterion.kind,
-                         criterion.source, criterion.guidance])
+        writer.writerow(
+            [
+                criterion.code,
+                criterion.title,
+                f"{criterion.max_points.normalize():f}",
+                criterion.kind,
+                criterion.source,
+                criterion.guidance,
+            ]
+        )
     return out.getvalue()
 
 

@@ -41,7 +41,8 @@ class FrameworkLocked(ServiceError):
     def __init__(self, framework: Framework) -> None:
         super().__init__(
             N_("Framework %(code)s is published (decision %(decision)s); it can no longer be changed."),
-            code=ErrorCode.LOCKED, obj=framework,
+            code=ErrorCode.LOCKED,
+            obj=framework,
             params={"code": framework.code, "decision": framework.decision_number},
         )
 
@@ -92,11 +93,21 @@ def framework_ensure_editable(framework: Framework) -> None:
         raise error
 
 
-def audit(framework, *, action, actor, via, assessment=None, criterion=None, field="", old="", new="", reason=""):
+def audit(
+    framework, *, action, actor, via, assessment=None, criterion=None, field="", old="", new="", reason=""
+):
     """An unsaved audit row about this framework (and assessment, criterion): parindex.audit's builder."""
     return audit_entry(
-        framework=framework, assessment=assessment, criterion=criterion, action=action, field=field,
-        old=old, new=new, reason=reason, actor=actor, via=via,
+        framework=framework,
+        assessment=assessment,
+        criterion=criterion,
+        action=action,
+        field=field,
+        old=old,
+        new=new,
+        reason=reason,
+        actor=actor,
+        via=via,
     )
 
 
@@ -123,7 +134,7 @@ class Band:
 
 
 def parse_bands(text: str) -> list[Band]:
-    """"Xuất sắc:90,Tốt:80,Khá:70" → bands. Raises ServiceError naming the bad part."""
+    """ "Xuất sắc:90,Tốt:80,Khá:70" → bands. Raises ServiceError naming the bad part."""
     from parindex.numbers import NotANumber, parse_decimal
 
     bands: list[Band] = []
@@ -136,7 +147,8 @@ def parse_bands(text: str) -> list[Band]:
         if not name.strip() or value is None:
             raise ServiceError(
                 N_("Grade band %(part)r should look like 'Tốt:80' (name, colon, minimum index)."),
-                params={"part": part.strip()}, field="bands",
+                params={"part": part.strip()},
+                field="bands",
             )
         bands.append(Band(name.strip(), value))
     names = [b.name for b in bands]
@@ -202,12 +214,16 @@ def framework_create(
             depth=row.code.count("."),
             is_leaf=row.code not in child_codes,
         )
-        criterion.full_clean(exclude=["framework", "parent", "area"], validate_unique=False, validate_constraints=False)
+        criterion.full_clean(
+            exclude=["framework", "parent", "area"], validate_unique=False, validate_constraints=False
+        )
         criterion.save()
         criterion.area_id = parent.area_id if parent else criterion.pk
         Criterion.objects.filter(pk=criterion.pk).update(area_id=criterion.area_id)
         by_code[row.code] = criterion
-    GradeBand.objects.bulk_create(GradeBand(framework=framework, name=b.name, min_index=b.min_index) for b in bands)
+    GradeBand.objects.bulk_create(
+        GradeBand(framework=framework, name=b.name, min_index=b.min_index) for b in bands
+    )
     audit(framework, action="framework_create", actor=actor, via=via, new=f"{len(rows)} criteria").save()
     return framework
 
@@ -219,10 +235,15 @@ def framework_code_problems(code: str) -> list[ServiceError]:
         return []
     if existing.status == FrameworkStatus.PUBLISHED:
         return [FrameworkLocked(existing)]
-    return [ServiceError(
-        N_("A framework with code %(code)s exists already; choose another code."), code=ErrorCode.CONFLICT,
-        params={"code": code}, obj=existing, field="code",
-    )]
+    return [
+        ServiceError(
+            N_("A framework with code %(code)s exists already; choose another code."),
+            code=ErrorCode.CONFLICT,
+            params={"code": code},
+            obj=existing,
+            field="code",
+        )
+    ]
 
 
 def tree_problems(rows: list[CriterionRow]) -> list[ServiceError]:
@@ -243,13 +264,21 @@ def _checked_tree(rows: list[CriterionRow]) -> tuple[list[CriterionRow], list[Se
     seen: dict[str, CriterionRow] = {}
     for row in rows:
         if row.code in seen:
-            problems.append(problem(N_("Code %(code)s appears twice."), row, "code", ErrorCode.CONFLICT,
-                                    code=row.code))
+            problems.append(
+                problem(N_("Code %(code)s appears twice."), row, "code", ErrorCode.CONFLICT, code=row.code)
+            )
             continue
         parent_code = row.code.rpartition(".")[0]
         if parent_code and parent_code not in seen:
-            problems.append(problem(N_("Code %(code)s comes before or without its parent %(parent)s."), row, "code",
-                                    code=row.code, parent=parent_code))
+            problems.append(
+                problem(
+                    N_("Code %(code)s comes before or without its parent %(parent)s."),
+                    row,
+                    "code",
+                    code=row.code,
+                    parent=parent_code,
+                )
+            )
         seen[row.code] = row
     children: dict[str, list[CriterionRow]] = {}
     for row in seen.values():
@@ -258,7 +287,9 @@ def _checked_tree(rows: list[CriterionRow]) -> tuple[list[CriterionRow], list[Se
             children.setdefault(parent_code, []).append(row)
     for row in seen.values():
         if row.code not in children and row.max_points is None:
-            problems.append(problem(N_("The maximum points of a leaf criterion are missing."), row, "max_points"))
+            problems.append(
+                problem(N_("The maximum points of a leaf criterion are missing."), row, "max_points")
+            )
     # Deepest first, so that a blank parent gets the sum of children that are complete.
     maxima = {code: row.max_points for code, row in seen.items()}
     for code in sorted(children, key=lambda c: c.count("."), reverse=True):
@@ -268,42 +299,88 @@ def _checked_tree(rows: list[CriterionRow]) -> tuple[list[CriterionRow], list[Se
             if maxima[code] is None:
                 maxima[code] = total
             elif maxima[code] != total:
-                problems.append(problem(
-                    N_("Criterion %(code)s has max points %(max)s but its children add up to %(sum)s."), parent,
-                    "max_points", code=code, max=maxima[code], sum=total,
-                ))
+                problems.append(
+                    problem(
+                        N_("Criterion %(code)s has max points %(max)s but its children add up to %(sum)s."),
+                        parent,
+                        "max_points",
+                        code=code,
+                        max=maxima[code],
+                        sum=total,
+                    )
+                )
         for kid in kids:
             if parent.kind != CriterionKind.SCORE and kid.kind != parent.kind:
-                problems.append(problem(
-                    N_("Criterion %(code)s is of kind %(kind)s but sits under %(parent)s of kind %(pkind)s."), kid,
-                    "kind", code=kid.code, kind=kid.kind, parent=code, pkind=parent.kind,
-                ))
+                problems.append(
+                    problem(
+                        N_(
+                            "Criterion %(code)s is of kind %(kind)s but sits under %(parent)s of kind %(pkind)s."
+                        ),
+                        kid,
+                        "kind",
+                        code=kid.code,
+                        kind=kid.kind,
+                        parent=code,
+                        pkind=parent.kind,
+                    )
+                )
             if kid.source != parent.source:
-                problems.append(problem(
-                    N_("Criterion %(code)s has source %(source)s but sits under %(parent)s with source %(psource)s."),
-                    kid, "source", code=kid.code, source=kid.source, parent=code, psource=parent.source,
-                ))
+                problems.append(
+                    problem(
+                        N_(
+                            "Criterion %(code)s has source %(source)s but sits under %(parent)s with source %(psource)s."
+                        ),
+                        kid,
+                        "source",
+                        code=kid.code,
+                        source=kid.source,
+                        parent=code,
+                        psource=parent.source,
+                    )
+                )
     complete = [replace(row, max_points=maxima.get(row.code, row.max_points)) for row in rows]
     return complete, problems
 
 
 @transaction.atomic
-def framework_publish(*, framework: Framework, decision_number: str, decision_date: date, actor=None, via=Via.WEB):
+def framework_publish(
+    *, framework: Framework, decision_number: str, decision_date: date, actor=None, via=Via.WEB
+):
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     framework_ensure_editable(framework)
     if not decision_number.strip() or not decision_date:
-        raise ServiceError(N_("Publication needs a decision number and a decision date."), obj=framework,
-                           field="decision_number" if not decision_number.strip() else "decision_date")
+        raise ServiceError(
+            N_("Publication needs a decision number and a decision date."),
+            obj=framework,
+            field="decision_number" if not decision_number.strip() else "decision_date",
+        )
     framework.status = FrameworkStatus.PUBLISHED
     framework.decision_number = decision_number.strip()
     framework.decision_date = decision_date
     framework.published_at = timezone.now()
     framework.published_by = actor if getattr(actor, "pk", None) else None
     framework.full_clean()
-    framework.save(update_fields=["status", "decision_number", "decision_date", "published_at", "published_by", "updated_at"])
-    Assessment.objects.filter(framework=framework).update(status=AssessmentStatus.PUBLISHED, updated_at=timezone.now())
+    framework.save(
+        update_fields=[
+            "status",
+            "decision_number",
+            "decision_date",
+            "published_at",
+            "published_by",
+            "updated_at",
+        ]
+    )
+    Assessment.objects.filter(framework=framework).update(
+        status=AssessmentStatus.PUBLISHED, updated_at=timezone.now()
+    )
     audit(
-        framework, action="framework_publish", actor=actor, via=via, field="status", old="open", new="published",
+        framework,
+        action="framework_publish",
+        actor=actor,
+        via=via,
+        field="status",
+        old="open",
+        new="published",
         reason=f"{framework.decision_number} {decision_date:%d/%m/%Y}",
     ).save()
     results_recompute(framework)
@@ -315,17 +392,28 @@ def framework_publish(*, framework: Framework, decision_number: str, decision_da
 def framework_reopen(*, framework: Framework, reason: str, actor=None, via=Via.ADMIN):
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     if not reason.strip():
-        raise ServiceError(N_("Reopening a published framework needs a reason."), obj=framework, field="reason")
+        raise ServiceError(
+            N_("Reopening a published framework needs a reason."), obj=framework, field="reason"
+        )
     if framework.status != FrameworkStatus.PUBLISHED:
-        raise WorkflowError(N_("Framework %(code)s is not published."), params={"code": framework.code},
-                            obj=framework)
+        raise WorkflowError(
+            N_("Framework %(code)s is not published."), params={"code": framework.code}, obj=framework
+        )
     framework.status = FrameworkStatus.OPEN
     framework.save(update_fields=["status", "updated_at"])
     Assessment.objects.filter(framework=framework, status=AssessmentStatus.PUBLISHED).update(
         status=AssessmentStatus.APPRAISED, updated_at=timezone.now()
     )
-    audit(framework, action="framework_reopen", actor=actor, via=via, field="status", old="published", new="open",
-           reason=reason).save()
+    audit(
+        framework,
+        action="framework_reopen",
+        actor=actor,
+        via=via,
+        field="status",
+        old="published",
+        new="open",
+        reason=reason,
+    ).save()
     results_recompute(framework)
     return framework
 
@@ -334,17 +422,29 @@ def framework_reopen(*, framework: Framework, reason: str, actor=None, via=Via.A
 
 
 @transaction.atomic
-def framework_set_deadlines(*, framework: Framework, self_deadline, appraisal_deadline, actor=None, via=Via.WEB):
+def framework_set_deadlines(
+    *, framework: Framework, self_deadline, appraisal_deadline, actor=None, via=Via.WEB
+):
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     framework_ensure_editable(framework)
     old = (framework.self_deadline, framework.appraisal_deadline)
     framework.self_deadline, framework.appraisal_deadline = self_deadline, appraisal_deadline
     framework.full_clean()
     framework.save(update_fields=["self_deadline", "appraisal_deadline", "updated_at"])
-    for name, before, after in (("self_deadline", old[0], self_deadline), ("appraisal_deadline", old[1], appraisal_deadline)):
+    for name, before, after in (
+        ("self_deadline", old[0], self_deadline),
+        ("appraisal_deadline", old[1], appraisal_deadline),
+    ):
         if before != after:
-            audit(framework, action="deadline", field=name, old=when_text(before), new=when_text(after), actor=actor,
-                   via=via).save()
+            audit(
+                framework,
+                action="deadline",
+                field=name,
+                old=when_text(before),
+                new=when_text(after),
+                actor=actor,
+                via=via,
+            ).save()
     return framework
 
 
@@ -353,24 +453,43 @@ def when_text(value) -> str:
 
 
 @transaction.atomic
-def framework_copy(*, source: Framework, code: str, year: int, name: str, actor=None, via=Via.WEB) -> Framework:
+def framework_copy(
+    *, source: Framework, code: str, year: int, name: str, actor=None, via=Via.WEB
+) -> Framework:
     """Copy a framework's criteria tree and grade bands to a new year ("copy to next year")."""
     rows = [
-        CriterionRow(code=c.code, title=c.title, max_points=c.max_points, kind=c.kind, source=c.source,
-                     guidance=c.guidance)
+        CriterionRow(
+            code=c.code,
+            title=c.title,
+            max_points=c.max_points,
+            kind=c.kind,
+            source=c.source,
+            guidance=c.guidance,
+        )
         for c in source.criteria.order_by("order")
     ]
     bands = [Band(b.name, b.min_index) for b in source.grade_bands.all()]
     framework = framework_create(
-        code=code, authority=source.authority, unit_kind=source.unit_kind, year=year, name=name, rows=rows,
-        bands=bands, index_decimals=source.index_decimals, legal_basis=source.legal_basis, actor=actor, via=via,
+        code=code,
+        authority=source.authority,
+        unit_kind=source.unit_kind,
+        year=year,
+        name=name,
+        rows=rows,
+        bands=bands,
+        index_decimals=source.index_decimals,
+        legal_basis=source.legal_basis,
+        actor=actor,
+        via=via,
     )
     not_applicable_rules = dict(source.criteria.values_list("code", "allows_not_applicable"))
     for criterion in framework.criteria.all():
         if criterion.allows_not_applicable != not_applicable_rules.get(criterion.code, True):
             criterion.allows_not_applicable = not_applicable_rules[criterion.code]
             criterion.save(update_fields=["allows_not_applicable"])
-    audit(framework, action="framework_copy", actor=actor, via=via, old=source.code, new=framework.code).save()
+    audit(
+        framework, action="framework_copy", actor=actor, via=via, old=source.code, new=framework.code
+    ).save()
     return framework
 
 
@@ -399,26 +518,40 @@ def _clean_or_refuse(obj, **kwargs) -> None:
         raise
     except ValidationError as error:
         raise ServiceError.group(
-            ServiceError("%(message)s", params={"message": text}, obj=obj,
-                         field=None if name == NON_FIELD_ERRORS else name)
+            ServiceError(
+                "%(message)s",
+                params={"message": text},
+                obj=obj,
+                field=None if name == NON_FIELD_ERRORS else name,
+            )
             for name, texts in error.message_dict.items()
             for text in texts
         ) from error
 
 
 @transaction.atomic
-def framework_update(*, framework: Framework, changes: Mapping[str, object], actor=None, via=Via.WEB) -> Framework:
+def framework_update(
+    *, framework: Framework, changes: Mapping[str, object], actor=None, via=Via.WEB
+) -> Framework:
     """Correct settings of an unpublished framework (FRAMEWORK_SETTINGS), one audit row per changed field.
 
     Publishing is not a setting: it needs a decision (framework_publish)."""
     framework = editable_framework(framework)
     unknown = sorted(set(changes) - set(FRAMEWORK_SETTINGS))
     if unknown:
-        raise ServiceError(N_("These framework fields cannot be changed here: %(fields)s."),
-                           params={"fields": ", ".join(unknown)}, obj=framework, field=unknown[0])
+        raise ServiceError(
+            N_("These framework fields cannot be changed here: %(fields)s."),
+            params={"fields": ", ".join(unknown)},
+            obj=framework,
+            field=unknown[0],
+        )
     if changes.get("status") == FrameworkStatus.PUBLISHED:
-        raise ServiceError(N_("Publication needs a decision number and a decision date."),
-                           code=ErrorCode.WORKFLOW, obj=framework, field="status")
+        raise ServiceError(
+            N_("Publication needs a decision number and a decision date."),
+            code=ErrorCode.WORKFLOW,
+            obj=framework,
+            field="status",
+        )
     old = {name: getattr(framework, name) for name in changes}
     changed = [name for name, value in changes.items() if value != old[name]]
     if not changed:
@@ -428,8 +561,15 @@ def framework_update(*, framework: Framework, changes: Mapping[str, object], act
     _clean_or_refuse(framework)
     framework.save(update_fields=[*changed, "updated_at"])
     AuditEntry.objects.bulk_create(
-        audit(framework, action="framework_change", field=name, old=old[name], new=changes[name], actor=actor,
-               via=via)
+        audit(
+            framework,
+            action="framework_change",
+            field=name,
+            old=old[name],
+            new=changes[name],
+            actor=actor,
+            via=via,
+        )
         for name in changed
     )
     if "index_decimals" in changed:
@@ -441,21 +581,29 @@ def framework_update(*, framework: Framework, changes: Mapping[str, object], act
 def framework_delete(*, framework: Framework, actor=None, via=Via.WEB) -> None:
     """Delete an unpublished framework with its criteria, assessments, scores and results."""
     framework = editable_framework(framework)
-    audit(framework, action="framework_delete", field="framework", old=framework.code, actor=actor, via=via).save()
+    audit(
+        framework, action="framework_delete", field="framework", old=framework.code, actor=actor, via=via
+    ).save()
     framework.delete()
 
 
 @transaction.atomic
-def criterion_update(*, criterion: Criterion, changes: Mapping[str, object], actor=None, via=Via.WEB) -> Criterion:
+def criterion_update(
+    *, criterion: Criterion, changes: Mapping[str, object], actor=None, via=Via.WEB
+) -> Criterion:
     """Correct the wording of a criterion of an unpublished framework (title, guidance) and whether a
     unit may mark it not applicable; one audit row per changed field."""
     framework = editable_framework(criterion.framework)
     criterion = Criterion.objects.select_for_update().get(pk=criterion.pk)
     unknown = sorted(set(changes) - set(CRITERION_TEXTS))
     if unknown:
-        raise ServiceError(N_("These criterion fields cannot be changed here: %(fields)s."),
-                           params={"fields": ", ".join(unknown)}, obj=criterion, field=unknown[0],
-                           criterion=criterion.code)
+        raise ServiceError(
+            N_("These criterion fields cannot be changed here: %(fields)s."),
+            params={"fields": ", ".join(unknown)},
+            obj=criterion,
+            field=unknown[0],
+            criterion=criterion.code,
+        )
     old = {name: getattr(criterion, name) for name in changes}
     changed = [name for name, value in changes.items() if value != old[name]]
     if not changed:
@@ -465,29 +613,46 @@ def criterion_update(*, criterion: Criterion, changes: Mapping[str, object], act
     _clean_or_refuse(criterion, exclude=["framework", "parent", "area"])
     criterion.save(update_fields=changed)
     AuditEntry.objects.bulk_create(
-        audit(framework, criterion=criterion, action="criterion_change", field=name, old=old[name],
-               new=changes[name], actor=actor, via=via)
+        audit(
+            framework,
+            criterion=criterion,
+            action="criterion_change",
+            field=name,
+            old=old[name],
+            new=changes[name],
+            actor=actor,
+            via=via,
+        )
         for name in changed
     )
     return criterion
 
 
 def _bands_text(bands: Iterable) -> str:
-    """"Xuất sắc:90, Tốt:80, …": the bands as the audit trail shows them (highest first)."""
-    return ", ".join(f"{b.name}:{Decimal(b.min_index).normalize():f}"
-                     for b in sorted(bands, key=lambda b: -Decimal(b.min_index)))
+    """ "Xuất sắc:90, Tốt:80, …": the bands as the audit trail shows them (highest first)."""
+    return ", ".join(
+        f"{b.name}:{Decimal(b.min_index).normalize():f}"
+        for b in sorted(bands, key=lambda b: -Decimal(b.min_index))
+    )
 
 
 @transaction.atomic
-def grade_bands_set(*, framework: Framework, bands: Iterable[Band], actor=None, via=Via.WEB) -> list[GradeBand]:
+def grade_bands_set(
+    *, framework: Framework, bands: Iterable[Band], actor=None, via=Via.WEB
+) -> list[GradeBand]:
     """Replace the grade bands of an unpublished framework and regrade its results; one audit row
     with the bands before and after."""
     framework = editable_framework(framework)
     bands = sorted(bands, key=lambda b: b.min_index, reverse=True)
     problems = []
     if len({b.name for b in bands}) != len(bands) or len({b.min_index for b in bands}) != len(bands):
-        problems.append(ServiceError(N_("Grade bands must have different names and different minimum indices."),
-                                     obj=framework, field="grade_bands"))
+        problems.append(
+            ServiceError(
+                N_("Grade bands must have different names and different minimum indices."),
+                obj=framework,
+                field="grade_bands",
+            )
+        )
     rows = [GradeBand(framework=framework, name=b.name.strip(), min_index=b.min_index) for b in bands]
     for row in rows:
         try:
@@ -501,7 +666,14 @@ def grade_bands_set(*, framework: Framework, bands: Iterable[Band], actor=None, 
         return before
     framework.grade_bands.all().delete()
     GradeBand.objects.bulk_create(rows)
-    audit(framework, action="grade_bands", field="grade_bands", old=_bands_text(before), new=_bands_text(rows),
-           actor=actor, via=via).save()
+    audit(
+        framework,
+        action="grade_bands",
+        field="grade_bands",
+        old=_bands_text(before),
+        new=_bands_text(rows),
+        actor=actor,
+        via=via,
+    ).save()
     results_recompute(framework)
     return rows

@@ -160,7 +160,9 @@ def framework_list(request):
         )
     # Appraisers (of a district or above) may import a new framework file.
     may_import = reach(request.user).is_appraiser
-    return render(request, "scoring/framework/list.html", {"items": items, "perms_import_framework": may_import})
+    return render(
+        request, "scoring/framework/list.html", {"items": items, "perms_import_framework": may_import}
+    )
 
 
 # --- the board --------------------------------------------------------------------------------------
@@ -571,7 +573,9 @@ def framework_activity(request, code):
             entries = entries.filter(created_at__date__lte=data["date_to"])
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     lines = audit_lines(page.object_list)
-    names = dict(Unit.objects.filter(code__in={line.entry.unit_code for line in lines}).values_list("code", "name"))
+    names = dict(
+        Unit.objects.filter(code__in={line.entry.unit_code for line in lines}).values_list("code", "name")
+    )
     for line in lines:
         line.unit_name = names.get(line.entry.unit_code, "")
     query = request.GET.copy()

@@ -109,8 +109,8 @@ def results_recompute(framework: Framework, assessment_ids=None) -> None:
             f"""
             INSERT INTO scoring_arearesult (assessment_id, framework_id, area_id, self_points, points, max_points,
                                             "index", "rank")
-            SELECT t.assessment_id, %s, t.area_id, {_as_decimal('t.self_c', 100)}, {_as_decimal('t.score_c', 100)},
-                   {_as_decimal('t.max_c', 100)}, {_as_decimal(area_index, scale)}, NULL
+            SELECT t.assessment_id, %s, t.area_id, {_as_decimal("t.self_c", 100)}, {_as_decimal("t.score_c", 100)},
+                   {_as_decimal("t.max_c", 100)}, {_as_decimal(area_index, scale)}, NULL
             FROM (SELECT assessment_id, area_id, {_SUMS} FROM ({leaves}) l GROUP BY assessment_id, area_id) t
             JOIN scoring_criterion ar ON ar.id = t.area_id
             WHERE ar.kind = 'score'
@@ -123,7 +123,9 @@ def results_recompute(framework: Framework, assessment_ids=None) -> None:
 
         # Assessment results: totals, index and grade.
         points_c = "(t.score_c + t.bonus_c - t.penalty_c)"
-        index_scaled = f"(CASE WHEN t.scored > 0 THEN {_clamped(_scaled_index(points_c, 't.max_c', scale), scale)} END)"
+        index_scaled = (
+            f"(CASE WHEN t.scored > 0 THEN {_clamped(_scaled_index(points_c, 't.max_c', scale), scale)} END)"
+        )
         # Grade: the band with the highest minimum at or below the rounded index (compared ×10^4).
         grade = (
             "(SELECT b.name FROM scoring_gradeband b WHERE b.framework_id = %s "
@@ -135,9 +137,9 @@ def results_recompute(framework: Framework, assessment_ids=None) -> None:
             INSERT INTO scoring_assessmentresult (assessment_id, framework_id, self_points, score_points,
                 bonus_points, penalty_points, points, max_points, "index", grade, "rank", provisional,
                 leaves_applicable, leaves_scored, computed_at)
-            SELECT t.assessment_id, %s, {_as_decimal('t.self_c', 100)}, {_as_decimal('t.score_c', 100)},
-                   {_as_decimal('t.bonus_c', 100)}, {_as_decimal('t.penalty_c', 100)},
-                   {_as_decimal(points_c, 100)}, {_as_decimal('t.max_c', 100)},
+            SELECT t.assessment_id, %s, {_as_decimal("t.self_c", 100)}, {_as_decimal("t.score_c", 100)},
+                   {_as_decimal("t.bonus_c", 100)}, {_as_decimal("t.penalty_c", 100)},
+                   {_as_decimal(points_c, 100)}, {_as_decimal("t.max_c", 100)},
                    {_as_decimal(index_scaled, scale)}, COALESCE({grade}, ''), NULL,
                    (a.status NOT IN ('appraised', 'published')),
                    t.applicable, t.scored, CURRENT_TIMESTAMP
@@ -196,7 +198,9 @@ def _now():
 def previous_framework(framework: Framework) -> Framework | None:
     """The previous year's framework of the same authority and unit kind."""
     return (
-        Framework.objects.filter(authority_id=framework.authority_id, unit_kind=framework.unit_kind, year=framework.year - 1)
+        Framework.objects.filter(
+            authority_id=framework.authority_id, unit_kind=framework.unit_kind, year=framework.year - 1
+        )
         .order_by("-id")
         .first()
     )
@@ -224,8 +228,12 @@ def _year_on_year(framework: Framework) -> None:
     if previous is None:
         if AssessmentResult.objects.filter(framework=framework).filter(~Q(previous_points=None)).exists():
             AssessmentResult.objects.filter(framework=framework).update(
-                previous_points=None, previous_index=None, previous_rank=None,
-                points_change=None, index_change=None, rank_change=None,
+                previous_points=None,
+                previous_index=None,
+                previous_rank=None,
+                points_change=None,
+                index_change=None,
+                rank_change=None,
             )
         return
     before = {
@@ -238,9 +246,9 @@ def _year_on_year(framework: Framework) -> None:
     from units.models import Unit
 
     predecessors: dict[int, list[int]] = defaultdict(list)
-    for unit_id, predecessor_id in Unit.predecessors.through.objects.filter(from_unit_id__in=unit_ids).values_list(
-        "from_unit_id", "to_unit_id"
-    ):
+    for unit_id, predecessor_id in Unit.predecessors.through.objects.filter(
+        from_unit_id__in=unit_ids
+    ).values_list("from_unit_id", "to_unit_id"):
         predecessors[unit_id].append(predecessor_id)
     quantum = Decimal(1).scaleb(-framework.index_decimals)
     previous_indices = sorted((r["index"] for r in before.values() if r["index"] is not None), reverse=True)
@@ -258,21 +266,32 @@ def _year_on_year(framework: Framework) -> None:
             elif len(refs) == 1:
                 prev_points, prev_index, prev_rank = refs[0]["points"], refs[0]["index"], refs[0]["rank"]
             else:
-                prev_points = (sum(r["points"] for r in refs) / len(refs)).quantize(HUNDREDTHS, "ROUND_HALF_UP")
+                prev_points = (sum(r["points"] for r in refs) / len(refs)).quantize(
+                    HUNDREDTHS, "ROUND_HALF_UP"
+                )
                 pooled_max = sum(r["max_points"] for r in refs)
                 if pooled_max > 0:
-                    pooled = (sum(r["points"] for r in refs) * 100 / pooled_max).quantize(quantum, "ROUND_HALF_UP")
+                    pooled = (sum(r["points"] for r in refs) * 100 / pooled_max).quantize(
+                        quantum, "ROUND_HALF_UP"
+                    )
                     prev_index = min(max(pooled, Decimal(0)), Decimal(100))  # clamped like every index
                     own = sorted((r["index"] for r in refs if r["index"] is not None), reverse=True)
-                    higher_others = sum(1 for i in previous_indices if i > prev_index) - sum(1 for i in own if i > prev_index)
+                    higher_others = sum(1 for i in previous_indices if i > prev_index) - sum(
+                        1 for i in own if i > prev_index
+                    )
                     prev_rank = 1 + higher_others
                 else:
                     prev_index = prev_rank = None
         result = AssessmentResult(assessment_id=row["assessment_id"])
-        result.previous_points, result.previous_index, result.previous_rank = prev_points, prev_index, prev_rank
+        result.previous_points, result.previous_index, result.previous_rank = (
+            prev_points,
+            prev_index,
+            prev_rank,
+        )
         result.points_change = None if prev_points is None else row["points"] - prev_points
         result.index_change = (
-            None if prev_index is None or row["index"] is None
+            None
+            if prev_index is None or row["index"] is None
             else row["index"].quantize(quantum) - Decimal(prev_index).quantize(quantum, "ROUND_HALF_UP")
         )
         result.rank_change = None if prev_rank is None or row["rank"] is None else prev_rank - row["rank"]
@@ -282,7 +301,14 @@ def _year_on_year(framework: Framework) -> None:
         AssessmentResult.objects.bulk_update(updates, _YOY_FIELDS, batch_size=500)
 
 
-_YOY_FIELDS = ["previous_points", "previous_index", "previous_rank", "points_change", "index_change", "rank_change"]
+_YOY_FIELDS = [
+    "previous_points",
+    "previous_index",
+    "previous_rank",
+    "points_change",
+    "index_change",
+    "rank_change",
+]
 
 
 def _differs(new, stored) -> bool:

@@ -98,9 +98,25 @@ class Ranking:
 
 
 _LINE_FIELDS = (
-    "assessment_id", "assessment__unit_id", "assessment__unit__code", "assessment__unit__name", "assessment__status",
-    "rank", "points", "max_points", "index", "grade", "provisional", "self_points", "bonus_points",
-    "penalty_points", "previous_points", "previous_index", "previous_rank", "points_change", "index_change",
+    "assessment_id",
+    "assessment__unit_id",
+    "assessment__unit__code",
+    "assessment__unit__name",
+    "assessment__status",
+    "rank",
+    "points",
+    "max_points",
+    "index",
+    "grade",
+    "provisional",
+    "self_points",
+    "bonus_points",
+    "penalty_points",
+    "previous_points",
+    "previous_index",
+    "previous_rank",
+    "points_change",
+    "index_change",
     "rank_change",
 )
 
@@ -123,26 +139,61 @@ def ranking(framework: Framework, *, units: QuerySet[Unit] | None = None, with_a
         area_results = area_results.filter(assessment__unit__in=units)
     areas: dict[int, list[AreaLine]] = defaultdict(list)
     if with_areas:
-        for assessment_id, area_id, code, title, points, max_points, index, rank in (
-            area_results.order_by("assessment_id", "area__order").values_list(
-                "assessment_id", "area_id", "area__code", "area__title", "points", "max_points", "index", "rank"
-            )
+        for assessment_id, area_id, code, title, points, max_points, index, rank in area_results.order_by(
+            "assessment_id", "area__order"
+        ).values_list(
+            "assessment_id", "area_id", "area__code", "area__title", "points", "max_points", "index", "rank"
         ):
-            areas[assessment_id].append(AreaLine(area_id, code, title, points, max_points, published(index), rank))
+            areas[assessment_id].append(
+                AreaLine(area_id, code, title, points, max_points, published(index), rank)
+            )
     lines = []
     for (
-        assessment_id, unit_id, unit_code, unit_name, status, rank, points, max_points, index, grade, provisional,
-        self_points, bonus_points, penalty_points, previous_points, previous_index, previous_rank, points_change,
-        index_change, rank_change,
-    ) in results.order_by(F("rank").asc(nulls_last=True), "assessment__unit__code").values_list(*_LINE_FIELDS):
+        assessment_id,
+        unit_id,
+        unit_code,
+        unit_name,
+        status,
+        rank,
+        points,
+        max_points,
+        index,
+        grade,
+        provisional,
+        self_points,
+        bonus_points,
+        penalty_points,
+        previous_points,
+        previous_index,
+        previous_rank,
+        points_change,
+        index_change,
+        rank_change,
+    ) in results.order_by(F("rank").asc(nulls_last=True), "assessment__unit__code").values_list(
+        *_LINE_FIELDS
+    ):
         lines.append(
             RankingLine(
-                assessment_id=assessment_id, unit_id=unit_id, unit_code=unit_code, unit_name=unit_name,
-                status=status, rank=rank, points=points, max_points=max_points, index=published(index),
-                grade=grade, provisional=provisional, self_points=self_points, bonus_points=bonus_points,
-                penalty_points=penalty_points, previous_points=previous_points,
-                previous_index=published(previous_index), previous_rank=previous_rank,
-                points_change=points_change, index_change=published(index_change), rank_change=rank_change,
+                assessment_id=assessment_id,
+                unit_id=unit_id,
+                unit_code=unit_code,
+                unit_name=unit_name,
+                status=status,
+                rank=rank,
+                points=points,
+                max_points=max_points,
+                index=published(index),
+                grade=grade,
+                provisional=provisional,
+                self_points=self_points,
+                bonus_points=bonus_points,
+                penalty_points=penalty_points,
+                previous_points=previous_points,
+                previous_index=published(previous_index),
+                previous_rank=previous_rank,
+                points_change=points_change,
+                index_change=published(index_change),
+                rank_change=rank_change,
                 areas=areas.get(assessment_id, []),
             )
         )

@@ -68,8 +68,9 @@ def new_page(browser, live_server):
     contexts = []
 
     def make(viewport=LAPTOP, locale="vi-VN"):
-        context = browser.new_context(viewport=viewport, locale=locale, base_url=live_server.url,
-                                      accept_downloads=True)
+        context = browser.new_context(
+            viewport=viewport, locale=locale, base_url=live_server.url, accept_downloads=True
+        )
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()

@@ -30,8 +30,9 @@ def dashboards(district, commune, other_commune, officer, other_officer, apprais
     fw24 = publish(fw24)
     fw25 = make_framework(district, rows=rows_from_spec(TREE), year=2025, code="XA-2025")
     now = timezone.now()
-    Framework.objects.filter(pk=fw25.pk).update(self_deadline=now - timedelta(days=1),
-                                                appraisal_deadline=now + timedelta(days=12))
+    Framework.objects.filter(pk=fw25.pk).update(
+        self_deadline=now - timedelta(days=1), appraisal_deadline=now + timedelta(days=12)
+    )
     bulk_year(fw25, units[:6], seed=25, status=AssessmentStatus.APPRAISED)
     bulk_year(fw25, units[6:10], seed=26, status=AssessmentStatus.SUBMITTED)
     bulk_year(fw25, units[10:], seed=27, status=AssessmentStatus.DRAFT)
@@ -133,8 +134,10 @@ def test_appraiser_progress_and_remediation(new_page, screenshot, dashboards, co
     officer = new_page()
     sign_in(officer, "officer_x1")
     officer.goto("/dashboards/remediation/")
-    assert officer.locator("#remediation-list tbody tr").count() == RemediationItem.objects.filter(
-        assessment__unit=commune).count()
+    assert (
+        officer.locator("#remediation-list tbody tr").count()
+        == RemediationItem.objects.filter(assessment__unit=commune).count()
+    )
     with officer.expect_navigation():
         officer.locator("#remediation-list a:has-text('Cập nhật')").first.click()
     officer.fill("#id_action", "Ban hành quy chế phối hợp, tổ chức tập huấn")
@@ -163,8 +166,9 @@ def test_appraiser_progress_and_remediation(new_page, screenshot, dashboards, co
 
 
 def test_tables_without_javascript(browser, live_server, screenshot, dashboards):
-    context = browser.new_context(viewport=LAPTOP, locale="vi-VN", base_url=live_server.url,
-                                  java_script_enabled=False)
+    context = browser.new_context(
+        viewport=LAPTOP, locale="vi-VN", base_url=live_server.url, java_script_enabled=False
+    )
     try:
         page = context.new_page()
         sign_in(page, "leader")

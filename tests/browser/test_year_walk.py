@@ -24,9 +24,14 @@ pytestmark = pytest.mark.browser
 
 # A small framework: two self-assessed areas (one leaf may be not applicable) and a survey area.
 TREE = [
-    ("1", 20), ("1.1", 12.5), ("1.2", 7.5),
-    ("2", 50), ("2.1", 30), ("2.2", 20),
-    ("3", 30, "score", "survey"), ("3.1", 30, "score", "survey"),
+    ("1", 20),
+    ("1.1", 12.5),
+    ("1.2", 7.5),
+    ("2", 50),
+    ("2.1", 30),
+    ("2.2", 20),
+    ("3", 30, "score", "survey"),
+    ("3.1", 30, "score", "survey"),
 ]
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -59,7 +64,9 @@ def save_row(page, selector_to_change, action):
     with page.expect_response(lambda r: r.request.method == "POST" and "/rows/" in r.url) as answer:
         action()
     response = answer.value
-    assert response.status < 400, f"saving {selector_to_change} answered {response.status}: {response.text()[:300]}"
+    assert response.status < 400, (
+        f"saving {selector_to_change} answered {response.status}: {response.text()[:300]}"
+    )
     htmx_idle(page)
     return response
 
@@ -95,7 +102,11 @@ def test_the_whole_year(new_page, screenshot, year, live_server, tmp_path):
     screenshot(officer, "02-officer-self-empty")
 
     # --- 2. Every self leaf: points ("12,1" with a decimal comma), not applicable, note, evidence -------
-    save_row(officer, "1.1", lambda: (officer.fill(f"#pts-{leaf['1.1']}", "12,1"), officer.press(f"#pts-{leaf['1.1']}", "Tab")))
+    save_row(
+        officer,
+        "1.1",
+        lambda: (officer.fill(f"#pts-{leaf['1.1']}", "12,1"), officer.press(f"#pts-{leaf['1.1']}", "Tab")),
+    )
     officer.locator(f"#row-{leaf['1.1']} .saved").wait_for()
     after_first = summary_text(officer)
     assert after_first != before, "the provisional index did not update after the first row"
@@ -111,12 +122,24 @@ def test_the_whole_year(new_page, screenshot, year, live_server, tmp_path):
     assert status_of(x1) == AssessmentStatus.DRAFT
     screenshot(officer, "03-officer-submit-refused", full_page=False)
 
-    save_row(officer, "1.2", lambda: (officer.fill(f"#pts-{leaf['1.2']}", "7.5"), officer.press(f"#pts-{leaf['1.2']}", "Tab")))
-    save_row(officer, "1.2 note", lambda: (
-        officer.fill(f"#note-{leaf['1.2']}", "Đã tổ chức 3 hội nghị tuyên truyền"),
-        officer.press(f"#note-{leaf['1.2']}", "Tab"),
-    ))
-    save_row(officer, "2.1", lambda: (officer.fill(f"#pts-{leaf['2.1']}", "25,75"), officer.press(f"#pts-{leaf['2.1']}", "Tab")))
+    save_row(
+        officer,
+        "1.2",
+        lambda: (officer.fill(f"#pts-{leaf['1.2']}", "7.5"), officer.press(f"#pts-{leaf['1.2']}", "Tab")),
+    )
+    save_row(
+        officer,
+        "1.2 note",
+        lambda: (
+            officer.fill(f"#note-{leaf['1.2']}", "Đã tổ chức 3 hội nghị tuyên truyền"),
+            officer.press(f"#note-{leaf['1.2']}", "Tab"),
+        ),
+    )
+    save_row(
+        officer,
+        "2.1",
+        lambda: (officer.fill(f"#pts-{leaf['2.1']}", "25,75"), officer.press(f"#pts-{leaf['2.1']}", "Tab")),
+    )
     save_row(officer, "2.2", lambda: officer.check(f"#na-{leaf['2.2']}"))
 
     # Evidence: a file on 1.1, an issued document on 2.1.
@@ -139,7 +162,9 @@ def test_the_whole_year(new_page, screenshot, year, live_server, tmp_path):
     scores = {s.criterion.code: s for s in Score.objects.filter(assessment=x1).select_related("criterion")}
     assert scores["1.1"].self_points == D("12.1") and scores["1.2"].self_points == D("7.5")
     assert scores["2.1"].self_points == D("25.75") and scores["2.2"].not_applicable
-    assert scores["1.1"].evidence.count() == 1 and scores["2.1"].evidence.get().document_number == "125/QĐ-UBND"
+    assert (
+        scores["1.1"].evidence.count() == 1 and scores["2.1"].evidence.get().document_number == "125/QĐ-UBND"
+    )
 
     # The provisional index on the page is the stored one, written the Vietnamese way.
     officer.reload()
@@ -147,9 +172,10 @@ def test_the_whole_year(new_page, screenshot, year, live_server, tmp_path):
     with translation.override("vi"):
         shown_index = fixed(x1_result.index, framework.index_decimals)
     assert "," in shown_index and shown_index in summary_text(officer)
-    assert "Mọi tiêu chí" in officer.locator("#checklist").inner_text() or not officer.locator(
-        "#checklist .problems"
-    ).count()
+    assert (
+        "Mọi tiêu chí" in officer.locator("#checklist").inner_text()
+        or not officer.locator("#checklist .problems").count()
+    )
     open_all(officer)
     screenshot(officer, "04-officer-self-filled")
 
@@ -206,13 +232,19 @@ def test_the_whole_year(new_page, screenshot, year, live_server, tmp_path):
     flagged = officer.locator("article.crit.row-flag")
     assert sorted(flagged.evaluate_all("els => els.map(e => e.id)")) == ["c-1.1", "c-2.1"]
     screenshot(officer, "11-officer-returned")
-    for code, text in (("1.1", "Đã bổ sung biên bản có chữ ký"), ("2.1", "Số liệu tại trang 4 của quyết định")):
+    for code, text in (
+        ("1.1", "Đã bổ sung biên bản có chữ ký"),
+        ("2.1", "Số liệu tại trang 4 của quyết định"),
+    ):
         officer.fill(f"#expl-{leaf[code]}", text)
         with officer.expect_response(lambda r: r.request.method == "POST" and "/explain/" in r.url) as answer:
             officer.click(f"#ex-{leaf[code]} button[type=submit]")
         assert answer.value.status < 400
         officer.locator(f"#ex-{leaf[code]} .saved").wait_for()
-    assert Score.objects.get(assessment=x1, criterion_id=leaf["2.1"]).explanation == "Số liệu tại trang 4 của quyết định"
+    assert (
+        Score.objects.get(assessment=x1, criterion_id=leaf["2.1"]).explanation
+        == "Số liệu tại trang 4 của quyết định"
+    )
     screenshot(officer, "12-officer-explained")
     with officer.expect_navigation():
         officer.click("#checklist button.primary")
@@ -257,7 +289,9 @@ def test_the_whole_year(new_page, screenshot, year, live_server, tmp_path):
     assert framework.status == FrameworkStatus.PUBLISHED and framework.decision_number == "4769/QĐ-UBND"
     assert str(framework.decision_date) == "2024-12-21"
     assert sorted(m.to[0] for m in mail.outbox) == [
-        "leader@example.test", "officer_x1@example.test", "officer_x2@example.test"
+        "leader@example.test",
+        "officer_x1@example.test",
+        "officer_x2@example.test",
     ]
     assert "4769/QĐ-UBND" in appraiser.locator("main").inner_text()
     screenshot(appraiser, "17-appraiser-published")

@@ -66,11 +66,28 @@ def celery_worker_process(transactional_db, tmp_path):
     log_file = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in the finalizer below
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "tests.integration.slow_worker", "-A", "parindex", "worker",
-            "--pool=solo", "--concurrency=1", "-l", "info",
-            "-n", hostname, "-Q", queue, "--without-gossip", "--without-mingle",
+            sys.executable,
+            "-m",
+            "tests.integration.slow_worker",
+            "-A",
+            "parindex",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "-l",
+            "info",
+            "-n",
+            hostname,
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
         ],
-        cwd=PROJECT_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
     )
     worker = WorkerProcess(process=process, hostname=hostname, queue=queue, log_path=log_path)
     # This process sends through the broker for the duration of the test (unit tests run eager).
@@ -80,7 +97,9 @@ def celery_worker_process(transactional_db, tmp_path):
         deadline = time.monotonic() + WORKER_START_TIMEOUT
         while True:
             if process.poll() is not None:
-                pytest.fail(f"celery worker exited with status {process.returncode}:\n{worker.log()}", pytrace=False)
+                pytest.fail(
+                    f"celery worker exited with status {process.returncode}:\n{worker.log()}", pytrace=False
+                )
             if app.control.ping(destination=[hostname], timeout=1.0):
                 break
             if time.monotonic() > deadline:

@@ -61,16 +61,40 @@ def start_another_worker(queue: str, log_path: Path) -> WorkerProcess:
     env = dict(os.environ)
     env.pop("PARINDEX_TEST_DB_NAME", None)
     env.update(
-        DJANGO_SETTINGS_MODULE="parindex.settings", DJANGO_SECRET_KEY="worker-test-only-not-secret",
-        DJANGO_DEBUG="0", DATABASE_URL=_database_url(connection.settings_dict), REDIS_URL=settings.REDIS_URL,
-        CELERY_TASK_ALWAYS_EAGER="0", PYTHONUNBUFFERED="1",
+        DJANGO_SETTINGS_MODULE="parindex.settings",
+        DJANGO_SECRET_KEY="worker-test-only-not-secret",
+        DJANGO_DEBUG="0",
+        DATABASE_URL=_database_url(connection.settings_dict),
+        REDIS_URL=settings.REDIS_URL,
+        CELERY_TASK_ALWAYS_EAGER="0",
+        PYTHONUNBUFFERED="1",
     )
     hostname = f"{queue}-2@localhost"
     log_file = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed with the process by the caller
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "parindex", "worker", "--pool=solo", "--concurrency=1", "-l", "info",
-         "-n", hostname, "-Q", queue, "--without-gossip", "--without-mingle"],
-        cwd=PROJECT_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "parindex",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "-l",
+            "info",
+            "-n",
+            hostname,
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
     )
     worker = WorkerProcess(process=process, hostname=hostname, queue=queue, log_path=log_path)
     deadline = time.monotonic() + WORKER_START_TIMEOUT
@@ -87,8 +111,10 @@ def wait_for(job_id: int, statuses, timeout: float, worker: WorkerProcess) -> Re
         if job.status in statuses:
             return job
         if time.monotonic() > deadline:
-            pytest.fail(f"job {job_id} is {job.status} ({job.progress} %) after {timeout} s:\n{worker.log()}",
-                        pytrace=False)
+            pytest.fail(
+                f"job {job_id} is {job.status} ({job.progress} %) after {timeout} s:\n{worker.log()}",
+                pytrace=False,
+            )
         time.sleep(0.2)
 
 

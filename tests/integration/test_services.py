@@ -21,10 +21,18 @@ from ..factories import make_framework, make_unit, rows_from_spec
 # is judged on 95.5 points: 82.58 of them give index 86.471 at 3 decimals (DESIGN §2).
 SPEC = [("1", 95.5), ("1.1", 50), ("1.2", 45.5), ("2", 4.5), ("2.1", 4.5)]
 SCORES = {
-    "H": {"1.1": SelfEntry(Decimal("50")), "1.2": SelfEntry(Decimal("32.58")), "2.1": SelfEntry(None, not_applicable=True)},
+    "H": {
+        "1.1": SelfEntry(Decimal("50")),
+        "1.2": SelfEntry(Decimal("32.58")),
+        "2.1": SelfEntry(None, not_applicable=True),
+    },
     "H2": {"1.1": SelfEntry(Decimal("40")), "1.2": SelfEntry(Decimal("30")), "2.1": SelfEntry(Decimal("4"))},
     "H3": {"1.1": SelfEntry(Decimal("40")), "1.2": SelfEntry(Decimal("30")), "2.1": SelfEntry(Decimal("4"))},
-    "H4": {"1.1": SelfEntry(Decimal("20.5")), "1.2": SelfEntry(Decimal("20")), "2.1": SelfEntry(Decimal("0"))},
+    "H4": {
+        "1.1": SelfEntry(Decimal("20.5")),
+        "1.2": SelfEntry(Decimal("20")),
+        "2.1": SelfEntry(Decimal("0")),
+    },
 }
 # unit: (points, max points, index, grade, rank); equal indices share a rank, the next is skipped.
 EXPECTED = {
@@ -33,7 +41,10 @@ EXPECTED = {
     "H3": (Decimal("74"), Decimal("100"), Decimal("74.000"), "Khá", 2),
     "H4": (Decimal("40.5"), Decimal("100"), Decimal("40.500"), "Yếu", 4),
 }
-EXPECTED_AREA_1 = {"H": (Decimal("82.58"), Decimal("86.471"), 1), "H4": (Decimal("40.5"), Decimal("42.408"), 4)}
+EXPECTED_AREA_1 = {
+    "H": (Decimal("82.58"), Decimal("86.471"), 1),
+    "H4": (Decimal("40.5"), Decimal("42.408"), 4),
+}
 
 
 def build_district_framework(province) -> Framework:
@@ -59,7 +70,9 @@ def assert_expected_results(framework: Framework) -> None:
     assert stored == EXPECTED
     area_1 = {
         r.assessment.unit.code: (r.points, r.index, r.rank)
-        for r in AreaResult.objects.filter(framework=framework, area__code="1").select_related("assessment__unit")
+        for r in AreaResult.objects.filter(framework=framework, area__code="1").select_related(
+            "assessment__unit"
+        )
     }
     assert {code: area_1[code] for code in EXPECTED_AREA_1} == EXPECTED_AREA_1
     assert all(r.provisional for r in AssessmentResult.objects.filter(framework=framework))
@@ -117,7 +130,10 @@ def test_results_recompute_task_runs_on_a_real_worker(province, celery_worker_pr
 
     outcome = results_recompute_task.apply_async((framework.id,), queue=worker.queue).get(timeout=60)
 
-    assert outcome == {"framework_id": framework.id, "recomputed": True, "assessments": 4, "worker": worker.hostname}, (
-        worker.log()
-    )
+    assert outcome == {
+        "framework_id": framework.id,
+        "recomputed": True,
+        "assessments": 4,
+        "worker": worker.hostname,
+    }, worker.log()
     assert_expected_results(framework)

@@ -15,7 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--framework", required=True, help="framework code")
-        parser.add_argument("--compare", help="code of the framework to compare with (usually the previous year)")
+        parser.add_argument(
+            "--compare", help="code of the framework to compare with (usually the previous year)"
+        )
         parser.add_argument("--out", required=True, help="the .xlsx file to write")
 
     def handle(self, *args, framework, compare=None, out, **options):
@@ -31,5 +33,7 @@ class Command(BaseCommand):
         except ServiceError as error:
             raise refused(error) from error
         except OSError as exc:
-            raise CommandError(bilingual("Could not write %(path)s: %(error)s", path=out, error=str(exc))) from exc
+            raise CommandError(
+                bilingual("Could not write %(path)s: %(error)s", path=out, error=str(exc))
+            ) from exc
         self.stdout.write(bilingual("Report written to %(path)s.", path=out))

@@ -38,8 +38,11 @@ def check_access(user, check, *args, **kwargs):
     try:
         return check(user, *args, **kwargs)
     except Http404:
-        raise CommandError(bilingual("%(username)s may not see this.", username=user.get_username())) from None
+        raise CommandError(
+            bilingual("%(username)s may not see this.", username=user.get_username())
+        ) from None
     except PermissionDenied as error:
         reason = str(error) or _("Permission denied.")
-        raise CommandError(bilingual("%(username)s may not do this: %(reason)s", username=user.get_username(),
-                                 reason=reason)) from None
+        raise CommandError(
+            bilingual("%(username)s may not do this: %(reason)s", username=user.get_username(), reason=reason)
+        ) from None

@@ -16,5 +16,6 @@ class Command(BaseCommand):
         framework = get_framework(options["framework"])
         framework_export(framework, options["out"])
         self.stdout.write(
-            _("Written %(file)s: %(count)s criteria.") % {"file": options["out"], "count": framework.criteria.count()}
+            _("Written %(file)s: %(count)s criteria.")
+            % {"file": options["out"], "count": framework.criteria.count()}
         )

@@ -23,15 +23,29 @@ class Command(BaseCommand):
         framework = get_framework(options["framework"])
         actor = get_user(options.get("user"))
         try:
-            data = read_assessment(path, framework=framework, stage=options["stage"], unit_code=options.get("unit"))
+            data = read_assessment(
+                path, framework=framework, stage=options["stage"], unit_code=options.get("unit")
+            )
             if actor is not None:
-                check_access(actor, access.ensure_assessment_import, framework=framework, unit=data.unit,
-                             stage=data.stage)
+                check_access(
+                    actor,
+                    access.ensure_assessment_import,
+                    framework=framework,
+                    unit=data.unit,
+                    stage=data.stage,
+                )
             result = apply_assessment(data, actor=actor)
         except ValidationError as error:
             raise command_failure(self.stderr, error, file_label(path)) from error
         self.stdout.write(
-            _("%(unit)s in %(framework)s: %(rows)s criteria read, %(changed)s changed, %(unchanged)s unchanged.")
-            % {"unit": data.unit.code, "framework": framework.code, "rows": data.count, "changed": result.changed,
-               "unchanged": result.unchanged}
+            _(
+                "%(unit)s in %(framework)s: %(rows)s criteria read, %(changed)s changed, %(unchanged)s unchanged."
+            )
+            % {
+                "unit": data.unit.code,
+                "framework": framework.code,
+                "rows": data.count,
+                "changed": result.changed,
+                "unchanged": result.unchanged,
+            }
         )

@@ -20,7 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--unit-kind", required=True, help="province, district, department or commune")
         parser.add_argument("--year", required=True, type=int)
         parser.add_argument("--name", required=True)
-        parser.add_argument("--bands", default=DEFAULT_BANDS, help='e.g. "Xuất sắc:90,Tốt:80,Khá:70,Trung bình:50,Yếu:0"')
+        parser.add_argument(
+            "--bands", default=DEFAULT_BANDS, help='e.g. "Xuất sắc:90,Tốt:80,Khá:70,Trung bình:50,Yếu:0"'
+        )
         parser.add_argument("--decimals", type=int, default=2, help="decimals of the index (0-4)")
         parser.add_argument("--legal-basis", default="")
         parser.add_argument("--user", help="username to attribute the change to")
@@ -33,9 +35,16 @@ class Command(BaseCommand):
             check_access(actor, access.get_unit_for_change, options["authority"])
         try:
             framework = import_framework_file(
-                path, code=options["code"], authority=options["authority"], unit_kind=options["unit_kind"],
-                year=options["year"], name=options["name"], bands=options["bands"], decimals=options["decimals"],
-                legal_basis=options["legal_basis"], actor=actor,
+                path,
+                code=options["code"],
+                authority=options["authority"],
+                unit_kind=options["unit_kind"],
+                year=options["year"],
+                name=options["name"],
+                bands=options["bands"],
+                decimals=options["decimals"],
+                legal_basis=options["legal_basis"],
+                actor=actor,
             )
         except ValidationError as error:
             raise command_failure(self.stderr, error, file_label(path)) from error
@@ -43,5 +52,10 @@ class Command(BaseCommand):
         leaves = framework.criteria.filter(is_leaf=True).count()
         self.stdout.write(
             _("Framework %(code)s created: %(criteria)s criteria (%(leaves)s scored), %(bands)s grade bands.")
-            % {"code": framework.code, "criteria": criteria, "leaves": leaves, "bands": framework.grade_bands.count()}
+            % {
+                "code": framework.code,
+                "criteria": criteria,
+                "leaves": leaves,
+                "bands": framework.grade_bands.count(),
+            }
         )

@@ -27,7 +27,13 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise command_failure(self.stderr, error, file_label(path)) from error
         self.stdout.write(
-            _("Survey points of %(framework)s: %(units)s unit(s), %(changed)s score(s) changed, %(unchanged)s unchanged.")
-            % {"framework": framework.code, "units": len(data.entries), "changed": result.changed,
-               "unchanged": result.unchanged}
+            _(
+                "Survey points of %(framework)s: %(units)s unit(s), %(changed)s score(s) changed, %(unchanged)s unchanged."
+            )
+            % {
+                "framework": framework.code,
+                "units": len(data.entries),
+                "changed": result.changed,
+                "unchanged": result.unchanged,
+            }
         )

@@ -13,7 +13,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         summary = demo_load()
         out = self.stdout
-        out.write(f"Units: {summary.units_created} created" if summary.units_created else "Units: already present")
+        out.write(
+            f"Units: {summary.units_created} created" if summary.units_created else "Units: already present"
+        )
 
         out.write("")
         out.write("Frameworks:")
@@ -22,9 +24,15 @@ class Command(BaseCommand):
             for status in framework.assessments.values_list("status", flat=True):
                 counts[status] += 1
             states = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
-            decision = f" — {framework.decision_number} {framework.decision_date:%d/%m/%Y}" if framework.is_published else ""
+            decision = (
+                f" — {framework.decision_number} {framework.decision_date:%d/%m/%Y}"
+                if framework.is_published
+                else ""
+            )
             note = "created" if created else "already present, left as it is"
-            out.write(f"  {framework.code:<14} {framework.year} {framework.status:<9} ({states}){decision} [{note}]")
+            out.write(
+                f"  {framework.code:<14} {framework.year} {framework.status:<9} ({states}){decision} [{note}]"
+            )
 
         out.write("")
         out.write("Demo logins (demo data only):")
@@ -32,7 +40,10 @@ class Command(BaseCommand):
         rows += [(login.username, login.role, login.unit or "—", DEMO_PASSWORD) for login in summary.logins]
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
         for number, row in enumerate(rows):
-            out.write("  " + "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip())
+            out.write(
+                "  "
+                + "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip()
+            )
             if number == 0:
                 out.write("  " + "  ".join("-" * width for width in widths))
         created_users = sum(login.created for login in summary.logins)

@@ -56,8 +56,21 @@ def ranking_as_dicts(framework: Framework) -> list[dict]:
 
 
 CSV_COLUMNS = [
-    "rank", "unit_code", "unit_name", "points", "max_points", "index", "grade", "provisional",
-    "change_points", "change_index", "change_rank", "self_points", "bonus_points", "penalty_points", "status",
+    "rank",
+    "unit_code",
+    "unit_name",
+    "points",
+    "max_points",
+    "index",
+    "grade",
+    "provisional",
+    "change_points",
+    "change_index",
+    "change_rank",
+    "self_points",
+    "bonus_points",
+    "penalty_points",
+    "status",
 ]
 
 
@@ -84,18 +97,39 @@ class Command(BaseCommand):
         writer = csv.writer(out, lineterminator="\n")  # OutputWrapper adds no newline to a line that has one
         header = list(CSV_COLUMNS)
         for code in area_codes:
-            header += [f"area_{code}_points", f"area_{code}_max_points", f"area_{code}_index", f"area_{code}_rank"]
+            header += [
+                f"area_{code}_points",
+                f"area_{code}_max_points",
+                f"area_{code}_index",
+                f"area_{code}_rank",
+            ]
         writer.writerow(header)
         for item in items:
             change = item["change"] or {}
             row = [
-                item["rank"], item["unit_code"], item["unit_name"], item["points"], item["max_points"], item["index"],
-                item["grade"] or "", "true" if item["provisional"] else "false",
-                change.get("points", ""), change.get("index", ""), change.get("rank", ""),
-                item["self_points"], item["bonus_points"], item["penalty_points"], item["status"],
+                item["rank"],
+                item["unit_code"],
+                item["unit_name"],
+                item["points"],
+                item["max_points"],
+                item["index"],
+                item["grade"] or "",
+                "true" if item["provisional"] else "false",
+                change.get("points", ""),
+                change.get("index", ""),
+                change.get("rank", ""),
+                item["self_points"],
+                item["bonus_points"],
+                item["penalty_points"],
+                item["status"],
             ]
             by_code = {area["code"]: area for area in item["areas"]}
             for code in area_codes:
                 area = by_code.get(code, {})
-                row += [area.get("points", ""), area.get("max_points", ""), area.get("index", ""), area.get("rank", "")]
+                row += [
+                    area.get("points", ""),
+                    area.get("max_points", ""),
+                    area.get("index", ""),
+                    area.get("rank", ""),
+                ]
             writer.writerow(["" if value is None else value for value in row])
