@@ -18,8 +18,6 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from parindex.audit.models import AuditEntry
-from parindex.audit.services import audit_entry
 from scoring.assessments.services import (
     AppraisalEntry,
     SelfEntry,
@@ -35,6 +33,7 @@ from scoring.frameworks.services import (
     CriterionRow,
     framework_create,
     framework_publish,
+    framework_set_deadlines,
     notifications_muted,
     parse_bands,
 )
@@ -332,21 +331,12 @@ def _set_deadlines(framework: Framework, spec: FrameworkSpec, actor) -> None:
         today = timezone.localdate()
         self_deadline = datetime.combine(today + timedelta(days=30), time(17), tzinfo=tz)
         appraisal_deadline = datetime.combine(today + timedelta(days=60), time(17), tzinfo=tz)
-    framework.self_deadline, framework.appraisal_deadline = self_deadline, appraisal_deadline
-    framework.full_clean()
-    framework.save(update_fields=["self_deadline", "appraisal_deadline", "updated_at"])
-    AuditEntry.objects.bulk_create(
-        [
-            audit_entry(
-                framework=framework,
-                action="framework_change",
-                field=name,
-                new=value.isoformat(),
-                actor=actor,
-                via=Via.COMMAND,
-            )
-            for name, value in (("self_deadline", self_deadline), ("appraisal_deadline", appraisal_deadline))
-        ]
+    framework_set_deadlines(
+        framework=framework,
+        self_deadline=self_deadline,
+        appraisal_deadline=appraisal_deadline,
+        actor=actor,
+        via=Via.COMMAND,
     )
 
 

@@ -8,7 +8,7 @@ from django.db import OperationalError, transaction
 
 from scoring.assessments.notifications import send_deadline_reminders as send_reminders
 from scoring.assessments.notifications import send_event
-from scoring.exchange.uploads import import_check
+from scoring.exchange.uploads import import_check, import_fail
 from scoring.models import Framework, ImportRecord, ImportStatus
 from scoring.results.engine import results_recompute
 
@@ -88,6 +88,6 @@ def import_check_task(self, record_id: int) -> str:
     try:
         import_check(record)
     except Exception:
-        ImportRecord.objects.filter(pk=record_id).update(status=ImportStatus.FAILED, progress=100)
+        import_fail(record_id)
         raise
     return record.status

@@ -152,6 +152,14 @@ def import_check(record: ImportRecord) -> ImportRecord:
     return record
 
 
+def import_fail(record_id: int) -> None:
+    """An unexpected error ended the background check of an upload: the record is failed, never left
+    "checking" (the person can cancel it or upload the file again)."""
+    ImportRecord.objects.filter(pk=record_id, status=ImportStatus.CHECKING).update(
+        status=ImportStatus.FAILED, progress=100
+    )
+
+
 def import_confirm(*, record: ImportRecord, actor) -> ImportRecord:
     """Apply a previewed file, all or nothing. A double click or a second web process cannot apply
     it twice: the record is claimed by a conditional UPDATE whose row count is checked."""
