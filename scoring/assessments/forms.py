@@ -7,32 +7,18 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from parindex.numbers import NotANumber, decimal_places, format_decimal, parse_decimal
+from parindex.numbers import NotANumber, parse_decimal
 from scoring.assessments.services import evidence_file_problem
 from scoring.models import Criterion
 
 
-def clean_points(text: str, criterion: Criterion) -> Decimal | None:
-    """Points typed by a person ("12,1" or "12.1") checked against the criterion's limits.
-    Raises forms.ValidationError with the message shown next to the field."""
+def clean_points(text: str) -> Decimal | None:
+    """Points typed by a person ("12,1" or "12.1"), read as a number. Their limits (not negative, two
+    decimals, at most the maximum) are the service's rule: a refusal comes back on this field."""
     try:
-        value = parse_decimal(text)
+        return parse_decimal(text)
     except NotANumber:
         raise forms.ValidationError(_("%(value)r is not a number.") % {"value": text.strip()}) from None
-    if value is None:
-        return None
-    if value < 0:
-        raise forms.ValidationError(
-            _("%(value)s is negative; points cannot be negative.") % {"value": text.strip()}
-        )
-    if decimal_places(value) > 2:
-        raise forms.ValidationError(_("%(value)s has more than two decimals.") % {"value": text.strip()})
-    if value > criterion.max_points:
-        raise forms.ValidationError(
-            _("%(value)s is more than the maximum %(max)s")
-            % {"value": format_decimal(value), "max": format_decimal(criterion.max_points)}
-        )
-    return value
 
 
 class SelfRowForm(forms.Form):
@@ -47,13 +33,7 @@ class SelfRowForm(forms.Form):
         self.criterion = criterion
 
     def clean_points(self):
-        return clean_points(self.cleaned_data.get("points") or "", self.criterion)
-
-    def clean_not_applicable(self):
-        value = self.cleaned_data.get("not_applicable")
-        if value and not self.criterion.allows_not_applicable:
-            raise forms.ValidationError(_("This criterion cannot be marked not applicable."))
-        return value
+        return clean_points(self.cleaned_data.get("points") or "")
 
     def clean(self):
         cleaned = super().clean()

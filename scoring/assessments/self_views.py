@@ -24,6 +24,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from parindex.errors import ServiceError
 from parindex.numbers import format_decimal
 from scoring.access import (
     Refused,
@@ -63,6 +64,8 @@ from scoring.models import (
 )
 
 LIST_PAGE_SIZE = 50
+# A service refusal's field → the row form's field that shows it.
+SELF_ROW_FIELDS = {"self_points": "points", "not_applicable": "not_applicable", "note": "note"}
 
 
 def _messages_of(error: ValidationError) -> list[str]:
@@ -333,8 +336,11 @@ def self_row_save(request, pk, criterion_id):
                 via=Via.WEB,
                 on_behalf=on_behalf,
             )
-        except ValidationError as error:
-            errors["general"] = _messages_of(error)
+        except ServiceError as error:
+            # The service's refusal goes beside the field it names (points, not applicable, note).
+            for refusal in error.all():
+                key = SELF_ROW_FIELDS.get(refusal.field or "", "general")
+                errors.setdefault(key, []).append(refusal.text())
     else:
         errors = {
             ("general" if name == "__all__" else name): list(texts) for name, texts in form.errors.items()
