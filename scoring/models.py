@@ -18,7 +18,10 @@ INDEX = {"max_digits": 9, "decimal_places": 4}
 framework_code_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._-]*$", _("A framework code uses letters, digits, dot, dash or underscore.")
 )
-criterion_code_validator = RegexValidator(r"^\d+(\.\d+)*$", _("A criterion code looks like 1, 1.2 or 1.2.3."))
+criterion_code_validator = RegexValidator(
+    r"^[A-Za-z0-9]+(\.[A-Za-z0-9]+)*$",
+    _("A criterion code looks like 1, 1.2, 1.2.3 or, as decisions number them, I, II, a, a1."),
+)
 
 
 class FrameworkStatus(models.TextChoices):
@@ -53,6 +56,19 @@ class Framework(models.Model):
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    index_capped = models.BooleanField(
+        _("index capped at 100"),
+        default=True,
+        help_text=_("Bonus points never lift the index above 100 (import_framework --index-cap 100|none)."),
+    )
+    survey_optional = models.BooleanField(
+        _("survey optional"),
+        default=False,
+        help_text=_(
+            "A unit with no survey result at all is indexed on its remaining applicable maximum "
+            "(import_framework --survey optional)."
+        ),
     )
     results_computed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -99,6 +115,7 @@ class CriterionKind(models.TextChoices):
 class CriterionSource(models.TextChoices):
     SELF = "self", _("Self-assessment")
     SURVEY = "survey", _("Sociological survey")
+    OFFICE = "office", _("Scored by the office")
 
 
 class Criterion(models.Model):
@@ -122,6 +139,12 @@ class Criterion(models.Model):
     source = models.CharField(
         _("source"), max_length=10, choices=CriterionSource.choices, default=CriterionSource.SELF
     )
+    rule = models.CharField(
+        _("scoring rule"),
+        max_length=300,
+        blank=True,
+        help_text=_("points (default), steps:0;0,5;1, yesno, percent, bands:100=2;90=1,5;0=0, deduct:0,5"),
+    )
     guidance = models.TextField(_("guidance"), blank=True)
     allows_not_applicable = models.BooleanField(_("may be not applicable"), default=True)
     order = models.PositiveIntegerField(_("order"), default=0)
@@ -143,7 +166,7 @@ class Criterion(models.Model):
 
     @property
     def parent_code(self) -> str:
-        return self.code.rpartition(".")[0]
+        return self.parent.code if self.parent_id else ""
 
 
 class GradeBand(models.Model):
@@ -231,10 +254,19 @@ class Score(models.Model):
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="scores")
     criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="scores")
     self_points = models.DecimalField(_("self-assessed points"), **POINTS, null=True, blank=True)
-    not_applicable = models.BooleanField(_("not applicable"), default=False)
+    self_raw = models.CharField(_("raw figure (self-assessed)"), max_length=50, blank=True)
+    not_applicable = models.BooleanField(_("not applicable (proposed by the unit)"), default=False)
+    not_applicable_reason = models.TextField(_("why not applicable"), blank=True)
     note = models.TextField(_("note"), blank=True)
     evidence_reference = models.TextField(_("evidence reference"), blank=True)
     appraised_points = models.DecimalField(_("appraised points"), **POINTS, null=True, blank=True)
+    appraised_raw = models.CharField(_("raw figure (appraised)"), max_length=50, blank=True)
+    # The appraiser's decision on "not applicable": None = not decided (the unit's proposal stands
+    # provisionally), True = confirmed or imposed, False = refused (the leaf is scored).
+    appraised_not_applicable = models.BooleanField(
+        _("not applicable (appraiser's decision)"), null=True, blank=True
+    )
+    survey_sample = models.PositiveIntegerField(_("survey sample size"), null=True, blank=True)
     appraisal_reason = models.TextField(_("appraisal reason"), blank=True)
     explanation_request = models.TextField(_("explanation requested"), blank=True)
     explanation_requested_round = models.PositiveSmallIntegerField(
@@ -264,6 +296,13 @@ class Score(models.Model):
     @property
     def final_points(self):
         return self.appraised_points if self.appraised_points is not None else self.self_points
+
+    @property
+    def is_not_applicable(self) -> bool:
+        """Not applicable as the results count it: the appraiser's decision, else the unit's proposal."""
+        if self.appraised_not_applicable is not None:
+            return self.appraised_not_applicable
+        return self.not_applicable
 
     def clean(self):
         errors = {}
@@ -320,6 +359,9 @@ class AssessmentResult(models.Model):
     )
     framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="results")
     self_points = models.DecimalField(**POINTS, default=Decimal("0"))
+    # Filled by the engine (set-based SQL); db_default so that rows it inserts need not name them.
+    survey_points = models.DecimalField(**POINTS, default=Decimal("0"), db_default=Decimal("0"))
+    office_points = models.DecimalField(**POINTS, default=Decimal("0"), db_default=Decimal("0"))
     score_points = models.DecimalField(**POINTS, default=Decimal("0"))
     bonus_points = models.DecimalField(**POINTS, default=Decimal("0"))
     penalty_points = models.DecimalField(**POINTS, default=Decimal("0"))
