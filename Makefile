@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-browser test-services lint check messages clean
+.PHONY: help venv run test test-browser test-services lint typecheck check messages clean
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -26,7 +26,8 @@ help:
 	@echo "make test           test suite on SQLite with eager Celery (no services needed)"
 	@echo "make test-browser   browser tests only (headless Chromium from Debian's chromium package)"
 	@echo "make test-services  whole suite, browser tests included, on PostgreSQL + Redis + a real Celery worker"
-	@echo "make lint           ruff check"
+	@echo "make lint           ruff check, ruff format --check and the type check"
+	@echo "make typecheck      mypy over the services, selectors and results engine"
 	@echo "make check          makemigrations --check and manage.py check"
 	@echo "make messages       merge locale/fragments and compile the Vietnamese catalogue"
 	@echo "make clean          remove caches and build output (keeps .venv and var/db.sqlite3)"
@@ -87,6 +88,11 @@ test-services: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+typecheck: venv
+	$(VENV)/bin/mypy
 
 check: export DJANGO_DEBUG := 1
 check: venv

@@ -17,15 +17,18 @@ import logging
 import os
 import tempfile
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import IO, Any, overload
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_noop as N_
+from openpyxl import Workbook
 
 from parindex.errors import ErrorCode, ServiceError, bilingual
 from parindex.queue import enqueue_on_commit
@@ -57,11 +60,11 @@ class ReportJobLost(Exception):
     """The job is no longer running for this worker (failed as stale meanwhile)."""
 
 
-def inputs_fingerprint(framework: Framework, compare: Framework | None, parameters: dict) -> str:
+def inputs_fingerprint(framework: Framework, compare: Framework | None, parameters: dict[str, Any]) -> str:
     """sha256 of what the file is built from: the frameworks and when their results were last
     computed or their details changed, the parameters and the report version."""
 
-    def part(fw: Framework | None):
+    def part(fw: Framework | None) -> list[object] | None:
         if fw is None:
             return None
         return [
@@ -79,13 +82,19 @@ def inputs_fingerprint(framework: Framework, compare: Framework | None, paramete
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+@overload
+def _fresh(framework: Framework) -> Framework: ...
+@overload
+def _fresh(framework: None) -> None: ...
+@overload
+def _fresh(framework: Framework | None) -> Framework | None: ...
 def _fresh(framework: Framework | None) -> Framework | None:
     return None if framework is None else Framework.objects.select_related("authority").get(pk=framework.pk)
 
 
 def _enqueue(job: ReportJob) -> None:
     """Send the task once the transaction commits, so the worker sees the job row."""
-    options = {"task_id": job.task_id}
+    options: dict[str, Any] = {"task_id": job.task_id}
     queue = getattr(settings, "PARINDEX_REPORT_QUEUE", "")
     if queue:
         options["queue"] = queue
@@ -98,7 +107,11 @@ def _ensure_comparable(framework: Framework, compare: Framework | None) -> None:
 
 
 def report_request(
-    *, framework: Framework, compare: Framework | None = None, actor=None, parameters: dict | None = None
+    *,
+    framework: Framework,
+    compare: Framework | None = None,
+    actor: User | AnonymousUser | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> ReportJob:
     """Ask for a comparative report. Returns the new job: already succeeded when an unchanged
     report exists (its file is reused), or queued (the build is sent to Celery on commit).
@@ -154,7 +167,7 @@ def report_request(
     return job
 
 
-def report_retry(job: ReportJob, actor=None) -> ReportJob:
+def report_retry(job: ReportJob, actor: User | AnonymousUser | None = None) -> ReportJob:
     """Queue a failed job again (a conditional UPDATE: only a failed job is retried, once)."""
     with transaction.atomic():
         task_id = uuid.uuid4().hex
@@ -174,7 +187,7 @@ def report_retry(job: ReportJob, actor=None) -> ReportJob:
     return job
 
 
-def report_mark_failed(job_id: int, error) -> bool:
+def report_mark_failed(job_id: int, error: str | BaseException) -> bool:
     """Record the final failure of a job that is still queued or running."""
     message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     return bool(
@@ -184,7 +197,7 @@ def report_mark_failed(job_id: int, error) -> bool:
     )
 
 
-def report_fail_stale(now=None) -> int:
+def report_fail_stale(now: datetime | None = None) -> int:
     """Fail running jobs whose heartbeat stopped (their worker died) and queued jobs nobody picked up,
     so that they can be retried instead of staying "running" forever. Returns how many were failed."""
     now = now or timezone.now()
@@ -213,11 +226,12 @@ def report_fail_stale(now=None) -> int:
 
 def report_file_name(job: ReportJob) -> str:
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
-    against = f"-{job.compare_framework.code}" if job.compare_framework_id else ""
+    compare = job.compare_framework if job.compare_framework_id else None
+    against = f"-{compare.code}" if compare is not None else ""
     return f"bao-cao-{job.framework.code}{against}-{stamp}-{job.pk}.xlsx"
 
 
-def _store(job: ReportJob, workbook) -> str:
+def _store(job: ReportJob, workbook: Workbook) -> str:
     """Write the workbook to a temporary file, then save it into the storage; returns the stored name."""
     handle, temporary = tempfile.mkstemp(prefix="parindex-report-", suffix=".xlsx.part")
     os.close(handle)
@@ -307,7 +321,7 @@ def report_run(job_id: int, task_id: str | None = None) -> ReportJob | None:
 
 
 def report_build_file(
-    framework: Framework, compare: Framework | None, out, *, generated_by: str = ""
+    framework: Framework, compare: Framework | None, out: str | IO[bytes], *, generated_by: str = ""
 ) -> None:
     """Build the same workbook synchronously into a path or binary file (manage.py build_report)."""
     _ensure_comparable(framework, compare)

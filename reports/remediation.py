@@ -5,6 +5,7 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
@@ -63,7 +64,7 @@ def weakest_criteria(
 
 @transaction.atomic
 def remediation_suggest(
-    *, framework: Framework, per_unit: int = ITEMS_PER_UNIT, actor=None, via=Via.WEB
+    *, framework: Framework, per_unit: int = ITEMS_PER_UNIT, actor: User | None = None, via: str = Via.WEB
 ) -> int:
     """Create the suggested remediation items of a published framework: for each unit its weakest
     criteria. Items that exist already (and whatever the unit wrote in them) are kept. Returns how many
@@ -111,8 +112,8 @@ def remediation_update(
     responsible: str,
     due_date: date | None,
     status: str,
-    actor,
-    via=Via.WEB,
+    actor: User,
+    via: str = Via.WEB,
 ) -> RemediationItem:
     """Fill in a remediation item: action, person responsible, due date, status. Refused (nothing
     saved) for anybody but the unit's officers and its appraisers; every changed field is audited."""
@@ -164,7 +165,7 @@ def remediation_update(
     return item
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, date):

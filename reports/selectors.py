@@ -9,11 +9,12 @@ ranking and the criteria tree are scoring's selectors' (the same reads as the re
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db.models import Avg, Count, F, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.functional import Promise
 
 from parindex.numbers import round_half_up
 from reports.models import RemediationItem, RemediationStatus
@@ -70,7 +71,7 @@ def subtree_choices(framework: Framework, r: Reach) -> list[Unit]:
     )
 
 
-def _index(value, places: int) -> Decimal | None:
+def _index(value: Decimal | float | int | str | None, places: int) -> Decimal | None:
     return None if value is None else round_half_up(Decimal(value), places)
 
 
@@ -455,7 +456,7 @@ class ProgressRow:
     unit_code: str
     unit_name: str
     status: str
-    status_label: str
+    status_label: str | Promise  # a lazy label: translated where it is shown
     submitted_at: object
     appraised_at: object
     deadline: object  # the unit's self-assessment deadline (its extension, or the framework's)
@@ -471,7 +472,7 @@ class ProgressRow:
 @dataclass
 class Progress:
     rows: list[ProgressRow]
-    by_status: list[tuple[str, str, int, str]]  # (status, label, count, colour)
+    by_status: list[tuple[str, str | Promise, int, str]]  # (status, label, count, colour)
 
     @property
     def overdue(self) -> list[ProgressRow]:
@@ -485,7 +486,9 @@ class Progress:
         )
 
 
-def progress(framework: Framework, r: Reach, under: Unit | None = None, now=None) -> Progress:
+def progress(
+    framework: Framework, r: Reach, under: Unit | None = None, now: datetime | None = None
+) -> Progress:
     """Where the year stands: status of every assessment, overdue units, and how far each unit's self
     scores were above the appraised ones (overstatement). Two queries."""
     now = now or timezone.now()
@@ -559,7 +562,9 @@ def progress(framework: Framework, r: Reach, under: Unit | None = None, now=None
             row.lowered = sums["lowered"]
         rows.append(row)
     counts = Counter(row.status for row in rows)
-    by_status = [(s.value, labels[s.value], counts.get(s.value, 0), STATUS_COLOURS[s]) for s in STATUS_ORDER]
+    by_status: list[tuple[str, str | Promise, int, str]] = [
+        (s.value, labels[s.value], counts.get(s.value, 0), STATUS_COLOURS[s]) for s in STATUS_ORDER
+    ]
     return Progress(rows, by_status)
 
 
@@ -573,7 +578,7 @@ def remediation_items_for(
     status: str = "",
     overdue: bool = False,
     today: date | None = None,
-):
+) -> QuerySet[RemediationItem]:
     """Remediation items the user may see: their own unit's (officers) and those of the units under
     their authority. A queryset with everything the list page shows joined in."""
     qs = RemediationItem.objects.select_related(

@@ -8,6 +8,7 @@ subtree's paths in one statement.
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Value
@@ -24,7 +25,11 @@ UNIT_FIELDS = ("name", "kind", "active_from", "active_to")
 
 
 def _path_for(unit: Unit) -> str:
-    return (unit.parent.path if unit.parent_id else "/") + f"{unit.pk}/"
+    if not unit.parent_id:
+        return f"/{unit.pk}/"
+    parent = unit.parent
+    assert parent is not None  # parent_id is set
+    return parent.path + f"{unit.pk}/"
 
 
 def _codes(units: Iterable[Unit]) -> str:
@@ -32,7 +37,15 @@ def _codes(units: Iterable[Unit]) -> str:
 
 
 def _unit_audit(
-    unit: Unit, action: str, *, actor, via, field: str = "", old: Any = "", new: Any = "", reason: str = ""
+    unit: Unit,
+    action: str,
+    *,
+    actor: User | None,
+    via: str,
+    field: str = "",
+    old: Any = "",
+    new: Any = "",
+    reason: str = "",
 ) -> AuditEntry:
     return audit_entry(
         action=action,
@@ -117,7 +130,7 @@ def unit_create(
     active_from: int | None = None,
     active_to: int | None = None,
     predecessors: Iterable[Unit] | None = None,
-    actor=None,
+    actor: User | None = None,
     via: str = Via.SYSTEM,
 ) -> Unit:
     """A new unit (placed in the tree, formed from `predecessors` if given), audited as unit_create."""
@@ -153,7 +166,7 @@ def unit_create(
 
 
 @transaction.atomic
-def unit_update(*, unit: Unit, actor=None, via: str = Via.SYSTEM, **changes: Any) -> Unit:
+def unit_update(*, unit: Unit, actor: User | None = None, via: str = Via.SYSTEM, **changes: Any) -> Unit:
     """Rename a unit or change its kind or active years (keyword arguments among UNIT_FIELDS).
     One audit row per field that changed (unit_rename for the name, unit_change otherwise; the last
     active year set on an active unit is unit_deactivate)."""
@@ -182,17 +195,17 @@ def unit_update(*, unit: Unit, actor=None, via: str = Via.SYSTEM, **changes: Any
     return unit
 
 
-def unit_rename(*, unit: Unit, name: str, actor=None, via: str = Via.SYSTEM) -> Unit:
+def unit_rename(*, unit: Unit, name: str, actor: User | None = None, via: str = Via.SYSTEM) -> Unit:
     return unit_update(unit=unit, name=name, actor=actor, via=via)
 
 
-def unit_deactivate(*, unit: Unit, last_year: int, actor=None, via: str = Via.SYSTEM) -> Unit:
+def unit_deactivate(*, unit: Unit, last_year: int, actor: User | None = None, via: str = Via.SYSTEM) -> Unit:
     """The unit ceases after `last_year` (abolished or merged): kept for history, no longer current."""
     return unit_update(unit=unit, active_to=last_year, actor=actor, via=via)
 
 
 @transaction.atomic
-def unit_move(*, unit: Unit, parent: Unit | None, actor=None, via: str = Via.SYSTEM) -> Unit:
+def unit_move(*, unit: Unit, parent: Unit | None, actor: User | None = None, via: str = Via.SYSTEM) -> Unit:
     """Place a unit (and its subtree) under another parent; every path below follows."""
     unit = Unit.objects.select_for_update(of=("self",)).select_related("parent").get(pk=unit.pk)
     if (parent.pk if parent else None) == unit.parent_id:
@@ -218,7 +231,7 @@ def unit_move(*, unit: Unit, parent: Unit | None, actor=None, via: str = Via.SYS
 
 @transaction.atomic
 def unit_set_predecessors(
-    *, unit: Unit, predecessors: Iterable[Unit], actor=None, via: str = Via.SYSTEM
+    *, unit: Unit, predecessors: Iterable[Unit], actor: User | None = None, via: str = Via.SYSTEM
 ) -> Unit:
     """The units this one was formed from (a merger or a split), audited as unit_merge: old → new codes."""
     predecessors = list(predecessors)
@@ -300,7 +313,7 @@ def unit_save(
     active_from: int | None = None,
     active_to: int | None = None,
     predecessors: Iterable[Unit] | None = None,
-    actor=None,
+    actor: User | None = None,
     via: str = Via.SYSTEM,
 ) -> tuple[Unit, bool]:
     """Create the unit with this code, or bring it to these values (files and forms give a whole row).
@@ -339,7 +352,7 @@ def unit_save(
 
 
 @transaction.atomic
-def unit_delete(*, unit: Unit, actor=None, via: str = Via.SYSTEM) -> None:
+def unit_delete(*, unit: Unit, actor: User | None = None, via: str = Via.SYSTEM) -> None:
     """Delete a unit that nothing depends on (no children, no assessments: those are protected).
     Its memberships are revoked first, each audited; the unit's own trail stays."""
     for membership in unit.memberships.select_related("user"):
@@ -353,7 +366,7 @@ def unit_delete(*, unit: Unit, actor=None, via: str = Via.SYSTEM) -> None:
 
 
 def _membership_audit(
-    membership: Membership, action: str, *, actor, via, old: str = "", new: str = ""
+    membership: Membership, action: str, *, actor: User | None, via: str, old: str = "", new: str = ""
 ) -> AuditEntry:
     return audit_entry(
         action=action,
@@ -370,7 +383,9 @@ def _membership_audit(
 
 
 @transaction.atomic
-def membership_grant(*, user, unit: Unit, role: str, actor=None, via: str = Via.SYSTEM) -> Membership:
+def membership_grant(
+    *, user: User | None, unit: Unit, role: str, actor: User | None = None, via: str = Via.SYSTEM
+) -> Membership:
     """Give `user` the `role` in `unit` (officer, appraiser, leader). Granting a role held already
     changes nothing and records nothing."""
     if role not in Role.values:
@@ -384,7 +399,7 @@ def membership_grant(*, user, unit: Unit, role: str, actor=None, via: str = Via.
 
 
 @transaction.atomic
-def membership_revoke(*, membership: Membership, actor=None, via: str = Via.SYSTEM) -> None:
+def membership_revoke(*, membership: Membership, actor: User | None = None, via: str = Via.SYSTEM) -> None:
     """Take a role away: the membership is deleted, the trail keeps who had it and who removed it."""
     entry = _membership_audit(membership, "membership_revoke", actor=actor, via=via, old=membership.role)
     deleted, _ = Membership.objects.filter(pk=membership.pk).delete()
@@ -404,7 +419,13 @@ def membership_revoke(*, membership: Membership, actor=None, via: str = Via.SYST
 
 @transaction.atomic
 def membership_change(
-    *, membership: Membership, user, unit: Unit, role: str, actor=None, via: str = Via.SYSTEM
+    *,
+    membership: Membership,
+    user: User,
+    unit: Unit,
+    role: str,
+    actor: User | None = None,
+    via: str = Via.SYSTEM,
 ) -> Membership:
     """Change who holds a role where: the old role is revoked and the new one granted (two rows)."""
     old = Membership.objects.select_related("user", "unit").get(pk=membership.pk)

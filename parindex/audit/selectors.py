@@ -1,11 +1,14 @@
 """Reads of the audit trail that pages share."""
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.db.models import QuerySet
 
 from parindex.audit.models import AuditEntry, Subject
 
 
-def unit_trail(unit_ids) -> QuerySet[AuditEntry]:
+def unit_trail(unit_ids: Iterable[int] | QuerySet[Any, Any]) -> QuerySet[AuditEntry]:
     """Changes to these units and to the memberships in them, newest first. `unit_ids` is a list or
     a queryset of ids (a subquery: "units under this user's authority")."""
     return (

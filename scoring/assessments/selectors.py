@@ -234,6 +234,7 @@ def assessment_sheet(assessment: Assessment) -> AssessmentSheet:
             score = scores.get(criterion.pk) if criterion.is_leaf else None
             evidence = list(score.evidence.all()) if score else []
             for item in evidence:
+                # `filename` is not a field of Evidence: a display attribute the evidence templates read.
                 item.filename = item.file.name.rsplit("/", 1)[-1] if item.file else ""  # type: ignore[attr-defined]
             rows.append(SheetRow(criterion, score, evidence))
         areas.append(SheetArea(part.area, rows))

@@ -5,8 +5,12 @@ refused on a published framework, and followed by a recompute of the stored resu
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
+from django.contrib.auth.models import User
+from django.core.files.base import File
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -58,7 +62,9 @@ def unit_kind_error(unit: Unit, framework: Framework) -> ServiceError | None:
     )
 
 
-def assessment_get_or_create(*, unit: Unit, framework: Framework, actor=None, via=Via.COMMAND) -> Assessment:
+def assessment_get_or_create(
+    *, unit: Unit, framework: Framework, actor: User | None = None, via: str = Via.COMMAND
+) -> Assessment:
     framework_ensure_editable(framework)
     refuse([error for error in [unit_kind_error(unit, framework)] if error])
     assessment, created = Assessment.objects.get_or_create(unit=unit, framework=framework)
@@ -100,7 +106,7 @@ def _points_problems(criterion: Criterion, points: Decimal | None, field: str) -
     if points is None:
         return []
 
-    def problem(message: str, **params) -> list[ServiceError]:
+    def problem(message: str, **params: object) -> list[ServiceError]:
         return [
             ServiceError(
                 message,
@@ -168,9 +174,9 @@ def _apply(
     leaves: dict[str, Criterion],
     updates: Mapping[str, dict],
     *,
-    action,
-    actor,
-    via,
+    action: str,
+    actor: User | None,
+    via: str,
     reasons: Mapping[str, str] | None = None,
 ) -> ApplyResult:
     """Upsert score fields of several leaves of one assessment and audit each changed field."""
@@ -190,9 +196,9 @@ def _apply_many(
     leaves: dict[str, Criterion],
     updates: Mapping[tuple[int, str], dict],
     *,
-    action,
-    actor,
-    via,
+    action: str,
+    actor: User | None,
+    via: str,
     reasons: Mapping[tuple[int, str], str] | None = None,
 ) -> ApplyResult:
     """Upsert score fields for (assessment id, leaf code) pairs in a fixed number of statements:
@@ -322,8 +328,8 @@ def scores_apply_self(
     *,
     assessment: Assessment,
     entries: Mapping[str, SelfEntry],
-    actor=None,
-    via=Via.WEB,
+    actor: User | None = None,
+    via: str = Via.WEB,
     on_behalf: bool = False,
 ) -> ApplyResult:
     """Store a unit's self-assessment for several leaves (keyed by criterion code), all or nothing.
@@ -335,7 +341,7 @@ def scores_apply_self(
     refuse(problems)
     updates: dict[str, dict] = {}
     for code, entry in entries.items():
-        values = {
+        values: dict[str, object] = {
             "self_points": None if entry.not_applicable else entry.points,
             "not_applicable": bool(entry.not_applicable),
         }
@@ -446,7 +452,11 @@ def scores_appraisal_problems(
 
 @transaction.atomic
 def scores_apply_appraisal(
-    *, assessment: Assessment, entries: Mapping[str, AppraisalEntry], actor=None, via=Via.WEB
+    *,
+    assessment: Assessment,
+    entries: Mapping[str, AppraisalEntry],
+    actor: User | None = None,
+    via: str = Via.WEB,
 ) -> ApplyResult:
     """Store appraised points for several leaves of a submitted (or appraised) assessment; a reason
     is required where they differ from self. Refused with every problem at once.
@@ -470,7 +480,7 @@ def scores_apply_appraisal(
     return result
 
 
-def _mark_appraised_when_complete(assessment: Assessment, *, actor, via) -> None:
+def _mark_appraised_when_complete(assessment: Assessment, *, actor: User | None, via: str) -> None:
     open_leaves = (
         Criterion.objects.filter(framework=assessment.framework, is_leaf=True, source=CriterionSource.SELF)
         .exclude(scores__assessment=assessment, scores__not_applicable=True)
@@ -481,7 +491,9 @@ def _mark_appraised_when_complete(assessment: Assessment, *, actor, via) -> None
         notify("assessment_appraised", assessment.pk)
 
 
-def _set_status(assessment: Assessment, status: str, *, actor, via, reason: str = "") -> None:
+def _set_status(
+    assessment: Assessment, status: str, *, actor: User | None, via: str, reason: str = ""
+) -> None:
     old = assessment.status
     assessment.status = status
     now = timezone.now()
@@ -556,7 +568,7 @@ def submission_problems(assessment: Assessment) -> list[SubmissionProblem]:
 
 
 @transaction.atomic
-def assessment_submit(*, assessment: Assessment, actor=None, via=Via.WEB) -> Assessment:
+def assessment_submit(*, assessment: Assessment, actor: User | None = None, via: str = Via.WEB) -> Assessment:
     """Submit (nộp) a self-assessment: every self leaf scored or not applicable, and every scored
     leaf backed by evidence or a written explanation."""
     assessment = (
@@ -609,8 +621,8 @@ def assessment_return(
     assessment: Assessment,
     message: str,
     criteria: Mapping[str, str] | None = None,
-    actor=None,
-    via=Via.WEB,
+    actor: User | None = None,
+    via: str = Via.WEB,
 ) -> Assessment:
     """Return a submitted assessment for explanation (giải trình): a message, and for each listed
     criterion code the reason it must be explained. The unit answers per criterion and resubmits."""
@@ -663,7 +675,7 @@ def assessment_return(
 
 @transaction.atomic
 def score_explain(
-    *, assessment: Assessment, code: str, explanation: str, actor=None, via=Via.WEB
+    *, assessment: Assessment, code: str, explanation: str, actor: User | None = None, via: str = Via.WEB
 ) -> ApplyResult:
     """The unit's answer (giải trình) to an explanation request on one criterion."""
     assessment = (
@@ -689,7 +701,9 @@ def score_explain(
 
 
 @transaction.atomic
-def assessment_mark_appraised(*, assessment: Assessment, actor=None, via=Via.WEB) -> Assessment:
+def assessment_mark_appraised(
+    *, assessment: Assessment, actor: User | None = None, via: str = Via.WEB
+) -> Assessment:
     assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
     framework_ensure_editable(assessment.framework)
     if assessment.status not in (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED):
@@ -773,7 +787,11 @@ def survey_problems(
 
 @transaction.atomic
 def survey_apply(
-    *, framework: Framework, entries: Mapping[str, Mapping[str, Decimal | None]], actor=None, via=Via.WEB
+    *,
+    framework: Framework,
+    entries: Mapping[str, Mapping[str, Decimal | None]],
+    actor: User | None = None,
+    via: str = Via.WEB,
 ) -> ApplyResult:
     """Store survey points: {unit code: {survey criterion code: points}}, for all units at once, on
     assessments in any status before publication. Refused with every problem at once.
@@ -830,7 +848,12 @@ def survey_apply(
 
 @transaction.atomic
 def assessment_extend_deadline(
-    *, assessment: Assessment, until, reason: str, actor=None, via=Via.WEB
+    *,
+    assessment: Assessment,
+    until: datetime | None,
+    reason: str,
+    actor: User | None = None,
+    via: str = Via.WEB,
 ) -> Assessment:
     """Give one unit more time for its self-assessment (gia hạn)."""
     assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
@@ -864,7 +887,9 @@ def assessment_extend_deadline(
 
 
 @transaction.atomic
-def appraisal_accept_self(*, assessment: Assessment, area_code: str | None = None, actor=None, via=Via.WEB):
+def appraisal_accept_self(
+    *, assessment: Assessment, area_code: str | None = None, actor: User | None = None, via: str = Via.WEB
+) -> ApplyResult:
     """Accept the unit's own points as appraised, for every self leaf or those of one area, in one step.
     Leaves already appraised keep their appraisal."""
     leaves = Criterion.objects.filter(
@@ -888,7 +913,7 @@ def appraisal_accept_self(*, assessment: Assessment, area_code: str | None = Non
 EVIDENCE_EXTENSIONS = (".pdf", ".doc", ".docx", ".xls", ".xlsx", ".jpg", ".jpeg", ".png")
 
 
-def evidence_file_error(upload) -> ServiceError | None:
+def evidence_file_error(upload: File) -> ServiceError | None:
     """Why an evidence file is refused (its type or size), or None."""
     from django.conf import settings
 
@@ -908,7 +933,7 @@ def evidence_file_error(upload) -> ServiceError | None:
     return None
 
 
-def evidence_file_problem(upload) -> str | None:
+def evidence_file_problem(upload: File) -> str | None:
     error = evidence_file_error(upload)
     return None if error is None else error.text()
 
@@ -918,13 +943,13 @@ def evidence_add(
     *,
     assessment: Assessment,
     code: str,
-    upload=None,
+    upload: File | None = None,
     document_number: str = "",
-    document_date=None,
+    document_date: date | None = None,
     page: str = "",
     description: str = "",
-    actor=None,
-    via=Via.WEB,
+    actor: User | None = None,
+    via: str = Via.WEB,
 ) -> Evidence:
     """Attach evidence to a self-assessed leaf: a file, or a reference to an issued document."""
     assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
@@ -963,7 +988,7 @@ def evidence_add(
         uploaded_by=actor if getattr(actor, "pk", None) else None,
     )
     if upload is not None:
-        evidence.file.save(upload.name.rsplit("/", 1)[-1], upload, save=False)
+        evidence.file.save((upload.name or "").rsplit("/", 1)[-1], upload, save=False)
     evidence.full_clean()
     evidence.save()
     audit(
@@ -980,7 +1005,7 @@ def evidence_add(
 
 
 @transaction.atomic
-def evidence_delete(*, evidence: Evidence, actor=None, via=Via.WEB) -> None:
+def evidence_delete(*, evidence: Evidence, actor: User | None = None, via: str = Via.WEB) -> None:
     score = Score.objects.select_related("assessment__framework", "criterion").get(pk=evidence.score_id)
     assessment = score.assessment
     framework_ensure_editable(assessment.framework)
@@ -991,11 +1016,11 @@ def evidence_delete(*, evidence: Evidence, actor=None, via=Via.WEB) -> None:
             field="status",
             criterion=score.criterion.code,
         )
-    label = evidence.file.name.rsplit("/", 1)[-1] if evidence.file else evidence.document_number
+    label = (evidence.file.name or "").rsplit("/", 1)[-1] if evidence.file else evidence.document_number
     stored = evidence.file.name if evidence.file else None
     storage = evidence.file.storage if evidence.file else None
     evidence.delete()
-    if stored:
+    if stored and storage is not None:
         transaction.on_commit(lambda: storage.delete(stored))
     audit(
         assessment.framework,
@@ -1010,7 +1035,7 @@ def evidence_delete(*, evidence: Evidence, actor=None, via=Via.WEB) -> None:
 
 
 @transaction.atomic
-def assessment_delete(*, assessment: Assessment, actor=None, via=Via.WEB) -> None:
+def assessment_delete(*, assessment: Assessment, actor: User | None = None, via: str = Via.WEB) -> None:
     """Delete an assessment of an unpublished framework (its scores and evidence with it) and re-rank."""
     framework = editable_framework(assessment.framework)
     assessment = Assessment.objects.select_related("unit").get(pk=assessment.pk)
@@ -1032,7 +1057,11 @@ APPRAISAL_FIELDS = ("appraised_points", "appraisal_reason")
 
 @transaction.atomic
 def scores_apply_fields(
-    *, assessment: Assessment, changes: Mapping[str, Mapping[str, object]], actor=None, via=Via.ADMIN
+    *,
+    assessment: Assessment,
+    changes: Mapping[str, Mapping[str, Any]],
+    actor: User | None = None,
+    via: str = Via.ADMIN,
 ) -> None:
     """Apply field-by-field score changes {leaf code: {field: new value}} made on the office's side
     (a form or a file that holds every field of a score row) through the services of each part:
@@ -1052,7 +1081,7 @@ def scores_apply_fields(
     for code, values in changes.items():
         score = current.get(code) or Score()
 
-        def value(name, values=values, score=score):
+        def value(name: str, values: Mapping[str, Any] = values, score: Score = score) -> Any:
             return values[name] if name in values else getattr(score, name)
 
         if set(values) & set(SELF_FIELDS):

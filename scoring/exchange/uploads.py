@@ -10,7 +10,9 @@ check decides. Large files are checked by a Celery task (progress on the row).
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.core.files.base import File
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop as N_
@@ -22,6 +24,8 @@ from parindex.spreadsheets import SpreadsheetError, render_problems, service_pro
 from scoring.exchange.importers import (
     APPRAISAL,
     SELF,
+    AssessmentImport,
+    SurveyImport,
     apply_assessment,
     apply_survey,
     assessment_preview,
@@ -32,7 +36,7 @@ from scoring.frameworks.services import framework_ensure_editable
 from scoring.models import Assessment, Framework, ImportKind, ImportRecord, ImportStatus, Score, Via
 
 
-def _value(value) -> str | None:
+def _value(value: object) -> str | None:
     if value is NOT_APPLICABLE:
         return "KAD"
     return None if value is None else str(value)
@@ -50,12 +54,20 @@ def _problems(error: ValidationError, file_name: str) -> list[dict]:
 
 @transaction.atomic
 def import_start(
-    *, kind: str, upload, actor, assessment: Assessment | None = None, framework: Framework | None = None
+    *,
+    kind: str,
+    upload: File,
+    actor: User | None,
+    assessment: Assessment | None = None,
+    framework: Framework | None = None,
 ) -> ImportRecord:
     """Keep the uploaded file and check it now, or queue the check for a large file."""
     if kind in (ImportKind.SELF, ImportKind.APPRAISAL) and assessment is None:
         raise ValueError("an assessment import needs the assessment")
-    framework = framework or assessment.framework
+    if framework is None:
+        if assessment is None:
+            raise ValueError("an import needs the framework or the assessment")
+        framework = assessment.framework
     framework_ensure_editable(framework)
     if upload.size > settings.PARINDEX_UPLOAD_MAX_BYTES:
         raise ServiceError(
@@ -64,15 +76,16 @@ def import_start(
             field="file",
             params={"mb": settings.PARINDEX_UPLOAD_MAX_BYTES // (1024 * 1024)},
         )
+    name = upload.name or ""
     record = ImportRecord(
         kind=kind,
         framework=framework,
         assessment=assessment,
-        original_name=upload.name[-255:],
+        original_name=name[-255:],
         size=upload.size,
         requested_by=actor if getattr(actor, "pk", None) else None,
     )
-    record.file.save(upload.name.rsplit("/", 1)[-1][-100:], upload, save=False)
+    record.file.save(name.rsplit("/", 1)[-1][-100:], upload, save=False)
     record.save()
     if upload.size > settings.PARINDEX_ASYNC_IMPORT_BYTES:
         enqueue_on_commit("scoring.tasks.import_check_task", record.pk)
@@ -81,21 +94,23 @@ def import_start(
     return record
 
 
-def _read(record: ImportRecord):
+def _read(record: ImportRecord) -> SurveyImport | AssessmentImport:
     with record.file.open("rb") as handle:
         if record.kind == ImportKind.SURVEY:
             return read_survey(handle, framework=record.framework, name=record.original_name)
         stage = SELF if record.kind == ImportKind.SELF else APPRAISAL
+        assessment = record.assessment
+        assert assessment is not None  # every self or appraisal import names its assessment
         return read_assessment(
             handle,
             framework=record.framework,
             stage=stage,
-            unit_code=record.assessment.unit.code,
+            unit_code=assessment.unit.code,
             name=record.original_name,
         )
 
 
-def _survey_preview(data) -> list[dict]:
+def _survey_preview(data: SurveyImport) -> list[dict[str, str | None]]:
     current = {
         (unit_code, code): points
         for unit_code, code, points in Score.objects.filter(
@@ -125,7 +140,7 @@ def import_check(record: ImportRecord) -> ImportRecord:
             {},
         )
     else:
-        if record.kind == ImportKind.SURVEY:
+        if isinstance(data, SurveyImport):  # the record's kind is survey
             lines = _survey_preview(data)
             total = sum(len(values) for values in data.entries.values())
         else:
@@ -160,7 +175,7 @@ def import_fail(record_id: int) -> None:
     )
 
 
-def import_confirm(*, record: ImportRecord, actor) -> ImportRecord:
+def import_confirm(*, record: ImportRecord, actor: User | None) -> ImportRecord:
     """Apply a previewed file, all or nothing. A double click or a second web process cannot apply
     it twice: the record is claimed by a conditional UPDATE whose row count is checked."""
     claimed = ImportRecord.objects.filter(pk=record.pk, status=ImportStatus.PREVIEW).update(
@@ -178,7 +193,7 @@ def import_confirm(*, record: ImportRecord, actor) -> ImportRecord:
     try:
         data = _read(record)
         with transaction.atomic():
-            if record.kind == ImportKind.SURVEY:
+            if isinstance(data, SurveyImport):  # the record's kind is survey
                 result = apply_survey(data, actor=actor, via=Via.IMPORT)
             else:
                 result = apply_assessment(data, actor=actor, via=Via.IMPORT)
@@ -205,8 +220,8 @@ def import_cancel(*, record: ImportRecord) -> None:
         raise ServiceError(N_("This file was already handled."), code=ErrorCode.CONFLICT, obj=record)
 
 
-def preview_decimal(value: str | None):
+def preview_decimal(value: str | None) -> str | Decimal | None:
     """Preview values are stored as text; the page shows them as numbers ("KAD" stays a word)."""
-    if value in (None, "", "KAD"):
+    if value is None or value in ("", "KAD"):
         return value
     return Decimal(value)

@@ -4,15 +4,18 @@ the shared refusals (FrameworkLocked, WorkflowError) and the audit and notificat
 scoring domain live here, below the assessment services.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext_noop as N_
 
@@ -50,7 +53,7 @@ class FrameworkLocked(ServiceError):
 class WorkflowError(ServiceError):
     """The assessment is not in a status that allows this change."""
 
-    def __init__(self, message: str, **kwargs) -> None:
+    def __init__(self, message: str, **kwargs: Any) -> None:
         kwargs.setdefault("code", ErrorCode.WORKFLOW)
         super().__init__(message, **kwargs)
 
@@ -66,7 +69,7 @@ _notifications_muted: ContextVar[bool] = ContextVar("parindex_notifications_mute
 
 
 @contextmanager
-def notifications_muted():
+def notifications_muted() -> Iterator[None]:
     """No workflow e-mails inside this block (load_demo: the demo's history is not news to anyone)."""
     token = _notifications_muted.set(True)
     try:
@@ -94,8 +97,18 @@ def framework_ensure_editable(framework: Framework) -> None:
 
 
 def audit(
-    framework, *, action, actor, via, assessment=None, criterion=None, field="", old="", new="", reason=""
-):
+    framework: Framework,
+    *,
+    action: str,
+    actor: User | None,
+    via: str,
+    assessment: Assessment | None = None,
+    criterion: Criterion | None = None,
+    field: str = "",
+    old: object = "",
+    new: object = "",
+    reason: str = "",
+) -> AuditEntry:
     """An unsaved audit row about this framework (and assessment, criterion): parindex.audit's builder."""
     return audit_entry(
         framework=framework,
@@ -174,7 +187,7 @@ def framework_create(
     bands: Iterable[Band] = (),
     index_decimals: int = 2,
     legal_basis: str = "",
-    actor=None,
+    actor: User | None = None,
     via: str = Via.COMMAND,
 ) -> Framework:
     """Create a framework with its criteria tree and grade bands from rows in tree order.
@@ -201,6 +214,7 @@ def framework_create(
     by_code: dict[str, Criterion] = {}
     for order, row in enumerate(rows, start=1):
         parent = by_code.get(row.code.rpartition(".")[0]) if "." in row.code else None
+        assert row.max_points is not None  # _checked_tree filled every parent's maximum or refused
         criterion = Criterion(
             framework=framework,
             parent=parent,
@@ -257,7 +271,9 @@ def tree_problems(rows: list[CriterionRow]) -> list[ServiceError]:
 def _checked_tree(rows: list[CriterionRow]) -> tuple[list[CriterionRow], list[ServiceError]]:
     """(the rows with blank parent maxima filled in, the problems of tree_problems)."""
 
-    def problem(message: str, row: CriterionRow, field: str, error_code: str = ErrorCode.INVALID, **params):
+    def problem(
+        message: str, row: CriterionRow, field: str, error_code: str = ErrorCode.INVALID, **params: object
+    ) -> ServiceError:
         return ServiceError(message, code=error_code, params=params, obj=row, field=field, criterion=row.code)
 
     problems: list[ServiceError] = []
@@ -294,8 +310,9 @@ def _checked_tree(rows: list[CriterionRow]) -> tuple[list[CriterionRow], list[Se
     maxima = {code: row.max_points for code, row in seen.items()}
     for code in sorted(children, key=lambda c: c.count("."), reverse=True):
         parent, kids = seen[code], children[code]
-        if all(maxima[kid.code] is not None for kid in kids):
-            total = sum((maxima[kid.code] for kid in kids), Decimal("0"))
+        kid_maxima = [m for kid in kids if (m := maxima[kid.code]) is not None]
+        if len(kid_maxima) == len(kids):
+            total = sum(kid_maxima, Decimal("0"))
             if maxima[code] is None:
                 maxima[code] = total
             elif maxima[code] != total:
@@ -344,8 +361,13 @@ def _checked_tree(rows: list[CriterionRow]) -> tuple[list[CriterionRow], list[Se
 
 @transaction.atomic
 def framework_publish(
-    *, framework: Framework, decision_number: str, decision_date: date, actor=None, via=Via.WEB
-):
+    *,
+    framework: Framework,
+    decision_number: str,
+    decision_date: date,
+    actor: User | None = None,
+    via: str = Via.WEB,
+) -> Framework:
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     framework_ensure_editable(framework)
     if not decision_number.strip() or not decision_date:
@@ -389,7 +411,9 @@ def framework_publish(
 
 
 @transaction.atomic
-def framework_reopen(*, framework: Framework, reason: str, actor=None, via=Via.ADMIN):
+def framework_reopen(
+    *, framework: Framework, reason: str, actor: User | None = None, via: str = Via.ADMIN
+) -> Framework:
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     if not reason.strip():
         raise ServiceError(
@@ -423,8 +447,13 @@ def framework_reopen(*, framework: Framework, reason: str, actor=None, via=Via.A
 
 @transaction.atomic
 def framework_set_deadlines(
-    *, framework: Framework, self_deadline, appraisal_deadline, actor=None, via=Via.WEB
-):
+    *,
+    framework: Framework,
+    self_deadline: datetime | None,
+    appraisal_deadline: datetime | None,
+    actor: User | None = None,
+    via: str = Via.WEB,
+) -> Framework:
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     framework_ensure_editable(framework)
     old = (framework.self_deadline, framework.appraisal_deadline)
@@ -448,13 +477,19 @@ def framework_set_deadlines(
     return framework
 
 
-def when_text(value) -> str:
+def when_text(value: datetime | None) -> str:
     return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if value else ""
 
 
 @transaction.atomic
 def framework_copy(
-    *, source: Framework, code: str, year: int, name: str, actor=None, via=Via.WEB
+    *,
+    source: Framework,
+    code: str,
+    year: int,
+    name: str,
+    actor: User | None = None,
+    via: str = Via.WEB,
 ) -> Framework:
     """Copy a framework's criteria tree and grade bands to a new year ("copy to next year")."""
     rows = [
@@ -510,7 +545,7 @@ def editable_framework(framework: Framework) -> Framework:
     return framework
 
 
-def _clean_or_refuse(obj, **kwargs) -> None:
+def _clean_or_refuse(obj: Model, **kwargs: Any) -> None:
     """full_clean(), its ValidationError turned into ServiceErrors on the same fields."""
     try:
         obj.full_clean(**kwargs)
@@ -531,7 +566,7 @@ def _clean_or_refuse(obj, **kwargs) -> None:
 
 @transaction.atomic
 def framework_update(
-    *, framework: Framework, changes: Mapping[str, object], actor=None, via=Via.WEB
+    *, framework: Framework, changes: Mapping[str, object], actor: User | None = None, via: str = Via.WEB
 ) -> Framework:
     """Correct settings of an unpublished framework (FRAMEWORK_SETTINGS), one audit row per changed field.
 
@@ -578,7 +613,7 @@ def framework_update(
 
 
 @transaction.atomic
-def framework_delete(*, framework: Framework, actor=None, via=Via.WEB) -> None:
+def framework_delete(*, framework: Framework, actor: User | None = None, via: str = Via.WEB) -> None:
     """Delete an unpublished framework with its criteria, assessments, scores and results."""
     framework = editable_framework(framework)
     audit(
@@ -589,7 +624,7 @@ def framework_delete(*, framework: Framework, actor=None, via=Via.WEB) -> None:
 
 @transaction.atomic
 def criterion_update(
-    *, criterion: Criterion, changes: Mapping[str, object], actor=None, via=Via.WEB
+    *, criterion: Criterion, changes: Mapping[str, object], actor: User | None = None, via: str = Via.WEB
 ) -> Criterion:
     """Correct the wording of a criterion of an unpublished framework (title, guidance) and whether a
     unit may mark it not applicable; one audit row per changed field."""
@@ -628,7 +663,7 @@ def criterion_update(
     return criterion
 
 
-def _bands_text(bands: Iterable) -> str:
+def _bands_text(bands: Iterable[Band | GradeBand]) -> str:
     """ "Xuất sắc:90, Tốt:80, …": the bands as the audit trail shows them (highest first)."""
     return ", ".join(
         f"{b.name}:{Decimal(b.min_index).normalize():f}"
@@ -638,7 +673,7 @@ def _bands_text(bands: Iterable) -> str:
 
 @transaction.atomic
 def grade_bands_set(
-    *, framework: Framework, bands: Iterable[Band], actor=None, via=Via.WEB
+    *, framework: Framework, bands: Iterable[Band], actor: User | None = None, via: str = Via.WEB
 ) -> list[GradeBand]:
     """Replace the grade bands of an unpublished framework and regrade its results; one audit row
     with the bands before and after."""

@@ -18,10 +18,12 @@ this module to agree with it.
 """
 
 from collections import defaultdict
+from collections.abc import Collection
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from scoring.models import AreaResult, Assessment, AssessmentResult, Framework
 
@@ -82,7 +84,7 @@ def _moved(table: str) -> str:
     return f"({rank} <> r.rnk OR ({rank} IS NULL AND r.rnk IS NOT NULL) OR ({rank} IS NOT NULL AND r.rnk IS NULL))"
 
 
-def _only(assessment_ids) -> tuple[str, list]:
+def _only(assessment_ids: Collection[int] | None) -> tuple[str, list[int]]:
     if assessment_ids is None:
         return "", []
     ids = [int(i) for i in assessment_ids]
@@ -90,7 +92,7 @@ def _only(assessment_ids) -> tuple[str, list]:
 
 
 @transaction.atomic
-def results_recompute(framework: Framework, assessment_ids=None) -> None:
+def results_recompute(framework: Framework, assessment_ids: Collection[int] | None = None) -> None:
     """Recompute the stored results of a framework (or of some of its assessments, then re-rank all)."""
     if assessment_ids is not None and not assessment_ids:
         return
@@ -189,7 +191,7 @@ def results_recompute(framework: Framework, assessment_ids=None) -> None:
     Framework.objects.filter(pk=framework.pk).update(results_computed_at=_now())
 
 
-def _now():
+def _now() -> datetime:
     from django.utils import timezone
 
     return timezone.now()
@@ -206,7 +208,7 @@ def previous_framework(framework: Framework) -> Framework | None:
     )
 
 
-def _following_frameworks(framework: Framework):
+def _following_frameworks(framework: Framework) -> QuerySet[Framework]:
     return Framework.objects.filter(
         authority_id=framework.authority_id, unit_kind=framework.unit_kind, year=framework.year + 1
     )
@@ -256,6 +258,9 @@ def _year_on_year(framework: Framework) -> None:
     updates = []
     for row in current:
         unit_id = row["assessment__unit_id"]
+        prev_points: Decimal | None
+        prev_index: Decimal | None
+        prev_rank: int | None
         if unit_id in before:
             ref = before[unit_id]
             prev_points, prev_index, prev_rank = ref["points"], ref["index"], ref["rank"]
@@ -266,12 +271,12 @@ def _year_on_year(framework: Framework) -> None:
             elif len(refs) == 1:
                 prev_points, prev_index, prev_rank = refs[0]["points"], refs[0]["index"], refs[0]["rank"]
             else:
-                prev_points = (sum(r["points"] for r in refs) / len(refs)).quantize(
+                prev_points = (sum((r["points"] for r in refs), Decimal(0)) / len(refs)).quantize(
                     HUNDREDTHS, "ROUND_HALF_UP"
                 )
-                pooled_max = sum(r["max_points"] for r in refs)
+                pooled_max = sum((r["max_points"] for r in refs), Decimal(0))
                 if pooled_max > 0:
-                    pooled = (sum(r["points"] for r in refs) * 100 / pooled_max).quantize(
+                    pooled = (sum((r["points"] for r in refs), Decimal(0)) * 100 / pooled_max).quantize(
                         quantum, "ROUND_HALF_UP"
                     )
                     prev_index = min(max(pooled, Decimal(0)), Decimal(100))  # clamped like every index
@@ -311,7 +316,7 @@ _YOY_FIELDS = [
 ]
 
 
-def _differs(new, stored) -> bool:
+def _differs(new: Decimal | int | None, stored: Decimal | int | None) -> bool:
     if new is None or stored is None:
         return (new is None) != (stored is None)
     return Decimal(new) != Decimal(stored)
