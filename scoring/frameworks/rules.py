@@ -153,6 +153,7 @@ class Rule:
     def percentage(self, raw: str) -> Decimal:
         """A percentage from "95,5", "95,5%" or "191/200"; 0 to 100."""
         text = raw.strip().rstrip("%").strip()
+        value: Decimal | None
         try:
             if "/" in text:
                 top, _sep, bottom = text.partition("/")
