@@ -410,13 +410,23 @@ def _criteria_losses(
     scores = {
         s["criterion_id"]: s
         for s in Score.objects.filter(assessment_id=assessment_id).values(
-            "criterion_id", "self_points", "appraised_points", "not_applicable", "appraisal_reason"
+            "criterion_id",
+            "self_points",
+            "appraised_points",
+            "not_applicable",
+            "appraised_not_applicable",
+            "appraisal_reason",
         )
     }
     lost, adjustments = [], []
     for leaf in leaves:
         score = scores.get(leaf.pk)
-        if score and score["not_applicable"]:
+        # Not applicable as the results count it: the appraiser's decision, else the unit's proposal.
+        if score and (
+            score["appraised_not_applicable"]
+            if score["appraised_not_applicable"] is not None
+            else score["not_applicable"]
+        ):
             continue
         final = None
         if score:

@@ -371,3 +371,32 @@ def test_workbook_decisions_are_refused_by_cell(tmp_path, assessment, appraiser)
     assert "sai.xlsx [Sheet1] E4: 'có lẽ' không phải là quyết định về việc không áp dụng" in err
     assert score(assessment, "1.2").appraised_not_applicable is None
     assert not AuditEntry.objects.filter(action__in=("not_applicable_decision", "appraise")).exists()
+
+
+def test_accepting_every_self_score_skips_imposed_and_proposed_leaves(assessment, appraiser):
+    from scoring.assessments.services import appraisal_accept_self
+
+    not_applicable_decide(assessment=assessment, code="2.1", decision="impose", reason="r", actor=appraiser)
+    result_ = appraisal_accept_self(assessment=assessment, actor=appraiser)
+    assert result_.changed == 1  # 1.1 only: 1.2 is proposed, 2.1 imposed not applicable
+    assert score(assessment, "2.1").appraised_points is None
+    not_applicable_decide(assessment=assessment, code="1.2", decision="confirm", actor=appraiser)
+    assessment.refresh_from_db()
+    assert assessment.status == AssessmentStatus.APPRAISED
+    assert (result(assessment).points, result(assessment).max_points) == (D("3"), D("4"))
+
+
+def test_the_score_history_shows_the_decision_with_who_and_why(client, assessment, appraiser):
+    not_applicable_decide(
+        assessment=assessment,
+        code="1.2",
+        decision="refuse",
+        reason="Có trường mầm non",
+        points=D("4"),
+        actor=appraiser,
+    )
+    client.force_login(appraiser)
+    leaf = assessment.framework.criteria.get(code="1.2")
+    body = client.get(reverse("scoring:score_history", args=[assessment.pk, leaf.pk])).content.decode()
+    assert "Quyết định về việc không áp dụng" in body
+    assert "Có trường mầm non" in body and appraiser.username in body

@@ -195,3 +195,24 @@ def test_grid_takes_percentages_and_kad(client, framework, commune, other_commun
     response = client.post(url, {"as": "percent", cell(framework, commune, "8.1"): "101"})
     assert response.status_code == 200
     assert "Tỷ lệ phần trăm phải từ 0 đến 100." in response.content.decode()
+
+
+def test_uploaded_file_of_percentages_previews_the_converted_points(client, framework, appraiser):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from scoring.models import ImportRecord, ImportStatus
+
+    client.force_login(appraiser)
+    csv = 'Cách nhập,phần trăm\n\nMã đơn vị,8.1,8.2,Cỡ mẫu\nX1,"85,5",KAD,200\n'.encode()
+    response = client.post(
+        reverse("scoring:survey_upload", args=[framework.code]), {"file": SimpleUploadedFile("pt.csv", csv)}
+    )
+    record = ImportRecord.objects.get()
+    assert response.status_code == 302 and record.status == ImportStatus.PREVIEW, record.problems
+    assert {(line["code"], line["new"]) for line in record.preview["lines"]} == {
+        ("8.1", "2.99"),
+        ("8.2", "KAD"),
+    }
+    client.post(reverse("scoring:import_confirm", args=[record.pk]))
+    assert stored() == {("X1", "8.1"): (D("2.99"), None, 200), ("X1", "8.2"): (None, True, 200)}
+    assert AuditEntry.objects.filter(action="survey", via=Via.IMPORT, actor=appraiser).exists()

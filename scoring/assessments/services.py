@@ -994,13 +994,18 @@ def appraisal_accept_self(
     )
     if area_code:
         leaves = leaves.filter(area__code=area_code)
-    rows = Score.objects.filter(
-        assessment=assessment,
-        criterion__in=leaves,
-        appraised_points__isnull=True,
-        self_points__isnull=False,
-        not_applicable=False,
-    ).select_related("criterion")
+    # Leaves the appraiser imposed not applicable are left out too.
+    rows = (
+        Score.objects.filter(
+            assessment=assessment,
+            criterion__in=leaves,
+            appraised_points__isnull=True,
+            self_points__isnull=False,
+            not_applicable=False,
+        )
+        .exclude(appraised_not_applicable=True)
+        .select_related("criterion")
+    )
     entries = {row.criterion.code: AppraisalEntry(row.self_points) for row in rows}
     if not entries:
         return ApplyResult()

@@ -479,6 +479,8 @@ FIELD_LABELS = {
     "self_points": gettext_lazy("self-assessed points"),
     "appraised_points": gettext_lazy("appraised points"),
     "not_applicable": gettext_lazy("not applicable"),
+    "appraised_not_applicable": gettext_lazy("not applicable (appraiser's decision)"),
+    "survey_sample": gettext_lazy("survey sample size"),
     "note": gettext_lazy("note"),
     "evidence_reference": gettext_lazy("evidence reference"),
     "appraisal_reason": gettext_lazy("appraisal reason"),
