@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Avg, Count, F, Q, QuerySet, Sum
+from django.db.models import Avg, Count, F, Min, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.functional import Promise
 
@@ -25,6 +25,7 @@ from scoring.models import (
     Assessment,
     AssessmentResult,
     AssessmentStatus,
+    Criterion,
     CriterionKind,
     CriterionSource,
     Framework,
@@ -409,13 +410,23 @@ def _criteria_losses(
     scores = {
         s["criterion_id"]: s
         for s in Score.objects.filter(assessment_id=assessment_id).values(
-            "criterion_id", "self_points", "appraised_points", "not_applicable", "appraisal_reason"
+            "criterion_id",
+            "self_points",
+            "appraised_points",
+            "not_applicable",
+            "appraised_not_applicable",
+            "appraisal_reason",
         )
     }
     lost, adjustments = [], []
     for leaf in leaves:
         score = scores.get(leaf.pk)
-        if score and score["not_applicable"]:
+        # Not applicable as the results count it: the appraiser's decision, else the unit's proposal.
+        if score and (
+            score["appraised_not_applicable"]
+            if score["appraised_not_applicable"] is not None
+            else score["not_applicable"]
+        ):
             continue
         final = None
         if score:
@@ -467,6 +478,8 @@ class ProgressRow:
     overstatement: Decimal = Decimal("0")
     lowered: int = 0
     overdue: str = ""  # "self" / "appraisal" / ""
+    na_open: int = 0  # not-applicable proposals of the unit still waiting for the appraiser's decision
+    na_first: int | None = None  # the criterion id of the first of them (an anchor on the appraisal page)
 
 
 @dataclass
@@ -485,12 +498,17 @@ class Progress:
             key=lambda row: (-row.overstatement, row.unit_code),
         )
 
+    @property
+    def na_proposals(self) -> list[ProgressRow]:
+        """Units with not-applicable proposals waiting for the appraiser's decision."""
+        return [row for row in self.rows if row.na_open]
+
 
 def progress(
     framework: Framework, r: Reach, under: Unit | None = None, now: datetime | None = None
 ) -> Progress:
     """Where the year stands: status of every assessment, overdue units, and how far each unit's self
-    scores were above the appraised ones (overstatement). Two queries."""
+    scores were above the appraised ones (overstatement), and open not-applicable proposals. Four queries."""
     now = now or timezone.now()
     labels = dict(AssessmentStatus.choices)
     assessments = (
@@ -530,6 +548,22 @@ def progress(
             lowered=Count("id", filter=Q(self_points__gt=F("appraised_points"))),
         )
     }
+    # Not-applicable proposals the appraiser has not decided yet: how many, and the first by tree order.
+    na_open = {
+        row["assessment_id"]: row
+        for row in Score.objects.filter(
+            assessment__framework=framework, not_applicable=True, appraised_not_applicable__isnull=True
+        )
+        .filter(authority_condition(r, "assessment__unit__path"))
+        .filter(subtree_condition(under, "assessment__unit__path"))
+        .values("assessment_id")
+        .annotate(count=Count("id"), first_order=Min("criterion__order"))
+    }
+    first_leaf = dict(
+        Criterion.objects.filter(
+            framework=framework, order__in={row["first_order"] for row in na_open.values()}
+        ).values_list("order", "id")
+    )
     rows = []
     for a in assessments:
         deadline = a["self_deadline_extended_to"] or framework.self_deadline
@@ -556,6 +590,9 @@ def progress(
             leaves_applicable=a["result__leaves_applicable"] or 0,
             overdue=overdue,
         )
+        proposals = na_open.get(a["id"])
+        if proposals:
+            row.na_open, row.na_first = proposals["count"], first_leaf.get(proposals["first_order"])
         if sums:
             row.self_points, row.appraised_points = sums["self_sum"], sums["appraised_sum"]
             row.overstatement = Decimal(sums["self_sum"] - sums["appraised_sum"]).quantize(Decimal("0.01"))

@@ -257,8 +257,12 @@ def test_appraisal_stage_reads_appraised_points_and_reasons(tmp_path, framework,
     assert all(v[4] is None for v in scores().values())
     rows[5] = ["1.2", "", 12, 12, "10,5", "Thiếu tài liệu kiểm chứng"]
     rows[6] = ["2.2", "", 2, 2, 2]
+    # 2.1 was proposed not applicable: the assessment is appraised only once that is decided too
+    rows[len(TITLE)] = [*APPRAISAL_HEADER, "Không áp dụng (thẩm định)"]
+    rows.append(["2.1", "", 1, "KAD", None, "Xã không có chợ", "Xác nhận"])
     path = write_xlsx(tmp_path / "tham-dinh.xlsx", rows)
     call("import_assessment", path, "--framework", "FW", "--unit", "X1", "--stage", "appraisal")
+    assert Score.objects.get(criterion__code="2.1").appraised_not_applicable is True
     result = scores()
     assert result["1.2"][4] == Decimal("10.5") and result["5.1"][4] == Decimal("0.5")
     assert Score.objects.get(criterion__code="1.2").appraisal_reason == "Thiếu tài liệu kiểm chứng"

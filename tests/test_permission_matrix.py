@@ -190,6 +190,7 @@ EXPECTED = {
     "scoring:assessment_appraise": page(rule(SEES_X1, APPRAISES)),
     "scoring:appraisal_row_save": APPRAISAL_CHANGE,
     "scoring:appraisal_accept": APPRAISAL_CHANGE,
+    "scoring:appraisal_not_applicable": APPRAISAL_CHANGE,
     "scoring:assessment_return": form(SEES_X1, APPRAISES, APPRAISES, status=AssessmentStatus.SUBMITTED),
     "scoring:assessment_mark_appraised": APPRAISAL_CHANGE,
     "scoring:deadline_extend": APPRAISAL_CHANGE,

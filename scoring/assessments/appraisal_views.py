@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from parindex.numbers import NotANumber, parse_decimal
 from scoring.access import appraisal_lock, appraisal_refusal, get_assessment_for_appraisal
 from scoring.assessments import services
 from scoring.assessments.appraisal_forms import AppraisalRowForm, ReturnForm
@@ -111,6 +112,59 @@ def appraisal_row_save(request, pk, criterion_id):
     if request.htmx:
         context = _page_context(request, assessment, sheet, row=row, area=sheet.area_of(criterion_id))
         return render(request, "scoring/appraisal/row_saved.html", context)
+    return render(request, "scoring/appraisal/page.html", _page_context(request, assessment, sheet))
+
+
+@login_required
+@require_POST
+def appraisal_not_applicable(request, pk, criterion_id):
+    """The appraiser's decision on not applicable for one leaf (POST decision=confirm|refuse|impose,
+    reason, and for a refusal optionally the points): confirm or refuse the unit's proposal, or
+    impose not applicable on a leaf the unit scored. The area is shown again (htmx) or the page."""
+    assessment = get_assessment_for_appraisal(request.user, pk)
+    lock = appraisal_lock(request.user, assessment)
+    if lock:
+        return _forbidden(request, assessment, lock)
+    sheet = assessment_sheet(assessment)
+    row = sheet.row(criterion_id)
+    if row is None:
+        raise Http404
+    decision = request.POST.get("decision", "").strip()
+    reason = request.POST.get("reason", "").strip()
+    points_text = request.POST.get("points", "").strip()
+    errors: list[str] = []
+    points = None
+    try:
+        points = parse_decimal(points_text)
+    except NotANumber:
+        errors = [_("“%(text)s” is not a number.") % {"text": points_text}]
+    if not errors:
+        try:
+            services.not_applicable_decide(
+                assessment=assessment,
+                code=row.criterion.code,
+                decision=decision,
+                reason=reason,
+                points=points,
+                actor=request.user,
+                via=Via.WEB,
+            )
+        except ValidationError as exc:
+            errors = exc.messages
+    if not errors and not request.htmx:
+        messages.success(request, _("Decision on %(code)s saved.") % {"code": row.criterion.code})
+        return redirect(_page_url(assessment, f"row-{criterion_id}"))
+    if not errors:
+        assessment.refresh_from_db(fields=["status", "appraised_at"])
+        sheet = assessment_sheet(assessment)
+        row = sheet.row(criterion_id)
+        row.na_saved = True
+    else:
+        row.na_errors = errors
+        row.na_entered = {"decision": decision, "reason": reason, "points": points_text}
+    if request.htmx:
+        context = _page_context(request, assessment, sheet, area=sheet.area_of(criterion_id))
+        return render(request, "scoring/appraisal/area_saved.html", context)
     return render(request, "scoring/appraisal/page.html", _page_context(request, assessment, sheet))
 
 
@@ -222,6 +276,11 @@ urlpatterns = [
         name="appraisal_row_save",
     ),
     path("assessments/<int:pk>/appraisal/accept/", appraisal_accept, name="appraisal_accept"),
+    path(
+        "assessments/<int:pk>/appraisal/rows/<int:criterion_id>/not-applicable/",
+        appraisal_not_applicable,
+        name="appraisal_not_applicable",
+    ),
     path("assessments/<int:pk>/return/", assessment_return, name="assessment_return"),
     path("assessments/<int:pk>/appraised/", assessment_mark_appraised, name="assessment_mark_appraised"),
 ]

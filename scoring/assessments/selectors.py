@@ -43,7 +43,23 @@ class SheetRow:
 
     @property
     def not_applicable(self) -> bool:
+        """Not applicable as the results count it: the appraiser's decision, else the unit's proposal."""
+        return bool(self.score and self.score.is_not_applicable)
+
+    @property
+    def na_proposed(self) -> bool:
+        """The unit proposed this leaf as not applicable."""
         return bool(self.score and self.score.not_applicable)
+
+    @property
+    def na_decision(self) -> bool | None:
+        """The appraiser's decision on not applicable: None undecided, True confirmed or imposed, False refused."""
+        return self.score.appraised_not_applicable if self.score else None
+
+    @property
+    def na_open(self) -> bool:
+        """A proposal of the unit still waiting for the appraiser's decision."""
+        return self.na_proposed and self.na_decision is None
 
     @property
     def self_points(self) -> Decimal | None:

@@ -12,13 +12,15 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.files.base import File
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 
 from parindex.audit.models import AuditEntry
 from parindex.errors import ErrorCode, ServiceError
-from parindex.numbers import decimal_places, format_decimal
+from parindex.numbers import NOT_APPLICABLE, NotApplicable, decimal_places, format_decimal
+from scoring.frameworks.rules import PERCENT, Rule, parse_rule
 from scoring.frameworks.services import (
     WorkflowError,
     audit,
@@ -481,11 +483,15 @@ def scores_apply_appraisal(
 
 
 def _mark_appraised_when_complete(assessment: Assessment, *, actor: User | None, via: str) -> None:
-    open_leaves = (
-        Criterion.objects.filter(framework=assessment.framework, is_leaf=True, source=CriterionSource.SELF)
-        .exclude(scores__assessment=assessment, scores__not_applicable=True)
-        .exclude(scores__assessment=assessment, scores__appraised_points__isnull=False)
+    # A leaf is closed when the appraiser decided it not applicable, or when it has appraised points
+    # and is not a not-applicable proposal still waiting for the appraiser's decision.
+    closed = Score.objects.filter(assessment=assessment).filter(
+        Q(appraised_not_applicable=True)
+        | (Q(appraised_points__isnull=False) & ~Q(not_applicable=True, appraised_not_applicable__isnull=True))
     )
+    open_leaves = Criterion.objects.filter(
+        framework=assessment.framework, is_leaf=True, source=CriterionSource.SELF
+    ).exclude(pk__in=closed.values("criterion_id"))
     if assessment.status != AssessmentStatus.APPRAISED and not open_leaves.exists():
         _set_status(assessment, AssessmentStatus.APPRAISED, actor=actor, via=via)
         notify("assessment_appraised", assessment.pk)
@@ -717,15 +723,45 @@ def assessment_mark_appraised(
     return assessment
 
 
+SurveyValue = Decimal | NotApplicable | None
+
+
+def _survey_percent_points(
+    criterion: Criterion, value: Decimal, unit: Unit
+) -> tuple[Decimal | None, ServiceError | None]:
+    """Points of a survey percentage by the `percent` rule (max × p ÷ 100, half-up to two decimals)."""
+    try:
+        return Rule(kind=PERCENT).points(str(value), criterion.max_points), None
+    except ServiceError as error:
+        return None, ServiceError(
+            error.message_id,
+            params={**error.message_params, "value": value, "unit": unit.code},
+            obj=unit,
+            field="appraised_points",
+            criterion=criterion.code,
+        )
+
+
 def _survey_problems(
-    framework: Framework, entries: Mapping[str, Mapping[str, Decimal | None]]
-) -> tuple[dict[str, Criterion], dict[str, Unit], list[ServiceError]]:
-    """(the survey leaves, the units by code, every reason survey_apply refuses the entries). An
-    error about one unit carries its code in params["unit"] (and the unit as obj when it exists)."""
+    framework: Framework,
+    entries: Mapping[str, Mapping[str, SurveyValue]],
+    *,
+    as_percent: bool = False,
+    samples: Mapping[str, Mapping[str, int | None]] | None = None,
+) -> tuple[dict[str, Criterion], dict[str, Unit], list[ServiceError], dict[tuple[str, str], dict]]:
+    """(the survey leaves, the units by code, every reason survey_apply refuses the entries, the score
+    fields to write by (unit code, criterion code)). An error about one unit carries its code in
+    params["unit"] (and the unit as obj when it exists).
+
+    A value is points, or a percentage satisfied when `as_percent` (converted by the `percent` rule),
+    or NOT_APPLICABLE: the office's decision that the leaf does not apply to the unit. `samples` keeps
+    the survey's sample size per unit and leaf."""
+    samples = samples or {}
     locked = framework_lock_error(framework)
     if locked is not None:
-        return {}, {}, [locked]
+        return {}, {}, [locked], {}
     codes = {code for values in entries.values() for code in values}
+    codes |= {code for values in samples.values() for code in values}
     found = {c.code: c for c in Criterion.objects.filter(framework=framework, code__in=codes)}
     problems = [
         ServiceError(
@@ -749,8 +785,10 @@ def _survey_problems(
         if not criterion.is_leaf or criterion.source != CriterionSource.SURVEY
     ]
     leaves = {code: criterion for code, criterion in found.items() if criterion.is_leaf}
-    units = {u.code: u for u in Unit.objects.filter(code__in=list(entries))}
-    for unit_code, values in entries.items():
+    units = {u.code: u for u in Unit.objects.filter(code__in=list(entries) + list(samples))}
+    updates: dict[tuple[str, str], dict] = {}
+    for unit_code in dict.fromkeys([*entries, *samples]):
+        values = entries.get(unit_code, {})
         unit = units.get(unit_code)
         if unit is None:
             problems.append(
@@ -767,40 +805,93 @@ def _survey_problems(
         if kind_error is not None:
             problems.append(kind_error)
             continue
-        for code, points in values.items():
+        for code, value in values.items():
             criterion = leaves.get(code)
-            if criterion is not None and criterion.source == CriterionSource.SURVEY:
-                for problem in _points_problems(criterion, points, "appraised_points"):
-                    problem.message_params["unit"] = unit_code
-                    problem.obj = unit
-                    problems.append(problem)
-    return leaves, units, problems
+            if criterion is None or criterion.source != CriterionSource.SURVEY:
+                continue
+            if value is NOT_APPLICABLE:
+                if not criterion.allows_not_applicable:
+                    problems.append(
+                        ServiceError(
+                            N_("This criterion cannot be marked not applicable."),
+                            params={"unit": unit_code},
+                            obj=unit,
+                            field="appraised_points",
+                            criterion=code,
+                        )
+                    )
+                    continue
+                updates[(unit_code, code)] = {"appraised_points": None, "appraised_not_applicable": True}
+                continue
+            points = value if isinstance(value, Decimal) else None
+            if as_percent and points is not None:
+                points, error = _survey_percent_points(criterion, points, unit)
+                if error is not None:
+                    problems.append(error)
+                    continue
+            point_problems = _points_problems(criterion, points, "appraised_points")
+            for problem in point_problems:
+                problem.message_params["unit"] = unit_code
+                problem.obj = unit
+                problems.append(problem)
+            if not point_problems:
+                updates[(unit_code, code)] = {"appraised_points": points, "appraised_not_applicable": None}
+        for code, sample in samples.get(unit_code, {}).items():
+            criterion = leaves.get(code)
+            if criterion is None or criterion.source != CriterionSource.SURVEY:
+                continue
+            if sample is not None and sample < 1:
+                problems.append(
+                    ServiceError(
+                        N_("The sample size %(value)s is not a number of people surveyed (1, 2, 3 …)."),
+                        params={"value": sample, "unit": unit_code},
+                        obj=unit,
+                        field="survey_sample",
+                        criterion=code,
+                    )
+                )
+                continue
+            updates.setdefault((unit_code, code), {})["survey_sample"] = sample
+    return leaves, units, problems, updates
 
 
 def survey_problems(
-    *, framework: Framework, entries: Mapping[str, Mapping[str, Decimal | None]]
+    *,
+    framework: Framework,
+    entries: Mapping[str, Mapping[str, SurveyValue]],
+    as_percent: bool = False,
+    samples: Mapping[str, Mapping[str, int | None]] | None = None,
 ) -> list[ServiceError]:
     """Every reason survey_apply would refuse these entries (reads, writes nothing): importers place
     them on their cells before anything is written."""
-    return _survey_problems(framework, entries)[2]
+    return _survey_problems(framework, entries, as_percent=as_percent, samples=samples)[2]
 
 
 @transaction.atomic
 def survey_apply(
     *,
     framework: Framework,
-    entries: Mapping[str, Mapping[str, Decimal | None]],
+    entries: Mapping[str, Mapping[str, SurveyValue]],
+    as_percent: bool = False,
+    samples: Mapping[str, Mapping[str, int | None]] | None = None,
     actor: User | None = None,
     via: str = Via.WEB,
 ) -> ApplyResult:
-    """Store survey points: {unit code: {survey criterion code: points}}, for all units at once, on
+    """Store survey results: {unit code: {survey criterion code: points}}, for all units at once, on
     assessments in any status before publication. Refused with every problem at once.
 
-    Survey points are the office's figures, so they live in appraised_points of the survey leaves.
-    Assessments are created for units that have none yet. A fixed number of statements whatever the
-    number of units."""
+    With `as_percent` the values are percentages satisfied, converted to max × p ÷ 100 (the
+    `percent` rule, half-up to two decimals). NOT_APPLICABLE marks the leaf not applicable to the
+    unit: survey results are the office's figures, so this is the office's decision
+    (appraised_not_applicable, what Score.is_not_applicable and the results count first), never a
+    proposal waiting for a decision. `samples` {unit code: {code: sample size}} is kept beside them.
+
+    Survey points live in appraised_points of the survey leaves. Assessments are created for units that
+    have none yet. A fixed number of statements whatever the number of units."""
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
-    leaves, units, problems = _survey_problems(framework, entries)
+    leaves, units, problems, wanted = _survey_problems(
+        framework, entries, as_percent=as_percent, samples=samples
+    )
     refuse(problems)
     assessments = {
         a.unit_id: a
@@ -835,12 +926,18 @@ def survey_apply(
     for assessment in assessments.values():
         assessment.framework = framework
     by_id = {a.pk: a for a in assessments.values()}
-    updates = {
-        (assessments[units[unit_code].pk].pk, code): {"appraised_points": points}
-        for unit_code, values in entries.items()
-        for code, points in values.items()
-    }
-    result = _apply_many(by_id, leaves, updates, action="survey", actor=actor, via=via)
+    result = ApplyResult()
+    # One upsert per set of fields written (points, a sample size, or both): a few statements in all.
+    for names in {tuple(sorted(values)) for values in wanted.values()}:
+        updates = {
+            (assessments[units[unit_code].pk].pk, code): values
+            for (unit_code, code), values in wanted.items()
+            if tuple(sorted(values)) == names
+        }
+        done = _apply_many(by_id, leaves, updates, action="survey", actor=actor, via=via)
+        result.changed += done.changed
+        result.unchanged += done.unchanged
+        result.changes += done.changes
     if result.changed or missing:
         results_recompute(framework, assessment_ids=list(by_id))
     return result
@@ -897,17 +994,217 @@ def appraisal_accept_self(
     )
     if area_code:
         leaves = leaves.filter(area__code=area_code)
-    rows = Score.objects.filter(
-        assessment=assessment,
-        criterion__in=leaves,
-        appraised_points__isnull=True,
-        self_points__isnull=False,
-        not_applicable=False,
-    ).select_related("criterion")
+    # Leaves the appraiser imposed not applicable are left out too.
+    rows = (
+        Score.objects.filter(
+            assessment=assessment,
+            criterion__in=leaves,
+            appraised_points__isnull=True,
+            self_points__isnull=False,
+            not_applicable=False,
+        )
+        .exclude(appraised_not_applicable=True)
+        .select_related("criterion")
+    )
     entries = {row.criterion.code: AppraisalEntry(row.self_points) for row in rows}
     if not entries:
         return ApplyResult()
     return scores_apply_appraisal(assessment=assessment, entries=entries, actor=actor, via=via)
+
+
+# --- not applicable: the appraiser's decision ------------------------------------------------------------
+
+NA_CONFIRM, NA_REFUSE, NA_IMPOSE = "confirm", "refuse", "impose"
+NA_DECISIONS = (NA_CONFIRM, NA_REFUSE, NA_IMPOSE)
+
+
+@dataclass(frozen=True)
+class NotApplicableDecision:
+    """The appraiser's decision on "not applicable" for one leaf.
+
+    confirm: the unit's proposal stands (a reason is optional); refuse: the proposal is refused with a
+    reason and the leaf is scored by the appraiser (points here, or later on the appraisal row; `raw`
+    gives the raw figure of a rule that takes one); impose: the appraiser marks a leaf the unit did not
+    propose not applicable, with a reason."""
+
+    decision: str
+    reason: str = ""
+    points: Decimal | None = None
+    raw: str = ""
+
+
+def _not_applicable_problems(
+    assessment: Assessment, decisions: Mapping[str, NotApplicableDecision]
+) -> tuple[dict[str, Criterion], dict[str, dict], list[ServiceError]]:
+    """(the leaves, the score fields each decision writes, every reason the decisions are refused)."""
+    framework = assessment.framework
+    locked = framework_lock_error(framework)
+    if locked is not None:
+        return {}, {}, [locked]
+    problems = [
+        error
+        for error in [unit_kind_error(assessment.unit, framework), appraisal_status_error(assessment)]
+        if error
+    ]
+    leaves, unknown = _leaves_and_problems(framework, decisions)
+    problems += unknown
+    current = {}
+    if assessment.pk:
+        current = {
+            s.criterion_id: s
+            for s in Score.objects.filter(assessment=assessment, criterion__in=leaves.values())
+        }
+    updates: dict[str, dict] = {}
+
+    def problem(criterion: Criterion, message: str, field: str, **params: object) -> None:
+        problems.append(
+            ServiceError(message, params=params, obj=criterion, field=field, criterion=criterion.code)
+        )
+
+    for code, entry in decisions.items():
+        criterion = leaves.get(code)
+        if criterion is None:
+            continue
+
+        reason = (entry.reason or "").strip()
+        score = current.get(criterion.pk)
+        proposed = bool(score and score.not_applicable)
+        if entry.decision not in NA_DECISIONS:
+            problem(
+                criterion,
+                N_("%(value)s is not a decision on not applicable; use confirm, refuse or impose."),
+                "appraised_not_applicable",
+                value=entry.decision,
+            )
+            continue
+        if criterion.source == CriterionSource.SURVEY:
+            problem(
+                criterion,
+                N_("%(code)s is a survey criterion: mark it not applicable in the survey points."),
+                "appraised_not_applicable",
+                code=code,
+            )
+            continue
+        if not criterion.allows_not_applicable:
+            problem(
+                criterion, N_("This criterion cannot be marked not applicable."), "appraised_not_applicable"
+            )
+            continue
+        if entry.decision in (NA_CONFIRM, NA_REFUSE) and not proposed:
+            problem(
+                criterion,
+                N_(
+                    "The unit did not propose %(code)s as not applicable; there is nothing to confirm or refuse."
+                ),
+                "appraised_not_applicable",
+                code=code,
+            )
+            continue
+        if entry.decision == NA_IMPOSE and proposed:
+            problem(
+                criterion,
+                N_("The unit proposed %(code)s as not applicable; confirm or refuse its proposal."),
+                "appraised_not_applicable",
+                code=code,
+            )
+            continue
+        if entry.decision in (NA_REFUSE, NA_IMPOSE) and not reason:
+            problem(criterion, N_("Give the reason for this decision on not applicable."), "appraisal_reason")
+            continue
+        values: dict[str, object] = {
+            "appraised_not_applicable": entry.decision != NA_REFUSE,
+            "appraisal_reason": reason,
+        }
+        if entry.decision == NA_REFUSE:
+            points = entry.points
+            raw = (entry.raw or "").strip()
+            if raw:
+                try:
+                    points = parse_rule(criterion.rule, criterion.max_points).points(
+                        raw, criterion.max_points
+                    )
+                except ServiceError as error:
+                    problem(criterion, error.message_id, "appraised_points", **error.message_params)
+                    continue
+                values["appraised_raw"] = raw
+            points_problems = _points_problems(criterion, points, "appraised_points")
+            if points is not None and not points_problems:
+                rule_problem = parse_rule(criterion.rule, criterion.max_points).points_problem(
+                    points, criterion.max_points
+                )
+                if rule_problem is not None:
+                    problem(
+                        criterion, rule_problem.message_id, "appraised_points", **rule_problem.message_params
+                    )
+                    continue
+            problems += points_problems
+            if points is not None:
+                values["appraised_points"] = points
+        else:
+            values["appraised_points"] = None
+        updates[code] = values
+    return leaves, updates, problems
+
+
+def not_applicable_problems(
+    *, unit: Unit, framework: Framework, decisions: Mapping[str, NotApplicableDecision]
+) -> list[ServiceError]:
+    """Every reason not_applicable_apply would refuse these decisions for the unit (reads, writes
+    nothing): importers place them on their cells before anything is written."""
+    assessment = Assessment.objects.filter(unit=unit, framework=framework).first()
+    return _not_applicable_problems(assessment or Assessment(unit=unit, framework=framework), decisions)[2]
+
+
+@transaction.atomic
+def not_applicable_apply(
+    *,
+    assessment: Assessment,
+    decisions: Mapping[str, NotApplicableDecision],
+    actor: User | None = None,
+    via: str = Via.WEB,
+) -> ApplyResult:
+    """Store the appraiser's decisions on not applicable for several leaves (keyed by criterion code),
+    all or nothing: each changed field audited with the decision's reason, the result recomputed, and
+    the assessment marked appraised when every leaf is then closed (an undecided proposal is open)."""
+    assessment = (
+        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
+    )
+    leaves, updates, problems = _not_applicable_problems(assessment, decisions)
+    refuse(problems)
+    reasons = {code: str(values["appraisal_reason"]) for code, values in updates.items()}
+    result = ApplyResult()
+    # One upsert per set of fields: a refusal without points leaves the appraised points as they are.
+    for names in {tuple(sorted(values)) for values in updates.values()}:
+        part = {code: values for code, values in updates.items() if tuple(sorted(values)) == names}
+        done = _apply(
+            assessment, leaves, part, action="not_applicable_decision", actor=actor, via=via, reasons=reasons
+        )
+        result.changed += done.changed
+        result.unchanged += done.unchanged
+        result.changes += done.changes
+    _mark_appraised_when_complete(assessment, actor=actor, via=via)
+    results_recompute(assessment.framework, assessment_ids=[assessment.pk])
+    return result
+
+
+def not_applicable_decide(
+    *,
+    assessment: Assessment,
+    code: str,
+    decision: str,
+    reason: str = "",
+    points: Decimal | None = None,
+    raw: str = "",
+    actor: User | None = None,
+    via: str = Via.WEB,
+) -> ApplyResult:
+    """The appraiser's decision on not applicable for one leaf (see NotApplicableDecision)."""
+    return not_applicable_apply(
+        assessment=assessment,
+        decisions={code: NotApplicableDecision(decision, reason, points, raw)},
+        actor=actor,
+        via=via,
+    )
 
 
 EVIDENCE_EXTENSIONS = (".pdf", ".doc", ".docx", ".xls", ".xlsx", ".jpg", ".jpeg", ".png")

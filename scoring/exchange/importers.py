@@ -31,7 +31,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from parindex.errors import ServiceError
-from parindex.numbers import NOT_APPLICABLE, NotANumber, decimal_places, parse_score_cell
+from parindex.numbers import (
+    NOT_APPLICABLE,
+    NotANumber,
+    NotApplicable,
+    decimal_places,
+    parse_decimal,
+    parse_score_cell,
+)
 from parindex.spreadsheets import (
     N_,
     Column,
@@ -49,10 +56,16 @@ from parindex.spreadsheets import (
     service_problems,
 )
 from scoring.assessments.services import (
+    NA_CONFIRM,
+    NA_IMPOSE,
+    NA_REFUSE,
     ApplyResult,
     AppraisalEntry,
+    NotApplicableDecision,
     SelfEntry,
     assessment_get_or_create,
+    not_applicable_apply,
+    not_applicable_problems,
     scores_apply_appraisal,
     scores_apply_self,
     scores_appraisal_problems,
@@ -60,6 +73,7 @@ from scoring.assessments.services import (
     survey_apply,
     survey_problems,
 )
+from scoring.frameworks.rules import PERCENT, Rule
 from scoring.frameworks.services import (
     CriterionRow,
     framework_code_problems,
@@ -399,6 +413,29 @@ ASSESSMENT_COLUMNS = {
             label="Điểm thẩm định",
         ),
         Column("reason", ("Lý do", "reason", "Lý do điều chỉnh", "appraisal_reason"), label="Lý do"),
+        Column(
+            "na_decision",
+            (
+                "Không áp dụng (thẩm định)",
+                "not applicable (appraisal)",
+                "appraised_not_applicable",
+                "Quyết định không áp dụng",
+            ),
+            label="Không áp dụng (thẩm định)",
+        ),
+    ),
+}
+
+# Words of the appraisal workbook's "Không áp dụng (thẩm định)" column (compared without case or
+# accents): confirm the unit's proposal, refuse it (the row's points are then the appraised points),
+# or impose not applicable on a leaf the unit scored. The reason is the row's "Lý do".
+NA_DECISION_WORDS = {
+    **dict.fromkeys(map(normalize_name, ("xác nhận", "đồng ý", "confirm", "confirmed")), NA_CONFIRM),
+    **dict.fromkeys(
+        map(normalize_name, ("không chấp nhận", "không đồng ý", "từ chối", "refuse", "refused")), NA_REFUSE
+    ),
+    **dict.fromkeys(
+        map(normalize_name, ("xác định không áp dụng", "áp đặt", "impose", "imposed")), NA_IMPOSE
     ),
 }
 
@@ -412,6 +449,7 @@ class AssessmentImport:
     stage: str
     self_entries: dict[str, SelfEntry] = field(default_factory=dict)
     appraisal_entries: dict[str, AppraisalEntry] = field(default_factory=dict)
+    na_decisions: dict[str, NotApplicableDecision] = field(default_factory=dict)
     file_name: str = ""
     ignored_rows: int = 0
     sheet: str = ""
@@ -419,7 +457,7 @@ class AssessmentImport:
 
     @property
     def count(self) -> int:
-        return len(self.self_entries) + len(self.appraisal_entries)
+        return len(self.self_entries) + len(self.appraisal_entries) + len(self.na_decisions)
 
     def problems(self, error: ServiceError, known: list[Problem] = ()) -> list[Problem]:
         """A service's refusals placed on the cells of their criteria in this workbook."""
@@ -442,6 +480,7 @@ _FIELD_COLUMNS = {
     "not_applicable": "points",
     "appraised_points": "points",
     "appraisal_reason": "reason",
+    "appraised_not_applicable": "na_decision",
     "note": "note",
     "evidence_reference": "evidence",
 }
@@ -544,6 +583,37 @@ def read_assessment(
                     evidence_reference=row.text("evidence") if table.has("evidence") else None,
                 )
             else:
+                decision_text = row.text("na_decision") if table.has("na_decision") else ""
+                if decision_text:
+                    decision = NA_DECISION_WORDS.get(normalize_name(decision_text))
+                    if decision is None:
+                        problems.append(
+                            table.problem(
+                                N_(
+                                    "%(value)r is not a decision on not applicable; write xác nhận, "
+                                    "không chấp nhận or xác định không áp dụng."
+                                ),
+                                cell=row.cell("na_decision"),
+                                value=decision_text,
+                            )
+                        )
+                    elif decision != NA_REFUSE and isinstance(value, Decimal):
+                        problems.append(
+                            table.problem(
+                                N_(
+                                    "Criterion %(code)s is decided not applicable; leave its appraised points empty."
+                                ),
+                                cell=row.cell("points"),
+                                code=code,
+                            )
+                        )
+                    else:
+                        result.na_decisions[code] = NotApplicableDecision(
+                            decision,
+                            reason=row.text("reason"),
+                            points=value if isinstance(value, Decimal) else None,
+                        )
+                    continue
                 if value is NOT_APPLICABLE:
                     # The mark repeats the unit's own; the office does not decide it.
                     score = current.get(code)
@@ -568,6 +638,10 @@ def read_assessment(
                 refusals = scores_appraisal_problems(
                     unit=unit, framework=framework, entries=result.appraisal_entries
                 )
+                if result.na_decisions:
+                    refusals += not_applicable_problems(
+                        unit=unit, framework=framework, decisions=result.na_decisions
+                    )
             problems += _placed(refusals, result._locate, problems, sheet=table.sheet)
     if problems:
         raise SpreadsheetError(problems, book.name)
@@ -603,6 +677,16 @@ def assessment_preview(data: AssessmentImport) -> list[PreviewLine]:
         elif data.stage == APPRAISAL and code in data.appraisal_entries:
             new = data.appraisal_entries[code].points
             old = score.appraised_points if score else None
+        elif data.stage == APPRAISAL and code in data.na_decisions:
+            decision = data.na_decisions[code]
+            new = decision.points if decision.decision == NA_REFUSE else NOT_APPLICABLE
+            old = (
+                None
+                if score is None
+                else NOT_APPLICABLE
+                if score.is_not_applicable
+                else score.appraised_points
+            )
         else:
             continue
         if old != new:
@@ -672,9 +756,17 @@ def apply_assessment(data: AssessmentImport, *, actor=None, via: str = Via.COMMA
                     via=via,
                     on_behalf=on_behalf,
                 )
-            return scores_apply_appraisal(
+            result = scores_apply_appraisal(
                 assessment=assessment, entries=data.appraisal_entries, actor=actor, via=via
             )
+            if data.na_decisions:
+                decided = not_applicable_apply(
+                    assessment=assessment, decisions=data.na_decisions, actor=actor, via=via
+                )
+                result.changed += decided.changed
+                result.unchanged += decided.unchanged
+                result.changes += decided.changes
+            return result
     except ServiceError as error:
         raise SpreadsheetError(data.problems(error), data.file_name) from error
     except ValidationError as error:
@@ -717,41 +809,139 @@ SURVEY_IGNORED_HEADERS = {
     )
 }
 _HEADER_CODE = re.compile(r"^(\d+(?:\.\d+)*)\.?(?:\s|$)")
+# How the file's values are written, in the rows above the header ("Cách nhập | phần trăm").
+SURVEY_MODE_LABELS = ("Cách nhập", "Đơn vị tính", "mode", "as")
+SURVEY_MODES = {
+    **dict.fromkeys(
+        map(normalize_name, ("phần trăm", "tỷ lệ", "tỷ lệ %", "%", "percent", "percentage")), True
+    ),
+    **dict.fromkeys(map(normalize_name, ("điểm", "points", "point")), False),
+}
 
 
 @dataclass
 class SurveyImport:
     framework: Framework
-    entries: dict[str, dict[str, Decimal | None]]
+    entries: dict[str, dict[str, Decimal | None | NotApplicable]]
     file_name: str = ""
     sheet: str = ""
     # (unit code, criterion code) → cell; ("", code) is the criterion's header, (unit, "") the unit's code
     cells: dict[tuple[str, str], str] = field(default_factory=dict)
+    as_percent: bool = False  # the values are percentages satisfied, converted by the `percent` rule
+    samples: dict[str, dict[str, int | None]] = field(default_factory=dict)  # unit → code → sample size
+    sample_cells: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def problems(self, error: ServiceError, known: list[Problem] = ()) -> list[Problem]:
         """A service's refusals placed on the cells of their unit and criterion in this file."""
         return _placed(error.all(), self._locate, list(known), sheet=self.sheet)
 
+    def stored_values(self) -> dict[str, dict[str, object]]:
+        """The values as they will be stored (percentages converted to points), for a preview."""
+        if not self.as_percent:
+            return dict(self.entries)
+        maxima = dict(
+            Criterion.objects.filter(
+                framework=self.framework, code__in={c for values in self.entries.values() for c in values}
+            ).values_list("code", "max_points")
+        )
+        percent = Rule(kind=PERCENT)
+        return {
+            unit: {
+                code: percent.points(str(value), maxima[code]) if isinstance(value, Decimal) else value
+                for code, value in values.items()
+            }
+            for unit, values in self.entries.items()
+        }
+
     def _locate(self, error: ServiceError) -> str:
         unit = str(error.message_params.get("unit", ""))
+        if error.field == "survey_sample":
+            return self.sample_cells.get((unit, error.criterion or ""), "")
         return self.cells.get((unit, error.criterion or ""), "")
 
 
+def _survey_mode(table: Table, as_percent: bool | None, problems: list[Problem]) -> bool:
+    """Points or percentages: as the command or form says, else as the file says (points by default);
+    a file that says otherwise than the command is refused rather than read the wrong way."""
+    declared = preamble_value(table, *SURVEY_MODE_LABELS)
+    in_file = None
+    if declared is not None:
+        in_file = SURVEY_MODES.get(normalize_name(cell_text(declared)))
+        if in_file is None:
+            problems.append(
+                Problem(
+                    N_("%(value)r is not a way of writing survey results; write điểm or phần trăm."),
+                    {"value": cell_text(declared)},
+                    sheet=table.sheet,
+                )
+            )
+    if as_percent is not None and in_file is not None and in_file != as_percent:
+        problems.append(
+            Problem(
+                N_("The file says its values are percentages, but they are imported as points.")
+                if in_file
+                else N_("The file says its values are points, but they are imported as percentages."),
+                sheet=table.sheet,
+            )
+        )
+    if as_percent is not None:
+        return as_percent
+    return bool(in_file)
+
+
+def _sample_problem(table: Table, cell: str, value) -> tuple[int | None, Problem | None]:
+    try:
+        number = parse_decimal(value)
+    except NotANumber:
+        number = Decimal(-1)
+    if number is None:
+        return None, None
+    if number < 1 or number != number.to_integral_value():
+        return None, table.problem(
+            N_("%(value)r is not a sample size (a whole number of people surveyed)."),
+            cell=cell,
+            value=cell_text(value),
+        )
+    return int(number), None
+
+
 @_guarded
-def read_survey(source, *, framework: Framework, name: str | None = None) -> SurveyImport:
+def read_survey(
+    source, *, framework: Framework, name: str | None = None, as_percent: bool | None = None
+) -> SurveyImport:
+    """Read and validate a survey file: points, or percentages satisfied (`as_percent`, or the file's
+    own "Cách nhập | phần trăm"), a not-applicable mark per unit and criterion, and optional sample
+    sizes ("Cỡ mẫu" for the row, "Cỡ mẫu <code>" for one criterion)."""
     with open_spreadsheet(source, name=name) as book:
         table = find_table(book.first_sheet(), (SURVEY_UNIT_COLUMN,), file_name=book.name)
         problems: list[Problem] = []
         criteria = {c.code: c for c in Criterion.objects.filter(framework=framework)}
         code_columns: dict[int, Criterion] = {}
+        sample_columns: dict[int, Criterion | None] = {}  # None: the row's sample size
         unit_index = table.columns["unit"]
         data = SurveyImport(framework, {}, book.name, sheet=table.sheet)
+        data.as_percent = _survey_mode(table, as_percent, problems)
         for index, value in table.headers:
             if index == unit_index:
                 continue
             text = cell_text(value)
-            match = _HEADER_CODE.match(text)
             cell = f"{column_letter(index)}{table.header_row}"
+            sample_code = _sample_code(text)
+            if sample_code is not None:
+                if sample_code == "":
+                    sample_columns[index] = None
+                    continue
+                criterion = criteria.get(sample_code)
+                if criterion is None or not criterion.is_leaf or criterion.source != CriterionSource.SURVEY:
+                    problems.append(
+                        table.problem(
+                            N_("Criterion %(code)s is not a survey criterion."), cell=cell, code=sample_code
+                        )
+                    )
+                else:
+                    sample_columns[index] = criterion
+                continue
+            match = _HEADER_CODE.match(text)
             if not match:
                 if normalize_name(text) not in SURVEY_IGNORED_HEADERS:
                     problems.append(
@@ -806,7 +996,7 @@ def read_survey(source, *, framework: Framework, name: str | None = None) -> Sur
                 continue
             first_row[code] = row.number
             data.cells[(code, "")] = row.cell("unit")
-            values: dict[str, Decimal | None] = {}
+            values: dict[str, Decimal | None | NotApplicable] = {}
             for index, criterion in code_columns.items():
                 cell = f"{column_letter(index)}{row.number}"
                 data.cells[(code, criterion.code)] = cell
@@ -820,18 +1010,34 @@ def read_survey(source, *, framework: Framework, name: str | None = None) -> Sur
                         )
                     )
                     continue
-                value, problem = _number_problem(table, cell, row.at(index))
+                raw = row.at(index)
+                if data.as_percent and isinstance(raw, str) and raw.strip().endswith("%"):
+                    raw = raw.strip()[:-1]  # "85,5%" is 85,5 when the file holds percentages
+                value, problem = _number_problem(table, cell, raw)
                 if problem:
                     problems.append(problem)
-                elif value is NOT_APPLICABLE:
-                    problems.append(
-                        table.problem(N_("Survey points cannot be marked not applicable."), cell=cell)
-                    )
                 else:
                     values[criterion.code] = value
             data.entries[code] = values
+            samples: dict[str, int | None] = {}
+            # The row's own "Cỡ mẫu" first; a column of one criterion overrides it for that criterion.
+            for index, criterion in sorted(sample_columns.items(), key=lambda item: item[1] is not None):
+                cell = f"{column_letter(index)}{row.number}"
+                size, problem = _sample_problem(table, cell, row.at(index))
+                if problem:
+                    problems.append(problem)
+                    continue
+                if size is None:
+                    continue
+                for leaf in [criterion] if criterion is not None else list(code_columns.values()):
+                    samples[leaf.code] = size
+                    data.sample_cells[(code, leaf.code)] = cell
+            if samples:
+                data.samples[code] = samples
         problems += _placed(
-            survey_problems(framework=framework, entries=data.entries),
+            survey_problems(
+                framework=framework, entries=data.entries, as_percent=data.as_percent, samples=data.samples
+            ),
             data._locate,
             problems,
             sheet=table.sheet,
@@ -841,17 +1047,43 @@ def read_survey(source, *, framework: Framework, name: str | None = None) -> Sur
     return data
 
 
+def _sample_code(header: str) -> str | None:
+    """ "" for a "Cỡ mẫu" column, the criterion code for "Cỡ mẫu 8.1", None for any other header."""
+    words = header.strip().split()
+    for label in (("cỡ", "mẫu"), ("sample", "size"), ("sample",)):
+        n = len(label)
+        if tuple(normalize_name(w) for w in words[:n]) == tuple(normalize_name(w) for w in label):
+            rest = " ".join(words[n:]).strip().rstrip(".")
+            if not rest:
+                return ""
+            return rest if CODE_RE.match(rest) else None
+    return None
+
+
 def apply_survey(data: SurveyImport, *, actor=None, via: str = Via.COMMAND) -> ApplyResult:
     """Write a read survey file through survey_apply: all or nothing; its refusals are placed on the
     file's cells."""
     try:
-        return survey_apply(framework=data.framework, entries=data.entries, actor=actor, via=via)
+        return survey_apply(
+            framework=data.framework,
+            entries=data.entries,
+            as_percent=data.as_percent,
+            samples=data.samples,
+            actor=actor,
+            via=via,
+        )
     except ServiceError as error:
         raise SpreadsheetError(data.problems(error), data.file_name) from error
 
 
 def import_survey_file(
-    source, *, framework: Framework, actor=None, via: str = Via.COMMAND, name: str | None = None
+    source,
+    *,
+    framework: Framework,
+    actor=None,
+    via: str = Via.COMMAND,
+    name: str | None = None,
+    as_percent: bool | None = None,
 ) -> tuple[SurveyImport, ApplyResult]:
-    data = read_survey(source, framework=framework, name=name)
+    data = read_survey(source, framework=framework, name=name, as_percent=as_percent)
     return data, apply_survey(data, actor=actor, via=via)

@@ -118,7 +118,7 @@ def _survey_preview(data: SurveyImport) -> list[dict[str, str | None]]:
         ).values_list("assessment__unit__code", "criterion__code", "appraised_points")
     }
     lines = []
-    for unit_code, values in data.entries.items():
+    for unit_code, values in data.stored_values().items():
         for code, new in values.items():
             old = current.get((unit_code, code))
             if old != new:

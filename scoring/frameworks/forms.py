@@ -8,7 +8,13 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from parindex.numbers import NotANumber, decimal_places, format_decimal, parse_decimal
+from parindex.numbers import (
+    NOT_APPLICABLE,
+    NotANumber,
+    decimal_places,
+    format_decimal,
+    parse_score_cell,
+)
 from scoring.models import Via
 
 # Typed by people (day first) or sent by a browser's datetime-local / date input (ISO).
@@ -115,13 +121,18 @@ def cell_name(unit_id: int, criterion_id: int) -> str:
 class Cell:
     unit: object
     criterion: object
-    stored: Decimal | None
+    stored: object  # points (Decimal), None (no result yet) or NOT_APPLICABLE
     typed: str = ""
     error: str = ""
+    shown: str = ""  # what the grid showed before the office typed
 
     @property
     def name(self) -> str:
         return cell_name(self.unit.pk, self.criterion.pk)
+
+    @property
+    def not_applicable(self) -> bool:
+        return self.stored is NOT_APPLICABLE
 
 
 @dataclass
@@ -131,7 +142,7 @@ class GridRow:
 
     @property
     def total(self) -> Decimal | None:
-        values = [c.stored for c in self.cells if c.stored is not None]
+        values = [c.stored for c in self.cells if isinstance(c.stored, Decimal)]
         return sum(values, Decimal("0")) if values else None
 
     @property
@@ -139,14 +150,24 @@ class GridRow:
         return any(c.error for c in self.cells)
 
 
-def cell_problem(text: str, max_points: Decimal) -> tuple[Decimal | None, str]:
-    """(points, "") for a good cell ("" is no points), (None, message) for a bad one."""
+HUNDRED = Decimal("100")
+
+
+def cell_problem(text: str, max_points: Decimal, *, as_percent: bool = False) -> tuple[object, str]:
+    """(value, "") for a good cell ("" is no result, KAD / N/A / Không áp dụng not applicable),
+    (None, message) for a bad one. With `as_percent` the value is a percentage (0 … 100), which the
+    survey service converts to points by the `percent` rule."""
     try:
-        value = parse_decimal(text)
+        value = parse_score_cell(text)
     except NotANumber:
         return None, _("“%(text)s” is not a number.") % {"text": text.strip()}
-    if value is None:
-        return None, ""
+    if value is None or value is NOT_APPLICABLE:
+        return value, ""
+    assert isinstance(value, Decimal)
+    if as_percent:
+        if value < 0 or value > HUNDRED:
+            return None, _("A percentage must be between 0 and 100.")
+        return value, ""
     if value < 0 or value > max_points:
         return None, _("Must be between 0 and %(max)s.") % {"max": format_decimal(max_points)}
     if decimal_places(value) > 2:
@@ -154,11 +175,17 @@ def cell_problem(text: str, max_points: Decimal) -> tuple[Decimal | None, str]:
     return value, ""
 
 
+SURVEY_MODES = (("points", gettext_lazy("points")), ("percent", gettext_lazy("percentage satisfied (%)")))
+
+
 class SurveyGrid:
     """Units × survey leaves with their stored points; bound to POST data, it validates every cell and
-    yields only the cells whose value changes, as survey_apply's {unit code: {criterion code: points}}."""
+    yields only the cells the office changed, as survey_apply's {unit code: {criterion code: value}}.
 
-    def __init__(self, units, leaves, stored: dict[tuple[int, int], Decimal | None], data=None):
+    The office types points, or percentages satisfied (`as`=percent: the service converts them to
+    max × p ÷ 100), or KAD for a leaf not applicable to the unit."""
+
+    def __init__(self, units, leaves, stored: dict[tuple[int, int], object], data=None):
         self.leaves = list(leaves)
         self.rows = [
             GridRow(unit, [Cell(unit, leaf, stored.get((unit.pk, leaf.pk))) for leaf in self.leaves])
@@ -166,9 +193,18 @@ class SurveyGrid:
         ]
         for row in self.rows:
             for cell in row.cells:
-                cell.typed = "" if cell.stored is None else format_decimal(cell.stored)
+                cell.shown = cell.typed = (
+                    ""
+                    if cell.stored is None
+                    else "KAD"
+                    if cell.not_applicable
+                    else format_decimal(cell.stored)
+                )
         self.bound = data is not None
-        self.entries: dict[str, dict[str, Decimal | None]] = {}
+        self.as_percent = bool(data is not None and data.get("as") == "percent")
+        self.mode = "percent" if self.as_percent else "points"
+        self.modes = SURVEY_MODES
+        self.entries: dict[str, dict[str, object]] = {}
         self.non_cell_errors: list[str] = []
         if self.bound:
             self._read(data)
@@ -179,8 +215,12 @@ class SurveyGrid:
                 if cell.name not in data:
                     continue  # a cell the form did not show is left as it is
                 cell.typed = data.get(cell.name, "").strip()
-                value, cell.error = cell_problem(cell.typed, cell.criterion.max_points)
-                if not cell.error and value != cell.stored:
+                if self.as_percent and cell.typed == cell.shown:
+                    continue  # the stored points shown, untouched: not a percentage typed
+                value, cell.error = cell_problem(
+                    cell.typed, cell.criterion.max_points, as_percent=self.as_percent
+                )
+                if not cell.error and (self.as_percent or value != cell.stored):
                     self.entries.setdefault(row.unit.code, {})[cell.criterion.code] = value
 
     @property

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from parindex.audit.models import AuditEntry
-from parindex.numbers import format_decimal
+from parindex.numbers import NOT_APPLICABLE, format_decimal
 from scoring.access import (
     assessments_visible_to,
     can_manage_framework,
@@ -338,10 +338,10 @@ def _survey_grid(framework: Framework, data=None) -> SurveyGrid:
         )
     )
     stored = {
-        (unit_id, criterion_id): points
-        for unit_id, criterion_id, points in Score.objects.filter(
+        (unit_id, criterion_id): NOT_APPLICABLE if not_applicable else points
+        for unit_id, criterion_id, points, not_applicable in Score.objects.filter(
             assessment__framework=framework, criterion__in=leaves
-        ).values_list("assessment__unit_id", "criterion_id", "appraised_points")
+        ).values_list("assessment__unit_id", "criterion_id", "appraised_points", "appraised_not_applicable")
     }
     return SurveyGrid(list(framework_units(framework)), leaves, stored, data=data)
 
@@ -357,7 +357,11 @@ def survey_grid(request, code):
                 return redirect("scoring:survey_grid", code=framework.code)
             try:
                 result = survey_apply(
-                    framework=framework, entries=grid.entries, actor=request.user, via=Via.WEB
+                    framework=framework,
+                    entries=grid.entries,
+                    as_percent=grid.as_percent,
+                    actor=request.user,
+                    via=Via.WEB,
                 )
             except ValidationError as error:
                 grid.non_cell_errors = error.messages
@@ -458,6 +462,7 @@ ACTION_LABELS = {
     "self_score": gettext_lazy("Self-assessment"),
     "self_on_behalf": gettext_lazy("Self-assessment on the unit's behalf"),
     "appraise": gettext_lazy("Appraisal"),
+    "not_applicable_decision": gettext_lazy("Decision on not applicable"),
     "explanation_request": gettext_lazy("Explanation requested"),
     "explain": gettext_lazy("Explanation"),
     "status": gettext_lazy("Status"),
@@ -474,6 +479,8 @@ FIELD_LABELS = {
     "self_points": gettext_lazy("self-assessed points"),
     "appraised_points": gettext_lazy("appraised points"),
     "not_applicable": gettext_lazy("not applicable"),
+    "appraised_not_applicable": gettext_lazy("not applicable (appraiser's decision)"),
+    "survey_sample": gettext_lazy("survey sample size"),
     "note": gettext_lazy("note"),
     "evidence_reference": gettext_lazy("evidence reference"),
     "appraisal_reason": gettext_lazy("appraisal reason"),

@@ -34,7 +34,7 @@ HUNDREDTHS = Decimal("0.01")
 _LEAVES = """
     SELECT a.id AS assessment_id, c.area_id AS area_id, c.kind AS kind, c.source AS source,
            CAST(ROUND(c.max_points * 100) AS INTEGER) AS max_c,
-           CASE WHEN s.not_applicable THEN 1 ELSE 0 END AS na,
+           CASE WHEN COALESCE(s.appraised_not_applicable, s.not_applicable) THEN 1 ELSE 0 END AS na,
            CAST(ROUND(COALESCE(s.appraised_points, s.self_points) * 100) AS INTEGER) AS final_c,
            CAST(ROUND(s.self_points * 100) AS INTEGER) AS self_c,
            CASE WHEN s.appraised_points IS NOT NULL OR s.self_points IS NOT NULL THEN 1 ELSE 0 END AS scored
