@@ -1,0 +1,214 @@
+"""Scoring rules and office leaves through every entry path (DESIGN §2.1, §5): the services, the
+self-assessment page (htmx and plain POST), the template round trip, the command (self and appraisal
+stages, --submit), the appraisal page and the admin's field-by-field change. Worked figures for a
+leaf of max 2: percent 95,5 → 1,91 and 191/200 → 1,91; bands 93 → 1,5; deduct 3 → 0,5; yesno có → 2;
+steps 0,73 refused."""
+
+from decimal import Decimal as D
+
+import pytest
+
+from parindex.errors import ServiceError
+from scoring.assessments.services import (
+    AppraisalEntry,
+    SelfEntry,
+    assessment_get_or_create,
+    assessment_submit,
+    scores_apply_appraisal,
+    scores_apply_fields,
+    scores_apply_self,
+)
+from scoring.models import AssessmentStatus, Score
+
+from .factories import make_framework, rows_from_spec
+
+MAX = 2
+TREE = [
+    ("1", 12),
+    ("1.1", MAX, "score", "self", "percent"),
+    ("1.2", MAX, "score", "self", "bands:100=2;90=1,5;80=1;0=0"),
+    ("1.3", MAX, "score", "self", "deduct:0,5"),
+    ("1.4", MAX, "score", "self", "yesno"),
+    ("1.5", MAX, "score", "self", "steps:0;0,5;1"),
+    ("1.6", MAX),
+    ("2", 4, "score", "office"),
+    ("2.1", MAX, "score", "office"),
+    ("2.2", MAX, "score", "office", "percent"),
+]
+EVIDENCE = "QĐ số 12/QĐ-UBND, tr.3"
+
+
+@pytest.fixture
+def framework(district):
+    return make_framework(district, rows=rows_from_spec(TREE))
+
+
+@pytest.fixture
+def assessment(framework, commune):
+    return assessment_get_or_create(unit=commune, framework=framework)
+
+
+def scores(assessment) -> dict[str, Score]:
+    return {s.criterion.code: s for s in Score.objects.filter(assessment=assessment).select_related("criterion")}
+
+
+def refusal(call) -> ServiceError:
+    with pytest.raises(ServiceError) as caught:
+        call()
+    return caught.value
+
+
+def full_self_entries() -> dict[str, SelfEntry]:
+    return {
+        "1.1": SelfEntry(None, raw="95,5", evidence_reference=EVIDENCE),
+        "1.2": SelfEntry(None, raw="93%", evidence_reference=EVIDENCE),
+        "1.3": SelfEntry(None, raw="3", evidence_reference=EVIDENCE),
+        "1.4": SelfEntry(None, raw="Có", evidence_reference=EVIDENCE),
+        "1.5": SelfEntry(D("0.5"), evidence_reference=EVIDENCE),
+        "1.6": SelfEntry(None, not_applicable=True, not_applicable_reason="Không có nhiệm vụ này"),
+    }
+
+
+# --- services ----------------------------------------------------------------------------------------
+
+
+def test_self_raw_figures_give_the_rules_points(assessment, officer):
+    scores_apply_self(assessment=assessment, entries=full_self_entries(), actor=officer)
+    stored = scores(assessment)
+    assert {code: (s.self_raw, s.self_points) for code, s in stored.items() if code != "1.6"} == {
+        "1.1": ("95,5", D("1.91")),
+        "1.2": ("93%", D("1.5")),
+        "1.3": ("3", D("0.5")),
+        "1.4": ("Có", D("2")),
+        "1.5": ("", D("0.5")),
+    }
+    assert stored["1.6"].not_applicable and stored["1.6"].not_applicable_reason == "Không có nhiệm vụ này"
+    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(None, raw="191/200")}, actor=officer)
+    assert (scores(assessment)["1.1"].self_raw, scores(assessment)["1.1"].self_points) == ("191/200", D("1.91"))
+
+
+def test_self_refusals_name_criterion_and_field(assessment, officer):
+    error = refusal(
+        lambda: scores_apply_self(
+            assessment=assessment,
+            entries={
+                "1.1": SelfEntry(D("1.91")),  # typed points on a percent leaf
+                "1.2": SelfEntry(None, raw="abc"),
+                "1.5": SelfEntry(D("0.73")),
+                "1.6": SelfEntry(None, not_applicable=True),  # no reason
+                "2.1": SelfEntry(D("1")),  # office leaf
+            },
+            actor=officer,
+        )
+    )
+    found = {(e.criterion, e.field) for e in error.all()}
+    assert found == {
+        ("1.1", "self_points"),
+        ("1.2", "raw"),
+        ("1.5", "self_points"),
+        ("1.6", "not_applicable_reason"),
+        ("2.1", "self_points"),
+    }
+    texts = {e.criterion: e.text("vi") for e in error.all()}
+    assert texts["1.5"] == "0,73 không thuộc các mức 0; 0,5; 1."
+    assert "0.73 is not one of the levels 0; 0.5; 1." in error.all()[[e.criterion for e in error.all()].index("1.5")].text("en")
+    assert Score.objects.filter(assessment=assessment).count() == 0  # all or nothing
+
+
+def test_points_leaf_refuses_a_raw_figure(assessment, officer):
+    error = refusal(
+        lambda: scores_apply_self(assessment=assessment, entries={"1.6": SelfEntry(None, raw="95")}, actor=officer)
+    )
+    assert (error.criterion, error.field) == ("1.6", "raw")
+
+
+def test_not_applicable_reason_falls_back_to_the_note(assessment, officer):
+    scores_apply_self(
+        assessment=assessment,
+        entries={"1.6": SelfEntry(None, not_applicable=True, note="Xã không có nhiệm vụ")},
+        actor=officer,
+    )
+    assert scores(assessment)["1.6"].not_applicable_reason == "Xã không có nhiệm vụ"
+
+
+def submitted(assessment, officer):
+    scores_apply_self(assessment=assessment, entries=full_self_entries(), actor=officer)
+    assessment_submit(assessment=assessment, actor=officer)
+    assessment.refresh_from_db()
+    return assessment
+
+
+def test_office_leaf_is_refused_to_the_unit_and_taken_by_the_appraiser(assessment, officer, appraiser):
+    error = refusal(
+        lambda: scores_apply_self(assessment=assessment, entries={"2.2": SelfEntry(None, raw="50")}, actor=officer)
+    )
+    assert (error.criterion, error.field) == ("2.2", "self_points")
+    assert "cơ quan" in error.text("vi") and "by the office" in error.text("en")
+    submitted(assessment, officer)
+    scores_apply_appraisal(
+        assessment=assessment,
+        entries={"2.1": AppraisalEntry(D("1.5")), "2.2": AppraisalEntry(None, raw="191/200")},
+        actor=appraiser,
+    )
+    stored = scores(assessment)
+    assert (stored["2.1"].appraised_points, stored["2.1"].self_points) == (D("1.5"), None)
+    assert (stored["2.2"].appraised_raw, stored["2.2"].appraised_points) == ("191/200", D("1.91"))
+
+
+def test_appraisal_takes_raw_figures_and_wants_a_reason_for_a_difference(assessment, officer, appraiser):
+    submitted(assessment, officer)
+    error = refusal(
+        lambda: scores_apply_appraisal(
+            assessment=assessment,
+            entries={"1.3": AppraisalEntry(None, raw="4"), "1.1": AppraisalEntry(D("1.91"))},
+            actor=appraiser,
+        )
+    )
+    assert {(e.criterion, e.field) for e in error.all()} == {("1.3", "appraisal_reason"), ("1.1", "appraised_points")}
+    scores_apply_appraisal(
+        assessment=assessment,
+        entries={"1.3": AppraisalEntry(None, raw="4", reason="Thêm 1 báo cáo trễ"), "1.1": AppraisalEntry(None, raw="95,5")},
+        actor=appraiser,
+    )
+    stored = scores(assessment)
+    assert (stored["1.3"].appraised_raw, stored["1.3"].appraised_points) == ("4", D("0"))
+    assert stored["1.1"].appraised_points == D("1.91")
+
+
+def test_marked_appraised_only_once_office_leaves_are_scored(assessment, officer, appraiser):
+    submitted(assessment, officer)
+    own = scores(assessment)
+    scores_apply_appraisal(
+        assessment=assessment,
+        entries={
+            code: AppraisalEntry(None, raw=s.self_raw) if s.self_raw else AppraisalEntry(s.self_points)
+            for code, s in own.items()
+            if not s.not_applicable
+        },
+        actor=appraiser,
+    )
+    assessment.refresh_from_db()
+    assert assessment.status == AssessmentStatus.SUBMITTED
+    scores_apply_appraisal(
+        assessment=assessment,
+        entries={"2.1": AppraisalEntry(D("2")), "2.2": AppraisalEntry(None, raw="100")},
+        actor=appraiser,
+    )
+    assessment.refresh_from_db()
+    assert assessment.status == AssessmentStatus.APPRAISED
+
+
+def test_admin_field_changes_go_through_the_rules(assessment, officer, appraiser):
+    scores_apply_self(assessment=assessment, entries=full_self_entries(), actor=officer)
+    scores_apply_fields(assessment=assessment, changes={"1.1": {"self_raw": "191/200"}}, actor=appraiser)
+    assert scores(assessment)["1.1"].self_points == D("1.91")
+    scores_apply_fields(assessment=assessment, changes={"1.2": {"note": "Đã rà soát"}}, actor=appraiser)
+    assert (scores(assessment)["1.2"].self_points, scores(assessment)["1.2"].note) == (D("1.5"), "Đã rà soát")
+    error = refusal(
+        lambda: scores_apply_fields(assessment=assessment, changes={"1.3": {"self_points": D("2")}}, actor=appraiser)
+    )
+    assert (error.criterion, error.field) == ("1.3", "self_points")
+    error = refusal(
+        lambda: scores_apply_fields(assessment=assessment, changes={"1.5": {"self_points": D("0.73")}}, actor=appraiser)
+    )
+    assert error.text("vi") == "0,73 không thuộc các mức 0; 0,5; 1."
