@@ -75,7 +75,6 @@ def rows_from_spec(spec) -> list[CriterionRow]:
     return rows
 
 
-
 _framework_seq = iter(range(1, 10**9))
 
 

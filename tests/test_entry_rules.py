@@ -7,8 +7,10 @@ steps 0,73 refused."""
 from decimal import Decimal as D
 
 import pytest
+from django.urls import reverse
 
 from parindex.errors import ServiceError
+from parindex.numbers import format_decimal
 from scoring.assessments.services import (
     AppraisalEntry,
     SelfEntry,
@@ -49,7 +51,9 @@ def assessment(framework, commune):
 
 
 def scores(assessment) -> dict[str, Score]:
-    return {s.criterion.code: s for s in Score.objects.filter(assessment=assessment).select_related("criterion")}
+    return {
+        s.criterion.code: s for s in Score.objects.filter(assessment=assessment).select_related("criterion")
+    }
 
 
 def refusal(call) -> ServiceError:
@@ -84,7 +88,10 @@ def test_self_raw_figures_give_the_rules_points(assessment, officer):
     }
     assert stored["1.6"].not_applicable and stored["1.6"].not_applicable_reason == "Không có nhiệm vụ này"
     scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(None, raw="191/200")}, actor=officer)
-    assert (scores(assessment)["1.1"].self_raw, scores(assessment)["1.1"].self_points) == ("191/200", D("1.91"))
+    assert (scores(assessment)["1.1"].self_raw, scores(assessment)["1.1"].self_points) == (
+        "191/200",
+        D("1.91"),
+    )
 
 
 def test_self_refusals_name_criterion_and_field(assessment, officer):
@@ -111,13 +118,17 @@ def test_self_refusals_name_criterion_and_field(assessment, officer):
     }
     texts = {e.criterion: e.text("vi") for e in error.all()}
     assert texts["1.5"] == "0,73 không thuộc các mức 0; 0,5; 1."
-    assert "0.73 is not one of the levels 0; 0.5; 1." in error.all()[[e.criterion for e in error.all()].index("1.5")].text("en")
+    assert "0.73 is not one of the levels 0; 0.5; 1." in error.all()[
+        [e.criterion for e in error.all()].index("1.5")
+    ].text("en")
     assert Score.objects.filter(assessment=assessment).count() == 0  # all or nothing
 
 
 def test_points_leaf_refuses_a_raw_figure(assessment, officer):
     error = refusal(
-        lambda: scores_apply_self(assessment=assessment, entries={"1.6": SelfEntry(None, raw="95")}, actor=officer)
+        lambda: scores_apply_self(
+            assessment=assessment, entries={"1.6": SelfEntry(None, raw="95")}, actor=officer
+        )
     )
     assert (error.criterion, error.field) == ("1.6", "raw")
 
@@ -140,7 +151,9 @@ def submitted(assessment, officer):
 
 def test_office_leaf_is_refused_to_the_unit_and_taken_by_the_appraiser(assessment, officer, appraiser):
     error = refusal(
-        lambda: scores_apply_self(assessment=assessment, entries={"2.2": SelfEntry(None, raw="50")}, actor=officer)
+        lambda: scores_apply_self(
+            assessment=assessment, entries={"2.2": SelfEntry(None, raw="50")}, actor=officer
+        )
     )
     assert (error.criterion, error.field) == ("2.2", "self_points")
     assert "cơ quan" in error.text("vi") and "by the office" in error.text("en")
@@ -164,10 +177,16 @@ def test_appraisal_takes_raw_figures_and_wants_a_reason_for_a_difference(assessm
             actor=appraiser,
         )
     )
-    assert {(e.criterion, e.field) for e in error.all()} == {("1.3", "appraisal_reason"), ("1.1", "appraised_points")}
+    assert {(e.criterion, e.field) for e in error.all()} == {
+        ("1.3", "appraisal_reason"),
+        ("1.1", "appraised_points"),
+    }
     scores_apply_appraisal(
         assessment=assessment,
-        entries={"1.3": AppraisalEntry(None, raw="4", reason="Thêm 1 báo cáo trễ"), "1.1": AppraisalEntry(None, raw="95,5")},
+        entries={
+            "1.3": AppraisalEntry(None, raw="4", reason="Thêm 1 báo cáo trễ"),
+            "1.1": AppraisalEntry(None, raw="95,5"),
+        },
         actor=appraiser,
     )
     stored = scores(assessment)
@@ -205,10 +224,84 @@ def test_admin_field_changes_go_through_the_rules(assessment, officer, appraiser
     scores_apply_fields(assessment=assessment, changes={"1.2": {"note": "Đã rà soát"}}, actor=appraiser)
     assert (scores(assessment)["1.2"].self_points, scores(assessment)["1.2"].note) == (D("1.5"), "Đã rà soát")
     error = refusal(
-        lambda: scores_apply_fields(assessment=assessment, changes={"1.3": {"self_points": D("2")}}, actor=appraiser)
+        lambda: scores_apply_fields(
+            assessment=assessment, changes={"1.3": {"self_points": D("2")}}, actor=appraiser
+        )
     )
     assert (error.criterion, error.field) == ("1.3", "self_points")
     error = refusal(
-        lambda: scores_apply_fields(assessment=assessment, changes={"1.5": {"self_points": D("0.73")}}, actor=appraiser)
+        lambda: scores_apply_fields(
+            assessment=assessment, changes={"1.5": {"self_points": D("0.73")}}, actor=appraiser
+        )
     )
     assert error.text("vi") == "0,73 không thuộc các mức 0; 0,5; 1."
+
+
+# --- self-assessment page --------------------------------------------------------------------------------
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def row_url(assessment, code):
+    criterion = assessment.framework.criteria.get(code=code)
+    return reverse("scoring:self_row_save", args=[assessment.pk, criterion.pk])
+
+
+def test_page_shows_raw_inputs_hints_yes_no_and_office_leaves_read_only(client, officer, assessment):
+    client.force_login(officer)
+    html = client.get(reverse("scoring:assessment_self", args=[assessment.pk])).content.decode()
+    assert 'name="raw"' in html and "95,5 or 95,5% or 191/200" not in html  # Vietnamese hint
+    assert "95,5 hoặc" in html or "191/200" in html
+    assert '<option value="có"' in html
+    office = assessment.framework.criteria.get(code="2.1")
+    assert f'action="{reverse("scoring:self_row_save", args=[assessment.pk, office.pk])}"' not in html
+    assert "Do cơ quan nội vụ chấm" in html
+
+
+@pytest.mark.parametrize(
+    ("code", "raw", "points"),
+    [
+        ("1.1", "95,5", "1,91"),
+        ("1.1", "191/200", "1,91"),
+        ("1.2", "93", "1,5"),
+        ("1.3", "3", "0,5"),
+        ("1.4", "có", "2"),
+    ],
+)
+def test_htmx_row_save_shows_the_computed_points_at_once(client, officer, assessment, code, raw, points):
+    client.force_login(officer)
+    response = client.post(row_url(assessment, code), {"raw": raw}, **HX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f"= <b>{points}</b> / 2" in html
+    assert format_decimal(scores(assessment)[code].self_points) == points
+
+
+def test_htmx_row_refusals_sit_beside_their_field(client, officer, assessment):
+    client.force_login(officer)
+    html = client.post(row_url(assessment, "1.5"), {"points": "0,73"}, **HX).content.decode()
+    assert "0,73 không thuộc các mức 0; 0,5; 1." in html and 'id="err-pts-' in html
+    html = client.post(row_url(assessment, "1.1"), {"raw": "120"}, **HX).content.decode()
+    assert 'id="err-raw-' in html and 'value="120"' in html
+    html = client.post(row_url(assessment, "1.6"), {"not_applicable": "1"}, **HX).content.decode()
+    assert "Hãy nêu lý do tiêu chí 1.6 không áp dụng" in html and 'id="err-nar-' in html
+    assert not Score.objects.filter(assessment=assessment).exists()
+    client.post(
+        row_url(assessment, "1.6"), {"not_applicable": "1", "not_applicable_reason": "Không có"}, **HX
+    )
+    assert scores(assessment)["1.6"].not_applicable_reason == "Không có"
+
+
+def test_plain_post_redirects_and_the_page_shows_the_points(client, officer, assessment):
+    client.force_login(officer)
+    response = client.post(row_url(assessment, "1.2"), {"raw": "93%"})
+    assert response.status_code == 302
+    page = client.get(response.url).content.decode()
+    assert "= <b>1,5</b> / 2" in page and 'value="93%"' in page
+
+
+def test_office_leaf_row_is_refused_to_the_unit(client, officer, assessment):
+    client.force_login(officer)
+    response = client.post(row_url(assessment, "2.1"), {"points": "1"}, **HX)
+    assert response.status_code == 403
+    assert not Score.objects.filter(assessment=assessment).exists()

@@ -174,7 +174,9 @@ def entry_points(
                 "",
                 [
                     ServiceError(
-                        N_("%(code)s is scored from its raw figure (%(hint)s); enter the figure, not points."),
+                        N_(
+                            "%(code)s is scored from its raw figure (%(hint)s); enter the figure, not points."
+                        ),
                         params={"code": criterion.code, "hint": rule.raw_hint()},
                         obj=criterion,
                         field=points_field,
@@ -364,9 +366,11 @@ def _source_error(criterion: Criterion, field: str, *, by: str) -> ServiceError:
 
 
 def _self_problems(
-    assessment: Assessment, entries: Mapping[str, SelfEntry]
+    assessment: Assessment, entries: Mapping[str, SelfEntry], *, by_unit: bool
 ) -> tuple[dict[str, Criterion], dict[str, _Entered], list[ServiceError]]:
-    """(the leaves of the entries, what each entry stores, every reason scores_apply_self refuses them)."""
+    """(the leaves of the entries, what each entry stores, every reason scores_apply_self refuses them).
+    `by_unit`: the entries are the unit's own proposal (its officer), whose not-applicable marks need a
+    reason; the office entering on its behalf (or a command without a user) records what it was given."""
     framework = assessment.framework
     locked = framework_lock_error(framework)
     if locked is not None:
@@ -424,7 +428,7 @@ def _self_problems(
                 ),
                 "",
             )
-            if not reason:
+            if not reason and by_unit:
                 problems.append(
                     ServiceError(
                         N_("Say why %(code)s is not applicable to the unit."),
@@ -436,19 +440,24 @@ def _self_problems(
                 )
             entered[code] = _Entered(None, "", reason)
         else:
-            points, raw, refusals = entry_points(criterion, entry.points, entry.raw, points_field="self_points")
+            points, raw, refusals = entry_points(
+                criterion, entry.points, entry.raw, points_field="self_points"
+            )
             problems += refusals
             entered[code] = _Entered(points, raw)
     return leaves, entered, problems
 
 
 def scores_self_problems(
-    *, unit: Unit, framework: Framework, entries: Mapping[str, SelfEntry]
+    *, unit: Unit, framework: Framework, entries: Mapping[str, SelfEntry], by_unit: bool = False
 ) -> list[ServiceError]:
     """Every reason scores_apply_self would refuse these entries for the unit (reads, writes nothing):
-    importers place them on their cells before anything is written."""
+    importers place them on their cells before anything is written. `by_unit` as in scores_apply_self
+    (an actor who is not acting on the unit's behalf)."""
     assessment = Assessment.objects.filter(unit=unit, framework=framework).first()
-    return _self_problems(assessment or Assessment(unit=unit, framework=framework), entries)[2]
+    return _self_problems(assessment or Assessment(unit=unit, framework=framework), entries, by_unit=by_unit)[
+        2
+    ]
 
 
 @transaction.atomic
@@ -464,11 +473,14 @@ def scores_apply_self(
     Refused with every problem at once (each naming its criterion and field).
 
     A leaf whose rule takes a raw figure stores the figure (self_raw) and the points the rule gives;
-    office and survey leaves are not the unit's to score; a not-applicable proposal keeps its reason."""
+    office and survey leaves are not the unit's to score; a not-applicable proposal by the unit's
+    officer needs a reason (entered on its behalf, the reason given, if any, is kept)."""
     assessment = (
         Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     )
-    leaves, entered, problems = _self_problems(assessment, entries)
+    leaves, entered, problems = _self_problems(
+        assessment, entries, by_unit=getattr(actor, "pk", None) is not None and not on_behalf
+    )
     refuse(problems)
     updates: dict[str, dict] = {}
     for code, entry in entries.items():
@@ -1200,7 +1212,14 @@ def assessment_delete(*, assessment: Assessment, actor: User | None = None, via:
     results_recompute(framework)
 
 
-SELF_FIELDS = ("self_points", "self_raw", "not_applicable", "not_applicable_reason", "note", "evidence_reference")
+SELF_FIELDS = (
+    "self_points",
+    "self_raw",
+    "not_applicable",
+    "not_applicable_reason",
+    "note",
+    "evidence_reference",
+)
 APPRAISAL_FIELDS = ("appraised_points", "appraised_raw", "appraisal_reason")
 
 

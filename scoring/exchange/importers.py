@@ -31,7 +31,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from parindex.errors import ServiceError
-from parindex.numbers import NOT_APPLICABLE, NotANumber, decimal_places, parse_score_cell
+from parindex.numbers import (
+    NOT_APPLICABLE,
+    NotANumber,
+    decimal_places,
+    format_decimal,
+    is_not_applicable_word,
+    parse_score_cell,
+)
 from parindex.spreadsheets import (
     N_,
     Column,
@@ -53,6 +60,8 @@ from scoring.assessments.services import (
     AppraisalEntry,
     SelfEntry,
     assessment_get_or_create,
+    assessment_submit,
+    entry_points,
     scores_apply_appraisal,
     scores_apply_self,
     scores_appraisal_problems,
@@ -60,6 +69,7 @@ from scoring.assessments.services import (
     survey_apply,
     survey_problems,
 )
+from scoring.frameworks.rules import parse_rule
 from scoring.frameworks.services import (
     CriterionRow,
     framework_code_problems,
@@ -124,6 +134,14 @@ def _placed(errors: list[ServiceError], locate, problems: list[Problem], *, shee
             continue
         placed.append(Problem.from_service(error, cell=cell, sheet=sheet if cell else ""))
     return placed
+
+
+def _raw_text(value) -> str:
+    """A `Số liệu` cell as the raw figure's text: a number Excel stored is written with the decimal
+    comma ("95,5"), as a person types it; text ("191/200", "có") as it is."""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return format_decimal(Decimal(str(value)), language="vi")
+    return cell_text(value).strip()
 
 
 def criterion_code(value) -> str:
@@ -389,6 +407,12 @@ ASSESSMENT_COLUMNS = {
             label="Tài liệu kiểm chứng",
         ),
         Column("note", ("Ghi chú", "note"), label="Ghi chú"),
+        Column("raw", ("Số liệu", "raw", "raw figure", "self_raw"), label="Số liệu"),
+        Column(
+            "na_reason",
+            ("Lý do không áp dụng", "not_applicable_reason", "not applicable reason"),
+            label="Lý do không áp dụng",
+        ),
     ),
     APPRAISAL: (
         Column("code", ("Mã", "code", "Mã tiêu chí", "Mã số"), required=True, label="Mã"),
@@ -399,8 +423,31 @@ ASSESSMENT_COLUMNS = {
             label="Điểm thẩm định",
         ),
         Column("reason", ("Lý do", "reason", "Lý do điều chỉnh", "appraisal_reason"), label="Lý do"),
+        Column("raw", ("Số liệu thẩm định", "Số liệu", "appraised_raw", "raw"), label="Số liệu"),
     ),
 }
+
+
+def _raw_only(columns: tuple[Column, ...]) -> tuple[Column, ...]:
+    """The columns of a file that carries raw figures instead of points (`Mã` and `Số liệu`)."""
+    return tuple(
+        Column(c.key, c.names, required=c.key in ("code", "raw"), label=c.label)
+        if c.key in ("points", "raw")
+        else c
+        for c in columns
+    )
+
+
+def _assessment_table(book, stage: str) -> Table:
+    """The table of an assessment workbook: found by `Mã` and the points column, or, for a file that
+    fills only raw figures, by `Mã` and `Số liệu`."""
+    try:
+        return find_table(book.first_sheet(), ASSESSMENT_COLUMNS[stage], file_name=book.name)
+    except SpreadsheetError as error:
+        try:
+            return find_table(book.first_sheet(), _raw_only(ASSESSMENT_COLUMNS[stage]), file_name=book.name)
+        except SpreadsheetError:
+            raise error from None
 
 
 @dataclass
@@ -431,7 +478,9 @@ class AssessmentImport:
         column = _FIELD_COLUMNS.get(error.field or "", "code")
         return (
             self.cells.get((error.criterion, column))
+            or (self.cells.get((error.criterion, "note")) if column == "na_reason" else "")
             or self.cells.get((error.criterion, "points"))
+            or self.cells.get((error.criterion, "raw"))
             or (self.cells.get((error.criterion, "code"), ""))
         )
 
@@ -440,10 +489,12 @@ class AssessmentImport:
 _FIELD_COLUMNS = {
     "self_points": "points",
     "not_applicable": "points",
+    "not_applicable_reason": "na_reason",
     "appraised_points": "points",
     "appraisal_reason": "reason",
     "note": "note",
     "evidence_reference": "evidence",
+    "raw": "raw",
 }
 
 
@@ -461,14 +512,22 @@ def read_metadata(book) -> dict[str, str]:
 
 @_guarded
 def read_assessment(
-    source, *, framework: Framework, stage: str = SELF, unit_code: str | None = None, name: str | None = None
+    source,
+    *,
+    framework: Framework,
+    stage: str = SELF,
+    unit_code: str | None = None,
+    name: str | None = None,
+    actor=None,
 ) -> AssessmentImport:
-    """Read and validate an assessment workbook; raises SpreadsheetError listing every problem."""
+    """Read and validate an assessment workbook; raises SpreadsheetError listing every problem.
+    `actor`, when known, is checked as the services will check it (the unit's own officer must give
+    a reason for each not-applicable mark)."""
     if stage not in (SELF, APPRAISAL):
         raise ValueError(stage)
     with open_spreadsheet(source, name=name) as book:
         metadata = read_metadata(book)
-        table = find_table(book.first_sheet(), ASSESSMENT_COLUMNS[stage], file_name=book.name)
+        table = _assessment_table(book, stage)
         problems: list[Problem] = []
         unit = _resolve_unit(table, metadata, framework, unit_code, problems)
         made_for = metadata.get("framework_version")
@@ -524,24 +583,51 @@ def read_assessment(
                 )
                 continue
             seen[code] = row.number
-            if not criterion.is_leaf or criterion.source != CriterionSource.SELF:
-                result.ignored_rows += 1  # subtotals (often formulas) and survey leaves scored by the office
+            scored_here = (
+                (CriterionSource.SELF,) if stage == SELF else (CriterionSource.SELF, CriterionSource.OFFICE)
+            )
+            if not criterion.is_leaf or criterion.source not in scored_here:
+                # Subtotals (often formulas), survey leaves, and office leaves in the unit's own file.
+                result.ignored_rows += 1
                 continue
             result.cells.update({(code, key): row.cell(key) for key in table.columns})
-            formulas = [key for key in ("points", "evidence", "note", "reason") if row.has_formula(key)]
+            # A leaf scored from its raw figure: the points cell is the template's computed display
+            # (locked) and is not read when the file carries `Số liệu`, except for the N/A mark.
+            by_raw = parse_rule(criterion.rule).takes_raw and table.has("raw")
+            stored_keys = ("evidence", "note", "reason", "raw", "na_reason") + (() if by_raw else ("points",))
+            formulas = [key for key in stored_keys if row.has_formula(key)]
             if formulas:
                 problems += [_formula_problem(table, row, key) for key in formulas]
                 continue
-            value, problem = _number_problem(table, row.cell("points"), row.get("points"))
-            if problem:
-                problems.append(problem)
-                continue
+            raw = _raw_text(row.get("raw")) if table.has("raw") else ""
+            if by_raw:
+                points_value = row.get("points")
+                value = (
+                    NOT_APPLICABLE
+                    if is_not_applicable_word(raw) or is_not_applicable_word(points_value)
+                    else None
+                )
+            else:
+                value, problem = (
+                    _number_problem(table, row.cell("points"), row.get("points"))
+                    if table.has("points")
+                    else (None, None)
+                )
+                if problem:
+                    problems.append(problem)
+                    continue
+                if is_not_applicable_word(raw):
+                    value, raw = NOT_APPLICABLE, ""
+            if value is NOT_APPLICABLE:
+                raw = ""
             if stage == SELF:
                 result.self_entries[code] = SelfEntry(
                     points=None if value is NOT_APPLICABLE else value,
                     not_applicable=value is NOT_APPLICABLE,
                     note=row.text("note") if table.has("note") else None,
                     evidence_reference=row.text("evidence") if table.has("evidence") else None,
+                    raw=raw or None,
+                    not_applicable_reason=(row.text("na_reason") or None) if table.has("na_reason") else None,
                 )
             else:
                 if value is NOT_APPLICABLE:
@@ -553,17 +639,24 @@ def read_assessment(
                                 N_(
                                     "Criterion %(code)s is not marked not applicable by the unit; give appraised points."
                                 ),
-                                cell=row.cell("points"),
+                                cell=row.cell("points") if table.has("points") else row.cell("raw"),
                                 code=code,
                             )
                         )
                     continue
-                result.appraisal_entries[code] = AppraisalEntry(points=value, reason=row.text("reason"))
+                result.appraisal_entries[code] = AppraisalEntry(
+                    points=value, reason=row.text("reason"), raw=raw or None
+                )
         if unit is None:
             refusals = [error for error in [framework_lock_error(framework)] if error]
         else:
             if stage == SELF:
-                refusals = scores_self_problems(unit=unit, framework=framework, entries=result.self_entries)
+                refusals = scores_self_problems(
+                    unit=unit,
+                    framework=framework,
+                    entries=result.self_entries,
+                    by_unit=_by_unit(actor, unit),
+                )
             else:
                 refusals = scores_appraisal_problems(
                     unit=unit, framework=framework, entries=result.appraisal_entries
@@ -598,10 +691,15 @@ def assessment_preview(data: AssessmentImport) -> list[PreviewLine]:
         score = current.get(code)
         if data.stage == SELF and code in data.self_entries:
             entry = data.self_entries[code]
-            new = NOT_APPLICABLE if entry.not_applicable else entry.points
+            new = (
+                NOT_APPLICABLE
+                if entry.not_applicable
+                else entry_points(criterion, entry.points, entry.raw, points_field="self_points")[0]
+            )
             old = None if score is None else NOT_APPLICABLE if score.not_applicable else score.self_points
         elif data.stage == APPRAISAL and code in data.appraisal_entries:
-            new = data.appraisal_entries[code].points
+            appraisal = data.appraisal_entries[code]
+            new = entry_points(criterion, appraisal.points, appraisal.raw, points_field="appraised_points")[0]
             old = score.appraised_points if score else None
         else:
             continue
@@ -652,26 +750,37 @@ def _resolve_unit(
     return unit
 
 
-def apply_assessment(data: AssessmentImport, *, actor=None, via: str = Via.COMMAND) -> ApplyResult:
+def _by_unit(actor, unit: Unit) -> bool:
+    """Whether the actor enters the self-assessment as the unit's own officer (not on its behalf)."""
+    return actor is not None and Membership.objects.filter(user=actor, unit=unit, role=Role.OFFICER).exists()
+
+
+def apply_assessment(
+    data: AssessmentImport, *, actor=None, via: str = Via.COMMAND, submit: bool = False
+) -> ApplyResult:
     """Write a read assessment file through the services: all or nothing; their refusals are placed
-    on the workbook's cells."""
+    on the workbook's cells. With `submit` (self stage), the assessment is then submitted as the
+    Submit button does (assessment_submit), in the same transaction: a refused submission keeps
+    nothing of the import either."""
+    if submit and data.stage != SELF:
+        raise ValueError("only a self-assessment is submitted")
     try:
         with transaction.atomic():
             assessment = assessment_get_or_create(
                 unit=data.unit, framework=data.framework, actor=actor, via=via
             )
             if data.stage == SELF:
-                on_behalf = (
-                    actor is not None
-                    and not Membership.objects.filter(user=actor, unit=data.unit, role=Role.OFFICER).exists()
-                )
-                return scores_apply_self(
+                on_behalf = actor is not None and not _by_unit(actor, data.unit)
+                result = scores_apply_self(
                     assessment=assessment,
                     entries=data.self_entries,
                     actor=actor,
                     via=via,
                     on_behalf=on_behalf,
                 )
+                if submit:
+                    assessment_submit(assessment=assessment, actor=actor, via=via)
+                return result
             return scores_apply_appraisal(
                 assessment=assessment, entries=data.appraisal_entries, actor=actor, via=via
             )
@@ -691,7 +800,9 @@ def import_assessment_file(
     via: str = Via.COMMAND,
     name: str | None = None,
 ):
-    data = read_assessment(source, framework=framework, stage=stage, unit_code=unit_code, name=name)
+    data = read_assessment(
+        source, framework=framework, stage=stage, unit_code=unit_code, name=name, actor=actor
+    )
     return data, apply_assessment(data, actor=actor, via=via)
 
 
