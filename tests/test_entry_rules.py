@@ -305,3 +305,278 @@ def test_office_leaf_row_is_refused_to_the_unit(client, officer, assessment):
     response = client.post(row_url(assessment, "2.1"), {"points": "1"}, **HX)
     assert response.status_code == 403
     assert not Score.objects.filter(assessment=assessment).exists()
+
+
+# --- template round trip, upload, command ----------------------------------------------------------------
+
+
+def template(assessment):
+    from scoring.exchange.workbooks import assessment_workbook
+
+    return assessment_workbook(assessment=assessment)
+
+
+def header_columns(sheet) -> tuple[int, dict[str, int]]:
+    for row in sheet.iter_rows(min_row=1, max_row=25):
+        names = {cell.value: cell.column for cell in row if cell.value}
+        if "Mã" in names and "Số liệu" in names:
+            return row[0].row, names
+    raise AssertionError("no header with Số liệu")
+
+
+def fill_sheet(workbook, columns: dict[str, dict[str, object]]):
+    """columns: {column name: {criterion code: value}}; returns (workbook, {(code, name): cell})."""
+    sheet = workbook.worksheets[0]
+    header, names = header_columns(sheet)
+    cells = {}
+    for r in range(header + 1, sheet.max_row + 1):
+        code = str(sheet.cell(r, 1).value or "")
+        for name, values in columns.items():
+            if code in values:
+                sheet.cell(r, names[name]).value = values[code]
+            cells[(code, name)] = sheet.cell(r, names[name]).coordinate
+    return workbook, cells
+
+
+def save(workbook, path):
+    workbook.save(path)
+    return path
+
+
+def test_template_has_a_raw_column_with_validation_fitting_each_rule(assessment):
+    wb = template(assessment)
+    sheet = wb.worksheets[0]
+    header, names = header_columns(sheet)
+    rows = {str(sheet.cell(r, 1).value): r for r in range(header + 1, sheet.max_row + 1)}
+    raw, points = names["Số liệu"], names["Điểm tự đánh giá"]
+    validations = {}
+    for dv in sheet.data_validations.dataValidation:
+        for ref in str(dv.sqref).split():
+            validations[ref] = dv
+    cell = lambda code, col: sheet.cell(rows[code], col).coordinate  # noqa: E731
+    assert (
+        validations[cell("1.4", raw)].type == "list" and "có,không" in validations[cell("1.4", raw)].formula1
+    )
+    assert (
+        validations[cell("1.1", raw)].type in (None, "any") and validations[cell("1.1", raw)].showInputMessage
+    )
+    assert (
+        "ISNUMBER" in validations[cell("1.2", raw)].formula1
+        and "<=100" in validations[cell("1.2", raw)].formula1
+    )
+    assert "INT(" in validations[cell("1.3", raw)].formula1
+    assert (
+        validations[cell("1.5", points)].type == "list" and "0,5" in validations[cell("1.5", points)].formula1
+    )
+    # Points of a raw leaf are computed: locked, not validated as typed input; office leaves take nothing.
+    assert sheet.cell(rows["1.1"], points).protection.locked and cell("1.1", points) not in validations
+    assert not sheet.cell(rows["1.1"], raw).protection.locked
+    assert sheet.cell(rows["2.1"], points).protection.locked and cell("2.1", raw) not in validations
+    assert cell("1.6", raw) not in validations
+
+
+def test_template_round_trip_through_the_upload_page(client, officer, assessment, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from scoring.models import ImportRecord, ImportStatus
+
+    client.force_login(officer)
+    wb, cells = fill_sheet(
+        template(assessment),
+        {
+            "Số liệu": {"1.1": "191/200", "1.2": 93, "1.3": 3, "1.4": "có"},
+            "Điểm tự đánh giá": {"1.5": "0,5", "1.6": 1.25},
+            "Tài liệu kiểm chứng": {c: EVIDENCE for c in ("1.1", "1.2", "1.3", "1.4", "1.5", "1.6")},
+        },
+    )
+    path = save(wb, tmp_path / "x1.xlsx")
+    response = client.post(
+        reverse("scoring:assessment_upload", args=[assessment.pk]),
+        {"file": SimpleUploadedFile("x1.xlsx", path.read_bytes()), "stage": "self"},
+    )
+    record = ImportRecord.objects.get()
+    assert response.status_code == 302 and record.status == ImportStatus.PREVIEW
+    assert [(line["code"], D(line["new"])) for line in record.preview["lines"]] == [
+        ("1.1", D("1.91")),
+        ("1.2", D("1.5")),
+        ("1.3", D("0.5")),
+        ("1.4", D("2")),
+        ("1.5", D("0.5")),
+        ("1.6", D("1.25")),
+    ]
+    assert not Score.objects.exists()
+    client.post(reverse("scoring:import_confirm", args=[record.pk]))
+    stored = scores(assessment)
+    assert {c: (s.self_raw, s.self_points) for c, s in stored.items()} == {
+        "1.1": ("191/200", D("1.91")),
+        "1.2": ("93", D("1.5")),
+        "1.3": ("3", D("0.5")),
+        "1.4": ("có", D("2")),
+        "1.5": ("", D("0.5")),
+        "1.6": ("", D("1.25")),
+    }
+    # The next template shows the computed points and the figures; uploaded again it changes nothing.
+    again = template(assessment).worksheets[0]
+    header, names = header_columns(again)
+    row = next(r for r in range(header + 1, again.max_row + 1) if again.cell(r, 1).value == "1.1")
+    assert (again.cell(row, names["Số liệu"]).value, again.cell(row, names["Điểm tự đánh giá"]).value) == (
+        "191/200",
+        D("1.91"),
+    )
+
+
+def test_upload_errors_name_cell_and_criterion(assessment, tmp_path):
+    from parindex.spreadsheets import SpreadsheetError
+    from scoring.exchange.importers import read_assessment
+
+    wb, cells = fill_sheet(
+        template(assessment),
+        {"Số liệu": {"1.1": "abc", "1.6": "95"}, "Điểm tự đánh giá": {"1.5": "0,73"}},
+    )
+    path = save(wb, tmp_path / "x1.xlsx")
+    with pytest.raises(SpreadsheetError) as caught:
+        read_assessment(path, framework=assessment.framework)
+    texts = [p.render() for p in caught.value.problems]
+    steps_cell, percent_cell, points_cell = (
+        cells[("1.5", "Điểm tự đánh giá")],
+        cells[("1.1", "Số liệu")],
+        cells[("1.6", "Số liệu")],
+    )
+    assert f"[Tự đánh giá] {steps_cell} (tiêu chí 1.5): 0,73 không thuộc các mức 0; 0,5; 1." in texts
+    assert any(
+        t.startswith(f"[Tự đánh giá] {percent_cell} (tiêu chí 1.1): abc không phải là tỷ lệ") for t in texts
+    )
+    assert any(
+        t.startswith(f"[Tự đánh giá] {points_cell} (tiêu chí 1.6): Tiêu chí này nhập điểm") for t in texts
+    )
+
+
+def test_a_file_with_only_code_and_raw_columns_is_read(assessment, tmp_path):
+    import openpyxl
+
+    from scoring.exchange.importers import apply_assessment, read_assessment
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["Mã", "Số liệu"])
+    wb.active.append(["1.1", "95,5%"])
+    wb.active.append(["1.3", 3])
+    data = read_assessment(save(wb, tmp_path / "raw.xlsx"), framework=assessment.framework, unit_code="X1")
+    apply_assessment(data)
+    stored = scores(assessment)
+    assert (stored["1.1"].self_points, stored["1.3"].self_points) == (D("1.91"), D("0.5"))
+
+
+def write(path, header, rows):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(header)
+    for row in rows:
+        wb.active.append(row)
+    wb.save(path)
+    return path
+
+
+SELF_HEADER = ["Mã", "Điểm tự đánh giá", "Tài liệu kiểm chứng", "Ghi chú", "Số liệu"]
+
+
+def self_rows(**override):
+    rows = {
+        "1.1": ["1.1", None, EVIDENCE, "", "95,5"],
+        "1.2": ["1.2", None, EVIDENCE, "", "93"],
+        "1.3": ["1.3", None, EVIDENCE, "", "3"],
+        "1.4": ["1.4", None, EVIDENCE, "", "có"],
+        "1.5": ["1.5", "0,5", EVIDENCE, "", None],
+        "1.6": ["1.6", "Không áp dụng", "", "Không có nhiệm vụ", None],
+    }
+    rows.update(override)
+    return list(rows.values())
+
+
+def test_command_self_stage_with_submit_and_appraisal_stage(assessment, framework, appraiser, tmp_path):
+    from .sheet_files import call
+
+    path = write(tmp_path / "self.xlsx", SELF_HEADER, self_rows())
+    out, _ = call("import_assessment", path, "--framework", framework.code, "--unit", "X1", "--submit")
+    assessment.refresh_from_db()
+    assert assessment.status == AssessmentStatus.SUBMITTED
+    assert "đã được nộp" in out
+    assert scores(assessment)["1.1"].self_points == D("1.91")
+    path = write(
+        tmp_path / "appraisal.xlsx",
+        ["Mã", "Điểm thẩm định", "Lý do", "Số liệu"],
+        [
+            ["1.1", None, "", "191/200"],
+            ["1.3", None, "Thêm một báo cáo trễ", "4"],
+            ["2.1", "1,5", "", None],
+            ["2.2", None, "", "50"],
+        ],
+    )
+    call("import_assessment", path, "--framework", framework.code, "--unit", "X1", "--stage", "appraisal")
+    stored = scores(assessment)
+    assert {c: stored[c].appraised_points for c in ("1.1", "1.3", "2.1", "2.2")} == {
+        "1.1": D("1.91"),
+        "1.3": D("0"),
+        "2.1": D("1.5"),
+        "2.2": D("1"),
+    }
+    assert (stored["2.2"].appraised_raw, stored["1.3"].appraised_raw) == ("50", "4")
+
+
+def test_command_refused_submission_keeps_nothing(assessment, framework, tmp_path):
+    from .sheet_files import call_failing
+
+    rows = self_rows()
+    rows[0] = ["1.1", None, "", "", "95,5"]  # points without evidence or a note: submission refused
+    path = write(tmp_path / "self.xlsx", SELF_HEADER, rows)
+    err, _ = call_failing(
+        "import_assessment", path, "--framework", framework.code, "--unit", "X1", "--submit"
+    )
+    assert "1.1" in err
+    assessment.refresh_from_db()
+    assert assessment.status == AssessmentStatus.DRAFT
+    assert not Score.objects.filter(assessment=assessment).exists()
+
+
+def test_command_self_stage_ignores_office_rows_and_steps_refusal_is_on_its_cell(
+    assessment, framework, tmp_path
+):
+    from .sheet_files import call_failing
+
+    rows = self_rows(**{"1.5": ["1.5", "0,73", EVIDENCE, "", None]})
+    path = write(tmp_path / "self.xlsx", SELF_HEADER, rows)
+    err, _ = call_failing("import_assessment", path, "--framework", framework.code, "--unit", "X1")
+    assert "B6 (tiêu chí 1.5): 0,73 không thuộc các mức 0; 0,5; 1." in err
+
+
+# --- appraisal page ------------------------------------------------------------------------------------
+
+
+def appraisal_url(assessment, code):
+    criterion = assessment.framework.criteria.get(code=code)
+    return reverse("scoring:appraisal_row_save", args=[assessment.pk, criterion.pk])
+
+
+def test_appraisal_page_takes_raw_figures_and_office_points(client, officer, appraiser, assessment):
+    submitted(assessment, officer)
+    client.force_login(appraiser)
+    page = client.get(reverse("scoring:assessment_appraise", args=[assessment.pk])).content.decode()
+    assert page.count('name="raw"') == 5  # 1.1–1.4 and office 2.2
+    html = client.post(appraisal_url(assessment, "1.1"), {"raw": "191/200"}, **HX).content.decode()
+    assert "1,91" in html
+    html = client.post(appraisal_url(assessment, "1.3"), {"raw": "4"}, **HX).content.decode()
+    assert "lý do" in html.lower() and scores(assessment)["1.3"].appraised_points is None
+    client.post(appraisal_url(assessment, "1.3"), {"raw": "4", "reason": "Thêm một báo cáo trễ"}, **HX)
+    client.post(appraisal_url(assessment, "2.1"), {"points": "1,5"})
+    client.post(appraisal_url(assessment, "2.2"), {"raw": "95,5"})
+    stored = scores(assessment)
+    assert (stored["1.1"].appraised_points, stored["1.3"].appraised_points) == (D("1.91"), D("0"))
+    assert (stored["2.1"].appraised_points, stored["2.2"].appraised_points) == (D("1.5"), D("1.91"))
+    html = client.post(appraisal_url(assessment, "1.5"), {"points": "0,73"}, **HX).content.decode()
+    assert "0,73 không thuộc các mức 0; 0,5; 1." in html
+    # Accepting the unit's own figure keeps the figure.
+    client.post(appraisal_url(assessment, "1.2"), {"accept_self": "1"}, **HX)
+    assert (scores(assessment)["1.2"].appraised_raw, scores(assessment)["1.2"].appraised_points) == (
+        "93%",
+        D("1.5"),
+    )

@@ -23,6 +23,7 @@ workbook made before the criteria or maximum points changed is refused with a cl
 
 import functools
 import hashlib
+import itertools
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -43,6 +44,7 @@ from parindex.spreadsheets import (
     N_,
     Column,
     Problem,
+    Sheet,
     SpreadsheetError,
     Table,
     cell_text,
@@ -440,12 +442,22 @@ def _raw_only(columns: tuple[Column, ...]) -> tuple[Column, ...]:
 
 def _assessment_table(book, stage: str) -> Table:
     """The table of an assessment workbook: found by `Mã` and the points column, or, for a file that
-    fills only raw figures, by `Mã` and `Số liệu`."""
+    fills only raw figures, by `Mã` and `Số liệu`. The sheet's rows are read once: the second search
+    reads the few rows the first one buffered (itertools.tee)."""
+    sheet = book.first_sheet()
+    rows, rows_again = itertools.tee(sheet._rows)
+    formulas, formulas_again = (None, None) if sheet._formulas is None else itertools.tee(sheet._formulas)
     try:
-        return find_table(book.first_sheet(), ASSESSMENT_COLUMNS[stage], file_name=book.name)
+        return find_table(
+            Sheet(sheet.name, rows, sheet.hidden, formulas), ASSESSMENT_COLUMNS[stage], file_name=book.name
+        )
     except SpreadsheetError as error:
         try:
-            return find_table(book.first_sheet(), _raw_only(ASSESSMENT_COLUMNS[stage]), file_name=book.name)
+            return find_table(
+                Sheet(sheet.name, rows_again, sheet.hidden, formulas_again),
+                _raw_only(ASSESSMENT_COLUMNS[stage]),
+                file_name=book.name,
+            )
         except SpreadsheetError:
             raise error from None
 
