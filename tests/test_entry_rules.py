@@ -386,7 +386,7 @@ def test_template_round_trip_through_the_upload_page(client, officer, assessment
         {
             "Số liệu": {"1.1": "191/200", "1.2": 93, "1.3": 3, "1.4": "có"},
             "Điểm tự đánh giá": {"1.5": "0,5", "1.6": 1.25},
-            "Tài liệu kiểm chứng": {c: EVIDENCE for c in ("1.1", "1.2", "1.3", "1.4", "1.5", "1.6")},
+            "Tài liệu kiểm chứng": dict.fromkeys(("1.1", "1.2", "1.3", "1.4", "1.5", "1.6"), EVIDENCE),
         },
     )
     path = save(wb, tmp_path / "x1.xlsx")
@@ -580,3 +580,34 @@ def test_appraisal_page_takes_raw_figures_and_office_points(client, officer, app
         "93%",
         D("1.5"),
     )
+
+
+# --- admin ---------------------------------------------------------------------------------------------
+
+
+def test_admin_score_change_computes_points_from_the_raw_figure(admin_client, officer, assessment):
+    scores_apply_self(assessment=assessment, entries=full_self_entries(), actor=officer)
+    score = scores(assessment)["1.3"]
+    change = reverse("admin:scoring_score_change", args=[score.pk])
+    payload = {
+        "self_points": "0,5",
+        "self_raw": "1",
+        "not_applicable_reason": "",
+        "note": "",
+        "evidence_reference": EVIDENCE,
+        "appraised_points": "",
+        "appraised_raw": "",
+        "appraisal_reason": "",
+        "evidence-TOTAL_FORMS": "0",
+        "evidence-INITIAL_FORMS": "0",
+        "evidence-MIN_NUM_FORMS": "0",
+        "evidence-MAX_NUM_FORMS": "1000",
+    }
+    response = admin_client.post(change, payload)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    score.refresh_from_db()
+    assert (score.self_raw, score.self_points) == ("1", D("1.5"))  # 2 − 0,5 × 1
+    response = admin_client.post(change, {**payload, "self_points": "2"})  # typed points on a deduct leaf
+    assert response.status_code == 200 and response.context["adminform"].form.errors
+    score.refresh_from_db()
+    assert score.self_points == D("1.5")
