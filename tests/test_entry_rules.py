@@ -380,9 +380,15 @@ def test_template_round_trip_through_the_upload_page(client, officer, assessment
 
     from scoring.models import ImportRecord, ImportStatus
 
+    import io
+
+    import openpyxl
+
     client.force_login(officer)
+    download = client.get(reverse("scoring:assessment_template", args=[assessment.pk]))
+    assert download.status_code == 200
     wb, cells = fill_sheet(
-        template(assessment),
+        openpyxl.load_workbook(io.BytesIO(download.content)),
         {
             "Số liệu": {"1.1": "191/200", "1.2": 93, "1.3": 3, "1.4": "có"},
             "Điểm tự đánh giá": {"1.5": "0,5", "1.6": 1.25},
@@ -611,3 +617,13 @@ def test_admin_score_change_computes_points_from_the_raw_figure(admin_client, of
     assert response.status_code == 200 and response.context["adminform"].form.errors
     score.refresh_from_db()
     assert score.self_points == D("1.5")
+
+
+def test_a_template_made_before_a_rule_changed_is_refused(assessment, tmp_path):
+    from parindex.spreadsheets import SpreadsheetError
+    from scoring.exchange.importers import read_assessment
+
+    path = save(template(assessment), tmp_path / "x1.xlsx")
+    assessment.framework.criteria.filter(code="1.6").update(rule="yesno")
+    with pytest.raises(SpreadsheetError, match="đã thay đổi"):
+        read_assessment(path, framework=assessment.framework)

@@ -99,16 +99,19 @@ def _guarded(read):
 
 
 def framework_version(framework: Framework) -> str:
-    """A fingerprint of what a template depends on: each criterion's code, max points, kind, source
-    and whether it may be not applicable. Written in the template's hidden sheet and compared on
-    import. Deliberately not `updated_at`, which also moves when deadlines or the status change."""
+    """A fingerprint of what a template depends on: each criterion's code, max points, kind, source,
+    whether it may be not applicable and its scoring rule (which decides whether it is entered by
+    points or by `Số liệu`). Written in the template's hidden sheet and compared on import.
+    Deliberately not `updated_at`, which also moves when deadlines or the status change. A leaf
+    without a rule adds nothing for it, so fingerprints of frameworks without rules did not change."""
     digest = hashlib.sha256()
-    for code, max_points, kind, source, allows_na in (
+    for code, max_points, kind, source, allows_na, rule in (
         Criterion.objects.filter(framework=framework)
         .order_by("order")
-        .values_list("code", "max_points", "kind", "source", "allows_not_applicable")
+        .values_list("code", "max_points", "kind", "source", "allows_not_applicable", "rule")
     ):
-        digest.update(f"{code}|{max_points.normalize():f}|{kind}|{source}|{int(allows_na)}\n".encode())
+        line = f"{code}|{max_points.normalize():f}|{kind}|{source}|{int(allows_na)}"
+        digest.update(f"{line}|{rule}\n".encode() if rule else f"{line}\n".encode())
     return digest.hexdigest()[:16]
 
 
