@@ -376,13 +376,12 @@ def test_template_has_a_raw_column_with_validation_fitting_each_rule(assessment)
 
 
 def test_template_round_trip_through_the_upload_page(client, officer, assessment, tmp_path):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from scoring.models import ImportRecord, ImportStatus
-
     import io
 
     import openpyxl
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from scoring.models import ImportRecord, ImportStatus
 
     client.force_login(officer)
     download = client.get(reverse("scoring:assessment_template", args=[assessment.pk]))
