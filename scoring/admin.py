@@ -196,10 +196,13 @@ def score_changes(form) -> dict[str, object]:
 
 SCORE_FIELDS = (
     "self_points",
+    "self_raw",
     "not_applicable",
+    "not_applicable_reason",
     "note",
     "evidence_reference",
     "appraised_points",
+    "appraised_raw",
     "appraisal_reason",
 )
 
@@ -881,10 +884,13 @@ class ScoreForm(forms.ModelForm):
             "assessment",
             "criterion",
             "self_points",
+            "self_raw",
             "not_applicable",
+            "not_applicable_reason",
             "note",
             "evidence_reference",
             "appraised_points",
+            "appraised_raw",
             "appraisal_reason",
         ]
 
@@ -950,10 +956,13 @@ class ScoreAdmin(
             "assessment",
             "criterion",
             "self_points",
+            "self_raw",
             "not_applicable",
+            "not_applicable_reason",
             "note",
             "evidence_reference",
             "appraised_points",
+            "appraised_raw",
             "appraisal_reason",
         ]
         return fields + (self.change_only_fields if obj is not None else [])

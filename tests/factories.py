@@ -43,13 +43,25 @@ def make_member(unit: Unit, role: str = Role.OFFICER, username: str | None = Non
     return user
 
 
+class SpecRows(list):
+    """Rows of rows_from_spec; `rules` holds the rules CriterionRow cannot carry (yet): make_framework
+    sets them on the created criteria."""
+
+    rules: dict[str, str]
+
+
 def rows_from_spec(spec) -> list[CriterionRow]:
-    """spec: [(code, max, kind, source), …] with kind/source optional."""
-    rows = []
+    """spec: [(code, max, kind, source, rule), …] with kind/source/rule optional."""
+    rows = SpecRows()
+    rows.rules = {}
     for item in spec:
         code, max_points, *rest = item
         kind = rest[0] if len(rest) > 0 else "score"
         source = rest[1] if len(rest) > 1 else "self"
+        extra = {"rule": rest[2]} if len(rest) > 2 and rest[2] else {}
+        if extra and "rule" not in CriterionRow.__dataclass_fields__:
+            extra = {}
+            rows.rules[code] = rest[2]
         rows.append(
             CriterionRow(
                 code=code,
@@ -57,6 +69,7 @@ def rows_from_spec(spec) -> list[CriterionRow]:
                 max_points=Decimal(str(max_points)),
                 kind=kind,
                 source=source,
+                **extra,
             )
         )
     return rows
@@ -78,7 +91,8 @@ def make_framework(
 ):
     if rows is None:
         rows = rows_from_csv(csv_name or "framework-commune.csv")
-    return framework_create(
+    rules = getattr(rows, "rules", {})
+    framework = framework_create(
         code=code or f"FW{next(_framework_seq)}",
         authority=authority,
         unit_kind=unit_kind,
@@ -88,3 +102,6 @@ def make_framework(
         bands=parse_bands(bands) if bands else (),
         index_decimals=decimals,
     )
+    for leaf_code, rule in rules.items():
+        framework.criteria.filter(code=leaf_code).update(rule=rule)
+    return framework

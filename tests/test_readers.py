@@ -210,7 +210,7 @@ def submitted(district, commune, officer):
             "2": SelfEntry(D("9")),
             "3.1": SelfEntry(D("20")),
             "3.2.1": SelfEntry(D("15")),
-            "3.2.2": SelfEntry(None, not_applicable=True),
+            "3.2.2": SelfEntry(None, not_applicable=True, not_applicable_reason="Không có nhiệm vụ này"),
             "5.1": SelfEntry(D("1")),
             "5.2": SelfEntry(D("0")),
         },

@@ -47,7 +47,9 @@ def test_submit_requires_every_self_leaf_scored_or_not_applicable(assessment, of
     with pytest.raises(ValidationError, match="1.2"):
         assessment_submit(assessment=assessment, actor=officer)
     scores_apply_self(
-        assessment=assessment, entries={"1.2": SelfEntry(None, not_applicable=True)}, actor=officer
+        assessment=assessment,
+        entries={"1.2": SelfEntry(None, not_applicable=True, not_applicable_reason="Không có nhiệm vụ này")},
+        actor=officer,
     )
     assessment_submit(assessment=assessment, actor=officer)
     assessment.refresh_from_db()
@@ -227,7 +229,7 @@ def test_a_written_note_is_enough_explanation(assessment, officer):
         assessment=assessment,
         entries={
             "1.1": SelfEntry(D("30"), note="Báo cáo năm, mục 2"),
-            "1.2": SelfEntry(None, not_applicable=True),
+            "1.2": SelfEntry(None, not_applicable=True, not_applicable_reason="Không có nhiệm vụ này"),
         },
         actor=officer,
     )

@@ -49,18 +49,23 @@ def download(client, assessment) -> openpyxl.Workbook:
     return openpyxl.load_workbook(io.BytesIO(response.content))
 
 
-def fill(workbook, values: dict) -> SimpleUploadedFile:
+def fill(
+    workbook, values: dict, column: str = "Điểm tự đánh giá", notes: dict | None = None
+) -> SimpleUploadedFile:
+    """The workbook with `values` by criterion code in the column named `column` (and `notes` in Ghi chú)."""
     sheet = workbook.worksheets[0]
-    header_row, points_col = None, None
+    header_row, columns = None, {}
     for row in sheet.iter_rows(min_row=1, max_row=25):
         for cell in row:
-            if cell.value == "Điểm tự đánh giá":
-                header_row, points_col = cell.row, cell.column
-    assert header_row, "the template has a self-assessment column"
+            if cell.value in (column, "Ghi chú"):
+                header_row, columns[cell.value] = cell.row, cell.column
+    assert header_row and column in columns, f"the template has a {column} column"
     for row in range(header_row + 1, sheet.max_row + 1):
         code = str(sheet.cell(row, 1).value or "").strip()
         if code in values:
-            sheet.cell(row, points_col).value = values[code]
+            sheet.cell(row, columns[column]).value = values[code]
+        if code in (notes or {}):
+            sheet.cell(row, columns["Ghi chú"]).value = notes[code]
     buffer = io.BytesIO()
     workbook.save(buffer)
     return SimpleUploadedFile("tu-danh-gia.xlsx", buffer.getvalue())
@@ -74,7 +79,11 @@ def upload(client, assessment, file, stage="self"):
 
 def test_download_fill_upload_preview_confirm(client, officer, assessment):
     client.force_login(officer)
-    file = fill(download(client, assessment), {"1.1.1": "12,5", "1.1.2": 16.5, "1.2": "Không áp dụng"})
+    file = fill(
+        download(client, assessment),
+        {"1.1.1": "12,5", "1.1.2": 16.5, "1.2": "Không áp dụng"},
+        notes={"1.2": "Xã không có nhiệm vụ này"},
+    )
     response = upload(client, assessment, file)
     record = ImportRecord.objects.get()
     assert response.status_code == 302 and response.url == reverse("scoring:import_detail", args=[record.pk])

@@ -212,7 +212,11 @@ def test_autosave_accepts_dot_decimal_and_not_applicable(client, officer, assess
     client.force_login(officer)
     assert client.post(row_url(assessment, "1.2"), {"points": "12.5"}, **HX).status_code == 200
     assert score(assessment, "1.2").self_points == D("12.5")
-    client.post(row_url(assessment, "1.2"), {"points": "12.5", "not_applicable": "1"}, **HX)
+    client.post(
+        row_url(assessment, "1.2"),
+        {"points": "12.5", "not_applicable": "1", "not_applicable_reason": "Không có nhiệm vụ này"},
+        **HX,
+    )
     saved = score(assessment, "1.2")
     assert saved.not_applicable and saved.self_points is None
 

@@ -11,6 +11,7 @@ class AppraisalRowForm(forms.Form):
     """Appraised points of one leaf ("12,1" or "12.1"; empty clears them) and the reason."""
 
     points = forms.CharField(label=_("Appraised points"), required=False, max_length=20)
+    raw = forms.CharField(label=_("Appraised raw figure"), required=False, max_length=50)
     reason = forms.CharField(label=_("Reason"), required=False, max_length=4000)
     accept_self = forms.BooleanField(required=False)
 

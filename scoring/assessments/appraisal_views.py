@@ -84,7 +84,16 @@ def appraisal_row_save(request, pk, criterion_id):
     saved = False
     if form.is_valid():
         if form.cleaned_data["accept_self"]:
-            entry = services.AppraisalEntry(row.self_points, "")
+            entry = (
+                services.accept_self_entry(row.score)
+                if row.score is not None
+                else services.AppraisalEntry(row.self_points, "")
+            )
+        elif row.rule.takes_raw:
+            # Appraised by the raw figure; the points follow from the leaf's rule.
+            entry = services.AppraisalEntry(
+                None, form.cleaned_data["reason"], raw=form.cleaned_data["raw"].strip() or None
+            )
         else:
             entry = services.AppraisalEntry(form.cleaned_data["points"], form.cleaned_data["reason"])
         try:
@@ -108,7 +117,11 @@ def appraisal_row_save(request, pk, criterion_id):
     else:
         # Show what was typed with the errors; nothing was saved.
         row.errors = errors
-        row.entered = {"points": request.POST.get("points", ""), "reason": request.POST.get("reason", "")}
+        row.entered = {
+            "points": request.POST.get("points", ""),
+            "raw": request.POST.get("raw", ""),
+            "reason": request.POST.get("reason", ""),
+        }
     if request.htmx:
         context = _page_context(request, assessment, sheet, row=row, area=sheet.area_of(criterion_id))
         return render(request, "scoring/appraisal/row_saved.html", context)

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy
 
 from parindex.numbers import NotANumber, parse_decimal
 from scoring.assessments.services import evidence_file_problem
+from scoring.frameworks.rules import parse_rule
 from scoring.models import Criterion
 
 
@@ -22,24 +23,32 @@ def clean_points(text: str) -> Decimal | None:
 
 
 class SelfRowForm(forms.Form):
-    """One leaf of the self-assessment: points (or not applicable) and a written explanation."""
+    """One leaf of the self-assessment: points, or the raw figure of a leaf whose rule takes one (or
+    not applicable, with its reason) and a written explanation. The rule is the service's."""
 
     points = forms.CharField(required=False, max_length=20)
+    raw = forms.CharField(required=False, max_length=50)
     not_applicable = forms.BooleanField(required=False)
+    not_applicable_reason = forms.CharField(required=False, max_length=5000)
     note = forms.CharField(required=False, max_length=5000)
 
     def __init__(self, *args, criterion: Criterion, **kwargs):
         super().__init__(*args, **kwargs)
         self.criterion = criterion
+        self.takes_raw = parse_rule(criterion.rule).takes_raw
 
     def clean_points(self):
+        if self.takes_raw:
+            return None  # computed from the raw figure; a points field is not shown for this leaf
         return clean_points(self.cleaned_data.get("points") or "")
 
     def clean(self):
         cleaned = super().clean()
+        cleaned["raw"] = (cleaned.get("raw") or "").strip() or None
         if cleaned.get("not_applicable"):
-            cleaned["points"] = None  # a not-applicable leaf has no points
+            cleaned["points"] = cleaned["raw"] = None  # a not-applicable leaf has no points
         cleaned["note"] = (cleaned.get("note") or "").strip()
+        cleaned["not_applicable_reason"] = (cleaned.get("not_applicable_reason") or "").strip() or None
         return cleaned
 
 

@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Prefetch, Q
 
 from parindex.audit.models import AuditEntry
+from scoring.frameworks.rules import Rule, parse_rule
 from scoring.frameworks.selectors import CriteriaTree, criteria_tree
 from scoring.models import (
     Assessment,
@@ -36,6 +37,11 @@ class SheetRow:
     criterion: Criterion
     score: Score | None = None
     evidence: list[Evidence] = field(default_factory=list)
+
+    @property
+    def rule(self) -> Rule:
+        """The leaf's scoring rule (the appraisal row asks for a raw figure when it takes one)."""
+        return parse_rule(self.criterion.rule)
 
     @property
     def is_survey(self) -> bool:

@@ -50,6 +50,7 @@ from scoring.assessments.services import (
     scores_apply_self,
     submission_problems,
 )
+from scoring.frameworks.rules import YESNO, Rule, parse_rule
 from scoring.models import (
     AreaResult,
     Assessment,
@@ -65,7 +66,13 @@ from scoring.models import (
 
 LIST_PAGE_SIZE = 50
 # A service refusal's field → the row form's field that shows it.
-SELF_ROW_FIELDS = {"self_points": "points", "not_applicable": "not_applicable", "note": "note"}
+SELF_ROW_FIELDS = {
+    "self_points": "points",
+    "raw": "raw",
+    "not_applicable": "not_applicable",
+    "not_applicable_reason": "not_applicable_reason",
+    "note": "note",
+}
 
 
 def _messages_of(error: ValidationError) -> list[str]:
@@ -116,6 +123,45 @@ class Row:
     @property
     def is_survey(self) -> bool:
         return self.criterion.source == CriterionSource.SURVEY
+
+    @property
+    def is_office(self) -> bool:
+        return self.criterion.source == CriterionSource.OFFICE
+
+    @property
+    def rule(self) -> Rule:
+        return parse_rule(self.criterion.rule)
+
+    @property
+    def takes_raw(self) -> bool:
+        return self.rule.takes_raw
+
+    @property
+    def is_yesno(self) -> bool:
+        return self.rule.kind == YESNO
+
+    @property
+    def raw_text(self) -> str:
+        if self.values is not None:
+            return self.values.get("raw", "")
+        return self.score.self_raw if self.score else ""
+
+    @property
+    def answered_yes(self) -> bool | None:
+        """The yes/no answer stored or typed (None when not answered): the select shows it."""
+        text = self.raw_text
+        if not text:
+            return None
+        try:
+            return self.rule.yes(text)
+        except ServiceError:
+            return None
+
+    @property
+    def not_applicable_reason(self) -> str:
+        if self.values is not None:
+            return self.values.get("not_applicable_reason", "")
+        return self.score.not_applicable_reason if self.score else ""
 
     @property
     def evidence(self) -> list[Evidence]:
@@ -316,6 +362,10 @@ def _area_of(criterion: Criterion) -> Criterion:
 def self_row_save(request, pk, criterion_id):
     assessment, criterion = get_score_row_for_self_edit(request.user, pk, criterion_id)
     on_behalf = acts_on_behalf(request.user, assessment)
+    if criterion.source == CriterionSource.OFFICE:
+        raise Refused(
+            assessment, _("%(code)s is scored by the office, not by the unit.") % {"code": criterion.code}
+        )
     if criterion.source != CriterionSource.SELF:
         raise Refused(
             assessment, _("%(code)s is scored by the survey, not by the unit.") % {"code": criterion.code}
@@ -329,7 +379,11 @@ def self_row_save(request, pk, criterion_id):
                 assessment=assessment,
                 entries={
                     criterion.code: SelfEntry(
-                        data["points"], not_applicable=data["not_applicable"], note=data["note"]
+                        data["points"],
+                        not_applicable=data["not_applicable"],
+                        note=data["note"],
+                        raw=data["raw"],
+                        not_applicable_reason=data["not_applicable_reason"],
                     )
                 },
                 actor=request.user,
@@ -358,7 +412,9 @@ def self_row_save(request, pk, criterion_id):
     if errors:
         row.values = {
             "points": request.POST.get("points", ""),
+            "raw": request.POST.get("raw", ""),
             "not_applicable": bool(request.POST.get("not_applicable")),
+            "not_applicable_reason": request.POST.get("not_applicable_reason", ""),
             "note": request.POST.get("note", ""),
         }
     context = {

@@ -77,20 +77,28 @@ def assessment_get_or_create(
 
 @dataclass(frozen=True)
 class SelfEntry:
-    """A unit's self-assessment of one leaf. None for note/evidence leaves them as they are."""
+    """A unit's self-assessment of one leaf. None for note/evidence leaves them as they are.
+
+    A leaf whose rule takes a raw figure (yesno, percent, bands, deduct) is entered by `raw`; its
+    points follow from the rule. A not-applicable proposal needs a reason: `not_applicable_reason`,
+    else the note (the unit's written explanation), else the reason stored before."""
 
     points: Decimal | None
     not_applicable: bool = False
     note: str | None = None
     evidence_reference: str | None = None
+    raw: str | None = None
+    not_applicable_reason: str | None = None
 
 
 @dataclass(frozen=True)
 class AppraisalEntry:
-    """The office's appraisal of one leaf; a reason is required whenever it differs from self."""
+    """The office's appraisal of one leaf; a reason is required whenever it differs from self.
+    `raw` is the appraised raw figure of a leaf whose rule takes one (its points follow from it)."""
 
     points: Decimal | None
     reason: str = ""
+    raw: str | None = None
 
 
 @dataclass
@@ -134,6 +142,77 @@ def _points_problems(criterion: Criterion, points: Decimal | None, field: str) -
     if points > criterion.max_points:
         return problem(N_("%(value)s is more than the maximum %(max)s"), max=criterion.max_points)
     return []
+
+
+def leaf_rule(criterion: Criterion) -> Rule:
+    """The scoring rule of a leaf (its text was checked when the framework was made)."""
+    return parse_rule(criterion.rule)
+
+
+def _placed_on(error: ServiceError, criterion: Criterion, field: str) -> ServiceError:
+    """A refusal of the rules module, named by the leaf and the score field it is about."""
+    error.obj, error.criterion, error.field = criterion, criterion.code, field
+    return error
+
+
+def entry_points(
+    criterion: Criterion, points: Decimal | None, raw: str | None, *, points_field: str
+) -> tuple[Decimal | None, str, list[ServiceError]]:
+    """(points, canonical raw text, problems) of what was entered for a leaf, under its rule.
+
+    A leaf whose rule takes a raw figure is entered by that figure and its points are computed by
+    `Rule.points` (points typed without the figure, or not matching it, are refused); other leaves
+    take points, checked against their limits and the rule's levels (`Rule.points_problem`). Every
+    problem names the criterion and the field ("raw" or `points_field`) so importers place it."""
+    rule = leaf_rule(criterion)
+    text = (raw or "").strip()
+    if rule.takes_raw:
+        if not text:
+            if points is None:
+                return None, "", []
+            return (
+                None,
+                "",
+                [
+                    ServiceError(
+                        N_(
+                            "%(code)s is scored from its raw figure (%(hint)s); enter the figure, not points."
+                        ),
+                        params={"code": criterion.code, "hint": rule.raw_hint()},
+                        obj=criterion,
+                        field=points_field,
+                        criterion=criterion.code,
+                    )
+                ],
+            )
+        try:
+            computed = rule.points(text, criterion.max_points)
+        except ServiceError as error:
+            return None, "", [_placed_on(error, criterion, "raw")]
+        if points is not None and points != computed:
+            return (
+                None,
+                "",
+                [
+                    ServiceError(
+                        N_("%(value)s are not the points of the raw figure %(raw)s (%(points)s)."),
+                        params={"value": points, "raw": text, "points": computed},
+                        obj=criterion,
+                        field=points_field,
+                        criterion=criterion.code,
+                    )
+                ],
+            )
+        return computed, text, []
+    if text:
+        refusal = ServiceError(N_("This criterion takes points, not a raw figure."), field="raw")
+        return None, "", [_placed_on(refusal, criterion, "raw")]
+    problems = _points_problems(criterion, points, points_field)
+    if not problems and points is not None:
+        problem = rule.points_problem(points, criterion.max_points)
+        if problem is not None:
+            problems = [_placed_on(problem, criterion, points_field)]
+    return points, "", problems
 
 
 def _leaves_and_problems(
@@ -264,14 +343,39 @@ def _apply_many(
     return result
 
 
+@dataclass(frozen=True)
+class _Entered:
+    """What a leaf's entry stores once checked: points (computed from the raw figure under a rule that
+    takes one), the canonical raw text, and the not-applicable reason."""
+
+    points: Decimal | None
+    raw: str = ""
+    reason: str = ""
+
+
+def _source_error(criterion: Criterion, field: str, *, by: str) -> ServiceError:
+    """The refusal to score a leaf of another source (`by` "unit" or "appraisal")."""
+    if criterion.source == CriterionSource.OFFICE:
+        message = N_("%(code)s is scored by the office, not by the unit.")
+    elif by == "unit":
+        message = N_("%(code)s is scored by the survey, not by the unit.")
+    else:
+        message = N_("%(code)s is scored by the survey, not by appraisal.")
+    return ServiceError(
+        message, params={"code": criterion.code}, obj=criterion, field=field, criterion=criterion.code
+    )
+
+
 def _self_problems(
-    assessment: Assessment, entries: Mapping[str, SelfEntry]
-) -> tuple[dict[str, Criterion], list[ServiceError]]:
-    """(the leaves of the entries, every reason scores_apply_self refuses them)."""
+    assessment: Assessment, entries: Mapping[str, SelfEntry], *, by_unit: bool
+) -> tuple[dict[str, Criterion], dict[str, _Entered], list[ServiceError]]:
+    """(the leaves of the entries, what each entry stores, every reason scores_apply_self refuses them).
+    `by_unit`: the entries are the unit's own proposal (its officer), whose not-applicable marks need a
+    reason; the office entering on its behalf (or a command without a user) records what it was given."""
     framework = assessment.framework
     locked = framework_lock_error(framework)
     if locked is not None:
-        return {}, [locked]
+        return {}, {}, [locked]
     problems = [error for error in [unit_kind_error(assessment.unit, framework)] if error]
     if assessment.status not in SELF_STATUSES:
         problems.append(
@@ -287,20 +391,19 @@ def _self_problems(
         )
     leaves, unknown = _leaves_and_problems(framework, entries)
     problems += unknown
+    stored: dict[int, Score] = {}
+    if assessment.pk and any(e.not_applicable for e in entries.values()):
+        stored = {
+            s.criterion_id: s
+            for s in Score.objects.filter(assessment=assessment, criterion__in=list(leaves.values()))
+        }
+    entered: dict[str, _Entered] = {}
     for code, entry in entries.items():
         criterion = leaves.get(code)
         if criterion is None:
             continue
         if criterion.source != CriterionSource.SELF:
-            problems.append(
-                ServiceError(
-                    N_("%(code)s is scored by the survey, not by the unit."),
-                    params={"code": code},
-                    obj=criterion,
-                    field="self_points",
-                    criterion=code,
-                )
-            )
+            problems.append(_source_error(criterion, "self_points", by="unit"))
         elif entry.not_applicable:
             if not criterion.allows_not_applicable:
                 problems.append(
@@ -311,18 +414,51 @@ def _self_problems(
                         criterion=code,
                     )
                 )
+                continue
+            score = stored.get(criterion.pk)
+            reason = next(
+                (
+                    text.strip()
+                    for text in (
+                        entry.not_applicable_reason,
+                        entry.note,
+                        score.not_applicable_reason if score else None,
+                        score.note if score else None,
+                    )
+                    if text is not None and text.strip()
+                ),
+                "",
+            )
+            if not reason and by_unit:
+                problems.append(
+                    ServiceError(
+                        N_("Say why %(code)s is not applicable to the unit."),
+                        params={"code": code},
+                        obj=criterion,
+                        field="not_applicable_reason",
+                        criterion=code,
+                    )
+                )
+            entered[code] = _Entered(None, "", reason)
         else:
-            problems += _points_problems(criterion, entry.points, "self_points")
-    return leaves, problems
+            points, raw, refusals = entry_points(
+                criterion, entry.points, entry.raw, points_field="self_points"
+            )
+            problems += refusals
+            entered[code] = _Entered(points, raw)
+    return leaves, entered, problems
 
 
 def scores_self_problems(
-    *, unit: Unit, framework: Framework, entries: Mapping[str, SelfEntry]
+    *, unit: Unit, framework: Framework, entries: Mapping[str, SelfEntry], by_unit: bool = False
 ) -> list[ServiceError]:
     """Every reason scores_apply_self would refuse these entries for the unit (reads, writes nothing):
-    importers place them on their cells before anything is written."""
+    importers place them on their cells before anything is written. `by_unit` as in scores_apply_self
+    (an actor who is not acting on the unit's behalf)."""
     assessment = Assessment.objects.filter(unit=unit, framework=framework).first()
-    return _self_problems(assessment or Assessment(unit=unit, framework=framework), entries)[1]
+    return _self_problems(assessment or Assessment(unit=unit, framework=framework), entries, by_unit=by_unit)[
+        2
+    ]
 
 
 @transaction.atomic
@@ -335,17 +471,26 @@ def scores_apply_self(
     on_behalf: bool = False,
 ) -> ApplyResult:
     """Store a unit's self-assessment for several leaves (keyed by criterion code), all or nothing.
-    Refused with every problem at once (each naming its criterion)."""
+    Refused with every problem at once (each naming its criterion and field).
+
+    A leaf whose rule takes a raw figure stores the figure (self_raw) and the points the rule gives;
+    office and survey leaves are not the unit's to score; a not-applicable proposal by the unit's
+    officer needs a reason (entered on its behalf, the reason given, if any, is kept)."""
     assessment = (
         Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     )
-    leaves, problems = _self_problems(assessment, entries)
+    leaves, entered, problems = _self_problems(
+        assessment, entries, by_unit=getattr(actor, "pk", None) is not None and not on_behalf
+    )
     refuse(problems)
     updates: dict[str, dict] = {}
     for code, entry in entries.items():
+        stored = entered[code]
         values: dict[str, object] = {
-            "self_points": None if entry.not_applicable else entry.points,
+            "self_points": stored.points,
+            "self_raw": stored.raw,
             "not_applicable": bool(entry.not_applicable),
+            "not_applicable_reason": stored.reason,
         }
         if entry.note is not None:
             values["note"] = entry.note
@@ -382,11 +527,14 @@ def appraisal_status_error(assessment: Assessment) -> WorkflowError | None:
     )
 
 
+APPRAISED_SOURCES = (CriterionSource.SELF, CriterionSource.OFFICE)
+
+
 def _appraisal_problems(
     assessment: Assessment, entries: Mapping[str, AppraisalEntry]
-) -> tuple[dict[str, Criterion], dict[int, Score], list[ServiceError]]:
-    """(the leaves of the entries, their current scores by criterion id, every reason
-    scores_apply_appraisal refuses them)."""
+) -> tuple[dict[str, Criterion], dict[str, _Entered], list[ServiceError]]:
+    """(the leaves of the entries, what each entry stores, every reason scores_apply_appraisal
+    refuses them). Self-assessed and office leaves are appraised; survey leaves are not."""
     framework = assessment.framework
     locked = framework_lock_error(framework)
     if locked is not None:
@@ -404,29 +552,26 @@ def _appraisal_problems(
             s.criterion_id: s
             for s in Score.objects.filter(assessment=assessment, criterion__in=leaves.values())
         }
+    entered: dict[str, _Entered] = {}
     for code, entry in entries.items():
         criterion = leaves.get(code)
         if criterion is None:
             continue
-        if criterion.source != CriterionSource.SELF:
-            problems.append(
-                ServiceError(
-                    N_("%(code)s is scored by the survey, not by appraisal."),
-                    params={"code": code},
-                    obj=criterion,
-                    field="appraised_points",
-                    criterion=code,
-                )
-            )
+        if criterion.source not in APPRAISED_SOURCES:
+            problems.append(_source_error(criterion, "appraised_points", by="appraisal"))
             continue
-        points_problems = _points_problems(criterion, entry.points, "appraised_points")
+        points, raw, points_problems = entry_points(
+            criterion, entry.points, entry.raw, points_field="appraised_points"
+        )
         problems += points_problems
+        entered[code] = _Entered(points, raw)
         score = current.get(criterion.pk)
         self_points = score.self_points if score else None
         if (
             not points_problems
-            and entry.points is not None
-            and entry.points != self_points
+            and criterion.source == CriterionSource.SELF
+            and points is not None
+            and points != self_points
             and not (entry.reason or "").strip()
         ):
             problems.append(
@@ -434,13 +579,13 @@ def _appraisal_problems(
                     N_(
                         "The appraised points %(new)s differ from the self-assessed %(old)s; a reason is required."
                     ),
-                    params={"new": entry.points, "old": self_points},
+                    params={"new": points, "old": self_points},
                     obj=criterion,
                     field="appraisal_reason",
                     criterion=code,
                 )
             )
-    return leaves, current, problems
+    return leaves, entered, problems
 
 
 def scores_appraisal_problems(
@@ -461,20 +606,27 @@ def scores_apply_appraisal(
     via: str = Via.WEB,
 ) -> ApplyResult:
     """Store appraised points for several leaves of a submitted (or appraised) assessment; a reason
-    is required where they differ from self. Refused with every problem at once.
+    is required where they differ from self. Refused with every problem at once. Office leaves are
+    scored here (the office alone scores them); a leaf whose rule takes a raw figure is appraised by
+    the figure (appraised_raw) and gets the points the rule gives.
 
-    When every applicable self-assessed leaf then has appraised points, the assessment is marked
-    appraised (its result stops being provisional)."""
+    When every applicable self-assessed and office leaf then has appraised points, the assessment is
+    marked appraised (its result stops being provisional)."""
     assessment = (
         Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     )
-    leaves, _current, problems = _appraisal_problems(assessment, entries)
+    leaves, entered, problems = _appraisal_problems(assessment, entries)
     refuse(problems)
     updates: dict[str, dict] = {}
     reasons: dict[str, str] = {}
     for code, entry in entries.items():
         reason = (entry.reason or "").strip()
-        updates[code] = {"appraised_points": entry.points, "appraisal_reason": reason}
+        stored = entered[code]
+        updates[code] = {
+            "appraised_points": stored.points,
+            "appraised_raw": stored.raw,
+            "appraisal_reason": reason,
+        }
         reasons[code] = reason
     result = _apply(assessment, leaves, updates, action="appraise", actor=actor, via=via, reasons=reasons)
     _mark_appraised_when_complete(assessment, actor=actor, via=via)
@@ -490,7 +642,7 @@ def _mark_appraised_when_complete(assessment: Assessment, *, actor: User | None,
         | (Q(appraised_points__isnull=False) & ~Q(not_applicable=True, appraised_not_applicable__isnull=True))
     )
     open_leaves = Criterion.objects.filter(
-        framework=assessment.framework, is_leaf=True, source=CriterionSource.SELF
+        framework=assessment.framework, is_leaf=True, source__in=APPRAISED_SOURCES
     ).exclude(pk__in=closed.values("criterion_id"))
     if assessment.status != AssessmentStatus.APPRAISED and not open_leaves.exists():
         _set_status(assessment, AssessmentStatus.APPRAISED, actor=actor, via=via)
@@ -1006,7 +1158,7 @@ def appraisal_accept_self(
         .exclude(appraised_not_applicable=True)
         .select_related("criterion")
     )
-    entries = {row.criterion.code: AppraisalEntry(row.self_points) for row in rows}
+    entries = {row.criterion.code: accept_self_entry(row) for row in rows}
     if not entries:
         return ApplyResult()
     return scores_apply_appraisal(assessment=assessment, entries=entries, actor=actor, via=via)
@@ -1207,6 +1359,14 @@ def not_applicable_decide(
     )
 
 
+def accept_self_entry(score: Score) -> AppraisalEntry:
+    """The appraisal that accepts the unit's own entry: its raw figure where the leaf's rule takes
+    one (the points follow), else its points."""
+    if score.self_raw and leaf_rule(score.criterion).takes_raw:
+        return AppraisalEntry(None, raw=score.self_raw)
+    return AppraisalEntry(score.self_points)
+
+
 EVIDENCE_EXTENSIONS = (".pdf", ".doc", ".docx", ".xls", ".xlsx", ".jpg", ".jpeg", ".png")
 
 
@@ -1348,8 +1508,15 @@ def assessment_delete(*, assessment: Assessment, actor: User | None = None, via:
     results_recompute(framework)
 
 
-SELF_FIELDS = ("self_points", "not_applicable", "note", "evidence_reference")
-APPRAISAL_FIELDS = ("appraised_points", "appraisal_reason")
+SELF_FIELDS = (
+    "self_points",
+    "self_raw",
+    "not_applicable",
+    "not_applicable_reason",
+    "note",
+    "evidence_reference",
+)
+APPRAISAL_FIELDS = ("appraised_points", "appraised_raw", "appraisal_reason")
 
 
 @transaction.atomic
@@ -1381,19 +1548,26 @@ def scores_apply_fields(
         def value(name: str, values: Mapping[str, Any] = values, score: Score = score) -> Any:
             return values[name] if name in values else getattr(score, name)
 
+        # On a leaf whose rule takes a raw figure the stored points are the figure's: they are
+        # passed on only when changed here, so that the service refuses points typed by hand.
+        takes_raw = leaf_rule(leaves[code]).takes_raw
         if set(values) & set(SELF_FIELDS):
             self_entries[code] = SelfEntry(
-                value("self_points"),
+                values.get("self_points") if takes_raw else value("self_points"),
                 not_applicable=bool(value("not_applicable")),
                 note=values.get("note"),
                 evidence_reference=values.get("evidence_reference"),
+                raw=value("self_raw") or None,
+                not_applicable_reason=values.get("not_applicable_reason"),
             )
         if set(values) & set(APPRAISAL_FIELDS):
             if leaves[code].source == CriterionSource.SURVEY:
                 survey_entries[code] = value("appraised_points")
             else:
                 appraisal_entries[code] = AppraisalEntry(
-                    value("appraised_points"), reason=value("appraisal_reason") or ""
+                    values.get("appraised_points") if takes_raw else value("appraised_points"),
+                    reason=value("appraisal_reason") or "",
+                    raw=value("appraised_raw") or None,
                 )
     if self_entries:
         scores_apply_self(assessment=assessment, entries=self_entries, actor=actor, via=via, on_behalf=True)

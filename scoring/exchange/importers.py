@@ -23,6 +23,7 @@ workbook made before the criteria or maximum points changed is refused with a cl
 
 import functools
 import hashlib
+import itertools
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -36,6 +37,8 @@ from parindex.numbers import (
     NotANumber,
     NotApplicable,
     decimal_places,
+    format_decimal,
+    is_not_applicable_word,
     parse_decimal,
     parse_score_cell,
 )
@@ -43,6 +46,7 @@ from parindex.spreadsheets import (
     N_,
     Column,
     Problem,
+    Sheet,
     SpreadsheetError,
     Table,
     cell_text,
@@ -64,6 +68,8 @@ from scoring.assessments.services import (
     NotApplicableDecision,
     SelfEntry,
     assessment_get_or_create,
+    assessment_submit,
+    entry_points,
     not_applicable_apply,
     not_applicable_problems,
     scores_apply_appraisal,
@@ -73,7 +79,7 @@ from scoring.assessments.services import (
     survey_apply,
     survey_problems,
 )
-from scoring.frameworks.rules import PERCENT, Rule
+from scoring.frameworks.rules import PERCENT, Rule, parse_rule
 from scoring.frameworks.services import (
     CriterionRow,
     framework_code_problems,
@@ -101,16 +107,19 @@ def _guarded(read):
 
 
 def framework_version(framework: Framework) -> str:
-    """A fingerprint of what a template depends on: each criterion's code, max points, kind, source
-    and whether it may be not applicable. Written in the template's hidden sheet and compared on
-    import. Deliberately not `updated_at`, which also moves when deadlines or the status change."""
+    """A fingerprint of what a template depends on: each criterion's code, max points, kind, source,
+    whether it may be not applicable and its scoring rule (which decides whether it is entered by
+    points or by `Số liệu`). Written in the template's hidden sheet and compared on import.
+    Deliberately not `updated_at`, which also moves when deadlines or the status change. A leaf
+    without a rule adds nothing for it, so fingerprints of frameworks without rules did not change."""
     digest = hashlib.sha256()
-    for code, max_points, kind, source, allows_na in (
+    for code, max_points, kind, source, allows_na, rule in (
         Criterion.objects.filter(framework=framework)
         .order_by("order")
-        .values_list("code", "max_points", "kind", "source", "allows_not_applicable")
+        .values_list("code", "max_points", "kind", "source", "allows_not_applicable", "rule")
     ):
-        digest.update(f"{code}|{max_points.normalize():f}|{kind}|{source}|{int(allows_na)}\n".encode())
+        line = f"{code}|{max_points.normalize():f}|{kind}|{source}|{int(allows_na)}"
+        digest.update(f"{line}|{rule}\n".encode() if rule else f"{line}\n".encode())
     return digest.hexdigest()[:16]
 
 
@@ -138,6 +147,14 @@ def _placed(errors: list[ServiceError], locate, problems: list[Problem], *, shee
             continue
         placed.append(Problem.from_service(error, cell=cell, sheet=sheet if cell else ""))
     return placed
+
+
+def _raw_text(value) -> str:
+    """A `Số liệu` cell as the raw figure's text: a number Excel stored is written with the decimal
+    comma ("95,5"), as a person types it; text ("191/200", "có") as it is."""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return format_decimal(Decimal(str(value)), language="vi")
+    return cell_text(value).strip()
 
 
 def criterion_code(value) -> str:
@@ -403,6 +420,12 @@ ASSESSMENT_COLUMNS = {
             label="Tài liệu kiểm chứng",
         ),
         Column("note", ("Ghi chú", "note"), label="Ghi chú"),
+        Column("raw", ("Số liệu", "raw", "raw figure", "self_raw"), label="Số liệu"),
+        Column(
+            "na_reason",
+            ("Lý do không áp dụng", "not_applicable_reason", "not applicable reason"),
+            label="Lý do không áp dụng",
+        ),
     ),
     APPRAISAL: (
         Column("code", ("Mã", "code", "Mã tiêu chí", "Mã số"), required=True, label="Mã"),
@@ -423,6 +446,7 @@ ASSESSMENT_COLUMNS = {
             ),
             label="Không áp dụng (thẩm định)",
         ),
+        Column("raw", ("Số liệu thẩm định", "Số liệu", "appraised_raw", "raw"), label="Số liệu"),
     ),
 }
 
@@ -438,6 +462,38 @@ NA_DECISION_WORDS = {
         map(normalize_name, ("xác định không áp dụng", "áp đặt", "impose", "imposed")), NA_IMPOSE
     ),
 }
+
+
+def _raw_only(columns: tuple[Column, ...]) -> tuple[Column, ...]:
+    """The columns of a file that carries raw figures instead of points (`Mã` and `Số liệu`)."""
+    return tuple(
+        Column(c.key, c.names, required=c.key in ("code", "raw"), label=c.label)
+        if c.key in ("points", "raw")
+        else c
+        for c in columns
+    )
+
+
+def _assessment_table(book, stage: str) -> Table:
+    """The table of an assessment workbook: found by `Mã` and the points column, or, for a file that
+    fills only raw figures, by `Mã` and `Số liệu`. The sheet's rows are read once: the second search
+    reads the few rows the first one buffered (itertools.tee)."""
+    sheet = book.first_sheet()
+    rows, rows_again = itertools.tee(sheet._rows)
+    formulas, formulas_again = (None, None) if sheet._formulas is None else itertools.tee(sheet._formulas)
+    try:
+        return find_table(
+            Sheet(sheet.name, rows, sheet.hidden, formulas), ASSESSMENT_COLUMNS[stage], file_name=book.name
+        )
+    except SpreadsheetError as error:
+        try:
+            return find_table(
+                Sheet(sheet.name, rows_again, sheet.hidden, formulas_again),
+                _raw_only(ASSESSMENT_COLUMNS[stage]),
+                file_name=book.name,
+            )
+        except SpreadsheetError:
+            raise error from None
 
 
 @dataclass
@@ -469,7 +525,9 @@ class AssessmentImport:
         column = _FIELD_COLUMNS.get(error.field or "", "code")
         return (
             self.cells.get((error.criterion, column))
+            or (self.cells.get((error.criterion, "note")) if column == "na_reason" else "")
             or self.cells.get((error.criterion, "points"))
+            or self.cells.get((error.criterion, "raw"))
             or (self.cells.get((error.criterion, "code"), ""))
         )
 
@@ -478,11 +536,13 @@ class AssessmentImport:
 _FIELD_COLUMNS = {
     "self_points": "points",
     "not_applicable": "points",
+    "not_applicable_reason": "na_reason",
     "appraised_points": "points",
     "appraisal_reason": "reason",
     "appraised_not_applicable": "na_decision",
     "note": "note",
     "evidence_reference": "evidence",
+    "raw": "raw",
 }
 
 
@@ -500,14 +560,22 @@ def read_metadata(book) -> dict[str, str]:
 
 @_guarded
 def read_assessment(
-    source, *, framework: Framework, stage: str = SELF, unit_code: str | None = None, name: str | None = None
+    source,
+    *,
+    framework: Framework,
+    stage: str = SELF,
+    unit_code: str | None = None,
+    name: str | None = None,
+    actor=None,
 ) -> AssessmentImport:
-    """Read and validate an assessment workbook; raises SpreadsheetError listing every problem."""
+    """Read and validate an assessment workbook; raises SpreadsheetError listing every problem.
+    `actor`, when known, is checked as the services will check it (the unit's own officer must give
+    a reason for each not-applicable mark)."""
     if stage not in (SELF, APPRAISAL):
         raise ValueError(stage)
     with open_spreadsheet(source, name=name) as book:
         metadata = read_metadata(book)
-        table = find_table(book.first_sheet(), ASSESSMENT_COLUMNS[stage], file_name=book.name)
+        table = _assessment_table(book, stage)
         problems: list[Problem] = []
         unit = _resolve_unit(table, metadata, framework, unit_code, problems)
         made_for = metadata.get("framework_version")
@@ -563,24 +631,51 @@ def read_assessment(
                 )
                 continue
             seen[code] = row.number
-            if not criterion.is_leaf or criterion.source != CriterionSource.SELF:
-                result.ignored_rows += 1  # subtotals (often formulas) and survey leaves scored by the office
+            scored_here = (
+                (CriterionSource.SELF,) if stage == SELF else (CriterionSource.SELF, CriterionSource.OFFICE)
+            )
+            if not criterion.is_leaf or criterion.source not in scored_here:
+                # Subtotals (often formulas), survey leaves, and office leaves in the unit's own file.
+                result.ignored_rows += 1
                 continue
             result.cells.update({(code, key): row.cell(key) for key in table.columns})
-            formulas = [key for key in ("points", "evidence", "note", "reason") if row.has_formula(key)]
+            # A leaf scored from its raw figure: the points cell is the template's computed display
+            # (locked) and is not read when the file carries `Số liệu`, except for the N/A mark.
+            by_raw = parse_rule(criterion.rule).takes_raw and table.has("raw")
+            stored_keys = ("evidence", "note", "reason", "raw", "na_reason") + (() if by_raw else ("points",))
+            formulas = [key for key in stored_keys if row.has_formula(key)]
             if formulas:
                 problems += [_formula_problem(table, row, key) for key in formulas]
                 continue
-            value, problem = _number_problem(table, row.cell("points"), row.get("points"))
-            if problem:
-                problems.append(problem)
-                continue
+            raw = _raw_text(row.get("raw")) if table.has("raw") else ""
+            if by_raw:
+                points_value = row.get("points")
+                value = (
+                    NOT_APPLICABLE
+                    if is_not_applicable_word(raw) or is_not_applicable_word(points_value)
+                    else None
+                )
+            else:
+                value, problem = (
+                    _number_problem(table, row.cell("points"), row.get("points"))
+                    if table.has("points")
+                    else (None, None)
+                )
+                if problem:
+                    problems.append(problem)
+                    continue
+                if is_not_applicable_word(raw):
+                    value, raw = NOT_APPLICABLE, ""
+            if value is NOT_APPLICABLE:
+                raw = ""
             if stage == SELF:
                 result.self_entries[code] = SelfEntry(
                     points=None if value is NOT_APPLICABLE else value,
                     not_applicable=value is NOT_APPLICABLE,
                     note=row.text("note") if table.has("note") else None,
                     evidence_reference=row.text("evidence") if table.has("evidence") else None,
+                    raw=raw or None,
+                    not_applicable_reason=(row.text("na_reason") or None) if table.has("na_reason") else None,
                 )
             else:
                 decision_text = row.text("na_decision") if table.has("na_decision") else ""
@@ -623,17 +718,24 @@ def read_assessment(
                                 N_(
                                     "Criterion %(code)s is not marked not applicable by the unit; give appraised points."
                                 ),
-                                cell=row.cell("points"),
+                                cell=row.cell("points") if table.has("points") else row.cell("raw"),
                                 code=code,
                             )
                         )
                     continue
-                result.appraisal_entries[code] = AppraisalEntry(points=value, reason=row.text("reason"))
+                result.appraisal_entries[code] = AppraisalEntry(
+                    points=value, reason=row.text("reason"), raw=raw or None
+                )
         if unit is None:
             refusals = [error for error in [framework_lock_error(framework)] if error]
         else:
             if stage == SELF:
-                refusals = scores_self_problems(unit=unit, framework=framework, entries=result.self_entries)
+                refusals = scores_self_problems(
+                    unit=unit,
+                    framework=framework,
+                    entries=result.self_entries,
+                    by_unit=_by_unit(actor, unit),
+                )
             else:
                 refusals = scores_appraisal_problems(
                     unit=unit, framework=framework, entries=result.appraisal_entries
@@ -672,10 +774,15 @@ def assessment_preview(data: AssessmentImport) -> list[PreviewLine]:
         score = current.get(code)
         if data.stage == SELF and code in data.self_entries:
             entry = data.self_entries[code]
-            new = NOT_APPLICABLE if entry.not_applicable else entry.points
+            new = (
+                NOT_APPLICABLE
+                if entry.not_applicable
+                else entry_points(criterion, entry.points, entry.raw, points_field="self_points")[0]
+            )
             old = None if score is None else NOT_APPLICABLE if score.not_applicable else score.self_points
         elif data.stage == APPRAISAL and code in data.appraisal_entries:
-            new = data.appraisal_entries[code].points
+            appraisal = data.appraisal_entries[code]
+            new = entry_points(criterion, appraisal.points, appraisal.raw, points_field="appraised_points")[0]
             old = score.appraised_points if score else None
         elif data.stage == APPRAISAL and code in data.na_decisions:
             decision = data.na_decisions[code]
@@ -736,26 +843,37 @@ def _resolve_unit(
     return unit
 
 
-def apply_assessment(data: AssessmentImport, *, actor=None, via: str = Via.COMMAND) -> ApplyResult:
+def _by_unit(actor, unit: Unit) -> bool:
+    """Whether the actor enters the self-assessment as the unit's own officer (not on its behalf)."""
+    return actor is not None and Membership.objects.filter(user=actor, unit=unit, role=Role.OFFICER).exists()
+
+
+def apply_assessment(
+    data: AssessmentImport, *, actor=None, via: str = Via.COMMAND, submit: bool = False
+) -> ApplyResult:
     """Write a read assessment file through the services: all or nothing; their refusals are placed
-    on the workbook's cells."""
+    on the workbook's cells. With `submit` (self stage), the assessment is then submitted as the
+    Submit button does (assessment_submit), in the same transaction: a refused submission keeps
+    nothing of the import either."""
+    if submit and data.stage != SELF:
+        raise ValueError("only a self-assessment is submitted")
     try:
         with transaction.atomic():
             assessment = assessment_get_or_create(
                 unit=data.unit, framework=data.framework, actor=actor, via=via
             )
             if data.stage == SELF:
-                on_behalf = (
-                    actor is not None
-                    and not Membership.objects.filter(user=actor, unit=data.unit, role=Role.OFFICER).exists()
-                )
-                return scores_apply_self(
+                on_behalf = actor is not None and not _by_unit(actor, data.unit)
+                result = scores_apply_self(
                     assessment=assessment,
                     entries=data.self_entries,
                     actor=actor,
                     via=via,
                     on_behalf=on_behalf,
                 )
+                if submit:
+                    assessment_submit(assessment=assessment, actor=actor, via=via)
+                return result
             result = scores_apply_appraisal(
                 assessment=assessment, entries=data.appraisal_entries, actor=actor, via=via
             )
@@ -783,7 +901,9 @@ def import_assessment_file(
     via: str = Via.COMMAND,
     name: str | None = None,
 ):
-    data = read_assessment(source, framework=framework, stage=stage, unit_code=unit_code, name=name)
+    data = read_assessment(
+        source, framework=framework, stage=stage, unit_code=unit_code, name=name, actor=actor
+    )
     return data, apply_assessment(data, actor=actor, via=via)
 
 

@@ -107,6 +107,7 @@ def _read(record: ImportRecord) -> SurveyImport | AssessmentImport:
             stage=stage,
             unit_code=assessment.unit.code,
             name=record.original_name,
+            actor=record.requested_by,
         )
 
 

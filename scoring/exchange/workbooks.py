@@ -23,11 +23,22 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from parindex.numbers import format_decimal
 from scoring.exchange.importers import FRAMEWORK_HEADER, METADATA_SHEET, framework_version
+from scoring.frameworks.rules import BANDS, PERCENT, STEPS, YESNO, Rule, parse_rule
 from scoring.frameworks.selectors import criteria_tree
 from scoring.models import Assessment, CriterionSource, Framework, Score
 from units.models import Unit
 
-TEMPLATE_HEADER = ["Mã", "Tiêu chí", "Điểm tối đa", "Điểm tự đánh giá", "Tài liệu kiểm chứng", "Ghi chú"]
+TEMPLATE_HEADER = [
+    "Mã",
+    "Tiêu chí",
+    "Điểm tối đa",
+    "Điểm tự đánh giá",
+    "Tài liệu kiểm chứng",
+    "Ghi chú",
+    "Số liệu",
+]
+RAW_COLUMN = 7  # G: the raw figure of a leaf whose rule takes one; its points (D) are computed on import
+COMPUTED_FILL = PatternFill("solid", fgColor="EDEDED")
 NOT_APPLICABLE_TEXT = "Không áp dụng"
 # The words the data validation lets through besides a number; parindex.numbers.NOT_APPLICABLE_WORDS
 # reads them back (Excel compares text case-insensitively, so "kad" passes too).
@@ -78,6 +89,75 @@ def _points_validation(cell: str, max_points: Decimal, allows_not_applicable: bo
         error=error + ".",
         promptTitle="Điểm tự đánh giá",
         prompt=prompt,
+        showInputMessage=True,
+        sqref=cell,
+    )
+
+
+def _na_words(cell: str) -> str:
+    return ",".join(f'{cell}="{word}"' for word in NOT_APPLICABLE_INPUTS)
+
+
+def _raw_validation(cell: str, rule: Rule, allows_not_applicable: bool) -> DataValidation:
+    """Validation of a `Số liệu` cell that fits the leaf's rule: a list có/không for yes/no; a number
+    from 0 to 100 for thresholds; a whole number of occurrences from 0 for deductions; for a
+    percentage any entry (it may be "191/200", which no number validation lets through) with an
+    input message. A not-applicable word passes where the leaf may be not applicable."""
+    prompt = f"{rule.describe()}. Nhập: {rule.raw_hint()}"
+    if allows_not_applicable:
+        prompt += f', hoặc "{NOT_APPLICABLE_TEXT}"'
+    common = {
+        "allow_blank": True,
+        "showErrorMessage": True,
+        "errorStyle": "stop",
+        "errorTitle": "Số liệu không hợp lệ",
+        "promptTitle": "Số liệu",
+        "prompt": prompt[:255],
+        "showInputMessage": True,
+        "sqref": cell,
+    }
+    if rule.kind == YESNO:
+        choices = ["có", "không"] + ([NOT_APPLICABLE_TEXT] if allows_not_applicable else [])
+        return DataValidation(
+            type="list", formula1='"' + ",".join(choices) + '"', error="Chọn có hoặc không.", **common
+        )
+    if rule.kind == PERCENT:
+        return DataValidation(type=None, **common)  # "any value": only the input message guides
+    if rule.kind == BANDS:
+        check, error = f"AND({cell}>=0,{cell}<=100)", "Nhập tỷ lệ phần trăm từ 0 đến 100 (ví dụ 95,5)."
+        plain = DataValidation(
+            type="decimal", operator="between", formula1="0", formula2="100", error=error, **common
+        )
+    else:
+        check, error = f"AND({cell}>=0,INT({cell})={cell})", "Nhập số lần (số nguyên từ 0)."
+        plain = DataValidation(
+            type="whole", operator="greaterThanOrEqual", formula1="0", error=error, **common
+        )
+    if not allows_not_applicable:
+        return plain
+    return DataValidation(
+        type="custom",
+        formula1=f"IF(ISNUMBER({cell}),{check},OR({_na_words(cell)}))",
+        error=error[:-1] + f' hoặc "{NOT_APPLICABLE_TEXT}".',
+        **common,
+    )
+
+
+def _steps_validation(cell: str, rule: Rule, allows_not_applicable: bool) -> DataValidation:
+    """The points cell of a steps leaf: a list of its levels (and the not-applicable word)."""
+    choices = [format_decimal(v, language="vi") for v in rule.steps]
+    if allows_not_applicable:
+        choices.append(NOT_APPLICABLE_TEXT)
+    return DataValidation(
+        type="list",
+        formula1='"' + ",".join(choices) + '"',
+        allow_blank=True,
+        showErrorMessage=True,
+        errorStyle="stop",
+        errorTitle="Điểm không hợp lệ",
+        error="Chọn một trong các mức " + "; ".join(choices) + ".",
+        promptTitle="Điểm tự đánh giá",
+        prompt=rule.describe()[:255],
         showInputMessage=True,
         sqref=cell,
     )
@@ -146,25 +226,47 @@ def assessment_workbook(
             for column in range(1, 7):
                 ws.cell(r, column).font = BOLD
             continue
-        if criterion.source != CriterionSource.SELF:
+        if criterion.source == CriterionSource.SURVEY:
             ws.cell(r, 6, "Điểm điều tra xã hội học do cơ quan đánh giá chấm").font = Font(italic=True)
             continue
+        if criterion.source == CriterionSource.OFFICE:
+            ws.cell(r, 6, "Do cơ quan nội vụ chấm (thẩm định)").font = Font(italic=True)
+            continue
+        rule = parse_rule(criterion.rule)
         score = scores.get(criterion.pk)
+        raw = ws.cell(r, RAW_COLUMN)
         if score is not None:
             if score.not_applicable:
-                points.value = NOT_APPLICABLE_TEXT
+                (raw if rule.takes_raw else points).value = NOT_APPLICABLE_TEXT
             elif score.self_points is not None:
                 points.value = score.self_points
+                raw.value = score.self_raw or None
             ws.cell(r, 5, score.evidence_reference or None)
             ws.cell(r, 6, score.note or None)
-        for column in (4, 5, 6):
+        for column in (5, 6):
             ws.cell(r, column).protection = UNLOCKED
+        if rule.takes_raw:
+            # The points follow from the figure on import (scoring.frameworks.rules); the cell only
+            # shows the points last computed, locked so that nobody types over them.
+            points.fill = COMPUTED_FILL
+            raw.protection = UNLOCKED
+            raw.fill = INPUT_FILL
+            if rule.kind == PERCENT:
+                raw.number_format = "@"  # "191/200" and "95,5%" stay as typed (not a date, not 0,955)
+            ws.add_data_validation(_raw_validation(raw.coordinate, rule, criterion.allows_not_applicable))
+            continue
+        points.protection = UNLOCKED
         points.fill = INPUT_FILL
-        ws.add_data_validation(
-            _points_validation(points.coordinate, criterion.max_points, criterion.allows_not_applicable)
-        )
+        if rule.kind == STEPS:
+            ws.add_data_validation(
+                _steps_validation(points.coordinate, rule, criterion.allows_not_applicable)
+            )
+        else:
+            ws.add_data_validation(
+                _points_validation(points.coordinate, criterion.max_points, criterion.allows_not_applicable)
+            )
 
-    for column, width in zip("ABCDEF", (9, 60, 12, 14, 36, 28), strict=True):
+    for column, width in zip("ABCDEFG", (9, 60, 12, 14, 36, 28, 14), strict=True):
         ws.column_dimensions[column].width = width
     # Frozen under the header row and right of the titles, so both stay in view while scrolling.
     ws.freeze_panes = f"C{HEADER_ROW + 1}"

@@ -1,7 +1,9 @@
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
+from parindex.errors import bilingual
 from parindex.spreadsheets import command_failure, file_label
 from scoring import access
 from scoring.exchange.importers import APPRAISAL, SELF, apply_assessment, read_assessment
@@ -17,14 +19,25 @@ class Command(BaseCommand):
         parser.add_argument("--unit", help="unit code, when the workbook does not carry it")
         parser.add_argument("--stage", choices=[SELF, APPRAISAL], default=SELF)
         parser.add_argument("--user", help="username to attribute the change to")
+        parser.add_argument(
+            "--submit",
+            action="store_true",
+            help="(stage self) submit the assessment after the import, as the Submit button does; "
+            "a refused submission keeps nothing of the import",
+        )
 
     def handle(self, *args, **options):
         path = options["file"]
         framework = get_framework(options["framework"])
         actor = get_user(options.get("user"))
+        submit = options.get("submit", False)
+        if submit and options["stage"] != SELF:
+            raise CommandError(
+                bilingual(N_("--submit submits a self-assessment; it is not used with --stage appraisal."))
+            )
         try:
             data = read_assessment(
-                path, framework=framework, stage=options["stage"], unit_code=options.get("unit")
+                path, framework=framework, stage=options["stage"], unit_code=options.get("unit"), actor=actor
             )
             if actor is not None:
                 check_access(
@@ -34,7 +47,7 @@ class Command(BaseCommand):
                     unit=data.unit,
                     stage=data.stage,
                 )
-            result = apply_assessment(data, actor=actor)
+            result = apply_assessment(data, actor=actor, submit=submit)
         except ValidationError as error:
             raise command_failure(self.stderr, error, file_label(path)) from error
         self.stdout.write(
@@ -49,3 +62,5 @@ class Command(BaseCommand):
                 "unchanged": result.unchanged,
             }
         )
+        if submit:
+            self.stdout.write(_("The self-assessment of %(unit)s is submitted.") % {"unit": data.unit.code})
