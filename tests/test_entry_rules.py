@@ -12,10 +12,13 @@ from django.urls import reverse
 from parindex.errors import ServiceError
 from parindex.numbers import format_decimal
 from scoring.assessments.services import (
+    NA_CONFIRM,
     AppraisalEntry,
+    NotApplicableDecision,
     SelfEntry,
     assessment_get_or_create,
     assessment_submit,
+    not_applicable_apply,
     scores_apply_appraisal,
     scores_apply_fields,
     scores_apply_self,
@@ -206,6 +209,10 @@ def test_marked_appraised_only_once_office_leaves_are_scored(assessment, officer
         },
         actor=appraiser,
     )
+    # The unit's not-applicable proposals are decided too: only the office leaves are left open.
+    proposals = {code: NotApplicableDecision(NA_CONFIRM) for code, s in own.items() if s.not_applicable}
+    if proposals:
+        not_applicable_apply(assessment=assessment, decisions=proposals, actor=appraiser)
     assessment.refresh_from_db()
     assert assessment.status == AssessmentStatus.SUBMITTED
     scores_apply_appraisal(

@@ -47,12 +47,13 @@ def propose(assessment, officer, *, na=("1.2",), reason="Xã không có đơn v�
     scores_apply_self(
         assessment=assessment,
         entries={
-            code: SelfEntry(None, not_applicable=True) if code in na else SelfEntry(p, note="Báo cáo số 12")
+            code: SelfEntry(None, not_applicable=True, not_applicable_reason=reason)
+            if code in na
+            else SelfEntry(p, note="Báo cáo số 12")
             for code, p in points.items()
         },
         actor=officer,
     )
-    Score.objects.filter(assessment=assessment, criterion__code__in=na).update(not_applicable_reason=reason)
     assessment_submit(assessment=assessment, actor=officer)
     assessment.refresh_from_db()
     return assessment
