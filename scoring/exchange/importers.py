@@ -72,6 +72,8 @@ from scoring.models import Assessment, Criterion, CriterionKind, CriterionSource
 from units.models import Membership, Role, Unit, UnitKind
 
 CODE_RE = re.compile(r"^\d+(\.\d+)*$")
+# A framework file also takes the decision's own numbering (I, II, a, a1), with a parent column.
+FRAMEWORK_CODE_RE = re.compile(r"^[A-Za-z0-9]+(\.[A-Za-z0-9]+)*$")
 METADATA_SHEET = "_parindex"
 
 
@@ -169,9 +171,11 @@ FRAMEWORK_COLUMNS = (
     ),
     Column("kind", ("Loại", "kind"), label="Loại"),
     Column("source", ("Nguồn", "source"), label="Nguồn"),
+    Column("rule", ("Cách chấm", "rule", "Cách chấm điểm", "Cách tính điểm"), label="Cách chấm"),
+    Column("parent", ("Mã cấp trên", "parent", "Mã cha", "parent_code"), label="Mã cấp trên"),
     Column("guidance", ("Hướng dẫn", "guidance", "Hướng dẫn chấm điểm"), label="Hướng dẫn"),
 )
-FRAMEWORK_HEADER = ["Mã", "Tiêu chí", "Điểm tối đa", "Loại", "Nguồn", "Hướng dẫn"]
+FRAMEWORK_HEADER = ["Mã", "Tiêu chí", "Điểm tối đa", "Loại", "Nguồn", "Cách chấm", "Mã cấp trên", "Hướng dẫn"]
 
 _KIND_NAMES = {
     "": CriterionKind.SCORE,
@@ -187,18 +191,6 @@ _KIND_NAMES = {
     "diem tru": CriterionKind.PENALTY,
     "phat": CriterionKind.PENALTY,
     "diem phat": CriterionKind.PENALTY,
-}
-_SOURCE_NAMES = {
-    "": CriterionSource.SELF,
-    "self": CriterionSource.SELF,
-    "tu danh gia": CriterionSource.SELF,
-    "tu cham": CriterionSource.SELF,
-    "survey": CriterionSource.SURVEY,
-    "dieu tra": CriterionSource.SURVEY,
-    "dieu tra xa hoi hoc": CriterionSource.SURVEY,
-    "dtxhh": CriterionSource.SURVEY,
-    "dieu tra xhh": CriterionSource.SURVEY,
-    "xhh": CriterionSource.SURVEY,
 }
 
 
@@ -226,7 +218,9 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
             if not code and not title and row.get("max_points") is None and not row.formulas:
                 continue
             formulas = [
-                key for key in ("code", "title", "kind", "source", "guidance") if row.has_formula(key)
+                key
+                for key in ("code", "title", "kind", "source", "rule", "parent", "guidance")
+                if row.has_formula(key)
             ]
             if formulas:
                 problems += [_formula_problem(table, row, key) for key in formulas]
@@ -235,12 +229,27 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
             # as blank, so the sum of the children is used; on a leaf it is refused.
             max_formula = row.has_formula("max_points")
             broken = False
-            if not CODE_RE.match(code):
+            if not FRAMEWORK_CODE_RE.match(code):
                 problems.append(
                     table.problem(
-                        N_("%(code)r is not a criterion code; codes look like 1, 1.2 or 1.2.3."),
+                        N_(
+                            "%(code)r is not a criterion code; codes look like 1, 1.2, 1.2.3 or, with a "
+                            "parent column, I, II, a, a1."
+                        ),
                         cell=row.cell("code"),
                         code=code,
+                    )
+                )
+                broken = True
+            parent = criterion_code(row.get("parent"))
+            if parent and not FRAMEWORK_CODE_RE.match(parent):
+                problems.append(
+                    table.problem(
+                        N_(
+                            "%(code)r is not a criterion code; codes look like 1, 1.2, 1.2.3 or I, II, a, a1."
+                        ),
+                        cell=row.cell("parent"),
+                        code=parent,
                     )
                 )
                 broken = True
@@ -262,11 +271,11 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
                         value=row.text("kind"),
                     )
                 )
-            source_value = _SOURCE_NAMES.get(normalize_name(row.text("source")))
+            source_value = CriterionSource.parse(row.text("source"))
             if source_value is None:
                 problems.append(
                     table.problem(
-                        N_("Unknown source %(value)r; use self or survey."),
+                        N_("Unknown source %(value)r; use self, survey or office."),
                         cell=row.cell("source"),
                         value=row.text("source"),
                     )
@@ -280,12 +289,14 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
                 kind or CriterionKind.SCORE,
                 source_value or CriterionSource.SELF,
                 row.text("guidance"),
+                rule=row.text("rule"),
+                parent=parent,
             )
             rows.append(criterion_row)
             places[id(criterion_row)] = _FrameworkRow(
                 row.number, {key: row.cell(key) for key in table.columns}, max_formula=max_formula
             )
-        parents = {r.code.rpartition(".")[0] for r in rows}
+        parents = {r.parent_code for r in rows}
         for r in rows:
             if r.code not in parents and places[id(r)].max_formula:
                 problems.append(
@@ -320,6 +331,8 @@ def import_framework_file(
     bands: str | None = None,
     decimals: int = 2,
     legal_basis: str = "",
+    index_capped: bool = True,
+    survey_optional: bool = False,
     actor=None,
     via: str = Via.COMMAND,
     file_name: str | None = None,
@@ -363,6 +376,8 @@ def import_framework_file(
             bands=parsed_bands,
             index_decimals=decimals,
             legal_basis=legal_basis,
+            index_capped=index_capped,
+            survey_optional=survey_optional,
             actor=actor,
             via=via,
         )

@@ -215,6 +215,8 @@ def framework_import(request):
                     bands=data["bands"],
                     decimals=data["decimals"],
                     legal_basis=data["legal_basis"],
+                    index_capped=data["index_cap"] != "none",
+                    survey_optional=data["survey"] == "optional",
                     actor=request.user,
                     via=Via.IMPORT,
                     file_name=data["file"].name,

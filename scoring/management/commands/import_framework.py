@@ -25,6 +25,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--decimals", type=int, default=2, help="decimals of the index (0-4)")
         parser.add_argument("--legal-basis", default="")
+        parser.add_argument(
+            "--index-cap",
+            choices=["100", "none"],
+            default="100",
+            help="100: the index never exceeds 100 (default); none: bonus points may lift it higher",
+        )
+        parser.add_argument(
+            "--survey",
+            choices=["required", "optional"],
+            default="required",
+            help="optional: a unit with no survey result is indexed on its remaining applicable max",
+        )
         parser.add_argument("--user", help="username to attribute the change to")
 
     def handle(self, *args, **options):
@@ -44,6 +56,8 @@ class Command(BaseCommand):
                 bands=options["bands"],
                 decimals=options["decimals"],
                 legal_basis=options["legal_basis"],
+                index_capped=options["index_cap"] != "none",
+                survey_optional=options["survey"] == "optional",
                 actor=actor,
             )
         except ValidationError as error:
