@@ -141,23 +141,34 @@ def test_department_set_keeps_official_codes_parents_and_file_order(district):
 
 @pytest.mark.parametrize("data_file", [COMMUNE_2025, DEPARTMENT_CODES])
 @pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
-def test_export_then_import_gives_the_identical_set(tmp_path, district, data_file, suffix):
+@pytest.mark.parametrize("cap,survey", [("none", "optional"), ("100", "required")])
+def test_export_then_import_gives_the_identical_set(tmp_path, district, data_file, suffix, cap, survey):
+    call("import_framework", data_file, *options(code="A", **{"--index-cap": cap, "--survey": survey}))
+    out = tmp_path / f"export{suffix}"
+    call("export_framework", "--framework", "A", "--out", out)
+    # The workbook carries the options in its hidden sheet; a CSV file has only the criteria.
+    given = {} if suffix == ".xlsx" else {"--index-cap": cap, "--survey": survey}
+    call("import_framework", out, *options(code="B", **{"--year": "2026", **given}))
+    first, second = snapshot("A"), snapshot("B")
+    assert first == second
+    assert first[1] == (cap == "100", survey == "optional")
+    assert len(first[0]) == Criterion.objects.filter(framework__code="A").count() > 40
+
+
+def test_the_command_line_overrides_the_options_of_an_exported_workbook(tmp_path, district):
     call(
         "import_framework",
-        data_file,
+        DEPARTMENT_CODES,
         *options(code="A", **{"--index-cap": "none", "--survey": "optional"}),
     )
-    out = tmp_path / f"export{suffix}"
+    out = tmp_path / "export.xlsx"
     call("export_framework", "--framework", "A", "--out", out)
     call(
         "import_framework",
         out,
-        *options(code="B", **{"--year": "2026", "--index-cap": "none", "--survey": "optional"}),
+        *options(code="B", **{"--year": "2026", "--index-cap": "100", "--survey": "required"}),
     )
-    first, second = snapshot("A"), snapshot("B")
-    assert first == second
-    assert first[1] == (False, True)
-    assert len(first[0]) == Criterion.objects.filter(framework__code="A").count() > 40
+    assert snapshot("B")[1] == (True, False) and snapshot("A")[0] == snapshot("B")[0]
 
 
 def test_options_default_to_capped_and_required(tmp_path, district):
@@ -408,3 +419,44 @@ def test_web_import_takes_the_options(client, district, appraiser, tmp_path):
     )
     assert "a12,Tỷ lệ hồ sơ giải quyết đúng hạn,4,score,self,bands:100=4;98=3;95=2;0=0,12," in exported
     assert Via.IMPORT in AuditEntry.objects.filter(framework_id=framework.pk).values_list("via", flat=True)
+
+
+def test_admin_add_copies_rules_parents_and_takes_the_options(admin_client, district):
+    call("import_framework", DEPARTMENT_CODES, *options(code="SO-2025", **{"--unit-kind": "department"}))
+    response = admin_client.post(
+        reverse("admin:scoring_framework_add"),
+        {
+            "code": "SO-2026",
+            "name": "Sở 2026",
+            "authority": district.pk,
+            "unit_kind": "department",
+            "year": "2026",
+            "copy_from": Framework.objects.get(code="SO-2025").pk,
+            "bands": "",
+            "index_decimals": "2",
+            "survey_optional": "on",  # index_capped left unticked: no cap
+            "legal_basis": "",
+            "self_deadline_0": "",
+            "self_deadline_1": "",
+            "appraisal_deadline_0": "",
+            "appraisal_deadline_1": "",
+        },
+    )
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    assert snapshot("SO-2026")[0] == snapshot("SO-2025")[0]
+    assert snapshot("SO-2026")[1] == (False, True)
+
+
+def test_criteria_page_reads_a_fixed_number_of_queries(client, district, appraiser):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    call("import_framework", COMMUNE_2025, *options(code="BIG"))
+    small = make_framework(district, code="SMALL", year=2023, rows=[CriterionRow("1", "A", D("1"))])
+    client.force_login(appraiser)
+    counts = []
+    for code in ("BIG", small.code):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("scoring:framework_criteria", args=[code])).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]

@@ -50,17 +50,22 @@ class FrameworkImportForm(forms.Form):
     decimals = forms.IntegerField(label=_("Index decimals"), min_value=0, max_value=4, initial=2)
     index_cap = forms.ChoiceField(
         label=_("Index cap"),
-        choices=[("100", _("At most 100 (bonus points never lift it higher)")), ("none", _("No cap"))],
-        initial="100",
+        choices=[
+            ("", _("As an exported workbook says, else at most 100")),
+            ("100", _("At most 100 (bonus points never lift it higher)")),
+            ("none", _("No cap")),
+        ],
+        initial="",
         required=False,
     )
     survey = forms.ChoiceField(
         label=_("Survey"),
         choices=[
+            ("", _("As an exported workbook says, else required")),
             ("required", _("Required")),
             ("optional", _("Optional: a unit without survey results is indexed on its remaining maximum")),
         ],
-        initial="required",
+        initial="",
         required=False,
     )
     legal_basis = forms.CharField(

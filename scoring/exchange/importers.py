@@ -194,6 +194,19 @@ _KIND_NAMES = {
 }
 
 
+# The options as the command line and an exported workbook's hidden sheet write them.
+INDEX_CAPPED, INDEX_UNCAPPED = "100", "none"
+SURVEY_REQUIRED, SURVEY_OPTIONAL = "required", "optional"
+
+
+def framework_options(framework: Framework) -> dict[str, str]:
+    """{"index_cap": "100"|"none", "survey": "required"|"optional"} of a framework."""
+    return {
+        "index_cap": INDEX_CAPPED if framework.index_capped else INDEX_UNCAPPED,
+        "survey": SURVEY_OPTIONAL if framework.survey_optional else SURVEY_REQUIRED,
+    }
+
+
 @dataclass
 class _FrameworkRow:
     """Where a criterion of a framework file is: its row and the cells of its columns."""
@@ -203,11 +216,18 @@ class _FrameworkRow:
     max_formula: bool = False
 
 
-@_guarded
 def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow]:
     """Read a framework file into rows in tree order, checked by the tree rules of the services
     (tree_problems) and placed by cell. Raises SpreadsheetError."""
+    return read_framework_file(source, name=name)[0]
+
+
+@_guarded
+def read_framework_file(source, *, name: str | None = None) -> tuple[list[CriterionRow], dict[str, str]]:
+    """(the rows of read_framework_rows, the options an exported workbook carries in its hidden sheet:
+    "index_cap" 100|none and "survey" required|optional; empty for any other file)."""
     with open_spreadsheet(source, name=name) as book:
+        metadata = read_metadata(book)
         table = find_table(book.first_sheet(), FRAMEWORK_COLUMNS, file_name=book.name)
         problems: list[Problem] = []
         rows: list[CriterionRow] = []
@@ -317,7 +337,7 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
         problems.append(Problem(N_("The file holds no criteria."), sheet=table.sheet))
     if problems:
         raise SpreadsheetError(problems, book.name)
-    return rows
+    return rows, metadata
 
 
 def import_framework_file(
@@ -331,14 +351,17 @@ def import_framework_file(
     bands: str | None = None,
     decimals: int = 2,
     legal_basis: str = "",
-    index_capped: bool = True,
-    survey_optional: bool = False,
+    index_capped: bool | None = None,
+    survey_optional: bool | None = None,
     actor=None,
     via: str = Via.COMMAND,
     file_name: str | None = None,
 ) -> Framework:
     """Read the options and the file, then create the framework through framework_create (whose
-    refusals are reported with the file's). Raises SpreadsheetError."""
+    refusals are reported with the file's). Raises SpreadsheetError.
+
+    An option left None takes what an exported workbook says (so that export → import gives the same
+    framework), else the default: index capped at 100, survey required."""
     label = file_name or file_label(source)
     problems: list[Problem] = [Problem.from_service(error) for error in framework_code_problems(code)]
     authority_unit = Unit.objects.filter(code=authority).first()
@@ -359,12 +382,16 @@ def import_framework_file(
         except ValidationError as error:
             problems += _literal_problems(error)
     try:
-        rows = read_framework_rows(source, name=label)
+        rows, metadata = read_framework_file(source, name=label)
     except SpreadsheetError as error:
         problems += error.problems
-        rows = []
+        rows, metadata = [], {}
     if problems:
         raise SpreadsheetError(problems, label)
+    if index_capped is None:
+        index_capped = metadata.get("index_cap") != INDEX_UNCAPPED
+    if survey_optional is None:
+        survey_optional = metadata.get("survey") == SURVEY_OPTIONAL
     try:
         return framework_create(
             code=code,

@@ -22,7 +22,7 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from parindex.numbers import format_decimal
-from scoring.exchange.importers import FRAMEWORK_HEADER, METADATA_SHEET, framework_version
+from scoring.exchange.importers import FRAMEWORK_HEADER, METADATA_SHEET, framework_options, framework_version
 from scoring.frameworks.selectors import criteria_tree
 from scoring.models import Assessment, CriterionSource, Framework, Score
 from units.models import Unit
@@ -230,6 +230,12 @@ def framework_workbook(framework: Framework) -> Workbook:
     for column, width in zip("ABCDEFGH", (9, 60, 12, 10, 10, 24, 12, 60), strict=True):
         ws.column_dimensions[column].width = width
     ws.freeze_panes = "A2"
+    # The framework's options, read back by import_framework when its command line does not say.
+    meta = wb.create_sheet(METADATA_SHEET)
+    meta.sheet_state = "veryHidden"
+    meta.append(["framework", framework.code])
+    for key, value in framework_options(framework).items():
+        meta.append([key, value])
     return wb
 
 

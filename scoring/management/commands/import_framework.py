@@ -4,7 +4,13 @@ from django.utils.translation import gettext as _
 
 from parindex.spreadsheets import command_failure, file_label
 from scoring import access
-from scoring.exchange.importers import import_framework_file
+from scoring.exchange.importers import (
+    INDEX_CAPPED,
+    INDEX_UNCAPPED,
+    SURVEY_OPTIONAL,
+    SURVEY_REQUIRED,
+    import_framework_file,
+)
 from scoring.frameworks.services import DEFAULT_BANDS
 from scoring.management.commands._common import check_access, get_user
 from units.models import Unit
@@ -27,15 +33,15 @@ class Command(BaseCommand):
         parser.add_argument("--legal-basis", default="")
         parser.add_argument(
             "--index-cap",
-            choices=["100", "none"],
-            default="100",
-            help="100: the index never exceeds 100 (default); none: bonus points may lift it higher",
+            choices=[INDEX_CAPPED, INDEX_UNCAPPED],
+            help="100: the index never exceeds 100; none: bonus points may lift it higher "
+            "(default: what an exported workbook says, else 100)",
         )
         parser.add_argument(
             "--survey",
-            choices=["required", "optional"],
-            default="required",
-            help="optional: a unit with no survey result is indexed on its remaining applicable max",
+            choices=[SURVEY_REQUIRED, SURVEY_OPTIONAL],
+            help="optional: a unit with no survey result is indexed on its remaining applicable max "
+            "(default: what an exported workbook says, else required)",
         )
         parser.add_argument("--user", help="username to attribute the change to")
 
@@ -56,8 +62,8 @@ class Command(BaseCommand):
                 bands=options["bands"],
                 decimals=options["decimals"],
                 legal_basis=options["legal_basis"],
-                index_capped=options["index_cap"] != "none",
-                survey_optional=options["survey"] == "optional",
+                index_capped=None if options["index_cap"] is None else options["index_cap"] == INDEX_CAPPED,
+                survey_optional=None if options["survey"] is None else options["survey"] == SURVEY_OPTIONAL,
                 actor=actor,
             )
         except ValidationError as error:
