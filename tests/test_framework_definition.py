@@ -460,3 +460,30 @@ def test_criteria_page_reads_a_fixed_number_of_queries(client, district, apprais
             assert client.get(reverse("scoring:framework_criteria", args=[code])).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_survey_leaves_take_no_rule_and_a_scored_leaf_keeps_its_rule(tmp_path, district, commune, appraiser):
+    from scoring.assessments.services import assessment_get_or_create
+    from scoring.models import Score
+
+    path = write_csv(
+        tmp_path / "fw.csv",
+        [HEADER, ["1", "A", "2"], ["1.1", "Khảo sát", "1", "", "điều tra", "percent"], ["1.2", "B", "1"]],
+    )
+    err, _ = call_failing("import_framework", path, *options())
+    assert "fw.csv F3: Tiêu chí 1.1 được chấm theo kết quả điều tra xã hội học (điểm hoặc tỷ lệ %)" in err
+    assert "fw.csv F3: Criterion 1.1 is scored by the survey (points or a percentage)" in err
+    framework = make_framework(district, code="XA", year=2024)
+    survey_leaf = framework.criteria.filter(source="survey", is_leaf=True).first()
+    with pytest.raises(ServiceError) as refused:
+        criterion_update(criterion=survey_leaf, changes={"rule": "percent"}, actor=appraiser)
+    assert (refused.value.field, refused.value.criterion) == ("rule", survey_leaf.code)
+    leaf = framework.criteria.get(code="1.1.1")
+    assessment = assessment_get_or_create(unit=commune, framework=framework)
+    Score.objects.create(assessment=assessment, criterion=leaf, self_points=D("1"))
+    with pytest.raises(ServiceError) as refused:
+        criterion_update(criterion=leaf, changes={"rule": "yesno"}, actor=appraiser)
+    assert refused.value.error_code == ErrorCode.CONFLICT and refused.value.field == "rule"
+    criterion_update(criterion=leaf, changes={"title": "Sửa tên"}, actor=appraiser)  # wording still may
+    leaf.refresh_from_db()
+    assert (leaf.rule, leaf.title) == ("", "Sửa tên")

@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop as N_
 
@@ -34,6 +34,7 @@ from scoring.models import (
     Framework,
     FrameworkStatus,
     GradeBand,
+    Score,
     Via,
 )
 from scoring.results.engine import results_recompute
@@ -357,6 +358,9 @@ def _checked_tree(rows: list[CriterionRow]) -> tuple[list[CriterionRow], list[Se
                 problem(N_("The maximum points of a leaf criterion are missing."), row, "max_points")
             )
             continue
+        if row.source == CriterionSource.SURVEY and _rule_or_none(row.rule) != DEFAULT_RULE:
+            problems.append(survey_rule_error(row, row.code))
+            continue
         try:
             rule = parse_rule(row.rule, row.max_points)
         except ServiceError as error:
@@ -412,6 +416,17 @@ def _checked_tree(rows: list[CriterionRow]) -> tuple[list[CriterionRow], list[Se
         for row in rows
     ]
     return complete, problems
+
+
+def survey_rule_error(obj: object, code: str) -> ServiceError:
+    """A survey leaf takes the survey's points or percentage (the survey grid and file), never a rule."""
+    return ServiceError(
+        N_("Criterion %(code)s is scored by the survey (points or a percentage); it takes no scoring rule."),
+        params={"code": code},
+        obj=obj,
+        field="rule",
+        criterion=code,
+    )
 
 
 def _rule_or_none(text: str) -> object:
@@ -738,8 +753,8 @@ def _criterion_rule(criterion: Criterion, text: object) -> str:
             criterion=criterion.code,
         ) from error
     if rule == DEFAULT_RULE:
-        return ""
-    if not criterion.is_leaf:
+        canonical = ""
+    elif not criterion.is_leaf:
         raise ServiceError(
             N_("Criterion %(code)s has children; a scoring rule belongs on a leaf criterion."),
             params={"code": criterion.code},
@@ -747,7 +762,23 @@ def _criterion_rule(criterion: Criterion, text: object) -> str:
             field="rule",
             criterion=criterion.code,
         )
-    return rule.text()
+    elif criterion.source == CriterionSource.SURVEY:
+        raise survey_rule_error(criterion, criterion.code)
+    else:
+        canonical = rule.text()
+    scored = Q(self_points__isnull=False) | Q(appraised_points__isnull=False)
+    scored |= Q(self_raw__gt="") | Q(appraised_raw__gt="")
+    if canonical != criterion.rule and Score.objects.filter(scored, criterion=criterion).exists():
+        # Points already given under the old rule would no longer follow from their figures.
+        raise ServiceError(
+            N_("Criterion %(code)s has scores already; its scoring rule can no longer be changed."),
+            code=ErrorCode.CONFLICT,
+            params={"code": criterion.code},
+            obj=criterion,
+            field="rule",
+            criterion=criterion.code,
+        )
+    return canonical
 
 
 def _bands_text(bands: Iterable[Band | GradeBand]) -> str:
