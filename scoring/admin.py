@@ -43,7 +43,7 @@ from scoring.frameworks.services import (
     DEFAULT_BANDS,
     FRAMEWORK_SETTINGS,
     Band,
-    CriterionRow,
+    criterion_rows,
     criterion_update,
     framework_create,
     framework_delete,
@@ -269,10 +269,11 @@ class GradeBandInline(LockedWhenPublished, admin.TabularInline):
 
 class CriterionInline(LockedWhenPublished, admin.TabularInline):
     """The criteria tree, in order. Its shape (codes, max points, kinds, sources) comes from the
-    framework file and is read-only here; titles and the not-applicable switch can be corrected."""
+    framework file and is read-only here; titles, leaves' scoring rules and the not-applicable
+    switch can be corrected."""
 
     model = Criterion
-    fields = ["tree_code", "title", "max_points", "kind", "source", "allows_not_applicable"]
+    fields = ["tree_code", "title", "max_points", "kind", "source", "rule", "allows_not_applicable"]
     readonly_fields = ["tree_code", "max_points", "kind", "source"]
     formfield_overrides = {models.TextField: {"widget": forms.TextInput(attrs={"size": 80})}}
     extra = 0
@@ -316,6 +317,8 @@ class FrameworkAddForm(forms.ModelForm):
             "year",
             "legal_basis",
             "index_decimals",
+            "index_capped",
+            "survey_optional",
             "self_deadline",
             "appraisal_deadline",
         ]
@@ -364,6 +367,8 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
                     "copy_from",
                     "bands",
                     "index_decimals",
+                    "index_capped",
+                    "survey_optional",
                     "legal_basis",
                 ]
             },
@@ -373,7 +378,19 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
     change_fieldsets = [
         (
             None,
-            {"fields": ["code", "name", "authority", "unit_kind", "year", "index_decimals", "legal_basis"]},
+            {
+                "fields": [
+                    "code",
+                    "name",
+                    "authority",
+                    "unit_kind",
+                    "year",
+                    "index_decimals",
+                    "index_capped",
+                    "survey_optional",
+                    "legal_basis",
+                ]
+            },
         ),
         (_("Workflow"), {"fields": ["status", "self_deadline", "appraisal_deadline", "results_computed_at"]}),
         (
@@ -438,17 +455,7 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
         data = form.cleaned_data
         if not change:
             source = data["copy_from"]
-            rows = [
-                CriterionRow(
-                    code=c.code,
-                    title=c.title,
-                    max_points=c.max_points,
-                    kind=c.kind,
-                    source=c.source,
-                    guidance=c.guidance,
-                )
-                for c in source.criteria.order_by("order")
-            ]
+            rows = criterion_rows(source)
             bands = data["bands"]
             if bands is None:
                 bands = [Band(b.name, b.min_index) for b in source.grade_bands.all()]
@@ -462,6 +469,8 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
                 bands=bands,
                 index_decimals=data["index_decimals"],
                 legal_basis=data["legal_basis"],
+                index_capped=data["index_capped"],
+                survey_optional=data["survey_optional"],
                 actor=request.user,
                 via=Via.ADMIN,
             )
@@ -611,6 +620,7 @@ class CriterionAdmin(
         "max_points",
         "kind",
         "source",
+        "rule",
         "allows_not_applicable",
         "order",
         "depth",

@@ -117,6 +117,36 @@ class CriterionSource(models.TextChoices):
     SURVEY = "survey", _("Sociological survey")
     OFFICE = "office", _("Scored by the office")
 
+    @classmethod
+    def parse(cls, text) -> "CriterionSource | None":
+        """The source a person means by a name: the code or a usual Vietnamese word ("tự đánh giá",
+        "điều tra", "cơ quan", "thẩm định"); case- and accent-insensitive, blank is self. None if
+        unknown. Every entry path that reads a source by name (framework file) uses this."""
+        from parindex.spreadsheets import normalize_name
+
+        return CRITERION_SOURCE_NAMES.get(normalize_name(text))
+
+
+# Accent-free names of each source besides its code (what framework files write in "Nguồn").
+CRITERION_SOURCE_NAMES = {
+    "": CriterionSource.SELF,
+    "self": CriterionSource.SELF,
+    "tu danh gia": CriterionSource.SELF,
+    "tu cham": CriterionSource.SELF,
+    "don vi tu cham": CriterionSource.SELF,
+    "survey": CriterionSource.SURVEY,
+    "dieu tra": CriterionSource.SURVEY,
+    "dieu tra xa hoi hoc": CriterionSource.SURVEY,
+    "dieu tra xhh": CriterionSource.SURVEY,
+    "dtxhh": CriterionSource.SURVEY,
+    "xhh": CriterionSource.SURVEY,
+    "office": CriterionSource.OFFICE,
+    "co quan": CriterionSource.OFFICE,
+    "tham dinh": CriterionSource.OFFICE,
+    "co quan tham dinh": CriterionSource.OFFICE,
+    "co quan cham": CriterionSource.OFFICE,
+}
+
 
 class Criterion(models.Model):
     """A node of a framework's tree: area (depth 0) → criterion (1) → sub-criterion (2).

@@ -219,8 +219,19 @@ def test_export_runs_a_fixed_number_of_queries(admin_client, data, district):
 
 def test_criteria_are_exported_not_imported(admin_client, data):
     rows = csv_rows(export(admin_client, Criterion, CriterionResource, CSV))
-    assert rows[0] == ["framework", "code", "title", "max_points", "kind", "source", "guidance"]
-    assert ["XA-2024", "2", "Tiêu chí 2", "40.00", "score", "survey", ""] in rows
+    assert rows[0] == [
+        "framework",
+        "code",
+        "title",
+        "max_points",
+        "kind",
+        "source",
+        "rule",
+        "parent",
+        "guidance",
+    ]
+    assert ["XA-2024", "2", "Tiêu chí 2", "40.00", "score", "survey", "", "", ""] in rows
+    assert ["XA-2024", "1.2", "Tiêu chí 1.2", "30.00", "score", "self", "", "1", ""] in rows
     assert len(rows) == 1 + Criterion.objects.count()
     page = admin_client.get(admin_url(Criterion, "changelist"))
     assert admin_url(Criterion, "export") in page.content.decode()

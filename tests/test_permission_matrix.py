@@ -215,6 +215,8 @@ EXPECTED = {
     "scoring:framework_copy": form(SEES_FRAMEWORK, MANAGES, MANAGES, locked=False),
     "scoring:survey_upload": FRAMEWORK_FORM,
     "scoring:framework_export": FRAMEWORK_PAGE,
+    # the criteria tree and how each leaf is scored: also the officers of the units it assesses
+    "scoring:framework_criteria": page(rule(SEES_FRAMEWORK, SEES_FRAMEWORK)),
     # reports (dashboards, remediation, report jobs) of the framework: its overseers
     "reports:ranking_export": {**FRAMEWORK_PAGE, "params": {"fmt": "ranking_format"}},
     "reports:areas": FRAMEWORK_PAGE,

@@ -223,12 +223,11 @@ def test_tree_rules_name_each_criterion_and_field(district):
         (ErrorCode.INVALID, "1", "max_points"),  # 3 but the child adds up to 1
         (ErrorCode.INVALID, "2.1", "code"),  # no parent 2
         (ErrorCode.INVALID, "3", "max_points"),  # a leaf without max points
-        (ErrorCode.INVALID, "4.1", "source"),  # survey under self
-    ]
+    ]  # 4.1, a survey leaf under a self area, is fine: sources mix at any level
     assert next(e for e in problems if e.error_code == ErrorCode.CONFLICT).obj is rows[2]  # the second row
     with pytest.raises(ServiceError) as refused:
         framework_create(code="T", authority=district, unit_kind="commune", year=2030, name="T", rows=rows)
-    assert len(refused.value.all()) == 5 and not Framework.objects.filter(code="T").exists()
+    assert len(refused.value.all()) == 4 and not Framework.objects.filter(code="T").exists()
     # A blank parent maximum is the sum of its children.
     framework = framework_create(
         code="T",

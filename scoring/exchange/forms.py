@@ -48,6 +48,26 @@ class FrameworkImportForm(forms.Form):
     year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
     bands = forms.CharField(label=_("Grade bands"), initial=DEFAULT_BANDS, max_length=300)
     decimals = forms.IntegerField(label=_("Index decimals"), min_value=0, max_value=4, initial=2)
+    index_cap = forms.ChoiceField(
+        label=_("Index cap"),
+        choices=[
+            ("", _("As an exported workbook says, else at most 100")),
+            ("100", _("At most 100 (bonus points never lift it higher)")),
+            ("none", _("No cap")),
+        ],
+        initial="",
+        required=False,
+    )
+    survey = forms.ChoiceField(
+        label=_("Survey"),
+        choices=[
+            ("", _("As an exported workbook says, else required")),
+            ("required", _("Required")),
+            ("optional", _("Optional: a unit without survey results is indexed on its remaining maximum")),
+        ],
+        initial="",
+        required=False,
+    )
     legal_basis = forms.CharField(
         label=_("Legal basis"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )

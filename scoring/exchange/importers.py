@@ -92,6 +92,8 @@ from scoring.models import Assessment, Criterion, CriterionKind, CriterionSource
 from units.models import Membership, Role, Unit, UnitKind
 
 CODE_RE = re.compile(r"^\d+(\.\d+)*$")
+# A framework file also takes the decision's own numbering (I, II, a, a1), with a parent column.
+FRAMEWORK_CODE_RE = re.compile(r"^[A-Za-z0-9]+(\.[A-Za-z0-9]+)*$")
 METADATA_SHEET = "_parindex"
 
 
@@ -200,9 +202,11 @@ FRAMEWORK_COLUMNS = (
     ),
     Column("kind", ("Loại", "kind"), label="Loại"),
     Column("source", ("Nguồn", "source"), label="Nguồn"),
+    Column("rule", ("Cách chấm", "rule", "Cách chấm điểm", "Cách tính điểm"), label="Cách chấm"),
+    Column("parent", ("Mã cấp trên", "parent", "Mã cha", "parent_code"), label="Mã cấp trên"),
     Column("guidance", ("Hướng dẫn", "guidance", "Hướng dẫn chấm điểm"), label="Hướng dẫn"),
 )
-FRAMEWORK_HEADER = ["Mã", "Tiêu chí", "Điểm tối đa", "Loại", "Nguồn", "Hướng dẫn"]
+FRAMEWORK_HEADER = ["Mã", "Tiêu chí", "Điểm tối đa", "Loại", "Nguồn", "Cách chấm", "Mã cấp trên", "Hướng dẫn"]
 
 _KIND_NAMES = {
     "": CriterionKind.SCORE,
@@ -219,18 +223,19 @@ _KIND_NAMES = {
     "phat": CriterionKind.PENALTY,
     "diem phat": CriterionKind.PENALTY,
 }
-_SOURCE_NAMES = {
-    "": CriterionSource.SELF,
-    "self": CriterionSource.SELF,
-    "tu danh gia": CriterionSource.SELF,
-    "tu cham": CriterionSource.SELF,
-    "survey": CriterionSource.SURVEY,
-    "dieu tra": CriterionSource.SURVEY,
-    "dieu tra xa hoi hoc": CriterionSource.SURVEY,
-    "dtxhh": CriterionSource.SURVEY,
-    "dieu tra xhh": CriterionSource.SURVEY,
-    "xhh": CriterionSource.SURVEY,
-}
+
+
+# The options as the command line and an exported workbook's hidden sheet write them.
+INDEX_CAPPED, INDEX_UNCAPPED = "100", "none"
+SURVEY_REQUIRED, SURVEY_OPTIONAL = "required", "optional"
+
+
+def framework_options(framework: Framework) -> dict[str, str]:
+    """{"index_cap": "100"|"none", "survey": "required"|"optional"} of a framework."""
+    return {
+        "index_cap": INDEX_CAPPED if framework.index_capped else INDEX_UNCAPPED,
+        "survey": SURVEY_OPTIONAL if framework.survey_optional else SURVEY_REQUIRED,
+    }
 
 
 @dataclass
@@ -242,11 +247,18 @@ class _FrameworkRow:
     max_formula: bool = False
 
 
-@_guarded
 def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow]:
     """Read a framework file into rows in tree order, checked by the tree rules of the services
     (tree_problems) and placed by cell. Raises SpreadsheetError."""
+    return read_framework_file(source, name=name)[0]
+
+
+@_guarded
+def read_framework_file(source, *, name: str | None = None) -> tuple[list[CriterionRow], dict[str, str]]:
+    """(the rows of read_framework_rows, the options an exported workbook carries in its hidden sheet:
+    "index_cap" 100|none and "survey" required|optional; empty for any other file)."""
     with open_spreadsheet(source, name=name) as book:
+        metadata = read_metadata(book)
         table = find_table(book.first_sheet(), FRAMEWORK_COLUMNS, file_name=book.name)
         problems: list[Problem] = []
         rows: list[CriterionRow] = []
@@ -257,7 +269,9 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
             if not code and not title and row.get("max_points") is None and not row.formulas:
                 continue
             formulas = [
-                key for key in ("code", "title", "kind", "source", "guidance") if row.has_formula(key)
+                key
+                for key in ("code", "title", "kind", "source", "rule", "parent", "guidance")
+                if row.has_formula(key)
             ]
             if formulas:
                 problems += [_formula_problem(table, row, key) for key in formulas]
@@ -266,12 +280,27 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
             # as blank, so the sum of the children is used; on a leaf it is refused.
             max_formula = row.has_formula("max_points")
             broken = False
-            if not CODE_RE.match(code):
+            if not FRAMEWORK_CODE_RE.match(code):
                 problems.append(
                     table.problem(
-                        N_("%(code)r is not a criterion code; codes look like 1, 1.2 or 1.2.3."),
+                        N_(
+                            "%(code)r is not a criterion code; codes look like 1, 1.2, 1.2.3 or, with a "
+                            "parent column, I, II, a, a1."
+                        ),
                         cell=row.cell("code"),
                         code=code,
+                    )
+                )
+                broken = True
+            parent = criterion_code(row.get("parent"))
+            if parent and not FRAMEWORK_CODE_RE.match(parent):
+                problems.append(
+                    table.problem(
+                        N_(
+                            "%(code)r is not a criterion code; codes look like 1, 1.2, 1.2.3 or I, II, a, a1."
+                        ),
+                        cell=row.cell("parent"),
+                        code=parent,
                     )
                 )
                 broken = True
@@ -293,11 +322,11 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
                         value=row.text("kind"),
                     )
                 )
-            source_value = _SOURCE_NAMES.get(normalize_name(row.text("source")))
+            source_value = CriterionSource.parse(row.text("source"))
             if source_value is None:
                 problems.append(
                     table.problem(
-                        N_("Unknown source %(value)r; use self or survey."),
+                        N_("Unknown source %(value)r; use self, survey or office."),
                         cell=row.cell("source"),
                         value=row.text("source"),
                     )
@@ -311,12 +340,14 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
                 kind or CriterionKind.SCORE,
                 source_value or CriterionSource.SELF,
                 row.text("guidance"),
+                rule=row.text("rule"),
+                parent=parent,
             )
             rows.append(criterion_row)
             places[id(criterion_row)] = _FrameworkRow(
                 row.number, {key: row.cell(key) for key in table.columns}, max_formula=max_formula
             )
-        parents = {r.code.rpartition(".")[0] for r in rows}
+        parents = {r.parent_code for r in rows}
         for r in rows:
             if r.code not in parents and places[id(r)].max_formula:
                 problems.append(
@@ -337,7 +368,7 @@ def read_framework_rows(source, *, name: str | None = None) -> list[CriterionRow
         problems.append(Problem(N_("The file holds no criteria."), sheet=table.sheet))
     if problems:
         raise SpreadsheetError(problems, book.name)
-    return rows
+    return rows, metadata
 
 
 def import_framework_file(
@@ -351,12 +382,17 @@ def import_framework_file(
     bands: str | None = None,
     decimals: int = 2,
     legal_basis: str = "",
+    index_capped: bool | None = None,
+    survey_optional: bool | None = None,
     actor=None,
     via: str = Via.COMMAND,
     file_name: str | None = None,
 ) -> Framework:
     """Read the options and the file, then create the framework through framework_create (whose
-    refusals are reported with the file's). Raises SpreadsheetError."""
+    refusals are reported with the file's). Raises SpreadsheetError.
+
+    An option left None takes what an exported workbook says (so that export → import gives the same
+    framework), else the default: index capped at 100, survey required."""
     label = file_name or file_label(source)
     problems: list[Problem] = [Problem.from_service(error) for error in framework_code_problems(code)]
     authority_unit = Unit.objects.filter(code=authority).first()
@@ -377,12 +413,16 @@ def import_framework_file(
         except ValidationError as error:
             problems += _literal_problems(error)
     try:
-        rows = read_framework_rows(source, name=label)
+        rows, metadata = read_framework_file(source, name=label)
     except SpreadsheetError as error:
         problems += error.problems
-        rows = []
+        rows, metadata = [], {}
     if problems:
         raise SpreadsheetError(problems, label)
+    if index_capped is None:
+        index_capped = metadata.get("index_cap") != INDEX_UNCAPPED
+    if survey_optional is None:
+        survey_optional = metadata.get("survey") == SURVEY_OPTIONAL
     try:
         return framework_create(
             code=code,
@@ -394,6 +434,8 @@ def import_framework_file(
             bands=parsed_bands,
             index_decimals=decimals,
             legal_basis=legal_basis,
+            index_capped=index_capped,
+            survey_optional=survey_optional,
             actor=actor,
             via=via,
         )

@@ -158,15 +158,17 @@ class CriterionResource(SpreadsheetResource):
     )
     kind = fields.Field(attribute="kind", column_name="kind", readonly=True)
     source = fields.Field(attribute="source", column_name="source", readonly=True)
+    rule = fields.Field(attribute="rule", column_name="rule", readonly=True)
+    parent = fields.Field(attribute="parent__code", column_name="parent", readonly=True)
     guidance = fields.Field(attribute="guidance", column_name="guidance", readonly=True)
 
     class Meta:
         model = Criterion
-        fields = ["framework", "code", "title", "max_points", "kind", "source", "guidance"]
+        fields = ["framework", "code", "title", "max_points", "kind", "source", "rule", "parent", "guidance"]
         export_order = fields
 
     def filter_export(self, queryset, **kwargs):
-        return queryset.select_related("framework").order_by("framework__code", "order")
+        return queryset.select_related("framework", "parent").order_by("framework__code", "order")
 
 
 # --- scores ----------------------------------------------------------------------------------------------------

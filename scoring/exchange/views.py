@@ -215,6 +215,8 @@ def framework_import(request):
                     bands=data["bands"],
                     decimals=data["decimals"],
                     legal_basis=data["legal_basis"],
+                    index_capped={"100": True, "none": False}.get(data["index_cap"]),
+                    survey_optional={"optional": True, "required": False}.get(data["survey"]),
                     actor=request.user,
                     via=Via.IMPORT,
                     file_name=data["file"].name,

@@ -22,7 +22,7 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from parindex.numbers import format_decimal
-from scoring.exchange.importers import FRAMEWORK_HEADER, METADATA_SHEET, framework_version
+from scoring.exchange.importers import FRAMEWORK_HEADER, METADATA_SHEET, framework_options, framework_version
 from scoring.frameworks.rules import BANDS, PERCENT, STEPS, YESNO, Rule, parse_rule
 from scoring.frameworks.selectors import criteria_tree
 from scoring.models import Assessment, CriterionSource, Framework, Score
@@ -306,7 +306,8 @@ def framework_workbook(framework: Framework) -> Workbook:
     ws.append(FRAMEWORK_HEADER)
     for cell in ws[1]:
         cell.font = BOLD
-    for criterion in criteria_tree(framework):
+    tree = criteria_tree(framework)
+    for criterion in tree:
         ws.append(
             [
                 criterion.code,
@@ -314,20 +315,29 @@ def framework_workbook(framework: Framework) -> Workbook:
                 criterion.max_points,
                 criterion.kind,
                 criterion.source,
+                criterion.rule or None,
+                _parent_code(tree, criterion) or None,
                 criterion.guidance or None,
             ]
         )
         r = ws.max_row
         ws.cell(r, 1).number_format = "@"  # keep "1.10" a code, not a number
+        ws.cell(r, 7).number_format = "@"
         ws.cell(r, 3).number_format = POINTS_FORMAT
         if not criterion.is_leaf:
             for column in range(1, 4):
                 ws.cell(r, column).font = BOLD
         if criterion.depth:
             ws.row_dimensions[r].outline_level = min(criterion.depth, 7)
-    for column, width in zip("ABCDEF", (9, 60, 12, 10, 10, 60), strict=True):
+    for column, width in zip("ABCDEFGH", (9, 60, 12, 10, 10, 24, 12, 60), strict=True):
         ws.column_dimensions[column].width = width
     ws.freeze_panes = "A2"
+    # The framework's options, read back by import_framework when its command line does not say.
+    meta = wb.create_sheet(METADATA_SHEET)
+    meta.sheet_state = "veryHidden"
+    meta.append(["framework", framework.code])
+    for key, value in framework_options(framework).items():
+        meta.append([key, value])
     return wb
 
 
@@ -336,7 +346,8 @@ def framework_csv(framework: Framework) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(FRAMEWORK_HEADER)
-    for criterion in criteria_tree(framework):
+    tree = criteria_tree(framework)
+    for criterion in tree:
         writer.writerow(
             [
                 criterion.code,
@@ -344,10 +355,17 @@ def framework_csv(framework: Framework) -> str:
                 f"{criterion.max_points.normalize():f}",
                 criterion.kind,
                 criterion.source,
+                criterion.rule,
+                _parent_code(tree, criterion),
                 criterion.guidance,
             ]
         )
     return out.getvalue()
+
+
+def _parent_code(tree, criterion) -> str:
+    """The parent's code as the framework file's "Mã cấp trên" column writes it ("" for an area)."""
+    return tree.by_id[criterion.parent_id].code if criterion.parent_id else ""
 
 
 def framework_export(framework: Framework, path) -> None:

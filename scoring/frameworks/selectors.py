@@ -7,9 +7,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
+from django.utils.translation import gettext
+
+from scoring.frameworks.rules import parse_rule
 from scoring.models import (
     Criterion,
     CriterionKind,
+    CriterionSource,
     Framework,
 )
 
@@ -84,3 +88,20 @@ def criteria_tree(framework: Framework | int) -> CriteriaTree:
     """The framework's criteria in tree order. One query."""
     framework_id = framework if isinstance(framework, int) else framework.pk
     return CriteriaTree(list(Criterion.objects.filter(framework_id=framework_id).order_by("order")))
+
+
+# --- how a leaf is scored -------------------------------------------------------------------------------
+
+
+def source_note(criterion: Criterion) -> str:
+    """Who scores a leaf, in the active language (criteria tree, guidance)."""
+    if criterion.source == CriterionSource.OFFICE:
+        return gettext("Scored by the appraising office")
+    if criterion.source == CriterionSource.SURVEY:
+        return gettext("Sociological survey")
+    return gettext("Self-assessed by the unit, appraised by the office")
+
+
+def rule_description(criterion: Criterion) -> str:
+    """How a leaf's points are given (its scoring rule's `describe()`); "" for a parent."""
+    return parse_rule(criterion.rule).describe() if criterion.is_leaf else ""

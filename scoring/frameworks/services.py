@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop as N_
 
@@ -23,6 +23,8 @@ from parindex.audit.models import AuditEntry
 from parindex.audit.services import audit_entry
 from parindex.errors import ErrorCode, ServiceError
 from parindex.queue import enqueue_on_commit
+from scoring.frameworks.rules import DEFAULT as DEFAULT_RULE
+from scoring.frameworks.rules import parse_rule
 from scoring.models import (
     Assessment,
     AssessmentStatus,
@@ -32,6 +34,7 @@ from scoring.models import (
     Framework,
     FrameworkStatus,
     GradeBand,
+    Score,
     Via,
 )
 from scoring.results.engine import results_recompute
@@ -130,7 +133,9 @@ def audit(
 @dataclass(frozen=True)
 class CriterionRow:
     """One row of a criteria tree, in tree order. A parent's max_points may be None: it is then the
-    sum of its children's."""
+    sum of its children's. `rule` is the leaf's scoring rule text ("" for points); `parent` is the
+    parent's code, needed when codes are not dotted (I, a, a1): when empty, a dotted code's parent
+    is the code without its last part."""
 
     code: str
     title: str
@@ -138,6 +143,31 @@ class CriterionRow:
     kind: str = CriterionKind.SCORE
     source: str = CriterionSource.SELF
     guidance: str = ""
+    rule: str = ""
+    parent: str = ""
+
+    @property
+    def parent_code(self) -> str:
+        if self.parent:
+            return self.parent
+        return self.code.rpartition(".")[0] if "." in self.code else ""
+
+
+def criterion_rows(framework: Framework) -> list[CriterionRow]:
+    """The criteria of a framework as rows in tree order, every field kept (copy, the admin's copy)."""
+    return [
+        CriterionRow(
+            code=c.code,
+            title=c.title,
+            max_points=c.max_points,
+            kind=c.kind,
+            source=c.source,
+            guidance=c.guidance,
+            rule=c.rule,
+            parent=c.parent.code if c.parent else "",
+        )
+        for c in framework.criteria.select_related("parent").order_by("order")
+    ]
 
 
 @dataclass(frozen=True)
@@ -187,13 +217,17 @@ def framework_create(
     bands: Iterable[Band] = (),
     index_decimals: int = 2,
     legal_basis: str = "",
+    index_capped: bool = True,
+    survey_optional: bool = False,
     actor: User | None = None,
     via: str = Via.COMMAND,
 ) -> Framework:
-    """Create a framework with its criteria tree and grade bands from rows in tree order.
+    """Create a framework with its criteria tree and grade bands from rows in tree order (the order
+    is kept as given).
 
     Refused (ServiceError listing every problem) when the code is taken or the tree breaks a rule
-    of `tree_problems`; a parent without max points gets the sum of its children's."""
+    of `tree_problems`; a parent without max points gets the sum of its children's, and each
+    leaf's rule is stored in its canonical text ("" for points)."""
     rows = list(rows)
     refuse(framework_code_problems(code))
     complete, problems = _checked_tree(rows)
@@ -206,14 +240,16 @@ def framework_create(
         name=name,
         legal_basis=legal_basis,
         index_decimals=index_decimals,
+        index_capped=index_capped,
+        survey_optional=survey_optional,
     )
     framework.full_clean()
     framework.save()
     rows = complete
-    child_codes = {row.code.rpartition(".")[0] for row in rows if "." in row.code}
+    child_codes = {row.parent_code for row in rows if row.parent_code}
     by_code: dict[str, Criterion] = {}
     for order, row in enumerate(rows, start=1):
-        parent = by_code.get(row.code.rpartition(".")[0]) if "." in row.code else None
+        parent = by_code.get(row.parent_code) if row.parent_code else None
         assert row.max_points is not None  # _checked_tree filled every parent's maximum or refused
         criterion = Criterion(
             framework=framework,
@@ -223,9 +259,10 @@ def framework_create(
             max_points=row.max_points,
             kind=row.kind,
             source=row.source,
+            rule=row.rule,
             guidance=row.guidance,
             order=order,
-            depth=row.code.count("."),
+            depth=parent.depth + 1 if parent else 0,
             is_leaf=row.code not in child_codes,
         )
         criterion.full_clean(
@@ -262,14 +299,16 @@ def framework_code_problems(code: str) -> list[ServiceError]:
 
 def tree_problems(rows: list[CriterionRow]) -> list[ServiceError]:
     """Every rule a criteria tree breaks, each error naming its criterion (and the row, as `obj`):
-    duplicate codes, children before or without their parent, leaves without max points, parents
-    whose max is not the sum of their children, mixed kinds under a bonus/penalty node, children
-    of another source than their parent."""
+    duplicate codes, children before or without their parent (which also rules out cycles), leaves
+    without max points, parents whose max is not the sum of their children, mixed kinds under a
+    bonus/penalty node, a scoring rule that does not parse or fit its leaf's max, a rule on a parent.
+    Sources mix freely at any level (DESIGN §2.1)."""
     return _checked_tree(rows)[1]
 
 
 def _checked_tree(rows: list[CriterionRow]) -> tuple[list[CriterionRow], list[ServiceError]]:
-    """(the rows with blank parent maxima filled in, the problems of tree_problems)."""
+    """(the rows with blank parent maxima filled in and rules in canonical text, the problems of
+    tree_problems)."""
 
     def problem(
         message: str, row: CriterionRow, field: str, error_code: str = ErrorCode.INVALID, **params: object
@@ -284,13 +323,14 @@ def _checked_tree(rows: list[CriterionRow]) -> tuple[list[CriterionRow], list[Se
                 problem(N_("Code %(code)s appears twice."), row, "code", ErrorCode.CONFLICT, code=row.code)
             )
             continue
-        parent_code = row.code.rpartition(".")[0]
+        parent_code = row.parent_code
         if parent_code and parent_code not in seen:
+            # A parent must come first: this also refuses a row that is its own ancestor (a cycle).
             problems.append(
                 problem(
                     N_("Code %(code)s comes before or without its parent %(parent)s."),
                     row,
-                    "code",
+                    "parent" if row.parent else "code",
                     code=row.code,
                     parent=parent_code,
                 )
@@ -298,17 +338,47 @@ def _checked_tree(rows: list[CriterionRow]) -> tuple[list[CriterionRow], list[Se
         seen[row.code] = row
     children: dict[str, list[CriterionRow]] = {}
     for row in seen.values():
-        parent_code = row.code.rpartition(".")[0]
-        if parent_code in seen:
-            children.setdefault(parent_code, []).append(row)
+        if row.parent_code in seen and row.parent_code != row.code:
+            children.setdefault(row.parent_code, []).append(row)
+    rules: dict[str, str] = {}
     for row in seen.values():
-        if row.code not in children and row.max_points is None:
+        if row.code in children:
+            if _rule_or_none(row.rule) != DEFAULT_RULE:
+                problems.append(
+                    problem(
+                        N_("Criterion %(code)s has children; a scoring rule belongs on a leaf criterion."),
+                        row,
+                        "rule",
+                        code=row.code,
+                    )
+                )
+            continue
+        if row.max_points is None:
             problems.append(
                 problem(N_("The maximum points of a leaf criterion are missing."), row, "max_points")
             )
-    # Deepest first, so that a blank parent gets the sum of children that are complete.
+            continue
+        if row.source == CriterionSource.SURVEY and _rule_or_none(row.rule) != DEFAULT_RULE:
+            problems.append(survey_rule_error(row, row.code))
+            continue
+        try:
+            rule = parse_rule(row.rule, row.max_points)
+        except ServiceError as error:
+            problems.append(
+                ServiceError(
+                    error.message_id,
+                    code=error.error_code,
+                    params=error.message_params,
+                    obj=row,
+                    field="rule",
+                    criterion=row.code,
+                )
+            )
+            continue
+        rules[row.code] = "" if rule == DEFAULT_RULE else rule.text()
+    # Children come after their parent, so in reverse file order a parent's children are complete.
     maxima = {code: row.max_points for code, row in seen.items()}
-    for code in sorted(children, key=lambda c: c.count("."), reverse=True):
+    for code in reversed([code for code in seen if code in children]):
         parent, kids = seen[code], children[code]
         kid_maxima = [m for kid in kids if (m := maxima[kid.code]) is not None]
         if len(kid_maxima) == len(kids):
@@ -341,22 +411,30 @@ def _checked_tree(rows: list[CriterionRow]) -> tuple[list[CriterionRow], list[Se
                         pkind=parent.kind,
                     )
                 )
-            if kid.source != parent.source:
-                problems.append(
-                    problem(
-                        N_(
-                            "Criterion %(code)s has source %(source)s but sits under %(parent)s with source %(psource)s."
-                        ),
-                        kid,
-                        "source",
-                        code=kid.code,
-                        source=kid.source,
-                        parent=code,
-                        psource=parent.source,
-                    )
-                )
-    complete = [replace(row, max_points=maxima.get(row.code, row.max_points)) for row in rows]
+    complete = [
+        replace(row, max_points=maxima.get(row.code, row.max_points), rule=rules.get(row.code, ""))
+        for row in rows
+    ]
     return complete, problems
+
+
+def survey_rule_error(obj: object, code: str) -> ServiceError:
+    """A survey leaf takes the survey's points or percentage (the survey grid and file), never a rule."""
+    return ServiceError(
+        N_("Criterion %(code)s is scored by the survey (points or a percentage); it takes no scoring rule."),
+        params={"code": code},
+        obj=obj,
+        field="rule",
+        criterion=code,
+    )
+
+
+def _rule_or_none(text: str) -> object:
+    """The parsed rule, or None when the text does not parse (a parent row's rule: refused anyway)."""
+    try:
+        return parse_rule(text)
+    except ServiceError:
+        return None
 
 
 @transaction.atomic
@@ -491,18 +569,9 @@ def framework_copy(
     actor: User | None = None,
     via: str = Via.WEB,
 ) -> Framework:
-    """Copy a framework's criteria tree and grade bands to a new year ("copy to next year")."""
-    rows = [
-        CriterionRow(
-            code=c.code,
-            title=c.title,
-            max_points=c.max_points,
-            kind=c.kind,
-            source=c.source,
-            guidance=c.guidance,
-        )
-        for c in source.criteria.order_by("order")
-    ]
+    """Copy a framework's criteria tree (rules included), grade bands and options to a new year
+    ("copy to next year")."""
+    rows = criterion_rows(source)
     bands = [Band(b.name, b.min_index) for b in source.grade_bands.all()]
     framework = framework_create(
         code=code,
@@ -514,6 +583,8 @@ def framework_copy(
         bands=bands,
         index_decimals=source.index_decimals,
         legal_basis=source.legal_basis,
+        index_capped=source.index_capped,
+        survey_optional=source.survey_optional,
         actor=actor,
         via=via,
     )
@@ -531,11 +602,13 @@ def framework_copy(
 # --- framework settings, criteria and grade bands -------------------------------------------------------
 #
 # The settings of a framework that may be corrected after it was created (its name, legal basis,
-# decimals of the index, status), the wording of its criteria and its grade bands. The shape of the
-# tree (codes, maxima, kinds, sources) comes from the framework file and is not edited here.
+# decimals of the index, index cap, optional survey, status), the wording and scoring rule of its
+# criteria and its grade bands. The shape of the tree (codes, maxima, kinds, sources) comes from the
+# framework file and is not edited here.
 
-FRAMEWORK_SETTINGS = ("name", "legal_basis", "index_decimals", "status")
-CRITERION_TEXTS = ("title", "guidance", "allows_not_applicable")
+FRAMEWORK_SETTINGS = ("name", "legal_basis", "index_decimals", "index_capped", "survey_optional", "status")
+RESULT_SETTINGS = ("index_decimals", "index_capped", "survey_optional")  # results follow them
+CRITERION_TEXTS = ("title", "guidance", "allows_not_applicable", "rule")
 
 
 def editable_framework(framework: Framework) -> Framework:
@@ -607,8 +680,8 @@ def framework_update(
         )
         for name in changed
     )
-    if "index_decimals" in changed:
-        results_recompute(framework)  # indices are rounded (and so ranked) to the framework's decimals
+    if any(name in RESULT_SETTINGS for name in changed):
+        results_recompute(framework)  # the index is rounded, capped and based on these settings
     return framework
 
 
@@ -626,8 +699,9 @@ def framework_delete(*, framework: Framework, actor: User | None = None, via: st
 def criterion_update(
     *, criterion: Criterion, changes: Mapping[str, object], actor: User | None = None, via: str = Via.WEB
 ) -> Criterion:
-    """Correct the wording of a criterion of an unpublished framework (title, guidance) and whether a
-    unit may mark it not applicable; one audit row per changed field."""
+    """Correct the wording of a criterion of an unpublished framework (title, guidance), whether a
+    unit may mark it not applicable, and a leaf's scoring rule (checked by parse_rule against its
+    max points, stored in canonical text); one audit row per changed field."""
     framework = editable_framework(criterion.framework)
     criterion = Criterion.objects.select_for_update().get(pk=criterion.pk)
     unknown = sorted(set(changes) - set(CRITERION_TEXTS))
@@ -639,6 +713,8 @@ def criterion_update(
             field=unknown[0],
             criterion=criterion.code,
         )
+    if "rule" in changes:
+        changes = {**changes, "rule": _criterion_rule(criterion, changes["rule"])}
     old = {name: getattr(criterion, name) for name in changes}
     changed = [name for name, value in changes.items() if value != old[name]]
     if not changed:
@@ -661,6 +737,48 @@ def criterion_update(
         for name in changed
     )
     return criterion
+
+
+def _criterion_rule(criterion: Criterion, text: object) -> str:
+    """The canonical text of a rule for this criterion ("" for points), or the refusal naming it."""
+    try:
+        rule = parse_rule(str(text or ""), criterion.max_points)
+    except ServiceError as error:
+        raise ServiceError(
+            error.message_id,
+            code=error.error_code,
+            params=error.message_params,
+            obj=criterion,
+            field="rule",
+            criterion=criterion.code,
+        ) from error
+    if rule == DEFAULT_RULE:
+        canonical = ""
+    elif not criterion.is_leaf:
+        raise ServiceError(
+            N_("Criterion %(code)s has children; a scoring rule belongs on a leaf criterion."),
+            params={"code": criterion.code},
+            obj=criterion,
+            field="rule",
+            criterion=criterion.code,
+        )
+    elif criterion.source == CriterionSource.SURVEY:
+        raise survey_rule_error(criterion, criterion.code)
+    else:
+        canonical = rule.text()
+    scored = Q(self_points__isnull=False) | Q(appraised_points__isnull=False)
+    scored |= Q(self_raw__gt="") | Q(appraised_raw__gt="")
+    if canonical != criterion.rule and Score.objects.filter(scored, criterion=criterion).exists():
+        # Points already given under the old rule would no longer follow from their figures.
+        raise ServiceError(
+            N_("Criterion %(code)s has scores already; its scoring rule can no longer be changed."),
+            code=ErrorCode.CONFLICT,
+            params={"code": criterion.code},
+            obj=criterion,
+            field="rule",
+            criterion=criterion.code,
+        )
+    return canonical
 
 
 def _bands_text(bands: Iterable[Band | GradeBand]) -> str:

@@ -33,11 +33,13 @@ from scoring.access import (
     get_framework_for_change,
     get_framework_for_management,
     get_framework_for_oversight,
+    get_framework_for_view,
     get_score_row_for_view,
     reach,
 )
 from scoring.assessments.services import assessment_extend_deadline, survey_apply
 from scoring.frameworks.forms import ActivityFilterForm, DeadlinesForm, ExtensionForm, PublishForm, SurveyGrid
+from scoring.frameworks.selectors import criteria_tree, rule_description, source_note
 from scoring.frameworks.services import framework_publish as publish_framework
 from scoring.frameworks.services import framework_set_deadlines
 from scoring.models import (
@@ -621,6 +623,34 @@ def score_history(request, pk, criterion_id):
     return render(request, "scoring/framework/score_history.html", context)
 
 
+# --- the criteria tree -------------------------------------------------------------------------------
+
+
+@dataclass
+class CriterionLine:
+    criterion: Criterion
+    source: str
+    rule: str
+
+
+@login_required
+def framework_criteria(request, code):
+    """The criteria tree with each leaf's source and scoring rule: everybody who sees the framework
+    (its units' officers read how they are scored)."""
+    framework = get_framework_for_view(request.user, code)
+    lines = [
+        CriterionLine(c, source_note(c) if c.is_leaf else "", rule_description(c))
+        for c in criteria_tree(framework)
+    ]
+    context = {
+        "framework": framework,
+        "lines": lines,
+        "manages": can_manage_framework(request.user, framework),
+        "oversees": reach(request.user).oversees(framework.authority),
+    }
+    return render(request, "scoring/framework/criteria.html", context)
+
+
 urlpatterns = [
     path("frameworks/", framework_list, name="framework_list"),
     path("frameworks/<str:code>/", framework_board, name="framework_board"),
@@ -628,6 +658,7 @@ urlpatterns = [
     path("frameworks/<str:code>/deadlines/", framework_deadlines, name="framework_deadlines"),
     path("frameworks/<str:code>/publish/", framework_publish, name="framework_publish"),
     path("frameworks/<str:code>/activity/", framework_activity, name="framework_activity"),
+    path("frameworks/<str:code>/criteria/", framework_criteria, name="framework_criteria"),
     path("assessments/<int:pk>/extend/", deadline_extend, name="deadline_extend"),
     path("assessments/<int:pk>/rows/<int:criterion_id>/history/", score_history, name="score_history"),
 ]

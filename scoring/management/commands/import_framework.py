@@ -4,7 +4,13 @@ from django.utils.translation import gettext as _
 
 from parindex.spreadsheets import command_failure, file_label
 from scoring import access
-from scoring.exchange.importers import import_framework_file
+from scoring.exchange.importers import (
+    INDEX_CAPPED,
+    INDEX_UNCAPPED,
+    SURVEY_OPTIONAL,
+    SURVEY_REQUIRED,
+    import_framework_file,
+)
 from scoring.frameworks.services import DEFAULT_BANDS
 from scoring.management.commands._common import check_access, get_user
 from units.models import Unit
@@ -25,6 +31,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--decimals", type=int, default=2, help="decimals of the index (0-4)")
         parser.add_argument("--legal-basis", default="")
+        parser.add_argument(
+            "--index-cap",
+            choices=[INDEX_CAPPED, INDEX_UNCAPPED],
+            help="100: the index never exceeds 100; none: bonus points may lift it higher "
+            "(default: what an exported workbook says, else 100)",
+        )
+        parser.add_argument(
+            "--survey",
+            choices=[SURVEY_REQUIRED, SURVEY_OPTIONAL],
+            help="optional: a unit with no survey result is indexed on its remaining applicable max "
+            "(default: what an exported workbook says, else required)",
+        )
         parser.add_argument("--user", help="username to attribute the change to")
 
     def handle(self, *args, **options):
@@ -44,6 +62,8 @@ class Command(BaseCommand):
                 bands=options["bands"],
                 decimals=options["decimals"],
                 legal_basis=options["legal_basis"],
+                index_capped=None if options["index_cap"] is None else options["index_cap"] == INDEX_CAPPED,
+                survey_optional=None if options["survey"] is None else options["survey"] == SURVEY_OPTIONAL,
                 actor=actor,
             )
         except ValidationError as error:
