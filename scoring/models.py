@@ -362,6 +362,20 @@ class AssessmentResult(models.Model):
     # Filled by the engine (set-based SQL); db_default so that rows it inserts need not name them.
     survey_points = models.DecimalField(**POINTS, default=Decimal("0"), db_default=Decimal("0"))
     office_points = models.DecimalField(**POINTS, default=Decimal("0"), db_default=Decimal("0"))
+    # The parts of the points (self_part + survey + office + bonus − penalty = points): the final
+    # points of the applicable score leaves of source self (appraised where present, else self).
+    self_part_points = models.DecimalField(**POINTS, default=Decimal("0"), db_default=Decimal("0"))
+    # The self-assessed part on its own (provisional figures before appraisal and survey):
+    # self_points over the max of the applicable self leaves, and that part's index.
+    self_max_points = models.DecimalField(**POINTS, default=Decimal("0"), db_default=Decimal("0"))
+    self_index = models.DecimalField(**INDEX, null=True)
+    # Leaves of each source (every kind) not applicable-marked, and how many of them have points.
+    self_leaves_applicable = models.PositiveIntegerField(default=0, db_default=0)
+    self_leaves_scored = models.PositiveIntegerField(default=0, db_default=0)
+    survey_leaves_applicable = models.PositiveIntegerField(default=0, db_default=0)
+    survey_leaves_scored = models.PositiveIntegerField(default=0, db_default=0)
+    office_leaves_applicable = models.PositiveIntegerField(default=0, db_default=0)
+    office_leaves_scored = models.PositiveIntegerField(default=0, db_default=0)
     score_points = models.DecimalField(**POINTS, default=Decimal("0"))
     bonus_points = models.DecimalField(**POINTS, default=Decimal("0"))
     penalty_points = models.DecimalField(**POINTS, default=Decimal("0"))
