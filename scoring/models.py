@@ -404,6 +404,19 @@ class AssessmentResult(models.Model):
     def __str__(self):
         return f"{self.assessment_id}: {self.index} #{self.rank}"
 
+    @property
+    def survey_in(self) -> bool:
+        """Every applicable survey leaf has its result; or, the survey being optional, none has one
+        (the unit is then indexed on its remaining applicable max)."""
+        if self.survey_leaves_scored == self.survey_leaves_applicable:
+            return True
+        return self.survey_leaves_scored == 0 and self.framework.survey_optional
+
+    @property
+    def all_parts_in(self) -> bool:
+        """The index is final: the assessment is appraised and the survey is in."""
+        return not self.provisional and self.survey_in
+
 
 class AreaResult(models.Model):
     """Stored totals of one area of one assessment."""
