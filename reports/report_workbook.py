@@ -423,7 +423,7 @@ def _ranking(ws, data: ReportData) -> None:
             6: fmt,
             9: "+0.00;-0.00;0.00",
             10: f"+{fmt};-{fmt};{fmt}",
-            **{column: POINTS_FORMAT for column in range(12, 17)},
+            **dict.fromkeys(range(12, 17), POINTS_FORMAT),
         },
     )
     _table(ws, 1, len(titles), last)
