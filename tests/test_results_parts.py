@@ -12,6 +12,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from reports.selectors import progress
+from scoring.access import reach
 from scoring.assessments.services import (
     SelfEntry,
     assessment_get_or_create,
@@ -323,7 +325,9 @@ def test_the_appraised_unit_without_survey_waits_for_it_unless_the_survey_is_opt
     assert "76,49" in summary and "Chỉ số và xếp loại được hiển thị khi" not in summary
 
 
-def test_scored_criteria_counts_agree_with_the_submission_check(client, officer, district, commune):
+def test_scored_criteria_counts_agree_with_the_submission_check(
+    client, officer, appraiser, district, commune
+):
     framework = framework_of(district, PAGE + [("3", 2, "bonus"), ("3.1", 2, "bonus")])
     assessment = assessment_get_or_create(unit=commune, framework=framework)
     scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("25"))})
@@ -334,6 +338,8 @@ def test_scored_criteria_counts_agree_with_the_submission_check(client, officer,
     assert unscored == [c.code for c in missing_self_scores(assessment)] == ["1.2", "3.1"]
     client.force_login(officer)
     assert "1 / 3" in summary_of(client, assessment)
+    row = next(r for r in progress(framework, reach(appraiser)).rows if r.assessment_id == assessment.pk)
+    assert (row.leaves_scored, row.leaves_applicable) == (1, 3)  # the office's progress board
 
     scores_apply_self(
         assessment=assessment,
