@@ -4,13 +4,15 @@ uncapped index, and the parts of the points, on worked figures (DESIGN §2, §2.
 Scores are written on the rows and the engine recomputes, as every service does after a change:
 these tests are about what the results count, not about who may enter what."""
 
+import csv
 import json
 from decimal import Decimal as D
-from io import StringIO
+from io import BytesIO, StringIO
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from openpyxl import load_workbook
 
 from reports.selectors import progress
 from scoring.access import reach
@@ -350,3 +352,36 @@ def test_scored_criteria_counts_agree_with_the_submission_check(
     assert missing_self_scores(assessment) == []
     assert not [p for p in submission_problems(assessment) if p.reason == "unscored"]
     assert "2 / 2" in summary_of(client, assessment)
+
+
+def test_dashboard_and_its_exports_show_the_parts(client, leader, district, commune):
+    framework = framework_of(district, OFFICE + [("3", 5, "bonus"), ("3.1", 5, "bonus")])
+    assessment = assessment_get_or_create(unit=commune, framework=framework)
+    put(assessment, "1.1", self_points=D("35"))
+    put(assessment, "1.2", self_points=D("15"), appraised_points=D("12"))
+    put(assessment, "2.1", appraised_points=D("30"))
+    put(assessment, "3.1", self_points=D("2.5"))
+    computed(assessment)
+    client.force_login(leader)
+    # 47 (self, appraised) + 0 (survey) + 30 (office) + 2.5 (bonus) − 0 = 79.5 of 100
+    html = client.get(reverse("reports:dashboard"), {"framework": framework.code}).content.decode()
+    table = html[html.index('id="ranking"') :]
+    for header in ("Tự đánh giá/thẩm định", "Điều tra xã hội học", "Cơ quan chấm", "Điểm thưởng", "Điểm trừ"):
+        assert header in table
+    assert "79,5 / 100" in table and ">47<" in table and ">2,5<" in table
+
+    response = client.get(reverse("reports:ranking_export", args=[framework.code, "csv"]))
+    header, line = list(csv.reader(StringIO(response.content.decode().lstrip("\ufeff"))))
+    assert header[11:] == [
+        "Tự đánh giá/thẩm định",
+        "Điều tra xã hội học",
+        "Cơ quan chấm",
+        "Điểm thưởng",
+        "Điểm trừ",
+    ]
+    assert (line[3], line[11:]) == ("79.50", ["47.00", "0.00", "30.00", "2.50", "0.00"])
+
+    response = client.get(reverse("reports:ranking_export", args=[framework.code, "xlsx"]))
+    sheet = load_workbook(BytesIO(response.content)).active
+    assert [c.value for c in sheet[4]][11:] == header[11:]
+    assert [D(str(c.value)) for c in sheet[5][11:]] == [D("47"), D("0"), D("30"), D("2.5"), D("0")]
