@@ -382,8 +382,14 @@ def _ranking(ws, data: ReportData) -> None:
         _("Change in points"),
         _("Change in index"),
         _("Places gained"),
+        # The parts of the points, whose total is "Points".
+        _("Self-assessed/appraised"),
+        _("Survey"),
+        _("Office-scored"),
+        _("Bonus"),
+        _("Penalty"),
     ]
-    _header(ws, 1, titles, [7, 12, 34, 10, 10, 10, 14, 11, 11, 11, 10])
+    _header(ws, 1, titles, [7, 12, 34, 10, 10, 10, 14, 11, 11, 11, 10, 12, 10, 10, 10, 10])
     yes = _("yes")
     for line in data.lines:
         ws.append(
@@ -399,6 +405,11 @@ def _ranking(ws, data: ReportData) -> None:
                 line.points_change,
                 line.index_change,
                 line.rank_change,
+                line.self_part_points,
+                line.survey_points,
+                line.office_points,
+                line.bonus_points,
+                line.penalty_points,
             ]
         )
     last = len(data.lines) + 1
@@ -406,7 +417,14 @@ def _ranking(ws, data: ReportData) -> None:
         ws,
         2,
         last,
-        {4: POINTS_FORMAT, 5: POINTS_FORMAT, 6: fmt, 9: "+0.00;-0.00;0.00", 10: f"+{fmt};-{fmt};{fmt}"},
+        {
+            4: POINTS_FORMAT,
+            5: POINTS_FORMAT,
+            6: fmt,
+            9: "+0.00;-0.00;0.00",
+            10: f"+{fmt};-{fmt};{fmt}",
+            **dict.fromkeys(range(12, 17), POINTS_FORMAT),
+        },
     )
     _table(ws, 1, len(titles), last)
     if data.lines:

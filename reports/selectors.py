@@ -471,6 +471,8 @@ class ProgressRow:
     submitted_at: object
     appraised_at: object
     deadline: object  # the unit's self-assessment deadline (its extension, or the framework's)
+    # The unit's own leaves (source self) scored of those applicable, as its page and the
+    # submission check count them.
     leaves_scored: int
     leaves_applicable: int
     self_points: Decimal | None = None
@@ -524,8 +526,8 @@ def progress(
             "submitted_at",
             "appraised_at",
             "self_deadline_extended_to",
-            "result__leaves_scored",
-            "result__leaves_applicable",
+            "result__self_leaves_scored",
+            "result__self_leaves_applicable",
         )
     )
     # Self-assessed leaves the office appraised: self points, appraised points, and the difference.
@@ -586,8 +588,8 @@ def progress(
             submitted_at=a["submitted_at"],
             appraised_at=a["appraised_at"],
             deadline=deadline,
-            leaves_scored=a["result__leaves_scored"] or 0,
-            leaves_applicable=a["result__leaves_applicable"] or 0,
+            leaves_scored=a["result__self_leaves_scored"] or 0,
+            leaves_applicable=a["result__self_leaves_applicable"] or 0,
             overdue=overdue,
         )
         proposals = na_open.get(a["id"])

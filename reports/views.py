@@ -221,6 +221,16 @@ def dashboard(request):
     return render(request, "reports/dashboard.html", context)
 
 
+def parts_header() -> list[str]:
+    """Headers of the parts of the points (self-assessed/appraised, survey, office, bonus, penalty)."""
+    return [_("Self-assessed/appraised"), _("Survey"), _("Office-scored"), _("Bonus"), _("Penalty")]
+
+
+def parts_of(row) -> list:
+    """The parts of a ranking line's points, in the order of parts_header() (their total is `points`)."""
+    return [row.self_part_points, row.survey_points, row.office_points, row.bonus_points, row.penalty_points]
+
+
 def _export_rows(framework: Framework, rows, ranked: int) -> tuple[list[str], list[list], int]:
     header = [
         _("Rank"),
@@ -234,6 +244,7 @@ def _export_rows(framework: Framework, rows, ranked: int) -> tuple[list[str], li
         _("Change in points"),
         _("Change in index"),
         _("Change in places"),
+        *parts_header(),
     ]
     places = framework.index_decimals
     lines = []
@@ -251,6 +262,7 @@ def _export_rows(framework: Framework, rows, ranked: int) -> tuple[list[str], li
                 row.points_change,
                 row.index_change,
                 rank_change_text(row.rank_change) if row.rank_change is not None else "",
+                *parts_of(row),
             ]
         )
     return header, lines, places
@@ -273,7 +285,8 @@ def ranking_export(request, code, fmt):
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(header)
-        decimals = {3: 2, 4: 2, 5: places, 8: 2, 9: places}  # column → decimals of its numbers
+        # column → decimals of its numbers (the parts close the row)
+        decimals = {3: 2, 4: 2, 5: places, 8: 2, 9: places, **{11 + i: 2 for i in range(5)}}
         for line in lines:
             writer.writerow(
                 [
@@ -299,11 +312,12 @@ def ranking_export(request, code, fmt):
             sheet.append(line)
         index_format = "0" + ("." + "0" * places if places else "")
         for row in sheet.iter_rows(min_row=5):
-            for i in (3, 4, 8):
+            for i in (3, 4, 8, 11, 12, 13, 14, 15):
                 row[i].number_format = "0.00"
             for i in (5, 9):
                 row[i].number_format = index_format
-        for letter, width in zip("ABCDEFGHIJK", (8, 12, 32, 9, 9, 9, 12, 10, 12, 12, 16), strict=True):
+        widths = (8, 12, 32, 9, 9, 9, 12, 10, 12, 12, 16, 12, 10, 10, 10, 10)
+        for letter, width in zip("ABCDEFGHIJKLMNOP", widths, strict=True):
             sheet.column_dimensions[letter].width = width
         buffer = io.BytesIO()
         workbook.save(buffer)

@@ -392,6 +392,20 @@ class AssessmentResult(models.Model):
     # Filled by the engine (set-based SQL); db_default so that rows it inserts need not name them.
     survey_points = models.DecimalField(**POINTS, default=Decimal("0"), db_default=Decimal("0"))
     office_points = models.DecimalField(**POINTS, default=Decimal("0"), db_default=Decimal("0"))
+    # The parts of the points (self_part + survey + office + bonus − penalty = points): the final
+    # points of the applicable score leaves of source self (appraised where present, else self).
+    self_part_points = models.DecimalField(**POINTS, default=Decimal("0"), db_default=Decimal("0"))
+    # The self-assessed part on its own (provisional figures before appraisal and survey):
+    # self_points over the max of the applicable self leaves, and that part's index.
+    self_max_points = models.DecimalField(**POINTS, default=Decimal("0"), db_default=Decimal("0"))
+    self_index = models.DecimalField(**INDEX, null=True)
+    # Leaves of each source (every kind) not applicable-marked, and how many of them have points.
+    self_leaves_applicable = models.PositiveIntegerField(default=0, db_default=0)
+    self_leaves_scored = models.PositiveIntegerField(default=0, db_default=0)
+    survey_leaves_applicable = models.PositiveIntegerField(default=0, db_default=0)
+    survey_leaves_scored = models.PositiveIntegerField(default=0, db_default=0)
+    office_leaves_applicable = models.PositiveIntegerField(default=0, db_default=0)
+    office_leaves_scored = models.PositiveIntegerField(default=0, db_default=0)
     score_points = models.DecimalField(**POINTS, default=Decimal("0"))
     bonus_points = models.DecimalField(**POINTS, default=Decimal("0"))
     penalty_points = models.DecimalField(**POINTS, default=Decimal("0"))
@@ -419,6 +433,19 @@ class AssessmentResult(models.Model):
 
     def __str__(self):
         return f"{self.assessment_id}: {self.index} #{self.rank}"
+
+    @property
+    def survey_in(self) -> bool:
+        """Every applicable survey leaf has its result; or, the survey being optional, none has one
+        (the unit is then indexed on its remaining applicable max)."""
+        if self.survey_leaves_scored == self.survey_leaves_applicable:
+            return True
+        return self.survey_leaves_scored == 0 and self.framework.survey_optional
+
+    @property
+    def all_parts_in(self) -> bool:
+        """The index is final: the assessment is appraised and the survey is in."""
+        return not self.provisional and self.survey_in
 
 
 class AreaResult(models.Model):

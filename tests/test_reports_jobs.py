@@ -155,7 +155,21 @@ def test_workbook_matches_the_ranking_and_hand_computed_figures(
         ("X1", D("75"), D("75"), 2),
         ("X3", D("60"), D("60"), 3),
     ]
-    assert ranking.freeze_panes == "C2" and ranking.auto_filter.ref == "A1:K4"
+    # The parts close each row (self-assessed/appraised, survey, office, bonus, penalty); all leaves
+    # here are self-sourced, so X1's part is its whole total: 40 + 5 (appraised) + 30 = 75.
+    assert [c.value for c in ranking[1]][11:16] == [
+        "Tự đánh giá/thẩm định",
+        "Điều tra xã hội học",
+        "Cơ quan chấm",
+        "Điểm thưởng",
+        "Điểm trừ",
+    ]
+    assert [(r[1], *map(_num, r[11:16])) for r in _rows(ranking)] == [
+        ("X2", D("50"), D("0"), D("0"), D("0"), D("0")),
+        ("X1", D("75"), D("0"), D("0"), D("0"), D("0")),
+        ("X3", D("60"), D("0"), D("0"), D("0"), D("0")),
+    ]
+    assert ranking.freeze_panes == "C2" and ranking.auto_filter.ref == "A1:P4"
     assert ranking["F2"].number_format == "0.00" and ranking["D2"].number_format == "0.00"
     assert ranking.print_title_rows == "$1:$1"
     assert ranking.page_setup.orientation == "landscape" and int(ranking.page_setup.paperSize) == 9

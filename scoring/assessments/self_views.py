@@ -260,7 +260,7 @@ def _max_mb() -> str:
 
 
 def _result(assessment: Assessment) -> AssessmentResult | None:
-    return AssessmentResult.objects.filter(assessment=assessment).first()
+    return AssessmentResult.objects.filter(assessment=assessment).select_related("framework").first()
 
 
 def _page_context(request, assessment: Assessment) -> dict:

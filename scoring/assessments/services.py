@@ -679,14 +679,25 @@ def _set_status(
     ).save()
 
 
-def missing_self_scores(assessment: Assessment) -> list[Criterion]:
-    """Self-assessed leaves that have neither points nor a not-applicable mark."""
-    return list(
-        Criterion.objects.filter(framework=assessment.framework, is_leaf=True, source=CriterionSource.SELF)
-        .exclude(scores__assessment=assessment, scores__not_applicable=True)
-        .exclude(scores__assessment=assessment, scores__self_points__isnull=False)
-        .order_by("order")
+def self_leaf_settled(score: Score | None) -> bool:
+    """The one definition of a "scored" self leaf, as the results count it (self_leaves_scored of
+    self_leaves_applicable) and as the submission checks it: not applicable (Score.is_not_applicable)
+    or with points (self-assessed, or appraised)."""
+    return score is not None and (
+        score.is_not_applicable or score.self_points is not None or score.appraised_points is not None
     )
+
+
+def missing_self_scores(assessment: Assessment) -> list[Criterion]:
+    """Self-assessed leaves that are not settled (self_leaf_settled): neither points nor not applicable."""
+    scores = {s.criterion_id: s for s in Score.objects.filter(assessment=assessment)}
+    return [
+        leaf
+        for leaf in Criterion.objects.filter(
+            framework=assessment.framework, is_leaf=True, source=CriterionSource.SELF
+        ).order_by("order")
+        if not self_leaf_settled(scores.get(leaf.pk))
+    ]
 
 
 @dataclass(frozen=True)
@@ -712,7 +723,7 @@ def submission_problems(assessment: Assessment) -> list[SubmissionProblem]:
     problems = []
     for leaf in leaves:
         score = scores.get(leaf.pk)
-        if score is None or (score.self_points is None and not score.not_applicable):
+        if score is None or not self_leaf_settled(score):
             problems.append(SubmissionProblem(leaf, "unscored"))
         elif (
             not score.not_applicable

@@ -10,8 +10,15 @@ Arithmetic is exact on SQLite and PostgreSQL alike: points (two decimals) are su
 hundredths, and the index is rounded half-up in integer arithmetic:
     index × 10^d = floor((2 · points · 100 · 10^d + max) / (2 · max))
 so 82.58 of 95.5 at 3 decimals is floor((2·8258·100·1000 + 9550) / 19100) = 86471 → 86.471.
-The rounded index is then clamped to 0–100 (a bonus never lifts it above 100, a penalty never below
-0); grade and rank follow the clamped index, points and the bonus itself stay unclamped.
+The rounded index is then clamped to 0–100 (a bonus never lifts it above 100 unless the framework
+is not capped, a penalty never below 0); grade and rank follow the clamped index, points and the
+bonus itself stay unclamped.
+
+A leaf is not applicable as Score.is_not_applicable says (the appraiser's decision, else the unit's
+proposal). Each result also stores its parts (the final points of the self, survey and office score
+leaves, bonus, penalty), the self-assessed part on its own (self points over the self-assessable
+max, and its index) and, per source, the leaves applicable and scored, so that pages show
+provisional figures without recomputing anything.
 
 scoring.results.reference holds the same rules in plain Decimal arithmetic; property-based tests require
 this module to agree with it.
@@ -29,12 +36,14 @@ from scoring.models import AreaResult, Assessment, AssessmentResult, Framework
 
 HUNDREDTHS = Decimal("0.01")
 
-# Per leaf: final points = appraised where present, else self; a not-applicable leaf leaves both
-# the numerator and the denominator. Values become integer hundredths so sums are exact everywhere.
-_LEAVES = """
+# Per leaf: final points = appraised where present, else self; a leaf is not applicable as the
+# appraiser decided (confirmed, imposed or refused) or, while undecided, as the unit proposed
+# (Score.is_not_applicable); a not-applicable leaf leaves both the numerator and the denominator.
+# Values become integer hundredths so sums are exact everywhere.
+_LEAF_ROWS = """
     SELECT a.id AS assessment_id, c.area_id AS area_id, c.kind AS kind, c.source AS source,
            CAST(ROUND(c.max_points * 100) AS INTEGER) AS max_c,
-           CASE WHEN COALESCE(s.appraised_not_applicable, s.not_applicable) THEN 1 ELSE 0 END AS na,
+           CASE WHEN COALESCE(s.appraised_not_applicable, s.not_applicable) THEN 1 ELSE 0 END AS na0,
            CAST(ROUND(COALESCE(s.appraised_points, s.self_points) * 100) AS INTEGER) AS final_c,
            CAST(ROUND(s.self_points * 100) AS INTEGER) AS self_c,
            CASE WHEN s.appraised_points IS NOT NULL OR s.self_points IS NOT NULL THEN 1 ELSE 0 END AS scored
@@ -44,14 +53,42 @@ _LEAVES = """
     WHERE a.framework_id = %s {only}
 """
 
-_SUMS = """
+# With an optional survey, a unit none of whose applicable survey leaves is scored ("no survey
+# result at all") leaves its survey leaves out too: it is indexed on its remaining applicable max.
+# `na` is the final "leaves the sums" flag; `na0` the not-applicable decision alone.
+_LEAVES = """
+    SELECT l1.*, CASE WHEN l1.na0 = 1 OR ({optional} = 1 AND l1.source = 'survey' AND l1.survey_any = 0)
+                      THEN 1 ELSE 0 END AS na
+    FROM (SELECT l0.*,
+                 MAX(CASE WHEN l0.source = 'survey' AND l0.na0 = 0 THEN l0.scored ELSE 0 END)
+                     OVER (PARTITION BY l0.assessment_id) AS survey_any
+          FROM ({rows}) l0) l1
+"""
+
+
+def _part(source: str, what: str = "COALESCE(final_c, 0)") -> str:
+    return f"SUM(CASE WHEN kind = 'score' AND source = '{source}' AND na = 0 THEN {what} ELSE 0 END)"
+
+
+_SUMS = f"""
     SUM(CASE WHEN kind = 'score' AND na = 0 THEN COALESCE(final_c, 0) ELSE 0 END) AS score_c,
     SUM(CASE WHEN kind = 'score' AND na = 0 THEN max_c ELSE 0 END) AS max_c,
-    SUM(CASE WHEN kind = 'score' AND source = 'self' AND na = 0 THEN COALESCE(self_c, 0) ELSE 0 END) AS self_c,
+    {_part("self", "COALESCE(self_c, 0)")} AS self_c,
+    {_part("self")} AS self_part_c,
+    {_part("survey")} AS survey_c,
+    {_part("office")} AS office_c,
+    {_part("self", "max_c")} AS self_max_c,
+    {_part("self", "CASE WHEN self_c IS NOT NULL THEN 1 ELSE 0 END")} AS self_entered,
     SUM(CASE WHEN kind = 'bonus' AND na = 0 THEN COALESCE(final_c, 0) ELSE 0 END) AS bonus_c,
     SUM(CASE WHEN kind = 'penalty' AND na = 0 THEN COALESCE(final_c, 0) ELSE 0 END) AS penalty_c,
     SUM(CASE WHEN kind = 'score' AND na = 0 THEN 1 ELSE 0 END) AS applicable,
-    SUM(CASE WHEN kind = 'score' AND na = 0 THEN scored ELSE 0 END) AS scored
+    SUM(CASE WHEN kind = 'score' AND na = 0 THEN scored ELSE 0 END) AS scored,
+    SUM(CASE WHEN source = 'self' AND na0 = 0 THEN 1 ELSE 0 END) AS self_applicable,
+    SUM(CASE WHEN source = 'self' AND na0 = 0 THEN scored ELSE 0 END) AS self_scored,
+    SUM(CASE WHEN source = 'survey' AND na0 = 0 THEN 1 ELSE 0 END) AS survey_applicable,
+    SUM(CASE WHEN source = 'survey' AND na0 = 0 THEN scored ELSE 0 END) AS survey_scored,
+    SUM(CASE WHEN source = 'office' AND na0 = 0 THEN 1 ELSE 0 END) AS office_applicable,
+    SUM(CASE WHEN source = 'office' AND na0 = 0 THEN scored ELSE 0 END) AS office_scored
 """
 
 
@@ -65,9 +102,11 @@ def _scaled_index(points_c: str, max_c: str, scale: int) -> str:
     )
 
 
-def _clamped(scaled_sql: str, scale: int) -> str:
-    """SQL clamping an index × 10^d to 0 … 100: a bonus never lifts it above 100, a penalty never
-    below 0 (points and the bonus itself stay unclamped)."""
+def _clamped(scaled_sql: str, scale: int, capped: bool = True) -> str:
+    """SQL clamping an index × 10^d to 0 … 100: a bonus never lifts it above 100 (unless the
+    framework is not capped), a penalty never below 0 (points and the bonus stay unclamped)."""
+    if not capped:
+        return f"(CASE WHEN {scaled_sql} < 0 THEN 0 ELSE {scaled_sql} END)"
     top = 100 * scale
     return f"(CASE WHEN {scaled_sql} > {top} THEN {top} WHEN {scaled_sql} < 0 THEN 0 ELSE {scaled_sql} END)"
 
@@ -101,7 +140,7 @@ def results_recompute(framework: Framework, assessment_ids: Collection[int] | No
     decimals = int(framework.index_decimals)
     scale = 10**decimals
     only, only_params = _only(assessment_ids)
-    leaves = _LEAVES.format(only=only)
+    leaves = _LEAVES.format(rows=_LEAF_ROWS.format(only=only), optional=1 if framework.survey_optional else 0)
     base_params = [framework.pk, *only_params]
 
     with connection.cursor() as cursor:
@@ -126,8 +165,12 @@ def results_recompute(framework: Framework, assessment_ids: Collection[int] | No
         # Assessment results: totals, index and grade.
         points_c = "(t.score_c + t.bonus_c - t.penalty_c)"
         index_scaled = (
-            f"(CASE WHEN t.scored > 0 THEN {_clamped(_scaled_index(points_c, 't.max_c', scale), scale)} END)"
+            f"(CASE WHEN t.scored > 0 THEN "
+            f"{_clamped(_scaled_index(points_c, 't.max_c', scale), scale, framework.index_capped)} END)"
         )
+        # The self-assessed part alone (item of the provisional figures): self points over the
+        # self-assessable max, no index until some self leaf has self points.
+        self_index = f"(CASE WHEN t.self_entered > 0 THEN {_clamped(_scaled_index('t.self_c', 't.self_max_c', scale), scale)} END)"
         # Grade: the band with the highest minimum at or below the rounded index (compared ×10^4).
         grade = (
             "(SELECT b.name FROM scoring_gradeband b WHERE b.framework_id = %s "
@@ -138,13 +181,21 @@ def results_recompute(framework: Framework, assessment_ids: Collection[int] | No
             f"""
             INSERT INTO scoring_assessmentresult (assessment_id, framework_id, self_points, score_points,
                 bonus_points, penalty_points, points, max_points, "index", grade, "rank", provisional,
-                leaves_applicable, leaves_scored, computed_at)
+                leaves_applicable, leaves_scored, computed_at,
+                self_part_points, survey_points, office_points, self_max_points, self_index,
+                self_leaves_applicable, self_leaves_scored, survey_leaves_applicable, survey_leaves_scored,
+                office_leaves_applicable, office_leaves_scored)
             SELECT t.assessment_id, %s, {_as_decimal("t.self_c", 100)}, {_as_decimal("t.score_c", 100)},
                    {_as_decimal("t.bonus_c", 100)}, {_as_decimal("t.penalty_c", 100)},
                    {_as_decimal(points_c, 100)}, {_as_decimal("t.max_c", 100)},
                    {_as_decimal(index_scaled, scale)}, COALESCE({grade}, ''), NULL,
                    (a.status NOT IN ('appraised', 'published')),
-                   t.applicable, t.scored, CURRENT_TIMESTAMP
+                   t.applicable, t.scored, CURRENT_TIMESTAMP,
+                   {_as_decimal("t.self_part_c", 100)}, {_as_decimal("t.survey_c", 100)},
+                   {_as_decimal("t.office_c", 100)}, {_as_decimal("t.self_max_c", 100)},
+                   {_as_decimal(self_index, scale)},
+                   t.self_applicable, t.self_scored, t.survey_applicable, t.survey_scored,
+                   t.office_applicable, t.office_scored
             FROM (SELECT assessment_id, {_SUMS} FROM ({leaves}) l GROUP BY assessment_id) t
             JOIN scoring_assessment a ON a.id = t.assessment_id
             WHERE 1 = 1
@@ -154,7 +205,16 @@ def results_recompute(framework: Framework, assessment_ids: Collection[int] | No
                 points = excluded.points, max_points = excluded.max_points, "index" = excluded."index",
                 grade = excluded.grade, provisional = excluded.provisional,
                 leaves_applicable = excluded.leaves_applicable, leaves_scored = excluded.leaves_scored,
-                computed_at = excluded.computed_at
+                computed_at = excluded.computed_at,
+                self_part_points = excluded.self_part_points, survey_points = excluded.survey_points,
+                office_points = excluded.office_points, self_max_points = excluded.self_max_points,
+                self_index = excluded.self_index,
+                self_leaves_applicable = excluded.self_leaves_applicable,
+                self_leaves_scored = excluded.self_leaves_scored,
+                survey_leaves_applicable = excluded.survey_leaves_applicable,
+                survey_leaves_scored = excluded.survey_leaves_scored,
+                office_leaves_applicable = excluded.office_leaves_applicable,
+                office_leaves_scored = excluded.office_leaves_scored
             """,
             [framework.pk, framework.pk, *base_params],
         )

@@ -7,12 +7,23 @@ No Django, no SQL: a framework is a list of leaves, an assessment a mapping of l
 The rules:
 - The final points of a leaf are its appraised points where present, else its self points (for a
   provisional and an appraised assessment alike; the status only marks the result provisional).
-- A leaf marked not applicable leaves both the numerator and the denominator (bonus and penalty
-  leaves too). An applicable leaf not yet scored counts 0.
+  Leaves of every source (self, survey, office) count alike by their final points.
+- A leaf is not applicable as the appraiser decided (confirmed or imposed: yes; refused: no) or,
+  while the appraiser has not decided, as the unit proposed. A not-applicable leaf leaves both the
+  numerator and the denominator (bonus and penalty leaves too). An applicable leaf not yet scored
+  counts 0.
+- With an optional survey, a unit none of whose applicable survey leaves is scored leaves its
+  survey leaves out as well: it is indexed on its remaining applicable max.
 - Points = points of the applicable score leaves + bonus points − penalty points; the max is the
   sum of the max points of the applicable score leaves (bonus and penalty never count in it).
 - Index = points ÷ max × 100, rounded half-up to the framework's decimals, then clamped to
   0 … cap (100 unless the framework allows more). Points and bonus are reported unclamped.
+- Parts: the final points of the applicable score leaves of each source (self, survey, office),
+  bonus and penalty; self + survey + office + bonus − penalty = points.
+- The self-assessed part on its own: the self points of the applicable self score leaves over
+  their max, and that part's index (no index until one of them has self points).
+- Per source, counts of the leaves (every kind) that are not applicable-marked and of those
+  scored (self or appraised points).
 - Grade: the band with the highest minimum at or below the (rounded, clamped) index.
 - Rank: by that index, highest first; equal indices share a rank and the next is skipped (1, 2, 2, 4).
 - Areas (of kind score): their points are the points of their applicable score leaves over the max
@@ -40,7 +51,7 @@ class Leaf:
     area: str  # code of the area (depth-0 node) the leaf belongs to
     max_points: Decimal
     kind: str = "score"  # score | bonus | penalty
-    source: str = "self"  # self | survey
+    source: str = "self"  # self | survey | office
 
 
 @dataclass(frozen=True)
@@ -56,13 +67,21 @@ class Framework:
     decimals: int = 2
     bands: tuple[Band, ...] = ()
     index_cap: Decimal | None = HUNDRED  # None: the index may exceed 100 (`--index-cap none`)
+    survey_optional: bool = False  # `--survey optional`
 
 
 @dataclass(frozen=True)
 class LeafScore:
     self_points: Decimal | None = None
     appraised_points: Decimal | None = None
-    not_applicable: bool = False
+    not_applicable: bool = False  # the unit's proposal
+    appraised_not_applicable: bool | None = None  # the appraiser's decision; None: undecided
+
+    @property
+    def is_not_applicable(self) -> bool:
+        if self.appraised_not_applicable is not None:
+            return self.appraised_not_applicable
+        return self.not_applicable
 
     @property
     def final(self) -> Decimal | None:
@@ -98,6 +117,17 @@ class UnitFigures:
     provisional: bool
     leaves_applicable: int
     leaves_scored: int
+    self_part_points: Decimal = ZERO
+    survey_points: Decimal = ZERO
+    office_points: Decimal = ZERO
+    self_max_points: Decimal = ZERO
+    self_index: Decimal | None = None
+    self_leaves_applicable: int = 0
+    self_leaves_scored: int = 0
+    survey_leaves_applicable: int = 0
+    survey_leaves_scored: int = 0
+    office_leaves_applicable: int = 0
+    office_leaves_scored: int = 0
     rank: int | None = None
     areas: dict[str, AreaFigures] = field(default_factory=dict)
 
@@ -150,6 +180,15 @@ def _area(leaves: list[tuple[Leaf, LeafScore]], decimals: int, cap: Decimal | No
     )
 
 
+SOURCES = ("self", "survey", "office")
+
+
+def _counts(leaves: list[tuple[Leaf, LeafScore]], source: str) -> tuple[int, int]:
+    """How many of the leaves are of that source, and how many of those have points."""
+    mine = [s for leaf, s in leaves if leaf.source == source]
+    return len(mine), sum(1 for s in mine if s.final is not None)
+
+
 def compute(framework: Framework, assessments: Iterable[Assessment]) -> dict[object, UnitFigures]:
     """The results of every assessment of one framework, ranked among each other."""
     d, cap = framework.decimals, framework.index_cap
@@ -157,8 +196,20 @@ def compute(framework: Framework, assessments: Iterable[Assessment]) -> dict[obj
     out: dict[object, UnitFigures] = {}
     for assessment in assessments:
         sheet = [(leaf, assessment.scores.get(leaf.code, LeafScore())) for leaf in framework.leaves]
-        applicable = [(leaf, s) for leaf, s in sheet if not s.not_applicable]
+        decided = [(leaf, s) for leaf, s in sheet if not s.is_not_applicable]
+        no_survey = not any(leaf.source == "survey" and s.final is not None for leaf, s in decided)
+        applicable = [
+            (leaf, s)
+            for leaf, s in decided
+            if not (framework.survey_optional and no_survey and leaf.source == "survey")
+        ]
         score = [(leaf, s) for leaf, s in applicable if leaf.kind == "score"]
+        own = [(leaf, s) for leaf, s in score if leaf.source == "self"]
+        own_entered = [s.self_points for _, s in own if s.self_points is not None]
+        own_max = _sum(leaf.max_points for leaf, _ in own)
+        own_points = _sum(own_entered)
+
+        self_counts, survey_counts, office_counts = (_counts(decided, source) for source in SOURCES)
         score_points = _sum(s.final for _, s in score)
         bonus = _sum(s.final for leaf, s in applicable if leaf.kind == "bonus")
         penalty = _sum(s.final for leaf, s in applicable if leaf.kind == "penalty")
@@ -167,7 +218,7 @@ def compute(framework: Framework, assessments: Iterable[Assessment]) -> dict[obj
         points = score_points + bonus - penalty
         index = index_of(points, max_points, d, cap) if scored else None
         out[assessment.key] = UnitFigures(
-            self_points=_sum(s.self_points for leaf, s in score if leaf.source == "self"),
+            self_points=own_points,
             score_points=score_points,
             bonus_points=bonus,
             penalty_points=penalty,
@@ -178,6 +229,17 @@ def compute(framework: Framework, assessments: Iterable[Assessment]) -> dict[obj
             provisional=assessment.status not in FINAL_STATUSES,
             leaves_applicable=len(score),
             leaves_scored=scored,
+            self_part_points=_sum(s.final for _, s in own),
+            survey_points=_sum(s.final for leaf, s in score if leaf.source == "survey"),
+            office_points=_sum(s.final for leaf, s in score if leaf.source == "office"),
+            self_max_points=own_max,
+            self_index=index_of(own_points, own_max, d) if own_entered else None,
+            self_leaves_applicable=self_counts[0],
+            self_leaves_scored=self_counts[1],
+            survey_leaves_applicable=survey_counts[0],
+            survey_leaves_scored=survey_counts[1],
+            office_leaves_applicable=office_counts[0],
+            office_leaves_scored=office_counts[1],
             areas={
                 area: _area([(leaf, s) for leaf, s in score if leaf.area == area], d, cap)
                 for area in score_areas

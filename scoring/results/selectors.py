@@ -48,9 +48,14 @@ class RankingLine:
     index: Decimal | None
     grade: str
     provisional: bool
-    self_points: Decimal
+    self_points: Decimal  # the self-assessed points of the self part (before appraisal)
     bonus_points: Decimal
     penalty_points: Decimal
+    # The parts of `points`: final points of the self (appraised where present), survey and office
+    # score leaves; self_part + survey + office + bonus − penalty = points.
+    self_part_points: Decimal
+    survey_points: Decimal
+    office_points: Decimal
     # Year on year (the previous year's own result, or the unit's predecessors' pooled).
     previous_points: Decimal | None
     previous_index: Decimal | None
@@ -118,6 +123,9 @@ _LINE_FIELDS = (
     "points_change",
     "index_change",
     "rank_change",
+    "self_part_points",
+    "survey_points",
+    "office_points",
 )
 
 
@@ -169,6 +177,9 @@ def ranking(framework: Framework, *, units: QuerySet[Unit] | None = None, with_a
         points_change,
         index_change,
         rank_change,
+        self_part_points,
+        survey_points,
+        office_points,
     ) in results.order_by(F("rank").asc(nulls_last=True), "assessment__unit__code").values_list(
         *_LINE_FIELDS
     ):
@@ -194,6 +205,9 @@ def ranking(framework: Framework, *, units: QuerySet[Unit] | None = None, with_a
                 points_change=points_change,
                 index_change=published(index_change),
                 rank_change=rank_change,
+                self_part_points=self_part_points,
+                survey_points=survey_points,
+                office_points=office_points,
                 areas=areas.get(assessment_id, []),
             )
         )

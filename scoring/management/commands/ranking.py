@@ -50,6 +50,13 @@ def ranking_as_dicts(framework: Framework) -> list[dict]:
                 "bonus_points": _dec(line.bonus_points),
                 "penalty_points": _dec(line.penalty_points),
                 "status": line.status,
+                "parts": {
+                    "self": _dec(line.self_part_points),
+                    "survey": _dec(line.survey_points),
+                    "office": _dec(line.office_points),
+                    "bonus": _dec(line.bonus_points),
+                    "penalty": _dec(line.penalty_points),
+                },
             }
         )
     return items
