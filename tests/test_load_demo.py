@@ -1,6 +1,9 @@
 """`manage.py load_demo`: idempotent, users for every role of DESIGN §5, a published first year
-with final results, an open second year with a year-on-year change through a merger."""
+with final results, an open second year on the realistic sets (scoring rules, mixed sources, official
+codes, raw figures, not-applicable decisions, survey percentages) with a year-on-year change through
+a merger, and one commune's result worked out by hand."""
 
+import json
 from decimal import ROUND_HALF_UP, Decimal
 from io import StringIO
 
@@ -10,11 +13,13 @@ from django.core.management import call_command
 from django.db import transaction
 
 from parindex.audit.models import AuditEntry
+from scoring.frameworks.rules import parse_rule
 from scoring.models import (
     Assessment,
     AssessmentResult,
     AssessmentStatus,
     Criterion,
+    CriterionSource,
     Framework,
     FrameworkStatus,
     GradeBand,
@@ -24,6 +29,7 @@ from scoring.models import (
 from units.models import Membership, Role, Unit
 
 CENT = Decimal("0.01")
+D = Decimal
 FIRST_YEAR = ["DEMO-XA-2024", "DEMO-PB-2024"]
 SECOND_YEAR = ["DEMO-XA-2025", "DEMO-PB-2025"]
 MODELS = [
@@ -166,16 +172,96 @@ def test_second_year_is_open_and_under_way(demo):
         framework = Framework.objects.get(code=code)
         assert framework.status == FrameworkStatus.OPEN
         statuses = list(framework.assessments.values_list("status", flat=True))
-        assert AssessmentStatus.APPRAISED not in statuses
         assert statuses.count(AssessmentStatus.RETURNED) == 1
-        assert statuses.count(AssessmentStatus.SUBMITTED) >= len(statuses) // 2 - 1
+        assert statuses.count(AssessmentStatus.APPRAISED) >= 2
+        assert statuses.count(AssessmentStatus.SUBMITTED) >= 2
         assert AssessmentStatus.DRAFT in statuses
-        assert all(r.provisional for r in AssessmentResult.objects.filter(framework=framework))
+        # Final results for the appraised units only.
+        for result in AssessmentResult.objects.filter(framework=framework).select_related("assessment"):
+            assert result.provisional == (result.assessment.status != AssessmentStatus.APPRAISED)
     commune = Framework.objects.get(code="DEMO-XA-2025")
     units = set(commune.assessments.values_list("unit__code", flat=True))
     assert "X13" in units and not units & {"X11", "X12"}
     returned = commune.assessments.get(status=AssessmentStatus.RETURNED)
     assert returned.return_message and returned.scores.exclude(explanation_request="").exists()
+
+
+def test_second_year_uses_the_realistic_sets_with_rules_sources_and_official_codes(demo):
+    commune = Framework.objects.get(code="DEMO-XA-2025")
+    leaves = {c.code: c for c in commune.criteria.filter(is_leaf=True)}
+    assert leaves["1.1.2"].rule == "bands:100=1;80=0,5;0=0"
+    assert leaves["1.2"].rule == "deduct:0,25" and leaves["1.4"].rule == "percent"
+    assert leaves["1.6"].source == CriterionSource.SURVEY  # a survey criterion inside an area
+    assert leaves["1.6"].parent.code == leaves["1.4"].parent.code == "1"
+    assert leaves["1.4"].source == CriterionSource.SELF
+    assert leaves["3.4"].source == CriterionSource.OFFICE and leaves["3.4"].rule.startswith("bands:")
+    rule_kinds = {parse_rule(c.rule).kind for c in leaves.values()}
+    assert rule_kinds == {"points", "steps", "yesno", "percent", "bands", "deduct"}
+    assert sum(c.max_points for c in leaves.values() if c.kind == "score") == 100
+    assert {c.kind for c in leaves.values()} == {"score", "bonus", "penalty"}
+    # The 2024 set is the plain one: no rules, no office leaves.
+    plain = Criterion.objects.filter(framework__code="DEMO-XA-2024", is_leaf=True)
+    assert set(plain.values_list("rule", flat=True)) == {""}
+    assert not plain.filter(source=CriterionSource.OFFICE).exists()
+
+    department = Framework.objects.get(code="DEMO-PB-2025")
+    criteria = {c.code: c for c in department.criteria.select_related("parent")}
+    assert criteria["I"].parent is None and criteria["1"].parent.code == "I"
+    assert criteria["a1"].parent.code == "1" and criteria["a12"].parent.code == "12"
+    # Order as in the file: I, 1, a1, b1, 2, …
+    assert list(department.criteria.order_by("order").values_list("code", flat=True)[:5]) == [
+        "I",
+        "1",
+        "a1",
+        "b1",
+        "2",
+    ]
+
+
+def test_second_year_figures_are_entered_as_the_rules_want(demo):
+    scores = Score.objects.filter(assessment__framework__code__in=SECOND_YEAR).select_related(
+        "criterion", "assessment"
+    )
+    raw_leaves = by_raw = 0
+    for score in scores:
+        rule = parse_rule(score.criterion.rule)
+        if score.self_points is not None:
+            if rule.takes_raw:
+                raw_leaves += 1
+                # Entered as a raw figure; the points are the rule's.
+                assert score.self_raw, score.criterion.code
+                assert score.self_points == rule.points(score.self_raw, score.criterion.max_points)
+                by_raw += "/" in score.self_raw or "," in score.self_raw
+            else:
+                assert score.self_raw == ""
+                assert rule.points_problem(score.self_points, score.criterion.max_points) is None
+        if score.appraised_raw:
+            assert score.appraised_points == rule.points(score.appraised_raw, score.criterion.max_points)
+    assert raw_leaves > 100 and by_raw > 10  # fractions and decimal commas among them
+    # Not-applicable proposals carry the unit's reason; the appraiser confirmed some, refused one
+    # (then scored it, with a reason) and left some open in submitted assessments.
+    proposals = scores.filter(not_applicable=True)
+    assert proposals.exists() and not proposals.filter(not_applicable_reason="").exists()
+    assert proposals.filter(appraised_not_applicable=True).exists()
+    refused = proposals.get(appraised_not_applicable=False)
+    assert refused.appraisal_reason and refused.appraised_points is not None
+    open_ones = proposals.filter(appraised_not_applicable__isnull=True)
+    assert open_ones.filter(assessment__status=AssessmentStatus.SUBMITTED).exists()
+    # Appraised units: every office leaf scored by the office, the survey entered as percentages
+    # with the sample size; no office or survey figure anywhere else.
+    appraised = scores.filter(assessment__status=AssessmentStatus.APPRAISED)
+    office = scores.filter(criterion__source=CriterionSource.OFFICE)
+    assert office.exists() and not office.filter(appraised_points__isnull=True).exists()
+    assert set(office.values_list("assessment__status", flat=True)) == {AssessmentStatus.APPRAISED}
+    survey = appraised.filter(criterion__source=CriterionSource.SURVEY)
+    assert survey.count() == 3 * 8 + 2 * 4  # 3 communes × 8 survey leaves, 2 departments × 4
+    assert not survey.filter(survey_sample__isnull=True).exists()
+    assert (
+        not scores.filter(criterion__source=CriterionSource.SURVEY)
+        .exclude(assessment__status=AssessmentStatus.APPRAISED)
+        .exists()
+    )
+    assert AuditEntry.objects.filter(action="not_applicable_decision", via=Via.COMMAND).exists()
 
 
 def test_year_on_year_change_of_the_merged_commune_follows_its_predecessors(demo):
@@ -242,3 +328,180 @@ def test_load_demo_sends_no_email_but_the_workflow_still_does(django_capture_on_
     with django_capture_on_commit_callbacks(execute=True):
         assessment_return(assessment=submitted, message="Đề nghị giải trình", actor=None)
     assert len(mailoutbox) == 1 and submitted.unit.name in mailoutbox[0].body
+
+
+# --- one unit worked by hand ----------------------------------------------------------------------
+# Xã An Bình (X02) in DEMO-XA-2025 (framework-commune-2025.csv), appraised and surveyed. Each leaf:
+# rule and max, what was entered (unit → appraiser), and the points by DESIGN §2.1, half-up to two
+# decimals. "→" is the appraiser's figure where it replaced the unit's.
+WORKED_POINTS = {
+    # Area 1, max 10
+    "1.1.1": D("1"),  # steps:0;0,5;1, max 1: 1 (a listed value)
+    "1.1.2": D("0.5"),  # bands:100=1;80=0,5;0=0, max 1: 92 % → highest threshold ≤ 92 is 80 → 0,5
+    "1.2": D("0.75"),  # deduct:0,25, max 1: 1 late report → 1 − 0,25 × 1 = 0,75
+    "1.3": D("1"),  # yesno, max 1: có → 1
+    "1.4": D("1.91"),  # percent, max 2: 191/200 = 95,5 % → 2 × 95,5 ÷ 100 = 1,91
+    "1.5": D("0"),  # yesno, max 1: không → 0
+    "1.6": D("2.55"),  # survey, max 3: 85 % → 3 × 85 ÷ 100 = 2,55
+    # Area 2, max 8 − 2 (2.1 not applicable) = 6
+    "2.1": None,  # percent, max 2: proposed not applicable with a reason, confirmed → leaves the sums
+    "2.2": D("1"),  # steps:0;0,5;1;1,5, max 1,5: 1
+    "2.3": D("1.5"),  # yesno, max 1,5: có → 1,5
+    "2.4": D("0.75"),  # points, max 1: 0,75
+    "2.5": D("1.57"),  # survey, max 2: 78,25 % → 2 × 78,25 ÷ 100 = 1,565 → 1,57 (half-up)
+    # Area 3, max 16
+    "3.1.1": D("1"),  # yesno, max 1: có → 1
+    "3.1.2": D("0.96"),  # percent, max 1: 95,5 → 0,955 → 0,96 (half-up)
+    "3.2.1": D("1.5"),  # bands:100=2;95=1,5;90=1;0=0, max 2: unit 100 (→ 2), appraiser 96,4 → 1,5
+    "3.2.2": D("0.5"),  # percent, max 1: proposed N/A, refused; appraiser 1/2 = 50 % → 0,5
+    "3.2.3": D("0.75"),  # deduct:0,25, max 1: unit 0 (→ 1), appraiser 1 file → 1 − 0,25 = 0,75
+    "3.3": D("1.92"),  # percent, max 2: 48/50 = 96 % → 1,92
+    "3.4": D("2"),  # office, bands:90=3;80=2;70=1;0=0, max 3: 86,5 → threshold 80 → 2
+    "3.5": D("4.56"),  # survey, max 5: 91,2 % → 5 × 91,2 ÷ 100 = 4,56
+    # Area 4, max 8
+    "4.1": D("2"),  # yesno, max 2: có → 2
+    "4.2": D("2"),  # steps:0;1;2: 2
+    "4.3": D("1.5"),  # points, max 2: 1,5
+    "4.4": D("1.6"),  # survey, max 2: 80 % → 1,6
+    # Area 5, max 14
+    "5.1": D("2"),  # yesno, max 2: có → 2
+    "5.2": D("2"),  # steps:0;1;2: 2
+    "5.3": D("1.84"),  # percent, max 2: 23/25 = 92 % → 1,84
+    "5.4": D("1"),  # bands:100=2;80=1;0=0, max 2: 85 → threshold 80 → 1
+    "5.5": D("2"),  # deduct:1, max 2: 0 occurrences → 2
+    "5.6": D("3.35"),  # survey, max 4: 83,7 % → 3,348 → 3,35
+    # Area 6, max 8
+    "6.1": D("2.75"),  # points, max 3: 2,75
+    "6.2": D("1.75"),  # percent, max 2: 87,6 → 1,752 → 1,75
+    "6.3": D("1"),  # yesno, max 1: có → 1
+    "6.4": D("1.5"),  # office, deduct:0,5, max 2: 1 finding → 2 − 0,5 = 1,5
+    # Area 7, max 16
+    "7.1.1": D("1.96"),  # percent, max 2: 97,8% → 1,956 → 1,96
+    "7.1.2": D("2"),  # yesno, max 2: có → 2
+    "7.2.1": D("2"),  # bands:80=3;60=2;40=1;0=0, max 3: 64,2 → threshold 60 → 2
+    "7.2.2": D("2.36"),  # office, percent, max 3: 78,5 → 2,355 → 2,36 (half-up)
+    "7.3": D("0.7"),  # percent, max 2: 35 → 0,7
+    "7.4": D("2.9"),  # survey, max 4: 72,4 % → 2,896 → 2,90
+    # Area 8, max 20
+    "8.1": D("5.32"),  # survey, max 6: 88,6 % → 5,316 → 5,32
+    "8.2": D("3.45"),  # survey, max 4: 86,25 % → 3,45
+    "8.3": D("2"),  # office, bands:100=3;90=2;0=0, max 3: 96,8 → threshold 90 → 2
+    "8.4": D("3"),  # yesno, max 3: có → 3
+    "8.5": D("3.4"),  # percent, max 4: 17/20 = 85 % → 3,4
+    # Bonus (cap 3)
+    "9.1": D("1"),  # yesno, max 1: có → 1
+    "9.2": D("0"),  # steps:0;1;2: 0
+    # Penalty (cap 4), scored by the office
+    "10.1": D("0"),  # office, yesno, max 2: không → 0
+    "10.2": D("0.5"),  # office, points, max 2: 0,5 (one late report)
+}
+# Raw figures as stored: (the unit's, the appraiser's) for some leaves worked above from a figure;
+# a figure the appraiser accepted is stored as appraised too.
+WORKED_RAW = {
+    "1.1.2": ("92", "92"),
+    "1.2": ("1", "1"),
+    "1.4": ("191/200", "191/200"),
+    "3.2.1": ("100", "96,4"),
+    "3.2.2": ("", "1/2"),
+    "3.2.3": ("0", "1"),
+    "3.4": ("", "86,5"),
+    "7.1.1": ("97,8%", "97,8%"),
+    "7.2.2": ("", "78,5"),
+}
+# Sums by hand, by area (points / applicable max):
+#   1: 1 + 0,5 + 0,75 + 1 + 1,91 + 0 + 2,55                 =  7,71 / 10
+#   2: 1 + 1,5 + 0,75 + 1,57                                 =  4,82 /  6  (2.1 out: 8 − 2)
+#   3: 1 + 0,96 + 1,5 + 0,5 + 0,75 + 1,92 + 2 + 4,56         = 13,19 / 16
+#   4: 2 + 2 + 1,5 + 1,6                                     =  7,10 /  8
+#   5: 2 + 2 + 1,84 + 1 + 2 + 3,35                           = 12,19 / 14
+#   6: 2,75 + 1,75 + 1 + 1,5                                 =  7,00 /  8
+#   7: 1,96 + 2 + 2 + 2,36 + 0,7 + 2,90                      = 11,92 / 16
+#   8: 5,32 + 3,45 + 2 + 3 + 3,4                             = 17,17 / 20
+#   score points 7,71 + 4,82 + 13,19 + 7,10 + 12,19 + 7,00 + 11,92 + 17,17 = 81,10 of 98
+# By source (score leaves):
+#   survey: 2,55 + 1,57 + 4,56 + 1,6 + 3,35 + 2,90 + 5,32 + 3,45 = 25,30
+#   office: 2 (3.4) + 1,5 (6.4) + 2,36 (7.2.2) + 2 (8.3)       =  7,86
+#   self (final, appraised where appraised): 81,10 − 25,30 − 7,86 = 47,94
+# Bonus 1 + 0 = 1 (within its cap 3); penalty 0 + 0,5 = 0,5 (within its cap 4).
+# Total points = 81,10 + 1 − 0,5 = 81,60; applicable max = 100 − 2 (2.1) = 98
+# Index = 81,60 ÷ 98 × 100 = 83,265… → 83,27 (two decimals) → "Tốt" (80 ≤ index < 90).
+# The unit's own self-assessed part: 47,94 with its own 2 (3.2.1), 0 (3.2.2, proposed N/A) and
+# 1 (3.2.3) instead of 1,5, 0,5 and 0,75: 47,94 + 0,5 − 0,5 + 0,25 = 48,19 of 59 − 2 = 57.
+WORKED_AREAS = [
+    ("1", "7.71", "10.00"),
+    ("2", "4.82", "6.00"),
+    ("3", "13.19", "16.00"),
+    ("4", "7.10", "8.00"),
+    ("5", "12.19", "14.00"),
+    ("6", "7.00", "8.00"),
+    ("7", "11.92", "16.00"),
+    ("8", "17.17", "20.00"),
+]
+WORKED_PARTS = {"self": "47.94", "survey": "25.30", "office": "7.86", "bonus": "1.00", "penalty": "0.50"}
+
+
+def test_one_commune_worked_by_hand_matches_the_stored_result_and_the_ranking(demo):
+    # The hand sums above agree with the leaf table (a slip in a comment would show here).
+    leaves = {c.code: c for c in Criterion.objects.filter(framework__code="DEMO-XA-2025", is_leaf=True)}
+    assert set(WORKED_POINTS) == set(leaves)
+
+    scored = {code: p for code, p in WORKED_POINTS.items() if p is not None}
+
+    def total(kind, source=None):
+        return sum(
+            (p for c, p in scored.items() if leaves[c].kind == kind and source in (None, leaves[c].source)),
+            D("0"),
+        )
+
+    assert (total("score"), total("bonus"), total("penalty")) == (D("81.10"), D("1"), D("0.5"))
+    assert (total("score", "survey"), total("score", "office")) == (D("25.30"), D("7.86"))
+    assert total("score", "self") == D("47.94")
+    assert sum(leaves[c].max_points for c in leaves if leaves[c].kind == "score" and c in scored) == 98
+
+    # The program's figures, leaf by leaf.
+    assessment = Assessment.objects.get(framework__code="DEMO-XA-2025", unit__code="X02")
+    assert assessment.status == AssessmentStatus.APPRAISED
+    scores = {s.criterion.code: s for s in assessment.scores.select_related("criterion")}
+    for code, points in WORKED_POINTS.items():
+        score = scores[code]
+        if points is None:
+            assert score.is_not_applicable and score.not_applicable_reason, code
+            continue
+        assert not score.is_not_applicable, code
+        final = score.appraised_points if score.appraised_points is not None else score.self_points
+        assert final == points, code
+    for code, (unit_raw, appraised_raw) in WORKED_RAW.items():
+        assert (scores[code].self_raw, scores[code].appraised_raw) == (unit_raw, appraised_raw), code
+    assert scores["3.2.2"].appraised_not_applicable is False and scores["3.2.2"].appraisal_reason
+    assert scores["2.1"].appraised_not_applicable is True
+    assert scores["3.5"].survey_sample == 150
+
+    result = AssessmentResult.objects.get(assessment=assessment)
+    assert not result.provisional
+    assert (result.points, result.max_points, result.index, result.grade) == (
+        D("81.60"),
+        D("98"),
+        D("83.27"),
+        "Tốt",
+    )
+    assert (
+        result.self_part_points,
+        result.survey_points,
+        result.office_points,
+        result.bonus_points,
+        result.penalty_points,
+    ) == (D("47.94"), D("25.30"), D("7.86"), D("1"), D("0.5"))
+    assert (result.self_points, result.self_max_points) == (D("48.19"), D("57"))
+
+    out = StringIO()
+    call_command("ranking", framework="DEMO-XA-2025", format="json", stdout=out)
+    item = next(i for i in json.loads(out.getvalue()) if i["unit_code"] == "X02")
+    assert (item["points"], item["max_points"], item["index"], item["grade"], item["provisional"]) == (
+        "81.60",
+        "98.00",
+        "83.27",
+        "Tốt",
+        False,
+    )
+    assert item["parts"] == WORKED_PARTS
+    assert [(a["code"], a["points"], a["max_points"]) for a in item["areas"]] == WORKED_AREAS
