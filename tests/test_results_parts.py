@@ -326,7 +326,11 @@ def test_the_appraised_unit_without_survey_waits_for_it_unless_the_survey_is_opt
     computed(assessment)
     summary = summary_of(client, assessment)
     # optional survey, none given: 50,1 of the remaining 65,5 → index 76,49 (the final index, shown)
-    assert "50,1 / 65,5" in summary and "76,49" in summary and "Chỉ số và xếp loại được hiển thị khi" not in summary
+    assert (
+        "50,1 / 65,5" in summary
+        and "76,49" in summary
+        and "Chỉ số và xếp loại được hiển thị khi" not in summary
+    )
 
 
 def test_scored_criteria_counts_agree_with_the_submission_check(

@@ -19,13 +19,16 @@ pytestmark = pytest.mark.browser
 
 
 def dashboard_rows(page) -> list[tuple[int, str, str]]:
-    """(rank, unit code, index as shown) of every row of the ranking table."""
+    """(rank, unit code, index as shown) of every row of the ranking table; the index column is found
+    by its header, as a person reads it, whatever columns stand before it."""
+    headers = [text.strip() for text in page.locator("#ranking thead th").all_inner_texts()]
+    index_column = headers.index("Chỉ số")
     rows = []
     for row in page.locator("#ranking tbody tr").all():
         cells = row.locator("td").all_inner_texts()
         rank = int(cells[0].split("/")[0])
         code = cells[1].split()[-1]
-        rows.append((rank, code, cells[3].strip()))
+        rows.append((rank, code, cells[index_column].strip()))
     return rows
 
 

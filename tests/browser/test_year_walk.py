@@ -109,8 +109,9 @@ def test_the_whole_year(new_page, screenshot, year, live_server, tmp_path):
     )
     officer.locator(f"#row-{leaf['1.1']} .saved").wait_for()
     after_first = summary_text(officer)
-    assert after_first != before, "the provisional index did not update after the first row"
-    assert "tạm tính" in after_first
+    assert after_first != before, "the self-assessed part did not update after the first row"
+    # Before appraisal and survey the unit sees its self-assessed part, never an index as if final.
+    assert "12,1 / 70" in after_first and "Chỉ số —" in after_first
 
     # Submitting too early lists what is missing, with links to the rows; nothing changes.
     with officer.expect_navigation():
@@ -140,7 +141,16 @@ def test_the_whole_year(new_page, screenshot, year, live_server, tmp_path):
         "2.1",
         lambda: (officer.fill(f"#pts-{leaf['2.1']}", "25,75"), officer.press(f"#pts-{leaf['2.1']}", "Tab")),
     )
+    # Not applicable is a proposal with its reason: the mark asks for the reason, which then saves both.
     save_row(officer, "2.2", lambda: officer.check(f"#na-{leaf['2.2']}"))
+    save_row(
+        officer,
+        "2.2 reason",
+        lambda: (
+            officer.fill(f"#nar-{leaf['2.2']}", "Xã không có đơn vị sự nghiệp trực thuộc"),
+            officer.press(f"#nar-{leaf['2.2']}", "Tab"),
+        ),
+    )
 
     # Evidence: a file on 1.1, an issued document on 2.1.
     officer.click(f"#ev-{leaf['1.1']} details.evidence-add > summary")
@@ -166,12 +176,13 @@ def test_the_whole_year(new_page, screenshot, year, live_server, tmp_path):
         scores["1.1"].evidence.count() == 1 and scores["2.1"].evidence.get().document_number == "125/QĐ-UBND"
     )
 
-    # The provisional index on the page is the stored one, written the Vietnamese way.
+    # The self-assessed part on the page is the stored one, written the Vietnamese way; no index yet.
     officer.reload()
     x1_result = Assessment.objects.get(pk=x1.pk).result
     with translation.override("vi"):
-        shown_index = fixed(x1_result.index, framework.index_decimals)
+        shown_index = fixed(x1_result.self_index, framework.index_decimals)
     assert "," in shown_index and shown_index in summary_text(officer)
+    assert fixed(x1_result.index, framework.index_decimals) not in summary_text(officer)
     assert (
         "Mọi tiêu chí" in officer.locator("#checklist").inner_text()
         or not officer.locator("#checklist .problems").count()
@@ -267,6 +278,14 @@ def test_the_whole_year(new_page, screenshot, year, live_server, tmp_path):
     appraiser.locator(f"#row-{row} .saved").wait_for()
     changed = Score.objects.get(assessment=x1, criterion_id=row)
     assert (changed.appraised_points, changed.appraisal_reason) == (D("20.5"), "Chỉ đạt 2/3 chỉ tiêu")
+    # The unit's not-applicable proposal on 2.2 is the appraiser's to decide: confirmed.
+    with appraiser.expect_response(
+        lambda r: r.request.method == "POST" and "/not-applicable/" in r.url
+    ) as answer:
+        appraiser.click(f"#na-{leaf['2.2']} button[name=decision][value=confirm]")
+    assert answer.value.status < 400
+    htmx_idle(appraiser)
+    assert Score.objects.get(assessment=x1, criterion_id=leaf["2.2"]).appraised_not_applicable is True
     mail.outbox.clear()
     with appraiser.expect_response(lambda r: r.request.method == "POST" and "/appraisal/accept/" in r.url):
         appraiser.click(f"form[action='/assessments/{x1.pk}/appraisal/accept/'] button[type=submit]")
