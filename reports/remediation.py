@@ -42,9 +42,12 @@ def weakest_criteria(
     order = {pk: i for i, (pk, _max) in enumerate(leaves)}
     assessment_ids = list(Assessment.objects.filter(framework=framework).values_list("id", flat=True))
     achieved: dict[int, dict[int, Decimal | None]] = defaultdict(dict)  # None: not applicable
-    for assessment_id, criterion_id, self_points, appraised_points, not_applicable in Score.objects.filter(
-        assessment__framework=framework, criterion__kind=CriterionKind.SCORE
-    ).values_list("assessment_id", "criterion_id", "self_points", "appraised_points", "not_applicable"):
+    # Not applicable as the results count it (Score.is_not_applicable), not the unit's proposal alone.
+    for assessment_id, criterion_id, self_points, appraised_points, not_applicable in (
+        Score.objects.filter(assessment__framework=framework, criterion__kind=CriterionKind.SCORE)
+        .annotate(effective_na=Score.is_not_applicable_expression())
+        .values_list("assessment_id", "criterion_id", "self_points", "appraised_points", "effective_na")
+    ):
         final = appraised_points if appraised_points is not None else self_points
         achieved[assessment_id][criterion_id] = None if not_applicable else (final or Decimal("0"))
     weakest = {}

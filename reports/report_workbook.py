@@ -217,7 +217,9 @@ def _points_lost(framework: Framework, tree: CriteriaTree, units: int) -> list[L
     for the score rows."""
     leaves = [leaf for leaf in tree.leaves if leaf.kind == CriterionKind.SCORE]
     final = Coalesce("appraised_points", "self_points", Value(ZERO))
-    counted = Q(not_applicable=False)
+    # Not applicable as the results count it (Score.is_not_applicable): the appraiser's decision, else
+    # the unit's proposal.
+    counted = Q(effective_na=False)
     full = counted & (
         Q(appraised_points__gte=F("criterion__max_points"))
         | Q(appraised_points=None, self_points__gte=F("criterion__max_points"))
@@ -225,10 +227,11 @@ def _points_lost(framework: Framework, tree: CriteriaTree, units: int) -> list[L
     sums = {
         row["criterion_id"]: row
         for row in Score.objects.filter(assessment__framework=framework, criterion__in=[c.pk for c in leaves])
+        .alias(effective_na=Score.is_not_applicable_expression())
         .values("criterion_id")
         .annotate(
             rows=Count("id"),
-            na=Count("id", filter=Q(not_applicable=True)),
+            na=Count("id", filter=Q(effective_na=True)),
             full=Count("id", filter=full),
             final=Sum(final, filter=counted),
         )
@@ -258,10 +261,11 @@ def _points_lost(framework: Framework, tree: CriteriaTree, units: int) -> list[L
 def _differences(framework: Framework) -> list[DifferenceLine]:
     """Self-assessed leaves whose appraised points differ from the unit's own (one query)."""
     rows = (
-        Score.objects.filter(
+        Score.objects.alias(effective_na=Score.is_not_applicable_expression())
+        .filter(
             assessment__framework=framework,
             criterion__source=CriterionSource.SELF,
-            not_applicable=False,
+            effective_na=False,
             appraised_points__isnull=False,
         )
         .filter(Q(self_points__isnull=True) | ~Q(self_points=F("appraised_points")))

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -333,6 +334,12 @@ class Score(models.Model):
         if self.appraised_not_applicable is not None:
             return self.appraised_not_applicable
         return self.not_applicable
+
+    @staticmethod
+    def is_not_applicable_expression() -> Coalesce:
+        """`is_not_applicable` as a query expression (COALESCE(appraised_not_applicable,
+        not_applicable)), for readers that filter or count in SQL: `Q(na=True)` after `.alias(na=…)`."""
+        return Coalesce("appraised_not_applicable", "not_applicable", output_field=models.BooleanField())
 
     def clean(self):
         errors = {}
