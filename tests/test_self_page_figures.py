@@ -15,6 +15,7 @@ from scoring.assessments.services import (
     SelfEntry,
     assessment_get_or_create,
     assessment_submit,
+    not_applicable_decide,
     scores_apply_appraisal,
     scores_apply_self,
     survey_apply,
@@ -123,3 +124,32 @@ def test_the_list_shows_the_self_assessed_part_until_every_part_is_in(
     )
     cells = list_cells(client)
     assert "45,5 / 60" in cells and "75,83" in cells and "phần tự đánh giá" not in cells
+
+
+def test_a_bonus_the_appraiser_decided_not_applicable_is_not_shown_as_earned(
+    client, officer, appraiser, district, commune
+):
+    framework = make_framework(
+        district, rows=rows_from_spec([("1", 10), ("1.1", 10), ("2", 2, "bonus"), ("2.1", 2, "bonus")])
+    )
+    assessment = assessment_get_or_create(unit=commune, framework=framework)
+    scores_apply_self(
+        assessment=assessment,
+        entries={"1.1": SelfEntry(D("8"), note="QĐ 1"), "2.1": SelfEntry(D("2"), note="Bằng khen")},
+        actor=officer,
+    )
+    assessment_submit(assessment=assessment, actor=officer)
+    not_applicable_decide(
+        assessment=assessment,
+        code="2.1",
+        decision="impose",
+        reason="Không thuộc năm đánh giá",
+        actor=appraiser,
+    )
+    result = AssessmentResult.objects.get(assessment=assessment)
+    assert (result.bonus_points, result.points) == (D("0"), D("8"))
+    client.force_login(officer)
+    html = client.get(reverse("scoring:assessment_self", args=[assessment.pk])).content.decode()
+    area = Criterion.objects.get(framework=framework, code="2")
+    start = html.index(f'id="area-sum-{area.pk}"')
+    assert re.sub(r"\s+", " ", html[start : html.index("</span>", start)]).endswith(">0 / 2 điểm")

@@ -228,7 +228,7 @@ def _area_totals(area: Criterion, area_result: AreaResult | None, leaf_scores: l
             (
                 s.final_points
                 for s in leaf_scores
-                if s and not s.not_applicable and s.final_points is not None
+                if s and not s.is_not_applicable and s.final_points is not None
             ),
             Decimal("0"),
         )
