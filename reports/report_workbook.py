@@ -32,7 +32,7 @@ from scoring.models import (
     Score,
 )
 from scoring.results.engine import previous_framework
-from scoring.results.selectors import Ranking, RankingLine, ranking
+from scoring.results.selectors import Ranking, RankingLine, ranking, survey_left_out
 from units.models import Unit
 
 SHEET_COVER = "Thông tin"
@@ -213,9 +213,10 @@ def _year_lines(framework: Framework, compare: Framework, lines: list[RankingLin
 
 def _points_lost(framework: Framework, tree: CriteriaTree, units: int) -> list[LostLine]:
     """Points lost per scored criterion across all units: Σ (max − final points) over the units for
-    which the leaf is applicable; a leaf left without a score counts as 0 points. One aggregate query
-    for the score rows."""
+    which the leaf is applicable; a leaf left without a score counts as 0 points. The survey leaves of
+    a unit whose optional survey the engine left out are not applicable to it either. Two queries."""
     leaves = [leaf for leaf in tree.leaves if leaf.kind == CriterionKind.SCORE]
+    left_out = survey_left_out(framework)
     final = Coalesce("appraised_points", "self_points", Value(ZERO))
     # Not applicable as the results count it (Score.is_not_applicable): the appraiser's decision, else
     # the unit's proposal.
@@ -227,6 +228,7 @@ def _points_lost(framework: Framework, tree: CriteriaTree, units: int) -> list[L
     sums = {
         row["criterion_id"]: row
         for row in Score.objects.filter(assessment__framework=framework, criterion__in=[c.pk for c in leaves])
+        .exclude(criterion__source=CriterionSource.SURVEY, assessment_id__in=left_out)
         .alias(effective_na=Score.is_not_applicable_expression())
         .values("criterion_id")
         .annotate(
@@ -240,7 +242,7 @@ def _points_lost(framework: Framework, tree: CriteriaTree, units: int) -> list[L
     lines = []
     for leaf in leaves:
         row = sums.get(leaf.pk, {"rows": 0, "na": 0, "full": 0, "final": None})
-        applicable = units - row["na"]
+        applicable = units - row["na"] - (len(left_out) if leaf.source == CriterionSource.SURVEY else 0)
         lost = leaf.max_points * applicable - (row["final"] or ZERO)
         area = tree.area_of(leaf) if leaf.area_id and leaf.area_id != leaf.pk else None
         lines.append(

@@ -447,7 +447,16 @@ class AssessmentResult(models.Model):
         (the unit is then indexed on its remaining applicable max)."""
         if self.survey_leaves_scored == self.survey_leaves_applicable:
             return True
-        return self.survey_leaves_scored == 0 and self.framework.survey_optional
+        return self.survey_left_out
+
+    @property
+    def survey_left_out(self) -> bool:
+        """The survey is optional and no applicable survey leaf has a result: the engine leaves every
+        survey leaf out of the points and the max (scoring.results.selectors.survey_left_out reads the
+        same condition for a whole framework)."""
+        return bool(
+            self.framework.survey_optional and self.survey_leaves_applicable and not self.survey_leaves_scored
+        )
 
     @property
     def all_parts_in(self) -> bool:

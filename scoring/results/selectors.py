@@ -19,6 +19,20 @@ from scoring.models import (
 )
 from units.models import Unit
 
+
+def survey_left_out(framework: Framework) -> set[int]:
+    """The assessments whose survey leaves the engine leaves out of the points and the max (the
+    survey optional, no applicable survey leaf scored: AssessmentResult.survey_left_out), for readers
+    that count points lost leaf by leaf. One query; none when the survey is required."""
+    if not framework.survey_optional:
+        return set()
+    return set(
+        AssessmentResult.objects.filter(
+            framework=framework, survey_leaves_applicable__gt=0, survey_leaves_scored=0
+        ).values_list("assessment_id", flat=True)
+    )
+
+
 # --- the ranking ----------------------------------------------------------------------------------------
 
 
