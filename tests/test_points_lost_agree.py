@@ -5,13 +5,14 @@ framework numbered I, a1 is read like any other."""
 from decimal import Decimal as D
 
 import pytest
+from django.urls import reverse
 
 from reports.remediation import weakest_criteria
 from reports.report_workbook import report_data
 from reports.selectors import unit_profile
 from scoring.assessments.services import SelfEntry, assessment_get_or_create, scores_apply_self
 from scoring.frameworks.services import CriterionRow, framework_create, framework_update
-from scoring.models import AssessmentResult
+from scoring.models import AreaResult, AssessmentResult
 from scoring.results.engine import results_recompute
 from scoring.results.selectors import survey_left_out
 
@@ -56,6 +57,35 @@ def test_an_optional_survey_left_out_is_lost_nowhere(framework, assessment, appr
     assert [(line.code, line.lost) for line in profile.lost] == [("1.1", D("1")), ("1.2", D("1"))]
     weakest = weakest_criteria(framework)[assessment.pk]
     assert sum(points for _id, points in weakest) == result.max_points - result.points
+
+
+def area_subs(client, assessment) -> dict[str, str]:
+    html = client.get(reverse("scoring:assessment_appraise", args=[assessment.pk])).content.decode()
+    subs = {}
+    for code in ("1", "2"):
+        start = html.index(f'id="area-sub-{code}"')
+        subs[code] = (
+            html[html.index(">", start) + 1 : html.index("</span>", start)].split("<small")[0].strip()
+        )
+    return subs
+
+
+@pytest.mark.parametrize("optional", [True, False])
+def test_the_appraisal_page_areas_agree_with_the_stored_area_results(
+    client, framework, assessment, appraiser, optional
+):
+    if optional:
+        framework = framework_update(framework=framework, changes={"survey_optional": True}, actor=appraiser)
+        results_recompute(framework)
+    client.force_login(appraiser)
+    subs = area_subs(client, assessment)
+    stored = {
+        r.area.code: r.max_points
+        for r in AreaResult.objects.filter(assessment=assessment).select_related("area")
+    }
+    assert stored == {"1": D("10"), "2": D("0") if optional else D("10")}
+    assert subs["1"].endswith("/ 10")
+    assert subs["2"].endswith("/ 0" if optional else "/ 10")
 
 
 def test_a_required_survey_not_yet_in_is_lost_everywhere(framework, assessment):
