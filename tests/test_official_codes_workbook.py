@@ -146,3 +146,35 @@ def test_a_code_that_is_no_criterion_is_an_error_on_its_cell(framework, departme
     assert "A5: Tiêu chí XI không có trong bộ chỉ số SO." in err
     assert "Tổng" not in err
     assert not Score.objects.exists()
+
+
+def test_survey_file_columns_named_by_official_codes(district, commune, tmp_path):
+    from scoring.frameworks.services import CriterionRow, framework_create
+
+    framework_create(
+        code="KS",
+        authority=district,
+        unit_kind=commune.kind,
+        year=2025,
+        name="Bộ chỉ số",
+        rows=[
+            CriterionRow("I", "Chỉ đạo", D("4"), source="self"),
+            CriterionRow("II", "Hài lòng", None, source="survey"),
+            CriterionRow("a", "Tiếp cận dịch vụ", D("5"), source="survey", parent="II"),
+            CriterionRow("b", "Thủ tục hành chính", D("5"), source="survey", parent="II"),
+        ],
+    )
+    path = write_xlsx(
+        tmp_path / "ks.xlsx",
+        [["Mã đơn vị", "Tên đơn vị", "a", "b. Hài lòng về thủ tục"], ["X1", "Xã Một", "4,5", "KAD"]],
+    )
+    call("import_survey", path, "--framework", "KS")
+    got = {
+        s.criterion.code: (s.appraised_points, s.is_not_applicable)
+        for s in Score.objects.select_related("criterion")
+    }
+    assert got == {"a": (D("4.5"), False), "b": (None, True)}
+    # A header that is no code of the framework stays an error on its cell.
+    path = write_xlsx(tmp_path / "bad.xlsx", [["Mã đơn vị", "c"], ["X1", 1]])
+    err, _ = call_failing("import_survey", path, "--framework", "KS")
+    assert "B1:" in err
