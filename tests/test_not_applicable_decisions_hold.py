@@ -23,6 +23,7 @@ from scoring.assessments.services import (
 from scoring.models import AssessmentResult, Score
 
 from .factories import make_framework, rows_from_spec
+from .sheet_files import call, call_failing, vietnamese, write_xlsx  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -185,3 +186,35 @@ def test_report_and_remediation_follow_the_appraisers_decisions(assessment, appr
         for criterion_id, points in weakest_criteria(framework)[assessment.pk]
     }
     assert weakest == {"1.2": D("4"), "1.1": D("1")}
+
+
+# --- the appraisal workbook repeats what stands ---------------------------------------------------------------
+
+
+def test_appraisal_workbook_mark_on_a_decided_leaf(assessment, appraiser, tmp_path):
+    not_applicable_decide(
+        assessment=assessment,
+        code="1.2",
+        decision="refuse",
+        reason="Có trường mầm non",
+        points=D("2"),
+        actor=appraiser,
+    )
+    not_applicable_decide(
+        assessment=assessment, code="2.1", decision="impose", reason="Không có nhiệm vụ", actor=appraiser
+    )
+    header = ["Mã", "Tiêu chí", "Điểm tối đa", "Điểm tự đánh giá", "Điểm thẩm định", "Lý do"]
+    # The imposed leaf marked not applicable again: it repeats the decision, nothing changes.
+    path = write_xlsx(tmp_path / "a.xlsx", [header, ["1.1", "", 4, 3, 3, ""], ["2.1", "", 10, 8, "KAD", ""]])
+    call("import_assessment", path, "--framework", "NA", "--unit", "X1", "--stage", "appraisal")
+    assert (score(assessment, "2.1").appraised_not_applicable, score(assessment, "1.1").appraised_points) == (
+        True,
+        D("3"),
+    )
+    # The refused proposal marked not applicable: refused on its cell.
+    path = write_xlsx(tmp_path / "b.xlsx", [header, ["1.2", "", 6, "KAD", "KAD", ""]])
+    err, _ = call_failing(
+        "import_assessment", path, "--framework", "NA", "--unit", "X1", "--stage", "appraisal"
+    )
+    assert "E2: Đề nghị không áp dụng tiêu chí 1.2 đã bị từ chối; hãy nhập điểm thẩm định." in err
+    assert score(assessment, "1.2").appraised_points == D("2")

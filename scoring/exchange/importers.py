@@ -755,9 +755,20 @@ def read_assessment(
                         )
                     continue
                 if value is NOT_APPLICABLE:
-                    # The mark repeats the unit's own; the office does not decide it.
+                    # The mark repeats what stands (the unit's proposal, or the appraiser's decision);
+                    # deciding it takes the decision column.
                     score = current.get(code)
-                    if score is None or not score.not_applicable:
+                    if score is not None and score.not_applicable and score.appraised_not_applicable is False:
+                        problems.append(
+                            table.problem(
+                                N_(
+                                    "The proposal to mark %(code)s not applicable was refused; give appraised points."
+                                ),
+                                cell=row.cell("points") if table.has("points") else row.cell("raw"),
+                                code=code,
+                            )
+                        )
+                    elif score is None or not score.is_not_applicable:
                         problems.append(
                             table.problem(
                                 N_(
