@@ -84,6 +84,12 @@ def list_cells(client) -> str:
     return re.sub(r"\s+", " ", body)
 
 
+def dashboard_row(client, framework) -> str:
+    html = client.get("/dashboards/", {"framework": framework.code}).content.decode()
+    start = html.index('id="ranking"')
+    return html[html.index("<tbody>", start) : html.index("</tbody>", start)]
+
+
 def test_the_list_shows_the_self_assessed_part_until_every_part_is_in(
     client, officer, appraiser, assessment, framework
 ):
@@ -115,6 +121,10 @@ def test_the_list_shows_the_self_assessed_part_until_every_part_is_in(
     # Appraised, but the survey is still missing: still the self-assessed part.
     cells = list_cells(client)
     assert "22,5 / 30" in cells and "30,5 / 60" not in cells
+    # The dashboard ranks the stored index but marks it provisional until the survey is in too.
+    assert not AssessmentResult.objects.get(assessment=assessment).provisional
+    client.force_login(appraiser)
+    assert dashboard_row(client, framework).count("badge provisional") == 1
     survey_apply(framework=framework, entries={"X1": {"2.1": D("15")}}, actor=appraiser)
     result = AssessmentResult.objects.get(assessment=assessment)
     assert result.all_parts_in and (result.points, result.max_points, result.index) == (
@@ -122,6 +132,8 @@ def test_the_list_shows_the_self_assessed_part_until_every_part_is_in(
         D("60"),
         D("75.83"),
     )
+    assert dashboard_row(client, framework).count("badge provisional") == 0
+    client.force_login(officer)
     cells = list_cells(client)
     assert "45,5 / 60" in cells and "75,83" in cells and "phần tự đánh giá" not in cells
 

@@ -70,6 +70,9 @@ class RankingLine:
     self_part_points: Decimal
     survey_points: Decimal
     office_points: Decimal
+    # Appraised and the survey in (AssessmentResult.all_parts_in): until then the index is not final,
+    # whatever `provisional` (which follows the appraisal alone) says.
+    all_parts_in: bool
     # Year on year (the previous year's own result, or the unit's predecessors' pooled).
     previous_points: Decimal | None
     previous_index: Decimal | None
@@ -140,6 +143,8 @@ _LINE_FIELDS = (
     "self_part_points",
     "survey_points",
     "office_points",
+    "survey_leaves_applicable",
+    "survey_leaves_scored",
 )
 
 
@@ -194,6 +199,8 @@ def ranking(framework: Framework, *, units: QuerySet[Unit] | None = None, with_a
         self_part_points,
         survey_points,
         office_points,
+        survey_leaves_applicable,
+        survey_leaves_scored,
     ) in results.order_by(F("rank").asc(nulls_last=True), "assessment__unit__code").values_list(
         *_LINE_FIELDS
     ):
@@ -222,6 +229,12 @@ def ranking(framework: Framework, *, units: QuerySet[Unit] | None = None, with_a
                 self_part_points=self_part_points,
                 survey_points=survey_points,
                 office_points=office_points,
+                all_parts_in=AssessmentResult(
+                    framework=framework,
+                    provisional=provisional,
+                    survey_leaves_applicable=survey_leaves_applicable,
+                    survey_leaves_scored=survey_leaves_scored,
+                ).all_parts_in,
                 areas=areas.get(assessment_id, []),
             )
         )
