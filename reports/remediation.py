@@ -19,11 +19,13 @@ from scoring.models import (
     Assessment,
     Criterion,
     CriterionKind,
+    CriterionSource,
     Framework,
     FrameworkStatus,
     Score,
     Via,
 )
+from scoring.results.selectors import survey_left_out
 
 ITEMS_PER_UNIT = 5
 
@@ -33,26 +35,33 @@ def weakest_criteria(
 ) -> dict[int, list[tuple[int, Decimal]]]:
     """For each assessment of the framework, the scored leaves where it lost the most points
     (max − achieved, not-applicable leaves left out, an unscored leaf lost all its points), largest
-    first, at most per_unit of them. Three queries whatever the number of units."""
+    first, at most per_unit of them; the survey leaves of a unit whose optional survey the results
+    leave out are left out too. Four queries whatever the number of units."""
     leaves = list(
         Criterion.objects.filter(framework=framework, is_leaf=True, kind=CriterionKind.SCORE)
         .order_by("order")
-        .values_list("id", "max_points")
+        .values_list("id", "max_points", "source")
     )
-    order = {pk: i for i, (pk, _max) in enumerate(leaves)}
+    order = {pk: i for i, (pk, _max, _source) in enumerate(leaves)}
+    left_out = survey_left_out(framework)  # their survey leaves count nowhere, as in the results
     assessment_ids = list(Assessment.objects.filter(framework=framework).values_list("id", flat=True))
     achieved: dict[int, dict[int, Decimal | None]] = defaultdict(dict)  # None: not applicable
-    for assessment_id, criterion_id, self_points, appraised_points, not_applicable in Score.objects.filter(
-        assessment__framework=framework, criterion__kind=CriterionKind.SCORE
-    ).values_list("assessment_id", "criterion_id", "self_points", "appraised_points", "not_applicable"):
+    # Not applicable as the results count it (Score.is_not_applicable), not the unit's proposal alone.
+    for assessment_id, criterion_id, self_points, appraised_points, not_applicable in (
+        Score.objects.filter(assessment__framework=framework, criterion__kind=CriterionKind.SCORE)
+        .annotate(effective_na=Score.is_not_applicable_expression())
+        .values_list("assessment_id", "criterion_id", "self_points", "appraised_points", "effective_na")
+    ):
         final = appraised_points if appraised_points is not None else self_points
         achieved[assessment_id][criterion_id] = None if not_applicable else (final or Decimal("0"))
     weakest = {}
     for assessment_id in assessment_ids:
         points = achieved.get(assessment_id, {})
         losses = []
-        for criterion_id, max_points in leaves:
+        for criterion_id, max_points, source in leaves:
             if criterion_id in points and points[criterion_id] is None:
+                continue
+            if source == CriterionSource.SURVEY and assessment_id in left_out:
                 continue
             lost = max_points - (points.get(criterion_id) or Decimal("0"))
             if lost > 0:

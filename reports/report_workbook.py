@@ -32,7 +32,7 @@ from scoring.models import (
     Score,
 )
 from scoring.results.engine import previous_framework
-from scoring.results.selectors import Ranking, RankingLine, ranking
+from scoring.results.selectors import Ranking, RankingLine, ranking, survey_left_out
 from units.models import Unit
 
 SHEET_COVER = "Thông tin"
@@ -213,11 +213,14 @@ def _year_lines(framework: Framework, compare: Framework, lines: list[RankingLin
 
 def _points_lost(framework: Framework, tree: CriteriaTree, units: int) -> list[LostLine]:
     """Points lost per scored criterion across all units: Σ (max − final points) over the units for
-    which the leaf is applicable; a leaf left without a score counts as 0 points. One aggregate query
-    for the score rows."""
+    which the leaf is applicable; a leaf left without a score counts as 0 points. The survey leaves of
+    a unit whose optional survey the engine left out are not applicable to it either. Two queries."""
     leaves = [leaf for leaf in tree.leaves if leaf.kind == CriterionKind.SCORE]
+    left_out = survey_left_out(framework)
     final = Coalesce("appraised_points", "self_points", Value(ZERO))
-    counted = Q(not_applicable=False)
+    # Not applicable as the results count it (Score.is_not_applicable): the appraiser's decision, else
+    # the unit's proposal.
+    counted = Q(effective_na=False)
     full = counted & (
         Q(appraised_points__gte=F("criterion__max_points"))
         | Q(appraised_points=None, self_points__gte=F("criterion__max_points"))
@@ -225,10 +228,12 @@ def _points_lost(framework: Framework, tree: CriteriaTree, units: int) -> list[L
     sums = {
         row["criterion_id"]: row
         for row in Score.objects.filter(assessment__framework=framework, criterion__in=[c.pk for c in leaves])
+        .exclude(criterion__source=CriterionSource.SURVEY, assessment_id__in=left_out)
+        .alias(effective_na=Score.is_not_applicable_expression())
         .values("criterion_id")
         .annotate(
             rows=Count("id"),
-            na=Count("id", filter=Q(not_applicable=True)),
+            na=Count("id", filter=Q(effective_na=True)),
             full=Count("id", filter=full),
             final=Sum(final, filter=counted),
         )
@@ -237,7 +242,7 @@ def _points_lost(framework: Framework, tree: CriteriaTree, units: int) -> list[L
     lines = []
     for leaf in leaves:
         row = sums.get(leaf.pk, {"rows": 0, "na": 0, "full": 0, "final": None})
-        applicable = units - row["na"]
+        applicable = units - row["na"] - (len(left_out) if leaf.source == CriterionSource.SURVEY else 0)
         lost = leaf.max_points * applicable - (row["final"] or ZERO)
         area = tree.area_of(leaf) if leaf.area_id and leaf.area_id != leaf.pk else None
         lines.append(
@@ -258,10 +263,11 @@ def _points_lost(framework: Framework, tree: CriteriaTree, units: int) -> list[L
 def _differences(framework: Framework) -> list[DifferenceLine]:
     """Self-assessed leaves whose appraised points differ from the unit's own (one query)."""
     rows = (
-        Score.objects.filter(
+        Score.objects.alias(effective_na=Score.is_not_applicable_expression())
+        .filter(
             assessment__framework=framework,
             criterion__source=CriterionSource.SELF,
-            not_applicable=False,
+            effective_na=False,
             appraised_points__isnull=False,
         )
         .filter(Q(self_points__isnull=True) | ~Q(self_points=F("appraised_points")))

@@ -32,7 +32,7 @@ from scoring.models import (
     GradeBand,
     Score,
 )
-from scoring.results.selectors import RankingLine, ranking
+from scoring.results.selectors import RankingLine, ranking, survey_left_out
 from units.models import Unit
 
 # Colours of the grades, best band first (green → red); a framework with more bands reuses the last.
@@ -405,8 +405,11 @@ def _criteria_losses(
     assessment_id: int, framework: Framework
 ) -> tuple[list[LostCriterion], list[Adjustment]]:
     """Scored leaves where the unit lost points (max − achieved, largest first), and the leaves whose
-    appraised points differ from the self points. Two queries."""
+    appraised points differ from the self points. Three queries. Survey leaves the results leave out
+    (optional survey, none scored) are lost nowhere."""
     leaves = [leaf for leaf in criteria_tree(framework).leaves if leaf.kind == CriterionKind.SCORE]
+    if assessment_id in survey_left_out(framework):
+        leaves = [leaf for leaf in leaves if leaf.source != CriterionSource.SURVEY]
     scores = {
         s["criterion_id"]: s
         for s in Score.objects.filter(assessment_id=assessment_id).values(
@@ -454,7 +457,7 @@ def _criteria_losses(
                     score["appraisal_reason"],
                 )
             )
-    lost.sort(key=lambda item: (-item.lost, [int(p) for p in item.code.split(".")]))
+    lost.sort(key=lambda item: -item.lost)  # stable: equal losses stay in tree order (codes I, a1 too)
     return lost, adjustments
 
 

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -334,6 +335,12 @@ class Score(models.Model):
             return self.appraised_not_applicable
         return self.not_applicable
 
+    @staticmethod
+    def is_not_applicable_expression() -> Coalesce:
+        """`is_not_applicable` as a query expression (COALESCE(appraised_not_applicable,
+        not_applicable)), for readers that filter or count in SQL: `Q(na=True)` after `.alias(na=…)`."""
+        return Coalesce("appraised_not_applicable", "not_applicable", output_field=models.BooleanField())
+
     def clean(self):
         errors = {}
         max_points = self.criterion.max_points
@@ -440,7 +447,16 @@ class AssessmentResult(models.Model):
         (the unit is then indexed on its remaining applicable max)."""
         if self.survey_leaves_scored == self.survey_leaves_applicable:
             return True
-        return self.survey_leaves_scored == 0 and self.framework.survey_optional
+        return self.survey_left_out
+
+    @property
+    def survey_left_out(self) -> bool:
+        """The survey is optional and no applicable survey leaf has a result: the engine leaves every
+        survey leaf out of the points and the max (scoring.results.selectors.survey_left_out reads the
+        same condition for a whole framework)."""
+        return bool(
+            self.framework.survey_optional and self.survey_leaves_applicable and not self.survey_leaves_scored
+        )
 
     @property
     def all_parts_in(self) -> bool:

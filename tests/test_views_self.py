@@ -109,7 +109,10 @@ def test_my_assessments_shows_deadline_and_provisional_index(client, officer, as
     client.force_login(officer)
     html = client.get(reverse("scoring:my_assessments")).content.decode()
     assert "còn 3 ngày" in html
-    assert "12,1 / 50" in html and "tạm tính" in html  # the survey's 20 points count in the max
+    # The self-assessed part (12,1 of the 30 self-assessable points, index 40,33), not 12,1 / 50 with
+    # the survey's 20 points missing as if the index were final.
+    assert "12,1 / 30" in html and "40,33" in html and "tạm tính" in html
+    assert "12,1 / 50" not in html
 
 
 def test_my_assessments_for_overseers_filters_by_framework(

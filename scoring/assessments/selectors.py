@@ -37,6 +37,9 @@ class SheetRow:
     criterion: Criterion
     score: Score | None = None
     evidence: list[Evidence] = field(default_factory=list)
+    # A survey leaf of an optional survey the results leave out (AssessmentResult.survey_left_out):
+    # it counts in no total, as in the stored results.
+    left_out: bool = False
 
     @property
     def rule(self) -> Rule:
@@ -107,7 +110,7 @@ class SheetArea:
 
     @property
     def counted(self) -> list[SheetRow]:
-        return [row for row in self.leaves if not row.not_applicable]
+        return [row for row in self.leaves if not row.not_applicable and not row.left_out]
 
     @property
     def self_total(self) -> Decimal:
@@ -260,7 +263,16 @@ def assessment_sheet(assessment: Assessment) -> AssessmentSheet:
                 item.filename = item.file.name.rsplit("/", 1)[-1] if item.file else ""  # type: ignore[attr-defined]
             rows.append(SheetRow(criterion, score, evidence))
         areas.append(SheetArea(part.area, rows))
-    return AssessmentSheet(assessment, tree, areas)
+    sheet = AssessmentSheet(assessment, tree, areas)
+    if assessment.framework.survey_optional:
+        # Whether the results leave the survey out is the stored result's to say (one more query,
+        # only for frameworks with an optional survey; the page reads the result anyway).
+        result = AssessmentResult.objects.filter(assessment=assessment).select_related("framework").first()
+        sheet.result = result
+        if result is not None and result.survey_left_out:
+            for row in sheet.leaves:
+                row.left_out = row.is_survey
+    return sheet
 
 
 def explanation_rounds(assessment: Assessment) -> list[ExplanationRound]:

@@ -51,6 +51,7 @@ from scoring.assessments.services import (
     submission_problems,
 )
 from scoring.frameworks.rules import YESNO, Rule, parse_rule
+from scoring.frameworks.selectors import rule_description, source_note
 from scoring.models import (
     AreaResult,
     Assessment,
@@ -131,6 +132,16 @@ class Row:
     @property
     def rule(self) -> Rule:
         return parse_rule(self.criterion.rule)
+
+    @property
+    def source_note(self) -> str:
+        """Who scores the leaf, worded as the criteria tree words it (the guidance)."""
+        return source_note(self.criterion)
+
+    @property
+    def rule_description(self) -> str:
+        """How the leaf's points are given, worded as the criteria tree words it (the guidance)."""
+        return rule_description(self.criterion)
 
     @property
     def takes_raw(self) -> bool:
@@ -217,7 +228,7 @@ def _area_totals(area: Criterion, area_result: AreaResult | None, leaf_scores: l
             (
                 s.final_points
                 for s in leaf_scores
-                if s and not s.not_applicable and s.final_points is not None
+                if s and not s.is_not_applicable and s.final_points is not None
             ),
             Decimal("0"),
         )
@@ -310,6 +321,8 @@ def my_assessments(request):
     for assessment in page.object_list:
         try:
             assessment.stored_result = assessment.result
+            # all_parts_in reads the framework's survey option: the one already loaded, not a query per row.
+            assessment.stored_result.framework = assessment.framework
         except AssessmentResult.DoesNotExist:
             assessment.stored_result = None
     return render(

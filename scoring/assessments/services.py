@@ -483,6 +483,12 @@ def scores_apply_self(
         assessment, entries, by_unit=getattr(actor, "pk", None) is not None and not on_behalf
     )
     refuse(problems)
+    decided = {
+        s.criterion_id: s
+        for s in Score.objects.filter(
+            assessment=assessment, criterion__in=list(leaves.values()), appraised_not_applicable__isnull=False
+        )
+    }
     updates: dict[str, dict] = {}
     for code, entry in entries.items():
         stored = entered[code]
@@ -492,6 +498,8 @@ def scores_apply_self(
             "not_applicable": bool(entry.not_applicable),
             "not_applicable_reason": stored.reason,
         }
+        if _proposal_changed(decided.get(leaves[code].pk), entry, stored.reason):
+            values["appraised_not_applicable"] = None  # the appraiser decides the new proposal afresh
         if entry.note is not None:
             values["note"] = entry.note
         if entry.evidence_reference is not None:
@@ -502,6 +510,19 @@ def scores_apply_self(
     if result.changed:
         results_recompute(assessment.framework, assessment_ids=[assessment.pk])
     return result
+
+
+def _proposal_changed(score: Score | None, entry: SelfEntry, reason: str) -> bool:
+    """Whether the unit changes its not-applicable proposal on a leaf the appraiser has decided
+    (`score.appraised_not_applicable` set): it withdraws a proposal, proposes a leaf not yet proposed,
+    or proposes again, with a new reason, a leaf whose proposal was refused. That decision answered
+    another proposal, so it is cleared (audited like every field) and the appraiser decides again."""
+    if score is None or score.appraised_not_applicable is None:
+        return False
+    proposed = bool(entry.not_applicable)
+    if proposed != score.not_applicable:
+        return True
+    return proposed and score.appraised_not_applicable is False and reason != score.not_applicable_reason
 
 
 APPRAISABLE_STATUSES = (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED)
@@ -566,6 +587,22 @@ def _appraisal_problems(
         problems += points_problems
         entered[code] = _Entered(points, raw)
         score = current.get(criterion.pk)
+        if points is not None and score is not None and score.appraised_not_applicable:
+            # Confirmed or imposed not applicable: the leaf counts nowhere, so points on it would be
+            # stored but never counted. The decision is changed first (refused: then it is scored).
+            problems.append(
+                ServiceError(
+                    N_(
+                        "%(code)s is decided not applicable by the appraiser; it takes no appraised points "
+                        "unless that decision is changed."
+                    ),
+                    params={"code": code},
+                    obj=criterion,
+                    field="appraised_points",
+                    criterion=code,
+                )
+            )
+            continue
         self_points = score.self_points if score else None
         if (
             not points_problems

@@ -91,9 +91,12 @@ from scoring.frameworks.services import (
 from scoring.models import Assessment, Criterion, CriterionKind, CriterionSource, Framework, Score, Via
 from units.models import Membership, Role, Unit, UnitKind
 
-CODE_RE = re.compile(r"^\d+(\.\d+)*$")
-# A framework file also takes the decision's own numbering (I, II, a, a1), with a parent column.
-FRAMEWORK_CODE_RE = re.compile(r"^[A-Za-z0-9]+(\.[A-Za-z0-9]+)*$")
+# A criterion code as decisions number them: dotted numbers (1, 1.2, 1.2.3) or their own numbering
+# (I, II, a, a1), as the model's validator takes it. A code cell of this shape that names no criterion
+# of the framework is an error, never a row skipped; text that is not a code (a title or a total line
+# such as "Tổng cộng") is not a criterion row at all.
+CODE_RE = re.compile(r"^[A-Za-z0-9]+(\.[A-Za-z0-9]+)*$")
+FRAMEWORK_CODE_RE = CODE_RE
 METADATA_SHEET = "_parindex"
 
 
@@ -650,7 +653,7 @@ def read_assessment(
         for row in table.rows():
             code = criterion_code(row.get("code"))
             if not CODE_RE.match(code):
-                continue  # a title, a total line or a note under the table
+                continue  # empty, or a title, a total line or a note under the table: not a code
             criterion = criteria.get(code)
             if criterion is None:
                 problems.append(
@@ -752,9 +755,20 @@ def read_assessment(
                         )
                     continue
                 if value is NOT_APPLICABLE:
-                    # The mark repeats the unit's own; the office does not decide it.
+                    # The mark repeats what stands (the unit's proposal, or the appraiser's decision);
+                    # deciding it takes the decision column.
                     score = current.get(code)
-                    if score is None or not score.not_applicable:
+                    if score is not None and score.not_applicable and score.appraised_not_applicable is False:
+                        problems.append(
+                            table.problem(
+                                N_(
+                                    "The proposal to mark %(code)s not applicable was refused; give appraised points."
+                                ),
+                                cell=row.cell("points") if table.has("points") else row.cell("raw"),
+                                code=code,
+                            )
+                        )
+                    elif score is None or not score.is_not_applicable:
                         problems.append(
                             table.problem(
                                 N_(
@@ -971,6 +985,7 @@ SURVEY_IGNORED_HEADERS = {
     )
 }
 _HEADER_CODE = re.compile(r"^(\d+(?:\.\d+)*)\.?(?:\s|$)")
+_OFFICIAL_HEADER_CODE = re.compile(r"^([A-Za-z0-9]+(?:\.[A-Za-z0-9]+)*)\.?(?:\s|$)")
 # How the file's values are written, in the rows above the header ("Cách nhập | phần trăm").
 SURVEY_MODE_LABELS = ("Cách nhập", "Đơn vị tính", "mode", "as")
 SURVEY_MODES = {
@@ -1103,7 +1118,7 @@ def read_survey(
                 else:
                     sample_columns[index] = criterion
                 continue
-            match = _HEADER_CODE.match(text)
+            match = _HEADER_CODE.match(text) or _official_header_code(text, criteria)
             if not match:
                 if normalize_name(text) not in SURVEY_IGNORED_HEADERS:
                     problems.append(
@@ -1207,6 +1222,14 @@ def read_survey(
     if problems:
         raise SpreadsheetError(problems, book.name)
     return data
+
+
+def _official_header_code(header: str, criteria: dict[str, Criterion]) -> re.Match | None:
+    """The code at the start of a survey column's header when the framework numbers its criteria
+    its own way ("a1", "a1. Hài lòng …"): only a code of the framework counts, so that a header word
+    such as "Ghi chú" is never taken for one."""
+    match = _OFFICIAL_HEADER_CODE.match(header.strip())
+    return match if match and match.group(1) in criteria else None
 
 
 def _sample_code(header: str) -> str | None:

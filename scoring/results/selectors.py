@@ -19,6 +19,20 @@ from scoring.models import (
 )
 from units.models import Unit
 
+
+def survey_left_out(framework: Framework) -> set[int]:
+    """The assessments whose survey leaves the engine leaves out of the points and the max (the
+    survey optional, no applicable survey leaf scored: AssessmentResult.survey_left_out), for readers
+    that count points lost leaf by leaf. One query; none when the survey is required."""
+    if not framework.survey_optional:
+        return set()
+    return set(
+        AssessmentResult.objects.filter(
+            framework=framework, survey_leaves_applicable__gt=0, survey_leaves_scored=0
+        ).values_list("assessment_id", flat=True)
+    )
+
+
 # --- the ranking ----------------------------------------------------------------------------------------
 
 
@@ -56,6 +70,9 @@ class RankingLine:
     self_part_points: Decimal
     survey_points: Decimal
     office_points: Decimal
+    # Appraised and the survey in (AssessmentResult.all_parts_in): until then the index is not final,
+    # whatever `provisional` (which follows the appraisal alone) says.
+    all_parts_in: bool
     # Year on year (the previous year's own result, or the unit's predecessors' pooled).
     previous_points: Decimal | None
     previous_index: Decimal | None
@@ -126,6 +143,8 @@ _LINE_FIELDS = (
     "self_part_points",
     "survey_points",
     "office_points",
+    "survey_leaves_applicable",
+    "survey_leaves_scored",
 )
 
 
@@ -180,6 +199,8 @@ def ranking(framework: Framework, *, units: QuerySet[Unit] | None = None, with_a
         self_part_points,
         survey_points,
         office_points,
+        survey_leaves_applicable,
+        survey_leaves_scored,
     ) in results.order_by(F("rank").asc(nulls_last=True), "assessment__unit__code").values_list(
         *_LINE_FIELDS
     ):
@@ -208,6 +229,12 @@ def ranking(framework: Framework, *, units: QuerySet[Unit] | None = None, with_a
                 self_part_points=self_part_points,
                 survey_points=survey_points,
                 office_points=office_points,
+                all_parts_in=AssessmentResult(
+                    framework=framework,
+                    provisional=provisional,
+                    survey_leaves_applicable=survey_leaves_applicable,
+                    survey_leaves_scored=survey_leaves_scored,
+                ).all_parts_in,
                 areas=areas.get(assessment_id, []),
             )
         )
