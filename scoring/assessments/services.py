@@ -1316,28 +1316,15 @@ def _not_applicable_problems(
             "appraisal_reason": reason,
         }
         if entry.decision == NA_REFUSE:
-            points = entry.points
-            raw = (entry.raw or "").strip()
-            if raw:
-                try:
-                    points = parse_rule(criterion.rule, criterion.max_points).points(
-                        raw, criterion.max_points
-                    )
-                except ServiceError as error:
-                    problem(criterion, error.message_id, "appraised_points", **error.message_params)
-                    continue
-                values["appraised_raw"] = raw
-            points_problems = _points_problems(criterion, points, "appraised_points")
-            if points is not None and not points_problems:
-                rule_problem = parse_rule(criterion.rule, criterion.max_points).points_problem(
-                    points, criterion.max_points
-                )
-                if rule_problem is not None:
-                    problem(
-                        criterion, rule_problem.message_id, "appraised_points", **rule_problem.message_params
-                    )
-                    continue
-            problems += points_problems
+            # A refused proposal is scored like any appraisal row: one rule for points and raw figures.
+            points, raw_text, entry_problems = entry_points(
+                criterion, entry.points, entry.raw, points_field="appraised_points"
+            )
+            if entry_problems:
+                problems += entry_problems
+                continue
+            if raw_text:
+                values["appraised_raw"] = raw_text
             if points is not None:
                 values["appraised_points"] = points
         else:
