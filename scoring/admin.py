@@ -887,22 +887,26 @@ class EvidenceInline(LockedWhenPublished, admin.TabularInline):
         return super().get_queryset(request).select_related("uploaded_by")
 
 
+# The score fields a person edits in the admin (each change goes through scores_apply_fields).
+SCORE_FORM_FIELDS = [
+    "assessment",
+    "criterion",
+    "self_points",
+    "self_raw",
+    "not_applicable",
+    "not_applicable_reason",
+    "note",
+    "evidence_reference",
+    "appraised_points",
+    "appraised_raw",
+    "appraisal_reason",
+]
+
+
 class ScoreForm(forms.ModelForm):
     class Meta:
         model = Score
-        fields = [
-            "assessment",
-            "criterion",
-            "self_points",
-            "self_raw",
-            "not_applicable",
-            "not_applicable_reason",
-            "note",
-            "evidence_reference",
-            "appraised_points",
-            "appraised_raw",
-            "appraisal_reason",
-        ]
+        fields = SCORE_FORM_FIELDS
 
     def clean(self):
         # What the form itself must know to name one score row; every rule about the points is the services'.
@@ -962,20 +966,7 @@ class ScoreAdmin(
     inlines = [EvidenceInline]
 
     def get_fields(self, request, obj=None):
-        fields = [
-            "assessment",
-            "criterion",
-            "self_points",
-            "self_raw",
-            "not_applicable",
-            "not_applicable_reason",
-            "note",
-            "evidence_reference",
-            "appraised_points",
-            "appraised_raw",
-            "appraisal_reason",
-        ]
-        return fields + (self.change_only_fields if obj is not None else [])
+        return SCORE_FORM_FIELDS + (self.change_only_fields if obj is not None else [])
 
     change_only_fields = [
         "explanation_request",

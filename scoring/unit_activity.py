@@ -12,7 +12,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy
 
 from parindex.audit.models import AuditEntry
-from parindex.audit.selectors import unit_trail
+from parindex.audit.selectors import trail_filtered, unit_trail
 from scoring.access import get_units_for_activity_log
 from scoring.frameworks.forms import ActivityFilterForm
 from units.models import Role, Unit, UnitKind
@@ -104,16 +104,7 @@ def unit_activity(request):
         if code:  # the unit and everything under it, within the user's authority
             unit = units.filter(code=code).first()
             entries = entries.filter(unit_id__in=unit_subtree(unit).values("pk")) if unit else entries.none()
-        if data["action"]:
-            entries = entries.filter(action=data["action"])
-        if data["via"]:
-            entries = entries.filter(via=data["via"])
-        if data["actor"]:
-            entries = entries.filter(actor_id=data["actor"])
-        if data["date_from"]:
-            entries = entries.filter(created_at__date__gte=data["date_from"])
-        if data["date_to"]:
-            entries = entries.filter(created_at__date__lte=data["date_to"])
+        entries = trail_filtered(entries, data)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -16,3 +16,19 @@ def unit_trail(unit_ids: Iterable[int] | QuerySet[Any, Any]) -> QuerySet[AuditEn
         .select_related("actor")
         .order_by("-created_at", "-id")
     )
+
+
+def trail_filtered(entries: QuerySet[AuditEntry], filters: dict[str, Any]) -> QuerySet[AuditEntry]:
+    """The activity filters every activity page offers (action, channel, person, dates), from a
+    form's cleaned data; empty values filter nothing."""
+    if filters.get("action"):
+        entries = entries.filter(action=filters["action"])
+    if filters.get("via"):
+        entries = entries.filter(via=filters["via"])
+    if filters.get("actor"):
+        entries = entries.filter(actor_id=filters["actor"])
+    if filters.get("date_from"):
+        entries = entries.filter(created_at__date__gte=filters["date_from"])
+    if filters.get("date_to"):
+        entries = entries.filter(created_at__date__lte=filters["date_to"])
+    return entries

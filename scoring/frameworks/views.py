@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from parindex.audit.models import AuditEntry
+from parindex.audit.selectors import trail_filtered
 from parindex.numbers import NOT_APPLICABLE, format_decimal
 from scoring.access import (
     assessments_visible_to,
@@ -570,16 +571,7 @@ def framework_activity(request, code):
         code = data["criterion"].strip().rstrip(".")
         if code:  # a criterion and everything under it: "1.2" also finds 1.2.1, 1.2.2…
             entries = entries.filter(Q(criterion_code=code) | Q(criterion_code__startswith=code + "."))
-        if data["action"]:
-            entries = entries.filter(action=data["action"])
-        if data["via"]:
-            entries = entries.filter(via=data["via"])
-        if data["actor"]:
-            entries = entries.filter(actor_id=data["actor"])
-        if data["date_from"]:
-            entries = entries.filter(created_at__date__gte=data["date_from"])
-        if data["date_to"]:
-            entries = entries.filter(created_at__date__lte=data["date_to"])
+        entries = trail_filtered(entries, data)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     lines = audit_lines(page.object_list)
     names = dict(
