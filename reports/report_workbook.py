@@ -32,7 +32,7 @@ from scoring.models import (
     Score,
 )
 from scoring.results.engine import previous_framework
-from scoring.results.selectors import Ranking, RankingLine, ranking, survey_left_out
+from scoring.results.selectors import Ranking, RankingLine, parts_header, ranking, survey_left_out
 from units.models import Unit
 
 SHEET_COVER = "Thông tin"
@@ -388,12 +388,7 @@ def _ranking(ws, data: ReportData) -> None:
         _("Change in points"),
         _("Change in index"),
         _("Places gained"),
-        # The parts of the points, whose total is "Points".
-        _("Self-assessed/appraised"),
-        _("Survey"),
-        _("Office-scored"),
-        _("Bonus"),
-        _("Penalty"),
+        *parts_header(),  # the parts of the points, whose total is "Points"
     ]
     _header(ws, 1, titles, [7, 12, 34, 10, 10, 10, 14, 11, 11, 11, 10, 12, 10, 10, 10, 10])
     yes = _("yes")
@@ -411,11 +406,7 @@ def _ranking(ws, data: ReportData) -> None:
                 line.points_change,
                 line.index_change,
                 line.rank_change,
-                line.self_part_points,
-                line.survey_points,
-                line.office_points,
-                line.bonus_points,
-                line.penalty_points,
+                *line.parts,
             ]
         )
     last = len(data.lines) + 1

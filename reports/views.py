@@ -39,7 +39,7 @@ from reports.remediation import remediation_suggest, remediation_update
 from scoring import access
 from scoring.access import can_manage_framework, reach
 from scoring.models import Framework
-from scoring.results.selectors import ranking
+from scoring.results.selectors import parts_header, ranking
 from units.models import Unit, UnitKind
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -221,16 +221,6 @@ def dashboard(request):
     return render(request, "reports/dashboard.html", context)
 
 
-def parts_header() -> list[str]:
-    """Headers of the parts of the points (self-assessed/appraised, survey, office, bonus, penalty)."""
-    return [_("Self-assessed/appraised"), _("Survey"), _("Office-scored"), _("Bonus"), _("Penalty")]
-
-
-def parts_of(row) -> list:
-    """The parts of a ranking line's points, in the order of parts_header() (their total is `points`)."""
-    return [row.self_part_points, row.survey_points, row.office_points, row.bonus_points, row.penalty_points]
-
-
 def _export_rows(framework: Framework, rows, ranked: int) -> tuple[list[str], list[list], int]:
     header = [
         _("Rank"),
@@ -262,7 +252,7 @@ def _export_rows(framework: Framework, rows, ranked: int) -> tuple[list[str], li
                 row.points_change,
                 row.index_change,
                 rank_change_text(row.rank_change) if row.rank_change is not None else "",
-                *parts_of(row),
+                *row.parts,
             ]
         )
     return header, lines, places

@@ -10,6 +10,7 @@ from decimal import Decimal
 from functools import cached_property
 
 from django.db.models import F, QuerySet
+from django.utils.translation import gettext as _
 
 from parindex.numbers import round_half_up
 from scoring.models import (
@@ -47,6 +48,12 @@ class AreaLine:
     rank: int | None
 
 
+def parts_header() -> list[str]:
+    """Headers of the parts of the points (self-assessed/appraised, survey, office, bonus, penalty), in
+    the order of RankingLine.parts; every table and workbook that shows the parts uses them."""
+    return [_("Self-assessed/appraised"), _("Survey"), _("Office-scored"), _("Bonus"), _("Penalty")]
+
+
 @dataclass
 class RankingLine:
     """One unit's stored result, its index rounded to the framework's decimals as published."""
@@ -81,6 +88,17 @@ class RankingLine:
     index_change: Decimal | None
     rank_change: int | None
     areas: list[AreaLine] = field(default_factory=list)
+
+    @property
+    def parts(self) -> list[Decimal]:
+        """The parts of the points in the order of parts_header(): their total is `points`."""
+        return [
+            self.self_part_points,
+            self.survey_points,
+            self.office_points,
+            self.bonus_points,
+            self.penalty_points,
+        ]
 
     @property
     def arrow(self) -> str:
