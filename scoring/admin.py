@@ -203,6 +203,7 @@ SCORE_FIELDS = (
     "evidence_reference",
     "appraised_points",
     "appraised_raw",
+    "appraised_not_applicable",
     "appraisal_reason",
 )
 
@@ -899,6 +900,7 @@ SCORE_FORM_FIELDS = [
     "evidence_reference",
     "appraised_points",
     "appraised_raw",
+    "appraised_not_applicable",
     "appraisal_reason",
 ]
 

@@ -401,3 +401,75 @@ def test_the_score_history_shows_the_decision_with_who_and_why(client, assessmen
     body = client.get(reverse("scoring:score_history", args=[assessment.pk, leaf.pk])).content.decode()
     assert "Quyết định về việc không áp dụng" in body
     assert "Có trường mầm non" in body and appraiser.username in body
+
+
+# --- the admin: the same decisions, through scores_apply_fields -------------------------------------------
+
+
+def _admin_score_payload(score, **fields):
+    """The admin's score change form as a person submits it (every field, the evidence inline empty)."""
+    payload = {
+        "self_points": "" if score.self_points is None else str(score.self_points),
+        "self_raw": score.self_raw,
+        "not_applicable": "on" if score.not_applicable else "",
+        "not_applicable_reason": score.not_applicable_reason,
+        "note": score.note,
+        "evidence_reference": score.evidence_reference,
+        "appraised_points": "" if score.appraised_points is None else str(score.appraised_points),
+        "appraised_raw": score.appraised_raw,
+        "appraised_not_applicable": {None: "unknown", True: "true", False: "false"}[
+            score.appraised_not_applicable
+        ],
+        "appraisal_reason": score.appraisal_reason,
+        "evidence-TOTAL_FORMS": "0",
+        "evidence-INITIAL_FORMS": "0",
+        "evidence-MIN_NUM_FORMS": "0",
+        "evidence-MAX_NUM_FORMS": "1000",
+    }
+    payload.update(fields)
+    return {key: value for key, value in payload.items() if value != ""}
+
+
+def test_the_admin_decides_not_applicable_through_the_same_service(admin_client, admin_user, assessment):
+    # The fixture's unit scored 1.1 and 2.1, proposed 1.2 not applicable with its reason, and submitted.
+    score = Score.objects.get(assessment=assessment, criterion__code="1.2")
+    change = reverse("admin:scoring_score_change", args=[score.pk])
+
+    # Refusing needs a reason: the service's refusal stands beside the reason, nothing is saved.
+    response = admin_client.post(change, _admin_score_payload(score, appraised_not_applicable="false"))
+    assert response.status_code == 200
+    assert "lý do" in " ".join(response.context["adminform"].form.errors["appraisal_reason"]).lower()
+    score.refresh_from_db()
+    assert score.appraised_not_applicable is None
+
+    # Refused with a reason and points: the leaf counts again, 3 of its 6 points (audited via admin).
+    response = admin_client.post(
+        change,
+        _admin_score_payload(
+            score,
+            appraised_not_applicable="false",
+            appraisal_reason="Xã có đơn vị sự nghiệp",
+            appraised_points="3",
+        ),
+    )
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    score.refresh_from_db()
+    assert (score.appraised_not_applicable, score.appraised_points) == (False, D("3"))
+    assert AuditEntry.objects.filter(
+        action="not_applicable_decision", via=Via.ADMIN, actor=admin_user, criterion_code="1.2"
+    ).exists()
+    # 1.1 (3 of 4) and 2.1 (8 of 10) as the unit scored them, and 1.2 now counts: 14 of 20 → 70,00.
+    result = AssessmentResult.objects.get(assessment=assessment)
+    assert (result.points, result.max_points, result.index) == (D("14"), D("20"), D("70"))
+
+    # Imposing on a leaf the unit scored: yes, with a reason; 2.1 then leaves the sums (6 of 10).
+    other = Score.objects.get(assessment=assessment, criterion__code="2.1")
+    response = admin_client.post(
+        reverse("admin:scoring_score_change", args=[other.pk]),
+        _admin_score_payload(
+            other, appraised_not_applicable="true", appraisal_reason="Không có nhiệm vụ này"
+        ),
+    )
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    result.refresh_from_db()
+    assert (result.points, result.max_points, result.index) == (D("6"), D("10"), D("60"))

@@ -1552,6 +1552,7 @@ SELF_FIELDS = (
     "evidence_reference",
 )
 APPRAISAL_FIELDS = ("appraised_points", "appraised_raw", "appraisal_reason")
+NA_DECISION_FIELD = "appraised_not_applicable"
 
 
 @transaction.atomic
@@ -1565,7 +1566,9 @@ def scores_apply_fields(
     """Apply field-by-field score changes {leaf code: {field: new value}} made on the office's side
     (a form or a file that holds every field of a score row) through the services of each part:
     the unit's figures (scores_apply_self, on its behalf), then the appraisal (scores_apply_appraisal),
-    then the survey points of survey leaves (survey_apply). Nothing else is checked here."""
+    then the survey points of survey leaves (survey_apply), then the appraiser's decision on not
+    applicable (not_applicable_apply: yes confirms the unit's proposal or imposes it, no refuses it and
+    the row's appraised points score the leaf). Nothing else is checked here."""
     assessment = Assessment.objects.select_related("framework", "unit").get(pk=assessment.pk)
     leaves = _leaves_by_code(assessment.framework, changes)
     current = {
@@ -1577,6 +1580,7 @@ def scores_apply_fields(
     self_entries: dict[str, SelfEntry] = {}
     appraisal_entries: dict[str, AppraisalEntry] = {}
     survey_entries: dict[str, Decimal | None] = {}
+    na_decisions: dict[str, NotApplicableDecision] = {}
     for code, values in changes.items():
         score = current.get(code) or Score()
 
@@ -1595,7 +1599,16 @@ def scores_apply_fields(
                 raw=value("self_raw") or None,
                 not_applicable_reason=values.get("not_applicable_reason"),
             )
-        if set(values) & set(APPRAISAL_FIELDS):
+        decided = values.get(NA_DECISION_FIELD)
+        if NA_DECISION_FIELD in values and decided is not None:
+            refused = decided is False
+            na_decisions[code] = NotApplicableDecision(
+                NA_REFUSE if refused else NA_CONFIRM if value("not_applicable") else NA_IMPOSE,
+                reason=value("appraisal_reason") or "",
+                points=value("appraised_points") if refused else None,
+                raw=(value("appraised_raw") or "") if refused else "",
+            )
+        elif set(values) & set(APPRAISAL_FIELDS):
             if leaves[code].source == CriterionSource.SURVEY:
                 survey_entries[code] = value("appraised_points")
             else:
@@ -1615,3 +1628,5 @@ def scores_apply_fields(
             actor=actor,
             via=via,
         )
+    if na_decisions:
+        not_applicable_apply(assessment=assessment, decisions=na_decisions, actor=actor, via=via)
