@@ -129,11 +129,16 @@ class Unit(models.Model):
         """The name of this authority's Home Affairs office, as texts, e-mails and documents write
         it: "Sở Nội vụ tỉnh …" for a province, "Phòng Nội vụ huyện …" for a district, else the
         unit's own name (a department or commune running an index itself)."""
-        if self.kind == UnitKind.PROVINCE:
-            return f"Sở Nội vụ {self.name}"
-        if self.kind == UnitKind.DISTRICT:
-            return f"Phòng Nội vụ {self.name}"
-        return self.name
+        office = {UnitKind.PROVINCE: "Sở Nội vụ", UnitKind.DISTRICT: "Phòng Nội vụ"}.get(self.kind)
+        if office is None:
+            return self.name
+        name = self.name.strip()
+        # Inside a phrase the level is written in lower case: "Sở Nội vụ tỉnh Ninh Bình".
+        for level in ("Tỉnh ", "Thành phố ", "Huyện ", "Quận ", "Thị xã "):
+            if name.startswith(level):
+                name = level.lower() + name[len(level) :]
+                break
+        return f"{office} {name}"
 
     def is_active_in(self, year: int) -> bool:
         return (self.active_from is None or self.active_from <= year) and (
