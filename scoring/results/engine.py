@@ -4,7 +4,8 @@ Set-based: a recompute is a fixed handful of statements whatever the number of u
   1. one aggregate INSERT … SELECT … ON CONFLICT per table (area results, assessment results) over
      assessments × leaf criteria ⟕ scores, grouped in SQL;
   2. one UPDATE … FROM (SELECT RANK() OVER …) per table for ranks;
-  3. year on year: three reads of stored results and one bulk update.
+  3. year on year: one UPDATE … FROM over the previous year's stored results of the same level
+     (the unit's own, else its predecessors' pooled), whichever authority ran them.
 
 Arithmetic is exact on SQLite and PostgreSQL alike: points (two decimals) are summed as integer
 hundredths, and the index is rounded half-up in integer arithmetic:
