@@ -221,6 +221,7 @@ class YearPoint:
         None  # stored year-on-year reference (pooled predecessors after a merger)
     )
     previous_rank: int | None = None
+    authority_name: str = ""  # who ran the framework (a former district for a predecessor's year)
 
 
 @dataclass
@@ -311,17 +312,18 @@ def unit_lineage(unit: Unit) -> list[Unit]:
         ids.extend(frontier)
     if len(ids) == 1:
         return [unit]
-    by_id = Unit.objects.in_bulk(ids)
+    by_id = Unit.objects.select_related("parent").in_bulk(ids)  # the parent: a former district
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
 def unit_history(unit: Unit, lineage: list[Unit]) -> list[YearPoint]:
     """Index and rank of the unit year by year; for a year in which it did not exist yet, the results
-    of its predecessors. Two queries."""
+    of its predecessors, each named with the framework and authority that assessed it (after the
+    2025 reform, the former districts). Two queries."""
     lineage_ids = [u.pk for u in lineage]
     results = list(
         AssessmentResult.objects.filter(assessment__unit_id__in=lineage_ids)
-        .select_related("framework", "assessment__unit")
+        .select_related("framework__authority", "assessment__unit")
         .order_by("framework__year", "assessment__unit__code")
     )
     ranked = (
@@ -359,6 +361,7 @@ def unit_history(unit: Unit, lineage: list[Unit]) -> list[YearPoint]:
                 assessment_id=res.assessment_id,
                 previous_index=_index(res.previous_index, res.framework.index_decimals),
                 previous_rank=res.previous_rank,
+                authority_name=res.framework.authority.name,
             )
         )
     return points

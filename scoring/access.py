@@ -322,8 +322,11 @@ def self_edit_refusal(user, assessment: Assessment, now=None) -> str | None:
         and (now or timezone.now()) > deadline
     ):
         return _(
-            "The self-assessment deadline (%(deadline)s) has passed; ask the Home Affairs office for an extension."
-        ) % {"deadline": timezone.localtime(deadline).strftime("%d/%m/%Y %H:%M")}
+            "The self-assessment deadline (%(deadline)s) has passed; ask %(office)s for an extension."
+        ) % {
+            "deadline": timezone.localtime(deadline).strftime("%d/%m/%Y %H:%M"),
+            "office": assessment.framework.authority.home_affairs_office,
+        }
     return None
 
 

@@ -592,3 +592,39 @@ def test_english_on_request(years, client, leader):
     client.cookies["django_language"] = "en"
     html = client.get("/dashboards/?framework=XA-2024").content.decode()
     assert "Grade distribution" in html and "Export to CSV" in html
+
+
+def test_profile_of_a_merged_unit_names_predecessors_of_two_former_districts(client, province):
+    """Ward P from Xã Đông (district H1) and Xã Tây (district H2), assessed by the province in 2025:
+    its history shows each predecessor by name with the framework and authority that assessed it."""
+    h1 = make_unit("H1", kind=UnitKind.DISTRICT, parent=province, name="Huyện Đông Sơn")
+    h2 = make_unit("H2", kind=UnitKind.DISTRICT, parent=province, name="Huyện Tây Sơn")
+    east = make_unit("XD", parent=h1, name="Xã Đông")
+    west = make_unit("XT", parent=h2, name="Xã Tây")
+    ward = make_unit("PW", parent=province, name="Phường Hợp Nhất", predecessors=[east, west])
+    fw1 = make_framework(h1, rows=rows_from_spec(TREE), year=2024, code="H1-2024")
+    fw2 = make_framework(h2, rows=rows_from_spec(TREE), year=2024, code="H2-2024")
+    bulk_year(fw1, [east], seed=1)
+    bulk_year(fw2, [west], seed=2)
+    fw25 = make_framework(province, rows=rows_from_spec(TREE), year=2025, code="T-2025")
+    bulk_year(fw25, [ward], seed=3)
+    profile = selectors.unit_profile(ward)
+    assert [(p.year, p.unit_name, p.framework.code, p.authority_name, p.own) for p in profile.history] == [
+        (2024, "Xã Đông", "H1-2024", "Huyện Đông Sơn", False),
+        (2024, "Xã Tây", "H2-2024", "Huyện Tây Sơn", False),
+        (2025, "Phường Hợp Nhất", "T-2025", "Tỉnh Thử", True),
+    ]
+    client.force_login(make_member(province, Role.LEADER))
+    html = client.get("/dashboards/units/PW/").content.decode()
+    assert "Xã Đông (Huyện Đông Sơn), Xã Tây (Huyện Tây Sơn)" in html  # formed from, by name
+    history = html[html.index('id="history"') :]
+    assert "Xã Đông" in history and "Xã Tây" in history and "XD" not in history and "XT" not in history
+    assert f'{fw1.name} <span class="muted">· Huyện Đông Sơn</span>' in history
+    assert f'{fw2.name} <span class="muted">· Huyện Tây Sơn</span>' in history
+    # The 2024 figure of its line is the predecessors pooled across the two districts' frameworks.
+    result = AssessmentResult.objects.get(assessment__unit=ward)
+    before = AssessmentResult.objects.filter(assessment__unit__in=[east, west])
+    pooled = sum(r.points for r in before) * 100 / sum(r.max_points for r in before)
+    assert result.previous_index == pooled.quantize(D("0.01"), "ROUND_HALF_UP")
+    assert result.previous_rank is None and result.rank_change is None
+    assert profile.continuous_series()[2024] == (result.previous_index, None)

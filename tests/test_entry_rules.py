@@ -262,7 +262,7 @@ def test_page_shows_raw_inputs_hints_yes_no_and_office_leaves_read_only(client, 
     assert '<option value="có"' in html
     office = assessment.framework.criteria.get(code="2.1")
     assert f'action="{reverse("scoring:self_row_save", args=[assessment.pk, office.pk])}"' not in html
-    assert "Do cơ quan nội vụ chấm" in html
+    assert "Do Phòng Nội vụ huyện Thử chấm" in html  # the office named from the authority
 
 
 @pytest.mark.parametrize(

@@ -129,6 +129,9 @@ def test_return_mails_the_unit_officers_with_the_criteria(
     assert message.subject == "[ParIndex] Đề nghị giải trình kết quả tự đánh giá Bộ chỉ số 2024"
     assert "Các tiêu chí: 1.1, 1.2" in message.body and "Criteria: 1.1, 1.2" in message.body
     assert "Nội dung: Bổ sung tài liệu" in message.body
+    # The office is named from the district's data, in both languages.
+    assert "Phòng Nội vụ huyện Thử đề nghị Xã Một giải trình" in message.body
+    assert "Phòng Nội vụ huyện Thử asks Xã Một to explain" in message.body
     assert f"/assessments/{assessment.pk}/" in message.body
 
 
@@ -160,7 +163,8 @@ def test_appraised_mails_the_unit_officers(
     message = only_message()
     assert message.to == ["officer_x1@example.test"]
     assert message.subject == "[ParIndex] Đã hoàn thành thẩm định Bộ chỉ số 2024"
-    assert "The appraisal of Xã Một for Bộ chỉ số 2024 is done." in message.body
+    assert "Phòng Nội vụ huyện Thử đã hoàn thành thẩm định kết quả tự đánh giá của Xã Một" in message.body
+    assert "Phòng Nội vụ huyện Thử has finished the appraisal of Xã Một for Bộ chỉ số 2024." in message.body
 
 
 def test_mark_appraised_twice_mails_once(assessment, officer, appraiser, django_capture_on_commit_callbacks):
@@ -188,6 +192,29 @@ def test_publication_mails_officers_of_assessed_units_and_leaders(
     assert message.subject == "[ParIndex] Đã công bố kết quả Bộ chỉ số 2024"
     assert "Quyết định số 4769/QĐ-UBND ngày 21/12/2024" in message.body
     assert "decision 4769/QĐ-UBND of 21/12/2024" in message.body
+    assert "Phòng Nội vụ huyện Thử đã công bố kết quả Bộ chỉ số 2024" in message.body
+
+
+def test_a_province_run_framework_names_the_provinces_office(province, django_capture_on_commit_callbacks):
+    """Since 2025 the province assesses its communes: its mails say "Sở Nội vụ tỉnh …"."""
+    from .factories import make_unit
+
+    ward = make_unit("P9", parent=province, name="Phường Chín")
+    officer = make_member(ward, Role.OFFICER, "officer_p9")
+    appraiser = make_member(province, Role.APPRAISER, "appraiser_t")
+    framework = make_framework(province, rows=rows_from_spec(TREE), year=2025)
+    assessment = submitted(
+        assessment_get_or_create(unit=ward, framework=framework), officer, django_capture_on_commit_callbacks
+    )
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assessment_return(
+            assessment=assessment, message="Bổ sung", actor=appraiser, criteria={"1.1": "Thiếu"}
+        )
+    body = only_message().body
+    assert "Sở Nội vụ tỉnh Thử đề nghị Phường Chín giải trình" in body
+    assert "Sở Nội vụ tỉnh Thử asks Phường Chín to explain" in body
+    assert "Phòng Nội vụ" not in body
 
 
 def test_officers_of_unassessed_units_get_no_publication_mail(assessment, django_capture_on_commit_callbacks):
@@ -240,7 +267,8 @@ def test_self_reminder_two_days_ahead_is_sent_once(assessment, framework):
     message = only_message()
     assert message.to == ["officer_x1@example.test"]
     assert message.subject.startswith("[ParIndex] Hạn tự đánh giá: ")
-    assert "has not been submitted" in message.body and "đơn vị chưa nộp" in message.body
+    assert "has not been submitted to Phòng Nội vụ huyện Thử" in message.body
+    assert "đơn vị chưa gửi Phòng Nội vụ huyện Thử" in message.body
     assert DeadlineReminder.objects.filter(assessment=assessment, phase="self").count() == 1
     assert notifications.send_deadline_reminders() == 0
     assert len(mail.outbox) == 1

@@ -524,3 +524,78 @@ def test_ranking_command_unknown_framework_is_a_clear_error(db):
 
     with pytest.raises(CommandError, match="Không có bộ chỉ số"):
         call_command("ranking", "--framework", "NOPE", "--format", "json", stdout=StringIO())
+
+
+YOY_TREE = [("1", 100), ("1.1", 50), ("1.2", 50)]
+
+
+def self_assess(framework, unit, first, second=None, *, second_not_applicable=False):
+    """1.1 gets `first` points; 1.2 gets `second`, or is proposed not applicable."""
+    a = assessment_get_or_create(unit=unit, framework=framework)
+    entries = {"1.1": SelfEntry(D(first))}
+    if second_not_applicable:
+        entries["1.2"] = SelfEntry(None, not_applicable=True, not_applicable_reason="Không phát sinh")
+    else:
+        entries["1.2"] = SelfEntry(D(second))
+    scores_apply_self(assessment=a, entries=entries)
+    return a
+
+
+def json_change(framework, unit_code):
+    out = StringIO()
+    call_command("ranking", framework=framework.code, format="json", stdout=out)
+    return next(item for item in json.loads(out.getvalue()) if item["unit_code"] == unit_code)["change"]
+
+
+def test_year_on_year_across_the_reform_uses_another_authoritys_framework(province, district):
+    """2024: the district ranks A (80) and B (60); 2025: the province ranks A (85) with C and D."""
+    a, b = (make_unit(code, kind=UnitKind.COMMUNE, parent=district) for code in ("A", "B"))
+    c, d = (make_unit(code, kind=UnitKind.COMMUNE, parent=province) for code in ("C", "D"))
+    before = make_framework(district, rows=rows_from_spec(YOY_TREE), year=2024, code="H-2024")
+    self_assess(before, a, "40", "40")
+    self_assess(before, b, "30", "30")
+    reform = make_framework(province, rows=rows_from_spec(YOY_TREE), year=2025, code="T-2025")
+    results = {
+        u.code: self_assess(reform, u, *pts)
+        for u, pts in ((a, ("42", "43")), (c, ("45", "45")), (d, ("10", "10")))
+    }
+    a_2025 = result_of(results["A"])
+    # A: 80 → 85 points, index 80.00 → 85.00; its 2024 place (1st of 2 in the district) was held in
+    # another ranking, so no change of place is shown against its 2025 place (2nd of 3).
+    assert (a_2025.previous_points, a_2025.previous_index, a_2025.previous_rank) == (D("80"), D("80"), None)
+    assert (a_2025.points_change, a_2025.index_change, a_2025.rank_change) == (D("5"), D("5"), None)
+    assert json_change(reform, "A") == {"points": "5.00", "index": "5.00", "rank": None}
+    assert json_change(reform, "C") is None  # no 2024 result anywhere
+    # 2026: the province's own ranking continues, so A's place change is kept (2nd → 1st), while B,
+    # back after a year out, has none.
+    later = make_framework(province, rows=rows_from_spec(YOY_TREE), year=2026, code="T-2026")
+    a_2026 = result_of(self_assess(later, a, "45", "45"))
+    self_assess(later, c, "40", "40")
+    assert (a_2026.points_change, a_2026.previous_rank, a_2026.rank_change) == (D("5"), 2, 1)
+    assert json_change(later, "A") == {"points": "5.00", "index": "5.00", "rank": 1}
+    # A correction of the former district's 2024 result reaches the province's 2025 comparison.
+    self_assess(before, a, "40", "35")
+    assert result_of(results["A"]).points_change == D("10")
+
+
+def test_merged_unit_pools_predecessors_of_two_former_districts(province):
+    """P1 (district H1: 45 of an applicable 50, 1.2 not applicable, index 90) and P2 (district H2:
+    60 of 100, index 60) form M, assessed by the province in 2025 with 77 of 100."""
+    h1, h2 = (make_unit(code, kind=UnitKind.DISTRICT, parent=province) for code in ("H1", "H2"))
+    p1 = make_unit("P1", kind=UnitKind.COMMUNE, parent=h1)
+    p2 = make_unit("P2", kind=UnitKind.COMMUNE, parent=h2)
+    other = make_unit("Q", kind=UnitKind.COMMUNE, parent=h2)
+    merged = make_unit("M", kind=UnitKind.COMMUNE, parent=province, predecessors=[p1, p2])
+    first = make_framework(h1, rows=rows_from_spec(YOY_TREE), year=2024, code="H1-2024")
+    second = make_framework(h2, rows=rows_from_spec(YOY_TREE), year=2024, code="H2-2024")
+    self_assess(first, p1, "45", second_not_applicable=True)
+    self_assess(second, p2, "30", "30")
+    self_assess(second, other, "50", "50")
+    reform = make_framework(province, rows=rows_from_spec(YOY_TREE), year=2025, code="T-2025")
+    result = result_of(self_assess(reform, merged, "38.5", "38.5"))
+    # Points averaged: (45 + 60) ÷ 2 = 52.5; index pooled: (45 + 60) ÷ (50 + 100) × 100 = 70.00
+    # (not the average of the indices, (90 + 60) ÷ 2 = 75). Change: 77 − 52.5 = 24.5 points,
+    # 77.00 − 70.00 = 7.00 index; the predecessors' places were held in two other rankings: none.
+    assert (result.previous_points, result.previous_index, result.previous_rank) == (D("52.5"), D("70"), None)
+    assert (result.points_change, result.index_change, result.rank_change) == (D("24.5"), D("7"), None)
+    assert json_change(reform, "M") == {"points": "24.50", "index": "7.00", "rank": None}

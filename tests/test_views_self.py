@@ -317,6 +317,7 @@ def test_deadline_passed_refuses_officer_until_extended(client, officer, apprais
     client.force_login(officer)
     response = client.post(row_url(assessment, "1.1"), {"points": "1"})
     assert response.status_code == 403 and "quá hạn tự đánh giá" in response.content.decode()
+    assert "đề nghị Phòng Nội vụ huyện Thử gia hạn" in response.content.decode()
     html = client.get(page_url(assessment)).content.decode()
     assert "quá hạn tự đánh giá" in html.lower() and 'name="points"' not in html
     from scoring.assessments.services import assessment_extend_deadline
@@ -360,7 +361,7 @@ def test_submit_ok_redirects_with_message(client, officer, assessment):
     assessment.refresh_from_db()
     assert assessment.status == AssessmentStatus.SUBMITTED
     html = client.get(page_url(assessment)).content.decode()
-    assert "Đã gửi bản tự đánh giá" in html
+    assert "Đã gửi bản tự đánh giá của Xã Một tới Phòng Nội vụ huyện Thử" in html
     assert client.post(reverse("scoring:assessment_submit", args=[assessment.pk])).status_code == 403
 
 
@@ -579,4 +580,22 @@ def test_english_when_switched(client, officer, assessment):
     html = client.post(row_url(assessment, "1.1"), {"points": "15"}, **HX).content.decode()
     assert "15 is more than the maximum 13.5" in html
     html = client.get(page_url(assessment)).content.decode()
-    assert "Self-assessed points" in html and "Submit to the Home Affairs office" in html
+    assert "Self-assessed points" in html and "Submit to Phòng Nội vụ huyện Thử" in html
+
+
+@pytest.mark.parametrize(
+    ("authority", "office"), [("district", "Phòng Nội vụ huyện Thử"), ("province", "Sở Nội vụ tỉnh Thử")]
+)
+def test_submit_button_names_the_office_of_the_frameworks_authority(client, request, authority, office):
+    """A district-run framework (before 2025) and a province-run one (since) name their own office."""
+    from units.models import Role
+
+    from .factories import make_member, make_unit
+
+    unit = make_unit("P7", parent=request.getfixturevalue(authority), name="Phường Bảy")
+    framework = make_framework(request.getfixturevalue(authority), rows=rows_from_spec(TREE), year=2025)
+    assessment = assessment_get_or_create(unit=unit, framework=framework)
+    client.force_login(make_member(unit, Role.OFFICER))
+    html = client.get(page_url(assessment)).content.decode()
+    assert f"Gửi {office}</button>" in html
+    assert "Nội vụ" not in html.replace(office, "")  # no other office is named

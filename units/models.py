@@ -55,6 +55,16 @@ def _unit_kind_names() -> dict[str, UnitKind]:
     return names
 
 
+# Unit kinds assessed at the same level (the commune level before and after the 2025 reform): a
+# unit's previous-year result counts from any framework of its level, whoever issued it.
+COMMUNE_LEVEL_KINDS = ("commune", "ward", "special_zone", "township")
+
+
+def unit_kinds_of_level(kind: str) -> list[str]:
+    """The unit kinds of the same level as `kind` (itself alone outside the commune level)."""
+    return list(COMMUNE_LEVEL_KINDS) if kind in COMMUNE_LEVEL_KINDS else [kind]
+
+
 class Unit(models.Model):
     """A unit in the administrative tree: an authority, a department or a commune.
 
@@ -113,6 +123,22 @@ class Unit(models.Model):
                 raise ValidationError(
                     {"parent": _("A unit cannot be placed under one of its own descendants.")}
                 )
+
+    @property
+    def home_affairs_office(self) -> str:
+        """The name of this authority's Home Affairs office, as texts, e-mails and documents write
+        it: "Sở Nội vụ tỉnh …" for a province, "Phòng Nội vụ huyện …" for a district, else the
+        unit's own name (a department or commune running an index itself)."""
+        office = {UnitKind.PROVINCE: "Sở Nội vụ", UnitKind.DISTRICT: "Phòng Nội vụ"}.get(self.kind)
+        if office is None:
+            return self.name
+        name = self.name.strip()
+        # Inside a phrase the level is written in lower case: "Sở Nội vụ tỉnh Ninh Bình".
+        for level in ("Tỉnh ", "Thành phố ", "Huyện ", "Quận ", "Thị xã "):
+            if name.startswith(level):
+                name = level.lower() + name[len(level) :]
+                break
+        return f"{office} {name}"
 
     def is_active_in(self, year: int) -> bool:
         return (self.active_from is None or self.active_from <= year) and (

@@ -90,10 +90,11 @@ def messages_for(event: str, object_id: int) -> list[tuple[str, str, str, list[s
         body = bilingual(
             lambda: (
                 _(
-                    "The results of %(name)s were published by decision %(decision)s of %(date)s.\n"
+                    "%(office)s published the results of %(name)s by decision %(decision)s of %(date)s.\n"
                     "Ranking and unit results: %(link)s"
                 )
                 % {
+                    "office": framework.authority.home_affairs_office,
                     "name": framework.name,
                     "decision": framework.decision_number,
                     "date": framework.decision_date.strftime("%d/%m/%Y"),
@@ -103,11 +104,17 @@ def messages_for(event: str, object_id: int) -> list[tuple[str, str, str, list[s
         )
         return _each(subject, body, recipients)
 
-    assessment = Assessment.objects.select_related("unit", "framework").filter(pk=object_id).first()
+    assessment = (
+        Assessment.objects.select_related("unit", "framework__authority").filter(pk=object_id).first()
+    )
     if assessment is None:
         return []
     unit, framework = assessment.unit, assessment.framework
-    names = {"unit": unit.name, "framework": framework.name}
+    names = {
+        "unit": unit.name,
+        "framework": framework.name,
+        "office": framework.authority.home_affairs_office,
+    }
     if event == "assessment_submitted" and assessment.status == AssessmentStatus.SUBMITTED:
         recipients = appraisers_over(unit)
         subject = _subject(lambda: _("%(unit)s submitted its self-assessment") % names)
@@ -129,7 +136,7 @@ def messages_for(event: str, object_id: int) -> list[tuple[str, str, str, list[s
         body = bilingual(
             lambda: (
                 _(
-                    "The Home Affairs office asks %(unit)s to explain its self-assessment for %(framework)s.\n"
+                    "%(office)s asks %(unit)s to explain its self-assessment for %(framework)s.\n"
                     "Message: %(message)s\nCriteria: %(codes)s\nAnswer and resubmit: %(link)s"
                 )
                 % {
@@ -145,7 +152,10 @@ def messages_for(event: str, object_id: int) -> list[tuple[str, str, str, list[s
         subject = _subject(lambda: _("Appraisal of %(framework)s done") % names)
         body = bilingual(
             lambda: (
-                _("The appraisal of %(unit)s for %(framework)s is done.\nSee the appraised points: %(link)s")
+                _(
+                    "%(office)s has finished the appraisal of %(unit)s for %(framework)s.\n"
+                    "See the appraised points: %(link)s"
+                )
                 % {**names, "link": _link("scoring:assessment_self", assessment.pk)}
             )
         )
@@ -178,7 +188,7 @@ def send_deadline_reminders(now=None) -> int:
                 framework__self_deadline__lte=horizon,
             )
         )
-        .select_related("unit", "framework")
+        .select_related("unit", "framework__authority")
     )
     for assessment in self_due:
         deadline = assessment.self_deadline
@@ -186,6 +196,7 @@ def send_deadline_reminders(now=None) -> int:
         names = {
             "unit": assessment.unit.name,
             "framework": assessment.framework.name,
+            "office": assessment.framework.authority.home_affairs_office,
             "deadline": _when(deadline),
             "link": _link("scoring:assessment_self", assessment.pk),
         }
@@ -195,7 +206,7 @@ def send_deadline_reminders(now=None) -> int:
                 lambda n=names: (
                     _(
                         "The self-assessment of %(unit)s for %(framework)s is due at %(deadline)s and "
-                        "has not been submitted.\nOpen it: %(link)s"
+                        "has not been submitted to %(office)s.\nOpen it: %(link)s"
                     )
                     % n
                 )

@@ -595,8 +595,8 @@ def submit(request, pk):
         return redirect(f"{page}?missing=1#missing")
     messages.success(
         request,
-        _("The self-assessment of %(unit)s is submitted to the Home Affairs office.")
-        % {"unit": assessment.unit.name},
+        _("The self-assessment of %(unit)s is submitted to %(office)s.")
+        % {"unit": assessment.unit.name, "office": assessment.framework.authority.home_affairs_office},
     )
     return redirect(page)
 

@@ -4,7 +4,8 @@ Set-based: a recompute is a fixed handful of statements whatever the number of u
   1. one aggregate INSERT … SELECT … ON CONFLICT per table (area results, assessment results) over
      assessments × leaf criteria ⟕ scores, grouped in SQL;
   2. one UPDATE … FROM (SELECT RANK() OVER …) per table for ranks;
-  3. year on year: three reads of stored results and one bulk update.
+  3. year on year: one UPDATE … FROM over the previous year's stored results of the same level
+     (the unit's own, else its predecessors' pooled), whichever authority ran them.
 
 Arithmetic is exact on SQLite and PostgreSQL alike: points (two decimals) are summed as integer
 hundredths, and the index is rounded half-up in integer arithmetic:
@@ -24,17 +25,13 @@ scoring.results.reference holds the same rules in plain Decimal arithmetic; prop
 this module to agree with it.
 """
 
-from collections import defaultdict
 from collections.abc import Collection
 from datetime import datetime
-from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
-from scoring.models import AreaResult, Assessment, AssessmentResult, Framework
-
-HUNDREDTHS = Decimal("0.01")
+from scoring.models import AreaResult, Assessment, Framework
 
 # Per leaf: final points = appraised where present, else self; a leaf is not applicable as the
 # appraiser decided (confirmed, imposed or refused) or, while undecided, as the unit proposed
@@ -258,7 +255,8 @@ def _now() -> datetime:
 
 
 def previous_framework(framework: Framework) -> Framework | None:
-    """The previous year's framework of the same authority and unit kind."""
+    """The previous year's framework of the same authority and unit kind: the ranking this one
+    continues (places are compared only with it, §2.2)."""
     return (
         Framework.objects.filter(
             authority_id=framework.authority_id, unit_kind=framework.unit_kind, year=framework.year - 1
@@ -268,102 +266,141 @@ def previous_framework(framework: Framework) -> Framework | None:
     )
 
 
-def _following_frameworks(framework: Framework) -> QuerySet[Framework]:
-    return Framework.objects.filter(
-        authority_id=framework.authority_id, unit_kind=framework.unit_kind, year=framework.year + 1
+def _same_level_kinds(framework: Framework) -> list[str]:
+    """Unit kinds of the frameworks whose results count as a unit's previous result: any framework
+    of the same level, whoever issued it (a former district's commune framework for a province's)."""
+    from units.models import unit_kinds_of_level
+
+    return unit_kinds_of_level(framework.unit_kind)
+
+
+def _same_ranking(framework: Framework, previous: str) -> tuple[str, list[int | str]]:
+    """SQL condition: the previous-year result row `previous` (columns p_authority_id, p_unit_kind)
+    held its place in the ranking `framework` continues, so that places may be compared.
+
+    The one place that says what "the same ranking" is: the same authority and unit kind, i.e. the
+    previous year's framework of the same series (with ranking groups: and the same group). A place
+    held in another ranking (another former authority, a ranking of another size) is never compared.
+    """
+    return (
+        f"({previous}.p_authority_id = %s AND {previous}.p_unit_kind = %s)",
+        [framework.authority_id, framework.unit_kind],
     )
+
+
+def _following_frameworks(framework: Framework) -> QuerySet[Framework]:
+    """Next year's frameworks of the same level that assessed a unit of this one or a successor."""
+    from units.models import Unit
+
+    units = Assessment.objects.filter(framework=framework).values("unit_id")
+    successors = Unit.predecessors.through.objects.filter(to_unit_id__in=units).values("from_unit_id")
+    return (
+        Framework.objects.filter(year=framework.year + 1, unit_kind__in=_same_level_kinds(framework))
+        .filter(Q(assessments__unit_id__in=units) | Q(assessments__unit_id__in=successors))
+        .distinct()
+    )
+
+
+def _half_up_div(num: str, den: str) -> str:
+    """SQL integer num ÷ den (den > 0) rounded half away from zero."""
+    return f"(CASE WHEN {num} >= 0 THEN (2 * {num} + {den}) / (2 * {den}) ELSE -((2 * -({num}) + {den}) / (2 * {den})) END)"
 
 
 def _year_on_year(framework: Framework) -> None:
-    """Change in points, index and places against the same unit, or its predecessors, a year before.
+    """Change in points, index and place against the unit's previous-year result, in one statement.
 
-    A unit formed from several predecessors is compared with them taken together: their points
-    averaged, their index pooled (sum of points ÷ sum of applicable max), and the place that
-    pooled index would have held among the other units of the previous year.
+    The previous result is the unit's own result of the year before in any framework of the same
+    level (whichever authority issued it; the same series' framework first), else its predecessors'
+    results taken together: points averaged, index pooled (sum of points ÷ sum of applicable max,
+    clamped like every index), even across frameworks of different former authorities. A change of
+    place is kept only when last year's place was held in the same ranking (`_same_ranking`): for
+    predecessors, when they all stood in one such ranking, the place their pooled index would have
+    held among the other units there. Figures are compared as integer hundredths and index × 10^d.
     """
-    previous = previous_framework(framework)
-    current = list(
-        AssessmentResult.objects.filter(framework=framework).values(
-            "assessment_id", "assessment__unit_id", "points", "index", "rank", *_YOY_FIELDS
-        )
-    )
-    if previous is None:
-        if AssessmentResult.objects.filter(framework=framework).filter(~Q(previous_points=None)).exists():
-            AssessmentResult.objects.filter(framework=framework).update(
-                previous_points=None,
-                previous_index=None,
-                previous_rank=None,
-                points_change=None,
-                index_change=None,
-                rank_change=None,
-            )
-        return
-    before = {
-        row["assessment__unit_id"]: row
-        for row in AssessmentResult.objects.filter(framework=previous).values(
-            "assessment__unit_id", "points", "max_points", "index", "rank"
-        )
-    }
-    unit_ids = [row["assessment__unit_id"] for row in current]
     from units.models import Unit
 
-    predecessors: dict[int, list[int]] = defaultdict(list)
-    for unit_id, predecessor_id in Unit.predecessors.through.objects.filter(
-        from_unit_id__in=unit_ids
-    ).values_list("from_unit_id", "to_unit_id"):
-        predecessors[unit_id].append(predecessor_id)
-    quantum = Decimal(1).scaleb(-framework.index_decimals)
-    previous_indices = sorted((r["index"] for r in before.values() if r["index"] is not None), reverse=True)
-
-    updates = []
-    for row in current:
-        unit_id = row["assessment__unit_id"]
-        prev_points: Decimal | None
-        prev_index: Decimal | None
-        prev_rank: int | None
-        if unit_id in before:
-            ref = before[unit_id]
-            prev_points, prev_index, prev_rank = ref["points"], ref["index"], ref["rank"]
-        else:
-            refs = [before[p] for p in predecessors.get(unit_id, ()) if p in before]
-            if not refs:
-                prev_points = prev_index = prev_rank = None
-            elif len(refs) == 1:
-                prev_points, prev_index, prev_rank = refs[0]["points"], refs[0]["index"], refs[0]["rank"]
-            else:
-                prev_points = (sum((r["points"] for r in refs), Decimal(0)) / len(refs)).quantize(
-                    HUNDREDTHS, "ROUND_HALF_UP"
-                )
-                pooled_max = sum((r["max_points"] for r in refs), Decimal(0))
-                if pooled_max > 0:
-                    pooled = (sum((r["points"] for r in refs), Decimal(0)) * 100 / pooled_max).quantize(
-                        quantum, "ROUND_HALF_UP"
-                    )
-                    prev_index = min(max(pooled, Decimal(0)), Decimal(100))  # clamped like every index
-                    own = sorted((r["index"] for r in refs if r["index"] is not None), reverse=True)
-                    higher_others = sum(1 for i in previous_indices if i > prev_index) - sum(
-                        1 for i in own if i > prev_index
-                    )
-                    prev_rank = 1 + higher_others
-                else:
-                    prev_index = prev_rank = None
-        result = AssessmentResult(assessment_id=row["assessment_id"])
-        result.previous_points, result.previous_index, result.previous_rank = (
-            prev_points,
-            prev_index,
-            prev_rank,
+    scale = 10 ** int(framework.index_decimals)
+    kinds = _same_level_kinds(framework)
+    kinds_sql = ", ".join(["%s"] * len(kinds))
+    predecessors = Unit.predecessors.through._meta.db_table
+    same_prev, same_prev_params = _same_ranking(framework, "prev")
+    same_o, same_o_params = _same_ranking(framework, "o")
+    pooled = _clamped(_scaled_index("p.pts_c", "p.max_c", scale), scale)
+    prev_index_s = f"(CASE WHEN b.unit_id IS NOT NULL THEN b.idx_s WHEN p.n = 1 THEN p.idx_s_one WHEN p.n > 1 THEN {pooled} END)"
+    prev_rank = (
+        "(CASE WHEN b.unit_id IS NOT NULL THEN CASE WHEN b.same = 1 THEN b.rnk END"
+        " WHEN p.n = 1 THEN CASE WHEN p.same = 1 THEN p.rnk_one END"
+        f" WHEN p.n > 1 AND p.same = 1 AND p.fid_lo = p.fid_hi AND p.max_c > 0 THEN"
+        f" 1 + (SELECT COUNT(*) FROM prev o WHERE o.fid = p.fid_lo AND {same_o} AND o.idx_s > {pooled})"
+        f" - (SELECT COUNT(*) FROM {predecessors} q JOIN best o ON o.unit_id = q.to_unit_id"
+        f" WHERE q.from_unit_id = c.unit_id AND o.idx_s > {pooled}) END)"
+    )
+    prev_points_c = (
+        "(CASE WHEN b.unit_id IS NOT NULL THEN b.pts_c WHEN p.n = 1 THEN p.pts_c"
+        f" WHEN p.n > 1 THEN {_half_up_div('p.pts_c', 'p.n')} END)"
+    )
+    fields = "y.pp, y.pi, y.pr, y.dp, y.di, y.dr"
+    sql = f"""
+        WITH prev AS (
+            SELECT a.unit_id AS unit_id, r.framework_id AS fid, f.authority_id AS p_authority_id,
+                   f.unit_kind AS p_unit_kind, r."rank" AS rnk, r."index" AS idx,
+                   CAST(ROUND(r.points * 100) AS INTEGER) AS pts_c,
+                   CAST(ROUND(r.max_points * 100) AS INTEGER) AS max_c,
+                   CAST(ROUND(r."index" * {scale}) AS INTEGER) AS idx_s
+            FROM scoring_assessmentresult r
+            JOIN scoring_assessment a ON a.id = r.assessment_id
+            JOIN scoring_framework f ON f.id = r.framework_id
+            WHERE f.year = %s AND f.unit_kind IN ({kinds_sql})
+        ),
+        cur AS (
+            SELECT r.assessment_id AS aid, a.unit_id AS unit_id, r."rank" AS rnk,
+                   CAST(ROUND(r.points * 100) AS INTEGER) AS pts_c,
+                   CAST(ROUND(r."index" * {scale}) AS INTEGER) AS idx_s
+            FROM scoring_assessmentresult r JOIN scoring_assessment a ON a.id = r.assessment_id
+            WHERE r.framework_id = %s
+        ),
+        best AS (
+            SELECT * FROM (
+                SELECT prev.*, CASE WHEN {same_prev} THEN 1 ELSE 0 END AS same,
+                       ROW_NUMBER() OVER (PARTITION BY prev.unit_id
+                           ORDER BY CASE WHEN {same_prev} THEN 0 ELSE 1 END, prev.fid DESC) AS pick
+                FROM prev
+                WHERE prev.unit_id IN (SELECT unit_id FROM cur)
+                   OR prev.unit_id IN (SELECT q.to_unit_id FROM {predecessors} q
+                                       WHERE q.from_unit_id IN (SELECT unit_id FROM cur))
+            ) ranked WHERE pick = 1
+        ),
+        pooled AS (
+            SELECT q.from_unit_id AS unit_id, COUNT(*) AS n, SUM(b.pts_c) AS pts_c, SUM(b.max_c) AS max_c,
+                   MIN(b.same) AS same, MIN(b.fid) AS fid_lo, MAX(b.fid) AS fid_hi,
+                   MAX(b.idx_s) AS idx_s_one, MAX(b.rnk) AS rnk_one, MAX(b.idx) AS idx_one
+            FROM {predecessors} q JOIN best b ON b.unit_id = q.to_unit_id
+            WHERE q.from_unit_id IN (SELECT unit_id FROM cur)
+            GROUP BY q.from_unit_id
         )
-        result.points_change = None if prev_points is None else row["points"] - prev_points
-        result.index_change = (
-            None
-            if prev_index is None or row["index"] is None
-            else row["index"].quantize(quantum) - Decimal(prev_index).quantize(quantum, "ROUND_HALF_UP")
-        )
-        result.rank_change = None if prev_rank is None or row["rank"] is None else prev_rank - row["rank"]
-        if any(_differs(getattr(result, name), row[name]) for name in _YOY_FIELDS):
-            updates.append(result)
-    if updates:  # usually only the rows whose own figures or rank just moved
-        AssessmentResult.objects.bulk_update(updates, _YOY_FIELDS, batch_size=500)
+        UPDATE scoring_assessmentresult
+        SET previous_points = y.pp, previous_index = y.pi, previous_rank = y.pr,
+            points_change = y.dp, index_change = y.di, rank_change = y.dr
+        FROM (
+            SELECT z.aid, {_as_decimal("z.pp_c", 100)} AS pp,
+                   CASE WHEN z.own_idx IS NOT NULL THEN z.own_idx ELSE {_as_decimal("z.pi_s", scale)} END AS pi,
+                   z.pr, {_as_decimal("z.pts_c - z.pp_c", 100)} AS dp,
+                   {_as_decimal("z.idx_s - z.pi_s", scale)} AS di, z.pr - z.rnk AS dr
+            FROM (
+                SELECT c.aid, c.pts_c, c.idx_s, c.rnk, {prev_points_c} AS pp_c, {prev_index_s} AS pi_s,
+                       {prev_rank} AS pr,
+                       CASE WHEN b.unit_id IS NOT NULL THEN b.idx WHEN p.n = 1 THEN p.idx_one END AS own_idx
+                FROM cur c
+                LEFT JOIN best b ON b.unit_id = c.unit_id
+                LEFT JOIN pooled p ON p.unit_id = c.unit_id AND b.unit_id IS NULL
+            ) z
+        ) y
+        WHERE scoring_assessmentresult.assessment_id = y.aid AND ({_moved_any(fields)})
+    """
+    # In the order of the placeholders: prev, cur, best (the condition twice), the pooled place.
+    params = [framework.year - 1, *kinds, framework.pk, *same_prev_params, *same_prev_params, *same_o_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 _YOY_FIELDS = [
@@ -376,10 +413,13 @@ _YOY_FIELDS = [
 ]
 
 
-def _differs(new: Decimal | int | None, stored: Decimal | int | None) -> bool:
-    if new is None or stored is None:
-        return (new is None) != (stored is None)
-    return Decimal(new) != Decimal(stored)
+def _moved_any(new_values: str) -> str:
+    """SQL: some year-on-year column differs (NULL-safe, portable) from the new values, in order."""
+    checks = []
+    for name, value in zip(_YOY_FIELDS, [v.strip() for v in new_values.split(",")], strict=True):
+        column = f"scoring_assessmentresult.{name}"
+        checks.append(f"({column} <> {value} OR ({column} IS NULL) <> ({value} IS NULL))")
+    return " OR ".join(checks)
 
 
 def framework_results_stale(framework: Framework) -> bool:
