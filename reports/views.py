@@ -150,14 +150,10 @@ def dashboard(request):
     r = reach(request.user)
     frameworks = list(access.frameworks_overseen_by(request.user).order_by("-year", "code"))
     years = sorted({f.year for f in frameworks}, reverse=True)
-    kinds = [
-        (value, label) for value, label in UnitKind.choices if any(f.unit_kind == value for f in frameworks)
-    ]
+    kinds = [(value, label) for value, label in UnitKind.choices if any(f.covers(value) for f in frameworks)]
     year = request.GET.get("year", "")
     kind = request.GET.get("kind", "")
-    candidates = [
-        f for f in frameworks if (not year or str(f.year) == year) and (not kind or f.unit_kind == kind)
-    ]
+    candidates = [f for f in frameworks if (not year or str(f.year) == year) and (not kind or f.covers(kind))]
     code = request.GET.get("framework", "")
     chosen = next((f for f in candidates if f.code == code), None)
     if chosen is None and code and not any(f.code == code for f in frameworks):

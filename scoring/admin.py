@@ -342,7 +342,7 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
         "code",
         "name",
         "year",
-        "unit_kind",
+        "kinds_display",
         "authority",
         "status",
         "decision_number",
@@ -384,6 +384,7 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
                     "name",
                     "authority",
                     "unit_kind",
+                    "kinds_display",
                     "year",
                     "index_decimals",
                     "index_capped",
@@ -409,6 +410,10 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
     def get_fieldsets(self, request, obj=None):
         return self.add_fieldsets if obj is None else self.change_fieldsets
 
+    @admin.display(description=_("unit kinds covered"))
+    def kinds_display(self, framework):
+        return framework.kinds_display
+
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
             kwargs["form"] = FrameworkAddForm
@@ -421,6 +426,7 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
             "code",
             "authority",
             "unit_kind",
+            "kinds_display",
             "year",
             "decision_number",
             "decision_date",
@@ -729,8 +735,8 @@ class AssessmentAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, a
         "submitted_at",
         "appraised_at",
     ]
-    list_filter = ["framework", "status", "unit__kind"]
-    list_select_related = ["unit", "framework", "result"]
+    list_filter = ["framework", "status", "unit__kind", "ranked", "ranking_group"]
+    list_select_related = ["unit", "framework", "result", "ranking_group"]
     search_fields = ["unit__code", "unit__name", "framework__code"]
     autocomplete_fields = ["unit", "framework"]
     ordering = ["framework", "unit__code"]
@@ -745,6 +751,9 @@ class AssessmentAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, a
         "self_deadline_extended_to",
         "submitted_at",
         "appraised_at",
+        "ranking_group",
+        "ranked",
+        "not_ranked_reason",
         "result_summary",
     ]
     change_fields = readonly_fields

@@ -68,12 +68,12 @@ def status_labels() -> dict[str, str]:
 
 
 def framework_units(framework: Framework):
-    """Units the framework assesses: those of its unit kind under its authority that are active in its
-    year, and any unit that already has an assessment in it. One query."""
+    """Units the framework assesses: those of the kinds it covers under its authority that are active in
+    its year, and any unit that already has an assessment in it. One query."""
     active = (Q(active_from__isnull=True) | Q(active_from__lte=framework.year)) & (
         Q(active_to__isnull=True) | Q(active_to__gte=framework.year)
     )
-    expected = Q(path__startswith=framework.authority.path, kind=framework.unit_kind) & active
+    expected = Q(path__startswith=framework.authority.path, kind__in=framework.covered_kinds) & active
     return Unit.objects.filter(expected | Q(assessments__framework=framework)).distinct().order_by("code")
 
 
