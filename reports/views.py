@@ -174,7 +174,11 @@ def dashboard(request):
     under = _under(request, chosen)
     bands = selectors.framework_bands(chosen)
     colours = selectors.grade_colours(bands)
-    board = ranking(chosen, units=selectors.units_shown(r, under), with_areas=False)
+    group_names = list(chosen.ranking_groups.values_list("name", flat=True))
+    group = request.GET.get("group", "")
+    if group not in group_names:
+        group = ""
+    board = ranking(chosen, units=selectors.units_shown(r, under), with_areas=False, group=group or None)
     rows = board.lines
     distribution = selectors.grade_distribution(rows, bands)
     charted = [row for row in rows if row.index is not None]
@@ -182,6 +186,9 @@ def dashboard(request):
     context.update(
         {
             "rows": rows,
+            "groups": board.groups(),
+            "group_names": group_names,
+            "group": group,
             "colours": colours,
             "ranked": board.ranked,
             "distribution": distribution,

@@ -309,3 +309,64 @@ def test_a_unit_not_ranked_has_no_place_and_leaves_the_others_ranks(units, provi
 
     assessment_set_ranked(assessment=Assessment.objects.get(unit=units["XB"]), ranked=True)
     assert places(framework) == {"XA": (D("90.00"), 2), "XB": (D("95.00"), 1), "XC": (D("80.00"), 3)}
+
+
+# --- the dashboard's ranking page ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def grouped(units, province):
+    framework = make_framework(
+        province, rows=rows_from_spec(TREE), unit_kind=UnitKind.COMMUNE, code="CX", year=2025
+    )
+    framework.unit_kinds = ["commune", "special_zone", "ward"]
+    framework.save(update_fields=["unit_kinds"])
+    framework_set_groups(framework=framework, groups=parse_groups("Xã:commune,special_zone;Phường:ward"))
+    for code, first, second in [
+        ("XA", 55, 35),
+        ("XB", 50, 30),
+        ("DK", 40, 30),
+        ("PA", 50, 38),
+        ("PB", 60, 35),
+    ]:
+        score(framework, units[code], first, second)
+    assessment_set_ranked(
+        assessment=Assessment.objects.get(unit=units["DK"]), ranked=False, reason="Mới thành lập"
+    )
+    return framework
+
+
+def test_the_dashboard_shows_each_unit_s_group_place_and_the_unranked_with_their_reason(
+    grouped, client, province
+):
+    from .factories import make_member
+
+    client.force_login(make_member(province, "leader", "leader_t"))
+    response = client.get("/dashboards/?framework=CX")
+    assert response.status_code == 200
+    rows = response.context["rows"]
+    assert [(r.group, r.unit_code, r.rank, r.places) for r in rows] == [
+        ("Xã", "XA", 1, 2),
+        ("Xã", "XB", 2, 2),
+        ("Xã", "DK", None, 2),
+        ("Phường", "PB", 1, 2),
+        ("Phường", "PA", 2, 2),
+    ]
+    html = response.content.decode()
+    assert "Nhóm xếp hạng" in html and "01/02" in html
+    assert "đánh giá, không xếp hạng" in html and "Mới thành lập" in html
+
+    response = client.get("/dashboards/?framework=CX&group=Phường")
+    assert [r.unit_code for r in response.context["rows"]] == ["PB", "PA"]
+    assert "02/02" in response.content.decode()
+    # An unknown group shows them all.
+    assert len(client.get("/dashboards/?framework=CX&group=Nope").context["rows"]) == 5
+
+
+def test_a_ward_shows_phuong_in_the_dashboard_kind_filter(grouped, client, province):
+    from .factories import make_member
+
+    client.force_login(make_member(province, "leader", "leader_t"))
+    kinds = dict(client.get("/dashboards/?framework=CX").context["kinds"])
+    assert str(kinds["ward"]) == "Phường" and str(kinds["special_zone"]) == "Đặc khu"
+    assert [f.code for f in client.get("/dashboards/?kind=ward").context["candidates"]] == ["CX"]

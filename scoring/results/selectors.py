@@ -87,6 +87,8 @@ class RankingLine:
     group_id: int | None = None
     ranked: bool = True
     not_ranked_reason: str = ""
+    # How many units hold a place in the unit's ranking (its group, else the framework): the N of "04/15".
+    places: int = 0
 
     @property
     def arrow(self) -> str:
@@ -300,4 +302,9 @@ def ranking(
                 not_ranked_reason=not_ranked_reason,
             )
         )
-    return Ranking(framework, lines, limited=units is not None)
+    board = Ranking(framework, lines, limited=units is not None or group is not None)
+    if lines:
+        per_group = board.ranked_per_group
+        for line in lines:
+            line.places = per_group.get(line.group_id, 0)
+    return board
