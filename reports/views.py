@@ -248,13 +248,15 @@ def _export_rows(framework: Framework, rows, ranked: int) -> tuple[list[str], li
         _("Change in index"),
         _("Change in places"),
         *parts_header(),
+        _("Ranking group"),
+        _("Not ranked: reason"),
     ]
     places = framework.index_decimals
     lines = []
     for row in rows:
         lines.append(
             [
-                f"{row.rank:02d}/{ranked:02d}" if row.rank else "",
+                f"{row.rank:02d}/{(row.places or ranked):02d}" if row.rank else "",
                 row.unit_code,
                 row.unit_name,
                 row.points,
@@ -266,6 +268,8 @@ def _export_rows(framework: Framework, rows, ranked: int) -> tuple[list[str], li
                 row.index_change,
                 rank_change_text(row.rank_change) if row.rank_change is not None else "",
                 *parts_of(row),
+                row.group or "",
+                "" if row.ranked else row.not_ranked_reason or _("not ranked"),
             ]
         )
     return header, lines, places

@@ -370,3 +370,24 @@ def test_a_ward_shows_phuong_in_the_dashboard_kind_filter(grouped, client, provi
     kinds = dict(client.get("/dashboards/?framework=CX").context["kinds"])
     assert str(kinds["ward"]) == "Phường" and str(kinds["special_zone"]) == "Đặc khu"
     assert [f.code for f in client.get("/dashboards/?kind=ward").context["candidates"]] == ["CX"]
+
+
+def test_the_ranking_export_carries_the_group_place_and_not_ranked_reason(grouped, client, province):
+    import csv
+    import io
+
+    from django.urls import reverse
+
+    from .factories import make_member
+
+    client.force_login(make_member(province, "leader", "leader_t"))
+    response = client.get(reverse("reports:ranking_export", args=["CX", "csv"]))
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    by_unit = {row[1]: (row[0], row[-2], row[-1]) for row in rows[1:]}
+    assert by_unit == {
+        "XA": ("01/02", "Xã", ""),
+        "XB": ("02/02", "Xã", ""),
+        "DK": ("", "Xã", "Mới thành lập"),
+        "PB": ("01/02", "Phường", ""),
+        "PA": ("02/02", "Phường", ""),
+    }
