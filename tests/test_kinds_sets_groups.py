@@ -391,3 +391,31 @@ def test_the_ranking_export_carries_the_group_place_and_not_ranked_reason(groupe
         "PB": ("01/02", "Phường", ""),
         "PA": ("02/02", "Phường", ""),
     }
+
+
+def test_the_import_page_takes_several_kinds_and_groups(client, units, province):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from .factories import make_member
+
+    client.force_login(make_member(province, "appraiser", "appraiser_t"))
+    body = "Mã,Tiêu chí,Điểm tối đa\n1,A,60\n1.1,B,60\n2,C,40\n2.1,D,40\n".encode()
+    response = client.post(
+        reverse("scoring:framework_import"),
+        {
+            "file": SimpleUploadedFile("bo.csv", body),
+            "code": "CX-WEB",
+            "name": "Bộ chỉ số cấp xã",
+            "authority": "T",
+            "unit_kind": ["commune", "ward"],
+            "groups": "Xã:commune;Phường:ward",
+            "year": 2025,
+            "bands": "Tốt:80,Khá:0",
+            "decimals": 2,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    framework = Framework.objects.get(code="CX-WEB")
+    assert framework.covered_kinds == ["commune", "ward"]
+    assert list(framework.ranking_groups.values_list("name", flat=True)) == ["Xã", "Phường"]
