@@ -87,8 +87,15 @@ class RankingLine:
     group_id: int | None = None
     ranked: bool = True
     not_ranked_reason: str = ""
-    # How many units hold a place in the unit's ranking (its group, else the framework): the N of "04/15".
-    places: int = 0
+    board: "Ranking | None" = field(default=None, repr=False, compare=False)
+
+    @property
+    def places(self) -> int:
+        """How many units hold a place in the unit's ranking (its group, else the framework): the N of
+        "04/15". Read when asked (one query for the whole ranking when its lines are limited)."""
+        if self.board is None:
+            return 0
+        return self.board.ranked_per_group.get(self.group_id, 0)
 
     @property
     def arrow(self) -> str:
@@ -303,8 +310,6 @@ def ranking(
             )
         )
     board = Ranking(framework, lines, limited=units is not None or group is not None)
-    if lines:
-        per_group = board.ranked_per_group
-        for line in lines:
-            line.places = per_group.get(line.group_id, 0)
+    for line in lines:
+        line.board = board
     return board
