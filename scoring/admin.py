@@ -65,10 +65,12 @@ from scoring.models import (
     FrameworkStatus,
     GradeBand,
     ImportRecord,
+    RankingGroup,
     Score,
     Via,
 )
 from scoring.results.engine import results_recompute
+from units.models import UnitKind
 
 
 class PointsField(forms.DecimalField):
@@ -267,6 +269,31 @@ class GradeBandInline(LockedWhenPublished, admin.TabularInline):
     extra = 0
 
 
+class RankingGroupInline(admin.TabularInline):
+    """The framework's ranking groups, read-only: they are set with the framework
+    (import_framework --groups, the import page) through scoring.frameworks.groups."""
+
+    model = RankingGroup
+    fields = ["order", "name", "kinds", "unit_codes"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("unit kinds"))
+    def kinds(self, group):
+        return ", ".join(str(UnitKind(kind).label) for kind in group.unit_kinds if kind in UnitKind.values)
+
+    @admin.display(description=_("units"))
+    def unit_codes(self, group):
+        return ", ".join(sorted(unit.code for unit in group.units.all()))
+
+
 class CriterionInline(LockedWhenPublished, admin.TabularInline):
     """The criteria tree, in order. Its shape (codes, max points, kinds, sources) comes from the
     framework file and is read-only here; titles, leaves' scoring rules and the not-applicable
@@ -353,7 +380,7 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
     search_fields = ["code", "name", "decision_number", "authority__code", "authority__name"]
     autocomplete_fields = ["authority"]
     actions = ["reopen_published"]
-    inlines = [GradeBandInline, CriterionInline]
+    inlines = [GradeBandInline, RankingGroupInline, CriterionInline]
     add_fieldsets = [
         (
             None,

@@ -419,3 +419,12 @@ def test_the_import_page_takes_several_kinds_and_groups(client, units, province)
     framework = Framework.objects.get(code="CX-WEB")
     assert framework.covered_kinds == ["commune", "ward"]
     assert list(framework.ranking_groups.values_list("name", flat=True)) == ["Xã", "Phường"]
+
+
+def test_the_admin_shows_a_framework_s_groups_and_kinds(grouped, admin_client):
+    from django.urls import reverse
+
+    html = admin_client.get(reverse("admin:scoring_framework_change", args=[grouped.pk])).content.decode()
+    assert "Xã, Đặc khu, Phường" in html and "Nhóm xếp hạng" in html
+    listing = admin_client.get(reverse("admin:scoring_assessment_changelist") + "?ranked__exact=0")
+    assert [a.unit.code for a in listing.context["cl"].result_list] == ["DK"]
