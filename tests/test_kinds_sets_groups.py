@@ -428,3 +428,14 @@ def test_the_admin_shows_a_framework_s_groups_and_kinds(grouped, admin_client):
     assert "Xã, Đặc khu, Phường" in html and "Nhóm xếp hạng" in html
     listing = admin_client.get(reverse("admin:scoring_assessment_changelist") + "?ranked__exact=0")
     assert [a.unit.code for a in listing.context["cl"].result_list] == ["DK"]
+
+
+def test_a_framework_s_units_leave_out_those_assessed_in_another_set_of_the_year(tmp_path, units):
+    from scoring.frameworks.views import framework_units
+
+    import_framework(tmp_path, "XA-1", "commune")
+    import_framework(tmp_path, "XA-2", "commune")
+    first, second = Framework.objects.get(code="XA-1"), Framework.objects.get(code="XA-2")
+    assessment_get_or_create(unit=units["XA"], framework=first)
+    assert [u.code for u in framework_units(first)] == ["XA", "XB", "XC"]
+    assert [u.code for u in framework_units(second)] == ["XB", "XC"]

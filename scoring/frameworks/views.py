@@ -69,11 +69,23 @@ def status_labels() -> dict[str, str]:
 
 def framework_units(framework: Framework):
     """Units the framework assesses: those of the kinds it covers under its authority that are active in
-    its year, and any unit that already has an assessment in it. One query."""
+    its year and not assessed in another framework of the authority that year (a unit is assessed in
+    one framework a year), and any unit that already has an assessment in it. One query."""
     active = (Q(active_from__isnull=True) | Q(active_from__lte=framework.year)) & (
         Q(active_to__isnull=True) | Q(active_to__gte=framework.year)
     )
-    expected = Q(path__startswith=framework.authority.path, kind__in=framework.covered_kinds) & active
+    elsewhere = (
+        Assessment.objects.filter(
+            framework__authority_id=framework.authority_id, framework__year=framework.year
+        )
+        .exclude(framework=framework)
+        .values("unit_id")
+    )
+    expected = (
+        Q(path__startswith=framework.authority.path, kind__in=framework.covered_kinds)
+        & active
+        & ~Q(pk__in=elsewhere)
+    )
     return Unit.objects.filter(expected | Q(assessments__framework=framework)).distinct().order_by("code")
 
 
