@@ -439,3 +439,25 @@ def test_a_framework_s_units_leave_out_those_assessed_in_another_set_of_the_year
     assessment_get_or_create(unit=units["XA"], framework=first)
     assert [u.code for u in framework_units(first)] == ["XA", "XB", "XC"]
     assert [u.code for u in framework_units(second)] == ["XB", "XC"]
+
+
+def test_the_board_leaves_a_unit_out_of_the_ranking_and_ranks_it_again(grouped, client, province, units):
+    from django.urls import reverse
+
+    from .factories import make_member
+
+    xa = Assessment.objects.get(unit=units["XA"], framework=grouped)
+    url = reverse("scoring:assessment_ranked", args=[xa.pk])
+    client.force_login(make_member(units["XB"], "officer", "officer_xb"))
+    assert client.post(url, {"ranked": "0", "reason": "x"}).status_code == 404
+    client.force_login(make_member(province, "appraiser", "appraiser_t"))
+    assert client.get(url).status_code == 405
+    client.post(url, {"ranked": "0", "reason": ""})
+    assert Assessment.objects.get(pk=xa.pk).ranked  # refused without a reason
+    response = client.post(url, {"ranked": "0", "reason": "Miễn theo quyết định"})
+    assert response.status_code == 302
+    assert places(grouped)["XA"] == (D("90.00"), None) and places(grouped)["XB"] == (D("80.00"), 1)
+    html = client.get(reverse("scoring:framework_board", args=["CX"])).content.decode()
+    assert "Miễn theo quyết định" in html and "Xếp hạng trở lại" in html
+    client.post(url, {"ranked": "1"})
+    assert places(grouped)["XA"] == (D("90.00"), 1) and places(grouped)["XB"] == (D("80.00"), 2)
