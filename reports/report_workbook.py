@@ -389,8 +389,11 @@ def _ranking(ws, data: ReportData) -> None:
         _("Change in index"),
         _("Places gained"),
         *parts_header(),  # the parts of the points, whose total is "Points"
+        # The ranking group the place is held in, and why a unit assessed is not ranked.
+        _("Ranking group"),
+        _("Not ranked: reason"),
     ]
-    _header(ws, 1, titles, [7, 12, 34, 10, 10, 10, 14, 11, 11, 11, 10, 12, 10, 10, 10, 10])
+    _header(ws, 1, titles, [7, 12, 34, 10, 10, 10, 14, 11, 11, 11, 10, 12, 10, 10, 10, 10, 14, 24])
     yes = _("yes")
     for line in data.lines:
         ws.append(
@@ -407,6 +410,8 @@ def _ranking(ws, data: ReportData) -> None:
                 line.index_change,
                 line.rank_change,
                 *line.parts,
+                line.group,
+                None if line.ranked else line.not_ranked_reason or _("not ranked"),
             ]
         )
     last = len(data.lines) + 1

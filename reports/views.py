@@ -150,14 +150,10 @@ def dashboard(request):
     r = reach(request.user)
     frameworks = list(access.frameworks_overseen_by(request.user).order_by("-year", "code"))
     years = sorted({f.year for f in frameworks}, reverse=True)
-    kinds = [
-        (value, label) for value, label in UnitKind.choices if any(f.unit_kind == value for f in frameworks)
-    ]
+    kinds = [(value, label) for value, label in UnitKind.choices if any(f.covers(value) for f in frameworks)]
     year = request.GET.get("year", "")
     kind = request.GET.get("kind", "")
-    candidates = [
-        f for f in frameworks if (not year or str(f.year) == year) and (not kind or f.unit_kind == kind)
-    ]
+    candidates = [f for f in frameworks if (not year or str(f.year) == year) and (not kind or f.covers(kind))]
     code = request.GET.get("framework", "")
     chosen = next((f for f in candidates if f.code == code), None)
     if chosen is None and code and not any(f.code == code for f in frameworks):
@@ -178,7 +174,11 @@ def dashboard(request):
     under = _under(request, chosen)
     bands = selectors.framework_bands(chosen)
     colours = selectors.grade_colours(bands)
-    board = ranking(chosen, units=selectors.units_shown(r, under), with_areas=False)
+    group_names = list(chosen.ranking_groups.values_list("name", flat=True))
+    group = request.GET.get("group", "")
+    if group not in group_names:
+        group = ""
+    board = ranking(chosen, units=selectors.units_shown(r, under), with_areas=False, group=group or None)
     rows = board.lines
     distribution = selectors.grade_distribution(rows, bands)
     charted = [row for row in rows if row.index is not None]
@@ -186,6 +186,9 @@ def dashboard(request):
     context.update(
         {
             "rows": rows,
+            "groups": board.groups(),
+            "group_names": group_names,
+            "group": group,
             "colours": colours,
             "ranked": board.ranked,
             "distribution": distribution,
@@ -235,13 +238,15 @@ def _export_rows(framework: Framework, rows, ranked: int) -> tuple[list[str], li
         _("Change in index"),
         _("Change in places"),
         *parts_header(),
+        _("Ranking group"),
+        _("Not ranked: reason"),
     ]
     places = framework.index_decimals
     lines = []
     for row in rows:
         lines.append(
             [
-                f"{row.rank:02d}/{ranked:02d}" if row.rank else "",
+                f"{row.rank:02d}/{(row.places or ranked):02d}" if row.rank else "",
                 row.unit_code,
                 row.unit_name,
                 row.points,
@@ -253,6 +258,8 @@ def _export_rows(framework: Framework, rows, ranked: int) -> tuple[list[str], li
                 row.index_change,
                 rank_change_text(row.rank_change) if row.rank_change is not None else "",
                 *row.parts,
+                row.group or "",
+                "" if row.ranked else row.not_ranked_reason or _("not ranked"),
             ]
         )
     return header, lines, places

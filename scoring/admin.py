@@ -65,10 +65,12 @@ from scoring.models import (
     FrameworkStatus,
     GradeBand,
     ImportRecord,
+    RankingGroup,
     Score,
     Via,
 )
 from scoring.results.engine import results_recompute
+from units.models import UnitKind
 
 
 class PointsField(forms.DecimalField):
@@ -268,6 +270,31 @@ class GradeBandInline(LockedWhenPublished, admin.TabularInline):
     extra = 0
 
 
+class RankingGroupInline(admin.TabularInline):
+    """The framework's ranking groups, read-only: they are set with the framework
+    (import_framework --groups, the import page) through scoring.frameworks.groups."""
+
+    model = RankingGroup
+    fields = ["order", "name", "kinds", "unit_codes"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("unit kinds"))
+    def kinds(self, group):
+        return ", ".join(str(UnitKind(kind).label) for kind in group.unit_kinds if kind in UnitKind.values)
+
+    @admin.display(description=_("units"))
+    def unit_codes(self, group):
+        return ", ".join(sorted(unit.code for unit in group.units.all()))
+
+
 class CriterionInline(LockedWhenPublished, admin.TabularInline):
     """The criteria tree, in order. Its shape (codes, max points, kinds, sources) comes from the
     framework file and is read-only here; titles, leaves' scoring rules and the not-applicable
@@ -343,7 +370,7 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
         "code",
         "name",
         "year",
-        "unit_kind",
+        "kinds_display",
         "authority",
         "status",
         "decision_number",
@@ -354,7 +381,7 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
     search_fields = ["code", "name", "decision_number", "authority__code", "authority__name"]
     autocomplete_fields = ["authority"]
     actions = ["reopen_published"]
-    inlines = [GradeBandInline, CriterionInline]
+    inlines = [GradeBandInline, RankingGroupInline, CriterionInline]
     add_fieldsets = [
         (
             None,
@@ -385,6 +412,7 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
                     "name",
                     "authority",
                     "unit_kind",
+                    "kinds_display",
                     "year",
                     "index_decimals",
                     "index_capped",
@@ -410,6 +438,10 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
     def get_fieldsets(self, request, obj=None):
         return self.add_fieldsets if obj is None else self.change_fieldsets
 
+    @admin.display(description=_("unit kinds covered"))
+    def kinds_display(self, framework):
+        return framework.kinds_display
+
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
             kwargs["form"] = FrameworkAddForm
@@ -422,6 +454,7 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
             "code",
             "authority",
             "unit_kind",
+            "kinds_display",
             "year",
             "decision_number",
             "decision_date",
@@ -730,8 +763,8 @@ class AssessmentAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, a
         "submitted_at",
         "appraised_at",
     ]
-    list_filter = ["framework", "status", "unit__kind"]
-    list_select_related = ["unit", "framework", "result"]
+    list_filter = ["framework", "status", "unit__kind", "ranked", "ranking_group"]
+    list_select_related = ["unit", "framework", "result", "ranking_group"]
     search_fields = ["unit__code", "unit__name", "framework__code"]
     autocomplete_fields = ["unit", "framework"]
     ordering = ["framework", "unit__code"]
@@ -746,6 +779,9 @@ class AssessmentAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, a
         "self_deadline_extended_to",
         "submitted_at",
         "appraised_at",
+        "ranking_group",
+        "ranked",
+        "not_ranked_reason",
         "result_summary",
     ]
     change_fields = readonly_fields

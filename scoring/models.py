@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from parindex.audit.models import Via as Via  # the channel of a change; re-exported for entry paths
@@ -32,13 +33,24 @@ class FrameworkStatus(models.TextChoices):
 
 
 class Framework(models.Model):
-    """A yearly criteria framework (Bộ chỉ số) issued by an authority for one kind of unit."""
+    """A yearly criteria framework (Bộ chỉ số) issued by an authority for one or more kinds of unit.
+
+    `unit_kind` is the first kind it covers (its level: what pages and year on year read);
+    `unit_kinds` every kind it covers ("commune", "special_zone"). An authority may issue several
+    frameworks for the same kinds and year; a unit is still assessed in only one of them a year
+    (scoring.assessments.services.assessment_get_or_create)."""
 
     code = models.CharField(_("code"), max_length=50, unique=True, validators=[framework_code_validator])
     authority = models.ForeignKey(
         Unit, verbose_name=_("authority"), on_delete=models.PROTECT, related_name="frameworks"
     )
     unit_kind = models.CharField(_("unit kind"), max_length=20, choices=UnitKind.choices)
+    unit_kinds = models.JSONField(
+        _("unit kinds covered"),
+        default=list,
+        blank=True,
+        help_text=_("Every kind of unit the framework assesses; empty: its unit kind alone."),
+    )
     year = models.PositiveSmallIntegerField(
         _("year"), validators=[MinValueValidator(2000), MaxValueValidator(2100)]
     )
@@ -80,9 +92,6 @@ class Framework(models.Model):
         verbose_name = _("framework")
         verbose_name_plural = _("frameworks")
         constraints = [
-            models.UniqueConstraint(
-                fields=["authority", "unit_kind", "year"], name="framework_one_per_authority_kind_year"
-            ),
             models.CheckConstraint(condition=Q(index_decimals__lte=4), name="framework_index_decimals_max_4"),
             models.CheckConstraint(
                 condition=~Q(status="published")
@@ -98,13 +107,53 @@ class Framework(models.Model):
     def is_published(self) -> bool:
         return self.status == FrameworkStatus.PUBLISHED
 
+    @property
+    def covered_kinds(self) -> list[str]:
+        """Every kind of unit the framework assesses, its unit kind first."""
+        kinds = [self.unit_kind] if self.unit_kind else []
+        return kinds + [kind for kind in self.unit_kinds or [] if kind not in kinds]
+
+    def covers(self, kind: str) -> bool:
+        return kind in self.covered_kinds
+
+    @property
+    def kinds_display(self) -> str:
+        """The kinds covered, in the language active when shown ("Xã, Đặc khu"): lazy, so that it
+        may stand in a refusal's parameters."""
+        labels = [UnitKind(kind).label for kind in self.covered_kinds if kind in UnitKind.values]
+        return format_lazy(", ".join(["{}"] * len(labels)), *labels)
+
     def clean(self):
+        unknown = [kind for kind in self.unit_kinds or [] if kind not in UnitKind.values]
+        if not isinstance(self.unit_kinds, list) or unknown:
+            raise ValidationError({"unit_kinds": _("Unknown unit kind %(kind)s.") % {"kind": unknown}})
         if self.status == FrameworkStatus.PUBLISHED and not (self.decision_number and self.decision_date):
             raise ValidationError(_("A published framework needs a decision number and date."))
         if self.self_deadline and self.appraisal_deadline and self.appraisal_deadline < self.self_deadline:
             raise ValidationError(
                 {"appraisal_deadline": _("The appraisal deadline is before the self-assessment deadline.")}
             )
+
+
+class RankingGroup(models.Model):
+    """A group of a framework's units ranked apart (Nhóm: wards apart from communes): the units of
+    the listed kinds, and the units listed by name (which win over a kind). A unit in no group of a
+    framework that has groups is ranked with the other units in no group."""
+
+    framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="ranking_groups")
+    name = models.CharField(_("group"), max_length=100)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    unit_kinds = models.JSONField(_("unit kinds"), default=list, blank=True)
+    units = models.ManyToManyField(Unit, verbose_name=_("units"), blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["framework", "order", "name"]
+        verbose_name = _("ranking group")
+        verbose_name_plural = _("ranking groups")
+        constraints = [models.UniqueConstraint(fields=["framework", "name"], name="rankinggroup_name_unique")]
+
+    def __str__(self):
+        return self.name
 
 
 class CriterionKind(models.TextChoices):
@@ -243,6 +292,19 @@ class Assessment(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=AssessmentStatus.choices, default=AssessmentStatus.DRAFT
     )
+    # The ranking group the unit is ranked in (set by the services from the framework's groups), and
+    # whether it is ranked at all: a unit assessed but not ranked (newly formed, exempted by the
+    # decision) has results but no place and is left out of the others' ranks.
+    ranking_group = models.ForeignKey(
+        RankingGroup,
+        verbose_name=_("ranking group"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assessments",
+    )
+    ranked = models.BooleanField(_("ranked"), default=True, db_default=True)
+    not_ranked_reason = models.TextField(_("why not ranked"), blank=True, default="", db_default="")
     explanation_round = models.PositiveSmallIntegerField(_("explanation round"), default=0)
     return_message = models.TextField(_("message with the return"), blank=True)
     self_deadline_extended_to = models.DateTimeField(

@@ -359,7 +359,7 @@ def test_semicolon_csv_from_a_vietnamese_excel_is_read(admin_client, data):
     )
     response = preview(admin_client, Unit, upload)
     admin_client.post(admin_url(Unit, "process_import"), confirm_data(response))
-    assert Unit.objects.get(code="X7").kind == UnitKind.COMMUNE
+    assert Unit.objects.get(code="X7").kind == UnitKind.WARD
 
 
 def test_units_import_accepts_xlsx(admin_client, data):
@@ -372,7 +372,7 @@ def test_units_import_accepts_xlsx(admin_client, data):
     response = preview(admin_client, Unit, upload, fmt=XLSX)
     admin_client.post(admin_url(Unit, "process_import"), confirm_data(response))
     unit = Unit.objects.get(code="XL1")
-    assert unit.kind == UnitKind.COMMUNE and unit.parent.code == "H"
+    assert unit.kind == UnitKind.WARD and unit.parent.code == "H"
 
 
 def test_exported_units_reimport_unchanged(admin_client, data, district):

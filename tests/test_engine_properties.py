@@ -4,7 +4,7 @@ Hypothesis generates frameworks (areas of score, bonus and penalty leaves whose 
 and office mix within an area; 0–4 index decimals; grade bands; the index capped or not; the survey
 required or optional), 1–8 units with statuses, not-applicable proposals and the appraiser's
 decisions on them (confirmed, refused, imposed), self/appraised points (some leaves unscored, some
-units tied), builds them in the database (the framework through the
+units tied), ranking groups (some units in none) and units assessed but not ranked, builds them in the database (the framework through the
 framework service, assessments and scores in bulk), recomputes, and compares every stored figure
 with the reference. Each example runs in its own rolled-back transaction. Runs on SQLite and,
 with DATABASE_URL=postgres://…, on PostgreSQL.
@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from scoring.frameworks.services import Band, CriterionRow, framework_create
-from scoring.models import AreaResult, Assessment, AssessmentResult, Criterion, Framework, Score
+from scoring.models import AreaResult, Assessment, AssessmentResult, Criterion, Framework, RankingGroup, Score
 from scoring.results import reference as ref
 from scoring.results.engine import results_recompute
 from units.models import UnitKind
@@ -118,8 +118,18 @@ def cases(draw):
                 leaf.code: draw(leaf_scores(leaf)) for leaf in framework.leaves if draw(st.integers(0, 6))
             }
         sheets.append(sheet)
+    # Ranking groups: none, or 2–3 groups with some units in no group; some units assessed but not ranked.
+    group_count = draw(st.sampled_from([0, 0, 2, 3]))
+    groups = [None, *[f"G{g}" for g in range(1, group_count + 1)]] if group_count else [None]
     assessments = [
-        ref.Assessment(key=n, scores=s, status=draw(st.sampled_from(STATUSES))) for n, s in enumerate(sheets)
+        ref.Assessment(
+            key=n,
+            scores=s,
+            status=draw(st.sampled_from(STATUSES)),
+            group=draw(st.sampled_from(groups)),
+            ranked=draw(st.integers(0, 5)) > 0,
+        )
+        for n, s in enumerate(sheets)
     ]
     return framework, assessments
 
@@ -218,7 +228,11 @@ def label(framework: ref.Framework, assessments: list[ref.Assessment], expected:
             event("index clamped at 0")
     ranks = [f["rank"] for f in expected.values() if f["rank"] is not None]
     if len(ranks) != len(set(ranks)):
-        event("units tied")
+        event("units tied (or equal places in different groups)")
+    if any(a.group is not None for a in assessments):
+        event("ranking groups")
+    if any(not a.ranked for a in assessments):
+        event("a unit assessed but not ranked")
 
 
 def differences(actual: dict, expected: dict) -> list:
@@ -253,8 +267,20 @@ def engine_figures(authority, units, framework: ref.Framework, assessments: list
         codes = [leaf.code for leaf in framework.leaves if leaf.source == source]
         Criterion.objects.filter(framework=fw, code__in=codes).update(source=source)
     criteria = {c.code: c for c in fw.criteria.filter(is_leaf=True)}
+    names = sorted({a.group for a in assessments if a.group is not None})
+    groups = {
+        name: RankingGroup.objects.create(framework=fw, name=name, order=n) for n, name in enumerate(names)
+    }
     stored = Assessment.objects.bulk_create(
-        Assessment(unit=units[a.key], framework=fw, status=a.status) for a in assessments
+        Assessment(
+            unit=units[a.key],
+            framework=fw,
+            status=a.status,
+            ranking_group=groups.get(a.group) if a.group is not None else None,
+            ranked=a.ranked,
+            not_ranked_reason="" if a.ranked else "Mới thành lập",
+        )
+        for a in assessments
     )
     Score.objects.bulk_create(
         Score(

@@ -215,11 +215,13 @@ def test_existing_and_published_framework_codes_are_refused(tmp_path, district):
     assert Framework.objects.count() == 1
 
 
-def test_same_authority_kind_and_year_twice_is_refused(tmp_path, district):
+def test_same_authority_kind_and_year_twice_is_accepted_but_not_the_same_code(tmp_path, district):
+    # Several frameworks may share authority, kind and year (DESIGN §5); codes stay unique.
     path = write_csv(tmp_path / "fw.csv", [HEADER, ["1", "A", "1"]])
     call("import_framework", path, *options("FW1"))
+    call("import_framework", path, *options("FW2"))
     _err, _ = call_failing("import_framework", path, *options("FW2"))
-    assert Framework.objects.count() == 1
+    assert sorted(Framework.objects.values_list("code", flat=True)) == ["FW1", "FW2"]
 
 
 @pytest.mark.parametrize("suffix", ["xlsx", "csv"])

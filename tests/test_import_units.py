@@ -40,7 +40,12 @@ def test_imports_units_with_parents_later_in_file_vietnamese_kinds_and_predecess
     units = {u.code: u for u in Unit.objects.select_related("parent")}
     assert units["X1"].parent.code == "H" and units["H"].parent.code == "T" and units["T"].parent is None
     assert units["X1"].path == f"{units['T'].path}{units['H'].pk}/{units['X1'].pk}/"
-    assert {u.kind for c, u in units.items() if c in ("X1", "P1", "TT", "DK", "M")} == {UnitKind.COMMUNE}
+    assert units["X1"].kind == units["M"].kind == UnitKind.COMMUNE
+    assert (units["P1"].kind, units["TT"].kind, units["DK"].kind) == (
+        UnitKind.WARD,
+        UnitKind.TOWNSHIP,
+        UnitKind.SPECIAL_ZONE,
+    )
     assert units["S1"].kind == units["PNV"].kind == UnitKind.DEPARTMENT
     assert units["T"].kind == UnitKind.PROVINCE and units["H"].kind == UnitKind.DISTRICT
     assert sorted(units["M"].predecessors.values_list("code", flat=True)) == ["P1", "X1"]

@@ -169,7 +169,10 @@ def test_workbook_matches_the_ranking_and_hand_computed_figures(
         ("X1", D("75"), D("0"), D("0"), D("0"), D("0")),
         ("X3", D("60"), D("0"), D("0"), D("0"), D("0")),
     ]
-    assert ranking.freeze_panes == "C2" and ranking.auto_filter.ref == "A1:P4"
+    # The ranking group and the reason a unit is not ranked close the row (no groups here: empty).
+    assert [c.value for c in ranking[1]][16:18] == ["Nhóm xếp hạng", "Không xếp hạng: lý do"]
+    assert [r[16:18] for r in _rows(ranking)] == [(None, None)] * 3
+    assert ranking.freeze_panes == "C2" and ranking.auto_filter.ref == "A1:R4"
     assert ranking["F2"].number_format == "0.00" and ranking["D2"].number_format == "0.00"
     assert ranking.print_title_rows == "$1:$1"
     assert ranking.page_setup.orientation == "landscape" and int(ranking.page_setup.paperSize) == 9

@@ -378,16 +378,17 @@ def test_dashboard_and_its_exports_show_the_parts(client, leader, district, comm
 
     response = client.get(reverse("reports:ranking_export", args=[framework.code, "csv"]))
     header, line = list(csv.reader(StringIO(response.content.decode().lstrip("\ufeff"))))
-    assert header[11:] == [
+    assert header[11:16] == [
         "Tự đánh giá/thẩm định",
         "Điều tra xã hội học",
         "Cơ quan chấm",
         "Điểm thưởng",
         "Điểm trừ",
     ]
-    assert (line[3], line[11:]) == ("79.50", ["47.00", "0.00", "30.00", "2.50", "0.00"])
+    assert (line[3], line[11:16]) == ("79.50", ["47.00", "0.00", "30.00", "2.50", "0.00"])
+    assert header[16:] == ["Nhóm xếp hạng", "Không xếp hạng: lý do"] and line[16:] == ["", ""]
 
     response = client.get(reverse("reports:ranking_export", args=[framework.code, "xlsx"]))
     sheet = load_workbook(BytesIO(response.content)).active
     assert [c.value for c in sheet[4]][11:] == header[11:]
-    assert [D(str(c.value)) for c in sheet[5][11:]] == [D("47"), D("0"), D("30"), D("2.5"), D("0")]
+    assert [D(str(c.value)) for c in sheet[5][11:16]] == [D("47"), D("0"), D("30"), D("2.5"), D("0")]

@@ -483,7 +483,11 @@ def test_appraisal_command_for_a_unit_without_assessment_creates_nothing(tmp_pat
 KIND_NAMES = [
     ("commune", UnitKind.COMMUNE),
     ("Xã", UnitKind.COMMUNE),
-    ("PHƯỜNG", UnitKind.COMMUNE),
+    ("PHƯỜNG", UnitKind.WARD),
+    ("Đặc khu", UnitKind.SPECIAL_ZONE),
+    ("special_zone", UnitKind.SPECIAL_ZONE),
+    ("thị trấn", UnitKind.TOWNSHIP),
+    ("Ward", UnitKind.WARD),
     ("Commune", UnitKind.COMMUNE),
     ("district", UnitKind.DISTRICT),
     ("Huyện", UnitKind.DISTRICT),

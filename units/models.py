@@ -1,4 +1,5 @@
 import functools
+import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -18,6 +19,28 @@ class UnitKind(models.TextChoices):
     DISTRICT = "district", _("District")
     DEPARTMENT = "department", _("Department")
     COMMUNE = "commune", _("Commune")
+    WARD = "ward", _("Ward")
+    SPECIAL_ZONE = "special_zone", _("Special zone")
+    TOWNSHIP = "township", _("Township")
+
+    @classmethod
+    def parse_list(cls, text) -> "tuple[list[UnitKind], list[str]]":
+        """Several kinds separated by "," or ";" ("commune,special_zone", "xã; đặc khu"): the kinds
+        known (in the order given, each once) and the names not understood."""
+        whole = cls.parse(text)
+        if whole is not None:  # a name that holds a comma itself ("sở, ban, ngành")
+            return [whole], []
+        kinds: list[UnitKind] = []
+        unknown: list[str] = []
+        for name in re.split(r"[,;]", str(text or "")):
+            if not name.strip():
+                continue
+            kind = cls.parse(name)
+            if kind is None:
+                unknown.append(name.strip())
+            elif kind not in kinds:
+                kinds.append(kind)
+        return kinds, unknown
 
     @classmethod
     def parse(cls, text) -> "UnitKind | None":
@@ -34,8 +57,15 @@ UNIT_KIND_SYNONYMS = {
     UnitKind.PROVINCE: ("tỉnh", "thành phố trực thuộc trung ương"),
     UnitKind.DISTRICT: ("huyện", "quận", "thị xã", "thành phố thuộc tỉnh"),
     UnitKind.DEPARTMENT: ("sở", "phòng", "ban", "sở, ban, ngành", "phòng, ban", "cơ quan"),
-    UnitKind.COMMUNE: ("xã", "phường", "thị trấn", "đặc khu"),
+    UnitKind.COMMUNE: ("xã",),
+    UnitKind.WARD: ("phường",),
+    UnitKind.SPECIAL_ZONE: ("đặc khu",),
+    UnitKind.TOWNSHIP: ("thị trấn",),
 }
+
+# The commune level (cấp xã): the kinds a province assesses directly since 1 July 2025 (and, before,
+# a district: communes and townships).
+COMMUNE_LEVEL_KINDS = (UnitKind.COMMUNE, UnitKind.WARD, UnitKind.SPECIAL_ZONE, UnitKind.TOWNSHIP)
 
 
 @functools.cache

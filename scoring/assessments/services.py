@@ -20,6 +20,7 @@ from django.utils.translation import gettext_noop as N_
 from parindex.audit.models import AuditEntry
 from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import NOT_APPLICABLE, NotApplicable, decimal_places, format_decimal
+from scoring.frameworks.groups import GroupResolver
 from scoring.frameworks.rules import PERCENT, Rule, parse_rule
 from scoring.frameworks.services import (
     WorkflowError,
@@ -48,8 +49,8 @@ from units.models import Unit, UnitKind
 
 
 def unit_kind_error(unit: Unit, framework: Framework) -> ServiceError | None:
-    """The refusal to assess a unit of another kind than the framework's, or None."""
-    if unit.kind == framework.unit_kind:
+    """The refusal to assess a unit of a kind the framework does not cover, or None."""
+    if framework.covers(unit.kind):
         return None
     return ServiceError(
         N_("Unit %(unit)s is a %(kind)s; framework %(code)s assesses units of kind %(fkind)s."),
@@ -57,19 +58,65 @@ def unit_kind_error(unit: Unit, framework: Framework) -> ServiceError | None:
             "unit": unit.code,
             "kind": UnitKind(unit.kind).label,
             "code": framework.code,
-            "fkind": UnitKind(framework.unit_kind).label,
+            "fkind": framework.kinds_display,
         },
         obj=unit,
         field="unit",
     )
 
 
+def assessed_elsewhere_errors(framework: Framework, units: Iterable[Unit]) -> dict[int, ServiceError]:
+    """By unit id, the refusal to assess a unit already assessed in another framework of the same
+    authority and year (a unit is assessed in exactly one framework a year). One query."""
+    by_id = {unit.pk: unit for unit in units}
+    if not by_id:
+        return {}
+    others = (
+        Assessment.objects.filter(
+            unit_id__in=list(units),
+            framework__authority_id=framework.authority_id,
+            framework__year=framework.year,
+        )
+        .exclude(framework=framework)
+        .values_list("unit_id", "framework__code")
+        .order_by("framework__code")
+    )
+    errors: dict[int, ServiceError] = {}
+    for unit_id, other_code in others:
+        errors.setdefault(
+            unit_id,
+            ServiceError(
+                N_(
+                    "Unit %(unit)s is already assessed in framework %(other)s of the same authority and "
+                    "year %(year)s; a unit is assessed in one framework a year."
+                ),
+                code=ErrorCode.CONFLICT,
+                params={"unit": by_id[unit_id].code, "other": other_code, "year": framework.year},
+                obj=by_id[unit_id],
+                field="unit",
+            ),
+        )
+    return errors
+
+
 def assessment_get_or_create(
     *, unit: Unit, framework: Framework, actor: User | None = None, via: str = Via.COMMAND
 ) -> Assessment:
+    """The unit's assessment in the framework, created (in its ranking group) if it has none yet.
+    Refused on a published framework, for a unit of a kind the framework does not cover, and for a
+    unit already assessed in another framework of the same authority and year."""
     framework_ensure_editable(framework)
-    refuse([error for error in [unit_kind_error(unit, framework)] if error])
-    assessment, created = Assessment.objects.get_or_create(unit=unit, framework=framework)
+    existing = Assessment.objects.filter(unit=unit, framework=framework).first()
+    if existing is not None:
+        return existing
+    refuse(
+        [error for error in [unit_kind_error(unit, framework)] if error]
+        + list(assessed_elsewhere_errors(framework, [unit]).values())
+    )
+    group = GroupResolver.of(framework).group_for(unit)
+    assessment, created = Assessment.objects.get_or_create(
+        unit=unit, framework=framework, defaults={"ranking_group": group}
+    )
     if created:
         audit(framework, assessment=assessment, action="assessment_create", actor=actor, via=via).save()
     return assessment
@@ -986,6 +1033,12 @@ def _survey_problems(
     ]
     leaves = {code: criterion for code, criterion in found.items() if criterion.is_leaf}
     units = {u.code: u for u in Unit.objects.filter(code__in=list(entries) + list(samples))}
+    assessed_here = set(
+        Assessment.objects.filter(framework=framework, unit__in=units.values()).values_list(
+            "unit_id", flat=True
+        )
+    )
+    elsewhere = assessed_elsewhere_errors(framework, [u for u in units.values() if u.pk not in assessed_here])
     updates: dict[tuple[str, str], dict] = {}
     for unit_code in dict.fromkeys([*entries, *samples]):
         values = entries.get(unit_code, {})
@@ -1001,7 +1054,7 @@ def _survey_problems(
                 )
             )
             continue
-        kind_error = unit_kind_error(unit, framework)
+        kind_error = unit_kind_error(unit, framework) or elsewhere.get(unit.pk)
         if kind_error is not None:
             problems.append(kind_error)
             continue
@@ -1099,8 +1152,11 @@ def survey_apply(
             "unit"
         )
     }
+    resolver = GroupResolver.of(framework)
     missing = [
-        Assessment(unit=unit, framework=framework) for unit in units.values() if unit.pk not in assessments
+        Assessment(unit=unit, framework=framework, ranking_group=resolver.group_for(unit))
+        for unit in units.values()
+        if unit.pk not in assessments
     ]
     if missing:
         Assessment.objects.bulk_create(missing, batch_size=1000)

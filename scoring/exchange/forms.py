@@ -44,7 +44,18 @@ class FrameworkImportForm(forms.Form):
     code = forms.SlugField(label=_("Code"), max_length=50, help_text=_("e.g. XA-2026"))
     name = forms.CharField(label=_("Name"), max_length=300)
     authority = forms.ChoiceField(label=_("Issuing authority"))
-    unit_kind = forms.ChoiceField(label=_("Units assessed"), choices=UnitKind.choices)
+    unit_kind = forms.MultipleChoiceField(
+        label=_("Units assessed"),
+        choices=UnitKind.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("One or more kinds of unit (the first one ticked is the framework's level)."),
+    )
+    groups = forms.CharField(
+        label=_("Ranking groups"),
+        required=False,
+        max_length=500,
+        help_text=_('Optional, e.g. "Xã:commune,special_zone;Phường:ward" (unit kinds or unit codes).'),
+    )
     year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
     bands = forms.CharField(label=_("Grade bands"), initial=DEFAULT_BANDS, max_length=300)
     decimals = forms.IntegerField(label=_("Index decimals"), min_value=0, max_value=4, initial=2)

@@ -79,6 +79,7 @@ from scoring.assessments.services import (
     survey_apply,
     survey_problems,
 )
+from scoring.frameworks.groups import GroupSpec, framework_set_groups, parse_groups
 from scoring.frameworks.rules import PERCENT, Rule, parse_rule
 from scoring.frameworks.services import (
     CriterionRow,
@@ -387,6 +388,7 @@ def import_framework_file(
     legal_basis: str = "",
     index_capped: bool | None = None,
     survey_optional: bool | None = None,
+    groups: str = "",
     actor=None,
     via: str = Via.COMMAND,
     file_name: str | None = None,
@@ -401,14 +403,23 @@ def import_framework_file(
     authority_unit = Unit.objects.filter(code=authority).first()
     if authority_unit is None:
         problems.append(Problem(N_("Unknown authority unit %(code)s."), {"code": authority}))
-    kind = UnitKind.parse(unit_kind)
-    if kind is None:
+    kinds, unknown_kinds = UnitKind.parse_list(unit_kind)
+    if unknown_kinds or not kinds:
         problems.append(
             Problem(
-                N_("Unknown unit kind %(kind)r; use province, district, department or commune."),
-                {"kind": unit_kind},
+                N_(
+                    "Unknown unit kind %(kind)r; use province, district, department, commune, ward, "
+                    "special_zone or township (several separated by commas)."
+                ),
+                {"kind": ", ".join(unknown_kinds) if unknown_kinds else unit_kind},
             )
         )
+    group_specs: list[GroupSpec] = []
+    if groups:
+        try:
+            group_specs = parse_groups(groups)
+        except ValidationError as error:
+            problems += _literal_problems(error)
     parsed_bands = []
     if bands:
         try:
@@ -427,21 +438,26 @@ def import_framework_file(
     if survey_optional is None:
         survey_optional = metadata.get("survey") == SURVEY_OPTIONAL
     try:
-        return framework_create(
-            code=code,
-            authority=authority_unit,
-            unit_kind=kind,
-            year=year,
-            name=name,
-            rows=rows,
-            bands=parsed_bands,
-            index_decimals=decimals,
-            legal_basis=legal_basis,
-            index_capped=index_capped,
-            survey_optional=survey_optional,
-            actor=actor,
-            via=via,
-        )
+        with transaction.atomic():
+            framework = framework_create(
+                code=code,
+                authority=authority_unit,
+                unit_kind=kinds[0],
+                unit_kinds=kinds,
+                year=year,
+                name=name,
+                rows=rows,
+                bands=parsed_bands,
+                index_decimals=decimals,
+                legal_basis=legal_basis,
+                index_capped=index_capped,
+                survey_optional=survey_optional,
+                actor=actor,
+                via=via,
+            )
+            if group_specs:
+                framework_set_groups(framework=framework, groups=group_specs, actor=actor, via=via)
+            return framework
     except ValidationError as error:
         raise SpreadsheetError(_literal_problems(error), label) from error
 

@@ -34,6 +34,7 @@ from scoring.models import (
     Framework,
     FrameworkStatus,
     GradeBand,
+    RankingGroup,
     Score,
     Via,
 )
@@ -214,6 +215,7 @@ def framework_create(
     year: int,
     name: str,
     rows: Iterable[CriterionRow],
+    unit_kinds: Iterable[str] = (),
     bands: Iterable[Band] = (),
     index_decimals: int = 2,
     legal_basis: str = "",
@@ -229,6 +231,7 @@ def framework_create(
     of `tree_problems`; a parent without max points gets the sum of its children's, and each
     leaf's rule is stored in its canonical text ("" for points)."""
     rows = list(rows)
+    kinds = list(dict.fromkeys([unit_kind, *unit_kinds]))
     refuse(framework_code_problems(code))
     complete, problems = _checked_tree(rows)
     refuse(problems)
@@ -236,6 +239,7 @@ def framework_create(
         code=code,
         authority=authority,
         unit_kind=unit_kind,
+        unit_kinds=kinds,
         year=year,
         name=name,
         legal_basis=legal_basis,
@@ -569,14 +573,15 @@ def framework_copy(
     actor: User | None = None,
     via: str = Via.WEB,
 ) -> Framework:
-    """Copy a framework's criteria tree (rules included), grade bands and options to a new year
-    ("copy to next year")."""
+    """Copy a framework's criteria tree (rules included), grade bands, options, unit kinds and ranking
+    groups to a new year ("copy to next year")."""
     rows = criterion_rows(source)
     bands = [Band(b.name, b.min_index) for b in source.grade_bands.all()]
     framework = framework_create(
         code=code,
         authority=source.authority,
         unit_kind=source.unit_kind,
+        unit_kinds=source.covered_kinds,
         year=year,
         name=name,
         rows=rows,
@@ -588,6 +593,11 @@ def framework_copy(
         actor=actor,
         via=via,
     )
+    for group in source.ranking_groups.prefetch_related("units"):  # groups as they stood (valid there)
+        copied = RankingGroup.objects.create(
+            framework=framework, name=group.name, order=group.order, unit_kinds=list(group.unit_kinds)
+        )
+        copied.units.set(group.units.all())
     not_applicable_rules = dict(source.criteria.values_list("code", "allows_not_applicable"))
     for criterion in framework.criteria.all():
         if criterion.allows_not_applicable != not_applicable_rules.get(criterion.code, True):

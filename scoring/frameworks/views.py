@@ -40,6 +40,7 @@ from scoring.access import (
 )
 from scoring.assessments.services import assessment_extend_deadline, survey_apply
 from scoring.frameworks.forms import ActivityFilterForm, DeadlinesForm, ExtensionForm, PublishForm, SurveyGrid
+from scoring.frameworks.groups import assessment_set_ranked
 from scoring.frameworks.selectors import criteria_tree, rule_description, source_note
 from scoring.frameworks.services import framework_publish as publish_framework
 from scoring.frameworks.services import framework_set_deadlines
@@ -69,12 +70,24 @@ def status_labels() -> dict[str, str]:
 
 
 def framework_units(framework: Framework):
-    """Units the framework assesses: those of its unit kind under its authority that are active in its
-    year, and any unit that already has an assessment in it. One query."""
+    """Units the framework assesses: those of the kinds it covers under its authority that are active in
+    its year and not assessed in another framework of the authority that year (a unit is assessed in
+    one framework a year), and any unit that already has an assessment in it. One query."""
     active = (Q(active_from__isnull=True) | Q(active_from__lte=framework.year)) & (
         Q(active_to__isnull=True) | Q(active_to__gte=framework.year)
     )
-    expected = Q(path__startswith=framework.authority.path, kind=framework.unit_kind) & active
+    elsewhere = (
+        Assessment.objects.filter(
+            framework__authority_id=framework.authority_id, framework__year=framework.year
+        )
+        .exclude(framework=framework)
+        .values("unit_id")
+    )
+    expected = (
+        Q(path__startswith=framework.authority.path, kind__in=framework.covered_kinds)
+        & active
+        & ~Q(pk__in=elsewhere)
+    )
     return Unit.objects.filter(expected | Q(assessments__framework=framework)).distinct().order_by("code")
 
 
@@ -327,6 +340,33 @@ def deadline_extend(request, pk):
                 "unit": assessment.unit.name,
                 "until": timezone.localtime(form.cleaned_data["until"]).strftime("%d/%m/%Y %H:%M"),
             },
+        )
+    return redirect(_board_url(framework))
+
+
+@login_required
+@require_POST
+def assessment_ranked(request, pk):
+    """Leave a unit assessed but not ranked (with a reason), or rank it again."""
+    assessment = get_assessment_for_appraisal(request.user, pk)
+    framework = assessment.framework
+    ensure_not_published(framework)
+    ranked = request.POST.get("ranked") == "1"
+    try:
+        assessment_set_ranked(
+            assessment=assessment,
+            ranked=ranked,
+            reason=request.POST.get("reason", ""),
+            actor=request.user,
+            via=Via.WEB,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            (_("%(unit)s is ranked again.") if ranked else _("%(unit)s is assessed but not ranked."))
+            % {"unit": assessment.unit.name},
         )
     return redirect(_board_url(framework))
 
@@ -652,5 +692,6 @@ urlpatterns = [
     path("frameworks/<str:code>/activity/", framework_activity, name="framework_activity"),
     path("frameworks/<str:code>/criteria/", framework_criteria, name="framework_criteria"),
     path("assessments/<int:pk>/extend/", deadline_extend, name="deadline_extend"),
+    path("assessments/<int:pk>/ranked/", assessment_ranked, name="assessment_ranked"),
     path("assessments/<int:pk>/rows/<int:criterion_id>/history/", score_history, name="score_history"),
 ]

@@ -3,7 +3,8 @@
 Set-based: a recompute is a fixed handful of statements whatever the number of units:
   1. one aggregate INSERT … SELECT … ON CONFLICT per table (area results, assessment results) over
      assessments × leaf criteria ⟕ scores, grouped in SQL;
-  2. one UPDATE … FROM (SELECT RANK() OVER …) per table for ranks;
+  2. one UPDATE … FROM (SELECT RANK() OVER …) per table for ranks, within each ranking group, units
+     assessed but not ranked left without a place and out of the others' ranks;
   3. year on year: one UPDATE … FROM over the previous year's stored results of the same level
      (the unit's own, else its predecessors' pooled), whichever authority ran them.
 
@@ -216,14 +217,19 @@ def results_recompute(framework: Framework, assessment_ids: Collection[int] | No
             [framework.pk, framework.pk, *base_params],
         )
 
-        # Competition ranks (1, 2, 2, 4) on the rounded index, over the whole framework.
+        # Competition ranks (1, 2, 2, 4) on the rounded index, within each ranking group (the units
+        # in no group together); a unit assessed but not ranked holds no place and, partitioned
+        # apart, is left out of the others' ranks.
         cursor.execute(
             """
             UPDATE scoring_assessmentresult SET "rank" = r.rnk
-            FROM (SELECT assessment_id AS aid,
-                         CASE WHEN "index" IS NULL THEN NULL
-                              ELSE RANK() OVER (PARTITION BY ("index" IS NULL) ORDER BY "index" DESC) END AS rnk
-                  FROM scoring_assessmentresult WHERE framework_id = %s) r
+            FROM (SELECT res.assessment_id AS aid,
+                         CASE WHEN res."index" IS NULL OR NOT a.ranked THEN NULL
+                              ELSE RANK() OVER (PARTITION BY a.ranked, COALESCE(a.ranking_group_id, 0),
+                                                             (res."index" IS NULL)
+                                                ORDER BY res."index" DESC) END AS rnk
+                  FROM scoring_assessmentresult res JOIN scoring_assessment a ON a.id = res.assessment_id
+                  WHERE res.framework_id = %s) r
             WHERE scoring_assessmentresult.assessment_id = r.aid
               AND scoring_assessmentresult.framework_id = %s
               AND {moved}
@@ -233,10 +239,13 @@ def results_recompute(framework: Framework, assessment_ids: Collection[int] | No
         cursor.execute(
             """
             UPDATE scoring_arearesult SET "rank" = r.rnk
-            FROM (SELECT id AS rid,
-                         CASE WHEN "index" IS NULL THEN NULL
-                              ELSE RANK() OVER (PARTITION BY area_id, ("index" IS NULL) ORDER BY "index" DESC) END AS rnk
-                  FROM scoring_arearesult WHERE framework_id = %s) r
+            FROM (SELECT ar.id AS rid,
+                         CASE WHEN ar."index" IS NULL OR NOT a.ranked THEN NULL
+                              ELSE RANK() OVER (PARTITION BY ar.area_id, a.ranked, COALESCE(a.ranking_group_id, 0),
+                                                             (ar."index" IS NULL)
+                                                ORDER BY ar."index" DESC) END AS rnk
+                  FROM scoring_arearesult ar JOIN scoring_assessment a ON a.id = ar.assessment_id
+                  WHERE ar.framework_id = %s) r
             WHERE scoring_arearesult.id = r.rid AND scoring_arearesult.framework_id = %s
               AND {moved}
             """.replace("{moved}", _moved("scoring_arearesult")),

@@ -26,8 +26,10 @@ The rules:
   scored (self or appraised points).
 - Grade: the band with the highest minimum at or below the (rounded, clamped) index.
 - Rank: by that index, highest first; equal indices share a rank and the next is skipped (1, 2, 2, 4).
+  Ranks are within a ranking group (the units in no group rank together); a unit assessed but not
+  ranked has no rank and is left out of the others' ranks (its figures are computed all the same).
 - Areas (of kind score): their points are the points of their applicable score leaves over the max
-  of those leaves, indexed and ranked the same way, within the area.
+  of those leaves, indexed and ranked the same way, within the area (and the group).
 
 Where DESIGN is silent the engine's choice is written down here as the rule:
 - an assessment none of whose applicable score leaves is scored yet (self or appraised) has no
@@ -93,6 +95,8 @@ class Assessment:
     key: object  # anything that names the unit
     scores: Mapping[str, LeafScore]  # by leaf code; a missing leaf is unscored and applicable
     status: str = "draft"
+    group: str | None = None  # the ranking group; None: the units in no group
+    ranked: bool = True  # False: assessed but not ranked
 
 
 @dataclass
@@ -190,7 +194,8 @@ def _counts(leaves: list[tuple[Leaf, LeafScore]], source: str) -> tuple[int, int
 
 
 def compute(framework: Framework, assessments: Iterable[Assessment]) -> dict[object, UnitFigures]:
-    """The results of every assessment of one framework, ranked among each other."""
+    """The results of every assessment of one framework, ranked among each other (within groups)."""
+    assessments = list(assessments)
     d, cap = framework.decimals, framework.index_cap
     score_areas = [area for area, kind in framework.areas.items() if kind == "score"]
     out: dict[object, UnitFigures] = {}
@@ -246,9 +251,14 @@ def compute(framework: Framework, assessments: Iterable[Assessment]) -> dict[obj
             },
         )
 
-    for key, rank in competition_ranks({k: f.index for k, f in out.items()}).items():
-        out[key].rank = rank
-    for area in score_areas:
-        for key, rank in competition_ranks({k: f.areas[area].index for k, f in out.items()}).items():
-            out[key].areas[area].rank = rank
+    ranked_by_group: dict[str | None, list[object]] = {}
+    for assessment in assessments:
+        if assessment.ranked:
+            ranked_by_group.setdefault(assessment.group, []).append(assessment.key)
+    for keys in ranked_by_group.values():
+        for key, rank in competition_ranks({k: out[k].index for k in keys}).items():
+            out[key].rank = rank
+        for area in score_areas:
+            for key, rank in competition_ranks({k: out[k].areas[area].index for k in keys}).items():
+                out[key].areas[area].rank = rank
     return out

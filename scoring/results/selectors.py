@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, QuerySet
 from django.utils.translation import gettext as _
 
 from parindex.numbers import round_half_up
@@ -88,6 +88,21 @@ class RankingLine:
     index_change: Decimal | None
     rank_change: int | None
     areas: list[AreaLine] = field(default_factory=list)
+    # The ranking group the unit is ranked in (None: the framework has no groups, or the unit is in
+    # none of them), and whether it is ranked at all (False: assessed but not ranked, no place).
+    group: str | None = None
+    group_id: int | None = None
+    ranked: bool = True
+    not_ranked_reason: str = ""
+    board: "Ranking | None" = field(default=None, repr=False, compare=False)
+
+    @property
+    def places(self) -> int:
+        """How many units hold a place in the unit's ranking (its group, else the framework): the N of
+        "04/15". Read when asked (one query for the whole ranking when its lines are limited)."""
+        if self.board is None:
+            return 0
+        return self.board.ranked_per_group.get(self.group_id, 0)
 
     @property
     def parts(self) -> list[Decimal]:
@@ -136,6 +151,36 @@ class Ranking:
             return sum(1 for line in self.lines if line.rank is not None)
         return AssessmentResult.objects.filter(framework=self.framework, rank__isnull=False).count()
 
+    @cached_property
+    def ranked_per_group(self) -> dict[int | None, int]:
+        """How many units hold a place in each ranking group (by group id; None: no group), the N of
+        "04/15" for a unit of that group, whatever units the lines are limited to (one query then)."""
+        if not self.limited:
+            counts: dict[int | None, int] = defaultdict(int)
+            for line in self.lines:
+                if line.rank is not None:
+                    counts[line.group_id] += 1
+            return dict(counts)
+        return dict(
+            AssessmentResult.objects.filter(framework=self.framework, rank__isnull=False)
+            .values("assessment__ranking_group_id")
+            .annotate(n=Count("assessment_id"))
+            .values_list("assessment__ranking_group_id", "n")
+        )
+
+    @property
+    def has_groups(self) -> bool:
+        return any(line.group is not None for line in self.lines)
+
+    def groups(self) -> list[tuple[str | None, list[RankingLine]]]:
+        """The lines group by group, in the order of the ranking: [(group name or None, lines)]."""
+        out: list[tuple[str | None, list[RankingLine]]] = []
+        for line in self.lines:
+            if not out or out[-1][0] != line.group:
+                out.append((line.group, []))
+            out[-1][1].append(line)
+        return out
+
 
 _LINE_FIELDS = (
     "assessment_id",
@@ -163,12 +208,24 @@ _LINE_FIELDS = (
     "office_points",
     "survey_leaves_applicable",
     "survey_leaves_scored",
+    "assessment__ranking_group_id",
+    "assessment__ranking_group__name",
+    "assessment__ranked",
+    "assessment__not_ranked_reason",
 )
 
 
-def ranking(framework: Framework, *, units: QuerySet[Unit] | None = None, with_areas: bool = True) -> Ranking:
-    """The stored results of a framework, best first, unranked last (by unit code); optionally only
-    those of `units` (the caller's authority, a subtree). Ranks are those of the whole framework.
+def ranking(
+    framework: Framework,
+    *,
+    units: QuerySet[Unit] | None = None,
+    with_areas: bool = True,
+    group: str | None = None,
+) -> Ranking:
+    """The stored results of a framework, group by group (in the groups' order, units in no group
+    last), best first within a group, unranked last (by unit code); optionally only those of `units`
+    (the caller's authority, a subtree) or of the ranking group named `group`. Ranks are those of the
+    whole framework (within its groups).
 
     One query for the lines and, `with_areas`, one for their areas, whatever the number of units.
     Plain tuples, not model instances: at national scale that is 3,321 lines and ~25,000 areas."""
@@ -182,6 +239,9 @@ def ranking(framework: Framework, *, units: QuerySet[Unit] | None = None, with_a
     if units is not None:
         results = results.filter(assessment__unit__in=units)
         area_results = area_results.filter(assessment__unit__in=units)
+    if group is not None:
+        results = results.filter(assessment__ranking_group__name=group)
+        area_results = area_results.filter(assessment__ranking_group__name=group)
     areas: dict[int, list[AreaLine]] = defaultdict(list)
     if with_areas:
         for assessment_id, area_id, code, title, points, max_points, index, rank in area_results.order_by(
@@ -219,9 +279,16 @@ def ranking(framework: Framework, *, units: QuerySet[Unit] | None = None, with_a
         office_points,
         survey_leaves_applicable,
         survey_leaves_scored,
-    ) in results.order_by(F("rank").asc(nulls_last=True), "assessment__unit__code").values_list(
-        *_LINE_FIELDS
-    ):
+        group_id,
+        group_name,
+        ranked,
+        not_ranked_reason,
+    ) in results.order_by(
+        F("assessment__ranking_group__order").asc(nulls_last=True),
+        "assessment__ranking_group__name",
+        F("rank").asc(nulls_last=True),
+        "assessment__unit__code",
+    ).values_list(*_LINE_FIELDS):
         lines.append(
             RankingLine(
                 assessment_id=assessment_id,
@@ -254,6 +321,13 @@ def ranking(framework: Framework, *, units: QuerySet[Unit] | None = None, with_a
                     survey_leaves_scored=survey_leaves_scored,
                 ).all_parts_in,
                 areas=areas.get(assessment_id, []),
+                group=group_name,
+                group_id=group_id,
+                ranked=ranked,
+                not_ranked_reason=not_ranked_reason,
             )
         )
-    return Ranking(framework, lines, limited=units is not None)
+    board = Ranking(framework, lines, limited=units is not None or group is not None)
+    for line in lines:
+        line.board = board
+    return board

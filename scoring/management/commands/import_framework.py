@@ -23,7 +23,17 @@ class Command(BaseCommand):
         parser.add_argument("file")
         parser.add_argument("--code", required=True, help="unique code of the new framework")
         parser.add_argument("--authority", required=True, help="code of the issuing unit")
-        parser.add_argument("--unit-kind", required=True, help="province, district, department or commune")
+        parser.add_argument(
+            "--unit-kind",
+            required=True,
+            help="kinds of unit assessed, separated by commas: province, district, department, commune, ward, "
+            "special_zone, township",
+        )
+        parser.add_argument(
+            "--groups",
+            default="",
+            help='ranking groups, e.g. "Xã:commune,special_zone;Phường:ward" (unit kinds or unit codes)',
+        )
         parser.add_argument("--year", required=True, type=int)
         parser.add_argument("--name", required=True)
         parser.add_argument(
@@ -64,6 +74,7 @@ class Command(BaseCommand):
                 legal_basis=options["legal_basis"],
                 index_capped=None if options["index_cap"] is None else options["index_cap"] == INDEX_CAPPED,
                 survey_optional=None if options["survey"] is None else options["survey"] == SURVEY_OPTIONAL,
+                groups=options["groups"],
                 actor=actor,
             )
         except ValidationError as error:

@@ -13,11 +13,12 @@ def _dec(value, places=2):
     return as_json_decimal(value, places)
 
 
-def ranking_as_dicts(framework: Framework) -> list[dict]:
-    """The ranking in the JSON shape of DESIGN §5: decimals as strings, best first."""
+def ranking_as_dicts(framework: Framework, group: str | None = None) -> list[dict]:
+    """The ranking in the JSON shape of DESIGN §5: decimals as strings, best first (group by group);
+    only the ranking group named `group` when given."""
     places = framework.index_decimals
     items = []
-    for line in ranking(framework):
+    for line in ranking(framework, group=group):
         change = None
         if line.points_change is not None:
             change = {
@@ -46,6 +47,9 @@ def ranking_as_dicts(framework: Framework) -> list[dict]:
                     for area in line.areas
                 ],
                 "change": change,
+                "group": line.group,
+                "ranked": line.ranked,
+                "not_ranked_reason": line.not_ranked_reason or None,
                 "self_points": _dec(line.self_points),
                 "bonus_points": _dec(line.bonus_points),
                 "penalty_points": _dec(line.penalty_points),
@@ -78,6 +82,8 @@ CSV_COLUMNS = [
     "bonus_points",
     "penalty_points",
     "status",
+    "group",
+    "ranked",
 ]
 
 
@@ -87,15 +93,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--framework", required=True, help="framework code")
         parser.add_argument("--format", choices=["json", "csv"], default="json")
+        parser.add_argument("--group", help="only the ranking group of this name")
 
-    def handle(self, *args, framework, format, **options):
+    def handle(self, *args, framework, format, group=None, **options):
         try:
             fw = framework_by_code(framework)
         except Framework.DoesNotExist as exc:
             raise CommandError(
                 f"Không có bộ chỉ số mã {framework!r}. / There is no framework with code {framework!r}."
             ) from exc
-        items = ranking_as_dicts(fw)
+        if group is not None and not fw.ranking_groups.filter(name=group).exists():
+            names = ", ".join(fw.ranking_groups.values_list("name", flat=True)) or "—"
+            raise CommandError(
+                f"Bộ chỉ số {fw.code} không có nhóm xếp hạng {group!r} (các nhóm: {names}). / "
+                f"Framework {fw.code} has no ranking group {group!r} (groups: {names})."
+            )
+        items = ranking_as_dicts(fw, group=group)
         out = self.stdout
         if format == "json":
             out.write(json.dumps(items, ensure_ascii=False, indent=2))
@@ -129,6 +142,8 @@ class Command(BaseCommand):
                 item["bonus_points"],
                 item["penalty_points"],
                 item["status"],
+                item["group"] or "",
+                "true" if item["ranked"] else "false",
             ]
             by_code = {area["code"]: area for area in item["areas"]}
             for code in area_codes:
