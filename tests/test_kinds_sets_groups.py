@@ -457,7 +457,11 @@ def test_the_board_leaves_a_unit_out_of_the_ranking_and_ranks_it_again(grouped, 
     response = client.post(url, {"ranked": "0", "reason": "Miễn theo quyết định"})
     assert response.status_code == 302
     assert places(grouped)["XA"] == (D("90.00"), None) and places(grouped)["XB"] == (D("80.00"), 1)
-    html = client.get(reverse("scoring:framework_board", args=["CX"])).content.decode()
+    response = client.get(reverse("scoring:framework_board", args=["CX"]))
+    html = response.content.decode()
     assert "Miễn theo quyết định" in html and "Xếp hạng trở lại" in html
+    # Places are out of the units ranked in the unit's group: XB 1/1 among communes, PB 1/2 among wards.
+    board = {row.unit.code: (row.result.rank, row.places) for row in response.context["rows"] if row.result}
+    assert board["XB"] == (1, 1) and board["PB"] == (1, 2) and board["XA"] == (None, 1)
     client.post(url, {"ranked": "1"})
     assert places(grouped)["XA"] == (D("90.00"), 1) and places(grouped)["XB"] == (D("80.00"), 2)

@@ -194,6 +194,7 @@ EXPECTED = {
     "scoring:assessment_return": form(SEES_X1, APPRAISES, APPRAISES, status=AssessmentStatus.SUBMITTED),
     "scoring:assessment_mark_appraised": APPRAISAL_CHANGE,
     "scoring:deadline_extend": APPRAISAL_CHANGE,
+    "scoring:assessment_ranked": APPRAISAL_CHANGE,
     # frameworks
     "scoring:framework_list": page(rule(SIGNED_IN, SIGNED_IN)),
     "scoring:framework_board": FRAMEWORK_PAGE,

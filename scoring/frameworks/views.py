@@ -101,6 +101,7 @@ class BoardRow:
     extended: bool
     overdue: bool
     start_url: str | None = None  # opens an assessment for a unit that has none (appraisers)
+    places: int = 0  # units holding a place in this unit's ranking (its group, else the framework)
 
     @property
     def result(self):
@@ -112,7 +113,8 @@ def board_rows(framework: Framework, now=None) -> list[BoardRow]:
     now = now or timezone.now()
     labels = status_labels()
     assessments = {
-        a.unit_id: a for a in Assessment.objects.filter(framework=framework).select_related("result")
+        a.unit_id: a
+        for a in Assessment.objects.filter(framework=framework).select_related("result", "ranking_group")
     }
     rows = []
     for unit in framework_units(framework):
@@ -124,6 +126,11 @@ def board_rows(framework: Framework, now=None) -> list[BoardRow]:
         deadline = assessment.self_deadline if assessment else framework.self_deadline
         overdue = (status == NOT_STARTED or status in SELF_OPEN) and deadline is not None and deadline < now
         rows.append(BoardRow(unit, assessment, status, labels[status], deadline, extended, overdue))
+    places = Counter(
+        row.assessment.ranking_group_id for row in rows if row.assessment and row.result and row.result.rank
+    )
+    for row in rows:
+        row.places = places.get(row.assessment.ranking_group_id, 0) if row.assessment else 0
     return rows
 
 
