@@ -41,20 +41,17 @@ def _database_url(settings_dict) -> str:
     return f"postgres://{userinfo}{host}{port}/{quote(str(settings_dict['NAME']), safe='')}"
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    """Start `celery -A parindex worker` on a queue of its own; stop it when the test ends."""
+def spawn_worker(queue: str, hostname: str, log_path: Path) -> tuple[WorkerProcess, object]:
+    """Start a real worker process (tests/integration/slow_worker.py: `celery -A parindex worker`) on
+    `queue`, pointed at this test database with the production settings, as a deployed worker runs.
+    Returns the worker and its open log file (the caller closes it once the process has ended)."""
     from django.conf import settings
     from django.db import connection
 
-    from parindex.celery import app
-
-    queue = f"parindex-test-{uuid.uuid4().hex[:12]}"
-    hostname = f"{queue}@localhost"
     env = dict(os.environ)
     env.pop("PARINDEX_TEST_DB_NAME", None)
     env.update(
-        DJANGO_SETTINGS_MODULE="parindex.settings",  # the production settings, as a deployed worker runs
+        DJANGO_SETTINGS_MODULE="parindex.settings",
         DJANGO_SECRET_KEY="worker-test-only-not-secret",
         DJANGO_DEBUG="0",
         DATABASE_URL=_database_url(connection.settings_dict),
@@ -62,8 +59,7 @@ def celery_worker_process(transactional_db, tmp_path):
         CELERY_TASK_ALWAYS_EAGER="0",
         PYTHONUNBUFFERED="1",
     )
-    log_path = tmp_path / "celery-worker.log"
-    log_file = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in the finalizer below
+    log_file = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed by the caller
     process = subprocess.Popen(
         [
             sys.executable,
@@ -89,7 +85,18 @@ def celery_worker_process(transactional_db, tmp_path):
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
     )
-    worker = WorkerProcess(process=process, hostname=hostname, queue=queue, log_path=log_path)
+    return WorkerProcess(process=process, hostname=hostname, queue=queue, log_path=log_path), log_file
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """Start `celery -A parindex worker` on a queue of its own; stop it when the test ends."""
+    from parindex.celery import app
+
+    queue = f"parindex-test-{uuid.uuid4().hex[:12]}"
+    hostname = f"{queue}@localhost"
+    worker, log_file = spawn_worker(queue, hostname, tmp_path / "celery-worker.log")
+    process = worker.process
     # This process sends through the broker for the duration of the test (unit tests run eager).
     was_eager = app.conf.task_always_eager
     app.conf.task_always_eager = False

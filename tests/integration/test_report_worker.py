@@ -8,10 +8,8 @@ long enough to watch a job run or kill its worker mid-build.
 """
 
 import io
-import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -26,7 +24,7 @@ from reports.models import JobStatus, ReportJob
 from reports.report_workbook import SHEET_RANKING
 from scoring.results.selectors import ranking
 
-from .conftest import PROJECT_ROOT, WORKER_START_TIMEOUT, WorkerProcess, _database_url
+from .conftest import WORKER_START_TIMEOUT, WorkerProcess, spawn_worker
 from .test_services import build_district_framework
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -53,50 +51,11 @@ def report_worker(report_env, celery_worker_process, settings):
 
 def start_another_worker(queue: str, log_path: Path) -> WorkerProcess:
     """A second worker on the same queue (the first was killed), started like the conftest fixture's."""
-    from django.conf import settings
-    from django.db import connection
-
     from parindex.celery import app
 
-    env = dict(os.environ)
-    env.pop("PARINDEX_TEST_DB_NAME", None)
-    env.update(
-        DJANGO_SETTINGS_MODULE="parindex.settings",
-        DJANGO_SECRET_KEY="worker-test-only-not-secret",
-        DJANGO_DEBUG="0",
-        DATABASE_URL=_database_url(connection.settings_dict),
-        REDIS_URL=settings.REDIS_URL,
-        CELERY_TASK_ALWAYS_EAGER="0",
-        PYTHONUNBUFFERED="1",
-    )
     hostname = f"{queue}-2@localhost"
-    log_file = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed with the process by the caller
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "parindex",
-            "worker",
-            "--pool=solo",
-            "--concurrency=1",
-            "-l",
-            "info",
-            "-n",
-            hostname,
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    worker = WorkerProcess(process=process, hostname=hostname, queue=queue, log_path=log_path)
+    worker, _log_file = spawn_worker(queue, hostname, log_path)  # its log closes with the process
+    process = worker.process
     deadline = time.monotonic() + WORKER_START_TIMEOUT
     while not app.control.ping(destination=[hostname], timeout=1.0):
         if process.poll() is not None or time.monotonic() > deadline:
