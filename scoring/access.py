@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from scoring.assessments.services import appraisal_status_error
+from scoring.frameworks.services import FrameworkLocked, framework_lock_error
 from scoring.models import (
     Assessment,
     AssessmentStatus,
@@ -227,15 +228,16 @@ def get_framework_for_change(user, code: str) -> Framework:
 
 
 def lock_message(framework: Framework) -> str:
-    return _("Framework %(code)s is published (decision %(decision)s) and can no longer be changed.") % {
-        "code": framework.code,
-        "decision": framework.decision_number,
-    }
+    """The services' refusal of any change to a published framework (FrameworkLocked), as text."""
+    return FrameworkLocked(framework).text()
 
 
 def ensure_not_published(framework: Framework) -> None:
-    if framework.status == FrameworkStatus.PUBLISHED:
-        raise PermissionDenied(lock_message(framework))
+    """403 before a page that changes a published framework opens; the rule and its words are the
+    services' (framework_lock_error)."""
+    locked = framework_lock_error(framework)
+    if locked is not None:
+        raise PermissionDenied(locked.text())
 
 
 def frameworks_visible_to(user) -> QuerySet[Framework]:

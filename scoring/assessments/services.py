@@ -496,16 +496,21 @@ def _self_problems(
     return leaves, entered, problems
 
 
+def _assessment_to_check(unit: Unit, framework: Framework) -> Assessment:
+    """The unit's assessment in the framework, or an unsaved one: the pure checks (`*_problems`) judge
+    a file before anything is written, when the assessment may not exist yet."""
+    return Assessment.objects.filter(unit=unit, framework=framework).first() or Assessment(
+        unit=unit, framework=framework
+    )
+
+
 def scores_self_problems(
     *, unit: Unit, framework: Framework, entries: Mapping[str, SelfEntry], by_unit: bool = False
 ) -> list[ServiceError]:
     """Every reason scores_apply_self would refuse these entries for the unit (reads, writes nothing):
     importers place them on their cells before anything is written. `by_unit` as in scores_apply_self
     (an actor who is not acting on the unit's behalf)."""
-    assessment = Assessment.objects.filter(unit=unit, framework=framework).first()
-    return _self_problems(assessment or Assessment(unit=unit, framework=framework), entries, by_unit=by_unit)[
-        2
-    ]
+    return _self_problems(_assessment_to_check(unit, framework), entries, by_unit=by_unit)[2]
 
 
 @transaction.atomic
@@ -677,8 +682,7 @@ def scores_appraisal_problems(
 ) -> list[ServiceError]:
     """Every reason scores_apply_appraisal would refuse these entries for the unit (reads, writes
     nothing): importers place them on their cells before anything is written."""
-    assessment = Assessment.objects.filter(unit=unit, framework=framework).first()
-    return _appraisal_problems(assessment or Assessment(unit=unit, framework=framework), entries)[2]
+    return _appraisal_problems(_assessment_to_check(unit, framework), entries)[2]
 
 
 @transaction.atomic
@@ -1394,8 +1398,7 @@ def not_applicable_problems(
 ) -> list[ServiceError]:
     """Every reason not_applicable_apply would refuse these decisions for the unit (reads, writes
     nothing): importers place them on their cells before anything is written."""
-    assessment = Assessment.objects.filter(unit=unit, framework=framework).first()
-    return _not_applicable_problems(assessment or Assessment(unit=unit, framework=framework), decisions)[2]
+    return _not_applicable_problems(_assessment_to_check(unit, framework), decisions)[2]
 
 
 @transaction.atomic
