@@ -27,8 +27,14 @@ criterion_code_validator = RegexValidator(
 
 
 class FrameworkStatus(models.TextChoices):
+    """The framework's phase (§2.3); scoring.frameworks.phases says what each phase allows."""
+
     DRAFT = "draft", _("Being prepared")
     OPEN = "open", _("Open for assessment")
+    APPRAISAL = "appraisal", _("Appraisal")
+    PRELIMINARY = "preliminary", _("Preliminary results (appeals open)")
+    APPEALS = "appeals", _("Answering appeals")
+    FINAL = "final", _("Results final")
     PUBLISHED = "published", _("Published")
 
 
@@ -61,6 +67,7 @@ class Framework(models.Model):
     )
     self_deadline = models.DateTimeField(_("self-assessment deadline"), null=True, blank=True)
     appraisal_deadline = models.DateTimeField(_("appraisal deadline"), null=True, blank=True)
+    appeal_deadline = models.DateTimeField(_("appeal deadline"), null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=20, choices=FrameworkStatus.choices, default=FrameworkStatus.OPEN
     )
