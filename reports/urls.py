@@ -9,6 +9,6 @@ urlpatterns = (
     + job_views.urlpatterns
     + [
         path("province/", views.province_home, name="province_home"),
-        path("province/<str:code>/", views.province, name="province"),
+        path("province/<str:province_code>/", views.province, name="province"),
     ]
 )

@@ -639,11 +639,11 @@ def province_home(request):
 
 
 @login_required
-def province(request, code):
+def province(request, province_code):
     """A province office's and leader's view of all their units: one row per framework × ranking group
     of the year, and the units searchable by name, code, former district and kind, 50 a page. htmx
     asks for the units table alone (the search form swaps it in place)."""
-    unit = get_province_for_view(request.user, code)
+    unit = get_province_for_view(request.user, province_code)
     years = selectors.province_years(unit)
     year = request.GET.get("year", "")
     year = int(year) if year.isdigit() and int(year) in years else (years[0] if years else None)
