@@ -787,7 +787,12 @@ def province_units(
         )
     q = q.strip()
     if q:
-        units = units.filter(Q(name__icontains=q) | Q(code__icontains=q))
+        # SQLite folds the case of ASCII letters only: the usual spellings of a Vietnamese name ("đông
+        # sơn", "Đông Sơn", "ĐÔNG SƠN") are tried as well, so that "đông" finds "Phường Đông Sơn" there too.
+        condition = Q(code__icontains=q)
+        for spelling in dict.fromkeys([q, q.lower(), q.title(), q.upper()]):
+            condition |= Q(name__icontains=spelling)
+        units = units.filter(condition)
     if kind:
         units = units.filter(kind=kind)
     if district is not None:

@@ -223,6 +223,8 @@ def test_the_unit_table_lists_the_year_s_units_with_their_results(data, province
     [
         ({"q": "Sơn"}, ["PA", "PB"]),  # a part of the name
         ({"q": "xb"}, ["XB"]),  # a part of the code, any case
+        ({"q": "đông sơn"}, ["PA"]),  # the name in lower case (Đ is no ASCII letter)
+        ({"q": "ĐẶC KHU"}, ["DK"]),
         ({"kind": "ward"}, ["PA", "PB"]),
         ({"kind": "special_zone"}, ["DK"]),
         ({"district": "H1"}, ["XA", "XC"]),  # through the predecessors' district
