@@ -821,7 +821,8 @@ class ProvinceUnitLine:
     provisional: bool = False
 
     @property
-    def kind_label(self):
+    def kind_label(self) -> str | Promise:
+        """The unit's kind in the active language ("Phường")."""
         return UnitKind(self.unit.kind).label if self.unit.kind in UnitKind.values else self.unit.kind
 
 
@@ -832,7 +833,7 @@ def province_unit_lines(units: list[Unit], province: Unit, year: int | None) -> 
     through = Unit.predecessors.through
     former: dict[int, list[str]] = defaultdict(list)
     for unit in units:
-        if unit.parent_id and unit.parent.kind == UnitKind.DISTRICT:
+        if unit.parent is not None and unit.parent.kind == UnitKind.DISTRICT:
             former[unit.pk].append(unit.parent.name)
     for unit_id, name in (
         through.objects.filter(from_unit_id__in=ids, to_unit__parent__kind=UnitKind.DISTRICT)

@@ -11,7 +11,7 @@ from units.models import Role
 
 from ..factories import make_member
 from ..test_province_dashboard import build_province
-from .conftest import sign_in
+from .conftest import PHONE, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -110,3 +110,12 @@ def test_province_leader_summary_search_and_group_ranking(new_page, screenshot, 
     assert page.locator("#group").input_value() == "Phường"
     assert [row[:3] for row in ranking_rows(page)] == [("01/02", "Phường", "PB"), ("02/02", "Phường", "PA")]
     screenshot(page, "04-group-ranking-wards")
+
+    # On a phone the summary and the table stack into cards: nothing scrolls sideways.
+    phone = new_page(viewport=PHONE)
+    sign_in(phone, "leader_t")
+    phone.goto("/dashboards/province/T/")
+    assert phone.locator("#province-rows tbody tr").count() == 3
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"] + 1, f"the page scrolls sideways ({width}px)"
+    screenshot(phone, "05-province-summary-phone")
