@@ -7,7 +7,8 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from reports.models import RemediationItem, ReportJob
-from scoring.access import can_view_framework, ensure_framework_oversight, reach
+from scoring.access import authority_condition, can_view_framework, ensure_framework_oversight, reach
+from units.models import Unit, UnitKind
 
 
 def ensure_reporter(user) -> None:
@@ -66,3 +67,27 @@ def get_remediation_item_for_change(user, pk) -> RemediationItem:
     item = get_remediation_item_for_view(user, pk)
     ensure_remediation_change(user, item)
     return item
+
+
+# --- the province view ------------------------------------------------------------------------------
+
+
+def provinces_overseen_by(user) -> list[Unit]:
+    """The provinces whose office and leaders the user belongs to (appraiser or leader of the province,
+    or above it): the province views they may open. One query (none for a user with no such role)."""
+    r = reach(user)
+    if not r.is_overseer:
+        return []
+    return list(
+        Unit.objects.filter(kind=UnitKind.PROVINCE).filter(authority_condition(r, "path")).order_by("name")
+    )
+
+
+def get_province_for_view(user, code: str) -> Unit:
+    """A province whose view (all its units across frameworks and groups) the user reads: its
+    appraisers and leaders. Anybody else — an officer of one of its communes, a district's staff,
+    another province's staff — does not see it (404)."""
+    province = Unit.objects.filter(code=code, kind=UnitKind.PROVINCE).first()
+    if province is None or not reach(user).oversees(province):
+        raise Http404
+    return province

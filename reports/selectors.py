@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Avg, Count, F, Min, Q, QuerySet, Sum
+from django.db.models import Avg, Count, Exists, F, Min, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.functional import Promise
 
@@ -30,10 +30,11 @@ from scoring.models import (
     CriterionSource,
     Framework,
     GradeBand,
+    RankingGroup,
     Score,
 )
 from scoring.results.selectors import RankingLine, ranking, survey_left_out
-from units.models import Unit
+from units.models import Unit, UnitKind
 
 # Colours of the grades, best band first (green → red); a framework with more bands reuses the last.
 GRADE_COLOURS = ["#1e7b34", "#5a9e2f", "#0b5cad", "#c98a00", "#b3261e", "#7a1712"]
@@ -638,3 +639,244 @@ def remediation_items_for(
     return qs.order_by(
         "assessment__framework__year", "assessment__unit__code", "-points_lost", "criterion__order"
     )
+
+
+# --- province view ----------------------------------------------------------------------------------
+# What a province office and its leader see of all their units at once (DESIGN §2.2): one row per
+# framework × ranking group of the year, and a table of the units under the province, searchable.
+# Both read in a fixed number of queries whatever the number of units (3,321 in the whole country).
+
+SUBMITTED_STATUSES = (
+    AssessmentStatus.SUBMITTED,
+    AssessmentStatus.RETURNED,
+    AssessmentStatus.APPRAISED,
+    AssessmentStatus.PUBLISHED,
+)
+APPRAISED_STATUSES = (AssessmentStatus.APPRAISED, AssessmentStatus.PUBLISHED)
+PROVINCE_PAGE_SIZE = 50
+
+
+def province_frameworks(province: Unit) -> QuerySet[Framework]:
+    """Frameworks issued by the province or by an authority under it (the former districts' sets of
+    the years before the 2025 reform)."""
+    return Framework.objects.select_related("authority").filter(authority__path__startswith=province.path)
+
+
+def province_years(province: Unit) -> list[int]:
+    """Years with a framework of the province (or under it), latest first. One query."""
+    return list(province_frameworks(province).order_by("-year").values_list("year", flat=True).distinct())
+
+
+@dataclass
+class ProvinceRow:
+    """One framework × ranking group of the year: how many units, how far they are, their index."""
+
+    framework: Framework
+    group: RankingGroup | None  # None: the units in no group (the framework has no groups, or not theirs)
+    units: int = 0
+    submitted: int = 0
+    appraised: int = 0
+    not_ranked: int = 0
+    indexed: int = 0
+    index_sum: Decimal = Decimal("0")
+    grades: list[GradeCount] = field(default_factory=list)
+    grade_counts: Counter = field(default_factory=Counter)
+
+    @property
+    def average_index(self) -> Decimal | None:
+        if not self.indexed:
+            return None
+        return _index(Decimal(self.index_sum) / self.indexed, self.framework.index_decimals)
+
+    @property
+    def provisional(self) -> bool:
+        """Some units of the row are not appraised yet: their index is computed from self scores."""
+        return self.appraised < self.units
+
+    @property
+    def group_name(self) -> str:
+        return self.group.name if self.group else ""
+
+
+def province_rows(province: Unit, year: int) -> list[ProvinceRow]:
+    """One row per framework of the year × ranking group (the units in no group in a row of their
+    own, when there are any or the framework has no groups), with the count of units, submitted,
+    appraised and not ranked, the average index and the grade distribution (the framework's bands).
+    Four queries: frameworks, groups, bands, and one GROUP BY framework, group, grade."""
+    frameworks = list(province_frameworks(province).filter(year=year).order_by("authority__path", "code"))
+    if not frameworks:
+        return []
+    ids = [f.pk for f in frameworks]
+    groups: dict[int, list[RankingGroup]] = defaultdict(list)
+    for group in RankingGroup.objects.filter(framework_id__in=ids).order_by("framework_id", "order", "name"):
+        groups[group.framework_id].append(group)
+    bands: dict[int, list[GradeBand]] = defaultdict(list)
+    for band in GradeBand.objects.filter(framework_id__in=ids).order_by("framework_id", "-min_index"):
+        bands[band.framework_id].append(band)
+    rows: dict[tuple[int, int | None], ProvinceRow] = {}
+    for framework in frameworks:
+        for group in groups[framework.pk]:
+            rows[(framework.pk, group.pk)] = ProvinceRow(framework, group)
+        if not groups[framework.pk]:
+            rows[(framework.pk, None)] = ProvinceRow(framework, None)
+    by_id = {f.pk: f for f in frameworks}
+    stats = (
+        Assessment.objects.filter(framework_id__in=ids)
+        .values("framework_id", "ranking_group_id", "result__grade")
+        .annotate(
+            units=Count("id"),
+            submitted=Count("id", filter=Q(status__in=SUBMITTED_STATUSES)),
+            appraised=Count("id", filter=Q(status__in=APPRAISED_STATUSES)),
+            not_ranked=Count("id", filter=Q(ranked=False)),
+            indexed=Count("result__index"),
+            index_sum=Sum("result__index"),
+        )
+    )
+    for stat in stats:
+        key = (stat["framework_id"], stat["ranking_group_id"])
+        row = rows.get(key)
+        if row is None:  # units in no group of a framework that has groups
+            row = rows[key] = ProvinceRow(by_id[stat["framework_id"]], None)
+        row.units += stat["units"]
+        row.submitted += stat["submitted"]
+        row.appraised += stat["appraised"]
+        row.not_ranked += stat["not_ranked"]
+        row.indexed += stat["indexed"]
+        row.index_sum += Decimal(stat["index_sum"] or 0)
+        row.grade_counts[stat["result__grade"] or ""] += stat["units"]
+    order = {f.pk: i for i, f in enumerate(frameworks)}
+    ordered = sorted(
+        rows.values(),
+        key=lambda row: (
+            order[row.framework.pk],
+            row.group is None,
+            row.group.order if row.group else 0,
+            row.group_name,
+        ),
+    )
+    for row in ordered:
+        framework_bands_ = bands[row.framework.pk]
+        colours = grade_colours(framework_bands_)
+        counts = Counter(row.grade_counts)
+        row.grades = [
+            GradeCount(b.name, b.min_index, counts.pop(b.name, 0), colours[b.name]) for b in framework_bands_
+        ]
+        ungraded = sum(counts.values())
+        if ungraded:
+            row.grades.append(GradeCount("", None, ungraded, NO_GRADE_COLOUR))
+    return ordered
+
+
+def province_districts(province: Unit) -> list[Unit]:
+    """The districts under the province (the former districts, after the 2025 reform). One query."""
+    return list(Unit.objects.filter(path__startswith=province.path, kind=UnitKind.DISTRICT).order_by("name"))
+
+
+def province_units(
+    province: Unit, year: int | None, *, q: str = "", kind: str = "", district: Unit | None = None
+) -> QuerySet[Unit]:
+    """The units under the province (itself left out) active in `year`, by code; `q` matches a part of
+    the name or code, `kind` the kind, `district` a former district: the unit's parent, or the parent
+    of one of its predecessors (a commune merged in 2025 from communes of that district)."""
+    units = (
+        Unit.objects.select_related("parent").filter(path__startswith=province.path).exclude(pk=province.pk)
+    )
+    if year is not None:
+        units = units.filter(Q(active_from__isnull=True) | Q(active_from__lte=year)).filter(
+            Q(active_to__isnull=True) | Q(active_to__gte=year)
+        )
+    q = q.strip()
+    if q:
+        # SQLite folds the case of ASCII letters only: the usual spellings of a Vietnamese name ("đông
+        # sơn", "Đông Sơn", "ĐÔNG SƠN") are tried as well, so that "đông" finds "Phường Đông Sơn" there too.
+        condition = Q(code__icontains=q)
+        for spelling in dict.fromkeys([q, q.lower(), q.title(), q.upper()]):
+            condition |= Q(name__icontains=spelling)
+        units = units.filter(condition)
+    if kind:
+        units = units.filter(kind=kind)
+    if district is not None:
+        through = Unit.predecessors.through
+        units = units.filter(
+            Q(parent=district)
+            | Q(Exists(through.objects.filter(from_unit_id=OuterRef("pk"), to_unit__parent=district)))
+        )
+    return units.order_by("code")
+
+
+@dataclass
+class ProvinceUnitLine:
+    """A unit of the province table and its result of the year (None where it was not assessed)."""
+
+    unit: Unit
+    former_districts: list[str]
+    framework: Framework | None = None
+    group: str = ""
+    index: Decimal | None = None
+    grade: str = ""
+    rank: int | None = None
+    places: int = 0  # units ranked in the unit's group (the N of "04/15")
+    ranked: bool = True
+    not_ranked_reason: str = ""
+    provisional: bool = False
+
+    @property
+    def kind_label(self) -> str | Promise:
+        """The unit's kind in the active language ("Phường")."""
+        return UnitKind(self.unit.kind).label if self.unit.kind in UnitKind.values else self.unit.kind
+
+
+def province_unit_lines(units: list[Unit], province: Unit, year: int | None) -> list[ProvinceUnitLine]:
+    """The lines of one page of the province table: former districts, framework, group, index, grade
+    and place of each unit in `year`. Three queries whatever the size of the page."""
+    ids = [unit.pk for unit in units]
+    through = Unit.predecessors.through
+    former: dict[int, list[str]] = defaultdict(list)
+    for unit in units:
+        if unit.parent is not None and unit.parent.kind == UnitKind.DISTRICT:
+            former[unit.pk].append(unit.parent.name)
+    for unit_id, name in (
+        through.objects.filter(from_unit_id__in=ids, to_unit__parent__kind=UnitKind.DISTRICT)
+        .order_by("to_unit__parent__name")
+        .values_list("from_unit_id", "to_unit__parent__name")
+        .distinct()
+    ):
+        if name not in former[unit_id]:
+            former[unit_id].append(name)
+    lines = {unit.pk: ProvinceUnitLine(unit, former[unit.pk]) for unit in units}
+    if year is None or not ids:
+        return list(lines.values())
+    assessments = list(
+        Assessment.objects.filter(
+            unit_id__in=ids, framework__year=year, framework__authority__path__startswith=province.path
+        )
+        .select_related("framework", "ranking_group", "result")
+        .order_by("-framework__code")  # a unit assessed in two sets of the year: the first by code wins
+    )
+    places = (
+        {
+            (row["framework_id"], row["assessment__ranking_group_id"]): row["n"]
+            for row in AssessmentResult.objects.filter(
+                framework_id__in={a.framework_id for a in assessments}, rank__isnull=False
+            )
+            .values("framework_id", "assessment__ranking_group_id")
+            .annotate(n=Count("assessment_id"))
+        }
+        if assessments
+        else {}
+    )
+    for assessment in assessments:
+        line = lines[assessment.unit_id]
+        framework = assessment.framework
+        result = getattr(assessment, "result", None)
+        line.framework = framework
+        line.group = assessment.ranking_group.name if assessment.ranking_group else ""
+        line.ranked = assessment.ranked
+        line.not_ranked_reason = assessment.not_ranked_reason
+        line.provisional = assessment.is_provisional
+        line.places = places.get((framework.pk, assessment.ranking_group_id), 0)
+        if result is not None:
+            line.index = _index(result.index, framework.index_decimals)
+            line.grade = result.grade
+            line.rank = result.rank
+    return list(lines.values())

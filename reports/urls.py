@@ -1,5 +1,14 @@
+from django.urls import path
+
 from reports import job_views, views
 
 app_name = "reports"
 
-urlpatterns = views.urlpatterns + job_views.urlpatterns
+urlpatterns = (
+    views.urlpatterns
+    + job_views.urlpatterns
+    + [
+        path("province/", views.province_home, name="province_home"),
+        path("province/<str:province_code>/", views.province, name="province"),
+    ]
+)

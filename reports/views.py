@@ -31,7 +31,9 @@ from reports.access import (
     can_change_remediation,
     ensure_remediation_change,
     ensure_reporter,
+    get_province_for_view,
     get_remediation_item_for_view,
+    provinces_overseen_by,
 )
 from reports.forms import RemediationFilterForm, RemediationForm
 from reports.models import RemediationStatus
@@ -127,6 +129,16 @@ def _tabs(framework: Framework, under: Unit | None, current: str) -> list[dict]:
             reverse("reports:remediation_list") + "?" + urlencode({"framework": framework.code}),
         ),
     ]
+    if framework.authority.kind == UnitKind.PROVINCE:  # the province's view of all its sets and units
+        tabs.append(
+            (
+                "province",
+                _("Province summary"),
+                reverse("reports:province", args=[framework.authority.code])
+                + "?"
+                + urlencode({"year": framework.year}),
+            )
+        )
     return [{"key": key, "label": label, "url": url, "active": key == current} for key, label, url in tabs]
 
 
@@ -168,6 +180,7 @@ def dashboard(request):
         "year": year,
         "kind": kind,
         "framework": chosen,
+        "provinces": provinces_overseen_by(request.user),
     }
     if chosen is None:
         return render(request, "reports/dashboard.html", context)
@@ -611,6 +624,56 @@ def remediation_edit(request, pk):
             "done": RemediationStatus.DONE,
         },
     )
+
+
+# --- province view ----------------------------------------------------------------------------------
+
+
+@login_required
+def province_home(request):
+    """The province view of the user's (first) province; 404 for whoever belongs to no province office."""
+    provinces = provinces_overseen_by(request.user)
+    if not provinces:
+        raise Http404
+    return redirect("reports:province", provinces[0].code)
+
+
+@login_required
+def province(request, province_code):
+    """A province office's and leader's view of all their units: one row per framework × ranking group
+    of the year, and the units searchable by name, code, former district and kind, 50 a page. htmx
+    asks for the units table alone (the search form swaps it in place)."""
+    unit = get_province_for_view(request.user, province_code)
+    years = selectors.province_years(unit)
+    year = request.GET.get("year", "")
+    year = int(year) if year.isdigit() and int(year) in years else (years[0] if years else None)
+    districts = selectors.province_districts(unit)
+    q = request.GET.get("q", "").strip()
+    kind = request.GET.get("kind", "")
+    if kind not in UnitKind.values:
+        kind = ""
+    district = next((d for d in districts if d.code == request.GET.get("district")), None)
+    units = selectors.province_units(unit, year, q=q, kind=kind, district=district)
+    page = Paginator(units, selectors.PROVINCE_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "province": unit,
+        "year": year,
+        "years": years,
+        "districts": districts,
+        "kinds": [(value, label) for value, label in UnitKind.choices if value != UnitKind.PROVINCE],
+        "q": q,
+        "kind": kind,
+        "district": district,
+        "page": page,
+        "lines": selectors.province_unit_lines(list(page.object_list), unit, year),
+        "query": query.urlencode(),
+    }
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "province-units":
+        return render(request, "reports/_province_units.html", context)
+    context["rows"] = selectors.province_rows(unit, year) if year is not None else []
+    return render(request, "reports/province.html", context)
 
 
 urlpatterns = [

@@ -249,6 +249,15 @@ EXPECTED |= {
     "scoring:unit_activity": page(each(HIDDEN, appraiser=OK, leader=REFUSED)),
 }
 
+# --- the province view: the province's appraisers and leaders only --------------------------------------
+# Nobody of this world belongs to province T's office (the appraiser and leader are the district's):
+# the view of the province and the way to it are hidden from all (tests/test_province_dashboard.py has
+# the province's own personas).
+EXPECTED |= {
+    "reports:province_home": page(each(HIDDEN)),
+    "reports:province": page(each(HIDDEN)),
+}
+
 
 def test_officers_who_see_the_framework_are_refused_alike_on_all_its_pages():
     """The rule, read off the table: on every URL of the framework (by its code) a persona who sees the
@@ -399,6 +408,7 @@ def world_base(django_db_setup, django_db_blocker):
                 "ranking_format": "csv",
                 "remediation_id": remediation.pk,
                 "job_id": job.pk,
+                "province_code": "T",
             },
         }
         transaction.set_rollback(True)
