@@ -19,10 +19,10 @@ from scoring.frameworks.groups import assessment_set_ranked, framework_set_group
 from scoring.frameworks.services import framework_create
 from scoring.models import AssessmentResult
 from scoring.results.engine import previous_framework
-from units.models import UnitKind
+from units.models import Role, UnitKind
 from units.services import unit_move, unit_update
 
-from .factories import make_unit, rows_from_spec
+from .factories import make_member, make_unit, rows_from_spec
 
 TREE = [("1", 100), ("1.1", 50), ("1.2", 50)]
 COMMUNE_LEVEL = [UnitKind.COMMUNE, UnitKind.WARD, UnitKind.SPECIAL_ZONE]
@@ -196,3 +196,24 @@ def test_pooled_place_is_empty_when_predecessors_stood_in_different_groups(provi
     a = assess(t26, merged, "40", "40")
     # Points (80 + 60) ÷ 2 = 70, index 70; a place only within one group: none.
     assert change(a) == (D("70"), D("70"), None, D("10"), D("10"), None)
+
+
+def test_the_profile_of_a_merged_ward_shows_its_predecessors_by_name_year_by_year(client, province, reform):
+    """Phường M's profile: 2024 through its predecessors by name, each with its former district and
+    index, and their index taken together (what its year on year compares with)."""
+    a = make_unit("A", kind=UnitKind.TOWNSHIP, parent=reform["h1"], name="Thị trấn A")
+    b = make_unit("B", parent=reform["h2"], name="Xã B")
+    assess(reform["f1"], a, "45")  # 45 of 50: 90,00
+    assess(reform["f2"], b, "30", "30")  # 60 of 100: 60,00
+    ward = make_unit("M", kind=UnitKind.WARD, parent=province, name="Phường M", predecessors=[a, b])
+    assess(reform["t25"], ward, "38.5", "38.5")
+    client.force_login(make_member(province, Role.LEADER))
+    html = client.get("/dashboards/units/M/").content.decode()
+    line = html[html.index('id="predecessor-years"') :]
+    line = line[: line.index("</ul>")]
+    assert "2024: Thị trấn A (Huyện Đông) 90,00 — Xã B (Huyện Tây) 60,00; tính chung 70,00" in line
+    assert "2025" not in line  # the ward's own year is not a predecessors' year
+    # A unit the reform kept shows no predecessors' years.
+    kept = make_unit("K", parent=province)
+    assess(reform["t25"], kept, "40", "40")
+    assert 'id="predecessor-years"' not in client.get("/dashboards/units/K/").content.decode()
