@@ -132,7 +132,7 @@ DISTRICTS = {
         ],
     ),
 }
-# Kept as it was by the reform: from 2025 directly under the province.
+# Kept as it was by the reform: assessed by the province from 2025.
 KEPT = ("X05",)
 # The units formed on 1 July 2025, each from the units it was formed from (P03 and X18 from
 # communes of both former districts).
@@ -436,14 +436,12 @@ def _units(summary: DemoSummary) -> dict[str, Unit]:
     for code, name in DEPARTMENTS:
         save(code, name, UnitKind.DEPARTMENT, province)
     # The former districts and their communes: history from the reform on (last active year 2024),
-    # except the commune the reform kept, now directly under the province.
+    # except the commune the reform kept, still active; it stays under its former district in the
+    # tree (which is how pages tell a unit's former district: its parent, or its predecessors').
     for district_code, (district_name, communes) in DISTRICTS.items():
         district = save(district_code, district_name, UnitKind.DISTRICT, province, active_to=FIRST_YEAR)
         for code, name, kind in communes:
-            if code in KEPT:
-                save(code, name, kind, province)
-            else:
-                save(code, name, kind, district, active_to=FIRST_YEAR)
+            save(code, name, kind, district, active_to=None if code in KEPT else FIRST_YEAR)
     for code, name, kind, predecessor_codes in FORMED:
         save(
             code,

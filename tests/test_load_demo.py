@@ -156,12 +156,10 @@ def test_province_former_districts_and_the_merger(demo):
         units = {u.code: u for u in Unit.objects.filter(code__in=communes)}
         assert units[communes[0]].kind == "township"
         # Abolished communes stay under their former district as history; the one kept as it was
-        # is directly under the province.
+        # too, still active (its former district is its parent).
         for unit in units.values():
-            if unit.code == "X05":
-                assert (unit.parent, unit.active_to, unit.kind) == (province, None, "commune")
-            else:
-                assert (unit.parent, unit.active_to) == (district, 2024), unit.code
+            assert unit.parent == district
+            assert unit.active_to == (None if unit.code == "X05" else 2024), unit.code
     for code, predecessors in FORMED.items():
         unit = Unit.objects.get(code=code)
         assert (unit.parent, unit.active_from) == (province, 2025)
