@@ -26,7 +26,7 @@ scoring.results.reference holds the same rules in plain Decimal arithmetic; prop
 this module to agree with it.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -279,7 +279,7 @@ def _level_kinds(framework: Framework) -> set[str]:
     return {kind for covered in framework.covered_kinds for kind in unit_kinds_of_level(covered)}
 
 
-def _of_level(frameworks, level: set[str]) -> list[Framework]:
+def _of_level(frameworks: Iterable[Framework], level: set[str]) -> list[Framework]:
     """The frameworks covering some kind of the level (any covered kind, not only the first)."""
     return [f for f in frameworks if level & set(f.covered_kinds)]
 
