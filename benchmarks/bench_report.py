@@ -31,7 +31,7 @@ def prepare_demo():
     from scoring.models import Framework
 
     call_command("load_demo", stdout=io.StringIO())
-    return Framework.objects.get(code="DEMO-XA-2024"), Framework.objects.get(code="DEMO-XA-2025")
+    return Framework.objects.get(code="DEMO-DT-XA-2024"), Framework.objects.get(code="DEMO-XA-2025")
 
 
 def prepare_units(units: int, seed: int):
@@ -136,7 +136,7 @@ def main() -> int:
     import shutil
 
     print(f"ParIndex report benchmark on {label}; median of {args.repeat} runs")
-    sizes = ([] if args.no_demo else [("demo (DEMO-XA-2025 vs 2024)", prepare_demo)]) + [
+    sizes = ([] if args.no_demo else [("demo (DEMO-XA-2025 vs DEMO-DT-XA-2024)", prepare_demo)]) + [
         (f"{n:,} communes", lambda n=n: prepare_units(n, args.seed)) for n in args.units
     ]
     for size_label, prepare in sizes:

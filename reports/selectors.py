@@ -292,6 +292,29 @@ class UnitProfile:
                 series[year] = (_index(pooled, points[0].framework.index_decimals), None)
         return dict(sorted(series.items()))
 
+    def predecessor_years(self) -> list["PredecessorYear"]:
+        """The years before the unit existed, each with its predecessors' results by name (and the
+        former authority that assessed them) and, for several, their index taken together — the
+        figure year on year compares with ("2024: Xã A (Huyện X) 81,20 — Xã B (Huyện Y) 76,50")."""
+        own_years = [point.year for point in self.history if point.own]
+        first = min(own_years) if own_years else None
+        by_year: dict[int, list[YearPoint]] = defaultdict(list)
+        for point in self.history:
+            if not point.own and (first is None or point.year < first):
+                by_year[point.year].append(point)
+        series = self.continuous_series()
+        return [
+            PredecessorYear(year, points, series.get(year, (None, None))[0] if len(points) > 1 else None)
+            for year, points in sorted(by_year.items())
+        ]
+
+
+@dataclass
+class PredecessorYear:
+    year: int
+    points: list[YearPoint]  # one per predecessor assessed that year, in code order
+    pooled_index: Decimal | None  # several predecessors: their index taken together
+
 
 LINEAGE_DEPTH = 3  # how many reorganisations back the profile follows (a query each)
 

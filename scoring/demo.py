@@ -1,15 +1,23 @@
-"""The demo district: units, users, two years of commune and department frameworks.
+"""The demo province and the 2025 reform (DESIGN §2.2), as a Home Affairs department lives it.
 
-The published year (2024) uses the plain sets of scoring/demo_data; the open year (2025) uses the
-realistic ones: a commune set on a 100 scale whose areas mix self-assessed, survey and office
-criteria scored by every rule, and a department set numbered I / 1 / a1 with a parent column. Every
-framework file is read by the framework importer, so rules, parents and official codes are kept.
+Tỉnh Sơn Hà had two districts, Đông Thành and Tây Hòa. In 2024 each district's Phòng Nội vụ ran its
+own commune index (eight communes and a township each, on the plain commune set of scoring/demo_data)
+and published it; the province's Sở Nội vụ ran the index of its departments. On 1 July 2025 the
+districts were abolished and their communes merged into new communes and wards, some formed from
+communes of both former districts; one commune was kept as it was. The province now runs one
+commune-level set for communes, wards and special zones (the realistic 2025 set: areas mixing
+self-assessed, survey and office criteria scored by every rule), ranking wards apart from communes,
+with one newly formed commune assessed but not ranked; and a department set numbered I / 1 / a1.
+The 2025 year is under way: most units appraised, some submitted, one a draft; year on year follows
+each unit's own 2024 result or its predecessors' pooled across the two former districts.
 
-Everything is written through the services (via="command"), so results are computed and every
-score change is audited exactly as it would be for real data. Figures come from a seeded
-random.Random per unit and year, so every load produces the same demo; one commune of the open year
-(WORKED_UNIT) has figures chosen by hand that tests work out on paper. `demo_load` is idempotent:
-units and memberships are upserted, users and frameworks that already exist are left as they are.
+Every framework file is read by the framework importer, so rules, parents and official codes are
+kept. Everything is written through the services (via="command"), so results are computed and every
+score change is audited exactly as it would be for real data; the 2024 district years are run by
+each district's own appraiser. Figures come from a seeded random.Random per unit and year, so every
+load produces the same demo; one commune of 2025 (WORKED_UNIT) has figures chosen by hand that tests
+work out on paper. `demo_load` is idempotent: units and memberships are upserted, users and
+frameworks that already exist are left as they are.
 """
 
 import csv
@@ -42,6 +50,7 @@ from scoring.assessments.services import (
     survey_apply,
 )
 from scoring.exchange.importers import read_framework_rows
+from scoring.frameworks.groups import assessment_set_ranked, framework_set_groups, parse_groups
 from scoring.frameworks.rules import BANDS, DEDUCT, PERCENT, STEPS, YESNO
 from scoring.frameworks.services import (
     DEFAULT_BANDS,
@@ -90,107 +99,187 @@ def framework_file_rows(name: str) -> list[CriterionRow]:
 
 # --- what the demo holds --------------------------------------------------------------------------
 
-PROVINCE = ("DEMO-T", "Tỉnh Demo")
-DISTRICT = ("DEMO-H", "Huyện Demo")
+FIRST_YEAR, SECOND_YEAR = 2024, 2025  # the reform falls between them (1 July 2025)
+PROVINCE = ("DEMO-T", "Tỉnh Sơn Hà")
+# Former districts (until the reform) and the commune-level units each assessed in 2024.
+DISTRICTS = {
+    "DEMO-DT": (
+        "Huyện Đông Thành",
+        [
+            ("T01", "Thị trấn Đông Thành", UnitKind.TOWNSHIP),
+            ("X01", "Xã An Bình", UnitKind.COMMUNE),
+            ("X02", "Xã Tân Phú", UnitKind.COMMUNE),
+            ("X03", "Xã Hòa Bình", UnitKind.COMMUNE),
+            ("X04", "Xã Phú Lộc", UnitKind.COMMUNE),
+            ("X05", "Xã Thanh Sơn", UnitKind.COMMUNE),
+            ("X06", "Xã Đông Phong", UnitKind.COMMUNE),
+            ("X07", "Xã Hưng Đạo", UnitKind.COMMUNE),
+            ("X08", "Xã Nghĩa Hòa", UnitKind.COMMUNE),
+        ],
+    ),
+    "DEMO-TH": (
+        "Huyện Tây Hòa",
+        [
+            ("T02", "Thị trấn Tây Hòa", UnitKind.TOWNSHIP),
+            ("X09", "Xã Đông Hưng", UnitKind.COMMUNE),
+            ("X10", "Xã Tây Sơn", UnitKind.COMMUNE),
+            ("X11", "Xã Bình Minh", UnitKind.COMMUNE),
+            ("X12", "Xã Quang Trung", UnitKind.COMMUNE),
+            ("X13", "Xã Hòa Lạc", UnitKind.COMMUNE),
+            ("X14", "Xã Tân Lập", UnitKind.COMMUNE),
+            ("X15", "Xã Phú Mỹ", UnitKind.COMMUNE),
+            ("X16", "Xã Sơn Thủy", UnitKind.COMMUNE),
+        ],
+    ),
+}
+# Kept as it was by the reform: assessed by the province from 2025.
+KEPT = ("X05",)
+# The units formed on 1 July 2025, each from the units it was formed from (P03 and X18 from
+# communes of both former districts).
+FORMED = [
+    ("P01", "Phường Đông Thành", UnitKind.WARD, ("T01", "X01")),
+    ("P02", "Phường Tây Hòa", UnitKind.WARD, ("T02", "X09")),
+    ("P03", "Phường Sông Cầu", UnitKind.WARD, ("X02", "X10")),
+    ("P04", "Phường Bình Minh", UnitKind.WARD, ("X11", "X12")),
+    ("X17", "Xã Phú Bình", UnitKind.COMMUNE, ("X03", "X04")),
+    ("X18", "Xã Đông Sơn", UnitKind.COMMUNE, ("X06", "X13")),
+    ("X19", "Xã Nghĩa Hưng", UnitKind.COMMUNE, ("X07", "X08")),
+    ("X20", "Xã Tân Mỹ", UnitKind.COMMUNE, ("X14", "X15", "X16")),
+]
+# The province's departments (sở), assessed by the province both years.
 DEPARTMENTS = [
-    ("PNV", "Phòng Nội vụ"),
-    ("PTC", "Phòng Tài chính - Kế hoạch"),
-    ("PTP", "Phòng Tư pháp"),
-    ("PVH", "Phòng Văn hóa và Thông tin"),
-    ("PYT", "Phòng Y tế"),
-    ("PKT", "Phòng Kinh tế và Hạ tầng"),
-    ("PGD", "Phòng Giáo dục và Đào tạo"),
-    ("PTNMT", "Phòng Tài nguyên và Môi trường"),
+    ("SNV", "Sở Nội vụ"),
+    ("STC", "Sở Tài chính"),
+    ("STP", "Sở Tư pháp"),
+    ("SVHTTDL", "Sở Văn hóa, Thể thao và Du lịch"),
+    ("SYT", "Sở Y tế"),
+    ("SXD", "Sở Xây dựng"),
+    ("SGDDT", "Sở Giáo dục và Đào tạo"),
+    ("SNNMT", "Sở Nông nghiệp và Môi trường"),
 ]
-COMMUNES = [
-    ("X01", "Thị trấn Demo"),
-    ("X02", "Xã An Bình"),
-    ("X03", "Xã Tân Phú"),
-    ("X04", "Xã Hòa Bình"),
-    ("X05", "Xã Phú Lộc"),
-    ("X06", "Xã Thanh Sơn"),
-    ("X07", "Xã Đông Hưng"),
-    ("X08", "Xã Tây Sơn"),
-    ("X09", "Xã Bình Minh"),
-    ("X10", "Xã Quang Trung"),
-    ("X11", "Xã Hưng Đạo"),
-    ("X12", "Xã Nghĩa Hòa"),
-]
-FIRST_YEAR, SECOND_YEAR = 2024, 2025
-# X11 and X12 merged into X13 at the start of the second year.
-MERGED = ("X13", "Xã Hợp Nhất", ("X11", "X12"))
+PROVINCE_APPRAISER = "noivu"
+# The district-era appraisers (Phòng Nội vụ of each former district), who ran the 2024 commune years.
+DISTRICT_APPRAISERS = {"DEMO-DT": "noivu_dt", "DEMO-TH": "noivu_th"}
 
 
 @dataclass(frozen=True)
 class FrameworkSpec:
     code: str
     year: int
-    unit_kind: str
+    authority: str  # unit code
+    kinds: tuple[str, ...]
     csv_name: str
     name: str
+    units: tuple[str, ...]  # codes of the units assessed
+    appraiser: str  # username of the appraiser who runs it
     decision_number: str = ""  # set: the year is appraised and published
+    decision_date: date | None = None
+    groups: str = ""  # ranking groups, as import_framework --groups takes them
     legal_basis: str = "Quyết định số 876/QĐ-BNV ngày 10/11/2022 của Bộ Nội vụ (tham khảo)"
+
+    @property
+    def unit_kind(self) -> str:
+        return self.kinds[0]
+
+
+def _district_units(code: str) -> tuple[str, ...]:
+    return tuple(unit for unit, _name, _kind in DISTRICTS[code][1])
 
 
 LEGAL_BASIS_2025 = "Quyết định số 1187/QĐ-BNV của Bộ Nội vụ (tham khảo)"
+COMMUNE_LEVEL_2025 = (UnitKind.COMMUNE, UnitKind.WARD, UnitKind.SPECIAL_ZONE)
 FRAMEWORKS = [
     FrameworkSpec(
-        "DEMO-XA-2024",
+        "DEMO-DT-XA-2024",
         2024,
-        UnitKind.COMMUNE,
+        "DEMO-DT",
+        (UnitKind.COMMUNE, UnitKind.TOWNSHIP),
         "framework-commune.csv",
-        "Bộ chỉ số CCHC cấp xã năm 2024",
+        "Bộ chỉ số CCHC xã, thị trấn huyện Đông Thành năm 2024",
+        _district_units("DEMO-DT"),
+        DISTRICT_APPRAISERS["DEMO-DT"],
         "4769/QĐ-UBND",
+        date(2024, 12, 25),
     ),
     FrameworkSpec(
-        "DEMO-PB-2024",
+        "DEMO-TH-XA-2024",
         2024,
-        UnitKind.DEPARTMENT,
+        "DEMO-TH",
+        (UnitKind.COMMUNE, UnitKind.TOWNSHIP),
+        "framework-commune.csv",
+        "Bộ chỉ số CCHC xã, thị trấn huyện Tây Hòa năm 2024",
+        _district_units("DEMO-TH"),
+        DISTRICT_APPRAISERS["DEMO-TH"],
+        "3125/QĐ-UBND",
+        date(2024, 12, 20),
+    ),
+    FrameworkSpec(
+        "DEMO-SO-2024",
+        2024,
+        PROVINCE[0],
+        (UnitKind.DEPARTMENT,),
         "framework-department.csv",
-        "Bộ chỉ số CCHC các phòng chuyên môn năm 2024",
-        "4770/QĐ-UBND",
+        "Bộ chỉ số CCHC các sở, ban, ngành tỉnh Sơn Hà năm 2024",
+        tuple(code for code, _ in DEPARTMENTS),
+        PROVINCE_APPRAISER,
+        "512/QĐ-UBND",
+        date(2025, 3, 14),
     ),
     FrameworkSpec(
         "DEMO-XA-2025",
         2025,
-        UnitKind.COMMUNE,
+        PROVINCE[0],
+        COMMUNE_LEVEL_2025,
         "framework-commune-2025.csv",
-        "Bộ chỉ số CCHC cấp xã năm 2025",
+        "Bộ chỉ số CCHC xã, phường, đặc khu tỉnh Sơn Hà năm 2025",
+        tuple(sorted([*KEPT, *(code for code, *_ in FORMED)])),
+        PROVINCE_APPRAISER,
+        groups="Xã:commune,special_zone;Phường:ward",
         legal_basis=LEGAL_BASIS_2025,
     ),
     FrameworkSpec(
-        "DEMO-PB-2025",
+        "DEMO-SO-2025",
         2025,
-        UnitKind.DEPARTMENT,
+        PROVINCE[0],
+        (UnitKind.DEPARTMENT,),
         "framework-department-codes.csv",
-        "Bộ chỉ số CCHC các phòng chuyên môn năm 2025",
+        "Bộ chỉ số CCHC các sở, ban, ngành tỉnh Sơn Hà năm 2025",
+        tuple(code for code, _ in DEPARTMENTS),
+        PROVINCE_APPRAISER,
         legal_basis=LEGAL_BASIS_2025,
     ),
 ]
-DECISION_DATE = {2024: date(2024, 12, 25)}
 # Where each unit stands in the open year; units not listed are drafts with partial scores.
 OPEN_YEAR_PLAN = {
-    **dict.fromkeys(["X01", "X02", "X05", "PNV", "PTC"], "appraised"),
-    **dict.fromkeys(["X03", "X08", "X13", "PTP", "PGD"], "submitted"),
-    **dict.fromkeys(["X04", "PVH"], "returned"),
-    **dict.fromkeys(["X10", "PTNMT"], "not_started"),
+    **dict.fromkeys(["P01", "P02", "P03", "X05", "X17", "X18", "X20", "SNV", "STC"], "appraised"),
+    **dict.fromkeys(["P04", "STP", "SGDDT"], "submitted"),
+    **dict.fromkeys(["SVHTTDL"], "returned"),
+    **dict.fromkeys(["SNNMT"], "not_started"),
+}
+# Assessed but not ranked in 2025, with the reason the province's plan gives.
+NOT_RANKED = {
+    ("DEMO-XA-2025", "X20"): (
+        "Xã hình thành từ 03 xã, bộ máy kiện toàn sau ngày 01/7/2025: đánh giá nhưng không xếp hạng "
+        "năm 2025 (Kế hoạch số 45/KH-UBND của UBND tỉnh)"
+    ),
 }
 # Not-applicable proposals of the open year, with the unit's reason. The appraiser confirms those of
 # appraised units; those of submitted units wait for a decision (the progress board lists them).
 NOT_APPLICABLE_PROPOSALS = {
-    "X03": {"2.1": "Năm 2025 UBND xã không được giao ban hành văn bản quy phạm pháp luật"},
-    "X05": {"6.2": "Năm 2025 xã không được giao kế hoạch vốn đầu tư công"},
-    "X07": {"6.2": "Năm 2025 xã không được giao kế hoạch vốn đầu tư công"},
-    "X13": {"2.1": "Xã mới thành lập, chưa có kế hoạch ban hành văn bản quy phạm pháp luật năm 2025"},
-    "PNV": {"a3": "Phòng không có đơn vị trực thuộc"},
-    "PGD": {"7": "Năm 2025 phòng không được giao tham mưu ban hành văn bản quy phạm pháp luật"},
+    "P04": {"2.1": "Năm 2025 UBND phường không được giao ban hành văn bản quy phạm pháp luật"},
+    "X17": {"6.2": "Năm 2025 xã không được giao kế hoạch vốn đầu tư công"},
+    "P02": {"6.2": "Năm 2025 phường không được giao kế hoạch vốn đầu tư công"},
+    "X20": {"2.1": "Xã mới thành lập, chưa có kế hoạch ban hành văn bản quy phạm pháp luật năm 2025"},
+    "SNV": {"a3": "Sở không có đơn vị trực thuộc"},
+    "SGDDT": {"7": "Năm 2025 sở không được giao tham mưu ban hành văn bản quy phạm pháp luật"},
 }
 
 # One commune of the open year with figures chosen by hand, appraised and surveyed, so that every
 # rule, source and decision shows once and a person can work its result out on paper (the tests
-# do: tests/test_load_demo.py). What the unit enters, by leaf: the raw figure for a rule that takes
-# one, else points.
-WORKED_UNIT = ("DEMO-XA-2025", "X02")
+# do: tests/test_load_demo.py). It is the commune the reform kept, so its year on year is its own
+# 2024 result in the former district's framework. What the unit enters, by leaf: the raw figure for
+# a rule that takes one, else points.
+WORKED_UNIT = ("DEMO-XA-2025", "X05")
 WORKED_SELF = {
     "1.1.1": "1",
     "1.1.2": "92",
@@ -298,13 +387,12 @@ def _demo_load() -> DemoSummary:
     summary = DemoSummary()
     units = _units(summary)
     users = _users(units, summary)
-    authority = units[DISTRICT[0]]
-    for spec in FRAMEWORKS:
+    for spec in FRAMEWORKS:  # in order: the 2024 results exist before 2025 compares with them
         existing = Framework.objects.filter(code=spec.code).first()
         if existing is not None:
             summary.frameworks.append((existing, False))
             continue
-        framework = _framework(spec, authority, users)
+        framework = _framework(spec, units, users)
         summary.frameworks.append((framework, True))
     return summary
 
@@ -345,33 +433,31 @@ def _units(summary: DemoSummary) -> dict[str, Unit]:
         return unit
 
     province = save(*PROVINCE, UnitKind.PROVINCE, None)
-    district = save(*DISTRICT, UnitKind.DISTRICT, province)
     for code, name in DEPARTMENTS:
-        save(code, name, UnitKind.DEPARTMENT, district)
-    merged_code, merged_name, predecessor_codes = MERGED
-    for code, name in COMMUNES:
+        save(code, name, UnitKind.DEPARTMENT, province)
+    # The former districts and their communes: history from the reform on (last active year 2024),
+    # except the commune the reform kept, still active; it stays under its former district in the
+    # tree (which is how pages tell a unit's former district: its parent, or its predecessors').
+    for district_code, (district_name, communes) in DISTRICTS.items():
+        district = save(district_code, district_name, UnitKind.DISTRICT, province, active_to=FIRST_YEAR)
+        for code, name, kind in communes:
+            save(code, name, kind, district, active_to=None if code in KEPT else FIRST_YEAR)
+    for code, name, kind, predecessor_codes in FORMED:
         save(
             code,
             name,
-            UnitKind.COMMUNE,
-            district,
-            active_to=FIRST_YEAR if code in predecessor_codes else None,
+            kind,
+            province,
+            active_from=SECOND_YEAR,
+            predecessors=[units[p] for p in predecessor_codes],
         )
-    save(
-        merged_code,
-        merged_name,
-        UnitKind.COMMUNE,
-        district,
-        active_from=SECOND_YEAR,
-        predecessors=[units[code] for code in predecessor_codes],
-    )
     return units
 
 
 def _users(units: dict[str, Unit], summary: DemoSummary) -> dict[str, object]:
     User = get_user_model()
     users: dict[str, object] = {}
-    # One hash for every demo account: they share the password, and hashing it two dozen times
+    # One hash for every demo account: they share the password, and hashing it four dozen times
     # would make loading the demo take seconds.
     password_hash = make_password(DEMO_PASSWORD)
 
@@ -386,31 +472,33 @@ def _users(units: dict[str, Unit], summary: DemoSummary) -> dict[str, object]:
         users[username] = account
         return account, created
 
+    def member(username, first_name, unit, role):
+        account, created = user(username, first_name)
+        membership_grant(user=account, unit=unit, role=role, via=Via.COMMAND)
+        summary.logins.append(DemoLogin(username, role, unit.code, created))
+
     admin, created = user("admin", "Quản trị", is_staff=True, is_superuser=True)
     summary.logins.append(DemoLogin("admin", "administrator", "", created))
-    district = units[DISTRICT[0]]
-    for username, name, role in (
-        ("noivu", "Cán bộ Phòng Nội vụ", Role.APPRAISER),
-        ("lanhdao", "Lãnh đạo UBND huyện", Role.LEADER),
-    ):
-        account, created = user(username, name)
-        membership_grant(user=account, unit=district, role=role, via=Via.COMMAND)
-        summary.logins.append(DemoLogin(username, role, district.code, created))
-    officer_units = [code for code, _ in DEPARTMENTS] + [code for code, _ in COMMUNES] + [MERGED[0]]
-    for code in officer_units:
+    province = units[PROVINCE[0]]
+    member(PROVINCE_APPRAISER, f"Cán bộ {province.home_affairs_office}", province, Role.APPRAISER)
+    member("lanhdao", f"Lãnh đạo UBND {province.name[0].lower()}{province.name[1:]}", province, Role.LEADER)
+    for district_code, username in DISTRICT_APPRAISERS.items():
+        district = units[district_code]
+        member(username, f"Cán bộ {district.home_affairs_office}", district, Role.APPRAISER)
+    assessed = dict.fromkeys(code for spec in FRAMEWORKS for code in spec.units)
+    for code in assessed:
         unit = units[code]
-        account, created = user(code.lower(), f"Cán bộ {unit.name}")
-        membership_grant(user=account, unit=unit, role=Role.OFFICER, via=Via.COMMAND)
-        summary.logins.append(DemoLogin(account.username, Role.OFFICER, code, created))
+        member(code.lower(), f"Cán bộ {unit.name}", unit, Role.OFFICER)
     return users
 
 
-def _framework(spec: FrameworkSpec, authority: Unit, users) -> Framework:
-    actor = users["noivu"]
+def _framework(spec: FrameworkSpec, units: dict[str, Unit], users) -> Framework:
+    actor = users[spec.appraiser]
     framework = framework_create(
         code=spec.code,
-        authority=authority,
+        authority=units[spec.authority],
         unit_kind=spec.unit_kind,
+        unit_kinds=spec.kinds,
         year=spec.year,
         name=spec.name,
         rows=framework_file_rows(spec.csv_name),
@@ -421,24 +509,37 @@ def _framework(spec: FrameworkSpec, authority: Unit, users) -> Framework:
         via=Via.COMMAND,
     )
     _set_deadlines(framework, spec, actor)
+    if spec.groups:
+        framework_set_groups(
+            framework=framework,
+            groups=parse_groups(spec.groups),
+            actor=actor,
+            via=Via.COMMAND,
+            recompute=False,
+        )
     leaves = list(Criterion.objects.filter(framework=framework, is_leaf=True).order_by("order"))
     self_leaves = [c for c in leaves if c.source == CriterionSource.SELF]
     survey_leaves = [c for c in leaves if c.source == CriterionSource.SURVEY]
-    units = [
-        u
-        for u in Unit.objects.filter(parent=authority, kind=spec.unit_kind).order_by("code")
-        if u.is_active_in(spec.year)
-    ]
+    assessed = [units[code] for code in spec.units]
     if spec.decision_number:
-        _closed_year(framework, spec, units, self_leaves, survey_leaves, users)
+        _closed_year(framework, spec, assessed, self_leaves, survey_leaves, users)
     else:
-        _open_year(framework, spec, units, leaves, users)
+        _open_year(framework, spec, assessed, leaves, users)
+        for (code, unit_code), reason in NOT_RANKED.items():
+            if code == spec.code:
+                assessment_set_ranked(
+                    assessment=framework.assessments.get(unit=units[unit_code]),
+                    ranked=False,
+                    reason=reason,
+                    actor=actor,
+                    via=Via.COMMAND,
+                )
     framework.refresh_from_db()
     return framework
 
 
 def _set_deadlines(framework: Framework, spec: FrameworkSpec, actor) -> None:
-    """Phase deadlines: fixed dates for the published year; for the open year, a month and two
+    """Phase deadlines: fixed dates for a published year; for the open year, a month and two
     months from the day the demo is loaded, so that the screens show time left."""
     tz = timezone.get_current_timezone()
     if spec.decision_number:
@@ -509,7 +610,7 @@ def _self_entries(rng: random.Random, leaves: list[Criterion], year: int, *, sha
 def _closed_year(framework, spec, units, self_leaves, survey_leaves, users) -> None:
     """Every unit self-assesses and submits, the office appraises (a few downward adjustments with
     reasons) and enters the survey points, then the framework is published."""
-    appraiser = users["noivu"]
+    appraiser = users[spec.appraiser]
     kinds = {leaf.code: leaf.kind for leaf in self_leaves}
     survey: dict[str, dict[str, Decimal]] = {}
     for unit in units:
@@ -538,7 +639,7 @@ def _closed_year(framework, spec, units, self_leaves, survey_leaves, users) -> N
     framework_publish(
         framework=framework,
         decision_number=spec.decision_number,
-        decision_date=DECISION_DATE[spec.year],
+        decision_date=spec.decision_date,
         actor=appraiser,
         via=Via.COMMAND,
     )
@@ -732,7 +833,7 @@ def _open_year(framework, spec, units, leaves, users) -> None:
     """The year under way: a few units appraised (office leaves scored, not-applicable proposals
     decided, the survey entered as percentages), others submitted (some proposals still open), one
     returned for explanation, a few drafts with partial figures, one not started."""
-    appraiser = users["noivu"]
+    appraiser = users[spec.appraiser]
     survey: dict[str, dict[str, Decimal | None]] = {}
     samples: dict[str, dict[str, int | None]] = {}
     for unit in units:

@@ -1,7 +1,10 @@
-"""`manage.py load_demo`: idempotent, users for every role of DESIGN §5, a published first year
-with final results, an open second year on the realistic sets (scoring rules, mixed sources, official
-codes, raw figures, not-applicable decisions, survey percentages) with a year-on-year change through
-a merger, and one commune's result worked out by hand."""
+"""`manage.py load_demo`: idempotent, users for every role of DESIGN §5, and the true 2025 story
+(§2.2): a province, two former districts with their published 2024 commune indexes, the merger of
+their communes into new communes and wards (some across the two districts), a 2025 province-run
+commune-level framework ranking communes and wards apart with one unit assessed but not ranked,
+department frameworks; the open year on the realistic sets (scoring rules, mixed sources, official
+codes, raw figures, not-applicable decisions, survey percentages) with year on year across the
+reform, and one commune's result worked out by hand."""
 
 import json
 from decimal import ROUND_HALF_UP, Decimal
@@ -30,8 +33,22 @@ from units.models import Membership, Role, Unit
 
 CENT = Decimal("0.01")
 D = Decimal
-FIRST_YEAR = ["DEMO-XA-2024", "DEMO-PB-2024"]
-SECOND_YEAR = ["DEMO-XA-2025", "DEMO-PB-2025"]
+DISTRICT_YEARS = ["DEMO-DT-XA-2024", "DEMO-TH-XA-2024"]
+FIRST_YEAR = [*DISTRICT_YEARS, "DEMO-SO-2024"]
+SECOND_YEAR = ["DEMO-XA-2025", "DEMO-SO-2025"]
+DEPARTMENTS = ["SNV", "STC", "STP", "SVHTTDL", "SYT", "SXD", "SGDDT", "SNNMT"]
+DONG_THANH = ["T01", *(f"X{n:02d}" for n in range(1, 9))]
+TAY_HOA = ["T02", *(f"X{n:02d}" for n in range(9, 17))]
+FORMED = {
+    "P01": ["T01", "X01"],
+    "P02": ["T02", "X09"],
+    "P03": ["X02", "X10"],
+    "P04": ["X11", "X12"],
+    "X17": ["X03", "X04"],
+    "X18": ["X06", "X13"],
+    "X19": ["X07", "X08"],
+    "X20": ["X14", "X15", "X16"],
+}
 MODELS = [
     Unit,
     Membership,
@@ -92,45 +109,67 @@ def test_second_run_changes_nothing(demo):
 
 
 def test_output_lists_logins_and_frameworks(demo):
-    for text in ("admin", "noivu", "lanhdao", "x01", "pnv", "demo12345", *FIRST_YEAR, *SECOND_YEAR):
+    for text in ("admin", "noivu", "lanhdao", "noivu_dt", "x01", "p01", "snv", "demo12345"):
         assert text in demo
+    for code in FIRST_YEAR + SECOND_YEAR:
+        assert code in demo
 
 
 def test_users_of_every_role_log_in(demo):
     admin = authenticate(username="admin", password="demo12345")
     assert admin is not None and admin.is_superuser and admin.is_staff
     for username, role, unit in [
-        ("noivu", Role.APPRAISER, "DEMO-H"),
-        ("lanhdao", Role.LEADER, "DEMO-H"),
+        ("noivu", Role.APPRAISER, "DEMO-T"),  # the province's Sở Nội vụ
+        ("lanhdao", Role.LEADER, "DEMO-T"),
+        ("noivu_dt", Role.APPRAISER, "DEMO-DT"),  # the former districts' Phòng Nội vụ (2024)
+        ("noivu_th", Role.APPRAISER, "DEMO-TH"),
         ("x01", Role.OFFICER, "X01"),
-        ("x13", Role.OFFICER, "X13"),
-        ("pnv", Role.OFFICER, "PNV"),
+        ("x05", Role.OFFICER, "X05"),
+        ("p03", Role.OFFICER, "P03"),
+        ("x20", Role.OFFICER, "X20"),
+        ("snv", Role.OFFICER, "SNV"),
     ]:
         user = authenticate(username=username, password="demo12345")
         assert user is not None, username
         assert not user.is_staff
         assert Membership.objects.filter(user=user, role=role, unit__code=unit).exists(), username
     # One officer for every assessed demo unit, named after its code.
-    assessed = Unit.objects.filter(
-        code__in=["PNV", "PTC", "PTP", "PVH", "PYT", "PKT", "PGD", "PTNMT"]
-        + [f"X{n:02d}" for n in range(1, 14)]
-    )
-    assert assessed.count() == 21
+    assessed = Unit.objects.filter(code__in=DEPARTMENTS + DONG_THANH + TAY_HOA + list(FORMED))
+    assert assessed.count() == 8 + 9 + 9 + 8
     for unit in assessed:
         assert Membership.objects.filter(
             user__username=unit.code.lower(), unit=unit, role=Role.OFFICER
         ).exists()
 
 
-def test_unit_tree_and_merger(demo):
-    district = Unit.objects.get(code="DEMO-H")
-    assert district.parent.code == "DEMO-T"
-    assert Unit.objects.filter(parent=district, kind="department").count() == 8
-    merged = Unit.objects.get(code="X13")
-    assert sorted(merged.predecessors.values_list("code", flat=True)) == ["X11", "X12"]
-    assert merged.active_from == 2025
-    assert set(Unit.objects.filter(code__in=["X11", "X12"]).values_list("active_to", flat=True)) == {2024}
-    assert all(u.path.startswith(district.path) for u in Unit.objects.filter(parent=district))
+def test_province_former_districts_and_the_merger(demo):
+    province = Unit.objects.get(code="DEMO-T")
+    assert province.kind == "province" and province.home_affairs_office == "Sở Nội vụ tỉnh Sơn Hà"
+    assert Unit.objects.filter(parent=province, kind="department").count() == 8
+    for code, office, communes in (
+        ("DEMO-DT", "Phòng Nội vụ huyện Đông Thành", DONG_THANH),
+        ("DEMO-TH", "Phòng Nội vụ huyện Tây Hòa", TAY_HOA),
+    ):
+        district = Unit.objects.get(code=code)
+        assert (district.kind, district.parent, district.active_to) == ("district", province, 2024)
+        assert district.home_affairs_office == office
+        units = {u.code: u for u in Unit.objects.filter(code__in=communes)}
+        assert units[communes[0]].kind == "township"
+        # Abolished communes stay under their former district as history; the one kept as it was
+        # too, still active (its former district is its parent).
+        for unit in units.values():
+            assert unit.parent == district
+            assert unit.active_to == (None if unit.code == "X05" else 2024), unit.code
+    for code, predecessors in FORMED.items():
+        unit = Unit.objects.get(code=code)
+        assert (unit.parent, unit.active_from) == (province, 2025)
+        assert unit.kind == ("ward" if code.startswith("P") else "commune")
+        assert sorted(unit.predecessors.values_list("code", flat=True)) == predecessors
+    # Some units are formed from communes of both former districts.
+    for code in ("P03", "X18"):
+        districts = set(Unit.objects.get(code=code).predecessors.values_list("parent__code", flat=True))
+        assert districts == {"DEMO-DT", "DEMO-TH"}, code
+    assert all(u.path.startswith(province.path) for u in Unit.objects.exclude(pk=province.pk))
 
 
 def test_first_year_is_published_with_final_results(demo):
@@ -151,39 +190,65 @@ def test_first_year_is_published_with_final_results(demo):
         assert not framework.assessments.exclude(status=AssessmentStatus.PUBLISHED).exists()
         for result in results:
             assert result.rank is not None and result.grade and not result.provisional
-    commune = Framework.objects.get(code="DEMO-XA-2024")
-    assert sorted(commune.assessments.values_list("unit__code", flat=True)) == [
-        f"X{n:02d}" for n in range(1, 13)
-    ]
+    # Each former district ran its own commune index: its communes and its township, ranked together,
+    # appraised and published by its own Phòng Nội vụ.
+    for code, district, communes, appraiser in (
+        ("DEMO-DT-XA-2024", "DEMO-DT", DONG_THANH, "noivu_dt"),
+        ("DEMO-TH-XA-2024", "DEMO-TH", TAY_HOA, "noivu_th"),
+    ):
+        framework = Framework.objects.get(code=code)
+        assert framework.authority.code == district and framework.covered_kinds == ["commune", "township"]
+        assert sorted(framework.assessments.values_list("unit__code", flat=True)) == sorted(communes)
+        assert AuditEntry.objects.get(
+            framework_id=framework.pk, action="framework_publish"
+        ).actor.username == (appraiser)
+    assert Framework.objects.get(code="DEMO-SO-2024").authority.code == "DEMO-T"
     # Realistic scores: some not applicable, some lowered on appraisal with a reason, survey entered,
     # bonus and penalty points given somewhere.
-    scores = Score.objects.filter(assessment__framework=commune)
+    scores = Score.objects.filter(assessment__framework__code__in=DISTRICT_YEARS)
     assert scores.filter(not_applicable=True).exists()
     lowered = [s for s in scores.exclude(appraisal_reason="") if s.appraised_points < s.self_points]
     assert lowered
-    assert scores.filter(criterion__source="survey", appraised_points__gt=0).count() == 12 * 3
-    results = AssessmentResult.objects.filter(framework=commune)
+    assert scores.filter(criterion__source="survey", appraised_points__gt=0).count() == 18 * 3
+    results = AssessmentResult.objects.filter(framework__code__in=DISTRICT_YEARS)
     assert results.filter(bonus_points__gt=0).exists() and results.filter(penalty_points__gt=0).exists()
-    assert len(set(results.values_list("index", flat=True))) > 6
+    assert len(set(results.values_list("index", flat=True))) > 10
 
 
-def test_second_year_is_open_and_under_way(demo):
+def test_second_year_is_run_by_the_province_and_under_way(demo):
     for code in SECOND_YEAR:
         framework = Framework.objects.get(code=code)
-        assert framework.status == FrameworkStatus.OPEN
+        assert framework.status == FrameworkStatus.OPEN and framework.authority.code == "DEMO-T"
         statuses = list(framework.assessments.values_list("status", flat=True))
-        assert statuses.count(AssessmentStatus.RETURNED) == 1
         assert statuses.count(AssessmentStatus.APPRAISED) >= 2
-        assert statuses.count(AssessmentStatus.SUBMITTED) >= 2
-        assert AssessmentStatus.DRAFT in statuses
+        assert AssessmentStatus.SUBMITTED in statuses and AssessmentStatus.DRAFT in statuses
         # Final results for the appraised units only.
         for result in AssessmentResult.objects.filter(framework=framework).select_related("assessment"):
             assert result.provisional == (result.assessment.status != AssessmentStatus.APPRAISED)
     commune = Framework.objects.get(code="DEMO-XA-2025")
-    units = set(commune.assessments.values_list("unit__code", flat=True))
-    assert "X13" in units and not units & {"X11", "X12"}
-    returned = commune.assessments.get(status=AssessmentStatus.RETURNED)
+    assert commune.covered_kinds == ["commune", "ward", "special_zone"]
+    assert set(commune.assessments.values_list("unit__code", flat=True)) == {"X05", *FORMED}
+    # Enough appraised units in each group for the ranking to mean something.
+    assert commune.assessments.filter(status=AssessmentStatus.APPRAISED).count() == 7
+    department = Framework.objects.get(code="DEMO-SO-2025")
+    returned = department.assessments.get(status=AssessmentStatus.RETURNED)
     assert returned.return_message and returned.scores.exclude(explanation_request="").exists()
+
+
+def test_the_province_ranks_wards_apart_and_one_unit_is_not_ranked(demo):
+    commune = Framework.objects.get(code="DEMO-XA-2025")
+    groups = {g.name: g.unit_kinds for g in commune.ranking_groups.all()}
+    assert groups == {"Xã": ["commune", "special_zone"], "Phường": ["ward"]}
+    for assessment in commune.assessments.select_related("unit", "ranking_group"):
+        assert assessment.ranking_group.name == ("Phường" if assessment.unit.kind == "ward" else "Xã")
+    not_ranked = commune.assessments.get(ranked=False)
+    assert not_ranked.unit.code == "X20" and "không xếp hạng" in not_ranked.not_ranked_reason
+    assert AssessmentResult.objects.get(assessment=not_ranked).rank is None
+    out = StringIO()
+    call_command("ranking", framework="DEMO-XA-2025", format="json", group="Phường", stdout=out)
+    wards = json.loads(out.getvalue())
+    assert {item["unit_code"] for item in wards} == {"P01", "P02", "P03", "P04"}
+    assert sorted(item["rank"] for item in wards) == [1, 2, 3, 4]
 
 
 def test_second_year_uses_the_realistic_sets_with_rules_sources_and_official_codes(demo):
@@ -199,12 +264,12 @@ def test_second_year_uses_the_realistic_sets_with_rules_sources_and_official_cod
     assert rule_kinds == {"points", "steps", "yesno", "percent", "bands", "deduct"}
     assert sum(c.max_points for c in leaves.values() if c.kind == "score") == 100
     assert {c.kind for c in leaves.values()} == {"score", "bonus", "penalty"}
-    # The 2024 set is the plain one: no rules, no office leaves.
-    plain = Criterion.objects.filter(framework__code="DEMO-XA-2024", is_leaf=True)
+    # The 2024 district sets are the plain one: no rules, no office leaves.
+    plain = Criterion.objects.filter(framework__code__in=DISTRICT_YEARS, is_leaf=True)
     assert set(plain.values_list("rule", flat=True)) == {""}
     assert not plain.filter(source=CriterionSource.OFFICE).exists()
 
-    department = Framework.objects.get(code="DEMO-PB-2025")
+    department = Framework.objects.get(code="DEMO-SO-2025")
     criteria = {c.code: c for c in department.criteria.select_related("parent")}
     assert criteria["I"].parent is None and criteria["1"].parent.code == "I"
     assert criteria["a1"].parent.code == "1" and criteria["a12"].parent.code == "12"
@@ -254,7 +319,7 @@ def test_second_year_figures_are_entered_as_the_rules_want(demo):
     assert office.exists() and not office.filter(appraised_points__isnull=True).exists()
     assert set(office.values_list("assessment__status", flat=True)) == {AssessmentStatus.APPRAISED}
     survey = appraised.filter(criterion__source=CriterionSource.SURVEY)
-    assert survey.count() == 3 * 8 + 2 * 4  # 3 communes × 8 survey leaves, 2 departments × 4
+    assert survey.count() == 7 * 8 + 2 * 4  # 7 communes and wards × 8 survey leaves, 2 departments × 4
     assert not survey.filter(survey_sample__isnull=True).exists()
     assert (
         not scores.filter(criterion__source=CriterionSource.SURVEY)
@@ -264,52 +329,89 @@ def test_second_year_figures_are_entered_as_the_rules_want(demo):
     assert AuditEntry.objects.filter(action="not_applicable_decision", via=Via.COMMAND).exists()
 
 
-def test_year_on_year_change_of_the_merged_commune_follows_its_predecessors(demo):
-    before = {
+def _results(code):
+    return {
         r.assessment.unit.code: r
-        for r in AssessmentResult.objects.filter(framework__code="DEMO-XA-2024").select_related(
-            "assessment__unit"
-        )
+        for r in AssessmentResult.objects.filter(framework__code=code).select_related("assessment__unit")
     }
-    x13 = AssessmentResult.objects.get(framework__code="DEMO-XA-2025", assessment__unit__code="X13")
-    x11, x12 = before["X11"], before["X12"]
-    # Pooled: the predecessors' points over their applicable max, at the framework's 2 decimals.
-    pooled = ((x11.points + x12.points) * 100 / (x11.max_points + x12.max_points)).quantize(
-        CENT, ROUND_HALF_UP
-    )
-    assert x13.previous_index == pooled
-    assert x13.index_change == x13.index.quantize(CENT) - pooled
-    assert x13.previous_points == ((x11.points + x12.points) / 2).quantize(CENT, ROUND_HALF_UP)
-    assert x13.points_change == x13.points - x13.previous_points
-    assert x13.previous_rank is not None and x13.rank_change == x13.previous_rank - x13.rank
-    # A unit that existed both years is compared with itself.
-    x01 = AssessmentResult.objects.get(framework__code="DEMO-XA-2025", assessment__unit__code="X01")
-    assert x01.previous_index == before["X01"].index and x01.previous_rank == before["X01"].rank
+
+
+def _pooled(predecessors):
+    points = sum(r.points for r in predecessors)
+    index = (points * 100 / sum(r.max_points for r in predecessors)).quantize(CENT, ROUND_HALF_UP)
+    return (points / len(predecessors)).quantize(CENT, ROUND_HALF_UP), index
+
+
+def test_year_on_year_follows_own_results_and_predecessors_across_the_former_districts(demo):
+    before = {**_results("DEMO-DT-XA-2024"), **_results("DEMO-TH-XA-2024")}
+    now = _results("DEMO-XA-2025")
+    for code, predecessors in FORMED.items():
+        result = now[code]
+        # Pooled: the predecessors' points averaged, their index pooled over their applicable max,
+        # at the framework's 2 decimals, whichever former district assessed them.
+        points, index = _pooled([before[p] for p in predecessors])
+        assert (result.previous_points, result.previous_index) == (points, index), code
+        assert result.points_change == result.points - points, code
+        assert result.index_change == result.index.quantize(CENT) - index, code
+    # The kept commune is compared with its own 2024 result in its former district's framework.
+    x05 = now["X05"]
+    assert (x05.previous_points, x05.previous_index) == (before["X05"].points, before["X05"].index)
+    # Last year's places were held in the districts' rankings, not in the province's groups: no
+    # change of place anywhere in 2025.
+    assert all(r.previous_rank is None and r.rank_change is None for r in now.values())
+    # Departments: the province's own ranking continues, and neither set had groups.
+    departments = _results("DEMO-SO-2025")
+    ranked = [r for r in departments.values() if r.rank is not None]
+    assert all(r.previous_rank is not None and r.rank_change == r.previous_rank - r.rank for r in ranked)
+
+
+def test_ranking_json_shows_group_ranked_and_change_for_merged_units(demo):
+    out = StringIO()
+    call_command("ranking", framework="DEMO-XA-2025", format="json", stdout=out)
+    items = {item["unit_code"]: item for item in json.loads(out.getvalue())}
+    assert {item["group"] for item in items.values()} == {"Xã", "Phường"}
+    assert [code for code, item in items.items() if not item["ranked"]] == ["X20"]
+    for code in FORMED:
+        change = items[code]["change"]
+        assert change is not None and change["points"] is not None and change["rank"] is None, code
 
 
 @pytest.mark.parametrize("code", FIRST_YEAR + SECOND_YEAR)
 def test_ranking_is_consistent(demo, code):
-    results = list(AssessmentResult.objects.filter(framework__code=code, rank__isnull=False).order_by("rank"))
+    results = list(
+        AssessmentResult.objects.filter(framework__code=code, rank__isnull=False)
+        .select_related("assessment__ranking_group")
+        .order_by("rank")
+    )
     assert results and results[0].rank == 1
-    indices = [r.index for r in results]
-    assert indices == sorted(indices, reverse=True)
-    for position, result in enumerate(results):
-        # Competition ranking: the rank is one more than the number of strictly better indices.
-        assert result.rank == 1 + sum(1 for other in results if other.index > result.index), position
+    groups = {}
+    for result in results:
+        groups.setdefault(result.assessment.ranking_group_id, []).append(result)
+    for members in groups.values():
+        indices = [r.index for r in members]
+        assert indices == sorted(indices, reverse=True)
+        for position, result in enumerate(members):
+            # Competition ranking within the group: one more than the number of strictly better indices.
+            assert result.rank == 1 + sum(1 for other in members if other.index > result.index), position
     unranked = AssessmentResult.objects.filter(framework__code=code, rank__isnull=True)
-    assert all(r.index is None for r in unranked)
+    assert all(r.index is None or not r.assessment.ranked for r in unranked)
 
 
 def test_every_write_is_audited_as_a_command(demo):
     assert AuditEntry.objects.exclude(via=Via.COMMAND).count() == 0
-    commune = Framework.objects.get(code="DEMO-XA-2024")
+    commune = Framework.objects.get(code="DEMO-DT-XA-2024")
     assert AuditEntry.objects.filter(framework_id=commune.pk, action="framework_publish").count() == 1
     assert AuditEntry.objects.filter(framework_id=commune.pk, action="appraise").exclude(reason="").exists()
-    appraiser = get_user_model().objects.get(username="noivu")
+    appraiser = get_user_model().objects.get(username="noivu_dt")
     assert AuditEntry.objects.filter(framework_id=commune.pk, action="appraise", actor=appraiser).exists()
     assert AuditEntry.objects.filter(
         framework_id=commune.pk, action="self_score", actor__username="x01"
     ).exists()
+    province_set = Framework.objects.get(code="DEMO-XA-2025")
+    for action in ("framework_set_groups", "assessment_set_ranked"):
+        assert AuditEntry.objects.filter(
+            framework_id=province_set.pk, action=action, actor__username="noivu"
+        ).exists()
 
 
 @pytest.mark.django_db
@@ -331,7 +433,7 @@ def test_load_demo_sends_no_email_but_the_workflow_still_does(django_capture_on_
 
 
 # --- one unit worked by hand ----------------------------------------------------------------------
-# Xã An Bình (X02) in DEMO-XA-2025 (framework-commune-2025.csv), appraised and surveyed. Each leaf:
+# Xã Thanh Sơn (X05, the commune the reform kept) in DEMO-XA-2025 (framework-commune-2025.csv), appraised and surveyed. Each leaf:
 # rule and max, what was entered (unit → appraiser), and the points by DESIGN §2.1, half-up to two
 # decimals. "→" is the appraiser's figure where it replaced the unit's.
 WORKED_POINTS = {
@@ -459,7 +561,7 @@ def test_one_commune_worked_by_hand_matches_the_stored_result_and_the_ranking(de
     assert sum(leaves[c].max_points for c in leaves if leaves[c].kind == "score" and c in scored) == 98
 
     # The program's figures, leaf by leaf.
-    assessment = Assessment.objects.get(framework__code="DEMO-XA-2025", unit__code="X02")
+    assessment = Assessment.objects.get(framework__code="DEMO-XA-2025", unit__code="X05")
     assert assessment.status == AssessmentStatus.APPRAISED
     scores = {s.criterion.code: s for s in assessment.scores.select_related("criterion")}
     for code, points in WORKED_POINTS.items():
@@ -495,7 +597,7 @@ def test_one_commune_worked_by_hand_matches_the_stored_result_and_the_ranking(de
 
     out = StringIO()
     call_command("ranking", framework="DEMO-XA-2025", format="json", stdout=out)
-    item = next(i for i in json.loads(out.getvalue()) if i["unit_code"] == "X02")
+    item = next(i for i in json.loads(out.getvalue()) if i["unit_code"] == "X05")
     assert (item["points"], item["max_points"], item["index"], item["grade"], item["provisional"]) == (
         "81.60",
         "98.00",

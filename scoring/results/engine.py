@@ -26,11 +26,11 @@ scoring.results.reference holds the same rules in plain Decimal arithmetic; prop
 this module to agree with it.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
 from scoring.models import AreaResult, Assessment, Framework
 
@@ -264,50 +264,65 @@ def _now() -> datetime:
 
 
 def previous_framework(framework: Framework) -> Framework | None:
-    """The previous year's framework of the same authority and unit kind: the ranking this one
-    continues (places are compared only with it, §2.2)."""
-    return (
-        Framework.objects.filter(
-            authority_id=framework.authority_id, unit_kind=framework.unit_kind, year=framework.year - 1
-        )
-        .order_by("-id")
-        .first()
-    )
+    """The previous year's framework whose ranking this one continues (its lineage, `_lineage`):
+    places are compared only with it (§2.2). The latest such framework when there are several."""
+    lineage = _lineage(framework, _previous_year_frameworks(framework))
+    return max(lineage, key=lambda f: f.pk) if lineage else None
 
 
-def _same_level_kinds(framework: Framework) -> list[str]:
-    """Unit kinds of the frameworks whose results count as a unit's previous result: any framework
-    of the same level, whoever issued it (a former district's commune framework for a province's)."""
+def _level_kinds(framework: Framework) -> set[str]:
+    """Unit kinds of the level of every kind the framework covers: a unit's previous result counts
+    from any framework of its level, whoever issued it (a former district's commune and township
+    framework for a province's commune, ward and special-zone one)."""
     from units.models import unit_kinds_of_level
 
-    return unit_kinds_of_level(framework.unit_kind)
+    return {kind for covered in framework.covered_kinds for kind in unit_kinds_of_level(covered)}
 
 
-def _same_ranking(framework: Framework, previous: str) -> tuple[str, list[int | str]]:
-    """SQL condition: the previous-year result row `previous` (columns p_authority_id, p_unit_kind)
-    held its place in the ranking `framework` continues, so that places may be compared.
-
-    The one place that says what "the same ranking" is: the same authority and unit kind, i.e. the
-    previous year's framework of the same series (with ranking groups: and the same group). A place
-    held in another ranking (another former authority, a ranking of another size) is never compared.
-    """
-    return (
-        f"({previous}.p_authority_id = %s AND {previous}.p_unit_kind = %s)",
-        [framework.authority_id, framework.unit_kind],
-    )
+def _of_level(frameworks: Iterable[Framework], level: set[str]) -> list[Framework]:
+    """The frameworks covering some kind of the level (any covered kind, not only the first)."""
+    return [f for f in frameworks if level & set(f.covered_kinds)]
 
 
-def _following_frameworks(framework: Framework) -> QuerySet[Framework]:
+def _previous_year_frameworks(framework: Framework) -> list[Framework]:
+    """The year before's frameworks of the same level, whoever issued them. One query."""
+    return _of_level(Framework.objects.filter(year=framework.year - 1), _level_kinds(framework))
+
+
+def _lineage(framework: Framework, previous: list[Framework]) -> list[Framework]:
+    """Among the year before's frameworks, those whose ranking `framework` continues: the same
+    authority and unit kind, and of those the ones covering the same kinds when some do (a province
+    issuing one set for communes and another for wards continues each apart). A place held in any
+    other ranking (another former authority, a ranking of another size) is never compared; within
+    the lineage a place is compared only when it was held in the same ranking group (`_year_on_year`)."""
+    same = [
+        f for f in previous if f.authority_id == framework.authority_id and f.unit_kind == framework.unit_kind
+    ]
+    exact = [f for f in same if set(f.covered_kinds) == set(framework.covered_kinds)]
+    return exact or same
+
+
+def _in_list(column: str, ids: Collection[int]) -> tuple[str, list[int]]:
+    """SQL `column IN (…)` with its parameters; never true for an empty list."""
+    ids = sorted({int(i) for i in ids})
+    if not ids:
+        return "(1 = 0)", []
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", ids
+
+
+def _following_frameworks(framework: Framework) -> list[Framework]:
     """Next year's frameworks of the same level that assessed a unit of this one or a successor."""
     from units.models import Unit
 
     units = Assessment.objects.filter(framework=framework).values("unit_id")
     successors = Unit.predecessors.through.objects.filter(to_unit_id__in=units).values("from_unit_id")
-    return (
-        Framework.objects.filter(year=framework.year + 1, unit_kind__in=_same_level_kinds(framework))
+    following = (
+        Framework.objects.filter(year=framework.year + 1)
         .filter(Q(assessments__unit_id__in=units) | Q(assessments__unit_id__in=successors))
         .distinct()
     )
+    level = _level_kinds(framework)
+    return [f for f in following if _level_kinds(f) & level]
 
 
 def _half_up_div(num: str, den: str) -> str:
@@ -319,28 +334,31 @@ def _year_on_year(framework: Framework) -> None:
     """Change in points, index and place against the unit's previous-year result, in one statement.
 
     The previous result is the unit's own result of the year before in any framework of the same
-    level (whichever authority issued it; the same series' framework first), else its predecessors'
-    results taken together: points averaged, index pooled (sum of points ÷ sum of applicable max,
-    clamped like every index), even across frameworks of different former authorities. A change of
-    place is kept only when last year's place was held in the same ranking (`_same_ranking`): for
-    predecessors, when they all stood in one such ranking, the place their pooled index would have
-    held among the other units there. Figures are compared as integer hundredths and index × 10^d.
+    level (any framework covering a kind of that level, whichever authority issued it; the lineage's
+    framework first), else its predecessors' results taken together: points averaged, index pooled
+    (sum of points ÷ sum of applicable max, clamped like every index), even across frameworks of
+    different former authorities. A change of place is kept only when last year's place was held in
+    the same ranking: a framework of this one's lineage (`_lineage`) AND the same ranking group (by
+    name; no group on both sides counts as the same). For predecessors, when they all stood in one
+    such ranking and group, the place their pooled index would have held among the other units
+    ranked there. Figures are compared as integer hundredths and index × 10^d.
     """
     from units.models import Unit
 
     scale = 10 ** int(framework.index_decimals)
-    kinds = _same_level_kinds(framework)
-    kinds_sql = ", ".join(["%s"] * len(kinds))
+    previous = _previous_year_frameworks(framework)
+    in_previous, previous_params = _in_list("r.framework_id", [f.pk for f in previous])
+    in_lineage, lineage_params = _in_list("r.framework_id", [f.pk for f in _lineage(framework, previous)])
     predecessors = Unit.predecessors.through._meta.db_table
-    same_prev, same_prev_params = _same_ranking(framework, "prev")
-    same_o, same_o_params = _same_ranking(framework, "o")
     pooled = _clamped(_scaled_index("p.pts_c", "p.max_c", scale), scale)
     prev_index_s = f"(CASE WHEN b.unit_id IS NOT NULL THEN b.idx_s WHEN p.n = 1 THEN p.idx_s_one WHEN p.n > 1 THEN {pooled} END)"
     prev_rank = (
-        "(CASE WHEN b.unit_id IS NOT NULL THEN CASE WHEN b.same = 1 THEN b.rnk END"
-        " WHEN p.n = 1 THEN CASE WHEN p.same = 1 THEN p.rnk_one END"
-        f" WHEN p.n > 1 AND p.same = 1 AND p.fid_lo = p.fid_hi AND p.max_c > 0 THEN"
-        f" 1 + (SELECT COUNT(*) FROM prev o WHERE o.fid = p.fid_lo AND {same_o} AND o.idx_s > {pooled})"
+        "(CASE WHEN b.unit_id IS NOT NULL THEN CASE WHEN b.lin = 1 AND b.grp = c.grp THEN b.rnk END"
+        " WHEN p.n = 1 THEN CASE WHEN p.lin = 1 AND p.grp_lo = c.grp THEN p.rnk_one END"
+        " WHEN p.n > 1 AND p.lin = 1 AND p.fid_lo = p.fid_hi AND p.grp_lo = c.grp AND p.grp_hi = c.grp"
+        " AND p.all_ranked = 1 AND p.max_c > 0 THEN"
+        f" 1 + (SELECT COUNT(*) FROM prev o WHERE o.fid = p.fid_lo AND o.grp = c.grp AND o.rnk IS NOT NULL"
+        f" AND o.idx_s > {pooled})"
         f" - (SELECT COUNT(*) FROM {predecessors} q JOIN best o ON o.unit_id = q.to_unit_id"
         f" WHERE q.from_unit_id = c.unit_id AND o.idx_s > {pooled}) END)"
     )
@@ -351,28 +369,29 @@ def _year_on_year(framework: Framework) -> None:
     fields = "y.pp, y.pi, y.pr, y.dp, y.di, y.dr"
     sql = f"""
         WITH prev AS (
-            SELECT a.unit_id AS unit_id, r.framework_id AS fid, f.authority_id AS p_authority_id,
-                   f.unit_kind AS p_unit_kind, r."rank" AS rnk, r."index" AS idx,
+            SELECT a.unit_id AS unit_id, r.framework_id AS fid,
+                   CASE WHEN {in_lineage} THEN 1 ELSE 0 END AS lin, COALESCE(g.name, '') AS grp,
+                   r."rank" AS rnk, r."index" AS idx,
                    CAST(ROUND(r.points * 100) AS INTEGER) AS pts_c,
                    CAST(ROUND(r.max_points * 100) AS INTEGER) AS max_c,
                    CAST(ROUND(r."index" * {scale}) AS INTEGER) AS idx_s
             FROM scoring_assessmentresult r
             JOIN scoring_assessment a ON a.id = r.assessment_id
-            JOIN scoring_framework f ON f.id = r.framework_id
-            WHERE f.year = %s AND f.unit_kind IN ({kinds_sql})
+            LEFT JOIN scoring_rankinggroup g ON g.id = a.ranking_group_id
+            WHERE {in_previous}
         ),
         cur AS (
-            SELECT r.assessment_id AS aid, a.unit_id AS unit_id, r."rank" AS rnk,
+            SELECT r.assessment_id AS aid, a.unit_id AS unit_id, r."rank" AS rnk, COALESCE(g.name, '') AS grp,
                    CAST(ROUND(r.points * 100) AS INTEGER) AS pts_c,
                    CAST(ROUND(r."index" * {scale}) AS INTEGER) AS idx_s
             FROM scoring_assessmentresult r JOIN scoring_assessment a ON a.id = r.assessment_id
+            LEFT JOIN scoring_rankinggroup g ON g.id = a.ranking_group_id
             WHERE r.framework_id = %s
         ),
         best AS (
             SELECT * FROM (
-                SELECT prev.*, CASE WHEN {same_prev} THEN 1 ELSE 0 END AS same,
-                       ROW_NUMBER() OVER (PARTITION BY prev.unit_id
-                           ORDER BY CASE WHEN {same_prev} THEN 0 ELSE 1 END, prev.fid DESC) AS pick
+                SELECT prev.*,
+                       ROW_NUMBER() OVER (PARTITION BY prev.unit_id ORDER BY prev.lin DESC, prev.fid DESC) AS pick
                 FROM prev
                 WHERE prev.unit_id IN (SELECT unit_id FROM cur)
                    OR prev.unit_id IN (SELECT q.to_unit_id FROM {predecessors} q
@@ -381,7 +400,9 @@ def _year_on_year(framework: Framework) -> None:
         ),
         pooled AS (
             SELECT q.from_unit_id AS unit_id, COUNT(*) AS n, SUM(b.pts_c) AS pts_c, SUM(b.max_c) AS max_c,
-                   MIN(b.same) AS same, MIN(b.fid) AS fid_lo, MAX(b.fid) AS fid_hi,
+                   MIN(b.lin) AS lin, MIN(b.fid) AS fid_lo, MAX(b.fid) AS fid_hi,
+                   MIN(b.grp) AS grp_lo, MAX(b.grp) AS grp_hi,
+                   MIN(CASE WHEN b.rnk IS NULL THEN 0 ELSE 1 END) AS all_ranked,
                    MAX(b.idx_s) AS idx_s_one, MAX(b.rnk) AS rnk_one, MAX(b.idx) AS idx_one
             FROM {predecessors} q JOIN best b ON b.unit_id = q.to_unit_id
             WHERE q.from_unit_id IN (SELECT unit_id FROM cur)
@@ -406,8 +427,8 @@ def _year_on_year(framework: Framework) -> None:
         ) y
         WHERE scoring_assessmentresult.assessment_id = y.aid AND ({_moved_any(fields)})
     """
-    # In the order of the placeholders: prev, cur, best (the condition twice), the pooled place.
-    params = [framework.year - 1, *kinds, framework.pk, *same_prev_params, *same_prev_params, *same_o_params]
+    # In the order of the placeholders: prev (lineage, then the year's frameworks), cur.
+    params = [*lineage_params, *previous_params, framework.pk]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

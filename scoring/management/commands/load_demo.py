@@ -6,8 +6,9 @@ from scoring.models import AssessmentStatus
 
 class Command(BaseCommand):
     help = (
-        "Load the demo district (units, users for every role, commune and department frameworks for two "
-        "years). Idempotent: what already exists is left as it is."
+        "Load the demo province across the 2025 reform (two former districts' published 2024 commune "
+        "indexes, the merger into new communes and wards, the province's 2025 commune-level and "
+        "department frameworks, users for every role). Idempotent: what already exists is left as it is."
     )
 
     def handle(self, *args, **options):
@@ -31,7 +32,7 @@ class Command(BaseCommand):
             )
             note = "created" if created else "already present, left as it is"
             out.write(
-                f"  {framework.code:<14} {framework.year} {framework.status:<9} ({states}){decision} [{note}]"
+                f"  {framework.code:<16} {framework.year} {framework.status:<9} ({states}){decision} [{note}]"
             )
 
         out.write("")
