@@ -443,7 +443,7 @@ def test_officer_lodges_through_the_page(client, preliminary, x1, officer, setti
     response = client.post(
         _lodge_url(x1),
         {
-            "criterion": leaf.pk,
+            "code": "1.1",
             "text": "Có Quyết định 12",
             "evidence_reference": PROOF,
             "evidence_file": SimpleUploadedFile("qd.pdf", b"%PDF-1.4"),
@@ -460,18 +460,19 @@ def test_officer_lodges_through_the_page(client, preliminary, x1, officer, setti
 
 def test_lodging_through_the_page_refused(client, preliminary, x1, officer, other_officer, appraiser):
     leaf = preliminary.criteria.get(code="1.1")
-    data = {"criterion": leaf.pk, "text": "Kiến nghị"}
+    data = {"code": "1.1", "text": "Kiến nghị"}
     client.force_login(other_officer)
     assert client.post(_lodge_url(x1), data).status_code == 404
     client.force_login(appraiser)
     assert client.post(_lodge_url(x1), data).status_code == 403
     client.force_login(officer)
     assert client.get(_lodge_url(x1)).status_code == 405
-    response = client.post(_lodge_url(x1), {"criterion": leaf.pk, "text": ""})
+    response = client.post(_lodge_url(x1), {"code": "1.1", "text": ""})
     assert response.status_code == 400
-    assert "Hãy nêu nội dung kiến nghị và lý do." in response.content.decode()
-    other_leaf = make_framework(preliminary.authority, rows=rows_from_spec(TREE)).criteria.get(code="1.1")
-    assert client.post(_lodge_url(x1), {"criterion": other_leaf.pk, "text": "x"}).status_code == 404
+    html = response.content.decode()
+    assert "Hãy nêu nội dung kiến nghị và lý do." in html and f'id="appeal-form-{leaf.pk}"' in html
+    response = client.post(_lodge_url(x1), {"code": "9.9", "text": "x"})
+    assert response.status_code == 400 and "Tiêu chí 9.9 không" in response.content.decode()
     set_phase(preliminary, FrameworkStatus.PRELIMINARY, deadline=-timedelta(hours=1))
     response = client.post(_lodge_url(x1), data)
     assert response.status_code == 400 and "đã hết hạn" in response.content.decode()

@@ -34,7 +34,7 @@ from scoring.appeals.selectors import ANSWERED, OPEN, appeal_counts, assessment_
 from scoring.appeals.services import ACCEPT, REFUSE, appeal_answer, appeal_deadline_error, appeal_lodge
 from scoring.assessments.selectors import assessment_sheet
 from scoring.frameworks.phases import Act, phase_allows
-from scoring.models import AssessmentResult, Criterion, FrameworkStatus, Via
+from scoring.models import AssessmentResult, FrameworkStatus, Via
 
 NOTIFIED = (
     FrameworkStatus.PRELIMINARY,
@@ -45,8 +45,9 @@ NOTIFIED = (
 
 
 def _refusal(error: ServiceError) -> None:
-    """A refusal the user may not overcome by typing (not their unit, not their office): 403."""
-    if error.error_code == ErrorCode.FORBIDDEN:
+    """A refusal the user may not overcome by typing (not their unit, not their office, a published
+    framework): 403 with the service's words."""
+    if error.error_code in (ErrorCode.FORBIDDEN, ErrorCode.LOCKED):
         raise PermissionDenied(error.text())
 
 
@@ -75,8 +76,8 @@ def _preliminary_context(request, assessment, *, errors=None, entered=None) -> d
         row.appeals = by_criterion.get(row.criterion.pk, [])
         row.appeal_open = any(appeal.is_open for appeal in row.appeals)
         row.may_appeal = can_lodge and not row.appeal_open and not row.is_survey
-        row.appeal_errors = (errors or {}).get(row.criterion.pk, [])
-        row.appeal_entered = (entered or {}).get(row.criterion.pk, {})
+        row.appeal_errors = (errors or {}).get(row.criterion.code, [])
+        row.appeal_entered = (entered or {}).get(row.criterion.code, {})
     return {
         "assessment": assessment,
         "framework": framework,
@@ -103,15 +104,11 @@ def assessment_preliminary(request, pk):
 @require_POST
 def appeal_lodge_view(request, pk):
     assessment = get_assessment_for_appeal(request.user, pk)
-    criterion = Criterion.objects.filter(
-        pk=request.POST.get("criterion") or 0, framework_id=assessment.framework_id
-    ).first()
-    if criterion is None:
-        raise Http404
+    code = request.POST.get("code", "").strip()
     try:
         appeal_lodge(
             assessment=assessment,
-            code=criterion.code,
+            code=code,
             text=request.POST.get("text", ""),
             evidence_reference=request.POST.get("evidence_reference", ""),
             upload=request.FILES.get("evidence_file"),
@@ -120,20 +117,22 @@ def appeal_lodge_view(request, pk):
         )
     except ServiceError as error:
         _refusal(error)
+        if not any(row.criterion.code == code for row in assessment_sheet(assessment).leaves):
+            messages.error(request, " ".join(error.texts()))  # no row to show it beside
         context = _preliminary_context(
             request,
             assessment,
-            errors={criterion.pk: error.texts()},
+            errors={code: error.texts()},
             entered={
-                criterion.pk: {
+                code: {
                     "text": request.POST.get("text", ""),
                     "evidence_reference": request.POST.get("evidence_reference", ""),
                 }
             },
         )
         return render(request, "scoring/appeals/preliminary.html", context, status=400)
-    messages.success(request, _("Your appeal on %(code)s is lodged.") % {"code": criterion.code})
-    return redirect(f"{reverse('scoring:assessment_preliminary', args=[assessment.pk])}#c-{criterion.code}")
+    messages.success(request, _("Your appeal on %(code)s is lodged.") % {"code": code})
+    return redirect(f"{reverse('scoring:assessment_preliminary', args=[assessment.pk])}#c-{code}")
 
 
 @login_required
