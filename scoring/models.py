@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from parindex.audit.models import Via as Via  # the channel of a change; re-exported for entry paths
 from units.models import Unit, UnitKind
@@ -647,7 +648,7 @@ class ImportRecord(models.Model):
 class AppealStatus(models.TextChoices):
     LODGED = "lodged", _("Lodged, waiting for an answer")
     ACCEPTED = "accepted", _("Accepted")
-    REFUSED = "refused", _("Refused")
+    REFUSED = "refused", pgettext_lazy("appeal", "Refused")
 
 
 def appeal_upload_to(instance, filename):

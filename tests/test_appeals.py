@@ -397,6 +397,19 @@ def test_appeal_mails_the_appraisers_then_the_answer_the_officers(
     assert "8 → 10" in body and "Đủ tài liệu" in body and f"/assessments/{x1.pk}/preliminary/" in body
 
 
+def test_refused_appeal_mails_the_officers_with_the_reason(
+    preliminary, x1, officer, appraiser, django_capture_on_commit_callbacks
+):
+    appeal = lodge(x1, officer)
+    with django_capture_on_commit_callbacks(execute=True):
+        appeal_answer(appeal=appeal, decision="refuse", reason="Tài liệu ban hành năm 2025", actor=appraiser)
+    (message,) = mail.outbox
+    assert message.to == ["officer_x1@example.test"]
+    assert message.subject == "[ParIndex] Kiến nghị về tiêu chí 1.1 không được chấp nhận"
+    assert "điểm giữ nguyên 8" in message.body and "the points stay 8" in message.body
+    assert "Lý do: Tài liệu ban hành năm 2025" in message.body
+
+
 # --- pages ------------------------------------------------------------------------------------------------
 
 

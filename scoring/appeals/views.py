@@ -31,7 +31,7 @@ from scoring.access import (
     reach,
 )
 from scoring.appeals.selectors import ANSWERED, OPEN, appeal_counts, assessment_appeals, framework_appeals
-from scoring.appeals.services import ACCEPT, REFUSE, appeal_answer, appeal_deadline_error, appeal_lodge
+from scoring.appeals.services import ACCEPT, appeal_answer, appeal_deadline_error, appeal_lodge
 from scoring.assessments.selectors import assessment_sheet
 from scoring.frameworks.phases import Act, phase_allows
 from scoring.models import AssessmentResult, FrameworkStatus, Via
@@ -223,7 +223,14 @@ def appeal_answer_view(request, pk):
     return render(
         request,
         "scoring/appeals/_appeal_row.html",
-        {"appeal": row, "framework": framework, "can_answer": can_answer, "ACCEPT": ACCEPT, "REFUSE": REFUSE},
+        {
+            "appeal": row,
+            "framework": framework,
+            "can_answer": can_answer,
+            "counts": appeal_counts(framework),
+            "state": request.POST.get("state", ""),
+            "oob": True,
+        },
     )
 
 
