@@ -9,6 +9,8 @@ from decimal import Decimal as D
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -549,3 +551,21 @@ def test_unit_page_banner_and_board_link(client, preliminary, x1, officer, appra
     client.force_login(officer)
     html = client.get(reverse("scoring:assessment_self", args=[x1.pk])).content.decode()
     assert 'id="preliminary-banner"' not in html
+
+
+def test_pages_read_a_fixed_number_of_queries(client, preliminary, x1, x2, officer, other_officer, appraiser):
+    """The appeals list and the unit's page do not query per appeal."""
+    lodge(x1, officer)
+
+    def count(user, url) -> int:
+        client.force_login(user)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    list_one, page_one = count(appraiser, _list(preliminary) + "?state=all"), count(officer, _page(x1))
+    for code in ("1.2", "2.1", "2.2"):
+        lodge(x1, officer, code=code)
+        lodge(x2, other_officer, code=code)
+    assert count(appraiser, _list(preliminary) + "?state=all") == list_one
+    assert count(officer, _page(x1)) == page_one
