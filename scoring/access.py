@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from scoring.assessments.services import appraisal_status_error
 from scoring.frameworks.services import FrameworkLocked, framework_lock_error
 from scoring.models import (
+    Appeal,
     Assessment,
     AssessmentStatus,
     Criterion,
@@ -555,3 +556,35 @@ def get_units_for_activity_log(user) -> QuerySet[Unit]:
             raise PermissionDenied(_("Only appraisers see who changed units and roles."))
         raise Http404
     return units_under_authority(user, roles=(Role.APPRAISER,))
+
+
+# --- appeals (scoring.appeals) ----------------------------------------------------------------------
+
+
+def get_assessment_for_appeal(user, pk) -> Assessment:
+    """An assessment whose appeals the user lodges: its unit's officers (403 for the others who see it;
+    whether the window is open is the service's to say)."""
+    assessment = get_assessment_for_view(user, pk)
+    if not reach(user).is_officer_of(assessment.unit):
+        raise PermissionDenied(_("Only the unit's officers lodge its appeals."))
+    return assessment
+
+
+def get_appeal_for_view(user, pk) -> Appeal:
+    """An appeal (and its evidence): whoever sees its assessment."""
+    appeal = (
+        Appeal.objects.select_related("assessment__unit", "framework__authority", "criterion")
+        .filter(pk=pk)
+        .first()
+    )
+    if appeal is None or not can_view_assessment(user, appeal.assessment):
+        raise Http404
+    return appeal
+
+
+def get_appeal_for_answer(user, pk) -> Appeal:
+    """An appeal the user answers: appraisers over its unit (403 for officers and leaders who see it)."""
+    appeal = get_appeal_for_view(user, pk)
+    if not reach(user).appraises(appeal.assessment.unit):
+        raise PermissionDenied(_("Only appraisers of the Home Affairs office answer appeals."))
+    return appeal

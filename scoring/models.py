@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from parindex.audit.models import Via as Via  # the channel of a change; re-exported for entry paths
 from units.models import Unit, UnitKind
@@ -639,3 +640,80 @@ class ImportRecord(models.Model):
 
     def __str__(self):
         return f"{self.original_name} ({self.get_status_display()})"
+
+
+# --- appeals (kiến nghị) against the preliminary results (DESIGN §2.3) ---------------------------------
+
+
+class AppealStatus(models.TextChoices):
+    LODGED = "lodged", _("Lodged, waiting for an answer")
+    ACCEPTED = "accepted", _("Accepted")
+    REFUSED = "refused", pgettext_lazy("appeal", "Refused")
+
+
+def appeal_upload_to(instance, filename):
+    return f"appeals/{instance.framework_id}/{instance.assessment_id}/{filename}"
+
+
+class Appeal(models.Model):
+    """A unit's appeal (kiến nghị) against the preliminary points of one leaf, lodged while the
+    framework's preliminary results are open for appeals (scoring.appeals.services), and the office's
+    answer: accepted with new appraised points and a reason, or refused with a reason. Results move
+    after the preliminary notice only through accepted appeals."""
+
+    framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="appeals")
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="appeals")
+    criterion = models.ForeignKey(
+        Criterion, verbose_name=_("criterion"), on_delete=models.CASCADE, related_name="appeals"
+    )
+    text = models.TextField(_("the unit's appeal"))
+    evidence_file = models.FileField(_("evidence file"), upload_to=appeal_upload_to, blank=True)
+    evidence_reference = models.CharField(
+        _("evidence reference"),
+        max_length=300,
+        blank=True,
+        help_text=_("An issued document: number, date, page."),
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=AppealStatus.choices, default=AppealStatus.LODGED
+    )
+    # The leaf's points when the appeal was lodged, and the appraised points an accepted appeal gave.
+    old_points = models.DecimalField(_("points appealed against"), **POINTS, null=True, blank=True)
+    new_points = models.DecimalField(_("new points"), **POINTS, null=True, blank=True)
+    answer = models.TextField(_("reason of the answer"), blank=True)
+    lodged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lodged_at = models.DateTimeField(_("lodged at"), default=timezone.now)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["framework", "lodged_at", "id"]
+        verbose_name = _("appeal")
+        verbose_name_plural = _("appeals")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assessment", "criterion"],
+                condition=Q(status="lodged"),
+                name="appeal_one_open_per_criterion",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="accepted") | Q(new_points__isnull=False),
+                name="appeal_accepted_has_new_points",
+            ),
+        ]
+        indexes = [models.Index(fields=["framework", "status"], name="appeal_framework_status_idx")]
+
+    def __str__(self):
+        return f"{self.assessment_id} · {self.criterion_id} · {self.status}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == AppealStatus.LODGED
+
+    @property
+    def evidence_filename(self) -> str:
+        return self.evidence_file.name.rsplit("/", 1)[-1] if self.evidence_file else ""

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError, transaction
 
+from scoring.appeals.notifications import APPEAL_EVENTS, send_appeal_event
 from scoring.assessments.notifications import send_deadline_reminders as send_reminders
 from scoring.assessments.notifications import send_event
 from scoring.exchange.uploads import import_check, import_fail
@@ -66,6 +67,8 @@ def enqueue_results_recompute(framework: Framework, **options) -> None:
 def send_notification(self, event: str, object_id: int) -> int:
     """E-mail the people concerned by a workflow event. Reads the current state, so a stale event
     (e.g. the assessment moved on) sends nothing."""
+    if event in APPEAL_EVENTS:
+        return send_appeal_event(event, object_id)
     return send_event(event, object_id)
 
 

@@ -1,4 +1,5 @@
 from scoring import unit_activity
+from scoring.appeals import views as appeals
 from scoring.assessments import appraisal_views as appraisal
 from scoring.assessments import self_views as self_assessment
 from scoring.exchange import views as files
@@ -12,4 +13,5 @@ urlpatterns = (
     + files.urlpatterns
     + frameworks.urlpatterns
     + unit_activity.urlpatterns
+    + appeals.urlpatterns
 )

@@ -36,6 +36,7 @@ from scoring.exchange.uploads import import_start
 from scoring.exchange.workbooks import assessment_workbook
 from scoring.frameworks.services import framework_publish
 from scoring.models import (
+    Appeal,
     Assessment,
     AssessmentStatus,
     Criterion,
@@ -242,6 +243,18 @@ EXPECTED = {
     "scoring:assessment_start": post_only(SEES_FRAMEWORK, MANAGES),
 }
 
+# --- preliminary results and appeals (scoring.appeals) -----------------------------------------------------
+# Whoever sees X1 reads its preliminary results and its appeals' evidence; only its officer lodges (the
+# service then refuses an empty appeal, or the phase, with a 400 page); its appraisers answer (the phase
+# refuses while the framework is open: a redirect with the message); a published framework answers 403.
+EXPECTED |= {
+    "scoring:assessment_preliminary": X1_PAGE,
+    "scoring:appeal_lodge": post_only(SEES_X1, frozenset({"officer"})),
+    "scoring:appeal_evidence": page(rule(SEES_X1, SEES_X1), params={"pk": "appeal_id"}),
+    "scoring:appeal_answer": post_only(SEES_X1, APPRAISES, params={"pk": "appeal_id"}),
+    "scoring:framework_appeals": FRAMEWORK_PAGE,
+}
+
 # --- unit activity log: audited changes of units and memberships ----------------------------------------
 # Appraisers read the trail of the units under their authority; the leader sees those units but not who
 # changed them (403); officers have no units under them (404). Not tied to the framework's state.
@@ -393,6 +406,11 @@ def world_base(django_db_setup, django_db_blocker):
         job.file.save("bao-cao.xlsx", ContentFile(b"PK\x03\x04 report"), save=False)
         job.save()
         score = Score.objects.get(assessment=assessment, criterion__code="1.1")
+        appeal = Appeal(
+            framework=framework, assessment=assessment, criterion=score.criterion, text="Kiến nghị"
+        )
+        appeal.evidence_file.save("kien-nghi.pdf", ContentFile(b"%PDF-1.4 appeal"), save=False)
+        appeal.save()
         yield {
             "framework_id": framework.pk,
             "assessment_id": assessment.pk,
@@ -408,7 +426,11 @@ def world_base(django_db_setup, django_db_blocker):
                 "ranking_format": "csv",
                 "remediation_id": remediation.pk,
                 "job_id": job.pk,
+<<<<<<< HEAD
                 "province_code": "T",
+=======
+                "appeal_id": appeal.pk,
+>>>>>>> wt-appeals
             },
         }
         transaction.set_rollback(True)

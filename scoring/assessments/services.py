@@ -21,6 +21,7 @@ from parindex.audit.models import AuditEntry
 from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import NOT_APPLICABLE, NotApplicable, decimal_places, format_decimal
 from scoring.frameworks.groups import GroupResolver
+from scoring.frameworks.phases import Act, phase_error
 from scoring.frameworks.rules import PERCENT, Rule, parse_rule
 from scoring.frameworks.services import (
     WorkflowError,
@@ -604,12 +605,13 @@ APPRAISED_SOURCES = (CriterionSource.SELF, CriterionSource.OFFICE)
 
 
 def _appraisal_problems(
-    assessment: Assessment, entries: Mapping[str, AppraisalEntry]
+    assessment: Assessment, entries: Mapping[str, AppraisalEntry], *, act: str = Act.APPRAISE
 ) -> tuple[dict[str, Criterion], dict[str, _Entered], list[ServiceError]]:
     """(the leaves of the entries, what each entry stores, every reason scores_apply_appraisal
-    refuses them). Self-assessed and office leaves are appraised; survey leaves are not."""
+    refuses them). Self-assessed and office leaves are appraised; survey leaves are not. `act` is what
+    the framework's phase must allow: appraising, or answering an appeal (scoring.appeals.services)."""
     framework = assessment.framework
-    locked = framework_lock_error(framework)
+    locked = phase_error(framework, act)
     if locked is not None:
         return {}, {}, [locked]
     problems = [
@@ -692,6 +694,7 @@ def scores_apply_appraisal(
     entries: Mapping[str, AppraisalEntry],
     actor: User | None = None,
     via: str = Via.WEB,
+    _phase_act: str = Act.APPRAISE,
 ) -> ApplyResult:
     """Store appraised points for several leaves of a submitted (or appraised) assessment; a reason
     is required where they differ from self. Refused with every problem at once. Office leaves are
@@ -699,11 +702,15 @@ def scores_apply_appraisal(
     the figure (appraised_raw) and gets the points the rule gives.
 
     When every applicable self-assessed and office leaf then has appraised points, the assessment is
-    marked appraised (its result stops being provisional)."""
+    marked appraised (its result stops being provisional).
+
+    Refused in a phase that does not allow appraising. `_phase_act` is internal: only the answer to an
+    appeal (scoring.appeals.services.appeal_answer) passes Act.ANSWER_APPEAL, so that after the
+    preliminary results the points move only through appeals (audited as "appeal_accept")."""
     assessment = (
         Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     )
-    leaves, entered, problems = _appraisal_problems(assessment, entries)
+    leaves, entered, problems = _appraisal_problems(assessment, entries, act=_phase_act)
     refuse(problems)
     updates: dict[str, dict] = {}
     reasons: dict[str, str] = {}
@@ -716,7 +723,8 @@ def scores_apply_appraisal(
             "appraisal_reason": reason,
         }
         reasons[code] = reason
-    result = _apply(assessment, leaves, updates, action="appraise", actor=actor, via=via, reasons=reasons)
+    action = "appeal_accept" if _phase_act == Act.ANSWER_APPEAL else "appraise"
+    result = _apply(assessment, leaves, updates, action=action, actor=actor, via=via, reasons=reasons)
     _mark_appraised_when_complete(assessment, actor=actor, via=via)
     results_recompute(assessment.framework, assessment_ids=[assessment.pk])
     return result
@@ -1298,7 +1306,7 @@ def _not_applicable_problems(
 ) -> tuple[dict[str, Criterion], dict[str, dict], list[ServiceError]]:
     """(the leaves, the score fields each decision writes, every reason the decisions are refused)."""
     framework = assessment.framework
-    locked = framework_lock_error(framework)
+    locked = phase_error(framework, Act.APPRAISE)
     if locked is not None:
         return {}, {}, [locked]
     problems = [

@@ -38,6 +38,7 @@ from scoring.access import (
     get_score_row_for_view,
     reach,
 )
+from scoring.appeals.selectors import appeals_open_count
 from scoring.assessments.services import assessment_extend_deadline, survey_apply
 from scoring.frameworks.forms import ActivityFilterForm, DeadlinesForm, ExtensionForm, PublishForm, SurveyGrid
 from scoring.frameworks.groups import assessment_set_ranked
@@ -45,6 +46,7 @@ from scoring.frameworks.selectors import criteria_tree, rule_description, source
 from scoring.frameworks.services import framework_publish as publish_framework
 from scoring.frameworks.services import framework_set_deadlines
 from scoring.models import (
+    AppealStatus,
     Assessment,
     AssessmentStatus,
     Criterion,
@@ -230,6 +232,7 @@ def framework_board(request, code):
         else None,
         "self_open": SELF_OPEN,
         "reopen_url": _reopen_url(request.user, framework),
+        "appeals_open": appeals_open_count(framework),
     }
     return render(request, "scoring/framework/board.html", context)
 
@@ -523,6 +526,9 @@ ACTION_LABELS = {
     "evidence_add": gettext_lazy("Evidence added"),
     "evidence_change": gettext_lazy("Evidence changed"),
     "evidence_delete": gettext_lazy("Evidence removed"),
+    "appeal_lodge": gettext_lazy("Appeal lodged"),
+    "appeal_answer": gettext_lazy("Appeal answered"),
+    "appeal_accept": gettext_lazy("Points changed by an accepted appeal"),
 }
 
 FIELD_LABELS = {
@@ -541,6 +547,7 @@ FIELD_LABELS = {
     "self_deadline": gettext_lazy("self-assessment deadline"),
     "appraisal_deadline": gettext_lazy("appraisal deadline"),
     "evidence": gettext_lazy("evidence"),
+    "appeal": gettext_lazy("appeal"),
 }
 
 _NUMBER = re.compile(r"^-?\d+\.\d+$|^-?\d+$")
@@ -550,10 +557,11 @@ def display_value(field: str, value: str) -> str:
     """A stored audit value as a person reads it: statuses by name, numbers with the decimal comma."""
     if value == "":
         return ""
-    if field == "status":
+    if field in ("status", "appeal"):
         labels = {
             **{s.value: s.label for s in FrameworkStatus},
             **{s.value: s.label for s in AssessmentStatus},
+            **{s.value: s.label for s in AppealStatus},
         }
         return str(labels.get(value, value))
     if value in ("True", "False"):
