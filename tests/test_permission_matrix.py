@@ -426,11 +426,8 @@ def world_base(django_db_setup, django_db_blocker):
                 "ranking_format": "csv",
                 "remediation_id": remediation.pk,
                 "job_id": job.pk,
-<<<<<<< HEAD
                 "province_code": "T",
-=======
                 "appeal_id": appeal.pk,
->>>>>>> wt-appeals
             },
         }
         transaction.set_rollback(True)
