@@ -639,3 +639,7 @@ class ImportRecord(models.Model):
 
     def __str__(self):
         return f"{self.original_name} ({self.get_status_display()})"
+
+
+# The appraisal council (issue 13): its models live in scoring.council.models, registered with scoring.
+from scoring.council.models import CouncilMember, CouncilMinutes, CouncilRole, CouncilSignOff  # noqa: E402, F401

@@ -1,6 +1,7 @@
 from scoring import unit_activity
 from scoring.assessments import appraisal_views as appraisal
 from scoring.assessments import self_views as self_assessment
+from scoring.council import views as council
 from scoring.exchange import views as files
 from scoring.frameworks import views as frameworks
 
@@ -12,4 +13,5 @@ urlpatterns = (
     + files.urlpatterns
     + frameworks.urlpatterns
     + unit_activity.urlpatterns
+    + council.urlpatterns
 )
