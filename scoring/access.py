@@ -544,7 +544,7 @@ def ensure_assessment_import(user, *, framework: Framework, unit: Unit, stage: s
     command run with --user): the same stages the upload page offers. An assessment that does not exist
     yet is opened by the import, for the unit's officers and its appraisers, while the framework is open."""
     r = reach(user)
-    if not r.sees_unit(unit):
+    if not (r.sees_unit(unit) or on_council(user, framework)):
         raise Http404
     assessment = (
         Assessment.objects.select_related("unit", "framework__authority")

@@ -7,8 +7,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 class CouncilRole(models.TextChoices):
-    CHAIR = "chair", _("Chair")
-    MEMBER = "member", _("Member")
+    CHAIR = "chair", _("Chair of the council")
+    MEMBER = "member", _("Member of the council")
 
 
 class CouncilMember(models.Model):

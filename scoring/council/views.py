@@ -6,6 +6,8 @@ act); the rules are the services' and their refusals are shown as they are: a re
 themself (ErrorCode.FORBIDDEN, e.g. a leaf outside a member's areas) is answered with 403. Grid rows
 save through the per-unit appraisal page's own row path (appraisal_views.save_row)."""
 
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -49,6 +51,32 @@ def _council_url(framework) -> str:
     return reverse("scoring:council_page", args=[framework.code])
 
 
+class CouncilRefused(PermissionDenied):
+    """A refusal of the actor themself, answered with 403 and its reason (answers_refusals)."""
+
+    def __init__(self, framework, reason: str):
+        super().__init__(reason)
+        self.framework, self.reason = framework, reason
+
+
+def answers_refusals(view):
+    """Turn a CouncilRefused raised by the view into the 403 page (or htmx fragment) with its reason."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except CouncilRefused as error:
+            if request.htmx:
+                return render(
+                    request, "scoring/appraisal/refused_partial.html", {"reason": error.reason}, status=403
+                )
+            context = {"framework": error.framework, "reason": error.reason}
+            return render(request, "scoring/council/refused.html", context, status=403)
+
+    return wrapped
+
+
 def _forbidden_text(error: ValidationError) -> str | None:
     if not isinstance(error, ServiceError):
         return None
@@ -56,10 +84,10 @@ def _forbidden_text(error: ValidationError) -> str | None:
     return " ".join(texts) or None
 
 
-def _message(request, error: ValidationError) -> None:
+def _message(request, framework, error: ValidationError) -> None:
     forbidden = _forbidden_text(error)
     if forbidden:
-        raise PermissionDenied(forbidden)
+        raise CouncilRefused(framework, forbidden)
     messages.error(request, " ".join(error.messages))
 
 
@@ -133,6 +161,7 @@ def _member(framework, member_id) -> CouncilMember:
 
 @login_required
 @require_POST
+@answers_refusals
 def council_member_change(request, code, member_id):
     framework = get_framework_for_change(request.user, code)
     member = _member(framework, member_id)
@@ -149,7 +178,7 @@ def council_member_change(request, code, member_id):
             via=Via.WEB,
         )
     except ServiceError as error:
-        _message(request, error)
+        _message(request, framework, error)
     else:
         messages.success(request, _("The areas of %(user)s are saved.") % {"user": member.user.username})
     return redirect(_council_url(framework))
@@ -157,13 +186,14 @@ def council_member_change(request, code, member_id):
 
 @login_required
 @require_POST
+@answers_refusals
 def council_member_remove(request, code, member_id):
     framework = get_framework_for_change(request.user, code)
     member = _member(framework, member_id)
     try:
         services.council_member_remove(member=member, actor=request.user, via=Via.WEB)
     except ServiceError as error:
-        _message(request, error)
+        _message(request, framework, error)
     else:
         messages.success(request, _("%(user)s is off the council.") % {"user": member.user.username})
     return redirect(_council_url(framework))
@@ -171,13 +201,14 @@ def council_member_remove(request, code, member_id):
 
 @login_required
 @require_POST
+@answers_refusals
 def council_done(request, code):
     framework = get_framework_for_council(request.user, code)
     ensure_not_published(framework)
     try:
         services.council_mark_done(framework=framework, actor=request.user, via=Via.WEB)
     except ServiceError as error:
-        _message(request, error)
+        _message(request, framework, error)
     else:
         messages.success(request, _("The council's appraisal is marked done."))
     return redirect(_council_url(framework))
@@ -185,12 +216,13 @@ def council_done(request, code):
 
 @login_required
 @require_POST
+@answers_refusals
 def council_minutes_record(request, code):
     framework = get_framework_for_council(request.user, code)
     ensure_not_published(framework)
     refusal = services.minutes_refusal(request.user, framework)
     if refusal is not None:
-        raise PermissionDenied(refusal.text())
+        raise CouncilRefused(framework, refusal.text())
     members = CouncilMember.objects.filter(framework=framework).select_related("user")
     form = MinutesForm(request.POST, request.FILES, members=members)
     if form.is_valid():
@@ -206,7 +238,7 @@ def council_minutes_record(request, code):
             )
         except ServiceError as error:
             if _forbidden_text(error):
-                raise PermissionDenied(_forbidden_text(error)) from error
+                raise CouncilRefused(framework, _forbidden_text(error)) from error
             for problem in error.all():
                 form.add_error(problem.field if problem.field in form.fields else None, problem.text())
         else:
@@ -246,7 +278,9 @@ def _grid_leaf(framework, leaves, user, criterion_id) -> Criterion:
     if leaf is None:
         raise Http404
     refusals = council_scope_errors(user, framework, [leaf])
-    raise PermissionDenied(" ".join(e.text() for e in refusals) or _("This criterion is not appraised."))
+    raise CouncilRefused(
+        framework, " ".join(e.text() for e in refusals) or _("This criterion is not appraised.")
+    )
 
 
 def _criterion_id(text) -> int | None:
@@ -257,6 +291,7 @@ def _criterion_id(text) -> int | None:
 
 
 @login_required
+@answers_refusals
 def council_grid(request, code):
     """One leaf for every unit of the framework: its appraisers see every appraised leaf, a council
     member the leaves of their areas. A fixed number of queries whatever the number of units."""
@@ -278,6 +313,7 @@ def council_grid(request, code):
 
 @login_required
 @require_POST
+@answers_refusals
 def council_grid_row(request, code, criterion_id, pk):
     """Save one unit's row of the grid through the appraisal page's row path; the row again (htmx)."""
     framework = get_framework_for_council_appraisal(request.user, code)
@@ -298,11 +334,7 @@ def council_grid_row(request, code, criterion_id, pk):
         (False, [], refusal) if refusal else save_row(request, assessment, grid_row.row)
     )
     if forbidden:
-        if request.htmx:
-            return render(
-                request, "scoring/appraisal/refused_partial.html", {"reason": forbidden}, status=403
-            )
-        raise PermissionDenied(forbidden)
+        raise CouncilRefused(framework, forbidden)
     grid_url = f"{reverse('scoring:council_grid', args=[framework.code])}?criterion={criterion.pk}"
     if not request.htmx:
         if saved:
