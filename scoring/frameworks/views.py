@@ -47,6 +47,7 @@ from scoring.frameworks.services import framework_set_deadlines
 from scoring.models import (
     Assessment,
     AssessmentStatus,
+    CouncilMember,
     Criterion,
     CriterionSource,
     Framework,
@@ -165,6 +166,7 @@ def framework_list(request):
         ).select_related("unit"):
             own.setdefault(assessment.framework_id, []).append(assessment)
     labels = status_labels()
+    councils = set(CouncilMember.objects.filter(user=request.user).values_list("framework_id", flat=True))
     items = []
     for framework in frameworks:
         oversees = r.oversees(framework.authority)
@@ -172,6 +174,7 @@ def framework_list(request):
             {
                 "framework": framework,
                 "oversees": oversees,
+                "council": oversees or framework.pk in councils,
                 "own": own.get(framework.pk, []),
                 "counts": [
                     {"key": s, "label": labels[s], "count": counts[framework.pk][s]}
