@@ -288,6 +288,10 @@ def test_the_per_unit_page_and_its_htmx_row_obey_the_areas(client, framework, co
     client.force_login(council["a"])
     page = client.get(reverse("scoring:assessment_appraise", args=[x1.pk]))
     assert page.status_code == 200
+    # the leaves of area 1 take appraised points; those of area 2 are shown read-only
+    html = page.content.decode()
+    assert f'id="points-{_area(framework, "1.2").pk}"' in html
+    assert f'id="points-{_area(framework, "2.1").pk}"' not in html
     # returning and marking appraised stay the office's
     assert reverse("scoring:assessment_return", args=[x1.pk]) not in page.content.decode()
     assert client.post(reverse("scoring:assessment_mark_appraised", args=[x1.pk])).status_code == 403
@@ -576,3 +580,33 @@ def test_a_member_from_another_office_is_not_an_appraiser_elsewhere(
     assert response.status_code == 302 and response["Location"] == reverse("scoring:framework_list")
     html = client.get(reverse("scoring:framework_list")).content.decode()
     assert framework.code in html and reverse("scoring:council_page", args=[framework.code]) in html
+
+
+def test_the_grid_appraises_a_raw_figure_by_the_leafs_rule(
+    client, district, office, appraiser, commune, officer
+):
+    """A leaf scored from a raw figure (percent): the grid shows the unit's figure and takes the appraised
+    figure, the points following from the rule, as on the per-unit page."""
+    framework = make_framework(
+        district, rows=rows_from_spec([("1", 2), ("1.1", 2, "score", "self", "percent")])
+    )
+    member = UserFactory(username="member_p")
+    council_member_add(
+        framework=framework, user=member, unit=office, areas=[_area(framework, "1")], actor=appraiser
+    )
+    assessment = assessment_get_or_create(unit=commune, framework=framework)
+    scores_apply_self(
+        assessment=assessment,
+        entries={"1.1": SelfEntry(None, raw="95,5", evidence_reference="BC")},
+        actor=officer,
+    )
+    assessment_submit(assessment=assessment, actor=officer)
+    client.force_login(member)
+    html = client.get(_grid_url(framework, "1.1")).content.decode()
+    assert "95,5" in html and 'name="raw"' in html and "1,91" in html
+    response = client.post(
+        _grid_row_url(framework, "1.1", assessment), {"raw": "90", "reason": "Số liệu sai"}, **HTMX
+    )
+    assert response.status_code == 200
+    score = _score(assessment, "1.1")
+    assert score.appraised_raw == "90" and score.appraised_points == D("1.8")

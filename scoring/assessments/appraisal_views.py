@@ -28,6 +28,7 @@ from scoring.access import (
 from scoring.assessments import services
 from scoring.assessments.appraisal_forms import AppraisalRowForm, ReturnForm
 from scoring.assessments.selectors import assessment_sheet
+from scoring.council.scope import council_areas
 from scoring.models import AssessmentStatus, Via
 
 
@@ -61,6 +62,8 @@ def _page_context(request, assessment, sheet, **extra):
         "editable": lock is None,
         "can_return": workflow_open,
         "can_mark": workflow_open,
+        # A council member's areas (None: every area): the others are shown read-only.
+        "council_areas": council_areas(request.user, assessment.framework),
     }
     context.update(extra)
     return context

@@ -114,12 +114,10 @@ class GridRow:
 def criterion_grid(framework, criterion: Criterion, *, assessment_ids=None) -> list[GridRow]:
     """Every unit's row of one leaf (or the given assessments'), by unit code: three queries whatever
     the number of units (assessments with units, the leaf's scores, their evidence)."""
-    assessments = Assessment.objects.filter(framework=framework).select_related(
-        "unit", "framework__authority"
-    )
+    chosen = Assessment.objects.filter(framework=framework).select_related("unit", "framework__authority")
     if assessment_ids is not None:
-        assessments = assessments.filter(pk__in=assessment_ids)
-    assessments = list(assessments.order_by("unit__code"))
+        chosen = chosen.filter(pk__in=assessment_ids)
+    assessments = list(chosen.order_by("unit__code"))
     scores = {
         score.assessment_id: score
         for score in Score.objects.filter(criterion=criterion, assessment__in=assessments)
