@@ -14,6 +14,8 @@ def _destination(user) -> str:
         return reverse("scoring:framework_list")
     if r.is_leader:
         return reverse("reports:dashboard")
+    if not r.is_officer:  # e.g. a member of an appraisal council from another office: its frameworks
+        return reverse("scoring:framework_list")
     return reverse("scoring:my_assessments")
 
 
@@ -31,7 +33,7 @@ def navigation(request):
     items = []
     if r.is_officer:
         items.append((reverse("scoring:my_assessments"), _("My assessments")))
-    if r.is_appraiser or r.is_leader:
+    if r.is_appraiser or r.is_leader or not r.is_officer:
         items.append((reverse("scoring:framework_list"), _("Frameworks")))
     if r.is_leader or r.is_appraiser:
         items.append((reverse("reports:dashboard"), _("Dashboards")))

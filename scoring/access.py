@@ -28,11 +28,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from scoring.assessments.services import appraisal_status_error
+from scoring.council.scope import council_member
 from scoring.frameworks.services import FrameworkLocked, framework_lock_error
 from scoring.models import (
     Appeal,
     Assessment,
     AssessmentStatus,
+    CouncilMember,
     Criterion,
     Evidence,
     Framework,
@@ -167,11 +169,11 @@ def can_view_framework(user, framework: Framework) -> bool:
     r = reach(user)
     if r.oversees(framework.authority):
         return True
-    # An officer sees the frameworks that assess their unit.
+    # An officer sees the frameworks that assess their unit; a council member the council's framework.
     return (
         bool(r.officer_unit_ids)
         and Assessment.objects.filter(framework=framework, unit_id__in=r.officer_unit_ids).exists()
-    )
+    ) or on_council(user, framework)
 
 
 def can_oversee_framework(user, framework: Framework) -> bool:
@@ -248,6 +250,8 @@ def frameworks_visible_to(user) -> QuerySet[Framework]:
     if r.superuser:
         return qs
     condition = authority_condition(r, "authority__path")
+    if user.is_authenticated:
+        condition |= Q(Exists(CouncilMember.objects.filter(framework=OuterRef("pk"), user=user)))
     if r.officer_unit_ids:
         condition |= Q(
             Exists(
@@ -288,7 +292,13 @@ class Refused(PermissionDenied):
 
 
 def can_view_assessment(user, assessment: Assessment) -> bool:
-    return reach(user).sees_unit(assessment.unit)
+    return reach(user).sees_unit(assessment.unit) or on_council(user, assessment.framework)
+
+
+def may_appraise(user, assessment: Assessment) -> bool:
+    """The authority's appraisers, and the members of the framework's appraisal council (whose
+    leaves the appraisal services limit to their areas: scoring.council.scope)."""
+    return reach(user).appraises(assessment.unit) or on_council(user, assessment.framework)
 
 
 def _assessment(pk) -> Assessment:
@@ -355,7 +365,7 @@ def appraisal_refusal(user, assessment: Assessment, now=None) -> str | None:
     """Why the user may not act on the appraisal (return, mark appraised, extend), or None."""
     if assessment.framework.status == FrameworkStatus.PUBLISHED:
         return _("The framework is published; nothing can be changed.")
-    if not reach(user).appraises(assessment.unit):
+    if not may_appraise(user, assessment):
         return _("Only appraisers of the Home Affairs office appraise assessments.")
     deadline = assessment.framework.appraisal_deadline
     if deadline is not None and (now or timezone.now()) > deadline and not user.is_superuser:
@@ -378,6 +388,16 @@ def get_assessment_for_appraisal(user, pk) -> Assessment:
     """The appraisal tools of an assessment: its appraisers (403 for officers and leaders who see it)."""
     assessment = get_assessment_for_view(user, pk)
     if not reach(user).appraises(assessment.unit):
+        raise PermissionDenied(_("Only appraisers of the Home Affairs office appraise assessments."))
+    return assessment
+
+
+def get_assessment_for_leaf_appraisal(user, pk) -> Assessment:
+    """The appraisal page and its acts on leaves (rows, not applicable decisions, accepting the self
+    points): the authority's appraisers and the framework's council members (403 for others who see it).
+    Returning, marking appraised and deadlines stay with the appraisers (get_assessment_for_appraisal)."""
+    assessment = get_assessment_for_view(user, pk)
+    if not may_appraise(user, assessment):
         raise PermissionDenied(_("Only appraisers of the Home Affairs office appraise assessments."))
     return assessment
 
@@ -459,7 +479,7 @@ def upload_stages(user, assessment: Assessment) -> tuple[str, ...]:
     stages = []
     if self_edit_refusal(user, assessment) is None:
         stages.append(ImportKind.SELF)
-    if reach(user).appraises(assessment.unit) and appraisal_refusal(user, assessment) is None:
+    if may_appraise(user, assessment) and appraisal_refusal(user, assessment) is None:
         stages.append(ImportKind.APPRAISAL)
     return tuple(stages)
 
@@ -525,7 +545,7 @@ def ensure_assessment_import(user, *, framework: Framework, unit: Unit, stage: s
     command run with --user): the same stages the upload page offers. An assessment that does not exist
     yet is opened by the import, for the unit's officers and its appraisers, while the framework is open."""
     r = reach(user)
-    if not r.sees_unit(unit):
+    if not (r.sees_unit(unit) or on_council(user, framework)):
         raise Http404
     assessment = (
         Assessment.objects.select_related("unit", "framework__authority")
@@ -588,3 +608,34 @@ def get_appeal_for_answer(user, pk) -> Appeal:
     if not reach(user).appraises(appeal.assessment.unit):
         raise PermissionDenied(_("Only appraisers of the Home Affairs office answer appeals."))
     return appeal
+# --- the appraisal council (scoring.council) --------------------------------------------------------
+
+
+def on_council(user, framework: Framework) -> bool:
+    """Whether the user sits on the framework's appraisal council (read once per request)."""
+    if not user.is_authenticated:
+        return False
+    cache = getattr(user, "_parindex_councils", None)
+    if cache is None:
+        cache = user._parindex_councils = {}
+    if framework.pk not in cache:
+        cache[framework.pk] = council_member(user, framework)
+    return cache[framework.pk] is not None
+
+
+def get_framework_for_council(user, code: str) -> Framework:
+    """The council page: the framework's appraisers and leaders, and its council members."""
+    framework = get_framework_for_view(user, code)
+    if not (can_oversee_framework(user, framework) or on_council(user, framework)):
+        raise PermissionDenied(
+            _("Only the appraisal council and the office see the council of this framework.")
+        )
+    return framework
+
+
+def get_framework_for_council_appraisal(user, code: str) -> Framework:
+    """The cross-unit grid: whoever appraises the framework's units (its appraisers, its council)."""
+    framework = get_framework_for_view(user, code)
+    if not (can_manage_framework(user, framework) or on_council(user, framework)):
+        raise PermissionDenied(_("Only appraisers and the appraisal council appraise this framework."))
+    return framework

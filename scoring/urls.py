@@ -2,6 +2,7 @@ from scoring import unit_activity
 from scoring.appeals import views as appeals
 from scoring.assessments import appraisal_views as appraisal
 from scoring.assessments import self_views as self_assessment
+from scoring.council import views as council
 from scoring.exchange import views as files
 from scoring.frameworks import views as frameworks
 
@@ -14,4 +15,5 @@ urlpatterns = (
     + frameworks.urlpatterns
     + unit_activity.urlpatterns
     + appeals.urlpatterns
+    + council.urlpatterns
 )

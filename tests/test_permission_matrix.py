@@ -32,6 +32,8 @@ from scoring.assessments.services import (
     evidence_add,
     scores_apply_self,
 )
+from scoring.council.models import CouncilRole
+from scoring.council.services import council_member_add, minutes_record
 from scoring.exchange.uploads import import_start
 from scoring.exchange.workbooks import assessment_workbook
 from scoring.frameworks.services import framework_publish
@@ -47,7 +49,7 @@ from scoring.models import (
     ImportStatus,
     Score,
 )
-from units.models import Role, UnitKind
+from units.models import Role, Unit, UnitKind
 
 from .factories import make_framework, make_member, make_unit, rows_from_spec
 
@@ -271,6 +273,21 @@ EXPECTED |= {
     "reports:province": page(each(HIDDEN)),
 }
 
+# --- the appraisal council (scoring.council): its page for the overseers (and its members), its members
+# and areas changed by the framework's appraisers, "done" by its chair alone (no persona is the chair), the
+# minutes by its appraisers; the cross-unit grid for whoever appraises (the appraisers, the council).
+EXPECTED |= {
+    "scoring:council_page": FRAMEWORK_PAGE,
+    "scoring:council_member_add": post_only(SEES_FRAMEWORK, MANAGES),
+    "scoring:council_member_change": post_only(SEES_FRAMEWORK, MANAGES),
+    "scoring:council_member_remove": post_only(SEES_FRAMEWORK, MANAGES),
+    "scoring:council_done": post_only(SEES_FRAMEWORK, NOBODY),
+    "scoring:council_minutes": post_only(SEES_FRAMEWORK, MANAGES),
+    "scoring:council_minutes_file": FRAMEWORK_PAGE,
+    "scoring:council_grid": page(rule(SEES_FRAMEWORK, MANAGES)),
+    "scoring:council_grid_row": post_only(SEES_FRAMEWORK, APPRAISES, status=AssessmentStatus.SUBMITTED),
+}
+
 
 def test_officers_who_see_the_framework_are_refused_alike_on_all_its_pages():
     """The rule, read off the table: on every URL of the framework (by its code) a persona who sees the
@@ -411,6 +428,20 @@ def world_base(django_db_setup, django_db_blocker):
         )
         appeal.evidence_file.save("kien-nghi.pdf", ContentFile(b"%PDF-1.4 appeal"), save=False)
         appeal.save()
+        chair = council_member_add(
+            framework=framework,
+            user=make_member(make_unit("SNV", kind=UnitKind.DEPARTMENT), Role.OFFICER, "council_chair"),
+            unit=Unit.objects.get(code="SNV"),
+            role=CouncilRole.CHAIR,
+            areas=Criterion.objects.filter(framework=framework, code="1"),
+        )
+        minutes = minutes_record(
+            framework=framework,
+            meeting_date=date(2024, 12, 1),
+            present=[chair],
+            conclusions="Thống nhất kết quả thẩm định.",
+            file=SimpleUploadedFile("bien-ban-hoi-dong.pdf", b"%PDF-1.4\n% council\n"),
+        )
         yield {
             "framework_id": framework.pk,
             "assessment_id": assessment.pk,
@@ -428,6 +459,8 @@ def world_base(django_db_setup, django_db_blocker):
                 "job_id": job.pk,
                 "province_code": "T",
                 "appeal_id": appeal.pk,
+                "member_id": chair.pk,
+                "minutes_id": minutes.pk,
             },
         }
         transaction.set_rollback(True)

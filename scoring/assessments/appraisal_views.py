@@ -16,11 +16,19 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import NotANumber, parse_decimal
-from scoring.access import appraisal_lock, appraisal_refusal, get_assessment_for_appraisal
+from scoring.access import (
+    appraisal_lock,
+    appraisal_refusal,
+    get_assessment_for_appraisal,
+    get_assessment_for_leaf_appraisal,
+    reach,
+)
 from scoring.assessments import services
 from scoring.assessments.appraisal_forms import AppraisalRowForm, ReturnForm
 from scoring.assessments.selectors import assessment_sheet
+from scoring.council.scope import council_areas
 from scoring.models import AssessmentStatus, Via
 
 
@@ -30,11 +38,21 @@ def _forbidden(request, assessment, reason: str):
     return render(request, template, {"assessment": assessment, "reason": reason}, status=403)
 
 
+def _refusal(error: ServiceError) -> str | None:
+    """The text of the refusals of the actor themself (a council member's leaf outside their areas),
+    answered with 403 rather than shown beside the row, or None."""
+    texts = [e.text() for e in error.all() if e.error_code == ErrorCode.FORBIDDEN]
+    return " ".join(texts) or None
+
+
 def _page_context(request, assessment, sheet, **extra):
     lock = appraisal_lock(request.user, assessment)
     # Return and "mark appraised" follow their own status rules, enforced by the services.
-    workflow_open = appraisal_refusal(request.user, assessment) is None and (
-        assessment.status == AssessmentStatus.SUBMITTED
+    # Council members from other offices appraise leaves; returning and marking stay the office's.
+    workflow_open = (
+        appraisal_refusal(request.user, assessment) is None
+        and assessment.status == AssessmentStatus.SUBMITTED
+        and reach(request.user).appraises(assessment.unit)
     )
     context = {
         "assessment": assessment,
@@ -44,6 +62,8 @@ def _page_context(request, assessment, sheet, **extra):
         "editable": lock is None,
         "can_return": workflow_open,
         "can_mark": workflow_open,
+        # A council member's areas (None: every area): the others are shown read-only.
+        "council_areas": council_areas(request.user, assessment.framework),
     }
     context.update(extra)
     return context
@@ -56,15 +76,47 @@ def _page_url(assessment, anchor: str = "") -> str:
 
 @login_required
 def assessment_appraise(request, pk):
-    assessment = get_assessment_for_appraisal(request.user, pk)
+    assessment = get_assessment_for_leaf_appraisal(request.user, pk)
     sheet = assessment_sheet(assessment)
     return render(request, "scoring/appraisal/page.html", _page_context(request, assessment, sheet))
+
+
+def save_row(request, assessment, row) -> tuple[bool, list[str], str | None]:
+    """Read one row's form (points or raw figure, reason, or "accept the self points") and save it
+    through services.scores_apply_appraisal: (saved, errors shown on the row, a refusal to answer with
+    403). The per-unit page and the council's cross-unit grid both save rows here."""
+    form = AppraisalRowForm(request.POST)
+    if not form.is_valid():
+        return False, [message for field_errors in form.errors.values() for message in field_errors], None
+    if form.cleaned_data["accept_self"]:
+        entry = (
+            services.accept_self_entry(row.score)
+            if row.score is not None
+            else services.AppraisalEntry(row.self_points, "")
+        )
+    elif row.rule.takes_raw:
+        # Appraised by the raw figure; the points follow from the leaf's rule.
+        entry = services.AppraisalEntry(
+            None, form.cleaned_data["reason"], raw=form.cleaned_data["raw"].strip() or None
+        )
+    else:
+        entry = services.AppraisalEntry(form.cleaned_data["points"], form.cleaned_data["reason"])
+    try:
+        services.scores_apply_appraisal(
+            assessment=assessment, entries={row.criterion.code: entry}, actor=request.user, via=Via.WEB
+        )
+    except ServiceError as exc:
+        refusal = _refusal(exc)
+        return False, ([] if refusal else exc.messages), refusal
+    except ValidationError as exc:
+        return False, exc.messages, None
+    return True, [], None
 
 
 @login_required
 @require_POST
 def appraisal_row_save(request, pk, criterion_id):
-    assessment = get_assessment_for_appraisal(request.user, pk)
+    assessment = get_assessment_for_leaf_appraisal(request.user, pk)
     lock = appraisal_lock(request.user, assessment)
     if lock:
         return _forbidden(request, assessment, lock)
@@ -79,33 +131,9 @@ def appraisal_row_save(request, pk, criterion_id):
             _("%(code)s is not appraised here: it is scored by the survey or not applicable to the unit.")
             % {"code": row.criterion.code},
         )
-    form = AppraisalRowForm(request.POST)
-    errors: list[str] = []
-    saved = False
-    if form.is_valid():
-        if form.cleaned_data["accept_self"]:
-            entry = (
-                services.accept_self_entry(row.score)
-                if row.score is not None
-                else services.AppraisalEntry(row.self_points, "")
-            )
-        elif row.rule.takes_raw:
-            # Appraised by the raw figure; the points follow from the leaf's rule.
-            entry = services.AppraisalEntry(
-                None, form.cleaned_data["reason"], raw=form.cleaned_data["raw"].strip() or None
-            )
-        else:
-            entry = services.AppraisalEntry(form.cleaned_data["points"], form.cleaned_data["reason"])
-        try:
-            services.scores_apply_appraisal(
-                assessment=assessment, entries={row.criterion.code: entry}, actor=request.user, via=Via.WEB
-            )
-            saved = True
-        except ValidationError as exc:
-            errors = exc.messages
-    else:
-        errors = [message for field_errors in form.errors.values() for message in field_errors]
-
+    saved, errors, refusal = save_row(request, assessment, row)
+    if refusal:
+        return _forbidden(request, assessment, refusal)
     if saved:
         if not request.htmx:
             messages.success(request, _("Appraisal of %(code)s saved.") % {"code": row.criterion.code})
@@ -134,7 +162,7 @@ def appraisal_not_applicable(request, pk, criterion_id):
     """The appraiser's decision on not applicable for one leaf (POST decision=confirm|refuse|impose,
     reason, and for a refusal optionally the points): confirm or refuse the unit's proposal, or
     impose not applicable on a leaf the unit scored. The area is shown again (htmx) or the page."""
-    assessment = get_assessment_for_appraisal(request.user, pk)
+    assessment = get_assessment_for_leaf_appraisal(request.user, pk)
     lock = appraisal_lock(request.user, assessment)
     if lock:
         return _forbidden(request, assessment, lock)
@@ -162,6 +190,10 @@ def appraisal_not_applicable(request, pk, criterion_id):
                 actor=request.user,
                 via=Via.WEB,
             )
+        except ServiceError as exc:
+            if _refusal(exc):
+                return _forbidden(request, assessment, _refusal(exc))
+            errors = exc.messages
         except ValidationError as exc:
             errors = exc.messages
     if not errors and not request.htmx:
@@ -185,7 +217,7 @@ def appraisal_not_applicable(request, pk, criterion_id):
 @require_POST
 def appraisal_accept(request, pk):
     """Accept the unit's own points as appraised: of one area (POST area=<code>) or of every leaf."""
-    assessment = get_assessment_for_appraisal(request.user, pk)
+    assessment = get_assessment_for_leaf_appraisal(request.user, pk)
     lock = appraisal_lock(request.user, assessment)
     if lock:
         return _forbidden(request, assessment, lock)
@@ -203,6 +235,10 @@ def appraisal_accept(request, pk):
             result.changed,
         ) % {"n": result.changed}
         level = messages.SUCCESS
+    except ServiceError as exc:
+        if _refusal(exc):
+            return _forbidden(request, assessment, _refusal(exc))
+        notice, level = " ".join(exc.messages), messages.ERROR
     except ValidationError as exc:
         notice, level = " ".join(exc.messages), messages.ERROR
     if not request.htmx:

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_noop as N_
 from parindex.audit.models import AuditEntry
 from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import NOT_APPLICABLE, NotApplicable, decimal_places, format_decimal
+from scoring.council.scope import council_areas, council_scope_errors
 from scoring.frameworks.groups import GroupResolver
 from scoring.frameworks.phases import Act, phase_error
 from scoring.frameworks.rules import PERCENT, Rule, parse_rule
@@ -605,11 +606,16 @@ APPRAISED_SOURCES = (CriterionSource.SELF, CriterionSource.OFFICE)
 
 
 def _appraisal_problems(
-    assessment: Assessment, entries: Mapping[str, AppraisalEntry], *, act: str = Act.APPRAISE
+    assessment: Assessment,
+    entries: Mapping[str, AppraisalEntry],
+    actor: User | None = None,
+    *,
+    act: str = Act.APPRAISE,
 ) -> tuple[dict[str, Criterion], dict[str, _Entered], list[ServiceError]]:
     """(the leaves of the entries, what each entry stores, every reason scores_apply_appraisal
     refuses them). Self-assessed and office leaves are appraised; survey leaves are not. `act` is what
-    the framework's phase must allow: appraising, or answering an appeal (scoring.appeals.services)."""
+    the framework's phase must allow: appraising, or answering an appeal (scoring.appeals.services).
+    A council member appraises only the leaves of their areas (scoring.council.scope)."""
     framework = assessment.framework
     locked = phase_error(framework, act)
     if locked is not None:
@@ -621,6 +627,7 @@ def _appraisal_problems(
     ]
     leaves, unknown = _leaves_and_problems(framework, entries)
     problems += unknown
+    problems += council_scope_errors(actor, framework, leaves.values())
     current = {}
     if assessment.pk:
         current = {
@@ -680,11 +687,15 @@ def _appraisal_problems(
 
 
 def scores_appraisal_problems(
-    *, unit: Unit, framework: Framework, entries: Mapping[str, AppraisalEntry]
+    *,
+    unit: Unit,
+    framework: Framework,
+    entries: Mapping[str, AppraisalEntry],
+    actor: User | None = None,
 ) -> list[ServiceError]:
     """Every reason scores_apply_appraisal would refuse these entries for the unit (reads, writes
     nothing): importers place them on their cells before anything is written."""
-    return _appraisal_problems(_assessment_to_check(unit, framework), entries)[2]
+    return _appraisal_problems(_assessment_to_check(unit, framework), entries, actor)[2]
 
 
 @transaction.atomic
@@ -710,7 +721,7 @@ def scores_apply_appraisal(
     assessment = (
         Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     )
-    leaves, entered, problems = _appraisal_problems(assessment, entries, act=_phase_act)
+    leaves, entered, problems = _appraisal_problems(assessment, entries, actor, act=_phase_act)
     refuse(problems)
     updates: dict[str, dict] = {}
     reasons: dict[str, str] = {}
@@ -1262,6 +1273,11 @@ def appraisal_accept_self(
     )
     if area_code:
         leaves = leaves.filter(area__code=area_code)
+    else:
+        # "Every leaf" of a council member is every leaf of their areas.
+        areas = council_areas(actor, assessment.framework)
+        if areas is not None:
+            leaves = leaves.filter(area_id__in=areas)
     # Leaves the appraiser imposed not applicable are left out too.
     rows = (
         Score.objects.filter(
@@ -1302,7 +1318,7 @@ class NotApplicableDecision:
 
 
 def _not_applicable_problems(
-    assessment: Assessment, decisions: Mapping[str, NotApplicableDecision]
+    assessment: Assessment, decisions: Mapping[str, NotApplicableDecision], actor: User | None = None
 ) -> tuple[dict[str, Criterion], dict[str, dict], list[ServiceError]]:
     """(the leaves, the score fields each decision writes, every reason the decisions are refused)."""
     framework = assessment.framework
@@ -1316,6 +1332,7 @@ def _not_applicable_problems(
     ]
     leaves, unknown = _leaves_and_problems(framework, decisions)
     problems += unknown
+    problems += council_scope_errors(actor, framework, leaves.values())
     current = {}
     if assessment.pk:
         current = {
@@ -1402,11 +1419,15 @@ def _not_applicable_problems(
 
 
 def not_applicable_problems(
-    *, unit: Unit, framework: Framework, decisions: Mapping[str, NotApplicableDecision]
+    *,
+    unit: Unit,
+    framework: Framework,
+    decisions: Mapping[str, NotApplicableDecision],
+    actor: User | None = None,
 ) -> list[ServiceError]:
     """Every reason not_applicable_apply would refuse these decisions for the unit (reads, writes
     nothing): importers place them on their cells before anything is written."""
-    return _not_applicable_problems(_assessment_to_check(unit, framework), decisions)[2]
+    return _not_applicable_problems(_assessment_to_check(unit, framework), decisions, actor)[2]
 
 
 @transaction.atomic
@@ -1423,7 +1444,7 @@ def not_applicable_apply(
     assessment = (
         Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     )
-    leaves, updates, problems = _not_applicable_problems(assessment, decisions)
+    leaves, updates, problems = _not_applicable_problems(assessment, decisions, actor)
     refuse(problems)
     reasons = {code: str(values["appraisal_reason"]) for code, values in updates.items()}
     result = ApplyResult()

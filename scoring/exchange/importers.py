@@ -810,11 +810,11 @@ def read_assessment(
                 )
             else:
                 refusals = scores_appraisal_problems(
-                    unit=unit, framework=framework, entries=result.appraisal_entries
+                    unit=unit, framework=framework, entries=result.appraisal_entries, actor=actor
                 )
                 if result.na_decisions:
                     refusals += not_applicable_problems(
-                        unit=unit, framework=framework, decisions=result.na_decisions
+                        unit=unit, framework=framework, decisions=result.na_decisions, actor=actor
                     )
             problems += _placed(refusals, result._locate, problems, sheet=table.sheet)
     if problems:

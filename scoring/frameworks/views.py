@@ -49,6 +49,7 @@ from scoring.models import (
     AppealStatus,
     Assessment,
     AssessmentStatus,
+    CouncilMember,
     Criterion,
     CriterionSource,
     Framework,
@@ -167,6 +168,7 @@ def framework_list(request):
         ).select_related("unit"):
             own.setdefault(assessment.framework_id, []).append(assessment)
     labels = status_labels()
+    councils = set(CouncilMember.objects.filter(user=request.user).values_list("framework_id", flat=True))
     items = []
     for framework in frameworks:
         oversees = r.oversees(framework.authority)
@@ -174,6 +176,7 @@ def framework_list(request):
             {
                 "framework": framework,
                 "oversees": oversees,
+                "council": oversees or framework.pk in councils,
                 "own": own.get(framework.pk, []),
                 "counts": [
                     {"key": s, "label": labels[s], "count": counts[framework.pk][s]}
