@@ -608,6 +608,8 @@ def get_appeal_for_answer(user, pk) -> Appeal:
     if not reach(user).appraises(appeal.assessment.unit):
         raise PermissionDenied(_("Only appraisers of the Home Affairs office answer appeals."))
     return appeal
+
+
 # --- the appraisal council (scoring.council) --------------------------------------------------------
 
 

@@ -717,5 +717,7 @@ class Appeal(models.Model):
     @property
     def evidence_filename(self) -> str:
         return self.evidence_file.name.rsplit("/", 1)[-1] if self.evidence_file else ""
+
+
 # The appraisal council (issue 13): its models live in scoring.council.models, registered with scoring.
 from scoring.council.models import CouncilMember, CouncilMinutes, CouncilRole, CouncilSignOff  # noqa: E402, F401
