@@ -574,6 +574,29 @@ def scores_self_problems(
     return _self_problems(_assessment_to_check(unit, framework), entries, by_unit=by_unit)[2]
 
 
+def scores_self_changes(
+    *, unit: Unit, framework: Framework, entries: Mapping[str, SelfEntry], by_unit: bool = False
+) -> list[tuple[str, str, object, object]]:
+    """(code, field, old, new) of every field scores_apply_self would change with these entries (reads,
+    writes nothing; entries it would refuse are left out): the preview of an import shows exactly what
+    saving it writes."""
+    assessment = _assessment_to_check(unit, framework)
+    leaves, entered, _problems = _self_problems(assessment, entries, by_unit=by_unit)
+    current = {}
+    if assessment.pk:
+        current = {
+            s.criterion_id: s
+            for s in Score.objects.filter(assessment=assessment, criterion__in=list(leaves.values()))
+        }
+    changes = []
+    for code, stored in entered.items():
+        old = _stored_values(current.get(leaves[code].pk))
+        for name, new in _self_values(entries[code], stored).items():
+            if old[name] != new:
+                changes.append((code, name, old[name], new))
+    return changes
+
+
 @transaction.atomic
 def scores_apply_self(
     *,

@@ -19,7 +19,7 @@ from scoring import access
 from scoring.assessments.services import assessment_get_or_create
 from scoring.exchange.forms import FrameworkCopyForm, FrameworkImportForm, SurveyUploadForm, UploadForm
 from scoring.exchange.importers import import_framework_file
-from scoring.exchange.uploads import import_cancel, import_confirm, import_start, preview_decimal
+from scoring.exchange.uploads import import_cancel, import_confirm, import_start, preview_line
 from scoring.exchange.workbooks import assessment_workbook, framework_csv, framework_workbook
 from scoring.frameworks.services import framework_copy
 from scoring.models import ImportKind, ImportRecord, Via
@@ -92,10 +92,7 @@ def import_detail(request, pk):
     record = access.get_upload_for_view(request.user, pk)
     language = (request.LANGUAGE_CODE or "vi")[:2]
     problems = [p.get(language) or p.get("vi") for p in record.problems]
-    lines = [
-        {**line, "old": preview_decimal(line["old"]), "new": preview_decimal(line["new"])}
-        for line in record.preview.get("lines", [])
-    ]
+    lines = [preview_line(line) for line in record.preview.get("lines", [])]
     page = Paginator(lines, 200).get_page(request.GET.get("page"))
     context = {
         "record": record,

@@ -22,7 +22,14 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from parindex.numbers import format_decimal
-from scoring.exchange.importers import FRAMEWORK_HEADER, METADATA_SHEET, framework_options, framework_version
+from scoring.exchange.importers import (
+    FRAMEWORK_HEADER,
+    METADATA_SHEET,
+    evidence_cell,
+    evidence_lines,
+    framework_options,
+    framework_version,
+)
 from scoring.frameworks.rules import BANDS, PERCENT, STEPS, YESNO, Rule, parse_rule
 from scoring.frameworks.selectors import criteria_tree
 from scoring.models import Assessment, CriterionSource, Framework, Score
@@ -36,8 +43,16 @@ TEMPLATE_HEADER = [
     "Tài liệu kiểm chứng",
     "Ghi chú",
     "Số liệu",
+    "Lý do không áp dụng",
 ]
 RAW_COLUMN = 7  # G: the raw figure of a leaf whose rule takes one; its points (D) are computed on import
+NA_REASON_COLUMN = 8  # H: why the unit proposes the leaf not applicable
+# Before the first import, what a row needs besides its points (DESIGN §3).
+EVIDENCE_GUIDANCE = (
+    "Mỗi tiêu chí có điểm phải có tài liệu kiểm chứng (mỗi dòng một tài liệu, ví dụ "
+    '"số 12/QĐ-UBND, 05/03/2025, tr. 3") hoặc giải trình trong cột Ghi chú. Tài liệu đính kèm '
+    "trên phần mềm được liệt kê sẵn; muốn xoá, xoá trên phần mềm. Tiêu chí không áp dụng ghi lý do ở cột H."
+)
 COMPUTED_FILL = PatternFill("solid", fgColor="EDEDED")
 NOT_APPLICABLE_TEXT = "Không áp dụng"
 # The words the data validation lets through besides a number; parindex.numbers.NOT_APPLICABLE_WORDS
@@ -177,6 +192,7 @@ def assessment_workbook(
     scores = {}
     if assessment is not None:
         scores = {s.criterion_id: s for s in Score.objects.filter(assessment=assessment)}
+    attached = evidence_lines(assessment)
 
     wb = Workbook()
     ws = wb.active
@@ -200,6 +216,7 @@ def assessment_workbook(
         "Nhập điểm vào các ô màu vàng; dùng dấu phẩy thập phân (ví dụ 12,5) hoặc ghi "
         f'"{NOT_APPLICABLE_TEXT}". Các dòng in đậm tự cộng điểm.',
     ).font = Font(italic=True)
+    ws.cell(6, 1, EVIDENCE_GUIDANCE).font = Font(italic=True)
 
     for column, title in enumerate(TEMPLATE_HEADER, start=1):
         cell = ws.cell(HEADER_ROW, column, title)
@@ -241,9 +258,12 @@ def assessment_workbook(
             elif score.self_points is not None:
                 points.value = score.self_points
                 raw.value = score.self_raw or None
-            ws.cell(r, 5, score.evidence_reference or None)
             ws.cell(r, 6, score.note or None)
-        for column in (5, 6):
+            if score.not_applicable:
+                ws.cell(r, NA_REASON_COLUMN, score.not_applicable_reason or None)
+        evidence = evidence_cell(score.evidence_reference if score else "", attached.get(criterion.code, []))
+        ws.cell(r, 5, evidence or None).alignment = Alignment(wrap_text=True, vertical="top")
+        for column in (5, 6, NA_REASON_COLUMN):
             ws.cell(r, column).protection = UNLOCKED
         if rule.takes_raw:
             # The points follow from the figure on import (scoring.frameworks.rules); the cell only
@@ -266,7 +286,7 @@ def assessment_workbook(
                 _points_validation(points.coordinate, criterion.max_points, criterion.allows_not_applicable)
             )
 
-    for column, width in zip("ABCDEFG", (9, 60, 12, 14, 36, 28, 14), strict=True):
+    for column, width in zip("ABCDEFGH", (9, 60, 12, 14, 36, 28, 14, 28), strict=True):
         ws.column_dimensions[column].width = width
     # Frozen under the header row and right of the titles, so both stay in view while scrolling.
     ws.freeze_panes = f"C{HEADER_ROW + 1}"
