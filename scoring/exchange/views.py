@@ -11,9 +11,11 @@ from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.text import slugify
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from parindex.csv_export import csv_dialect
 from parindex.spreadsheets import SpreadsheetError, render_problems
 from scoring import access
 from scoring.assessments.services import assessment_get_or_create
@@ -187,7 +189,8 @@ def framework_export(request, code):
     framework = access.get_framework_for_oversight(request.user, code)
     name = slugify(f"bo-chi-so-{framework.code}") or "bo-chi-so"
     if request.GET.get("format") == "csv":
-        response = HttpResponse("\ufeff" + framework_csv(framework), content_type="text/csv; charset=utf-8")
+        dialect = csv_dialect(get_language(), request.GET.get("sep"))
+        response = HttpResponse(framework_csv(framework, dialect), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
         return response
     return _xlsx_response(framework_workbook(framework), f"{name}.xlsx")

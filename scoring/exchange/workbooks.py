@@ -11,8 +11,6 @@ hidden sheet "_parindex" carrying the identifiers the import checks (assessment,
 framework and its version fingerprint, criterion codes).
 """
 
-import csv
-import io
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from parindex.csv_export import MACHINE, CsvDialect, csv_text, protect_sheet, protect_text_cells
 from parindex.numbers import format_decimal
 from scoring.exchange.importers import (
     FRAMEWORK_HEADER,
@@ -297,6 +296,14 @@ def assessment_workbook(
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.sheet_properties.outlinePr.summaryBelow = False
+    # The unit's own text (titles, evidence, notes, figures, reasons) never turns into a formula; the
+    # subtotals of column D are the only formulas.
+    protect_text_cells(
+        cell
+        for row in ws.iter_rows(min_row=2, min_col=1, max_col=len(TEMPLATE_HEADER))
+        for cell in row
+        if cell.column != 4
+    )
     # Protection without a password: it guards against slips, not against people.
     ws.protection.sheet = True
     ws.protection.formatColumns = False
@@ -352,6 +359,7 @@ def framework_workbook(framework: Framework) -> Workbook:
     for column, width in zip("ABCDEFGH", (9, 60, 12, 10, 10, 24, 12, 60), strict=True):
         ws.column_dimensions[column].width = width
     ws.freeze_panes = "A2"
+    protect_sheet(ws)
     # The framework's options, read back by import_framework when its command line does not say.
     meta = wb.create_sheet(METADATA_SHEET)
     meta.sheet_state = "veryHidden"
@@ -361,26 +369,24 @@ def framework_workbook(framework: Framework) -> Workbook:
     return wb
 
 
-def framework_csv(framework: Framework) -> str:
-    """The framework as CSV text (comma separated, decimal point), UTF-8 with BOM when saved."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(FRAMEWORK_HEADER)
+def framework_csv(framework: Framework, dialect: CsvDialect = MACHINE) -> str:
+    """The framework as CSV text in `dialect` (by default "," and decimal points, no BOM: the file
+    writer adds it), re-importable by import_framework whatever the dialect."""
     tree = criteria_tree(framework)
-    for criterion in tree:
-        writer.writerow(
-            [
-                criterion.code,
-                criterion.title,
-                f"{criterion.max_points.normalize():f}",
-                criterion.kind,
-                criterion.source,
-                criterion.rule,
-                _parent_code(tree, criterion),
-                criterion.guidance,
-            ]
-        )
-    return out.getvalue()
+    rows = [
+        [
+            criterion.code,
+            criterion.title,
+            criterion.max_points.normalize(),
+            criterion.kind,
+            criterion.source,
+            criterion.rule,
+            _parent_code(tree, criterion),
+            criterion.guidance,
+        ]
+        for criterion in tree
+    ]
+    return csv_text(FRAMEWORK_HEADER, rows, dialect)
 
 
 def _parent_code(tree, criterion) -> str:
