@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from parindex.numbers import as_json_decimal
+from parindex.numbers import round_half_up
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
@@ -73,7 +73,7 @@ def csv_value(value: object, dialect: CsvDialect, places: int | None = None) -> 
         return "true" if value else "false"
     if isinstance(value, Decimal | int | float):
         number = Decimal(str(value))
-        text = as_json_decimal(number, places) if places is not None else f"{number:f}"
+        text = f"{round_half_up(number, places):f}" if places is not None else f"{number:f}"
         return text.replace(".", ",") if dialect.decimal_comma else text
     return str(escape_formula(str(value)))
 

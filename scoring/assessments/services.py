@@ -1076,6 +1076,9 @@ def score_explain(
             criterion=code,
         )
     leaves = _leaves_by_code(assessment.framework, [code])
+    returned = returned_codes(assessment)
+    if returned is not None and code not in returned:
+        raise _not_returned_error(leaves[code], returned)
     return _apply(
         assessment,
         leaves,

@@ -954,6 +954,8 @@ def assessment_preview(data: AssessmentImport) -> list[PreviewLine]:
     lines = []
     for code, criterion in criteria.items():
         score = current.get(code)
+        old: object
+        new: object
         if data.stage == APPRAISAL and code in data.appraisal_entries:
             appraisal = data.appraisal_entries[code]
             new = entry_points(criterion, appraisal.points, appraisal.raw, points_field="appraised_points")[0]
