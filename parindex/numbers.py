@@ -6,7 +6,7 @@ Points are Decimal with two places; the index is rounded half-up to a framework'
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 
 TWO_PLACES = Decimal("0.01")
 NOT_APPLICABLE_WORDS = frozenset({"không áp dụng", "khong ap dung", "kad", "n/a", "na"})
@@ -99,6 +99,15 @@ def format_decimal(value, places: int | None = None, language: str | None = None
             text = text.rstrip("0").rstrip(".")
     language = (language or get_language() or "vi").split("-")[0]
     return text.replace(".", ",") if language == "vi" else text
+
+
+def place_text(rank: int | None, of: int | None, *, words: bool = False) -> str:
+    """A place as people write it: "1/11" (never "01/11", which reads as 1 November), or with
+    `words` "hạng 1/11" ("place 1/11"), which no spreadsheet takes for a date; "" without a place."""
+    if not rank:
+        return ""
+    text = f"{rank}/{of}" if of else str(rank)
+    return gettext("place %(place)s") % {"place": text} if words else text
 
 
 def as_json_decimal(value, places: int = 2) -> str | None:

@@ -38,6 +38,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext, gettext_noop, override
 
+from parindex.csv_export import unescape_formula
 from parindex.errors import ServiceError
 from parindex.numbers import format_decimal
 
@@ -406,7 +407,8 @@ def _open_csv(display: str, data: bytes) -> Spreadsheet:
     delimiter = _sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        rows = list(reader)
+        # A quote before "=…", "-…" is how ParIndex (and OWASP) escapes formula-like text in CSV.
+        rows = [[unescape_formula(value) for value in row] for row in reader]
     except csv.Error as exc:
         raise _refuse(N_("The CSV file cannot be read: %(error)s."), error=exc) from exc
     return Spreadsheet(display, [Sheet("", rows)], is_csv=True)

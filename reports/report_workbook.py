@@ -21,6 +21,7 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from parindex.csv_export import protect_sheet
 from parindex.numbers import round_half_up
 from scoring.frameworks.selectors import CriteriaTree, criteria_tree
 from scoring.models import (
@@ -30,6 +31,7 @@ from scoring.models import (
     CriterionSource,
     Framework,
     Score,
+    appraisal_difference,
 )
 from scoring.results.engine import previous_framework
 from scoring.results.selectors import Ranking, RankingLine, parts_header, ranking, survey_left_out
@@ -103,7 +105,7 @@ class DifferenceLine:
 
     @property
     def difference(self) -> Decimal:
-        return self.appraised_points - (self.self_points or ZERO)
+        return appraisal_difference(self.self_points, self.appraised_points) or ZERO
 
 
 @dataclass
@@ -677,4 +679,6 @@ def build_workbook(
         write(wb.active if step == 2 else wb.create_sheet())
         report(min(99, 100 * step // STEPS))
     wb.active = 1  # open on the ranking
+    for ws in wb.worksheets:
+        protect_sheet(ws)  # names, titles and reasons never turn into formulas (the sheets have none)
     return wb

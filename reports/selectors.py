@@ -32,6 +32,7 @@ from scoring.models import (
     GradeBand,
     RankingGroup,
     Score,
+    appraisal_difference,
 )
 from scoring.results.selectors import RankingLine, ranking, survey_left_out
 from units.models import Unit, UnitKind
@@ -243,8 +244,8 @@ class Adjustment:
     reason: str
 
     @property
-    def difference(self) -> Decimal:
-        return self.appraised_points - self.self_points
+    def difference(self) -> Decimal | None:
+        return appraisal_difference(self.self_points, self.appraised_points)
 
 
 @dataclass
@@ -627,7 +628,10 @@ def progress(
             row.na_open, row.na_first = proposals["count"], first_leaf.get(proposals["first_order"])
         if sums:
             row.self_points, row.appraised_points = sums["self_sum"], sums["appraised_sum"]
-            row.overstatement = Decimal(sums["self_sum"] - sums["appraised_sum"]).quantize(Decimal("0.01"))
+            # Self above appraised: the difference (appraised − self) turned round.
+            row.overstatement = -Decimal(
+                appraisal_difference(sums["self_sum"], sums["appraised_sum"]) or 0
+            ).quantize(Decimal("0.01"))
             row.lowered = sums["lowered"]
         rows.append(row)
     counts = Counter(row.status for row in rows)

@@ -7,7 +7,6 @@ and remediation items, and gets 403 on the pages of a framework their unit is as
 Charts are drawn by static/js/charts.js from JSON embedded in the page; every chart has a table
 next to it, and the tables are the page without JavaScript."""
 
-import csv
 import io
 from urllib.parse import urlencode
 
@@ -24,7 +23,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from parindex.numbers import as_json_decimal
+from parindex.csv_export import csv_dialect, csv_text, protect_sheet
+from parindex.numbers import place_text
 from parindex.templatetags.parindex import rank_change as rank_change_text
 from reports import selectors
 from reports.access import (
@@ -259,7 +259,7 @@ def _export_rows(framework: Framework, rows, ranked: int) -> tuple[list[str], li
     for row in rows:
         lines.append(
             [
-                f"{row.rank:02d}/{(row.places or ranked):02d}" if row.rank else "",
+                place_text(row.rank, row.places or ranked),
                 row.unit_code,
                 row.unit_name,
                 row.points,
@@ -280,9 +280,10 @@ def _export_rows(framework: Framework, rows, ranked: int) -> tuple[list[str], li
 
 @login_required
 def ranking_export(request, code, fmt):
-    """The ranking table (as filtered) as .xlsx (numbers as numbers) or .csv (UTF-8 with a BOM; numbers
-    with a dot and fixed decimals, as `manage.py ranking --format csv` writes them, so that no locale
-    changes their meaning)."""
+    """The ranking table (as filtered) as .xlsx (numbers as numbers) or .csv for Excel (UTF-8 with a BOM;
+    in Vietnamese ";" and decimal commas, else "," and dots, or as `?sep=` chooses: parindex.csv_export).
+    The place is text: "1/8" in the workbook, "hạng 1/8" in the CSV (which Excel would read "1/8" of
+    as a date)."""
     if fmt not in ("csv", "xlsx"):
         raise Http404
     framework = access.get_framework_for_oversight(request.user, code)
@@ -292,19 +293,14 @@ def ranking_export(request, code, fmt):
     header, lines, places = _export_rows(framework, rows, rows.ranked)
     name = f"xep-hang-{framework.code}" + (f"-{under.code}" if under else "")
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(header)
         # column → decimals of its numbers (the parts close the row)
         decimals = {3: 2, 4: 2, 5: places, 8: 2, 9: places, **{11 + i: 2 for i in range(5)}}
-        for line in lines:
-            writer.writerow(
-                [
-                    as_json_decimal(value, decimals[i]) if i in decimals and value is not None else value
-                    for i, value in enumerate(line)
-                ]
-            )
-        response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        for line, row in zip(lines, rows, strict=True):
+            line[0] = place_text(row.rank, row.places or rows.ranked, words=True)
+        dialect = csv_dialect(get_language(), request.GET.get("sep"))
+        response = HttpResponse(
+            csv_text(header, lines, dialect, places=decimals), content_type="text/csv; charset=utf-8"
+        )
     else:
         from openpyxl import Workbook
         from openpyxl.styles import Font
@@ -329,6 +325,7 @@ def ranking_export(request, code, fmt):
         widths = (8, 12, 32, 9, 9, 9, 12, 10, 12, 12, 16, 12, 10, 10, 10, 10)
         for letter, width in zip("ABCDEFGHIJKLMNOP", widths, strict=True):
             sheet.column_dimensions[letter].width = width
+        protect_sheet(sheet)
         buffer = io.BytesIO()
         workbook.save(buffer)
         response = HttpResponse(buffer.getvalue(), content_type=XLSX)

@@ -427,6 +427,15 @@ class Score(models.Model):
             raise ValidationError(errors)
 
 
+def appraisal_difference(self_points: Decimal | None, appraised_points: Decimal | None) -> Decimal | None:
+    """The one definition of the difference of an appraisal (chênh lệch): appraised − self, negative
+    when the appraisal lowered the unit's points. None until appraised; points the unit did not give
+    (a refused not-applicable proposal) count 0. Pages, workbooks and reports all use it."""
+    if appraised_points is None:
+        return None
+    return appraised_points - (self_points or Decimal("0"))
+
+
 def evidence_upload_to(instance, filename):
     return f"evidence/{instance.score.assessment.framework_id}/{instance.score.assessment_id}/{filename}"
 

@@ -489,7 +489,8 @@ def test_ranking_csv_export(years, client, leader):
     assert 'filename="xep-hang-XA-2024.csv"' in response["Content-Disposition"]
     text = response.content.decode("utf-8")
     assert text.startswith("\ufeff")
-    lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    # Vietnamese: semicolons and decimal commas, as Excel in a Vietnamese locale reads them.
+    lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
     assert lines[0][:3] == ["Xếp hạng", "Mã đơn vị", "Đơn vị"]
     stored = list(
         AssessmentResult.objects.filter(framework=years["fw24"])
@@ -498,8 +499,9 @@ def test_ranking_csv_export(years, client, leader):
     )
     assert len(lines) == 1 + len(stored)
     first = lines[1]
-    assert first[0] == "01/08" and first[1] == stored[0].assessment.unit.code
-    assert first[3] == f"{stored[0].points:.2f}" and first[5] == f"{stored[0].index:.2f}"
+    assert first[0] == "hạng 1/8" and first[1] == stored[0].assessment.unit.code
+    assert first[3] == f"{stored[0].points:.2f}".replace(".", ",")
+    assert first[5] == f"{stored[0].index:.2f}".replace(".", ",")
 
 
 def test_ranking_xlsx_export_of_a_subtree(years, client, leader, district):
@@ -522,7 +524,7 @@ def test_ranking_xlsx_export_of_a_subtree(years, client, leader, district):
         .select_related("assessment__unit")
         .first()
     )
-    assert sheet["A5"].value == "01/08" and sheet["B5"].value == stored.assessment.unit.code
+    assert sheet["A5"].value == "1/8" and sheet["B5"].value == stored.assessment.unit.code
     assert D(str(sheet["D5"].value)) == stored.points
     assert sheet.max_row == 4 + 8
 

@@ -411,7 +411,7 @@ def test_web_import_takes_the_options(client, district, appraiser, tmp_path):
     framework = Framework.objects.get(code="SO-WEB")
     assert (framework.index_capped, framework.survey_optional) == (False, True)
     exported = client.get(
-        reverse("scoring:framework_export", args=["SO-WEB"]) + "?format=csv"
+        reverse("scoring:framework_export", args=["SO-WEB"]) + "?format=csv&sep=,"
     ).content.decode()
     assert (
         exported.splitlines()[0].lstrip("\ufeff")

@@ -353,12 +353,12 @@ def test_the_dashboard_shows_each_unit_s_group_place_and_the_unranked_with_their
         ("Phường", "PA", 2, 2),
     ]
     html = response.content.decode()
-    assert "Nhóm xếp hạng" in html and "01/02" in html
+    assert "Nhóm xếp hạng" in html and "1/2" in html and "01/02" not in html
     assert "đánh giá, không xếp hạng" in html and "Mới thành lập" in html
 
     response = client.get("/dashboards/?framework=CX&group=Phường")
     assert [r.unit_code for r in response.context["rows"]] == ["PB", "PA"]
-    assert "02/02" in response.content.decode()
+    assert ">2/2<" in response.content.decode()
     # An unknown group shows them all.
     assert len(client.get("/dashboards/?framework=CX&group=Nope").context["rows"]) == 5
 
@@ -382,14 +382,14 @@ def test_the_ranking_export_carries_the_group_place_and_not_ranked_reason(groupe
 
     client.force_login(make_member(province, "leader", "leader_t"))
     response = client.get(reverse("reports:ranking_export", args=["CX", "csv"]))
-    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
     by_unit = {row[1]: (row[0], row[-2], row[-1]) for row in rows[1:]}
     assert by_unit == {
-        "XA": ("01/02", "Xã", ""),
-        "XB": ("02/02", "Xã", ""),
+        "XA": ("hạng 1/2", "Xã", ""),
+        "XB": ("hạng 2/2", "Xã", ""),
         "DK": ("", "Xã", "Mới thành lập"),
-        "PB": ("01/02", "Phường", ""),
-        "PA": ("02/02", "Phường", ""),
+        "PB": ("hạng 1/2", "Phường", ""),
+        "PA": ("hạng 2/2", "Phường", ""),
     }
 
 

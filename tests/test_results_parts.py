@@ -376,7 +376,7 @@ def test_dashboard_and_its_exports_show_the_parts(client, leader, district, comm
         assert header in table
     assert "79,5 / 100" in table and ">47<" in table and ">2,5<" in table
 
-    response = client.get(reverse("reports:ranking_export", args=[framework.code, "csv"]))
+    response = client.get(reverse("reports:ranking_export", args=[framework.code, "csv"]) + "?sep=,")
     header, line = list(csv.reader(StringIO(response.content.decode().lstrip("\ufeff"))))
     assert header[11:16] == [
         "Tự đánh giá/thẩm định",

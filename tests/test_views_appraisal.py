@@ -191,7 +191,7 @@ def test_row_with_reason_is_saved_and_audited(client, assessment, appraiser):
     assert (entry.old_value, entry.new_value, entry.reason) == ("", "12.1", "Thiếu văn bản kiểm chứng")
     assert (entry.actor, entry.via) == (appraiser, Via.WEB)
     body = response.content.decode()
-    assert "+5,9" in body  # difference self − appraised, highlighted
+    assert "−5,9" in body  # difference appraised − self (lowered by 5,9), highlighted
     assert "row-flag" in body
 
 

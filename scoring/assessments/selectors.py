@@ -22,6 +22,7 @@ from scoring.models import (
     CriterionSource,
     Evidence,
     Score,
+    appraisal_difference,
 )
 
 ZERO = Decimal("0")
@@ -89,10 +90,10 @@ class SheetRow:
 
     @property
     def difference(self) -> Decimal | None:
-        """Self − appraised, where both exist."""
-        if self.self_points is None or self.appraised_points is None:
+        """appraised − self (scoring.models.appraisal_difference) of a self-assessed leaf."""
+        if self.criterion.source != CriterionSource.SELF:
             return None
-        return self.self_points - self.appraised_points
+        return appraisal_difference(self.self_points, self.appraised_points)
 
     @property
     def explanation_requested(self) -> bool:

@@ -441,7 +441,8 @@ def _self_problems(
     leaves, unknown = _leaves_and_problems(framework, entries)
     problems += unknown
     stored: dict[int, Score] = {}
-    if assessment.pk and any(e.not_applicable for e in entries.values()):
+    returned = returned_codes(assessment)
+    if assessment.pk and (returned is not None or any(e.not_applicable for e in entries.values())):
         stored = {
             s.criterion_id: s
             for s in Score.objects.filter(assessment=assessment, criterion__in=list(leaves.values()))
@@ -495,7 +496,67 @@ def _self_problems(
             )
             problems += refusals
             entered[code] = _Entered(points, raw)
+    if returned is not None:
+        problems += [
+            _not_returned_error(leaves[code], returned)
+            for code in entered
+            if code not in returned
+            and _self_values(entries[code], entered[code]).items()
+            - _stored_values(stored.get(leaves[code].pk)).items()
+        ]
     return leaves, entered, problems
+
+
+def returned_codes(assessment: Assessment) -> set[str] | None:
+    """The codes of the criteria returned for explanation in the current round of a returned
+    assessment, the only rows its self-assessment may change in that round; None when the assessment
+    is not returned, or its return named no criterion (then the whole self-assessment is open again)."""
+    if not assessment.pk or assessment.status != AssessmentStatus.RETURNED:
+        return None
+    codes = set(
+        Score.objects.filter(
+            assessment=assessment, explanation_requested_round=assessment.explanation_round
+        ).values_list("criterion__code", flat=True)
+    )
+    return codes or None
+
+
+def _not_returned_error(criterion: Criterion, returned: set[str]) -> ServiceError:
+    return WorkflowError(
+        N_(
+            "Criterion %(code)s was not returned for explanation; in this round only the criteria returned "
+            "may be changed (%(codes)s)."
+        ),
+        params={"code": criterion.code, "codes": ", ".join(sorted(returned))},
+        obj=criterion,
+        field="self_points",
+        criterion=criterion.code,
+    )
+
+
+def _self_values(entry: SelfEntry, stored: _Entered) -> dict[str, object]:
+    """The score fields a self entry writes (note and evidence only when given)."""
+    values: dict[str, object] = {
+        "self_points": stored.points,
+        "self_raw": stored.raw,
+        "not_applicable": bool(entry.not_applicable),
+        "not_applicable_reason": stored.reason,
+    }
+    if entry.note is not None:
+        values["note"] = entry.note
+    if entry.evidence_reference is not None:
+        values["evidence_reference"] = entry.evidence_reference
+    return values
+
+
+def _stored_values(score: Score | None) -> dict[str, object]:
+    score = score or Score()
+    return {name: getattr(score, name) for name in SELF_FIELDS}
+
+
+# The fields of a self row the appraisal judges: a change to any of them on an appraised row reopens it.
+APPRAISED_SELF_FIELDS = ("self_points", "self_raw", "not_applicable")
+REOPENED_APPRAISAL = {"appraised_points": None, "appraised_raw": "", "appraisal_reason": ""}
 
 
 def _assessment_to_check(unit: Unit, framework: Framework) -> Assessment:
@@ -513,6 +574,29 @@ def scores_self_problems(
     importers place them on their cells before anything is written. `by_unit` as in scores_apply_self
     (an actor who is not acting on the unit's behalf)."""
     return _self_problems(_assessment_to_check(unit, framework), entries, by_unit=by_unit)[2]
+
+
+def scores_self_changes(
+    *, unit: Unit, framework: Framework, entries: Mapping[str, SelfEntry], by_unit: bool = False
+) -> list[tuple[str, str, object, object]]:
+    """(code, field, old, new) of every field scores_apply_self would change with these entries (reads,
+    writes nothing; entries it would refuse are left out): the preview of an import shows exactly what
+    saving it writes."""
+    assessment = _assessment_to_check(unit, framework)
+    leaves, entered, _problems = _self_problems(assessment, entries, by_unit=by_unit)
+    current = {}
+    if assessment.pk:
+        current = {
+            s.criterion_id: s
+            for s in Score.objects.filter(assessment=assessment, criterion__in=list(leaves.values()))
+        }
+    changes = []
+    for code, stored in entered.items():
+        old = _stored_values(current.get(leaves[code].pk))
+        for name, new in _self_values(entries[code], stored).items():
+            if old[name] != new:
+                changes.append((code, name, old[name], new))
+    return changes
 
 
 @transaction.atomic
@@ -537,30 +621,40 @@ def scores_apply_self(
         assessment, entries, by_unit=getattr(actor, "pk", None) is not None and not on_behalf
     )
     refuse(problems)
-    decided = {
+    current = {
         s.criterion_id: s
-        for s in Score.objects.filter(
-            assessment=assessment, criterion__in=list(leaves.values()), appraised_not_applicable__isnull=False
-        )
+        for s in Score.objects.filter(assessment=assessment, criterion__in=list(leaves.values()))
     }
     updates: dict[str, dict] = {}
+    reopened: dict[str, dict] = {}
     for code, entry in entries.items():
         stored = entered[code]
-        values: dict[str, object] = {
-            "self_points": stored.points,
-            "self_raw": stored.raw,
-            "not_applicable": bool(entry.not_applicable),
-            "not_applicable_reason": stored.reason,
-        }
-        if _proposal_changed(decided.get(leaves[code].pk), entry, stored.reason):
+        values = _self_values(entry, stored)
+        score = current.get(leaves[code].pk)
+        if _proposal_changed(score, entry, stored.reason):
             values["appraised_not_applicable"] = None  # the appraiser decides the new proposal afresh
-        if entry.note is not None:
-            values["note"] = entry.note
-        if entry.evidence_reference is not None:
-            values["evidence_reference"] = entry.evidence_reference
+        if (
+            score is not None
+            and score.appraised_points is not None
+            and any(values[name] != getattr(score, name) for name in APPRAISED_SELF_FIELDS)
+        ):
+            # The appraisal judged figures that are no longer the unit's: the row is open for
+            # appraisal again (so neither "accept all" nor marking appraised can pass it by).
+            reopened[code] = REOPENED_APPRAISAL
         updates[code] = values
     action = "self_on_behalf" if on_behalf else "self_score"
     result = _apply(assessment, leaves, updates, action=action, actor=actor, via=via)
+    if reopened:
+        reason = _("the unit changed its self-assessment after the appraisal")
+        _apply(
+            assessment,
+            leaves,
+            reopened,
+            action="appraisal_reopen",
+            actor=actor,
+            via=via,
+            reasons=dict.fromkeys(reopened, reason),
+        )
     if result.changed:
         results_recompute(assessment.framework, assessment_ids=[assessment.pk])
     return result
@@ -741,6 +835,40 @@ def scores_apply_appraisal(
     return result
 
 
+def unexplained_differences(assessment: Assessment) -> list[str]:
+    """Codes, in tree order, of the self-assessed leaves whose appraised points differ from the self
+    points without a reason (DESIGN §3: a reason for every difference). One query."""
+    rows = (
+        Score.objects.filter(
+            assessment=assessment, criterion__source=CriterionSource.SELF, appraised_points__isnull=False
+        )
+        .order_by("criterion__order")
+        .values_list("criterion__code", "self_points", "appraised_points", "appraisal_reason")
+    )
+    return [
+        code
+        for code, self_points, appraised, reason in rows
+        if appraised != self_points and not (reason or "").strip()
+    ]
+
+
+def appraised_gate_error(assessment: Assessment) -> ServiceError | None:
+    """Why the assessment cannot become appraised (a difference without a reason), or None."""
+    codes = unexplained_differences(assessment)
+    if not codes:
+        return None
+    return ServiceError(
+        N_(
+            "The assessment cannot be marked appraised: the appraised points of %(codes)s differ from the "
+            "self-assessed points without a reason."
+        ),
+        params={"codes": ", ".join(codes)},
+        obj=assessment,
+        field="appraisal_reason",
+        criterion=codes[0],
+    )
+
+
 def _mark_appraised_when_complete(assessment: Assessment, *, actor: User | None, via: str) -> None:
     # A leaf is closed when the appraiser decided it not applicable, or when it has appraised points
     # and is not a not-applicable proposal still waiting for the appraiser's decision.
@@ -752,6 +880,7 @@ def _mark_appraised_when_complete(assessment: Assessment, *, actor: User | None,
         framework=assessment.framework, is_leaf=True, source__in=APPRAISED_SOURCES
     ).exclude(pk__in=closed.values("criterion_id"))
     if assessment.status != AssessmentStatus.APPRAISED and not open_leaves.exists():
+        refuse([error for error in [appraised_gate_error(assessment)] if error])
         _set_status(assessment, AssessmentStatus.APPRAISED, actor=actor, via=via)
         notify("assessment_appraised", assessment.pk)
 
@@ -966,6 +1095,9 @@ def score_explain(
             criterion=code,
         )
     leaves = _leaves_by_code(assessment.framework, [code])
+    returned = returned_codes(assessment)
+    if returned is not None and code not in returned:
+        raise _not_returned_error(leaves[code], returned)
     return _apply(
         assessment,
         leaves,
@@ -986,6 +1118,7 @@ def assessment_mark_appraised(
         raise WorkflowError(
             N_("Only a submitted assessment can be marked appraised."), obj=assessment, field="status"
         )
+    refuse([error for error in [appraised_gate_error(assessment)] if error])
     if assessment.status != AssessmentStatus.APPRAISED:
         _set_status(assessment, AssessmentStatus.APPRAISED, actor=actor, via=via)
         notify("assessment_appraised", assessment.pk)
@@ -1291,6 +1424,9 @@ def appraisal_accept_self(
         .select_related("criterion")
     )
     entries = {row.criterion.code: accept_self_entry(row) for row in rows}
+    if area_code is None:
+        # "Accept all" closes the appraisal: a difference left without a reason is named first.
+        refuse([error for error in [appraised_gate_error(assessment)] if error])
     if not entries:
         return ApplyResult()
     return scores_apply_appraisal(assessment=assessment, entries=entries, actor=actor, via=via)
@@ -1542,6 +1678,9 @@ def evidence_add(
             criterion=code,
         )
     criterion = _leaves_by_code(assessment.framework, [code])[code]
+    returned = returned_codes(assessment)
+    if returned is not None and code not in returned:
+        raise _not_returned_error(criterion, returned)
     if criterion.source != CriterionSource.SELF:
         raise ServiceError(
             N_("%(code)s is scored by the survey, not by the unit."),
@@ -1596,6 +1735,9 @@ def evidence_delete(*, evidence: Evidence, actor: User | None = None, via: str =
             field="status",
             criterion=score.criterion.code,
         )
+    returned = returned_codes(assessment)
+    if returned is not None and score.criterion.code not in returned:
+        raise _not_returned_error(score.criterion, returned)
     label = (evidence.file.name or "").rsplit("/", 1)[-1] if evidence.file else evidence.document_number
     stored = evidence.file.name if evidence.file else None
     storage = evidence.file.storage if evidence.file else None

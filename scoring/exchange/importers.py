@@ -75,6 +75,7 @@ from scoring.assessments.services import (
     scores_apply_appraisal,
     scores_apply_self,
     scores_appraisal_problems,
+    scores_self_changes,
     scores_self_problems,
     survey_apply,
     survey_problems,
@@ -89,7 +90,16 @@ from scoring.frameworks.services import (
     parse_bands,
     tree_problems,
 )
-from scoring.models import Assessment, Criterion, CriterionKind, CriterionSource, Framework, Score, Via
+from scoring.models import (
+    Assessment,
+    Criterion,
+    CriterionKind,
+    CriterionSource,
+    Evidence,
+    Framework,
+    Score,
+    Via,
+)
 from units.models import Membership, Role, Unit, UnitKind
 
 # A criterion code as decisions number them: dotted numbers (1, 1.2, 1.2.3) or their own numbering
@@ -607,6 +617,51 @@ _FIELD_COLUMNS = {
 }
 
 
+def evidence_line(evidence: Evidence) -> str:
+    """One piece of evidence attached on the web as a line of the template's evidence cell: "số
+    12/QĐ-UBND, 05/03/2025, tr. 3, description", or "tệp bao-cao.pdf, description" for a file. The
+    import knows these lines again (`typed_references`) and leaves that evidence as it is."""
+    parts = []
+    if evidence.file:
+        parts.append(f"tệp {evidence.file.name.rsplit('/', 1)[-1]}")
+    if evidence.document_number:
+        parts.append(f"số {evidence.document_number}")
+    if evidence.document_date:
+        parts.append(evidence.document_date.strftime("%d/%m/%Y"))
+    if evidence.page:
+        parts.append(f"tr. {evidence.page}")
+    if evidence.description:
+        parts.append(evidence.description)
+    return ", ".join(parts)
+
+
+def evidence_lines(assessment: Assessment | None) -> dict[str, list[str]]:
+    """By criterion code, the lines of the evidence attached on the web (one query)."""
+    lines: dict[str, list[str]] = {}
+    if assessment is None or not assessment.pk:
+        return lines
+    for evidence in (
+        Evidence.objects.filter(score__assessment=assessment)
+        .select_related("score__criterion")
+        .order_by("created_at", "pk")
+    ):
+        lines.setdefault(evidence.score.criterion.code, []).append(evidence_line(evidence))
+    return lines
+
+
+def evidence_cell(reference: str, attached: list[str]) -> str:
+    """The template's evidence cell: the references typed by the unit, then one line per piece of
+    evidence attached on the web."""
+    return "\n".join([reference, *attached] if reference else attached)
+
+
+def typed_references(cell: str, attached: list[str]) -> str:
+    """The references typed in an evidence cell: its lines without those of the evidence attached on
+    the web (kept as they are: a file cannot travel in a cell, and it is removed on the web)."""
+    known = {line.strip() for line in attached}
+    return "\n".join(line for line in cell.splitlines() if line.strip() not in known).strip()
+
+
 def read_metadata(book) -> dict[str, str]:
     """Key/value rows of the hidden "_parindex" sheet written by the template, if any."""
     sheet = book.sheet(METADATA_SHEET)
@@ -661,6 +716,7 @@ def read_assessment(
                 s.criterion.code: s
                 for s in Score.objects.filter(assessment=assessment).select_related("criterion")
             }
+        attached = evidence_lines(assessment)
         criteria = {c.code: c for c in Criterion.objects.filter(framework=framework)}
         result = AssessmentImport(
             framework=framework, unit=unit, stage=stage, file_name=book.name, sheet=table.sheet
@@ -734,7 +790,9 @@ def read_assessment(
                     points=None if value is NOT_APPLICABLE else value,
                     not_applicable=value is NOT_APPLICABLE,
                     note=row.text("note") if table.has("note") else None,
-                    evidence_reference=row.text("evidence") if table.has("evidence") else None,
+                    evidence_reference=typed_references(row.text("evidence"), attached.get(code, []))
+                    if table.has("evidence")
+                    else None,
                     raw=raw or None,
                     not_applicable_reason=(row.text("na_reason") or None) if table.has("na_reason") else None,
                 )
@@ -824,17 +882,69 @@ def read_assessment(
 
 @dataclass(frozen=True)
 class PreviewLine:
-    """One leaf whose points would change: old → new (Decimal, None, or NOT_APPLICABLE)."""
+    """One change an import would make to a leaf: old → new. `field` "points" (Decimal, None, or
+    NOT_APPLICABLE), or a text field of the self-assessment: "raw", "note", "evidence",
+    "not_applicable_reason" (old and new are text)."""
 
     code: str
     title: str
     old: object
     new: object
+    field: str = "points"
+
+
+# The text fields of a self row as the preview names them (the service's field → preview field).
+PREVIEW_TEXT_FIELDS = {
+    "self_raw": "raw",
+    "note": "note",
+    "evidence_reference": "evidence",
+    "not_applicable_reason": "not_applicable_reason",
+}
+
+
+def _self_preview(data: AssessmentImport, criteria: dict[str, Criterion]) -> list[PreviewLine]:
+    """Every field saving a self-assessment file would change (scores_self_changes: the service's own
+    answer), in tree order: the points (or the not-applicable mark), then each text field."""
+    by_code: dict[str, dict[str, tuple[object, object]]] = {}
+    for code, name, old, new in scores_self_changes(
+        unit=data.unit, framework=data.framework, entries=data.self_entries
+    ):
+        by_code.setdefault(code, {})[name] = (old, new)
+    current = {
+        s.criterion.code: s
+        for s in Score.objects.filter(
+            assessment__unit=data.unit, assessment__framework=data.framework
+        ).select_related("criterion")
+    }
+    lines = []
+    for code, criterion in criteria.items():
+        changed = by_code.get(code)
+        if not changed:
+            continue
+        score = current.get(code) or Score()
+
+        def shown(which: int, changed=changed, score=score) -> object:
+            """The points as the row shows them before (0) or after (1): the mark, or the points."""
+            na = changed["not_applicable"][which] if "not_applicable" in changed else score.not_applicable
+            points = changed["self_points"][which] if "self_points" in changed else score.self_points
+            return NOT_APPLICABLE if na else points
+
+        if {"self_points", "not_applicable"} & set(changed) and shown(0) != shown(1):
+            lines.append(PreviewLine(code, criterion.title, shown(0), shown(1)))
+        for name, label in PREVIEW_TEXT_FIELDS.items():
+            if name in changed:
+                old, new = changed[name]
+                lines.append(PreviewLine(code, criterion.title, old or "", new or "", label))
+    return lines
 
 
 def assessment_preview(data: AssessmentImport) -> list[PreviewLine]:
-    """The points an import would change, in tree order, for a confirmation page (old → new)."""
+    """What an import would change, in tree order, for a confirmation page (old → new): for a
+    self-assessment every field (points, raw figure, note, evidence, not-applicable mark and reason);
+    for an appraisal the appraised points and decisions on not applicable."""
     criteria = {c.code: c for c in Criterion.objects.filter(framework=data.framework).order_by("order")}
+    if data.stage == SELF:
+        return _self_preview(data, criteria)
     current = {
         s.criterion.code: s
         for s in Score.objects.filter(
@@ -844,15 +954,9 @@ def assessment_preview(data: AssessmentImport) -> list[PreviewLine]:
     lines = []
     for code, criterion in criteria.items():
         score = current.get(code)
-        if data.stage == SELF and code in data.self_entries:
-            entry = data.self_entries[code]
-            new = (
-                NOT_APPLICABLE
-                if entry.not_applicable
-                else entry_points(criterion, entry.points, entry.raw, points_field="self_points")[0]
-            )
-            old = None if score is None else NOT_APPLICABLE if score.not_applicable else score.self_points
-        elif data.stage == APPRAISAL and code in data.appraisal_entries:
+        old: object
+        new: object
+        if data.stage == APPRAISAL and code in data.appraisal_entries:
             appraisal = data.appraisal_entries[code]
             new = entry_points(criterion, appraisal.points, appraisal.raw, points_field="appraised_points")[0]
             old = score.appraised_points if score else None

@@ -150,6 +150,7 @@ def import_check(record: ImportRecord) -> ImportRecord:
                     "code": line.code,
                     "unit": "",
                     "title": line.title,
+                    "field": line.field,
                     "old": _value(line.old),
                     "new": _value(line.new),
                 }
@@ -159,7 +160,8 @@ def import_check(record: ImportRecord) -> ImportRecord:
         record.status, record.problems = ImportStatus.PREVIEW, []
         record.preview = {
             "lines": lines,
-            "changes": len(lines),
+            # Rows changed, as saving counts them (a row may change in several fields).
+            "changes": len({(line["unit"], line["code"]) for line in lines}),
             "rows": total,
             "ignored": getattr(data, "ignored_rows", 0),
         }
@@ -219,6 +221,30 @@ def import_cancel(*, record: ImportRecord) -> None:
     ).update(status=ImportStatus.CANCELLED)
     if not updated:
         raise ServiceError(N_("This file was already handled."), code=ErrorCode.CONFLICT, obj=record)
+
+
+# What each preview line is about, as the confirmation page names it.
+PREVIEW_FIELDS = {
+    "points": N_("Points"),
+    "raw": N_("Raw figure"),
+    "note": N_("Note"),
+    "evidence": N_("Evidence"),
+    "not_applicable_reason": N_("Why not applicable"),
+}
+
+
+def preview_line(line: dict) -> dict:
+    """A stored preview line as the page shows it: points as numbers, text fields as text."""
+    field = line.get("field", "points")
+    if field != "points":
+        return {**line, "field": field, "label": PREVIEW_FIELDS.get(field, field)}
+    return {
+        **line,
+        "field": field,
+        "label": PREVIEW_FIELDS["points"],
+        "old": preview_decimal(line["old"]),
+        "new": preview_decimal(line["new"]),
+    }
 
 
 def preview_decimal(value: str | None) -> str | Decimal | None:

@@ -11,15 +11,17 @@ from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.text import slugify
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from parindex.csv_export import csv_dialect
 from parindex.spreadsheets import SpreadsheetError, render_problems
 from scoring import access
 from scoring.assessments.services import assessment_get_or_create
 from scoring.exchange.forms import FrameworkCopyForm, FrameworkImportForm, SurveyUploadForm, UploadForm
 from scoring.exchange.importers import import_framework_file
-from scoring.exchange.uploads import import_cancel, import_confirm, import_start, preview_decimal
+from scoring.exchange.uploads import import_cancel, import_confirm, import_start, preview_line
 from scoring.exchange.workbooks import assessment_workbook, framework_csv, framework_workbook
 from scoring.frameworks.services import framework_copy
 from scoring.models import ImportKind, ImportRecord, Via
@@ -92,10 +94,7 @@ def import_detail(request, pk):
     record = access.get_upload_for_view(request.user, pk)
     language = (request.LANGUAGE_CODE or "vi")[:2]
     problems = [p.get(language) or p.get("vi") for p in record.problems]
-    lines = [
-        {**line, "old": preview_decimal(line["old"]), "new": preview_decimal(line["new"])}
-        for line in record.preview.get("lines", [])
-    ]
+    lines = [preview_line(line) for line in record.preview.get("lines", [])]
     page = Paginator(lines, 200).get_page(request.GET.get("page"))
     context = {
         "record": record,
@@ -190,7 +189,8 @@ def framework_export(request, code):
     framework = access.get_framework_for_oversight(request.user, code)
     name = slugify(f"bo-chi-so-{framework.code}") or "bo-chi-so"
     if request.GET.get("format") == "csv":
-        response = HttpResponse("\ufeff" + framework_csv(framework), content_type="text/csv; charset=utf-8")
+        dialect = csv_dialect(get_language(), request.GET.get("sep"))
+        response = HttpResponse(framework_csv(framework, dialect), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
         return response
     return _xlsx_response(framework_workbook(framework), f"{name}.xlsx")

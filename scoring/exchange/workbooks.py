@@ -11,8 +11,6 @@ hidden sheet "_parindex" carrying the identifiers the import checks (assessment,
 framework and its version fingerprint, criterion codes).
 """
 
-import csv
-import io
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,8 +19,16 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from parindex.csv_export import MACHINE, CsvDialect, csv_text, protect_sheet, protect_text_cells
 from parindex.numbers import format_decimal
-from scoring.exchange.importers import FRAMEWORK_HEADER, METADATA_SHEET, framework_options, framework_version
+from scoring.exchange.importers import (
+    FRAMEWORK_HEADER,
+    METADATA_SHEET,
+    evidence_cell,
+    evidence_lines,
+    framework_options,
+    framework_version,
+)
 from scoring.frameworks.rules import BANDS, PERCENT, STEPS, YESNO, Rule, parse_rule
 from scoring.frameworks.selectors import criteria_tree
 from scoring.models import Assessment, CriterionSource, Framework, Score
@@ -36,8 +42,16 @@ TEMPLATE_HEADER = [
     "Tài liệu kiểm chứng",
     "Ghi chú",
     "Số liệu",
+    "Lý do không áp dụng",
 ]
 RAW_COLUMN = 7  # G: the raw figure of a leaf whose rule takes one; its points (D) are computed on import
+NA_REASON_COLUMN = 8  # H: why the unit proposes the leaf not applicable
+# Before the first import, what a row needs besides its points (DESIGN §3).
+EVIDENCE_GUIDANCE = (
+    "Mỗi tiêu chí có điểm phải có tài liệu kiểm chứng (mỗi dòng một tài liệu, ví dụ "
+    '"số 12/QĐ-UBND, 05/03/2025, tr. 3") hoặc giải trình trong cột Ghi chú. Tài liệu đính kèm '
+    "trên phần mềm được liệt kê sẵn; muốn xoá, xoá trên phần mềm. Tiêu chí không áp dụng ghi lý do ở cột H."
+)
 COMPUTED_FILL = PatternFill("solid", fgColor="EDEDED")
 NOT_APPLICABLE_TEXT = "Không áp dụng"
 # The words the data validation lets through besides a number; parindex.numbers.NOT_APPLICABLE_WORDS
@@ -177,6 +191,7 @@ def assessment_workbook(
     scores = {}
     if assessment is not None:
         scores = {s.criterion_id: s for s in Score.objects.filter(assessment=assessment)}
+    attached = evidence_lines(assessment)
 
     wb = Workbook()
     ws = wb.active
@@ -200,6 +215,7 @@ def assessment_workbook(
         "Nhập điểm vào các ô màu vàng; dùng dấu phẩy thập phân (ví dụ 12,5) hoặc ghi "
         f'"{NOT_APPLICABLE_TEXT}". Các dòng in đậm tự cộng điểm.',
     ).font = Font(italic=True)
+    ws.cell(6, 1, EVIDENCE_GUIDANCE).font = Font(italic=True)
 
     for column, title in enumerate(TEMPLATE_HEADER, start=1):
         cell = ws.cell(HEADER_ROW, column, title)
@@ -241,9 +257,12 @@ def assessment_workbook(
             elif score.self_points is not None:
                 points.value = score.self_points
                 raw.value = score.self_raw or None
-            ws.cell(r, 5, score.evidence_reference or None)
             ws.cell(r, 6, score.note or None)
-        for column in (5, 6):
+            if score.not_applicable:
+                ws.cell(r, NA_REASON_COLUMN, score.not_applicable_reason or None)
+        evidence = evidence_cell(score.evidence_reference if score else "", attached.get(criterion.code, []))
+        ws.cell(r, 5, evidence or None).alignment = Alignment(wrap_text=True, vertical="top")
+        for column in (5, 6, NA_REASON_COLUMN):
             ws.cell(r, column).protection = UNLOCKED
         if rule.takes_raw:
             # The points follow from the figure on import (scoring.frameworks.rules); the cell only
@@ -266,7 +285,7 @@ def assessment_workbook(
                 _points_validation(points.coordinate, criterion.max_points, criterion.allows_not_applicable)
             )
 
-    for column, width in zip("ABCDEFG", (9, 60, 12, 14, 36, 28, 14), strict=True):
+    for column, width in zip("ABCDEFGH", (9, 60, 12, 14, 36, 28, 14, 28), strict=True):
         ws.column_dimensions[column].width = width
     # Frozen under the header row and right of the titles, so both stay in view while scrolling.
     ws.freeze_panes = f"C{HEADER_ROW + 1}"
@@ -277,6 +296,14 @@ def assessment_workbook(
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.sheet_properties.outlinePr.summaryBelow = False
+    # The unit's own text (titles, evidence, notes, figures, reasons) never turns into a formula; the
+    # subtotals of column D are the only formulas.
+    protect_text_cells(
+        cell
+        for row in ws.iter_rows(min_row=2, min_col=1, max_col=len(TEMPLATE_HEADER))
+        for cell in row
+        if cell.column != 4
+    )
     # Protection without a password: it guards against slips, not against people.
     ws.protection.sheet = True
     ws.protection.formatColumns = False
@@ -332,6 +359,7 @@ def framework_workbook(framework: Framework) -> Workbook:
     for column, width in zip("ABCDEFGH", (9, 60, 12, 10, 10, 24, 12, 60), strict=True):
         ws.column_dimensions[column].width = width
     ws.freeze_panes = "A2"
+    protect_sheet(ws)
     # The framework's options, read back by import_framework when its command line does not say.
     meta = wb.create_sheet(METADATA_SHEET)
     meta.sheet_state = "veryHidden"
@@ -341,26 +369,24 @@ def framework_workbook(framework: Framework) -> Workbook:
     return wb
 
 
-def framework_csv(framework: Framework) -> str:
-    """The framework as CSV text (comma separated, decimal point), UTF-8 with BOM when saved."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(FRAMEWORK_HEADER)
+def framework_csv(framework: Framework, dialect: CsvDialect = MACHINE) -> str:
+    """The framework as CSV text in `dialect` (by default "," and decimal points, no BOM: the file
+    writer adds it), re-importable by import_framework whatever the dialect."""
     tree = criteria_tree(framework)
-    for criterion in tree:
-        writer.writerow(
-            [
-                criterion.code,
-                criterion.title,
-                f"{criterion.max_points.normalize():f}",
-                criterion.kind,
-                criterion.source,
-                criterion.rule,
-                _parent_code(tree, criterion),
-                criterion.guidance,
-            ]
-        )
-    return out.getvalue()
+    rows = [
+        [
+            criterion.code,
+            criterion.title,
+            criterion.max_points.normalize(),
+            criterion.kind,
+            criterion.source,
+            criterion.rule,
+            _parent_code(tree, criterion),
+            criterion.guidance,
+        ]
+        for criterion in tree
+    ]
+    return csv_text(FRAMEWORK_HEADER, rows, dialect)
 
 
 def _parent_code(tree, criterion) -> str:

@@ -1,8 +1,9 @@
-import csv
 import json
+from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 
+from parindex.csv_export import EXCEL_VI, MACHINE, csv_text
 from parindex.numbers import as_json_decimal
 from scoring.frameworks.selectors import framework_by_code
 from scoring.models import Framework
@@ -11,6 +12,11 @@ from scoring.results.selectors import ranking
 
 def _dec(value, places=2):
     return as_json_decimal(value, places)
+
+
+def _number(value):
+    """The decimal strings of the JSON shape as numbers again, for the CSV writer's decimal mark."""
+    return Decimal(value) if isinstance(value, str) and value else value
 
 
 def ranking_as_dicts(framework: Framework, group: str | None = None) -> list[dict]:
@@ -94,8 +100,15 @@ class Command(BaseCommand):
         parser.add_argument("--framework", required=True, help="framework code")
         parser.add_argument("--format", choices=["json", "csv"], default="json")
         parser.add_argument("--group", help="only the ranking group of this name")
+        parser.add_argument(
+            "--sep",
+            choices=[",", ";"],
+            default=",",
+            help='CSV for programs with "," and decimal dots (default), or ";" for Excel in a Vietnamese '
+            "locale (semicolons, decimal commas, UTF-8 BOM)",
+        )
 
-    def handle(self, *args, framework, format, group=None, **options):
+    def handle(self, *args, framework, format, group=None, sep=",", **options):
         try:
             fw = framework_by_code(framework)
         except Framework.DoesNotExist as exc:
@@ -114,7 +127,6 @@ class Command(BaseCommand):
             out.write(json.dumps(items, ensure_ascii=False, indent=2))
             return
         area_codes = [area["code"] for area in items[0]["areas"]] if items else []
-        writer = csv.writer(out, lineterminator="\n")  # OutputWrapper adds no newline to a line that has one
         header = list(CSV_COLUMNS)
         for code in area_codes:
             header += [
@@ -123,7 +135,11 @@ class Command(BaseCommand):
                 f"area_{code}_index",
                 f"area_{code}_rank",
             ]
-        writer.writerow(header)
+        # The decimal columns: points, max, index, their changes, the parts, and each area's figures.
+        numbers = {3, 4, 5, 8, 9, 11, 12, 13} | {
+            len(CSV_COLUMNS) + 4 * i + j for i in range(len(area_codes)) for j in range(3)
+        }
+        rows = []
         for item in items:
             change = item["change"] or {}
             row = [
@@ -154,4 +170,6 @@ class Command(BaseCommand):
                     area.get("index", ""),
                     area.get("rank", ""),
                 ]
-            writer.writerow(["" if value is None else value for value in row])
+            rows.append([_number(value) if i in numbers else value for i, value in enumerate(row)])
+        # One CSV writer (parindex.csv_export); OutputWrapper adds no newline to a text that ends with one.
+        out.write(csv_text(header, rows, EXCEL_VI if sep == ";" else MACHINE), ending="")
