@@ -95,9 +95,9 @@ def test_province_leader_summary_search_and_group_ranking(new_page, screenshot, 
     assert page.locator("#group").input_value() == "Xã"
     ranking = ranking_rows(page)
     assert [row[:3] for row in ranking] == [
-        ("01/03", "Xã", "XA"),
-        ("02/03", "Xã", "XB"),
-        ("03/03", "Xã", "XC"),
+        ("1/3", "Xã", "XA"),
+        ("2/3", "Xã", "XB"),
+        ("3/3", "Xã", "XC"),
         ("—", "Xã", "DK"),  # no ward in the communes' group; the unit not ranked last, with its reason
     ]
     assert "không xếp hạng" in ranking[3][3] and "Mới thành lập" in ranking[3][3]
@@ -108,7 +108,7 @@ def test_province_leader_summary_search_and_group_ranking(new_page, screenshot, 
     page.click("#province-rows tr[data-group='Phường'] a:has-text('Xếp hạng')")
     page.wait_for_url("**/dashboards/?framework=CX-2025&group=*")
     assert page.locator("#group").input_value() == "Phường"
-    assert [row[:3] for row in ranking_rows(page)] == [("01/02", "Phường", "PB"), ("02/02", "Phường", "PA")]
+    assert [row[:3] for row in ranking_rows(page)] == [("1/2", "Phường", "PB"), ("2/2", "Phường", "PA")]
     screenshot(page, "04-group-ranking-wards")
 
     # On a phone the summary and the table stack into cards: nothing scrolls sideways.
