@@ -21,13 +21,13 @@ from parindex.audit.models import AuditEntry
 from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import NOT_APPLICABLE, NotApplicable, decimal_places, format_decimal
 from scoring.frameworks.groups import GroupResolver
+from scoring.frameworks.phases import Act, phase_ensure, phase_error, self_assessment_error
 from scoring.frameworks.rules import PERCENT, Rule, parse_rule
 from scoring.frameworks.services import (
     WorkflowError,
     audit,
     editable_framework,
     framework_ensure_editable,
-    framework_lock_error,
     notify,
     refuse,
     when_text,
@@ -43,7 +43,7 @@ from scoring.models import (
     Via,
 )
 from scoring.results.engine import results_recompute
-from units.models import Unit, UnitKind
+from units.models import Membership, Role, Unit, UnitKind
 
 # --- assessments and scores ------------------------------------------------------------------------
 
@@ -420,9 +420,9 @@ def _self_problems(
     `by_unit`: the entries are the unit's own proposal (its officer), whose not-applicable marks need a
     reason; the office entering on its behalf (or a command without a user) records what it was given."""
     framework = assessment.framework
-    locked = framework_lock_error(framework)
-    if locked is not None:
-        return {}, {}, [locked]
+    closed = self_assessment_error(assessment, by_unit=by_unit)  # the phase and the unit's own deadline
+    if closed is not None:
+        return {}, {}, [closed]
     problems = [error for error in [unit_kind_error(assessment.unit, framework)] if error]
     if assessment.status not in SELF_STATUSES:
         problems.append(
@@ -577,6 +577,17 @@ def _proposal_changed(score: Score | None, entry: SelfEntry, reason: str) -> boo
     return proposed and score.appraised_not_applicable is False and reason != score.not_applicable_reason
 
 
+def _is_officer(actor: User | None, assessment: Assessment) -> bool:
+    """The actor is one of the unit's own officers (not the office acting on its behalf): the unit's
+    own deadline binds them (phases.self_assessment_error)."""
+    return (
+        getattr(actor, "pk", None) is not None
+        and Membership.objects.filter(
+            user_id=actor.pk, unit_id=assessment.unit_id, role=Role.OFFICER
+        ).exists()
+    )
+
+
 APPRAISABLE_STATUSES = (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED)
 
 
@@ -609,9 +620,9 @@ def _appraisal_problems(
     """(the leaves of the entries, what each entry stores, every reason scores_apply_appraisal
     refuses them). Self-assessed and office leaves are appraised; survey leaves are not."""
     framework = assessment.framework
-    locked = framework_lock_error(framework)
-    if locked is not None:
-        return {}, {}, [locked]
+    closed = phase_error(framework, Act.APPRAISE)
+    if closed is not None:
+        return {}, {}, [closed]
     problems = [
         error
         for error in [unit_kind_error(assessment.unit, framework), appraisal_status_error(assessment)]
@@ -831,7 +842,9 @@ def assessment_submit(*, assessment: Assessment, actor: User | None = None, via:
     assessment = (
         Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     )
-    framework_ensure_editable(assessment.framework)
+    closed = self_assessment_error(assessment, Act.SUBMIT, by_unit=_is_officer(actor, assessment))
+    if closed is not None:
+        raise closed
     if assessment.status not in SELF_STATUSES:
         raise WorkflowError(
             N_("Only a draft or returned assessment can be submitted."), obj=assessment, field="status"
@@ -886,7 +899,7 @@ def assessment_return(
     assessment = (
         Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     )
-    framework_ensure_editable(assessment.framework)
+    phase_ensure(assessment.framework, Act.RETURN)
     if assessment.status != AssessmentStatus.SUBMITTED:
         raise WorkflowError(
             N_("Only a submitted assessment can be returned for explanation."), obj=assessment, field="status"
@@ -938,7 +951,7 @@ def score_explain(
     assessment = (
         Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     )
-    framework_ensure_editable(assessment.framework)
+    phase_ensure(assessment.framework, Act.ANSWER_RETURN)
     if assessment.status != AssessmentStatus.RETURNED:
         raise WorkflowError(
             N_("Explanations are given while the assessment is returned for explanation."),
@@ -962,7 +975,7 @@ def assessment_mark_appraised(
     *, assessment: Assessment, actor: User | None = None, via: str = Via.WEB
 ) -> Assessment:
     assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
-    framework_ensure_editable(assessment.framework)
+    phase_ensure(assessment.framework, Act.APPRAISE)
     if assessment.status not in (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED):
         raise WorkflowError(
             N_("Only a submitted assessment can be marked appraised."), obj=assessment, field="status"
@@ -1008,9 +1021,9 @@ def _survey_problems(
     or NOT_APPLICABLE: the office's decision that the leaf does not apply to the unit. `samples` keeps
     the survey's sample size per unit and leaf."""
     samples = samples or {}
-    locked = framework_lock_error(framework)
-    if locked is not None:
-        return {}, {}, [locked], {}
+    closed = phase_error(framework, Act.SURVEY)
+    if closed is not None:
+        return {}, {}, [closed], {}
     codes = {code for values in entries.values() for code in values}
     codes |= {code for values in samples.values() for code in values}
     found = {c.code: c for c in Criterion.objects.filter(framework=framework, code__in=codes)}
@@ -1214,7 +1227,7 @@ def assessment_extend_deadline(
 ) -> Assessment:
     """Give one unit more time for its self-assessment (gia hạn)."""
     assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
-    framework_ensure_editable(assessment.framework)
+    phase_ensure(assessment.framework, Act.EXTEND)
     if not reason.strip():
         raise ServiceError(N_("Say why the deadline is extended."), obj=assessment, field="reason")
     if until is None or until <= timezone.now():
@@ -1298,9 +1311,9 @@ def _not_applicable_problems(
 ) -> tuple[dict[str, Criterion], dict[str, dict], list[ServiceError]]:
     """(the leaves, the score fields each decision writes, every reason the decisions are refused)."""
     framework = assessment.framework
-    locked = framework_lock_error(framework)
-    if locked is not None:
-        return {}, {}, [locked]
+    closed = phase_error(framework, Act.APPRAISE)
+    if closed is not None:
+        return {}, {}, [closed]
     problems = [
         error
         for error in [unit_kind_error(assessment.unit, framework), appraisal_status_error(assessment)]
@@ -1504,7 +1517,9 @@ def evidence_add(
 ) -> Evidence:
     """Attach evidence to a self-assessed leaf: a file, or a reference to an issued document."""
     assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
-    framework_ensure_editable(assessment.framework)
+    closed = self_assessment_error(assessment, by_unit=_is_officer(actor, assessment))
+    if closed is not None:
+        raise closed
     if assessment.status not in SELF_STATUSES:
         raise WorkflowError(
             N_("Evidence can be added only before submission or when returned for explanation."),
@@ -1559,7 +1574,9 @@ def evidence_add(
 def evidence_delete(*, evidence: Evidence, actor: User | None = None, via: str = Via.WEB) -> None:
     score = Score.objects.select_related("assessment__framework", "criterion").get(pk=evidence.score_id)
     assessment = score.assessment
-    framework_ensure_editable(assessment.framework)
+    closed = self_assessment_error(assessment, by_unit=_is_officer(actor, assessment))
+    if closed is not None:
+        raise closed
     if assessment.status not in SELF_STATUSES:
         raise WorkflowError(
             N_("Evidence can be removed only before submission or when returned for explanation."),

@@ -41,7 +41,7 @@ from scoring.access import (
 from scoring.assessments.services import assessment_extend_deadline, survey_apply
 from scoring.frameworks.forms import ActivityFilterForm, DeadlinesForm, ExtensionForm, PublishForm, SurveyGrid
 from scoring.frameworks.groups import assessment_set_ranked
-from scoring.frameworks.selectors import criteria_tree, rule_description, source_note
+from scoring.frameworks.selectors import criteria_tree, framework_units, rule_description, source_note
 from scoring.frameworks.services import framework_publish as publish_framework
 from scoring.frameworks.services import framework_set_deadlines
 from scoring.models import (
@@ -67,28 +67,6 @@ def status_labels() -> dict[str, str]:
 
 
 # --- reads ------------------------------------------------------------------------------------------
-
-
-def framework_units(framework: Framework):
-    """Units the framework assesses: those of the kinds it covers under its authority that are active in
-    its year and not assessed in another framework of the authority that year (a unit is assessed in
-    one framework a year), and any unit that already has an assessment in it. One query."""
-    active = (Q(active_from__isnull=True) | Q(active_from__lte=framework.year)) & (
-        Q(active_to__isnull=True) | Q(active_to__gte=framework.year)
-    )
-    elsewhere = (
-        Assessment.objects.filter(
-            framework__authority_id=framework.authority_id, framework__year=framework.year
-        )
-        .exclude(framework=framework)
-        .values("unit_id")
-    )
-    expected = (
-        Q(path__startswith=framework.authority.path, kind__in=framework.covered_kinds)
-        & active
-        & ~Q(pk__in=elsewhere)
-    )
-    return Unit.objects.filter(expected | Q(assessments__framework=framework)).distinct().order_by("code")
 
 
 @dataclass
