@@ -202,6 +202,9 @@ EXPECTED = {
     "scoring:survey_grid": form(SEES_FRAMEWORK, OVERSEES, MANAGES),  # the leader reads the survey points
     "scoring:framework_deadlines": FRAMEWORK_FORM,
     "scoring:framework_publish": FRAMEWORK_FORM,
+    # the phase's steps: its appraisers; after publication only an administrator reopens
+    "scoring:framework_step": post_only(SEES_FRAMEWORK, MANAGES),
+    "scoring:framework_step_back": post_only(SEES_FRAMEWORK, MANAGES),
     "scoring:score_history": X1_PAGE,
     # spreadsheets (scoring/views/files.py): X1's workbook and a pending upload of it
     "scoring:assessment_template": X1_PAGE,
