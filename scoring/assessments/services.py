@@ -580,12 +580,9 @@ def _proposal_changed(score: Score | None, entry: SelfEntry, reason: str) -> boo
 def _is_officer(actor: User | None, assessment: Assessment) -> bool:
     """The actor is one of the unit's own officers (not the office acting on its behalf): the unit's
     own deadline binds them (phases.self_assessment_error)."""
-    return (
-        getattr(actor, "pk", None) is not None
-        and Membership.objects.filter(
-            user_id=actor.pk, unit_id=assessment.unit_id, role=Role.OFFICER
-        ).exists()
-    )
+    if actor is None or actor.pk is None:
+        return False
+    return Membership.objects.filter(user_id=actor.pk, unit_id=assessment.unit_id, role=Role.OFFICER).exists()
 
 
 APPRAISABLE_STATUSES = (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED)
