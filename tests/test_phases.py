@@ -177,15 +177,32 @@ def test_results_are_final_only_when_no_appeal_waits_for_an_answer(framework, mo
     assert status_of(framework) == P.FINAL
 
 
-def test_appeals_open_count_is_zero_without_the_appeal_model(framework):
-    from django.apps import apps
+def test_appeals_open_count_reads_the_lodged_appeals_of_the_appeal_model(framework, monkeypatch):
+    asked = []
 
-    try:
-        apps.get_model("scoring", "Appeal")
-    except LookupError:
-        assert phases.appeals_open_count(framework) == 0
-    else:  # the appeals' model is there: only lodged appeals are open
-        assert phases.appeals_open_count(framework) == 0
+    class Appeals:
+        @staticmethod
+        def filter(**conditions):
+            asked.append(conditions)
+            return type("Rows", (), {"count": staticmethod(lambda: 3)})
+
+    class Appeal:
+        objects = Appeals
+
+    def get_model(app, name):
+        if (app, name) != ("scoring", "Appeal"):
+            raise LookupError(name)
+        return Appeal
+
+    monkeypatch.setattr(phases.apps, "get_model", get_model)
+    assert phases.appeals_open_count(framework) == 3
+    assert asked == [{"framework": framework, "status": "lodged"}]
+
+    def no_model(app, name):
+        raise LookupError(name)
+
+    monkeypatch.setattr(phases.apps, "get_model", no_model)
+    assert phases.appeals_open_count(framework) == 0  # before the appeals exist, nothing waits
 
 
 def test_stepping_back_needs_a_reason_goes_one_phase_and_is_audited(framework, appraiser):
