@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from scoring.assessments.services import appraisal_status_error
 from scoring.council.scope import council_member
+from scoring.frameworks.phases import Act, phase_error, self_assessment_error
 from scoring.frameworks.services import FrameworkLocked, framework_lock_error
 from scoring.models import (
     Appeal,
@@ -327,20 +328,9 @@ def self_edit_refusal(user, assessment: Assessment, now=None) -> str | None:
         return _(
             "The self-assessment is %(status)s; it can be changed only before submission or when returned."
         ) % {"status": assessment.get_status_display()}
-    deadline = assessment.self_deadline
-    if (
-        not on_behalf
-        and assessment.status == AssessmentStatus.DRAFT
-        and deadline is not None
-        and (now or timezone.now()) > deadline
-    ):
-        return _(
-            "The self-assessment deadline (%(deadline)s) has passed; ask %(office)s for an extension."
-        ) % {
-            "deadline": timezone.localtime(deadline).strftime("%d/%m/%Y %H:%M"),
-            "office": assessment.framework.authority.home_affairs_office,
-        }
-    return None
+    # The phase and the unit's own deadline: the services' one rule.
+    closed = self_assessment_error(assessment, by_unit=not on_behalf, now=now)
+    return None if closed is None else closed.text()
 
 
 def acts_on_behalf(user, assessment: Assessment) -> bool:
@@ -367,6 +357,9 @@ def appraisal_refusal(user, assessment: Assessment, now=None) -> str | None:
         return _("The framework is published; nothing can be changed.")
     if not may_appraise(user, assessment):
         return _("Only appraisers of the Home Affairs office appraise assessments.")
+    closed = phase_error(assessment.framework, Act.APPRAISE)
+    if closed is not None:
+        return closed.text()
     deadline = assessment.framework.appraisal_deadline
     if deadline is not None and (now or timezone.now()) > deadline and not user.is_superuser:
         return _("The appraisal deadline (%(deadline)s) has passed.") % {

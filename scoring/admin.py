@@ -463,18 +463,10 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
             "results_computed_at",
             "reopen_link",
         ]
-        return fields + (["status"] if obj.is_published else [])
+        return [*fields, "status"]  # the phase moves through its steps (the framework's board)
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
-
-    def formfield_for_choice_field(self, db_field, request, **kwargs):
-        if db_field.name == "status":
-            # Publishing needs a decision: it happens on the publication page, not in this form.
-            kwargs["choices"] = [
-                (v, label) for v, label in FrameworkStatus.choices if v != FrameworkStatus.PUBLISHED
-            ]
-        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     @admin.display(description=_("reopen"))
     def reopen_link(self, framework):

@@ -41,6 +41,7 @@ from scoring.assessments.services import (
     SelfEntry,
     appraisal_accept_self,
     assessment_get_or_create,
+    assessment_mark_appraised,
     assessment_return,
     assessment_submit,
     leaf_rule,
@@ -55,13 +56,14 @@ from scoring.frameworks.rules import BANDS, DEDUCT, PERCENT, STEPS, YESNO
 from scoring.frameworks.services import (
     DEFAULT_BANDS,
     CriterionRow,
+    framework_advance_to,
     framework_create,
     framework_publish,
     framework_set_deadlines,
     notifications_muted,
     parse_bands,
 )
-from scoring.models import Criterion, CriterionKind, CriterionSource, Framework, Via
+from scoring.models import Criterion, CriterionKind, CriterionSource, Framework, FrameworkStatus, Via
 from units.models import Role, Unit, UnitKind
 from units.services import membership_grant, unit_save
 
@@ -508,7 +510,8 @@ def _framework(spec: FrameworkSpec, units: dict[str, Unit], users) -> Framework:
         actor=actor,
         via=Via.COMMAND,
     )
-    _set_deadlines(framework, spec, actor)
+    if not spec.decision_number:  # a closed year's deadlines are set once its history is replayed
+        _set_deadlines(framework, spec, actor)
     if spec.groups:
         framework_set_groups(
             framework=framework,
@@ -630,12 +633,15 @@ def _closed_year(framework, spec, units, self_leaves, survey_leaves, users) -> N
             else:
                 appraisal[code] = AppraisalEntry(entry.points)
         scores_apply_appraisal(assessment=assessment, entries=appraisal, actor=appraiser, via=Via.COMMAND)
+        assessment_mark_appraised(assessment=assessment, actor=appraiser, via=Via.COMMAND)  # publication gate
         survey[unit.code] = {
             leaf.code: (leaf.max_points * Decimal(str(rng.uniform(0.62, 0.96)))).quantize(Decimal("0.01"))
             for leaf in survey_leaves
         }
     if survey_leaves:
         survey_apply(framework=framework, entries=survey, actor=appraiser, via=Via.COMMAND)
+    _set_deadlines(framework, spec, appraiser)  # after the entries: the unit's own deadline locks them
+    framework_advance_to(framework=framework, phase=FrameworkStatus.FINAL, actor=appraiser, via=Via.COMMAND)
     framework_publish(
         framework=framework,
         decision_number=spec.decision_number,

@@ -320,6 +320,20 @@ class Assessment(models.Model):
     )
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
     appraised_at = models.DateTimeField(_("appraised at"), null=True, blank=True)
+    # Publication (scoring.frameworks.services.framework_publish): a unit left out of the published
+    # results by name, with the reason (it keeps its own status and holds no place); and each unit's
+    # status before publication, which reopening restores.
+    excluded_reason = models.TextField(
+        _("why left out of the publication"), blank=True, default="", db_default=""
+    )
+    status_before_publication = models.CharField(
+        _("status before publication"),
+        max_length=20,
+        choices=AssessmentStatus.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

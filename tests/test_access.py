@@ -24,8 +24,8 @@ from scoring.assessments.services import (
     evidence_add,
     scores_apply_self,
 )
-from scoring.frameworks.services import framework_publish
 from scoring.models import Assessment, AssessmentStatus, Criterion, ImportKind, ImportRecord, ImportStatus
+from tests.publishing import walk_and_publish
 from units.models import Role, UnitKind
 
 from .factories import make_framework, make_member, make_unit, rows_from_spec
@@ -84,7 +84,7 @@ def expect(default, **overrides) -> dict:
 
 
 def publish(framework):
-    framework_publish(framework=framework, decision_number="4769/QĐ-UBND", decision_date=timezone.localdate())
+    walk_and_publish(framework=framework, decision_number="4769/QĐ-UBND", decision_date=timezone.localdate())
     framework.refresh_from_db()
 
 

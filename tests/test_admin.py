@@ -24,7 +24,6 @@ from scoring.assessments.services import (
     scores_apply_self,
     survey_apply,
 )
-from scoring.frameworks.services import framework_publish
 from scoring.models import (
     Assessment,
     AssessmentResult,
@@ -37,6 +36,7 @@ from scoring.models import (
     Score,
     Via,
 )
+from tests.publishing import walk_and_publish
 from units.models import Membership, Role, Unit, UnitKind
 
 from .factories import make_framework, make_member, make_unit, rows_from_spec
@@ -89,7 +89,7 @@ def data(district, commune, other_commune, officer):
     )
     pub_score = Score.objects.get(assessment=done, criterion__code="1.2")
     Evidence.objects.create(score=pub_score, document_number="5/BC-PNV")
-    published = framework_publish(
+    published = walk_and_publish(
         framework=published, decision_number="Quyết định số 4769/QĐ-UBND", decision_date=date(2024, 12, 21)
     )
     return {"open": open_fw, "submitted": submitted, "draft": draft, "published": published, "done": done}
@@ -259,7 +259,7 @@ def test_reopen_action_requires_a_reason_and_is_audited(admin_client, admin_user
     response = admin_client.post(url(Framework), {**action, "reason": reason})
     assert response.status_code == 302
     framework.refresh_from_db()
-    assert framework.status == FrameworkStatus.OPEN
+    assert framework.status == FrameworkStatus.FINAL  # one step back
     entry = AuditEntry.objects.get(framework_id=framework.pk, action="framework_reopen")
     assert entry.reason == reason and entry.via == Via.ADMIN and entry.actor == admin_user
     # Reopened: the change page takes edits again.
@@ -276,7 +276,7 @@ def test_reopen_page_of_one_framework(admin_client, data):
     response = admin_client.post(reopen_url, {"reason": "Sai sót khi nhập điểm"})
     assert response.status_code == 302
     framework.refresh_from_db()
-    assert framework.status == FrameworkStatus.OPEN
+    assert framework.status == FrameworkStatus.FINAL
     assert (
         AuditEntry.objects.filter(framework_id=framework.pk, action="framework_reopen", via=Via.ADMIN).count()
         == 1
@@ -522,11 +522,11 @@ def test_framework_add_copies_the_criteria_tree(admin_client, data, district):
     ).exists()
 
 
-def test_framework_cannot_be_published_from_its_form(admin_client, data):
+def test_the_phase_is_not_changed_from_the_framework_form(admin_client, data):
+    # Neither published nor any other phase: each step has its service and checks (the board).
     framework = data["open"]
     response = admin_client.get(url(Framework, "change", framework.pk))
-    choices = [value for value, _label in response.context["adminform"].form.fields["status"].choices]
-    assert FrameworkStatus.PUBLISHED not in choices
+    assert "status" not in response.context["adminform"].form.fields
 
 
 def test_unit_admin_keeps_paths_through_the_service(admin_client, district):

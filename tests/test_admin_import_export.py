@@ -31,8 +31,8 @@ from scoring.assessments.services import (
     scores_apply_self,
 )
 from scoring.exchange.resources import CriterionResource, ScoreResource
-from scoring.frameworks.services import framework_publish
 from scoring.models import AssessmentResult, Criterion, ImportRecord, Score, Via
+from tests.publishing import walk_and_publish
 from units.models import Unit, UnitKind
 from units.resources import UnitResource
 
@@ -108,7 +108,7 @@ def data(district, commune, other_commune):
     scores_apply_self(assessment=done, entries={"1.1": SelfEntry(Decimal("8"), evidence_reference="BC 1")})
     assessment_submit(assessment=done)
     scores_apply_appraisal(assessment=done, entries={"1.1": AppraisalEntry(Decimal("8"))})
-    published = framework_publish(
+    published = walk_and_publish(
         framework=published, decision_number="QĐ 1/QĐ-UBND", decision_date=date(2024, 12, 1)
     )
     return {"framework": framework, "x1": x1, "x2": x2, "published": published, "done": done}
@@ -471,7 +471,7 @@ def test_scores_import_refused_at_confirm_saves_nothing(admin_client, data):
     )
     response = preview(admin_client, Score, upload)
     payload = confirm_data(response)
-    framework_publish(framework=data["framework"], decision_number="QĐ 9", decision_date=date(2024, 12, 20))
+    walk_and_publish(framework=data["framework"], decision_number="QĐ 9", decision_date=date(2024, 12, 20))
     response = admin_client.post(admin_url(Score, "process_import"), payload, follow=True)
     assert response.status_code == 200
     assert any(m.level_tag == "error" and "XA-2024" in m.message for m in response.context["messages"])

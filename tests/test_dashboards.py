@@ -97,9 +97,9 @@ def bulk_year(
 
 
 def publish(framework: Framework, number="4769/QĐ-UBND"):
-    from scoring.frameworks.services import framework_publish
+    from tests.publishing import walk_and_publish
 
-    return framework_publish(framework=framework, decision_number=number, decision_date=date(2024, 12, 21))
+    return walk_and_publish(framework=framework, decision_number=number, decision_date=date(2024, 12, 21))
 
 
 # --- fixtures ---------------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ import openpyxl
 import pytest
 
 from parindex.audit.models import AuditEntry
-from scoring.frameworks.services import framework_publish
 from scoring.models import Assessment, AssessmentStatus, Score
+from tests.publishing import walk_and_publish
 from units.models import Role
 
 from .factories import make_framework, make_member, rows_from_spec
@@ -181,7 +181,7 @@ def test_header_block_names_the_unit_and_mismatches_are_refused(tmp_path, framew
 
 
 def test_published_framework_refuses_imports(tmp_path, framework, commune):
-    framework_publish(
+    walk_and_publish(
         framework=framework, decision_number="4769/QĐ-UBND", decision_date=datetime.date(2024, 12, 21)
     )
     err, _ = call_failing(

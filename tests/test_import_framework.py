@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from scoring.frameworks.services import framework_publish
 from scoring.models import Criterion, Framework, GradeBand
+from tests.publishing import walk_and_publish
 
 from .factories import SHARED_DATA, make_framework, rows_from_csv, rows_from_spec
 from .sheet_files import (
@@ -206,7 +206,7 @@ def test_existing_and_published_framework_codes_are_refused(tmp_path, district):
     framework = make_framework(district, rows=rows_from_spec([("1", 1)]), code="FW")
     err, _ = call_failing("import_framework", path, *options(**{"--year": "2025"}))
     assert "Đã có bộ chỉ số mã FW; hãy chọn mã khác." in err
-    framework_publish(
+    walk_and_publish(
         framework=framework, decision_number="4769/QĐ-UBND", decision_date=datetime.date(2024, 12, 21)
     )
     err, _ = call_failing("import_framework", path, *options(**{"--year": "2025"}))

@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from scoring.frameworks.services import framework_publish
 from scoring.models import Assessment, Score
+from tests.publishing import walk_and_publish
 
 from .factories import make_framework, make_unit, rows_from_spec
 from .sheet_files import (
@@ -102,7 +102,7 @@ def test_every_bad_cell_is_reported_and_nothing_is_saved(tmp_path, framework, di
 
 
 def test_published_framework_refuses_survey(tmp_path, framework):
-    framework_publish(
+    walk_and_publish(
         framework=framework, decision_number="1/QĐ-UBND", decision_date=datetime.date(2024, 12, 1)
     )
     err, _ = call_failing(

@@ -24,8 +24,8 @@ from scoring.assessments.services import (
     scores_apply_appraisal,
     scores_apply_self,
 )
-from scoring.frameworks.services import framework_publish
 from scoring.models import AssessmentResult, AssessmentStatus, Criterion, Score, Via
+from tests.publishing import walk_and_publish
 
 from .factories import make_framework, rows_from_spec
 
@@ -216,7 +216,7 @@ def test_survey_leaves_and_unsubmitted_or_published_assessments_are_refused(
         not_applicable_decide(assessment=a, code="2.1", decision="impose", reason="x", actor=appraiser)
     assert (caught.value.criterion, caught.value.field) == ("2.1", "appraised_not_applicable")
     scores_apply_appraisal(assessment=a, entries={"1.1": AppraisalEntry(D("4"))}, actor=appraiser)
-    framework_publish(
+    walk_and_publish(
         framework=fw, decision_number="1/QĐ-UBND", decision_date=fw.created_at.date(), actor=appraiser
     )
     with pytest.raises(ServiceError) as caught:

@@ -22,8 +22,9 @@ from scoring.assessments.services import (
     scores_apply_appraisal,
     scores_apply_self,
 )
-from scoring.frameworks.services import framework_publish
-from scoring.models import AssessmentStatus, DeadlineReminder, Framework
+from scoring.frameworks.services import framework_advance_to
+from scoring.models import AssessmentStatus, DeadlineReminder, Framework, FrameworkStatus
+from tests.publishing import walk_and_publish
 from units.models import Role
 
 from .factories import make_framework, make_member, rows_from_spec
@@ -181,7 +182,7 @@ def test_publication_mails_officers_of_assessed_units_and_leaders(
     assessment, other_assessment, appraiser, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        framework_publish(
+        walk_and_publish(
             framework=assessment.framework,
             decision_number="4769/QĐ-UBND",
             decision_date=date(2024, 12, 21),
@@ -219,7 +220,7 @@ def test_a_province_run_framework_names_the_provinces_office(province, django_ca
 
 def test_officers_of_unassessed_units_get_no_publication_mail(assessment, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        framework_publish(
+        walk_and_publish(
             framework=assessment.framework, decision_number="1/QĐ", decision_date=date(2024, 12, 1)
         )
     assert recipients() == ["leader@example.test", "officer_x1@example.test"]
@@ -349,8 +350,9 @@ def test_appraisal_reminder_goes_to_the_appraisers(
 
 
 def test_no_reminders_for_a_published_framework(assessment, framework):
+    framework_advance_to(framework=framework, phase=FrameworkStatus.FINAL)
     set_deadlines(framework, timezone.now() + timedelta(days=2))
-    framework_publish(framework=framework, decision_number="1/QĐ", decision_date=date(2024, 12, 1))
+    walk_and_publish(framework=framework, decision_number="1/QĐ", decision_date=date(2024, 12, 1))
     mail.outbox.clear()
     assert notifications.send_deadline_reminders() == 0
 

@@ -18,7 +18,13 @@ from scoring.assessments.services import (
     scores_apply_appraisal,
     scores_apply_self,
 )
-from scoring.frameworks.services import FrameworkLocked, WorkflowError, framework_publish, framework_reopen
+from scoring.frameworks.services import (
+    FrameworkLocked,
+    WorkflowError,
+    framework_advance_to,
+    framework_publish,
+    framework_reopen,
+)
 from scoring.models import Assessment, AssessmentStatus, FrameworkStatus
 from units.models import UnitKind
 
@@ -116,19 +122,28 @@ def test_publish_locks_and_reopen_needs_a_reason(framework, assessment, officer)
         entries={"1.1": SelfEntry(D("1"), evidence_reference="QĐ số 12/QĐ-UBND, tr.3")},
         actor=officer,
     )
+    framework_advance_to(framework=framework, phase=FrameworkStatus.FINAL)
+    excluded = {assessment.unit.code: "Chưa nộp"}
     with pytest.raises(ValidationError):
-        framework_publish(framework=framework, decision_number=" ", decision_date=date(2024, 12, 20))
-    framework_publish(framework=framework, decision_number="12/QĐ-UBND", decision_date=date(2024, 12, 20))
+        framework_publish(
+            framework=framework, decision_number=" ", decision_date=date(2024, 12, 20), exclusions=excluded
+        )
+    framework_publish(
+        framework=framework,
+        decision_number="12/QĐ-UBND",
+        decision_date=date(2024, 12, 20),
+        exclusions=excluded,
+    )
     framework.refresh_from_db()
     assert framework.status == FrameworkStatus.PUBLISHED
-    assert Assessment.objects.get(pk=assessment.pk).status == AssessmentStatus.PUBLISHED
+    assert Assessment.objects.get(pk=assessment.pk).status == AssessmentStatus.DRAFT  # excluded: its own
     with pytest.raises(FrameworkLocked):
         framework_publish(framework=framework, decision_number="13/QĐ-UBND", decision_date=date(2024, 12, 21))
     with pytest.raises(ValidationError):
         framework_reopen(framework=framework, reason="")
     framework_reopen(framework=framework, reason="Sai sót số liệu khảo sát")
     framework.refresh_from_db()
-    assert framework.status == FrameworkStatus.OPEN
+    assert framework.status == FrameworkStatus.FINAL
     entry = AuditEntry.objects.get(framework_id=framework.pk, action="framework_reopen")
     assert entry.reason == "Sai sót số liệu khảo sát"
 

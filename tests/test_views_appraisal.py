@@ -23,8 +23,9 @@ from scoring.assessments.services import (
     scores_apply_self,
     survey_apply,
 )
-from scoring.frameworks.services import framework_publish, framework_set_deadlines
+from scoring.frameworks.services import framework_set_deadlines
 from scoring.models import AssessmentStatus, Framework, Score, Via
+from tests.publishing import walk_and_publish
 from units.models import Role, UnitKind
 
 from .factories import UserFactory, make_framework, make_member, make_unit, rows_from_spec
@@ -401,7 +402,7 @@ def _every_post(client, a):
 
 
 def test_published_framework_refuses_every_change(client, assessment, appraiser):
-    framework_publish(
+    walk_and_publish(
         framework=assessment.framework, decision_number="4769/QĐ-UBND", decision_date=date(2024, 12, 21)
     )
     audit_count = AuditEntry.objects.count()
@@ -412,7 +413,7 @@ def test_published_framework_refuses_every_change(client, assessment, appraiser)
     assert AuditEntry.objects.count() == audit_count
     assert not Score.objects.filter(assessment=assessment, appraised_points__isnull=False).exists()
     assessment.refresh_from_db()
-    assert assessment.status == AssessmentStatus.PUBLISHED
+    assert assessment.status == AssessmentStatus.SUBMITTED  # excluded from the publication: its own state
     page = client.get(_page(assessment))
     assert page.status_code == 200
     body = page.content.decode()

@@ -16,8 +16,8 @@ from scoring.assessments.services import (
     assessment_submit,
     scores_apply_self,
 )
-from scoring.frameworks.services import framework_publish
 from scoring.models import Framework, ImportRecord, ImportStatus, Score
+from tests.publishing import walk_and_publish
 
 from .factories import make_framework, rows_from_spec
 
@@ -239,7 +239,7 @@ def test_large_files_are_checked_by_a_celery_task(
 
 
 def test_published_framework_refuses_uploads(client, appraiser, framework, assessment):
-    framework_publish(framework=framework, decision_number="1/QĐ-UBND", decision_date=date(2024, 12, 20))
+    walk_and_publish(framework=framework, decision_number="1/QĐ-UBND", decision_date=date(2024, 12, 20))
     client.force_login(appraiser)
     assert upload(client, assessment, SimpleUploadedFile("a.xlsx", b"x")).status_code == 403
     assert (

@@ -13,7 +13,7 @@ from django.utils import timezone
 from parindex.audit.models import AuditEntry
 from parindex.audit.services import audit_entry
 from scoring.assessments.services import SelfEntry, assessment_get_or_create, scores_apply_self, survey_apply
-from scoring.frameworks.services import framework_set_deadlines
+from scoring.frameworks.services import framework_advance_to, framework_set_deadlines
 from scoring.models import (
     Assessment,
     AssessmentResult,
@@ -435,15 +435,16 @@ def test_survey_grid_is_read_only_for_leaders(client, framework, commune, assess
 # --- publication -----------------------------------------------------------------------------------------------
 
 
-def test_publish_page_warns_and_requires_a_decision(
+def test_publish_page_lists_the_gates_and_requires_a_decision(
     client, framework, assessment, other_assessment, appraiser
 ):
     Assessment.objects.filter(pk=other_assessment.pk).update(status=AssessmentStatus.APPRAISED)
+    framework_advance_to(framework=framework, phase=FrameworkStatus.FINAL)
     client.force_login(appraiser)
     url = reverse("scoring:framework_publish", args=[framework.code])
     page = client.get(url)
-    assert page.context["not_appraised"] == 1
-    assert "1 bản đánh giá chưa được thẩm định" in page.content.decode()
+    assert page.context["waiting"] == 1 and page.context["locked"] == 1
+    assert "X1" in " ".join(page.context["problems"])  # neither appraised nor left out, named
     for data in (
         {},
         {"decision_number": "  ", "decision_date": "21/12/2024"},
@@ -452,23 +453,37 @@ def test_publish_page_warns_and_requires_a_decision(
     ):
         response = client.post(url, data)
         assert response.status_code == 200 and response.context["form"].errors
+    # A decision but X1 neither appraised nor left out: refused, the reason listed, nothing published.
+    response = client.post(
+        url, {"decision_number": "4769/QĐ-UBND", "decision_date": "21/12/2024", "confirm": "1"}
+    )
+    assert response.status_code == 200 and not response.context["confirming"]
+    assert any("X1" in problem for problem in response.context["problems"])
     framework.refresh_from_db()
-    assert framework.status != FrameworkStatus.PUBLISHED
+    assert framework.status == FrameworkStatus.FINAL
 
 
-def test_publish_then_every_change_is_refused(
+def test_publish_goes_through_a_confirmation_page_then_every_change_is_refused(
     client, framework, commune, assessment, appraiser, superuser_client
 ):
     survey_apply(framework=framework, entries={"X1": {"2.1": D("12.1")}})
+    framework_advance_to(framework=framework, phase=FrameworkStatus.FINAL)
     client.force_login(appraiser)
-    response = client.post(
-        reverse("scoring:framework_publish", args=[framework.code]),
-        {"decision_number": "4769/QĐ-UBND", "decision_date": "21/12/2024"},
-    )
+    url = reverse("scoring:framework_publish", args=[framework.code])
+    data = {"decision_number": "4769/QĐ-UBND", "decision_date": "21/12/2024", "exclude-X1": "Chưa nộp"}
+    review = client.post(url, data)
+    assert review.status_code == 200 and review.context["confirming"], review.context["problems"]
+    body = review.content.decode()
+    assert 'name="confirm" value="1"' in body and "Chưa nộp" in body
+    framework.refresh_from_db()
+    assert framework.status == FrameworkStatus.FINAL  # the review changes nothing
+    response = client.post(url, {**data, "confirm": "1"})
     assert response.status_code == 302
     framework.refresh_from_db()
     assert framework.status == FrameworkStatus.PUBLISHED and framework.decision_date == date(2024, 12, 21)
     assert framework.published_by == appraiser
+    assessment.refresh_from_db()
+    assert (assessment.status, assessment.excluded_reason) == (AssessmentStatus.DRAFT, "Chưa nộp")
     before = (list(Score.objects.values()), framework.self_deadline, AuditEntry.objects.count())
     refused = [
         client.post(
@@ -484,7 +499,7 @@ def test_publish_then_every_change_is_refused(
         ),
         client.post(
             reverse("scoring:framework_publish", args=[framework.code]),
-            {"decision_number": "1/QĐ", "decision_date": "01/01/2025"},
+            {"decision_number": "1/QĐ", "decision_date": "01/01/2025", "confirm": "1"},
         ),
     ]
     assert [r.status_code for r in refused] == [403, 403, 403, 403]

@@ -20,8 +20,8 @@ from scoring.assessments.services import (
     evidence_add,
     scores_apply_self,
 )
-from scoring.frameworks.services import framework_publish
 from scoring.models import AssessmentStatus, Criterion, Evidence, Score, Via
+from tests.publishing import walk_and_publish
 
 from .factories import make_framework, rows_from_spec
 
@@ -299,7 +299,7 @@ def test_autosave_after_submission_is_403_with_reason(client, officer, assessmen
 
 
 def test_autosave_on_published_framework_is_403(client, officer, appraiser, assessment, framework):
-    framework_publish(
+    walk_and_publish(
         framework=framework, decision_number="4769/QĐ-UBND", decision_date=date(2024, 12, 21), actor=appraiser
     )
     for user in (officer, appraiser):

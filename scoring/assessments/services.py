@@ -22,14 +22,13 @@ from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import NOT_APPLICABLE, NotApplicable, decimal_places, format_decimal
 from scoring.council.scope import council_areas, council_scope_errors
 from scoring.frameworks.groups import GroupResolver
-from scoring.frameworks.phases import Act, phase_error
+from scoring.frameworks.phases import Act, phase_ensure, phase_error, self_assessment_error
 from scoring.frameworks.rules import PERCENT, Rule, parse_rule
 from scoring.frameworks.services import (
     WorkflowError,
     audit,
     editable_framework,
     framework_ensure_editable,
-    framework_lock_error,
     notify,
     refuse,
     when_text,
@@ -45,7 +44,7 @@ from scoring.models import (
     Via,
 )
 from scoring.results.engine import results_recompute
-from units.models import Unit, UnitKind
+from units.models import Membership, Role, Unit, UnitKind
 
 # --- assessments and scores ------------------------------------------------------------------------
 
@@ -422,9 +421,9 @@ def _self_problems(
     `by_unit`: the entries are the unit's own proposal (its officer), whose not-applicable marks need a
     reason; the office entering on its behalf (or a command without a user) records what it was given."""
     framework = assessment.framework
-    locked = framework_lock_error(framework)
-    if locked is not None:
-        return {}, {}, [locked]
+    closed = self_assessment_error(assessment, by_unit=by_unit)  # the phase and the unit's own deadline
+    if closed is not None:
+        return {}, {}, [closed]
     problems = [error for error in [unit_kind_error(assessment.unit, framework)] if error]
     if assessment.status not in SELF_STATUSES:
         problems.append(
@@ -671,6 +670,14 @@ def _proposal_changed(score: Score | None, entry: SelfEntry, reason: str) -> boo
     if proposed != score.not_applicable:
         return True
     return proposed and score.appraised_not_applicable is False and reason != score.not_applicable_reason
+
+
+def _is_officer(actor: User | None, assessment: Assessment) -> bool:
+    """The actor is one of the unit's own officers (not the office acting on its behalf): the unit's
+    own deadline binds them (phases.self_assessment_error)."""
+    if actor is None or actor.pk is None:
+        return False
+    return Membership.objects.filter(user_id=actor.pk, unit_id=assessment.unit_id, role=Role.OFFICER).exists()
 
 
 APPRAISABLE_STATUSES = (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED)
@@ -979,7 +986,9 @@ def assessment_submit(*, assessment: Assessment, actor: User | None = None, via:
     assessment = (
         Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     )
-    framework_ensure_editable(assessment.framework)
+    closed = self_assessment_error(assessment, Act.SUBMIT, by_unit=_is_officer(actor, assessment))
+    if closed is not None:
+        raise closed
     if assessment.status not in SELF_STATUSES:
         raise WorkflowError(
             N_("Only a draft or returned assessment can be submitted."), obj=assessment, field="status"
@@ -1034,7 +1043,7 @@ def assessment_return(
     assessment = (
         Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     )
-    framework_ensure_editable(assessment.framework)
+    phase_ensure(assessment.framework, Act.RETURN)
     if assessment.status != AssessmentStatus.SUBMITTED:
         raise WorkflowError(
             N_("Only a submitted assessment can be returned for explanation."), obj=assessment, field="status"
@@ -1086,7 +1095,7 @@ def score_explain(
     assessment = (
         Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
     )
-    framework_ensure_editable(assessment.framework)
+    phase_ensure(assessment.framework, Act.ANSWER_RETURN)
     if assessment.status != AssessmentStatus.RETURNED:
         raise WorkflowError(
             N_("Explanations are given while the assessment is returned for explanation."),
@@ -1113,7 +1122,7 @@ def assessment_mark_appraised(
     *, assessment: Assessment, actor: User | None = None, via: str = Via.WEB
 ) -> Assessment:
     assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
-    framework_ensure_editable(assessment.framework)
+    phase_ensure(assessment.framework, Act.APPRAISE)
     if assessment.status not in (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED):
         raise WorkflowError(
             N_("Only a submitted assessment can be marked appraised."), obj=assessment, field="status"
@@ -1160,9 +1169,9 @@ def _survey_problems(
     or NOT_APPLICABLE: the office's decision that the leaf does not apply to the unit. `samples` keeps
     the survey's sample size per unit and leaf."""
     samples = samples or {}
-    locked = framework_lock_error(framework)
-    if locked is not None:
-        return {}, {}, [locked], {}
+    closed = phase_error(framework, Act.SURVEY)
+    if closed is not None:
+        return {}, {}, [closed], {}
     codes = {code for values in entries.values() for code in values}
     codes |= {code for values in samples.values() for code in values}
     found = {c.code: c for c in Criterion.objects.filter(framework=framework, code__in=codes)}
@@ -1366,7 +1375,7 @@ def assessment_extend_deadline(
 ) -> Assessment:
     """Give one unit more time for its self-assessment (gia hạn)."""
     assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
-    framework_ensure_editable(assessment.framework)
+    phase_ensure(assessment.framework, Act.EXTEND)
     if not reason.strip():
         raise ServiceError(N_("Say why the deadline is extended."), obj=assessment, field="reason")
     if until is None or until <= timezone.now():
@@ -1458,9 +1467,9 @@ def _not_applicable_problems(
 ) -> tuple[dict[str, Criterion], dict[str, dict], list[ServiceError]]:
     """(the leaves, the score fields each decision writes, every reason the decisions are refused)."""
     framework = assessment.framework
-    locked = phase_error(framework, Act.APPRAISE)
-    if locked is not None:
-        return {}, {}, [locked]
+    closed = phase_error(framework, Act.APPRAISE)
+    if closed is not None:
+        return {}, {}, [closed]
     problems = [
         error
         for error in [unit_kind_error(assessment.unit, framework), appraisal_status_error(assessment)]
@@ -1669,7 +1678,9 @@ def evidence_add(
 ) -> Evidence:
     """Attach evidence to a self-assessed leaf: a file, or a reference to an issued document."""
     assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
-    framework_ensure_editable(assessment.framework)
+    closed = self_assessment_error(assessment, by_unit=_is_officer(actor, assessment))
+    if closed is not None:
+        raise closed
     if assessment.status not in SELF_STATUSES:
         raise WorkflowError(
             N_("Evidence can be added only before submission or when returned for explanation."),
@@ -1727,7 +1738,9 @@ def evidence_add(
 def evidence_delete(*, evidence: Evidence, actor: User | None = None, via: str = Via.WEB) -> None:
     score = Score.objects.select_related("assessment__framework", "criterion").get(pk=evidence.score_id)
     assessment = score.assessment
-    framework_ensure_editable(assessment.framework)
+    closed = self_assessment_error(assessment, by_unit=_is_officer(actor, assessment))
+    if closed is not None:
+        raise closed
     if assessment.status not in SELF_STATUSES:
         raise WorkflowError(
             N_("Evidence can be removed only before submission or when returned for explanation."),

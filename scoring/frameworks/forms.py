@@ -229,3 +229,15 @@ class SurveyGrid:
 
     def is_valid(self) -> bool:
         return self.bound and not self.error_count and not self.non_cell_errors
+
+
+class AppealDeadlineForm(forms.Form):
+    """The appeal deadline given when the preliminary results are notified."""
+
+    appeal_deadline = _datetime_field(gettext_lazy("Appeal deadline"), required=True)
+
+
+class StepBackForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )

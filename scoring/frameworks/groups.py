@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils.translation import gettext_noop as N_
 
 from parindex.errors import ErrorCode, ServiceError
+from scoring.frameworks.phases import Act, phase_ensure
 from scoring.frameworks.services import audit, editable_framework, refuse
 from scoring.models import Assessment, Framework, RankingGroup, Via
 from scoring.results.engine import results_recompute
@@ -185,6 +186,7 @@ def framework_set_groups(
     every assessment in its group and re-rank. Refused on a published framework, for a kind the
     framework does not assess, an unknown unit, a kind or unit in two groups, two groups of one name."""
     framework = editable_framework(framework)
+    phase_ensure(framework, Act.DEFINE)
     units, problems = _group_problems(framework, groups)
     refuse(problems)
     before = groups_text(framework)

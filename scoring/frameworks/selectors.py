@@ -7,19 +7,44 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext
 
 from scoring.frameworks.rules import parse_rule
 from scoring.models import (
+    Assessment,
     Criterion,
     CriterionKind,
     CriterionSource,
     Framework,
 )
+from units.models import Unit
 
 
 def framework_by_code(code: str) -> Framework:
     return Framework.objects.select_related("authority").get(code=code)
+
+
+def framework_units(framework: Framework) -> QuerySet[Unit]:
+    """Units the framework assesses: those of the kinds it covers under its authority that are active in
+    its year and not assessed in another framework of the authority that year (a unit is assessed in
+    one framework a year), and any unit that already has an assessment in it. One query."""
+    active = (Q(active_from__isnull=True) | Q(active_from__lte=framework.year)) & (
+        Q(active_to__isnull=True) | Q(active_to__gte=framework.year)
+    )
+    elsewhere = (
+        Assessment.objects.filter(
+            framework__authority_id=framework.authority_id, framework__year=framework.year
+        )
+        .exclude(framework=framework)
+        .values("unit_id")
+    )
+    expected = (
+        Q(path__startswith=framework.authority.path, kind__in=framework.covered_kinds)
+        & active
+        & ~Q(pk__in=elsewhere)
+    )
+    return Unit.objects.filter(expected | Q(assessments__framework=framework)).distinct().order_by("code")
 
 
 # --- the criteria tree ----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,14 +17,19 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.db.models import Model, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_noop as N_
 
 from parindex.audit.models import AuditEntry
 from parindex.audit.services import audit_entry
 from parindex.errors import ErrorCode, ServiceError
 from parindex.queue import enqueue_on_commit
+from scoring.appeals.selectors import appeals_open_count
+from scoring.frameworks.phases import Act, phase_ensure, previous_phase
+from scoring.frameworks.phases import FrameworkLocked as FrameworkLocked  # the lock's one wording
 from scoring.frameworks.rules import DEFAULT as DEFAULT_RULE
 from scoring.frameworks.rules import parse_rule
+from scoring.frameworks.selectors import framework_units
 from scoring.models import (
     Assessment,
     AssessmentStatus,
@@ -40,18 +45,6 @@ from scoring.models import (
 )
 from scoring.results.engine import results_recompute
 from units.models import Unit
-
-
-class FrameworkLocked(ServiceError):
-    """The framework is published: nothing of it may change until it is reopened."""
-
-    def __init__(self, framework: Framework) -> None:
-        super().__init__(
-            N_("Framework %(code)s is published (decision %(decision)s); it can no longer be changed."),
-            code=ErrorCode.LOCKED,
-            obj=framework,
-            params={"code": framework.code, "decision": framework.decision_number},
-        )
 
 
 class WorkflowError(ServiceError):
@@ -441,28 +434,423 @@ def _rule_or_none(text: str) -> object:
         return None
 
 
+# --- phases: the steps of the year (DESIGN §2.3) -------------------------------------------------------
+#
+# draft → open → appraisal → preliminary → appeals → final → published, one service per step, each
+# with its checks (every problem listed at once) and an audit row; framework_step_back goes back one
+# phase with a reason (from published: reopening, each unit's own state restored).
+
+
+def _framework_in(framework: Framework, phase: str) -> Framework:
+    """The framework locked for update, refused unless it is in `phase` (published: FrameworkLocked)."""
+    framework = Framework.objects.select_for_update().select_related("authority").get(pk=framework.pk)
+    if framework.status == phase:
+        return framework
+    if framework.status == FrameworkStatus.PUBLISHED:
+        raise FrameworkLocked(framework)
+    raise WorkflowError(
+        N_("Framework %(code)s is in the phase “%(phase)s”; this step starts from “%(expected)s”."),
+        obj=framework,
+        field="status",
+        params={
+            "code": framework.code,
+            "phase": FrameworkStatus(framework.status).label,
+            "expected": FrameworkStatus(phase).label,
+        },
+    )
+
+
+def _move(
+    framework: Framework,
+    phase: str,
+    *,
+    actor: User | None,
+    via: str,
+    reason: str = "",
+    action: str = "framework_phase",
+    fields: Iterable[str] = (),
+) -> Framework:
+    old = framework.status
+    framework.status = phase
+    framework.full_clean()
+    framework.save(update_fields=["status", *fields, "updated_at"])
+    audit(
+        framework, action=action, actor=actor, via=via, field="status", old=old, new=phase, reason=reason
+    ).save()
+    return framework
+
+
+def framework_open_problems(framework: Framework) -> list[ServiceError]:
+    """Why a framework being prepared cannot open: it has no criterion to score."""
+    if Criterion.objects.filter(framework=framework, is_leaf=True).exists():
+        return []
+    return [
+        ServiceError(
+            N_("Framework %(code)s has no criteria yet; import or enter them before opening it."),
+            obj=framework,
+            field="criteria",
+            params={"code": framework.code},
+        )
+    ]
+
+
+@transaction.atomic
+def framework_open(*, framework: Framework, actor: User | None = None, via: str = Via.WEB) -> Framework:
+    """Open a framework for self-assessment (draft → open)."""
+    framework = _framework_in(framework, FrameworkStatus.DRAFT)
+    refuse(framework_open_problems(framework))
+    return _move(framework, FrameworkStatus.OPEN, actor=actor, via=via)
+
+
+def framework_start_appraisal_problems(
+    framework: Framework, now: datetime | None = None
+) -> list[ServiceError]:
+    """Why self-assessment cannot close yet: the framework's self-assessment deadline has not passed
+    (units still have time). Units with an extension keep theirs (phases.self_assessment_error)."""
+    now = now or timezone.now()
+    if framework.self_deadline is None or framework.self_deadline <= now:
+        return []
+    return [
+        ServiceError(
+            N_(
+                "The self-assessment deadline (%(deadline)s) has not passed yet; units may still change their self-assessment."
+            ),
+            code=ErrorCode.WORKFLOW,
+            obj=framework,
+            field="self_deadline",
+            params={"deadline": when_text(framework.self_deadline)},
+        )
+    ]
+
+
+@transaction.atomic
+def framework_start_appraisal(
+    *, framework: Framework, actor: User | None = None, via: str = Via.WEB, now: datetime | None = None
+) -> Framework:
+    """Close self-assessment and appraise (open → appraisal): returned units still answer, a unit
+    whose extension runs still self-assesses; the others are locked."""
+    framework = _framework_in(framework, FrameworkStatus.OPEN)
+    refuse(framework_start_appraisal_problems(framework, now))
+    return _move(framework, FrameworkStatus.APPRAISAL, actor=actor, via=via)
+
+
+def framework_notify_preliminary_problems(
+    framework: Framework, appeal_deadline: datetime | None, now: datetime | None = None
+) -> list[ServiceError]:
+    """Why preliminary results cannot be notified with this appeal deadline: it is missing or past."""
+    if appeal_deadline is None:
+        return [
+            ServiceError(
+                N_("Give the deadline for appeals when notifying the preliminary results."),
+                obj=framework,
+                field="appeal_deadline",
+            )
+        ]
+    if appeal_deadline <= (now or timezone.now()):
+        return [
+            ServiceError(
+                N_("The appeal deadline (%(deadline)s) must be in the future."),
+                obj=framework,
+                field="appeal_deadline",
+                params={"deadline": when_text(appeal_deadline)},
+            )
+        ]
+    return []
+
+
+@transaction.atomic
+def framework_notify_preliminary(
+    *,
+    framework: Framework,
+    appeal_deadline: datetime | None,
+    actor: User | None = None,
+    via: str = Via.WEB,
+    now: datetime | None = None,
+) -> Framework:
+    """Notify every unit of the preliminary results (appraisal → preliminary) and open the appeal
+    window until `appeal_deadline` (required, in the future)."""
+    framework = _framework_in(framework, FrameworkStatus.APPRAISAL)
+    refuse(framework_notify_preliminary_problems(framework, appeal_deadline, now))
+    old_deadline = framework.appeal_deadline
+    framework.appeal_deadline = appeal_deadline
+    _move(framework, FrameworkStatus.PRELIMINARY, actor=actor, via=via, fields=["appeal_deadline"])
+    if old_deadline != appeal_deadline:
+        audit(
+            framework,
+            action="deadline",
+            field="appeal_deadline",
+            old=when_text(old_deadline),
+            new=when_text(appeal_deadline),
+            actor=actor,
+            via=via,
+        ).save()
+    notify("preliminary_results", framework.pk)
+    return framework
+
+
+def framework_close_appeals_problems(framework: Framework, now: datetime | None = None) -> list[ServiceError]:
+    """Why the appeal window cannot close: its deadline has not passed."""
+    deadline = framework.appeal_deadline
+    if deadline is not None and deadline <= (now or timezone.now()):
+        return []
+    return [
+        ServiceError(
+            N_("Units may appeal until %(deadline)s; the appeal window closes after that."),
+            code=ErrorCode.WORKFLOW,
+            obj=framework,
+            field="appeal_deadline",
+            params={"deadline": when_text(deadline)},
+        )
+    ]
+
+
+@transaction.atomic
+def framework_close_appeals(
+    *, framework: Framework, actor: User | None = None, via: str = Via.WEB, now: datetime | None = None
+) -> Framework:
+    """Close the appeal window after its deadline (preliminary → appeals): the appeals lodged are answered."""
+    framework = _framework_in(framework, FrameworkStatus.PRELIMINARY)
+    refuse(framework_close_appeals_problems(framework, now))
+    return _move(framework, FrameworkStatus.APPEALS, actor=actor, via=via)
+
+
+def framework_finalise_problems(framework: Framework) -> list[ServiceError]:
+    """Why the results cannot become final: appeals still unanswered."""
+    count = appeals_open_count(framework)
+    if not count:
+        return []
+    return [
+        ServiceError(
+            N_("%(count)s appeal(s) are not answered yet; answer every appeal before the results are final."),
+            code=ErrorCode.WORKFLOW,
+            obj=framework,
+            field="appeals",
+            params={"count": count},
+        )
+    ]
+
+
+@transaction.atomic
+def framework_finalise(*, framework: Framework, actor: User | None = None, via: str = Via.WEB) -> Framework:
+    """The results are final once every appeal is answered (appeals → final); publication follows."""
+    framework = _framework_in(framework, FrameworkStatus.APPEALS)
+    refuse(framework_finalise_problems(framework))
+    return _move(framework, FrameworkStatus.FINAL, actor=actor, via=via)
+
+
+@dataclass(frozen=True)
+class PublicationLine:
+    """One unit of the framework as publication would lock it."""
+
+    unit: Unit
+    assessment: Assessment | None
+    excluded_reason: str = ""
+
+    @property
+    def status(self) -> str:
+        return self.assessment.status if self.assessment else ""
+
+    @property
+    def appraised(self) -> bool:
+        return self.status in (AssessmentStatus.APPRAISED, AssessmentStatus.PUBLISHED)
+
+
+def publication_lines(
+    framework: Framework, exclusions: Mapping[str, str] | None = None
+) -> list[PublicationLine]:
+    """Every unit of the framework (scoring.frameworks.selectors.framework_units) with its assessment
+    and, when `exclusions` (unit code → reason) names it, the reason it is left out. Two queries."""
+    exclusions = exclusions or {}
+    assessments = {
+        a.unit_id: a for a in Assessment.objects.filter(framework=framework).select_related("unit")
+    }
+    return [
+        PublicationLine(unit, assessments.get(unit.pk), (exclusions.get(unit.code) or "").strip())
+        for unit in framework_units(framework)
+    ]
+
+
+def framework_publish_problems(
+    framework: Framework,
+    *,
+    decision_number: str,
+    decision_date: date | None,
+    exclusions: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> list[ServiceError]:
+    """Every reason publication is refused (DESIGN §2.3), all at once: the phase is not final; the
+    decision number or date is missing or the date is in the future; the appeal deadline has not
+    passed; an exclusion names no unit of the framework or gives no reason; a unit is neither
+    appraised nor excluded."""
+    now = now or timezone.now()
+    if framework.status == FrameworkStatus.PUBLISHED:
+        return [FrameworkLocked(framework)]
+    problems: list[ServiceError] = []
+    if framework.status != FrameworkStatus.FINAL:
+        problems.append(
+            WorkflowError(
+                N_(
+                    "Framework %(code)s is in the phase “%(phase)s”; results are published from the phase “%(final)s”."
+                ),
+                obj=framework,
+                field="status",
+                params={
+                    "code": framework.code,
+                    "phase": FrameworkStatus(framework.status).label,
+                    "final": FrameworkStatus.FINAL.label,
+                },
+            )
+        )
+    if not (decision_number or "").strip():
+        problems.append(
+            ServiceError(N_("Publication needs a decision number."), obj=framework, field="decision_number")
+        )
+    if decision_date is None:
+        problems.append(
+            ServiceError(N_("Publication needs a decision date."), obj=framework, field="decision_date")
+        )
+    elif decision_date > timezone.localdate(now):
+        problems.append(
+            ServiceError(
+                N_("The decision date %(date)s is in the future."),
+                obj=framework,
+                field="decision_date",
+                params={"date": decision_date.strftime("%d/%m/%Y")},
+            )
+        )
+    if framework.appeal_deadline is not None and framework.appeal_deadline > now:
+        problems.append(
+            ServiceError(
+                N_("Units may appeal until %(deadline)s; results are published after that."),
+                code=ErrorCode.WORKFLOW,
+                obj=framework,
+                field="appeal_deadline",
+                params={"deadline": when_text(framework.appeal_deadline)},
+            )
+        )
+    exclusions = dict(exclusions or {})
+    lines = publication_lines(framework, exclusions)
+    known = {line.unit.code for line in lines}
+    for code, reason in exclusions.items():
+        if code not in known:
+            problems.append(
+                ServiceError(
+                    N_("Unit %(unit)s is not assessed in framework %(code)s; it cannot be excluded."),
+                    code=ErrorCode.NOT_FOUND,
+                    obj=framework,
+                    field="exclude",
+                    params={"unit": code, "code": framework.code},
+                )
+            )
+        elif not (reason or "").strip():
+            problems.append(
+                ServiceError(
+                    N_("Give the reason why unit %(unit)s is left out of the publication."),
+                    obj=framework,
+                    field="reason",
+                    params={"unit": code},
+                )
+            )
+    for line in lines:
+        if line.appraised or line.unit.code in exclusions:
+            continue
+        problems.append(
+            ServiceError(
+                N_(
+                    "Unit %(unit)s (%(name)s) is %(status)s: appraise it, or exclude it by name with a reason."
+                ),
+                code=ErrorCode.WORKFLOW,
+                obj=line.assessment or line.unit,
+                field="exclude",
+                params={
+                    "unit": line.unit.code,
+                    "name": line.unit.name,
+                    "status": AssessmentStatus(line.status).label if line.assessment else _NOT_STARTED,
+                },
+            )
+        )
+    return problems
+
+
+_NOT_STARTED = gettext_lazy("not started (no assessment)")
+
+
 @transaction.atomic
 def framework_publish(
     *,
     framework: Framework,
     decision_number: str,
-    decision_date: date,
+    decision_date: date | None,
+    exclusions: Mapping[str, str] | None = None,
     actor: User | None = None,
     via: str = Via.WEB,
+    now: datetime | None = None,
 ) -> Framework:
-    framework = Framework.objects.select_for_update().get(pk=framework.pk)
-    framework_ensure_editable(framework)
-    if not decision_number.strip() or not decision_date:
-        raise ServiceError(
-            N_("Publication needs a decision number and a decision date."),
-            obj=framework,
-            field="decision_number" if not decision_number.strip() else "decision_date",
+    """Publish the results by the approval decision (final → published) and lock the framework.
+
+    Refused, with every problem listed and nothing changed, by framework_publish_problems. Each unit's
+    status is kept (status_before_publication, which reopening restores); appraised units become
+    published; a unit excluded by name (`exclusions`: unit code → reason) keeps its own status and
+    holds no place (a unit that never started is excluded in the audit trail alone)."""
+    framework = Framework.objects.select_for_update().select_related("authority").get(pk=framework.pk)
+    exclusions = {code: (reason or "").strip() for code, reason in (exclusions or {}).items()}
+    refuse(
+        framework_publish_problems(
+            framework,
+            decision_number=decision_number,
+            decision_date=decision_date,
+            exclusions=exclusions,
+            now=now,
         )
-    framework.status = FrameworkStatus.PUBLISHED
+    )
+    assert decision_date is not None  # framework_publish_problems refuses a missing date
+    entries = []
+    for line in publication_lines(framework, exclusions):
+        assessment = line.assessment
+        if assessment is None:  # a unit that never started, excluded: its exclusion is on record
+            entries.append(
+                audit_entry(
+                    framework=framework,
+                    unit=line.unit,
+                    action="publication_exclusion",
+                    field="excluded_reason",
+                    new=line.excluded_reason,
+                    reason=line.excluded_reason,
+                    actor=actor,
+                    via=via,
+                )
+            )
+            continue
+        assessment.status_before_publication = assessment.status
+        fields = ["status_before_publication", "excluded_reason", "updated_at"]
+        if line.excluded_reason:
+            assessment.excluded_reason = line.excluded_reason
+            if assessment.ranked:  # out of the others' ranks, as a unit assessed but not ranked
+                assessment.ranked, assessment.not_ranked_reason = False, line.excluded_reason
+                fields += ["ranked", "not_ranked_reason"]
+            entries.append(
+                audit(
+                    framework,
+                    assessment=assessment,
+                    action="publication_exclusion",
+                    field="excluded_reason",
+                    new=line.excluded_reason,
+                    reason=line.excluded_reason,
+                    actor=actor,
+                    via=via,
+                )
+            )
+        else:
+            assessment.excluded_reason = ""
+            assessment.status = AssessmentStatus.PUBLISHED
+            fields.append("status")
+        assessment.save(update_fields=fields)
+    old = framework.status
     framework.decision_number = decision_number.strip()
     framework.decision_date = decision_date
     framework.published_at = timezone.now()
     framework.published_by = actor if getattr(actor, "pk", None) else None
+    framework.status = FrameworkStatus.PUBLISHED
     framework.full_clean()
     framework.save(
         update_fields=[
@@ -474,21 +862,69 @@ def framework_publish(
             "updated_at",
         ]
     )
-    Assessment.objects.filter(framework=framework).update(
-        status=AssessmentStatus.PUBLISHED, updated_at=timezone.now()
+    entries.append(
+        audit(
+            framework,
+            action="framework_publish",
+            actor=actor,
+            via=via,
+            field="status",
+            old=old,
+            new=FrameworkStatus.PUBLISHED,
+            reason=f"{framework.decision_number} {decision_date:%d/%m/%Y}",
+        )
     )
-    audit(
-        framework,
-        action="framework_publish",
-        actor=actor,
-        via=via,
-        field="status",
-        old="open",
-        new="published",
-        reason=f"{framework.decision_number} {decision_date:%d/%m/%Y}",
-    ).save()
+    AuditEntry.objects.bulk_create(entries)
     results_recompute(framework)
     notify("framework_published", framework.pk)
+    return framework
+
+
+@transaction.atomic
+def framework_step_back(
+    *, framework: Framework, reason: str, actor: User | None = None, via: str = Via.WEB
+) -> Framework:
+    """Go back one phase, with a reason (audited). From published this is reopening: the framework is
+    final again and every unit gets back its own status from before publication; its exclusion is
+    withdrawn (a unit left out of the ranking by it is ranked again)."""
+    framework = Framework.objects.select_for_update().select_related("authority").get(pk=framework.pk)
+    if not (reason or "").strip():
+        raise ServiceError(N_("Say why the framework goes back a step."), obj=framework, field="reason")
+    previous = previous_phase(framework)
+    if previous is None:
+        raise WorkflowError(
+            N_("Framework %(code)s is being prepared; there is no step to go back to."),
+            obj=framework,
+            field="status",
+            params={"code": framework.code},
+        )
+    if framework.status != FrameworkStatus.PUBLISHED:
+        return _move(
+            framework, previous, actor=actor, via=via, reason=reason.strip(), action="framework_step_back"
+        )
+    restored = []
+    for assessment in Assessment.objects.select_for_update().filter(framework=framework):
+        if assessment.status_before_publication:
+            assessment.status = assessment.status_before_publication
+        left_out = assessment.excluded_reason and not assessment.ranked
+        if left_out and assessment.not_ranked_reason == assessment.excluded_reason:  # by the exclusion only
+            assessment.ranked, assessment.not_ranked_reason = True, ""
+        assessment.status_before_publication, assessment.excluded_reason = "", ""
+        restored.append(assessment)
+    Assessment.objects.bulk_update(
+        restored, ["status", "status_before_publication", "excluded_reason", "ranked", "not_ranked_reason"]
+    )
+    framework.published_at, framework.published_by = None, None
+    _move(
+        framework,
+        previous,
+        actor=actor,
+        via=via,
+        reason=reason.strip(),
+        action="framework_reopen",
+        fields=["published_at", "published_by"],
+    )
+    results_recompute(framework)
     return framework
 
 
@@ -496,6 +932,7 @@ def framework_publish(
 def framework_reopen(
     *, framework: Framework, reason: str, actor: User | None = None, via: str = Via.ADMIN
 ) -> Framework:
+    """Reopen a published framework: one step back, to final (framework_step_back)."""
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     if not reason.strip():
         raise ServiceError(
@@ -505,22 +942,48 @@ def framework_reopen(
         raise WorkflowError(
             N_("Framework %(code)s is not published."), params={"code": framework.code}, obj=framework
         )
-    framework.status = FrameworkStatus.OPEN
-    framework.save(update_fields=["status", "updated_at"])
-    Assessment.objects.filter(framework=framework, status=AssessmentStatus.PUBLISHED).update(
-        status=AssessmentStatus.APPRAISED, updated_at=timezone.now()
-    )
-    audit(
-        framework,
-        action="framework_reopen",
-        actor=actor,
-        via=via,
-        field="status",
-        old="published",
-        new="open",
-        reason=reason,
-    ).save()
-    results_recompute(framework)
+    return framework_step_back(framework=framework, reason=reason, actor=actor, via=via)
+
+
+def framework_advance_to(
+    *,
+    framework: Framework,
+    phase: str,
+    appeal_deadline: datetime | None = None,
+    actor: User | None = None,
+    via: str = Via.COMMAND,
+) -> Framework:
+    """Walk a framework forward to `phase` (at most final: publication needs its decision), step by
+    step through the services above, each with its checks: for a year whose rounds are over (load_demo,
+    tests). The preliminary results are notified just before `appeal_deadline` (now by default) and the
+    appeal window closed at it."""
+    order = [s.value for s in FrameworkStatus]
+    if order.index(phase) > order.index(FrameworkStatus.FINAL):
+        raise ServiceError(
+            N_("Publication needs a decision: publish through framework_publish."),
+            obj=framework,
+            field="status",
+        )
+    deadline = appeal_deadline or timezone.now()
+    framework = Framework.objects.get(pk=framework.pk)
+    while order.index(framework.status) < order.index(phase):
+        status = framework.status
+        if status == FrameworkStatus.DRAFT:
+            framework = framework_open(framework=framework, actor=actor, via=via)
+        elif status == FrameworkStatus.OPEN:
+            framework = framework_start_appraisal(framework=framework, actor=actor, via=via)
+        elif status == FrameworkStatus.APPRAISAL:
+            framework = framework_notify_preliminary(
+                framework=framework,
+                appeal_deadline=deadline,
+                actor=actor,
+                via=via,
+                now=deadline - timedelta(minutes=1),
+            )
+        elif status == FrameworkStatus.PRELIMINARY:
+            framework = framework_close_appeals(framework=framework, actor=actor, via=via, now=deadline)
+        else:
+            framework = framework_finalise(framework=framework, actor=actor, via=via)
     return framework
 
 
@@ -616,7 +1079,8 @@ def framework_copy(
 # criteria and its grade bands. The shape of the tree (codes, maxima, kinds, sources) comes from the
 # framework file and is not edited here.
 
-FRAMEWORK_SETTINGS = ("name", "legal_basis", "index_decimals", "index_capped", "survey_optional", "status")
+# The phase (status) is not a setting: it moves through the steps above.
+FRAMEWORK_SETTINGS = ("name", "legal_basis", "index_decimals", "index_capped", "survey_optional")
 RESULT_SETTINGS = ("index_decimals", "index_capped", "survey_optional")  # results follow them
 CRITERION_TEXTS = ("title", "guidance", "allows_not_applicable", "rule")
 
@@ -652,8 +1116,10 @@ def framework_update(
     *, framework: Framework, changes: Mapping[str, object], actor: User | None = None, via: str = Via.WEB
 ) -> Framework:
     """Correct settings of an unpublished framework (FRAMEWORK_SETTINGS), one audit row per changed field.
+    The name and legal basis may be corrected until publication; the settings results follow only
+    while the phase allows defining the framework (phases.Act.DEFINE).
 
-    Publishing is not a setting: it needs a decision (framework_publish)."""
+    The phase is not a setting: it moves through its steps (framework_open … framework_publish)."""
     framework = editable_framework(framework)
     unknown = sorted(set(changes) - set(FRAMEWORK_SETTINGS))
     if unknown:
@@ -663,17 +1129,12 @@ def framework_update(
             obj=framework,
             field=unknown[0],
         )
-    if changes.get("status") == FrameworkStatus.PUBLISHED:
-        raise ServiceError(
-            N_("Publication needs a decision number and a decision date."),
-            code=ErrorCode.WORKFLOW,
-            obj=framework,
-            field="status",
-        )
     old = {name: getattr(framework, name) for name in changes}
     changed = [name for name, value in changes.items() if value != old[name]]
     if not changed:
         return framework
+    if any(name in RESULT_SETTINGS for name in changed):
+        phase_ensure(framework, Act.DEFINE)  # how results are computed is settled once appraisal starts
     for name in changed:
         setattr(framework, name, changes[name])
     _clean_or_refuse(framework)
@@ -713,6 +1174,7 @@ def criterion_update(
     unit may mark it not applicable, and a leaf's scoring rule (checked by parse_rule against its
     max points, stored in canonical text); one audit row per changed field."""
     framework = editable_framework(criterion.framework)
+    phase_ensure(framework, Act.DEFINE)
     criterion = Criterion.objects.select_for_update().get(pk=criterion.pk)
     unknown = sorted(set(changes) - set(CRITERION_TEXTS))
     if unknown:
@@ -806,6 +1268,7 @@ def grade_bands_set(
     """Replace the grade bands of an unpublished framework and regrade its results; one audit row
     with the bands before and after."""
     framework = editable_framework(framework)
+    phase_ensure(framework, Act.DEFINE)
     bands = sorted(bands, key=lambda b: b.min_index, reverse=True)
     problems = []
     if len({b.name for b in bands}) != len(bands) or len({b.min_index for b in bands}) != len(bands):

@@ -12,9 +12,10 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
@@ -40,11 +41,34 @@ from scoring.access import (
 )
 from scoring.appeals.selectors import appeals_open_count
 from scoring.assessments.services import assessment_extend_deadline, survey_apply
-from scoring.frameworks.forms import ActivityFilterForm, DeadlinesForm, ExtensionForm, PublishForm, SurveyGrid
+from scoring.frameworks import phases
+from scoring.frameworks.forms import (
+    ActivityFilterForm,
+    AppealDeadlineForm,
+    DeadlinesForm,
+    ExtensionForm,
+    PublishForm,
+    StepBackForm,
+    SurveyGrid,
+)
 from scoring.frameworks.groups import assessment_set_ranked
-from scoring.frameworks.selectors import criteria_tree, rule_description, source_note
+from scoring.frameworks.selectors import criteria_tree, framework_units, rule_description, source_note
+from scoring.frameworks.services import (
+    framework_close_appeals,
+    framework_close_appeals_problems,
+    framework_finalise,
+    framework_finalise_problems,
+    framework_notify_preliminary,
+    framework_open,
+    framework_open_problems,
+    framework_publish_problems,
+    framework_set_deadlines,
+    framework_start_appraisal,
+    framework_start_appraisal_problems,
+    framework_step_back,
+    publication_lines,
+)
 from scoring.frameworks.services import framework_publish as publish_framework
-from scoring.frameworks.services import framework_set_deadlines
 from scoring.models import (
     AppealStatus,
     Assessment,
@@ -70,28 +94,6 @@ def status_labels() -> dict[str, str]:
 
 
 # --- reads ------------------------------------------------------------------------------------------
-
-
-def framework_units(framework: Framework):
-    """Units the framework assesses: those of the kinds it covers under its authority that are active in
-    its year and not assessed in another framework of the authority that year (a unit is assessed in
-    one framework a year), and any unit that already has an assessment in it. One query."""
-    active = (Q(active_from__isnull=True) | Q(active_from__lte=framework.year)) & (
-        Q(active_to__isnull=True) | Q(active_to__gte=framework.year)
-    )
-    elsewhere = (
-        Assessment.objects.filter(
-            framework__authority_id=framework.authority_id, framework__year=framework.year
-        )
-        .exclude(framework=framework)
-        .values("unit_id")
-    )
-    expected = (
-        Q(path__startswith=framework.authority.path, kind__in=framework.covered_kinds)
-        & active
-        & ~Q(pk__in=elsewhere)
-    )
-    return Unit.objects.filter(expected | Q(assessments__framework=framework)).distinct().order_by("code")
 
 
 @dataclass
@@ -236,6 +238,7 @@ def framework_board(request, code):
         "self_open": SELF_OPEN,
         "reopen_url": _reopen_url(request.user, framework),
         "appeals_open": appeals_open_count(framework),
+        **phase_context(request.user, framework, manages),
     }
     return render(request, "scoring/framework/board.html", context)
 
@@ -452,52 +455,227 @@ def survey_grid(request, code):
     )
 
 
-# --- publication ------------------------------------------------------------------------------------
+# --- phases and publication -------------------------------------------------------------------------
+
+
+@dataclass
+class PhaseLine:
+    """One phase of the year as the board lists it."""
+
+    phase: str
+    label: str
+    state: str  # "done", "current" or "todo"
+
+
+def phase_lines(framework: Framework) -> list[PhaseLine]:
+    current = phases.ORDER.index(framework.status)
+    return [
+        PhaseLine(
+            phase,
+            phases.phase_label(phase),
+            "done" if index < current else "current" if index == current else "todo",
+        )
+        for index, phase in enumerate(phases.ORDER)
+    ]
+
+
+def step_problems(framework: Framework) -> list[str]:
+    """Why the next step cannot be taken now (the services' checks, as text); empty when it can. The
+    preliminary results' appeal deadline is given with the button, so it is not judged here."""
+    step = phases.next_step(framework)
+    if step is None:
+        return []
+    checks = {
+        FrameworkStatus.DRAFT: lambda: framework_open_problems(framework),
+        FrameworkStatus.OPEN: lambda: framework_start_appraisal_problems(framework),
+        FrameworkStatus.APPRAISAL: lambda: [],
+        FrameworkStatus.PRELIMINARY: lambda: framework_close_appeals_problems(framework),
+        FrameworkStatus.APPEALS: lambda: framework_finalise_problems(framework),
+        FrameworkStatus.FINAL: lambda: [],
+    }
+    return [error.text() for error in checks[framework.status]()]
+
+
+def phase_context(user, framework: Framework, manages: bool) -> dict:
+    """What the board shows of the phases: the steps, the current one, the next step's button and its
+    checks, stepping back."""
+    editable = manages and not framework.is_published
+    return {
+        "phases": phase_lines(framework),
+        "next_step": phases.next_step(framework) if editable else None,
+        "step_problems": step_problems(framework) if editable else [],
+        "appeal_form": AppealDeadlineForm(initial={"appeal_deadline": _local(framework.appeal_deadline)})
+        if editable and framework.status == FrameworkStatus.APPRAISAL
+        else None,
+        "step_back": phases.previous_phase(framework) if editable else None,
+        "step_back_label": phases.phase_label(phases.previous_phase(framework) or framework.status),
+    }
+
+
+STEP_SERVICES = {
+    FrameworkStatus.DRAFT: framework_open,
+    FrameworkStatus.OPEN: framework_start_appraisal,
+    FrameworkStatus.APPRAISAL: framework_notify_preliminary,
+    FrameworkStatus.PRELIMINARY: framework_close_appeals,
+    FrameworkStatus.APPEALS: framework_finalise,
+}
 
 
 @login_required
+@require_POST
+def framework_step(request, code):
+    """Take the framework's next step (its service checks it); publication has its own page."""
+    framework = get_framework_for_change(request.user, code)
+    if request.POST.get("from") != framework.status:
+        messages.error(request, _("The framework moved on meanwhile; here is where it stands now."))
+        return redirect(_board_url(framework))
+    if framework.status == FrameworkStatus.FINAL:
+        return redirect("scoring:framework_publish", code=framework.code)
+    service = STEP_SERVICES.get(framework.status)
+    if service is None:
+        raise Http404
+    kwargs = {}
+    if framework.status == FrameworkStatus.APPRAISAL:
+        form = AppealDeadlineForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _form_errors(form))
+            return redirect(_board_url(framework))
+        kwargs["appeal_deadline"] = form.cleaned_data["appeal_deadline"]
+    try:
+        framework = service(framework=framework, actor=request.user, via=Via.WEB, **kwargs)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            _("Framework %(code)s is now in the phase “%(phase)s”.")
+            % {"code": framework.code, "phase": framework.get_status_display()},
+        )
+    return redirect(_board_url(framework))
+
+
+@login_required
+@require_POST
+def framework_step_back_view(request, code):
+    """Go back one phase with a reason; from published (reopening) the administrators only."""
+    framework = get_framework_for_management(request.user, code)
+    if framework.is_published and not request.user.is_superuser:
+        raise PermissionDenied(_("Only an administrator reopens a published framework."))
+    if request.POST.get("from") != framework.status:
+        messages.error(request, _("The framework moved on meanwhile; here is where it stands now."))
+        return redirect(_board_url(framework))
+    form = StepBackForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(_board_url(framework))
+    try:
+        framework = framework_step_back(
+            framework=framework, reason=form.cleaned_data["reason"], actor=request.user, via=Via.WEB
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            _("Framework %(code)s is back in the phase “%(phase)s”.")
+            % {"code": framework.code, "phase": framework.get_status_display()},
+        )
+    return redirect(_board_url(framework))
+
+
+EXCLUDE_PREFIX = "exclude-"
+
+
+def _exclusions(data) -> dict[str, str]:
+    """{unit code: reason} from the publication form's exclusion fields (a reason excludes the unit)."""
+    return {
+        name.removeprefix(EXCLUDE_PREFIX): value.strip()
+        for name, value in data.items()
+        if name.startswith(EXCLUDE_PREFIX) and value.strip()
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def framework_publish(request, code):
+    """Publication in two steps: the form (decision, units to exclude by name with a reason, and what
+    will be locked), then a confirmation page listing exactly what publication locks; only the
+    confirmation publishes. Every refusal of the service is listed at once."""
     if request.method == "POST":
         framework = get_framework_for_change(request.user, code)
         form = PublishForm(request.POST)
-        if form.is_valid():
+        exclusions = _exclusions(request.POST)
+    else:
+        framework = get_framework_for_management(request.user, code)
+        form = PublishForm(
+            initial={"decision_number": framework.decision_number, "decision_date": framework.decision_date}
+        )
+        exclusions = {}
+    problems: list[str] = []
+    confirming = False
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if request.POST.get("confirm") == "1":
             try:
                 publish_framework(
                     framework=framework,
-                    decision_number=form.cleaned_data["decision_number"],
-                    decision_date=form.cleaned_data["decision_date"],
+                    decision_number=data["decision_number"],
+                    decision_date=data["decision_date"],
+                    exclusions=exclusions,
                     actor=request.user,
                     via=Via.WEB,
                 )
             except ValidationError as error:
-                form.add_error(None, error)
+                problems = list(error.messages)
             else:
                 messages.success(
                     request,
                     _("Framework %(code)s is published (decision %(number)s).")
-                    % {"code": framework.code, "number": form.cleaned_data["decision_number"]},
+                    % {"code": framework.code, "number": data["decision_number"]},
                 )
                 return redirect(_board_url(framework))
-    else:
-        framework = get_framework_for_management(request.user, code)
-        form = PublishForm()
-    rows = board_rows(framework)
-    not_appraised = sum(
-        1
-        for row in rows
-        if row.assessment and row.status not in (AssessmentStatus.APPRAISED, AssessmentStatus.PUBLISHED)
-    )
+        else:
+            problems = [
+                error.text()
+                for error in framework_publish_problems(
+                    framework,
+                    decision_number=data["decision_number"],
+                    decision_date=data["decision_date"],
+                    exclusions=exclusions,
+                )
+            ]
+            confirming = not problems
+    elif not framework.is_published:
+        problems = [
+            error.text()
+            for error in framework_publish_problems(
+                framework, decision_number="-", decision_date=timezone.localdate(), exclusions=exclusions
+            )
+            if error.field not in ("decision_number", "decision_date")
+        ]
+    lines = publication_lines(framework, exclusions)
+    labels = status_labels()
     return render(
         request,
         "scoring/framework/publish.html",
         {
             "framework": framework,
             "form": form,
-            "stats": _counts(rows),
-            "total": len(rows),
-            "not_appraised": not_appraised,
+            "lines": [
+                {
+                    "line": line,
+                    "status_label": labels[line.status or NOT_STARTED],
+                    "field": f"{EXCLUDE_PREFIX}{line.unit.code}",
+                }
+                for line in lines
+            ],
+            "locked": sum(1 for line in lines if line.appraised and not line.excluded_reason),
+            "excluded": [line for line in lines if line.excluded_reason],
+            "waiting": sum(1 for line in lines if not line.appraised and not line.excluded_reason),
+            "problems": problems,
+            "confirming": confirming,
+            "final": framework.status == FrameworkStatus.FINAL,
             "manages": True,
-            "not_started": sum(1 for row in rows if row.assessment is None),
             "reopen_url": _reopen_url(request.user, framework),
         },
     )
@@ -510,6 +688,9 @@ ACTION_LABELS = {
     "framework_change": gettext_lazy("Framework changed"),
     "framework_publish": gettext_lazy("Published"),
     "framework_reopen": gettext_lazy("Reopened"),
+    "framework_phase": gettext_lazy("Phase"),
+    "framework_step_back": gettext_lazy("Phase stepped back"),
+    "publication_exclusion": gettext_lazy("Left out of the publication"),
     "criterion_change": gettext_lazy("Criterion changed"),
     "gradeband_change": gettext_lazy("Grade band changed"),
     "gradeband_delete": gettext_lazy("Grade band deleted"),
@@ -549,6 +730,8 @@ FIELD_LABELS = {
     "status": gettext_lazy("status"),
     "self_deadline": gettext_lazy("self-assessment deadline"),
     "appraisal_deadline": gettext_lazy("appraisal deadline"),
+    "appeal_deadline": gettext_lazy("appeal deadline"),
+    "excluded_reason": gettext_lazy("why left out of the publication"),
     "evidence": gettext_lazy("evidence"),
     "appeal": gettext_lazy("appeal"),
 }
@@ -707,6 +890,8 @@ urlpatterns = [
     path("frameworks/<str:code>/survey/", survey_grid, name="survey_grid"),
     path("frameworks/<str:code>/deadlines/", framework_deadlines, name="framework_deadlines"),
     path("frameworks/<str:code>/publish/", framework_publish, name="framework_publish"),
+    path("frameworks/<str:code>/step/", framework_step, name="framework_step"),
+    path("frameworks/<str:code>/step-back/", framework_step_back_view, name="framework_step_back"),
     path("frameworks/<str:code>/activity/", framework_activity, name="framework_activity"),
     path("frameworks/<str:code>/criteria/", framework_criteria, name="framework_criteria"),
     path("assessments/<int:pk>/extend/", deadline_extend, name="deadline_extend"),

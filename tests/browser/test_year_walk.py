@@ -15,6 +15,7 @@ from django.utils import timezone, translation
 
 from parindex.templatetags.parindex import fixed
 from scoring.assessments.services import assessment_get_or_create
+from scoring.frameworks.services import framework_advance_to
 from scoring.models import Assessment, AssessmentStatus, Criterion, Framework, FrameworkStatus, Score
 
 from ..factories import make_framework, rows_from_spec
@@ -297,13 +298,22 @@ def test_the_whole_year(new_page, screenshot, year, live_server, tmp_path):
     screenshot(appraiser, "15-appraiser-appraised")
 
     # --- 7. Publication with a decision number and date ---------------------------------------------
+    # The self-assessment deadline passes and the year walks through its phases (the board's steps
+    # are walked in the browser by tests/browser/test_publication.py); X2 never submitted: it is left
+    # out of the publication by name, with the reason, on the confirmation page.
+    Framework.objects.filter(pk=framework.pk).update(self_deadline=timezone.now() - timedelta(minutes=1))
+    framework_advance_to(framework=framework, phase=FrameworkStatus.FINAL)
     appraiser.goto(f"/frameworks/{framework.code}/publish/")
     appraiser.fill("#id_decision_number", "4769/QĐ-UBND")
     appraiser.fill("#id_decision_date", "2024-12-21")
+    appraiser.fill("#exclude-X2", "Không nộp báo cáo tự đánh giá")
     screenshot(appraiser, "16-appraiser-publish-form")
+    with appraiser.expect_navigation():
+        appraiser.click("main form button[type=submit].primary")
+    appraiser.locator("#publish-confirm").wait_for()
     mail.outbox.clear()
     with appraiser.expect_navigation():
-        appraiser.click("main form button[type=submit].danger")
+        appraiser.click("#publish-confirm button.danger")
     framework.refresh_from_db()
     assert framework.status == FrameworkStatus.PUBLISHED and framework.decision_number == "4769/QĐ-UBND"
     assert str(framework.decision_date) == "2024-12-21"
