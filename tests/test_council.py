@@ -34,8 +34,8 @@ from scoring.council.services import (
     council_member_remove,
     minutes_record,
 )
-from scoring.frameworks.services import framework_publish
 from scoring.models import Score, Via
+from tests.publishing import walk_and_publish
 from units.models import UnitKind
 
 from .factories import UserFactory, make_framework, make_unit, rows_from_spec
@@ -559,7 +559,7 @@ def test_minutes_are_recorded_and_audited(client, framework, council, appraiser)
 def test_a_published_framework_refuses_every_council_change(framework, council, units, appraiser, office):
     for assessment in units:
         appraisal_accept_self(assessment=assessment, actor=appraiser)
-    framework_publish(
+    walk_and_publish(
         framework=framework, decision_number="1/QĐ", decision_date=date(2024, 12, 21), actor=appraiser
     )
     with pytest.raises(ServiceError) as refused:
