@@ -29,6 +29,7 @@ from parindex.templatetags.parindex import rank_change as rank_change_text
 from reports import selectors
 from reports.access import (
     can_change_remediation,
+    can_report_remediation_result,
     ensure_remediation_change,
     ensure_reporter,
     get_remediation_item_for_view,
@@ -573,7 +574,9 @@ def remediation_edit(request, pk):
         next_url = ""
     if request.method == "POST":
         ensure_remediation_change(request.user, item)
-        form = RemediationForm(request.POST)
+        form = RemediationForm(
+            request.POST, can_report_result=can_report_remediation_result(request.user, item)
+        )
         if form.is_valid():
             try:
                 remediation_update(item=item, actor=request.user, **form.cleaned_data)
@@ -597,7 +600,10 @@ def remediation_edit(request, pk):
                 "responsible": item.responsible,
                 "due_date": item.due_date,
                 "status": item.status,
-            }
+                "cause": item.cause,
+                "result": item.result,
+            },
+            can_report_result=can_report_remediation_result(request.user, item),
         )
     return render(
         request,
