@@ -38,8 +38,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext, gettext_noop, override
 
-from parindex.errors import ServiceError
-from parindex.numbers import format_decimal
+from parindex.errors import ServiceError, shown
 
 N_ = gettext_noop
 logger = logging.getLogger(__name__)
@@ -99,10 +98,7 @@ class Problem:
     def text(self) -> str:
         if self.literal:
             return self.message
-        params = {
-            key: format_decimal(value) if isinstance(value, Decimal) else str(value)
-            for key, value in self.params.items()
-        }
+        params = {key: shown(value) for key, value in self.params.items()}
         return gettext(self.message) % params if params else gettext(self.message)
 
     def location(self) -> str:

@@ -160,7 +160,7 @@ def dashboard(request):
     if chosen is None and code and not any(f.code == code for f in frameworks):
         raise Http404
     if chosen is None:
-        chosen = candidates[0] if candidates else None
+        chosen = selectors.default_framework(candidates)
     context = {
         "frameworks": frameworks,
         "candidates": candidates,

@@ -141,7 +141,9 @@ class Framework(models.Model):
     def clean(self):
         unknown = [kind for kind in self.unit_kinds or [] if kind not in UnitKind.values]
         if not isinstance(self.unit_kinds, list) or unknown:
-            raise ValidationError({"unit_kinds": _("Unknown unit kind %(kind)s.") % {"kind": unknown}})
+            raise ValidationError(
+                {"unit_kinds": _("Unknown unit kind %(kind)s.") % {"kind": ", ".join(map(str, unknown))}}
+            )
         if self.status == FrameworkStatus.PUBLISHED and not (self.decision_number and self.decision_date):
             raise ValidationError(_("A published framework needs a decision number and date."))
         if self.self_deadline and self.appraisal_deadline and self.appraisal_deadline < self.self_deadline:

@@ -11,7 +11,7 @@ from django.utils.translation import gettext, gettext_lazy
 from import_export import fields, widgets
 
 from parindex.audit.models import Via
-from parindex.errors import ServiceError
+from parindex.errors import ServiceError, shown
 from parindex.spreadsheet_admin import SpreadsheetResource, TextWidget, rename_headers, unescape_formula
 from parindex.spreadsheets import normalize_name
 from units.importers import COLUMNS, parse_kind
@@ -28,7 +28,7 @@ class KindWidget(widgets.Widget):
                     "Unknown kind of unit %(kind)r; use province/tỉnh, district/huyện, department/sở/phòng "
                     "or commune/xã/phường/thị trấn/đặc khu."
                 )
-                % {"kind": value}
+                % {"kind": shown(value)}
             )
         return kind
 

@@ -410,9 +410,9 @@ def _checked_tree(rows: list[CriterionRow]) -> tuple[list[CriterionRow], list[Se
                         kid,
                         "kind",
                         code=kid.code,
-                        kind=kid.kind,
+                        kind=CriterionKind(kid.kind).label,  # "điểm thưởng", never "bonus"
                         parent=code,
-                        pkind=parent.kind,
+                        pkind=CriterionKind(parent.kind).label,
                     )
                 )
     complete = [
