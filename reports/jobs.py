@@ -114,9 +114,9 @@ def _ensure_comparable(framework: Framework, compare: Framework | None) -> None:
             ),
             code=ErrorCode.CONFLICT,
             params={
-                "framework": framework.name,
+                "framework": f"{framework.name} ({framework.code})",
                 "kinds": framework.kinds_display,
-                "compare": compare.name,
+                "compare": f"{compare.name} ({compare.code})",
                 "compare_kinds": compare.kinds_display,
             },
             obj=compare,

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from parindex.audit.models import Via as Via  # the channel of a change; re-exported for entry paths
@@ -121,6 +122,22 @@ class Framework(models.Model):
     @property
     def is_published(self) -> bool:
         return self.status == FrameworkStatus.PUBLISHED
+
+    # Instead of Django's "Framework with this Code already exists": the set that holds the code.
+    CODE_TAKEN = gettext_noop(
+        "Code %(code)s is already used by the framework %(name)s (%(year)s); choose another code."
+    )
+
+    def unique_error_message(self, model_class, unique_check):
+        if model_class is Framework and tuple(unique_check) == ("code",):
+            existing = Framework.objects.filter(code=self.code).exclude(pk=self.pk).first()
+            if existing is not None:
+                return ValidationError(
+                    gettext(self.CODE_TAKEN)
+                    % {"code": self.code, "name": existing.name, "year": existing.year},
+                    code="unique",
+                )
+        return super().unique_error_message(model_class, unique_check)
 
     @property
     def covered_kinds(self) -> list[str]:
