@@ -2,11 +2,11 @@
 
 // A change saved by htmx (autosave of a row) that the server refuses or that never reaches it: the
 // message goes beside the field that was being saved, with the server's reason when it gave one
-// (templates/403.html puts it in .reason); only a request from outside any form falls back to the top.
+// (templates/403.html puts it in .reason, the refusal pages of the assessment in p.error); only a request from outside any form falls back to the top.
 function parindexReason(xhr) {
   try {
     var doc = new DOMParser().parseFromString((xhr && xhr.responseText) || "", "text/html");
-    var reason = doc.querySelector(".reason");
+    var reason = doc.querySelector(".reason, p.error[role=alert]");
     return reason ? reason.textContent.trim() : "";
   } catch (e) {
     return "";
