@@ -52,15 +52,15 @@ def _emails(memberships) -> Recipients:
     return Recipients(m.user for m in memberships.select_related("user") if m.user.is_active)
 
 
-def officers_of(unit_ids) -> list[str]:
+def officers_of(unit_ids) -> Recipients:
     return _emails(Membership.objects.filter(unit_id__in=list(unit_ids), role=Role.OFFICER))
 
 
-def appraisers_over(unit) -> list[str]:
+def appraisers_over(unit) -> Recipients:
     return _emails(Membership.objects.filter(unit_id__in=_ancestor_ids(unit), role=Role.APPRAISER))
 
 
-def leaders_over(unit) -> list[str]:
+def leaders_over(unit) -> Recipients:
     return _emails(Membership.objects.filter(unit_id__in=_ancestor_ids(unit), role=Role.LEADER))
 
 
