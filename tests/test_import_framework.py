@@ -205,7 +205,7 @@ def test_existing_and_published_framework_codes_are_refused(tmp_path, district):
     path = write_csv(tmp_path / "fw.csv", [HEADER, ["1", "A", "1"]])
     framework = make_framework(district, rows=rows_from_spec([("1", 1)]), code="FW")
     err, _ = call_failing("import_framework", path, *options(**{"--year": "2025"}))
-    assert "Đã có bộ chỉ số mã FW; hãy chọn mã khác." in err
+    assert "Mã FW đã được dùng cho bộ chỉ số Bộ chỉ số 2024 (năm 2024); hãy chọn mã khác." in err
     framework_publish(
         framework=framework, decision_number="4769/QĐ-UBND", decision_date=datetime.date(2024, 12, 21)
     )
