@@ -178,6 +178,8 @@ def test_officers_reach_their_units_profile_and_rank(client, officer, assessment
     profile = reverse("reports:unit_profile", args=["X1"]) + "?framework=XA-2024"
     assert f'href="{profile}"' in html and "Hồ sơ, kết quả và xếp hạng của đơn vị" in html
     assert client.get(profile).status_code == 200
+    html = page(client, officer, reverse("scoring:assessment_self", args=[assessment.pk]))
+    assert f'href="{profile}"' in html
 
 
 def test_survey_grid_and_heatmap_columns_carry_names(client, appraiser, leader, assessment):
