@@ -88,3 +88,19 @@ def test_the_appraisers_form_has_no_result_field(item, client, officer, appraise
     client.post(f"/dashboards/remediation/{item.pk}/", {"action": "x", "status": "done", "result": "Khác"})
     item.refresh_from_db()
     assert item.result == "Đã khắc phục"
+
+
+def test_the_admin_records_a_cause_and_shows_the_units_result(item, officer, admin_client):
+    from django.urls import reverse
+
+    fill(item, officer, result="Đã ban hành quy chế")
+    change = reverse("admin:reports_remediationitem_change", args=[item.pk])
+    page = admin_client.get(change).content.decode()
+    assert 'name="cause"' in page and 'name="result"' not in page and "Đã ban hành quy chế" in page
+    response = admin_client.post(
+        change,
+        {"action": "Bổ sung quy chế", "responsible": "", "due_date": "", "status": "done", "cause": "Thiếu"},
+    )
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert (item.cause, item.result) == ("Thiếu", "Đã ban hành quy chế")
