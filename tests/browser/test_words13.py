@@ -61,3 +61,21 @@ def test_the_bell_counts_unread_notices_and_opens_them(new_page, assessment, off
         page.click("button:has-text('Đề nghị giải trình Bộ chỉ số 2024')")
     assert page.url.endswith(f"/assessments/{assessment.pk}/")
     assert page.locator("a.bell [data-testid=bell-count]").inner_text() == "1"
+
+
+def test_survey_and_heatmap_columns_are_named_on_a_phone(new_page, assessment, appraiser, leader, screenshot):
+    from ..test_wording import publish
+
+    page = sign_in(new_page(viewport=PHONE), "appraiser")
+    page.goto("/frameworks/XA-2024/survey/")
+    label = page.evaluate(
+        "() => getComputedStyle(document.querySelector('table.survey tbody td.num'), '::before').content"
+    )
+    assert "2.1 Tiêu chí 2.1" in label, label  # the phone shows the name beside each cell
+    screenshot(page, "survey-grid-phone")
+    publish(assessment.framework)
+    page = sign_in(new_page(viewport=PHONE), "leader")
+    page.goto("/dashboards/frameworks/XA-2024/areas/")
+    name = page.locator("#heatmap th .col-name").first
+    assert name.is_visible() and name.inner_text() == "Tiêu chí 1"
+    screenshot(page, "heatmap-phone")
