@@ -23,7 +23,7 @@ RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))
 
 COPY . .
 RUN pip install --no-deps . \
- && DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --no-input -v 0 \
+ && DJANGO_SECRET_KEY=collectstatic-only PARINDEX_SITE_URL=http://collectstatic.invalid python manage.py collectstatic --no-input -v 0 \
  && useradd --system --uid 10001 --home-dir /app parindex \
  && mkdir -p /data/media \
  && chown -R parindex /data

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils.functional import Promise
 from django.utils.translation import gettext, override
 
 from parindex.numbers import format_decimal
@@ -45,15 +46,35 @@ class ErrorCode:
     CONFLICT = "conflict"  # the data changed or already exists
 
 
+class Quoted(str):
+    """A text parameter: `%(name)r` writes it between “ ”, as a Vietnamese message quotes a value,
+    never with Python's quotes ('x')."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"“{self}”"
+
+
+def shown(value: Any) -> Any:
+    """A message parameter as people read it: numbers the active language's way, None as "—", a list
+    as "a, b" (never ['a', 'b']), texts quoted “so” by %r."""
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if value is None:
+        return "—"
+    if type(value) in (list, tuple, set, frozenset):  # a subclass writes itself (Levels: "0; 0,5; 1")
+        return Quoted(", ".join(str(shown(item)) for item in value))
+    if isinstance(value, str | Promise):
+        return Quoted(str(value))
+    return value
+
+
 def _render(message: str, params: Mapping[str, Any]) -> str:
     text = gettext(message)
     if not params:
         return text
-    shown = {
-        key: format_decimal(value) if isinstance(value, Decimal) else ("—" if value is None else value)
-        for key, value in params.items()
-    }
-    return text % shown
+    return text % {key: shown(value) for key, value in params.items()}
 
 
 class ServiceError(ValidationError):

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "import_export",
     "django_htmx",
     "parindex.audit",
+    "parindex.notices",
     "units",
     "scoring",
     "reports",
@@ -69,6 +70,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "parindex.views.navigation",
+                "parindex.notices.context_processors.notices",
             ],
             # parindex is a project package, not an installed app, so its template tags are named here.
             "libraries": {"parindex": "parindex.templatetags.parindex"},
@@ -138,7 +140,20 @@ PARINDEX_UPLOAD_MAX_BYTES = envint("PARINDEX_UPLOAD_MAX_BYTES", 10 * 1024 * 1024
 # Uploads larger than this are checked by a Celery task, with progress shown.
 PARINDEX_ASYNC_IMPORT_BYTES = envint("PARINDEX_ASYNC_IMPORT_BYTES", 512 * 1024)
 PARINDEX_EVIDENCE_MAX_BYTES = envint("PARINDEX_EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
-PARINDEX_SITE_URL = os.environ.get("PARINDEX_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The address people open the site at (scheme and host, no trailing slash): e-mails link to it. Required in
+# production, like the secret key: a default would send every officer to http://127.0.0.1:8000.
+PARINDEX_SITE_URL = os.environ.get("PARINDEX_SITE_URL", "").strip().rstrip("/")
+if not PARINDEX_SITE_URL:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "PARINDEX_SITE_URL is required when DJANGO_DEBUG is off: the address people open the site at, "
+            "e.g. https://cchc.example.gov.vn (e-mails link to it)"
+        )
+    PARINDEX_SITE_URL = "http://127.0.0.1:8000"
+elif not PARINDEX_SITE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"PARINDEX_SITE_URL must start with http:// or https://; got {PARINDEX_SITE_URL!r}"
+    )
 
 # Celery: eager (in-process) unless Redis is configured.
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-secret")
+os.environ.setdefault("PARINDEX_SITE_URL", "http://127.0.0.1:8000")
 
 from parindex.settings import *  # noqa: E402,F403
 

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
+from django.utils import translation
+from django.utils.encoding import force_str
 from django.utils.translation import gettext
 from import_export import resources, results, widgets
 from import_export.formats.base_formats import CSV, XLSX
@@ -147,9 +149,26 @@ class QuietError(results.Error):
 
 
 class SpreadsheetResource(resources.ModelResource):
+    # Column key → its header in an exported file, in the active language ("Điểm tự đánh giá", not
+    # "self_points"). An import reads either language's header back to the key (header_aliases).
+    export_labels: dict = {}
+
     @classmethod
     def get_error_result_class(cls):
         return QuietError
+
+    def get_export_headers(self, selected_fields=None):
+        return [force_str(self.export_labels.get(h, h)) for h in super().get_export_headers(selected_fields)]
+
+    @classmethod
+    def header_aliases(cls) -> dict[str, str]:
+        """normalize_name(header) → key, for the exported headers in both languages."""
+        aliases = {}
+        for key, label in cls.export_labels.items():
+            for language in ("vi", "en"):
+                with translation.override(language):
+                    aliases[normalize_name(force_str(label))] = key
+        return aliases
 
 
 # --- widgets ------------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext, gettext_noop, override
 
 from parindex.csv_export import unescape_formula
-from parindex.errors import ServiceError
+from parindex.errors import ServiceError, shown
 from parindex.numbers import format_decimal
 
 N_ = gettext_noop
@@ -100,10 +100,7 @@ class Problem:
     def text(self) -> str:
         if self.literal:
             return self.message
-        params = {
-            key: format_decimal(value) if isinstance(value, Decimal) else str(value)
-            for key, value in self.params.items()
-        }
+        params = {key: shown(value) for key, value in self.params.items()}
         return gettext(self.message) % params if params else gettext(self.message)
 
     def location(self) -> str:

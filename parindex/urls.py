@@ -17,6 +17,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("health/", include("parindex.health")),
+    path("notifications/", include("parindex.notices.urls")),
     path("", include("scoring.urls")),
     path("dashboards/", include("reports.urls")),
 ]

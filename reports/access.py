@@ -45,6 +45,11 @@ def can_change_remediation(user, item: RemediationItem) -> bool:
     return r.is_officer_of(unit) or r.appraises(unit)
 
 
+def can_report_remediation_result(user, item: RemediationItem) -> bool:
+    """The result of a remediation item is the unit's own report: only its officers write it."""
+    return reach(user).is_officer_of(item.assessment.unit)
+
+
 def get_remediation_item_for_view(user, pk) -> RemediationItem:
     item = (
         RemediationItem.objects.select_related(

@@ -88,11 +88,22 @@ class RemediationItemAdmin(ServiceRefusals, admin.ModelAdmin):
         "criterion",
         "points_lost",
         *EDITABLE_FIELDS,
+        "result_reported_at",
         "updated_by",
         "created_at",
         "updated_at",
     )
-    readonly_fields = ("assessment", "criterion", "points_lost", "updated_by", "created_at", "updated_at")
+    # The result is the unit's own report (its officers write it on the item's page).
+    readonly_fields = (
+        "assessment",
+        "criterion",
+        "points_lost",
+        "result",
+        "result_reported_at",
+        "updated_by",
+        "created_at",
+        "updated_at",
+    )
 
     def has_add_permission(self, request):
         return False  # items are suggested after publication (remediation_suggest)
@@ -108,6 +119,7 @@ class RemediationItemAdmin(ServiceRefusals, admin.ModelAdmin):
             responsible=data["responsible"],
             due_date=data["due_date"],
             status=data["status"],
+            cause=data.get("cause"),
             actor=request.user,
             via=Via.ADMIN,
         )

@@ -25,6 +25,25 @@ class RemediationForm(forms.Form):
         help_text=_("e.g. 30/06/2025"),
     )
     status = forms.ChoiceField(label=_("Status"), choices=RemediationStatus.choices)
+    cause = forms.CharField(
+        label=_("Cause (why the points were not achieved)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=4000,
+    )
+    result = forms.CharField(
+        label=_("Result reported by the unit"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=4000,
+        help_text=_("What the unit has done and achieved; reported by the unit's officer."),
+    )
+
+    def __init__(self, *args, can_report_result: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not can_report_result:
+            # The result is the unit's own report (reports.remediation.remediation_update).
+            del self.fields["result"]
 
     def clean(self):
         data = super().clean()

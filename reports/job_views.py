@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from reports.access import ensure_reporter, get_report_job_for_change, get_report_job_for_view
 from reports.jobs import report_request, report_retry
 from reports.models import JobStatus, ReportJob
+from reports.selectors import default_framework
 from scoring.access import can_oversee_framework, frameworks_overseen_by, get_framework_for_oversight
 from scoring.results.engine import previous_framework
 
@@ -37,7 +38,7 @@ def _page(request, *, chosen=None, compare_value=COMPARE_AUTO, error="", status=
     frameworks = _report_frameworks(request.user)
     if chosen is None and frameworks:
         code = request.GET.get("framework")
-        chosen = next((f for f in frameworks if f.code == code), frameworks[0])
+        chosen = next((f for f in frameworks if f.code == code), None) or default_framework(frameworks)
     jobs = list(
         ReportJob.objects.filter(requested_by=request.user).select_related("framework", "compare_framework")[
             :MY_REPORTS_SHOWN

@@ -35,6 +35,7 @@ from parindex.queue import enqueue_on_commit
 from reports.models import JobStatus, ReportJob, ReportKind, report_upload_to
 from reports.report_workbook import build_workbook
 from scoring.models import Framework
+from units.models import unit_kinds_of_level
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,23 @@ def _enqueue(job: ReportJob) -> None:
 def _ensure_comparable(framework: Framework, compare: Framework | None) -> None:
     if compare is not None and compare.pk == framework.pk:
         raise ServiceError(N_("A framework cannot be compared with itself."), obj=compare, field="compare")
+    if compare is not None and compare.unit_kind not in unit_kinds_of_level(framework.unit_kind):
+        # Communes against departments: their criteria, points and ranks have nothing in common.
+        raise ServiceError(
+            N_(
+                "%(framework)s assesses %(kinds)s and %(compare)s assesses %(compare_kinds)s: only "
+                "frameworks of units of the same level can be compared."
+            ),
+            code=ErrorCode.CONFLICT,
+            params={
+                "framework": f"{framework.name} ({framework.code})",
+                "kinds": framework.kinds_display,
+                "compare": f"{compare.name} ({compare.code})",
+                "compare_kinds": compare.kinds_display,
+            },
+            obj=compare,
+            field="compare",
+        )
 
 
 def report_request(

@@ -98,10 +98,20 @@ class RemediationItem(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=RemediationStatus.choices, default=RemediationStatus.PROPOSED
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    cause = models.TextField(
+        _("cause"), blank=True, help_text=_("Why the points were not achieved (nguyên nhân).")
+    )
+    result = models.TextField(_("result reported by the unit"), blank=True)
+    result_reported_at = models.DateTimeField(_("result reported at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("updated by"),
     )
 
     class Meta:

@@ -7,13 +7,14 @@ from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 
 from parindex.audit.models import AuditEntry, Subject
 from parindex.audit.services import audit_entry
 from parindex.errors import ErrorCode, ServiceError
-from reports.access import can_change_remediation
+from reports.access import can_change_remediation, can_report_remediation_result
 from reports.models import RemediationItem, RemediationStatus
 from scoring.models import (
     Assessment,
@@ -110,7 +111,7 @@ def remediation_suggest(
     return len(new_items)
 
 
-EDITABLE_FIELDS = ("action", "responsible", "due_date", "status")
+EDITABLE_FIELDS = ("action", "responsible", "due_date", "status", "cause", "result")
 
 
 @transaction.atomic
@@ -123,9 +124,13 @@ def remediation_update(
     status: str,
     actor: User,
     via: str = Via.WEB,
+    cause: str | None = None,
+    result: str | None = None,
 ) -> RemediationItem:
-    """Fill in a remediation item: action, person responsible, due date, status. Refused (nothing
-    saved) for anybody but the unit's officers and its appraisers; every changed field is audited."""
+    """Fill in a remediation item: action, person responsible, due date, status, the cause of the lost
+    points and the result the unit reports (cause and result left as they are when None). Refused
+    (nothing saved) for anybody but the unit's officers and its appraisers; the result is the unit's
+    own report, so only its officers change it. Every changed field is audited."""
     item = (
         RemediationItem.objects.select_for_update()
         .select_related("assessment__unit", "assessment__framework", "criterion")
@@ -144,7 +149,16 @@ def remediation_update(
         "responsible": (responsible or "").strip(),
         "due_date": due_date,
         "status": status,
+        "cause": item.cause if cause is None else cause.strip(),
+        "result": item.result if result is None else result.strip(),
     }
+    if wanted["result"] != item.result and not can_report_remediation_result(actor, item):
+        raise ServiceError(
+            N_("Only the unit's officers report the result of its remediation item."),
+            code=ErrorCode.FORBIDDEN,
+            obj=item,
+            field="result",
+        )
     changed = [name for name in EDITABLE_FIELDS if getattr(item, name) != wanted[name]]
     if not changed:
         return item
@@ -152,8 +166,12 @@ def remediation_update(
     for name in changed:
         setattr(item, name, wanted[name])
     item.updated_by = actor if getattr(actor, "pk", None) else None
+    stamped = []
+    if "result" in changed:
+        item.result_reported_at = timezone.now() if item.result else None
+        stamped.append("result_reported_at")
     item.full_clean()
-    item.save(update_fields=[*changed, "updated_by", "updated_at"])
+    item.save(update_fields=[*changed, *stamped, "updated_by", "updated_at"])
     AuditEntry.objects.bulk_create(
         [
             audit_entry(

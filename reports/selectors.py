@@ -29,6 +29,7 @@ from scoring.models import (
     CriterionKind,
     CriterionSource,
     Framework,
+    FrameworkStatus,
     GradeBand,
     RankingGroup,
     Score,
@@ -92,6 +93,15 @@ def grade_colours(bands: list[GradeBand]) -> dict[str, str]:
 
 def grade_colour(grade: str, colours: dict[str, str]) -> str:
     return colours.get(grade, NO_GRADE_COLOUR)
+
+
+def default_framework(frameworks: list[Framework]) -> Framework | None:
+    """The framework a page opens on when none is asked for: the one published last (the results the
+    office has just announced), else the first given (the newest)."""
+    published = [f for f in frameworks if f.status == FrameworkStatus.PUBLISHED and f.published_at]
+    if published:
+        return max(published, key=lambda f: (f.published_at, f.year))
+    return frameworks[0] if frameworks else None
 
 
 def framework_bands(framework: Framework) -> list[GradeBand]:

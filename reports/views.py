@@ -29,6 +29,7 @@ from parindex.templatetags.parindex import rank_change as rank_change_text
 from reports import selectors
 from reports.access import (
     can_change_remediation,
+    can_report_remediation_result,
     ensure_remediation_change,
     ensure_reporter,
     get_province_for_view,
@@ -171,7 +172,7 @@ def dashboard(request):
     if chosen is None and code and not any(f.code == code for f in frameworks):
         raise Http404
     if chosen is None:
-        chosen = candidates[0] if candidates else None
+        chosen = selectors.default_framework(candidates)
     context = {
         "frameworks": frameworks,
         "candidates": candidates,
@@ -583,7 +584,9 @@ def remediation_edit(request, pk):
         next_url = ""
     if request.method == "POST":
         ensure_remediation_change(request.user, item)
-        form = RemediationForm(request.POST)
+        form = RemediationForm(
+            request.POST, can_report_result=can_report_remediation_result(request.user, item)
+        )
         if form.is_valid():
             try:
                 remediation_update(item=item, actor=request.user, **form.cleaned_data)
@@ -607,7 +610,10 @@ def remediation_edit(request, pk):
                 "responsible": item.responsible,
                 "due_date": item.due_date,
                 "status": item.status,
-            }
+                "cause": item.cause,
+                "result": item.result,
+            },
+            can_report_result=can_report_remediation_result(request.user, item),
         )
     return render(
         request,

@@ -675,13 +675,17 @@ class CriterionAdmin(
 
 @admin.register(GradeBand)
 class GradeBandAdmin(ServiceRefusals, LockedWhenPublished, admin.ModelAdmin):
-    list_display = ["name", "min_index", "framework"]
+    list_display = ["name", "min_index_display", "framework"]
     list_filter = ["framework"]
     list_select_related = ["framework"]
     search_fields = ["name", "framework__code"]
     autocomplete_fields = ["framework"]
     ordering = ["framework", "-min_index"]
     formfield_overrides = POINTS_INPUT
+
+    @admin.display(description=_("minimum index"), ordering="min_index")
+    def min_index_display(self, band):
+        return format_decimal(band.min_index)  # "90", never "90,000" (ninety thousand to a Vietnamese reader)
 
     def get_readonly_fields(self, request, obj=None):
         return ["framework"] if obj is not None else []

@@ -9,10 +9,12 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from parindex.audit.models import Via as Via  # the channel of a change; re-exported for entry paths
+from parindex.numbers import format_decimal
 from units.models import Unit, UnitKind
 
 POINTS = {"max_digits": 7, "decimal_places": 2}
@@ -76,7 +78,12 @@ class Framework(models.Model):
     decision_date = models.DateField(_("decision date"), null=True, blank=True)
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)
     published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("published by"),
     )
     index_capped = models.BooleanField(
         _("index capped at 100"),
@@ -91,9 +98,11 @@ class Framework(models.Model):
             "(import_framework --survey optional)."
         ),
     )
-    results_computed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    results_computed_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("results computed at")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["-year", "code"]
@@ -115,6 +124,22 @@ class Framework(models.Model):
     def is_published(self) -> bool:
         return self.status == FrameworkStatus.PUBLISHED
 
+    # Instead of Django's "Framework with this Code already exists": the set that holds the code.
+    CODE_TAKEN = gettext_noop(
+        "Code %(code)s is already used by the framework %(name)s (%(year)s); choose another code."
+    )
+
+    def unique_error_message(self, model_class, unique_check):
+        if model_class is Framework and tuple(unique_check) == ("code",):
+            existing = Framework.objects.filter(code=self.code).exclude(pk=self.pk).first()
+            if existing is not None:
+                return ValidationError(
+                    gettext(self.CODE_TAKEN)
+                    % {"code": self.code, "name": existing.name, "year": existing.year},
+                    code="unique",
+                )
+        return super().unique_error_message(model_class, unique_check)
+
     @property
     def covered_kinds(self) -> list[str]:
         """Every kind of unit the framework assesses, its unit kind first."""
@@ -134,7 +159,9 @@ class Framework(models.Model):
     def clean(self):
         unknown = [kind for kind in self.unit_kinds or [] if kind not in UnitKind.values]
         if not isinstance(self.unit_kinds, list) or unknown:
-            raise ValidationError({"unit_kinds": _("Unknown unit kind %(kind)s.") % {"kind": unknown}})
+            raise ValidationError(
+                {"unit_kinds": _("Unknown unit kind %(kind)s.") % {"kind": ", ".join(map(str, unknown))}}
+            )
         if self.status == FrameworkStatus.PUBLISHED and not (self.decision_number and self.decision_date):
             raise ValidationError(_("A published framework needs a decision number and date."))
         if self.self_deadline and self.appraisal_deadline and self.appraisal_deadline < self.self_deadline:
@@ -148,7 +175,9 @@ class RankingGroup(models.Model):
     the listed kinds, and the units listed by name (which win over a kind). A unit in no group of a
     framework that has groups is ranked with the other units in no group."""
 
-    framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="ranking_groups")
+    framework = models.ForeignKey(
+        Framework, on_delete=models.CASCADE, related_name="ranking_groups", verbose_name=_("framework")
+    )
     name = models.CharField(_("group"), max_length=100)
     order = models.PositiveSmallIntegerField(_("order"), default=0)
     unit_kinds = models.JSONField(_("unit kinds"), default=list, blank=True)
@@ -213,11 +242,20 @@ class Criterion(models.Model):
     that totals per area are one GROUP BY over leaves. Both are set by the framework services.
     """
 
-    framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="criteria")
-    parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    framework = models.ForeignKey(
+        Framework, on_delete=models.CASCADE, related_name="criteria", verbose_name=_("framework")
     )
-    area = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
+        verbose_name=_("parent criterion"),
+    )
+    area = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="+", verbose_name=_("area")
+    )
     code = models.CharField(_("code"), max_length=30, validators=[criterion_code_validator])
     title = models.TextField(_("title"))
     max_points = models.DecimalField(_("max points"), **POINTS, validators=[MinValueValidator(Decimal("0"))])
@@ -236,8 +274,8 @@ class Criterion(models.Model):
     guidance = models.TextField(_("guidance"), blank=True)
     allows_not_applicable = models.BooleanField(_("may be not applicable"), default=True)
     order = models.PositiveIntegerField(_("order"), default=0)
-    depth = models.PositiveSmallIntegerField(default=0, editable=False)
-    is_leaf = models.BooleanField(default=True, editable=False)
+    depth = models.PositiveSmallIntegerField(default=0, editable=False, verbose_name=_("level"))
+    is_leaf = models.BooleanField(default=True, editable=False, verbose_name=_("last-level criterion"))
 
     class Meta:
         ordering = ["framework", "order"]
@@ -260,7 +298,9 @@ class Criterion(models.Model):
 class GradeBand(models.Model):
     """A grade (xếp loại) given to an index at or above min_index: data of the framework, never code."""
 
-    framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="grade_bands")
+    framework = models.ForeignKey(
+        Framework, on_delete=models.CASCADE, related_name="grade_bands", verbose_name=_("framework")
+    )
     name = models.CharField(_("grade"), max_length=50)
     min_index = models.DecimalField(_("minimum index"), max_digits=7, decimal_places=3)
 
@@ -274,7 +314,7 @@ class GradeBand(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.name} ≥ {self.min_index}"
+        return f"{self.name} ≥ {format_decimal(self.min_index)}"  # "Xuất sắc ≥ 90", never "≥ 90.000"
 
 
 class AssessmentStatus(models.TextChoices):
@@ -334,8 +374,8 @@ class Assessment(models.Model):
         default="",
         db_default="",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["framework", "unit__code"]
@@ -366,8 +406,12 @@ class Score(models.Model):
     appraised points where present, else the self points.
     """
 
-    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="scores")
-    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="scores")
+    assessment = models.ForeignKey(
+        Assessment, on_delete=models.CASCADE, related_name="scores", verbose_name=_("assessment")
+    )
+    criterion = models.ForeignKey(
+        Criterion, on_delete=models.CASCADE, related_name="scores", verbose_name=_("criterion")
+    )
     self_points = models.DecimalField(_("self-assessed points"), **POINTS, null=True, blank=True)
     self_raw = models.CharField(_("raw figure (self-assessed)"), max_length=50, blank=True)
     not_applicable = models.BooleanField(_("not applicable (proposed by the unit)"), default=False)
@@ -388,9 +432,14 @@ class Score(models.Model):
         _("explanation requested in round"), default=0
     )
     explanation = models.TextField(_("explanation"), blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("updated by"),
     )
 
     class Meta:
@@ -457,16 +506,23 @@ def evidence_upload_to(instance, filename):
 class Evidence(models.Model):
     """Evidence (tài liệu kiểm chứng) for a score: a stored file or a reference to an issued document."""
 
-    score = models.ForeignKey(Score, on_delete=models.CASCADE, related_name="evidence")
+    score = models.ForeignKey(
+        Score, on_delete=models.CASCADE, related_name="evidence", verbose_name=_("score")
+    )
     file = models.FileField(_("file"), upload_to=evidence_upload_to, blank=True)
     document_number = models.CharField(_("document number"), max_length=100, blank=True)
     document_date = models.DateField(_("document date"), null=True, blank=True)
     page = models.CharField(_("page"), max_length=50, blank=True)
     description = models.CharField(_("description"), max_length=300, blank=True)
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("uploaded by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("evidence")
@@ -485,45 +541,79 @@ class AssessmentResult(models.Model):
     """Stored totals of one assessment, written by scoring.results.engine.results_recompute."""
 
     assessment = models.OneToOneField(
-        Assessment, primary_key=True, on_delete=models.CASCADE, related_name="result"
+        Assessment,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="result",
+        verbose_name=_("assessment"),
     )
-    framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="results")
-    self_points = models.DecimalField(**POINTS, default=Decimal("0"))
+    framework = models.ForeignKey(
+        Framework, on_delete=models.CASCADE, related_name="results", verbose_name=_("framework")
+    )
+    self_points = models.DecimalField(**POINTS, default=Decimal("0"), verbose_name=_("self-assessed points"))
     # Filled by the engine (set-based SQL); db_default so that rows it inserts need not name them.
-    survey_points = models.DecimalField(**POINTS, default=Decimal("0"), db_default=Decimal("0"))
-    office_points = models.DecimalField(**POINTS, default=Decimal("0"), db_default=Decimal("0"))
+    survey_points = models.DecimalField(
+        **POINTS, default=Decimal("0"), db_default=Decimal("0"), verbose_name=_("survey points")
+    )
+    office_points = models.DecimalField(
+        **POINTS, default=Decimal("0"), db_default=Decimal("0"), verbose_name=_("office points")
+    )
     # The parts of the points (self_part + survey + office + bonus − penalty = points): the final
     # points of the applicable score leaves of source self (appraised where present, else self).
-    self_part_points = models.DecimalField(**POINTS, default=Decimal("0"), db_default=Decimal("0"))
+    self_part_points = models.DecimalField(
+        **POINTS,
+        default=Decimal("0"),
+        db_default=Decimal("0"),
+        verbose_name=_("points of the self-assessed part"),
+    )
     # The self-assessed part on its own (provisional figures before appraisal and survey):
     # self_points over the max of the applicable self leaves, and that part's index.
-    self_max_points = models.DecimalField(**POINTS, default=Decimal("0"), db_default=Decimal("0"))
-    self_index = models.DecimalField(**INDEX, null=True)
+    self_max_points = models.DecimalField(
+        **POINTS,
+        default=Decimal("0"),
+        db_default=Decimal("0"),
+        verbose_name=_("max points of the self-assessed part"),
+    )
+    self_index = models.DecimalField(**INDEX, null=True, verbose_name=_("index of the self-assessed part"))
     # Leaves of each source (every kind) not applicable-marked, and how many of them have points.
-    self_leaves_applicable = models.PositiveIntegerField(default=0, db_default=0)
-    self_leaves_scored = models.PositiveIntegerField(default=0, db_default=0)
-    survey_leaves_applicable = models.PositiveIntegerField(default=0, db_default=0)
-    survey_leaves_scored = models.PositiveIntegerField(default=0, db_default=0)
-    office_leaves_applicable = models.PositiveIntegerField(default=0, db_default=0)
-    office_leaves_scored = models.PositiveIntegerField(default=0, db_default=0)
-    score_points = models.DecimalField(**POINTS, default=Decimal("0"))
-    bonus_points = models.DecimalField(**POINTS, default=Decimal("0"))
-    penalty_points = models.DecimalField(**POINTS, default=Decimal("0"))
-    points = models.DecimalField(**POINTS, default=Decimal("0"))
-    max_points = models.DecimalField(**POINTS, default=Decimal("0"))
-    index = models.DecimalField(**INDEX, null=True)
-    grade = models.CharField(max_length=50, blank=True)
-    rank = models.PositiveIntegerField(null=True)
-    provisional = models.BooleanField(default=True)
-    leaves_applicable = models.PositiveIntegerField(default=0)
-    leaves_scored = models.PositiveIntegerField(default=0)
-    previous_points = models.DecimalField(**POINTS, null=True)
-    previous_index = models.DecimalField(**INDEX, null=True)
-    previous_rank = models.PositiveIntegerField(null=True)
-    points_change = models.DecimalField(**POINTS, null=True)
-    index_change = models.DecimalField(**INDEX, null=True)
-    rank_change = models.IntegerField(null=True)
-    computed_at = models.DateTimeField(auto_now=True)
+    self_leaves_applicable = models.PositiveIntegerField(
+        default=0, db_default=0, verbose_name=_("self-assessed criteria applicable")
+    )
+    self_leaves_scored = models.PositiveIntegerField(
+        default=0, db_default=0, verbose_name=_("self-assessed criteria scored")
+    )
+    survey_leaves_applicable = models.PositiveIntegerField(
+        default=0, db_default=0, verbose_name=_("survey criteria applicable")
+    )
+    survey_leaves_scored = models.PositiveIntegerField(
+        default=0, db_default=0, verbose_name=_("survey criteria scored")
+    )
+    office_leaves_applicable = models.PositiveIntegerField(
+        default=0, db_default=0, verbose_name=_("office criteria applicable")
+    )
+    office_leaves_scored = models.PositiveIntegerField(
+        default=0, db_default=0, verbose_name=_("office criteria scored")
+    )
+    score_points = models.DecimalField(
+        **POINTS, default=Decimal("0"), verbose_name=_("points of the criteria")
+    )
+    bonus_points = models.DecimalField(**POINTS, default=Decimal("0"), verbose_name=_("bonus points"))
+    penalty_points = models.DecimalField(**POINTS, default=Decimal("0"), verbose_name=_("penalty points"))
+    points = models.DecimalField(**POINTS, default=Decimal("0"), verbose_name=_("points"))
+    max_points = models.DecimalField(**POINTS, default=Decimal("0"), verbose_name=_("max points"))
+    index = models.DecimalField(**INDEX, null=True, verbose_name=_("index"))
+    grade = models.CharField(max_length=50, blank=True, verbose_name=_("grade"))
+    rank = models.PositiveIntegerField(null=True, verbose_name=_("rank"))
+    provisional = models.BooleanField(default=True, verbose_name=_("provisional"))
+    leaves_applicable = models.PositiveIntegerField(default=0, verbose_name=_("criteria applicable"))
+    leaves_scored = models.PositiveIntegerField(default=0, verbose_name=_("criteria scored"))
+    previous_points = models.DecimalField(**POINTS, null=True, verbose_name=_("previous year's points"))
+    previous_index = models.DecimalField(**INDEX, null=True, verbose_name=_("previous year's index"))
+    previous_rank = models.PositiveIntegerField(null=True, verbose_name=_("previous year's rank"))
+    points_change = models.DecimalField(**POINTS, null=True, verbose_name=_("points change"))
+    index_change = models.DecimalField(**INDEX, null=True, verbose_name=_("index change"))
+    rank_change = models.IntegerField(null=True, verbose_name=_("rank change"))
+    computed_at = models.DateTimeField(auto_now=True, verbose_name=_("computed at"))
 
     class Meta:
         ordering = ["framework", "rank"]
@@ -560,14 +650,20 @@ class AssessmentResult(models.Model):
 class AreaResult(models.Model):
     """Stored totals of one area of one assessment."""
 
-    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="area_results")
-    framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="area_results")
-    area = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="area_results")
-    self_points = models.DecimalField(**POINTS, default=Decimal("0"))
-    points = models.DecimalField(**POINTS, default=Decimal("0"))
-    max_points = models.DecimalField(**POINTS, default=Decimal("0"))
-    index = models.DecimalField(**INDEX, null=True)
-    rank = models.PositiveIntegerField(null=True)
+    assessment = models.ForeignKey(
+        Assessment, on_delete=models.CASCADE, related_name="area_results", verbose_name=_("assessment")
+    )
+    framework = models.ForeignKey(
+        Framework, on_delete=models.CASCADE, related_name="area_results", verbose_name=_("framework")
+    )
+    area = models.ForeignKey(
+        Criterion, on_delete=models.CASCADE, related_name="area_results", verbose_name=_("area")
+    )
+    self_points = models.DecimalField(**POINTS, default=Decimal("0"), verbose_name=_("self-assessed points"))
+    points = models.DecimalField(**POINTS, default=Decimal("0"), verbose_name=_("points"))
+    max_points = models.DecimalField(**POINTS, default=Decimal("0"), verbose_name=_("max points"))
+    index = models.DecimalField(**INDEX, null=True, verbose_name=_("index"))
+    rank = models.PositiveIntegerField(null=True, verbose_name=_("rank"))
 
     class Meta:
         ordering = ["assessment", "area__order"]
@@ -588,10 +684,12 @@ class ReminderPhase(models.TextChoices):
 class DeadlineReminder(models.Model):
     """A deadline reminder that was sent, so that the daily job sends each one once."""
 
-    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="reminders")
-    phase = models.CharField(max_length=20, choices=ReminderPhase.choices)
-    deadline = models.DateTimeField()
-    sent_at = models.DateTimeField(auto_now_add=True)
+    assessment = models.ForeignKey(
+        Assessment, on_delete=models.CASCADE, related_name="reminders", verbose_name=_("assessment")
+    )
+    phase = models.CharField(max_length=20, choices=ReminderPhase.choices, verbose_name=_("phase"))
+    deadline = models.DateTimeField(verbose_name=_("deadline"))
+    sent_at = models.DateTimeField(auto_now_add=True, verbose_name=_("sent at"))
 
     class Meta:
         verbose_name = _("deadline reminder")
@@ -636,10 +734,20 @@ class ImportRecord(models.Model):
         _("status"), max_length=20, choices=ImportStatus.choices, default=ImportStatus.CHECKING
     )
     framework = models.ForeignKey(
-        Framework, null=True, blank=True, on_delete=models.CASCADE, related_name="imports"
+        Framework,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="imports",
+        verbose_name=_("framework"),
     )
     assessment = models.ForeignKey(
-        Assessment, null=True, blank=True, on_delete=models.CASCADE, related_name="imports"
+        Assessment,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="imports",
+        verbose_name=_("assessment"),
     )
     file = models.FileField(_("file"), upload_to=import_upload_to)
     original_name = models.CharField(_("file name"), max_length=255)
@@ -650,7 +758,12 @@ class ImportRecord(models.Model):
     changed = models.PositiveIntegerField(_("changed"), default=0)
     unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("requested by"),
     )
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
     applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)

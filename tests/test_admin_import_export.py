@@ -135,7 +135,15 @@ def test_export_units_xlsx_and_csv(admin_client, data, commune):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
     _sheet, rows = xlsx_rows(response)
-    assert rows[0] == ["code", "name", "kind", "parent", "predecessors", "active_from", "active_to"]
+    assert rows[0] == [  # the units file's own headers (DESIGN §5), never field names
+        "Mã đơn vị",
+        "Tên đơn vị",
+        "Loại",
+        "Mã đơn vị cấp trên",
+        "Mã đơn vị trước sắp xếp",
+        "Hoạt động từ năm",
+        "Hoạt động đến năm",
+    ]
     by_code = {row[0]: row for row in rows[1:]}
     assert by_code["X1"][1:4] == ["Xã Một", "commune", "H"]
     assert by_code["X3"][4] == "X1;X2"
@@ -149,12 +157,33 @@ def test_export_units_xlsx_and_csv(admin_client, data, commune):
     assert len(rows) == 1 + Unit.objects.count()
 
 
+# The exported score headers, in Vietnamese, and the column each stands for.
+SCORE_HEADERS = {
+    "Mã bộ chỉ số": "framework",
+    "Mã đơn vị": "unit",
+    "Tên đơn vị": "unit_name",
+    "Mã tiêu chí": "criterion",
+    "Tên tiêu chí": "criterion_title",
+    "Điểm tối đa": "max_points",
+    "Điểm tự đánh giá": "self_points",
+    "Không áp dụng": "not_applicable",
+    "Điểm thẩm định": "appraised_points",
+    "Lý do thẩm định": "appraisal_reason",
+    "Ghi chú": "note",
+    "Tài liệu kiểm chứng": "evidence_reference",
+}
+
+
+def score_keys(header):
+    return [SCORE_HEADERS[h] for h in header]
+
+
 def test_export_scores_xlsx_and_csv(admin_client, data):
     response = export(admin_client, Score, ScoreResource, XLSX)
     assert response.status_code == 200
     sheet, rows = xlsx_rows(response)
-    header = rows[0]
-    assert header[:3] == ["framework", "unit", "unit_name"] and "appraised_points" in header
+    assert rows[0] == list(SCORE_HEADERS)  # labels, never "self_points"
+    header = score_keys(rows[0])
     row = next(r for r in rows[1:] if r[1] == "X1" and r[3] == "1.2")
     values = dict(zip(header, row, strict=True))
     assert values["framework"] == "XA-2024" and values["max_points"] == 30
@@ -167,9 +196,9 @@ def test_export_scores_xlsx_and_csv(admin_client, data):
 
     response = export(admin_client, Score, ScoreResource, CSV)
     rows = csv_rows(response)
-    values = dict(zip(rows[0], next(r for r in rows if r[1] == "PNV"), strict=True))
+    values = dict(zip(score_keys(rows[0]), next(r for r in rows if r[1] == "PNV"), strict=True))
     assert values["framework"] == "PB-2024" and values["self_points"] == "8.00"
-    assert values["appraised_points"] == "8.00" and values["not_applicable"] == "0"
+    assert values["appraised_points"] == "8.00" and values["not_applicable"] == "Không"  # not False/0
 
 
 def test_export_follows_the_list_filters(admin_client, data):
@@ -193,7 +222,9 @@ def test_formulae_are_escaped_on_export(admin_client, data, district):
     assert next(r for r in rows if r[0] == "X9")[1] == "'" + EVIL
 
     rows = csv_rows(export(admin_client, Score, ScoreResource, CSV))
-    note = dict(zip(rows[0], next(r for r in rows if r[1] == "X1" and r[3] == "1.1"), strict=True))["note"]
+    note = dict(
+        zip(score_keys(rows[0]), next(r for r in rows if r[1] == "X1" and r[3] == "1.1"), strict=True)
+    )["note"]
     assert note == "'=1+1 ghi chú"
     sheet, _rows = xlsx_rows(export(admin_client, Score, ScoreResource, XLSX))
     assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
@@ -220,15 +251,15 @@ def test_export_runs_a_fixed_number_of_queries(admin_client, data, district):
 def test_criteria_are_exported_not_imported(admin_client, data):
     rows = csv_rows(export(admin_client, Criterion, CriterionResource, CSV))
     assert rows[0] == [
-        "framework",
-        "code",
-        "title",
-        "max_points",
-        "kind",
-        "source",
-        "rule",
-        "parent",
-        "guidance",
+        "Mã bộ chỉ số",
+        "Mã",
+        "Tiêu chí",
+        "Điểm tối đa",
+        "Loại",
+        "Nguồn",
+        "Cách chấm",
+        "Mã cấp trên",
+        "Hướng dẫn chấm",
     ]
     assert ["XA-2024", "2", "Tiêu chí 2", "40.00", "score", "survey", "", "", ""] in rows
     assert ["XA-2024", "1.2", "Tiêu chí 1.2", "30.00", "score", "self", "", "1", ""] in rows
@@ -382,6 +413,15 @@ def test_exported_units_reimport_unchanged(admin_client, data, district):
     result = response.context["result"]
     assert not result.has_errors() and not result.has_validation_errors()
     assert {row.import_type for row in result.rows} == {"skip"}  # the escaped name reads back as it was
+
+
+def test_exported_scores_with_vietnamese_headers_reimport_unchanged(admin_client, data):
+    exported = export(admin_client, Score, ScoreResource, CSV).content
+    assert "Điểm tự đánh giá".encode() in exported and b"self_points" not in exported
+    response = preview(admin_client, Score, SimpleUploadedFile("scores.csv", exported))
+    result = response.context["result"]
+    assert not result.has_errors() and not result.has_validation_errors(), result.invalid_rows
+    assert {row.import_type for row in result.rows} == {"skip"}
 
 
 # --- scores import ------------------------------------------------------------------------------------------

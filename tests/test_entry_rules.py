@@ -514,7 +514,7 @@ def test_command_self_stage_with_submit_and_appraisal_stage(assessment, framewor
     out, _ = call("import_assessment", path, "--framework", framework.code, "--unit", "X1", "--submit")
     assessment.refresh_from_db()
     assert assessment.status == AssessmentStatus.SUBMITTED
-    assert "đã được nộp" in out
+    assert "Đã nộp kết quả tự đánh giá của X1." in out
     assert scores(assessment)["1.1"].self_points == D("1.91")
     path = write(
         tmp_path / "appraisal.xlsx",

@@ -233,12 +233,12 @@ def test_rule_and_parent_problems_are_placed_on_their_cells(tmp_path, district):
         "[Sheet1] F5 (tiêu chí 3): ",
         "[Sheet1] G6: Mã a đứng trước hoặc không có tiêu chí cha Z.",
         "[Sheet1] G7: Mã b đứng trước hoặc không có tiêu chí cha c.",
-        "[Sheet1] E9: Nguồn 'hỏi dân' không hợp lệ",
-        "[Sheet1] A10: 'e e' không phải mã tiêu chí",
+        "[Sheet1] E9: Nguồn “hỏi dân” không hợp lệ",
+        "[Sheet1] A10: “e e” không phải mã tiêu chí",
         # The English half names the same cells.
         "[Sheet1] F2: Criterion I has children; a scoring rule belongs on a leaf criterion.",
         "[Sheet1] G6: Code a comes before or without its parent Z.",
-        "[Sheet1] E9: Unknown source 'hỏi dân'; use self, survey or office.",
+        "[Sheet1] E9: Unknown source “hỏi dân”; use self, survey or office.",
     ):
         assert expected in err, expected
     # The cycle b → c → b: b's parent comes later, so the file is refused on b.

@@ -134,7 +134,7 @@ def test_every_bad_cell_is_reported_and_nothing_is_saved(tmp_path, framework, co
         "x1.xlsx [Sheet1] D4 (tiêu chí 1.1): 15 lớn hơn điểm tối đa 1,5",
         "x1.xlsx [Sheet1] D5 (tiêu chí 1.2): -1 là số âm; điểm không được âm.",
         "x1.xlsx [Sheet1] D6 (tiêu chí 2.1): 1,255 có quá hai chữ số thập phân.",
-        "x1.xlsx [Sheet1] D7: 'hai điểm' không phải là số.",
+        "x1.xlsx [Sheet1] D7: “hai điểm” không phải là số.",
         "x1.xlsx [Sheet1] A8: Tiêu chí 9.9 không có trong bộ chỉ số FW.",
         "x1.xlsx [Sheet1] A9: Mã 1.1 xuất hiện hai lần (lần đầu ở dòng 4).",
         "x1.xlsx [Sheet1] D4 (criterion 1.1): 15 is more than the maximum 1.5",

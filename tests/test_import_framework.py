@@ -150,11 +150,11 @@ def test_every_row_problem_is_reported_by_cell_and_nothing_is_saved(tmp_path, di
     assert Framework.objects.count() == 0 and Criterion.objects.count() == 0
     for expected in (
         "[Sheet1] B4: Thiếu tên tiêu chí.",
-        "[Sheet1] C5: 'năm' không phải là số.",
+        "[Sheet1] C5: “năm” không phải là số.",
         "[Sheet1] C6 (tiêu chí 1.3): Thiếu điểm tối đa của tiêu chí chấm điểm.",
-        "[Sheet1] D7: Loại 'thưởng lớn' không hợp lệ",
-        "[Sheet1] E8: Nguồn 'hỏi dân' không hợp lệ",
-        "[Sheet1] A9: '1-a' không phải mã tiêu chí",
+        "[Sheet1] D7: Loại “thưởng lớn” không hợp lệ",
+        "[Sheet1] E8: Nguồn “hỏi dân” không hợp lệ",
+        "[Sheet1] A9: “1-a” không phải mã tiêu chí",
         "[Sheet1] C10: Tiêu chí 2 có điểm tối đa 13,5 nhưng tổng điểm các tiêu chí con là 12.",
         "[Sheet1] A12: Mã 2.1 xuất hiện hai lần.",
         "[Sheet1] A13: Mã 4.1 đứng trước hoặc không có tiêu chí cha 4.",
@@ -183,7 +183,7 @@ def test_given_parent_max_is_checked_against_children_and_kind_mixes(tmp_path, d
     )
     err, _ = call_failing("import_framework", path, *options())
     assert "fw.csv C2: Tiêu chí 1 có điểm tối đa 3 nhưng tổng điểm các tiêu chí con là 2." in err
-    assert "fw.csv D6: Tiêu chí 2.1 thuộc loại penalty nhưng nằm dưới 2 thuộc loại bonus." in err
+    assert "fw.csv D6: Tiêu chí 2.1 thuộc loại Điểm trừ nhưng nằm dưới 2 thuộc loại Điểm thưởng." in err
     # Sources mix freely at any level (a self criterion under a survey area is no problem).
     assert "E8" not in err and "3.1" not in err
 
@@ -196,7 +196,7 @@ def test_option_problems_are_reported_together(tmp_path, district):
         *options(**{"--authority": "NOPE", "--unit-kind": "village", "--bands": "Tốt"}),
     )
     assert "Không có cơ quan ban hành mã NOPE." in err
-    assert "Loại đơn vị 'village' không hợp lệ" in err
+    assert "Loại đơn vị “village” không hợp lệ" in err
     assert "Tốt" in err
     assert Framework.objects.count() == 0
 
@@ -205,7 +205,7 @@ def test_existing_and_published_framework_codes_are_refused(tmp_path, district):
     path = write_csv(tmp_path / "fw.csv", [HEADER, ["1", "A", "1"]])
     framework = make_framework(district, rows=rows_from_spec([("1", 1)]), code="FW")
     err, _ = call_failing("import_framework", path, *options(**{"--year": "2025"}))
-    assert "Đã có bộ chỉ số mã FW; hãy chọn mã khác." in err
+    assert "Mã FW đã được dùng cho bộ chỉ số Bộ chỉ số 2024 (năm 2024); hãy chọn mã khác." in err
     walk_and_publish(
         framework=framework, decision_number="4769/QĐ-UBND", decision_date=datetime.date(2024, 12, 21)
     )

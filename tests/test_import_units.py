@@ -101,13 +101,13 @@ def test_every_problem_is_reported_by_cell_and_nothing_is_saved(tmp_path):
         "bad.xlsx [Sheet1] A3: Mã đơn vị T xuất hiện hai lần (lần đầu ở dòng 2).",
         "bad.xlsx [Sheet1] A4: X 1 không phải mã đơn vị hợp lệ",
         "bad.xlsx [Sheet1] B5: Thiếu tên đơn vị.",
-        "bad.xlsx [Sheet1] C6: Loại đơn vị 'làng' không hợp lệ",
+        "bad.xlsx [Sheet1] C6: Loại đơn vị “làng” không hợp lệ",
         "bad.xlsx [Sheet1] D7: Đơn vị cấp trên ZZ không có trong tệp này",
         "bad.xlsx [Sheet1] E7: Đơn vị trước sắp xếp Q1 không có trong tệp này",
         "bad.xlsx [Sheet1] A8: Thiếu mã đơn vị.",
         "bad.xlsx [Sheet1] D9: Đơn vị không thể là cấp trên của chính nó.",
         "bad.xlsx [Sheet1] A3: Unit code T appears twice (first in row 2).",
-        "bad.xlsx [Sheet1] C6: Unknown kind of unit 'làng'",
+        "bad.xlsx [Sheet1] C6: Unknown kind of unit “làng”",
     ):
         assert expected in err
     assert err.index("Thiếu tên đơn vị") < err.index("The unit name is missing")

@@ -369,7 +369,7 @@ def test_workbook_decisions_are_refused_by_cell(tmp_path, assessment, appraiser)
     )
     assert "sai.xlsx [Sheet1] E2: Đơn vị không đề nghị không áp dụng tiêu chí 1.1" in err
     assert "sai.xlsx [Sheet1] D3 (tiêu chí 1.2): Hãy nêu lý do của quyết định về việc không áp dụng." in err
-    assert "sai.xlsx [Sheet1] E4: 'có lẽ' không phải là quyết định về việc không áp dụng" in err
+    assert "sai.xlsx [Sheet1] E4: “có lẽ” không phải là quyết định về việc không áp dụng" in err
     assert score(assessment, "1.2").appraised_not_applicable is None
     assert not AuditEntry.objects.filter(action__in=("not_applicable_decision", "appraise")).exists()
 

@@ -269,7 +269,7 @@ def test_self_reminder_two_days_ahead_is_sent_once(assessment, framework):
     assert message.to == ["officer_x1@example.test"]
     assert message.subject.startswith("[ParIndex] Hạn tự đánh giá: ")
     assert "has not been submitted to Phòng Nội vụ huyện Thử" in message.body
-    assert "đơn vị chưa gửi Phòng Nội vụ huyện Thử" in message.body
+    assert "đơn vị chưa nộp cho Phòng Nội vụ huyện Thử" in message.body
     assert DeadlineReminder.objects.filter(assessment=assessment, phase="self").count() == 1
     assert notifications.send_deadline_reminders() == 0
     assert len(mail.outbox) == 1

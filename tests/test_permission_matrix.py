@@ -291,6 +291,14 @@ EXPECTED |= {
     "scoring:council_grid_row": post_only(SEES_FRAMEWORK, APPRAISES, status=AssessmentStatus.SUBMITTED),
 }
 
+# --- in-app notifications (parindex.notices): each person's own, whatever the framework's state ----------
+# The world holds no notification: opening one by any id is a 404 for everybody (nobody sees another's).
+EXPECTED |= {
+    "notices:list": page(rule(SIGNED_IN, SIGNED_IN)),
+    "notices:open": change(get=each(NOT_ALLOWED), post=each(HIDDEN), params={"pk": "remediation_id"}),
+    "notices:read_all": change(get=each(NOT_ALLOWED), post=each(REDIRECT)),
+}
+
 
 def test_officers_who_see_the_framework_are_refused_alike_on_all_its_pages():
     """The rule, read off the table: on every URL of the framework (by its code) a persona who sees the

@@ -142,8 +142,8 @@ def test_percentages_over_100_are_refused_by_cell(tmp_path, framework):
     err, _ = call_failing("import_survey", path, "--framework", "SV", "--as", "percent")
     assert "bad.xlsx [Sheet1] B2 (tiêu chí 8.1): 120 không phải là tỷ lệ phần trăm từ 0 đến 100" in err
     assert "bad.xlsx [Sheet1] B3 (tiêu chí 8.1): 100,5 không phải là tỷ lệ phần trăm từ 0 đến 100" in err
-    assert "bad.xlsx [Sheet1] D2: 'nhiều' không phải là cỡ mẫu" in err
-    assert "bad.xlsx [Sheet1] D3: '0' không phải là cỡ mẫu" in err
+    assert "bad.xlsx [Sheet1] D2: “nhiều” không phải là cỡ mẫu" in err
+    assert "bad.xlsx [Sheet1] D3: “0” không phải là cỡ mẫu" in err
     assert not Score.objects.exists()
     # the same file as points: 120 is over the maximum 3,5
     err, _ = call_failing("import_survey", path, "--framework", "SV")

@@ -361,7 +361,7 @@ def test_submit_ok_redirects_with_message(client, officer, assessment):
     assessment.refresh_from_db()
     assert assessment.status == AssessmentStatus.SUBMITTED
     html = client.get(page_url(assessment)).content.decode()
-    assert "Đã gửi bản tự đánh giá của Xã Một tới Phòng Nội vụ huyện Thử" in html
+    assert "Đã nộp kết quả tự đánh giá của Xã Một cho Phòng Nội vụ huyện Thử" in html
     assert client.post(reverse("scoring:assessment_submit", args=[assessment.pk])).status_code == 403
 
 
@@ -597,5 +597,5 @@ def test_submit_button_names_the_office_of_the_frameworks_authority(client, requ
     assessment = assessment_get_or_create(unit=unit, framework=framework)
     client.force_login(make_member(unit, Role.OFFICER))
     html = client.get(page_url(assessment)).content.decode()
-    assert f"Gửi {office}</button>" in html
+    assert f"Nộp kết quả tự đánh giá cho {office}</button>" in html
     assert "Nội vụ" not in html.replace(office, "")  # no other office is named

@@ -113,7 +113,9 @@ class Unit(models.Model):
         on_delete=models.PROTECT,
         related_name="children",
     )
-    path = models.CharField(max_length=500, db_index=True, editable=False, default="")
+    path = models.CharField(
+        max_length=500, db_index=True, editable=False, default="", verbose_name=_("tree path")
+    )
     active_from = models.PositiveSmallIntegerField(_("active from year"), null=True, blank=True)
     active_to = models.PositiveSmallIntegerField(_("active until year"), null=True, blank=True)
     predecessors = models.ManyToManyField(
@@ -123,8 +125,8 @@ class Unit(models.Model):
         blank=True,
         related_name="successors",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["path", "code"]
@@ -185,10 +187,14 @@ class Role(models.TextChoices):
 class Membership(models.Model):
     """A user's role in a unit. Appraisers and leaders reach the unit and its descendants."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user")
+    )
+    unit = models.ForeignKey(
+        Unit, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("unit")
+    )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("membership")

@@ -7,11 +7,11 @@ headers of the units file are accepted too, as are Vietnamese names of kinds ("x
 """
 
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from import_export import fields, widgets
 
 from parindex.audit.models import Via
-from parindex.errors import ServiceError
+from parindex.errors import ServiceError, shown
 from parindex.spreadsheet_admin import SpreadsheetResource, TextWidget, rename_headers, unescape_formula
 from parindex.spreadsheets import normalize_name
 from units.importers import COLUMNS, parse_kind
@@ -28,7 +28,7 @@ class KindWidget(widgets.Widget):
                     "Unknown kind of unit %(kind)r; use province/tỉnh, district/huyện, department/sở/phòng "
                     "or commune/xã/phường/thị trấn/đặc khu."
                 )
-                % {"kind": value}
+                % {"kind": shown(value)}
             )
         return kind
 
@@ -96,6 +96,11 @@ UNIT_HEADER_ALIASES |= {"active from": "active_from", "active to": "active_to", 
 
 
 class UnitResource(SpreadsheetResource):
+    # The headers of the units file (DESIGN §5), which the importers read back.
+    export_labels = {column.key: column.label for column in COLUMNS} | {
+        "active_from": gettext_lazy("Active from year"),
+        "active_to": gettext_lazy("Active until year"),
+    }
     code = fields.Field(attribute="code", column_name="code", widget=TextWidget())
     name = fields.Field(attribute="name", column_name="name", widget=TextWidget())
     kind = fields.Field(attribute="kind", column_name="kind", widget=KindWidget())
@@ -118,7 +123,7 @@ class UnitResource(SpreadsheetResource):
 
     def before_import(self, dataset, **kwargs):
         self._user = kwargs.get("user")
-        rename_headers(dataset, UNIT_HEADER_ALIASES, required=["code"])
+        rename_headers(dataset, {**self.header_aliases(), **UNIT_HEADER_ALIASES}, required=["code"])
 
     def get_instance(self, instance_loader, row):
         code = unescape_formula(str(row.get("code") or "").strip())

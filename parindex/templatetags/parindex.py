@@ -66,3 +66,10 @@ def rank_change(value):
     if value < 0:
         return ngettext("down %(n)d place", "down %(n)d places", -value) % {"n": -value}
     return _("unchanged")
+
+
+@register.filter
+def audit_value(value):
+    """An audited old or new value as people read it: True/False as Có/Không, None as empty."""
+    text = "" if value is None else str(value)
+    return {"True": _("Yes"), "False": _("No"), "None": ""}.get(text, text)

@@ -7,6 +7,7 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from parindex.errors import Quoted
 from parindex.numbers import NotANumber, parse_decimal
 from scoring.assessments.services import evidence_file_problem
 from scoring.frameworks.rules import parse_rule
@@ -19,7 +20,9 @@ def clean_points(text: str) -> Decimal | None:
     try:
         return parse_decimal(text)
     except NotANumber:
-        raise forms.ValidationError(_("%(value)r is not a number.") % {"value": text.strip()}) from None
+        raise forms.ValidationError(
+            _("%(value)r is not a number.") % {"value": Quoted(text.strip())}
+        ) from None
 
 
 class SelfRowForm(forms.Form):

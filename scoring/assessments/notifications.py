@@ -2,8 +2,12 @@
 and reminders three days before a deadline. Sent through Celery (scoring.tasks), never inline.
 
 Each message is written in Vietnamese, with the English text below it, and names the page to open.
+The same people get an in-app notification (parindex.notices, the bell) with the same title and page,
+created where the e-mails are decided, so the two can never go to different people.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from parindex.notices.services import notices_create
 from scoring.models import (
     Assessment,
     AssessmentStatus,
@@ -27,25 +32,35 @@ from units.models import Membership, Role
 REMINDER_WINDOW = timedelta(days=3)
 
 
+class Recipients(list):
+    """The addresses an event's e-mail goes to (a list of str), carrying the people behind them, who
+    get the in-app notification; people without an address are told in the app only."""
+
+    def __init__(self, users=()):
+        self.users = list({user.pk: user for user in users}.values())
+        super().__init__(sorted({user.email for user in self.users if user.email}))
+
+    def __or__(self, other):
+        return Recipients([*self.users, *getattr(other, "users", [])])
+
+
 def _ancestor_ids(unit) -> list[int]:
     return [int(part) for part in unit.path.strip("/").split("/") if part]
 
 
-def _emails(memberships) -> list[str]:
-    return sorted(
-        {m.user.email for m in memberships.select_related("user") if m.user.email and m.user.is_active}
-    )
+def _emails(memberships) -> Recipients:
+    return Recipients(m.user for m in memberships.select_related("user") if m.user.is_active)
 
 
-def officers_of(unit_ids) -> list[str]:
+def officers_of(unit_ids) -> Recipients:
     return _emails(Membership.objects.filter(unit_id__in=list(unit_ids), role=Role.OFFICER))
 
 
-def appraisers_over(unit) -> list[str]:
+def appraisers_over(unit) -> Recipients:
     return _emails(Membership.objects.filter(unit_id__in=_ancestor_ids(unit), role=Role.APPRAISER))
 
 
-def leaders_over(unit) -> list[str]:
+def leaders_over(unit) -> Recipients:
     return _emails(Membership.objects.filter(unit_id__in=_ancestor_ids(unit), role=Role.LEADER))
 
 
@@ -77,16 +92,50 @@ def _each(subject: str, body: str, recipients) -> list[tuple[str, str, str, list
     return [(subject, body, settings.DEFAULT_FROM_EMAIL, [address]) for address in recipients]
 
 
+@dataclass
+class Outgoing:
+    """What one workflow event tells whom: the title (built in the active language), the bilingual
+    e-mail body, the page to open (a path) and the recipients."""
+
+    event: str
+    title: Callable[[], str]
+    body: str
+    page: str
+    recipients: Recipients
+
+    def mails(self) -> list[tuple[str, str, str, list[str]]]:
+        return _each(_subject(self.title), self.body, self.recipients)
+
+    def notify_in_app(self) -> None:
+        titles = {}
+        for language in ("vi", "en"):
+            with translation.override(language):
+                titles[language] = self.title()
+        notices_create(
+            users=self.recipients.users,
+            event=self.event,
+            title=titles["vi"],
+            title_en=titles["en"],
+            link=self.page,
+        )
+
+
 def messages_for(event: str, object_id: int) -> list[tuple[str, str, str, list[str]]]:
     """(subject, body, from, [recipient]) for one workflow event, one per recipient; empty when there is
     nobody to tell."""
+    outgoing = outgoing_for(event, object_id)
+    return outgoing.mails() if outgoing else []
+
+
+def outgoing_for(event: str, object_id: int) -> Outgoing | None:
+    """The message of one workflow event and its recipients; None when the event no longer holds."""
     if event == "framework_published":
         framework = Framework.objects.select_related("authority").filter(pk=object_id).first()
         if framework is None or framework.status != FrameworkStatus.PUBLISHED:
-            return []
+            return None
         unit_ids = framework.assessments.values_list("unit_id", flat=True)
-        recipients = sorted(set(officers_of(unit_ids)) | set(leaders_over(framework.authority)))
-        subject = _subject(lambda: _("Results of %(name)s published") % {"name": framework.name})
+        recipients = officers_of(unit_ids) | leaders_over(framework.authority)
+        title = lambda: _("Results of %(name)s published") % {"name": framework.name}  # noqa: E731
         body = bilingual(
             lambda: (
                 _(
@@ -102,13 +151,13 @@ def messages_for(event: str, object_id: int) -> list[tuple[str, str, str, list[s
                 }
             )
         )
-        return _each(subject, body, recipients)
+        return Outgoing(event, title, body, reverse("scoring:framework_list"), recipients)
 
     assessment = (
         Assessment.objects.select_related("unit", "framework__authority").filter(pk=object_id).first()
     )
     if assessment is None:
-        return []
+        return None
     unit, framework = assessment.unit, assessment.framework
     names = {
         "unit": unit.name,
@@ -117,7 +166,8 @@ def messages_for(event: str, object_id: int) -> list[tuple[str, str, str, list[s
     }
     if event == "assessment_submitted" and assessment.status == AssessmentStatus.SUBMITTED:
         recipients = appraisers_over(unit)
-        subject = _subject(lambda: _("%(unit)s submitted its self-assessment") % names)
+        title = lambda: _("%(unit)s submitted its self-assessment") % names  # noqa: E731
+        page = reverse("scoring:assessment_appraise", args=[assessment.pk])
         body = bilingual(
             lambda: (
                 _("%(unit)s submitted its self-assessment for %(framework)s.\nAppraise it: %(link)s")
@@ -132,7 +182,8 @@ def messages_for(event: str, object_id: int) -> list[tuple[str, str, str, list[s
             .order_by("criterion__order")
             .values_list("criterion__code", flat=True)
         )
-        subject = _subject(lambda: _("Explanation requested for %(framework)s") % names)
+        title = lambda: _("Explanation requested for %(framework)s") % names  # noqa: E731
+        page = reverse("scoring:assessment_self", args=[assessment.pk])
         body = bilingual(
             lambda: (
                 _(
@@ -149,7 +200,8 @@ def messages_for(event: str, object_id: int) -> list[tuple[str, str, str, list[s
         )
     elif event == "assessment_appraised" and assessment.status == AssessmentStatus.APPRAISED:
         recipients = officers_of([unit.pk])
-        subject = _subject(lambda: _("Appraisal of %(framework)s done") % names)
+        title = lambda: _("Appraisal of %(framework)s done") % names  # noqa: E731
+        page = reverse("scoring:assessment_self", args=[assessment.pk])
         body = bilingual(
             lambda: (
                 _(
@@ -160,13 +212,20 @@ def messages_for(event: str, object_id: int) -> list[tuple[str, str, str, list[s
             )
         )
     else:
-        return []
-    return _each(subject, body, recipients)
+        return None
+    return Outgoing(event, title, body, page, recipients)
 
 
 def send_event(event: str, object_id: int) -> int:
-    messages = messages_for(event, object_id)
-    return send_mass_mail(messages, fail_silently=False) if messages else 0
+    """E-mail the people concerned and notify them in the app, in one transaction: when sending fails
+    the in-app rows roll back too, and the retried task writes them once."""
+    outgoing = outgoing_for(event, object_id)
+    if outgoing is None:
+        return 0
+    messages = outgoing.mails()
+    with transaction.atomic():
+        outgoing.notify_in_app()
+        return send_mass_mail(messages, fail_silently=False) if messages else 0
 
 
 def send_deadline_reminders(now=None) -> int:
@@ -200,8 +259,9 @@ def send_deadline_reminders(now=None) -> int:
             "deadline": _when(deadline),
             "link": _link("scoring:assessment_self", assessment.pk),
         }
-        message = (
-            _subject(lambda n=names: _("Self-assessment due %(deadline)s") % n),
+        message = Outgoing(
+            "deadline_self",
+            lambda n=names: _("Self-assessment due %(deadline)s") % n,
             bilingual(
                 lambda n=names: (
                     _(
@@ -211,8 +271,10 @@ def send_deadline_reminders(now=None) -> int:
                     % n
                 )
             ),
+            reverse("scoring:assessment_self", args=[assessment.pk]),
+            recipients,
         )
-        sent += _send_once(assessment, ReminderPhase.SELF, deadline, message, recipients)
+        sent += _send_once(assessment, ReminderPhase.SELF, deadline, message)
     appraisal_due = Assessment.objects.filter(
         open_frameworks,
         status=AssessmentStatus.SUBMITTED,
@@ -228,8 +290,9 @@ def send_deadline_reminders(now=None) -> int:
             "deadline": _when(deadline),
             "link": _link("scoring:assessment_appraise", assessment.pk),
         }
-        message = (
-            _subject(lambda n=names: _("Appraisal due %(deadline)s") % n),
+        message = Outgoing(
+            "deadline_appraisal",
+            lambda n=names: _("Appraisal due %(deadline)s") % n,
             bilingual(
                 lambda n=names: (
                     _(
@@ -239,19 +302,22 @@ def send_deadline_reminders(now=None) -> int:
                     % n
                 )
             ),
+            reverse("scoring:assessment_appraise", args=[assessment.pk]),
+            recipients,
         )
-        sent += _send_once(assessment, ReminderPhase.APPRAISAL, deadline, message, recipients)
+        sent += _send_once(assessment, ReminderPhase.APPRAISAL, deadline, message)
     return sent
 
 
-def _send_once(assessment, phase, deadline, message, recipients) -> int:
-    if not recipients:
+def _send_once(assessment, phase, deadline, message: Outgoing) -> int:
+    if not message.recipients.users:
         return 0
     try:
         with transaction.atomic():
             DeadlineReminder.objects.create(assessment=assessment, phase=phase, deadline=deadline)
             # Inside the atomic block: if sending fails, the record is rolled back and retried next run.
-            send_mass_mail(_each(message[0], message[1], recipients), fail_silently=False)
+            message.notify_in_app()
+            send_mass_mail(message.mails(), fail_silently=False)
     except IntegrityError:
         return 0  # already reminded for this deadline
     return 1

@@ -22,7 +22,7 @@ import io
 
 import tablib
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext_noop as N_
 from import_export import fields, widgets
 
@@ -130,9 +130,17 @@ class YesNoWidget(widgets.BooleanWidget):
         "đúng",
         "kad",
         "KAD",
+        "Yes",
+        "YES",
     ]
     FALSE_VALUES = ["0", 0, False, "false", "FALSE", "False", "no", "không", "Không", "khong", "sai"]
     NULL_VALUES = ["", None]
+
+    def render(self, value, obj=None, **kwargs):
+        """Có / Không (Yes / No in English), in csv and xlsx alike: never True/False or 1/0."""
+        if value is None:
+            return ""
+        return gettext("Yes") if value else gettext("No")
 
     def clean(self, value, row=None, **kwargs):
         if isinstance(value, str):
@@ -150,6 +158,19 @@ class YesNoWidget(widgets.BooleanWidget):
 
 
 class CriterionResource(SpreadsheetResource):
+    # The headers of the framework file (DESIGN §5), which import_framework reads back.
+    export_labels = {
+        "framework": gettext_lazy("Framework code"),
+        "code": gettext_lazy("Code"),
+        "title": gettext_lazy("Criterion"),
+        "max_points": gettext_lazy("Max points"),
+        "kind": gettext_lazy("Kind"),
+        "source": gettext_lazy("Source"),
+        "rule": gettext_lazy("Scoring rule"),
+        "parent": gettext_lazy("Parent code"),
+        "guidance": gettext_lazy("Guidance"),
+    }
+
     framework = fields.Field(attribute="framework__code", column_name="framework", readonly=True)
     code = fields.Field(attribute="code", column_name="code", readonly=True)
     title = fields.Field(attribute="title", column_name="title", readonly=True)
@@ -206,6 +227,21 @@ SCORE_HEADER_ALIASES = {
 
 
 class ScoreResource(SpreadsheetResource):
+    export_labels = {
+        "framework": gettext_lazy("Framework code"),
+        "unit": gettext_lazy("Unit code"),
+        "unit_name": gettext_lazy("Unit name"),
+        "criterion": gettext_lazy("Criterion code"),
+        "criterion_title": gettext_lazy("Criterion title"),
+        "max_points": gettext_lazy("Max points"),
+        "self_points": gettext_lazy("Self-assessed points"),
+        "not_applicable": gettext_lazy("Not applicable"),
+        "appraised_points": gettext_lazy("Appraised points"),
+        "appraisal_reason": gettext_lazy("Appraisal reason"),
+        "note": gettext_lazy("Note"),
+        "evidence_reference": gettext_lazy("Evidence reference"),
+    }
+
     framework = fields.Field(attribute="assessment__framework__code", column_name="framework", readonly=True)
     unit = fields.Field(attribute="assessment__unit__code", column_name="unit", readonly=True)
     unit_name = fields.Field(attribute="assessment__unit__name", column_name="unit_name", readonly=True)
@@ -266,7 +302,7 @@ class ScoreResource(SpreadsheetResource):
         return [f for f in self.get_import_fields() if not f.readonly or f.column_name in SCORE_KEYS]
 
     def before_import(self, dataset, **kwargs):
-        rename_headers(dataset, SCORE_HEADER_ALIASES, required=SCORE_KEYS)
+        rename_headers(dataset, {**self.header_aliases(), **SCORE_HEADER_ALIASES}, required=SCORE_KEYS)
         self._user = kwargs.get("user")
 
     def before_import_row(self, row, **kwargs):

@@ -276,6 +276,9 @@ def framework_create(
     return framework
 
 
+FRAMEWORK_CODE_TAKEN = Framework.CODE_TAKEN
+
+
 def framework_code_problems(code: str) -> list[ServiceError]:
     """Why a new framework may not take this code: it exists already (or is published)."""
     existing = Framework.objects.filter(code=code).first()
@@ -285,9 +288,9 @@ def framework_code_problems(code: str) -> list[ServiceError]:
         return [FrameworkLocked(existing)]
     return [
         ServiceError(
-            N_("A framework with code %(code)s exists already; choose another code."),
+            FRAMEWORK_CODE_TAKEN,
             code=ErrorCode.CONFLICT,
-            params={"code": code},
+            params={"code": code, "name": existing.name, "year": existing.year},
             obj=existing,
             field="code",
         )
@@ -403,9 +406,9 @@ def _checked_tree(rows: list[CriterionRow]) -> tuple[list[CriterionRow], list[Se
                         kid,
                         "kind",
                         code=kid.code,
-                        kind=kid.kind,
+                        kind=CriterionKind(kid.kind).label,  # "điểm thưởng", never "bonus"
                         parent=code,
-                        pkind=parent.kind,
+                        pkind=CriterionKind(parent.kind).label,
                     )
                 )
     complete = [

@@ -54,6 +54,7 @@ def spawn_worker(queue: str, hostname: str, log_path: Path) -> tuple[WorkerProce
         DJANGO_SETTINGS_MODULE="parindex.settings",
         DJANGO_SECRET_KEY="worker-test-only-not-secret",
         DJANGO_DEBUG="0",
+        PARINDEX_SITE_URL=settings.PARINDEX_SITE_URL,
         DATABASE_URL=_database_url(connection.settings_dict),
         REDIS_URL=settings.REDIS_URL,
         CELERY_TASK_ALWAYS_EAGER="0",

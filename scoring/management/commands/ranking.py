@@ -113,13 +113,13 @@ class Command(BaseCommand):
             fw = framework_by_code(framework)
         except Framework.DoesNotExist as exc:
             raise CommandError(
-                f"Không có bộ chỉ số mã {framework!r}. / There is no framework with code {framework!r}."
+                f"Không có bộ chỉ số mã “{framework}”. / There is no framework with code “{framework}”."
             ) from exc
         if group is not None and not fw.ranking_groups.filter(name=group).exists():
             names = ", ".join(fw.ranking_groups.values_list("name", flat=True)) or "—"
             raise CommandError(
-                f"Bộ chỉ số {fw.code} không có nhóm xếp hạng {group!r} (các nhóm: {names}). / "
-                f"Framework {fw.code} has no ranking group {group!r} (groups: {names})."
+                f"Bộ chỉ số {fw.code} không có nhóm xếp hạng “{group}” (các nhóm: {names}). / "
+                f"Framework {fw.code} has no ranking group “{group}” (groups: {names})."
             )
         items = ranking_as_dicts(fw, group=group)
         out = self.stdout
