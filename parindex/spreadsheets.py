@@ -40,7 +40,6 @@ from django.utils.translation import gettext, gettext_noop, override
 
 from parindex.csv_export import unescape_formula
 from parindex.errors import ServiceError, shown
-from parindex.numbers import format_decimal
 
 N_ = gettext_noop
 logger = logging.getLogger(__name__)
