@@ -372,6 +372,13 @@ def test_preliminary_results_mail_every_units_officers_with_their_page(
     assert "Xã Một: 78 / 100 điểm" in vietnamese
     assert "may lodge an appeal" in english and deadline in english
     assert f"/assessments/{x2.pk}/preliminary/" in by_recipient["officer_x2@example.test"].body
+    # The same people are told in the app (the bell), each with their own unit's page.
+    from parindex.notices.models import Notification
+
+    in_app = {n.user.email: n for n in Notification.objects.select_related("user")}
+    assert sorted(in_app) == ["officer_x1@example.test", "officer_x2@example.test"]
+    assert in_app["officer_x1@example.test"].link == f"/assessments/{x1.pk}/preliminary/"
+    assert in_app["officer_x1@example.test"].title == f"Kết quả sơ bộ {preliminary.name}"
 
 
 def test_preliminary_results_mail_nothing_when_the_phase_moved_on(

@@ -12,8 +12,8 @@ from parindex.notices.models import Notification
 from parindex.notices.services import notices_create
 from scoring.assessments import notifications
 from scoring.assessments.services import assessment_get_or_create, assessment_submit
-from scoring.frameworks.services import framework_publish
 from scoring.models import Framework
+from tests.publishing import walk_and_publish
 from units.models import Role
 
 from .factories import make_framework, make_member, rows_from_spec
@@ -56,7 +56,7 @@ def test_publication_tells_officers_and_leaders_in_the_app(
 ):
     assessment_get_or_create(unit=other_commune, framework=assessment.framework)
     with django_capture_on_commit_callbacks(execute=True):
-        framework_publish(
+        walk_and_publish(
             framework=assessment.framework,
             decision_number="4769/QĐ-UBND",
             decision_date=date(2024, 12, 21),

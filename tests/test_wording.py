@@ -15,8 +15,9 @@ from django.utils.translation import gettext
 from parindex.errors import ServiceError, bilingual
 from reports.jobs import report_request
 from scoring.assessments.services import assessment_get_or_create
-from scoring.frameworks.services import framework_code_problems, framework_publish, tree_problems
+from scoring.frameworks.services import framework_code_problems, tree_problems
 from scoring.models import Framework, GradeBand
+from tests.publishing import walk_and_publish
 from units.models import UnitKind
 
 from .factories import make_framework, make_unit, rows_from_spec
@@ -50,7 +51,7 @@ def page(client, user, url) -> str:
 
 
 def publish(framework, day=date(2024, 12, 21)):
-    return framework_publish(framework=framework, decision_number="4769/QĐ-UBND", decision_date=day)
+    return walk_and_publish(framework=framework, decision_number="4769/QĐ-UBND", decision_date=day)
 
 
 # --- words on the pages -------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """E-mails of the preliminary results and appeals (DESIGN §2.3), built like the workflow's
 (scoring.assessments.notifications): Vietnamese, then English, one message per recipient, naming the
-page to open. scoring.tasks.send_notification routes the events named in APPEAL_EVENTS here.
+page to open, and the same title in the app (the bell) for the same people. scoring.tasks.send_notification routes the events named in APPEAL_EVENTS here.
 
 - preliminary_results (framework id): every unit's officers, each with the link to their unit's
   preliminary results page and the appeal deadline;
@@ -11,13 +11,15 @@ page to open. scoring.tasks.send_notification routes the events named in APPEAL_
 from collections import defaultdict
 
 from django.core.mail import send_mass_mail
+from django.db import transaction
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from parindex.numbers import format_decimal
 from scoring.assessments.notifications import (
-    _each,
+    Outgoing,
+    Recipients,
     _link,
-    _subject,
     _when,
     appraisers_over,
     bilingual,
@@ -35,7 +37,8 @@ def _points(value) -> str:
     return "—" if value is None else format_decimal(value)
 
 
-def _preliminary(framework_id: int) -> list[Message]:
+def _preliminary(framework_id: int) -> list[Outgoing]:
+    """One message per unit (each names its own results and page), to its officers."""
     framework = Framework.objects.select_related("authority").filter(pk=framework_id).first()
     if framework is None or framework.status != FrameworkStatus.PRELIMINARY:
         return []  # a stale event: the framework moved on
@@ -45,17 +48,16 @@ def _preliminary(framework_id: int) -> list[Message]:
             "assessment_id", "points", "max_points", "index", "rank", "grade"
         )
     }
-    officers: dict[int, set[str]] = defaultdict(set)
-    for unit_id, email, active in Membership.objects.filter(
-        unit__assessments__framework=framework, role=Role.OFFICER
-    ).values_list("unit_id", "user__email", "user__is_active"):
-        if email and active:
-            officers[unit_id].add(email)
-    subject = _subject(lambda: _("Preliminary results of %(name)s") % {"name": framework.name})
-    messages: list[Message] = []
+    officers: dict[int, list] = defaultdict(list)
+    for membership in Membership.objects.filter(
+        unit__assessments__framework=framework, role=Role.OFFICER, user__is_active=True
+    ).select_related("user"):
+        officers[membership.unit_id].append(membership.user)
+    title = lambda: _("Preliminary results of %(name)s") % {"name": framework.name}  # noqa: E731
+    outgoing: list[Outgoing] = []
     for assessment in framework.assessments.select_related("unit").order_by("unit__code"):
-        recipients = sorted(officers.get(assessment.unit_id, ()))
-        if not recipients:
+        recipients = Recipients(officers.get(assessment.unit_id, ()))
+        if not recipients.users:
             continue
         result = results.get(assessment.pk)
         names = {
@@ -80,11 +82,12 @@ def _preliminary(framework_id: int) -> list[Message]:
                 % names
             )
         )
-        messages += _each(subject, body, recipients)
-    return messages
+        page = reverse("scoring:assessment_preliminary", args=[assessment.pk])
+        outgoing.append(Outgoing("preliminary_results", title, body, page, recipients))
+    return outgoing
 
 
-def _appeal_messages(event: str, appeal_id: int) -> list[Message]:
+def _appeal_outgoing(event: str, appeal_id: int) -> list[Outgoing]:
     appeal = (
         Appeal.objects.select_related("assessment__unit", "framework__authority", "criterion")
         .filter(pk=appeal_id)
@@ -105,7 +108,8 @@ def _appeal_messages(event: str, appeal_id: int) -> list[Message]:
     }
     if event == "appeal_lodged" and appeal.status == AppealStatus.LODGED:
         recipients = appraisers_over(unit)
-        subject = _subject(lambda: _("%(unit)s lodged an appeal on %(code)s") % names)
+        title = lambda: _("%(unit)s lodged an appeal on %(code)s") % names  # noqa: E731
+        page = reverse("scoring:framework_appeals", args=[framework.code])
         link = _link("scoring:framework_appeals", framework.code)
         body = bilingual(
             lambda: (
@@ -118,12 +122,13 @@ def _appeal_messages(event: str, appeal_id: int) -> list[Message]:
         )
     elif event == "appeal_answered" and appeal.status != AppealStatus.LODGED:
         recipients = officers_of([unit.pk])
+        page = reverse("scoring:assessment_preliminary", args=[appeal.assessment_id])
         link = _link("scoring:assessment_preliminary", appeal.assessment_id)
         accepted = appeal.status == AppealStatus.ACCEPTED
         if accepted:
-            subject = _subject(lambda: _("Appeal on %(code)s accepted") % names)
+            title = lambda: _("Appeal on %(code)s accepted") % names  # noqa: E731
         else:
-            subject = _subject(lambda: _("Appeal on %(code)s refused") % names)
+            title = lambda: _("Appeal on %(code)s refused") % names  # noqa: E731
 
         def text() -> str:
             if accepted:
@@ -141,15 +146,24 @@ def _appeal_messages(event: str, appeal_id: int) -> list[Message]:
         body = bilingual(text)
     else:
         return []
-    return _each(subject, body, recipients)
+    return [Outgoing(event, title, body, page, recipients)]
+
+
+def outgoing_for(event: str, object_id: int) -> list[Outgoing]:
+    if event == "preliminary_results":
+        return _preliminary(object_id)
+    return _appeal_outgoing(event, object_id)
 
 
 def messages_for(event: str, object_id: int) -> list[Message]:
-    if event == "preliminary_results":
-        return _preliminary(object_id)
-    return _appeal_messages(event, object_id)
+    return [mail for outgoing in outgoing_for(event, object_id) for mail in outgoing.mails()]
 
 
 def send_appeal_event(event: str, object_id: int) -> int:
-    messages = messages_for(event, object_id)
-    return send_mass_mail(messages, fail_silently=False) if messages else 0
+    """E-mail and notify in the app, in one transaction, as scoring.assessments.notifications.send_event."""
+    outgoing = outgoing_for(event, object_id)
+    messages = [mail for item in outgoing for mail in item.mails()]
+    with transaction.atomic():
+        for item in outgoing:
+            item.notify_in_app()
+        return send_mass_mail(messages, fail_silently=False) if messages else 0
