@@ -498,6 +498,10 @@ def submit(world):
 
 
 def publish(world):
+    # The office answers the world's appeal before the results are final (a publication gate).
+    Appeal.objects.filter(framework=world["framework"], status="lodged").update(
+        status="refused", answer="Không có căn cứ."
+    )
     walk_and_publish(
         framework=world["framework"],
         decision_number="4769/QĐ-UBND",
