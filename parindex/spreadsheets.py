@@ -2,8 +2,9 @@
 
 Shared by every importer. A file is refused before it is parsed when it is too large, is not what
 its name says (a renamed text file, an old .xls, a password-protected workbook, a broken zip), or
-is a zip bomb (judged by the sizes the zip declares, before anything is decompressed). XML attacks
-are stopped by defusedxml, which openpyxl uses automatically when it is installed (it is a
+is a zip bomb (judged by the sizes the zip declares, before anything is decompressed). A part that
+declares a document type (entity attacks) is refused before any parser sees it; XML attacks are also
+stopped by defusedxml, which openpyxl uses automatically when it is installed (it is a
 dependency; tests assert ``openpyxl.DEFUSEDXML``); the error they raise, like any other error met
 while parsing, becomes one clean "cannot be read" problem, never a traceback.
 
@@ -425,6 +426,30 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
+_ROOT_ELEMENT = re.compile(rb"<[A-Za-z_]")
+PROLOG_BYTES = 64 * 1024
+
+
+def _refuse_document_types(source, infos, display: str) -> None:
+    """No part of a workbook ever declares a document type: one that does is an entity attack
+    (billion laughs, external entities). openpyxl parses most parts with lxml when it is installed
+    (python-docx brings it), which skips unused entity declarations instead of refusing them as
+    defusedxml does; so every XML part's prolog is read here first, whichever parser follows."""
+    with zipfile.ZipFile(source()) as archive:
+        for info in infos:
+            if not info.filename.endswith((".xml", ".rels", ".vml")):
+                continue
+            with archive.open(info) as member:
+                head = member.read(PROLOG_BYTES)
+            if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+                head = head.decode("utf-16", errors="ignore").encode()
+            root = _ROOT_ELEMENT.search(head)
+            prolog = head[: root.start()] if root else head
+            if b"<!DOCTYPE" in prolog.upper() or b"<!ENTITY" in prolog.upper():
+                logger.warning("spreadsheet %s: part %s declares a DOCTYPE; refused", display, info.filename)
+                raise _refuse(UNREADABLE)
+
+
 def _open_xlsx(display: str, path: str | None, data: bytes | None) -> Spreadsheet:
     def source():
         return path if data is None else io.BytesIO(data)
@@ -457,6 +482,7 @@ def _open_xlsx(display: str, path: str | None, data: bytes | None) -> Spreadshee
             ),
             size=Decimal(declared // (1024 * 1024)),
         )
+    _refuse_document_types(source, infos, display)
     import openpyxl
 
     def load(data_only: bool):
