@@ -244,8 +244,10 @@ def remediation_from_recommendation(
     if score is not None and score.effective_na:
         lost = Decimal("0")
     else:
-        final = None if score is None else (
-            score.appraised_points if score.appraised_points is not None else score.self_points
+        final = (
+            None
+            if score is None
+            else (score.appraised_points if score.appraised_points is not None else score.self_points)
         )
         lost = max(criterion.max_points - (final or Decimal("0")), Decimal("0"))
     item = RemediationItem(

@@ -757,6 +757,12 @@ def recommendation_report_fixed(
         raise _forbidden(
             N_("Only the officers of %(unit)s report its recommendations fixed."), visit, unit=visit.unit.name
         )
+    if not visit.is_concluded:
+        raise ServiceError(
+            N_("Recommendations are reported fixed once the inspection is concluded."),
+            code=ErrorCode.WORKFLOW,
+            obj=recommendation,
+        )
     if recommendation.status != RecommendationStatus.OPEN:
         raise ServiceError(
             N_("This recommendation is %(status)s; only an open one is reported fixed."),
