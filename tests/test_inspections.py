@@ -612,3 +612,33 @@ def test_a_recommendation_becomes_a_remediation_item(client, world, visit, offic
         == ErrorCode.CONFLICT
     )
     assert RemediationItem.objects.count() == 1
+
+
+def test_in_app_notices_on_the_officers_and_team_members_page(
+    client, world, visit, officer, other_officer, leader, today
+):
+    url = reverse("scoring:my_assessments")
+    client.force_login(world["member"])
+    assert "Bạn là thành viên đoàn kiểm tra tại Xã Một" in client.get(url).content.decode()
+    client.force_login(officer)
+    assert 'id="inspection-notices"' not in client.get(url).content.decode()  # nothing shared yet
+    _shared(world, visit)
+    assert "Dự thảo kết quả kiểm tra tại Xã Một đang chờ đơn vị phản hồi" in client.get(url).content.decode()
+    client.force_login(other_officer)
+    assert 'id="inspection-notices"' not in client.get(url).content.decode()
+    services.visit_respond(visit=visit, text="Đã tiếp thu", actor=officer)
+    services.recommendation_add(
+        visit=visit, text="Niêm yết TTHC", owner="UBND xã", deadline=today, actor=world["member"]
+    )
+    services.visit_conclude(visit=visit, conclusion_date=today, text="K", actor=world["team_leader"])
+    client.force_login(officer)
+    page = client.get(url).content.decode()
+    assert "chờ đơn vị phản hồi" not in page and "Kiến nghị đối với Xã Một có thời hạn" in page
+    client.force_login(world["member"])
+    assert 'id="inspection-notices"' not in client.get(url).content.decode()  # concluded: off the team's list
+    # The overseers reach inspections from the main menu.
+    client.force_login(leader)
+    assert (
+        f'href="{reverse("scoring:inspection_home")}"'
+        in client.get(reverse("scoring:framework_list")).content.decode()
+    )

@@ -138,3 +138,52 @@ def findings_by_area(unit: Unit, year: int) -> dict[int | None, list[Finding]]:
         area_id = finding.area_id or (finding.criterion.area_id if finding.criterion_id else None)
         grouped[area_id].append(finding)
     return dict(grouped)
+
+
+@dataclass
+class Notices:
+    """What waits for a user in inspections (shown in the app beside the e-mails): draft findings their
+    unit has not answered, their unit's open recommendations, and the open visits whose team they are on."""
+
+    to_answer: list[InspectionVisit]
+    to_fix: list[Recommendation]
+    on_team: list[InspectionVisit]
+
+    def __bool__(self) -> bool:
+        return bool(self.to_answer or self.to_fix or self.on_team)
+
+
+def notices_for(user, officer_unit_ids) -> Notices:
+    """Three queries, whatever the number of visits."""
+    unit_ids = sorted(officer_unit_ids)
+    to_answer = (
+        list(
+            InspectionVisit.objects.filter(
+                unit_id__in=unit_ids, status=VisitStatus.DRAFT_SHARED, responded_at__isnull=True
+            )
+            .select_related("unit", "plan")
+            .order_by("start_date", "pk")
+        )
+        if unit_ids
+        else []
+    )
+    to_fix = (
+        list(
+            Recommendation.objects.filter(
+                visit__unit_id__in=unit_ids,
+                status=RecommendationStatus.OPEN,
+                visit__status=VisitStatus.CONCLUDED,
+            )
+            .select_related("visit__unit")
+            .order_by("deadline", "pk")
+        )
+        if unit_ids
+        else []
+    )
+    on_team = list(
+        InspectionVisit.objects.filter(team__user=user)
+        .exclude(status=VisitStatus.CONCLUDED)
+        .select_related("unit", "plan")
+        .order_by("start_date", "pk")
+    )
+    return Notices(to_answer, to_fix, on_team)
