@@ -28,7 +28,7 @@ def inspection_messages(event: str, visit_id: int) -> list[Message]:
         "link": _link("scoring:inspection_unit", visit.unit.code),
     }
     if event == "inspection_draft_shared" and visit.status == VisitStatus.DRAFT_SHARED:
-        names["n"] = visit.findings.count()
+        names["n"] = str(visit.findings.count())
         subject = _subject(lambda: _("Draft inspection findings for %(unit)s") % names)
         body = bilingual(
             lambda: (

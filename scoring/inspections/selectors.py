@@ -4,6 +4,7 @@ overdue recommendations for the progress board, and the findings beside the appr
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -88,7 +89,7 @@ def plan_visits(plan: InspectionPlan) -> list[InspectionVisit]:
 
 @dataclass
 class Overview:
-    by_status: list[tuple[str, str, int]]
+    by_status: list[tuple[str, Any, int]]
     open_recommendations: list[Recommendation]
     overdue: list[Recommendation]
 
@@ -104,8 +105,8 @@ def overview(visits: QuerySet[InspectionVisit], today=None) -> Overview:
         .order_by("deadline", "pk")
     )
     for rec in open_recs:
-        rec.overdue = rec.deadline < today
-    return Overview(by_status, open_recs, [rec for rec in open_recs if rec.overdue])
+        rec.overdue = rec.deadline < today  # type: ignore[attr-defined]
+    return Overview(by_status, open_recs, [rec for rec in open_recs if rec.deadline < today])
 
 
 def overdue_recommendations(framework: Framework, unit_condition: Q, today=None) -> list[Recommendation]:
@@ -135,7 +136,7 @@ def findings_by_area(unit: Unit, year: int) -> dict[int | None, list[Finding]]:
     )
     grouped: dict[int | None, list[Finding]] = defaultdict(list)
     for finding in findings:
-        area_id = finding.area_id or (finding.criterion.area_id if finding.criterion_id else None)
+        area_id = finding.area_id or (finding.criterion.area_id if finding.criterion is not None else None)
         grouped[area_id].append(finding)
     return dict(grouped)
 

@@ -199,12 +199,13 @@ def plan_update(
 ) -> InspectionPlan:
     plan = InspectionPlan.objects.select_for_update().select_related("authority").get(pk=plan.pk)
     _ensure_office(actor, plan.authority, plan)
-    wanted = {
-        "name": (name or "").strip(),
-        "document_number": (document_number or "").strip(),
+    name, document_number = (name or "").strip(), (document_number or "").strip()
+    refuse(_plan_problems(name, document_date, plan))
+    wanted: dict[str, object] = {
+        "name": name,
+        "document_number": document_number,
         "document_date": document_date,
     }
-    refuse(_plan_problems(wanted["name"], document_date, plan))
     changed = [field for field, value in wanted.items() if getattr(plan, field) != value]
     for field in changed:
         old = getattr(plan, field)
@@ -216,7 +217,7 @@ def plan_update(
             via=via,
             field=field,
             old=_day(old) if field == "document_date" else old,
-            new=_day(wanted[field]) if field == "document_date" else wanted[field],
+            new=_day(document_date) if field == "document_date" else wanted[field],
         )
     if changed:
         plan.full_clean()
@@ -390,7 +391,8 @@ def _criteria_problems(visit: InspectionVisit, area: Criterion | None, criterion
 
 
 def _finding_label(area: Criterion | None, criterion: Criterion | None) -> str:
-    return (criterion or area).code if (criterion or area) else ""
+    named = criterion or area
+    return named.code if named is not None else ""
 
 
 @transaction.atomic
@@ -618,6 +620,7 @@ def recommendation_add(
     elif deadline < visit.start_date:
         problems.append(ServiceError(N_("The deadline is before the visit."), obj=visit, field="deadline"))
     refuse(problems)
+    assert deadline is not None  # refused above
     recommendation = Recommendation.objects.create(
         visit=visit, text=text, owner=owner, deadline=deadline, criterion=criterion
     )
@@ -708,6 +711,7 @@ def visit_conclude(
             )
         )
     refuse(problems)
+    assert conclusion_date is not None  # refused above
     conclusion = Conclusion.objects.create(
         visit=visit,
         date=conclusion_date,
@@ -788,6 +792,7 @@ def recommendation_report_fixed(
     recommendation.status = RecommendationStatus.REPORTED_FIXED
     recommendation.fix_report, recommendation.fix_date = report, fix_date
     recommendation.fix_reported_by = actor if getattr(actor, "pk", None) else None
+    assert file is not None  # refused above
     _save_file(recommendation.fix_file, file, "fix")
     recommendation.save(update_fields=["status", "fix_report", "fix_date", "fix_reported_by", "fix_file"])
     _audit(

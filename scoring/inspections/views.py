@@ -38,7 +38,9 @@ from scoring.inspections.scope import office_of, team_role
 from scoring.models import Criterion, Via
 from units.models import Role, Unit, UnitKind
 
-DATE = {"widget": forms.DateInput(attrs={"type": "date"})}
+
+def _date_input() -> forms.DateInput:
+    return forms.DateInput(attrs={"type": "date"})
 
 
 class PlanForm(forms.Form):
@@ -50,13 +52,15 @@ class PlanForm(forms.Form):
     document_number = forms.CharField(
         label=gettext_lazy("Plan document number"), max_length=100, required=False
     )
-    document_date = forms.DateField(label=gettext_lazy("Plan document date"), required=False, **DATE)
+    document_date = forms.DateField(
+        label=gettext_lazy("Plan document date"), required=False, widget=_date_input()
+    )
 
 
 class VisitForm(forms.Form):
     unit = forms.CharField(label=gettext_lazy("Unit code"), max_length=40)
-    start_date = forms.DateField(label=gettext_lazy("From"), **DATE)
-    end_date = forms.DateField(label=gettext_lazy("To"), **DATE)
+    start_date = forms.DateField(label=gettext_lazy("From"), widget=_date_input())
+    end_date = forms.DateField(label=gettext_lazy("To"), widget=_date_input())
 
 
 def _date(text) -> date | None:
