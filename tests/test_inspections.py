@@ -623,7 +623,9 @@ def test_in_app_notices_on_the_officers_and_team_members_page(
     client.force_login(officer)
     assert 'id="inspection-notices"' not in client.get(url).content.decode()  # nothing shared yet
     _shared(world, visit)
-    assert "Dự thảo kết quả kiểm tra tại Xã Một đang chờ đơn vị phản hồi" in client.get(url).content.decode()
+    page = client.get(url).content.decode()
+    assert "Dự thảo kết quả kiểm tra tại Xã Một đang chờ đơn vị phản hồi" in page
+    assert f'href="{reverse("scoring:inspection_unit", args=["X1"])}"' in page
     client.force_login(other_officer)
     assert 'id="inspection-notices"' not in client.get(url).content.decode()
     services.visit_respond(visit=visit, text="Đã tiếp thu", actor=officer)

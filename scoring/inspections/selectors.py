@@ -149,13 +149,14 @@ class Notices:
     to_answer: list[InspectionVisit]
     to_fix: list[Recommendation]
     on_team: list[InspectionVisit]
+    units: list[Unit]  # the officer's units inspected in a shared visit: links to their inspections pages
 
     def __bool__(self) -> bool:
-        return bool(self.to_answer or self.to_fix or self.on_team)
+        return bool(self.to_answer or self.to_fix or self.on_team or self.units)
 
 
 def notices_for(user, officer_unit_ids) -> Notices:
-    """Three queries, whatever the number of visits."""
+    """Four queries, whatever the number of visits."""
     unit_ids = sorted(officer_unit_ids)
     to_answer = (
         list(
@@ -187,4 +188,15 @@ def notices_for(user, officer_unit_ids) -> Notices:
         .select_related("unit", "plan")
         .order_by("start_date", "pk")
     )
-    return Notices(to_answer, to_fix, on_team)
+    units = (
+        list(
+            Unit.objects.filter(
+                pk__in=InspectionVisit.objects.filter(
+                    unit_id__in=unit_ids, status__in=SHARED_STATUSES
+                ).values("unit_id")
+            ).order_by("code")
+        )
+        if unit_ids
+        else []
+    )
+    return Notices(to_answer, to_fix, on_team, units)
