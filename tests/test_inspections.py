@@ -644,3 +644,42 @@ def test_in_app_notices_on_the_officers_and_team_members_page(
         f'href="{reverse("scoring:inspection_home")}"'
         in client.get(reverse("scoring:framework_list")).content.decode()
     )
+
+
+def test_the_unit_and_visit_pages_read_a_fixed_number_of_queries(
+    client, world, appraiser, district, commune, officer, today
+):
+    def count(url, user):
+        client.force_login(user)
+        client.get(url)
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx)
+
+    plan = services.plan_create(authority=district, year=today.year, name="K", actor=appraiser)
+
+    def concluded_visit():
+        start = today.replace(month=1, day=1)
+        visit = services.visit_schedule(
+            plan=plan, unit=commune, start_date=start, end_date=start, actor=appraiser
+        )
+        services.team_set(
+            visit=visit,
+            members=[(world["team_leader"], district), (world["member"], world["culture"])],
+            leader=world["team_leader"],
+            actor=appraiser,
+        )
+        _concluded(world, visit, today, officer)
+        return visit
+
+    visit = concluded_visit()
+    unit_url = reverse("scoring:inspection_unit", args=["X1"])
+    visit_url = reverse("scoring:inspection_visit", args=[visit.pk])
+    unit_one, visit_one = count(unit_url, officer), count(visit_url, world["team_leader"])
+    concluded_visit()
+    concluded_visit()
+    for n in range(3):  # more findings and recommendations on the same visit
+        Finding.objects.create(visit=visit, text=f"Kết quả {n}", criterion=world["criterion"]("2.1"))
+        Recommendation.objects.create(visit=visit, text=f"Kiến nghị {n}", owner="UBND xã", deadline=today)
+    assert count(unit_url, officer) == unit_one
+    assert count(visit_url, world["team_leader"]) == visit_one
