@@ -40,6 +40,8 @@ def navigation(request):
         items.append((reverse("reports:job_list"), _("Reports")))
     if r.is_leader or r.is_appraiser or r.is_officer:
         items.append((reverse("reports:remediation_list"), _("Remediation plans")))
+    if r.is_leader or r.is_appraiser:
+        items.append((reverse("scoring:inspection_home"), _("Inspections")))
     if r.is_appraiser:
         items.append((reverse("scoring:unit_activity"), _("Unit changes")))
     if user.is_staff:

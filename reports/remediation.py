@@ -16,6 +16,7 @@ from parindex.audit.services import audit_entry
 from parindex.errors import ErrorCode, ServiceError
 from reports.access import can_change_remediation, can_report_remediation_result
 from reports.models import RemediationItem, RemediationStatus
+from scoring.inspections.scope import office_of
 from scoring.models import (
     Assessment,
     Criterion,
@@ -23,8 +24,10 @@ from scoring.models import (
     CriterionSource,
     Framework,
     FrameworkStatus,
+    Recommendation,
     Score,
     Via,
+    VisitStatus,
 )
 from scoring.results.selectors import survey_left_out
 
@@ -198,3 +201,95 @@ def _text(value: object) -> str:
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
     return str(value)
+
+
+# --- from an inspection's recommendation (scoring.inspections) ----------------------------------------
+
+
+@transaction.atomic
+def remediation_from_recommendation(
+    *, recommendation: Recommendation, actor: User | None, via: str = Via.WEB
+) -> RemediationItem:
+    """Make a concluded inspection's recommendation a remediation item of the unit's assessment in the
+    framework of its criterion: the action, owner and deadline are the recommendation's, the points lost
+    the criterion's as scored so far. The authority's appraisers do it; an item the unit already has for
+    that criterion is kept (refused), and so is a recommendation that names no criterion."""
+    recommendation = Recommendation.objects.select_related(
+        "visit__unit", "visit__plan__authority", "criterion__framework"
+    ).get(pk=recommendation.pk)
+    visit = recommendation.visit
+    if actor is not None and not office_of(actor, visit.plan.authority):
+        raise ServiceError(
+            N_("Only appraisers of %(authority)s make remediation items of its inspections."),
+            code=ErrorCode.FORBIDDEN,
+            obj=recommendation,
+            params={"authority": visit.plan.authority.name},
+        )
+    if visit.status != VisitStatus.CONCLUDED:
+        raise ServiceError(
+            N_("Recommendations become remediation items once the inspection is concluded."),
+            code=ErrorCode.WORKFLOW,
+            obj=recommendation,
+        )
+    criterion = recommendation.criterion
+    if criterion is None:
+        raise ServiceError(
+            N_("The recommendation names no criterion; a remediation item is about one."),
+            obj=recommendation,
+            field="criterion",
+        )
+    assessment = Assessment.objects.filter(unit=visit.unit, framework=criterion.framework).first()
+    if assessment is None:
+        raise ServiceError(
+            N_("%(unit)s has no assessment in %(framework)s."),
+            code=ErrorCode.WORKFLOW,
+            obj=recommendation,
+            params={"unit": visit.unit.name, "framework": criterion.framework.code},
+        )
+    if RemediationItem.objects.filter(assessment=assessment, criterion=criterion).exists():
+        raise ServiceError(
+            N_("%(unit)s already has a remediation item for %(code)s."),
+            code=ErrorCode.CONFLICT,
+            obj=recommendation,
+            params={"unit": visit.unit.name, "code": criterion.code},
+            criterion=criterion.code,
+        )
+    score = (
+        Score.objects.filter(assessment=assessment, criterion=criterion)
+        .annotate(effective_na=Score.is_not_applicable_expression())
+        .first()
+    )
+    if score is not None and score.effective_na:
+        lost = Decimal("0")
+    else:
+        final = (
+            None
+            if score is None
+            else (score.appraised_points if score.appraised_points is not None else score.self_points)
+        )
+        lost = max(criterion.max_points - (final or Decimal("0")), Decimal("0"))
+    item = RemediationItem(
+        assessment=assessment,
+        criterion=criterion,
+        points_lost=lost,
+        action=recommendation.text,
+        responsible=recommendation.owner[:200],
+        due_date=recommendation.deadline,
+        status=RemediationStatus.PLANNED,
+        updated_by=actor if getattr(actor, "pk", None) else None,
+    )
+    item.full_clean()
+    item.save()
+    audit_entry(
+        action="remediation_from_inspection",
+        subject_type=Subject.REMEDIATION,
+        subject=item,
+        actor=actor,
+        via=via,
+        assessment=assessment,
+        criterion=criterion,
+        field="recommendation",
+        new=recommendation.pk,
+        reason=recommendation.text,
+    ).save()
+    return item

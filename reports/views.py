@@ -40,7 +40,8 @@ from reports.forms import RemediationFilterForm, RemediationForm
 from reports.models import RemediationStatus
 from reports.remediation import remediation_suggest, remediation_update
 from scoring import access
-from scoring.access import can_manage_framework, reach
+from scoring.access import authority_condition, can_manage_framework, reach
+from scoring.inspections.selectors import overdue_recommendations
 from scoring.models import Framework
 from scoring.results.selectors import parts_header, ranking
 from units.models import Unit, UnitKind
@@ -514,6 +515,12 @@ def progress(request, code):
             if top
             else None,
             "now": timezone.now(),
+            # Inspections' recommendations past their deadline (scoring.inspections): one query.
+            "overdue_recommendations": overdue_recommendations(
+                framework,
+                authority_condition(r, "visit__unit__path")
+                & selectors.subtree_condition(under, "visit__unit__path"),
+            ),
         }
     )
     return render(request, "reports/progress.html", context)

@@ -31,6 +31,7 @@ from scoring.assessments.services import appraisal_status_error
 from scoring.council.scope import council_member
 from scoring.frameworks.phases import Act, phase_error, self_assessment_error
 from scoring.frameworks.services import FrameworkLocked, framework_lock_error
+from scoring.inspections.scope import team_role
 from scoring.models import (
     Appeal,
     Assessment,
@@ -38,11 +39,15 @@ from scoring.models import (
     CouncilMember,
     Criterion,
     Evidence,
+    FindingFile,
     Framework,
     FrameworkStatus,
     ImportKind,
     ImportRecord,
     ImportStatus,
+    InspectionPlan,
+    InspectionVisit,
+    Recommendation,
 )
 from units.models import Membership, Role, Unit, UnitKind
 
@@ -634,3 +639,113 @@ def get_framework_for_council_appraisal(user, code: str) -> Framework:
     if not (can_manage_framework(user, framework) or on_council(user, framework)):
         raise PermissionDenied(_("Only appraisers and the appraisal council appraise this framework."))
     return framework
+
+
+# --- inspections (scoring.inspections) --------------------------------------------------------------
+# The office side of a plan and its visits: the authority's appraisers (who plan) and leaders (who read),
+# and the members of a visit's team. The unit inspected: its officers, once the draft findings are shared
+# (before that the visit does not exist for them: 404); they get 403 on the office side.
+
+
+def on_inspection_team(user, visit: InspectionVisit) -> bool:
+    return team_role(user, visit) is not None
+
+
+def inspection_plans_visible_to(user) -> QuerySet[InspectionPlan]:
+    """Plans of authorities under the user's appraiser/leader memberships, and plans with a visit whose
+    team the user is on."""
+    r = reach(user)
+    condition = authority_condition(r, "authority__path")
+    if user.is_authenticated:
+        condition |= Q(Exists(InspectionVisit.objects.filter(plan=OuterRef("pk"), team__user=user)))
+    return InspectionPlan.objects.select_related("authority").filter(condition)
+
+
+def ensure_inspections_reader(user) -> None:
+    """The inspections' home lists plans: overseers and team members; anybody else has nothing there."""
+    if not (reach(user).is_overseer or InspectionVisit.objects.filter(team__user=user).exists()):
+        raise Http404
+
+
+def get_plan_for_view(user, pk) -> InspectionPlan:
+    plan = InspectionPlan.objects.select_related("authority").filter(pk=pk).first()
+    if plan is None:
+        raise Http404
+    if not (
+        reach(user).oversees(plan.authority)
+        or InspectionVisit.objects.filter(plan=plan, team__user=user).exists()
+    ):
+        raise Http404
+    return plan
+
+
+def get_plan_for_change(user, pk) -> InspectionPlan:
+    """A plan's settings and its visits: the authority's appraisers (403 for its leaders and teams)."""
+    plan = get_plan_for_view(user, pk)
+    if not reach(user).appraises(plan.authority):
+        raise PermissionDenied(
+            _("Only appraisers of %(authority)s plan its inspections.") % {"authority": plan.authority.name}
+        )
+    return plan
+
+
+def _visit(pk) -> InspectionVisit:
+    visit = (
+        InspectionVisit.objects.select_related("plan__authority", "unit")
+        .prefetch_related("team")
+        .filter(pk=pk)
+        .first()
+    )
+    if visit is None:
+        raise Http404
+    return visit
+
+
+def sees_visit_as_office(user, visit: InspectionVisit) -> bool:
+    return reach(user).oversees(visit.plan.authority) or on_inspection_team(user, visit)
+
+
+def sees_visit_as_unit(user, visit: InspectionVisit) -> bool:
+    """The unit's officers, once the draft findings are shared."""
+    return visit.is_shared and reach(user).is_officer_of(visit.unit)
+
+
+def get_visit_for_office(user, pk) -> InspectionVisit:
+    """The office's page of a visit (team, findings, conclusion): the authority's overseers and the team;
+    the unit's officers who see the visit get 403, everybody else 404."""
+    visit = _visit(pk)
+    if sees_visit_as_office(user, visit):
+        return visit
+    if sees_visit_as_unit(user, visit):
+        raise PermissionDenied(_("The unit reads its inspections on its own page."))
+    raise Http404
+
+
+def get_visit_for_unit(user, pk) -> InspectionVisit:
+    """A visit as the unit reads it (its response, its fix reports): its officers once the draft
+    findings are shared, and the office side."""
+    visit = _visit(pk)
+    if not (sees_visit_as_unit(user, visit) or sees_visit_as_office(user, visit)):
+        raise Http404
+    return visit
+
+
+def get_finding_file_for_view(user, pk) -> FindingFile:
+    attached = FindingFile.objects.select_related("finding").filter(pk=pk).first()
+    if attached is None:
+        raise Http404
+    attached.finding.visit = get_visit_for_unit(user, attached.finding.visit_id)
+    return attached
+
+
+def get_recommendation_for_view(user, pk) -> Recommendation:
+    recommendation = Recommendation.objects.select_related("criterion").filter(pk=pk).first()
+    if recommendation is None:
+        raise Http404
+    recommendation.visit = get_visit_for_unit(user, recommendation.visit_id)
+    return recommendation
+
+
+def get_unit_for_inspections(user, code: str) -> Unit:
+    """A unit's inspections page: whoever sees the unit (its officers, the overseers above it)."""
+    return get_unit_for_view(user, code)

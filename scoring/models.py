@@ -856,3 +856,16 @@ class Appeal(models.Model):
 
 # The appraisal council (issue 13): its models live in scoring.council.models, registered with scoring.
 from scoring.council.models import CouncilMember, CouncilMinutes, CouncilRole, CouncilSignOff  # noqa: E402, F401
+
+# Inspections (issue 17): their models live in scoring.inspections.models, registered with scoring.
+from scoring.inspections.models import (  # noqa: E402, F401
+    Conclusion,
+    Finding,
+    FindingFile,
+    InspectionPlan,
+    InspectionVisit,
+    Recommendation,
+    RecommendationStatus,
+    TeamMember,
+    VisitStatus,
+)

@@ -10,6 +10,7 @@ from scoring.appeals.notifications import APPEAL_EVENTS, send_appeal_event
 from scoring.assessments.notifications import send_deadline_reminders as send_reminders
 from scoring.assessments.notifications import send_event
 from scoring.exchange.uploads import import_check, import_fail
+from scoring.inspections.notifications import INSPECTION_EVENTS, send_inspection_event
 from scoring.models import Framework, ImportRecord, ImportStatus
 from scoring.results.engine import results_recompute
 
@@ -69,6 +70,8 @@ def send_notification(self, event: str, object_id: int) -> int:
     (e.g. the assessment moved on) sends nothing."""
     if event in APPEAL_EVENTS:
         return send_appeal_event(event, object_id)
+    if event in INSPECTION_EVENTS:
+        return send_inspection_event(event, object_id)
     return send_event(event, object_id)
 
 

@@ -5,6 +5,7 @@ from scoring.assessments import self_views as self_assessment
 from scoring.council import views as council
 from scoring.exchange import views as files
 from scoring.frameworks import views as frameworks
+from scoring.inspections import views as inspections
 
 app_name = "scoring"
 
@@ -16,4 +17,5 @@ urlpatterns = (
     + unit_activity.urlpatterns
     + appeals.urlpatterns
     + council.urlpatterns
+    + inspections.urlpatterns
 )

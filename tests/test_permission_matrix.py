@@ -36,6 +36,7 @@ from scoring.council.models import CouncilRole
 from scoring.council.services import council_member_add, minutes_record
 from scoring.exchange.uploads import import_start
 from scoring.exchange.workbooks import assessment_workbook
+from scoring.inspections import services as inspection_services
 from scoring.models import (
     Appeal,
     Assessment,
@@ -49,7 +50,7 @@ from scoring.models import (
     Score,
 )
 from tests.publishing import walk_and_publish
-from units.models import Role, Unit, UnitKind
+from units.models import Membership, Role, Unit, UnitKind
 
 from .factories import make_framework, make_member, make_unit, rows_from_spec
 
@@ -300,6 +301,36 @@ EXPECTED |= {
 }
 
 
+# --- inspections (scoring.inspections): a concluded visit of X1 by district H, its appraiser the team
+# leader, its draft findings shared (so X1's officer sees it, on the unit's page only: 403 on the office's),
+# a recommendation reported fixed. Plans and the office's pages: the overseers read, the appraiser acts;
+# the team's acts are the appraiser's (the leader reads: 403); the unit's acts its officer's. Inspections
+# do not depend on the framework's state.
+INSPECTION_UNIT = frozenset({"officer"})
+EXPECTED |= {
+    "scoring:inspection_home": change(get=rule(OVERSEES, OVERSEES), post=rule(OVERSEES, MANAGES, ALLOWED)),
+    "scoring:inspection_plan": change(get=rule(OVERSEES, OVERSEES), post=rule(OVERSEES, MANAGES, ALLOWED)),
+    "scoring:inspection_visit_add": post_only(OVERSEES, MANAGES, locked=False),
+    "scoring:inspection_visit": page(rule(SEES_X1, OVERSEES)),
+    "scoring:inspection_team": post_only(SEES_X1, MANAGES, locked=False),
+    "scoring:inspection_finding_add": post_only(SEES_X1, APPRAISES, locked=False),
+    "scoring:inspection_finding_edit": post_only(SEES_X1, APPRAISES, locked=False),
+    "scoring:inspection_finding_delete": post_only(SEES_X1, APPRAISES, locked=False),
+    "scoring:inspection_finding_file": page(rule(SEES_X1, SEES_X1)),
+    "scoring:inspection_share": post_only(SEES_X1, APPRAISES, locked=False),
+    "scoring:inspection_respond": post_only(SEES_X1, INSPECTION_UNIT, locked=False),
+    "scoring:inspection_response_file": page(rule(SEES_X1, SEES_X1)),
+    "scoring:inspection_recommendation_add": post_only(SEES_X1, APPRAISES, locked=False),
+    "scoring:inspection_recommendation_delete": post_only(SEES_X1, APPRAISES, locked=False),
+    "scoring:inspection_conclude": post_only(SEES_X1, APPRAISES, locked=False),
+    "scoring:inspection_fixed": post_only(SEES_X1, INSPECTION_UNIT, locked=False),
+    "scoring:inspection_fix_file": page(rule(SEES_X1, SEES_X1)),
+    "scoring:inspection_close": post_only(SEES_X1, APPRAISES, locked=False),
+    "scoring:inspection_unit": page(rule(SEES_X1, SEES_X1), params={"unit_code": "profile_unit"}),
+    "reports:inspection_remediation": post_only(SEES_X1, APPRAISES, locked=False),
+}
+
+
 def test_officers_who_see_the_framework_are_refused_alike_on_all_its_pages():
     """The rule, read off the table: on every URL of the framework (by its code) a persona who sees the
     framework never gets 404, whatever the page; they get 403 where they may not act."""
@@ -453,6 +484,7 @@ def world_base(django_db_setup, django_db_blocker):
             conclusions="Thống nhất kết quả thẩm định.",
             file=SimpleUploadedFile("bien-ban-hoi-dong.pdf", b"%PDF-1.4\n% council\n"),
         )
+        inspection = _inspection_world(district, commune, framework)
         yield {
             "framework_id": framework.pk,
             "assessment_id": assessment.pk,
@@ -472,9 +504,49 @@ def world_base(django_db_setup, django_db_blocker):
                 "appeal_id": appeal.pk,
                 "member_id": chair.pk,
                 "minutes_id": minutes.pk,
+                **inspection,
             },
         }
         transaction.set_rollback(True)
+
+
+def _inspection_world(district, commune, framework) -> dict:
+    """A concluded inspection of X1 (see the EXPECTED block of inspections), run as the office (no actor)."""
+    start = date(framework.year, 3, 2)
+    plan = inspection_services.plan_create(authority=district, year=framework.year, name="Kế hoạch kiểm tra")
+    visit = inspection_services.visit_schedule(plan=plan, unit=commune, start_date=start, end_date=start)
+    appraiser = Membership.objects.get(unit=district, role=Role.APPRAISER).user
+    inspection_services.team_set(visit=visit, members=[(appraiser, district)], leader=appraiser)
+    finding = inspection_services.finding_add(
+        visit=visit,
+        text="Chưa niêm yết TTHC",
+        files=[SimpleUploadedFile("kiem-tra.pdf", b"%PDF-1.4 finding")],
+    )
+    inspection_services.draft_share(visit=visit)
+    inspection_services.visit_respond(
+        visit=visit, text="Đã tiếp thu", file=SimpleUploadedFile("giai-trinh.pdf", b"%PDF-1.4 response")
+    )
+    recommendation = inspection_services.recommendation_add(
+        visit=visit,
+        text="Niêm yết TTHC",
+        owner="UBND xã",
+        deadline=start,
+        criterion=Criterion.objects.get(framework=framework, code="1.1"),
+    )
+    inspection_services.visit_conclude(visit=visit, conclusion_date=start, text="Kết luận")
+    inspection_services.recommendation_report_fixed(
+        recommendation=recommendation,
+        report="Đã niêm yết",
+        file=SimpleUploadedFile("khac-phuc.pdf", b"%PDF-1.4 fix"),
+        fix_date=start,
+    )
+    return {
+        "plan_id": plan.pk,
+        "visit_id": visit.pk,
+        "finding_id": finding.pk,
+        "file_id": finding.files.get().pk,
+        "rec_id": recommendation.pk,
+    }
 
 
 @pytest.fixture

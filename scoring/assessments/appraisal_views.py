@@ -29,6 +29,7 @@ from scoring.assessments import services
 from scoring.assessments.appraisal_forms import AppraisalRowForm, ReturnForm
 from scoring.assessments.selectors import assessment_sheet
 from scoring.council.scope import council_areas
+from scoring.inspections.selectors import findings_by_area
 from scoring.models import AssessmentStatus, Via
 
 
@@ -65,6 +66,11 @@ def _page_context(request, assessment, sheet, **extra):
         # A council member's areas (None: every area): the others are shown read-only.
         "council_areas": council_areas(request.user, assessment.framework),
     }
+    # Findings of the year's inspections of the unit, beside the areas and criteria they concern (one query).
+    findings = findings_by_area(assessment.unit, assessment.framework.year)
+    for area in sheet.areas:
+        area.inspection_findings = findings.get(area.area.pk, [])
+    context["inspection_findings"] = findings.get(None, [])
     context.update(extra)
     return context
 

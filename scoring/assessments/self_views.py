@@ -52,6 +52,7 @@ from scoring.assessments.services import (
 )
 from scoring.frameworks.rules import YESNO, Rule, parse_rule
 from scoring.frameworks.selectors import rule_description, source_note
+from scoring.inspections.selectors import notices_for
 from scoring.models import (
     AreaResult,
     Assessment,
@@ -333,6 +334,7 @@ def my_assessments(request):
             "frameworks": frameworks,
             "chosen": chosen,
             "statuses": AssessmentStatus,
+            "inspection_notices": notices_for(request.user, reach(request.user).officer_unit_ids),
         },
     )
 
