@@ -75,7 +75,7 @@ def test_province_leader_summary_search_and_group_ranking(new_page, screenshot, 
     found = cells(table.first)
     assert found[1] == "Xã Cẩm Giang tạm tính"  # a draft: its figures are provisional
     assert found[:1] + found[2:6] == ["XC", "Xã", "Huyện Cũ Hai, Huyện Cũ Một", "CX-2025", "Xã"]
-    assert found[6:] == ["60,00", "Trung bình", "03/03"]
+    assert found[6:] == ["60,00", "Trung bình", "3/3"]
     assert "q=" in page.url  # the search stays in the address (back, reload, share)
     assert page.locator("#province-rows tbody tr").count() == 3  # the summary stays on the page
     screenshot(page, "02-unit-found")
