@@ -2,13 +2,13 @@
 (reports.annex.content): same sections, tables and texts.
 
 The font is embedded: Times New Roman when the machine has it, else Liberation Serif (metrically the
-same; Debian's fonts-liberation, which .ci/run and the Dockerfile install), else DejaVu Serif. A font
-without the Vietnamese letters is never used: without one of these the build is refused with a
-clear error instead of a PDF full of empty boxes.
+same; Debian's fonts-liberation2, which .ci/run installs: the 1.x of fonts-liberation has no Vietnamese
+letters), else DejaVu Serif. A font without the Vietnamese letters is never used: without one of these
+the build is refused with a clear error instead of a PDF full of empty boxes.
 """
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import IO
 from xml.sax.saxutils import escape
 
@@ -121,7 +121,7 @@ def register_fonts() -> Fonts:
     raise ServiceError(
         N_(
             "No serif font with Vietnamese letters was found for the PDF (Times New Roman, Liberation "
-            "Serif or DejaVu Serif): install the fonts-liberation package (apt-get install fonts-liberation)."
+            "Serif or DejaVu Serif): install the fonts-liberation2 package (apt-get install fonts-liberation2)."
         ),
         code=ErrorCode.INVALID,
     )
@@ -251,7 +251,7 @@ class _Builder:
         return out
 
 
-def write_pdf(annex: AnnexDocument, out: str | IO[bytes]) -> None:
+def write_pdf(annex: AnnexDocument, out: str | PurePath | IO[bytes]) -> None:
     fonts = register_fonts()
     builder = _Builder(fonts)
 
@@ -277,7 +277,7 @@ def write_pdf(annex: AnnexDocument, out: str | IO[bytes]) -> None:
     first = "landscape" if annex.sections[0].landscape else "portrait"
     templates.sort(key=lambda t: t.id != first)
     doc = BaseDocTemplate(
-        out,
+        str(out) if isinstance(out, PurePath) else out,
         pagesize=A4,
         pageTemplates=templates,
         title=annex.title,
