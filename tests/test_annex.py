@@ -459,3 +459,18 @@ def test_only_the_authoritys_leaders_and_appraisers_get_annexes(
     assert client.get(reverse("reports:job_download", args=[job.pk])).status_code == 200
     client.force_login(users.get(username="noivu"))
     assert client.post(url, {**data, "output": "odt"}).status_code == 404
+
+
+def test_a_framework_without_results_still_gives_both_files(district, tmp_path):
+    from .factories import make_framework, rows_from_spec
+
+    framework = make_framework(district, rows=rows_from_spec([("1", 100), ("1.1", 100)]), code="EMPTY")
+    for file_format in ("docx", "pdf"):
+        out = tmp_path / f"empty.{file_format}"
+        call_command(
+            "build_annex", framework="EMPTY", file_format=file_format, out=str(out), stdout=StringIO()
+        )
+        assert out.stat().st_size > 1000
+    document = docx.Document(str(tmp_path / "empty.docx"))
+    assert framework.status != "published"
+    assert not ranking_tables(document) and "DỰ THẢO" in [p.text for p in document.paragraphs]
