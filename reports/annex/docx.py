@@ -10,7 +10,7 @@ from typing import IO
 
 from docx import Document
 from docx.enum.section import WD_ORIENT, WD_SECTION
-from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.table import WD_ALIGN_VERTICAL, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
@@ -85,6 +85,11 @@ def _repeat_header(row) -> None:
     tr_pr.append(header)
 
 
+def _keep_whole(row) -> None:
+    """A row is never cut across two pages (a unit's line stays readable)."""
+    row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
+
+
 def _table(document, table: Table, usable_width) -> None:
     columns = len(table.header)
     out = document.add_table(rows=1, cols=columns)
@@ -93,16 +98,21 @@ def _table(document, table: Table, usable_width) -> None:
     out.autofit = False
     total = sum(table.widths)
     widths = [int(usable_width * table.share * w / total) for w in table.widths]
+    for column, width in zip(out.columns, widths, strict=True):
+        column.width = width  # the table grid: what Word and LibreOffice lay the columns out by
     head = out.rows[0]
     _repeat_header(head)
     for cell, title, width in zip(head.cells, table.header, widths, strict=True):
         cell.width = width
+        cell.vertical_alignment = WD_ALIGN_VERTICAL.CENTER
         _text(cell.paragraphs[0], title, bold=True, size=TABLE_SIZE, align="center")
     for index, values in enumerate(table.rows):
-        cells = out.add_row().cells
+        row = out.add_row()
+        _keep_whole(row)
         bold = index in table.bold_rows
-        for cell, value, width, align in zip(cells, values, widths, table.align, strict=True):
+        for cell, value, width, align in zip(row.cells, values, widths, table.align, strict=True):
             cell.width = width
+            cell.vertical_alignment = WD_ALIGN_VERTICAL.CENTER
             _text(cell.paragraphs[0], value, bold=bold, size=TABLE_SIZE, align=align)
     document.add_paragraph()
 
@@ -113,8 +123,8 @@ def _two_columns(document, usable_width, *, left_share=0.4):
     out.autofit = False
     widths = [int(usable_width * left_share), int(usable_width * (1 - left_share))]
     cells = out.rows[0].cells
-    for cell, width in zip(cells, widths, strict=True):
-        cell.width = width
+    for column, cell, width in zip(out.columns, cells, widths, strict=True):
+        column.width = cell.width = width
     return cells
 
 
@@ -174,8 +184,11 @@ def _section(document, section: Section, first: bool) -> None:
         elif isinstance(block, Signature):
             _signature(document, block, usable)
         elif isinstance(block, Paragraph):
+            paragraph = document.add_paragraph()
+            # A table's heading never stays alone at a page's foot.
+            paragraph.paragraph_format.keep_with_next = block.style in ("title", "heading")
             _text(
-                document.add_paragraph(),
+                paragraph,
                 block.text,
                 bold=block.bold,
                 italic=block.italic,
