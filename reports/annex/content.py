@@ -23,7 +23,7 @@ from parindex.numbers import format_decimal
 from reports.report_workbook import _year_lines
 from reports.selectors import framework_areas, framework_bands, grade_distribution
 from scoring.frameworks.selectors import CriteriaTree, criteria_tree
-from scoring.models import CriterionKind, CriterionSource, Framework, Score
+from scoring.models import Criterion, CriterionKind, CriterionSource, Framework, Score
 from scoring.results.engine import previous_framework
 from scoring.results.selectors import RankingLine, parts_header, ranking
 from units.models import Unit, UnitKind
@@ -143,7 +143,7 @@ def issuer_name(authority: Unit) -> str:
     return f"Ủy ban nhân dân {_lower_level(authority.name)}"
 
 
-KIND_WORDS = {
+KIND_WORDS: dict[str, str] = {
     UnitKind.PROVINCE: "tỉnh",
     UnitKind.DISTRICT: "huyện",
     UnitKind.DEPARTMENT: "cơ quan chuyên môn",
@@ -231,6 +231,10 @@ def _annex_heading(ctx: _Context, number: str, title: str) -> list[Paragraph | M
     return blocks
 
 
+# Where each source's points stand in RankingLine.parts / parts_header().
+SOURCE_PART: dict[str, int] = {CriterionSource.SELF: 0, CriterionSource.SURVEY: 1, CriterionSource.OFFICE: 2}
+
+
 @dataclass
 class PartColumn:
     position: int  # in RankingLine.parts / parts_header()
@@ -241,16 +245,14 @@ class PartColumn:
 def part_columns(tree: CriteriaTree) -> list[PartColumn]:
     """The parts of the points that the framework has (a source or kind with a positive maximum), with
     their maxima: the leaves' maxima added up, as the framework file gives them."""
-    totals = defaultdict(lambda: ZERO)
+    totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for leaf in tree.leaves:
         if leaf.kind == CriterionKind.BONUS:
             totals[3] += leaf.max_points
         elif leaf.kind == CriterionKind.PENALTY:
             totals[4] += leaf.max_points
         else:
-            totals[
-                {CriterionSource.SELF: 0, CriterionSource.SURVEY: 1, CriterionSource.OFFICE: 2}[leaf.source]
-            ] += leaf.max_points
+            totals[SOURCE_PART[leaf.source]] += leaf.max_points
     labels = parts_header()
     return [PartColumn(i, labels[i], totals[i]) for i in range(5) if totals[i] > 0]
 
@@ -526,9 +528,9 @@ def _years_section(ctx: _Context, lines: list[RankingLine]) -> Section:
             caption="years",
         )
     )
-    changed = [y for y in rows_data if y.index_change is not None]
-    rises = sorted((y for y in changed if y.index_change > 0), key=lambda y: -y.index_change)[:3]
-    falls = sorted((y for y in changed if y.index_change < 0), key=lambda y: y.index_change)[:3]
+    changed = [(y.index_change, y) for y in rows_data if y.index_change is not None]
+    rises = [y for change, y in sorted((c for c in changed if c[0] > 0), key=lambda c: -c[0])[:3]]
+    falls = [y for change, y in sorted((c for c in changed if c[0] < 0), key=lambda c: c[0])[:3]]
     for title, chosen in (("Tăng nhiều nhất", rises), ("Giảm nhiều nhất", falls)):
         text = "; ".join(
             f"{y.line.unit_name} ({signed(y.index_change, lambda v: index_text(v, ctx.places))} điểm %"
@@ -555,14 +557,15 @@ def _criteria_section(ctx: _Context, lines: list[RankingLine], tree: CriteriaTre
         scores[assessment_id][criterion_id] = (final, bool(not_applicable))
     leaves_under: dict[int, list[int]] = defaultdict(list)
     for leaf in tree.leaves:
-        node = leaf
+        node: Criterion | None = leaf
         while node is not None:
             leaves_under[node.pk].append(leaf.pk)
             node = tree.by_id.get(node.parent_id) if node.parent_id else None
     for number, line in enumerate(lines, start=1):
         own = scores.get(line.assessment_id, {})
         stored = {a.area_id: a.points for a in line.areas}
-        rows, bold = [], set()
+        rows: list[list[str]] = []
+        bold: set[int] = set()
         for criterion in tree:
             if criterion.is_leaf:
                 final, na = own.get(criterion.pk, (None, False))
