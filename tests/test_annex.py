@@ -474,3 +474,10 @@ def test_a_framework_without_results_still_gives_both_files(district, tmp_path):
     document = docx.Document(str(tmp_path / "empty.docx"))
     assert framework.status != "published"
     assert not ranking_tables(document) and "DỰ THẢO" in [p.text for p in document.paragraphs]
+
+
+def test_openpyxl_keeps_reading_through_defusedxml_although_lxml_is_installed():
+    import lxml.etree  # python-docx's dependency
+    import openpyxl
+
+    assert lxml.etree.LXML_VERSION and openpyxl.LXML is False and openpyxl.DEFUSEDXML is True
