@@ -39,10 +39,10 @@ def _report_frameworks(user) -> list:
     return list(frameworks_overseen_by(user).order_by("-year", "code"))
 
 
-def _page(
-    request, *, chosen=None, compare_value=COMPARE_AUTO, output=ReportFormat.XLSX, error="", status=200
-):
+def _page(request, *, chosen=None, compare_value=COMPARE_AUTO, output=None, error="", status=200):
     frameworks = _report_frameworks(request.user)
+    if output is None:  # kept when the form is redrawn for another framework
+        output = request.GET.get("output") if request.GET.get("output") in OUTPUTS else ReportFormat.XLSX
     if chosen is None and frameworks:
         code = request.GET.get("framework")
         chosen = next((f for f in frameworks if f.code == code), frameworks[0])

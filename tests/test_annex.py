@@ -407,6 +407,9 @@ def test_annex_job_builds_a_downloadable_file(demo, django_capture_on_commit_cal
         assert content.startswith(magic)
     page = client.get(reverse("reports:job_list"))
     assert "Phụ lục · Word" in page.content.decode() and "Phụ lục · PDF" in page.content.decode()
+    # The form redrawn for another framework (htmx) keeps the output chosen.
+    redrawn = client.get(reverse("reports:job_list"), {"framework": OPEN, "output": "pdf"}).content.decode()
+    assert '<option value="pdf" selected>' in redrawn
 
 
 def test_an_unchanged_annex_is_reused_and_formats_are_kept_apart(demo, django_capture_on_commit_callbacks):

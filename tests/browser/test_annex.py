@@ -25,7 +25,14 @@ DEMO_PASSWORD = "demo12345"
 
 
 def request_annex(page, output: str) -> ReportJob:
-    page.select_option("#report-framework", FRAMEWORK)
+    if page.input_value("#report-framework") != FRAMEWORK:
+        # Another framework redraws the form (htmx): wait for it before choosing the rest.
+        page.evaluate(
+            "() => { window.formSettled = false; document.body.addEventListener('htmx:afterSettle', "
+            "() => { window.formSettled = true; }, {once: true}); }"
+        )
+        page.select_option("#report-framework", FRAMEWORK)
+        page.wait_for_function("() => window.formSettled === true")
     page.select_option("#report-compare", "")
     page.select_option("#report-output", output)
     before = set(ReportJob.objects.values_list("pk", flat=True))
