@@ -650,13 +650,16 @@ def _decision_section(ctx: _Context, lines: list[RankingLine]) -> Section:
                 italic=True,
             )
         )
+    heads: dict[str, str] = {UnitKind.PROVINCE: "Giám đốc ", UnitKind.DISTRICT: "Trưởng "}
+    head = heads.get(fw.authority.kind)
+    proposer = (
+        f"{head}{fw.authority.home_affairs_office}"
+        if head
+        else f"bộ phận phụ trách cải cách hành chính {DOTS}"
+    )
     blocks.append(
         Paragraph(
-            f"Theo đề nghị của Giám đốc {fw.authority.home_affairs_office}"
-            if fw.authority.kind == UnitKind.PROVINCE
-            else f"Theo đề nghị của Trưởng {fw.authority.home_affairs_office}"
-            if fw.authority.kind == UnitKind.DISTRICT
-            else f"Theo đề nghị của bộ phận phụ trách cải cách hành chính {DOTS}",
+            f"Theo đề nghị của {proposer} tại Tờ trình số {DOTS}/TTr-{DOTS} ngày {DOTS}/{DOTS}/{DOTS}.",
             style="note",
             align="justify",
             italic=True,
