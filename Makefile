@@ -13,7 +13,7 @@ PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
 HOST_PORT := 127.0.0.1:8000
 
 # Tests that need outside services, a browser or LibreOffice; `make test` leaves them out.
-SERVICE_MARKERS := not postgres and not redis and not worker and not browser and not libreoffice
+SERVICE_MARKERS := not postgres and not redis and not worker and not browser and not libreoffice and not fonts
 
 # `make test-services`: the whole suite, browser tests included (as CI runs it), on the PostgreSQL and
 # Redis that run on this machine. An empty marker expression selects every test.

@@ -20,13 +20,19 @@ from django.views.decorators.http import require_POST
 
 from reports.access import ensure_reporter, get_report_job_for_change, get_report_job_for_view
 from reports.jobs import report_request, report_retry
-from reports.models import JobStatus, ReportJob
+from reports.models import JobStatus, ReportFormat, ReportJob, ReportKind
 from reports.selectors import default_framework
 from scoring.access import can_oversee_framework, frameworks_overseen_by, get_framework_for_oversight
 from scoring.results.engine import previous_framework
 
 COMPARE_AUTO = "auto"
 MY_REPORTS_SHOWN = 30
+# What the form's "output" offers: the comparative workbook, or the annexes in Word or PDF.
+OUTPUTS = {
+    ReportFormat.XLSX.value: ReportKind.COMPARATIVE,
+    ReportFormat.DOCX.value: ReportKind.ANNEX,
+    ReportFormat.PDF.value: ReportKind.ANNEX,
+}
 
 
 def _report_frameworks(user) -> list:
@@ -34,8 +40,10 @@ def _report_frameworks(user) -> list:
     return list(frameworks_overseen_by(user).order_by("-year", "code"))
 
 
-def _page(request, *, chosen=None, compare_value=COMPARE_AUTO, error="", status=200):
+def _page(request, *, chosen=None, compare_value=COMPARE_AUTO, output=None, error="", status=200):
     frameworks = _report_frameworks(request.user)
+    if output is None:  # kept when the form is redrawn for another framework
+        output = request.GET.get("output") if request.GET.get("output") in OUTPUTS else ReportFormat.XLSX
     if chosen is None and frameworks:
         code = request.GET.get("framework")
         chosen = next((f for f in frameworks if f.code == code), None) or default_framework(frameworks)
@@ -50,6 +58,7 @@ def _page(request, *, chosen=None, compare_value=COMPARE_AUTO, error="", status=
         "previous": previous_framework(chosen) if chosen else None,
         "compare_value": compare_value,
         "compare_auto": COMPARE_AUTO,
+        "output": output,
         "jobs": jobs,
         "error": error,
     }
@@ -67,6 +76,9 @@ def job_request(request):
     framework = get_framework_for_oversight(request.user, request.POST.get("framework", ""))
     frameworks = {f.code: f for f in _report_frameworks(request.user)}
     compare_value = request.POST.get("compare", COMPARE_AUTO)
+    output = request.POST.get("output", ReportFormat.XLSX)
+    if output not in OUTPUTS:
+        raise Http404
     if compare_value == COMPARE_AUTO:
         compare = previous_framework(framework)
         if compare is not None and not can_oversee_framework(request.user, compare):
@@ -78,10 +90,17 @@ def job_request(request):
         if compare is None:
             raise Http404
     try:
-        job = report_request(framework=framework, compare=compare, actor=request.user)
+        job = report_request(
+            framework=framework, compare=compare, actor=request.user, kind=OUTPUTS[output], file_format=output
+        )
     except ValidationError as exc:
         return _page(
-            request, chosen=framework, compare_value=compare_value, error=" ".join(exc.messages), status=400
+            request,
+            chosen=framework,
+            compare_value=compare_value,
+            output=output,
+            error=" ".join(exc.messages),
+            status=400,
         )
     if job.status == JobStatus.SUCCEEDED:
         messages.success(

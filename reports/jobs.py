@@ -17,6 +17,7 @@ import logging
 import os
 import tempfile
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import IO, Any, overload
 
@@ -28,11 +29,13 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_noop as N_
-from openpyxl import Workbook
 
 from parindex.errors import ErrorCode, ServiceError, bilingual
 from parindex.queue import enqueue_on_commit
-from reports.models import JobStatus, ReportJob, ReportKind, report_upload_to
+from reports.annex.content import annex_document
+from reports.annex.docx import write_docx
+from reports.annex.pdf import register_fonts, write_pdf
+from reports.models import JobStatus, ReportFormat, ReportJob, ReportKind, report_upload_to
 from reports.report_workbook import build_workbook
 from scoring.models import Framework
 from units.models import unit_kinds_of_level
@@ -41,6 +44,13 @@ logger = logging.getLogger(__name__)
 
 # Bump when the workbook's content or layout changes: files built by an older version are not reused.
 REPORT_VERSION = 1
+# The same for the annexes (reports.annex).
+ANNEX_VERSION = 1
+# The formats each kind of report is written in.
+KIND_FORMATS: dict[str, tuple[str, ...]] = {
+    ReportKind.COMPARATIVE: (ReportFormat.XLSX,),
+    ReportKind.ANNEX: (ReportFormat.DOCX, ReportFormat.PDF),
+}
 # Errors worth retrying the task for (database or connection trouble); anything else fails the job.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
 # Parameters that do not change the file (bookkeeping).
@@ -61,9 +71,16 @@ class ReportJobLost(Exception):
     """The job is no longer running for this worker (failed as stale meanwhile)."""
 
 
-def inputs_fingerprint(framework: Framework, compare: Framework | None, parameters: dict[str, Any]) -> str:
+def inputs_fingerprint(
+    framework: Framework,
+    compare: Framework | None,
+    parameters: dict[str, Any],
+    *,
+    kind: str = ReportKind.COMPARATIVE,
+    file_format: str = ReportFormat.XLSX,
+) -> str:
     """sha256 of what the file is built from: the frameworks and when their results were last
-    computed or their details changed, the parameters and the report version."""
+    computed or their details changed, the parameters, the kind and format and their version."""
 
     def part(fw: Framework | None) -> list[object] | None:
         if fw is None:
@@ -74,12 +91,14 @@ def inputs_fingerprint(framework: Framework, compare: Framework | None, paramete
             fw.updated_at.isoformat(),
         ]
 
-    payload = {
+    payload: dict[str, Any] = {
         "version": REPORT_VERSION,
         "framework": part(framework),
         "compare": part(compare),
         "parameters": {k: v for k, v in sorted(parameters.items()) if k not in _NOT_INPUTS},
     }
+    if kind != ReportKind.COMPARATIVE:  # the workbook's fingerprints stay what they were
+        payload.update(kind=str(kind), format=str(file_format), version=ANNEX_VERSION)
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -124,21 +143,36 @@ def _ensure_comparable(framework: Framework, compare: Framework | None) -> None:
         )
 
 
+def _ensure_format(kind: str, file_format: str) -> None:
+    formats = KIND_FORMATS.get(kind, ())
+    if file_format not in formats:
+        raise ServiceError(
+            N_("This report is not written as %(format)s; choose one of: %(formats)s."),
+            params={"format": file_format, "formats": ", ".join(formats) or "—"},
+            field="file_format",
+        )
+
+
 def report_request(
     *,
     framework: Framework,
     compare: Framework | None = None,
     actor: User | AnonymousUser | None = None,
     parameters: dict[str, Any] | None = None,
+    kind: str = ReportKind.COMPARATIVE,
+    file_format: str | None = None,
 ) -> ReportJob:
-    """Ask for a comparative report. Returns the new job: already succeeded when an unchanged
-    report exists (its file is reused), or queued (the build is sent to Celery on commit).
-    The same user asking again while their identical report is being built gets that job back."""
+    """Ask for a report: the comparative workbook, or the annexes and draft decision (Word or PDF).
+    Returns the new job: already succeeded when an unchanged report exists (its file is reused), or
+    queued (the build is sent to Celery on commit). The same user asking again while their
+    identical report is being built gets that job back."""
+    file_format = file_format or KIND_FORMATS.get(kind, (ReportFormat.XLSX,))[0]
+    _ensure_format(kind, file_format)
     _ensure_comparable(framework, compare)
     params = dict(parameters or {})
     params.setdefault("language", translation.get_language() or settings.LANGUAGE_CODE)
     framework, compare = _fresh(framework), _fresh(compare)
-    fingerprint = inputs_fingerprint(framework, compare, params)
+    fingerprint = inputs_fingerprint(framework, compare, params, kind=kind, file_format=file_format)
     user = actor if actor is not None and actor.is_authenticated else None
     with transaction.atomic():
         if user is not None:
@@ -158,7 +192,8 @@ def report_request(
         now = timezone.now()
         if done is not None and default_storage.exists(done.file.name):
             return ReportJob.objects.create(
-                kind=ReportKind.COMPARATIVE,
+                kind=kind,
+                file_format=file_format,
                 framework=framework,
                 compare_framework=compare,
                 parameters={**params, "reused_from": done.pk},
@@ -172,7 +207,8 @@ def report_request(
                 finished_at=now,
             )
         job = ReportJob.objects.create(
-            kind=ReportKind.COMPARATIVE,
+            kind=kind,
+            file_format=file_format,
             framework=framework,
             compare_framework=compare,
             parameters=params,
@@ -246,15 +282,16 @@ def report_file_name(job: ReportJob) -> str:
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
     compare = job.compare_framework if job.compare_framework_id else None
     against = f"-{compare.code}" if compare is not None else ""
-    return f"bao-cao-{job.framework.code}{against}-{stamp}-{job.pk}.xlsx"
+    prefix = "phu-luc" if job.kind == ReportKind.ANNEX else "bao-cao"
+    return f"{prefix}-{job.framework.code}{against}-{stamp}-{job.pk}.{job.file_format or ReportFormat.XLSX}"
 
 
-def _store(job: ReportJob, workbook: Workbook) -> str:
-    """Write the workbook to a temporary file, then save it into the storage; returns the stored name."""
-    handle, temporary = tempfile.mkstemp(prefix="parindex-report-", suffix=".xlsx.part")
+def _store(job: ReportJob, write: Callable[[str], None]) -> str:
+    """Write the file to a temporary path, then save it into the storage; returns the stored name."""
+    handle, temporary = tempfile.mkstemp(prefix="parindex-report-", suffix=f".{job.file_format}.part")
     os.close(handle)
     try:
-        workbook.save(temporary)
+        write(temporary)
         with open(temporary, "rb") as stream:
             return default_storage.save(report_upload_to(job, report_file_name(job)), File(stream))
     finally:
@@ -300,21 +337,33 @@ def report_run(job_id: int, task_id: str | None = None) -> ReportJob | None:
             raise ReportJobLost(job_id)
 
     try:
-        fingerprint = inputs_fingerprint(job.framework, job.compare_framework, job.parameters)
+        fingerprint = inputs_fingerprint(
+            job.framework, job.compare_framework, job.parameters, kind=job.kind, file_format=job.file_format
+        )
         by = job.requested_by
-        with translation.override(job.parameters.get("language") or settings.LANGUAGE_CODE):
-            workbook = build_workbook(
-                job.framework,
-                job.compare_framework,
-                progress=beat,
-                generated_by=(by.get_full_name() or by.username) if by else "",
-                generated_at=timezone.now(),
-            )
-        name = _store(job, workbook)
+        write: Callable[[str], None]
+        if job.kind == ReportKind.ANNEX:
+            write = _annex_writer(job.framework, job.compare_framework, job.file_format, progress=beat)
+        else:
+            with translation.override(job.parameters.get("language") or settings.LANGUAGE_CODE):
+                workbook = build_workbook(
+                    job.framework,
+                    job.compare_framework,
+                    progress=beat,
+                    generated_by=(by.get_full_name() or by.username) if by else "",
+                    generated_at=timezone.now(),
+                )
+            write = workbook.save
+        name = _store(job, write)
     except TRANSIENT_ERRORS:
         raise
     except ReportJobLost:
         logger.warning("report_run: job %s was failed while it ran (stale); its result is dropped", job_id)
+        job.refresh_from_db()
+        return job
+    except ServiceError as refusal:  # e.g. no font for the PDF: said in both languages, as commands say it
+        logger.warning("report_run: job %s refused: %s", job_id, refusal.bilingual())
+        report_mark_failed(job_id, refusal.bilingual())
         job.refresh_from_db()
         return job
     except Exception as exc:
@@ -344,3 +393,30 @@ def report_build_file(
     """Build the same workbook synchronously into a path or binary file (manage.py build_report)."""
     _ensure_comparable(framework, compare)
     build_workbook(framework, compare, generated_by=generated_by, generated_at=timezone.now()).save(out)
+
+
+def _annex_writer(
+    framework: Framework,
+    compare: Framework | None,
+    file_format: str,
+    progress: Callable[[int], None] | None = None,
+) -> Callable[[str | IO[bytes]], None]:
+    """Build the annexes' document model now; return what writes it as Word or PDF."""
+    _ensure_format(ReportKind.ANNEX, file_format)
+    _ensure_comparable(framework, compare)
+    if file_format == ReportFormat.PDF:
+        register_fonts()  # refuse before building anything when the machine has no usable font
+    document = annex_document(framework, compare, progress=progress)
+    if progress is not None:
+        progress(85)
+    if file_format == ReportFormat.PDF:
+        return lambda out: write_pdf(document, out)
+    return lambda out: write_docx(document, out)
+
+
+def annex_build_file(
+    framework: Framework, compare: Framework | None, file_format: str, out: str | IO[bytes]
+) -> None:
+    """Build the annexes synchronously into a path or binary file (manage.py build_annex): the same
+    code as the report jobs of kind annex."""
+    _annex_writer(framework, compare, file_format)(out)

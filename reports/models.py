@@ -8,6 +8,13 @@ from scoring.models import POINTS, Assessment, Criterion, Framework
 
 class ReportKind(models.TextChoices):
     COMPARATIVE = "comparative", _("Comparative report")
+    ANNEX = "annex", _("Annexes and draft decision")
+
+
+class ReportFormat(models.TextChoices):
+    XLSX = "xlsx", _("Excel")
+    DOCX = "docx", _("Word")
+    PDF = "pdf", _("PDF")
 
 
 class JobStatus(models.TextChoices):
@@ -42,6 +49,9 @@ class ReportJob(models.Model):
         related_name="+",
     )
     parameters = models.JSONField(_("parameters"), default=dict, blank=True)
+    file_format = models.CharField(
+        _("format"), max_length=10, choices=ReportFormat.choices, default=ReportFormat.XLSX
+    )
     status = models.CharField(_("status"), max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.PositiveSmallIntegerField(_("progress"), default=0)
     file = models.FileField(_("file"), upload_to=report_upload_to, blank=True)
