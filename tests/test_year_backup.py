@@ -19,6 +19,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 
 from parindex.audit.models import AuditEntry
 from reports.models import RemediationItem
@@ -212,8 +213,11 @@ def stored_files(framework: Framework) -> dict[str, bytes]:
 def wipe(framework: Framework) -> None:
     """Delete the framework, everything of it, its files and the units and users made for it."""
     files = stored_files(framework)
-    AuditEntry.objects.filter(framework_id=framework.pk).delete()
-    framework.delete()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":  # the published guard (issue 15, deliverable 6)
+            connection.cursor().execute("SELECT set_config('parindex.unlock_published', 'on', true)")
+        AuditEntry.objects.filter(framework_id=framework.pk).delete()
+        framework.delete()
     for name in files:
         default_storage.delete(name)
     merged = Unit.objects.get(code="X3")
