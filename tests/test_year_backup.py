@@ -33,7 +33,6 @@ from scoring.assessments.services import (
     scores_apply_self,
 )
 from scoring.backup.archive import MANIFEST, year_export, year_import
-from scoring.frameworks.services import framework_publish
 from scoring.models import (
     Appeal,
     AppealStatus,
@@ -50,6 +49,7 @@ from scoring.results.engine import results_recompute
 from units.models import Membership, Role, Unit, UnitKind
 
 from .factories import make_framework, make_member, make_unit, rows_from_spec
+from .publishing import walk_and_publish
 
 TREE = [("1", 60), ("1.1", 30), ("1.2", 30), ("2", 40), ("2.1", 25), ("2.2", 15)]
 PDF = b"%PDF-1.4\n% evidence of X1\n" + bytes(range(256))
@@ -99,7 +99,7 @@ def build_year(district, commune, other_commune, officer, appraiser) -> Framewor
         values = {"1.1": points, "1.2": "20", "2.1": "20", "2.2": "10"}
         assessment = _assess(previous, unit, officers[unit.code], values)
         _submit_and_appraise(assessment, officers[unit.code], appraiser, values)
-    framework_publish(framework=previous, decision_number="1/QĐ-UBND", decision_date=date(2023, 12, 20))
+    walk_and_publish(framework=previous, decision_number="1/QĐ-UBND", decision_date=date(2023, 12, 20))
 
     framework = make_framework(district, rows=rows_from_spec(TREE), year=2024, code="CCHC-2024")
     assessments = {}
@@ -153,7 +153,7 @@ def build_year(district, commune, other_commune, officer, appraiser) -> Framewor
         action="Bổ sung hồ sơ",
         updated_by=officer_x2,
     )
-    framework_publish(
+    walk_and_publish(
         framework=framework, decision_number="4769/QĐ-UBND", decision_date=date(2024, 12, 25), actor=appraiser
     )
     framework.refresh_from_db()
