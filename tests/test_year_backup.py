@@ -487,3 +487,39 @@ def test_a_published_year_restores_into_a_fresh_postgresql_database(
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
         admin.close()
+
+
+def test_an_archive_from_a_newer_version_is_refused(year, tmp_path):
+    archive = tmp_path / "year.zip"
+    year_export(framework=year, out=archive)
+    wipe(year)
+
+    def newer(data: bytes) -> bytes:
+        manifest = json.loads(data)
+        manifest["migrations"]["scoring"].append("9999_from_the_future")
+        return json.dumps(manifest).encode()
+
+    future = tmp_path / "future.zip"
+    _rewrite(archive, future, change=(MANIFEST, newer))
+    before, files = rows_count(), media_names()
+    message = _refused(future)
+    assert "scoring.9999_from_the_future" in message and "migrate" in message
+    assert rows_count() == before and media_names() == files
+
+
+def test_a_stored_file_of_the_same_name_is_left_alone(year, tmp_path):
+    archive = tmp_path / "year.zip"
+    year_export(framework=year, out=archive)
+    files_before = stored_files(year)
+    wipe(year)
+    # Another file now holds the name of X1's evidence; the restore keeps it and stores its own apart.
+    name = next(name for name in files_before if "bien-ban" in name)
+    assert default_storage.save(name, ContentFile(b"someone else's file")) == name
+    call_command("import_year", str(archive), stdout=io.StringIO())
+    restored = Framework.objects.get(code=year.code)
+    with default_storage.open(name, "rb") as other:
+        assert other.read() == b"someone else's file"
+    evidence = Evidence.objects.get(score__assessment__framework=restored, score__criterion__code="1.1")
+    assert evidence.file.name != name
+    with evidence.file.open("rb") as restored_file:
+        assert restored_file.read() == files_before[name]

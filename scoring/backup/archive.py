@@ -33,13 +33,14 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import serializers
-from django.core.files.base import ContentFile
+from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import FileField, Model
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext_noop as N_
 
 from parindex.errors import ErrorCode, ServiceError
@@ -49,6 +50,7 @@ from scoring.models import Framework
 FORMAT = "parindex-year"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+CHUNK = 1024 * 1024
 # The apps whose migrations decide the shape of the rows.
 APPS = ("auth", "units", "scoring", "reports", "audit")
 USER_LABEL = "auth.User"
@@ -121,39 +123,69 @@ def _referenced(model: type[Model], records: list[dict], target: type[Model]) ->
     return found
 
 
-def year_export(*, framework: Framework, out: str | Path | BinaryIO) -> dict:
-    """Write the archive of `framework` to `out` (a path or a binary file); returns its manifest.
-    Refused when a file the rows name is missing from storage (a backup must hold every file)."""
+def _records_of(framework: Framework) -> dict[str, list[dict]]:
+    """The rows of every part of the registry for `framework`, serialized."""
     user_model = get_user_model()
-    unit_model = REGISTRY[1].model
+    by_label = {part.label: part for part in REGISTRY}
     records: dict[str, list[dict]] = {}
     for part in REGISTRY:
         if part.select is not None:
             records[part.label] = _serialize(part, part.select(framework).order_by("pk"))
+    unit_part = by_label["units.Unit"]
     referenced_units: set = set()
-    for part in REGISTRY:
-        if part.label in records:
-            referenced_units |= _referenced(part.model, records[part.label], unit_model)
+    for label, rows in records.items():
+        referenced_units |= _referenced(by_label[label].model, rows, unit_part.model)
     units = units_involved(framework, referenced_units)
-    by_label = {part.label: part for part in REGISTRY}
-    records["units.Unit"] = _serialize(by_label["units.Unit"], units.order_by("path", "pk"))
+    records[unit_part.label] = _serialize(unit_part, units.order_by("path", "pk"))
     membership = by_label["units.Membership"]
     records[membership.label] = _serialize(
         membership, membership.model.objects.filter(unit__in=units).order_by("pk")
     )
     usernames: set = set()
-    for part in REGISTRY:
-        if part.label in records:
-            usernames |= {key[0] for key in _referenced(part.model, records[part.label], user_model)}
+    for label, rows in records.items():
+        usernames |= {key[0] for key in _referenced(by_label[label].model, rows, user_model)}
     records[USER_LABEL] = _serialize(
         by_label[USER_LABEL], user_model.objects.filter(username__in=usernames).order_by("pk")
     )
+    return records
 
-    files: list[str] = []
-    for part in REGISTRY:
-        for f in _file_fields(part.model):
-            files += [r["fields"][f.name] for r in records[part.label] if r["fields"].get(f.name)]
-    files = sorted(set(files))
+
+def _snapshot() -> None:
+    """On PostgreSQL, read every part from one snapshot (REPEATABLE READ), so that an archive taken
+    while people work holds no score without its assessment; the first statement of the transaction."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+
+def _copy(source: BinaryIO, target: BinaryIO) -> str:
+    """Copy a file in chunks; its SHA-256."""
+    digest = hashlib.sha256()
+    while chunk := source.read(CHUNK):
+        digest.update(chunk)
+        target.write(chunk)
+    return digest.hexdigest()
+
+
+def year_export(*, framework: Framework, out: str | Path | BinaryIO) -> dict:
+    """Write the archive of `framework` to `out` (a path or a binary file); returns its manifest.
+    Refused when a file the rows name is missing from storage (a backup must hold every file).
+    Files are copied in chunks, never read whole into memory."""
+    outermost = not connections[DEFAULT_DB_ALIAS].in_atomic_block
+    with transaction.atomic():
+        if outermost:
+            _snapshot()
+        records = _records_of(framework)
+    files = sorted(
+        {
+            record["fields"][f.name]
+            for part in REGISTRY
+            for f in _file_fields(part.model)
+            for record in records[part.label]
+            if record["fields"].get(f.name)
+        }
+    )
     missing = [name for name in files if not default_storage.exists(name)]
     if missing:
         raise ServiceError(
@@ -162,41 +194,39 @@ def year_export(*, framework: Framework, out: str | Path | BinaryIO) -> dict:
             params={"files": ", ".join(missing)},
             obj=framework,
         )
-
     checksums: dict[str, str] = {}
-    members: list[tuple[str, bytes]] = []
-    for index, part in enumerate(REGISTRY, start=1):
-        data = json.dumps(records[part.label], ensure_ascii=False, indent=1).encode("utf-8")
-        members.append((_member(index, part), data))
-    for name in files:
-        with default_storage.open(name, "rb") as stored:
-            members.append((f"files/{name}", stored.read()))
-    for member, data in members:
-        checksums[member] = _sha256(data)
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "app_version": _app_version(),
-        "migrations": _migrations(),
-        "framework": {
-            "code": framework.code,
-            "name": framework.name,
-            "year": framework.year,
-            "status": framework.status,
-        },
-        "created_at": timezone.now().isoformat(),
-        "parts": [
-            {"model": part.label, "member": _member(index, part), "count": len(records[part.label])}
-            for index, part in enumerate(REGISTRY, start=1)
-        ],
-        "counts": {part.label: len(records[part.label]) for part in REGISTRY},
-        "files": files,
-        "checksums": checksums,
-    }
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        for index, part in enumerate(REGISTRY, start=1):
+            data = json.dumps(records[part.label], ensure_ascii=False, indent=1).encode("utf-8")
+            archive.writestr(_member(index, part), data)
+            checksums[_member(index, part)] = _sha256(data)
+        for name in files:
+            with (
+                default_storage.open(name, "rb") as stored,
+                archive.open(f"files/{name}", "w", force_zip64=True) as member,
+            ):
+                checksums[f"files/{name}"] = _copy(stored, member)
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "app_version": _app_version(),
+            "migrations": _migrations(),
+            "framework": {
+                "code": framework.code,
+                "name": framework.name,
+                "year": framework.year,
+                "status": framework.status,
+            },
+            "created_at": timezone.now().isoformat(),
+            "parts": [
+                {"model": part.label, "member": _member(index, part), "count": len(records[part.label])}
+                for index, part in enumerate(REGISTRY, start=1)
+            ],
+            "counts": {part.label: len(records[part.label]) for part in REGISTRY},
+            "files": files,
+            "checksums": checksums,
+        }
         archive.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
-        for member, data in members:
-            archive.writestr(member, data)
     return manifest
 
 
@@ -205,6 +235,14 @@ def year_export(*, framework: Framework, out: str | Path | BinaryIO) -> dict:
 
 def _refused(message: str, *, code: str = ErrorCode.INVALID, **params: Any) -> ServiceError:
     return ServiceError(message, code=code, params=params)
+
+
+def _member_sha256(archive: zipfile.ZipFile, member: str) -> str:
+    digest = hashlib.sha256()
+    with archive.open(member) as source:
+        while chunk := source.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _checked_manifest(archive: zipfile.ZipFile) -> dict:
@@ -310,52 +348,57 @@ def _collisions(manifest: dict, records: dict[str, list[dict]]) -> list[ServiceE
                 migrations=", ".join(lacking),
             )
         )
-    for record in records.get("scoring.Framework", []):
-        code = record["fields"]["code"]
-        if Framework.objects.filter(code=code).exists():
-            errors.append(
-                _refused(
-                    N_(
-                        "Framework %(framework)s already exists in this database; the archive is not restored."
-                    ),
-                    code=ErrorCode.CONFLICT,
-                    framework=code,
+    for part in REGISTRY:
+        if part.on_existing != "refuse" or not records.get(part.label):
+            continue
+        (key,) = part.key
+        archived = {record["fields"][key]: record["fields"] for record in records[part.label]}
+        what = capfirst(part.model._meta.verbose_name)
+        for row in part.model.objects.filter(**{f"{key}__in": list(archived)}).values(key, *part.same):
+            theirs = [row[name] for name in part.same]
+            ours = [archived[row[key]].get(name) for name in part.same]
+            if not part.same:
+                errors.append(
+                    _refused(
+                        N_("%(what)s %(key)s already exists in this database; the archive is not restored."),
+                        code=ErrorCode.CONFLICT,
+                        what=what,
+                        key=row[key],
+                    )
                 )
-            )
-    unit_part = next(part for part in REGISTRY if part.label == "units.Unit")
-    unit_rows = {r["fields"]["code"]: r["fields"] for r in records.get("units.Unit", [])}
-    existing = unit_part.model.objects.filter(code__in=unit_rows).values("code", *unit_part.same)
-    for row in existing:
-        archived = unit_rows[row["code"]]
-        if any(archived.get(name) != row[name] for name in unit_part.same):
-            errors.append(
-                _refused(
-                    N_(
-                        "Unit %(unit)s exists in this database as “%(name)s” (%(kind)s), the archive has "
-                        "“%(archived_name)s” (%(archived_kind)s); the archive is not restored."
-                    ),
-                    code=ErrorCode.CONFLICT,
-                    unit=row["code"],
-                    name=row["name"],
-                    kind=row["kind"],
-                    archived_name=archived.get("name"),
-                    archived_kind=archived.get("kind"),
+            elif theirs != ours:
+                errors.append(
+                    _refused(
+                        N_(
+                            "%(what)s %(key)s exists in this database as %(theirs)s, the archive has "
+                            "%(ours)s; the archive is not restored."
+                        ),
+                        code=ErrorCode.CONFLICT,
+                        what=what,
+                        key=row[key],
+                        theirs="“" + ", ".join(map(str, theirs)) + "”",
+                        ours="“" + ", ".join(map(str, ours)) + "”",
+                    )
                 )
-            )
     return errors
 
 
 def _restore_files(archive: zipfile.ZipFile, manifest: dict, state: _Restore) -> None:
-    """Write every file of the archive to storage under its own name; a file already stored with the
-    same bytes is reused, another file of that name makes storage choose a free name."""
+    """Write every file of the archive to storage under its own name, in chunks; a file already stored
+    under that name with the same bytes is reused, another file of that name makes storage choose a
+    free name."""
     for name in manifest.get("files", []):
-        data = archive.read(f"files/{name}")
+        member = f"files/{name}"
         if default_storage.exists(name):
+            digest = hashlib.sha256()
             with default_storage.open(name, "rb") as stored:
-                if stored.read() == data:
-                    state.stored_names[name] = name
-                    continue
-        stored_name = default_storage.save(name, ContentFile(data))
+                while chunk := stored.read(CHUNK):
+                    digest.update(chunk)
+            if digest.hexdigest() == manifest["checksums"][member]:
+                state.stored_names[name] = name
+                continue
+        with archive.open(member) as source:
+            stored_name = default_storage.save(name, File(source, name=name.rsplit("/", 1)[-1]))
         state.written.append(stored_name)
         state.stored_names[name] = stored_name
 

@@ -37,13 +37,14 @@ class Part:
     `select(framework)` gives its rows (None for the parts found from the others: the users and
     units the other rows refer to, the memberships of those units).
     `key` names the fields that identify a row across databases (a natural key: a unit's code, a
-    user's name); a row whose key is already in the database is reused rather than written, or
-    refused (`on_existing`) when it differs in `same` (a unit of the same code, another name)."""
+    user's name). A row whose key is already in the database is reused rather than written; with
+    `on_existing="refuse"` the whole archive is refused instead (a framework's code), or only when
+    the row there differs in one of the fields `same` names (a unit of that code, another name)."""
 
     label: str
     select: Callable[[Framework], QuerySet] | None = None
     key: tuple[str, ...] = ()
-    on_existing: str = "reuse"  # "reuse" or "refuse"
+    on_existing: str = "reuse"  # "reuse" or "refuse" (a one-field key)
     same: tuple[str, ...] = ()
     fields: tuple[str, ...] | None = None  # the fields written (None: every field)
     # Columns holding a plain id of another part's row (no foreign key): {column: label}.
