@@ -2,6 +2,7 @@
 framework, `import_year` restores it with identical rankings, histories and files — or refuses it,
 writing nothing, when it is damaged or collides with what the database holds."""
 
+import hashlib
 import io
 import json
 import os
@@ -523,3 +524,28 @@ def test_a_stored_file_of_the_same_name_is_left_alone(year, tmp_path):
     assert evidence.file.name != name
     with evidence.file.open("rb") as restored_file:
         assert restored_file.read() == files_before[name]
+
+
+def test_rows_that_do_not_fit_the_models_are_refused_and_no_file_is_left(year, tmp_path):
+    """A consistent archive (checksums right) whose rows name a field the models do not have: the
+    restore stops, rolls back, and the files it had written are removed."""
+    archive = tmp_path / "year.zip"
+    manifest = year_export(framework=year, out=archive)
+    wipe(year)
+    member = next(part["member"] for part in manifest["parts"] if part["model"] == "audit.AuditEntry")
+    with zipfile.ZipFile(archive) as source:
+        rows = json.loads(source.read(member))
+        rows[-1]["fields"]["mood"] = "cheerful"
+        data = json.dumps(rows).encode()
+        manifest["checksums"][member] = hashlib.sha256(data).hexdigest()
+        odd = tmp_path / "odd.zip"
+        with zipfile.ZipFile(odd, "w") as copy:
+            for name in source.namelist():
+                if name == MANIFEST:
+                    copy.writestr(name, json.dumps(manifest))
+                else:
+                    copy.writestr(name, data if name == member else source.read(name))
+    before, files = rows_count(), media_names()
+    message = _refused(odd)
+    assert "mood" in message
+    assert rows_count() == before and media_names() == files

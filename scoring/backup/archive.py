@@ -33,8 +33,10 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import serializers
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.files.base import File
 from django.core.files.storage import default_storage
+from django.core.serializers.base import DeserializationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.migrations.recorder import MigrationRecorder
@@ -44,7 +46,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_noop as N_
 
 from parindex.errors import ErrorCode, ServiceError
-from scoring.backup.registry import AUDIT_SUBJECTS, REGISTRY, Part, units_involved
+from scoring.backup.registry import REGISTRY, Part, units_involved
 from scoring.models import Framework
 
 FORMAT = "parindex-year"
@@ -454,9 +456,10 @@ def _restore_part(part: Part, records: list[dict], state: _Restore) -> None:
                 setattr(obj, f.attname, _new_key(state, target, old, what=f"{label}.{f.name}"))
         for column, target in part.id_columns.items():
             setattr(obj, column, state.keys[target].get(getattr(obj, column)))
-        if label == "audit.AuditEntry" and obj.subject_id is not None:
-            target = AUDIT_SUBJECTS.get(obj.subject_type)
-            obj.subject_id = state.keys[target].get(obj.subject_id) if target else None
+        for column, (type_column, labels) in part.typed_id_columns.items():
+            target = labels.get(getattr(obj, type_column))
+            old = getattr(obj, column)
+            setattr(obj, column, state.keys[target].get(old) if target and old is not None else None)
         for f in _file_fields(model):
             name = getattr(obj, f.attname).name
             if name:
@@ -506,6 +509,11 @@ def _place_units(units: list[Model]) -> None:
             del pending[pk]
 
 
+def _remove(names: list[str]) -> None:
+    for name in names:
+        default_storage.delete(name)
+
+
 def _unlock_published() -> None:
     """Let this transaction write the scores, results and criteria of a published framework: the
     PostgreSQL guard of issue 15 (deliverable 6) refuses them otherwise, and a restored year is
@@ -525,9 +533,12 @@ def year_import(*, source: str | Path | BinaryIO) -> Framework:
     except (zipfile.BadZipFile, OSError) as exc:
         raise _refused(N_("This file is not a year archive of ParIndex (it has no manifest).")) from exc
     with archive:
-        manifest = _checked_manifest(archive)
-        records = _records(archive, manifest)
-        errors = _collisions(manifest, records)
+        try:
+            manifest = _checked_manifest(archive)
+            records = _records(archive, manifest)
+            errors = _collisions(manifest, records)
+        except (KeyError, TypeError, ValueError, AttributeError, zipfile.BadZipFile) as exc:
+            raise _refused(N_("The archive is inconsistent: %(members)s."), members=repr(exc)) from exc
         if errors:
             raise ServiceError.group(errors, code=errors[0].error_code)
         state = _Restore()
@@ -540,9 +551,20 @@ def year_import(*, source: str | Path | BinaryIO) -> Framework:
                     _restore_part(part, records.get(part.label, []), state)
                 framework = Framework.objects.get(pk=next(iter(state.keys["scoring.Framework"].values())))
                 _check_results(framework, records, state)
+        except (
+            DeserializationError,
+            FieldDoesNotExist,
+            ValidationError,
+            KeyError,
+            TypeError,
+            ValueError,
+        ) as exc:
+            _remove(state.written)
+            if isinstance(exc, ServiceError):
+                raise
+            raise _refused(N_("The archive is inconsistent: %(members)s."), members=str(exc)) from exc
         except BaseException:
-            for name in state.written:
-                default_storage.delete(name)
+            _remove(state.written)
             raise
     return framework
 

@@ -47,8 +47,10 @@ class Part:
     on_existing: str = "reuse"  # "reuse" or "refuse" (a one-field key)
     same: tuple[str, ...] = ()
     fields: tuple[str, ...] | None = None  # the fields written (None: every field)
-    # Columns holding a plain id of another part's row (no foreign key): {column: label}.
+    # Columns holding a plain id of another part's row (no foreign key): {column: label}; and a
+    # column whose part is named by another column's value: {column: (type column, {type: label})}.
     id_columns: dict[str, str] = field(default_factory=dict)
+    typed_id_columns: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
 
     @property
     def model(self) -> type[Model]:
@@ -119,6 +121,7 @@ REGISTRY: list[Part] = [
             "unit_id": "units.Unit",
             "criterion_id": "scoring.Criterion",
         },
+        typed_id_columns={"subject_id": ("subject_type", AUDIT_SUBJECTS)},
     ),
 ]
 
