@@ -21,6 +21,7 @@ from django.utils.translation import gettext_noop as N_
 
 from parindex.audit.models import AuditEntry
 from parindex.audit.services import audit_entry
+from parindex.dbguard import unlock_published
 from parindex.errors import ErrorCode, ServiceError
 from parindex.queue import enqueue_on_commit
 from scoring.frameworks.rules import DEFAULT as DEFAULT_RULE
@@ -450,6 +451,7 @@ def framework_publish(
     actor: User | None = None,
     via: str = Via.WEB,
 ) -> Framework:
+    unlock_published()  # publication stores the final results (database guard, scoring migration 0012)
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     framework_ensure_editable(framework)
     if not decision_number.strip() or not decision_date:
@@ -496,6 +498,7 @@ def framework_publish(
 def framework_reopen(
     *, framework: Framework, reason: str, actor: User | None = None, via: str = Via.ADMIN
 ) -> Framework:
+    unlock_published()  # reopening rewrites the published results (database guard, scoring migration 0012)
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     if not reason.strip():
         raise ServiceError(
