@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from reports.access import ensure_reporter, get_report_job_for_change, get_report_job_for_view
-from reports.jobs import report_request, report_retry
+from reports.jobs import report_fail_stale, report_request, report_retry
 from reports.models import JobStatus, ReportJob
 from scoring.access import can_oversee_framework, frameworks_overseen_by, get_framework_for_oversight
 from scoring.results.engine import previous_framework
@@ -34,6 +34,7 @@ def _report_frameworks(user) -> list:
 
 
 def _page(request, *, chosen=None, compare_value=COMPARE_AUTO, error="", status=200):
+    report_fail_stale()  # a job whose worker died shows as failed (and retryable), beat or no beat
     frameworks = _report_frameworks(request.user)
     if chosen is None and frameworks:
         code = request.GET.get("framework")
@@ -82,7 +83,12 @@ def job_request(request):
         return _page(
             request, chosen=framework, compare_value=compare_value, error=" ".join(exc.messages), status=400
         )
-    if job.status == JobStatus.SUCCEEDED:
+    job.refresh_from_db(fields=["status"])
+    if job.status == JobStatus.FAILED:
+        messages.error(
+            request, _("The report could not be started: the job queue is unreachable. Retry it in a moment.")
+        )
+    elif job.status == JobStatus.SUCCEEDED:
         messages.success(
             request,
             _("Nothing changed since the last report of %(code)s: it is ready to download.")
@@ -101,6 +107,8 @@ def job_status(request, pk):
     job = get_report_job_for_view(request.user, pk)
     if not request.htmx:
         return redirect("reports:job_list")
+    if job.status in (JobStatus.QUEUED, JobStatus.RUNNING) and report_fail_stale():
+        job.refresh_from_db()
     return render(request, "reports/jobs/_row.html", {"job": job})
 
 
