@@ -182,8 +182,9 @@ CELERY_BEAT_SCHEDULE = {
     # Report jobs whose worker died are failed (and can be retried) instead of staying "running".
     "fail-stale-reports": {"task": "reports.tasks.fail_stale_reports", "schedule": 300.0},
 }
-# A running report job whose heartbeat is older than this is failed by reports.tasks.fail_stale_reports.
-PARINDEX_REPORT_STALE_SECONDS = envint("PARINDEX_REPORT_STALE_SECONDS", 600)
+# A running report job whose heartbeat is older than this (default: the task time limit) lost its worker:
+# it is failed by reports.jobs.report_fail_stale (worker start, the reports page, beat if it runs).
+PARINDEX_REPORT_STALE_SECONDS = envint("PARINDEX_REPORT_STALE_SECONDS", CELERY_TASK_TIME_LIMIT)
 # Celery queue of the report builds (empty: the default queue).
 PARINDEX_REPORT_QUEUE = os.environ.get("PARINDEX_REPORT_QUEUE", "")
 

@@ -5,9 +5,10 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
-from django.db import OperationalError, close_old_connections, transaction
+from django.db import OperationalError, close_old_connections
 
 from parindex.dbguard import CONNECTION_ERRORS, close_broken_connection
+from parindex.queue import enqueue_on_commit
 from scoring.appeals.notifications import APPEAL_EVENTS, send_appeal_event
 from scoring.assessments.notifications import send_deadline_reminders as send_reminders
 from scoring.assessments.notifications import send_event
@@ -58,7 +59,7 @@ def ping() -> str:
 def enqueue_results_recompute(framework: Framework, **options) -> None:
     """Queue a recompute once the current transaction commits, so the worker sees the committed rows."""
     framework_id = int(framework.pk)
-    transaction.on_commit(lambda: results_recompute_task.apply_async((framework_id,), **options))
+    enqueue_on_commit("scoring.tasks.results_recompute_task", framework_id, **options)  # never a 500
 
 
 @shared_task(

@@ -100,3 +100,14 @@ def test_only_a_deleted_account_may_be_cleared_from_a_published_score(published)
         Score.objects.filter(assessment__framework=published).update(updated_by=user)
     user.delete()  # SET NULL on the scores' updated_by: allowed, nothing else changes
     assert not Score.objects.filter(assessment__framework=published, updated_by__isnull=False).exists()
+
+
+def test_a_recompute_queued_before_publication_leaves_the_published_results_alone(published):
+    from scoring.tasks import results_recompute_task
+
+    before = list(AssessmentResult.objects.filter(framework=published).values_list("computed_at", flat=True))
+    assert results_recompute_task.apply(args=(published.pk,)).get()["recomputed"] is False
+    assert (
+        list(AssessmentResult.objects.filter(framework=published).values_list("computed_at", flat=True))
+        == before
+    )
