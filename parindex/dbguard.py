@@ -42,12 +42,12 @@ def unlock_published() -> None:
 
 
 def close_broken_connection() -> None:
-    """Close the connection if it is broken (or in any case after an error outside a transaction),
-    so that the next query opens a fresh one."""
+    """Outside a transaction, close the connection if an error left it unusable, so that the next
+    query opens a fresh one (a healthy connection is kept)."""
     if connection.in_atomic_block:
         return
     try:
-        connection.close()
+        connection.close_if_unusable_or_obsolete()
     except Exception:  # closing a dead connection may itself fail; it is dropped all the same
         logger.debug("closing a broken database connection failed", exc_info=True)
         connection.connection = None
