@@ -23,8 +23,14 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 REFUSED = "is published; its scores, results and criteria cannot change"
 
 
+try:  # after the phases merge, tests publish by walking the phases first (tests/publishing.py)
+    from tests.publishing import walk_and_publish as _publish
+except ImportError:  # this branch's base: publication straight from open
+    _publish = framework_publish
+
+
 def publish(framework: Framework) -> Framework:
-    framework_publish(framework=framework, decision_number="12/QĐ-UBND", decision_date=date(2024, 12, 20))
+    _publish(framework=framework, decision_number="12/QĐ-UBND", decision_date=date(2024, 12, 20))
     framework.refresh_from_db()
     assert framework.status == FrameworkStatus.PUBLISHED
     return framework
@@ -62,7 +68,8 @@ def test_a_raw_update_of_a_published_score_is_refused_by_the_database(published)
 
 def test_results_and_criteria_of_a_published_framework_are_refused_too(published):
     results = AssessmentResult.objects.filter(framework=published)
-    assert results.exists()
+    ranks = sorted(results.values_list("assessment_id", "rank"))
+    assert ranks
     assert REFUSED in refused(lambda: results.update(rank=99))
     assert REFUSED in refused(lambda: AreaResult.objects.filter(framework=published).delete())
     assert REFUSED in refused(lambda: Criterion.objects.filter(framework=published).update(title="Đã sửa"))
@@ -70,7 +77,7 @@ def test_results_and_criteria_of_a_published_framework_are_refused_too(published
         cursor.execute(
             "UPDATE scoring_assessmentresult SET grade = 'Xuất sắc' WHERE framework_id = %s", [published.pk]
         )
-    assert set(results.values_list("rank", flat=True)) == {1, 2, 4}
+    assert sorted(results.values_list("assessment_id", "rank")) == ranks
 
 
 def test_a_framework_being_worked_on_is_not_guarded(province):
