@@ -309,9 +309,8 @@ def import_confirm(*, record: ImportRecord, actor: User | None) -> ImportRecord:
         )
     record = ImportRecord.objects.select_related("framework", "assessment__unit").get(pk=record.pk)
 
-    def apply() -> (
-        ApplyResult
-    ):  # all or nothing: a connection lost under it rolled it all back, so it runs again
+    # All or nothing: a connection lost under it rolled it all back, so it can run again.
+    def apply() -> ApplyResult:
         data = _read(record)
         with transaction.atomic():
             if isinstance(data, SurveyImport):  # the record's kind is survey
