@@ -169,14 +169,37 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 600)
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 660)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Sending a task with the broker down fails in a few seconds, never minutes (parindex.queue records
+# the failure on the job or upload, which can be retried): short connection timeouts, one quick retry.
+CELERY_BROKER_CONNECTION_TIMEOUT = envint("CELERY_BROKER_CONNECTION_TIMEOUT", 3)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    "socket_timeout": 10,
+    # An unacknowledged task (acks_late) is handed to another worker only after this: never while it
+    # may still be running, so at least the hard time limit.
+    "visibility_timeout": max(envint("CELERY_VISIBILITY_TIMEOUT", 0), CELERY_TASK_TIME_LIMIT + 60),
+}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_CONNECTION_TIMEOUT
+CELERY_REDIS_SOCKET_TIMEOUT = 10
+# The result store's own reconnect loop (20 tries, one second apart by default: 19 s of a web request).
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "deadline-reminders": {"task": "scoring.tasks.send_deadline_reminders", "schedule": 3600.0},
     # Report jobs whose worker died are failed (and can be retried) instead of staying "running".
     "fail-stale-reports": {"task": "reports.tasks.fail_stale_reports", "schedule": 300.0},
 }
-# A running report job whose heartbeat is older than this is failed by reports.tasks.fail_stale_reports.
-PARINDEX_REPORT_STALE_SECONDS = envint("PARINDEX_REPORT_STALE_SECONDS", 600)
+# A running report job whose heartbeat is older than this (default: the task time limit) lost its worker:
+# it is failed by reports.jobs.report_fail_stale (worker start, the reports page, beat if it runs).
+PARINDEX_REPORT_STALE_SECONDS = envint("PARINDEX_REPORT_STALE_SECONDS", CELERY_TASK_TIME_LIMIT)
 # Celery queue of the report builds (empty: the default queue).
 PARINDEX_REPORT_QUEUE = os.environ.get("PARINDEX_REPORT_QUEUE", "")
 

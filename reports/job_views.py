@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from reports.access import ensure_reporter, get_report_job_for_change, get_report_job_for_view
-from reports.jobs import report_request, report_retry
+from reports.jobs import report_fail_stale, report_request, report_retry
 from reports.models import JobStatus, ReportFormat, ReportJob, ReportKind
 from reports.selectors import default_framework
 from scoring.access import can_oversee_framework, frameworks_overseen_by, get_framework_for_oversight
@@ -41,6 +41,7 @@ def _report_frameworks(user) -> list:
 
 
 def _page(request, *, chosen=None, compare_value=COMPARE_AUTO, output=None, error="", status=200):
+    report_fail_stale()  # a job whose worker died shows as failed (and retryable), beat or no beat
     frameworks = _report_frameworks(request.user)
     if output is None:  # kept when the form is redrawn for another framework
         output = request.GET.get("output") if request.GET.get("output") in OUTPUTS else ReportFormat.XLSX
@@ -102,7 +103,12 @@ def job_request(request):
             error=" ".join(exc.messages),
             status=400,
         )
-    if job.status == JobStatus.SUCCEEDED:
+    job.refresh_from_db(fields=["status"])
+    if job.status == JobStatus.FAILED:
+        messages.error(
+            request, _("The report could not be started: the job queue is unreachable. Retry it in a moment.")
+        )
+    elif job.status == JobStatus.SUCCEEDED:
         messages.success(
             request,
             _("Nothing changed since the last report of %(code)s: it is ready to download.")
@@ -121,6 +127,8 @@ def job_status(request, pk):
     job = get_report_job_for_view(request.user, pk)
     if not request.htmx:
         return redirect("reports:job_list")
+    if job.status in (JobStatus.QUEUED, JobStatus.RUNNING) and report_fail_stale():
+        job.refresh_from_db()
     return render(request, "reports/jobs/_row.html", {"job": job})
 
 

@@ -53,6 +53,8 @@ KIND_FORMATS: dict[str, tuple[str, ...]] = {
 }
 # Errors worth retrying the task for (database or connection trouble); anything else fails the job.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
+# Recorded on a job whose task could not be sent (the broker is down): retrying it sends it again.
+QUEUE_UNREACHABLE = N_("The report could not be started: the job queue is unreachable. Retry it in a moment.")
 # Parameters that do not change the file (bookkeeping).
 _NOT_INPUTS = ("reused_from",)
 
@@ -118,7 +120,12 @@ def _enqueue(job: ReportJob) -> None:
     queue = getattr(settings, "PARINDEX_REPORT_QUEUE", "")
     if queue:
         options["queue"] = queue
-    enqueue_on_commit("reports.tasks.build_report_task", job.pk, **options)
+    job_id = job.pk
+
+    def queue_unreachable(_error: BaseException) -> None:
+        report_mark_failed(job_id, bilingual(QUEUE_UNREACHABLE))
+
+    enqueue_on_commit("reports.tasks.build_report_task", job.pk, on_failure=queue_unreachable, **options)
 
 
 def _ensure_comparable(framework: Framework, compare: Framework | None) -> None:

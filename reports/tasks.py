@@ -3,7 +3,9 @@
 import logging
 
 from celery import Task, shared_task
+from celery.signals import worker_ready
 from django.conf import settings
+from django.db import close_old_connections
 
 from reports.jobs import TRANSIENT_ERRORS, report_fail_stale, report_mark_failed, report_run
 
@@ -47,6 +49,18 @@ def build_report_task(self, job_id: int) -> dict:
         "status": job.status if job else "skipped",
         "worker": self.request.hostname,
     }
+
+
+@worker_ready.connect
+def fail_stale_reports_on_worker_start(**_kwargs) -> None:
+    """A worker that starts (after a crash, a `kill -9`, a redeploy) fails the jobs left behind by a
+    worker that died, without waiting for beat (optional in compose); the pages sweep too."""
+    try:
+        report_fail_stale()
+    except Exception:
+        logger.exception("fail_stale_reports_on_worker_start: the sweep failed")
+    finally:
+        close_old_connections()
 
 
 @shared_task(acks_late=True)

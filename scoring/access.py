@@ -521,7 +521,16 @@ def may_confirm_upload(user, record: ImportRecord) -> bool:
 
 
 def may_cancel_upload(user, record: ImportRecord) -> bool:
-    return record.status in (ImportStatus.PREVIEW, ImportStatus.CHECKING) and may_act_on_upload(user, record)
+    return record.status in (
+        ImportStatus.PREVIEW,
+        ImportStatus.CHECKING,
+        ImportStatus.FAILED,
+    ) and may_act_on_upload(user, record)
+
+
+def may_recheck_upload(user, record: ImportRecord) -> bool:
+    """A failed upload (a lost worker, queue or database connection) is checked again by whoever may act on it."""
+    return record.status == ImportStatus.FAILED and may_act_on_upload(user, record)
 
 
 def get_upload_for_confirm(user, pk) -> ImportRecord:
@@ -535,6 +544,13 @@ def get_upload_for_cancel(user, pk) -> ImportRecord:
     record = get_upload_for_view(user, pk)
     if not may_cancel_upload(user, record):
         raise PermissionDenied(_("This file cannot be cancelled now."))
+    return record
+
+
+def get_upload_for_recheck(user, pk) -> ImportRecord:
+    record = get_upload_for_view(user, pk)
+    if not may_recheck_upload(user, record):
+        raise PermissionDenied(_("This file cannot be checked again now."))
     return record
 
 

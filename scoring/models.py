@@ -766,6 +766,9 @@ class ImportRecord(models.Model):
     )
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
     applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+    # Set when a check or a confirmation starts and as it moves on: a record "checking" or "applying"
+    # whose heartbeat is older than the task time limit lost its worker (scoring.exchange.uploads.import_fail_stale).
+    heartbeat_at = models.DateTimeField(_("checked at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -3,13 +3,16 @@
 import logging
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
-from django.db import OperationalError, transaction
+from django.db import OperationalError, close_old_connections
 
+from parindex.dbguard import CONNECTION_ERRORS, close_broken_connection
+from parindex.queue import enqueue_on_commit
 from scoring.appeals.notifications import APPEAL_EVENTS, send_appeal_event
 from scoring.assessments.notifications import send_deadline_reminders as send_reminders
 from scoring.assessments.notifications import send_event
-from scoring.exchange.uploads import import_check, import_fail
+from scoring.exchange.uploads import CONNECTION_LOST, import_check, import_fail, import_fail_stale
 from scoring.inspections.notifications import INSPECTION_EVENTS, send_inspection_event
 from scoring.models import Framework, ImportRecord, ImportStatus
 from scoring.results.engine import results_recompute
@@ -32,6 +35,9 @@ logger = logging.getLogger(__name__)
 def results_recompute_task(self, framework_id: int) -> dict:
     """Recompute the stored results of one framework. Idempotent: a recompute only rewrites results."""
     framework = Framework.objects.filter(pk=framework_id).first()
+    if framework is not None and framework.is_published:
+        # Published results are frozen (publication stored them; the database refuses a change).
+        return {"framework_id": framework_id, "recomputed": False, "worker": self.request.hostname}
     if framework is None:
         # Deleted between enqueue and run: nothing to compute, and retrying would not help.
         logger.warning("results_recompute_task: framework %s no longer exists", framework_id)
@@ -54,7 +60,7 @@ def ping() -> str:
 def enqueue_results_recompute(framework: Framework, **options) -> None:
     """Queue a recompute once the current transaction commits, so the worker sees the committed rows."""
     framework_id = int(framework.pk)
-    transaction.on_commit(lambda: results_recompute_task.apply_async((framework_id,), **options))
+    enqueue_on_commit("scoring.tasks.results_recompute_task", framework_id, **options)  # never a 500
 
 
 @shared_task(
@@ -81,19 +87,45 @@ def send_deadline_reminders() -> int:
     return send_reminders()
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, max_retries=3)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=3,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+)
 def import_check_task(self, record_id: int) -> str:
-    """Check a large uploaded file in the background. Idempotent: only a record still being checked is checked."""
-    record = (
-        ImportRecord.objects.filter(pk=record_id, status=ImportStatus.CHECKING)
-        .select_related("framework", "assessment__unit")
-        .first()
-    )
-    if record is None:
-        return "skipped"
+    """Check a large uploaded file in the background. Idempotent: only a record still being checked is
+    checked. A lost database connection is retried by the check itself, then by the task (a fresh
+    connection each time); when it keeps failing, or on any other error, the record is failed with
+    the reason and can be checked again or cancelled — never left "checking"."""
     try:
+        record = (
+            ImportRecord.objects.filter(pk=record_id, status=ImportStatus.CHECKING)
+            .select_related("framework", "assessment__unit")
+            .first()
+        )
+        if record is None:
+            return "skipped"
         import_check(record)
+    except CONNECTION_ERRORS as error:
+        close_broken_connection()
+        if not self.request.is_eager and self.request.retries < self.max_retries:  # later, on a worker
+            raise self.retry(exc=error, countdown=min(60, 5 * 2**self.request.retries)) from error
+        import_fail(record_id, CONNECTION_LOST)
+        raise
     except Exception:
         import_fail(record_id)
         raise
     return record.status
+
+
+@worker_ready.connect
+def fail_stale_imports_on_worker_start(**_kwargs) -> None:
+    """A worker that starts fails the uploads left "checking" by a worker that died (beat is optional)."""
+    try:
+        import_fail_stale()
+    except Exception:
+        logger.exception("fail_stale_imports_on_worker_start: the sweep failed")
+    finally:
+        close_old_connections()

@@ -46,6 +46,7 @@ from scoring.models import (
     Framework,
     FrameworkStatus,
     ImportKind,
+    ImportRecord,
     ImportStatus,
     Score,
 )
@@ -217,6 +218,7 @@ EXPECTED = {
     "scoring:import_file": page(rule(SEES_X1, SEES_X1), params={"pk": "import_id"}),
     "scoring:import_confirm": {**SELF_CHANGE, "params": {"pk": "import_id"}},
     "scoring:import_cancel": {**SELF_CHANGE, "params": {"pk": "import_id"}},
+    "scoring:import_recheck": {**SELF_CHANGE, "params": {"pk": "failed_import_id"}},  # a failed upload
     # not tied to a framework: a change page of appraisers, the same after publication
     "scoring:framework_import": form(SIGNED_IN, MANAGES, MANAGES, locked=False),
     # copying to next year is fine from a published framework
@@ -454,6 +456,16 @@ def world_base(django_db_setup, django_db_blocker):
             upload=SimpleUploadedFile("tu-danh-gia-X1.xlsx", workbook.getvalue()),
         )
         assert pending.status == ImportStatus.PREVIEW, pending.problems
+        failed = ImportRecord.objects.create(  # the same file, whose check was cut (checked again)
+            kind=ImportKind.SELF,
+            framework=framework,
+            assessment=assessment,
+            original_name=pending.original_name,
+            file=pending.file.name,
+            size=pending.size,
+            requested_by=users["officer"],
+            status=ImportStatus.FAILED,
+        )
         remediation = RemediationItem.objects.create(
             assessment=assessment,
             criterion=Criterion.objects.get(framework=framework, code="1.1"),
@@ -496,6 +508,7 @@ def world_base(django_db_setup, django_db_blocker):
                 "evidence_id": evidence.pk,
                 "unit_code": "X3",
                 "import_id": pending.pk,
+                "failed_import_id": failed.pk,
                 "profile_unit": "X1",
                 "ranking_format": "csv",
                 "remediation_id": remediation.pk,

@@ -45,6 +45,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_noop as N_
 
+from parindex.dbguard import unlock_published
 from parindex.errors import ErrorCode, ServiceError
 from scoring.backup.registry import REGISTRY, Part, units_involved
 from scoring.models import Framework
@@ -514,16 +515,6 @@ def _remove(names: list[str]) -> None:
         default_storage.delete(name)
 
 
-def _unlock_published() -> None:
-    """Let this transaction write the scores, results and criteria of a published framework: the
-    PostgreSQL guard of issue 15 (deliverable 6) refuses them otherwise, and a restored year is
-    usually published. The same transaction-local flag as parindex.dbguard.unlock_published."""
-    connection = connections[DEFAULT_DB_ALIAS]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('parindex.unlock_published', 'on', true)")
-
-
 def year_import(*, source: str | Path | BinaryIO) -> Framework:
     """Restore an archive written by `year_export`, all or nothing: refused (nothing written) when the
     archive is damaged or altered, or when the database already holds its framework or another unit
@@ -544,7 +535,7 @@ def year_import(*, source: str | Path | BinaryIO) -> Framework:
         state = _Restore()
         try:
             with transaction.atomic():
-                _unlock_published()
+                unlock_published()
                 _restore_files(archive, manifest, state)
                 _restore_users(records.get(USER_LABEL, []), state)
                 for part in REGISTRY[1:]:

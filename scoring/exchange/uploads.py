@@ -7,6 +7,8 @@ kept file again and applies it all or nothing: if the scores moved since the pre
 check decides. Large files are checked by a Celery task (progress on the row).
 """
 
+import logging
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -14,13 +16,17 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, override
 from django.utils.translation import gettext_noop as N_
 
+from parindex.dbguard import CONNECTION_ERRORS, close_broken_connection, retry_on_lost_connection
 from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import NOT_APPLICABLE
 from parindex.queue import enqueue_on_commit
 from parindex.spreadsheets import SpreadsheetError, render_problems, service_problems
+from scoring.assessments.services import ApplyResult
 from scoring.exchange.importers import (
     APPRAISAL,
     SELF,
@@ -34,6 +40,49 @@ from scoring.exchange.importers import (
 )
 from scoring.frameworks.services import framework_ensure_editable
 from scoring.models import Assessment, Framework, ImportKind, ImportRecord, ImportStatus, Score, Via
+
+logger = logging.getLogger(__name__)
+
+# Why an upload failed, stored on the record as a problem in both languages (the page shows it and
+# offers to check the file again or cancel it).
+QUEUE_UNREACHABLE = N_(
+    "The file could not be sent for checking: the job queue is unreachable. Nothing was saved; "
+    "check it again in a moment or cancel it."
+)
+INTERRUPTED = N_(
+    "The work on this file was interrupted (its worker or web process stopped). Nothing was saved; "
+    "check it again or cancel it."
+)
+CONNECTION_LOST = N_(
+    "The connection to the database was lost while the file was being processed. Nothing was saved; "
+    "check it again or cancel it."
+)
+UNEXPECTED = N_("The file could not be processed. Nothing was saved; check it again or cancel it.")
+
+
+def _message(msgid: str) -> dict[str, str]:
+    texts = {}
+    for language in ("vi", "en"):
+        with override(language):
+            texts[language] = gettext(msgid)
+    return texts
+
+
+def stale_after() -> timedelta:
+    """A check or confirmation silent for longer than the task time limit lost its worker or web process."""
+    return timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 660))
+
+
+def queued_stale_after() -> timedelta:
+    """A check still waiting for a worker after this was lost by the queue."""
+    return timedelta(seconds=getattr(settings, "PARINDEX_IMPORT_QUEUED_STALE_SECONDS", 3600))
+
+
+def _enqueue_check(record_id: int) -> None:
+    def queue_unreachable(_error: BaseException) -> None:
+        import_fail(record_id, QUEUE_UNREACHABLE)
+
+    enqueue_on_commit("scoring.tasks.import_check_task", record_id, on_failure=queue_unreachable)
 
 
 def _value(value: object) -> str | None:
@@ -84,11 +133,12 @@ def import_start(
         original_name=name[-255:],
         size=upload.size,
         requested_by=actor if getattr(actor, "pk", None) else None,
+        heartbeat_at=timezone.now(),
     )
     record.file.save(name.rsplit("/", 1)[-1][-100:], upload, save=False)
     record.save()
     if upload.size > settings.PARINDEX_ASYNC_IMPORT_BYTES:
-        enqueue_on_commit("scoring.tasks.import_check_task", record.pk)
+        _enqueue_check(record.pk)
     else:
         import_check(record)
     return record
@@ -130,8 +180,13 @@ def _survey_preview(data: SurveyImport) -> list[dict[str, str | None]]:
 
 
 def import_check(record: ImportRecord) -> ImportRecord:
-    """Check a kept file: store its problems (refused) or the preview of its changes."""
-    ImportRecord.objects.filter(pk=record.pk).update(progress=10)
+    """Check a kept file: store its problems (refused) or the preview of its changes. A database
+    connection lost under the check (outside a transaction) is closed and the check run again."""
+    return retry_on_lost_connection(lambda: _check(record), what=f"import_check({record.pk})")
+
+
+def _check(record: ImportRecord) -> ImportRecord:
+    ImportRecord.objects.filter(pk=record.pk).update(progress=10, heartbeat_at=timezone.now())
     try:
         data = _read(record)
     except ValidationError as error:
@@ -170,19 +225,81 @@ def import_check(record: ImportRecord) -> ImportRecord:
     return record
 
 
-def import_fail(record_id: int) -> None:
-    """An unexpected error ended the background check of an upload: the record is failed, never left
-    "checking" (the person can cancel it or upload the file again)."""
-    ImportRecord.objects.filter(pk=record_id, status=ImportStatus.CHECKING).update(
-        status=ImportStatus.FAILED, progress=100
+def import_fail(record_id: int, message: str = UNEXPECTED) -> bool:
+    """An error ended the check or the confirmation of an upload: the record is failed with the
+    reason, never left "checking" or "applying"; it can be checked again or cancelled. Works after a
+    lost database connection too (the broken connection is replaced)."""
+    close_broken_connection()
+    return bool(
+        retry_on_lost_connection(
+            lambda: ImportRecord.objects.filter(
+                pk=record_id, status__in=(ImportStatus.CHECKING, ImportStatus.APPLYING)
+            ).update(status=ImportStatus.FAILED, progress=100, problems=[_message(message)]),
+            what=f"import_fail({record_id})",
+        )
     )
+
+
+def import_fail_stale(now: datetime | None = None) -> int:
+    """Fail the checks and confirmations whose worker or web process died (silent for longer than the
+    task time limit) and the checks the queue lost, so that none stays "checking" forever: run when a
+    worker starts and when the upload pages are shown (beat is optional). Returns how many failed."""
+    now = now or timezone.now()
+    cutoff, queued_cutoff = now - stale_after(), now - queued_stale_after()
+    since = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    queued_since = Q(heartbeat_at__lt=queued_cutoff) | Q(
+        heartbeat_at__isnull=True, created_at__lt=queued_cutoff
+    )
+    stale = (
+        Q(status=ImportStatus.APPLYING) & since
+        | Q(status=ImportStatus.CHECKING, progress__gt=0) & since
+        | Q(status=ImportStatus.CHECKING, progress=0) & queued_since
+    )
+    failed = ImportRecord.objects.filter(
+        stale, status__in=(ImportStatus.CHECKING, ImportStatus.APPLYING)
+    ).update(status=ImportStatus.FAILED, progress=100, problems=[_message(INTERRUPTED)])
+    if failed:
+        logger.warning("import_fail_stale: %d upload(s) failed as interrupted", failed)
+    return failed
+
+
+def import_recheck(*, record: ImportRecord) -> ImportRecord:
+    """Check a failed upload again from its kept file (now, or by a worker for a large file): the
+    check decides afresh, as for a new upload. Only a failed record, once (conditional UPDATE)."""
+    record = ImportRecord.objects.select_related("framework", "assessment__unit", "requested_by").get(
+        pk=record.pk
+    )
+    if record.framework is not None:
+        framework_ensure_editable(record.framework)
+    queued = record.size > settings.PARINDEX_ASYNC_IMPORT_BYTES
+    with transaction.atomic():
+        claimed = ImportRecord.objects.filter(pk=record.pk, status=ImportStatus.FAILED).update(
+            status=ImportStatus.CHECKING, progress=0, problems=[], preview={}, heartbeat_at=timezone.now()
+        )
+        if not claimed:
+            raise ServiceError(
+                N_("Only a failed upload can be checked again."), code=ErrorCode.CONFLICT, obj=record
+            )
+        if queued:
+            _enqueue_check(record.pk)
+    record.refresh_from_db()
+    if queued:
+        return record
+    try:
+        return import_check(record)
+    except CONNECTION_ERRORS:
+        import_fail(record.pk, CONNECTION_LOST)
+        raise
+    except Exception:
+        import_fail(record.pk)
+        raise
 
 
 def import_confirm(*, record: ImportRecord, actor: User | None) -> ImportRecord:
     """Apply a previewed file, all or nothing. A double click or a second web process cannot apply
     it twice: the record is claimed by a conditional UPDATE whose row count is checked."""
     claimed = ImportRecord.objects.filter(pk=record.pk, status=ImportStatus.PREVIEW).update(
-        status=ImportStatus.APPLYING, progress=50
+        status=ImportStatus.APPLYING, progress=50, heartbeat_at=timezone.now()
     )
     if not claimed:
         record.refresh_from_db()
@@ -193,31 +310,40 @@ def import_confirm(*, record: ImportRecord, actor: User | None) -> ImportRecord:
             params={"status": ImportStatus(record.status).label},
         )
     record = ImportRecord.objects.select_related("framework", "assessment__unit").get(pk=record.pk)
-    try:
+
+    # All or nothing: a connection lost under it rolled it all back, so it can run again.
+    def apply() -> ApplyResult:
         data = _read(record)
         with transaction.atomic():
             if isinstance(data, SurveyImport):  # the record's kind is survey
-                result = apply_survey(data, actor=actor, via=Via.IMPORT)
-            else:
-                result = apply_assessment(data, actor=actor, via=Via.IMPORT)
+                return apply_survey(data, actor=actor, via=Via.IMPORT)
+            return apply_assessment(data, actor=actor, via=Via.IMPORT)
+
+    try:
+        result = retry_on_lost_connection(apply, what=f"import_confirm({record.pk})")
     except ValidationError as error:
         # Nothing of the file was saved (the services are atomic); the record says why.
         ImportRecord.objects.filter(pk=record.pk).update(
             status=ImportStatus.REFUSED, progress=100, problems=_problems(error, record.original_name)
         )
         raise
+    except CONNECTION_ERRORS:
+        import_fail(record.pk, CONNECTION_LOST)
+        raise
     except Exception:
-        ImportRecord.objects.filter(pk=record.pk).update(status=ImportStatus.FAILED, progress=100)
+        import_fail(record.pk)
         raise
     record.status, record.changed, record.unchanged = ImportStatus.APPLIED, result.changed, result.unchanged
     record.applied_at, record.progress = timezone.now(), 100
-    record.save(update_fields=["status", "changed", "unchanged", "applied_at", "progress"])
+    retry_on_lost_connection(
+        lambda: record.save(update_fields=["status", "changed", "unchanged", "applied_at", "progress"])
+    )
     return record
 
 
 def import_cancel(*, record: ImportRecord) -> None:
     updated = ImportRecord.objects.filter(
-        pk=record.pk, status__in=[ImportStatus.PREVIEW, ImportStatus.CHECKING]
+        pk=record.pk, status__in=[ImportStatus.PREVIEW, ImportStatus.CHECKING, ImportStatus.FAILED]
     ).update(status=ImportStatus.CANCELLED)
     if not updated:
         raise ServiceError(N_("This file was already handled."), code=ErrorCode.CONFLICT, obj=record)

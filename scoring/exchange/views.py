@@ -21,10 +21,17 @@ from scoring import access
 from scoring.assessments.services import assessment_get_or_create
 from scoring.exchange.forms import FrameworkCopyForm, FrameworkImportForm, SurveyUploadForm, UploadForm
 from scoring.exchange.importers import import_framework_file
-from scoring.exchange.uploads import import_cancel, import_confirm, import_start, preview_line
+from scoring.exchange.uploads import (
+    import_cancel,
+    import_confirm,
+    import_fail_stale,
+    import_recheck,
+    import_start,
+    preview_line,
+)
 from scoring.exchange.workbooks import assessment_workbook, framework_csv, framework_workbook
 from scoring.frameworks.services import framework_copy
-from scoring.models import ImportKind, ImportRecord, Via
+from scoring.models import ImportKind, ImportRecord, ImportStatus, Via
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -66,6 +73,7 @@ def assessment_upload(request, pk):
                 return redirect("scoring:import_detail", record.pk)
     else:
         form = UploadForm(stages=stages or (ImportKind.SELF,))
+    import_fail_stale()  # an upload whose worker died shows as failed (check it again or cancel), beat or no beat
     history = ImportRecord.objects.filter(assessment=assessment).select_related("requested_by")[:20]
     refusal = None if stages else access.self_edit_refusal(request.user, assessment)
     return render(
@@ -92,6 +100,8 @@ def _record_back_url(record: ImportRecord) -> str:
 @login_required
 def import_detail(request, pk):
     record = access.get_upload_for_view(request.user, pk)
+    if record.status in (ImportStatus.CHECKING, ImportStatus.APPLYING) and import_fail_stale():
+        record = access.get_upload_for_view(request.user, pk)
     language = (request.LANGUAGE_CODE or "vi")[:2]
     problems = [p.get(language) or p.get("vi") for p in record.problems]
     lines = [preview_line(line) for line in record.preview.get("lines", [])]
@@ -103,6 +113,7 @@ def import_detail(request, pk):
         "back": _record_back_url(record),
         "may_confirm": access.may_confirm_upload(request.user, record),
         "may_cancel": access.may_cancel_upload(request.user, record),
+        "may_recheck": access.may_recheck_upload(request.user, record),
     }
     if request.htmx:
         return render(request, "scoring/files/_import_status.html", context)
@@ -149,6 +160,17 @@ def import_cancel_view(request, pk):
 
 
 @login_required
+@require_POST
+def import_recheck_view(request, pk):
+    record = access.get_upload_for_recheck(request.user, pk)
+    try:
+        import_recheck(record=record)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("scoring:import_detail", record.pk)
+
+
+@login_required
 def import_file(request, pk):
     record = access.get_upload_for_view(request.user, pk)
     return FileResponse(record.file.open("rb"), as_attachment=True, filename=record.original_name)
@@ -174,6 +196,7 @@ def survey_upload(request, code):
                 return redirect("scoring:import_detail", record.pk)
     else:
         form = SurveyUploadForm()
+    import_fail_stale()
     history = ImportRecord.objects.filter(framework=framework, kind=ImportKind.SURVEY).select_related(
         "requested_by"
     )[:20]
@@ -292,6 +315,7 @@ urlpatterns = [
     path("imports/<int:pk>/confirm/", import_confirm_view, name="import_confirm"),
     path("imports/<int:pk>/cancel/", import_cancel_view, name="import_cancel"),
     path("imports/<int:pk>/file/", import_file, name="import_file"),
+    path("imports/<int:pk>/recheck/", import_recheck_view, name="import_recheck"),
     path("import/framework/", framework_import, name="framework_import"),
     path("frameworks/<str:code>/survey/upload/", survey_upload, name="survey_upload"),
     path("frameworks/<str:code>/export/", framework_export, name="framework_export"),

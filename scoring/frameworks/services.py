@@ -22,6 +22,7 @@ from django.utils.translation import gettext_noop as N_
 
 from parindex.audit.models import AuditEntry
 from parindex.audit.services import audit_entry
+from parindex.dbguard import unlock_published
 from parindex.errors import ErrorCode, ServiceError
 from parindex.queue import enqueue_on_commit
 from scoring.appeals.selectors import appeals_open_count
@@ -795,6 +796,7 @@ def framework_publish(
     status is kept (status_before_publication, which reopening restores); appraised units become
     published; a unit excluded by name (`exclusions`: unit code → reason) keeps its own status and
     holds no place (a unit that never started is excluded in the audit trail alone)."""
+    unlock_published()  # publication stores the final results (database guard, parindex.dbguard)
     framework = Framework.objects.select_for_update().select_related("authority").get(pk=framework.pk)
     exclusions = {code: (reason or "").strip() for code, reason in (exclusions or {}).items()}
     refuse(
@@ -905,6 +907,7 @@ def framework_step_back(
         return _move(
             framework, previous, actor=actor, via=via, reason=reason.strip(), action="framework_step_back"
         )
+    unlock_published()  # reopening rewrites the published results (database guard, parindex.dbguard)
     restored = []
     for assessment in Assessment.objects.select_for_update().filter(framework=framework):
         if assessment.status_before_publication:
