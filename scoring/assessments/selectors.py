@@ -2,6 +2,7 @@
 explanation rounds (self-assessment and appraisal pages).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -181,8 +182,8 @@ class AssessmentSheet:
 
     @cached_property
     def rounds(self) -> list[ExplanationRound]:
-        """The explanation history (one query, when asked for)."""
-        return explanation_rounds(self.assessment)
+        """The explanation history (one query, when asked for; the criteria come from the tree)."""
+        return explanation_rounds(self.assessment, criteria=self.tree.by_id)
 
     @property
     def leaves(self) -> list[SheetRow]:
@@ -276,9 +277,12 @@ def assessment_sheet(assessment: Assessment) -> AssessmentSheet:
     return sheet
 
 
-def explanation_rounds(assessment: Assessment) -> list[ExplanationRound]:
+def explanation_rounds(
+    assessment: Assessment, *, criteria: Mapping[int | None, Criterion] | None = None
+) -> list[ExplanationRound]:
     """The rounds of explanation, read from the audit trail (one query): each return's message and
-    the reasons per criterion, the unit's answers, and when it resubmitted."""
+    the reasons per criterion, the unit's answers, and when it resubmitted. `criteria` (by id: the
+    framework's tree, already read by the page) spares the query of the criteria named."""
     entries = list(
         AuditEntry.objects.filter(assessment_id=assessment.pk)
         .filter(Q(action__in=("explanation_request", "explain")) | Q(action="status"))
@@ -286,7 +290,8 @@ def explanation_rounds(assessment: Assessment) -> list[ExplanationRound]:
         .order_by("created_at", "id")
     )
     requested = {e.criterion_id for e in entries if e.action == "explanation_request" and e.criterion_id}
-    criteria = Criterion.objects.in_bulk(requested) if requested else {}
+    if criteria is None or not requested <= criteria.keys():
+        criteria = Criterion.objects.in_bulk(requested) if requested else {}
     rounds: list[ExplanationRound] = []
     current: ExplanationRound | None = None
     for entry in entries:
