@@ -41,9 +41,12 @@ from reports.remediation import remediation_suggest, remediation_update
 from scoring import access
 from scoring.access import can_manage_framework, reach
 from scoring.models import Framework
+from scoring.results.forecast import forecast, forecast_at_risk
 from scoring.results.selectors import parts_header, ranking
 from units.models import Unit, UnitKind
 
+FORECAST_PAGE_SIZE = 50
+FORECAST_PUSH_SIZE = 20
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -123,6 +126,7 @@ def _tabs(framework: Framework, under: Unit | None, current: str) -> list[dict]:
         ),
         ("areas", _("Areas"), reverse("reports:areas", args=[framework.code]) + query),
         ("progress", _("Progress"), reverse("reports:progress", args=[framework.code]) + query),
+        ("forecast", _("Forecast"), reverse("reports:forecast", args=[framework.code])),
         (
             "remediation",
             _("Remediation"),
@@ -521,6 +525,37 @@ def progress(request, code):
     return render(request, "reports/progress.html", context)
 
 
+# --- forecast ---------------------------------------------------------------------------------------
+
+
+@login_required
+def forecast_page(request, code):
+    """Where the index will land (dự báo kết quả): every unit's forecast index, grade, rank, whether it
+    is certain, its criteria at risk and the distance to the next grade; the authority's average; what
+    to push (the largest points at risk). Paginated; a fixed number of queries whatever the units."""
+    framework = access.get_framework_for_oversight(request.user, code)
+    r = reach(request.user)
+    board = forecast(framework, with_at_risk=False)
+    paginator = Paginator(board.lines, FORECAST_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    risks: dict[int, list] = {}
+    for leaf in forecast_at_risk(framework, assessment_ids=[line.assessment_id for line in page]):
+        risks.setdefault(leaf.assessment_id, []).append(leaf)
+    for line in page:
+        line.at_risk = risks.get(line.assessment_id, [])
+    context = _base_context(request, framework, r, None, "forecast")
+    context.update(
+        {
+            "board": board,
+            "page": page,
+            "push": forecast_at_risk(framework, limit=FORECAST_PUSH_SIZE),
+            "grade_counts": board.grade_counts(),
+            "has_groups": any(line.group for line in board.lines),
+        }
+    )
+    return render(request, "reports/forecast.html", context)
+
+
 # --- remediation ------------------------------------------------------------------------------------
 
 
@@ -681,6 +716,7 @@ urlpatterns = [
     path("frameworks/<str:code>/ranking.<str:fmt>", ranking_export, name="ranking_export"),
     path("frameworks/<str:code>/areas/", areas, name="areas"),
     path("frameworks/<str:code>/progress/", progress, name="progress"),
+    path("frameworks/<str:code>/forecast/", forecast_page, name="forecast"),
     path("frameworks/<str:code>/remediation/suggest/", remediation_suggest_view, name="remediation_suggest"),
     path("units/<str:unit_code>/", unit_profile, name="unit_profile"),
     path("remediation/", remediation_list, name="remediation_list"),

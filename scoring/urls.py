@@ -4,6 +4,7 @@ from scoring.assessments import appraisal_views as appraisal
 from scoring.assessments import self_views as self_assessment
 from scoring.exchange import views as files
 from scoring.frameworks import views as frameworks
+from scoring.results import views as results
 
 app_name = "scoring"
 
@@ -14,4 +15,5 @@ urlpatterns = (
     + frameworks.urlpatterns
     + unit_activity.urlpatterns
     + appeals.urlpatterns
+    + results.urlpatterns
 )

@@ -15,6 +15,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from scoring.assessments.services import SelfEntry, assessment_get_or_create, scores_apply_self
 from scoring.frameworks.groups import assessment_set_ranked, framework_set_groups, parse_groups
@@ -31,9 +32,9 @@ from scoring.results.forecast import (
     forecast_at_risk,
     forecast_leaves,
 )
-from units.models import UnitKind
+from units.models import Role, UnitKind
 
-from .factories import make_unit, rows_from_spec
+from .factories import make_member, make_unit, rows_from_spec
 
 T24 = [("1", 100), ("1.1", 40), ("1.2", 30), ("1.3", 20), ("1.4", 10)]
 T25 = [("1", 100), ("1.1", 40), ("1.2", 25), ("1.3", 20), ("1.4", 10), ("1.5", 5)]
@@ -299,3 +300,58 @@ def test_forecast_on_postgresql(district_years):
     ]
     assert [x.code for x in by_unit(result)["A"].at_risk] == ["1.2", "1.3", "1.5"]
     assert result.average_index == D("67.97")
+
+
+# --- the forecast page ----------------------------------------------------------------------------------
+
+
+def forecast_url(code="H-2025"):
+    return reverse("reports:forecast", args=[code])
+
+
+def test_page_for_the_leader_and_the_appraiser(client, district_years, leader, appraiser):
+    for user in (leader, appraiser):
+        client.force_login(user)
+        response = client.get(forecast_url())
+        assert response.status_code == 200
+        html = response.content.decode()
+        rows = {line.unit_code: line for line in response.context["page"]}
+        assert list(rows) == ["S", "M", "N", "A"]
+        assert "53,03" in html and "67,97" in html  # A's forecast and the average, the Vietnamese way
+        assert "1.2 (0,03/25)" in html  # A's criteria at risk
+        assert "6,97" in html  # A's distance to Khá
+        push = response.context["push"]
+        assert [(x.unit_code, x.code) for x in push[:2]] == [("N", "1.1"), ("A", "1.2")]
+
+
+def test_page_refused_to_officers_and_hidden_from_outsiders(client, district_years, province):
+    officer_a = make_member(district_years["units"]["A"], Role.OFFICER)
+    client.force_login(officer_a)
+    assert client.get(forecast_url()).status_code == 403  # sees the framework, not every unit's figures
+    elsewhere = make_unit("H9", kind=UnitKind.DISTRICT, parent=province)
+    client.force_login(make_member(elsewhere, Role.LEADER))
+    assert client.get(forecast_url()).status_code == 404
+    client.logout()
+    assert client.get(forecast_url()).status_code == 302
+
+
+def test_page_is_paginated_with_a_constant_number_of_queries(
+    client, district, district_years, leader, monkeypatch, django_assert_max_num_queries
+):
+    from reports import views
+
+    monkeypatch.setattr(views, "FORECAST_PAGE_SIZE", 3)
+    client.force_login(leader)
+    client.get(forecast_url())  # warm the session and the user's reach
+    with django_assert_max_num_queries(20) as few:
+        client.get(forecast_url())
+    for i in range(8):
+        assess(district_years["f25"], make_unit(f"E{i}", parent=district), _1_1=str(i))
+    with django_assert_max_num_queries(len(few.captured_queries)) as more:
+        response = client.get(forecast_url() + "?page=3")
+    assert len(more.captured_queries) == len(few.captured_queries)
+    # E7 … E0 have 1.1 = i and the others' means on 1.2 (22,50), 1.3 (18), 1.4 (9): 49,5 + i
+    assert [line.unit_code for line in response.context["page"]] == ["E4", "A", "E3"]
+    assert response.context["page"].paginator.num_pages == 4
+    # the criteria at risk are read for the page's units
+    assert [x.code for x in response.context["page"][1].at_risk] == ["1.2", "1.3", "1.5"]

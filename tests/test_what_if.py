@@ -13,14 +13,15 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from scoring.assessments.services import SelfEntry, assessment_get_or_create, scores_apply_self
 from scoring.frameworks.groups import assessment_set_ranked
 from scoring.frameworks.services import framework_create
 from scoring.results.what_if import what_if
-from units.models import UnitKind
+from units.models import Role, UnitKind
 
-from .factories import make_unit, rows_from_spec
+from .factories import make_member, make_unit, rows_from_spec
 
 TREE = [("1", 100), ("1.1", 40), ("1.2", 18), ("1.3", 20), ("1.4", 12), ("1.5", 5), ("1.6", 5)]
 CODES = ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6"]
@@ -151,3 +152,42 @@ def test_constant_queries(board, django_assert_max_num_queries):
     with django_assert_max_num_queries(2):
         answer = what_if(board["assessment"])
     assert len(answer) == 5
+
+
+# --- on the unit's pages ----------------------------------------------------------------------------------
+
+
+def test_page_for_the_units_officer_its_appraiser_and_the_leader(client, board, appraiser, leader):
+    officer = make_member(board["unit"], Role.OFFICER)
+    url = reverse("scoring:assessment_what_if", args=[board["assessment"].pk])
+    for user in (officer, appraiser, leader):
+        client.force_login(user)
+        response = client.get(url)
+        assert response.status_code == 200
+        assert [x.code for x in response.context["answer"]] == ["1.1", "1.4", "1.3", "1.5", "1.6"]
+        html = response.content.decode()
+        assert "Tiêu chí giúp tăng hạng nhiều nhất" in html
+        assert "68,00" in html and "▲ 3" in html
+    partial = client.get(url + "?top=2", HTTP_HX_REQUEST="true")
+    assert "<html" not in partial.content.decode()
+    assert [x.code for x in partial.context["answer"]] == ["1.1", "1.4"]
+
+
+def test_hidden_from_other_units_and_anonymous(client, board, district):
+    url = reverse("scoring:assessment_what_if", args=[board["assessment"].pk])
+    client.force_login(make_member(make_unit("X9", parent=district), Role.OFFICER))
+    assert client.get(url).status_code == 404
+    client.logout()
+    assert client.get(url).status_code == 302
+    assert client.get(reverse("scoring:assessment_what_if", args=[999999])).status_code == 302
+
+
+def test_self_page_and_profile_load_it(client, board):
+    officer = make_member(board["unit"], Role.OFFICER)
+    client.force_login(officer)
+    url = reverse("scoring:assessment_what_if", args=[board["assessment"].pk])
+    self_page = client.get(reverse("scoring:assessment_self", args=[board["assessment"].pk])).content.decode()
+    assert f'hx-get="{url}?top=5"' in self_page
+    profile = client.get(reverse("reports:unit_profile", args=["U"])).content.decode()
+    assert f'hx-get="{url}?top=5"' in profile
+    assert "Tiêu chí giúp tăng hạng nhiều nhất" in profile

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
+from django.utils.translation import gettext_lazy as _
 
 from scoring.models import Framework, GradeBand
 from scoring.results.engine import (
@@ -45,6 +46,13 @@ HUNDREDTH = Decimal("0.01")
 
 # Where a leaf's forecast points come from.
 SCORED, OWN, PREDECESSORS, MEAN, NONE = "scored", "own", "predecessors", "mean", "none"
+BASIS_LABELS = {
+    SCORED: _("scored"),
+    OWN: _("its own last year"),
+    PREDECESSORS: _("its predecessors last year"),
+    MEAN: _("other units' mean"),
+    NONE: _("no data: 0"),
+}
 
 
 def _forecast_ctes(framework: Framework) -> tuple[str, list]:
@@ -135,6 +143,10 @@ class RiskLeaf:
     @property
     def lost(self) -> Decimal:
         return self.max_points - self.points
+
+    @property
+    def basis_label(self) -> str:
+        return str(BASIS_LABELS.get(self.basis, self.basis))
 
 
 @dataclass
@@ -259,7 +271,7 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
         rnk,
         applicable,
         scored,
-        *_,
+        *_rest,
     ) in rows:
         index = None if idx_s is None else Decimal(int(idx_s)).scaleb(-decimals)
         line = ForecastLine(
