@@ -41,7 +41,7 @@ from reports.remediation import remediation_suggest, remediation_update
 from scoring import access
 from scoring.access import can_manage_framework, reach
 from scoring.models import Framework
-from scoring.results.forecast import forecast, forecast_at_risk
+from scoring.results.forecast import forecast
 from scoring.results.selectors import parts_header, ranking
 from units.models import Unit, UnitKind
 
@@ -535,20 +535,14 @@ def forecast_page(request, code):
     to push (the largest points at risk). Paginated; a fixed number of queries whatever the units."""
     framework = access.get_framework_for_oversight(request.user, code)
     r = reach(request.user)
-    board = forecast(framework, with_at_risk=False)
-    paginator = Paginator(board.lines, FORECAST_PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
-    risks: dict[int, list] = {}
-    for leaf in forecast_at_risk(framework, assessment_ids=[line.assessment_id for line in page]):
-        risks.setdefault(leaf.assessment_id, []).append(leaf)
-    for line in page:
-        line.at_risk = risks.get(line.assessment_id, [])
+    board = forecast(framework)
+    page = Paginator(board.lines, FORECAST_PAGE_SIZE).get_page(request.GET.get("page"))
     context = _base_context(request, framework, r, None, "forecast")
     context.update(
         {
             "board": board,
             "page": page,
-            "push": forecast_at_risk(framework, limit=FORECAST_PUSH_SIZE),
+            "push": board.largest_risks(FORECAST_PUSH_SIZE),
             "grade_counts": board.grade_counts(),
             "has_groups": any(line.group for line in board.lines),
         }

@@ -43,6 +43,8 @@ from scoring.results.engine import (
 )
 
 HUNDREDTH = Decimal("0.01")
+# A leaf is at risk when its ratio (forecast or final points ÷ max) is below 0.5.
+_AT_RISK = "fl.max_c > 0 AND 2 * fl.fc < fl.max_c"
 
 # Where a leaf's forecast points come from.
 SCORED, OWN, PREDECESSORS, MEAN, NONE = "scored", "own", "predecessors", "mean", "none"
@@ -58,7 +60,12 @@ BASIS_LABELS = {
 def _forecast_ctes(framework: Framework) -> tuple[str, list]:
     """`WITH …` ending in the CTE `fl`: one row per assessment × applicable leaf of the framework
     (aid, criterion_id, code, kind, max_c, scored, fc — the forecast points in hundredths — and
-    basis), and the CTE `cur` (aid, unit_id) of the framework's assessments."""
+    basis).
+
+    Shaped for the planners of both databases at national scale: last year's leaves are brought to
+    the current assessments by joins on tables (their indexes), and are met with this year's leaves
+    by one GROUP BY over a UNION ALL, the others' mean by a window — never a join of two large
+    derived tables, whose sizes neither planner can estimate (nested loops over them are quadratic)."""
     from units.models import Unit
 
     previous_ctes, previous_params = previous_results_ctes(framework)
@@ -70,8 +77,10 @@ def _forecast_ctes(framework: Framework) -> tuple[str, list]:
     # The ids are integers from the database: inlined, so that the statement's parameters stay in order.
     for pk in optional_ids:
         in_optional = in_optional.replace("%s", str(int(pk)), 1)
+    # The previous results used for year on year (`best`: a unit's own, and its predecessors'), leaf
+    # by leaf, as the engine reads any assessment's leaves.
     previous_leaves = _LEAVES.format(
-        rows=_LEAF_ROWS.format(scope="a.id IN (SELECT paid FROM src)"),
+        rows=_LEAF_ROWS.format(scope="a.id IN (SELECT paid FROM best)"),
         optional=f"(CASE WHEN {in_optional} THEN 1 ELSE 0 END)",
     )
     current_leaves = _LEAVES.format(rows=_LEAF_ROWS.format(scope="a.framework_id = %s"), optional=0)
@@ -80,45 +89,63 @@ def _forecast_ctes(framework: Framework) -> tuple[str, list]:
             SELECT a.id AS aid, a.unit_id AS unit_id FROM scoring_assessment a WHERE a.framework_id = %s
         ),
         {previous_ctes},
-        src AS (
-            SELECT c.aid AS aid, b.paid AS paid, 1 AS own FROM cur c JOIN best b ON b.unit_id = c.unit_id
+        pl AS (
+            SELECT assessment_id, code, COALESCE(final_c, 0) AS pts_c, max_c
+            FROM ({previous_leaves}) l WHERE kind = 'score' AND na = 0
+        ),
+        keyed AS (
+            SELECT l.assessment_id AS aid, l.code AS code, l.criterion_id AS criterion_id, l.kind AS kind,
+                   l.max_c AS max_c, l.final_c AS final_c, l.scored AS scored, l.na AS na,
+                   1 AS is_cur, 0 AS own, 0 AS p_pts, 0 AS p_max
+            FROM ({current_leaves}) l
             UNION ALL
-            SELECT c.aid AS aid, b.paid AS paid, 0 AS own
-            FROM cur c JOIN {predecessors} q ON q.from_unit_id = c.unit_id JOIN best b ON b.unit_id = q.to_unit_id
-            WHERE NOT EXISTS (SELECT 1 FROM best o WHERE o.unit_id = c.unit_id)
+            SELECT ca.id, pl.code, NULL, NULL, NULL, NULL, NULL, NULL, 0, 1, pl.pts_c, pl.max_c
+            FROM pl
+            JOIN scoring_assessment pa ON pa.id = pl.assessment_id
+            JOIN scoring_assessment ca ON ca.unit_id = pa.unit_id AND ca.framework_id = %s
+            UNION ALL
+            SELECT ca.id, pl.code, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, pl.pts_c, pl.max_c
+            FROM pl
+            JOIN scoring_assessment pa ON pa.id = pl.assessment_id
+            JOIN {predecessors} q ON q.to_unit_id = pa.unit_id
+            JOIN scoring_assessment ca ON ca.unit_id = q.from_unit_id AND ca.framework_id = %s
+            -- a unit's predecessors count only when it has no previous result of its own
+            WHERE NOT EXISTS (
+                SELECT 1 FROM scoring_assessment oa
+                WHERE oa.unit_id = ca.unit_id AND oa.id IN (SELECT paid FROM best)
+            )
         ),
-        lastyear AS (
-            SELECT s.aid AS aid, pl.code AS code, SUM(COALESCE(pl.final_c, 0)) AS pts_c,
-                   SUM(pl.max_c) AS max_c, MAX(s.own) AS own
-            FROM src s JOIN ({previous_leaves}) pl ON pl.assessment_id = s.paid
-            WHERE pl.kind = 'score' AND pl.na = 0
-            GROUP BY s.aid, pl.code
+        per AS (
+            SELECT aid, code, MAX(criterion_id) AS criterion_id, MAX(kind) AS kind, MAX(max_c) AS max_c,
+                   MAX(final_c) AS final_c, MAX(scored) AS scored, MAX(na) AS na, MAX(is_cur) AS is_cur,
+                   MAX(own) AS has_own, SUM(p_pts) AS y_pts, SUM(p_max) AS y_max
+            FROM keyed
+            GROUP BY aid, code
         ),
-        cl AS ({current_leaves}),
-        mean AS (
-            SELECT criterion_id, COUNT(*) AS n, SUM(final_c) AS pts_c
-            FROM cl WHERE kind = 'score' AND na = 0 AND scored = 1
-            GROUP BY criterion_id
+        cl AS (
+            SELECT per.*,
+                   SUM(CASE WHEN kind = 'score' AND na = 0 AND scored = 1 THEN final_c ELSE 0 END)
+                       OVER (PARTITION BY criterion_id) AS m_pts,
+                   SUM(CASE WHEN kind = 'score' AND na = 0 AND scored = 1 THEN 1 ELSE 0 END)
+                       OVER (PARTITION BY criterion_id) AS m_n
+            FROM per WHERE is_cur = 1
         ),
         fl AS (
-            SELECT l.assessment_id AS aid, l.criterion_id AS criterion_id, l.code AS code, l.kind AS kind,
-                   l.max_c AS max_c, l.scored AS scored,
+            SELECT l.aid AS aid, l.criterion_id AS criterion_id, l.code AS code, l.kind AS kind,
+                   l.max_c AS max_c, l.scored AS scored, l.na AS na,
                    CASE WHEN l.scored = 1 OR l.kind <> 'score' THEN COALESCE(l.final_c, 0)
-                        WHEN y.max_c > 0 THEN {_half_up_div("y.pts_c * l.max_c", "y.max_c")}
-                        WHEN m.n > 0 THEN {_half_up_div("m.pts_c", "m.n")}
+                        WHEN l.y_max > 0 THEN {_half_up_div("l.y_pts * l.max_c", "l.y_max")}
+                        WHEN l.m_n > 0 THEN {_half_up_div("l.m_pts", "l.m_n")}
                         ELSE 0 END AS fc,
                    CASE WHEN l.scored = 1 THEN '{SCORED}'
                         WHEN l.kind <> 'score' THEN '{NONE}'
-                        WHEN y.max_c > 0 THEN CASE WHEN y.own = 1 THEN '{OWN}' ELSE '{PREDECESSORS}' END
-                        WHEN m.n > 0 THEN '{MEAN}'
+                        WHEN l.y_max > 0 THEN CASE WHEN l.has_own = 1 THEN '{OWN}' ELSE '{PREDECESSORS}' END
+                        WHEN l.m_n > 0 THEN '{MEAN}'
                         ELSE '{NONE}' END AS basis
             FROM cl l
-            LEFT JOIN lastyear y ON y.aid = l.assessment_id AND y.code = l.code
-            LEFT JOIN mean m ON m.criterion_id = l.criterion_id
-            WHERE l.na = 0
         )
     """
-    return sql, [framework.pk, *previous_params, framework.pk]
+    return sql, [framework.pk, *previous_params, framework.pk, framework.pk, framework.pk]
 
 
 # --- every unit's forecast -------------------------------------------------------------------------------
@@ -196,6 +223,15 @@ class Forecast:
     def certain_count(self) -> int:
         return sum(1 for line in self.lines if line.certain)
 
+    def largest_risks(self, limit: int) -> list[RiskLeaf]:
+        """What to push: the `limit` leaves at risk with the most points lost across the units (then
+        by unit code, then in each unit's order)."""
+        leaves = [
+            (leaf.lost, line.unit_code, i, leaf) for line in self.lines for i, leaf in enumerate(line.at_risk)
+        ]
+        leaves.sort(key=lambda item: (-item[0], item[1], item[2]))
+        return [leaf for *_key, leaf in leaves[:limit]]
+
     def grade_counts(self) -> list[tuple[str, int]]:
         counts: dict[str, int] = {}
         for line in self.lines:
@@ -210,69 +246,77 @@ def _hundredths(value) -> Decimal:
 
 def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
     """Every unit's forecast, group by group (in the groups' order, no group last), best first,
-    units without a place last (by code); with_at_risk: each line's leaves at risk (one more
-    statement). Three statements whatever the number of units (plus the grade bands)."""
+    units without a place last (by code); with_at_risk: each line's leaves at risk, most points lost
+    first. One statement (the units' lines and, in the same pass, their leaves at risk), plus the grade
+    bands and the criteria, whatever the number of units."""
     decimals = int(framework.index_decimals)
     scale = 10**decimals
     ctes, params = _forecast_ctes(framework)
     points_c = "(t.score_c + t.bonus_c - t.penalty_c)"
-    index_scaled = f"(CASE WHEN t.max_c > 0 THEN {_clamped(_scaled_index(points_c, 't.max_c', scale), scale, framework.index_capped)} END)"
+    capped = framework.index_capped
+    index_scaled = f"(CASE WHEN t.max_c > 0 THEN {_clamped(_scaled_index(points_c, 't.max_c', scale), scale, capped)} END)"
+    # The leaves at risk ride in the same result as the lines (row kind 'R', in the same columns), so
+    # that the pipeline of CTEs runs once.
+    risk_rows = f"""
+        UNION ALL
+        SELECT 'R', fl.aid, fl.criterion_id, NULL, NULL, NULL, NULL, NULL, fl.fc, fl.max_c, NULL, fl.basis,
+               NULL, NULL, fl.scored
+        FROM fl WHERE fl.kind = 'score' AND fl.na = 0 AND {_AT_RISK}
+    """
     sql = f"""
         {ctes},
         tot AS (
             SELECT aid,
-                   SUM(CASE WHEN kind = 'score' THEN fc ELSE 0 END) AS score_c,
-                   SUM(CASE WHEN kind = 'bonus' THEN fc ELSE 0 END) AS bonus_c,
-                   SUM(CASE WHEN kind = 'penalty' THEN fc ELSE 0 END) AS penalty_c,
-                   SUM(CASE WHEN kind = 'score' THEN max_c ELSE 0 END) AS max_c,
-                   SUM(CASE WHEN kind = 'score' THEN 1 ELSE 0 END) AS applicable,
-                   SUM(CASE WHEN kind = 'score' THEN scored ELSE 0 END) AS scored
+                   SUM(CASE WHEN na = 0 AND kind = 'score' THEN fc ELSE 0 END) AS score_c,
+                   SUM(CASE WHEN na = 0 AND kind = 'bonus' THEN fc ELSE 0 END) AS bonus_c,
+                   SUM(CASE WHEN na = 0 AND kind = 'penalty' THEN fc ELSE 0 END) AS penalty_c,
+                   SUM(CASE WHEN na = 0 AND kind = 'score' THEN max_c ELSE 0 END) AS max_c,
+                   SUM(CASE WHEN na = 0 AND kind = 'score' THEN 1 ELSE 0 END) AS applicable,
+                   SUM(CASE WHEN na = 0 AND kind = 'score' THEN scored ELSE 0 END) AS scored
             FROM fl GROUP BY aid
         ),
         x AS (
-            SELECT c.aid AS aid, a.ranked AS ranked, a.ranking_group_id AS gid,
-                   COALESCE(t.score_c + t.bonus_c - t.penalty_c, 0) AS pts_c, COALESCE(t.max_c, 0) AS max_c,
-                   COALESCE(t.applicable, 0) AS applicable, COALESCE(t.scored, 0) AS scored,
-                   {index_scaled} AS idx_s
-            FROM cur c JOIN scoring_assessment a ON a.id = c.aid LEFT JOIN tot t ON t.aid = c.aid
+            SELECT t.aid AS aid, a.ranked AS ranked, a.ranking_group_id AS gid, a.unit_id AS unit_id,
+                   t.score_c + t.bonus_c - t.penalty_c AS pts_c, t.max_c AS max_c,
+                   t.applicable AS applicable, t.scored AS scored, {index_scaled} AS idx_s
+            FROM tot t JOIN scoring_assessment a ON a.id = t.aid
         )
-        SELECT * FROM (
-            SELECT x.aid, u.id AS unit_id, u.code AS unit_code, u.name AS unit_name, g.name AS group_name,
-                   x.gid, x.ranked, x.pts_c, x.max_c, x.idx_s,
-                   COALESCE({grade_sql("x.idx_s", decimals)}, '') AS grade,
-                   {rank_sql("x.idx_s", "x.ranked", "x.gid")} AS rnk,
-                   x.applicable, x.scored,
-                   CASE WHEN g."order" IS NULL THEN 1 ELSE 0 END AS no_group, g."order" AS group_order
-            FROM x
-            JOIN scoring_assessment a ON a.id = x.aid
-            JOIN units_unit u ON u.id = a.unit_id
-            LEFT JOIN scoring_rankinggroup g ON g.id = x.gid
-        ) y
-        ORDER BY y.no_group, y.group_order, y.group_name, CASE WHEN y.rnk IS NULL THEN 1 ELSE 0 END, y.rnk,
-                 y.unit_code
+        SELECT 'L', x.aid, x.unit_id, u.code, u.name, g.name, x.gid, x.ranked, x.pts_c, x.max_c, x.idx_s,
+               COALESCE({grade_sql("x.idx_s", decimals)}, ''), {rank_sql("x.idx_s", "x.ranked", "x.gid")},
+               x.applicable, x.scored
+        FROM x
+        JOIN units_unit u ON u.id = x.unit_id
+        LEFT JOIN scoring_rankinggroup g ON g.id = x.gid
+        {risk_rows if with_at_risk else ""}
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, framework.pk])
         rows = cursor.fetchall()
     bands = sorted(GradeBand.objects.filter(framework=framework).values_list("min_index", "name"))
+    group_order = dict(framework.ranking_groups.values_list("pk", "order"))
     lines = []
-    for (
-        aid,
-        unit_id,
-        code,
-        name,
-        group,
-        gid,
-        ranked,
-        pts_c,
-        max_c,
-        idx_s,
-        grade,
-        rnk,
-        applicable,
-        scored,
-        *_rest,
-    ) in rows:
+    risk_rows_fetched = []
+    for row in rows:
+        if row[0] == "R":
+            risk_rows_fetched.append(row)
+            continue
+        (
+            _kind,
+            aid,
+            unit_id,
+            code,
+            name,
+            group,
+            gid,
+            ranked,
+            pts_c,
+            max_c,
+            idx_s,
+            grade,
+            rnk,
+            applicable,
+            scored,
+        ) = row
         index = None if idx_s is None else Decimal(int(idx_s)).scaleb(-decimals)
         line = ForecastLine(
             assessment_id=aid,
@@ -296,12 +340,45 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
             if above:
                 line.next_grade, line.to_next_grade = above[0][1], above[0][0] - index
         lines.append(line)
-    if with_at_risk:
-        risks: dict[int, list[RiskLeaf]] = {}
-        for leaf in forecast_at_risk(framework):
-            risks.setdefault(leaf.assessment_id, []).append(leaf)
-        for line in lines:
-            line.at_risk = risks.get(line.assessment_id, [])
+    # Group by group (the groups' order, then name; no group last), best first, no place last.
+    lines.sort(
+        key=lambda line: (
+            line.group_id is None,
+            group_order.get(line.group_id, 0),
+            line.group or "",
+            line.rank is None,
+            line.rank or 0,
+            line.unit_code,
+        )
+    )
+    if with_at_risk and risk_rows_fetched:
+        criteria = {
+            pk: (code, title, order)
+            for pk, code, title, order in framework.criteria.filter(is_leaf=True).values_list(
+                "pk", "code", "title", "order"
+            )
+        }
+        by_line = {line.assessment_id: line for line in lines}
+        leaves = []
+        for _kind, aid, criterion_id, *_n, fc, max_c, _i, basis, _r, _a, scored in risk_rows_fetched:
+            code, title, order = criteria[criterion_id]
+            line = by_line[aid]
+            leaf = RiskLeaf(
+                assessment_id=aid,
+                criterion_id=criterion_id,
+                code=code,
+                title=title,
+                points=_hundredths(fc),
+                max_points=_hundredths(max_c),
+                scored=bool(scored),
+                basis=basis,
+                unit_code=line.unit_code,
+                unit_name=line.unit_name,
+            )
+            leaves.append((int(max_c) - int(fc), order, leaf))
+        leaves.sort(key=lambda item: (-item[0], item[1]))
+        for _lost, _order, leaf in leaves:
+            by_line[leaf.assessment_id].at_risk.append(leaf)
     return Forecast(framework, lines)
 
 
@@ -327,7 +404,7 @@ def forecast_leaves(
     where, where_params = ("1 = 1", [])
     if assessment_ids is not None:
         where, where_params = _in_list("fl.aid", assessment_ids)
-    risk = "fl.max_c > 0 AND 2 * fl.fc < fl.max_c" if at_risk_only else "1 = 1"
+    risk = _AT_RISK if at_risk_only else "1 = 1"
     order = (
         '(fl.max_c - fl.fc) DESC, u.code, c."order"'
         if limit
@@ -340,7 +417,7 @@ def forecast_leaves(
         JOIN scoring_criterion c ON c.id = fl.criterion_id
         JOIN scoring_assessment a ON a.id = fl.aid
         JOIN units_unit u ON u.id = a.unit_id
-        WHERE fl.kind = 'score' AND {risk} AND {where}
+        WHERE fl.kind = 'score' AND fl.na = 0 AND {risk} AND {where}
         ORDER BY {order}
         {"LIMIT %s" if limit else ""}
     """
