@@ -36,6 +36,7 @@ from reports.access import (
     provinces_overseen_by,
 )
 from reports.forms import RemediationFilterForm, RemediationForm
+from reports.meeting import steering_meeting
 from reports.models import RemediationStatus
 from reports.remediation import remediation_suggest, remediation_update
 from scoring import access
@@ -127,6 +128,7 @@ def _tabs(framework: Framework, under: Unit | None, current: str) -> list[dict]:
         ("areas", _("Areas"), reverse("reports:areas", args=[framework.code]) + query),
         ("progress", _("Progress"), reverse("reports:progress", args=[framework.code]) + query),
         ("forecast", _("Forecast"), reverse("reports:forecast", args=[framework.code])),
+        ("steering", _("Steering meeting"), reverse("reports:steering", args=[framework.code])),
         (
             "remediation",
             _("Remediation"),
@@ -550,6 +552,16 @@ def forecast_page(request, code):
     return render(request, "reports/forecast.html", context)
 
 
+@login_required
+def steering_page(request, code):
+    """The steering committee's meeting: the forecast, the criteria at risk by unit, last year's
+    points lost and what was fixed since; printable."""
+    framework = access.get_framework_for_oversight(request.user, code)
+    context = _base_context(request, framework, reach(request.user), None, "steering")
+    context.update({"meeting": steering_meeting(framework), "today": timezone.localdate()})
+    return render(request, "reports/steering.html", context)
+
+
 # --- remediation ------------------------------------------------------------------------------------
 
 
@@ -711,6 +723,7 @@ urlpatterns = [
     path("frameworks/<str:code>/areas/", areas, name="areas"),
     path("frameworks/<str:code>/progress/", progress, name="progress"),
     path("frameworks/<str:code>/forecast/", forecast_page, name="forecast"),
+    path("frameworks/<str:code>/steering/", steering_page, name="steering"),
     path("frameworks/<str:code>/remediation/suggest/", remediation_suggest_view, name="remediation_suggest"),
     path("units/<str:unit_code>/", unit_profile, name="unit_profile"),
     path("remediation/", remediation_list, name="remediation_list"),

@@ -355,3 +355,47 @@ def test_page_is_paginated_with_a_constant_number_of_queries(
     assert response.context["page"].paginator.num_pages == 4
     # the criteria at risk are read for the page's units
     assert [x.code for x in response.context["page"][1].at_risk] == ["1.2", "1.3", "1.5"]
+
+
+# --- the steering committee's meeting ------------------------------------------------------------------
+
+
+def test_steering_meeting_page(client, district_years, leader, appraiser):
+    """Last year (H-2024) A lost 10 on 1.1, 29,97 on 1.2 and 13 on 1.3; P 20, 15, 10 and 5 on 1.4; Q
+    10 on 1.4 (1.3 not applicable). By criterion, most lost first: 1.2 (44,97, two units), 1.1 (30),
+    1.3 (23), 1.4 (15). A fixed its 1.2, P only planned it; this year A is at risk on 1.2 again."""
+    from reports.models import RemediationItem, RemediationStatus
+    from scoring.models import Assessment, Criterion
+
+    f24 = district_years["f24"]
+    c12 = Criterion.objects.get(framework=f24, code="1.2")
+    for code, status in (("A", RemediationStatus.DONE), ("P", RemediationStatus.PLANNED)):
+        RemediationItem.objects.create(
+            assessment=Assessment.objects.get(framework=f24, unit__code=code),
+            criterion=c12,
+            points_lost=D("1"),
+            status=status,
+        )
+    url = reverse("reports:steering", args=["H-2025"])
+    for user in (leader, appraiser):
+        client.force_login(user)
+        response = client.get(url)
+        assert response.status_code == 200
+    meeting = response.context["meeting"]
+    assert meeting.previous == f24
+    assert [(x.code, x.lost, x.units) for x in meeting.lost] == [
+        ("1.2", D("29.97") + D("15"), 2),
+        ("1.1", D("10") + D("20"), 2),
+        ("1.3", D("13") + D("10"), 2),
+        ("1.4", D("5") + D("10"), 2),
+    ]
+    assert (meeting.lost[0].planned, meeting.lost[0].fixed, meeting.lost[0].at_risk_now) == (2, 1, 1)
+    html = response.content.decode()
+    assert "44,97" in html and "67,97" in html
+    assert [line.unit_code for line in meeting.at_risk_lines] == ["M", "N", "A"]
+    assert meeting.at_risk_lines[2].at_risk_lost == D("24.97") + D("13") + D("5")
+
+
+def test_steering_meeting_refused_to_officers(client, district_years):
+    client.force_login(make_member(district_years["units"]["A"], Role.OFFICER))
+    assert client.get(reverse("reports:steering", args=["H-2025"])).status_code == 403

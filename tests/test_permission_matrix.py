@@ -259,6 +259,7 @@ EXPECTED |= {
 # what-if is for whoever sees the unit (its officer, the appraiser and the leader above it) ---------------
 EXPECTED |= {
     "reports:forecast": FRAMEWORK_PAGE,
+    "reports:steering": FRAMEWORK_PAGE,
     "scoring:assessment_what_if": X1_PAGE,
 }
 

@@ -197,6 +197,11 @@ class ForecastLine:
     to_next_grade: Decimal | None = None  # index points still missing for the next grade
     at_risk: list[RiskLeaf] = field(default_factory=list)
 
+    @property
+    def at_risk_lost(self) -> Decimal:
+        """The points the leaves at risk stand to lose."""
+        return sum((leaf.lost for leaf in self.at_risk), Decimal(0))
+
 
 @dataclass
 class Forecast:
