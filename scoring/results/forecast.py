@@ -349,7 +349,7 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
     lines.sort(
         key=lambda line: (
             line.group_id is None,
-            group_order.get(line.group_id, 0),
+            group_order.get(line.group_id or 0, 0),
             line.group or "",
             line.rank is None,
             line.rank or 0,
@@ -406,7 +406,7 @@ def forecast_leaves(
     """Every applicable score leaf's forecast points and their basis (or only those at risk), in
     the order of forecast_at_risk. One statement."""
     ctes, params = _forecast_ctes(framework)
-    where, where_params = ("1 = 1", [])
+    where, where_params = "1 = 1", list[int]()
     if assessment_ids is not None:
         where, where_params = _in_list("fl.aid", assessment_ids)
     risk = _AT_RISK if at_risk_only else "1 = 1"

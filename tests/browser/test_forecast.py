@@ -1,6 +1,7 @@
 """The forecast and the what-if in headless Chromium: a unit officer reads, on its self-assessment
 page, which criteria would gain it the most places (loaded in place by htmx), and opens the full list;
-the leader opens the forecast page (the units' forecast, the criteria at risk, what to push).
+the leader opens the forecast page (the units' forecast, the criteria at risk, what to push) and the
+steering committee's meeting page as printed.
 
 Screenshots (1366×768, full page) go to test-artifacts/screenshots/<test name>/."""
 
@@ -54,6 +55,14 @@ def test_leader_opens_the_forecast(new_page, screenshot, district_years, leader)
     with page.expect_navigation():
         page.locator("nav.tabs").get_by_role("link", name="Dự báo").click()
     assert "/forecast/" in page.url
+    # The steering committee's meeting page, printable.
+    page.goto(reverse("reports:steering", args=["H-2025"]))
+    assert "Họp Ban Chỉ đạo" in page.locator("h1").inner_text()
+    assert page.locator("#meeting-lost tbody tr").first.get_attribute("data-code") == "1.2"
+    page.emulate_media(media="print")
+    assert not page.locator("nav.tabs").is_visible()
+    screenshot(page, "03-leader-steering-meeting-print")
+    page.emulate_media(media="screen")
     phone = new_page(viewport=PHONE)
     sign_in(phone, "leader")
     phone.goto(reverse("reports:forecast", args=["H-2025"]))
