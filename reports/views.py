@@ -37,15 +37,19 @@ from reports.access import (
     provinces_overseen_by,
 )
 from reports.forms import RemediationFilterForm, RemediationForm
+from reports.meeting import steering_meeting
 from reports.models import RemediationStatus
 from reports.remediation import remediation_suggest, remediation_update
 from scoring import access
 from scoring.access import authority_condition, can_manage_framework, reach
 from scoring.inspections.selectors import overdue_recommendations
 from scoring.models import Framework
+from scoring.results.forecast import forecast
 from scoring.results.selectors import parts_header, ranking
 from units.models import Unit, UnitKind
 
+FORECAST_PAGE_SIZE = 50
+FORECAST_PUSH_SIZE = 20
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -125,6 +129,8 @@ def _tabs(framework: Framework, under: Unit | None, current: str) -> list[dict]:
         ),
         ("areas", _("Areas"), reverse("reports:areas", args=[framework.code]) + query),
         ("progress", _("Progress"), reverse("reports:progress", args=[framework.code]) + query),
+        ("forecast", _("Forecast"), reverse("reports:forecast", args=[framework.code])),
+        ("steering", _("Steering meeting"), reverse("reports:steering", args=[framework.code])),
         (
             "remediation",
             _("Remediation"),
@@ -526,6 +532,41 @@ def progress(request, code):
     return render(request, "reports/progress.html", context)
 
 
+# --- forecast ---------------------------------------------------------------------------------------
+
+
+@login_required
+def forecast_page(request, code):
+    """Where the index will land (dự báo kết quả): every unit's forecast index, grade, rank, whether it
+    is certain, its criteria at risk and the distance to the next grade; the authority's average; what
+    to push (the largest points at risk). Paginated; a fixed number of queries whatever the units."""
+    framework = access.get_framework_for_oversight(request.user, code)
+    r = reach(request.user)
+    board = forecast(framework)
+    page = Paginator(board.lines, FORECAST_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = _base_context(request, framework, r, None, "forecast")
+    context.update(
+        {
+            "board": board,
+            "page": page,
+            "push": board.largest_risks(FORECAST_PUSH_SIZE),
+            "grade_counts": board.grade_counts(),
+            "has_groups": any(line.group for line in board.lines),
+        }
+    )
+    return render(request, "reports/forecast.html", context)
+
+
+@login_required
+def steering_page(request, code):
+    """The steering committee's meeting: the forecast, the criteria at risk by unit, last year's
+    points lost and what was fixed since; printable."""
+    framework = access.get_framework_for_oversight(request.user, code)
+    context = _base_context(request, framework, reach(request.user), None, "steering")
+    context.update({"meeting": steering_meeting(framework), "today": timezone.localdate()})
+    return render(request, "reports/steering.html", context)
+
+
 # --- remediation ------------------------------------------------------------------------------------
 
 
@@ -691,6 +732,8 @@ urlpatterns = [
     path("frameworks/<str:code>/ranking.<str:fmt>", ranking_export, name="ranking_export"),
     path("frameworks/<str:code>/areas/", areas, name="areas"),
     path("frameworks/<str:code>/progress/", progress, name="progress"),
+    path("frameworks/<str:code>/forecast/", forecast_page, name="forecast"),
+    path("frameworks/<str:code>/steering/", steering_page, name="steering"),
     path("frameworks/<str:code>/remediation/suggest/", remediation_suggest_view, name="remediation_suggest"),
     path("units/<str:unit_code>/", unit_profile, name="unit_profile"),
     path("remediation/", remediation_list, name="remediation_list"),

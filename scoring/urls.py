@@ -6,6 +6,7 @@ from scoring.council import views as council
 from scoring.exchange import views as files
 from scoring.frameworks import views as frameworks
 from scoring.inspections import views as inspections
+from scoring.results import views as results
 
 app_name = "scoring"
 
@@ -18,4 +19,5 @@ urlpatterns = (
     + appeals.urlpatterns
     + council.urlpatterns
     + inspections.urlpatterns
+    + results.urlpatterns
 )

@@ -263,6 +263,14 @@ EXPECTED |= {
     "scoring:framework_appeals": FRAMEWORK_PAGE,
 }
 
+# --- forecast and what-if (issue 17): the forecast of every unit is the framework's overseers'; a unit's
+# what-if is for whoever sees the unit (its officer, the appraiser and the leader above it) ---------------
+EXPECTED |= {
+    "reports:forecast": FRAMEWORK_PAGE,
+    "reports:steering": FRAMEWORK_PAGE,
+    "scoring:assessment_what_if": X1_PAGE,
+}
+
 # --- unit activity log: audited changes of units and memberships ----------------------------------------
 # Appraisers read the trail of the units under their authority; the leader sees those units but not who
 # changed them (403); officers have no units under them (404). Not tied to the framework's state.

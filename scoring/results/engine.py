@@ -37,9 +37,11 @@ from scoring.models import AreaResult, Assessment, Framework
 # Per leaf: final points = appraised where present, else self; a leaf is not applicable as the
 # appraiser decided (confirmed, imposed or refused) or, while undecided, as the unit proposed
 # (Score.is_not_applicable); a not-applicable leaf leaves both the numerator and the denominator.
-# Values become integer hundredths so sums are exact everywhere.
+# Values become integer hundredths so sums are exact everywhere. `scope` selects the assessments
+# (scoring.results.forecast reads the same rows for the previous year's and the current assessments).
 _LEAF_ROWS = """
-    SELECT a.id AS assessment_id, c.area_id AS area_id, c.kind AS kind, c.source AS source,
+    SELECT a.id AS assessment_id, a.framework_id AS framework_id, c.id AS criterion_id, c.code AS code,
+           c.area_id AS area_id, c.kind AS kind, c.source AS source,
            CAST(ROUND(c.max_points * 100) AS INTEGER) AS max_c,
            CASE WHEN COALESCE(s.appraised_not_applicable, s.not_applicable) THEN 1 ELSE 0 END AS na0,
            CAST(ROUND(COALESCE(s.appraised_points, s.self_points) * 100) AS INTEGER) AS final_c,
@@ -48,7 +50,7 @@ _LEAF_ROWS = """
     FROM scoring_assessment a
     JOIN scoring_criterion c ON c.framework_id = a.framework_id AND c.is_leaf
     LEFT JOIN scoring_score s ON s.assessment_id = a.id AND s.criterion_id = c.id
-    WHERE a.framework_id = %s {only}
+    WHERE {scope}
 """
 
 # With an optional survey, a unit none of whose applicable survey leaves is scored ("no survey
@@ -109,6 +111,27 @@ def _clamped(scaled_sql: str, scale: int, capped: bool = True) -> str:
     return f"(CASE WHEN {scaled_sql} > {top} THEN {top} WHEN {scaled_sql} < 0 THEN 0 ELSE {scaled_sql} END)"
 
 
+def grade_sql(index_scaled: str, decimals: int) -> str:
+    """SQL of the grade: the band with the highest minimum at or below the rounded index (compared
+    ×10^4); one parameter, the framework's id."""
+    return (
+        "(SELECT b.name FROM scoring_gradeband b WHERE b.framework_id = %s "
+        f"AND CAST(ROUND(b.min_index * 10000) AS INTEGER) <= {index_scaled} * {10 ** (4 - decimals)} "
+        "ORDER BY b.min_index DESC LIMIT 1)"
+    )
+
+
+def rank_sql(index: str, ranked: str = "a.ranked", group: str = "a.ranking_group_id") -> str:
+    """SQL of the competition rank (1, 2, 2, 4) on a rounded index, highest first, within each
+    ranking group (the units in no group together); a unit assessed but not ranked holds no place
+    and, partitioned apart, is left out of the others' ranks."""
+    return (
+        f"CASE WHEN {index} IS NULL OR NOT {ranked} THEN NULL "
+        f"ELSE RANK() OVER (PARTITION BY {ranked}, COALESCE({group}, 0), ({index} IS NULL) "
+        f"ORDER BY {index} DESC) END"
+    )
+
+
 def _as_decimal(integer_sql: str, divisor: int) -> str:
     # PostgreSQL divides NUMERIC exactly; SQLite stores REAL, which Django reads back quantized.
     cast = "NUMERIC" if connection.vendor == "postgresql" else "REAL"
@@ -138,7 +161,10 @@ def results_recompute(framework: Framework, assessment_ids: Collection[int] | No
     decimals = int(framework.index_decimals)
     scale = 10**decimals
     only, only_params = _only(assessment_ids)
-    leaves = _LEAVES.format(rows=_LEAF_ROWS.format(only=only), optional=1 if framework.survey_optional else 0)
+    leaves = _LEAVES.format(
+        rows=_LEAF_ROWS.format(scope=f"a.framework_id = %s {only}"),
+        optional=1 if framework.survey_optional else 0,
+    )
     base_params = [framework.pk, *only_params]
 
     with connection.cursor() as cursor:
@@ -169,12 +195,7 @@ def results_recompute(framework: Framework, assessment_ids: Collection[int] | No
         # The self-assessed part alone (item of the provisional figures): self points over the
         # self-assessable max, no index until some self leaf has self points.
         self_index = f"(CASE WHEN t.self_entered > 0 THEN {_clamped(_scaled_index('t.self_c', 't.self_max_c', scale), scale)} END)"
-        # Grade: the band with the highest minimum at or below the rounded index (compared ×10^4).
-        grade = (
-            "(SELECT b.name FROM scoring_gradeband b WHERE b.framework_id = %s "
-            f"AND CAST(ROUND(b.min_index * 10000) AS INTEGER) <= {index_scaled} * {10 ** (4 - decimals)} "
-            "ORDER BY b.min_index DESC LIMIT 1)"
-        )
+        grade = grade_sql(index_scaled, decimals)
         cursor.execute(
             f"""
             INSERT INTO scoring_assessmentresult (assessment_id, framework_id, self_points, score_points,
@@ -223,17 +244,15 @@ def results_recompute(framework: Framework, assessment_ids: Collection[int] | No
         cursor.execute(
             """
             UPDATE scoring_assessmentresult SET "rank" = r.rnk
-            FROM (SELECT res.assessment_id AS aid,
-                         CASE WHEN res."index" IS NULL OR NOT a.ranked THEN NULL
-                              ELSE RANK() OVER (PARTITION BY a.ranked, COALESCE(a.ranking_group_id, 0),
-                                                             (res."index" IS NULL)
-                                                ORDER BY res."index" DESC) END AS rnk
+            FROM (SELECT res.assessment_id AS aid, {rank} AS rnk
                   FROM scoring_assessmentresult res JOIN scoring_assessment a ON a.id = res.assessment_id
                   WHERE res.framework_id = %s) r
             WHERE scoring_assessmentresult.assessment_id = r.aid
               AND scoring_assessmentresult.framework_id = %s
               AND {moved}
-            """.replace("{moved}", _moved("scoring_assessmentresult")),
+            """.replace("{moved}", _moved("scoring_assessmentresult")).replace(
+                "{rank}", rank_sql('res."index"')
+            ),
             [framework.pk, framework.pk],
         )
         cursor.execute(
@@ -330,6 +349,50 @@ def _half_up_div(num: str, den: str) -> str:
     return f"(CASE WHEN {num} >= 0 THEN (2 * {num} + {den}) / (2 * {den}) ELSE -((2 * -({num}) + {den}) / (2 * {den})) END)"
 
 
+def previous_results_ctes(framework: Framework) -> tuple[str, list]:
+    """The previous year's results used for year on year, as two SQL CTEs and their parameters, for
+    a statement that first defines a CTE `cur` (one row per current unit, column `unit_id`):
+    - `prev`: every stored result of the year before in a framework of the same level (whoever ran
+      it): unit_id, paid (its assessment), fid, lin (1: the framework's lineage), grp, rnk, idx,
+      pts_c, max_c, idx_s;
+    - `best`: per unit of `cur` or predecessor of one, its one previous result (the lineage's
+      framework first, then the latest framework).
+    A unit's own previous result is its `best` row; without one, its predecessors' `best` rows
+    taken together (scoring.results.forecast reads their leaves the same way)."""
+    from units.models import Unit
+
+    scale = 10 ** int(framework.index_decimals)
+    previous = _previous_year_frameworks(framework)
+    in_previous, previous_params = _in_list("r.framework_id", [f.pk for f in previous])
+    in_lineage, lineage_params = _in_list("r.framework_id", [f.pk for f in _lineage(framework, previous)])
+    predecessors = Unit.predecessors.through._meta.db_table
+    sql = f"""
+        prev AS (
+            SELECT a.unit_id AS unit_id, r.assessment_id AS paid, r.framework_id AS fid,
+                   CASE WHEN {in_lineage} THEN 1 ELSE 0 END AS lin, COALESCE(g.name, '') AS grp,
+                   r."rank" AS rnk, r."index" AS idx,
+                   CAST(ROUND(r.points * 100) AS INTEGER) AS pts_c,
+                   CAST(ROUND(r.max_points * 100) AS INTEGER) AS max_c,
+                   CAST(ROUND(r."index" * {scale}) AS INTEGER) AS idx_s
+            FROM scoring_assessmentresult r
+            JOIN scoring_assessment a ON a.id = r.assessment_id
+            LEFT JOIN scoring_rankinggroup g ON g.id = a.ranking_group_id
+            WHERE {in_previous}
+        ),
+        best AS (
+            SELECT * FROM (
+                SELECT prev.*,
+                       ROW_NUMBER() OVER (PARTITION BY prev.unit_id ORDER BY prev.lin DESC, prev.fid DESC) AS pick
+                FROM prev
+                WHERE prev.unit_id IN (SELECT unit_id FROM cur)
+                   OR prev.unit_id IN (SELECT q.to_unit_id FROM {predecessors} q
+                                       WHERE q.from_unit_id IN (SELECT unit_id FROM cur))
+            ) ranked WHERE pick = 1
+        )
+    """
+    return sql, [*lineage_params, *previous_params]
+
+
 def _year_on_year(framework: Framework) -> None:
     """Change in points, index and place against the unit's previous-year result, in one statement.
 
@@ -346,9 +409,7 @@ def _year_on_year(framework: Framework) -> None:
     from units.models import Unit
 
     scale = 10 ** int(framework.index_decimals)
-    previous = _previous_year_frameworks(framework)
-    in_previous, previous_params = _in_list("r.framework_id", [f.pk for f in previous])
-    in_lineage, lineage_params = _in_list("r.framework_id", [f.pk for f in _lineage(framework, previous)])
+    previous_ctes, previous_params = previous_results_ctes(framework)
     predecessors = Unit.predecessors.through._meta.db_table
     pooled = _clamped(_scaled_index("p.pts_c", "p.max_c", scale), scale)
     prev_index_s = f"(CASE WHEN b.unit_id IS NOT NULL THEN b.idx_s WHEN p.n = 1 THEN p.idx_s_one WHEN p.n > 1 THEN {pooled} END)"
@@ -368,19 +429,7 @@ def _year_on_year(framework: Framework) -> None:
     )
     fields = "y.pp, y.pi, y.pr, y.dp, y.di, y.dr"
     sql = f"""
-        WITH prev AS (
-            SELECT a.unit_id AS unit_id, r.framework_id AS fid,
-                   CASE WHEN {in_lineage} THEN 1 ELSE 0 END AS lin, COALESCE(g.name, '') AS grp,
-                   r."rank" AS rnk, r."index" AS idx,
-                   CAST(ROUND(r.points * 100) AS INTEGER) AS pts_c,
-                   CAST(ROUND(r.max_points * 100) AS INTEGER) AS max_c,
-                   CAST(ROUND(r."index" * {scale}) AS INTEGER) AS idx_s
-            FROM scoring_assessmentresult r
-            JOIN scoring_assessment a ON a.id = r.assessment_id
-            LEFT JOIN scoring_rankinggroup g ON g.id = a.ranking_group_id
-            WHERE {in_previous}
-        ),
-        cur AS (
+        WITH cur AS (
             SELECT r.assessment_id AS aid, a.unit_id AS unit_id, r."rank" AS rnk, COALESCE(g.name, '') AS grp,
                    CAST(ROUND(r.points * 100) AS INTEGER) AS pts_c,
                    CAST(ROUND(r."index" * {scale}) AS INTEGER) AS idx_s
@@ -388,16 +437,7 @@ def _year_on_year(framework: Framework) -> None:
             LEFT JOIN scoring_rankinggroup g ON g.id = a.ranking_group_id
             WHERE r.framework_id = %s
         ),
-        best AS (
-            SELECT * FROM (
-                SELECT prev.*,
-                       ROW_NUMBER() OVER (PARTITION BY prev.unit_id ORDER BY prev.lin DESC, prev.fid DESC) AS pick
-                FROM prev
-                WHERE prev.unit_id IN (SELECT unit_id FROM cur)
-                   OR prev.unit_id IN (SELECT q.to_unit_id FROM {predecessors} q
-                                       WHERE q.from_unit_id IN (SELECT unit_id FROM cur))
-            ) ranked WHERE pick = 1
-        ),
+        {previous_ctes},
         pooled AS (
             SELECT q.from_unit_id AS unit_id, COUNT(*) AS n, SUM(b.pts_c) AS pts_c, SUM(b.max_c) AS max_c,
                    MIN(b.lin) AS lin, MIN(b.fid) AS fid_lo, MAX(b.fid) AS fid_hi,
@@ -427,8 +467,8 @@ def _year_on_year(framework: Framework) -> None:
         ) y
         WHERE scoring_assessmentresult.assessment_id = y.aid AND ({_moved_any(fields)})
     """
-    # In the order of the placeholders: prev (lineage, then the year's frameworks), cur.
-    params = [*lineage_params, *previous_params, framework.pk]
+    # In the order of the placeholders: cur, then prev (lineage, then the year's frameworks).
+    params = [framework.pk, *previous_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

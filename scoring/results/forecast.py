@@ -1,0 +1,446 @@
+"""The forecast (dự báo kết quả) of a framework before its results are final (DESIGN §2.4).
+
+For each assessment, leaf by applicable score leaf:
+- a leaf already scored keeps its final points (appraised where present, else self: the engine's
+  leaf rows, `engine._LEAF_ROWS`, the one definition);
+- a leaf not yet scored takes the unit's own ratio (points ÷ max) on the leaf with the same code in
+  last year's results used for year on year (`engine.previous_results_ctes`: its own result, else
+  its predecessors' taken together, their points and max on that code pooled), else the mean ratio of
+  this framework's units that have scored that leaf, else 0; points = ratio × max, half-up to two
+  decimals (integer hundredths throughout, so SQLite and PostgreSQL agree exactly);
+- bonus and penalty leaves keep their final points (0 while unscored): they are no criterion a
+  unit is expected to reach, and never count in the max.
+Applicability is the not-applicable decision alone (with an optional survey, a unit's unscored
+survey leaves are forecast like any other: the survey is expected to come).
+Index, grade and rank then follow the engine's rules (`engine._scaled_index`, `_clamped`,
+`grade_sql`, `rank_sql`): rounded half-up to the framework's decimals, clamped, ranked within each
+ranking group, a unit assessed but not ranked without a place. `certain`: every applicable score
+leaf is scored. At risk: the applicable score leaves whose (forecast or final) ratio is below 0.5,
+most points lost first, then in the framework's order.
+
+Set-based: one statement for every unit's forecast, one for the leaves at risk (of some units or,
+with a limit, the largest across the framework), whatever the number of units.
+"""
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import connection
+from django.utils.translation import gettext_lazy as _
+
+from scoring.models import Framework, GradeBand
+from scoring.results.engine import (
+    _LEAF_ROWS,
+    _LEAVES,
+    _clamped,
+    _half_up_div,
+    _in_list,
+    _scaled_index,
+    grade_sql,
+    previous_results_ctes,
+    rank_sql,
+)
+
+HUNDREDTH = Decimal("0.01")
+# A leaf is at risk when its ratio (forecast or final points ÷ max) is below 0.5.
+_AT_RISK = "fl.max_c > 0 AND 2 * fl.fc < fl.max_c"
+
+# Where a leaf's forecast points come from.
+SCORED, OWN, PREDECESSORS, MEAN, NONE = "scored", "own", "predecessors", "mean", "none"
+BASIS_LABELS = {
+    SCORED: _("scored"),
+    OWN: _("its own last year"),
+    PREDECESSORS: _("its predecessors last year"),
+    MEAN: _("other units' mean"),
+    NONE: _("no data: 0"),
+}
+
+
+def _forecast_ctes(framework: Framework) -> tuple[str, list]:
+    """`WITH …` ending in the CTE `fl`: one row per assessment × applicable leaf of the framework
+    (aid, criterion_id, code, kind, max_c, scored, fc — the forecast points in hundredths — and
+    basis).
+
+    Shaped for the planners of both databases at national scale: last year's leaves are brought to
+    the current assessments by joins on tables (their indexes), and are met with this year's leaves
+    by one GROUP BY over a UNION ALL, the others' mean by a window — never a join of two large
+    derived tables, whose sizes neither planner can estimate (nested loops over them are quadratic)."""
+    from units.models import Unit
+
+    previous_ctes, previous_params = previous_results_ctes(framework)
+    predecessors = Unit.predecessors.through._meta.db_table
+    optional_previous = Framework.objects.filter(year=framework.year - 1, survey_optional=True).values_list(
+        "pk", flat=True
+    )
+    in_optional, optional_ids = _in_list("l1.framework_id", list(optional_previous))
+    # The ids are integers from the database: inlined, so that the statement's parameters stay in order.
+    for pk in optional_ids:
+        in_optional = in_optional.replace("%s", str(int(pk)), 1)
+    # The previous results used for year on year (`best`: a unit's own, and its predecessors'), leaf
+    # by leaf, as the engine reads any assessment's leaves.
+    previous_leaves = _LEAVES.format(
+        rows=_LEAF_ROWS.format(scope="a.id IN (SELECT paid FROM best)"),
+        optional=f"(CASE WHEN {in_optional} THEN 1 ELSE 0 END)",
+    )
+    current_leaves = _LEAVES.format(rows=_LEAF_ROWS.format(scope="a.framework_id = %s"), optional=0)
+    sql = f"""
+        WITH cur AS (
+            SELECT a.id AS aid, a.unit_id AS unit_id FROM scoring_assessment a WHERE a.framework_id = %s
+        ),
+        {previous_ctes},
+        pl AS (
+            SELECT assessment_id, code, COALESCE(final_c, 0) AS pts_c, max_c
+            FROM ({previous_leaves}) l WHERE kind = 'score' AND na = 0
+        ),
+        keyed AS (
+            SELECT l.assessment_id AS aid, l.code AS code, l.criterion_id AS criterion_id, l.kind AS kind,
+                   l.max_c AS max_c, l.final_c AS final_c, l.scored AS scored, l.na AS na,
+                   1 AS is_cur, 0 AS own, 0 AS p_pts, 0 AS p_max
+            FROM ({current_leaves}) l
+            UNION ALL
+            SELECT ca.id, pl.code, NULL, NULL, NULL, NULL, NULL, NULL, 0, 1, pl.pts_c, pl.max_c
+            FROM pl
+            JOIN scoring_assessment pa ON pa.id = pl.assessment_id
+            JOIN scoring_assessment ca ON ca.unit_id = pa.unit_id AND ca.framework_id = %s
+            UNION ALL
+            SELECT ca.id, pl.code, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, pl.pts_c, pl.max_c
+            FROM pl
+            JOIN scoring_assessment pa ON pa.id = pl.assessment_id
+            JOIN {predecessors} q ON q.to_unit_id = pa.unit_id
+            JOIN scoring_assessment ca ON ca.unit_id = q.from_unit_id AND ca.framework_id = %s
+            -- a unit's predecessors count only when it has no previous result of its own
+            WHERE NOT EXISTS (
+                SELECT 1 FROM scoring_assessment oa
+                WHERE oa.unit_id = ca.unit_id AND oa.id IN (SELECT paid FROM best)
+            )
+        ),
+        per AS (
+            SELECT aid, code, MAX(criterion_id) AS criterion_id, MAX(kind) AS kind, MAX(max_c) AS max_c,
+                   MAX(final_c) AS final_c, MAX(scored) AS scored, MAX(na) AS na, MAX(is_cur) AS is_cur,
+                   MAX(own) AS has_own, SUM(p_pts) AS y_pts, SUM(p_max) AS y_max
+            FROM keyed
+            GROUP BY aid, code
+        ),
+        cl AS (
+            SELECT per.*,
+                   SUM(CASE WHEN kind = 'score' AND na = 0 AND scored = 1 THEN final_c ELSE 0 END)
+                       OVER (PARTITION BY criterion_id) AS m_pts,
+                   SUM(CASE WHEN kind = 'score' AND na = 0 AND scored = 1 THEN 1 ELSE 0 END)
+                       OVER (PARTITION BY criterion_id) AS m_n
+            FROM per WHERE is_cur = 1
+        ),
+        fl AS (
+            SELECT l.aid AS aid, l.criterion_id AS criterion_id, l.code AS code, l.kind AS kind,
+                   l.max_c AS max_c, l.scored AS scored, l.na AS na,
+                   CASE WHEN l.scored = 1 OR l.kind <> 'score' THEN COALESCE(l.final_c, 0)
+                        WHEN l.y_max > 0 THEN {_half_up_div("l.y_pts * l.max_c", "l.y_max")}
+                        WHEN l.m_n > 0 THEN {_half_up_div("l.m_pts", "l.m_n")}
+                        ELSE 0 END AS fc,
+                   CASE WHEN l.scored = 1 THEN '{SCORED}'
+                        WHEN l.kind <> 'score' THEN '{NONE}'
+                        WHEN l.y_max > 0 THEN CASE WHEN l.has_own = 1 THEN '{OWN}' ELSE '{PREDECESSORS}' END
+                        WHEN l.m_n > 0 THEN '{MEAN}'
+                        ELSE '{NONE}' END AS basis
+            FROM cl l
+        )
+    """
+    return sql, [framework.pk, *previous_params, framework.pk, framework.pk, framework.pk]
+
+
+# --- every unit's forecast -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RiskLeaf:
+    """An applicable score leaf's forecast (its final points when scored); at risk when its ratio is
+    below 0.5."""
+
+    assessment_id: int
+    criterion_id: int
+    code: str
+    title: str
+    points: Decimal
+    max_points: Decimal
+    scored: bool
+    basis: str  # scored | own | predecessors | mean | none
+    unit_code: str = ""
+    unit_name: str = ""
+
+    @property
+    def lost(self) -> Decimal:
+        return self.max_points - self.points
+
+    @property
+    def basis_label(self) -> str:
+        return str(BASIS_LABELS.get(self.basis, self.basis))
+
+
+@dataclass
+class ForecastLine:
+    assessment_id: int
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    group: str | None
+    group_id: int | None
+    ranked: bool
+    points: Decimal
+    max_points: Decimal
+    index: Decimal | None
+    grade: str
+    rank: int | None
+    certain: bool
+    leaves_applicable: int
+    leaves_scored: int
+    next_grade: str | None = None
+    to_next_grade: Decimal | None = None  # index points still missing for the next grade
+    at_risk: list[RiskLeaf] = field(default_factory=list)
+
+    @property
+    def at_risk_lost(self) -> Decimal:
+        """The points the leaves at risk stand to lose."""
+        return sum((leaf.lost for leaf in self.at_risk), Decimal(0))
+
+
+@dataclass
+class Forecast:
+    framework: Framework
+    lines: list[ForecastLine]
+
+    def __iter__(self):
+        return iter(self.lines)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @property
+    def average_index(self) -> Decimal | None:
+        """The authority's average forecast: the mean of its units' forecast indices, half-up to the
+        framework's decimals."""
+        indices = [line.index for line in self.lines if line.index is not None]
+        if not indices:
+            return None
+        places = Decimal(1).scaleb(-int(self.framework.index_decimals))
+        return (sum(indices, Decimal(0)) / len(indices)).quantize(places, rounding=ROUND_HALF_UP)
+
+    @property
+    def certain_count(self) -> int:
+        return sum(1 for line in self.lines if line.certain)
+
+    def largest_risks(self, limit: int) -> list[RiskLeaf]:
+        """What to push: the `limit` leaves at risk with the most points lost across the units (then
+        by unit code, then in each unit's order)."""
+        leaves = [
+            (leaf.lost, line.unit_code, i, leaf) for line in self.lines for i, leaf in enumerate(line.at_risk)
+        ]
+        leaves.sort(key=lambda item: (-item[0], item[1], item[2]))
+        return [leaf for *_key, leaf in leaves[:limit]]
+
+    def grade_counts(self) -> list[tuple[str, int]]:
+        counts: dict[str, int] = {}
+        for line in self.lines:
+            if line.grade:
+                counts[line.grade] = counts.get(line.grade, 0) + 1
+        return list(counts.items())
+
+
+def _hundredths(value) -> Decimal:
+    return (Decimal(int(value)) / 100).quantize(HUNDREDTH)
+
+
+def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
+    """Every unit's forecast, group by group (in the groups' order, no group last), best first,
+    units without a place last (by code); with_at_risk: each line's leaves at risk, most points lost
+    first. One statement (the units' lines and, in the same pass, their leaves at risk), plus the grade
+    bands and the criteria, whatever the number of units."""
+    decimals = int(framework.index_decimals)
+    scale = 10**decimals
+    ctes, params = _forecast_ctes(framework)
+    points_c = "(t.score_c + t.bonus_c - t.penalty_c)"
+    capped = framework.index_capped
+    index_scaled = f"(CASE WHEN t.max_c > 0 THEN {_clamped(_scaled_index(points_c, 't.max_c', scale), scale, capped)} END)"
+    # The leaves at risk ride in the same result as the lines (row kind 'R', in the same columns), so
+    # that the pipeline of CTEs runs once.
+    risk_rows = f"""
+        UNION ALL
+        SELECT 'R', fl.aid, fl.criterion_id, NULL, NULL, NULL, NULL, NULL, fl.fc, fl.max_c, NULL, fl.basis,
+               NULL, NULL, fl.scored
+        FROM fl WHERE fl.kind = 'score' AND fl.na = 0 AND {_AT_RISK}
+    """
+    sql = f"""
+        {ctes},
+        tot AS (
+            SELECT aid,
+                   SUM(CASE WHEN na = 0 AND kind = 'score' THEN fc ELSE 0 END) AS score_c,
+                   SUM(CASE WHEN na = 0 AND kind = 'bonus' THEN fc ELSE 0 END) AS bonus_c,
+                   SUM(CASE WHEN na = 0 AND kind = 'penalty' THEN fc ELSE 0 END) AS penalty_c,
+                   SUM(CASE WHEN na = 0 AND kind = 'score' THEN max_c ELSE 0 END) AS max_c,
+                   SUM(CASE WHEN na = 0 AND kind = 'score' THEN 1 ELSE 0 END) AS applicable,
+                   SUM(CASE WHEN na = 0 AND kind = 'score' THEN scored ELSE 0 END) AS scored
+            FROM fl GROUP BY aid
+        ),
+        x AS (
+            SELECT t.aid AS aid, a.ranked AS ranked, a.ranking_group_id AS gid, a.unit_id AS unit_id,
+                   t.score_c + t.bonus_c - t.penalty_c AS pts_c, t.max_c AS max_c,
+                   t.applicable AS applicable, t.scored AS scored, {index_scaled} AS idx_s
+            FROM tot t JOIN scoring_assessment a ON a.id = t.aid
+        )
+        SELECT 'L', x.aid, x.unit_id, u.code, u.name, g.name, x.gid, x.ranked, x.pts_c, x.max_c, x.idx_s,
+               COALESCE({grade_sql("x.idx_s", decimals)}, ''), {rank_sql("x.idx_s", "x.ranked", "x.gid")},
+               x.applicable, x.scored
+        FROM x
+        JOIN units_unit u ON u.id = x.unit_id
+        LEFT JOIN scoring_rankinggroup g ON g.id = x.gid
+        {risk_rows if with_at_risk else ""}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, framework.pk])
+        rows = cursor.fetchall()
+    bands = sorted(GradeBand.objects.filter(framework=framework).values_list("min_index", "name"))
+    group_order = dict(framework.ranking_groups.values_list("pk", "order"))
+    lines = []
+    risk_rows_fetched = []
+    for row in rows:
+        if row[0] == "R":
+            risk_rows_fetched.append(row)
+            continue
+        (
+            _kind,
+            aid,
+            unit_id,
+            code,
+            name,
+            group,
+            gid,
+            ranked,
+            pts_c,
+            max_c,
+            idx_s,
+            grade,
+            rnk,
+            applicable,
+            scored,
+        ) = row
+        index = None if idx_s is None else Decimal(int(idx_s)).scaleb(-decimals)
+        line = ForecastLine(
+            assessment_id=aid,
+            unit_id=unit_id,
+            unit_code=code,
+            unit_name=name,
+            group=group,
+            group_id=gid,
+            ranked=bool(ranked),
+            points=_hundredths(pts_c),
+            max_points=_hundredths(max_c),
+            index=index,
+            grade=grade,
+            rank=rnk,
+            certain=int(scored) == int(applicable),
+            leaves_applicable=int(applicable),
+            leaves_scored=int(scored),
+        )
+        if index is not None:
+            above = [(minimum, band) for minimum, band in bands if minimum > index]
+            if above:
+                line.next_grade, line.to_next_grade = above[0][1], above[0][0] - index
+        lines.append(line)
+    # Group by group (the groups' order, then name; no group last), best first, no place last.
+    lines.sort(
+        key=lambda line: (
+            line.group_id is None,
+            group_order.get(line.group_id or 0, 0),
+            line.group or "",
+            line.rank is None,
+            line.rank or 0,
+            line.unit_code,
+        )
+    )
+    if with_at_risk and risk_rows_fetched:
+        criteria = {
+            pk: (code, title, order)
+            for pk, code, title, order in framework.criteria.filter(is_leaf=True).values_list(
+                "pk", "code", "title", "order"
+            )
+        }
+        by_line = {line.assessment_id: line for line in lines}
+        leaves = []
+        for _kind, aid, criterion_id, *_n, fc, max_c, _i, basis, _r, _a, scored in risk_rows_fetched:
+            code, title, order = criteria[criterion_id]
+            line = by_line[aid]
+            leaf = RiskLeaf(
+                assessment_id=aid,
+                criterion_id=criterion_id,
+                code=code,
+                title=title,
+                points=_hundredths(fc),
+                max_points=_hundredths(max_c),
+                scored=bool(scored),
+                basis=basis,
+                unit_code=line.unit_code,
+                unit_name=line.unit_name,
+            )
+            leaves.append((int(max_c) - int(fc), order, leaf))
+        leaves.sort(key=lambda item: (-item[0], item[1]))
+        for _lost, _order, leaf in leaves:
+            by_line[leaf.assessment_id].at_risk.append(leaf)
+    return Forecast(framework, lines)
+
+
+def forecast_at_risk(
+    framework: Framework, *, assessment_ids: Collection[int] | None = None, limit: int | None = None
+) -> list[RiskLeaf]:
+    """The leaves at risk (ratio below 0.5), unit by unit (most points lost first, then the
+    framework's order) or, with `limit`, the `limit` largest losses across the framework ("what to
+    push"); optionally of some assessments only. One statement."""
+    return forecast_leaves(framework, assessment_ids=assessment_ids, limit=limit, at_risk_only=True)
+
+
+def forecast_leaves(
+    framework: Framework,
+    *,
+    assessment_ids: Collection[int] | None = None,
+    limit: int | None = None,
+    at_risk_only: bool = False,
+) -> list[RiskLeaf]:
+    """Every applicable score leaf's forecast points and their basis (or only those at risk), in
+    the order of forecast_at_risk. One statement."""
+    ctes, params = _forecast_ctes(framework)
+    where, where_params = "1 = 1", list[int]()
+    if assessment_ids is not None:
+        where, where_params = _in_list("fl.aid", assessment_ids)
+    risk = _AT_RISK if at_risk_only else "1 = 1"
+    order = (
+        '(fl.max_c - fl.fc) DESC, u.code, c."order"'
+        if limit
+        else 'fl.aid, (fl.max_c - fl.fc) DESC, c."order"'
+    )
+    sql = f"""
+        {ctes}
+        SELECT fl.aid, fl.criterion_id, fl.code, c.title, fl.fc, fl.max_c, fl.scored, fl.basis, u.code, u.name
+        FROM fl
+        JOIN scoring_criterion c ON c.id = fl.criterion_id
+        JOIN scoring_assessment a ON a.id = fl.aid
+        JOIN units_unit u ON u.id = a.unit_id
+        WHERE fl.kind = 'score' AND fl.na = 0 AND {risk} AND {where}
+        ORDER BY {order}
+        {"LIMIT %s" if limit else ""}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *where_params, *([int(limit)] if limit else [])])
+        rows = cursor.fetchall()
+    return [
+        RiskLeaf(
+            assessment_id=aid,
+            criterion_id=criterion_id,
+            code=code,
+            title=title,
+            points=_hundredths(fc),
+            max_points=_hundredths(max_c),
+            scored=bool(scored),
+            basis=basis,
+            unit_code=unit_code,
+            unit_name=unit_name,
+        )
+        for aid, criterion_id, code, title, fc, max_c, scored, basis, unit_code, unit_name in rows
+    ]
