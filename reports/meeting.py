@@ -4,8 +4,7 @@ last year lost and what has been fixed since — one printable page for the lead
 Reads only: the forecast (scoring.results.forecast), last year's leaves of the framework this one
 continues (scoring.results.engine.previous_framework; the engine's leaf rows, so that points lost
 are counted as the results count them) and last year's remediation items. A fixed number of queries
-whatever the number of units. (The inspections' open recommendations join this page once inspections
-exist.)"""
+whatever the number of units, the inspections' open recommendations included (one query)."""
 
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -14,6 +13,7 @@ from django.db import connection
 from django.db.models import Count, Q
 
 from reports.models import RemediationItem, RemediationStatus
+from scoring.inspections.selectors import open_recommendations
 from scoring.models import Framework
 from scoring.results.engine import _LEAF_ROWS, _LEAVES, previous_framework
 from scoring.results.forecast import Forecast, forecast
@@ -38,6 +38,7 @@ class Meeting:
     board: Forecast
     previous: Framework | None
     lost: list[LostLastYear] = field(default_factory=list)
+    recommendations: list = field(default_factory=list)  # the inspections' open recommendations
 
     @property
     def at_risk_lines(self):
@@ -51,7 +52,7 @@ class Meeting:
 def steering_meeting(framework: Framework, *, criteria_shown: int = 15) -> Meeting:
     board = forecast(framework)
     previous = previous_framework(framework)
-    meeting = Meeting(framework, board, previous)
+    meeting = Meeting(framework, board, previous, recommendations=open_recommendations(framework))
     if previous is None:
         return meeting
     leaves = _LEAVES.format(

@@ -688,3 +688,25 @@ def test_the_unit_and_visit_pages_read_a_fixed_number_of_queries(
         Recommendation.objects.create(visit=visit, text=f"Kiến nghị {n}", owner="UBND xã", deadline=today)
     assert count(unit_url, officer) == unit_one
     assert count(visit_url, world["team_leader"]) == visit_one
+
+
+def test_the_steering_meeting_lists_the_open_recommendations(
+    client, world, visit, officer, appraiser, leader, today
+):
+    rec = _concluded(world, visit, today, officer)
+    url = reverse("reports:steering", args=["FWI"])
+    client.force_login(leader)
+    response = client.get(url)
+    assert [r.pk for r in response.context["meeting"].recommendations] == [rec.pk]
+    page = response.content.decode()
+    assert 'id="meeting-recommendations"' in page and "Niêm yết đầy đủ TTHC" in page and "quá hạn" not in page
+    Recommendation.objects.filter(pk=rec.pk).update(deadline=today - timedelta(days=1))  # time passes
+    assert "quá hạn" in client.get(url).content.decode()
+    services.recommendation_report_fixed(
+        recommendation=rec, report="x", file=pdf(), fix_date=today, actor=officer
+    )
+    assert "Niêm yết đầy đủ TTHC" in client.get(url).content.decode()  # reported fixed, not yet closed
+    services.recommendation_close(recommendation=rec, actor=appraiser)
+    response = client.get(url)
+    assert response.context["meeting"].recommendations == []
+    assert "Niêm yết đầy đủ TTHC" not in response.content.decode()

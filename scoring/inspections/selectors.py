@@ -126,6 +126,24 @@ def overdue_recommendations(framework: Framework, unit_condition: Q, today=None)
     )
 
 
+def open_recommendations(framework: Framework, today=None) -> list[Recommendation]:
+    """Recommendations not closed of the framework's year, to the units it assesses, the earliest
+    deadline first, each flagged `overdue`: the steering meeting's list. One query."""
+    today = today or timezone.localdate()
+    recommendations = list(
+        Recommendation.objects.filter(
+            visit__plan__year=framework.year,
+            visit__unit__assessments__framework=framework,
+            status__in=OPEN_RECOMMENDATION,
+        )
+        .select_related("visit__unit", "criterion")
+        .order_by("deadline", "visit__unit__code", "pk")
+    )
+    for recommendation in recommendations:
+        recommendation.overdue = recommendation.deadline < today  # type: ignore[attr-defined]
+    return recommendations
+
+
 def findings_by_area(unit: Unit, year: int) -> dict[int | None, list[Finding]]:
     """The findings of the unit's visits of a year, by area id (None: about no area), for the appraisal
     page. One query (findings with their area and criterion)."""
