@@ -252,6 +252,9 @@ def test_pages_sweep_stale_uploads_and_reports(client, officer, assessment, sett
     assert job.status == JobStatus.FAILED and job.error
 
 
+# Transactional: the handlers end with close_old_connections(), as a worker process must; inside a test's
+# transaction that would close the test's own PostgreSQL connection.
+@pytest.mark.django_db(transaction=True)
 def test_a_starting_worker_sweeps_stale_uploads_and_reports(assessment, settings, province):
     dead = _checking(assessment, age=timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 5))
     old = timezone.now() - timedelta(seconds=settings.PARINDEX_REPORT_STALE_SECONDS + 5)
