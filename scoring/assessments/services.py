@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 
 from parindex.audit.models import AuditEntry
+from parindex.db import retry_on_conflict
 from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import NOT_APPLICABLE, NotApplicable, decimal_places, format_decimal
 from scoring.frameworks.groups import GroupResolver
@@ -33,6 +34,7 @@ from scoring.frameworks.services import (
     refuse,
     when_text,
 )
+from scoring.locking import assessment_for_update
 from scoring.models import (
     Assessment,
     AssessmentStatus,
@@ -514,6 +516,7 @@ def scores_self_problems(
     return _self_problems(_assessment_to_check(unit, framework), entries, by_unit=by_unit)[2]
 
 
+@retry_on_conflict
 @transaction.atomic
 def scores_apply_self(
     *,
@@ -529,9 +532,7 @@ def scores_apply_self(
     A leaf whose rule takes a raw figure stores the figure (self_raw) and the points the rule gives;
     office and survey leaves are not the unit's to score; a not-applicable proposal by the unit's
     officer needs a reason (entered on its behalf, the reason given, if any, is kept)."""
-    assessment = (
-        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
-    )
+    assessment = assessment_for_update(assessment)
     leaves, entered, problems = _self_problems(
         assessment, entries, by_unit=getattr(actor, "pk", None) is not None and not on_behalf
     )
@@ -687,6 +688,7 @@ def scores_appraisal_problems(
     return _appraisal_problems(_assessment_to_check(unit, framework), entries)[2]
 
 
+@retry_on_conflict
 @transaction.atomic
 def scores_apply_appraisal(
     *,
@@ -707,9 +709,7 @@ def scores_apply_appraisal(
     Refused in a phase that does not allow appraising. `_phase_act` is internal: only the answer to an
     appeal (scoring.appeals.services.appeal_answer) passes Act.ANSWER_APPEAL, so that after the
     preliminary results the points move only through appeals (audited as "appeal_accept")."""
-    assessment = (
-        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
-    )
+    assessment = assessment_for_update(assessment)
     leaves, entered, problems = _appraisal_problems(assessment, entries, act=_phase_act)
     refuse(problems)
     updates: dict[str, dict] = {}
@@ -836,9 +836,7 @@ def submission_problems(assessment: Assessment) -> list[SubmissionProblem]:
 def assessment_submit(*, assessment: Assessment, actor: User | None = None, via: str = Via.WEB) -> Assessment:
     """Submit (nộp) a self-assessment: every self leaf scored or not applicable, and every scored
     leaf backed by evidence or a written explanation."""
-    assessment = (
-        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
-    )
+    assessment = assessment_for_update(assessment)
     framework_ensure_editable(assessment.framework)
     if assessment.status not in SELF_STATUSES:
         raise WorkflowError(
@@ -891,9 +889,7 @@ def assessment_return(
 ) -> Assessment:
     """Return a submitted assessment for explanation (giải trình): a message, and for each listed
     criterion code the reason it must be explained. The unit answers per criterion and resubmits."""
-    assessment = (
-        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
-    )
+    assessment = assessment_for_update(assessment)
     framework_ensure_editable(assessment.framework)
     if assessment.status != AssessmentStatus.SUBMITTED:
         raise WorkflowError(
@@ -943,9 +939,7 @@ def score_explain(
     *, assessment: Assessment, code: str, explanation: str, actor: User | None = None, via: str = Via.WEB
 ) -> ApplyResult:
     """The unit's answer (giải trình) to an explanation request on one criterion."""
-    assessment = (
-        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
-    )
+    assessment = assessment_for_update(assessment)
     framework_ensure_editable(assessment.framework)
     if assessment.status != AssessmentStatus.RETURNED:
         raise WorkflowError(
@@ -969,7 +963,7 @@ def score_explain(
 def assessment_mark_appraised(
     *, assessment: Assessment, actor: User | None = None, via: str = Via.WEB
 ) -> Assessment:
-    assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
+    assessment = assessment_for_update(assessment)
     framework_ensure_editable(assessment.framework)
     if assessment.status not in (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED):
         raise WorkflowError(
@@ -1221,7 +1215,7 @@ def assessment_extend_deadline(
     via: str = Via.WEB,
 ) -> Assessment:
     """Give one unit more time for its self-assessment (gia hạn)."""
-    assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
+    assessment = assessment_for_update(assessment)
     framework_ensure_editable(assessment.framework)
     if not reason.strip():
         raise ServiceError(N_("Say why the deadline is extended."), obj=assessment, field="reason")
@@ -1420,9 +1414,7 @@ def not_applicable_apply(
     """Store the appraiser's decisions on not applicable for several leaves (keyed by criterion code),
     all or nothing: each changed field audited with the decision's reason, the result recomputed, and
     the assessment marked appraised when every leaf is then closed (an undecided proposal is open)."""
-    assessment = (
-        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
-    )
+    assessment = assessment_for_update(assessment)
     leaves, updates, problems = _not_applicable_problems(assessment, decisions)
     refuse(problems)
     reasons = {code: str(values["appraisal_reason"]) for code, values in updates.items()}
@@ -1511,7 +1503,7 @@ def evidence_add(
     via: str = Via.WEB,
 ) -> Evidence:
     """Attach evidence to a self-assessed leaf: a file, or a reference to an issued document."""
-    assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
+    assessment = assessment_for_update(assessment)
     framework_ensure_editable(assessment.framework)
     if assessment.status not in SELF_STATUSES:
         raise WorkflowError(

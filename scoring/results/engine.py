@@ -1,8 +1,9 @@
 """Stored results of a framework: totals, index, grade, rank, area ranks and year-on-year change.
 
 Set-based: a recompute is a fixed handful of statements whatever the number of units:
-  1. one aggregate INSERT … SELECT … ON CONFLICT per table (area results, assessment results) over
-     assessments × leaf criteria ⟕ scores, grouped in SQL;
+  1. one aggregate INSERT … SELECT … ON CONFLICT … WHERE <some column differs> per table (assessment
+     results, area results) over assessments × leaf criteria ⟕ the framework's own scores, grouped in
+     SQL; rows whose figures did not move are not rewritten;
   2. one UPDATE … FROM (SELECT RANK() OVER …) per table for ranks, within each ranking group, units
      assessed but not ranked left without a place and out of the others' ranks;
   3. year on year: one UPDATE … FROM over the previous year's stored results of the same level
@@ -22,6 +23,13 @@ leaves, bonus, penalty), the self-assessed part on its own (self points over the
 max, and its index) and, per source, the leaves applicable and scored, so that pages show
 provisional figures without recomputing anything.
 
+A save (`results_recompute(framework, assessment_ids=…)`) writes only its own assessments' rows:
+ranks, area ranks and year on year of the framework follow from one coalesced ranking job
+(`ranks_refresh` → scoring.tasks.results_rank_task → `results_rank_job`: after commit, debounced,
+one at a time per framework under an advisory lock), or at once in the same transaction with eager
+Celery (development and tests). Whole-framework operations recompute everything synchronously.
+No save locks or writes the framework row (scoring.locking says which rows a save locks).
+
 scoring.results.reference holds the same rules in plain Decimal arithmetic; property-based tests require
 this module to agree with it.
 """
@@ -29,9 +37,10 @@ this module to agree with it.
 from collections.abc import Collection, Iterable
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 
+from parindex.db import advisory_xact_lock
 from scoring.models import AreaResult, Assessment, Framework
 
 # Per leaf: final points = appraised where present, else self; a leaf is not applicable as the
@@ -47,9 +56,16 @@ _LEAF_ROWS = """
            CASE WHEN s.appraised_points IS NOT NULL OR s.self_points IS NOT NULL THEN 1 ELSE 0 END AS scored
     FROM scoring_assessment a
     JOIN scoring_criterion c ON c.framework_id = a.framework_id AND c.is_leaf
-    LEFT JOIN scoring_score s ON s.assessment_id = a.id AND s.criterion_id = c.id
+    LEFT JOIN (SELECT s0.assessment_id, s0.criterion_id, s0.appraised_not_applicable, s0.not_applicable,
+                      s0.appraised_points, s0.self_points
+               FROM scoring_score s0
+               WHERE s0.criterion_id IN (SELECT c0.id FROM scoring_criterion c0
+                                         WHERE c0.framework_id = %s AND c0.is_leaf) {only_s}
+              ) s ON s.assessment_id = a.id AND s.criterion_id = c.id
     WHERE a.framework_id = %s {only}
 """
+# The score rows are narrowed to this framework's leaves (and, for a save, to its assessments)
+# before any join: the score table holds every year's rows, and a recompute reads only its own.
 
 # With an optional survey, a unit none of whose applicable survey leaves is scored ("no survey
 # result at all") leaves its survey leaves out too: it is indexed on its remaining applicable max.
@@ -121,45 +137,88 @@ def _moved(table: str) -> str:
     return f"({rank} <> r.rnk OR ({rank} IS NULL AND r.rnk IS NOT NULL) OR ({rank} IS NOT NULL AND r.rnk IS NULL))"
 
 
-def _only(assessment_ids: Collection[int] | None) -> tuple[str, list[int]]:
+def _only(assessment_ids: Collection[int] | None, column: str = "a.id") -> tuple[str, list[int]]:
     if assessment_ids is None:
         return "", []
     ids = [int(i) for i in assessment_ids]
-    return f"AND a.id IN ({', '.join(['%s'] * len(ids))})", ids
+    return f"AND {column} IN ({', '.join(['%s'] * len(ids))})", ids
+
+
+def _changed(table: str, columns: Iterable[str]) -> str:
+    """SQL for an upsert's DO UPDATE … WHERE: some column differs from the proposed row (NULL-safe),
+    so that a recompute rewrites only the rows whose figures moved."""
+    op = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    return " OR ".join(f'{table}."{c}" {op} excluded."{c}"' for c in columns)
+
+
+_AREA_COLUMNS = ["self_points", "points", "max_points", "index"]
+_RESULT_COLUMNS = [
+    "self_points", "score_points", "bonus_points", "penalty_points", "points", "max_points", "index",
+    "grade", "provisional", "leaves_applicable", "leaves_scored", "self_part_points", "survey_points",
+    "office_points", "self_max_points", "self_index", "self_leaves_applicable", "self_leaves_scored",
+    "survey_leaves_applicable", "survey_leaves_scored", "office_leaves_applicable", "office_leaves_scored",
+]  # fmt: skip
+
+# Rows written by one statement from which the planner's statistics of the table are refreshed
+# (ANALYZE) before the statements that join it: a first recompute after a bulk load otherwise plans
+# the rank updates on an "empty" table (nested loops, minutes instead of a fraction of a second).
+ANALYZE_AFTER_ROWS = 500
+RANKS_LOCK = "scoring.results.ranks"
+RANKS_PENDING_KEY = "parindex:ranks-pending:{}"
+RANKS_PENDING_TTL = 120  # seconds: a lost job holds later ones back at most this long
+RANKS_TASK = "scoring.tasks.results_rank_task"
+
+
+def results_recompute(framework: Framework, assessment_ids: Collection[int] | None = None) -> None:
+    """Recompute the stored results of a framework.
+
+    With `assessment_ids` (a save of some units' rows): only those assessments' own results (points,
+    index, grade, area points) are written in the caller's transaction, which locks nothing but
+    those rows; ranks, area ranks and year on year follow from `ranks_refresh` (at once with eager
+    Celery, else by one coalesced job per framework after commit). Without: everything, now."""
+    if assessment_ids is not None:
+        if not assessment_ids:
+            return
+        if len(assessment_ids) <= 500:  # a whole-framework pass is cheaper than a very long IN list
+            _results_own(framework, assessment_ids)
+            ranks_refresh(framework)
+            return
+    _results_all(framework)
 
 
 @transaction.atomic
-def results_recompute(framework: Framework, assessment_ids: Collection[int] | None = None) -> None:
-    """Recompute the stored results of a framework (or of some of its assessments, then re-rank all)."""
-    if assessment_ids is not None and not assessment_ids:
-        return
-    if assessment_ids is not None and len(assessment_ids) > 500:
-        assessment_ids = None  # a whole-framework pass is cheaper than a very long IN list
+def _results_own(framework: Framework, assessment_ids: Collection[int]) -> None:
+    _compute(framework, assessment_ids)
+
+
+@transaction.atomic
+def _results_all(framework: Framework) -> None:
+    """The whole framework in one transaction: results, ranks, year on year (its own and the
+    following year's), then `results_computed_at`. Waits for a ranking job in progress."""
+    advisory_xact_lock(RANKS_LOCK, framework.pk)
+    _analyze_stale(["scoring_score", "scoring_assessment", "scoring_criterion"])
+    written = _compute(framework, None)
+    if written >= ANALYZE_AFTER_ROWS:
+        _analyze(["scoring_assessmentresult", "scoring_arearesult"])
+    _rank_framework(framework)
+    Framework.objects.filter(pk=framework.pk).update(results_computed_at=_now())
+
+
+def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> int:
+    """Upsert the result rows (assessment results first, then area results: the order in which the
+    ranking job locks them) of the framework or of some assessments; unchanged rows are left alone.
+    Answers the number of rows written."""
     decimals = int(framework.index_decimals)
     scale = 10**decimals
     only, only_params = _only(assessment_ids)
-    leaves = _LEAVES.format(rows=_LEAF_ROWS.format(only=only), optional=1 if framework.survey_optional else 0)
-    base_params = [framework.pk, *only_params]
+    only_s, _ = _only(assessment_ids, "s0.assessment_id")
+    leaves = _LEAVES.format(
+        rows=_LEAF_ROWS.format(only=only, only_s=only_s), optional=1 if framework.survey_optional else 0
+    )
+    base_params = [framework.pk, *only_params, framework.pk, *only_params]
+    written = 0
 
     with connection.cursor() as cursor:
-        # Area results: one row per assessment × area of kind "score".
-        area_index = _scaled_index("t.score_c", "t.max_c", scale)
-        cursor.execute(
-            f"""
-            INSERT INTO scoring_arearesult (assessment_id, framework_id, area_id, self_points, points, max_points,
-                                            "index", "rank")
-            SELECT t.assessment_id, %s, t.area_id, {_as_decimal("t.self_c", 100)}, {_as_decimal("t.score_c", 100)},
-                   {_as_decimal("t.max_c", 100)}, {_as_decimal(area_index, scale)}, NULL
-            FROM (SELECT assessment_id, area_id, {_SUMS} FROM ({leaves}) l GROUP BY assessment_id, area_id) t
-            JOIN scoring_criterion ar ON ar.id = t.area_id
-            WHERE ar.kind = 'score'
-            ON CONFLICT (assessment_id, area_id) DO UPDATE SET
-                self_points = excluded.self_points, points = excluded.points,
-                max_points = excluded.max_points, "index" = excluded."index"
-            """,
-            [framework.pk, *base_params],
-        )
-
         # Assessment results: totals, index and grade.
         points_c = "(t.score_c + t.bonus_c - t.penalty_c)"
         index_scaled = (
@@ -175,6 +234,7 @@ def results_recompute(framework: Framework, assessment_ids: Collection[int] | No
             f"AND CAST(ROUND(b.min_index * 10000) AS INTEGER) <= {index_scaled} * {10 ** (4 - decimals)} "
             "ORDER BY b.min_index DESC LIMIT 1)"
         )
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in [*_RESULT_COLUMNS, "computed_at"])
         cursor.execute(
             f"""
             INSERT INTO scoring_assessmentresult (assessment_id, framework_id, self_points, score_points,
@@ -197,26 +257,48 @@ def results_recompute(framework: Framework, assessment_ids: Collection[int] | No
             FROM (SELECT assessment_id, {_SUMS} FROM ({leaves}) l GROUP BY assessment_id) t
             JOIN scoring_assessment a ON a.id = t.assessment_id
             WHERE 1 = 1
-            ON CONFLICT (assessment_id) DO UPDATE SET
-                self_points = excluded.self_points, score_points = excluded.score_points,
-                bonus_points = excluded.bonus_points, penalty_points = excluded.penalty_points,
-                points = excluded.points, max_points = excluded.max_points, "index" = excluded."index",
-                grade = excluded.grade, provisional = excluded.provisional,
-                leaves_applicable = excluded.leaves_applicable, leaves_scored = excluded.leaves_scored,
-                computed_at = excluded.computed_at,
-                self_part_points = excluded.self_part_points, survey_points = excluded.survey_points,
-                office_points = excluded.office_points, self_max_points = excluded.self_max_points,
-                self_index = excluded.self_index,
-                self_leaves_applicable = excluded.self_leaves_applicable,
-                self_leaves_scored = excluded.self_leaves_scored,
-                survey_leaves_applicable = excluded.survey_leaves_applicable,
-                survey_leaves_scored = excluded.survey_leaves_scored,
-                office_leaves_applicable = excluded.office_leaves_applicable,
-                office_leaves_scored = excluded.office_leaves_scored
+            ON CONFLICT (assessment_id) DO UPDATE SET {updates}
+            WHERE {_changed("scoring_assessmentresult", _RESULT_COLUMNS)}
             """,
             [framework.pk, framework.pk, *base_params],
         )
+        written += max(cursor.rowcount, 0)
 
+        # Area results: one row per assessment × area of kind "score".
+        area_index = _scaled_index("t.score_c", "t.max_c", scale)
+        cursor.execute(
+            f"""
+            INSERT INTO scoring_arearesult (assessment_id, framework_id, area_id, self_points, points, max_points,
+                                            "index", "rank")
+            SELECT t.assessment_id, %s, t.area_id, {_as_decimal("t.self_c", 100)}, {_as_decimal("t.score_c", 100)},
+                   {_as_decimal("t.max_c", 100)}, {_as_decimal(area_index, scale)}, NULL
+            FROM (SELECT assessment_id, area_id, {_SUMS} FROM ({leaves}) l GROUP BY assessment_id, area_id) t
+            JOIN scoring_criterion ar ON ar.id = t.area_id
+            WHERE ar.kind = 'score'
+            ON CONFLICT (assessment_id, area_id) DO UPDATE SET
+                self_points = excluded.self_points, points = excluded.points,
+                max_points = excluded.max_points, "index" = excluded."index"
+            WHERE {_changed("scoring_arearesult", _AREA_COLUMNS)}
+            """,
+            [framework.pk, *base_params],
+        )
+        written += max(cursor.rowcount, 0)
+    return written
+
+
+def _rank_framework(framework: Framework) -> None:
+    """Ranks, area ranks and year on year of the whole framework (and the following year's year on
+    year), in the caller's transaction. Whole-table joins: nested loops are switched off for them,
+    so that stale planner statistics can never turn them quadratic."""
+    with _no_nested_loops():
+        _rank(framework)
+        _year_on_year(framework)
+        for following in _following_frameworks(framework):
+            _year_on_year(following)
+
+
+def _rank(framework: Framework) -> None:
+    with connection.cursor() as cursor:
         # Competition ranks (1, 2, 2, 4) on the rounded index, within each ranking group (the units
         # in no group together); a unit assessed but not ranked holds no place and, partitioned
         # apart, is left out of the others' ranks.
@@ -251,10 +333,114 @@ def results_recompute(framework: Framework, assessment_ids: Collection[int] | No
             """.replace("{moved}", _moved("scoring_arearesult")),
             [framework.pk, framework.pk],
         )
-    _year_on_year(framework)
-    for following in _following_frameworks(framework):
-        _year_on_year(following)
-    Framework.objects.filter(pk=framework.pk).update(results_computed_at=_now())
+
+
+class _no_nested_loops:
+    """PostgreSQL: enable_nestloop off for the statements inside (restored after, transaction-local)."""
+
+    def __enter__(self) -> None:
+        self.previous = None
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)"
+                )
+                self.previous = cursor.fetchone()[0]
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None and connection.is_usable():
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [self.previous])
+            except DatabaseError:
+                pass  # the transaction is already aborted: the setting goes with it
+
+
+def _analyze(tables: Iterable[str]) -> None:
+    """Refresh the planner's statistics of these tables (PostgreSQL; SQLite plans by its indexes)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+
+
+def _analyze_stale(tables: list[str]) -> None:
+    """ANALYZE those tables whose statistics lag behind their content (a bulk load or import not yet
+    seen by autovacuum): more than a tenth of their rows changed since the last analyze, or never
+    analyzed at all. One catalog query when nothing is stale."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT relname FROM pg_stat_user_tables
+            WHERE relname = ANY(%s) AND n_mod_since_analyze > 0.1 * n_live_tup + 1000
+            """,
+            [tables],
+        )
+        stale = [row[0] for row in cursor.fetchall()]
+    _analyze(stale)
+
+
+def _ranks_inline() -> bool:
+    """Whether ranks follow a save in its own transaction: with eager Celery (development, tests),
+    unless settings.RESULTS_RANKS_INLINE says otherwise."""
+    from django.conf import settings
+
+    return bool(getattr(settings, "RESULTS_RANKS_INLINE", settings.CELERY_TASK_ALWAYS_EAGER))
+
+
+def ranks_refresh(framework: Framework) -> None:
+    """Bring ranks, area ranks and year on year of the framework up to date after a save. Inline
+    (eager Celery): now, in the caller's transaction. Otherwise once the transaction commits, by one
+    coalesced job per framework (`ranks_schedule`)."""
+    if _ranks_inline():
+        with transaction.atomic():
+            _rank_framework(framework)
+            Framework.objects.filter(pk=framework.pk).update(results_computed_at=_now())
+        return
+    framework_id = int(framework.pk)
+    transaction.on_commit(lambda: ranks_schedule(framework_id))
+
+
+def ranks_schedule(framework_id: int, countdown: float | None = None) -> bool:
+    """Queue the framework's ranking job unless one is already pending (the pending mark is a cache
+    key the job clears when it starts, before it reads anything: a save committed before that is
+    seen by it, a save committed after queues the next one). A burst of saves gives a few jobs.
+    Answers whether a job was queued."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from parindex.queue import task_named
+
+    if not cache.add(RANKS_PENDING_KEY.format(framework_id), 1, timeout=RANKS_PENDING_TTL):
+        return False
+    if countdown is None:
+        countdown = float(getattr(settings, "RESULTS_RANKS_DEBOUNCE_SECONDS", 0.5))
+    task_named(RANKS_TASK).apply_async((framework_id,), countdown=countdown or None)
+    return True
+
+
+def results_rank_job(framework_id: int) -> str:
+    """The coalesced ranking job (scoring.tasks.results_rank_task): idempotent, one at a time per
+    framework (a transaction-level advisory lock; a job finding it taken queues a later run instead
+    of waiting). Answers "ranked", "busy" (queued again) or "gone" (framework deleted)."""
+    from django.core.cache import cache
+
+    cache.delete(RANKS_PENDING_KEY.format(framework_id))
+    with transaction.atomic():
+        if not advisory_xact_lock(RANKS_LOCK, framework_id, wait=False):
+            transaction.on_commit(lambda: ranks_schedule(framework_id, countdown=1.0))
+            return "busy"
+        framework = Framework.objects.filter(pk=framework_id).first()
+        if framework is None:
+            return "gone"
+        _rank_framework(framework)
+    # Apart, after the ranks committed and the advisory lock is released: a plain row update
+    # (FOR NO KEY UPDATE), which the saves' FOR KEY SHARE on the framework row does not conflict with.
+    Framework.objects.filter(pk=framework_id).update(results_computed_at=_now())
+    return "ranked"
 
 
 def _now() -> datetime:
