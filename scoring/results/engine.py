@@ -163,10 +163,18 @@ _RESULT_COLUMNS = [
 # (ANALYZE) before the statements that join it: a first recompute after a bulk load otherwise plans
 # the rank updates on an "empty" table (nested loops, minutes instead of a fraction of a second).
 ANALYZE_AFTER_ROWS = 500
+# The tables a recompute reads: their statistics are refreshed first when they lag behind.
+STATISTICS_TABLES = [
+    "scoring_score", "scoring_assessment", "scoring_criterion", "scoring_gradeband", "scoring_rankinggroup",
+    "scoring_assessmentresult", "scoring_arearesult", "units_unit", "units_unit_predecessors",
+]  # fmt: skip
 RANKS_LOCK = "scoring.results.ranks"
 RANKS_PENDING_KEY = "parindex:ranks-pending:{}"
 RANKS_PENDING_TTL = 120  # seconds: a lost job holds later ones back at most this long
 RANKS_TASK = "scoring.tasks.results_rank_task"
+# When the last ranking job began reading (epoch seconds): every save answered before that time is
+# in the ranks shown now. Pages may show it; the benchmark measures the ranking lag with it.
+RANKS_AS_OF_KEY = "parindex:ranks-as-of:{}"
 
 
 def results_recompute(framework: Framework, assessment_ids: Collection[int] | None = None) -> None:
@@ -196,8 +204,9 @@ def _results_all(framework: Framework) -> None:
     """The whole framework in one transaction: results, ranks, year on year (its own and the
     following year's), then `results_computed_at`. Waits for a ranking job in progress."""
     advisory_xact_lock(RANKS_LOCK, framework.pk)
-    _analyze_stale(["scoring_score", "scoring_assessment", "scoring_criterion"])
-    written = _compute(framework, None)
+    _analyze_stale(STATISTICS_TABLES)
+    with _no_nested_loops():
+        written = _compute(framework, None)
     if written >= ANALYZE_AFTER_ROWS:
         _analyze(["scoring_assessmentresult", "scoring_arearesult"])
     _rank_framework(framework)
@@ -336,24 +345,35 @@ def _rank(framework: Framework) -> None:
 
 
 class _no_nested_loops:
-    """PostgreSQL: enable_nestloop off for the statements inside (restored after, transaction-local)."""
+    """PostgreSQL: for the whole-framework statements inside, no nested loops (stale statistics can
+    never make them quadratic) and no JIT compilation (the aggregates' cost estimates cross its
+    threshold, and compiling costs more than these statements run); restored after, transaction-local."""
+
+    SETTINGS = {"enable_nestloop": "off", "jit": "off"}
 
     def __enter__(self) -> None:
-        self.previous = None
+        self.previous: list[str] | None = None
         if connection.vendor == "postgresql":
+            names = list(self.SETTINGS)
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)"
+                    "SELECT "
+                    + ", ".join(f"current_setting('{n}'), set_config('{n}', %s, true)" for n in names),
+                    [self.SETTINGS[n] for n in names],
                 )
-                self.previous = cursor.fetchone()[0]
+                row = cursor.fetchone()
+                self.previous = [row[2 * i] for i in range(len(names))]
 
     def __exit__(self, *exc: object) -> None:
         if self.previous is not None and connection.is_usable():
             try:
                 with connection.cursor() as cursor:
-                    cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [self.previous])
+                    cursor.execute(
+                        "SELECT " + ", ".join(f"set_config('{n}', %s, true)" for n in self.SETTINGS),
+                        self.previous,
+                    )
             except DatabaseError:
-                pass  # the transaction is already aborted: the setting goes with it
+                pass  # the transaction is already aborted: the settings go with it
 
 
 def _analyze(tables: Iterable[str]) -> None:
@@ -367,15 +387,15 @@ def _analyze(tables: Iterable[str]) -> None:
 
 def _analyze_stale(tables: list[str]) -> None:
     """ANALYZE those tables whose statistics lag behind their content (a bulk load or import not yet
-    seen by autovacuum): more than a tenth of their rows changed since the last analyze, or never
-    analyzed at all. One catalog query when nothing is stale."""
+    seen by autovacuum): more than a tenth of their rows (and 50) changed since the last analyze, as
+    autovacuum's own default threshold says. One catalog query when nothing is stale."""
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
         cursor.execute(
             """
             SELECT relname FROM pg_stat_user_tables
-            WHERE relname = ANY(%s) AND n_mod_since_analyze > 0.1 * n_live_tup + 1000
+            WHERE relname = ANY(%s) AND n_mod_since_analyze > 0.1 * n_live_tup + 50
             """,
             [tables],
         )
@@ -426,8 +446,11 @@ def results_rank_job(framework_id: int) -> str:
     """The coalesced ranking job (scoring.tasks.results_rank_task): idempotent, one at a time per
     framework (a transaction-level advisory lock; a job finding it taken queues a later run instead
     of waiting). Answers "ranked", "busy" (queued again) or "gone" (framework deleted)."""
+    import time
+
     from django.core.cache import cache
 
+    started = time.time()
     cache.delete(RANKS_PENDING_KEY.format(framework_id))
     with transaction.atomic():
         if not advisory_xact_lock(RANKS_LOCK, framework_id, wait=False):
@@ -440,6 +463,7 @@ def results_rank_job(framework_id: int) -> str:
     # Apart, after the ranks committed and the advisory lock is released: a plain row update
     # (FOR NO KEY UPDATE), which the saves' FOR KEY SHARE on the framework row does not conflict with.
     Framework.objects.filter(pk=framework_id).update(results_computed_at=_now())
+    cache.set(RANKS_AS_OF_KEY.format(framework_id), started, timeout=None)
     return "ranked"
 
 
