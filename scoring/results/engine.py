@@ -34,6 +34,7 @@ scoring.results.reference holds the same rules in plain Decimal arithmetic; prop
 this module to agree with it.
 """
 
+import re
 from collections.abc import Collection, Iterable
 from datetime import datetime
 
@@ -80,6 +81,11 @@ _LEAVES = """
 """
 
 
+_LEAVES_PLAIN = """
+    SELECT l0.*, l0.na0 AS na FROM ({rows}) l0
+"""
+
+
 def _part(source: str, what: str = "COALESCE(final_c, 0)") -> str:
     return f"SUM(CASE WHEN kind = 'score' AND source = '{source}' AND na = 0 THEN {what} ELSE 0 END)"
 
@@ -104,6 +110,10 @@ _SUMS = f"""
     SUM(CASE WHEN source = 'office' AND na0 = 0 THEN 1 ELSE 0 END) AS office_applicable,
     SUM(CASE WHEN source = 'office' AND na0 = 0 THEN scored ELSE 0 END) AS office_scored
 """
+
+
+_SUM_NAMES = re.findall(r" AS (\w+)", _SUMS)
+_AREA_SUMS = "parindex_area_sums"
 
 
 def _scaled_index(points_c: str, max_c: str, scale: int) -> str:
@@ -221,13 +231,32 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
     scale = 10**decimals
     only, only_params = _only(assessment_ids)
     only_s, _ = _only(assessment_ids, "s0.assessment_id")
-    leaves = _LEAVES.format(
-        rows=_LEAF_ROWS.format(only=only, only_s=only_s), optional=1 if framework.survey_optional else 0
+    rows = _LEAF_ROWS.format(only=only, only_s=only_s)
+    # Without an optional survey no leaf depends on its unit's other leaves: no window (no sort).
+    leaves = (
+        _LEAVES.format(rows=rows, optional=1)
+        if framework.survey_optional
+        else _LEAVES_PLAIN.format(rows=rows)
     )
     base_params = [framework.pk, *only_params, framework.pk, *only_params]
     written = 0
+    # Per assessment and per area, the sums of the leaves. A whole framework builds them once, into a
+    # temporary table both upserts read (the leaf join is the costly part); a save's few assessments
+    # inline them in each statement (no table created per save).
+    by_area = f"SELECT assessment_id, area_id, {_SUMS} FROM ({leaves}) l GROUP BY assessment_id, area_id"
+    by_area_params: list[int] = base_params
+    once = assessment_ids is None
 
     with connection.cursor() as cursor:
+        if once:
+            cursor.execute(f"CREATE TEMPORARY TABLE {_AREA_SUMS} AS {by_area}", base_params)
+            by_area, by_area_params = f"SELECT * FROM {_AREA_SUMS}", []
+        by_assessment = (
+            "SELECT assessment_id, "
+            # integers stay integers (PostgreSQL sums bigints as numeric): the index divides them
+            + ", ".join(f"CAST(SUM({name}) AS BIGINT) AS {name}" for name in _SUM_NAMES)
+            + f" FROM ({by_area}) sa GROUP BY assessment_id"
+        )
         # Assessment results: totals, index and grade.
         points_c = "(t.score_c + t.bonus_c - t.penalty_c)"
         index_scaled = (
@@ -263,13 +292,13 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
                    {_as_decimal(self_index, scale)},
                    t.self_applicable, t.self_scored, t.survey_applicable, t.survey_scored,
                    t.office_applicable, t.office_scored
-            FROM (SELECT assessment_id, {_SUMS} FROM ({leaves}) l GROUP BY assessment_id) t
+            FROM ({by_assessment}) t
             JOIN scoring_assessment a ON a.id = t.assessment_id
             WHERE 1 = 1
             ON CONFLICT (assessment_id) DO UPDATE SET {updates}
             WHERE {_changed("scoring_assessmentresult", _RESULT_COLUMNS)}
             """,
-            [framework.pk, framework.pk, *base_params],
+            [framework.pk, framework.pk, *by_area_params],
         )
         written += max(cursor.rowcount, 0)
 
@@ -281,7 +310,7 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
                                             "index", "rank")
             SELECT t.assessment_id, %s, t.area_id, {_as_decimal("t.self_c", 100)}, {_as_decimal("t.score_c", 100)},
                    {_as_decimal("t.max_c", 100)}, {_as_decimal(area_index, scale)}, NULL
-            FROM (SELECT assessment_id, area_id, {_SUMS} FROM ({leaves}) l GROUP BY assessment_id, area_id) t
+            FROM ({by_area}) t
             JOIN scoring_criterion ar ON ar.id = t.area_id
             WHERE ar.kind = 'score'
             ON CONFLICT (assessment_id, area_id) DO UPDATE SET
@@ -289,9 +318,11 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
                 max_points = excluded.max_points, "index" = excluded."index"
             WHERE {_changed("scoring_arearesult", _AREA_COLUMNS)}
             """,
-            [framework.pk, *base_params],
+            [framework.pk, *by_area_params],
         )
         written += max(cursor.rowcount, 0)
+        if once:
+            cursor.execute(f"DROP TABLE {_AREA_SUMS}")
     return written
 
 
