@@ -297,7 +297,6 @@ def rush(framework, officers: list, duration: float, workdir: Path) -> dict:
     self-assessment through POST /assessments/<pk>/rows/<criterion>/ (htmx), as fast as answers come,
     for `duration` seconds; gunicorn with 4 sync workers, ranks by one Celery worker."""
     from django.contrib.sessions.backends.db import SessionStore
-    from django.core.cache import cache
     from django.utils.crypto import get_random_string
 
     from scoring.models import AssessmentResult, Score
@@ -314,28 +313,25 @@ def rush(framework, officers: list, duration: float, workdir: Path) -> dict:
         "RESULTS_RANKS_INLINE = False\n",
         encoding="utf-8",
     )
+    from django.conf import settings
+
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="bench_settings",
         PYTHONPATH=f"{settings_dir}{os.pathsep}{PROJECT_ROOT}",
         DATABASE_URL=_database_url(),
         REDIS_URL=redis_url,
-        DJANGO_SECRET_KEY="bench-only-not-secret",
+        DJANGO_SECRET_KEY=settings.SECRET_KEY,  # the sessions below are signed here
         DJANGO_DEBUG="0",
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         DJANGO_SECURE_COOKIES="0",
         CELERY_TASK_ALWAYS_EAGER="0",
     )
     env.pop("PARINDEX_TEST_DB_NAME", None)
-    # This process reads the same cache (ranks "as of") through the same prefix.
-    from django.conf import settings
+    # This process reads the servers' cache (ranks "as of") with the same key prefix.
+    from django.core.cache.backends.redis import RedisCache
 
-    settings.CACHES["default"]["KEY_PREFIX"] = queue
-    from django.core.cache import caches
-
-    caches._settings = None  # type: ignore[attr-defined]
-    if hasattr(caches, "_connections"):
-        caches._connections = type(caches._connections)()  # type: ignore[attr-defined]
+    cache = RedisCache(redis_url, {"KEY_PREFIX": queue})
 
     port = _free_port()
     bin_dir = Path(sys.executable).parent
@@ -387,7 +383,12 @@ def rush(framework, officers: list, duration: float, workdir: Path) -> dict:
                 try:
                     with urllib.request.urlopen(request, timeout=60) as response:
                         html = response.read().decode("utf-8", "replace")
-                        ok = response.status == 200 and "errorlist" not in html and 'role="alert"' not in html
+                        ok = (
+                            response.status == 200
+                            and response.geturl() == request.full_url  # not sent to the sign-in page
+                            and "errorlist" not in html
+                            and 'role="alert"' not in html
+                        )
                 except OSError as error:
                     ok, html = False, str(error)
                 elapsed = time.monotonic() - started
@@ -406,7 +407,34 @@ def rush(framework, officers: list, duration: float, workdir: Path) -> dict:
                             break
                         time.sleep(0.02)
 
+        waiting: list[int] = []
+
+        def sample_lock_waits() -> None:
+            """How many server backends wait on a lock (row, advisory …), twice a second."""
+            import psycopg2
+
+            d = connection.settings_dict
+            conn = psycopg2.connect(
+                dbname=d["NAME"],
+                user=d.get("USER") or None,
+                host=d.get("HOST") or None,
+                port=d.get("PORT") or None,
+            )
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                while time.monotonic() < stop_at:
+                    cursor.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock'"
+                    )
+                    waiting.append(cursor.fetchone()[0])
+                    time.sleep(0.5)
+            conn.close()
+
+        from django.db import connection
+
         threads = [threading.Thread(target=officer_loop, args=(i,)) for i in range(len(plans))]
+        threads.append(threading.Thread(target=sample_lock_waits))
         started = time.monotonic()
         for thread in threads:
             thread.start()
@@ -434,6 +462,8 @@ def rush(framework, officers: list, duration: float, workdir: Path) -> dict:
             "ranking_lag_seconds": round(statistics.median(lags), 3) if lags else None,
             "ranking_lag_max_seconds": round(max(lags), 3) if lags else None,
             "unranked_after": unranked,
+            "lock_waiting_backends_max": max(waiting, default=0),
+            "lock_waiting_backends_mean": round(statistics.mean(waiting), 2) if waiting else 0,
             "first_error": errors[0] if errors else None,
         }
     finally:

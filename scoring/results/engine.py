@@ -35,7 +35,7 @@ this module to agree with it.
 """
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 
 from django.db import DatabaseError, connection, transaction
@@ -331,14 +331,28 @@ def _rank_framework(framework: Framework) -> None:
     year), in the caller's transaction. Whole-table joins: nested loops are switched off for them,
     so that stale planner statistics can never turn them quadratic."""
     with _no_nested_loops():
-        _rank(framework)
-        _year_on_year(framework)
-        for following in _following_frameworks(framework):
-            _year_on_year(following)
+        for step in _rank_steps(framework):
+            step()
 
 
-def _rank(framework: Framework) -> None:
+def _rank_steps(framework: Framework) -> list[Callable[[], None]]:
+    """The statements of a re-rank, in order: ranks, area ranks, year on year, the following year's."""
+    return [
+        lambda: _rank(framework, areas=False),
+        lambda: _rank(framework, areas=True),
+        lambda: _year_on_year(framework),
+        *[
+            lambda following=following: _year_on_year(following)
+            for following in _following_frameworks(framework)
+        ],
+    ]
+
+
+def _rank(framework: Framework, *, areas: bool) -> None:
     with connection.cursor() as cursor:
+        if areas:
+            _rank_areas(cursor, framework)
+            return
         # Competition ranks (1, 2, 2, 4) on the rounded index, within each ranking group (the units
         # in no group together); a unit assessed but not ranked holds no place and, partitioned
         # apart, is left out of the others' ranks.
@@ -358,21 +372,24 @@ def _rank(framework: Framework) -> None:
             """.replace("{moved}", _moved("scoring_assessmentresult")),
             [framework.pk, framework.pk],
         )
-        cursor.execute(
-            """
-            UPDATE scoring_arearesult SET "rank" = r.rnk
-            FROM (SELECT ar.id AS rid,
-                         CASE WHEN ar."index" IS NULL OR NOT a.ranked THEN NULL
-                              ELSE RANK() OVER (PARTITION BY ar.area_id, a.ranked, COALESCE(a.ranking_group_id, 0),
-                                                             (ar."index" IS NULL)
-                                                ORDER BY ar."index" DESC) END AS rnk
-                  FROM scoring_arearesult ar JOIN scoring_assessment a ON a.id = ar.assessment_id
-                  WHERE ar.framework_id = %s) r
-            WHERE scoring_arearesult.id = r.rid AND scoring_arearesult.framework_id = %s
-              AND {moved}
-            """.replace("{moved}", _moved("scoring_arearesult")),
-            [framework.pk, framework.pk],
-        )
+
+
+def _rank_areas(cursor, framework: Framework) -> None:
+    cursor.execute(
+        """
+        UPDATE scoring_arearesult SET "rank" = r.rnk
+        FROM (SELECT ar.id AS rid,
+                     CASE WHEN ar."index" IS NULL OR NOT a.ranked THEN NULL
+                          ELSE RANK() OVER (PARTITION BY ar.area_id, a.ranked, COALESCE(a.ranking_group_id, 0),
+                                                         (ar."index" IS NULL)
+                                            ORDER BY ar."index" DESC) END AS rnk
+              FROM scoring_arearesult ar JOIN scoring_assessment a ON a.id = ar.assessment_id
+              WHERE ar.framework_id = %s) r
+        WHERE scoring_arearesult.id = r.rid AND scoring_arearesult.framework_id = %s
+          AND {moved}
+        """.replace("{moved}", _moved("scoring_arearesult")),
+        [framework.pk, framework.pk],
+    )
 
 
 class _no_nested_loops:
@@ -483,14 +500,20 @@ def results_rank_job(framework_id: int) -> str:
 
     started = time.time()
     cache.delete(RANKS_PENDING_KEY.format(framework_id))
-    with transaction.atomic():
-        if not advisory_xact_lock(RANKS_LOCK, framework_id, wait=False):
-            transaction.on_commit(lambda: ranks_schedule(framework_id, countdown=1.0))
-            return "busy"
-        framework = Framework.objects.filter(pk=framework_id).first()
-        if framework is None:
-            return "gone"
-        _rank_framework(framework)
+    framework = Framework.objects.filter(pk=framework_id).first()
+    if framework is None:
+        return "gone"
+    # One short transaction per statement: the rows a step re-ranks stay locked (and the saves of
+    # those units wait) only while that statement runs, not for the whole job.
+    for number, step in enumerate(_rank_steps(framework)):
+        with transaction.atomic():
+            if not advisory_xact_lock(RANKS_LOCK, framework_id, wait=False):
+                if number == 0:
+                    transaction.on_commit(lambda: ranks_schedule(framework_id, countdown=1.0))
+                # Later: a job that began after this one holds it, and brings everything up to date.
+                return "busy"
+            with _no_nested_loops():
+                step()
     # Apart, after the ranks committed and the advisory lock is released: a plain row update
     # (FOR NO KEY UPDATE), which the saves' FOR KEY SHARE on the framework row does not conflict with.
     Framework.objects.filter(pk=framework_id).update(results_computed_at=_now())
