@@ -408,6 +408,7 @@ def rush(framework, officers: list, duration: float, workdir: Path) -> dict:
                         time.sleep(0.02)
 
         waiting: list[int] = []
+        waits: dict[str, int] = {}
 
         def sample_lock_waits() -> None:
             """How many server backends wait on a lock (row, advisory …), twice a second."""
@@ -424,10 +425,18 @@ def rush(framework, officers: list, duration: float, workdir: Path) -> dict:
             with conn.cursor() as cursor:
                 while time.monotonic() < stop_at:
                     cursor.execute(
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND wait_event_type = 'Lock'"
+                        "SELECT w.wait_event, left(regexp_replace(w.query, '\\s+', ' ', 'g'), 70),"
+                        " left(regexp_replace(b.query, '\\s+', ' ', 'g'), 70)"
+                        " FROM pg_stat_activity w LEFT JOIN pg_stat_activity b"
+                        " ON b.pid = (pg_blocking_pids(w.pid))[1]"
+                        " WHERE w.datname = current_database() AND w.wait_event_type = 'Lock'"
                     )
-                    waiting.append(cursor.fetchone()[0])
+                    rows = cursor.fetchall()
+                    waiting.append(len(rows))
+                    for row in rows:
+                        waits[" | ".join(str(part) for part in row)] = (
+                            waits.get(" | ".join(str(part) for part in row), 0) + 1
+                        )
                     time.sleep(0.5)
             conn.close()
 
@@ -464,6 +473,7 @@ def rush(framework, officers: list, duration: float, workdir: Path) -> dict:
             "unranked_after": unranked,
             "lock_waiting_backends_max": max(waiting, default=0),
             "lock_waiting_backends_mean": round(statistics.mean(waiting), 2) if waiting else 0,
+            "lock_waits_top": sorted(waits.items(), key=lambda item: -item[1])[:3],
             "first_error": errors[0] if errors else None,
         }
     finally:
