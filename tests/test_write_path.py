@@ -300,3 +300,22 @@ def test_a_ranking_job_finding_another_running_queues_itself_again(province, set
         thread.join(timeout=20)
     assert queued.calls == [((framework.pk,), {"countdown": 1.0})]
     assert results_rank_job(framework.pk) == "ranked"
+
+
+def test_a_recompute_rewrites_only_the_results_that_moved(province):
+    from scoring.results.engine import results_recompute
+
+    framework, assessments = _build(province)
+    AssessmentResult.objects.filter(framework=framework).update(computed_at="2020-01-01T00:00:00Z")
+
+    results_recompute(framework)  # nothing changed: no row is rewritten
+    assert {r.computed_at.year for r in AssessmentResult.objects.filter(framework=framework)} == {2020}
+
+    scores_apply_self(assessment=assessments[1], entries=_scores("11", "12", "13"))
+    results_recompute(framework)
+    rewritten = {
+        r.assessment_id
+        for r in AssessmentResult.objects.filter(framework=framework)
+        if r.computed_at.year > 2020
+    }
+    assert rewritten == {assessments[1].pk}

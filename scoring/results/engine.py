@@ -39,6 +39,7 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 
 from django.db import DatabaseError, connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Q
 
 from parindex.db import advisory_xact_lock
@@ -374,7 +375,7 @@ def _rank(framework: Framework, *, areas: bool) -> None:
         )
 
 
-def _rank_areas(cursor, framework: Framework) -> None:
+def _rank_areas(cursor: CursorWrapper, framework: Framework) -> None:
     cursor.execute(
         """
         UPDATE scoring_arearesult SET "rank" = r.rnk
