@@ -87,30 +87,63 @@ _LEAVES_PLAIN = """
 """
 
 
-def _part(source: str, what: str = "COALESCE(final_c, 0)") -> str:
-    return f"SUM(CASE WHEN kind = 'score' AND source = '{source}' AND na = 0 THEN {what} ELSE 0 END)"
-
-
-_SUMS = f"""
-    SUM(CASE WHEN kind = 'score' AND na = 0 THEN COALESCE(final_c, 0) ELSE 0 END) AS score_c,
-    SUM(CASE WHEN kind = 'score' AND na = 0 THEN max_c ELSE 0 END) AS max_c,
-    {_part("self", "COALESCE(self_c, 0)")} AS self_c,
-    {_part("self")} AS self_part_c,
-    {_part("survey")} AS survey_c,
-    {_part("office")} AS office_c,
-    {_part("self", "max_c")} AS self_max_c,
-    {_part("self", "CASE WHEN self_c IS NOT NULL THEN 1 ELSE 0 END")} AS self_entered,
-    SUM(CASE WHEN kind = 'bonus' AND na = 0 THEN COALESCE(final_c, 0) ELSE 0 END) AS bonus_c,
-    SUM(CASE WHEN kind = 'penalty' AND na = 0 THEN COALESCE(final_c, 0) ELSE 0 END) AS penalty_c,
-    SUM(CASE WHEN kind = 'score' AND na = 0 THEN 1 ELSE 0 END) AS applicable,
-    SUM(CASE WHEN kind = 'score' AND na = 0 THEN scored ELSE 0 END) AS scored,
-    SUM(CASE WHEN source = 'self' AND na0 = 0 THEN 1 ELSE 0 END) AS self_applicable,
-    SUM(CASE WHEN source = 'self' AND na0 = 0 THEN scored ELSE 0 END) AS self_scored,
-    SUM(CASE WHEN source = 'survey' AND na0 = 0 THEN 1 ELSE 0 END) AS survey_applicable,
-    SUM(CASE WHEN source = 'survey' AND na0 = 0 THEN scored ELSE 0 END) AS survey_scored,
-    SUM(CASE WHEN source = 'office' AND na0 = 0 THEN 1 ELSE 0 END) AS office_applicable,
-    SUM(CASE WHEN source = 'office' AND na0 = 0 THEN scored ELSE 0 END) AS office_scored
+# The terms the sums add up, per leaf row (`_LEAF_TERMS`), or per group of leaf rows sharing their
+# unit, area, kind, source and not-applicable flags (`_GROUP_TERMS`, over `_LEAF_GROUPS`): a whole
+# framework first folds its leaf rows into those groups with six plain sums, then adds the groups up
+# with the eighteen conditional sums below over far fewer rows.
+_LEAF_TERMS = {
+    "final": "COALESCE(final_c, 0)",
+    "self": "COALESCE(self_c, 0)",
+    "max": "max_c",
+    "entered": "CASE WHEN self_c IS NOT NULL THEN 1 ELSE 0 END",
+    "one": "1",
+    "scored": "scored",
+}
+_GROUP_TERMS = {
+    "final": "g_final",
+    "self": "g_self",
+    "max": "g_max",
+    "entered": "g_entered",
+    "one": "g_n",
+    "scored": "g_scored",
+}
+_LEAF_GROUPS = """
+    SELECT assessment_id, area_id, kind, source, na, na0,
+           SUM(COALESCE(final_c, 0)) AS g_final, SUM(COALESCE(self_c, 0)) AS g_self, SUM(max_c) AS g_max,
+           COUNT(self_c) AS g_entered, COUNT(*) AS g_n, SUM(scored) AS g_scored
+    FROM ({leaves}) l0 GROUP BY assessment_id, area_id, kind, source, na, na0
 """
+
+
+def _sums(t: dict[str, str]) -> str:
+    def part(source: str, what: str) -> str:
+        return f"SUM(CASE WHEN kind = 'score' AND source = '{source}' AND na = 0 THEN {what} ELSE 0 END)"
+
+    return f"""
+    SUM(CASE WHEN kind = 'score' AND na = 0 THEN {t["final"]} ELSE 0 END) AS score_c,
+    SUM(CASE WHEN kind = 'score' AND na = 0 THEN {t["max"]} ELSE 0 END) AS max_c,
+    {part("self", t["self"])} AS self_c,
+    {part("self", t["final"])} AS self_part_c,
+    {part("survey", t["final"])} AS survey_c,
+    {part("office", t["final"])} AS office_c,
+    {part("self", t["max"])} AS self_max_c,
+    {part("self", t["entered"])} AS self_entered,
+    SUM(CASE WHEN kind = 'bonus' AND na = 0 THEN {t["final"]} ELSE 0 END) AS bonus_c,
+    SUM(CASE WHEN kind = 'penalty' AND na = 0 THEN {t["final"]} ELSE 0 END) AS penalty_c,
+    SUM(CASE WHEN kind = 'score' AND na = 0 THEN {t["one"]} ELSE 0 END) AS applicable,
+    SUM(CASE WHEN kind = 'score' AND na = 0 THEN {t["scored"]} ELSE 0 END) AS scored,
+    SUM(CASE WHEN source = 'self' AND na0 = 0 THEN {t["one"]} ELSE 0 END) AS self_applicable,
+    SUM(CASE WHEN source = 'self' AND na0 = 0 THEN {t["scored"]} ELSE 0 END) AS self_scored,
+    SUM(CASE WHEN source = 'survey' AND na0 = 0 THEN {t["one"]} ELSE 0 END) AS survey_applicable,
+    SUM(CASE WHEN source = 'survey' AND na0 = 0 THEN {t["scored"]} ELSE 0 END) AS survey_scored,
+    SUM(CASE WHEN source = 'office' AND na0 = 0 THEN {t["one"]} ELSE 0 END) AS office_applicable,
+    SUM(CASE WHEN source = 'office' AND na0 = 0 THEN {t["scored"]} ELSE 0 END) AS office_scored
+"""
+
+
+_SUMS = _sums(_LEAF_TERMS)
+# Integers stay integers (PostgreSQL sums bigints as numeric, and the index divides them).
+_GROUP_SUMS = re.sub(r"(SUM\(.*\)) AS (\w+)", r"CAST(\1 AS BIGINT) AS \2", _sums(_GROUP_TERMS))
 
 
 _SUM_NAMES = re.findall(r" AS (\w+)", _SUMS)
@@ -250,6 +283,8 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
 
     with connection.cursor() as cursor:
         if once:
+            groups = _LEAF_GROUPS.format(leaves=leaves)
+            by_area = f"SELECT assessment_id, area_id, {_GROUP_SUMS} FROM ({groups}) g GROUP BY assessment_id, area_id"
             cursor.execute(f"CREATE TEMPORARY TABLE {_AREA_SUMS} AS {by_area}", base_params)
             by_area, by_area_params = f"SELECT * FROM {_AREA_SUMS}", []
         by_assessment = (
