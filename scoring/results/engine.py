@@ -374,8 +374,9 @@ def _rank_framework(framework: Framework) -> None:
 def _rank_steps(framework: Framework) -> list[Callable[[], None]]:
     """The statements of a re-rank, in order: ranks, area ranks, year on year, the following year's."""
     return [
-        lambda: _rank(framework, areas=False),
-        lambda: _rank(framework, areas=True),
+        lambda: _rank(framework),
+        # Area ranks one area at a time: each statement locks (and holds from the saves) fewer rows.
+        *[lambda area=area: _rank(framework, area=area) for area in _score_areas(framework)],
         lambda: _year_on_year(framework),
         *[
             lambda following=following: _year_on_year(following)
@@ -384,10 +385,16 @@ def _rank_steps(framework: Framework) -> list[Callable[[], None]]:
     ]
 
 
-def _rank(framework: Framework, *, areas: bool) -> None:
+def _score_areas(framework: Framework) -> list[int]:
+    """The areas holding area results: those of kind "score" of the framework's leaves."""
+    leaf_areas = framework.criteria.filter(is_leaf=True).values("area_id")
+    return list(framework.criteria.filter(kind="score", pk__in=leaf_areas).values_list("pk", flat=True))
+
+
+def _rank(framework: Framework, *, area: int | None = None) -> None:
     with connection.cursor() as cursor:
-        if areas:
-            _rank_areas(cursor, framework)
+        if area is not None:
+            _rank_areas(cursor, framework, area)
             return
         # Competition ranks (1, 2, 2, 4) on the rounded index, within each ranking group (the units
         # in no group together); a unit assessed but not ranked holds no place and, partitioned
@@ -410,7 +417,7 @@ def _rank(framework: Framework, *, areas: bool) -> None:
         )
 
 
-def _rank_areas(cursor: CursorWrapper, framework: Framework) -> None:
+def _rank_areas(cursor: CursorWrapper, framework: Framework, area: int) -> None:
     cursor.execute(
         """
         UPDATE scoring_arearesult SET "rank" = r.rnk
@@ -420,11 +427,11 @@ def _rank_areas(cursor: CursorWrapper, framework: Framework) -> None:
                                                          (ar."index" IS NULL)
                                             ORDER BY ar."index" DESC) END AS rnk
               FROM scoring_arearesult ar JOIN scoring_assessment a ON a.id = ar.assessment_id
-              WHERE ar.framework_id = %s) r
+              WHERE ar.framework_id = %s AND ar.area_id = %s) r
         WHERE scoring_arearesult.id = r.rid AND scoring_arearesult.framework_id = %s
-          AND {moved}
+          AND scoring_arearesult.area_id = %s AND {moved}
         """.replace("{moved}", _moved("scoring_arearesult")),
-        [framework.pk, framework.pk],
+        [framework.pk, area, framework.pk, area],
     )
 
 
