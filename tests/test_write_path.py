@@ -319,3 +319,50 @@ def test_a_recompute_rewrites_only_the_results_that_moved(province):
         if r.computed_at.year > 2020
     }
     assert rewritten == {assessments[1].pk}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_save_cannot_slip_past_a_framework_being_published(province, settings):
+    """Publication (and every phase change) locks the framework row FOR UPDATE: a save that starts
+    meanwhile waits for it, then reads the new status and is refused; nothing lands in the
+    published framework."""
+    from datetime import date
+
+    from django.utils import timezone
+
+    from parindex.errors import ServiceError
+    from scoring.models import FrameworkStatus, Score
+
+    assert connection.vendor == "postgresql"
+    settings.RESULTS_RANKS_INLINE = False
+    framework, assessments = _build(province)
+    locked, release = threading.Event(), threading.Event()
+
+    def publish_and_hold():
+        with transaction.atomic():
+            Framework.objects.select_for_update().get(pk=framework.pk)
+            Framework.objects.filter(pk=framework.pk).update(
+                status=FrameworkStatus.PUBLISHED,
+                decision_number="4769/QĐ-UBND",
+                decision_date=date(2024, 12, 21),
+                published_at=timezone.now(),
+            )
+            locked.set()
+            assert release.wait(20)
+
+    def save():
+        scores_apply_self(assessment=assessments[0], entries=_scores("30", "30", "40"))
+
+    publisher, published = _in_thread(publish_and_hold)
+    try:
+        assert locked.wait(20), published
+        saver, outcome = _in_thread(save)
+        saver.join(timeout=1.0)
+        assert saver.is_alive(), "the save did not wait for the publication"
+    finally:
+        release.set()
+        publisher.join(timeout=20)
+    saver.join(timeout=20)
+    assert isinstance(outcome.get("error"), ServiceError), outcome
+    assert Score.objects.get(assessment=assessments[0], criterion__code="1.1").self_points == Decimal("10")
