@@ -366,3 +366,47 @@ def test_a_save_cannot_slip_past_a_framework_being_published(province, settings)
     saver.join(timeout=20)
     assert isinstance(outcome.get("error"), ServiceError), outcome
     assert Score.objects.get(assessment=assessments[0], criterion__code="1.1").self_points == Decimal("10")
+
+
+def test_a_broker_out_of_reach_never_fails_the_save(
+    province, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from parindex.celery import app
+
+    framework, assessments = _build(province)
+    settings.RESULTS_RANKS_INLINE = False
+
+    class Unreachable:
+        def apply_async(self, *args, **kwargs):
+            raise OSError("Connection refused")
+
+    monkeypatch.setattr("parindex.queue.task_named", lambda name: Unreachable())
+    cache.clear()
+    was_eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False  # as in production: sent through the broker
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            scores_apply_self(assessment=assessments[0], entries=_scores("30", "30", "40"))
+    finally:
+        app.conf.task_always_eager = was_eager
+
+    assert AssessmentResult.objects.get(assessment=assessments[0]).points == Decimal("100")
+    assert cache.get(engine.RANKS_PENDING_KEY.format(framework.pk)) is None  # the next save tries again
+
+
+def test_the_ranking_job_leaves_a_published_framework_alone(province):
+    from scoring.models import FrameworkStatus
+
+    framework, _ = _build(province)
+    AssessmentResult.objects.filter(framework=framework).update(rank=None)
+    Framework.objects.filter(pk=framework.pk).update(
+        status=FrameworkStatus.PUBLISHED,
+        decision_number="4769/QĐ-UBND",
+        decision_date="2024-12-21",
+        published_at="2024-12-21T08:00:00Z",
+    )
+
+    assert results_rank_job(framework.pk) == "published"
+    assert set(_ranks(framework).values()) == {None}

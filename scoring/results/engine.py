@@ -34,6 +34,7 @@ scoring.results.reference holds the same rules in plain Decimal arithmetic; prop
 this module to agree with it.
 """
 
+import logging
 import re
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
@@ -43,7 +44,9 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import Q
 
 from parindex.db import advisory_xact_lock
-from scoring.models import AreaResult, Assessment, Framework
+from scoring.models import AreaResult, Assessment, Framework, FrameworkStatus
+
+logger = logging.getLogger(__name__)
 
 # Per leaf: final points = appraised where present, else self; a leaf is not applicable as the
 # appraiser decided (confirmed, imposed or refused) or, while undecided, as the unit proposed
@@ -523,20 +526,32 @@ def ranks_schedule(framework_id: int, countdown: float | None = None) -> bool:
     from django.conf import settings
     from django.core.cache import cache
 
+    from parindex.celery import app as celery_app
     from parindex.queue import task_named
 
-    if not cache.add(RANKS_PENDING_KEY.format(framework_id), 1, timeout=RANKS_PENDING_TTL):
+    key = RANKS_PENDING_KEY.format(framework_id)
+    if not cache.add(key, 1, timeout=RANKS_PENDING_TTL):
         return False
     if countdown is None:
         countdown = float(getattr(settings, "RESULTS_RANKS_DEBOUNCE_SECONDS", 0.5))
-    task_named(RANKS_TASK).apply_async((framework_id,), countdown=countdown or None)
+    task = task_named(RANKS_TASK)
+    if celery_app.conf.task_always_eager:
+        task.apply_async((framework_id,), countdown=countdown or None)
+        return True
+    try:
+        task.apply_async((framework_id,), countdown=countdown or None)
+    except Exception:  # the broker is unreachable: the save is committed, never turn it into a 500
+        logger.exception("could not queue the ranking job of framework %s", framework_id)
+        cache.delete(key)  # the next save tries again
+        return False
     return True
 
 
 def results_rank_job(framework_id: int) -> str:
     """The coalesced ranking job (scoring.tasks.results_rank_task): idempotent, one at a time per
     framework (a transaction-level advisory lock; a job finding it taken queues a later run instead
-    of waiting). Answers "ranked", "busy" (queued again) or "gone" (framework deleted)."""
+    of waiting). Answers "ranked", "busy" (queued again, or another job took over), "published"
+    (nothing to do) or "gone" (framework deleted)."""
     import time
 
     from django.core.cache import cache
@@ -546,6 +561,8 @@ def results_rank_job(framework_id: int) -> str:
     framework = Framework.objects.filter(pk=framework_id).first()
     if framework is None:
         return "gone"
+    if framework.status == FrameworkStatus.PUBLISHED:
+        return "published"  # frozen: publication stored its final results and ranks
     # One short transaction per statement: the rows a step re-ranks stay locked (and the saves of
     # those units wait) only while that statement runs, not for the whole job.
     for number, step in enumerate(_rank_steps(framework)):
