@@ -51,9 +51,11 @@ logger = logging.getLogger(__name__)
 # Per leaf: final points = appraised where present, else self; a leaf is not applicable as the
 # appraiser decided (confirmed, imposed or refused) or, while undecided, as the unit proposed
 # (Score.is_not_applicable); a not-applicable leaf leaves both the numerator and the denominator.
-# Values become integer hundredths so sums are exact everywhere.
+# Values become integer hundredths so sums are exact everywhere. `scope` selects the assessments
+# (scoring.results.forecast reads the same rows for the previous year's and the current assessments).
 _LEAF_ROWS = """
-    SELECT a.id AS assessment_id, c.area_id AS area_id, c.kind AS kind, c.source AS source,
+    SELECT a.id AS assessment_id, a.framework_id AS framework_id, c.id AS criterion_id, c.code AS code,
+           c.area_id AS area_id, c.kind AS kind, c.source AS source,
            CAST(ROUND(c.max_points * 100) AS INTEGER) AS max_c,
            CASE WHEN COALESCE(s.appraised_not_applicable, s.not_applicable) THEN 1 ELSE 0 END AS na0,
            CAST(ROUND(COALESCE(s.appraised_points, s.self_points) * 100) AS INTEGER) AS final_c,
@@ -61,16 +63,19 @@ _LEAF_ROWS = """
            CASE WHEN s.appraised_points IS NOT NULL OR s.self_points IS NOT NULL THEN 1 ELSE 0 END AS scored
     FROM scoring_assessment a
     JOIN scoring_criterion c ON c.framework_id = a.framework_id AND c.is_leaf
-    LEFT JOIN (SELECT s0.assessment_id, s0.criterion_id, s0.appraised_not_applicable, s0.not_applicable,
-                      s0.appraised_points, s0.self_points
-               FROM scoring_score s0
-               WHERE s0.criterion_id IN (SELECT c0.id FROM scoring_criterion c0
-                                         WHERE c0.framework_id = %s AND c0.is_leaf) {only_s}
-              ) s ON s.assessment_id = a.id AND s.criterion_id = c.id
-    WHERE a.framework_id = %s {only}
+    LEFT JOIN scoring_score s ON s.assessment_id = a.id AND s.criterion_id = c.id
+    WHERE {scope}
 """
-# The score rows are narrowed to this framework's leaves (and, for a save, to its assessments)
-# before any join: the score table holds every year's rows, and a recompute reads only its own.
+
+_SCORES_JOIN = "LEFT JOIN scoring_score s ON"
+assert _SCORES_JOIN in _LEAF_ROWS  # the recompute narrows the scores by replacing this join
+_FRAMEWORK_SCORES = """
+    SELECT s0.assessment_id, s0.criterion_id, s0.appraised_not_applicable, s0.not_applicable,
+           s0.appraised_points, s0.self_points
+    FROM scoring_score s0
+    WHERE s0.criterion_id IN (SELECT c0.id FROM scoring_criterion c0 WHERE c0.framework_id = %s AND c0.is_leaf)
+          {only_s}
+"""
 
 # With an optional survey, a unit none of whose applicable survey leaves is scored ("no survey
 # result at all") leaves its survey leaves out too: it is indexed on its remaining applicable max.
@@ -206,6 +211,8 @@ _RESULT_COLUMNS = [
     "survey_leaves_applicable", "survey_leaves_scored", "office_leaves_applicable", "office_leaves_scored",
 ]  # fmt: skip
 
+_RESULT_UPDATES = ", ".join(f'"{c}" = excluded."{c}"' for c in [*_RESULT_COLUMNS, "computed_at"])
+
 # Rows written by one statement from which the planner's statistics of the table are refreshed
 # (ANALYZE) before the statements that join it: a first recompute after a bulk load otherwise plans
 # the rank updates on an "empty" table (nested loops, minutes instead of a fraction of a second).
@@ -268,7 +275,11 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
     scale = 10**decimals
     only, only_params = _only(assessment_ids)
     only_s, _ = _only(assessment_ids, "s0.assessment_id")
-    rows = _LEAF_ROWS.format(only=only, only_s=only_s)
+    # The score rows are narrowed to this framework's leaves (and, for a save, to its assessments)
+    # before any join: the score table holds every year's rows, and a recompute reads only its own.
+    rows = _LEAF_ROWS.format(scope=f"a.framework_id = %s {only}").replace(
+        _SCORES_JOIN, f"LEFT JOIN ({_FRAMEWORK_SCORES.format(only_s=only_s)}) s ON", 1
+    )
     # Without an optional survey no leaf depends on its unit's other leaves: no window (no sort).
     leaves = (
         _LEAVES.format(rows=rows, optional=1)
@@ -311,7 +322,6 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
             f"AND CAST(ROUND(b.min_index * 10000) AS INTEGER) <= {index_scaled} * {10 ** (4 - decimals)} "
             "ORDER BY b.min_index DESC LIMIT 1)"
         )
-        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in [*_RESULT_COLUMNS, "computed_at"])
         cursor.execute(
             f"""
             INSERT INTO scoring_assessmentresult (assessment_id, framework_id, self_points, score_points,
@@ -334,7 +344,7 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
             FROM ({by_assessment}) t
             JOIN scoring_assessment a ON a.id = t.assessment_id
             WHERE 1 = 1
-            ON CONFLICT (assessment_id) DO UPDATE SET {updates}
+            ON CONFLICT (assessment_id) DO UPDATE SET {_RESULT_UPDATES}
             WHERE {_changed("scoring_assessmentresult", _RESULT_COLUMNS)}
             """,
             [framework.pk, framework.pk, *by_area_params],
