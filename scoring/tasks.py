@@ -47,6 +47,7 @@ def results_recompute_task(self, framework_id: int) -> dict:
 @shared_task(
     bind=True,
     acks_late=True,
+    ignore_result=True,  # nobody waits for it: a rush would fill the result store
     autoretry_for=(OperationalError,),
     retry_backoff=1,
     retry_backoff_max=30,
