@@ -15,7 +15,7 @@ from scoring.assessments.notifications import send_event
 from scoring.exchange.uploads import CONNECTION_LOST, import_check, import_fail, import_fail_stale
 from scoring.inspections.notifications import INSPECTION_EVENTS, send_inspection_event
 from scoring.models import Framework, ImportRecord, ImportStatus
-from scoring.results.engine import results_recompute
+from scoring.results.engine import results_rank_job, results_recompute
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,24 @@ def results_recompute_task(self, framework_id: int) -> dict:
         "assessments": framework.results.count(),
         "worker": self.request.hostname,
     }
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    ignore_result=True,  # nobody waits for it: a rush would fill the result store
+    autoretry_for=(OperationalError,),
+    retry_backoff=1,
+    retry_backoff_max=30,
+    retry_jitter=True,
+    max_retries=5,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+)
+def results_rank_task(self, framework_id: int) -> dict:
+    """Ranks, area ranks and year on year of one framework after saves (coalesced: see
+    scoring.results.engine.ranks_schedule). Idempotent, and only one runs at a time per framework."""
+    return {"framework_id": framework_id, "outcome": results_rank_job(framework_id)}
 
 
 @shared_task

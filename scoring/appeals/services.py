@@ -28,6 +28,7 @@ from scoring.assessments.services import (
 )
 from scoring.frameworks.phases import Act, phase_error
 from scoring.frameworks.services import audit, notify, refuse
+from scoring.locking import assessment_for_update
 from scoring.models import (
     Appeal,
     AppealStatus,
@@ -140,9 +141,7 @@ def appeal_lodge(
     optionally, evidence: a file and/or the reference of an issued document. Only an officer of the
     unit lodges it, while the framework's phase allows appeals and before the appeal deadline, on an
     appraised assessment; one open appeal per criterion. The appraisers over the unit are told."""
-    assessment = (
-        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
-    )
+    assessment = assessment_for_update(assessment)
     framework = assessment.framework
     if not _is_officer_of(actor, assessment.unit):
         raise ServiceError(
@@ -232,7 +231,7 @@ def appeal_answer(
     answers, while the phase allows answering appeals. An accepted appeal stores the points through
     the appraisal service (audited, results recomputed); the unit's officers are told either way."""
     appeal = (
-        Appeal.objects.select_for_update()
+        Appeal.objects.select_for_update(of=("self",))  # never the framework row (scoring.locking)
         .select_related("assessment__unit", "assessment__framework", "criterion")
         .get(pk=appeal.pk)
     )

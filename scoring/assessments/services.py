@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 
 from parindex.audit.models import AuditEntry
+from parindex.db import retry_on_conflict
 from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import NOT_APPLICABLE, NotApplicable, decimal_places, format_decimal
 from scoring.council.scope import council_areas, council_scope_errors
@@ -33,6 +34,7 @@ from scoring.frameworks.services import (
     refuse,
     when_text,
 )
+from scoring.locking import assessment_for_update
 from scoring.models import (
     Assessment,
     AssessmentStatus,
@@ -598,6 +600,7 @@ def scores_self_changes(
     return changes
 
 
+@retry_on_conflict
 @transaction.atomic
 def scores_apply_self(
     *,
@@ -613,9 +616,7 @@ def scores_apply_self(
     A leaf whose rule takes a raw figure stores the figure (self_raw) and the points the rule gives;
     office and survey leaves are not the unit's to score; a not-applicable proposal by the unit's
     officer needs a reason (entered on its behalf, the reason given, if any, is kept)."""
-    assessment = (
-        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
-    )
+    assessment = assessment_for_update(assessment)
     leaves, entered, problems = _self_problems(
         assessment, entries, by_unit=getattr(actor, "pk", None) is not None and not on_behalf
     )
@@ -799,6 +800,7 @@ def scores_appraisal_problems(
     return _appraisal_problems(_assessment_to_check(unit, framework), entries, actor)[2]
 
 
+@retry_on_conflict
 @transaction.atomic
 def scores_apply_appraisal(
     *,
@@ -819,9 +821,7 @@ def scores_apply_appraisal(
     Refused in a phase that does not allow appraising. `_phase_act` is internal: only the answer to an
     appeal (scoring.appeals.services.appeal_answer) passes Act.ANSWER_APPEAL, so that after the
     preliminary results the points move only through appeals (audited as "appeal_accept")."""
-    assessment = (
-        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
-    )
+    assessment = assessment_for_update(assessment)
     leaves, entered, problems = _appraisal_problems(assessment, entries, actor, act=_phase_act)
     refuse(problems)
     updates: dict[str, dict] = {}
@@ -983,9 +983,7 @@ def submission_problems(assessment: Assessment) -> list[SubmissionProblem]:
 def assessment_submit(*, assessment: Assessment, actor: User | None = None, via: str = Via.WEB) -> Assessment:
     """Submit (nộp) a self-assessment: every self leaf scored or not applicable, and every scored
     leaf backed by evidence or a written explanation."""
-    assessment = (
-        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
-    )
+    assessment = assessment_for_update(assessment)
     closed = self_assessment_error(assessment, Act.SUBMIT, by_unit=_is_officer(actor, assessment))
     if closed is not None:
         raise closed
@@ -1040,9 +1038,7 @@ def assessment_return(
 ) -> Assessment:
     """Return a submitted assessment for explanation (giải trình): a message, and for each listed
     criterion code the reason it must be explained. The unit answers per criterion and resubmits."""
-    assessment = (
-        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
-    )
+    assessment = assessment_for_update(assessment)
     phase_ensure(assessment.framework, Act.RETURN)
     if assessment.status != AssessmentStatus.SUBMITTED:
         raise WorkflowError(
@@ -1092,9 +1088,7 @@ def score_explain(
     *, assessment: Assessment, code: str, explanation: str, actor: User | None = None, via: str = Via.WEB
 ) -> ApplyResult:
     """The unit's answer (giải trình) to an explanation request on one criterion."""
-    assessment = (
-        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
-    )
+    assessment = assessment_for_update(assessment)
     phase_ensure(assessment.framework, Act.ANSWER_RETURN)
     if assessment.status != AssessmentStatus.RETURNED:
         raise WorkflowError(
@@ -1121,7 +1115,7 @@ def score_explain(
 def assessment_mark_appraised(
     *, assessment: Assessment, actor: User | None = None, via: str = Via.WEB
 ) -> Assessment:
-    assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
+    assessment = assessment_for_update(assessment)
     phase_ensure(assessment.framework, Act.APPRAISE)
     if assessment.status not in (AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED):
         raise WorkflowError(
@@ -1374,7 +1368,7 @@ def assessment_extend_deadline(
     via: str = Via.WEB,
 ) -> Assessment:
     """Give one unit more time for its self-assessment (gia hạn)."""
-    assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
+    assessment = assessment_for_update(assessment)
     phase_ensure(assessment.framework, Act.EXTEND)
     if not reason.strip():
         raise ServiceError(N_("Say why the deadline is extended."), obj=assessment, field="reason")
@@ -1586,9 +1580,7 @@ def not_applicable_apply(
     """Store the appraiser's decisions on not applicable for several leaves (keyed by criterion code),
     all or nothing: each changed field audited with the decision's reason, the result recomputed, and
     the assessment marked appraised when every leaf is then closed (an undecided proposal is open)."""
-    assessment = (
-        Assessment.objects.select_for_update().select_related("framework", "unit").get(pk=assessment.pk)
-    )
+    assessment = assessment_for_update(assessment)
     leaves, updates, problems = _not_applicable_problems(assessment, decisions, actor)
     refuse(problems)
     reasons = {code: str(values["appraisal_reason"]) for code, values in updates.items()}
@@ -1677,7 +1669,7 @@ def evidence_add(
     via: str = Via.WEB,
 ) -> Evidence:
     """Attach evidence to a self-assessed leaf: a file, or a reference to an issued document."""
-    assessment = Assessment.objects.select_for_update().select_related("framework").get(pk=assessment.pk)
+    assessment = assessment_for_update(assessment)
     closed = self_assessment_error(assessment, by_unit=_is_officer(actor, assessment))
     if closed is not None:
         raise closed

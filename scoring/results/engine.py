@@ -1,8 +1,9 @@
 """Stored results of a framework: totals, index, grade, rank, area ranks and year-on-year change.
 
 Set-based: a recompute is a fixed handful of statements whatever the number of units:
-  1. one aggregate INSERT … SELECT … ON CONFLICT per table (area results, assessment results) over
-     assessments × leaf criteria ⟕ scores, grouped in SQL;
+  1. one aggregate INSERT … SELECT … ON CONFLICT … WHERE <some column differs> per table (assessment
+     results, area results) over assessments × leaf criteria ⟕ the framework's own scores, grouped in
+     SQL; rows whose figures did not move are not rewritten;
   2. one UPDATE … FROM (SELECT RANK() OVER …) per table for ranks, within each ranking group, units
      assessed but not ranked left without a place and out of the others' ranks;
   3. year on year: one UPDATE … FROM over the previous year's stored results of the same level
@@ -22,17 +23,30 @@ leaves, bonus, penalty), the self-assessed part on its own (self points over the
 max, and its index) and, per source, the leaves applicable and scored, so that pages show
 provisional figures without recomputing anything.
 
+A save (`results_recompute(framework, assessment_ids=…)`) writes only its own assessments' rows:
+ranks, area ranks and year on year of the framework follow from one coalesced ranking job
+(`ranks_refresh` → scoring.tasks.results_rank_task → `results_rank_job`: after commit, debounced,
+one at a time per framework under an advisory lock), or at once in the same transaction with eager
+Celery (development and tests). Whole-framework operations recompute everything synchronously.
+No save locks or writes the framework row (scoring.locking says which rows a save locks).
+
 scoring.results.reference holds the same rules in plain Decimal arithmetic; property-based tests require
 this module to agree with it.
 """
 
-from collections.abc import Collection, Iterable
+import logging
+import re
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Q
 
-from scoring.models import AreaResult, Assessment, Framework
+from parindex.db import advisory_xact_lock
+from scoring.models import AreaResult, Assessment, Framework, FrameworkStatus
+
+logger = logging.getLogger(__name__)
 
 # Per leaf: final points = appraised where present, else self; a leaf is not applicable as the
 # appraiser decided (confirmed, imposed or refused) or, while undecided, as the unit proposed
@@ -53,6 +67,16 @@ _LEAF_ROWS = """
     WHERE {scope}
 """
 
+_SCORES_JOIN = "LEFT JOIN scoring_score s ON"
+assert _SCORES_JOIN in _LEAF_ROWS  # the recompute narrows the scores by replacing this join
+_FRAMEWORK_SCORES = """
+    SELECT s0.assessment_id, s0.criterion_id, s0.appraised_not_applicable, s0.not_applicable,
+           s0.appraised_points, s0.self_points
+    FROM scoring_score s0
+    WHERE s0.criterion_id IN (SELECT c0.id FROM scoring_criterion c0 WHERE c0.framework_id = %s AND c0.is_leaf)
+          {only_s}
+"""
+
 # With an optional survey, a unit none of whose applicable survey leaves is scored ("no survey
 # result at all") leaves its survey leaves out too: it is indexed on its remaining applicable max.
 # `na` is the final "leaves the sums" flag; `na0` the not-applicable decision alone.
@@ -66,30 +90,72 @@ _LEAVES = """
 """
 
 
-def _part(source: str, what: str = "COALESCE(final_c, 0)") -> str:
-    return f"SUM(CASE WHEN kind = 'score' AND source = '{source}' AND na = 0 THEN {what} ELSE 0 END)"
-
-
-_SUMS = f"""
-    SUM(CASE WHEN kind = 'score' AND na = 0 THEN COALESCE(final_c, 0) ELSE 0 END) AS score_c,
-    SUM(CASE WHEN kind = 'score' AND na = 0 THEN max_c ELSE 0 END) AS max_c,
-    {_part("self", "COALESCE(self_c, 0)")} AS self_c,
-    {_part("self")} AS self_part_c,
-    {_part("survey")} AS survey_c,
-    {_part("office")} AS office_c,
-    {_part("self", "max_c")} AS self_max_c,
-    {_part("self", "CASE WHEN self_c IS NOT NULL THEN 1 ELSE 0 END")} AS self_entered,
-    SUM(CASE WHEN kind = 'bonus' AND na = 0 THEN COALESCE(final_c, 0) ELSE 0 END) AS bonus_c,
-    SUM(CASE WHEN kind = 'penalty' AND na = 0 THEN COALESCE(final_c, 0) ELSE 0 END) AS penalty_c,
-    SUM(CASE WHEN kind = 'score' AND na = 0 THEN 1 ELSE 0 END) AS applicable,
-    SUM(CASE WHEN kind = 'score' AND na = 0 THEN scored ELSE 0 END) AS scored,
-    SUM(CASE WHEN source = 'self' AND na0 = 0 THEN 1 ELSE 0 END) AS self_applicable,
-    SUM(CASE WHEN source = 'self' AND na0 = 0 THEN scored ELSE 0 END) AS self_scored,
-    SUM(CASE WHEN source = 'survey' AND na0 = 0 THEN 1 ELSE 0 END) AS survey_applicable,
-    SUM(CASE WHEN source = 'survey' AND na0 = 0 THEN scored ELSE 0 END) AS survey_scored,
-    SUM(CASE WHEN source = 'office' AND na0 = 0 THEN 1 ELSE 0 END) AS office_applicable,
-    SUM(CASE WHEN source = 'office' AND na0 = 0 THEN scored ELSE 0 END) AS office_scored
+_LEAVES_PLAIN = """
+    SELECT l0.*, l0.na0 AS na FROM ({rows}) l0
 """
+
+
+# The terms the sums add up, per leaf row (`_LEAF_TERMS`), or per group of leaf rows sharing their
+# unit, area, kind, source and not-applicable flags (`_GROUP_TERMS`, over `_LEAF_GROUPS`): a whole
+# framework first folds its leaf rows into those groups with six plain sums, then adds the groups up
+# with the eighteen conditional sums below over far fewer rows.
+_LEAF_TERMS = {
+    "final": "COALESCE(final_c, 0)",
+    "self": "COALESCE(self_c, 0)",
+    "max": "max_c",
+    "entered": "CASE WHEN self_c IS NOT NULL THEN 1 ELSE 0 END",
+    "one": "1",
+    "scored": "scored",
+}
+_GROUP_TERMS = {
+    "final": "g_final",
+    "self": "g_self",
+    "max": "g_max",
+    "entered": "g_entered",
+    "one": "g_n",
+    "scored": "g_scored",
+}
+_LEAF_GROUPS = """
+    SELECT assessment_id, area_id, kind, source, na, na0,
+           SUM(COALESCE(final_c, 0)) AS g_final, SUM(COALESCE(self_c, 0)) AS g_self, SUM(max_c) AS g_max,
+           COUNT(self_c) AS g_entered, COUNT(*) AS g_n, SUM(scored) AS g_scored
+    FROM ({leaves}) l0 GROUP BY assessment_id, area_id, kind, source, na, na0
+"""
+
+
+def _sums(t: dict[str, str]) -> str:
+    def part(source: str, what: str) -> str:
+        return f"SUM(CASE WHEN kind = 'score' AND source = '{source}' AND na = 0 THEN {what} ELSE 0 END)"
+
+    return f"""
+    SUM(CASE WHEN kind = 'score' AND na = 0 THEN {t["final"]} ELSE 0 END) AS score_c,
+    SUM(CASE WHEN kind = 'score' AND na = 0 THEN {t["max"]} ELSE 0 END) AS max_c,
+    {part("self", t["self"])} AS self_c,
+    {part("self", t["final"])} AS self_part_c,
+    {part("survey", t["final"])} AS survey_c,
+    {part("office", t["final"])} AS office_c,
+    {part("self", t["max"])} AS self_max_c,
+    {part("self", t["entered"])} AS self_entered,
+    SUM(CASE WHEN kind = 'bonus' AND na = 0 THEN {t["final"]} ELSE 0 END) AS bonus_c,
+    SUM(CASE WHEN kind = 'penalty' AND na = 0 THEN {t["final"]} ELSE 0 END) AS penalty_c,
+    SUM(CASE WHEN kind = 'score' AND na = 0 THEN {t["one"]} ELSE 0 END) AS applicable,
+    SUM(CASE WHEN kind = 'score' AND na = 0 THEN {t["scored"]} ELSE 0 END) AS scored,
+    SUM(CASE WHEN source = 'self' AND na0 = 0 THEN {t["one"]} ELSE 0 END) AS self_applicable,
+    SUM(CASE WHEN source = 'self' AND na0 = 0 THEN {t["scored"]} ELSE 0 END) AS self_scored,
+    SUM(CASE WHEN source = 'survey' AND na0 = 0 THEN {t["one"]} ELSE 0 END) AS survey_applicable,
+    SUM(CASE WHEN source = 'survey' AND na0 = 0 THEN {t["scored"]} ELSE 0 END) AS survey_scored,
+    SUM(CASE WHEN source = 'office' AND na0 = 0 THEN {t["one"]} ELSE 0 END) AS office_applicable,
+    SUM(CASE WHEN source = 'office' AND na0 = 0 THEN {t["scored"]} ELSE 0 END) AS office_scored
+"""
+
+
+_SUMS = _sums(_LEAF_TERMS)
+# Integers stay integers (PostgreSQL sums bigints as numeric, and the index divides them).
+_GROUP_SUMS = re.sub(r"(SUM\(.*\)) AS (\w+)", r"CAST(\1 AS BIGINT) AS \2", _sums(_GROUP_TERMS))
+
+
+_SUM_NAMES = re.findall(r" AS (\w+)", _SUMS)
+_AREA_SUMS = "parindex_area_sums"
 
 
 def _scaled_index(points_c: str, max_c: str, scale: int) -> str:
@@ -144,48 +210,125 @@ def _moved(table: str) -> str:
     return f"({rank} <> r.rnk OR ({rank} IS NULL AND r.rnk IS NOT NULL) OR ({rank} IS NOT NULL AND r.rnk IS NULL))"
 
 
-def _only(assessment_ids: Collection[int] | None) -> tuple[str, list[int]]:
+def _only(assessment_ids: Collection[int] | None, column: str = "a.id") -> tuple[str, list[int]]:
     if assessment_ids is None:
         return "", []
     ids = [int(i) for i in assessment_ids]
-    return f"AND a.id IN ({', '.join(['%s'] * len(ids))})", ids
+    return f"AND {column} IN ({', '.join(['%s'] * len(ids))})", ids
+
+
+def _changed(table: str, columns: Iterable[str]) -> str:
+    """SQL for an upsert's DO UPDATE … WHERE: some column differs from the proposed row (NULL-safe),
+    so that a recompute rewrites only the rows whose figures moved."""
+    op = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    return " OR ".join(f'{table}."{c}" {op} excluded."{c}"' for c in columns)
+
+
+_AREA_COLUMNS = ["self_points", "points", "max_points", "index"]
+_RESULT_COLUMNS = [
+    "self_points", "score_points", "bonus_points", "penalty_points", "points", "max_points", "index",
+    "grade", "provisional", "leaves_applicable", "leaves_scored", "self_part_points", "survey_points",
+    "office_points", "self_max_points", "self_index", "self_leaves_applicable", "self_leaves_scored",
+    "survey_leaves_applicable", "survey_leaves_scored", "office_leaves_applicable", "office_leaves_scored",
+]  # fmt: skip
+
+_RESULT_UPDATES = ", ".join(f'"{c}" = excluded."{c}"' for c in [*_RESULT_COLUMNS, "computed_at"])
+
+# Rows written by one statement from which the planner's statistics of the table are refreshed
+# (ANALYZE) before the statements that join it: a first recompute after a bulk load otherwise plans
+# the rank updates on an "empty" table (nested loops, minutes instead of a fraction of a second).
+ANALYZE_AFTER_ROWS = 500
+# The tables a recompute reads: their statistics are refreshed first when they lag behind.
+STATISTICS_TABLES = [
+    "scoring_score", "scoring_assessment", "scoring_criterion", "scoring_gradeband", "scoring_rankinggroup",
+    "scoring_assessmentresult", "scoring_arearesult", "units_unit", "units_unit_predecessors",
+]  # fmt: skip
+RANKS_LOCK = "scoring.results.ranks"
+RANKS_PENDING_KEY = "parindex:ranks-pending:{}"
+RANKS_PENDING_TTL = 120  # seconds: a lost job holds later ones back at most this long
+RANKS_TASK = "scoring.tasks.results_rank_task"
+# When the last ranking job began reading (epoch seconds): every save answered before that time is
+# in the ranks shown now. Pages may show it; the benchmark measures the ranking lag with it.
+RANKS_AS_OF_KEY = "parindex:ranks-as-of:{}"
+
+
+def results_recompute(framework: Framework, assessment_ids: Collection[int] | None = None) -> None:
+    """Recompute the stored results of a framework.
+
+    With `assessment_ids` (a save of some units' rows): only those assessments' own results (points,
+    index, grade, area points) are written in the caller's transaction, which locks nothing but
+    those rows; ranks, area ranks and year on year follow from `ranks_refresh` (at once with eager
+    Celery, else by one coalesced job per framework after commit). Without: everything, now."""
+    if assessment_ids is not None:
+        if not assessment_ids:
+            return
+        if len(assessment_ids) <= 500:  # a whole-framework pass is cheaper than a very long IN list
+            _results_own(framework, assessment_ids)
+            ranks_refresh(framework)
+            return
+    _results_all(framework)
 
 
 @transaction.atomic
-def results_recompute(framework: Framework, assessment_ids: Collection[int] | None = None) -> None:
-    """Recompute the stored results of a framework (or of some of its assessments, then re-rank all)."""
-    if assessment_ids is not None and not assessment_ids:
-        return
-    if assessment_ids is not None and len(assessment_ids) > 500:
-        assessment_ids = None  # a whole-framework pass is cheaper than a very long IN list
+def _results_own(framework: Framework, assessment_ids: Collection[int]) -> None:
+    _compute(framework, assessment_ids)
+
+
+@transaction.atomic
+def _results_all(framework: Framework) -> None:
+    """The whole framework in one transaction: results, ranks, year on year (its own and the
+    following year's), then `results_computed_at`. Waits for a ranking job in progress."""
+    advisory_xact_lock(RANKS_LOCK, framework.pk)
+    _analyze_stale(STATISTICS_TABLES)
+    # The leaf rows are aggregated by hashing: sorting 50 rows per unit first costs more.
+    with _no_nested_loops(enable_sort="off"):
+        written = _compute(framework, None)
+    if written >= ANALYZE_AFTER_ROWS:
+        _analyze(["scoring_assessmentresult", "scoring_arearesult"])
+    _rank_framework(framework)
+    Framework.objects.filter(pk=framework.pk).update(results_computed_at=_now())
+
+
+def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> int:
+    """Upsert the result rows (assessment results first, then area results: the order in which the
+    ranking job locks them) of the framework or of some assessments; unchanged rows are left alone.
+    Answers the number of rows written."""
     decimals = int(framework.index_decimals)
     scale = 10**decimals
     only, only_params = _only(assessment_ids)
-    leaves = _LEAVES.format(
-        rows=_LEAF_ROWS.format(scope=f"a.framework_id = %s {only}"),
-        optional=1 if framework.survey_optional else 0,
+    only_s, _ = _only(assessment_ids, "s0.assessment_id")
+    # The score rows are narrowed to this framework's leaves (and, for a save, to its assessments)
+    # before any join: the score table holds every year's rows, and a recompute reads only its own.
+    rows = _LEAF_ROWS.format(scope=f"a.framework_id = %s {only}").replace(
+        _SCORES_JOIN, f"LEFT JOIN ({_FRAMEWORK_SCORES.format(only_s=only_s)}) s ON", 1
     )
-    base_params = [framework.pk, *only_params]
+    # Without an optional survey no leaf depends on its unit's other leaves: no window (no sort).
+    leaves = (
+        _LEAVES.format(rows=rows, optional=1)
+        if framework.survey_optional
+        else _LEAVES_PLAIN.format(rows=rows)
+    )
+    base_params = [framework.pk, *only_params, framework.pk, *only_params]
+    written = 0
+    # Per assessment and per area, the sums of the leaves. A whole framework builds them once, into a
+    # temporary table both upserts read (the leaf join is the costly part); a save's few assessments
+    # inline them in each statement (no table created per save).
+    by_area = f"SELECT assessment_id, area_id, {_SUMS} FROM ({leaves}) l GROUP BY assessment_id, area_id"
+    by_area_params: list[int] = base_params
+    once = assessment_ids is None
 
     with connection.cursor() as cursor:
-        # Area results: one row per assessment × area of kind "score".
-        area_index = _scaled_index("t.score_c", "t.max_c", scale)
-        cursor.execute(
-            f"""
-            INSERT INTO scoring_arearesult (assessment_id, framework_id, area_id, self_points, points, max_points,
-                                            "index", "rank")
-            SELECT t.assessment_id, %s, t.area_id, {_as_decimal("t.self_c", 100)}, {_as_decimal("t.score_c", 100)},
-                   {_as_decimal("t.max_c", 100)}, {_as_decimal(area_index, scale)}, NULL
-            FROM (SELECT assessment_id, area_id, {_SUMS} FROM ({leaves}) l GROUP BY assessment_id, area_id) t
-            JOIN scoring_criterion ar ON ar.id = t.area_id
-            WHERE ar.kind = 'score'
-            ON CONFLICT (assessment_id, area_id) DO UPDATE SET
-                self_points = excluded.self_points, points = excluded.points,
-                max_points = excluded.max_points, "index" = excluded."index"
-            """,
-            [framework.pk, *base_params],
+        if once:
+            groups = _LEAF_GROUPS.format(leaves=leaves)
+            by_area = f"SELECT assessment_id, area_id, {_GROUP_SUMS} FROM ({groups}) g GROUP BY assessment_id, area_id"
+            cursor.execute(f"CREATE TEMPORARY TABLE {_AREA_SUMS} AS {by_area}", base_params)
+            by_area, by_area_params = f"SELECT * FROM {_AREA_SUMS}", []
+        by_assessment = (
+            "SELECT assessment_id, "
+            # integers stay integers (PostgreSQL sums bigints as numeric): the index divides them
+            + ", ".join(f"CAST(SUM({name}) AS BIGINT) AS {name}" for name in _SUM_NAMES)
+            + f" FROM ({by_area}) sa GROUP BY assessment_id"
         )
-
         # Assessment results: totals, index and grade.
         points_c = "(t.score_c + t.bonus_c - t.penalty_c)"
         index_scaled = (
@@ -215,29 +358,74 @@ def results_recompute(framework: Framework, assessment_ids: Collection[int] | No
                    {_as_decimal(self_index, scale)},
                    t.self_applicable, t.self_scored, t.survey_applicable, t.survey_scored,
                    t.office_applicable, t.office_scored
-            FROM (SELECT assessment_id, {_SUMS} FROM ({leaves}) l GROUP BY assessment_id) t
+            FROM ({by_assessment}) t
             JOIN scoring_assessment a ON a.id = t.assessment_id
             WHERE 1 = 1
-            ON CONFLICT (assessment_id) DO UPDATE SET
-                self_points = excluded.self_points, score_points = excluded.score_points,
-                bonus_points = excluded.bonus_points, penalty_points = excluded.penalty_points,
-                points = excluded.points, max_points = excluded.max_points, "index" = excluded."index",
-                grade = excluded.grade, provisional = excluded.provisional,
-                leaves_applicable = excluded.leaves_applicable, leaves_scored = excluded.leaves_scored,
-                computed_at = excluded.computed_at,
-                self_part_points = excluded.self_part_points, survey_points = excluded.survey_points,
-                office_points = excluded.office_points, self_max_points = excluded.self_max_points,
-                self_index = excluded.self_index,
-                self_leaves_applicable = excluded.self_leaves_applicable,
-                self_leaves_scored = excluded.self_leaves_scored,
-                survey_leaves_applicable = excluded.survey_leaves_applicable,
-                survey_leaves_scored = excluded.survey_leaves_scored,
-                office_leaves_applicable = excluded.office_leaves_applicable,
-                office_leaves_scored = excluded.office_leaves_scored
+            ON CONFLICT (assessment_id) DO UPDATE SET {_RESULT_UPDATES}
+            WHERE {_changed("scoring_assessmentresult", _RESULT_COLUMNS)}
             """,
-            [framework.pk, framework.pk, *base_params],
+            [framework.pk, framework.pk, *by_area_params],
         )
+        written += max(cursor.rowcount, 0)
 
+        # Area results: one row per assessment × area of kind "score".
+        area_index = _scaled_index("t.score_c", "t.max_c", scale)
+        cursor.execute(
+            f"""
+            INSERT INTO scoring_arearesult (assessment_id, framework_id, area_id, self_points, points, max_points,
+                                            "index", "rank")
+            SELECT t.assessment_id, %s, t.area_id, {_as_decimal("t.self_c", 100)}, {_as_decimal("t.score_c", 100)},
+                   {_as_decimal("t.max_c", 100)}, {_as_decimal(area_index, scale)}, NULL
+            FROM ({by_area}) t
+            JOIN scoring_criterion ar ON ar.id = t.area_id
+            WHERE ar.kind = 'score'
+            ON CONFLICT (assessment_id, area_id) DO UPDATE SET
+                self_points = excluded.self_points, points = excluded.points,
+                max_points = excluded.max_points, "index" = excluded."index"
+            WHERE {_changed("scoring_arearesult", _AREA_COLUMNS)}
+            """,
+            [framework.pk, *by_area_params],
+        )
+        written += max(cursor.rowcount, 0)
+        if once:
+            cursor.execute(f"DROP TABLE {_AREA_SUMS}")
+    return written
+
+
+def _rank_framework(framework: Framework) -> None:
+    """Ranks, area ranks and year on year of the whole framework (and the following year's year on
+    year), in the caller's transaction. Whole-table joins: nested loops are switched off for them,
+    so that stale planner statistics can never turn them quadratic."""
+    with _no_nested_loops():
+        for step in _rank_steps(framework):
+            step()
+
+
+def _rank_steps(framework: Framework) -> list[Callable[[], None]]:
+    """The statements of a re-rank, in order: ranks, area ranks, year on year, the following year's."""
+    return [
+        lambda: _rank(framework),
+        # Area ranks one area at a time: each statement locks (and holds from the saves) fewer rows.
+        *[lambda area=area: _rank(framework, area=area) for area in _score_areas(framework)],
+        lambda: _year_on_year(framework),
+        *[
+            lambda following=following: _year_on_year(following)
+            for following in _following_frameworks(framework)
+        ],
+    ]
+
+
+def _score_areas(framework: Framework) -> list[int]:
+    """The areas holding area results: those of kind "score" of the framework's leaves."""
+    leaf_areas = framework.criteria.filter(is_leaf=True).values("area_id")
+    return list(framework.criteria.filter(kind="score", pk__in=leaf_areas).values_list("pk", flat=True))
+
+
+def _rank(framework: Framework, *, area: int | None = None) -> None:
+    with connection.cursor() as cursor:
+        if area is not None:
+            _rank_areas(cursor, framework, area)
+            return
         # Competition ranks (1, 2, 2, 4) on the rounded index, within each ranking group (the units
         # in no group together); a unit assessed but not ranked holds no place and, partitioned
         # apart, is left out of the others' ranks.
@@ -255,25 +443,171 @@ def results_recompute(framework: Framework, assessment_ids: Collection[int] | No
             ),
             [framework.pk, framework.pk],
         )
+
+
+def _rank_areas(cursor: CursorWrapper, framework: Framework, area: int) -> None:
+    cursor.execute(
+        """
+        UPDATE scoring_arearesult SET "rank" = r.rnk
+        FROM (SELECT ar.id AS rid,
+                     CASE WHEN ar."index" IS NULL OR NOT a.ranked THEN NULL
+                          ELSE RANK() OVER (PARTITION BY ar.area_id, a.ranked, COALESCE(a.ranking_group_id, 0),
+                                                         (ar."index" IS NULL)
+                                            ORDER BY ar."index" DESC) END AS rnk
+              FROM scoring_arearesult ar JOIN scoring_assessment a ON a.id = ar.assessment_id
+              WHERE ar.framework_id = %s AND ar.area_id = %s) r
+        WHERE scoring_arearesult.id = r.rid AND scoring_arearesult.framework_id = %s
+          AND scoring_arearesult.area_id = %s AND {moved}
+        """.replace("{moved}", _moved("scoring_arearesult")),
+        [framework.pk, area, framework.pk, area],
+    )
+
+
+class _no_nested_loops:
+    """PostgreSQL: for the whole-framework statements inside, no nested loops (stale statistics can
+    never make them quadratic), no JIT compilation (the aggregates' cost estimates cross its
+    threshold, and compiling costs more than these statements run) and room to aggregate the leaf
+    rows in memory by hashing rather than sorting them (work_mem); restored after, transaction-local."""
+
+    SETTINGS = {"enable_nestloop": "off", "jit": "off", "work_mem": "64MB"}
+
+    def __init__(self, **more: str) -> None:
+        self.settings = {**self.SETTINGS, **more}
+
+    def __enter__(self) -> None:
+        self.previous: list[str] | None = None
+        if connection.vendor == "postgresql":
+            names = list(self.settings)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT "
+                    + ", ".join(f"current_setting('{n}'), set_config('{n}', %s, true)" for n in names),
+                    [self.settings[n] for n in names],
+                )
+                row = cursor.fetchone()
+                self.previous = [row[2 * i] for i in range(len(names))]
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None and connection.is_usable():
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT " + ", ".join(f"set_config('{n}', %s, true)" for n in self.settings),
+                        self.previous,
+                    )
+            except DatabaseError:
+                pass  # the transaction is already aborted: the settings go with it
+
+
+def _analyze(tables: Iterable[str]) -> None:
+    """Refresh the planner's statistics of these tables (PostgreSQL; SQLite plans by its indexes)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+
+
+def _analyze_stale(tables: list[str]) -> None:
+    """ANALYZE those tables whose statistics lag behind their content (a bulk load or import not yet
+    seen by autovacuum): more than a tenth of their rows (and 50) changed since the last analyze, as
+    autovacuum's own default threshold says. One catalog query when nothing is stale."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
         cursor.execute(
             """
-            UPDATE scoring_arearesult SET "rank" = r.rnk
-            FROM (SELECT ar.id AS rid,
-                         CASE WHEN ar."index" IS NULL OR NOT a.ranked THEN NULL
-                              ELSE RANK() OVER (PARTITION BY ar.area_id, a.ranked, COALESCE(a.ranking_group_id, 0),
-                                                             (ar."index" IS NULL)
-                                                ORDER BY ar."index" DESC) END AS rnk
-                  FROM scoring_arearesult ar JOIN scoring_assessment a ON a.id = ar.assessment_id
-                  WHERE ar.framework_id = %s) r
-            WHERE scoring_arearesult.id = r.rid AND scoring_arearesult.framework_id = %s
-              AND {moved}
-            """.replace("{moved}", _moved("scoring_arearesult")),
-            [framework.pk, framework.pk],
+            SELECT relname FROM pg_stat_user_tables
+            WHERE relname = ANY(%s) AND n_mod_since_analyze > 0.1 * n_live_tup + 50
+            """,
+            [tables],
         )
-    _year_on_year(framework)
-    for following in _following_frameworks(framework):
-        _year_on_year(following)
-    Framework.objects.filter(pk=framework.pk).update(results_computed_at=_now())
+        stale = [row[0] for row in cursor.fetchall()]
+    _analyze(stale)
+
+
+def _ranks_inline() -> bool:
+    """Whether ranks follow a save in its own transaction: with eager Celery (development, tests),
+    unless settings.RESULTS_RANKS_INLINE says otherwise."""
+    from django.conf import settings
+
+    return bool(getattr(settings, "RESULTS_RANKS_INLINE", settings.CELERY_TASK_ALWAYS_EAGER))
+
+
+def ranks_refresh(framework: Framework) -> None:
+    """Bring ranks, area ranks and year on year of the framework up to date after a save. Inline
+    (eager Celery): now, in the caller's transaction. Otherwise once the transaction commits, by one
+    coalesced job per framework (`ranks_schedule`)."""
+    if _ranks_inline():
+        with transaction.atomic():
+            _rank_framework(framework)
+            Framework.objects.filter(pk=framework.pk).update(results_computed_at=_now())
+        return
+    framework_id = int(framework.pk)
+    transaction.on_commit(lambda: ranks_schedule(framework_id))
+
+
+def ranks_schedule(framework_id: int, countdown: float | None = None) -> bool:
+    """Queue the framework's ranking job unless one is already pending (the pending mark is a cache
+    key the job clears when it starts, before it reads anything: a save committed before that is
+    seen by it, a save committed after queues the next one). A burst of saves gives a few jobs.
+    Answers whether a job was queued."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from parindex.celery import app as celery_app
+    from parindex.queue import task_named
+
+    key = RANKS_PENDING_KEY.format(framework_id)
+    if not cache.add(key, 1, timeout=RANKS_PENDING_TTL):
+        return False
+    if countdown is None:
+        countdown = float(getattr(settings, "RESULTS_RANKS_DEBOUNCE_SECONDS", 0.5))
+    task = task_named(RANKS_TASK)
+    if celery_app.conf.task_always_eager:
+        task.apply_async((framework_id,), countdown=countdown or None)
+        return True
+    try:
+        task.apply_async((framework_id,), countdown=countdown or None)
+    except Exception:  # the broker is unreachable: the save is committed, never turn it into a 500
+        logger.exception("could not queue the ranking job of framework %s", framework_id)
+        cache.delete(key)  # the next save tries again
+        return False
+    return True
+
+
+def results_rank_job(framework_id: int) -> str:
+    """The coalesced ranking job (scoring.tasks.results_rank_task): idempotent, one at a time per
+    framework (a transaction-level advisory lock; a job finding it taken queues a later run instead
+    of waiting). Answers "ranked", "busy" (queued again, or another job took over), "published"
+    (nothing to do) or "gone" (framework deleted)."""
+    import time
+
+    from django.core.cache import cache
+
+    started = time.time()
+    cache.delete(RANKS_PENDING_KEY.format(framework_id))
+    framework = Framework.objects.filter(pk=framework_id).first()
+    if framework is None:
+        return "gone"
+    if framework.status == FrameworkStatus.PUBLISHED:
+        return "published"  # frozen: publication stored its final results and ranks
+    # One short transaction per statement: the rows a step re-ranks stay locked (and the saves of
+    # those units wait) only while that statement runs, not for the whole job.
+    for number, step in enumerate(_rank_steps(framework)):
+        with transaction.atomic():
+            if not advisory_xact_lock(RANKS_LOCK, framework_id, wait=False):
+                if number == 0:
+                    transaction.on_commit(lambda: ranks_schedule(framework_id, countdown=1.0))
+                # Later: a job that began after this one holds it, and brings everything up to date.
+                return "busy"
+            with _no_nested_loops():
+                step()
+    # Apart, after the ranks committed and the advisory lock is released: a plain row update
+    # (FOR NO KEY UPDATE), which the saves' FOR KEY SHARE on the framework row does not conflict with.
+    Framework.objects.filter(pk=framework_id).update(results_computed_at=_now())
+    cache.set(RANKS_AS_OF_KEY.format(framework_id), started, timeout=None)
+    return "ranked"
 
 
 def _now() -> datetime:

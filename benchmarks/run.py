@@ -1,0 +1,636 @@
+"""ParIndex at national scale: one JSON object per line, exit status 0.
+
+    .venv/bin/python benchmarks/run.py --quick                 # about 500 units, SQLite, < 3 min
+    .venv/bin/python benchmarks/run.py                         # 3,321 units (the country since 2025)
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/11 \\
+        .venv/bin/python benchmarks/run.py                     # the figures that count
+
+Builds, in a throw-away database (a temporary SQLite file, or a fresh PostgreSQL database on the
+DATABASE_URL server, dropped at the end), 34 provinces with N communes and wards between them, the
+commune framework (covering communes and wards) in two consecutive years, every leaf scored; then
+prints one line per measurement (`name` says which), medians of `--repeat` runs:
+
+- `setup`: units, score rows, build seconds, database;
+- `first_recompute`: the first whole-framework recompute right after the bulk load (planner
+  statistics not gathered: autovacuum is switched off on the throw-away tables), `ratio` to a warm one;
+- `recompute`: a warm whole-framework recompute, `floor_seconds` of a hand-written SQL pass computing
+  and writing the same outputs (points, index, grade, rank, area points/index/rank, year on year)
+  into temporary tables, and `ratio`;
+- `save_recompute`: what a save does now (its own results), and `rank_job` (the coalesced ranking job);
+- `ranking_page`, `areas_page`, `progress_page`: server time through the Django test client, queries,
+  HTML bytes, signed in as a leader of the authority;
+- `deadline_rush` (PostgreSQL and Redis only, gunicorn with 4 workers plus one Celery worker on
+  127.0.0.1): 50 signed-in officers saving rows through the self-assessment page's own row endpoint
+  for `--rush-seconds`: p50/p95 seconds, errors, lost saves (acknowledged but not in the database
+  afterwards), requests, saves per second, and ranking_lag_seconds (from a save's answer to a ranking
+  that includes it).
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "parindex.settings_test")
+
+from benchmarks.bench_results import _database_setup, throwaway_database  # noqa: E402
+
+HUNDREDTH = Decimal("0.01")
+PROVINCES = 34
+FULL_UNITS = 3321
+QUICK_UNITS = 500
+
+
+def emit(name: str, **figures) -> None:
+    print(json.dumps({"name": name, **figures}, ensure_ascii=False, default=str), flush=True)
+
+
+def median_time(func, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# --- data -----------------------------------------------------------------------------------------
+
+
+def _no_autovacuum() -> None:
+    """PostgreSQL: no autovacuum/autoanalyze on the throw-away tables, so that the first recompute
+    meets a bulk load whose statistics were never gathered (the worst case, reproducibly)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for table in (
+            "scoring_score",
+            "scoring_assessment",
+            "scoring_assessmentresult",
+            "scoring_arearesult",
+        ):
+            cursor.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+
+
+def build(units: int, seed: int):
+    """34 provinces, `units` communes and wards spread over them (one in three a ward), the commune
+    framework in 2024 and 2025 covering both kinds, every score leaf scored (3 % not applicable),
+    bonus and penalty leaves for some units, half the assessments appraised."""
+    from django.db.models import CharField, Value
+    from django.db.models.functions import Cast, Concat
+
+    from scoring.demo import rows_from_csv
+    from scoring.frameworks.services import framework_create, parse_bands
+    from scoring.models import Assessment, AssessmentStatus, CriterionSource, Score
+    from tests.factories import BANDS
+    from units.models import Unit, UnitKind
+    from units.services import unit_save
+
+    rng = random.Random(seed)
+    provinces = [
+        unit_save(code=f"T{p:02d}", name=f"Tỉnh {p:02d}", kind=UnitKind.PROVINCE)[0]
+        for p in range(1, PROVINCES + 1)
+    ]
+    Unit.objects.bulk_create(
+        Unit(
+            code=f"X{i:05d}",
+            name=f"{'Phường' if i % 3 == 2 else 'Xã'} số {i}",
+            kind=UnitKind.WARD if i % 3 == 2 else UnitKind.COMMUNE,
+            parent=provinces[i % PROVINCES],
+        )
+        for i in range(units)
+    )
+    for province in provinces:
+        Unit.objects.filter(parent=province).update(
+            path=Concat(Value(province.path), Cast("id", CharField()), Value("/"))
+        )
+    local = list(Unit.objects.filter(parent__in=provinces).order_by("code"))
+    rows = rows_from_csv("framework-commune.csv")
+    frameworks = []
+    for year in (2024, 2025):
+        framework = framework_create(
+            code=f"QG{year}",
+            authority=provinces[0],
+            unit_kind=UnitKind.COMMUNE,
+            unit_kinds=[UnitKind.WARD],
+            year=year,
+            name=f"Bộ chỉ số cấp xã {year}",
+            rows=rows,
+            bands=parse_bands(BANDS),
+            index_decimals=2,
+        )
+        statuses = [AssessmentStatus.SUBMITTED, AssessmentStatus.APPRAISED]
+        Assessment.objects.bulk_create(
+            Assessment(unit=unit, framework=framework, status=rng.choice(statuses)) for unit in local
+        )
+        leaves = list(framework.criteria.filter(is_leaf=True).order_by("order"))
+        scores = []
+        for assessment in Assessment.objects.filter(framework=framework).only("id", "status"):
+            appraised = assessment.status == AssessmentStatus.APPRAISED
+            for leaf in leaves:
+                if leaf.kind != "score" and rng.random() < 0.7:
+                    continue
+                if leaf.source == CriterionSource.SELF and rng.random() < 0.03:
+                    scores.append(Score(assessment_id=assessment.id, criterion=leaf, not_applicable=True))
+                    continue
+                points = (leaf.max_points * Decimal(rng.uniform(0.4, 1.0))).quantize(HUNDREDTH)
+                if leaf.source == CriterionSource.SURVEY:
+                    scores.append(Score(assessment_id=assessment.id, criterion=leaf, appraised_points=points))
+                else:
+                    cut = Decimal(rng.choice([0, 0, 0, 25, 50])) / 100
+                    scores.append(
+                        Score(
+                            assessment_id=assessment.id,
+                            criterion=leaf,
+                            self_points=points,
+                            appraised_points=max(points - cut, Decimal(0)) if appraised else None,
+                        )
+                    )
+        Score.objects.bulk_create(scores, batch_size=5000)
+        frameworks.append(framework)
+    return provinces, frameworks
+
+
+# --- the floor: one hand-written SQL pass writing the same outputs into temporary tables -----------
+
+
+def floor_pass(framework, previous) -> None:
+    from django.db import connection, transaction
+
+    decimals = int(framework.index_decimals)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            CREATE TEMP TABLE floor_leaf AS
+            SELECT s.assessment_id AS aid, c.area_id AS area_id, c.kind AS kind,
+                   CASE WHEN COALESCE(s.appraised_not_applicable, s.not_applicable) THEN 0
+                        ELSE COALESCE(s.appraised_points, s.self_points, 0) END AS pts,
+                   CASE WHEN COALESCE(s.appraised_not_applicable, s.not_applicable) THEN 0
+                        ELSE c.max_points END AS mx
+            FROM scoring_score s JOIN scoring_criterion c ON c.id = s.criterion_id
+            WHERE c.framework_id = %s AND c.is_leaf
+            """,
+            [framework.pk],
+        )
+        cursor.execute(
+            f"""
+            CREATE TEMP TABLE floor_area AS
+            SELECT t.*, RANK() OVER (PARTITION BY t.area_id ORDER BY t.idx DESC) AS rnk
+            FROM (SELECT aid, area_id, SUM(pts) AS points, SUM(mx) AS max_points,
+                         ROUND(SUM(pts) * 100.0 / SUM(mx), {decimals}) AS idx
+                  FROM floor_leaf WHERE kind = 'score' GROUP BY aid, area_id HAVING SUM(mx) > 0) t
+            """
+        )
+        cursor.execute(
+            f"""
+            CREATE TEMP TABLE floor_result AS
+            SELECT t.*, RANK() OVER (ORDER BY t.idx DESC) AS rnk,
+                   (SELECT b.name FROM scoring_gradeband b WHERE b.framework_id = %s AND b.min_index <= t.idx
+                    ORDER BY b.min_index DESC LIMIT 1) AS grade
+            FROM (SELECT aid, SUM(CASE WHEN kind = 'penalty' THEN -pts ELSE pts END) AS points,
+                         SUM(CASE WHEN kind = 'score' THEN mx ELSE 0 END) AS max_points,
+                         ROUND(SUM(CASE WHEN kind = 'penalty' THEN -pts ELSE pts END) * 100.0
+                               / SUM(CASE WHEN kind = 'score' THEN mx ELSE 0 END), {decimals}) AS idx
+                  FROM floor_leaf GROUP BY aid) t
+            """,
+            [framework.pk],
+        )
+        cursor.execute(
+            """
+            CREATE TEMP TABLE floor_yoy AS
+            SELECT f.aid, p.points AS previous_points, p."index" AS previous_index, p."rank" AS previous_rank,
+                   f.points - p.points AS points_change, f.idx - p."index" AS index_change,
+                   p."rank" - f.rnk AS rank_change
+            FROM floor_result f
+            JOIN scoring_assessment a ON a.id = f.aid
+            JOIN scoring_assessment pa ON pa.unit_id = a.unit_id AND pa.framework_id = %s
+            JOIN scoring_assessmentresult p ON p.assessment_id = pa.id
+            """,
+            [previous.pk],
+        )
+        for table in ("floor_yoy", "floor_result", "floor_area", "floor_leaf"):
+            cursor.execute(f"DROP TABLE {table}")
+
+
+# --- pages ----------------------------------------------------------------------------------------
+
+
+def measure_pages(framework, leader, repeat: int) -> None:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(leader)
+    pages = {
+        "ranking_page": f"/dashboards/?framework={framework.code}",
+        "areas_page": f"/dashboards/frameworks/{framework.code}/areas/",
+        "progress_page": f"/dashboards/frameworks/{framework.code}/progress/",
+    }
+    for name, url in pages.items():
+        client.get(url)  # warm the template and translation caches
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        count = len(queries.captured_queries)  # now: the next request resets the log
+        seconds = median_time(lambda url=url: client.get(url), repeat)
+        emit(
+            name,
+            url=url,
+            status=response.status_code,
+            seconds=round(seconds, 4),
+            queries=count,
+            html_bytes=len(response.content),
+        )
+
+
+# --- the deadline rush ----------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    d = connection.settings_dict
+    user = urllib.parse.quote(d.get("USER") or "", safe="")
+    host = d.get("HOST") or "127.0.0.1"
+    port = d.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{urllib.parse.quote(str(d['NAME']), safe='')}"
+
+
+def _wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with status {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+def rush(framework, officers: list, duration: float, workdir: Path) -> dict:
+    """50 officers (threads, one keep-alive-less HTTP client each) saving rows of their own unit's
+    self-assessment through POST /assessments/<pk>/rows/<criterion>/ (htmx), as fast as answers come,
+    for `duration` seconds; gunicorn with 4 sync workers, ranks by one Celery worker."""
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.utils.crypto import get_random_string
+
+    from scoring.models import AssessmentResult, Score
+    from scoring.results.engine import RANKS_AS_OF_KEY
+
+    redis_url = os.environ["REDIS_URL"]
+    queue = f"bench-{os.getpid()}"
+    settings_dir = workdir / "settings"
+    settings_dir.mkdir()
+    (settings_dir / "bench_settings.py").write_text(
+        "from parindex.settings import *  # noqa\n"
+        f"CELERY_TASK_DEFAULT_QUEUE = {queue!r}\n"
+        f"CACHES['default']['KEY_PREFIX'] = {queue!r}\n"
+        "RESULTS_RANKS_INLINE = False\n",
+        encoding="utf-8",
+    )
+    from django.conf import settings
+
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench_settings",
+        PYTHONPATH=f"{settings_dir}{os.pathsep}{PROJECT_ROOT}",
+        DATABASE_URL=_database_url(),
+        REDIS_URL=redis_url,
+        DJANGO_SECRET_KEY=settings.SECRET_KEY,  # the sessions below are signed here
+        DJANGO_DEBUG="0",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        DJANGO_SECURE_COOKIES="0",
+        CELERY_TASK_ALWAYS_EAGER="0",
+    )
+    env.pop("PARINDEX_TEST_DB_NAME", None)
+    # This process reads the servers' cache (ranks "as of") with the same key prefix.
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = RedisCache(redis_url, {"KEY_PREFIX": queue})
+
+    port = _free_port()
+    bin_dir = Path(sys.executable).parent
+    logs = {name: open(workdir / f"{name}.log", "w", encoding="utf-8") for name in ("gunicorn", "celery")}  # noqa: SIM115
+    web = subprocess.Popen(
+        [str(bin_dir / "gunicorn"), "parindex.wsgi", "-w", "4", "-b", f"127.0.0.1:{port}", "--timeout", "120"],
+        cwd=PROJECT_ROOT, env=env, stdout=logs["gunicorn"], stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [str(bin_dir / "celery"), "-A", "parindex", "worker", "-Q", queue, "--pool=solo", "-l", "warning",
+         "-n", f"{queue}@localhost", "--without-gossip", "--without-mingle"],
+        cwd=PROJECT_ROOT, env=env, stdout=logs["celery"], stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(f"{base}/health/", web)
+        plans = []
+        for officer, assessment, leaves in officers:
+            session = SessionStore()
+            session["_auth_user_id"] = str(officer.pk)
+            session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+            session["_auth_user_hash"] = officer.get_session_auth_hash()
+            session.save()
+            plans.append((session.session_key, get_random_string(32), assessment, leaves))
+        acknowledged: dict[tuple[int, int], Decimal] = {}
+        latencies: list[float] = []
+        errors: list[str] = []
+        lags: list[float] = []
+        lock = threading.Lock()
+        stop_at = time.monotonic() + duration
+
+        def officer_loop(index: int) -> None:
+            session_key, csrf, assessment, leaves = plans[index]
+            rng = random.Random(index)
+            headers = {
+                "Cookie": f"sessionid={session_key}; csrftoken={csrf}",
+                "X-CSRFToken": csrf,
+                "HX-Request": "true",
+                "Content-Type": "application/x-www-form-urlencoded",
+            }
+            while time.monotonic() < stop_at:
+                leaf = rng.choice(leaves)
+                points = (leaf.max_points * Decimal(rng.randint(0, 4)) / 4).quantize(HUNDREDTH)
+                body = urllib.parse.urlencode({"points": str(points), "note": f"lần {rng.randint(1, 10**6)}"})
+                request = urllib.request.Request(
+                    f"{base}/assessments/{assessment.pk}/rows/{leaf.pk}/", data=body.encode(), headers=headers
+                )
+                started = time.monotonic()
+                try:
+                    with urllib.request.urlopen(request, timeout=60) as response:
+                        html = response.read().decode("utf-8", "replace")
+                        ok = (
+                            response.status == 200
+                            and response.geturl() == request.full_url  # not sent to the sign-in page
+                            and "errorlist" not in html
+                            and 'role="alert"' not in html
+                        )
+                except OSError as error:
+                    ok, html = False, str(error)
+                elapsed = time.monotonic() - started
+                with lock:
+                    latencies.append(elapsed)
+                    if ok:
+                        acknowledged[(assessment.pk, leaf.pk)] = points
+                    else:
+                        errors.append(html[:200])
+                if ok and index == 0 and rng.random() < 0.5:
+                    answered = time.time()
+                    while time.monotonic() < stop_at + 10:
+                        as_of = cache.get(RANKS_AS_OF_KEY.format(framework.pk))
+                        if as_of is not None and as_of >= answered:
+                            lags.append(time.time() - answered)
+                            break
+                        time.sleep(0.02)
+
+        waiting: list[int] = []
+        waits: dict[str, int] = {}
+
+        def sample_lock_waits() -> None:
+            """How many server backends wait on a lock (row, advisory …), twice a second."""
+            import psycopg2
+
+            d = connection.settings_dict
+            conn = psycopg2.connect(
+                dbname=d["NAME"],
+                user=d.get("USER") or None,
+                host=d.get("HOST") or None,
+                port=d.get("PORT") or None,
+            )
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                while time.monotonic() < stop_at:
+                    cursor.execute(
+                        "SELECT w.wait_event, left(regexp_replace(w.query, '\\s+', ' ', 'g'), 70),"
+                        " left(regexp_replace(b.query, '\\s+', ' ', 'g'), 70)"
+                        " FROM pg_stat_activity w LEFT JOIN pg_stat_activity b"
+                        " ON b.pid = (pg_blocking_pids(w.pid))[1]"
+                        " WHERE w.datname = current_database() AND w.wait_event_type = 'Lock'"
+                    )
+                    rows = cursor.fetchall()
+                    waiting.append(len(rows))
+                    for row in rows:
+                        waits[" | ".join(str(part) for part in row)] = (
+                            waits.get(" | ".join(str(part) for part in row), 0) + 1
+                        )
+                    time.sleep(0.5)
+            conn.close()
+
+        from django.db import connection
+
+        threads = [threading.Thread(target=officer_loop, args=(i,)) for i in range(len(plans))]
+        threads.append(threading.Thread(target=sample_lock_waits))
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.monotonic() - started
+        stored = {
+            (s.assessment_id, s.criterion_id): s.self_points
+            for s in Score.objects.filter(assessment_id__in=[p[2].pk for p in plans])
+        }
+        lost = sum(1 for key, points in acknowledged.items() if stored.get(key) != points)
+        # The ranks once the last job ran: every assessment ranked.
+        time.sleep(3)
+        unranked = AssessmentResult.objects.filter(framework=framework, rank__isnull=True).count()
+        latencies.sort()
+        return {
+            "officers": len(plans),
+            "duration_seconds": round(wall, 1),
+            "requests": len(latencies),
+            "errors": len(errors),
+            "lost": lost,
+            "p50_seconds": round(latencies[len(latencies) // 2], 3) if latencies else None,
+            "p95_seconds": round(latencies[int(len(latencies) * 0.95)], 3) if latencies else None,
+            "saves_per_second": round((len(latencies) - len(errors)) / wall, 1),
+            "ranking_lag_seconds": round(statistics.median(lags), 3) if lags else None,
+            "ranking_lag_max_seconds": round(max(lags), 3) if lags else None,
+            "unranked_after": unranked,
+            "lock_waiting_backends_max": max(waiting, default=0),
+            "lock_waiting_backends_mean": round(statistics.mean(waiting), 2) if waiting else 0,
+            "lock_waits_top": sorted(waits.items(), key=lambda item: -item[1])[:3],
+            "first_error": errors[0] if errors else None,
+        }
+    finally:
+        for process in (web, worker):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in (web, worker):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log in logs.values():
+            log.close()
+
+
+def prepare_rush(framework, count: int):
+    """`count` officers, each of a unit whose assessment is back in draft in the open framework."""
+    from scoring.models import Assessment, AssessmentStatus, CriterionSource, Framework, FrameworkStatus
+    from tests.factories import UserFactory
+    from units.models import Role
+    from units.services import membership_grant
+
+    Framework.objects.filter(pk=framework.pk).update(status=FrameworkStatus.OPEN)
+    framework.refresh_from_db()
+    assessments = list(
+        Assessment.objects.filter(framework=framework).select_related("unit").order_by("id")[:count]
+    )
+    Assessment.objects.filter(pk__in=[a.pk for a in assessments]).update(status=AssessmentStatus.DRAFT)
+    leaves = list(
+        framework.criteria.filter(is_leaf=True, source=CriterionSource.SELF, kind="score", rule="").order_by(
+            "order"
+        )
+    )
+    officers = []
+    for assessment in assessments:
+        user = UserFactory(username=f"officer-{assessment.unit.code}")
+        membership_grant(user=user, unit=assessment.unit, role=Role.OFFICER)
+        officers.append((user, assessment, leaves))
+    return officers
+
+
+# --- main -----------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help=f"about {QUICK_UNITS} units (under 3 minutes)")
+    parser.add_argument(
+        "--units", type=int, help=f"number of units (default {FULL_UNITS}, --quick {QUICK_UNITS})"
+    )
+    parser.add_argument(
+        "--repeat", type=int, help="timed runs per measurement, median shown (default 5, --quick 3)"
+    )
+    parser.add_argument(
+        "--rush-seconds", type=float, help="length of the deadline rush (default 60, --quick 15)"
+    )
+    parser.add_argument("--no-rush", action="store_true", help="leave the deadline rush out")
+    parser.add_argument("--no-pages", action="store_true", help="leave the page measurements out")
+    parser.add_argument("--seed", type=int, default=2025)
+    args = parser.parse_args()
+    units = args.units or (QUICK_UNITS if args.quick else FULL_UNITS)
+    repeat = args.repeat or (3 if args.quick else 5)
+    rush_seconds = args.rush_seconds or (15.0 if args.quick else 60.0)
+
+    label, folder = _database_setup()
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from scoring.models import Assessment, AssessmentResult, Score
+    from scoring.results.engine import _results_own, results_rank_job, results_recompute
+    from tests.factories import UserFactory
+    from units.models import Role
+    from units.services import membership_grant
+
+    workdir = Path(tempfile.mkdtemp(prefix="parindex-run-"))
+    try:
+        with throwaway_database() as name:
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SHOW server_version")
+                    version = f"PostgreSQL {cursor.fetchone()[0]}"
+            else:
+                import sqlite3
+
+                version = f"SQLite {sqlite3.sqlite_version}"
+            _no_autovacuum()
+            start = time.perf_counter()
+            provinces, (previous, framework) = build(units, args.seed)
+            build_seconds = time.perf_counter() - start
+            score_rows = Score.objects.filter(assessment__framework__in=[previous, framework]).count()
+            emit(
+                "setup",
+                database=label,
+                version=version,
+                db_name=name,
+                units=units,
+                provinces=PROVINCES,
+                score_rows=score_rows,
+                build_seconds=round(build_seconds, 1),
+                repeat=repeat,
+                shared_machine=True,
+            )
+
+            # First recompute after the bulk load: statistics never gathered.
+            start = time.perf_counter()
+            results_recompute(previous)
+            first_previous = time.perf_counter() - start
+            start = time.perf_counter()
+            results_recompute(framework)
+            first = time.perf_counter() - start
+            assert AssessmentResult.objects.filter(framework=framework, rank__isnull=False).count() == units
+            warm = median_time(lambda: results_recompute(framework), repeat)
+            emit(
+                "first_recompute",
+                units=units,
+                seconds=round(first, 4),
+                first_of_the_database_seconds=round(first_previous, 4),
+                warm_seconds=round(warm, 4),
+                ratio=round(max(first, first_previous) / warm, 2),
+            )
+            floor = median_time(lambda: floor_pass(framework, previous), repeat)
+            emit(
+                "recompute",
+                units=units,
+                seconds=round(warm, 4),
+                floor_seconds=round(floor, 4),
+                ratio=round(warm / floor, 2),
+            )
+
+            one = Assessment.objects.filter(framework=framework).order_by("id")[units // 2].pk
+            emit(
+                "save_recompute",
+                units=units,
+                seconds=round(median_time(lambda: _results_own(framework, [one]), repeat), 4),
+                rank_job_seconds=round(median_time(lambda: results_rank_job(framework.pk), repeat), 4),
+            )
+
+            if not args.no_pages:
+                leader = UserFactory(username="lanhdao")
+                membership_grant(user=leader, unit=provinces[0], role=Role.LEADER)
+                measure_pages(framework, leader, repeat)
+
+            if not args.no_rush:
+                if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
+                    emit("deadline_rush", skipped="needs DATABASE_URL (PostgreSQL) and REDIS_URL")
+                else:
+                    officers = prepare_rush(framework, 50)
+                    connection.close()  # the servers open their own connections
+                    emit("deadline_rush", units=units, **rush(framework, officers, rush_seconds, workdir))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
