@@ -146,11 +146,22 @@ def test_data_after_formatted_empty_rows_is_read(tmp_path):
     assert rows == [(2, "1", 2), (5003, "2", 7)]
 
 
-def test_a_file_without_data_rows_is_an_error_and_the_command_fails(tmp_path, district, framework_for_survey):
+def test_a_file_without_data_rows_is_an_error_and_the_command_fails(
+    tmp_path, district, commune, framework_for_survey
+):
     err, error = call_failing("import_framework", write_xlsx(tmp_path / "empty.xlsx", [HEADER]), *OPTIONS)
     assert "không có dòng dữ liệu" in err and "no data rows" in err
     err, error = call_failing(
         "import_survey", write_xlsx(tmp_path / "s.xlsx", [["Mã đơn vị", "8"]]), "--framework", "FW2"
+    )
+    assert "không có dòng dữ liệu" in err and "no data rows" in err
+    err, error = call_failing(
+        "import_assessment",
+        write_xlsx(tmp_path / "a.xlsx", [["Mã", "Tiêu chí", "Điểm tối đa", "Điểm tự đánh giá"]]),
+        "--framework",
+        "FW2",
+        "--unit",
+        commune.code,
     )
     assert "không có dòng dữ liệu" in err and "no data rows" in err
 
