@@ -5,6 +5,7 @@ import io
 import itertools
 import zipfile
 
+import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -169,3 +170,26 @@ def test_a_file_without_data_rows_is_an_error_and_the_command_fails(
 @pytest.fixture
 def framework_for_survey(district):
     return make_framework(district, rows=rows_from_spec([("8", 10, "score", "survey")]), code="FW2")
+
+
+def test_a_workbook_without_dimension_is_not_parsed_whole_before_the_row_cap(tmp_path, settings, monkeypatch):
+    # A program's write-only workbook has no <dimension>: openpyxl would parse the whole sheet to size
+    # it (18 s for 600,000 rows) before the row cap could stop reading at row 5,002.
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    settings.PARINDEX_MAX_ROWS = 100
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(["Mã", "Điểm tối đa"])
+    for n in range(500):
+        sheet.append([str(n), 1])
+    path = tmp_path / "program.xlsx"
+    book.save(path)
+
+    def whole_sheet_parse(self):
+        raise AssertionError("the whole sheet was parsed to find its size")
+
+    monkeypatch.setattr(WorkSheetParser, "parse_dimensions", whole_sheet_parse)
+    with open_spreadsheet(path) as opened, pytest.raises(SpreadsheetError) as info:
+        list(find_table(opened.first_sheet(), COLUMNS).rows())
+    assert "100" in info.value.problems[0].render()
