@@ -28,6 +28,7 @@ import io
 import logging
 import os
 import re
+import threading
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -588,6 +589,9 @@ def _last_value_row(source, member: str | None) -> int | None:
     return last
 
 
+_DIMENSION_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _no_dimension_scan():
     """openpyxl opens each read-only sheet by looking for its <dimension> element, and when a file has
@@ -596,12 +600,13 @@ def _no_dimension_scan():
     (reset_dimensions() follows), so that scan is skipped while the workbook is opened."""
     from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
-    original = ReadOnlyWorksheet._get_size
-    ReadOnlyWorksheet._get_size = lambda self: None
-    try:
-        yield
-    finally:
-        ReadOnlyWorksheet._get_size = original
+    with _DIMENSION_LOCK:  # threads opening workbooks at once restore the same original
+        original = ReadOnlyWorksheet._get_size
+        ReadOnlyWorksheet._get_size = lambda self: None
+        try:
+            yield
+        finally:
+            ReadOnlyWorksheet._get_size = original
 
 
 def _formula_indexes(worksheet) -> Iterator[frozenset]:
