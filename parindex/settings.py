@@ -237,3 +237,23 @@ from import_export.formats import base_formats as _import_export_formats  # noqa
 
 # The project's admins use subclasses of these two that escape formulae properly (units.resources).
 IMPORT_EXPORT_FORMATS = [_import_export_formats.XLSX, _import_export_formats.CSV]
+
+# --- Bounded uploads (issue 15, deliverable 3) ---------------------------------------------------------
+# A request body larger than this is refused (413, Vietnamese and English) from its CONTENT_LENGTH
+# before it is read (parindex.bodycap): the largest file a page accepts (workbook or evidence) plus
+# room for the form's fields. The reverse proxy should refuse earlier still (README: client_max_body_size).
+PARINDEX_REQUEST_MAX_BYTES = envint(
+    "PARINDEX_REQUEST_MAX_BYTES", max(PARINDEX_UPLOAD_MAX_BYTES, PARINDEX_EVIDENCE_MAX_BYTES) + 1024 * 1024
+)
+MIDDLEWARE.insert(0, "parindex.bodycap.RequestBodyCapMiddleware")
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # form fields without files; files go to FILE_UPLOAD_*
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger files are streamed to a temporary file
+# Data rows of one assessment, survey or framework file, and problems kept of one file (the rest counted).
+PARINDEX_MAX_ROWS = envint("PARINDEX_MAX_ROWS", 5000)
+PARINDEX_MAX_PROBLEMS = envint("PARINDEX_MAX_PROBLEMS", 200)
+# Check at once or in the worker, by the file's size. Measured on the 2-core CI-like machine (shared,
+# load ~2.5): a survey workbook of 5,000 units x 3 criteria (90 KB .xlsx, 15,000 preview lines) is
+# checked in 0.61 s, 1,500 units (31 KB) in 0.19-0.26 s, i.e. about 7 ms per KB of xlsx; reading
+# alone is 0.17 ms per row. 128 KB is therefore about 1 s inside the web request at most; larger
+# files go to the worker with progress shown (the old 512 KB meant up to ~3.5 s inline).
+PARINDEX_ASYNC_IMPORT_BYTES = envint("PARINDEX_ASYNC_IMPORT_BYTES", 128 * 1024)

@@ -28,6 +28,7 @@ import io
 import logging
 import os
 import re
+import threading
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -52,7 +53,15 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
 MAX_ZIP_MEMBERS = 10_000
 HEADER_SEARCH_ROWS = 20
-MAX_BLANK_ROWS = 2000
+MAX_BLANK_ROWS = 2000  # after a blank run this long, reading ends where the sheet's last value is
+# Excel's own sheet limit: no honest file has rows past it; an endless supply of rows ends here.
+MAX_SCANNED_ROWS = 1_048_576
+# Data rows below the header of one file (settings.PARINDEX_MAX_ROWS overrides); a framework has a
+# few hundred criteria, a survey a few hundred units: more is a mistake, refused before reading on.
+MAX_ROWS = 5000
+# Problems kept of one file (settings.PARINDEX_MAX_PROBLEMS overrides): the first ones in reading
+# order (by cell), then one line "and N more problems" (counted, not stored).
+MAX_PROBLEMS = 200
 # Honest workbooks of a few thousand rows unpack to a few MB; these caps leave a wide margin.
 MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024  # settings.PARINDEX_XLSX_MAX_UNCOMPRESSED_BYTES overrides
 MAX_COMPRESSION_RATIO = 200
@@ -142,9 +151,12 @@ def render_problems(
         return [p.render(file_name) for p in problems]
 
 
-def render_problems_bilingual(problems: Iterable[Problem], file_name: str = "") -> str:
+def render_problems_bilingual(
+    problems: Iterable[Problem], file_name: str = "", total: int | None = None
+) -> str:
     """All problems in Vietnamese, then all again in English, under a heading in each language."""
     problems = list(problems)
+    total = len(problems) if total is None else total
     parts = []
     for language in ("vi", "en"):
         if parts:
@@ -152,7 +164,7 @@ def render_problems_bilingual(problems: Iterable[Problem], file_name: str = "") 
         with override(language):
             heading = gettext("%(file)s: %(count)s problem(s) found; nothing was saved.") % {
                 "file": file_name or "-",
-                "count": len(problems),
+                "count": total,
             }
             parts.append(heading)
             parts.extend("  " + p.render(file_name) for p in problems)
@@ -163,14 +175,16 @@ class SpreadsheetError(ValidationError):
     """A file was refused or holds mistakes; `problems` lists them all."""
 
     def __init__(self, problems: Iterable[Problem], file_name: str = ""):
-        self.problems = list(problems)
+        problems = list(problems)
+        self.total = len(problems)  # all problems found; only the first max_problems() are kept
+        self.problems = capped_problems(problems)
         self.file_name = file_name
         super().__init__(
             [p.render(file_name) for p in self.problems] or [gettext("The file cannot be read.")]
         )
 
     def bilingual(self) -> str:
-        return render_problems_bilingual(self.problems, self.file_name)
+        return render_problems_bilingual(self.problems, self.file_name, total=self.total)
 
 
 # --- names of columns -------------------------------------------------------------------------------
@@ -224,20 +238,28 @@ class Sheet:
     _rows: Iterable[tuple]
     hidden: bool = False
     _formulas: Iterable[frozenset] | None = None
+    # The last row holding a cell with content (None: unknown, read to the end).
+    last_row: int | None = None
 
     def rows(self) -> Iterator[tuple[int, tuple]]:
-        """Non-blank rows with their 1-based numbers; stops after MAX_BLANK_ROWS blank rows in a row
-        (LibreOffice can declare a million formatted but empty rows)."""
+        """Non-blank rows with their 1-based numbers (blank rows skipped, however many)."""
         for number, values, _formulas in self.rows_with_formulas():
             yield number, values
 
     def rows_with_formulas(self) -> Iterator[tuple[int, tuple, frozenset]]:
         """Like rows(), with the indexes of the row's formula cells. A file that breaks while it is
-        parsed (bad XML, an entity attack stopped by defusedxml) raises SpreadsheetError."""
+        parsed (bad XML, an entity attack stopped by defusedxml) raises SpreadsheetError.
+
+        Blank rows are skipped, however many: data after a long blank run is read, never lost.
+        After MAX_BLANK_ROWS blank rows in a row (LibreOffice can declare a million formatted but empty
+        rows) reading stops only when the sheet has no value further down (`last_row`, found by a
+        scan of the sheet's XML when it was opened; a CSV's rows are all in memory)."""
         formulas = iter(self._formulas) if self._formulas is not None else None
         blank_run = 0
         with reading_guard():
             for number, values in enumerate(self._rows, start=1):
+                if number > MAX_SCANNED_ROWS:
+                    return
                 formula_cells = next(formulas, frozenset()) if formulas is not None else frozenset()
                 values = tuple(values or ())
                 end = len(values)
@@ -245,7 +267,7 @@ class Sheet:
                     end -= 1
                 if not end:
                     blank_run += 1
-                    if blank_run >= MAX_BLANK_ROWS:
+                    if blank_run >= MAX_BLANK_ROWS and self.last_row is not None and number >= self.last_row:
                         return
                     continue
                 blank_run = 0
@@ -487,7 +509,8 @@ def _open_xlsx(display: str, path: str | None, data: bytes | None) -> Spreadshee
 
     def load(data_only: bool):
         try:
-            return openpyxl.load_workbook(source(), read_only=True, data_only=data_only, keep_links=False)
+            with _no_dimension_scan():
+                return openpyxl.load_workbook(source(), read_only=True, data_only=data_only, keep_links=False)
         except Exception as exc:  # openpyxl raises many kinds (KeyError, XML errors) for a broken file
             logger.warning("unreadable spreadsheet %s", display, exc_info=True)
             raise _refuse(UNREADABLE) from exc
@@ -517,15 +540,98 @@ def _open_xlsx(display: str, path: str | None, data: bytes | None) -> Spreadshee
                 worksheet.iter_rows(values_only=True),
                 hidden=getattr(worksheet, "sheet_state", "visible") != "visible",
                 _formulas=_formula_indexes(formula_sheet),
+                last_row=_last_value_row(source, getattr(worksheet, "_worksheet_path", None)),
             )
         )
     return Spreadsheet(display, sheets, _closer=close)
+
+
+# The reference of a cell ("B14" → 14) in the attributes of its tag; a cell tag with a namespace prefix.
+_CELL_ROW = re.compile(rb'\sr="[A-Za-z]+(\d+)"')
+_PREFIXED_CELL = re.compile(rb"<\w+:c[\s>]")
+SCAN_CHUNK = 4 * 1024 * 1024
+
+
+def _last_value_row(source, member: str | None) -> int | None:
+    """The last row of a sheet with a cell that holds something (a cell element that is not
+    self-closing ends with "</c>"; rows come in order, so the last one found is the last row). The
+    sheet's XML is read in chunks and searched from each chunk's end with bytes.rfind (C speed: the
+    XML of a million formatted empty rows takes a fraction of a second where openpyxl takes seconds).
+    None when unknown (prefixed tags, cells without references): the rows are then read to the end."""
+    if not member:
+        return None
+    last = 0
+    tail = b""
+    try:
+        with zipfile.ZipFile(source()) as archive, archive.open(member.lstrip("/")) as part:
+            first = True
+            while chunk := part.read(SCAN_CHUNK):
+                text = tail + chunk
+                if first and _PREFIXED_CELL.search(text):
+                    return None
+                first = False
+                close = text.rfind(b"</c>")
+                if close >= 0:
+                    open_ = close
+                    while True:
+                        open_ = text.rfind(b"<c", 0, open_)
+                        if open_ < 0 or text[open_ + 2 : open_ + 3] in (b" ", b">"):
+                            break
+                    if open_ < 0:
+                        return None
+                    row = _CELL_ROW.search(text, open_, text.find(b">", open_) + 1)
+                    if row is None:
+                        return None
+                    last = max(last, int(row.group(1)))
+                tail = text[-4096:]
+    except (KeyError, OSError, zipfile.BadZipFile, ValueError):
+        return None
+    return last
+
+
+_DIMENSION_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _no_dimension_scan():
+    """openpyxl opens each read-only sheet by looking for its <dimension> element, and when a file has
+    none (written by a program in write-only mode) it parses the whole sheet to find out: 18 s for a
+    600,000-row workbook, before the row cap could stop anything. The dimension is never used here
+    (reset_dimensions() follows), so that scan is skipped while the workbook is opened."""
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+    with _DIMENSION_LOCK:  # threads opening workbooks at once restore the same original
+        original = ReadOnlyWorksheet._get_size
+        ReadOnlyWorksheet._get_size = lambda self: None
+        try:
+            yield
+        finally:
+            ReadOnlyWorksheet._get_size = original
 
 
 def _formula_indexes(worksheet) -> Iterator[frozenset]:
     """For each row of a sheet opened with data_only=False: the 0-based indexes of its formula cells."""
     for cells in worksheet.iter_rows():
         yield frozenset(i for i, cell in enumerate(cells) if getattr(cell, "data_type", None) == "f")
+
+
+def max_rows() -> int:
+    return getattr(settings, "PARINDEX_MAX_ROWS", MAX_ROWS)
+
+
+def max_problems() -> int:
+    return getattr(settings, "PARINDEX_MAX_PROBLEMS", MAX_PROBLEMS)
+
+
+MORE_PROBLEMS = N_("… and %(count)s more problems (only the first %(limit)s are listed).")
+
+
+def capped_problems(problems: list[Problem]) -> list[Problem]:
+    """The first max_problems() problems in reading order, then one line counting the rest."""
+    limit = max_problems()
+    if len(problems) <= limit:
+        return problems
+    return problems[:limit] + [Problem(MORE_PROBLEMS, {"count": len(problems) - limit, "limit": limit})]
 
 
 # --- header and rows -------------------------------------------------------------------------------
@@ -557,8 +663,38 @@ class Table:
     _rows: Iterator[tuple[int, tuple, frozenset]]
 
     def rows(self) -> Iterator["Row"]:
+        """The data rows below the header. A file with more than max_rows() data rows is refused when
+        the first row past the cap is met, before the rest is read; a file with none is refused."""
+        limit = max_rows()
+        count = 0
         for number, values, formulas in self._rows:
+            count += 1
+            if count > limit:
+                raise SpreadsheetError(
+                    [
+                        Problem(
+                            N_(
+                                "The file has more than %(limit)s data rows (row %(row)s is past the limit); "
+                                "files of at most %(limit)s rows are accepted. Split it or remove the extra rows."
+                            ),
+                            {"limit": limit, "row": number},
+                            sheet=self.sheet,
+                        )
+                    ],
+                    self.file_name,
+                )
             yield Row(number, values, self, formulas)
+        if not count:
+            raise SpreadsheetError(
+                [
+                    Problem(
+                        N_("The file holds no data rows below its header (row %(row)s)."),
+                        {"row": self.header_row},
+                        sheet=self.sheet,
+                    )
+                ],
+                self.file_name,
+            )
 
     def has(self, key: str) -> bool:
         return key in self.columns
@@ -689,7 +825,7 @@ def command_failure(stderr, error: ValidationError, file_name: str = ""):
         error.file_name = file_name
     stderr.write(error.bilingual())
     with override("vi"):
-        vi = gettext("Import failed: %(count)s problem(s).") % {"count": len(error.problems)}
+        vi = gettext("Import failed: %(count)s problem(s).") % {"count": error.total}
     with override("en"):
-        en = gettext("Import failed: %(count)s problem(s).") % {"count": len(error.problems)}
+        en = gettext("Import failed: %(count)s problem(s).") % {"count": error.total}
     return CommandError(f"{vi} / {en}")

@@ -193,7 +193,7 @@ def _check(record: ImportRecord) -> ImportRecord:
         record.status, record.problems, record.preview = (
             ImportStatus.REFUSED,
             _problems(error, record.original_name),
-            {},
+            {"problems_total": getattr(error, "total", None) or len(error.messages)},
         )
     else:
         if isinstance(data, SurveyImport):  # the record's kind is survey

@@ -97,6 +97,9 @@ def _record_back_url(record: ImportRecord) -> str:
     return reverse("scoring:framework_list")
 
 
+PROBLEMS_PER_PAGE = 50
+
+
 @login_required
 def import_detail(request, pk):
     record = access.get_upload_for_view(request.user, pk)
@@ -106,9 +109,13 @@ def import_detail(request, pk):
     problems = [p.get(language) or p.get("vi") for p in record.problems]
     lines = [preview_line(line) for line in record.preview.get("lines", [])]
     page = Paginator(lines, 200).get_page(request.GET.get("page"))
+    # At most PARINDEX_MAX_PROBLEMS problems are stored (then one "and N more" line); shown by pages.
+    problems_page = Paginator(problems, PROBLEMS_PER_PAGE).get_page(request.GET.get("problems_page"))
     context = {
         "record": record,
         "problems": problems,
+        "problems_page": problems_page,
+        "problems_total": record.preview.get("problems_total", len(problems)),
         "page": page,
         "back": _record_back_url(record),
         "may_confirm": access.may_confirm_upload(request.user, record),
