@@ -137,8 +137,6 @@ WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
 PARINDEX_UPLOAD_MAX_BYTES = envint("PARINDEX_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
-# Uploads larger than this are checked by a Celery task, with progress shown.
-PARINDEX_ASYNC_IMPORT_BYTES = envint("PARINDEX_ASYNC_IMPORT_BYTES", 512 * 1024)
 PARINDEX_EVIDENCE_MAX_BYTES = envint("PARINDEX_EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
 # The address people open the site at (scheme and host, no trailing slash): e-mails link to it. Required in
 # production, like the secret key: a default would send every officer to http://127.0.0.1:8000.
