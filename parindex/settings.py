@@ -206,9 +206,21 @@ PARINDEX_REPORT_QUEUE = os.environ.get("PARINDEX_REPORT_QUEUE", "")
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "parindex@localhost")
 
-if not DEBUG and os.environ.get("DJANGO_ALLOWED_HOSTS"):
-    SESSION_COOKIE_SECURE = envbool("DJANGO_SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = envbool("DJANGO_SECURE_COOKIES", True)
+# Production transport security (issue 15): on by default whenever DEBUG is off, each switchable for a
+# plain-http trial. Behind a TLS-terminating reverse proxy, the proxy must set X-Forwarded-Proto.
+SESSION_COOKIE_SECURE = not DEBUG and envbool("DJANGO_SECURE_COOKIES", True)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = not DEBUG and envbool("PARINDEX_SSL_REDIRECT", True)
+# The container's own health check asks http://127.0.0.1:8000/health/ (no proxy in between).
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+if envbool("PARINDEX_PROXY_SSL_HEADER", not DEBUG):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = 0 if DEBUG else envint("PARINDEX_HSTS_SECONDS", 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("PARINDEX_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = envbool("PARINDEX_HSTS_PRELOAD", True)
+# Idle timeout: a session ends after this many seconds without a request (each request renews it).
+SESSION_COOKIE_AGE = envint("PARINDEX_SESSION_IDLE_SECONDS", 30 * 60)
+SESSION_SAVE_EVERY_REQUEST = True
 
 LOGGING = {
     "version": 1,

@@ -25,3 +25,7 @@ atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
 CELERY_TASK_ALWAYS_EAGER = True
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# The test client and the browser tests speak plain http to the test server.
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
