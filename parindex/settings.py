@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "units",
     "scoring",
     "reports",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -53,6 +54,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out sign-in with the lockout page
 ]
 
 ROOT_URLCONF = "parindex.urls"
@@ -107,6 +109,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes): after PARINDEX_LOGIN_FAILURE_LIMIT wrong passwords for one username
+# from one address, that pair is refused for PARINDEX_LOGIN_COOLOFF_MINUTES; other people and addresses
+# are unaffected. Administrators unlock early in the admin ("Access attempts": delete the row).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = envbool("PARINDEX_LOGIN_THROTTLING", True)
+AXES_FAILURE_LIMIT = envint("PARINDEX_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = envint("PARINDEX_LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "parindex.lockout.lockout_response"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -29,3 +29,5 @@ WHITENOISE_AUTOREFRESH = True
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
+# Sign-in throttling is off for the suite (fixtures sign in often); tests/test_login_throttling.py turns it on.
+AXES_ENABLED = False
