@@ -108,6 +108,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "parindex.passwords.UsernameNotInPasswordValidator"},
 ]
 # Login throttling (django-axes): after PARINDEX_LOGIN_FAILURE_LIMIT wrong passwords for one username
 # from one address, that pair is refused for PARINDEX_LOGIN_COOLOFF_MINUTES; other people and addresses
