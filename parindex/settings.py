@@ -123,6 +123,9 @@ AXES_COOLOFF_TIME = envint("PARINDEX_LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "parindex.lockout.lockout_response"
+# Number of reverse proxies in front of gunicorn that append to X-Forwarded-For (0: none, use the peer address).
+PARINDEX_PROXY_COUNT = envint("PARINDEX_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "parindex.lockout.client_ip"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

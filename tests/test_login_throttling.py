@@ -76,3 +76,23 @@ def test_an_administrator_unlocks_in_the_admin(client, admin_client):
     admin_client.post(reverse("admin:axes_accessattempt_delete", args=[attempt.pk]), {"post": "yes"})
     assert not AccessAttempt.objects.filter(username="x08").exists()
     assert _sign_in(client, "x08", "right-pass-77").status_code == 302
+
+
+def test_behind_a_proxy_each_client_address_counts(client, settings):
+    """Behind one reverse proxy every request comes from the proxy's address: the client's is the last
+    X-Forwarded-For entry, and an entry the client itself wrote further left changes nothing."""
+    settings.PARINDEX_PROXY_COUNT = 1
+    UserFactory(username="x08", password="right-pass-77")
+
+    def through_proxy(password, client_address, forged=""):
+        return client.post(
+            reverse("login"),
+            {"username": "x08", "password": password},
+            REMOTE_ADDR="172.16.0.2",
+            HTTP_X_FORWARDED_FOR=f"{forged}{client_address}",
+        )
+
+    for number in range(5):
+        through_proxy("wrong-password", "203.0.113.7", forged=f"198.51.100.{number}, ")
+    assert through_proxy("right-pass-77", "203.0.113.7").status_code == 429
+    assert through_proxy("right-pass-77", "203.0.113.8").status_code == 302
