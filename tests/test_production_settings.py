@@ -80,3 +80,12 @@ def test_debug_keeps_plain_http(tmp_path):
     assert done.returncode == 0, done.stderr
     values = json.loads(done.stdout)
     assert values[0] is False and values[1] == 0 and values[5] is False
+
+
+def test_every_request_renews_a_30_minute_session(client, officer, db):
+    """An idle session ends after 30 minutes: each request sends the cookie again with that lifetime."""
+    client.force_login(officer)
+    for _ in range(2):
+        answer = client.get("/")
+        assert answer.cookies["sessionid"]["max-age"] == 1800
+    assert client.session.get_expiry_age() == 1800
