@@ -41,12 +41,14 @@ INSTALLED_APPS = [
     "scoring",
     "reports",
     "axes",
+    "parindex.idle",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "parindex.idle.middleware.SessionIdleMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -239,7 +241,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("PARINDEX_HSTS_INCLUDE_SUBDOMAINS", Tru
 SECURE_HSTS_PRELOAD = envbool("PARINDEX_HSTS_PRELOAD", True)
 # Idle timeout: a session ends after this many seconds without a request (each request renews it).
 SESSION_COOKIE_AGE = envint("PARINDEX_SESSION_IDLE_SECONDS", 30 * 60)
-SESSION_SAVE_EVERY_REQUEST = True
+# Renewed (saved again) at most this often, not on every request (parindex.idle).
+PARINDEX_SESSION_RENEW_SECONDS = envint("PARINDEX_SESSION_RENEW_SECONDS", 60)
 
 LOGGING = {
     "version": 1,
