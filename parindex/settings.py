@@ -40,12 +40,15 @@ INSTALLED_APPS = [
     "units",
     "scoring",
     "reports",
+    "axes",
+    "parindex.idle",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "parindex.idle.middleware.SessionIdleMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -53,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out sign-in with the lockout page
 ]
 
 ROOT_URLCONF = "parindex.urls"
@@ -106,7 +110,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "parindex.passwords.UsernameNotInPasswordValidator"},
 ]
+# Login throttling (django-axes): after PARINDEX_LOGIN_FAILURE_LIMIT wrong passwords for one username
+# from one address, that pair is refused for PARINDEX_LOGIN_COOLOFF_MINUTES; other people and addresses
+# are unaffected. Administrators unlock early in the admin ("Access attempts": delete the row).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = envbool("PARINDEX_LOGIN_THROTTLING", True)
+AXES_FAILURE_LIMIT = envint("PARINDEX_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = envint("PARINDEX_LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "parindex.lockout.lockout_response"
+# Number of reverse proxies in front of gunicorn that append to X-Forwarded-For (0: none, use the peer address).
+PARINDEX_PROXY_COUNT = envint("PARINDEX_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "parindex.lockout.client_ip"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -204,9 +225,22 @@ PARINDEX_REPORT_QUEUE = os.environ.get("PARINDEX_REPORT_QUEUE", "")
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "parindex@localhost")
 
-if not DEBUG and os.environ.get("DJANGO_ALLOWED_HOSTS"):
-    SESSION_COOKIE_SECURE = envbool("DJANGO_SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = envbool("DJANGO_SECURE_COOKIES", True)
+# Production transport security (issue 15): on by default whenever DEBUG is off, each switchable for a
+# plain-http trial. Behind a TLS-terminating reverse proxy, the proxy must set X-Forwarded-Proto.
+SESSION_COOKIE_SECURE = not DEBUG and envbool("DJANGO_SECURE_COOKIES", True)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = not DEBUG and envbool("PARINDEX_SSL_REDIRECT", True)
+# The container's own health check asks http://127.0.0.1:8000/health/ (no proxy in between).
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+if envbool("PARINDEX_PROXY_SSL_HEADER", not DEBUG):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = 0 if DEBUG else envint("PARINDEX_HSTS_SECONDS", 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("PARINDEX_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = envbool("PARINDEX_HSTS_PRELOAD", True)
+# Idle timeout: a session ends after this many seconds without a request (each request renews it).
+SESSION_COOKIE_AGE = envint("PARINDEX_SESSION_IDLE_SECONDS", 30 * 60)
+# Renewed (saved again) at most this often, not on every request (parindex.idle).
+PARINDEX_SESSION_RENEW_SECONDS = envint("PARINDEX_SESSION_RENEW_SECONDS", 60)
 
 LOGGING = {
     "version": 1,

@@ -25,3 +25,9 @@ atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
 CELERY_TASK_ALWAYS_EAGER = True
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# The test client and the browser tests speak plain http to the test server.
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+# Sign-in throttling is off for the suite (fixtures sign in often); tests/test_login_throttling.py turns it on.
+AXES_ENABLED = False

@@ -957,3 +957,28 @@ def test_remediation_item_in_admin_goes_through_the_service(admin_client, admin_
     )
     assert fields == {"action", "responsible", "due_date"}
     assert admin_client.get(reverse("admin:reports_remediationitem_add")).status_code == 403
+
+
+def test_an_html_evidence_file_is_refused_on_the_score_page_too(admin_client, data, settings, tmp_path):
+    """The evidence inline of a score goes through the same check as the page (evidence_file_error)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    score = Score.objects.get(assessment=data["draft"], criterion__code="1.1.1")
+    change = url(Score, "change", score.pk)
+    payload = _post_data(admin_client.get(change))
+    index = int(payload["evidence-TOTAL_FORMS"])
+    payload.update(
+        {
+            "evidence-TOTAL_FORMS": str(index + 1),
+            f"evidence-{index}-score": str(score.pk),
+            f"evidence-{index}-file": SimpleUploadedFile(
+                "bao-cao.html", b"<script>alert(1)</script>", content_type="text/html"
+            ),
+        }
+    )
+    response = admin_client.post(change, payload)
+    assert response.status_code == 200 and response.context["adminform"].form.errors
+    assert "PDF" in str(response.context["adminform"].form.errors)
+    assert not Evidence.objects.filter(score=score).exists()
+    assert not list(tmp_path.rglob("*.html"))
