@@ -31,6 +31,38 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "parindex.settings_test")
 HUNDREDTH = Decimal("0.01")
 
 
+def score_every_leaf(framework, rng, batch_size: int = 2000) -> None:
+    """Score every leaf of every assessment of the framework as units and appraisers would (most units
+    without bonus or penalty, 3 % of self leaves not applicable, appraised units cut a little), in bulk.
+    Shared by this script and benchmarks/run.py."""
+    from scoring.models import Assessment, AssessmentStatus, CriterionSource, Score
+
+    leaves = list(framework.criteria.filter(is_leaf=True).order_by("order"))
+    scores = []
+    for assessment in Assessment.objects.filter(framework=framework).only("id", "status"):
+        appraised = assessment.status == AssessmentStatus.APPRAISED
+        for leaf in leaves:
+            if leaf.kind != "score" and rng.random() < 0.7:
+                continue  # most units have no bonus or penalty
+            if leaf.source == CriterionSource.SELF and rng.random() < 0.03:
+                scores.append(Score(assessment_id=assessment.id, criterion=leaf, not_applicable=True))
+                continue
+            points = (leaf.max_points * Decimal(rng.uniform(0.4, 1.0))).quantize(HUNDREDTH)
+            if leaf.source == CriterionSource.SURVEY:
+                scores.append(Score(assessment_id=assessment.id, criterion=leaf, appraised_points=points))
+            else:
+                cut = Decimal(rng.choice([0, 0, 0, 25, 50])) / 100
+                scores.append(
+                    Score(
+                        assessment_id=assessment.id,
+                        criterion=leaf,
+                        self_points=points,
+                        appraised_points=max(points - cut, Decimal(0)) if appraised else None,
+                    )
+                )
+    Score.objects.bulk_create(scores, batch_size=batch_size)
+
+
 def _database_setup() -> tuple[str, str | None]:
     """Point the test-database name at a throw-away database; return a label and a folder to remove."""
     url = os.environ.get("DATABASE_URL", "")
@@ -71,7 +103,7 @@ def build(units: int, seed: int):
     from django.db.models.functions import Cast, Concat
 
     from scoring.frameworks.services import framework_create, parse_bands
-    from scoring.models import Assessment, AssessmentStatus, CriterionSource, Score
+    from scoring.models import Assessment, AssessmentStatus
     from tests.factories import BANDS, rows_from_csv
     from units.models import Unit, UnitKind
     from units.services import unit_save
@@ -103,30 +135,7 @@ def build(units: int, seed: int):
         Assessment.objects.bulk_create(
             Assessment(unit=unit, framework=framework, status=rng.choice(statuses)) for unit in communes
         )
-        leaves = list(framework.criteria.filter(is_leaf=True).order_by("order"))
-        scores = []
-        for assessment in Assessment.objects.filter(framework=framework).only("id", "status"):
-            appraised = assessment.status == AssessmentStatus.APPRAISED
-            for leaf in leaves:
-                if leaf.kind != "score" and rng.random() < 0.7:
-                    continue  # most units have no bonus or penalty
-                if leaf.source == CriterionSource.SELF and rng.random() < 0.03:
-                    scores.append(Score(assessment_id=assessment.id, criterion=leaf, not_applicable=True))
-                    continue
-                points = (leaf.max_points * Decimal(rng.uniform(0.4, 1.0))).quantize(HUNDREDTH)
-                if leaf.source == CriterionSource.SURVEY:
-                    scores.append(Score(assessment_id=assessment.id, criterion=leaf, appraised_points=points))
-                else:
-                    cut = Decimal(rng.choice([0, 0, 0, 25, 50])) / 100
-                    scores.append(
-                        Score(
-                            assessment_id=assessment.id,
-                            criterion=leaf,
-                            self_points=points,
-                            appraised_points=max(points - cut, Decimal(0)) if appraised else None,
-                        )
-                    )
-        Score.objects.bulk_create(scores, batch_size=2000)
+        score_every_leaf(framework, rng)
         frameworks.append(framework)
     return frameworks
 

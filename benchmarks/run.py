@@ -48,7 +48,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "parindex.settings_test")
 
-from benchmarks.bench_results import _database_setup, throwaway_database  # noqa: E402
+from benchmarks.bench_results import _database_setup, score_every_leaf, throwaway_database  # noqa: E402
 
 HUNDREDTH = Decimal("0.01")
 PROVINCES = 34
@@ -98,7 +98,7 @@ def build(units: int, seed: int):
 
     from scoring.demo import rows_from_csv
     from scoring.frameworks.services import framework_create, parse_bands
-    from scoring.models import Assessment, AssessmentStatus, CriterionSource, Score
+    from scoring.models import Assessment, AssessmentStatus
     from tests.factories import BANDS
     from units.models import Unit, UnitKind
     from units.services import unit_save
@@ -140,30 +140,7 @@ def build(units: int, seed: int):
         Assessment.objects.bulk_create(
             Assessment(unit=unit, framework=framework, status=rng.choice(statuses)) for unit in local
         )
-        leaves = list(framework.criteria.filter(is_leaf=True).order_by("order"))
-        scores = []
-        for assessment in Assessment.objects.filter(framework=framework).only("id", "status"):
-            appraised = assessment.status == AssessmentStatus.APPRAISED
-            for leaf in leaves:
-                if leaf.kind != "score" and rng.random() < 0.7:
-                    continue
-                if leaf.source == CriterionSource.SELF and rng.random() < 0.03:
-                    scores.append(Score(assessment_id=assessment.id, criterion=leaf, not_applicable=True))
-                    continue
-                points = (leaf.max_points * Decimal(rng.uniform(0.4, 1.0))).quantize(HUNDREDTH)
-                if leaf.source == CriterionSource.SURVEY:
-                    scores.append(Score(assessment_id=assessment.id, criterion=leaf, appraised_points=points))
-                else:
-                    cut = Decimal(rng.choice([0, 0, 0, 25, 50])) / 100
-                    scores.append(
-                        Score(
-                            assessment_id=assessment.id,
-                            criterion=leaf,
-                            self_points=points,
-                            appraised_points=max(points - cut, Decimal(0)) if appraised else None,
-                        )
-                    )
-        Score.objects.bulk_create(scores, batch_size=5000)
+        score_every_leaf(framework, rng, batch_size=5000)
         frameworks.append(framework)
     return provinces, frameworks
 
