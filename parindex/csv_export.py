@@ -15,14 +15,19 @@ is never evaluated, and a template read back returns it unchanged.
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar, cast
 
 from parindex.numbers import round_half_up
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A signed plain number ("-3", "+1,5") starts like a formula but is read as that number: not escaped.
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d+([.,]\d+)?$")
 BOM = "\ufeff"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,9 @@ def csv_dialect(language: str | None, sep: str | None = None) -> CsvDialect:
 
 
 def is_formula_like(value: object) -> bool:
-    return isinstance(value, str) and value.startswith(FORMULA_STARTS)
+    """Text a spreadsheet would take for a formula: a leading = + - @, tab or carriage return, unless
+    the whole text is a plain signed number."""
+    return isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.match(value)
 
 
 def escape_formula(value: object) -> object:
@@ -57,10 +64,11 @@ def escape_formula(value: object) -> object:
     return "'" + value if is_formula_like(value) else value  # type: ignore[operator]
 
 
-def unescape_formula(value: str) -> str:
-    """A CSV cell read back: the single quote escape_formula put before a formula-like text removed."""
-    if value.startswith("'") and is_formula_like(value[1:]):
-        return value[1:]
+def unescape_formula(value: _T) -> _T:
+    """A cell read back: the single quote escape_formula put before a formula-like text removed;
+    anything else (numbers, dates, other text) unchanged."""
+    if isinstance(value, str) and value.startswith("'") and is_formula_like(value[1:]):
+        return cast(_T, value[1:])
     return value
 
 

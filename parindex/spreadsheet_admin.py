@@ -6,7 +6,6 @@ imports that roll back on any row error. Units, criteria and scores build on it.
 
 import io
 import logging
-import re
 from decimal import Decimal
 
 import tablib
@@ -21,28 +20,11 @@ from import_export import resources, results, widgets
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ImportForm
 
+from parindex.csv_export import escape_formula, unescape_formula
 from parindex.numbers import format_decimal
 from parindex.spreadsheets import normalize_name, open_spreadsheet
 
 # --- formats: formulae never run in a file we hand out ---------------------------------------------
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?\d+([.,]\d+)?$")
-
-
-def escape_formula(value):
-    """Text that a spreadsheet would read as a formula ("=HYPERLINK(…)", "+1+1", "@SUM(…)") gets a
-    leading apostrophe, the OWASP advice for CSV injection. Plain numbers like "-3" stay as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_START) and not _PLAIN_NUMBER.match(value):
-        return "'" + value
-    return value
-
-
-def unescape_formula(value):
-    """The reverse on import, so that an exported file re-imports to the same text."""
-    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_START):
-        return value[1:]
-    return value
 
 
 def _escaping() -> bool:
