@@ -41,7 +41,6 @@ from scoring.models import (
     Evidence,
     FindingFile,
     Framework,
-    FrameworkStatus,
     ImportKind,
     ImportRecord,
     ImportStatus,
@@ -324,8 +323,9 @@ def get_assessment_for_view(user, pk) -> Assessment:
 def self_edit_refusal(user, assessment: Assessment, now=None) -> str | None:
     """Why this user may not change the self-assessment now, or None when they may."""
     r = reach(user)
-    if assessment.framework.status == FrameworkStatus.PUBLISHED:
-        return _("The framework is published; nothing can be changed.")
+    locked = framework_lock_error(assessment.framework)
+    if locked is not None:
+        return locked.text()
     on_behalf = r.appraises(assessment.unit)
     if not (r.is_officer_of(assessment.unit) or on_behalf):
         return _("Only the unit's officers (or an appraiser on its behalf) fill in the self-assessment.")
@@ -358,8 +358,9 @@ def get_assessment_for_self_edit(user, pk) -> Assessment:
 
 def appraisal_refusal(user, assessment: Assessment, now=None) -> str | None:
     """Why the user may not act on the appraisal (return, mark appraised, extend), or None."""
-    if assessment.framework.status == FrameworkStatus.PUBLISHED:
-        return _("The framework is published; nothing can be changed.")
+    locked = framework_lock_error(assessment.framework)
+    if locked is not None:
+        return locked.text()
     if not may_appraise(user, assessment):
         return _("Only appraisers of the Home Affairs office appraise assessments.")
     closed = phase_error(assessment.framework, Act.APPRAISE)
