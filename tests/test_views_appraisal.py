@@ -409,7 +409,8 @@ def test_published_framework_refuses_every_change(client, assessment, appraiser)
     client.force_login(appraiser)
     responses = _every_post(client, assessment)
     assert [r.status_code for r in responses] == [403, 403, 403, 403]
-    assert "Bộ chỉ số đã công bố; không thể thay đổi." in responses[0].content.decode()
+    locked = f"Bộ chỉ số {assessment.framework.code} đã được công bố (quyết định 4769/QĐ-UBND); không thể thay đổi nữa."
+    assert locked in responses[0].content.decode()
     assert AuditEntry.objects.count() == audit_count
     assert not Score.objects.filter(assessment=assessment, appraised_points__isnull=False).exists()
     assessment.refresh_from_db()
@@ -417,7 +418,7 @@ def test_published_framework_refuses_every_change(client, assessment, appraiser)
     page = client.get(_page(assessment))
     assert page.status_code == 200
     body = page.content.decode()
-    assert "Bộ chỉ số đã công bố; không thể thay đổi." in body and 'name="points"' not in body
+    assert locked in body and 'name="points"' not in body
 
 
 def test_after_the_appraisal_deadline_only_superusers_change(client, assessment, appraiser):
