@@ -265,6 +265,11 @@ def test_criteria_detail_for_every_unit(demo):
         for row in table[1:-1]:
             if row[0] in areas:
                 assert row[3] == vi(areas[row[0]])
+    # A penalty taken is written with its minus sign; one not taken is "0,00", never "−0,00".
+    penalties = {c.code for c in Criterion.objects.filter(framework=framework, kind=CriterionKind.PENALTY)}
+    shown = [row[3] for table in detail for row in table[1:-1] if row[0] in penalties]
+    assert "−0,00" not in shown and "0,00" in shown
+    assert any(value.startswith("−") and value != "−0,00" for value in shown)
 
 
 def test_word_fonts_page_setup_header_rows_and_page_numbers(demo):

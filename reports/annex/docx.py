@@ -35,6 +35,7 @@ ALIGN = {
 }
 SIZES = {"title": Pt(14), "heading": Pt(13), "body": SIZE, "note": SIZE}
 A4 = (Mm(210), Mm(297))
+KEEP_TOGETHER_ROWS = 12  # tables with at most this many rows are kept on one page
 MARGINS = {"top": Mm(20), "bottom": Mm(20), "left": Mm(30), "right": Mm(15)}
 
 
@@ -162,6 +163,13 @@ def _table(document, table: Table, usable_width) -> None:
             cell.width = width
             cell.vertical_alignment = WD_ALIGN_VERTICAL.CENTER
             _text(cell.paragraphs[0], value, bold=bold, size=TABLE_SIZE, align=align)
+    if len(table.rows) <= KEEP_TOGETHER_ROWS:
+        # A short table (the grade counts, a group of a few units) is not cut: every row but the last
+        # is kept with the next, Word's way of keeping a table on one page (LibreOffice reads it too).
+        for row in out.rows[:-1]:
+            for cell in row.cells:
+                for paragraph in cell.paragraphs:
+                    paragraph.paragraph_format.keep_with_next = True
 
 
 def _two_columns(document, usable_width, *, left_share=0.4):
