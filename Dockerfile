@@ -15,10 +15,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# A serif font with the Vietnamese letters for the PDF annexes (reports/annex/pdf.py).
+# The PDF annexes are the Word file converted by LibreOffice Writer in the worker (reports/annex/pdf.py):
+# Writer without its desktop parts, and Liberation Serif 2 (Times New Roman's metric twin, with the
+# Vietnamese letters) for LibreOffice to lay out and embed. Poppler's tools are for the tests, not here.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends fonts-liberation2 \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get install -y --no-install-recommends libreoffice-writer-nogui fonts-liberation2 \
+ && rm -rf /var/lib/apt/lists/* \
+ && test -f /usr/lib/libreoffice/program/libswlo.so \
+ && soffice --version
 
 # Dependencies first, so that a code change does not reinstall them.
 COPY pyproject.toml README.md ./

@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-browser test-services lint typecheck check messages clean
+.PHONY: help venv run test test-browser test-office office test-services lint typecheck check messages clean
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -12,8 +12,9 @@ STAMP := $(VENV)/.parindex-installed
 PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
 HOST_PORT := 127.0.0.1:8000
 
-# Tests that need outside services, a browser or LibreOffice; `make test` leaves them out.
-SERVICE_MARKERS := not postgres and not redis and not worker and not browser and not libreoffice and not fonts
+# Tests that need outside services, a browser or Debian packages (LibreOffice, Poppler); `make test` leaves
+# them out, CI (.ci/run) installs what they need and runs them.
+SERVICE_MARKERS := not postgres and not redis and not worker and not browser and not libreoffice
 
 # `make test-services`: the whole suite, browser tests included (as CI runs it), on the PostgreSQL and
 # Redis that run on this machine. An empty marker expression selects every test.
@@ -25,6 +26,8 @@ help:
 	@echo "make run            demo app on SQLite at http://$(HOST_PORT)/ (admin at /admin/)"
 	@echo "make test           test suite on SQLite with eager Celery (no services needed)"
 	@echo "make test-browser   browser tests only (headless Chromium from Debian's chromium package)"
+	@echo "make office         install LibreOffice Writer/Calc, Poppler, Liberation Serif 2 when missing (PDF annexes)"
+	@echo "make test-office    the tests marked libreoffice (PDF annexes, real workbooks), browser tests apart"
 	@echo "make test-services  whole suite, browser tests included, on PostgreSQL + Redis + a real Celery worker"
 	@echo "make lint           ruff check, ruff format --check and the type check"
 	@echo "make typecheck      mypy over the services, selectors and results engine"
@@ -80,6 +83,17 @@ test: venv
 test-browser: venv
 	env -u DATABASE_URL -u REDIS_URL -u PARINDEX_REQUIRE_SERVICES -u PARINDEX_TEST_DB_NAME -u DJANGO_SETTINGS_MODULE \
 	  bash -c '$(call PYTEST,-m browser $(PYTEST_ARGS))'
+
+# `make office`: the Debian packages the PDF annexes need on this machine (`make run` writes the Word
+# annexes without them and refuses the PDF with what to install) and the tests marked `libreoffice`:
+# libreoffice-writer-nogui, libreoffice-calc-nogui, poppler-utils, fonts-liberation2 (apt-get; sudo
+# when not root). `make test-office` runs those tests on SQLite, browser tests apart.
+office:
+	bash scripts/office_packages.sh --install
+
+test-office: venv office
+	env -u DATABASE_URL -u REDIS_URL -u PARINDEX_REQUIRE_SERVICES -u PARINDEX_TEST_DB_NAME -u DJANGO_SETTINGS_MODULE \
+	  bash -c '$(call PYTEST,-m "libreoffice and not browser" $(PYTEST_ARGS))'
 
 test-services: venv
 	env -u DJANGO_SETTINGS_MODULE DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) \

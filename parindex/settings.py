@@ -221,6 +221,10 @@ CELERY_BEAT_SCHEDULE = {
 PARINDEX_REPORT_STALE_SECONDS = envint("PARINDEX_REPORT_STALE_SECONDS", CELERY_TASK_TIME_LIMIT)
 # Celery queue of the report builds (empty: the default queue).
 PARINDEX_REPORT_QUEUE = os.environ.get("PARINDEX_REPORT_QUEUE", "")
+# The PDF annexes are the Word file converted by LibreOffice Writer (reports.annex.pdf): the soffice
+# program (empty: `soffice` on PATH) and the seconds a conversion may take before it is killed.
+PARINDEX_SOFFICE = os.environ.get("PARINDEX_SOFFICE", "")
+PARINDEX_SOFFICE_TIMEOUT = envint("PARINDEX_SOFFICE_TIMEOUT", 180)
 
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "parindex@localhost")

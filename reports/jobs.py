@@ -34,7 +34,7 @@ from parindex.errors import ErrorCode, ServiceError, bilingual
 from parindex.queue import enqueue_on_commit
 from reports.annex.content import annex_document
 from reports.annex.docx import write_docx
-from reports.annex.pdf import register_fonts, write_pdf
+from reports.annex.pdf import soffice_program, write_pdf
 from reports.models import JobStatus, ReportFormat, ReportJob, ReportKind, report_upload_to
 from reports.report_workbook import build_workbook
 from scoring.models import Framework
@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 # Bump when the workbook's content or layout changes: files built by an older version are not reused.
 REPORT_VERSION = 1
 # The same for the annexes (reports.annex).
-ANNEX_VERSION = 1
+ANNEX_VERSION = 2  # 2: the PDF is the Word file converted by LibreOffice
 # The formats each kind of report is written in.
 KIND_FORMATS: dict[str, tuple[str, ...]] = {
     ReportKind.COMPARATIVE: (ReportFormat.XLSX,),
@@ -368,7 +368,9 @@ def report_run(job_id: int, task_id: str | None = None) -> ReportJob | None:
         logger.warning("report_run: job %s was failed while it ran (stale); its result is dropped", job_id)
         job.refresh_from_db()
         return job
-    except ServiceError as refusal:  # e.g. no font for the PDF: said in both languages, as commands say it
+    except (
+        ServiceError
+    ) as refusal:  # e.g. no LibreOffice for the PDF: said in both languages, as commands say it
         logger.warning("report_run: job %s refused: %s", job_id, refusal.bilingual())
         report_mark_failed(job_id, refusal.bilingual())
         job.refresh_from_db()
@@ -412,7 +414,7 @@ def _annex_writer(
     _ensure_format(ReportKind.ANNEX, file_format)
     _ensure_comparable(framework, compare)
     if file_format == ReportFormat.PDF:
-        register_fonts()  # refuse before building anything when the machine has no usable font
+        soffice_program()  # refuse before building anything when LibreOffice Writer is missing
     document = annex_document(framework, compare, progress=progress)
     if progress is not None:
         progress(85)

@@ -1,16 +1,21 @@
 """The annexes (Phụ lục) and the draft decision in Word and PDF (issue 16), on the demo: the published
 2024 commune framework of a former district and the 2025 province-run one that ranks communes and
-wards apart with one unit assessed but not ranked. The files are read back (python-docx, pypdfium2)
-and compared with the ranking selector row by row."""
+wards apart with one unit assessed but not ranked. The files are read back (Word with python-docx, PDF
+with Poppler's pdftotext) and compared with the ranking selector row by row.
+
+The PDF is the Word file converted by LibreOffice Writer: those tests are marked `libreoffice` (CI installs
+libreoffice-writer-nogui and poppler-utils) and fail, never skip, without soffice or pdftotext."""
 
 import io
-import shutil
-from decimal import Decimal
+import os
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import ROUND_HALF_UP, Decimal
 from io import StringIO
 from pathlib import Path
 
 import docx
-import pypdfium2 as pdfium
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
@@ -20,16 +25,20 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
+from lxml import etree
 
 from parindex.errors import ServiceError
 from parindex.numbers import format_decimal
-from reports.annex import pdf as annex_pdf
 from reports.annex.content import annex_document
+from reports.annex.pdf import docx_to_pdf
 from reports.jobs import annex_build_file, report_request, report_run
 from reports.models import JobStatus, ReportFormat, ReportJob, ReportKind
 from scoring.models import Criterion, CriterionKind, CriterionSource, Framework
 from scoring.results.selectors import ranking
 
+from .poppler import flat, page_sizes, pdf_fonts, pdf_pages, row_cells
+
+libreoffice = pytest.mark.libreoffice
 PUBLISHED = "DEMO-DT-XA-2024"
 OPEN = "DEMO-XA-2025"
 D = Decimal
@@ -82,7 +91,8 @@ def ranking_tables(document) -> list[list[list[str]]]:
 
 
 def vi(value: Decimal, places: int = 2) -> str:
-    return f"{value.quantize(D(1).scaleb(-places)):f}".replace(".", ",")
+    """As the annexes write a number: half up (6,765 → 6,77), decimal comma."""
+    return f"{value.quantize(D(1).scaleb(-places), rounding=ROUND_HALF_UP):f}".replace(".", ",")
 
 
 def text_of(document) -> str:
@@ -255,6 +265,11 @@ def test_criteria_detail_for_every_unit(demo):
         for row in table[1:-1]:
             if row[0] in areas:
                 assert row[3] == vi(areas[row[0]])
+    # A penalty taken is written with its minus sign; one not taken is "0,00", never "−0,00".
+    penalties = {c.code for c in Criterion.objects.filter(framework=framework, kind=CriterionKind.PENALTY)}
+    shown = [row[3] for table in detail for row in table[1:-1] if row[0] in penalties]
+    assert "−0,00" not in shown and "0,00" in shown
+    assert any(value.startswith("−") and value != "−0,00" for value in shown)
 
 
 def test_word_fonts_page_setup_header_rows_and_page_numbers(demo):
@@ -280,6 +295,26 @@ def test_word_fonts_page_setup_header_rows_and_page_numbers(demo):
     )
     footer = sections[0].footer.paragraphs[0]._p.xml
     assert "PAGE" in footer and 'w:fldCharType="begin"' in footer
+    # A draft says so at the top of every page (the header of the first section, shared by the others).
+    assert sections[0].header.paragraphs[0].text == "DỰ THẢO"
+    assert all(section.header.is_linked_to_previous for section in sections[1:])
+    # The document defaults name Times New Roman too: the template's theme fonts (Calibri, Cambria)
+    # would otherwise win over the Normal style in Word.
+    defaults = document.styles.element.find(qn("w:docDefaults")).find(qn("w:rPrDefault"))
+    default_fonts = defaults.find(qn("w:rPr")).find(qn("w:rFonts"))
+    assert {default_fonts.get(qn(f"w:{a}")) for a in ("ascii", "hAnsi", "eastAsia", "cs")} == {
+        "Times New Roman"
+    }
+    assert default_fonts.get(qn("w:asciiTheme")) is None and default_fonts.get(qn("w:hAnsiTheme")) is None
+    # Liberation Serif is named as Times New Roman's alternative in the font table.
+    table = next(p for p in document.part.package.iter_parts() if p.partname == "/word/fontTable.xml")
+    times = etree.fromstring(table.blob).find(f"{qn('w:font')}[@{qn('w:name')}='Times New Roman']")
+    assert times[0].tag == qn("w:altName") and times[0].get(qn("w:val")) == "Liberation Serif"
+
+
+def test_a_published_annex_has_no_draft_header(demo):
+    document = build_docx(demo[PUBLISHED])
+    assert all(not p.text for section in document.sections for p in section.header.paragraphs)
 
 
 def test_the_document_model_reads_a_fixed_number_of_queries(demo):
@@ -289,68 +324,246 @@ def test_the_document_model_reads_a_fixed_number_of_queries(demo):
     assert len(queries) <= 10
 
 
-# --- PDF --------------------------------------------------------------------------------------------------
+# --- PDF: the Word file converted by LibreOffice, read back with pdftotext ------------------------------
 
 
-def pdf_pages(content: bytes) -> list[str]:
-    document = pdfium.PdfDocument(content)
-    return [document[i].get_textpage().get_text_range() for i in range(len(document))]
+def page_of(pages: list[str], heading: str) -> int:
+    """Index of the first page with a line that is exactly `heading` (a section's title)."""
+    return next(
+        i for i, text in enumerate(pages) if any(line.strip() == heading for line in text.splitlines())
+    )
 
 
-@pytest.mark.fonts
-def test_pdf_renders_the_same_rows_in_ranking_order_with_an_embedded_font(demo):
+def row_of(page: str, name: str) -> list[str]:
+    """The cells of the table row naming `name` (the unit's name stands alone in its cell)."""
+    rows = [row_cells(line) for line in page.splitlines() if name in row_cells(line)]
+    assert len(rows) == 1, f"{name!r} is on {len(rows)} rows of the page"
+    return rows[0]
+
+
+def expected_row(number: int, line, parts: list[int]) -> list[str]:
+    return [
+        str(number),
+        line.unit_name,
+        *[vi(line.parts[p]) for p in parts],
+        vi(line.points),
+        vi(line.index),
+        str(line.rank),
+        line.grade,
+    ]
+
+
+def average_row(lines, parts: list[int]) -> list[str]:
+    def mean(values):
+        return vi(sum(values) / len(values))
+
+    return [
+        AVERAGE_LABEL,
+        *[mean([line.parts[p] for line in lines]) for p in parts],
+        mean([line.points for line in lines]),
+        mean([line.index for line in lines]),
+    ]
+
+
+AVERAGE_LABEL = "Giá trị trung bình"
+VIETNAMESE = (
+    "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+    "Độc lập - Tự do - Hạnh phúc",
+    "Phê duyệt và công bố Chỉ số cải cách hành chính",
+    "Giá trị trung bình",
+    "Số đơn vị theo xếp loại",
+)
+
+
+@libreoffice
+def test_published_pdf_ranking_in_order_with_parts_averages_and_the_decision(demo):
     framework = demo[PUBLISHED]
     content = build_pdf(framework)
-    assert content.startswith(b"%PDF")
+    assert content.startswith(b"%PDF-")
     pages = pdf_pages(content)
-    first = next(i for i, text in enumerate(pages) if "PHỤ LỤC I\r\n" in text or "PHỤ LỤC I\n" in text)
-    annex_one = pages[first]
-    assert "Kèm theo Quyết định số 4769/QĐ-UBND ngày 25/12/2024" in annex_one.replace("\r\n", " ").replace(
-        "\n", " "
+    whole = "\n".join(pages)
+
+    # The draft decision comes first, numbered and dated as published; no draft mark anywhere.
+    decision = flat(pages[0])
+    assert "QUYẾT ĐỊNH" in decision and "Số: 4769/QĐ-UBND" in decision
+    assert "Đông Thành, ngày 25 tháng 12 năm 2024" in decision
+    assert "Căn cứ Quyết định số 876/QĐ-BNV" in decision
+    assert all(f"Điều {n}." in decision for n in (1, 2, 3))
+    assert "DỰ THẢO" not in whole
+
+    # Phụ lục I: the decision it goes with, one row per ranked unit in ranking order, as the selector says.
+    first = page_of(pages, "PHỤ LỤC I")
+    annex = pages[first]
+    assert "(Kèm theo Quyết định số 4769/QĐ-UBND ngày 25/12/2024 của Ủy ban nhân dân huyện Đông Thành)" in (
+        flat(annex)
     )
     lines = [line for line in ranking(framework) if line.ranked]
-    positions = [annex_one.index(line.unit_name) for line in lines]
-    assert positions == sorted(positions)  # best first, as the ranking
-    for line in lines:
-        assert vi(line.points) in annex_one and vi(line.index) in annex_one
-    assert "Giá trị trung bình" in annex_one
-    assert "Căn cứ Quyết định số 876/QĐ-BNV" in pages[0].replace("\r\n", " ").replace("\n", " ")
-    assert b"/FontFile2" in content  # the TrueType font is embedded (Vietnamese letters as drawn)
-    assert len(pdfium.PdfDocument(content)) >= 5
-    page = pdfium.PdfDocument(content)[first]
-    width, height = page.get_size()
-    assert width > height and abs(height - 595.3) < 1  # A4 landscape for Phụ lục I
+    parts = [0, 1, 3, 4]  # self/appraised, survey, bonus, penalty: the parts this framework has
+    for number, line in enumerate(lines, start=1):
+        assert row_of(annex, line.unit_name) == expected_row(number, line, parts)
+    positions = [annex.index(f"  {line.unit_name}  ") for line in lines]
+    assert positions == sorted(positions)
+    average = next(row_cells(text) for text in annex.splitlines() if AVERAGE_LABEL in text)
+    assert average == average_row(lines, parts)
+    # The grade counts, with their share of the ranked units (the table may go on over the next page).
+    following = "\n".join(pages[first : page_of(pages, "PHỤ LỤC II")])
+    counts = following[following.index("Số đơn vị theo xếp loại") :]
+    for grade in {line.grade for line in lines}:
+        n = sum(1 for line in lines if line.grade == grade)
+        assert row_of(counts, grade)[-2:] == [str(n), vi(D(n * 100) / len(lines))]
+    assert "Tổng cộng 9 100,00" in flat(counts)
+
+    # Each annex carries the decision's reference; the Word file's four annexes are all there.
+    for number in ("I", "II", "III", "IV"):
+        assert "Kèm theo Quyết định số 4769/QĐ-UBND" in flat(pages[page_of(pages, f"PHỤ LỤC {number}")])
+
+    # The Word layout: A4, the decision in portrait, Phụ lục I in landscape, numbered pages.
+    sizes = page_sizes(content)
+    assert len(sizes) == len(pages)
+    assert abs(sizes[0][0] - 595.3) < 1 and abs(sizes[0][1] - 841.9) < 1
+    assert abs(sizes[first][0] - 841.9) < 1 and abs(sizes[first][1] - 595.3) < 1
+    for number, text in enumerate(pages, start=1):
+        assert text.strip().splitlines()[-1].strip() == str(number)  # the footer's PAGE field
+
+    # Vietnamese letters come back as written: the embedded font holds them (no boxes, no lost marks).
+    for phrase in VIETNAMESE:
+        assert phrase in flat(whole)
+    fonts = pdf_fonts(content)
+    assert fonts and all(font["emb"] == "yes" and font["uni"] == "yes" for font in fonts)
+    assert {font["name"].split("+")[-1].split("-")[0] for font in fonts} <= {
+        "LiberationSerif",
+        "TimesNewRoman",
+    }
 
 
-def test_pdf_is_refused_clearly_without_a_serif_font_with_vietnamese_letters(
-    demo, tmp_path, monkeypatch, settings
-):
-    # Only a font without the Vietnamese letters (Liberation 1.x, when the machine has it) is found.
-    old = Path("/usr/share/fonts/truetype/liberation")
-    fonts = tmp_path / "fonts"
-    fonts.mkdir()
-    if (old / "LiberationSerif-Regular.ttf").is_file():
-        for face in ("Regular", "Bold", "Italic", "BoldItalic"):
-            shutil.copy(old / f"LiberationSerif-{face}.ttf", fonts)
-    monkeypatch.setattr(annex_pdf, "FONT_DIRS", ())
-    settings.PARINDEX_FONT_DIRS = [str(fonts)]
+@libreoffice
+def test_draft_pdf_has_one_table_per_group_the_draft_mark_and_repeated_header_rows(demo):
+    framework = demo[OPEN]
+    pages = pdf_pages(build_pdf(framework))
+
+    # Not published: "DỰ THẢO" at the top of every page, the decision's number and date left blank.
+    assert all(text.strip().splitlines()[0].strip() == "DỰ THẢO" for text in pages)
+    assert "Số: …/QĐ-UBND" in pages[0] and "ngày … tháng … năm 2026" in pages[0]
+    first = page_of(pages, "PHỤ LỤC I")
+    assert "(Kèm theo Quyết định số …/QĐ-UBND ngày …/…/2026 của Ủy ban nhân dân tỉnh Sơn Hà)" in flat(
+        pages[first]
+    )
+
+    # One table per ranking group, under its heading, in ranking order, each with its average row.
+    annex = "\n".join(pages[first : page_of(pages, "PHỤ LỤC II")])
+    parts = [0, 1, 2, 3, 4]
+    for name, group in ranking(framework).groups():
+        ranked = [line for line in group if line.ranked]
+        start = annex.index(f"Nhóm {name} ({len(ranked)} đơn vị được xếp hạng)")
+        table = annex[start:]
+        for number, line in enumerate(ranked, start=1):
+            assert row_of(table.split(AVERAGE_LABEL)[0], line.unit_name) == expected_row(number, line, parts)
+        average = next(row_cells(text) for text in table.splitlines() if AVERAGE_LABEL in text)
+        assert average == average_row(ranked, parts)
+    # The unit assessed but not ranked is listed apart, with its reason and no place.
+    x20 = next(line for line in ranking(framework) if line.unit_code == "X20")
+    apart = annex.index("Đơn vị được đánh giá nhưng không xếp hạng")
+    row = row_of(annex[apart:], x20.unit_name)  # the reason, centred on several lines, may join the index
+    assert row[:3] == ["1", x20.unit_name, vi(x20.points)] and row[3].startswith(vi(x20.index))
+    assert "Lý do không xếp hạng" in annex[apart:] and x20.unit_name not in annex[:apart]
+
+    # Phụ lục IV's tables run over several pages: every page of it shows the header row (repeated).
+    detail = pages[page_of(pages, "PHỤ LỤC IV") :]
+    assert len(detail) > 3
+    header = re.compile(r"^\s*Mã\s{2,}Tiêu chí\s{2,}", re.MULTILINE)
+    assert all(header.search(text) for text in detail)
+    continued = [text for text in detail[1:] if not re.search(r"^\d+\. .+ — Chỉ số", text, re.MULTILINE)]
+    assert continued  # some pages hold only the rest of a unit's table: their header was repeated
+
+
+@libreoffice
+def test_parallel_conversions_each_use_a_profile_of_their_own(demo):
+    word = io.BytesIO()
+    annex_build_file(demo[PUBLISHED], None, "docx", word)
+    outs = [io.BytesIO(), io.BytesIO()]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda out: docx_to_pdf(word.getvalue(), out), outs))
+    texts = [flat("\n".join(pdf_pages(out.getvalue()))) for out in outs]
+    assert texts[0] == texts[1] and "PHỤ LỤC IV" in texts[0]
+
+
+def fake_soffice(folder: Path, script: str, *, writer: bool = True) -> Path:
+    """A program folder holding a `soffice` that runs `script` (and Writer's library, unless not)."""
+    folder.mkdir()
+    program = folder / "soffice"
+    program.write_text("#!/bin/sh\n" + script + "\n")
+    program.chmod(0o755)
+    if writer:
+        (folder / "libswlo.so").write_bytes(b"")
+    return program
+
+
+def test_pdf_is_refused_clearly_without_libreoffice(demo, tmp_path, settings):
+    settings.PARINDEX_SOFFICE = str(tmp_path / "no-such-soffice")
     out = tmp_path / "phu-luc.pdf"
     with pytest.raises(CommandError) as refused:
         call_command("build_annex", framework=PUBLISHED, file_format="pdf", out=str(out))
-    assert "Không tìm thấy phông chữ có chân hỗ trợ tiếng Việt" in str(refused.value)
-    assert "No serif font with Vietnamese letters" in str(refused.value)
+    message = str(refused.value)
+    assert "Chưa cài LibreOffice" in message and "LibreOffice is not installed" in message
+    assert "apt-get install -y libreoffice-writer-nogui" in message
     assert not out.exists()
+    # The Word file needs no LibreOffice.
+    call_command("build_annex", framework=PUBLISHED, file_format="docx", out=str(tmp_path / "a.docx"))
     # The job records the same refusal instead of a traceback.
-    job = report_request(framework=demo[PUBLISHED], kind=ReportKind.ANNEX, file_format="pdf")
-    job = report_run(job.pk)
+    job = report_run(report_request(framework=demo[PUBLISHED], kind=ReportKind.ANNEX, file_format="pdf").pk)
     assert job.status == JobStatus.FAILED and not job.file
-    assert "Không tìm thấy phông chữ" in job.error and "No serif font with Vietnamese letters" in job.error
+    assert "Chưa cài LibreOffice" in job.error and "LibreOffice is not installed" in job.error
+
+
+def test_pdf_is_refused_clearly_when_libreoffice_has_no_writer(demo, tmp_path, settings):
+    settings.PARINDEX_SOFFICE = str(fake_soffice(tmp_path / "program", "exit 0", writer=False))
+    with pytest.raises(CommandError) as refused:
+        call_command("build_annex", framework=PUBLISHED, file_format="pdf", out=str(tmp_path / "a.pdf"))
+    message = str(refused.value)
+    assert "Chưa cài LibreOffice Writer" in message and "LibreOffice Writer is not installed" in message
+    assert "libswlo.so" in message and str(tmp_path / "program") in message
+
+
+def test_a_conversion_that_hangs_is_killed_at_the_timeout(tmp_path, settings, monkeypatch):
+    pid_file = tmp_path / "pid"
+    monkeypatch.setenv("FAKE_SOFFICE_PID", str(pid_file))
+    # soffice starts a child that never ends, as soffice.bin may when it hangs.
+    settings.PARINDEX_SOFFICE = str(
+        fake_soffice(tmp_path / "program", 'sleep 60 & echo $! > "$FAKE_SOFFICE_PID"; wait')
+    )
+    started = time.monotonic()
+    with pytest.raises(ServiceError) as refused:
+        docx_to_pdf(b"PK", io.BytesIO(), timeout=1)
+    assert time.monotonic() - started < 10
+    assert "trong 1 giây" in refused.value.text("vi") and "within 1 seconds" in refused.value.text("en")
+    child = int(pid_file.read_text())
+    for _ in range(50):  # the whole process group was killed: the child is gone too
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, 9)
+        pytest.fail("the child of soffice outlived the timeout")
+
+
+def test_a_failed_conversion_says_what_libreoffice_said(tmp_path, settings):
+    settings.PARINDEX_SOFFICE = str(
+        fake_soffice(tmp_path / "program", "echo 'Error: source file could not be loaded'; exit 1")
+    )
+    out = io.BytesIO()
+    with pytest.raises(ServiceError) as refused:
+        docx_to_pdf(b"PK", out, timeout=30)
+    assert "Error: source file could not be loaded" in refused.value.text("en")
+    assert "(exit code 1)" in refused.value.text("en") and "(mã thoát 1)" in refused.value.text("vi")
+    assert out.getvalue() == b""
 
 
 # --- the command ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.fonts
+@libreoffice
 def test_build_annex_command_writes_word_and_pdf(demo, tmp_path):
     for file_format in ("docx", "pdf"):
         out = tmp_path / f"phu-luc.{file_format}"
@@ -388,7 +601,7 @@ def test_build_annex_command_refuses_an_unknown_format(demo):
 # --- the job ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.fonts
+@libreoffice
 def test_annex_job_builds_a_downloadable_file(demo, django_capture_on_commit_callbacks, client):
     from units.models import Membership
 
@@ -415,7 +628,7 @@ def test_annex_job_builds_a_downloadable_file(demo, django_capture_on_commit_cal
     assert '<option value="pdf" selected>' in redrawn
 
 
-@pytest.mark.fonts
+@libreoffice
 def test_an_unchanged_annex_is_reused_and_formats_are_kept_apart(demo, django_capture_on_commit_callbacks):
     framework = demo[PUBLISHED]
     with django_capture_on_commit_callbacks(execute=True):
@@ -440,7 +653,7 @@ def test_an_annex_is_not_written_as_xlsx_nor_a_workbook_as_word(demo):
         report_request(framework=demo[PUBLISHED], kind=ReportKind.COMPARATIVE, file_format="docx")
 
 
-@pytest.mark.fonts
+@libreoffice
 def test_only_the_authoritys_leaders_and_appraisers_get_annexes(
     demo, client, django_capture_on_commit_callbacks
 ):
@@ -469,7 +682,7 @@ def test_only_the_authoritys_leaders_and_appraisers_get_annexes(
     assert client.post(url, {**data, "output": "odt"}).status_code == 404
 
 
-@pytest.mark.fonts
+@libreoffice
 def test_a_framework_without_results_still_gives_both_files(district, tmp_path):
     from .factories import make_framework, rows_from_spec
 

@@ -1,6 +1,6 @@
 """The annexes (Phụ lục) and the draft decision as an office publishes them: ONE document model that
-the Word and the PDF renderers both write (reports.annex.docx, reports.annex.pdf), so that the two
-files cannot say different things.
+the Word renderer writes (reports.annex.docx); the PDF is that Word file converted by LibreOffice
+(reports.annex.pdf), so that the two files cannot say different things nor look different.
 
 Every figure comes from the stored results through the selectors the dashboards read
 (scoring.results.selectors.ranking with its parts and groups, reports.selectors for the grade counts
@@ -585,7 +585,9 @@ def _criteria_section(ctx: _Context, lines: list[RankingLine], tree: CriteriaTre
                 )
             if criterion.depth == 0:
                 bold.add(len(rows))
-            sign = "−" if criterion.kind == CriterionKind.PENALTY and got not in ("", "0", "KAD") else ""
+            # A penalty taken is written "−1,00"; none taken is "0,00", never "−0,00".
+            taken = got not in ("", "KAD") and got.strip("0,") != ""
+            sign = "−" if criterion.kind == CriterionKind.PENALTY and taken else ""
             rows.append([criterion.code, criterion.title, maximum(criterion.max_points), sign + got])
         rows.append(["", "Tổng điểm", maximum(score_maximum(tree)), points(line.points)])
         bold.add(len(rows) - 1)

@@ -151,3 +151,27 @@ def test_a_worker_killed_mid_job_leaves_a_job_failed_as_stale_then_retried(provi
         except subprocess.TimeoutExpired:
             other.process.kill()
             other.process.wait(timeout=10)
+
+
+@pytest.mark.libreoffice
+def test_pdf_annex_is_the_word_file_converted_by_libreoffice_in_the_worker(province, report_worker):
+    from reports.models import ReportKind
+
+    from ..poppler import pdf_fonts, pdf_pages
+
+    framework = build_district_framework(province)
+    job = report_request(framework=framework, kind=ReportKind.ANNEX, file_format="pdf")
+    done = wait_for(job.pk, {JobStatus.SUCCEEDED, JobStatus.FAILED}, 180, report_worker)
+
+    assert done.status == JobStatus.SUCCEEDED, (done.error, report_worker.log())
+    assert done.file.name.endswith(".pdf") and report_worker.hostname in report_worker.log()
+    with default_storage.open(done.file.name, "rb") as stream:
+        content = stream.read()
+    pages = pdf_pages(content)
+    annex = next(text for text in pages if any(line.strip() == "PHỤ LỤC I" for line in text.splitlines()))
+    lines = [line for line in ranking(framework) if line.ranked and line.rank is not None]
+    assert lines
+    positions = [annex.index(f"  {line.unit_name}  ") for line in lines]
+    assert positions == sorted(positions)  # Phụ lục I in ranking order, as the selector says
+    assert all(text.strip().splitlines()[0].strip() == "DỰ THẢO" for text in pages)  # not published
+    assert all(font["emb"] == "yes" for font in pdf_fonts(content))
