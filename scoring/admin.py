@@ -374,7 +374,16 @@ class FrameworkChangeForm(VersionedForm):
 
     class Meta:
         model = Framework
-        fields = "__all__"
+        # The admin builds the form from change_fieldsets; these are the editable ones among them.
+        fields = [
+            "name",
+            "index_decimals",
+            "index_capped",
+            "survey_optional",
+            "legal_basis",
+            "self_deadline",
+            "appraisal_deadline",
+        ]
 
     def stale_error(self) -> ServiceError | None:
         return framework_stale(self.instance, -1)
@@ -486,7 +495,15 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
         ),
         (
             _("Workflow"),
-            {"fields": ["status", "self_deadline", "appraisal_deadline", "results_computed_at", "read_version"]},
+            {
+                "fields": [
+                    "status",
+                    "self_deadline",
+                    "appraisal_deadline",
+                    "results_computed_at",
+                    "read_version",
+                ]
+            },
         ),
         (
             _("Publication"),

@@ -165,7 +165,9 @@ def stale_scores(
     return stale
 
 
-def by_assessment(assessment_id: int, versions: Mapping[str, int | None] | None) -> dict[tuple[int, str], int]:
+def by_assessment(
+    assessment_id: int, versions: Mapping[str, int | None] | None
+) -> dict[tuple[int, str], int]:
     """{code: version} of one assessment's rows as stale_scores takes them."""
     return {
         (assessment_id, code): version for code, version in (versions or {}).items() if version is not None
@@ -176,9 +178,8 @@ def framework_stale(framework: Framework, expected: int | None) -> StaleEdit | N
     """The refusal to save settings of `framework` (read under its lock) read at version `expected`."""
     if expected is None or expected == framework.version:
         return None
-    from scoring.frameworks.services import when_text
-
     from parindex.audit.models import AuditEntry
+    from scoring.frameworks.services import when_text
 
     last = (
         AuditEntry.objects.filter(framework_id=framework.pk, assessment_id__isnull=True)

@@ -174,9 +174,13 @@ def test_the_explanation_the_decision_on_not_applicable_and_the_admin_path_check
     assessment, officer, appraiser
 ):
     submitted(assessment, officer)
-    assessment_return(assessment=assessment, message="Giải trình", criteria={"1.1": "Vì sao 8?"}, actor=appraiser)
+    assessment_return(
+        assessment=assessment, message="Giải trình", criteria={"1.1": "Vì sao 8?"}, actor=appraiser
+    )
     read = version(assessment, "1.1")
-    score_explain(assessment=assessment, code="1.1", explanation="Đã có biên bản", actor=officer, version=read)
+    score_explain(
+        assessment=assessment, code="1.1", explanation="Đã có biên bản", actor=officer, version=read
+    )
     with pytest.raises(StaleEdit):
         score_explain(assessment=assessment, code="1.1", explanation="Khác", actor=officer, version=read)
     assert score(assessment, "1.1").explanation == "Đã có biên bản"
@@ -220,7 +224,9 @@ def test_framework_settings_check_their_version(framework, appraiser):
         framework_update(framework=framework, changes={"name": "Cũ"}, version=read)
     assert "XA-C" in refused.value.text("en")
     with pytest.raises(StaleEdit):
-        framework_set_deadlines(framework=framework, self_deadline=None, appraisal_deadline=None, version=read)
+        framework_set_deadlines(
+            framework=framework, self_deadline=None, appraisal_deadline=None, version=read
+        )
     assert Framework.objects.get(pk=framework.pk).name == "Bộ chỉ số mới"
 
 
@@ -329,7 +335,9 @@ def test_survey_grid_refuses_a_stale_cell_and_never_writes_over_a_cell_left_alon
 
 def test_explanation_form_sends_its_version_and_refuses_a_stale_one(client, assessment, officer, appraiser):
     submitted(assessment, officer)
-    assessment_return(assessment=assessment, message="Giải trình", criteria={"1.1": "Vì sao 8?"}, actor=appraiser)
+    assessment_return(
+        assessment=assessment, message="Giải trình", criteria={"1.1": "Vì sao 8?"}, actor=appraiser
+    )
     client.force_login(officer)
     pk = leaf_pk(assessment.framework, "1.1")
     read = version(assessment, "1.1")
@@ -472,7 +480,9 @@ def test_an_upload_confirm_writes_only_the_rows_its_preview_showed(client, asses
     record = ImportRecord.objects.get()
     assert {line["code"] for line in record.preview["lines"]} == {"1.1"}
     # Another person changes 1.2, which the preview did not list: the confirm leaves it alone.
-    scores_apply_self(assessment=assessment, entries={"1.2": SelfEntry(D("4"))}, actor=appraiser, on_behalf=True)
+    scores_apply_self(
+        assessment=assessment, entries={"1.2": SelfEntry(D("4"))}, actor=appraiser, on_behalf=True
+    )
     client.post(reverse("scoring:import_confirm", args=[record.pk]))
     record.refresh_from_db()
     assert record.status == ImportStatus.APPLIED
@@ -483,7 +493,9 @@ def test_the_services_refuse_on_the_version_whatever_the_entry_path(assessment, 
     """An entry path that sends no version (a command) is not checked; a garbage one never matches."""
     from scoring.concurrency import version_of
 
-    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("5"))}, actor=officer, via=Via.COMMAND)
+    scores_apply_self(
+        assessment=assessment, entries={"1.1": SelfEntry(D("5"))}, actor=officer, via=Via.COMMAND
+    )
     assert version_of("") is None and version_of(None) is None and version_of("x") == -1
     with pytest.raises(StaleEdit):
         scores_apply_self(

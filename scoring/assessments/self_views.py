@@ -25,7 +25,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from parindex.errors import ServiceError
-from scoring.concurrency import stale_in, version_of
 from parindex.numbers import format_decimal
 from scoring.access import (
     Refused,
@@ -51,6 +50,7 @@ from scoring.assessments.services import (
     scores_apply_self,
     submission_problems,
 )
+from scoring.concurrency import stale_in, version_of
 from scoring.frameworks.rules import YESNO, Rule, parse_rule
 from scoring.frameworks.selectors import rule_description, source_note
 from scoring.inspections.selectors import notices_for
@@ -499,9 +499,7 @@ def explain_save(request, pk, criterion_id):
         "editable": True,
         "reload_url": _row_url(assessment, criterion),
     }
-    return render(
-        request, "scoring/self/_explain_response.html", context, status=409 if conflict else 200
-    )
+    return render(request, "scoring/self/_explain_response.html", context, status=409 if conflict else 200)
 
 
 def _redirect_with_messages(request, assessment, criterion, errors: list[str], success: str):

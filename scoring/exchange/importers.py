@@ -962,7 +962,10 @@ def assessment_preview(data: AssessmentImport) -> list[PreviewLine]:
             new = entry_points(criterion, appraisal.points, appraisal.raw, points_field="appraised_points")[0]
             old = score.appraised_points if score else None
             # The reason is written with the points: the preview shows it whenever it changes.
-            old_reason, new_reason = (score.appraisal_reason if score else ""), (appraisal.reason or "").strip()
+            old_reason, new_reason = (
+                (score.appraisal_reason if score else ""),
+                (appraisal.reason or "").strip(),
+            )
             if old != new:
                 lines.append(PreviewLine(code, criterion.title, old, new))
             if old_reason != new_reason:

@@ -208,7 +208,12 @@ class SurveyGrid:
             GridRow(
                 unit,
                 [
-                    Cell(unit, leaf, stored.get((unit.pk, leaf.pk)), version=versions.get((unit.pk, leaf.pk), 0))
+                    Cell(
+                        unit,
+                        leaf,
+                        stored.get((unit.pk, leaf.pk)),
+                        version=versions.get((unit.pk, leaf.pk), 0),
+                    )
                     for leaf in self.leaves
                 ],
             )
