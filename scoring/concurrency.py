@@ -214,5 +214,12 @@ def version_of(text: Any) -> int | None:
         return -1
 
 
+def reload_url(url: str, anchor: str = "") -> str:
+    """The link that reloads a page at a refused row: a query makes it a new load (a link that only
+    changes the #anchor of the page shown would not read the row again)."""
+    joined = f"{url}{'&' if '?' in url else '?'}reload=1"
+    return f"{joined}#{anchor}" if anchor else joined
+
+
 def versions_of(scores: Iterable[Score]) -> dict[str, int]:
     return {score.criterion.code: score.version for score in scores}

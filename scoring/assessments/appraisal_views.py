@@ -28,7 +28,7 @@ from scoring.access import (
 from scoring.assessments import services
 from scoring.assessments.appraisal_forms import AppraisalRowForm, ReturnForm
 from scoring.assessments.selectors import assessment_sheet
-from scoring.concurrency import stale_in, version_of
+from scoring.concurrency import reload_url, stale_in, version_of
 from scoring.council.scope import council_areas
 from scoring.inspections.selectors import findings_by_area
 from scoring.models import AssessmentStatus, Via
@@ -172,7 +172,7 @@ def appraisal_row_save(request, pk, criterion_id):
             sheet,
             row=row,
             area=sheet.area_of(criterion_id),
-            reload_url=_page_url(assessment, f"row-{criterion_id}"),
+            reload_url=reload_url(_page_url(assessment), f"row-{criterion_id}"),
         )
         status = 409 if getattr(row, "conflict", False) else 200
         return render(request, "scoring/appraisal/row_saved.html", context, status=status)
@@ -243,7 +243,7 @@ def appraisal_not_applicable(request, pk, criterion_id):
             assessment,
             sheet,
             area=sheet.area_of(criterion_id),
-            reload_url=_page_url(assessment, f"row-{criterion_id}"),
+            reload_url=reload_url(_page_url(assessment), f"row-{criterion_id}"),
         )
         status = 409 if getattr(row, "na_conflict", False) else 200
         return render(request, "scoring/appraisal/area_saved.html", context, status=status)

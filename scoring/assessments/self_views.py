@@ -50,7 +50,7 @@ from scoring.assessments.services import (
     scores_apply_self,
     submission_problems,
 )
-from scoring.concurrency import stale_in, version_of
+from scoring.concurrency import reload_url, stale_in, version_of
 from scoring.frameworks.rules import YESNO, Rule, parse_rule
 from scoring.frameworks.selectors import rule_description, source_note
 from scoring.inspections.selectors import notices_for
@@ -451,7 +451,9 @@ def self_row_save(request, pk, criterion_id):
         "assessment": assessment,
         "row": row,
         "editable": True,
-        "reload_url": _row_url(assessment, criterion),
+        "reload_url": reload_url(
+            reverse("scoring:assessment_self", args=[assessment.pk]), f"c-{criterion.code}"
+        ),
         **_oob_context(assessment, _area_of(criterion)),
     }
     # A stale row is answered 409 (the row is still swapped in: static/js/parindex.js).
@@ -497,7 +499,9 @@ def explain_save(request, pk, criterion_id):
         "assessment": assessment,
         "row": row,
         "editable": True,
-        "reload_url": _row_url(assessment, criterion),
+        "reload_url": reload_url(
+            reverse("scoring:assessment_self", args=[assessment.pk]), f"c-{criterion.code}"
+        ),
     }
     return render(request, "scoring/self/_explain_response.html", context, status=409 if conflict else 200)
 

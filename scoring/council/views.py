@@ -29,7 +29,7 @@ from scoring.access import (
     get_framework_for_council_appraisal,
 )
 from scoring.assessments.appraisal_views import save_row
-from scoring.concurrency import version_of
+from scoring.concurrency import reload_url, version_of
 from scoring.council import services
 from scoring.council.forms import MemberAddForm, MemberAreasForm, MinutesForm
 from scoring.council.models import CouncilMember, CouncilMinutes, CouncilSignOff
@@ -355,7 +355,7 @@ def council_grid_row(request, code, criterion_id, pk):
         "framework": framework,
         "criterion": criterion,
         "g": grid_row,
-        "reload_url": f"{grid_url}#unit-{assessment.pk}",
+        "reload_url": reload_url(grid_url, f"unit-{assessment.pk}"),
     }
     # Another person saved the row after it was read: the row with the message and a reload link, 409.
     status = 409 if getattr(grid_row.row, "conflict", False) else 200
