@@ -139,8 +139,8 @@ def stale_scores(
     *,
     part: str,
     labels: Mapping[int, str] | None = None,
-) -> list[StaleEdit]:
-    """The refusals of the rows {(assessment id, leaf code): version read} whose version moved since
+) -> list[ServiceError]:
+    """The refusals (StaleEdit) of the rows {(assessment id, leaf code): version read} whose version moved since
     (a row not stored yet is version 0). One query; call it under the service's locks. `labels` names
     the unit of each assessment id where several units are saved at once (survey, imports)."""
     wanted = {key: version for key, version in (expected or {}).items() if version is not None}
@@ -153,7 +153,7 @@ def stale_scores(
             assessment_id__in={aid for aid, _code in wanted}, criterion__in=criteria
         ).select_related("updated_by")
     }
-    stale = []
+    stale: list[ServiceError] = []
     for (assessment_id, code), version in sorted(wanted.items()):
         criterion = leaves.get(code)
         if criterion is None:

@@ -258,9 +258,10 @@ class SurveyGrid:
                     cell.typed, cell.criterion.max_points, as_percent=self.as_percent
                 )
                 if not cell.error and (self.as_percent or value != cell.stored):
-                    self.entries.setdefault(row.unit.code, {})[cell.criterion.code] = value
+                    unit_code, code = row.unit.code, cell.criterion.code
+                    self.entries.setdefault(unit_code, {})[code] = value
                     if read is not None:
-                        self.versions.setdefault(row.unit.code, {})[cell.criterion.code] = cell.read_version
+                        self.versions.setdefault(unit_code, {})[code] = cell.read_version
 
     @property
     def error_count(self) -> int:
