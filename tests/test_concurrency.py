@@ -501,3 +501,49 @@ def test_the_services_refuse_on_the_version_whatever_the_entry_path(assessment, 
         scores_apply_self(
             assessment=assessment, entries={"1.1": SelfEntry(D("6"))}, actor=officer, versions={"1.1": -1}
         )
+
+
+def test_admin_score_import_refuses_a_row_changed_since_its_export(
+    admin_client, assessment, officer, appraiser
+):
+    """The exported file carries each row's version; a row another person changed since is refused at
+    the preview and at the confirm, nothing written."""
+    import csv
+
+    from scoring.exchange.resources import ScoreResource
+
+    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("5"), note="Một")}, actor=officer)
+    exported = ScoreResource().export(Score.objects.filter(assessment=assessment))
+    rows = list(csv.reader(io.StringIO(exported.csv)))
+    header = rows[0]
+    assert header[-1] == "Phiên bản" and rows[1][-1] == "1"
+    rows[1][header.index("Ghi chú")] = "Ghi chú trong tệp"
+    scores_apply_self(
+        assessment=assessment, entries={"1.1": SelfEntry(D("9"), note="Hai")}, actor=appraiser, on_behalf=True
+    )
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    upload = SimpleUploadedFile("scores.csv", out.getvalue().encode(), content_type="text/csv")
+    url = reverse("admin:scoring_score_import")
+    response = admin_client.post(url, {"format": "1", "resource": "0", "import_file": upload})  # CSV
+    result = response.context["result"]
+    assert result.has_validation_errors() or result.has_errors()
+    assert "appraiser" in response.content.decode() and "Hai" in response.content.decode()
+    assert "confirm_form" not in response.context
+    assert (score(assessment, "1.1").self_points, score(assessment, "1.1").note) == (D("9"), "Hai")
+    # Exported again (the version now read), the same change previews and is confirmed.
+    rows = list(
+        csv.reader(io.StringIO(ScoreResource().export(Score.objects.filter(assessment=assessment)).csv))
+    )
+    rows[1][rows[0].index("Ghi chú")] = "Ghi chú trong tệp"
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    upload = SimpleUploadedFile("scores.csv", out.getvalue().encode(), content_type="text/csv")
+    response = admin_client.post(url, {"format": "1", "resource": "0", "import_file": upload})
+    assert (
+        not response.context["result"].has_validation_errors() and not response.context["result"].has_errors()
+    )
+    form = response.context["confirm_form"]
+    names = ("import_file_name", "original_file_name", "format", "resource")
+    admin_client.post(reverse("admin:scoring_score_process_import"), {n: form.initial[n] for n in names})
+    assert score(assessment, "1.1").note == "Ghi chú trong tệp"

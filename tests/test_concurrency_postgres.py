@@ -80,7 +80,10 @@ def scene(province):
     assessment = assessment_get_or_create(unit=unit, framework=framework)
     scores_apply_self(
         assessment=assessment,
-        entries={"1.1": SelfEntry(Decimal("10"), note="Nghị quyết"), "1.2": SelfEntry(Decimal("20"), note="KH")},
+        entries={
+            "1.1": SelfEntry(Decimal("10"), note="Nghị quyết"),
+            "1.2": SelfEntry(Decimal("20"), note="KH"),
+        },
         actor=officer,
     )
     return assessment, officer, appraiser, other
