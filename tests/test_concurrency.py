@@ -547,3 +547,27 @@ def test_admin_score_import_refuses_a_row_changed_since_its_export(
     names = ("import_file_name", "original_file_name", "format", "resource")
     admin_client.post(reverse("admin:scoring_score_process_import"), {n: form.initial[n] for n in names})
     assert score(assessment, "1.1").note == "Ghi chú trong tệp"
+
+
+def test_a_survey_file_confirmed_after_another_change_is_refused(
+    client, framework, assessment, other_commune, appraiser, second_appraiser
+):
+    survey_apply(framework=framework, entries={"X1": {"2.1": D("10")}})
+    client.force_login(appraiser)
+    csv_text = 'Mã đơn vị,2.1\nX1,"30,5"\nX2,20\n'.encode()
+    client.post(
+        reverse("scoring:survey_upload", args=[framework.code]),
+        {"file": SimpleUploadedFile("dtxhh.csv", csv_text)},
+    )
+    record = ImportRecord.objects.get()
+    assert record.status == ImportStatus.PREVIEW and record.preview["versions"] == {"X1|2.1": 1, "X2|2.1": 0}
+    survey_apply(framework=framework, entries={"X1": {"2.1": D("12")}}, actor=second_appraiser)
+    client.post(reverse("scoring:import_confirm", args=[record.pk]))
+    record.refresh_from_db()
+    assert record.status == ImportStatus.REFUSED
+    problems = " ".join(problem["en"] for problem in record.problems)
+    assert "X1 · 2.1" in problems and "appraiser_b" in problems and "12" in problems
+    points = dict(
+        Score.objects.filter(criterion__code="2.1").values_list("assessment__unit__code", "appraised_points")
+    )
+    assert points == {"X1": D("12")}  # nothing of the file, X2 included
