@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin, ImportExportMixin
 
 from parindex.admin_services import ServiceRefusals, refusal_errors, refusal_text
+from parindex.errors import ServiceError
 from parindex.numbers import NotANumber, format_decimal, parse_decimal
 from parindex.spreadsheet_admin import SpreadsheetAdminMixin
 from scoring.assessments.services import (
@@ -38,6 +39,7 @@ from scoring.assessments.services import (
     evidence_delete,
     scores_apply_fields,
 )
+from scoring.concurrency import ROW, StaleEdit, framework_stale
 from scoring.exchange.resources import SCORE_FORMATS, CriterionResource, ScoreResource
 from scoring.frameworks.services import (
     DEFAULT_BANDS,
@@ -183,6 +185,54 @@ def _points(value):
     return format_decimal(value) if value is not None else "—"
 
 
+# --- optimistic concurrency: every change form sends the version it read -----------------------------
+
+
+class VersionedForm(forms.ModelForm):
+    """A change form that sends back, hidden, the version of the row it showed (scoring.concurrency).
+    The form refuses a version that moved since (another person saved the row meanwhile: their
+    values, who and when are named); the service checks it again under its lock when saving."""
+
+    # Not named "version": that model field is not editable, and a form never writes it.
+    read_version = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "read_version" in self.fields:
+            self.fields["read_version"].initial = self.instance.version
+
+    def has_changed(self):
+        return bool([name for name in self.changed_data if name != "read_version"])
+
+    def stale_error(self) -> ServiceError | None:
+        raise NotImplementedError
+
+    def clean(self):
+        data = super().clean()
+        sent = data.get("read_version")
+        if self.instance.pk and sent is not None and sent != self.instance.version:
+            error = self.stale_error()
+            if error is not None:
+                raise ValidationError(error.text())
+        return data
+
+
+class ScoreVersionedForm(VersionedForm):
+    def stale_error(self) -> ServiceError | None:
+        return StaleEdit.of_score(self.instance, self.instance.criterion, part=ROW)
+
+
+class ScoreInlineForm(ScoreVersionedForm):
+    class Meta:
+        model = Score
+        fields = ["self_points", "not_applicable", "appraised_points", "appraisal_reason"]
+
+
+def sent_versions(forms_: list) -> dict[str, int | None]:
+    """{leaf code: the version each changed score form read}, as scores_apply_fields takes them."""
+    return {form.instance.criterion.code: form.cleaned_data.get("read_version") for form in forms_}
+
+
 # --- scores: the one path from admin forms to the services -----------------------------------------
 
 
@@ -222,7 +272,9 @@ class ScoreInlineFormSet(forms.BaseInlineFormSet):
 class ScoreInline(LockedWhenPublished, admin.TabularInline):
     model = Score
     formset = ScoreInlineFormSet
+    form = ScoreInlineForm
     fields = [
+        "read_version",
         "criterion_code",
         "criterion_title",
         "self_points",
@@ -315,6 +367,26 @@ class CriterionInline(LockedWhenPublished, admin.TabularInline):
     @admin.display(description=_("code"))
     def tree_code(self, criterion):
         return indented_code(criterion)
+
+
+class FrameworkChangeForm(VersionedForm):
+    """The change form of a framework: its settings, with the version read (VersionedForm)."""
+
+    class Meta:
+        model = Framework
+        # The admin builds the form from change_fieldsets; these are the editable ones among them.
+        fields = [
+            "name",
+            "index_decimals",
+            "index_capped",
+            "survey_optional",
+            "legal_basis",
+            "self_deadline",
+            "appraisal_deadline",
+        ]
+
+    def stale_error(self) -> ServiceError | None:
+        return framework_stale(self.instance, -1)
 
 
 class FrameworkAddForm(forms.ModelForm):
@@ -421,7 +493,18 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
                 ]
             },
         ),
-        (_("Workflow"), {"fields": ["status", "self_deadline", "appraisal_deadline", "results_computed_at"]}),
+        (
+            _("Workflow"),
+            {
+                "fields": [
+                    "status",
+                    "self_deadline",
+                    "appraisal_deadline",
+                    "results_computed_at",
+                    "read_version",
+                ]
+            },
+        ),
         (
             _("Publication"),
             {"fields": ["decision_number", "decision_date", "published_at", "published_by", "reopen_link"]},
@@ -443,8 +526,7 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
         return framework.kinds_display
 
     def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = FrameworkAddForm
+        kwargs["form"] = FrameworkAddForm if obj is None else FrameworkChangeForm
         return super().get_form(request, obj, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
@@ -506,6 +588,7 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
                 changes={name: data[name] for name in form.changed_data if name in FRAMEWORK_SETTINGS},
                 actor=request.user,
                 via=Via.ADMIN,
+                version=data.get("read_version"),
             )
         if {"self_deadline", "appraisal_deadline"} & set(form.changed_data):
             framework = framework_set_deadlines(
@@ -514,6 +597,8 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
                 appraisal_deadline=data.get("appraisal_deadline"),
                 actor=request.user,
                 via=Via.ADMIN,
+                # Checked by framework_update above (under the same lock), which may have added one.
+                version=framework.version if change and data.get("read_version") is not None else None,
             )
         obj.pk, obj.status, obj.created_at = framework.pk, framework.status, framework.created_at
 
@@ -866,7 +951,13 @@ class AssessmentAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, a
         changed = formset.changed_forms()
         changes = formset.changes()
         if changes:
-            scores_apply_fields(assessment=form.instance, changes=changes, actor=request.user, via=Via.ADMIN)
+            scores_apply_fields(
+                assessment=form.instance,
+                changes=changes,
+                actor=request.user,
+                via=Via.ADMIN,
+                versions=sent_versions(changed),
+            )
         # What the admin's change message reads; the services did the saving.
         formset.new_objects, formset.deleted_objects = [], []
         formset.changed_objects = [(f.instance, f.changed_data) for f in changed]
@@ -937,7 +1028,7 @@ SCORE_FORM_FIELDS = [
 ]
 
 
-class ScoreForm(forms.ModelForm):
+class ScoreForm(ScoreVersionedForm):
     class Meta:
         model = Score
         fields = SCORE_FORM_FIELDS
@@ -1000,7 +1091,7 @@ class ScoreAdmin(
     inlines = [EvidenceInline]
 
     def get_fields(self, request, obj=None):
-        return SCORE_FORM_FIELDS + (self.change_only_fields if obj is not None else [])
+        return SCORE_FORM_FIELDS + (["read_version", *self.change_only_fields] if obj is not None else [])
 
     change_only_fields = [
         "explanation_request",
@@ -1035,6 +1126,7 @@ class ScoreAdmin(
             changes={criterion.code: score_changes(form)},
             actor=request.user,
             via=Via.ADMIN,
+            versions={criterion.code: form.cleaned_data.get("read_version")} if change else None,
         )
         # The services saved the row; the admin goes on with `obj` (evidence inline, log, redirect).
         obj.pk = Score.objects.get(assessment=assessment, criterion=criterion).pk

@@ -97,6 +97,9 @@ class Framework(models.Model):
             "(import_framework --survey optional)."
         ),
     )
+    # Optimistic concurrency of the settings a person edits (framework_update, framework_set_deadlines
+    # bump it): a form sends the version it read and a stale save is refused (StaleEdit).
+    version = models.PositiveIntegerField(_("version"), default=0, db_default=0, editable=False)
     results_computed_at = models.DateTimeField(
         null=True, blank=True, editable=False, verbose_name=_("results computed at")
     )
@@ -431,6 +434,10 @@ class Score(models.Model):
         _("explanation requested in round"), default=0
     )
     explanation = models.TextField(_("explanation"), blank=True)
+    # Optimistic concurrency: every write through the services (_apply_many) adds one; every row a
+    # person edits sends the version it read, and a save made on a stale version is refused
+    # (scoring.assessments.services.StaleEdit). 0 = no row yet.
+    version = models.PositiveIntegerField(_("version"), default=0, db_default=0, editable=False)
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

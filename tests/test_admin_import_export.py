@@ -171,6 +171,7 @@ SCORE_HEADERS = {
     "Lý do thẩm định": "appraisal_reason",
     "Ghi chú": "note",
     "Tài liệu kiểm chứng": "evidence_reference",
+    "Phiên bản": "version",
 }
 
 

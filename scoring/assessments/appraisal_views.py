@@ -28,6 +28,7 @@ from scoring.access import (
 from scoring.assessments import services
 from scoring.assessments.appraisal_forms import AppraisalRowForm, ReturnForm
 from scoring.assessments.selectors import assessment_sheet
+from scoring.concurrency import reload_url, stale_in, version_of
 from scoring.council.scope import council_areas
 from scoring.inspections.selectors import findings_by_area
 from scoring.models import AssessmentStatus, Via
@@ -90,7 +91,8 @@ def assessment_appraise(request, pk):
 def save_row(request, assessment, row) -> tuple[bool, list[str], str | None]:
     """Read one row's form (points or raw figure, reason, or "accept the self points") and save it
     through services.scores_apply_appraisal: (saved, errors shown on the row, a refusal to answer with
-    403). The per-unit page and the council's cross-unit grid both save rows here."""
+    403). The per-unit page and the council's cross-unit grid both save rows here. The form sends the
+    row's version it read; a stale row sets `row.conflict` (the view answers 409)."""
     form = AppraisalRowForm(request.POST)
     if not form.is_valid():
         return False, [message for field_errors in form.errors.values() for message in field_errors], None
@@ -109,10 +111,16 @@ def save_row(request, assessment, row) -> tuple[bool, list[str], str | None]:
         entry = services.AppraisalEntry(form.cleaned_data["points"], form.cleaned_data["reason"])
     try:
         services.scores_apply_appraisal(
-            assessment=assessment, entries={row.criterion.code: entry}, actor=request.user, via=Via.WEB
+            assessment=assessment,
+            entries={row.criterion.code: entry},
+            actor=request.user,
+            via=Via.WEB,
+            versions={row.criterion.code: version_of(request.POST.get("version"))},
         )
     except ServiceError as exc:
         refusal = _refusal(exc)
+        # Another person saved the row after it was read: the row says so, with a reload link (409).
+        row.conflict = bool(stale_in(exc))
         return False, ([] if refusal else exc.messages), refusal
     except ValidationError as exc:
         return False, exc.messages, None
@@ -155,10 +163,19 @@ def appraisal_row_save(request, pk, criterion_id):
             "points": request.POST.get("points", ""),
             "raw": request.POST.get("raw", ""),
             "reason": request.POST.get("reason", ""),
+            "version": version_of(request.POST.get("version")),
         }
     if request.htmx:
-        context = _page_context(request, assessment, sheet, row=row, area=sheet.area_of(criterion_id))
-        return render(request, "scoring/appraisal/row_saved.html", context)
+        context = _page_context(
+            request,
+            assessment,
+            sheet,
+            row=row,
+            area=sheet.area_of(criterion_id),
+            reload_url=reload_url(_page_url(assessment), f"row-{criterion_id}"),
+        )
+        status = 409 if getattr(row, "conflict", False) else 200
+        return render(request, "scoring/appraisal/row_saved.html", context, status=status)
     return render(request, "scoring/appraisal/page.html", _page_context(request, assessment, sheet))
 
 
@@ -195,11 +212,13 @@ def appraisal_not_applicable(request, pk, criterion_id):
                 points=points,
                 actor=request.user,
                 via=Via.WEB,
+                version=version_of(request.POST.get("version")),
             )
         except ServiceError as exc:
             if _refusal(exc):
                 return _forbidden(request, assessment, _refusal(exc))
             errors = exc.messages
+            row.na_conflict = bool(stale_in(exc))
         except ValidationError as exc:
             errors = exc.messages
     if not errors and not request.htmx:
@@ -212,10 +231,22 @@ def appraisal_not_applicable(request, pk, criterion_id):
         row.na_saved = True
     else:
         row.na_errors = errors
-        row.na_entered = {"decision": decision, "reason": reason, "points": points_text}
+        row.na_entered = {
+            "decision": decision,
+            "reason": reason,
+            "points": points_text,
+            "version": version_of(request.POST.get("version")),
+        }
     if request.htmx:
-        context = _page_context(request, assessment, sheet, area=sheet.area_of(criterion_id))
-        return render(request, "scoring/appraisal/area_saved.html", context)
+        context = _page_context(
+            request,
+            assessment,
+            sheet,
+            area=sheet.area_of(criterion_id),
+            reload_url=reload_url(_page_url(assessment), f"row-{criterion_id}"),
+        )
+        status = 409 if getattr(row, "na_conflict", False) else 200
+        return render(request, "scoring/appraisal/area_saved.html", context, status=status)
     return render(request, "scoring/appraisal/page.html", _page_context(request, assessment, sheet))
 
 

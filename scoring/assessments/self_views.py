@@ -50,6 +50,7 @@ from scoring.assessments.services import (
     scores_apply_self,
     submission_problems,
 )
+from scoring.concurrency import reload_url, stale_in, version_of
 from scoring.frameworks.rules import YESNO, Rule, parse_rule
 from scoring.frameworks.selectors import rule_description, source_note
 from scoring.inspections.selectors import notices_for
@@ -121,6 +122,15 @@ class Row:
     errors: dict = field(default_factory=dict)
     saved: bool = False
     flagged: bool = False
+    conflict: bool = False  # refused: another person changed the row after it was read (StaleEdit)
+
+    @property
+    def version(self) -> int:
+        """The row's version its forms send back: the one read, also when a refused entry is shown
+        again (a reload, not a resubmission, brings in what the other person saved)."""
+        if self.values is not None and self.values.get("version") is not None:
+            return self.values["version"]
+        return self.score.version if self.score else 0
 
     @property
     def is_survey(self) -> bool:
@@ -387,6 +397,7 @@ def self_row_save(request, pk, criterion_id):
         )
     form = SelfRowForm(request.POST, criterion=criterion)
     errors: dict[str, list[str]] = {}
+    conflict = False
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -404,8 +415,10 @@ def self_row_save(request, pk, criterion_id):
                 actor=request.user,
                 via=Via.WEB,
                 on_behalf=on_behalf,
+                versions={criterion.code: version_of(request.POST.get("version"))},
             )
         except ServiceError as error:
+            conflict = bool(stale_in(error))
             # The service's refusal goes beside the field it names (points, not applicable, note).
             for refusal in error.all():
                 key = SELF_ROW_FIELDS.get(refusal.field or "", "general")
@@ -424,6 +437,7 @@ def self_row_save(request, pk, criterion_id):
         )
     score = Score.objects.filter(assessment=assessment, criterion=criterion).first()
     row = Row(criterion, score, flagged=_flagged(assessment, score), errors=errors, saved=not errors)
+    row.conflict = conflict
     if errors:
         row.values = {
             "points": request.POST.get("points", ""),
@@ -431,14 +445,19 @@ def self_row_save(request, pk, criterion_id):
             "not_applicable": bool(request.POST.get("not_applicable")),
             "not_applicable_reason": request.POST.get("not_applicable_reason", ""),
             "note": request.POST.get("note", ""),
+            "version": version_of(request.POST.get("version")),
         }
     context = {
         "assessment": assessment,
         "row": row,
         "editable": True,
+        "reload_url": reload_url(
+            reverse("scoring:assessment_self", args=[assessment.pk]), f"c-{criterion.code}"
+        ),
         **_oob_context(assessment, _area_of(criterion)),
     }
-    return render(request, "scoring/self/_entry_response.html", context)
+    # A stale row is answered 409 (the row is still swapped in: static/js/parindex.js).
+    return render(request, "scoring/self/_entry_response.html", context, status=409 if conflict else 200)
 
 
 @login_required
@@ -448,6 +467,7 @@ def explain_save(request, pk, criterion_id):
     assessment, criterion = get_score_row_for_self_edit(request.user, pk, criterion_id)
     form = ExplanationForm(request.POST)
     errors: list[str] = []
+    conflict = False
     if form.is_valid():
         try:
             score_explain(
@@ -456,9 +476,11 @@ def explain_save(request, pk, criterion_id):
                 explanation=form.cleaned_data["explanation"],
                 actor=request.user,
                 via=Via.WEB,
+                version=version_of(request.POST.get("version")),
             )
         except ValidationError as error:
             errors = _messages_of(error)
+            conflict = isinstance(error, ServiceError) and bool(stale_in(error))
     else:
         errors = [m for ms in form.errors.values() for m in ms]
     if not request.htmx:
@@ -466,13 +488,22 @@ def explain_save(request, pk, criterion_id):
             request, assessment, criterion, errors, _("The explanation of %(code)s is saved.")
         )
     score = Score.objects.filter(assessment=assessment, criterion=criterion).first()
-    row = Row(criterion, score, flagged=_flagged(assessment, score), saved=not errors)
+    row = Row(criterion, score, flagged=_flagged(assessment, score), saved=not errors, conflict=conflict)
     if errors:
         row.errors = {"explanation": errors}
-        row.values = {"explanation": request.POST.get("explanation", "")}
-    return render(
-        request, "scoring/self/_explain.html", {"assessment": assessment, "row": row, "editable": True}
-    )
+        row.values = {
+            "explanation": request.POST.get("explanation", ""),
+            "version": version_of(request.POST.get("version")),
+        }
+    context = {
+        "assessment": assessment,
+        "row": row,
+        "editable": True,
+        "reload_url": reload_url(
+            reverse("scoring:assessment_self", args=[assessment.pk]), f"c-{criterion.code}"
+        ),
+    }
+    return render(request, "scoring/self/_explain_response.html", context, status=409 if conflict else 200)
 
 
 def _redirect_with_messages(request, assessment, criterion, errors: list[str], success: str):

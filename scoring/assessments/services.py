@@ -21,6 +21,7 @@ from parindex.audit.models import AuditEntry
 from parindex.db import retry_on_conflict
 from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import NOT_APPLICABLE, NotApplicable, decimal_places, format_decimal
+from scoring.concurrency import APPRAISAL, EXPLANATION, ROW, SELF, SURVEY, by_assessment, stale_scores
 from scoring.council.scope import council_areas, council_scope_errors
 from scoring.frameworks.groups import GroupResolver
 from scoring.frameworks.phases import Act, phase_ensure, phase_error, self_assessment_error
@@ -374,13 +375,14 @@ def _apply_many(
             )
         if changed_here:
             score.updated_by, score.updated_at = user, now
+            score.version = (score.version or 0) + 1  # the row's optimistic-concurrency version
             to_save.append(score)
             result.changed += 1
         else:
             result.unchanged += 1
     if to_save:
         update_fields = sorted(
-            {name for values in updates.values() for name in values} | {"updated_by", "updated_at"}
+            {name for values in updates.values() for name in values} | {"updated_by", "updated_at", "version"}
         )
         Score.objects.bulk_create(
             to_save,
@@ -609,9 +611,11 @@ def scores_apply_self(
     actor: User | None = None,
     via: str = Via.WEB,
     on_behalf: bool = False,
+    versions: Mapping[str, int | None] | None = None,
 ) -> ApplyResult:
     """Store a unit's self-assessment for several leaves (keyed by criterion code), all or nothing.
-    Refused with every problem at once (each naming its criterion and field).
+    Refused with every problem at once (each naming its criterion and field). `versions` {code: the
+    row's version the person read}: a row changed since is refused first (StaleEdit), nothing saved.
 
     A leaf whose rule takes a raw figure stores the figure (self_raw) and the points the rule gives;
     office and survey leaves are not the unit's to score; a not-applicable proposal by the unit's
@@ -620,6 +624,7 @@ def scores_apply_self(
     leaves, entered, problems = _self_problems(
         assessment, entries, by_unit=getattr(actor, "pk", None) is not None and not on_behalf
     )
+    refuse(stale_scores(by_assessment(assessment.pk, versions), leaves, part=SELF))
     refuse(problems)
     current = {
         s.criterion_id: s
@@ -809,6 +814,7 @@ def scores_apply_appraisal(
     actor: User | None = None,
     via: str = Via.WEB,
     _phase_act: str = Act.APPRAISE,
+    versions: Mapping[str, int | None] | None = None,
 ) -> ApplyResult:
     """Store appraised points for several leaves of a submitted (or appraised) assessment; a reason
     is required where they differ from self. Refused with every problem at once. Office leaves are
@@ -823,6 +829,8 @@ def scores_apply_appraisal(
     preliminary results the points move only through appeals (audited as "appeal_accept")."""
     assessment = assessment_for_update(assessment)
     leaves, entered, problems = _appraisal_problems(assessment, entries, actor, act=_phase_act)
+    # A row changed since the person read it (`versions` {code: version}) is refused before anything.
+    refuse(stale_scores(by_assessment(assessment.pk, versions), leaves, part=APPRAISAL))
     refuse(problems)
     updates: dict[str, dict] = {}
     reasons: dict[str, str] = {}
@@ -1085,9 +1093,16 @@ def assessment_return(
 
 @transaction.atomic
 def score_explain(
-    *, assessment: Assessment, code: str, explanation: str, actor: User | None = None, via: str = Via.WEB
+    *,
+    assessment: Assessment,
+    code: str,
+    explanation: str,
+    actor: User | None = None,
+    via: str = Via.WEB,
+    version: int | None = None,
 ) -> ApplyResult:
-    """The unit's answer (giải trình) to an explanation request on one criterion."""
+    """The unit's answer (giải trình) to an explanation request on one criterion (`version`: the
+    row's version the person read; a row changed since is refused)."""
     assessment = assessment_for_update(assessment)
     phase_ensure(assessment.framework, Act.ANSWER_RETURN)
     if assessment.status != AssessmentStatus.RETURNED:
@@ -1098,6 +1113,7 @@ def score_explain(
             criterion=code,
         )
     leaves = _leaves_by_code(assessment.framework, [code])
+    refuse(stale_scores(by_assessment(assessment.pk, {code: version}), leaves, part=EXPLANATION))
     returned = returned_codes(assessment)
     if returned is not None and code not in returned:
         raise _not_returned_error(leaves[code], returned)
@@ -1288,6 +1304,7 @@ def survey_apply(
     samples: Mapping[str, Mapping[str, int | None]] | None = None,
     actor: User | None = None,
     via: str = Via.WEB,
+    versions: Mapping[str, Mapping[str, int | None]] | None = None,
 ) -> ApplyResult:
     """Store survey results: {unit code: {survey criterion code: points}}, for all units at once, on
     assessments in any status before publication. Refused with every problem at once.
@@ -1299,7 +1316,8 @@ def survey_apply(
     proposal waiting for a decision. `samples` {unit code: {code: sample size}} is kept beside them.
 
     Survey points live in appraised_points of the survey leaves. Assessments are created for units that
-    have none yet. A fixed number of statements whatever the number of units."""
+    have none yet. A fixed number of statements whatever the number of units. `versions` {unit code:
+    {code: the row's version read}}: a cell changed since it was read is refused (StaleEdit)."""
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     leaves, units, problems, wanted = _survey_problems(
         framework, entries, as_percent=as_percent, samples=samples
@@ -1341,6 +1359,15 @@ def survey_apply(
     for assessment in assessments.values():
         assessment.framework = framework
     by_id = {a.pk: a for a in assessments.values()}
+    if versions:
+        expected = {
+            (assessments[units[unit_code].pk].pk, code): version
+            for unit_code, cells in versions.items()
+            if unit_code in units and units[unit_code].pk in assessments
+            for code, version in cells.items()
+        }
+        labels = {a.pk: a.unit.code for a in assessments.values()}
+        refuse(stale_scores(expected, leaves, part=SURVEY, labels=labels))
     result = ApplyResult()
     # One upsert per set of fields written (points, a sample size, or both): a few statements in all.
     for names in {tuple(sorted(values)) for values in wanted.values()}:
@@ -1427,12 +1454,16 @@ def appraisal_accept_self(
         .select_related("criterion")
     )
     entries = {row.criterion.code: accept_self_entry(row) for row in rows}
+    # The rows as read here: one changed before the lock below is refused, not accepted unseen.
+    versions = {row.criterion.code: row.version for row in rows}
     if area_code is None:
         # "Accept all" closes the appraisal: a difference left without a reason is named first.
         refuse([error for error in [appraised_gate_error(assessment)] if error])
     if not entries:
         return ApplyResult()
-    return scores_apply_appraisal(assessment=assessment, entries=entries, actor=actor, via=via)
+    return scores_apply_appraisal(
+        assessment=assessment, entries=entries, actor=actor, via=via, versions=versions
+    )
 
 
 # --- not applicable: the appraiser's decision ------------------------------------------------------------
@@ -1576,12 +1607,14 @@ def not_applicable_apply(
     decisions: Mapping[str, NotApplicableDecision],
     actor: User | None = None,
     via: str = Via.WEB,
+    versions: Mapping[str, int | None] | None = None,
 ) -> ApplyResult:
     """Store the appraiser's decisions on not applicable for several leaves (keyed by criterion code),
     all or nothing: each changed field audited with the decision's reason, the result recomputed, and
     the assessment marked appraised when every leaf is then closed (an undecided proposal is open)."""
     assessment = assessment_for_update(assessment)
     leaves, updates, problems = _not_applicable_problems(assessment, decisions, actor)
+    refuse(stale_scores(by_assessment(assessment.pk, versions), leaves, part=APPRAISAL))
     refuse(problems)
     reasons = {code: str(values["appraisal_reason"]) for code, values in updates.items()}
     result = ApplyResult()
@@ -1609,6 +1642,7 @@ def not_applicable_decide(
     raw: str = "",
     actor: User | None = None,
     via: str = Via.WEB,
+    version: int | None = None,
 ) -> ApplyResult:
     """The appraiser's decision on not applicable for one leaf (see NotApplicableDecision)."""
     return not_applicable_apply(
@@ -1616,6 +1650,7 @@ def not_applicable_decide(
         decisions={code: NotApplicableDecision(decision, reason, points, raw)},
         actor=actor,
         via=via,
+        versions={code: version},
     )
 
 
@@ -1797,15 +1832,19 @@ def scores_apply_fields(
     changes: Mapping[str, Mapping[str, Any]],
     actor: User | None = None,
     via: str = Via.ADMIN,
+    versions: Mapping[str, int | None] | None = None,
 ) -> None:
     """Apply field-by-field score changes {leaf code: {field: new value}} made on the office's side
     (a form or a file that holds every field of a score row) through the services of each part:
     the unit's figures (scores_apply_self, on its behalf), then the appraisal (scores_apply_appraisal),
     then the survey points of survey leaves (survey_apply), then the appraiser's decision on not
     applicable (not_applicable_apply: yes confirms the unit's proposal or imposes it, no refuses it and
-    the row's appraised points score the leaf). Nothing else is checked here."""
-    assessment = Assessment.objects.select_related("framework", "unit").get(pk=assessment.pk)
+    the row's appraised points score the leaf). Nothing else is checked here, but `versions` {code:
+    the row's version the form read}: checked once, under the assessment's lock, before any part is
+    saved (each part adds one to the version, so the parts themselves are not given it)."""
+    assessment = assessment_for_update(assessment)
     leaves = _leaves_by_code(assessment.framework, changes)
+    refuse(stale_scores(by_assessment(assessment.pk, versions), leaves, part=ROW))
     current = {
         s.criterion.code: s
         for s in Score.objects.filter(assessment=assessment, criterion__in=leaves.values()).select_related(

@@ -29,6 +29,7 @@ from scoring.access import (
     get_framework_for_council_appraisal,
 )
 from scoring.assessments.appraisal_views import save_row
+from scoring.concurrency import reload_url, version_of
 from scoring.council import services
 from scoring.council.forms import MemberAddForm, MemberAreasForm, MinutesForm
 from scoring.council.models import CouncilMember, CouncilMinutes, CouncilSignOff
@@ -348,12 +349,17 @@ def council_grid_row(request, code, criterion_id, pk):
     else:
         grid_row.errors = errors
         grid_row.entered = {key: request.POST.get(key, "") for key in ("points", "raw", "reason")}
+        grid_row.entered["version"] = version_of(request.POST.get("version"))
     grid_row.lock = appraisal_lock(request.user, grid_row.assessment)
-    return render(
-        request,
-        "scoring/council/_grid_row.html",
-        {"framework": framework, "criterion": criterion, "g": grid_row},
-    )
+    context = {
+        "framework": framework,
+        "criterion": criterion,
+        "g": grid_row,
+        "reload_url": reload_url(grid_url, f"unit-{assessment.pk}"),
+    }
+    # Another person saved the row after it was read: the row with the message and a reload link, 409.
+    status = 409 if getattr(grid_row.row, "conflict", False) else 200
+    return render(request, "scoring/council/_grid_row.html", context, status=status)
 
 
 urlpatterns = [

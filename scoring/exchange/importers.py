@@ -25,6 +25,7 @@ import functools
 import hashlib
 import itertools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -960,6 +961,16 @@ def assessment_preview(data: AssessmentImport) -> list[PreviewLine]:
             appraisal = data.appraisal_entries[code]
             new = entry_points(criterion, appraisal.points, appraisal.raw, points_field="appraised_points")[0]
             old = score.appraised_points if score else None
+            # The reason is written with the points: the preview shows it whenever it changes.
+            old_reason, new_reason = (
+                (score.appraisal_reason if score else ""),
+                (appraisal.reason or "").strip(),
+            )
+            if old != new:
+                lines.append(PreviewLine(code, criterion.title, old, new))
+            if old_reason != new_reason:
+                lines.append(PreviewLine(code, criterion.title, old_reason, new_reason, "reason"))
+            continue
         elif data.stage == APPRAISAL and code in data.na_decisions:
             decision = data.na_decisions[code]
             new = decision.points if decision.decision == NA_REFUSE else NOT_APPLICABLE
@@ -1025,12 +1036,19 @@ def _by_unit(actor, unit: Unit) -> bool:
 
 
 def apply_assessment(
-    data: AssessmentImport, *, actor=None, via: str = Via.COMMAND, submit: bool = False
+    data: AssessmentImport,
+    *,
+    actor=None,
+    via: str = Via.COMMAND,
+    submit: bool = False,
+    versions: Mapping[str, int | None] | None = None,
 ) -> ApplyResult:
     """Write a read assessment file through the services: all or nothing; their refusals are placed
     on the workbook's cells. With `submit` (self stage), the assessment is then submitted as the
     Submit button does (assessment_submit), in the same transaction: a refused submission keeps
-    nothing of the import either."""
+    nothing of the import either. `versions` {code: the row's version when the file was previewed}:
+    a row changed since is refused (scoring.concurrency.StaleEdit), nothing written."""
+    versions = versions or {}
     if submit and data.stage != SELF:
         raise ValueError("only a self-assessment is submitted")
     try:
@@ -1046,16 +1064,30 @@ def apply_assessment(
                     actor=actor,
                     via=via,
                     on_behalf=on_behalf,
+                    versions={code: versions.get(code) for code in data.self_entries},
                 )
                 if submit:
                     assessment_submit(assessment=assessment, actor=actor, via=via)
                 return result
+            # Each row's version is checked by the one service that writes it first (each adds one).
             result = scores_apply_appraisal(
-                assessment=assessment, entries=data.appraisal_entries, actor=actor, via=via
+                assessment=assessment,
+                entries=data.appraisal_entries,
+                actor=actor,
+                via=via,
+                versions={code: versions.get(code) for code in data.appraisal_entries},
             )
             if data.na_decisions:
                 decided = not_applicable_apply(
-                    assessment=assessment, decisions=data.na_decisions, actor=actor, via=via
+                    assessment=assessment,
+                    decisions=data.na_decisions,
+                    actor=actor,
+                    via=via,
+                    versions={
+                        code: versions.get(code)
+                        for code in data.na_decisions
+                        if code not in data.appraisal_entries
+                    },
                 )
                 result.changed += decided.changed
                 result.unchanged += decided.unchanged
@@ -1365,9 +1397,15 @@ def _sample_code(header: str) -> str | None:
     return None
 
 
-def apply_survey(data: SurveyImport, *, actor=None, via: str = Via.COMMAND) -> ApplyResult:
+def apply_survey(
+    data: SurveyImport,
+    *,
+    actor=None,
+    via: str = Via.COMMAND,
+    versions: Mapping[str, Mapping[str, int | None]] | None = None,
+) -> ApplyResult:
     """Write a read survey file through survey_apply: all or nothing; its refusals are placed on the
-    file's cells."""
+    file's cells. `versions` {unit code: {code: version when previewed}} as survey_apply takes them."""
     try:
         return survey_apply(
             framework=data.framework,
@@ -1376,6 +1414,7 @@ def apply_survey(data: SurveyImport, *, actor=None, via: str = Via.COMMAND) -> A
             samples=data.samples,
             actor=actor,
             via=via,
+            versions=versions,
         )
     except ServiceError as error:
         raise SpreadsheetError(data.problems(error), data.file_name) from error

@@ -42,6 +42,7 @@ from scoring.assessments.services import (
     assessment_get_or_create,
     scores_apply_fields,
 )
+from scoring.concurrency import version_of
 from scoring.models import Assessment, Criterion, Framework, Score, Via
 from units.models import Unit
 
@@ -223,6 +224,8 @@ SCORE_HEADER_ALIASES = {
     "giai trinh": "note",
     "evidence reference": "evidence_reference",
     "tai lieu kiem chung": "evidence_reference",
+    "version": "version",
+    "phien ban": "version",
 }
 
 
@@ -240,6 +243,7 @@ class ScoreResource(SpreadsheetResource):
         "appraisal_reason": gettext_lazy("Appraisal reason"),
         "note": gettext_lazy("Note"),
         "evidence_reference": gettext_lazy("Evidence reference"),
+        "version": gettext_lazy("Version"),
     }
 
     framework = fields.Field(attribute="assessment__framework__code", column_name="framework", readonly=True)
@@ -264,6 +268,11 @@ class ScoreResource(SpreadsheetResource):
     evidence_reference = fields.Field(
         attribute="evidence_reference", column_name="evidence_reference", widget=TextWidget()
     )
+    # The row's version when exported (scoring.concurrency): a row changed since is refused, never
+    # written over with the file's older values. A file without the column is not checked.
+    version = fields.Field(
+        attribute="version", column_name="version", widget=widgets.IntegerWidget(), readonly=True
+    )
 
     class Meta:
         model = Score
@@ -280,6 +289,7 @@ class ScoreResource(SpreadsheetResource):
             "appraisal_reason",
             "note",
             "evidence_reference",
+            "version",
         ]
         export_order = fields
         import_id_fields = list(SCORE_KEYS)
@@ -398,6 +408,7 @@ class ScoreResource(SpreadsheetResource):
                 changes={instance.criterion.code: changes},
                 actor=self._user,
                 via=Via.ADMIN,
+                versions={instance.criterion.code: version_of(row.get("version"))},
             )
             saved = Score.objects.get(assessment=instance.assessment, criterion=instance.criterion)
             instance.pk, instance.updated_at, instance.updated_by_id = (

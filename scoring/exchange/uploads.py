@@ -179,6 +179,49 @@ def _survey_preview(data: SurveyImport) -> list[dict[str, str | None]]:
     return lines
 
 
+def _preview_versions(record: ImportRecord, lines: list[dict]) -> dict[str, int]:
+    """{"unit|code": the row's version} of the rows of the preview's lines (0: no row yet)."""
+    codes = {line["code"] for line in lines}
+    rows = Score.objects.filter(assessment__framework=record.framework, criterion__code__in=codes)
+    if record.kind != ImportKind.SURVEY:
+        rows = rows.filter(assessment=record.assessment)
+    stored = {
+        (unit if record.kind == ImportKind.SURVEY else "", code): version
+        for unit, code, version in rows.values_list("assessment__unit__code", "criterion__code", "version")
+    }
+    return {f"{line['unit']}|{line['code']}": stored.get((line["unit"], line["code"]), 0) for line in lines}
+
+
+def _previewed(record: ImportRecord, data: SurveyImport | AssessmentImport) -> dict | None:
+    """Keep in `data` only the rows the preview showed a change of, and return their versions as
+    the services take them (None for a preview stored before versions were: applied as before). A row
+    the preview did not list is not written, so a change another person made to it since stays."""
+    versions = (record.preview or {}).get("versions")
+    if versions is None:
+        return None
+    if isinstance(data, SurveyImport):
+        by_unit: dict[str, dict[str, int]] = {}
+        for key, version in versions.items():
+            unit, code = key.split("|", 1)
+            by_unit.setdefault(unit, {})[code] = version
+        data.entries = {
+            unit: {code: value for code, value in values.items() if code in by_unit.get(unit, {})}
+            for unit, values in data.entries.items()
+        }
+        data.entries = {unit: values for unit, values in data.entries.items() if values}
+        data.samples = {
+            unit: {code: size for code, size in sizes.items() if code in by_unit.get(unit, {})}
+            for unit, sizes in data.samples.items()
+        }
+        data.samples = {unit: sizes for unit, sizes in data.samples.items() if sizes}
+        return by_unit
+    codes = {key.split("|", 1)[1]: version for key, version in versions.items()}
+    data.self_entries = {code: e for code, e in data.self_entries.items() if code in codes}
+    data.appraisal_entries = {code: e for code, e in data.appraisal_entries.items() if code in codes}
+    data.na_decisions = {code: d for code, d in data.na_decisions.items() if code in codes}
+    return codes
+
+
 def import_check(record: ImportRecord) -> ImportRecord:
     """Check a kept file: store its problems (refused) or the preview of its changes. A database
     connection lost under the check (outside a transaction) is closed and the check run again."""
@@ -215,6 +258,9 @@ def _check(record: ImportRecord) -> ImportRecord:
         record.status, record.problems = ImportStatus.PREVIEW, []
         record.preview = {
             "lines": lines,
+            # The version of every row the preview shows a change of: confirming writes those rows
+            # only, and refuses if any of them changed since (another person's save is never lost).
+            "versions": _preview_versions(record, lines),
             # Rows changed, as saving counts them (a row may change in several fields).
             "changes": len({(line["unit"], line["code"]) for line in lines}),
             "rows": total,
@@ -314,10 +360,11 @@ def import_confirm(*, record: ImportRecord, actor: User | None) -> ImportRecord:
     # All or nothing: a connection lost under it rolled it all back, so it can run again.
     def apply() -> ApplyResult:
         data = _read(record)
+        versions = _previewed(record, data)
         with transaction.atomic():
             if isinstance(data, SurveyImport):  # the record's kind is survey
-                return apply_survey(data, actor=actor, via=Via.IMPORT)
-            return apply_assessment(data, actor=actor, via=Via.IMPORT)
+                return apply_survey(data, actor=actor, via=Via.IMPORT, versions=versions)
+            return apply_assessment(data, actor=actor, via=Via.IMPORT, versions=versions)
 
     try:
         result = retry_on_lost_connection(apply, what=f"import_confirm({record.pk})")
@@ -356,6 +403,7 @@ PREVIEW_FIELDS = {
     "note": N_("Note"),
     "evidence": N_("Evidence"),
     "not_applicable_reason": N_("Why not applicable"),
+    "reason": N_("Reason"),
 }
 
 

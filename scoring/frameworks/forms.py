@@ -15,6 +15,7 @@ from parindex.numbers import (
     format_decimal,
     parse_score_cell,
 )
+from scoring.concurrency import version_of
 from scoring.models import Via
 
 # Typed by people (day first) or sent by a browser's datetime-local / date input (ISO).
@@ -51,6 +52,8 @@ def _datetime_field(label, required=False):
 class DeadlinesForm(forms.Form):
     self_deadline = _datetime_field(gettext_lazy("Self-assessment deadline"))
     appraisal_deadline = _datetime_field(gettext_lazy("Appraisal deadline"))
+    # The framework's version the page read (scoring.concurrency): settings changed since are refused.
+    version = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
     def clean(self):
         data = super().clean()
@@ -125,6 +128,12 @@ class Cell:
     typed: str = ""
     error: str = ""
     shown: str = ""  # what the grid showed before the office typed
+    version: int = 0  # the row's version (scoring.concurrency), sent back with the grid
+    # What the person's page read (the version and the text shown), sent back in hidden inputs: a cell
+    # is the person's change only when they typed over what they read, and it is refused if the row
+    # moved since (StaleEdit); a cell they left alone is never written over someone else's change.
+    read_version: int | None = None
+    read_shown: str = ""
 
     @property
     def name(self) -> str:
@@ -185,10 +194,29 @@ class SurveyGrid:
     The office types points, or percentages satisfied (`as`=percent: the service converts them to
     max × p ÷ 100), or KAD for a leaf not applicable to the unit."""
 
-    def __init__(self, units, leaves, stored: dict[tuple[int, int], object], data=None):
+    def __init__(
+        self,
+        units,
+        leaves,
+        stored: dict[tuple[int, int], object],
+        data=None,
+        versions: dict[tuple[int, int], int] | None = None,
+    ):
         self.leaves = list(leaves)
+        versions = versions or {}
         self.rows = [
-            GridRow(unit, [Cell(unit, leaf, stored.get((unit.pk, leaf.pk))) for leaf in self.leaves])
+            GridRow(
+                unit,
+                [
+                    Cell(
+                        unit,
+                        leaf,
+                        stored.get((unit.pk, leaf.pk)),
+                        version=versions.get((unit.pk, leaf.pk), 0),
+                    )
+                    for leaf in self.leaves
+                ],
+            )
             for unit in units
         ]
         for row in self.rows:
@@ -200,12 +228,15 @@ class SurveyGrid:
                     if cell.not_applicable
                     else format_decimal(cell.stored)
                 )
+                cell.read_version, cell.read_shown = cell.version, cell.shown
         self.bound = data is not None
         self.as_percent = bool(data is not None and data.get("as") == "percent")
         self.mode = "percent" if self.as_percent else "points"
         self.modes = SURVEY_MODES
         self.entries: dict[str, dict[str, object]] = {}
+        self.versions: dict[str, dict[str, int | None]] = {}  # survey_apply's versions of the entries
         self.non_cell_errors: list[str] = []
+        self.conflict = False
         if self.bound:
             self._read(data)
 
@@ -215,13 +246,22 @@ class SurveyGrid:
                 if cell.name not in data:
                     continue  # a cell the form did not show is left as it is
                 cell.typed = data.get(cell.name, "").strip()
-                if self.as_percent and cell.typed == cell.shown:
+                read = data.get(f"{cell.name}-o")
+                if read is not None:
+                    cell.read_shown = read.strip()
+                    cell.read_version = version_of(data.get(f"{cell.name}-v"))
+                    if cell.typed == cell.read_shown:
+                        continue  # untouched: whatever the cell holds now stays (another person's too)
+                elif self.as_percent and cell.typed == cell.shown:
                     continue  # the stored points shown, untouched: not a percentage typed
                 value, cell.error = cell_problem(
                     cell.typed, cell.criterion.max_points, as_percent=self.as_percent
                 )
                 if not cell.error and (self.as_percent or value != cell.stored):
-                    self.entries.setdefault(row.unit.code, {})[cell.criterion.code] = value
+                    unit_code, code = row.unit.code, cell.criterion.code
+                    self.entries.setdefault(unit_code, {})[code] = value
+                    if read is not None:
+                        self.versions.setdefault(unit_code, {})[code] = cell.read_version
 
     @property
     def error_count(self) -> int:

@@ -1004,13 +1004,22 @@ def framework_set_deadlines(
     appraisal_deadline: datetime | None,
     actor: User | None = None,
     via: str = Via.WEB,
+    version: int | None = None,
 ) -> Framework:
+    """Set both deadlines. `version`: the framework's version the form read (settings changed since
+    are refused, scoring.concurrency.StaleEdit)."""
+    from scoring.concurrency import framework_stale
+
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     framework_ensure_editable(framework)
+    refuse([error for error in [framework_stale(framework, version)] if error])
     old = (framework.self_deadline, framework.appraisal_deadline)
+    if old == (self_deadline, appraisal_deadline):
+        return framework
     framework.self_deadline, framework.appraisal_deadline = self_deadline, appraisal_deadline
     framework.full_clean()
-    framework.save(update_fields=["self_deadline", "appraisal_deadline", "updated_at"])
+    framework.version += 1
+    framework.save(update_fields=["self_deadline", "appraisal_deadline", "version", "updated_at"])
     for name, before, after in (
         ("self_deadline", old[0], self_deadline),
         ("appraisal_deadline", old[1], appraisal_deadline),
@@ -1119,14 +1128,23 @@ def _clean_or_refuse(obj: Model, **kwargs: Any) -> None:
 
 @transaction.atomic
 def framework_update(
-    *, framework: Framework, changes: Mapping[str, object], actor: User | None = None, via: str = Via.WEB
+    *,
+    framework: Framework,
+    changes: Mapping[str, object],
+    actor: User | None = None,
+    via: str = Via.WEB,
+    version: int | None = None,
 ) -> Framework:
     """Correct settings of an unpublished framework (FRAMEWORK_SETTINGS), one audit row per changed field.
     The name and legal basis may be corrected until publication; the settings results follow only
     while the phase allows defining the framework (phases.Act.DEFINE).
 
-    The phase is not a setting: it moves through its steps (framework_open … framework_publish)."""
+    The phase is not a setting: it moves through its steps (framework_open … framework_publish).
+    `version`: the framework's version the form read; settings changed since are refused (StaleEdit)."""
+    from scoring.concurrency import framework_stale
+
     framework = editable_framework(framework)
+    refuse([error for error in [framework_stale(framework, version)] if error])
     unknown = sorted(set(changes) - set(FRAMEWORK_SETTINGS))
     if unknown:
         raise ServiceError(
@@ -1144,7 +1162,8 @@ def framework_update(
     for name in changed:
         setattr(framework, name, changes[name])
     _clean_or_refuse(framework)
-    framework.save(update_fields=[*changed, "updated_at"])
+    framework.version += 1
+    framework.save(update_fields=[*changed, "version", "updated_at"])
     AuditEntry.objects.bulk_create(
         audit(
             framework,

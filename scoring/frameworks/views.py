@@ -25,6 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from parindex.audit.models import AuditEntry
 from parindex.audit.selectors import trail_filtered
+from parindex.errors import ServiceError
 from parindex.numbers import NOT_APPLICABLE, format_decimal
 from scoring.access import (
     assessments_visible_to,
@@ -41,6 +42,7 @@ from scoring.access import (
 )
 from scoring.appeals.selectors import appeals_open_count
 from scoring.assessments.services import assessment_extend_deadline, survey_apply
+from scoring.concurrency import stale_in
 from scoring.frameworks import phases
 from scoring.frameworks.forms import (
     ActivityFilterForm,
@@ -231,6 +233,7 @@ def framework_board(request, code):
             initial={
                 "self_deadline": _local(framework.self_deadline),
                 "appraisal_deadline": _local(framework.appraisal_deadline),
+                "version": framework.version,
             }
         )
         if editable
@@ -287,6 +290,7 @@ def framework_deadlines(request, code):
                     appraisal_deadline=form.cleaned_data["appraisal_deadline"],
                     actor=request.user,
                     via=Via.WEB,
+                    version=form.cleaned_data["version"],
                 )
             except ValidationError as error:
                 form.add_error(None, error)
@@ -299,6 +303,7 @@ def framework_deadlines(request, code):
             initial={
                 "self_deadline": _local(framework.self_deadline),
                 "appraisal_deadline": _local(framework.appraisal_deadline),
+                "version": framework.version,
             }
         )
     extensions = (
@@ -396,13 +401,14 @@ def _survey_grid(framework: Framework, data=None) -> SurveyGrid:
             "order"
         )
     )
-    stored = {
-        (unit_id, criterion_id): NOT_APPLICABLE if not_applicable else points
-        for unit_id, criterion_id, points, not_applicable in Score.objects.filter(
-            assessment__framework=framework, criterion__in=leaves
-        ).values_list("assessment__unit_id", "criterion_id", "appraised_points", "appraised_not_applicable")
-    }
-    return SurveyGrid(list(framework_units(framework)), leaves, stored, data=data)
+    rows = Score.objects.filter(assessment__framework=framework, criterion__in=leaves).values_list(
+        "assessment__unit_id", "criterion_id", "appraised_points", "appraised_not_applicable", "version"
+    )
+    stored, versions = {}, {}
+    for unit_id, criterion_id, points, not_applicable, version in rows:
+        stored[(unit_id, criterion_id)] = NOT_APPLICABLE if not_applicable else points
+        versions[(unit_id, criterion_id)] = version
+    return SurveyGrid(list(framework_units(framework)), leaves, stored, data=data, versions=versions)
 
 
 @login_required
@@ -421,9 +427,12 @@ def survey_grid(request, code):
                     as_percent=grid.as_percent,
                     actor=request.user,
                     via=Via.WEB,
+                    versions=grid.versions,
                 )
             except ValidationError as error:
                 grid.non_cell_errors = error.messages
+                # Cells another person saved after this page read them: named with their values (409).
+                grid.conflict = isinstance(error, ServiceError) and bool(stale_in(error))
             else:
                 messages.success(
                     request,
@@ -451,7 +460,9 @@ def survey_grid(request, code):
             if manages and not framework.is_published
             else None,
             "reopen_url": _reopen_url(request.user, framework),
+            "reload_url": reverse("scoring:survey_grid", args=[framework.code]),
         },
+        status=409 if grid.conflict else 200,
     )
 
 

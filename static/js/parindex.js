@@ -46,3 +46,12 @@ function parindexShowError(event) {
 
 document.addEventListener("htmx:responseError", parindexShowError);
 document.addEventListener("htmx:sendError", parindexShowError);
+
+// A save refused because another person changed the row after it was read answers 409 with the row
+// again (the other person's values named in the message, and a reload link): swap it in like a 200.
+document.addEventListener("htmx:beforeSwap", function (event) {
+  if (event.detail.xhr && event.detail.xhr.status === 409) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
