@@ -42,13 +42,11 @@ class _InlineFinder(HTMLParser):
     def _check(self, tag, attrs):
         for name, value in attrs:
             name = name.lower()
-            if name == "style":
-                self.found.append(f"<{tag} style={value!r}>")
-            elif name.startswith("on") or name.startswith(("hx-on", "data-hx-on")):
-                self.found.append(f"<{tag} {name}={value!r}>")
-            elif name in {"href", "src", "action", "formaction"} and (value or "").strip().lower().startswith(
-                "javascript:"
-            ):
+            handler = name.startswith(("on", "hx-on", "data-hx-on"))
+            javascript_url = name in {"href", "src", "action", "formaction"} and (
+                (value or "").strip().lower().startswith("javascript:")
+            )
+            if name == "style" or handler or javascript_url:
                 self.found.append(f"<{tag} {name}={value!r}>")
 
 

@@ -38,7 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def template_files() -> list[Path]:
     """The project's templates: templates/ and any app's templates folder."""
     folders = [ROOT / "templates"] + [
-        path for package in ("parindex", "units", "scoring", "reports") for path in (ROOT / package).rglob("templates")
+        path
+        for package in ("parindex", "units", "scoring", "reports")
+        for path in (ROOT / package).rglob("templates")
     ]
     return sorted({file for folder in folders for file in folder.rglob("*.html")})
 
@@ -109,7 +111,9 @@ def test_the_template_finder_leaves_the_allowed_forms_alone():
 def test_no_template_has_inline_script_or_style():
     files = template_files()
     assert len(files) > 50, "the walk over the templates found too few files"
-    found = [f"{file.relative_to(ROOT)} {bit}" for file in files for bit in template_bits(file.read_text("utf-8"))]
+    found = [
+        f"{file.relative_to(ROOT)} {bit}" for file in files for bit in template_bits(file.read_text("utf-8"))
+    ]
     assert not found, "Inline script or style (refused by the Content-Security-Policy):\n" + "\n".join(found)
 
 
@@ -142,7 +146,9 @@ def allowed_in_admin(bit: str) -> bool:
 
 def test_the_source_hash_is_the_one_browsers_compute():
     # The example of the CSP specification's hash-source: "alert('Hello, world.');"
-    assert csp.source_hash("alert('Hello, world.');") == "'sha256-qznLcsROx4GACP2dm0UCKCzCG+HiZ1guq6ZZDob/Tng='"
+    assert (
+        csp.source_hash("alert('Hello, world.');") == "'sha256-qznLcsROx4GACP2dm0UCKCzCG+HiZ1guq6ZZDob/Tng='"
+    )
 
 
 def test_admin_pages_get_exactly_the_listed_exceptions(admin_client, data):  # noqa: F811

@@ -15,7 +15,7 @@ AT_LEAST = {"officer": 12, "appraiser": 30, "leader": 25, "anonymous": 1}
 
 
 @pytest.mark.parametrize("persona", ["officer", "appraiser", "leader", "anonymous"])
-def test_every_page_of_the_walk_carries_the_policy_and_no_inline_bit(client, world, persona):
+def test_every_page_of_the_walk_carries_the_policy_and_no_inline_bit(client, world, persona):  # noqa: F811
     user = world["users"][persona]
     if user is not None:
         client.force_login(user)
@@ -33,7 +33,7 @@ def test_every_page_of_the_walk_carries_the_policy_and_no_inline_bit(client, wor
     assert pages >= AT_LEAST[persona], f"only {pages} pages rendered: the walk is broken"
 
 
-def test_refusals_and_error_pages_carry_the_policy(client, world):
+def test_refusals_and_error_pages_carry_the_policy(client, world):  # noqa: F811
     for url in ("/accounts/login/", "/no-such-page/", "/health/"):
         assert_policy(client.get(url), url)
     client.force_login(world["users"]["officer"])
