@@ -4,6 +4,8 @@ inline script or style). Used by tests/test_csp.py and tests/browser/test_csp.py
 import re
 from html.parser import HTMLParser
 
+from parindex import csp
+
 # Script types a browser runs (an absent type is JavaScript); application/json data blocks
 # (json_script) are not run, so the policy does not concern them.
 RUNNABLE_SCRIPT_TYPES = {"", "text/javascript", "application/javascript", "module"}
@@ -115,6 +117,15 @@ POLICY = {
     "base-uri": ["'self'"],
     "form-action": ["'self'"],
     "frame-ancestors": ["'none'"],
+}
+
+
+# The admin's: the same, with the inline attributes of Django's and django-import-export's templates
+# allowed by their hashes (parindex.csp).
+ADMIN_POLICY = {
+    **POLICY,
+    "style-src": ["'self'", "'unsafe-hashes'", *map(csp.source_hash, csp.ADMIN_INLINE_STYLES)],
+    "script-src": ["'self'", "'unsafe-hashes'", *map(csp.source_hash, csp.ADMIN_INLINE_HANDLERS)],
 }
 
 
