@@ -126,6 +126,21 @@ def test_base_turns_off_htmx_inline_indicator_style_and_the_stylesheet_has_its_r
     assert ".htmx-request .htmx-indicator, .htmx-request.htmx-indicator" in css
 
 
+def test_browser_tests_wait_with_functions_the_policy_allows():
+    """Playwright's wait_for_function evals a bare expression on every poll, which the policy (no
+    'unsafe-eval') refuses once the page is loaded; an arrow function is compiled once, at the start."""
+    bare = re.compile(r"""wait_for_function\(\s*(["'])(?!\s*(\(|function\b|async\b|\w+\s*=>))""")
+    found = [
+        f"{path.name}:{number}: {line.strip()}"
+        for path in sorted((ROOT / "tests" / "browser").glob("*.py"))
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+        if bare.search(line)
+    ]
+    assert not found, "\n".join(found)
+    assert bare.search('page.wait_for_function("document.body")')
+    assert not bare.search('page.wait_for_function("() => document.body")')
+
+
 # --- the admin -----------------------------------------------------------------------------------------
 
 
