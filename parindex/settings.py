@@ -42,10 +42,12 @@ INSTALLED_APPS = [
     "reports",
     "axes",
     "parindex.idle",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "parindex.csp.CSPMiddleware",  # django-csp's, with the admin's scoped exceptions (parindex.csp)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "parindex.idle.middleware.SessionIdleMiddleware",
@@ -245,6 +247,35 @@ SECURE_HSTS_PRELOAD = envbool("PARINDEX_HSTS_PRELOAD", True)
 SESSION_COOKIE_AGE = envint("PARINDEX_SESSION_IDLE_SECONDS", 30 * 60)
 # Renewed (saved again) at most this often, not on every request (parindex.idle).
 PARINDEX_SESSION_RENEW_SECONDS = envint("PARINDEX_SESSION_RENEW_SECONDS", 60)
+
+# Content-Security-Policy (django-csp, issue 15): scripts, styles and images only from the site itself, no
+# inline script, inline style or handler attribute anywhere (the pages load static/css and static/js;
+# tests/test_csp.py scans the templates and every rendered page). On in DEBUG too, so that the tests and
+# development meet the same policy as production. PARINDEX_CSP=report-only sends the policy as
+# Content-Security-Policy-Report-Only (browsers report, block nothing), 0 sends none. Static files on
+# another host (a CDN) are allowed with PARINDEX_CSP_STATIC_HOSTS; violation reports go to
+# PARINDEX_CSP_REPORT_URI when set. The Django admin gets the few exceptions it needs, on /admin/ only
+# (parindex.csp.ADMIN_EXCEPTIONS).
+_CSP_MODE = os.environ.get("PARINDEX_CSP", "1").strip().lower()
+if _CSP_MODE not in {"1", "report-only", "0"}:
+    raise ImproperlyConfigured(f"PARINDEX_CSP must be 1, report-only or 0; got {_CSP_MODE!r}")
+_CSP_STATIC_HOSTS = envlist("PARINDEX_CSP_STATIC_HOSTS", [])
+PARINDEX_CSP_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", *_CSP_STATIC_HOSTS],
+        "style-src": ["'self'", *_CSP_STATIC_HOSTS],
+        "img-src": ["'self'", "data:", *_CSP_STATIC_HOSTS],
+        "font-src": ["'self'", *_CSP_STATIC_HOSTS],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "report-uri": os.environ.get("PARINDEX_CSP_REPORT_URI", "").strip() or None,
+    }
+}
+CONTENT_SECURITY_POLICY = PARINDEX_CSP_POLICY if _CSP_MODE == "1" else None
+CONTENT_SECURITY_POLICY_REPORT_ONLY = PARINDEX_CSP_POLICY if _CSP_MODE == "report-only" else None
 
 LOGGING = {
     "version": 1,

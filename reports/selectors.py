@@ -41,6 +41,9 @@ from units.models import Unit, UnitKind
 # Colours of the grades, best band first (green → red); a framework with more bands reuses the last.
 GRADE_COLOURS = ["#1e7b34", "#5a9e2f", "#0b5cad", "#c98a00", "#b3261e", "#7a1712"]
 NO_GRADE_COLOUR = "#9aa5b1"
+# The same colours as CSS classes (static/css/dashboards.css .tone-*): the pages colour a swatch with a
+# class, never a style attribute, which the Content-Security-Policy forbids.
+GRADE_TONES = {colour: f"tone-{i}" for i, colour in enumerate(GRADE_COLOURS)} | {NO_GRADE_COLOUR: "tone-none"}
 STATUS_ORDER = [
     AssessmentStatus.DRAFT,
     AssessmentStatus.SUBMITTED,
@@ -95,6 +98,11 @@ def grade_colour(grade: str, colours: dict[str, str]) -> str:
     return colours.get(grade, NO_GRADE_COLOUR)
 
 
+def colour_tone(colour: str) -> str:
+    """The CSS class of a grade colour (GRADE_TONES)."""
+    return GRADE_TONES.get(colour, GRADE_TONES[NO_GRADE_COLOUR])
+
+
 def default_framework(frameworks: list[Framework]) -> Framework | None:
     """The framework a page opens on when none is asked for: the one published last (the results the
     office has just announced), else the first given (the newest)."""
@@ -114,6 +122,10 @@ class GradeCount:
     min_index: Decimal | None
     count: int
     colour: str
+
+    @property
+    def tone(self) -> str:
+        return colour_tone(self.colour)
 
 
 def grade_distribution(rows: list[RankingLine], bands: list[GradeBand]) -> list[GradeCount]:
@@ -138,6 +150,11 @@ class AreaCell:
     colour: str = ""
     ranked: int = 0  # units ranked in the area (the N of "rank 3/15")
 
+    @property
+    def heat(self) -> str:
+        """The CSS class of the cell's colour (heat_class)."""
+        return heat_class(self.index)
+
 
 @dataclass
 class AreaColumn:
@@ -156,12 +173,30 @@ class AreaMatrix:
     rows: list[tuple[RankingLine, list[AreaCell | None]]]
 
 
-def heat_colour(index: Decimal | None) -> str:
-    """Background of a heatmap cell: red (0) through amber to green (100), light enough for text."""
+# A heatmap cell is coloured by its index in bands of 10 (0-9 … 90-99, 100): a finite set of CSS classes
+# (static/css/dashboards.css .heat-0 … .heat-10), since the Content-Security-Policy forbids style attributes.
+HEAT_BANDS = 11
+
+
+def heat_band(index: Decimal | None) -> int | None:
     if index is None:
+        return None
+    share = max(Decimal(0), min(Decimal(100), Decimal(index)))
+    return int(share // 10)
+
+
+def heat_class(index: Decimal | None) -> str:
+    band = heat_band(index)
+    return "" if band is None else f"heat-{band}"
+
+
+def heat_colour(index: Decimal | None) -> str:
+    """Background of a heatmap cell: red (0) through amber to green (100), light enough for text; the
+    colour of the cell's band (heat_class), as static/css/dashboards.css gives it."""
+    band = heat_band(index)
+    if band is None:
         return ""
-    share = max(Decimal(0), min(Decimal(100), Decimal(index))) / 100
-    hue = int(share * 125)
+    hue = band * 125 // (HEAT_BANDS - 1)
     return f"hsl({hue}, 70%, 82%)"
 
 

@@ -172,12 +172,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 # --- helpers -----------------------------------------------------------------------------------------
 
 
+# Levels of the criteria tree indented on their own in the admin (static/css/admin.css .tree-code.level-N);
+# deeper ones share the last step. Classes, not style attributes: the Content-Security-Policy forbids them.
+TREE_LEVELS = 6
+
+
+class TreeCodeMedia:
+    """The stylesheet of indented_code, for the admins and inlines that show it."""
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
+
 def indented_code(criterion: Criterion):
     return format_html(
-        '<span style="padding-left:{}em;{}">{}</span>',
-        criterion.depth * 1.5,
-        "font-weight:bold;" if criterion.depth == 0 else "",
-        criterion.code,
+        '<span class="tree-code level-{}">{}</span>', min(criterion.depth, TREE_LEVELS), criterion.code
     )
 
 
@@ -269,7 +278,7 @@ class ScoreInlineFormSet(forms.BaseInlineFormSet):
         return {form.instance.criterion.code: score_changes(form) for form in self.changed_forms()}
 
 
-class ScoreInline(LockedWhenPublished, admin.TabularInline):
+class ScoreInline(TreeCodeMedia, LockedWhenPublished, admin.TabularInline):
     model = Score
     formset = ScoreInlineFormSet
     form = ScoreInlineForm
@@ -347,7 +356,7 @@ class RankingGroupInline(admin.TabularInline):
         return ", ".join(sorted(unit.code for unit in group.units.all()))
 
 
-class CriterionInline(LockedWhenPublished, admin.TabularInline):
+class CriterionInline(TreeCodeMedia, LockedWhenPublished, admin.TabularInline):
     """The criteria tree, in order. Its shape (codes, max points, kinds, sources) comes from the
     framework file and is read-only here; titles, leaves' scoring rules and the not-applicable
     switch can be corrected."""
@@ -714,7 +723,7 @@ class FrameworkAdmin(ServiceRefusals, DeletesOwnRecords, LockedWhenPublished, ad
 
 @admin.register(Criterion)
 class CriterionAdmin(
-    ServiceRefusals, SpreadsheetAdminMixin, ExportMixin, LockedWhenPublished, admin.ModelAdmin
+    TreeCodeMedia, ServiceRefusals, SpreadsheetAdminMixin, ExportMixin, LockedWhenPublished, admin.ModelAdmin
 ):
     resource_classes = [CriterionResource]  # export only: see scoring.exchange.resources
     list_display = ["tree_code", "title", "framework", "max_points", "kind", "source", "is_leaf"]

@@ -73,3 +73,18 @@ def audit_value(value):
     """An audited old or new value as people read it: True/False as Có/Không, None as empty."""
     text = "" if value is None else str(value)
     return {"True": _("Yes"), "False": _("No"), "None": ""}.get(text, text)
+
+
+# The deepest level indented on its own (static/css/framework.css .indent-0 … .indent-6); deeper levels
+# share the last step. A class, not a style attribute: the Content-Security-Policy allows no inline style.
+INDENT_LEVELS = 6
+
+
+@register.filter
+def indent(depth):
+    """The CSS class indenting a criterion of this depth: {{ c.depth|indent }} → "indent-2"."""
+    try:
+        level = int(depth)
+    except (TypeError, ValueError):
+        level = 0
+    return f"indent-{max(0, min(level, INDENT_LEVELS))}"

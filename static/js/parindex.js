@@ -55,3 +55,19 @@ document.addEventListener("htmx:beforeSwap", function (event) {
     event.detail.isError = false;
   }
 });
+
+// Behaviour that would otherwise sit in handler attributes (onclick=…, onchange=…), which the
+// Content-Security-Policy forbids: a button marked data-print prints the page; a field marked
+// data-submit-on-change submits its form when changed (e.g. the criterion picker of the council grid).
+document.addEventListener("click", function (event) {
+  var button = event.target.closest ? event.target.closest("[data-print]") : null;
+  if (button) {
+    window.print();
+  }
+});
+document.addEventListener("change", function (event) {
+  var field = event.target;
+  if (field.matches && field.matches("[data-submit-on-change]") && field.form) {
+    field.form.submit();
+  }
+});

@@ -4,6 +4,10 @@ driven through Playwright against pytest-django's live server.
 Every test under tests/browser/ is marked `browser`: `make test` leaves them out, CI runs them in its
 PostgreSQL step. A missing Chromium FAILS the tests with a message saying how to install it (never a
 skip: a green run must mean the browser ran). Screenshots go to test-artifacts/screenshots/ (gitignored).
+
+The pages run under the Content-Security-Policy (no 'unsafe-eval'): give `wait_for_function` an arrow
+function ("() => …"), never a bare expression, which Playwright evaluates with eval() on every poll and
+the policy then refuses (tests/test_csp.py checks this).
 """
 
 import os

@@ -57,7 +57,7 @@ def round_(province, district, appraiser):
 
 
 def htmx_idle(page):
-    page.wait_for_function("document.querySelectorAll('.htmx-request').length === 0")
+    page.wait_for_function("() => document.querySelectorAll('.htmx-request').length === 0")
 
 
 def grid_save(page, action, expect_status=200):

@@ -71,7 +71,7 @@ def test_province_leader_summary_search_and_group_ranking(new_page, screenshot, 
     assert table.count() == 9
     page.fill("#province-q", "Cẩm Giang")
     page.press("#province-q", "Enter")
-    page.wait_for_function("document.querySelectorAll('#province-unit-table tbody tr').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#province-unit-table tbody tr').length === 1")
     found = cells(table.first)
     assert found[1] == "Xã Cẩm Giang tạm tính"  # a draft: its figures are provisional
     assert found[:1] + found[2:6] == ["XC", "Xã", "Huyện Cũ Hai, Huyện Cũ Một", "CX-2025", "Xã"]

@@ -85,7 +85,7 @@ def real_set(district, commune, officer, appraiser, leader):
 
 
 def htmx_idle(page):
-    page.wait_for_function("document.querySelectorAll('.htmx-request').length === 0")
+    page.wait_for_function("() => document.querySelectorAll('.htmx-request').length === 0")
 
 
 def posted(page, part: str, action):

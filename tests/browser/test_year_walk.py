@@ -57,7 +57,7 @@ def status_of(assessment) -> str:
 
 def htmx_idle(page):
     """Wait until no htmx request is in flight (htmx marks the requesting element with .htmx-request)."""
-    page.wait_for_function("document.querySelectorAll('.htmx-request').length === 0")
+    page.wait_for_function("() => document.querySelectorAll('.htmx-request').length === 0")
 
 
 def save_row(page, selector_to_change, action):
