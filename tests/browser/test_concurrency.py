@@ -46,7 +46,7 @@ def scene(district, commune, officer, appraiser):
 
 
 def htmx_idle(page):
-    page.wait_for_function("document.querySelectorAll('.htmx-request').length === 0")
+    page.wait_for_function("() => document.querySelectorAll('.htmx-request').length === 0")
 
 
 def leave(page, selector: str, text: str, pk: int) -> int:
