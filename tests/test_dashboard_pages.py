@@ -154,10 +154,14 @@ def test_exports_hold_every_unit(big, client, leader):
     assert len(lines) == 1 + 150 and lines[1][0] == "hạng 1/150"
     html = client.get(f"/dashboards/frameworks/{framework.code}/progress/").content.decode()
     assert f"/dashboards/frameworks/{framework.code}/progress.csv" in html
-    text = client.get(f"/dashboards/frameworks/{framework.code}/progress.csv?kind=ward").content.decode("utf-8-sig")
+    text = client.get(f"/dashboards/frameworks/{framework.code}/progress.csv?kind=ward").content.decode(
+        "utf-8-sig"
+    )
     lines = list(csv.reader(io.StringIO(text), delimiter=";"))
     assert len(lines) == 1 + 50 and lines[0][:2] == ["Mã đơn vị", "Đơn vị"]
-    ranking_csv = client.get(f"/dashboards/frameworks/{framework.code}/ranking.csv").content.decode("utf-8-sig")
+    ranking_csv = client.get(f"/dashboards/frameworks/{framework.code}/ranking.csv").content.decode(
+        "utf-8-sig"
+    )
     assert len(ranking_csv.strip().splitlines()) == 1 + 150
 
 
