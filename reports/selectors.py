@@ -261,6 +261,7 @@ class AreaColumn:
 class AreaMatrix:
     areas: list[AreaColumn]
     rows: list[tuple[RankingLine, list[AreaCell | None]]]
+    total: int | None = None  # the rows in all, when `rows` is a page (None: a page past the end)
 
 
 def heat_colour(index: Decimal | None) -> str:
@@ -328,19 +329,21 @@ def area_matrix(
     filters: DashboardFilters | None = None,
     offset: int = 0,
     limit: int | None = None,
+    columns: list[AreaColumn] | None = None,
 ) -> AreaMatrix:
     """Units × areas of a framework (the ranking's lines, narrowed by `filters`, `limit` of them from
     `offset`): points, index and rank per area. Four queries."""
     filters = filters or DashboardFilters()
-    areas = framework_areas(framework)
-    lines = ranking(
+    areas = columns if columns is not None else framework_areas(framework)
+    board = ranking(
         framework,
         units=filters.units(r, under),
         group=filters.group or None,
         grade=filters.grade or None,
         offset=offset,
         limit=limit,
-    ).lines
+    )
+    lines = board.lines
     ranked = {area.id: area.ranked for area in areas}
     rows = []
     for line in lines:
@@ -351,7 +354,7 @@ def area_matrix(
             for a in line.areas
         }
         rows.append((line, [cells.get(area.id) for area in areas]))
-    return AreaMatrix(areas, rows)
+    return AreaMatrix(areas, rows, board.total)
 
 
 # --- unit profile -----------------------------------------------------------------------------------

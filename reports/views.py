@@ -196,6 +196,12 @@ def _page(request, total: int):
     return Paginator(range(total), selectors.DASHBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
 
 
+def _page_number(request) -> int:
+    """The page asked for (?page=), 1 for anything that is not a page number."""
+    number = request.GET.get("page", "")
+    return int(number) if number.isdigit() and int(number) > 0 else 1
+
+
 def _offset(page) -> int:
     return page.start_index() - 1 if page.paginator.count else 0
 
@@ -423,10 +429,20 @@ def areas(request, code):
     bands = selectors.framework_bands(framework)
     group_names = list(framework.ranking_groups.values_list("name", flat=True))
     filters = _filters(request, framework, context["subtrees"], group_names=group_names, bands=bands)
-    page = _page(request, selectors.filtered_results(framework, r, under, filters).count())
+    # The page asked for, with the count of all rows read along (the count alone only past the end).
+    size = selectors.DASHBOARD_PAGE_SIZE
+    number = _page_number(request)
     matrix = selectors.area_matrix(
-        framework, r, under, filters=filters, offset=_offset(page), limit=selectors.DASHBOARD_PAGE_SIZE
+        framework, r, under, filters=filters, offset=(number - 1) * size, limit=size
     )
+    if matrix.total is None:
+        page = _page(request, selectors.filtered_results(framework, r, under, filters).count())
+        if page.number != number:
+            matrix = selectors.area_matrix(
+                framework, r, under, filters=filters, offset=_offset(page), limit=size, columns=matrix.areas
+            )
+    else:
+        page = Paginator(range(matrix.total), size).page(number)
     show_rank = request.GET.get("show") == "rank"
     kept = {"under": under.code if under else "", **filters.query()}
     kept = {key: value for key, value in kept.items() if value}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, QuerySet, Window
 from django.utils.translation import gettext as _
 
 from parindex.numbers import round_half_up
@@ -136,6 +136,8 @@ class Ranking:
     framework: Framework
     lines: list[RankingLine]
     limited: bool = False  # the lines are those of some units only
+    # How many lines the ranking has in all (more than `lines` for a page; None: a page past the end).
+    total: int | None = None
 
     def __iter__(self) -> Iterator[RankingLine]:
         return iter(self.lines)
@@ -266,7 +268,18 @@ def ranking(
     )
     paged = bool(offset) or limit is not None
     limited = units is not None or group is not None or grade is not None or paged
-    rows = list(results.values_list(*_LINE_FIELDS)[offset : None if limit is None else offset + limit])
+    total = None
+    if paged:
+        # How many lines there are in all, with the page's own (COUNT(*) OVER ()): no second query.
+        rows = list(
+            results.annotate(lines_in_all=Window(Count("pk"))).values_list(*_LINE_FIELDS, "lines_in_all")[
+                offset : None if limit is None else offset + limit
+            ]
+        )
+        total = rows[0][-1] if rows else None
+        rows = [row[:-1] for row in rows]
+    else:
+        rows = list(results.values_list(*_LINE_FIELDS))
     area_results = AreaResult.objects.filter(framework=framework)
     if paged:
         area_results = area_results.filter(assessment_id__in=[row[0] for row in rows])
@@ -357,7 +370,9 @@ def ranking(
                 not_ranked_reason=not_ranked_reason,
             )
         )
-    board = Ranking(framework, lines, limited=limited)
+    board = Ranking(
+        framework, lines, limited=limited, total=len(lines) if total is None and not paged else total
+    )
     for line in lines:
         line.board = board
     return board
