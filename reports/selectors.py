@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from django.core.cache import cache
-from django.db.models import Avg, Count, Exists, F, Min, OuterRef, Q, QuerySet, Sum
+from django.db.models import Avg, Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.functional import Promise
 
@@ -112,7 +112,8 @@ def units_shown(r: Reach, under: Unit | None = None) -> QuerySet[Unit]:
     return Unit.objects.filter(authority_condition(r, "path")).filter(subtree_condition(under, "path"))
 
 
-DASHBOARD_PAGE_SIZE = 100  # rows a page of the ranking, the heatmap and the progress table
+DASHBOARD_PAGE_SIZE = 100  # rows a page of the ranking and the progress table
+HEATMAP_PAGE_SIZE = 50  # units a page of the areas heatmap (a cell per area each: 400 cells for 8 areas)
 
 
 def name_or_code_condition(q: str, prefix: str = "") -> Q:
@@ -244,6 +245,7 @@ class AreaCell:
     colour: str = ""
     ranked: int = 0  # units ranked in the area (the N of "rank 3/15")
     title: str = ""  # the hover text of the heatmap's cell (set by the page)
+    text: str = ""  # the index as the heatmap's cell writes it (set by the page)
 
 
 @dataclass
@@ -500,25 +502,23 @@ def unit_lineage(unit: Unit) -> list[Unit]:
 def unit_history(unit: Unit, lineage: list[Unit]) -> list[YearPoint]:
     """Index and rank of the unit year by year; for a year in which it did not exist yet, the results
     of its predecessors, each named with the framework and authority that assessed it (after the
-    2025 reform, the former districts). Two queries."""
+    2025 reform, the former districts). One query."""
     lineage_ids = [u.pk for u in lineage]
+    # How many units hold a place in each framework (the N of "04/15"), read along: a few rows.
+    places = (
+        AssessmentResult.objects.filter(framework_id=OuterRef("framework_id"), rank__isnull=False)
+        .order_by()
+        .values("framework_id")
+        .annotate(n=Count("assessment_id"))
+        .values("n")
+    )
     results = list(
         AssessmentResult.objects.filter(assessment__unit_id__in=lineage_ids)
+        .annotate(places_in_framework=Subquery(places))
         .select_related("framework__authority", "assessment__unit")
         .order_by("framework__year", "assessment__unit__code")
     )
-    ranked = (
-        dict(
-            AssessmentResult.objects.filter(
-                framework_id__in={res.framework_id for res in results}, rank__isnull=False
-            )
-            .values("framework_id")
-            .annotate(n=Count("assessment_id"))
-            .values_list("framework_id", "n")
-        )
-        if results
-        else {}
-    )
+    ranked = {res.framework_id: res.places_in_framework or 0 for res in results}
     own_years = {res.framework.year for res in results if res.assessment.unit_id == unit.pk}
     points = []
     for res in results:

@@ -190,10 +190,10 @@ def _filters(
     )
 
 
-def _page(request, total: int):
-    """One page of `total` rows (DASHBOARD_PAGE_SIZE a page): Django's page of a range, so that the
+def _page(request, total: int, size: int = selectors.DASHBOARD_PAGE_SIZE):
+    """One page of `total` rows (`size` a page): Django's page of a range, so that the
     rows themselves are read with OFFSET/LIMIT. A page number out of range gives the last page."""
-    return Paginator(range(total), selectors.DASHBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
+    return Paginator(range(total), size).get_page(request.GET.get("page"))
 
 
 def _page_number(request) -> int:
@@ -421,7 +421,7 @@ def ranking_export(request, code, fmt):
 @login_required
 def areas(request, code):
     """Units × areas heatmap: the index of every area, its rank on hover and in the unit's profile.
-    A page of DASHBOARD_PAGE_SIZE units, narrowed by the dashboards' filters."""
+    A page of HEATMAP_PAGE_SIZE units, narrowed by the dashboards' filters."""
     framework = access.get_framework_for_oversight(request.user, code)
     r = reach(request.user)
     under = _under(request, framework)
@@ -430,13 +430,13 @@ def areas(request, code):
     group_names = list(framework.ranking_groups.values_list("name", flat=True))
     filters = _filters(request, framework, context["subtrees"], group_names=group_names, bands=bands)
     # The page asked for, with the count of all rows read along (the count alone only past the end).
-    size = selectors.DASHBOARD_PAGE_SIZE
+    size = selectors.HEATMAP_PAGE_SIZE
     number = _page_number(request)
     matrix = selectors.area_matrix(
         framework, r, under, filters=filters, offset=(number - 1) * size, limit=size
     )
     if matrix.total is None:
-        page = _page(request, selectors.filtered_results(framework, r, under, filters).count())
+        page = _page(request, selectors.filtered_results(framework, r, under, filters).count(), size)
         if page.number != number:
             matrix = selectors.area_matrix(
                 framework, r, under, filters=filters, offset=_offset(page), limit=size, columns=matrix.areas
@@ -482,6 +482,7 @@ def _heat_rows(framework: Framework, matrix, profile_prefix: str) -> list[tuple]
     the wording translated once, not once a cell in the template."""
     points_text = _("%(points)s/%(max)s points")
     rank_text = _("rank %(rank)s/%(n)s in the area")
+    places = framework.index_decimals
     suffix = "/?" + urlencode({"framework": framework.code})
     rows = []
     for line, cells in matrix.rows:
@@ -495,6 +496,7 @@ def _heat_rows(framework: Framework, matrix, profile_prefix: str) -> list[tuple]
             if cell.rank:
                 title += " · " + rank_text % {"rank": cell.rank, "n": cell.ranked}
             cell.title = title
+            cell.text = "—" if cell.index is None else format_decimal(cell.index, places)
         rows.append((line, profile_prefix + quote(line.unit_code, safe="") + suffix, cells))
     return rows
 
