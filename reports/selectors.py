@@ -748,18 +748,18 @@ def progress(
     now = now or timezone.now()
     filters = filters or DashboardFilters()
     labels = dict(AssessmentStatus.choices)
-    assessments = (
+    scope = (
         Assessment.objects.filter(framework=framework)
         .filter(authority_condition(r, "unit__path"))
         .filter(subtree_condition(under, "unit__path"))
     )
     if filters.q or filters.kind or filters.district is not None:
-        assessments = assessments.filter(unit__in=filters.units(r, under))
+        scope = scope.filter(unit__in=filters.units(r, under))
     if filters.group:
-        assessments = assessments.filter(ranking_group__name=filters.group)
+        scope = scope.filter(ranking_group__name=filters.group)
     if filters.grade:
-        assessments = assessments.filter(result__grade=filters.grade)
-    assessments = assessments.order_by("unit__code").values(
+        scope = scope.filter(result__grade=filters.grade)
+    assessments = scope.order_by("unit__code").values(
         "id",
         "unit__code",
         "unit__name",
