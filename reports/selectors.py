@@ -8,18 +8,21 @@ ranking and the criteria tree are scoring's selectors' (the same reads as the re
 """
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TypeVar
 
-from django.db.models import Avg, Count, Exists, F, Min, OuterRef, Q, QuerySet, Sum
+from django.core.cache import cache
+from django.db.models import Avg, Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.functional import Promise
 
 from parindex.numbers import round_half_up
 from reports.models import RemediationItem, RemediationStatus
 from scoring.access import Reach, authority_condition
-from scoring.frameworks.selectors import criteria_tree
+from scoring.frameworks.selectors import CriteriaTree, criteria_tree
 from scoring.models import (
     AreaResult,
     Assessment,
@@ -35,8 +38,10 @@ from scoring.models import (
     Score,
     appraisal_difference,
 )
-from scoring.results.selectors import RankingLine, ranking, survey_left_out
+from scoring.results.selectors import RankingLine, ranking, ranking_results, survey_left_out
 from units.models import Unit, UnitKind
+
+T = TypeVar("T")
 
 # Colours of the grades, best band first (green → red); a framework with more bands reuses the last.
 GRADE_COLOURS = ["#1e7b34", "#5a9e2f", "#0b5cad", "#c98a00", "#b3261e", "#7a1712"]
@@ -78,6 +83,26 @@ def subtree_choices(framework: Framework, r: Reach) -> list[Unit]:
     )
 
 
+RESULTS_CACHE_SECONDS = 3600
+
+
+def by_results_version(framework: Framework, name: str, compute: Callable[[], T]) -> T:
+    """`compute()` once per version of the framework's results: kept in the cache under the time the
+    results were last brought up to date (`results_computed_at`, which a whole recompute and every
+    ranking job after saves move on), so that a page of 3,321 units does not aggregate every area or
+    score row of the framework on each request. Reads that follow the results within the ranking
+    job's delay (about a second); anything else is read fresh."""
+    version = framework.results_computed_at
+    if version is None:
+        return compute()
+    key = f"parindex:results:{framework.pk}:{version.timestamp()}:{name}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, timeout=RESULTS_CACHE_SECONDS)
+    return value
+
+
 def _index(value: Decimal | float | int | str | None, places: int) -> Decimal | None:
     return None if value is None else round_half_up(Decimal(value), places)
 
@@ -88,6 +113,70 @@ def _index(value: Decimal | float | int | str | None, places: int) -> Decimal | 
 def units_shown(r: Reach, under: Unit | None = None) -> QuerySet[Unit]:
     """The units a dashboard shows: those under the user's authority, optionally one subtree of them."""
     return Unit.objects.filter(authority_condition(r, "path")).filter(subtree_condition(under, "path"))
+
+
+DASHBOARD_PAGE_SIZE = 100  # rows a page of the ranking and the progress table
+HEATMAP_PAGE_SIZE = 50  # units a page of the areas heatmap (a cell per area each: 400 cells for 8 areas)
+
+
+def name_or_code_condition(q: str, prefix: str = "") -> Q:
+    """Units whose name or code holds `q`. SQLite folds the case of ASCII letters only: the usual
+    spellings of a Vietnamese name ("đông sơn", "Đông Sơn", "ĐÔNG SƠN") are tried as well, so that
+    "đông" finds "Phường Đông Sơn" there too."""
+    condition = Q(**{f"{prefix}code__icontains": q})
+    for spelling in dict.fromkeys([q, q.lower(), q.title(), q.upper()]):
+        condition |= Q(**{f"{prefix}name__icontains": spelling})
+    return condition
+
+
+def former_district_condition(district: Unit, prefix: str = "") -> Q:
+    """Units of a former district: its children, and the units merged (2025) from one of its units."""
+    through = Unit.predecessors.through
+    return Q(**{f"{prefix}parent": district}) | Q(
+        Exists(through.objects.filter(from_unit_id=OuterRef(f"{prefix}pk"), to_unit__parent=district))
+    )
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    """What a dashboard's rows are narrowed to, besides the user's authority and the subtree: a part
+    of the name or code, the unit kind, a former district, the ranking group, the grade, the status
+    (progress). Ranks stay those of the whole framework."""
+
+    q: str = ""
+    kind: str = ""
+    district: Unit | None = None
+    group: str = ""
+    grade: str = ""
+    status: str = ""
+
+    def units(self, r: Reach, under: Unit | None = None) -> QuerySet[Unit]:
+        units = units_shown(r, under)
+        if self.q:
+            units = units.filter(name_or_code_condition(self.q))
+        if self.kind:
+            units = units.filter(kind=self.kind)
+        if self.district is not None:
+            units = units.filter(former_district_condition(self.district))
+        return units
+
+    def query(self) -> dict[str, str]:
+        """The filters as GET parameters (the page links and the exports keep them)."""
+        pairs = {
+            "q": self.q,
+            "kind": self.kind,
+            "district": self.district.code if self.district else "",
+            "group": self.group,
+            "grade": self.grade,
+            "status": self.status,
+        }
+        return {key: value for key, value in pairs.items() if value}
+
+
+def district_choices(subtrees: list[Unit]) -> list[Unit]:
+    """The former districts a dashboard may be narrowed to: the districts among the subtrees (units
+    that group others) of the framework under the user's authority. No query."""
+    return sorted((u for u in subtrees if u.kind == UnitKind.DISTRICT), key=lambda u: u.name)
 
 
 def grade_colours(bands: list[GradeBand]) -> dict[str, str]:
@@ -138,6 +227,24 @@ def grade_distribution(rows: list[RankingLine], bands: list[GradeBand]) -> list[
     return lines
 
 
+def grade_distribution_of(results: QuerySet[AssessmentResult], bands: list[GradeBand]) -> list[GradeCount]:
+    """grade_distribution of the results a page's filters select, from one GROUP BY grade (the page
+    shows one page of rows, the distribution and the count are those of all of them)."""
+    counts: Counter = Counter()
+    ungraded = 0
+    for grade, units, indexed in (
+        results.order_by().values_list("grade").annotate(units=Count("pk"), indexed=Count("index"))
+    ):
+        counts[grade] += indexed
+        ungraded += units - indexed
+    colours = grade_colours(bands)
+    lines = [GradeCount(b.name, b.min_index, counts.pop(b.name, 0), colours[b.name]) for b in bands]
+    ungraded += sum(counts.values())
+    if ungraded:
+        lines.append(GradeCount("", None, ungraded, NO_GRADE_COLOUR))
+    return lines
+
+
 # --- areas ------------------------------------------------------------------------------------------
 
 
@@ -149,6 +256,8 @@ class AreaCell:
     rank: int | None
     colour: str = ""
     ranked: int = 0  # units ranked in the area (the N of "rank 3/15")
+    title: str = ""  # the hover text of the heatmap's cell (set by the page)
+    text: str = ""  # the index as the heatmap's cell writes it (set by the page)
 
     @property
     def heat(self) -> str:
@@ -171,6 +280,7 @@ class AreaColumn:
 class AreaMatrix:
     areas: list[AreaColumn]
     rows: list[tuple[RankingLine, list[AreaCell | None]]]
+    total: int | None = None  # the rows in all, when `rows` is a page (None: a page past the end)
 
 
 # A heatmap cell is coloured by its index in bands of 10 (0-9 … 90-99, 100): a finite set of CSS classes
@@ -200,20 +310,26 @@ def heat_colour(index: Decimal | None) -> str:
     return f"hsl({hue}, 70%, 82%)"
 
 
-def framework_areas(framework: Framework) -> list[AreaColumn]:
+def framework_areas(framework: Framework, tree: CriteriaTree | None = None) -> list[AreaColumn]:
     """The framework's scored areas (depth 0, kind score) with the framework-wide average of each
     area's points and index and how many units are ranked in it. Two queries."""
     places = framework.index_decimals
-    averages = {
-        row["area_id"]: row
-        for row in AreaResult.objects.filter(framework=framework)
-        .values("area_id")
-        .annotate(
-            avg_points=Avg("points"), avg_index=Avg("index"), ranked=Count("id", filter=Q(rank__isnull=False))
-        )
-    }
+
+    def read_averages() -> dict:
+        return {
+            row["area_id"]: row
+            for row in AreaResult.objects.filter(framework=framework)
+            .values("area_id")
+            .annotate(
+                avg_points=Avg("points"),
+                avg_index=Avg("index"),
+                ranked=Count("id", filter=Q(rank__isnull=False)),
+            )
+        }
+
+    averages = by_results_version(framework, "area-averages", read_averages)
     columns = []
-    for area in criteria_tree(framework).scored_areas:
+    for area in (tree or criteria_tree(framework)).scored_areas:
         avg = averages.get(area.pk, {})
         columns.append(
             AreaColumn(
@@ -229,10 +345,42 @@ def framework_areas(framework: Framework) -> list[AreaColumn]:
     return columns
 
 
-def area_matrix(framework: Framework, r: Reach, under: Unit | None = None) -> AreaMatrix:
-    """Units × areas of a framework (the ranking's lines): points, index and rank per area. Four queries."""
-    areas = framework_areas(framework)
-    lines = ranking(framework, units=units_shown(r, under)).lines
+def filtered_results(
+    framework: Framework, r: Reach, under: Unit | None, filters: DashboardFilters
+) -> QuerySet[AssessmentResult]:
+    """The stored results a dashboard's rows are: under the user's authority (and the subtree),
+    narrowed by the filters; for their count and grade distribution."""
+    return ranking_results(
+        framework,
+        units=filters.units(r, under),
+        group=filters.group or None,
+        grade=filters.grade or None,
+    )
+
+
+def area_matrix(
+    framework: Framework,
+    r: Reach,
+    under: Unit | None = None,
+    *,
+    filters: DashboardFilters | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+    columns: list[AreaColumn] | None = None,
+) -> AreaMatrix:
+    """Units × areas of a framework (the ranking's lines, narrowed by `filters`, `limit` of them from
+    `offset`): points, index and rank per area. Four queries."""
+    filters = filters or DashboardFilters()
+    areas = columns if columns is not None else framework_areas(framework)
+    board = ranking(
+        framework,
+        units=filters.units(r, under),
+        group=filters.group or None,
+        grade=filters.grade or None,
+        offset=offset,
+        limit=limit,
+    )
+    lines = board.lines
     ranked = {area.id: area.ranked for area in areas}
     rows = []
     for line in lines:
@@ -243,7 +391,7 @@ def area_matrix(framework: Framework, r: Reach, under: Unit | None = None) -> Ar
             for a in line.areas
         }
         rows.append((line, [cells.get(area.id) for area in areas]))
-    return AreaMatrix(areas, rows)
+    return AreaMatrix(areas, rows, board.total)
 
 
 # --- unit profile -----------------------------------------------------------------------------------
@@ -389,25 +537,23 @@ def unit_lineage(unit: Unit) -> list[Unit]:
 def unit_history(unit: Unit, lineage: list[Unit]) -> list[YearPoint]:
     """Index and rank of the unit year by year; for a year in which it did not exist yet, the results
     of its predecessors, each named with the framework and authority that assessed it (after the
-    2025 reform, the former districts). Two queries."""
+    2025 reform, the former districts). One query."""
     lineage_ids = [u.pk for u in lineage]
+    # How many units hold a place in each framework (the N of "04/15"), read along: a few rows.
+    places = (
+        AssessmentResult.objects.filter(framework_id=OuterRef("framework_id"), rank__isnull=False)
+        .order_by()
+        .values("framework_id")
+        .annotate(n=Count("assessment_id"))
+        .values("n")
+    )
     results = list(
         AssessmentResult.objects.filter(assessment__unit_id__in=lineage_ids)
+        .annotate(places_in_framework=Subquery(places))
         .select_related("framework__authority", "assessment__unit")
         .order_by("framework__year", "assessment__unit__code")
     )
-    ranked = (
-        dict(
-            AssessmentResult.objects.filter(
-                framework_id__in={res.framework_id for res in results}, rank__isnull=False
-            )
-            .values("framework_id")
-            .annotate(n=Count("assessment_id"))
-            .values_list("framework_id", "n")
-        )
-        if results
-        else {}
-    )
+    ranked = {res.framework_id: res.places_in_framework or 0 for res in results}
     own_years = {res.framework.year for res in results if res.assessment.unit_id == unit.pk}
     points = []
     for res in results:
@@ -437,13 +583,16 @@ def unit_history(unit: Unit, lineage: list[Unit]) -> list[YearPoint]:
     return points
 
 
-def unit_profile(unit: Unit, framework: Framework | None = None) -> UnitProfile:
-    """Everything the unit profile shows, in a fixed number of queries (about ten)."""
+def unit_profile(unit: Unit, framework: Framework | str | None = None) -> UnitProfile:
+    """Everything the unit profile shows, in a fixed number of queries (about ten). `framework`: the
+    framework (or its code) whose result is shown; by default the unit's latest."""
     lineage = unit_lineage(unit)
     history = unit_history(unit, lineage)
     profile = UnitProfile(unit=unit, lineage=lineage, history=history)
     own = [point for point in history if point.own]
-    if framework is not None:
+    if isinstance(framework, str):
+        profile.result = next((point for point in own if point.framework.code == framework), None)
+    elif framework is not None:
         profile.result = next((point for point in own if point.framework.pk == framework.pk), None)
     elif own:
         profile.result = own[-1]
@@ -451,7 +600,8 @@ def unit_profile(unit: Unit, framework: Framework | None = None) -> UnitProfile:
         return profile
     chosen = profile.result.framework
     places = chosen.index_decimals
-    columns = framework_areas(chosen)
+    tree = criteria_tree(chosen)
+    columns = framework_areas(chosen, tree)
     cells = {
         row["area_id"]: AreaCell(
             row["points"],
@@ -465,7 +615,7 @@ def unit_profile(unit: Unit, framework: Framework | None = None) -> UnitProfile:
         )
     }
     profile.areas = [ProfileArea(column, cells.get(column.id)) for column in columns]
-    profile.lost, profile.adjustments = _criteria_losses(profile.result.assessment_id, chosen)
+    profile.lost, profile.adjustments = _criteria_losses(profile.result.assessment_id, chosen, tree)
     profile.remediation = list(
         RemediationItem.objects.filter(assessment_id=profile.result.assessment_id)
         .select_related("criterion", "updated_by")
@@ -475,12 +625,12 @@ def unit_profile(unit: Unit, framework: Framework | None = None) -> UnitProfile:
 
 
 def _criteria_losses(
-    assessment_id: int, framework: Framework
+    assessment_id: int, framework: Framework, tree: CriteriaTree | None = None
 ) -> tuple[list[LostCriterion], list[Adjustment]]:
     """Scored leaves where the unit lost points (max − achieved, largest first), and the leaves whose
     appraised points differ from the self points. Three queries. Survey leaves the results leave out
     (optional survey, none scored) are lost nowhere."""
-    leaves = [leaf for leaf in criteria_tree(framework).leaves if leaf.kind == CriterionKind.SCORE]
+    leaves = [leaf for leaf in (tree or criteria_tree(framework)).leaves if leaf.kind == CriterionKind.SCORE]
     if assessment_id in survey_left_out(framework):
         leaves = [leaf for leaf in leaves if leaf.source != CriterionSource.SURVEY]
     scores = {
@@ -560,6 +710,43 @@ class ProgressRow:
     na_first: int | None = None  # the criterion id of the first of them (an anchor on the appraisal page)
 
 
+def _progress_scores(framework: Framework) -> dict[int, dict]:
+    """By assessment of the framework, in one pass over its score rows: the self-assessed leaves the
+    office appraised (self points, appraised points, how many were lowered), and the not-applicable
+    proposals the appraiser has not decided yet (how many, and the first in tree order). Two queries."""
+    appraised = Q(
+        criterion__source=CriterionSource.SELF,
+        criterion__kind=CriterionKind.SCORE,
+        not_applicable=False,
+        self_points__isnull=False,
+        appraised_points__isnull=False,
+    )
+    proposed = Q(not_applicable=True, appraised_not_applicable__isnull=True)
+    rows = {
+        row["assessment_id"]: row
+        for row in Score.objects.filter(assessment__framework=framework)
+        .filter(appraised | proposed)
+        .values("assessment_id")
+        .annotate(
+            appraised_leaves=Count("id", filter=appraised),
+            self_sum=Sum("self_points", filter=appraised),
+            appraised_sum=Sum("appraised_points", filter=appraised),
+            lowered=Count("id", filter=appraised & Q(self_points__gt=F("appraised_points"))),
+            na_open=Count("id", filter=proposed),
+            first_order=Min("criterion__order", filter=proposed),
+        )
+    }
+    orders = {row["first_order"] for row in rows.values() if row["first_order"] is not None}
+    first_leaf = (
+        dict(Criterion.objects.filter(framework=framework, order__in=orders).values_list("order", "id"))
+        if orders
+        else {}
+    )
+    for row in rows.values():
+        row["na_first"] = first_leaf.get(row["first_order"])
+    return rows
+
+
 @dataclass
 class Progress:
     rows: list[ProgressRow]
@@ -583,65 +770,42 @@ class Progress:
 
 
 def progress(
-    framework: Framework, r: Reach, under: Unit | None = None, now: datetime | None = None
+    framework: Framework,
+    r: Reach,
+    under: Unit | None = None,
+    now: datetime | None = None,
+    *,
+    filters: DashboardFilters | None = None,
 ) -> Progress:
     """Where the year stands: status of every assessment, overdue units, and how far each unit's self
-    scores were above the appraised ones (overstatement), and open not-applicable proposals. Four queries."""
+    scores were above the appraised ones (overstatement), and open not-applicable proposals; of the
+    units the filters leave (their status filter aside: the page applies it to its table). Four queries."""
     now = now or timezone.now()
+    filters = filters or DashboardFilters()
     labels = dict(AssessmentStatus.choices)
-    assessments = (
+    scope = (
         Assessment.objects.filter(framework=framework)
         .filter(authority_condition(r, "unit__path"))
         .filter(subtree_condition(under, "unit__path"))
-        .order_by("unit__code")
-        .values(
-            "id",
-            "unit__code",
-            "unit__name",
-            "status",
-            "submitted_at",
-            "appraised_at",
-            "self_deadline_extended_to",
-            "result__self_leaves_scored",
-            "result__self_leaves_applicable",
-        )
     )
-    # Self-assessed leaves the office appraised: self points, appraised points, and the difference.
-    appraised = {
-        row["assessment_id"]: row
-        for row in Score.objects.filter(
-            assessment__framework=framework,
-            criterion__source=CriterionSource.SELF,
-            criterion__kind=CriterionKind.SCORE,
-            not_applicable=False,
-            self_points__isnull=False,
-            appraised_points__isnull=False,
-        )
-        .filter(authority_condition(r, "assessment__unit__path"))
-        .filter(subtree_condition(under, "assessment__unit__path"))
-        .values("assessment_id")
-        .annotate(
-            self_sum=Sum("self_points"),
-            appraised_sum=Sum("appraised_points"),
-            lowered=Count("id", filter=Q(self_points__gt=F("appraised_points"))),
-        )
-    }
-    # Not-applicable proposals the appraiser has not decided yet: how many, and the first by tree order.
-    na_open = {
-        row["assessment_id"]: row
-        for row in Score.objects.filter(
-            assessment__framework=framework, not_applicable=True, appraised_not_applicable__isnull=True
-        )
-        .filter(authority_condition(r, "assessment__unit__path"))
-        .filter(subtree_condition(under, "assessment__unit__path"))
-        .values("assessment_id")
-        .annotate(count=Count("id"), first_order=Min("criterion__order"))
-    }
-    first_leaf = dict(
-        Criterion.objects.filter(
-            framework=framework, order__in={row["first_order"] for row in na_open.values()}
-        ).values_list("order", "id")
+    if filters.q or filters.kind or filters.district is not None:
+        scope = scope.filter(unit__in=filters.units(r, under))
+    if filters.group:
+        scope = scope.filter(ranking_group__name=filters.group)
+    if filters.grade:
+        scope = scope.filter(result__grade=filters.grade)
+    assessments = scope.order_by("unit__code").values(
+        "id",
+        "unit__code",
+        "unit__name",
+        "status",
+        "submitted_at",
+        "appraised_at",
+        "self_deadline_extended_to",
+        "result__self_leaves_scored",
+        "result__self_leaves_applicable",
     )
+    scores = by_results_version(framework, "progress-scores", lambda: _progress_scores(framework))
     rows = []
     for a in assessments:
         deadline = a["self_deadline_extended_to"] or framework.self_deadline
@@ -654,7 +818,7 @@ def progress(
             and framework.appraisal_deadline < now
         ):
             overdue = "appraisal"
-        sums = appraised.get(a["id"])
+        sums = scores.get(a["id"])
         row = ProgressRow(
             assessment_id=a["id"],
             unit_code=a["unit__code"],
@@ -668,10 +832,9 @@ def progress(
             leaves_applicable=a["result__self_leaves_applicable"] or 0,
             overdue=overdue,
         )
-        proposals = na_open.get(a["id"])
-        if proposals:
-            row.na_open, row.na_first = proposals["count"], first_leaf.get(proposals["first_order"])
-        if sums:
+        if sums and sums["na_open"]:
+            row.na_open, row.na_first = sums["na_open"], sums["na_first"]
+        if sums and sums["appraised_leaves"]:
             row.self_points, row.appraised_points = sums["self_sum"], sums["appraised_sum"]
             # Self above appraised: the difference (appraised − self) turned round.
             row.overstatement = -Decimal(
@@ -859,20 +1022,11 @@ def province_units(
         )
     q = q.strip()
     if q:
-        # SQLite folds the case of ASCII letters only: the usual spellings of a Vietnamese name ("đông
-        # sơn", "Đông Sơn", "ĐÔNG SƠN") are tried as well, so that "đông" finds "Phường Đông Sơn" there too.
-        condition = Q(code__icontains=q)
-        for spelling in dict.fromkeys([q, q.lower(), q.title(), q.upper()]):
-            condition |= Q(name__icontains=spelling)
-        units = units.filter(condition)
+        units = units.filter(name_or_code_condition(q))
     if kind:
         units = units.filter(kind=kind)
     if district is not None:
-        through = Unit.predecessors.through
-        units = units.filter(
-            Q(parent=district)
-            | Q(Exists(through.objects.filter(from_unit_id=OuterRef("pk"), to_unit__parent=district)))
-        )
+        units = units.filter(former_district_condition(district))
     return units.order_by("code")
 
 

@@ -8,7 +8,7 @@ Charts are drawn by static/js/charts.js from JSON embedded in the page; every ch
 next to it, and the tables are the page without JavaScript."""
 
 import io
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from parindex.csv_export import csv_dialect, csv_text, protect_sheet
-from parindex.numbers import place_text
+from parindex.numbers import format_decimal, place_text
 from parindex.templatetags.parindex import rank_change as rank_change_text
 from reports import selectors
 from reports.access import (
@@ -43,7 +43,7 @@ from reports.remediation import remediation_suggest, remediation_update
 from scoring import access
 from scoring.access import authority_condition, can_manage_framework, reach
 from scoring.inspections.selectors import overdue_recommendations
-from scoring.models import Framework
+from scoring.models import AssessmentStatus, Framework
 from scoring.results.forecast import forecast
 from scoring.results.selectors import parts_header, ranking
 from units.models import Unit, UnitKind
@@ -160,6 +160,69 @@ def _base_context(request, framework: Framework, r, under: Unit | None, current:
     }
 
 
+# --- filters and pages (the same on the ranking, the heatmap and the progress board) ------------------
+
+
+def _filters(
+    request,
+    framework: Framework,
+    subtrees: list[Unit],
+    *,
+    group_names: list[str],
+    bands,
+    statuses: tuple[str, ...] = (),
+) -> selectors.DashboardFilters:
+    """The filters of a dashboard from its GET parameters; anything not offered is ignored."""
+    get = request.GET
+    kind = get.get("kind", "")
+    group = get.get("group", "")
+    grade = get.get("grade", "")
+    status = get.get("status", "")
+    return selectors.DashboardFilters(
+        q=get.get("q", "").strip()[:100],
+        kind=kind if framework.covers(kind) else "",
+        district=next(
+            (d for d in selectors.district_choices(subtrees) if d.code == get.get("district")), None
+        ),
+        group=group if group in group_names else "",
+        grade=grade if grade in {band.name for band in bands} else "",
+        status=status if status in statuses else "",
+    )
+
+
+def _page(request, total: int, size: int = selectors.DASHBOARD_PAGE_SIZE):
+    """One page of `total` rows (`size` a page): Django's page of a range, so that the
+    rows themselves are read with OFFSET/LIMIT. A page number out of range gives the last page."""
+    return Paginator(range(total), size).get_page(request.GET.get("page"))
+
+
+def _page_number(request) -> int:
+    """The page asked for (?page=), 1 for anything that is not a page number."""
+    number = request.GET.get("page", "")
+    return int(number) if number.isdigit() and int(number) > 0 else 1
+
+
+def _offset(page) -> int:
+    return page.start_index() - 1 if page.paginator.count else 0
+
+
+def _filter_context(framework: Framework, subtrees, filters, group_names, bands, page, query: dict) -> dict:
+    """What the filter form and the page links of a dashboard show; `query` holds the parameters the
+    links keep (the filters, the subtree, the page's own)."""
+    return {
+        "filters": filters,
+        "districts": selectors.district_choices(subtrees),
+        "group_names": group_names,
+        "grade_names": [band.name for band in bands],
+        "page": page,
+        "page_links": list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
+        "ellipsis": Paginator.ELLIPSIS,
+        "query": urlencode(query),
+        # The unit profile's address once: every row's link is this prefix, the code and the framework.
+        "profile_prefix": reverse("reports:unit_profile", args=["-"])[:-2],
+    }
+
+
 # --- ranking ----------------------------------------------------------------------------------------
 
 
@@ -167,7 +230,6 @@ def _base_context(request, framework: Framework, r, under: Unit | None, current:
 def dashboard(request):
     """The leaders' landing page: the ranking of one framework, its chart and grade distribution."""
     ensure_reporter(request.user)
-    r = reach(request.user)
     frameworks = list(access.frameworks_overseen_by(request.user).order_by("-year", "code"))
     years = sorted({f.year for f in frameworks}, reverse=True)
     kinds = [(value, label) for value, label in UnitKind.choices if any(f.covers(value) for f in frameworks)]
@@ -193,27 +255,39 @@ def dashboard(request):
     if chosen is None:
         return render(request, "reports/dashboard.html", context)
     under = _under(request, chosen)
+    r = reach(request.user)
     bands = selectors.framework_bands(chosen)
     colours = selectors.grade_colours(bands)
     group_names = list(chosen.ranking_groups.values_list("name", flat=True))
-    group = request.GET.get("group", "")
-    if group not in group_names:
-        group = ""
-    board = ranking(chosen, units=selectors.units_shown(r, under), with_areas=False, group=group or None)
+    base = _base_context(request, chosen, r, under, "ranking")
+    filters = _filters(request, chosen, base["subtrees"], group_names=group_names, bands=bands)
+    results = selectors.filtered_results(chosen, r, under, filters)
+    distribution = selectors.grade_distribution_of(results, bands)
+    page = _page(request, sum(line.count for line in distribution))
+    board = ranking(
+        chosen,
+        units=filters.units(r, under),
+        with_areas=False,
+        group=filters.group or None,
+        grade=filters.grade or None,
+        offset=_offset(page),
+        limit=selectors.DASHBOARD_PAGE_SIZE,
+    )
     rows = board.lines
-    distribution = selectors.grade_distribution(rows, bands)
     charted = [row for row in rows if row.index is not None]
-    context.update(_base_context(request, chosen, r, under, "ranking"))
+    kept = {"framework": chosen.code, "year": year, "kind": kind, "under": under.code if under else ""}
+    kept = {key: value for key, value in {**kept, **filters.query()}.items() if value}
+    context.update(base)
+    context.update(_filter_context(chosen, base["subtrees"], filters, group_names, bands, page, kept))
     context.update(
         {
             "rows": rows,
-            "groups": board.groups(),
-            "group_names": group_names,
-            "group": group,
+            "total": page.paginator.count,
+            "group": filters.group,
             "colours": colours,
             "ranked": board.ranked,
             "distribution": distribution,
-            "export_query": urlencode({"under": under.code}) if under else "",
+            "export_query": urlencode({"under": under.code}) if under else "",  # the full list
             "index_chart": _chart(
                 "bar",
                 [row.unit_name for row in charted],
@@ -346,17 +420,44 @@ def ranking_export(request, code, fmt):
 
 @login_required
 def areas(request, code):
-    """Units × areas heatmap: the index of every area, its rank on hover and in the unit's profile."""
+    """Units × areas heatmap: the index of every area, its rank on hover and in the unit's profile.
+    A page of HEATMAP_PAGE_SIZE units, narrowed by the dashboards' filters."""
     framework = access.get_framework_for_oversight(request.user, code)
     r = reach(request.user)
     under = _under(request, framework)
-    matrix = selectors.area_matrix(framework, r, under)
     context = _base_context(request, framework, r, under, "areas")
+    bands = selectors.framework_bands(framework)
+    group_names = list(framework.ranking_groups.values_list("name", flat=True))
+    filters = _filters(request, framework, context["subtrees"], group_names=group_names, bands=bands)
+    # The page asked for, with the count of all rows read along (the count alone only past the end).
+    size = selectors.HEATMAP_PAGE_SIZE
+    number = _page_number(request)
+    matrix = selectors.area_matrix(
+        framework, r, under, filters=filters, offset=(number - 1) * size, limit=size
+    )
+    if matrix.total is None:
+        page = _page(request, selectors.filtered_results(framework, r, under, filters).count(), size)
+        if page.number != number:
+            matrix = selectors.area_matrix(
+                framework, r, under, filters=filters, offset=_offset(page), limit=size, columns=matrix.areas
+            )
+    else:
+        page = Paginator(range(matrix.total), size).page(number)
+    show_rank = request.GET.get("show") == "rank"
+    kept = {"under": under.code if under else "", **filters.query()}
+    kept = {key: value for key, value in kept.items() if value}
+    context.update(_filter_context(framework, context["subtrees"], filters, group_names, bands, page, kept))
+    if show_rank:
+        context["query"] = urlencode({**kept, "show": "rank"})
     context.update(
         {
             "matrix": matrix,
-            "show_rank": request.GET.get("show") == "rank",
-            "keep": [("show", "rank")] if request.GET.get("show") == "rank" else [],
+            "heat_rows": _heat_rows(framework, matrix, context["profile_prefix"]),
+            "show_rank": show_rank,
+            "keep": [("show", "rank")] if show_rank else [],
+            "toggle_query": urlencode(kept if show_rank else {**kept, "show": "rank"}),
+            "export_query": urlencode(kept),
+            "kinds": [(value, label) for value, label in UnitKind.choices if framework.covers(value)],
             "average_chart": _chart(
                 "bar",
                 [f"{a.code}. {a.title}"[:40] for a in matrix.areas],
@@ -376,18 +477,86 @@ def areas(request, code):
     return render(request, "reports/areas.html", context)
 
 
+def _heat_rows(framework: Framework, matrix, profile_prefix: str) -> list[tuple]:
+    """(line, link to the unit's profile, cells with their hover text) for each row of the heatmap:
+    the wording translated once, not once a cell in the template."""
+    points_text = _("%(points)s/%(max)s points")
+    rank_text = _("rank %(rank)s/%(n)s in the area")
+    places = framework.index_decimals
+    suffix = "/?" + urlencode({"framework": framework.code})
+    rows = []
+    for line, cells in matrix.rows:
+        for cell in cells:
+            if cell is None:
+                continue
+            title = f"{line.unit_name} · " + points_text % {
+                "points": format_decimal(cell.points),
+                "max": format_decimal(cell.max_points),
+            }
+            if cell.rank:
+                title += " · " + rank_text % {"rank": cell.rank, "n": cell.ranked}
+            cell.title = title
+            cell.text = "—" if cell.index is None else format_decimal(cell.index, places)
+        rows.append((line, profile_prefix + quote(line.unit_code, safe="") + suffix, cells))
+    return rows
+
+
+@login_required
+def areas_export(request, code):
+    """The heatmap's units, all of them (as the page's filters narrow them), as CSV for Excel: the
+    unit's place and index, then the index and the rank in each area."""
+    framework = access.get_framework_for_oversight(request.user, code)
+    r = reach(request.user)
+    under = _under(request, framework)
+    group_names = list(framework.ranking_groups.values_list("name", flat=True))
+    filters = _filters(
+        request,
+        framework,
+        selectors.subtree_choices(framework, r),
+        group_names=group_names,
+        bands=selectors.framework_bands(framework),
+    )
+    matrix = selectors.area_matrix(framework, r, under, filters=filters)
+    index_label, rank_label = _("Index"), _("Rank in the area")
+    header = [_("Rank"), _("Unit code"), _("Unit"), index_label]
+    for area in matrix.areas:
+        header += [f"{area.code} · {index_label}", f"{area.code} · {rank_label}"]
+    places = framework.index_decimals
+    lines = []
+    for line, cells in matrix.rows:
+        values = [
+            place_text(line.rank, line.places, words=True) if line.rank else "",
+            line.unit_code,
+            line.unit_name,
+            line.index,
+        ]
+        for cell in cells:
+            values += [cell.index, cell.rank] if cell else [None, None]
+        lines.append(values)
+    dialect = csv_dialect(get_language(), request.GET.get("sep"))
+    decimals = {3: places, **{4 + 2 * i: places for i in range(len(matrix.areas))}}
+    response = HttpResponse(
+        csv_text(header, lines, dialect, places=decimals), content_type="text/csv; charset=utf-8"
+    )
+    name = f"linh-vuc-{framework.code}" + (f"-{under.code}" if under else "")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response
+
+
 # --- unit profile -----------------------------------------------------------------------------------
 
 
 @login_required
 def unit_profile(request, unit_code):
     unit = access.get_unit_for_view(request.user, unit_code)
+    code = request.GET.get("framework", "")
+    # The framework asked for is usually one of the unit's own years: read with its history.
+    profile = selectors.unit_profile(unit, code or None)
     framework = None
-    if request.GET.get("framework"):
-        framework = Framework.objects.filter(code=request.GET["framework"]).first()
+    if code and profile.result is None:
+        framework = Framework.objects.select_related("authority").filter(code=code).first()
         if framework is None:
             raise Http404
-    profile = selectors.unit_profile(unit, framework)
     r = reach(request.user)
     years = sorted({point.year for point in profile.history})
     history_chart = rank_chart = areas_chart = None
@@ -477,20 +646,70 @@ def _history_datasets(unit: Unit, profile, years: list[int]) -> tuple[list[dict]
 # --- progress ---------------------------------------------------------------------------------------
 
 
+PROGRESS_SECTION_SIZE = 20  # rows of the overdue, not-applicable and overstatement tables
+
+
+def _progress_board(request, framework: Framework, r, under: Unit | None, subtrees: list[Unit]):
+    """The progress board of the framework as the page's filters narrow it: (board, filters, and what
+    the filter form and the page links show). The progress page and its export read it alike."""
+    bands = selectors.framework_bands(framework)
+    group_names = list(framework.ranking_groups.values_list("name", flat=True))
+    statuses = [*AssessmentStatus.choices, ("overdue", _("overdue"))]
+    filters = _filters(
+        request,
+        framework,
+        subtrees,
+        group_names=group_names,
+        bands=bands,
+        statuses=tuple(value for value, _label in statuses),
+    )
+    board = selectors.progress(framework, r, under, filters=filters)
+    rows = board.rows
+    if filters.status == "overdue":
+        rows = board.overdue
+    elif filters.status:
+        rows = [row for row in rows if row.status == filters.status]
+    return bands, group_names, statuses, filters, board, rows
+
+
 @login_required
 def progress(request, code):
-    """Where the year stands for the appraisers: status counts, overdue units, deadlines, overstatement."""
+    """Where the year stands for the appraisers: status counts, overdue units, deadlines, overstatement.
+    The table of all units a page of DASHBOARD_PAGE_SIZE, the other tables their first
+    PROGRESS_SECTION_SIZE rows; the whole list is the CSV export."""
     framework = access.get_framework_for_oversight(request.user, code)
     r = reach(request.user)
     under = _under(request, framework)
-    board = selectors.progress(framework, r, under)
-    overstated = board.overstated
-    top = overstated[:20]
     context = _base_context(request, framework, r, under, "progress")
+    subtrees = context["subtrees"]
+    bands, group_names, statuses, filters, board, rows = _progress_board(
+        request, framework, r, under, subtrees
+    )
+    overstated = board.overstated
+    top = overstated[:PROGRESS_SECTION_SIZE]
+    page = _page(request, len(rows))
+    offset = _offset(page)
+    kept = {
+        key: value
+        for key, value in {"under": under.code if under else "", **filters.query()}.items()
+        if value
+    }
+    context.update(_filter_context(framework, subtrees, filters, group_names, bands, page, kept))
     context.update(
         {
             "board": board,
+            "table_rows": rows[offset : offset + selectors.DASHBOARD_PAGE_SIZE],
+            "total": len(rows),
+            "overdue": board.overdue,
+            "na_proposals": board.na_proposals,
             "overstated": overstated,
+            "top_overstated": top,
+            "section_size": PROGRESS_SECTION_SIZE,
+            "overdue_query": urlencode({**kept, "status": "overdue"}),
+            "kinds": [(value, label) for value, label in UnitKind.choices if framework.covers(value)],
+            "statuses": statuses,
+            "anchor": "#progress-table",
+            "export_query": urlencode(kept),
             "status_chart": _chart(
                 "bar",
                 [label for _s, label, _n, _c in board.by_status],
@@ -530,6 +749,63 @@ def progress(request, code):
         }
     )
     return render(request, "reports/progress.html", context)
+
+
+@login_required
+def progress_export(request, code):
+    """The progress board's units, all of them (as the page's filters narrow them), as CSV for Excel:
+    status, criteria scored, dates, overstatement, open not-applicable proposals."""
+    framework = access.get_framework_for_oversight(request.user, code)
+    r = reach(request.user)
+    under = _under(request, framework)
+    *_board, rows = _progress_board(request, framework, r, under, selectors.subtree_choices(framework, r))
+    header = [
+        _("Unit code"),
+        _("Unit"),
+        _("Status"),
+        _("Criteria scored"),
+        _("Criteria applicable"),
+        _("Submitted"),
+        _("Appraised"),
+        _("Self-assessment deadline"),
+        _("Late for"),
+        _("Self-assessed"),
+        _("Appraised points"),
+        _("Above by"),
+        _("Criteria lowered"),
+        _("Open proposals"),
+    ]
+    late = {"self": _("self-assessment"), "appraisal": _("appraisal"), "": ""}
+
+    def when(value):
+        return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if value else ""
+
+    lines = [
+        [
+            row.unit_code,
+            row.unit_name,
+            str(row.status_label),
+            row.leaves_scored,
+            row.leaves_applicable,
+            when(row.submitted_at),
+            when(row.appraised_at),
+            when(row.deadline),
+            late[row.overdue],
+            row.self_points,
+            row.appraised_points,
+            row.overstatement,
+            row.lowered,
+            row.na_open,
+        ]
+        for row in rows
+    ]
+    dialect = csv_dialect(get_language(), request.GET.get("sep"))
+    response = HttpResponse(
+        csv_text(header, lines, dialect, places={9: 2, 10: 2, 11: 2}), content_type="text/csv; charset=utf-8"
+    )
+    name = f"tien-do-{framework.code}" + (f"-{under.code}" if under else "")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response
 
 
 # --- forecast ---------------------------------------------------------------------------------------
@@ -731,7 +1007,9 @@ urlpatterns = [
     path("", dashboard, name="dashboard"),
     path("frameworks/<str:code>/ranking.<str:fmt>", ranking_export, name="ranking_export"),
     path("frameworks/<str:code>/areas/", areas, name="areas"),
+    path("frameworks/<str:code>/areas.csv", areas_export, name="areas_export"),
     path("frameworks/<str:code>/progress/", progress, name="progress"),
+    path("frameworks/<str:code>/progress.csv", progress_export, name="progress_export"),
     path("frameworks/<str:code>/forecast/", forecast_page, name="forecast"),
     path("frameworks/<str:code>/steering/", steering_page, name="steering"),
     path("frameworks/<str:code>/remediation/suggest/", remediation_suggest_view, name="remediation_suggest"),

@@ -14,9 +14,12 @@ EXPECTED = {
     "first_recompute": {"seconds", "warm_seconds", "ratio"},
     "recompute": {"seconds", "floor_seconds", "ratio"},
     "save_recompute": {"seconds", "rank_job_seconds"},
-    "ranking_page": {"seconds", "queries", "html_bytes", "status"},
-    "areas_page": {"seconds", "queries", "html_bytes", "status"},
-    "progress_page": {"seconds", "queries", "html_bytes", "status"},
+    # The pages as the one who sees every unit of the framework (units_visible: all of them).
+    "ranking_page": {"seconds", "queries", "html_bytes", "status", "units_visible"},
+    "areas_page": {"seconds", "queries", "html_bytes", "status", "units_visible"},
+    "progress_page": {"seconds", "queries", "html_bytes", "status", "units_visible"},
+    "ranking_page_search": {"seconds", "queries", "html_bytes", "status"},
+    "unit_profile_page": {"seconds", "queries", "html_bytes", "status"},
     "deadline_rush": {"skipped"},  # SQLite: the rush needs PostgreSQL and Redis
 }
 
@@ -41,3 +44,4 @@ def test_quick_benchmark_prints_json_lines_and_exits_0(tmp_path):
     assert by_name["recompute"]["floor_seconds"] > 0 and by_name["recompute"]["ratio"] > 0
     for page in ("ranking_page", "areas_page", "progress_page"):
         assert by_name[page]["status"] == 200 and by_name[page]["queries"] > 0
+        assert by_name[page]["units_visible"] == 30

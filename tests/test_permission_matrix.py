@@ -230,7 +230,9 @@ EXPECTED = {
     # reports (dashboards, remediation, report jobs) of the framework: its overseers
     "reports:ranking_export": {**FRAMEWORK_PAGE, "params": {"fmt": "ranking_format"}},
     "reports:areas": FRAMEWORK_PAGE,
+    "reports:areas_export": FRAMEWORK_PAGE,
     "reports:progress": FRAMEWORK_PAGE,
+    "reports:progress_export": FRAMEWORK_PAGE,
     # after publication is when remediation is planned
     "reports:remediation_suggest": post_only(SEES_FRAMEWORK, MANAGES, locked=False),
     "reports:unit_profile": page(rule(SEES_X1, SEES_X1), params={"unit_code": "profile_unit"}),

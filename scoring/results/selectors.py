@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, QuerySet, Window
 from django.utils.translation import gettext as _
 
 from parindex.numbers import round_half_up
@@ -136,6 +136,8 @@ class Ranking:
     framework: Framework
     lines: list[RankingLine]
     limited: bool = False  # the lines are those of some units only
+    # How many lines the ranking has in all (more than `lines` for a page; None: a page past the end).
+    total: int | None = None
 
     def __iter__(self) -> Iterator[RankingLine]:
         return iter(self.lines)
@@ -146,10 +148,10 @@ class Ranking:
     @cached_property
     def ranked(self) -> int:
         """How many units hold a place in the whole framework (the N of "04/15"), whatever units the
-        lines are limited to (one query then)."""
+        lines are limited to (then the query of ranked_per_group, shared)."""
         if not self.limited:
             return sum(1 for line in self.lines if line.rank is not None)
-        return AssessmentResult.objects.filter(framework=self.framework, rank__isnull=False).count()
+        return sum(self.ranked_per_group.values())
 
     @cached_property
     def ranked_per_group(self) -> dict[int | None, int]:
@@ -215,17 +217,41 @@ _LINE_FIELDS = (
 )
 
 
+def ranking_results(
+    framework: Framework,
+    *,
+    units: QuerySet[Unit] | None = None,
+    group: str | None = None,
+    grade: str | None = None,
+) -> QuerySet[AssessmentResult]:
+    """The stored results a ranking shows: the framework's, optionally only those of `units`, of the
+    ranking group named `group`, of the grade named `grade`. The one filter of the ranking's lines,
+    shared by the lines and by the counts a paginated page shows next to them."""
+    results = AssessmentResult.objects.filter(framework=framework)
+    if units is not None:
+        results = results.filter(assessment__unit__in=units)
+    if group is not None:
+        results = results.filter(assessment__ranking_group__name=group)
+    if grade is not None:
+        results = results.filter(grade=grade)
+    return results
+
+
 def ranking(
     framework: Framework,
     *,
     units: QuerySet[Unit] | None = None,
     with_areas: bool = True,
     group: str | None = None,
+    grade: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> Ranking:
     """The stored results of a framework, group by group (in the groups' order, units in no group
     last), best first within a group, unranked last (by unit code); optionally only those of `units`
-    (the caller's authority, a subtree) or of the ranking group named `group`. Ranks are those of the
-    whole framework (within its groups).
+    (the caller's authority, a subtree), of the ranking group named `group` or of the grade `grade`
+    (ranking_results), and only the `limit` lines from `offset` (a page). Ranks are those of the
+    whole framework (within its groups), whatever the lines are limited to.
 
     One query for the lines and, `with_areas`, one for their areas, whatever the number of units.
     Plain tuples, not model instances: at national scale that is 3,321 lines and ~25,000 areas."""
@@ -234,14 +260,36 @@ def ranking(
     def published(value: Decimal | None) -> Decimal | None:
         return None if value is None else round_half_up(Decimal(value), places)
 
-    results = AssessmentResult.objects.filter(framework=framework)
+    results = ranking_results(framework, units=units, group=group, grade=grade).order_by(
+        F("assessment__ranking_group__order").asc(nulls_last=True),
+        "assessment__ranking_group__name",
+        F("rank").asc(nulls_last=True),
+        "assessment__unit__code",
+    )
+    paged = bool(offset) or limit is not None
+    limited = units is not None or group is not None or grade is not None or paged
+    total = None
+    if paged:
+        # How many lines there are in all, with the page's own (COUNT(*) OVER ()): no second query.
+        rows = list(
+            results.annotate(lines_in_all=Window(Count("pk"))).values_list(*_LINE_FIELDS, "lines_in_all")[
+                offset : None if limit is None else offset + limit
+            ]
+        )
+        total = rows[0][-1] if rows else None
+        rows = [row[:-1] for row in rows]
+    else:
+        rows = list(results.values_list(*_LINE_FIELDS))
     area_results = AreaResult.objects.filter(framework=framework)
-    if units is not None:
-        results = results.filter(assessment__unit__in=units)
-        area_results = area_results.filter(assessment__unit__in=units)
-    if group is not None:
-        results = results.filter(assessment__ranking_group__name=group)
-        area_results = area_results.filter(assessment__ranking_group__name=group)
+    if paged:
+        area_results = area_results.filter(assessment_id__in=[row[0] for row in rows])
+    else:
+        if units is not None:
+            area_results = area_results.filter(assessment__unit__in=units)
+        if group is not None:
+            area_results = area_results.filter(assessment__ranking_group__name=group)
+        if grade is not None:
+            area_results = area_results.filter(assessment__result__grade=grade)
     areas: dict[int, list[AreaLine]] = defaultdict(list)
     if with_areas:
         for assessment_id, area_id, code, title, points, max_points, index, rank in area_results.order_by(
@@ -283,12 +331,7 @@ def ranking(
         group_name,
         ranked,
         not_ranked_reason,
-    ) in results.order_by(
-        F("assessment__ranking_group__order").asc(nulls_last=True),
-        "assessment__ranking_group__name",
-        F("rank").asc(nulls_last=True),
-        "assessment__unit__code",
-    ).values_list(*_LINE_FIELDS):
+    ) in rows:
         lines.append(
             RankingLine(
                 assessment_id=assessment_id,
@@ -327,7 +370,9 @@ def ranking(
                 not_ranked_reason=not_ranked_reason,
             )
         )
-    board = Ranking(framework, lines, limited=units is not None or group is not None)
+    board = Ranking(
+        framework, lines, limited=limited, total=len(lines) if total is None and not paged else total
+    )
     for line in lines:
         line.board = board
     return board
