@@ -683,7 +683,9 @@ def _half_up_div(num: str, den: str) -> str:
     return f"(CASE WHEN {num} >= 0 THEN (2 * {num} + {den}) / (2 * {den}) ELSE -((2 * -({num}) + {den}) / (2 * {den})) END)"
 
 
-def previous_results_ctes(framework: Framework) -> tuple[str, list]:
+def previous_results_ctes(
+    framework: Framework, previous: list[Framework] | None = None
+) -> tuple[str, list]:
     """The previous year's results used for year on year, as two SQL CTEs and their parameters, for
     a statement that first defines a CTE `cur` (one row per current unit, column `unit_id`):
     - `prev`: every stored result of the year before in a framework of the same level (whoever ran
@@ -692,11 +694,13 @@ def previous_results_ctes(framework: Framework) -> tuple[str, list]:
     - `best`: per unit of `cur` or predecessor of one, its one previous result (the lineage's
       framework first, then the latest framework).
     A unit's own previous result is its `best` row; without one, its predecessors' `best` rows
-    taken together (scoring.results.forecast reads their leaves the same way)."""
+    taken together (scoring.results.forecast reads their leaves the same way). `previous`: the year
+    before's frameworks of the level (`_previous_year_frameworks`), when the caller has them."""
     from units.models import Unit
 
     scale = 10 ** int(framework.index_decimals)
-    previous = _previous_year_frameworks(framework)
+    if previous is None:
+        previous = _previous_year_frameworks(framework)
     in_previous, previous_params = _in_list("r.framework_id", [f.pk for f in previous])
     in_lineage, lineage_params = _in_list("r.framework_id", [f.pk for f in _lineage(framework, previous)])
     predecessors = Unit.predecessors.through._meta.db_table

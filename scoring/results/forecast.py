@@ -18,24 +18,32 @@ ranking group, a unit assessed but not ranked without a place. `certain`: every 
 leaf is scored. At risk: the applicable score leaves whose (forecast or final) ratio is below 0.5,
 most points lost first, then in the framework's order.
 
-Set-based: one statement for every unit's forecast, one for the leaves at risk (of some units or,
-with a limit, the largest across the framework), whatever the number of units.
+Set-based: two temporary tables (the framework's leaf rows, with its score rows narrowed to its
+leaves before any join; last year's points per leaf code, read only for the units with leaves left
+to forecast), then one statement for every unit's forecast, or one for the leaves at risk (of some
+units or, with a limit, the largest across the framework), whatever the number of units.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils.translation import gettext_lazy as _
 
 from scoring.models import Framework, GradeBand
 from scoring.results.engine import (
+    _FRAMEWORK_SCORES,
     _LEAF_ROWS,
     _LEAVES,
+    _SCORES_JOIN,
     _clamped,
     _half_up_div,
     _in_list,
+    _no_nested_loops,
+    _previous_year_frameworks,
     _scaled_index,
     grade_sql,
     previous_results_ctes,
@@ -57,95 +65,130 @@ BASIS_LABELS = {
 }
 
 
-def _forecast_ctes(framework: Framework) -> tuple[str, list]:
-    """`WITH …` ending in the CTE `fl`: one row per assessment × applicable leaf of the framework
-    (aid, criterion_id, code, kind, max_c, scored, fc — the forecast points in hundredths — and
-    basis).
+# Temporary tables of one forecast (created and dropped inside its transaction).
+_FC_LEAF = "parindex_fc_leaf"
+_FC_PREV = "parindex_fc_prev"
 
-    Shaped for the planners of both databases at national scale: last year's leaves are brought to
-    the current assessments by joins on tables (their indexes), and are met with this year's leaves
-    by one GROUP BY over a UNION ALL, the others' mean by a window — never a join of two large
-    derived tables, whose sizes neither planner can estimate (nested loops over them are quadratic)."""
+
+def _create_forecast_tables(cursor, framework: Framework) -> None:
+    """Two temporary tables the forecast's statements read:
+    - `parindex_fc_leaf`: one row per assessment × leaf of the framework (aid, criterion_id, code,
+      kind, max_c, final_c, scored, na), the engine's leaf rows (`engine._LEAF_ROWS`) with the score
+      rows narrowed to this framework's leaves before any join (the score table holds every year);
+    - `parindex_fc_prev`: for the assessments with some applicable score leaf still unscored only,
+      per (aid, code) of a leaf still to forecast, last year's points and max on that code (y_pts, y_max: the unit's own result
+      used for year on year, `engine.previous_results_ctes`, else its predecessors' pooled) and
+      whether they are its own (has_own); last year's leaves read with their own frameworks' rules
+      (an optional survey left out when none of its leaves was scored), their scores narrowed to
+      those previous assessments.
+    Built once each, then joined by their keys: never a join of two large derived tables, whose
+    sizes neither planner can estimate."""
     from units.models import Unit
 
-    previous_ctes, previous_params = previous_results_ctes(framework)
-    predecessors = Unit.predecessors.through._meta.db_table
-    optional_previous = Framework.objects.filter(year=framework.year - 1, survey_optional=True).values_list(
-        "pk", flat=True
+    current_rows = _LEAF_ROWS.format(scope="a.framework_id = %s").replace(
+        _SCORES_JOIN, f"LEFT JOIN ({_FRAMEWORK_SCORES.format(only_s='')}) s ON", 1
     )
-    in_optional, optional_ids = _in_list("l1.framework_id", list(optional_previous))
+    cursor.execute(
+        f"""
+        CREATE TEMPORARY TABLE {_FC_LEAF} AS
+        SELECT l.assessment_id AS aid, l.criterion_id AS criterion_id, l.code AS code, l.kind AS kind,
+               l.max_c AS max_c, l.final_c AS final_c, l.scored AS scored, l.na0 AS na
+        FROM ({current_rows}) l
+        """,
+        [framework.pk, framework.pk],
+    )
+    if connection.vendor != "postgresql":
+        # SQLite looks this table up by (aid, code) (PostgreSQL hashes it).
+        cursor.execute(f"CREATE INDEX {_FC_LEAF}_key ON {_FC_LEAF} (aid, code)")
+
+    previous = _previous_year_frameworks(framework)
+    previous_ctes, previous_params = previous_results_ctes(framework, previous)
+    predecessors = Unit.predecessors.through._meta.db_table
+    optional_previous = [f.pk for f in previous if f.survey_optional]
+    in_optional, optional_ids = _in_list("l1.framework_id", optional_previous)
     # The ids are integers from the database: inlined, so that the statement's parameters stay in order.
     for pk in optional_ids:
         in_optional = in_optional.replace("%s", str(int(pk)), 1)
-    # The previous results used for year on year (`best`: a unit's own, and its predecessors'), leaf
-    # by leaf, as the engine reads any assessment's leaves.
-    previous_leaves = _LEAVES.format(
-        rows=_LEAF_ROWS.format(scope="a.id IN (SELECT paid FROM best)"),
-        optional=f"(CASE WHEN {in_optional} THEN 1 ELSE 0 END)",
+    previous_rows = _LEAF_ROWS.format(scope="a.id IN (SELECT paid FROM map)").replace(
+        _SCORES_JOIN,
+        "LEFT JOIN (SELECT s0.assessment_id, s0.criterion_id, s0.appraised_not_applicable, s0.not_applicable,"
+        " s0.appraised_points, s0.self_points FROM scoring_score s0"
+        " WHERE s0.assessment_id IN (SELECT paid FROM map)) s ON",
+        1,
     )
-    current_leaves = _LEAVES.format(rows=_LEAF_ROWS.format(scope="a.framework_id = %s"), optional=0)
-    sql = f"""
+    previous_leaves = _LEAVES.format(
+        rows=previous_rows, optional=f"(CASE WHEN {in_optional} THEN 1 ELSE 0 END)"
+    )
+    cursor.execute(
+        f"""
+        CREATE TEMPORARY TABLE {_FC_PREV} AS
         WITH cur AS (
-            SELECT a.id AS aid, a.unit_id AS unit_id FROM scoring_assessment a WHERE a.framework_id = %s
+            SELECT a.id AS aid, a.unit_id AS unit_id FROM scoring_assessment a
+            WHERE a.id IN (SELECT l.aid FROM {_FC_LEAF} l
+                           WHERE l.kind = 'score' AND l.na = 0 AND l.scored = 0)
         ),
         {previous_ctes},
-        pl AS (
-            SELECT assessment_id, code, COALESCE(final_c, 0) AS pts_c, max_c
-            FROM ({previous_leaves}) l WHERE kind = 'score' AND na = 0
-        ),
-        keyed AS (
-            SELECT l.assessment_id AS aid, l.code AS code, l.criterion_id AS criterion_id, l.kind AS kind,
-                   l.max_c AS max_c, l.final_c AS final_c, l.scored AS scored, l.na AS na,
-                   1 AS is_cur, 0 AS own, 0 AS p_pts, 0 AS p_max
-            FROM ({current_leaves}) l
+        map AS (
+            SELECT c.aid AS aid, b.paid AS paid, 1 AS own FROM cur c JOIN best b ON b.unit_id = c.unit_id
             UNION ALL
-            SELECT ca.id, pl.code, NULL, NULL, NULL, NULL, NULL, NULL, 0, 1, pl.pts_c, pl.max_c
-            FROM pl
-            JOIN scoring_assessment pa ON pa.id = pl.assessment_id
-            JOIN scoring_assessment ca ON ca.unit_id = pa.unit_id AND ca.framework_id = %s
-            UNION ALL
-            SELECT ca.id, pl.code, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, pl.pts_c, pl.max_c
-            FROM pl
-            JOIN scoring_assessment pa ON pa.id = pl.assessment_id
-            JOIN {predecessors} q ON q.to_unit_id = pa.unit_id
-            JOIN scoring_assessment ca ON ca.unit_id = q.from_unit_id AND ca.framework_id = %s
+            SELECT c.aid, b.paid, 0 FROM cur c
+            JOIN {predecessors} q ON q.from_unit_id = c.unit_id
+            JOIN best b ON b.unit_id = q.to_unit_id
             -- a unit's predecessors count only when it has no previous result of its own
-            WHERE NOT EXISTS (
-                SELECT 1 FROM scoring_assessment oa
-                WHERE oa.unit_id = ca.unit_id AND oa.id IN (SELECT paid FROM best)
-            )
-        ),
-        per AS (
-            SELECT aid, code, MAX(criterion_id) AS criterion_id, MAX(kind) AS kind, MAX(max_c) AS max_c,
-                   MAX(final_c) AS final_c, MAX(scored) AS scored, MAX(na) AS na, MAX(is_cur) AS is_cur,
-                   MAX(own) AS has_own, SUM(p_pts) AS y_pts, SUM(p_max) AS y_max
-            FROM keyed
-            GROUP BY aid, code
-        ),
-        cl AS (
-            SELECT per.*,
-                   SUM(CASE WHEN kind = 'score' AND na = 0 AND scored = 1 THEN final_c ELSE 0 END)
-                       OVER (PARTITION BY criterion_id) AS m_pts,
-                   SUM(CASE WHEN kind = 'score' AND na = 0 AND scored = 1 THEN 1 ELSE 0 END)
-                       OVER (PARTITION BY criterion_id) AS m_n
-            FROM per WHERE is_cur = 1
-        ),
-        fl AS (
-            SELECT l.aid AS aid, l.criterion_id AS criterion_id, l.code AS code, l.kind AS kind,
-                   l.max_c AS max_c, l.scored AS scored, l.na AS na,
-                   CASE WHEN l.scored = 1 OR l.kind <> 'score' THEN COALESCE(l.final_c, 0)
-                        WHEN l.y_max > 0 THEN {_half_up_div("l.y_pts * l.max_c", "l.y_max")}
-                        WHEN l.m_n > 0 THEN {_half_up_div("l.m_pts", "l.m_n")}
-                        ELSE 0 END AS fc,
-                   CASE WHEN l.scored = 1 THEN '{SCORED}'
-                        WHEN l.kind <> 'score' THEN '{NONE}'
-                        WHEN l.y_max > 0 THEN CASE WHEN l.has_own = 1 THEN '{OWN}' ELSE '{PREDECESSORS}' END
-                        WHEN l.m_n > 0 THEN '{MEAN}'
-                        ELSE '{NONE}' END AS basis
-            FROM cl l
+            WHERE NOT EXISTS (SELECT 1 FROM best o WHERE o.unit_id = c.unit_id)
         )
-    """
-    return sql, [framework.pk, *previous_params, framework.pk, framework.pk, framework.pk]
+        SELECT m.aid AS aid, pl.code AS code, SUM(COALESCE(pl.final_c, 0)) AS y_pts, SUM(pl.max_c) AS y_max,
+               MAX(m.own) AS has_own
+        FROM ({previous_leaves}) pl JOIN map m ON m.paid = pl.assessment_id
+        WHERE pl.kind = 'score' AND pl.na = 0
+          -- only the leaves left to forecast
+          AND EXISTS (SELECT 1 FROM {_FC_LEAF} l WHERE l.aid = m.aid AND l.code = pl.code
+                      AND l.kind = 'score' AND l.na = 0 AND l.scored = 0)
+        GROUP BY m.aid, pl.code
+        """,
+        previous_params,
+    )
+    if connection.vendor != "postgresql":
+        # SQLite looks this table up by (aid, code) from every leaf row.
+        cursor.execute(f"CREATE INDEX {_FC_PREV}_key ON {_FC_PREV} (aid, code)")
+
+
+# `WITH … fl AS (…)` over the two tables: one row per assessment × leaf with its forecast points in
+# hundredths (fc) and their basis; the others' mean per criterion by one GROUP BY (no window, no sort).
+_FL_CTES = f"""
+    WITH mean AS (
+        SELECT criterion_id, SUM(final_c) AS m_pts, COUNT(*) AS m_n FROM {_FC_LEAF}
+        WHERE kind = 'score' AND na = 0 AND scored = 1
+        GROUP BY criterion_id
+    ),
+    fl AS (
+        SELECT l.aid AS aid, l.criterion_id AS criterion_id, l.code AS code, l.kind AS kind,
+               l.max_c AS max_c, l.scored AS scored, l.na AS na,
+               CASE WHEN l.scored = 1 OR l.kind <> 'score' THEN COALESCE(l.final_c, 0)
+                    WHEN p.y_max > 0 THEN {_half_up_div("p.y_pts * l.max_c", "p.y_max")}
+                    WHEN m.m_n > 0 THEN {_half_up_div("m.m_pts", "m.m_n")}
+                    ELSE 0 END AS fc,
+               CASE WHEN l.scored = 1 THEN '{SCORED}'
+                    WHEN l.kind <> 'score' THEN '{NONE}'
+                    WHEN p.y_max > 0 THEN CASE WHEN p.has_own = 1 THEN '{OWN}' ELSE '{PREDECESSORS}' END
+                    WHEN m.m_n > 0 THEN '{MEAN}'
+                    ELSE '{NONE}' END AS basis
+        FROM {_FC_LEAF} l
+        LEFT JOIN {_FC_PREV} p ON p.aid = l.aid AND p.code = l.code
+        LEFT JOIN mean m ON m.criterion_id = l.criterion_id
+    )
+"""
+
+
+@contextmanager
+def _forecast_tables(framework: Framework) -> Iterator[CursorWrapper]:
+    """The forecast's temporary tables, for the statements run with the cursor yielded; in one
+    transaction (PostgreSQL: no nested loops over tables without statistics), dropped after."""
+    with transaction.atomic(savepoint=False), _no_nested_loops(enable_sort="off"), connection.cursor() as cursor:
+        _create_forecast_tables(cursor, framework)
+        yield cursor
+        cursor.execute(f"DROP TABLE {_FC_PREV}")
+        cursor.execute(f"DROP TABLE {_FC_LEAF}")
 
 
 # --- every unit's forecast -------------------------------------------------------------------------------
@@ -252,11 +295,11 @@ def _hundredths(value) -> Decimal:
 def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
     """Every unit's forecast, group by group (in the groups' order, no group last), best first,
     units without a place last (by code); with_at_risk: each line's leaves at risk, most points lost
-    first. One statement (the units' lines and, in the same pass, their leaves at risk), plus the grade
-    bands and the criteria, whatever the number of units."""
+    first. The two temporary tables (`_forecast_tables`), then one statement (the units' lines and, in
+    the same pass, their leaves at risk with their criteria), plus the grade bands and the groups,
+    whatever the number of units."""
     decimals = int(framework.index_decimals)
     scale = 10**decimals
-    ctes, params = _forecast_ctes(framework)
     points_c = "(t.score_c + t.bonus_c - t.penalty_c)"
     capped = framework.index_capped
     index_scaled = f"(CASE WHEN t.max_c > 0 THEN {_clamped(_scaled_index(points_c, 't.max_c', scale), scale, capped)} END)"
@@ -264,12 +307,13 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
     # that the pipeline of CTEs runs once.
     risk_rows = f"""
         UNION ALL
-        SELECT 'R', fl.aid, fl.criterion_id, NULL, NULL, NULL, NULL, NULL, fl.fc, fl.max_c, NULL, fl.basis,
-               NULL, NULL, fl.scored
-        FROM fl WHERE fl.kind = 'score' AND fl.na = 0 AND {_AT_RISK}
+        SELECT 'R', fl.aid, fl.criterion_id, c.code, c.title, NULL, c."order", NULL, fl.fc, fl.max_c, NULL,
+               fl.basis, NULL, NULL, fl.scored
+        FROM fl JOIN scoring_criterion c ON c.id = fl.criterion_id
+        WHERE fl.kind = 'score' AND fl.na = 0 AND {_AT_RISK}
     """
     sql = f"""
-        {ctes},
+        {_FL_CTES},
         tot AS (
             SELECT aid,
                    SUM(CASE WHEN na = 0 AND kind = 'score' THEN fc ELSE 0 END) AS score_c,
@@ -294,8 +338,8 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
         LEFT JOIN scoring_rankinggroup g ON g.id = x.gid
         {risk_rows if with_at_risk else ""}
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, framework.pk])
+    with _forecast_tables(framework) as cursor:
+        cursor.execute(sql, [framework.pk])
         rows = cursor.fetchall()
     bands = sorted(GradeBand.objects.filter(framework=framework).values_list("min_index", "name"))
     group_order = dict(framework.ranking_groups.values_list("pk", "order"))
@@ -357,16 +401,11 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
         )
     )
     if with_at_risk and risk_rows_fetched:
-        criteria = {
-            pk: (code, title, order)
-            for pk, code, title, order in framework.criteria.filter(is_leaf=True).values_list(
-                "pk", "code", "title", "order"
-            )
-        }
         by_line = {line.assessment_id: line for line in lines}
         leaves = []
-        for _kind, aid, criterion_id, *_n, fc, max_c, _i, basis, _r, _a, scored in risk_rows_fetched:
-            code, title, order = criteria[criterion_id]
+        for _kind, aid, criterion_id, code, title, _g, order, _r, fc, max_c, _i, basis, _k, _a, scored in (
+            risk_rows_fetched
+        ):
             line = by_line[aid]
             leaf = RiskLeaf(
                 assessment_id=aid,
@@ -405,7 +444,6 @@ def forecast_leaves(
 ) -> list[RiskLeaf]:
     """Every applicable score leaf's forecast points and their basis (or only those at risk), in
     the order of forecast_at_risk. One statement."""
-    ctes, params = _forecast_ctes(framework)
     where, where_params = "1 = 1", list[int]()
     if assessment_ids is not None:
         where, where_params = _in_list("fl.aid", assessment_ids)
@@ -416,7 +454,7 @@ def forecast_leaves(
         else 'fl.aid, (fl.max_c - fl.fc) DESC, c."order"'
     )
     sql = f"""
-        {ctes}
+        {_FL_CTES}
         SELECT fl.aid, fl.criterion_id, fl.code, c.title, fl.fc, fl.max_c, fl.scored, fl.basis, u.code, u.name
         FROM fl
         JOIN scoring_criterion c ON c.id = fl.criterion_id
@@ -426,8 +464,8 @@ def forecast_leaves(
         ORDER BY {order}
         {"LIMIT %s" if limit else ""}
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *where_params, *([int(limit)] if limit else [])])
+    with _forecast_tables(framework) as cursor:
+        cursor.execute(sql, [*where_params, *([int(limit)] if limit else [])])
         rows = cursor.fetchall()
     return [
         RiskLeaf(
