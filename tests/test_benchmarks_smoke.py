@@ -44,7 +44,9 @@ def test_quick_benchmark_prints_json_lines_and_exits_0(tmp_path):
     assert by_name["recompute"]["floor_seconds"] > 0 and by_name["recompute"]["ratio"] > 0
     fc = by_name["forecast"]
     assert fc["units"] == 30 and fc["seconds"] > 0 and fc["recompute_seconds"] > 0
-    assert fc["ratio"] == pytest.approx(fc["seconds"] / fc["recompute_seconds"], abs=0.01 + 0.01 * fc["ratio"])
+    assert fc["ratio"] == pytest.approx(
+        fc["seconds"] / fc["recompute_seconds"], abs=0.01 + 0.01 * fc["ratio"]
+    )
     assert fc["uncertain_units"] > 0  # a third of the scores left out: there was something to forecast
     for page in ("ranking_page", "areas_page", "progress_page"):
         assert by_name[page]["status"] == 200 and by_name[page]["queries"] > 0

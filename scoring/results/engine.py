@@ -217,11 +217,69 @@ def _only(assessment_ids: Collection[int] | None, column: str = "a.id") -> tuple
     return f"AND {column} IN ({', '.join(['%s'] * len(ids))})", ids
 
 
-def _changed(table: str, columns: Iterable[str]) -> str:
-    """SQL for an upsert's DO UPDATE … WHERE: some column differs from the proposed row (NULL-safe),
-    so that a recompute rewrites only the rows whose figures moved."""
+def _changed(table: str, columns: Iterable[str], new: str = "excluded") -> str:
+    """SQL for an upsert's DO UPDATE … WHERE (or an UPDATE … FROM's WHERE, `new` naming the row of
+    new values): some column differs from the proposed row (NULL-safe), so that a recompute rewrites
+    only the rows whose figures moved."""
     op = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
-    return " OR ".join(f'{table}."{c}" {op} excluded."{c}"' for c in columns)
+    return " OR ".join(f'{table}."{c}" {op} {new}."{c}"' for c in columns)
+
+
+def _write(
+    cursor: CursorWrapper,
+    table: str,
+    key: list[str],
+    columns: list[str],
+    fixed: dict[str, str],
+    select: str,
+    params: list,
+    upsert: bool,
+) -> int:
+    """Write the rows of `select` (one column per name of key + columns, in that order) into
+    `table`, leaving alone the rows whose columns did not change; `fixed`: columns set on insertion
+    only (SQL). Answers the number of rows written.
+
+    upsert (a save's few rows): one INSERT … ON CONFLICT DO UPDATE … WHERE <changed>. A whole
+    framework: an UPDATE … FROM of the rows that changed, then an INSERT of the missing ones — an
+    upsert would lock (write) every conflicting row even when its WHERE leaves it unchanged, which
+    for tens of thousands of unchanged rows costs more than computing them."""
+    names = [*key, *columns]
+    inserted = ", ".join([*(f'"{c}"' for c in names), *(f'"{c}"' for c in fixed)])
+    values = ", ".join([*(f'n."{c}"' for c in names), *fixed.values()])
+    if upsert:
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in [*columns, *fixed_updates(fixed)])
+        cursor.execute(
+            f"""
+            INSERT INTO {table} ({inserted}) SELECT {values} FROM ({select}) n WHERE 1 = 1
+            ON CONFLICT ({", ".join(key)}) DO UPDATE SET {updates}
+            WHERE {_changed(table, columns)}
+            """,
+            params,
+        )
+        return max(cursor.rowcount, 0)
+    on_key = " AND ".join(f'{table}."{c}" = n."{c}"' for c in key)
+    updates = ", ".join(
+        [*(f'"{c}" = n."{c}"' for c in columns), *(f'"{c}" = {fixed[c]}' for c in fixed_updates(fixed))]
+    )
+    cursor.execute(
+        f"UPDATE {table} SET {updates} FROM ({select}) n WHERE {on_key} AND ({_changed(table, columns, 'n')})",
+        params,
+    )
+    written = max(cursor.rowcount, 0)
+    cursor.execute(
+        f"""
+        INSERT INTO {table} ({inserted}) SELECT {values} FROM ({select}) n
+        WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {on_key})
+        ON CONFLICT ({", ".join(key)}) DO NOTHING
+        """,
+        params,
+    )
+    return written + max(cursor.rowcount, 0)
+
+
+def fixed_updates(fixed: dict[str, str]) -> list[str]:
+    """Of the columns set on insertion, those an update refreshes too (when the row was computed)."""
+    return [c for c in fixed if c == "computed_at"]
 
 
 _AREA_COLUMNS = ["self_points", "points", "max_points", "index"]
@@ -232,7 +290,6 @@ _RESULT_COLUMNS = [
     "survey_leaves_applicable", "survey_leaves_scored", "office_leaves_applicable", "office_leaves_scored",
 ]  # fmt: skip
 
-_RESULT_UPDATES = ", ".join(f'"{c}" = excluded."{c}"' for c in [*_RESULT_COLUMNS, "computed_at"])
 
 # Rows written by one statement from which the planner's statistics of the table are refreshed
 # (ANALYZE) before the statements that join it: a first recompute after a bulk load otherwise plans
@@ -339,54 +396,56 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
         # self-assessable max, no index until some self leaf has self points.
         self_index = f"(CASE WHEN t.self_entered > 0 THEN {_clamped(_scaled_index('t.self_c', 't.self_max_c', scale), scale)} END)"
         grade = grade_sql(index_scaled, decimals)
-        cursor.execute(
-            f"""
-            INSERT INTO scoring_assessmentresult (assessment_id, framework_id, self_points, score_points,
-                bonus_points, penalty_points, points, max_points, "index", grade, "rank", provisional,
-                leaves_applicable, leaves_scored, computed_at,
-                self_part_points, survey_points, office_points, self_max_points, self_index,
-                self_leaves_applicable, self_leaves_scored, survey_leaves_applicable, survey_leaves_scored,
-                office_leaves_applicable, office_leaves_scored)
-            SELECT t.assessment_id, %s, {_as_decimal("t.self_c", 100)}, {_as_decimal("t.score_c", 100)},
-                   {_as_decimal("t.bonus_c", 100)}, {_as_decimal("t.penalty_c", 100)},
-                   {_as_decimal(points_c, 100)}, {_as_decimal("t.max_c", 100)},
-                   {_as_decimal(index_scaled, scale)}, COALESCE({grade}, ''), NULL,
-                   (a.status NOT IN ('appraised', 'published')),
-                   t.applicable, t.scored, CURRENT_TIMESTAMP,
-                   {_as_decimal("t.self_part_c", 100)}, {_as_decimal("t.survey_c", 100)},
-                   {_as_decimal("t.office_c", 100)}, {_as_decimal("t.self_max_c", 100)},
-                   {_as_decimal(self_index, scale)},
-                   t.self_applicable, t.self_scored, t.survey_applicable, t.survey_scored,
-                   t.office_applicable, t.office_scored
+        results = f"""
+            SELECT t.assessment_id AS assessment_id, {_as_decimal("t.self_c", 100)} AS self_points,
+                   {_as_decimal("t.score_c", 100)} AS score_points, {_as_decimal("t.bonus_c", 100)} AS bonus_points,
+                   {_as_decimal("t.penalty_c", 100)} AS penalty_points, {_as_decimal(points_c, 100)} AS points,
+                   {_as_decimal("t.max_c", 100)} AS max_points, {_as_decimal(index_scaled, scale)} AS "index",
+                   COALESCE({grade}, '') AS grade, (a.status NOT IN ('appraised', 'published')) AS provisional,
+                   t.applicable AS leaves_applicable, t.scored AS leaves_scored,
+                   {_as_decimal("t.self_part_c", 100)} AS self_part_points,
+                   {_as_decimal("t.survey_c", 100)} AS survey_points,
+                   {_as_decimal("t.office_c", 100)} AS office_points,
+                   {_as_decimal("t.self_max_c", 100)} AS self_max_points,
+                   {_as_decimal(self_index, scale)} AS self_index,
+                   t.self_applicable AS self_leaves_applicable, t.self_scored AS self_leaves_scored,
+                   t.survey_applicable AS survey_leaves_applicable, t.survey_scored AS survey_leaves_scored,
+                   t.office_applicable AS office_leaves_applicable, t.office_scored AS office_leaves_scored
             FROM ({by_assessment}) t
             JOIN scoring_assessment a ON a.id = t.assessment_id
-            WHERE 1 = 1
-            ON CONFLICT (assessment_id) DO UPDATE SET {_RESULT_UPDATES}
-            WHERE {_changed("scoring_assessmentresult", _RESULT_COLUMNS)}
-            """,
-            [framework.pk, framework.pk, *by_area_params],
+        """
+        fixed = {"framework_id": str(int(framework.pk)), "rank": "NULL", "computed_at": "CURRENT_TIMESTAMP"}
+        written += _write(
+            cursor,
+            "scoring_assessmentresult",
+            ["assessment_id"],
+            _RESULT_COLUMNS,
+            fixed,
+            results,
+            [framework.pk, *by_area_params],
+            upsert=not once,
         )
-        written += max(cursor.rowcount, 0)
 
         # Area results: one row per assessment × area of kind "score".
         area_index = _scaled_index("t.score_c", "t.max_c", scale)
-        cursor.execute(
-            f"""
-            INSERT INTO scoring_arearesult (assessment_id, framework_id, area_id, self_points, points, max_points,
-                                            "index", "rank")
-            SELECT t.assessment_id, %s, t.area_id, {_as_decimal("t.self_c", 100)}, {_as_decimal("t.score_c", 100)},
-                   {_as_decimal("t.max_c", 100)}, {_as_decimal(area_index, scale)}, NULL
+        areas = f"""
+            SELECT t.assessment_id AS assessment_id, t.area_id AS area_id,
+                   {_as_decimal("t.self_c", 100)} AS self_points, {_as_decimal("t.score_c", 100)} AS points,
+                   {_as_decimal("t.max_c", 100)} AS max_points, {_as_decimal(area_index, scale)} AS "index"
             FROM ({by_area}) t
             JOIN scoring_criterion ar ON ar.id = t.area_id
             WHERE ar.kind = 'score'
-            ON CONFLICT (assessment_id, area_id) DO UPDATE SET
-                self_points = excluded.self_points, points = excluded.points,
-                max_points = excluded.max_points, "index" = excluded."index"
-            WHERE {_changed("scoring_arearesult", _AREA_COLUMNS)}
-            """,
-            [framework.pk, *by_area_params],
+        """
+        written += _write(
+            cursor,
+            "scoring_arearesult",
+            ["assessment_id", "area_id"],
+            _AREA_COLUMNS,
+            {"framework_id": str(int(framework.pk)), "rank": "NULL"},
+            areas,
+            by_area_params,
+            upsert=not once,
         )
-        written += max(cursor.rowcount, 0)
         if once:
             cursor.execute(f"DROP TABLE {_AREA_SUMS}")
     return written
@@ -683,9 +742,7 @@ def _half_up_div(num: str, den: str) -> str:
     return f"(CASE WHEN {num} >= 0 THEN (2 * {num} + {den}) / (2 * {den}) ELSE -((2 * -({num}) + {den}) / (2 * {den})) END)"
 
 
-def previous_results_ctes(
-    framework: Framework, previous: list[Framework] | None = None
-) -> tuple[str, list]:
+def previous_results_ctes(framework: Framework, previous: list[Framework] | None = None) -> tuple[str, list]:
     """The previous year's results used for year on year, as two SQL CTEs and their parameters, for
     a statement that first defines a CTE `cur` (one row per current unit, column `unit_id`):
     - `prev`: every stored result of the year before in a framework of the same level (whoever ran

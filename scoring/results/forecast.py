@@ -184,7 +184,11 @@ _FL_CTES = f"""
 def _forecast_tables(framework: Framework) -> Iterator[CursorWrapper]:
     """The forecast's temporary tables, for the statements run with the cursor yielded; in one
     transaction (PostgreSQL: no nested loops over tables without statistics), dropped after."""
-    with transaction.atomic(savepoint=False), _no_nested_loops(enable_sort="off"), connection.cursor() as cursor:
+    with (
+        transaction.atomic(savepoint=False),
+        _no_nested_loops(enable_sort="off"),
+        connection.cursor() as cursor,
+    ):
         _create_forecast_tables(cursor, framework)
         yield cursor
         cursor.execute(f"DROP TABLE {_FC_PREV}")
@@ -289,7 +293,8 @@ class Forecast:
 
 
 def _hundredths(value) -> Decimal:
-    return (Decimal(int(value)) / 100).quantize(HUNDREDTH)
+    # Exact: an integer number of hundredths, two decimal places (as quantize(HUNDREDTH) would give).
+    return Decimal(int(value)).scaleb(-2)
 
 
 def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
@@ -308,7 +313,7 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
     risk_rows = f"""
         UNION ALL
         SELECT 'R', fl.aid, fl.criterion_id, c.code, c.title, NULL, c."order", NULL, fl.fc, fl.max_c, NULL,
-               fl.basis, NULL, NULL, fl.scored
+               fl.basis, fl.max_c - fl.fc, NULL, fl.scored
         FROM fl JOIN scoring_criterion c ON c.id = fl.criterion_id
         WHERE fl.kind = 'score' AND fl.na = 0 AND {_AT_RISK}
     """
@@ -337,6 +342,9 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
         JOIN units_unit u ON u.id = x.unit_id
         LEFT JOIN scoring_rankinggroup g ON g.id = x.gid
         {risk_rows if with_at_risk else ""}
+        -- the leaves at risk most points lost first, then in the framework's order (the lines are
+        -- sorted below)
+        ORDER BY 1, 13 DESC, 7
     """
     with _forecast_tables(framework) as cursor:
         cursor.execute(sql, [framework.pk])
@@ -402,12 +410,25 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
     )
     if with_at_risk and risk_rows_fetched:
         by_line = {line.assessment_id: line for line in lines}
-        leaves = []
-        for _kind, aid, criterion_id, code, title, _g, order, _r, fc, max_c, _i, basis, _k, _a, scored in (
-            risk_rows_fetched
-        ):
+        for (
+            _kind,
+            aid,
+            criterion_id,
+            code,
+            title,
+            _g,
+            _o,
+            _r,
+            fc,
+            max_c,
+            _i,
+            basis,
+            _lost,
+            _a,
+            scored,
+        ) in risk_rows_fetched:
             line = by_line[aid]
-            leaf = RiskLeaf(
+            line.at_risk.append(RiskLeaf(
                 assessment_id=aid,
                 criterion_id=criterion_id,
                 code=code,
@@ -418,11 +439,7 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
                 basis=basis,
                 unit_code=line.unit_code,
                 unit_name=line.unit_name,
-            )
-            leaves.append((int(max_c) - int(fc), order, leaf))
-        leaves.sort(key=lambda item: (-item[0], item[1]))
-        for _lost, _order, leaf in leaves:
-            by_line[leaf.assessment_id].at_risk.append(leaf)
+            ))  # fmt: skip
     return Forecast(framework, lines)
 
 
