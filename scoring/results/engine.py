@@ -456,16 +456,19 @@ def _rank_framework(framework: Framework) -> None:
     year), in the caller's transaction. Whole-table joins: nested loops are switched off for them,
     so that stale planner statistics can never turn them quadratic."""
     with _no_nested_loops():
-        for step in _rank_steps(framework):
+        for step in _rank_steps(framework, one_statement_per_area=False):
             step()
 
 
-def _rank_steps(framework: Framework) -> list[Callable[[], None]]:
-    """The statements of a re-rank, in order: ranks, area ranks, year on year, the following year's."""
+def _rank_steps(framework: Framework, *, one_statement_per_area: bool = True) -> list[Callable[[], None]]:
+    """The statements of a re-rank, in order: ranks, area ranks, year on year, the following year's.
+    The ranking job ranks one area per statement (and per short transaction: each locks, and holds
+    from the saves, fewer rows); a whole-framework recompute, in one transaction anyway, every area
+    in one statement."""
+    areas: list[int | None] = list(_score_areas(framework)) if one_statement_per_area else [None]
     return [
         lambda: _rank(framework),
-        # Area ranks one area at a time: each statement locks (and holds from the saves) fewer rows.
-        *[lambda area=area: _rank(framework, area=area) for area in _score_areas(framework)],
+        *[lambda area=area: _rank(framework, area=area, areas=True) for area in areas],
         lambda: _year_on_year(framework),
         *[
             lambda following=following: _year_on_year(following)
@@ -480,9 +483,10 @@ def _score_areas(framework: Framework) -> list[int]:
     return list(framework.criteria.filter(kind="score", pk__in=leaf_areas).values_list("pk", flat=True))
 
 
-def _rank(framework: Framework, *, area: int | None = None) -> None:
+def _rank(framework: Framework, *, area: int | None = None, areas: bool = False) -> None:
+    """Ranks of the framework's results or, with `areas`, area ranks (of one area, or all)."""
     with connection.cursor() as cursor:
-        if area is not None:
+        if areas:
             _rank_areas(cursor, framework, area)
             return
         # Competition ranks (1, 2, 2, 4) on the rounded index, within each ranking group (the units
@@ -504,7 +508,12 @@ def _rank(framework: Framework, *, area: int | None = None) -> None:
         )
 
 
-def _rank_areas(cursor: CursorWrapper, framework: Framework, area: int) -> None:
+def _rank_areas(cursor: CursorWrapper, framework: Framework, area: int | None) -> None:
+    """Competition ranks within each area (and ranking group) of one area's results, or all areas'."""
+    if area is None:
+        one_area, params = "", [framework.pk, framework.pk]
+    else:
+        one_area, params = "AND {t}.area_id = %s", [framework.pk, area, framework.pk, area]
     cursor.execute(
         """
         UPDATE scoring_arearesult SET "rank" = r.rnk
@@ -514,11 +523,13 @@ def _rank_areas(cursor: CursorWrapper, framework: Framework, area: int) -> None:
                                                          (ar."index" IS NULL)
                                             ORDER BY ar."index" DESC) END AS rnk
               FROM scoring_arearesult ar JOIN scoring_assessment a ON a.id = ar.assessment_id
-              WHERE ar.framework_id = %s AND ar.area_id = %s) r
+              WHERE ar.framework_id = %s {one_area_ar}) r
         WHERE scoring_arearesult.id = r.rid AND scoring_arearesult.framework_id = %s
-          AND scoring_arearesult.area_id = %s AND {moved}
-        """.replace("{moved}", _moved("scoring_arearesult")),
-        [framework.pk, area, framework.pk, area],
+          {one_area} AND {moved}
+        """.replace("{moved}", _moved("scoring_arearesult"))
+        .replace("{one_area_ar}", one_area.format(t="ar"))
+        .replace("{one_area}", one_area.format(t="scoring_arearesult")),
+        params,
     )
 
 

@@ -153,29 +153,35 @@ def _create_forecast_tables(cursor, framework: Framework) -> None:
         cursor.execute(f"CREATE INDEX {_FC_PREV}_key ON {_FC_PREV} (aid, code)")
 
 
-# `WITH … fl AS (…)` over the two tables: one row per assessment × leaf with its forecast points in
-# hundredths (fc) and their basis; the others' mean per criterion by one GROUP BY (no window, no sort).
+# `WITH …` over the two tables: `fu`, one row per applicable score leaf left to forecast (aid,
+# criterion_id, code, max_c, fc — its forecast points in hundredths — and basis), the others' mean per
+# criterion by one GROUP BY (no window, no sort); `fl`, every applicable score leaf (the scored ones
+# with their final points, basis "scored", then `fu`). Scored leaves are read from the table alone.
 _FL_CTES = f"""
     WITH mean AS (
         SELECT criterion_id, SUM(final_c) AS m_pts, COUNT(*) AS m_n FROM {_FC_LEAF}
         WHERE kind = 'score' AND na = 0 AND scored = 1
         GROUP BY criterion_id
     ),
-    fl AS (
-        SELECT l.aid AS aid, l.criterion_id AS criterion_id, l.code AS code, l.kind AS kind,
-               l.max_c AS max_c, l.scored AS scored, l.na AS na,
-               CASE WHEN l.scored = 1 OR l.kind <> 'score' THEN COALESCE(l.final_c, 0)
-                    WHEN p.y_max > 0 THEN {_half_up_div("p.y_pts * l.max_c", "p.y_max")}
+    fu AS (
+        SELECT l.aid AS aid, l.criterion_id AS criterion_id, l.code AS code, l.max_c AS max_c,
+               CASE WHEN p.y_max > 0 THEN {_half_up_div("p.y_pts * l.max_c", "p.y_max")}
                     WHEN m.m_n > 0 THEN {_half_up_div("m.m_pts", "m.m_n")}
                     ELSE 0 END AS fc,
-               CASE WHEN l.scored = 1 THEN '{SCORED}'
-                    WHEN l.kind <> 'score' THEN '{NONE}'
-                    WHEN p.y_max > 0 THEN CASE WHEN p.has_own = 1 THEN '{OWN}' ELSE '{PREDECESSORS}' END
+               CASE WHEN p.y_max > 0 THEN CASE WHEN p.has_own = 1 THEN '{OWN}' ELSE '{PREDECESSORS}' END
                     WHEN m.m_n > 0 THEN '{MEAN}'
                     ELSE '{NONE}' END AS basis
         FROM {_FC_LEAF} l
         LEFT JOIN {_FC_PREV} p ON p.aid = l.aid AND p.code = l.code
         LEFT JOIN mean m ON m.criterion_id = l.criterion_id
+        WHERE l.kind = 'score' AND l.na = 0 AND l.scored = 0
+    ),
+    fl AS (
+        SELECT l.aid AS aid, l.criterion_id AS criterion_id, l.code AS code, l.max_c AS max_c,
+               COALESCE(l.final_c, 0) AS fc, '{SCORED}' AS basis, 1 AS scored
+        FROM {_FC_LEAF} l WHERE l.kind = 'score' AND l.na = 0 AND l.scored = 1
+        UNION ALL
+        SELECT fu.aid, fu.criterion_id, fu.code, fu.max_c, fu.fc, fu.basis, 0 FROM fu
     )
 """
 
@@ -309,13 +315,18 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
     capped = framework.index_capped
     index_scaled = f"(CASE WHEN t.max_c > 0 THEN {_clamped(_scaled_index(points_c, 't.max_c', scale), scale, capped)} END)"
     # The leaves at risk ride in the same result as the lines (row kind 'R', in the same columns), so
-    # that the pipeline of CTEs runs once.
+    # that the pipeline runs once: the scored ones from the table, those left to forecast from `fu`.
     risk_rows = f"""
         UNION ALL
         SELECT 'R', fl.aid, fl.criterion_id, c.code, c.title, NULL, c."order", NULL, fl.fc, fl.max_c, NULL,
                fl.basis, fl.max_c - fl.fc, NULL, fl.scored
-        FROM fl JOIN scoring_criterion c ON c.id = fl.criterion_id
-        WHERE fl.kind = 'score' AND fl.na = 0 AND {_AT_RISK}
+        FROM (SELECT l.aid AS aid, l.criterion_id AS criterion_id, l.max_c AS max_c,
+                     COALESCE(l.final_c, 0) AS fc, '{SCORED}' AS basis, 1 AS scored
+              FROM {_FC_LEAF} l WHERE l.kind = 'score' AND l.na = 0 AND l.scored = 1
+              UNION ALL
+              SELECT fu.aid, fu.criterion_id, fu.max_c, fu.fc, fu.basis, 0 FROM fu) fl
+        JOIN scoring_criterion c ON c.id = fl.criterion_id
+        WHERE {_AT_RISK}
     """
     sql = f"""
         {_FL_CTES},
@@ -327,7 +338,16 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
                    SUM(CASE WHEN na = 0 AND kind = 'score' THEN max_c ELSE 0 END) AS max_c,
                    SUM(CASE WHEN na = 0 AND kind = 'score' THEN 1 ELSE 0 END) AS applicable,
                    SUM(CASE WHEN na = 0 AND kind = 'score' THEN scored ELSE 0 END) AS scored
-            FROM fl GROUP BY aid
+            FROM (
+                -- every leaf but those left to forecast (bonus and penalty keep their final points,
+                -- 0 while unscored), then those
+                SELECT l.aid AS aid, l.kind AS kind, l.na AS na, l.scored AS scored,
+                       COALESCE(l.final_c, 0) AS fc, l.max_c AS max_c
+                FROM {_FC_LEAF} l WHERE NOT (l.kind = 'score' AND l.na = 0 AND l.scored = 0)
+                UNION ALL
+                SELECT fu.aid, 'score', 0, 0, fu.fc, fu.max_c FROM fu
+            ) v
+            GROUP BY aid
         ),
         x AS (
             SELECT t.aid AS aid, a.ranked AS ranked, a.ranking_group_id AS gid, a.unit_id AS unit_id,
@@ -477,7 +497,7 @@ def forecast_leaves(
         JOIN scoring_criterion c ON c.id = fl.criterion_id
         JOIN scoring_assessment a ON a.id = fl.aid
         JOIN units_unit u ON u.id = a.unit_id
-        WHERE fl.kind = 'score' AND fl.na = 0 AND {risk} AND {where}
+        WHERE {risk} AND {where}
         ORDER BY {order}
         {"LIMIT %s" if limit else ""}
     """
