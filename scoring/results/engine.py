@@ -396,6 +396,13 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
         # self-assessable max, no index until some self leaf has self points.
         self_index = f"(CASE WHEN t.self_entered > 0 THEN {_clamped(_scaled_index('t.self_c', 't.self_max_c', scale), scale)} END)"
         grade = grade_sql(index_scaled, decimals)
+        # A whole framework holds every unit's row here: its ranks are written with the figures, in
+        # the same pass (a first recompute otherwise writes every row twice; the rank statements
+        # that follow then find nothing moved). A save's rows leave ranks to the ranking job.
+        ranked = ["rank"] if once else []
+        rank_column = (
+            f', {rank_sql(index_scaled, "a.ranked", "a.ranking_group_id")} AS "rank"' if once else ""
+        )
         results = f"""
             SELECT t.assessment_id AS assessment_id, {_as_decimal("t.self_c", 100)} AS self_points,
                    {_as_decimal("t.score_c", 100)} AS score_points, {_as_decimal("t.bonus_c", 100)} AS bonus_points,
@@ -411,15 +418,18 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
                    t.self_applicable AS self_leaves_applicable, t.self_scored AS self_leaves_scored,
                    t.survey_applicable AS survey_leaves_applicable, t.survey_scored AS survey_leaves_scored,
                    t.office_applicable AS office_leaves_applicable, t.office_scored AS office_leaves_scored
+                   {rank_column}
             FROM ({by_assessment}) t
             JOIN scoring_assessment a ON a.id = t.assessment_id
         """
-        fixed = {"framework_id": str(int(framework.pk)), "rank": "NULL", "computed_at": "CURRENT_TIMESTAMP"}
+        fixed = {"framework_id": str(int(framework.pk)), "computed_at": "CURRENT_TIMESTAMP"}
+        if not once:
+            fixed["rank"] = "NULL"
         written += _write(
             cursor,
             "scoring_assessmentresult",
             ["assessment_id"],
-            _RESULT_COLUMNS,
+            [*_RESULT_COLUMNS, *ranked],
             fixed,
             results,
             [framework.pk, *by_area_params],
@@ -428,20 +438,32 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
 
         # Area results: one row per assessment × area of kind "score".
         area_index = _scaled_index("t.score_c", "t.max_c", scale)
+        # As `_rank_areas` ranks them: within each area and ranking group, on the rounded index.
+        area_rank_column = (
+            f", CASE WHEN {area_index} IS NULL OR NOT a.ranked THEN NULL ELSE RANK() OVER ("
+            f"PARTITION BY t.area_id, a.ranked, COALESCE(a.ranking_group_id, 0), ({area_index} IS NULL) "
+            f'ORDER BY {area_index} DESC) END AS "rank"'
+            if once
+            else ""
+        )
         areas = f"""
             SELECT t.assessment_id AS assessment_id, t.area_id AS area_id,
                    {_as_decimal("t.self_c", 100)} AS self_points, {_as_decimal("t.score_c", 100)} AS points,
                    {_as_decimal("t.max_c", 100)} AS max_points, {_as_decimal(area_index, scale)} AS "index"
+                   {area_rank_column}
             FROM ({by_area}) t
             JOIN scoring_criterion ar ON ar.id = t.area_id
+            JOIN scoring_assessment a ON a.id = t.assessment_id
             WHERE ar.kind = 'score'
         """
         written += _write(
             cursor,
             "scoring_arearesult",
             ["assessment_id", "area_id"],
-            _AREA_COLUMNS,
-            {"framework_id": str(int(framework.pk)), "rank": "NULL"},
+            [*_AREA_COLUMNS, *ranked],
+            {"framework_id": str(int(framework.pk))}
+            if once
+            else {"framework_id": str(int(framework.pk)), "rank": "NULL"},
             areas,
             by_area_params,
             upsert=not once,
