@@ -37,7 +37,6 @@ from scoring.models import Framework, GradeBand
 from scoring.results.engine import (
     _FRAMEWORK_SCORES,
     _LEAF_ROWS,
-    _LEAVES,
     _SCORES_JOIN,
     _clamped,
     _half_up_div,
@@ -79,8 +78,8 @@ def _create_forecast_tables(cursor, framework: Framework) -> None:
       per (aid, code) of a leaf still to forecast, last year's points and max on that code (y_pts, y_max: the unit's own result
       used for year on year, `engine.previous_results_ctes`, else its predecessors' pooled) and
       whether they are its own (has_own); last year's leaves read with their own frameworks' rules
-      (an optional survey left out when none of its leaves was scored), their scores narrowed to
-      those previous assessments.
+      (an optional survey left out when none of its leaves was scored), only those with the codes
+      left to forecast.
     Built once each, then joined by their keys: never a join of two large derived tables, whose
     sizes neither planner can estimate."""
     from units.models import Unit
@@ -104,21 +103,24 @@ def _create_forecast_tables(cursor, framework: Framework) -> None:
     previous = _previous_year_frameworks(framework)
     previous_ctes, previous_params = previous_results_ctes(framework, previous)
     predecessors = Unit.predecessors.through._meta.db_table
-    optional_previous = [f.pk for f in previous if f.survey_optional]
-    in_optional, optional_ids = _in_list("l1.framework_id", optional_previous)
+    optional_previous = [int(f.pk) for f in previous if f.survey_optional]
+    # With an optional survey, a previous assessment none of whose applicable survey leaves was scored
+    # leaves its survey leaves out (engine._LEAVES): `sa` lists those with some survey leaf scored.
     # The ids are integers from the database: inlined, so that the statement's parameters stay in order.
-    for pk in optional_ids:
-        in_optional = in_optional.replace("%s", str(int(pk)), 1)
-    previous_rows = _LEAF_ROWS.format(scope="a.id IN (SELECT paid FROM map)").replace(
-        _SCORES_JOIN,
-        "LEFT JOIN (SELECT s0.assessment_id, s0.criterion_id, s0.appraised_not_applicable, s0.not_applicable,"
-        " s0.appraised_points, s0.self_points FROM scoring_score s0"
-        " WHERE s0.assessment_id IN (SELECT paid FROM map)) s ON",
-        1,
-    )
-    previous_leaves = _LEAVES.format(
-        rows=previous_rows, optional=f"(CASE WHEN {in_optional} THEN 1 ELSE 0 END)"
-    )
+    survey_any, survey_rule = "", ""
+    if optional_previous:
+        optional_ids = ", ".join(str(pk) for pk in optional_previous)
+        survey_any = """,
+        sa AS (
+            SELECT DISTINCT s.assessment_id AS paid FROM scoring_score s
+            JOIN scoring_criterion c ON c.id = s.criterion_id
+            WHERE s.assessment_id IN (SELECT paid FROM map) AND c.is_leaf AND c.source = 'survey'
+              AND NOT COALESCE(s.appraised_not_applicable, s.not_applicable, FALSE)
+              AND (s.appraised_points IS NOT NULL OR s.self_points IS NOT NULL)
+        )"""
+        survey_rule = f"""
+          AND NOT (pa.framework_id IN ({optional_ids}) AND pc.source = 'survey'
+                   AND NOT EXISTS (SELECT 1 FROM sa WHERE sa.paid = pa.id))"""
     cursor.execute(
         f"""
         CREATE TEMPORARY TABLE {_FC_PREV} AS
@@ -136,15 +138,21 @@ def _create_forecast_tables(cursor, framework: Framework) -> None:
             JOIN best b ON b.unit_id = q.to_unit_id
             -- a unit's predecessors count only when it has no previous result of its own
             WHERE NOT EXISTS (SELECT 1 FROM best o WHERE o.unit_id = c.unit_id)
-        )
-        SELECT m.aid AS aid, pl.code AS code, SUM(COALESCE(pl.final_c, 0)) AS y_pts, SUM(pl.max_c) AS y_max,
-               MAX(m.own) AS has_own
-        FROM ({previous_leaves}) pl JOIN map m ON m.paid = pl.assessment_id
-        WHERE pl.kind = 'score' AND pl.na = 0
-          -- only the leaves left to forecast
-          AND EXISTS (SELECT 1 FROM {_FC_LEAF} l WHERE l.aid = m.aid AND l.code = pl.code
-                      AND l.kind = 'score' AND l.na = 0 AND l.scored = 0)
-        GROUP BY m.aid, pl.code
+        ){survey_any}
+        -- Driven by the leaves left to forecast: each meets the leaf with its code in the previous
+        -- assessments it draws on (an applicable score leaf, as engine._LEAF_ROWS reads it), and only
+        -- their score rows are looked up.
+        SELECT n.aid AS aid, n.code AS code,
+               SUM(COALESCE(CAST(ROUND(COALESCE(s.appraised_points, s.self_points) * 100) AS INTEGER), 0)) AS y_pts,
+               SUM(CAST(ROUND(pc.max_points * 100) AS INTEGER)) AS y_max, MAX(m.own) AS has_own
+        FROM {_FC_LEAF} n
+        JOIN map m ON m.aid = n.aid
+        JOIN scoring_assessment pa ON pa.id = m.paid
+        JOIN scoring_criterion pc ON pc.framework_id = pa.framework_id AND pc.code = n.code AND pc.is_leaf
+        LEFT JOIN scoring_score s ON s.assessment_id = m.paid AND s.criterion_id = pc.id
+        WHERE n.kind = 'score' AND n.na = 0 AND n.scored = 0 AND pc.kind = 'score'
+          AND NOT COALESCE(s.appraised_not_applicable, s.not_applicable, FALSE){survey_rule}
+        GROUP BY n.aid, n.code
         """,
         previous_params,
     )
