@@ -115,10 +115,14 @@ _GROUP_TERMS = {
     "one": "g_n",
     "scored": "g_scored",
 }
+# The groups' sums are cast to INTEGER (a group is a few leaves of one unit: hundredths far below
+# 2^31): PostgreSQL then adds them up below in 64-bit integers, not in NUMERIC as it adds BIGINTs.
 _LEAF_GROUPS = """
     SELECT assessment_id, area_id, kind, source, na, na0,
-           SUM(COALESCE(final_c, 0)) AS g_final, SUM(COALESCE(self_c, 0)) AS g_self, SUM(max_c) AS g_max,
-           COUNT(self_c) AS g_entered, COUNT(*) AS g_n, SUM(scored) AS g_scored
+           CAST(SUM(COALESCE(final_c, 0)) AS INTEGER) AS g_final,
+           CAST(SUM(COALESCE(self_c, 0)) AS INTEGER) AS g_self, CAST(SUM(max_c) AS INTEGER) AS g_max,
+           CAST(COUNT(self_c) AS INTEGER) AS g_entered, CAST(COUNT(*) AS INTEGER) AS g_n,
+           CAST(SUM(scored) AS INTEGER) AS g_scored
     FROM ({leaves}) l0 GROUP BY assessment_id, area_id, kind, source, na, na0
 """
 
@@ -234,6 +238,7 @@ def _write(
     select: str,
     params: list,
     upsert: bool,
+    insert_select: str | None = None,
 ) -> int:
     """Write the rows of `select` (one column per name of key + columns, in that order) into
     `table`, leaving alone the rows whose columns did not change; `fixed`: columns set on insertion
@@ -242,7 +247,8 @@ def _write(
     upsert (a save's few rows): one INSERT … ON CONFLICT DO UPDATE … WHERE <changed>. A whole
     framework: an UPDATE … FROM of the rows that changed, then an INSERT of the missing ones — an
     upsert would lock (write) every conflicting row even when its WHERE leaves it unchanged, which
-    for tens of thousands of unchanged rows costs more than computing them."""
+    for tens of thousands of unchanged rows costs more than computing them. `insert_select`: the
+    rows of `select` possibly missing from the table (cheaper to compute than all of them)."""
     names = [*key, *columns]
     inserted = ", ".join([*(f'"{c}"' for c in names), *(f'"{c}"' for c in fixed)])
     values = ", ".join([*(f'n."{c}"' for c in names), *fixed.values()])
@@ -268,7 +274,7 @@ def _write(
     written = max(cursor.rowcount, 0)
     cursor.execute(
         f"""
-        INSERT INTO {table} ({inserted}) SELECT {values} FROM ({select}) n
+        INSERT INTO {table} ({inserted}) SELECT {values} FROM ({insert_select or select}) n
         WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {on_key})
         ON CONFLICT ({", ".join(key)}) DO NOTHING
         """,
@@ -434,6 +440,15 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
             results,
             [framework.pk, *by_area_params],
             upsert=not once,
+            # Only the units without a result are aggregated for the insertion (none, once computed):
+            # their ranks there are among themselves, and the rank statements that follow correct them.
+            insert_select=results.replace(
+                f"FROM ({by_area}) sa",
+                f"FROM ({by_area} m WHERE NOT EXISTS (SELECT 1 FROM scoring_assessmentresult r"
+                " WHERE r.assessment_id = m.assessment_id)) sa",
+            )
+            if once
+            else None,
         )
 
         # Area results: one row per assessment × area of kind "score".
@@ -467,6 +482,13 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
             areas,
             by_area_params,
             upsert=not once,
+            insert_select=areas.replace(
+                f"FROM ({by_area}) t",
+                f"FROM ({by_area} m WHERE NOT EXISTS (SELECT 1 FROM scoring_arearesult r"
+                " WHERE r.assessment_id = m.assessment_id AND r.area_id = m.area_id)) t",
+            )
+            if once
+            else None,
         )
         if once:
             cursor.execute(f"DROP TABLE {_AREA_SUMS}")
