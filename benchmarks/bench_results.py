@@ -67,7 +67,9 @@ def _database_setup() -> tuple[str, str | None]:
     """Point the test-database name at a throw-away database; return a label and a folder to remove."""
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql://", "pgsql://")):
-        os.environ["PARINDEX_TEST_DB_NAME"] = f"parindex_bench_{os.getpid()}"
+        # PARINDEX_BENCH_DB_PREFIX: a shared server's naming rule (default parindex_bench).
+        prefix = os.environ.get("PARINDEX_BENCH_DB_PREFIX", "parindex_bench")
+        os.environ["PARINDEX_TEST_DB_NAME"] = f"{prefix}_{os.getpid()}"
         return "PostgreSQL", None
     os.environ.pop("DATABASE_URL", None)
     folder = tempfile.mkdtemp(prefix="parindex-bench-")

@@ -16,6 +16,9 @@ prints one line per measurement (`name` says which), medians of `--repeat` runs:
 - `recompute`: a warm whole-framework recompute, `floor_seconds` of a hand-written SQL pass computing
   and writing the same outputs (points, index, grade, rank, area points/index/rank, year on year)
   into temporary tables, and `ratio`;
+- `forecast`: every unit's forecast with its leaves at risk, mid-year (a third of this year's score
+  rows left out, in a transaction rolled back after), against a whole-framework recompute of the same
+  data measured in turns with it: `seconds`, `recompute_seconds`, `ratio` (issue 17: under 2);
 - `save_recompute`: what a save does now (its own results), and `rank_job` (the coalesced ranking job);
 - `ranking_page`, `areas_page`, `progress_page`: server time through the Django test client, queries,
   HTML bytes, signed in as a leader of the authority;
@@ -204,6 +207,50 @@ def floor_pass(framework, previous) -> None:
         )
         for table in ("floor_yoy", "floor_result", "floor_area", "floor_leaf"):
             cursor.execute(f"DROP TABLE {table}")
+
+
+# --- the forecast (issue 17) ---------------------------------------------------------------------
+
+
+def measure_forecast(framework, repeat: int, seed: int) -> dict:
+    """The forecast of every unit with its leaves at risk, mid-year: a third of this year's score rows
+    not in yet (deleted in a transaction rolled back afterwards, so that the measurements after this
+    one see the full data). Against a whole-framework recompute of the same data, measured in turns
+    with it (medians)."""
+    from django.db import transaction
+
+    from scoring.models import Score
+    from scoring.results.engine import results_recompute
+    from scoring.results.forecast import forecast
+
+    rng = random.Random(seed)
+    with transaction.atomic():
+        ids = list(Score.objects.filter(assessment__framework=framework).values_list("id", flat=True))
+        gone = rng.sample(ids, len(ids) // 3)
+        for i in range(0, len(gone), 5000):
+            Score.objects.filter(id__in=gone[i : i + 5000]).delete()
+        results_recompute(framework)  # warm: the statistics of the smaller score table gathered
+        forecast(framework)
+        recompute_times, forecast_times = [], []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            results_recompute(framework)
+            recompute_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            result = forecast(framework)
+            forecast_times.append(time.perf_counter() - start)
+        uncertain = sum(1 for line in result if not line.certain)
+        at_risk = sum(len(line.at_risk) for line in result)
+        transaction.set_rollback(True)
+    seconds, recompute_seconds = statistics.median(forecast_times), statistics.median(recompute_times)
+    return {
+        "seconds": round(seconds, 4),
+        "recompute_seconds": round(recompute_seconds, 4),
+        "ratio": round(seconds / recompute_seconds, 2),
+        "score_rows_left_out": len(gone),
+        "uncertain_units": uncertain,
+        "leaves_at_risk": at_risk,
+    }
 
 
 # --- pages ----------------------------------------------------------------------------------------
@@ -603,6 +650,8 @@ def main() -> int:
                 floor_seconds=round(floor, 4),
                 ratio=round(warm / floor, 2),
             )
+
+            emit("forecast", units=units, **measure_forecast(framework, repeat, args.seed))
 
             one = Assessment.objects.filter(framework=framework).order_by("id")[units // 2].pk
             emit(

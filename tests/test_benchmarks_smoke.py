@@ -7,12 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 EXPECTED = {
     "setup": {"units", "score_rows", "build_seconds", "database"},
     "first_recompute": {"seconds", "warm_seconds", "ratio"},
     "recompute": {"seconds", "floor_seconds", "ratio"},
+    "forecast": {"units", "seconds", "recompute_seconds", "ratio"},
     "save_recompute": {"seconds", "rank_job_seconds"},
     # The pages as the one who sees every unit of the framework (units_visible: all of them).
     "ranking_page": {"seconds", "queries", "html_bytes", "status", "units_visible"},
@@ -42,6 +45,12 @@ def test_quick_benchmark_prints_json_lines_and_exits_0(tmp_path):
         assert keys <= set(by_name[name]), (name, by_name[name])
     assert by_name["setup"]["units"] == 30 and by_name["setup"]["database"].startswith("SQLite")
     assert by_name["recompute"]["floor_seconds"] > 0 and by_name["recompute"]["ratio"] > 0
+    fc = by_name["forecast"]
+    assert fc["units"] == 30 and fc["seconds"] > 0 and fc["recompute_seconds"] > 0
+    assert fc["ratio"] == pytest.approx(
+        fc["seconds"] / fc["recompute_seconds"], abs=0.01 + 0.01 * fc["ratio"]
+    )
+    assert fc["uncertain_units"] > 0  # a third of the scores left out: there was something to forecast
     for page in ("ranking_page", "areas_page", "progress_page"):
         assert by_name[page]["status"] == 200 and by_name[page]["queries"] > 0
         assert by_name[page]["units_visible"] == 30

@@ -115,10 +115,14 @@ _GROUP_TERMS = {
     "one": "g_n",
     "scored": "g_scored",
 }
+# The groups' sums are cast to INTEGER (a group is a few leaves of one unit: hundredths far below
+# 2^31): PostgreSQL then adds them up below in 64-bit integers, not in NUMERIC as it adds BIGINTs.
 _LEAF_GROUPS = """
     SELECT assessment_id, area_id, kind, source, na, na0,
-           SUM(COALESCE(final_c, 0)) AS g_final, SUM(COALESCE(self_c, 0)) AS g_self, SUM(max_c) AS g_max,
-           COUNT(self_c) AS g_entered, COUNT(*) AS g_n, SUM(scored) AS g_scored
+           CAST(SUM(COALESCE(final_c, 0)) AS INTEGER) AS g_final,
+           CAST(SUM(COALESCE(self_c, 0)) AS INTEGER) AS g_self, CAST(SUM(max_c) AS INTEGER) AS g_max,
+           CAST(COUNT(self_c) AS INTEGER) AS g_entered, CAST(COUNT(*) AS INTEGER) AS g_n,
+           CAST(SUM(scored) AS INTEGER) AS g_scored
     FROM ({leaves}) l0 GROUP BY assessment_id, area_id, kind, source, na, na0
 """
 
@@ -217,11 +221,71 @@ def _only(assessment_ids: Collection[int] | None, column: str = "a.id") -> tuple
     return f"AND {column} IN ({', '.join(['%s'] * len(ids))})", ids
 
 
-def _changed(table: str, columns: Iterable[str]) -> str:
-    """SQL for an upsert's DO UPDATE … WHERE: some column differs from the proposed row (NULL-safe),
-    so that a recompute rewrites only the rows whose figures moved."""
+def _changed(table: str, columns: Iterable[str], new: str = "excluded") -> str:
+    """SQL for an upsert's DO UPDATE … WHERE (or an UPDATE … FROM's WHERE, `new` naming the row of
+    new values): some column differs from the proposed row (NULL-safe), so that a recompute rewrites
+    only the rows whose figures moved."""
     op = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
-    return " OR ".join(f'{table}."{c}" {op} excluded."{c}"' for c in columns)
+    return " OR ".join(f'{table}."{c}" {op} {new}."{c}"' for c in columns)
+
+
+def _write(
+    cursor: CursorWrapper,
+    table: str,
+    key: list[str],
+    columns: list[str],
+    fixed: dict[str, str],
+    select: str,
+    params: list,
+    upsert: bool,
+    insert_select: str | None = None,
+) -> int:
+    """Write the rows of `select` (one column per name of key + columns, in that order) into
+    `table`, leaving alone the rows whose columns did not change; `fixed`: columns set on insertion
+    only (SQL). Answers the number of rows written.
+
+    upsert (a save's few rows): one INSERT … ON CONFLICT DO UPDATE … WHERE <changed>. A whole
+    framework: an UPDATE … FROM of the rows that changed, then an INSERT of the missing ones — an
+    upsert would lock (write) every conflicting row even when its WHERE leaves it unchanged, which
+    for tens of thousands of unchanged rows costs more than computing them. `insert_select`: the
+    rows of `select` possibly missing from the table (cheaper to compute than all of them)."""
+    names = [*key, *columns]
+    inserted = ", ".join([*(f'"{c}"' for c in names), *(f'"{c}"' for c in fixed)])
+    values = ", ".join([*(f'n."{c}"' for c in names), *fixed.values()])
+    if upsert:
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in [*columns, *fixed_updates(fixed)])
+        cursor.execute(
+            f"""
+            INSERT INTO {table} ({inserted}) SELECT {values} FROM ({select}) n WHERE 1 = 1
+            ON CONFLICT ({", ".join(key)}) DO UPDATE SET {updates}
+            WHERE {_changed(table, columns)}
+            """,
+            params,
+        )
+        return max(cursor.rowcount, 0)
+    on_key = " AND ".join(f'{table}."{c}" = n."{c}"' for c in key)
+    updates = ", ".join(
+        [*(f'"{c}" = n."{c}"' for c in columns), *(f'"{c}" = {fixed[c]}' for c in fixed_updates(fixed))]
+    )
+    cursor.execute(
+        f"UPDATE {table} SET {updates} FROM ({select}) n WHERE {on_key} AND ({_changed(table, columns, 'n')})",
+        params,
+    )
+    written = max(cursor.rowcount, 0)
+    cursor.execute(
+        f"""
+        INSERT INTO {table} ({inserted}) SELECT {values} FROM ({insert_select or select}) n
+        WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {on_key})
+        ON CONFLICT ({", ".join(key)}) DO NOTHING
+        """,
+        params,
+    )
+    return written + max(cursor.rowcount, 0)
+
+
+def fixed_updates(fixed: dict[str, str]) -> list[str]:
+    """Of the columns set on insertion, those an update refreshes too (when the row was computed)."""
+    return [c for c in fixed if c == "computed_at"]
 
 
 _AREA_COLUMNS = ["self_points", "points", "max_points", "index"]
@@ -232,7 +296,6 @@ _RESULT_COLUMNS = [
     "survey_leaves_applicable", "survey_leaves_scored", "office_leaves_applicable", "office_leaves_scored",
 ]  # fmt: skip
 
-_RESULT_UPDATES = ", ".join(f'"{c}" = excluded."{c}"' for c in [*_RESULT_COLUMNS, "computed_at"])
 
 # Rows written by one statement from which the planner's statistics of the table are refreshed
 # (ANALYZE) before the statements that join it: a first recompute after a bulk load otherwise plans
@@ -339,54 +402,94 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
         # self-assessable max, no index until some self leaf has self points.
         self_index = f"(CASE WHEN t.self_entered > 0 THEN {_clamped(_scaled_index('t.self_c', 't.self_max_c', scale), scale)} END)"
         grade = grade_sql(index_scaled, decimals)
-        cursor.execute(
-            f"""
-            INSERT INTO scoring_assessmentresult (assessment_id, framework_id, self_points, score_points,
-                bonus_points, penalty_points, points, max_points, "index", grade, "rank", provisional,
-                leaves_applicable, leaves_scored, computed_at,
-                self_part_points, survey_points, office_points, self_max_points, self_index,
-                self_leaves_applicable, self_leaves_scored, survey_leaves_applicable, survey_leaves_scored,
-                office_leaves_applicable, office_leaves_scored)
-            SELECT t.assessment_id, %s, {_as_decimal("t.self_c", 100)}, {_as_decimal("t.score_c", 100)},
-                   {_as_decimal("t.bonus_c", 100)}, {_as_decimal("t.penalty_c", 100)},
-                   {_as_decimal(points_c, 100)}, {_as_decimal("t.max_c", 100)},
-                   {_as_decimal(index_scaled, scale)}, COALESCE({grade}, ''), NULL,
-                   (a.status NOT IN ('appraised', 'published')),
-                   t.applicable, t.scored, CURRENT_TIMESTAMP,
-                   {_as_decimal("t.self_part_c", 100)}, {_as_decimal("t.survey_c", 100)},
-                   {_as_decimal("t.office_c", 100)}, {_as_decimal("t.self_max_c", 100)},
-                   {_as_decimal(self_index, scale)},
-                   t.self_applicable, t.self_scored, t.survey_applicable, t.survey_scored,
-                   t.office_applicable, t.office_scored
+        # A whole framework holds every unit's row here: its ranks are written with the figures, in
+        # the same pass (a first recompute otherwise writes every row twice; the rank statements
+        # that follow then find nothing moved). A save's rows leave ranks to the ranking job.
+        ranked = ["rank"] if once else []
+        rank_column = (
+            f', {rank_sql(index_scaled, "a.ranked", "a.ranking_group_id")} AS "rank"' if once else ""
+        )
+        results = f"""
+            SELECT t.assessment_id AS assessment_id, {_as_decimal("t.self_c", 100)} AS self_points,
+                   {_as_decimal("t.score_c", 100)} AS score_points, {_as_decimal("t.bonus_c", 100)} AS bonus_points,
+                   {_as_decimal("t.penalty_c", 100)} AS penalty_points, {_as_decimal(points_c, 100)} AS points,
+                   {_as_decimal("t.max_c", 100)} AS max_points, {_as_decimal(index_scaled, scale)} AS "index",
+                   COALESCE({grade}, '') AS grade, (a.status NOT IN ('appraised', 'published')) AS provisional,
+                   t.applicable AS leaves_applicable, t.scored AS leaves_scored,
+                   {_as_decimal("t.self_part_c", 100)} AS self_part_points,
+                   {_as_decimal("t.survey_c", 100)} AS survey_points,
+                   {_as_decimal("t.office_c", 100)} AS office_points,
+                   {_as_decimal("t.self_max_c", 100)} AS self_max_points,
+                   {_as_decimal(self_index, scale)} AS self_index,
+                   t.self_applicable AS self_leaves_applicable, t.self_scored AS self_leaves_scored,
+                   t.survey_applicable AS survey_leaves_applicable, t.survey_scored AS survey_leaves_scored,
+                   t.office_applicable AS office_leaves_applicable, t.office_scored AS office_leaves_scored
+                   {rank_column}
             FROM ({by_assessment}) t
             JOIN scoring_assessment a ON a.id = t.assessment_id
-            WHERE 1 = 1
-            ON CONFLICT (assessment_id) DO UPDATE SET {_RESULT_UPDATES}
-            WHERE {_changed("scoring_assessmentresult", _RESULT_COLUMNS)}
-            """,
-            [framework.pk, framework.pk, *by_area_params],
+        """
+        fixed = {"framework_id": str(int(framework.pk)), "computed_at": "CURRENT_TIMESTAMP"}
+        if not once:
+            fixed["rank"] = "NULL"
+        written += _write(
+            cursor,
+            "scoring_assessmentresult",
+            ["assessment_id"],
+            [*_RESULT_COLUMNS, *ranked],
+            fixed,
+            results,
+            [framework.pk, *by_area_params],
+            upsert=not once,
+            # Only the units without a result are aggregated for the insertion (none, once computed):
+            # their ranks there are among themselves, and the rank statements that follow correct them.
+            insert_select=results.replace(
+                f"FROM ({by_area}) sa",
+                f"FROM ({by_area} m WHERE NOT EXISTS (SELECT 1 FROM scoring_assessmentresult r"
+                " WHERE r.assessment_id = m.assessment_id)) sa",
+            )
+            if once
+            else None,
         )
-        written += max(cursor.rowcount, 0)
 
         # Area results: one row per assessment × area of kind "score".
         area_index = _scaled_index("t.score_c", "t.max_c", scale)
-        cursor.execute(
-            f"""
-            INSERT INTO scoring_arearesult (assessment_id, framework_id, area_id, self_points, points, max_points,
-                                            "index", "rank")
-            SELECT t.assessment_id, %s, t.area_id, {_as_decimal("t.self_c", 100)}, {_as_decimal("t.score_c", 100)},
-                   {_as_decimal("t.max_c", 100)}, {_as_decimal(area_index, scale)}, NULL
+        # As `_rank_areas` ranks them: within each area and ranking group, on the rounded index.
+        area_rank_column = (
+            f", CASE WHEN {area_index} IS NULL OR NOT a.ranked THEN NULL ELSE RANK() OVER ("
+            f"PARTITION BY t.area_id, a.ranked, COALESCE(a.ranking_group_id, 0), ({area_index} IS NULL) "
+            f'ORDER BY {area_index} DESC) END AS "rank"'
+            if once
+            else ""
+        )
+        areas = f"""
+            SELECT t.assessment_id AS assessment_id, t.area_id AS area_id,
+                   {_as_decimal("t.self_c", 100)} AS self_points, {_as_decimal("t.score_c", 100)} AS points,
+                   {_as_decimal("t.max_c", 100)} AS max_points, {_as_decimal(area_index, scale)} AS "index"
+                   {area_rank_column}
             FROM ({by_area}) t
             JOIN scoring_criterion ar ON ar.id = t.area_id
+            JOIN scoring_assessment a ON a.id = t.assessment_id
             WHERE ar.kind = 'score'
-            ON CONFLICT (assessment_id, area_id) DO UPDATE SET
-                self_points = excluded.self_points, points = excluded.points,
-                max_points = excluded.max_points, "index" = excluded."index"
-            WHERE {_changed("scoring_arearesult", _AREA_COLUMNS)}
-            """,
-            [framework.pk, *by_area_params],
+        """
+        written += _write(
+            cursor,
+            "scoring_arearesult",
+            ["assessment_id", "area_id"],
+            [*_AREA_COLUMNS, *ranked],
+            {"framework_id": str(int(framework.pk))}
+            if once
+            else {"framework_id": str(int(framework.pk)), "rank": "NULL"},
+            areas,
+            by_area_params,
+            upsert=not once,
+            insert_select=areas.replace(
+                f"FROM ({by_area}) t",
+                f"FROM ({by_area} m WHERE NOT EXISTS (SELECT 1 FROM scoring_arearesult r"
+                " WHERE r.assessment_id = m.assessment_id AND r.area_id = m.area_id)) t",
+            )
+            if once
+            else None,
         )
-        written += max(cursor.rowcount, 0)
         if once:
             cursor.execute(f"DROP TABLE {_AREA_SUMS}")
     return written
@@ -397,16 +500,19 @@ def _rank_framework(framework: Framework) -> None:
     year), in the caller's transaction. Whole-table joins: nested loops are switched off for them,
     so that stale planner statistics can never turn them quadratic."""
     with _no_nested_loops():
-        for step in _rank_steps(framework):
+        for step in _rank_steps(framework, one_statement_per_area=False):
             step()
 
 
-def _rank_steps(framework: Framework) -> list[Callable[[], None]]:
-    """The statements of a re-rank, in order: ranks, area ranks, year on year, the following year's."""
+def _rank_steps(framework: Framework, *, one_statement_per_area: bool = True) -> list[Callable[[], None]]:
+    """The statements of a re-rank, in order: ranks, area ranks, year on year, the following year's.
+    The ranking job ranks one area per statement (and per short transaction: each locks, and holds
+    from the saves, fewer rows); a whole-framework recompute, in one transaction anyway, every area
+    in one statement."""
+    areas: list[int | None] = list(_score_areas(framework)) if one_statement_per_area else [None]
     return [
         lambda: _rank(framework),
-        # Area ranks one area at a time: each statement locks (and holds from the saves) fewer rows.
-        *[lambda area=area: _rank(framework, area=area) for area in _score_areas(framework)],
+        *[lambda area=area: _rank(framework, area=area, areas=True) for area in areas],
         lambda: _year_on_year(framework),
         *[
             lambda following=following: _year_on_year(following)
@@ -421,9 +527,10 @@ def _score_areas(framework: Framework) -> list[int]:
     return list(framework.criteria.filter(kind="score", pk__in=leaf_areas).values_list("pk", flat=True))
 
 
-def _rank(framework: Framework, *, area: int | None = None) -> None:
+def _rank(framework: Framework, *, area: int | None = None, areas: bool = False) -> None:
+    """Ranks of the framework's results or, with `areas`, area ranks (of one area, or all)."""
     with connection.cursor() as cursor:
-        if area is not None:
+        if areas:
             _rank_areas(cursor, framework, area)
             return
         # Competition ranks (1, 2, 2, 4) on the rounded index, within each ranking group (the units
@@ -445,7 +552,12 @@ def _rank(framework: Framework, *, area: int | None = None) -> None:
         )
 
 
-def _rank_areas(cursor: CursorWrapper, framework: Framework, area: int) -> None:
+def _rank_areas(cursor: CursorWrapper, framework: Framework, area: int | None) -> None:
+    """Competition ranks within each area (and ranking group) of one area's results, or all areas'."""
+    if area is None:
+        one_area, params = "", [framework.pk, framework.pk]
+    else:
+        one_area, params = "AND {t}.area_id = %s", [framework.pk, area, framework.pk, area]
     cursor.execute(
         """
         UPDATE scoring_arearesult SET "rank" = r.rnk
@@ -455,11 +567,13 @@ def _rank_areas(cursor: CursorWrapper, framework: Framework, area: int) -> None:
                                                          (ar."index" IS NULL)
                                             ORDER BY ar."index" DESC) END AS rnk
               FROM scoring_arearesult ar JOIN scoring_assessment a ON a.id = ar.assessment_id
-              WHERE ar.framework_id = %s AND ar.area_id = %s) r
+              WHERE ar.framework_id = %s {one_area_ar}) r
         WHERE scoring_arearesult.id = r.rid AND scoring_arearesult.framework_id = %s
-          AND scoring_arearesult.area_id = %s AND {moved}
-        """.replace("{moved}", _moved("scoring_arearesult")),
-        [framework.pk, area, framework.pk, area],
+          {one_area} AND {moved}
+        """.replace("{moved}", _moved("scoring_arearesult"))
+        .replace("{one_area_ar}", one_area.format(t="ar"))
+        .replace("{one_area}", one_area.format(t="scoring_arearesult")),
+        params,
     )
 
 
@@ -683,7 +797,7 @@ def _half_up_div(num: str, den: str) -> str:
     return f"(CASE WHEN {num} >= 0 THEN (2 * {num} + {den}) / (2 * {den}) ELSE -((2 * -({num}) + {den}) / (2 * {den})) END)"
 
 
-def previous_results_ctes(framework: Framework) -> tuple[str, list]:
+def previous_results_ctes(framework: Framework, previous: list[Framework] | None = None) -> tuple[str, list]:
     """The previous year's results used for year on year, as two SQL CTEs and their parameters, for
     a statement that first defines a CTE `cur` (one row per current unit, column `unit_id`):
     - `prev`: every stored result of the year before in a framework of the same level (whoever ran
@@ -692,11 +806,13 @@ def previous_results_ctes(framework: Framework) -> tuple[str, list]:
     - `best`: per unit of `cur` or predecessor of one, its one previous result (the lineage's
       framework first, then the latest framework).
     A unit's own previous result is its `best` row; without one, its predecessors' `best` rows
-    taken together (scoring.results.forecast reads their leaves the same way)."""
+    taken together (scoring.results.forecast reads their leaves the same way). `previous`: the year
+    before's frameworks of the level (`_previous_year_frameworks`), when the caller has them."""
     from units.models import Unit
 
     scale = 10 ** int(framework.index_decimals)
-    previous = _previous_year_frameworks(framework)
+    if previous is None:
+        previous = _previous_year_frameworks(framework)
     in_previous, previous_params = _in_list("r.framework_id", [f.pk for f in previous])
     in_lineage, lineage_params = _in_list("r.framework_id", [f.pk for f in _lineage(framework, previous)])
     predecessors = Unit.predecessors.through._meta.db_table

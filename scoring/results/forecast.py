@@ -18,24 +18,31 @@ ranking group, a unit assessed but not ranked without a place. `certain`: every 
 leaf is scored. At risk: the applicable score leaves whose (forecast or final) ratio is below 0.5,
 most points lost first, then in the framework's order.
 
-Set-based: one statement for every unit's forecast, one for the leaves at risk (of some units or,
-with a limit, the largest across the framework), whatever the number of units.
+Set-based: two temporary tables (the framework's leaf rows, with its score rows narrowed to its
+leaves before any join; last year's points per leaf code, read only for the units with leaves left
+to forecast), then one statement for every unit's forecast, or one for the leaves at risk (of some
+units or, with a limit, the largest across the framework), whatever the number of units.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils.translation import gettext_lazy as _
 
 from scoring.models import Framework, GradeBand
 from scoring.results.engine import (
+    _FRAMEWORK_SCORES,
     _LEAF_ROWS,
-    _LEAVES,
+    _SCORES_JOIN,
     _clamped,
     _half_up_div,
     _in_list,
+    _no_nested_loops,
+    _previous_year_frameworks,
     _scaled_index,
     grade_sql,
     previous_results_ctes,
@@ -57,95 +64,149 @@ BASIS_LABELS = {
 }
 
 
-def _forecast_ctes(framework: Framework) -> tuple[str, list]:
-    """`WITH …` ending in the CTE `fl`: one row per assessment × applicable leaf of the framework
-    (aid, criterion_id, code, kind, max_c, scored, fc — the forecast points in hundredths — and
-    basis).
+# Temporary tables of one forecast (created and dropped inside its transaction).
+_FC_LEAF = "parindex_fc_leaf"
+_FC_PREV = "parindex_fc_prev"
 
-    Shaped for the planners of both databases at national scale: last year's leaves are brought to
-    the current assessments by joins on tables (their indexes), and are met with this year's leaves
-    by one GROUP BY over a UNION ALL, the others' mean by a window — never a join of two large
-    derived tables, whose sizes neither planner can estimate (nested loops over them are quadratic)."""
+
+def _create_forecast_tables(cursor, framework: Framework) -> None:
+    """Two temporary tables the forecast's statements read:
+    - `parindex_fc_leaf`: one row per assessment × leaf of the framework (aid, criterion_id, code,
+      kind, max_c, final_c, scored, na), the engine's leaf rows (`engine._LEAF_ROWS`) with the score
+      rows narrowed to this framework's leaves before any join (the score table holds every year);
+    - `parindex_fc_prev`: for the assessments with some applicable score leaf still unscored only,
+      per (aid, code) of a leaf still to forecast, last year's points and max on that code (y_pts, y_max: the unit's own result
+      used for year on year, `engine.previous_results_ctes`, else its predecessors' pooled) and
+      whether they are its own (has_own); last year's leaves read with their own frameworks' rules
+      (an optional survey left out when none of its leaves was scored), only those with the codes
+      left to forecast.
+    Built once each, then joined by their keys: never a join of two large derived tables, whose
+    sizes neither planner can estimate."""
     from units.models import Unit
 
-    previous_ctes, previous_params = previous_results_ctes(framework)
+    current_rows = _LEAF_ROWS.format(scope="a.framework_id = %s").replace(
+        _SCORES_JOIN, f"LEFT JOIN ({_FRAMEWORK_SCORES.format(only_s='')}) s ON", 1
+    )
+    cursor.execute(
+        f"""
+        CREATE TEMPORARY TABLE {_FC_LEAF} AS
+        SELECT l.assessment_id AS aid, l.criterion_id AS criterion_id, l.code AS code, l.kind AS kind,
+               l.max_c AS max_c, l.final_c AS final_c, l.scored AS scored, l.na0 AS na
+        FROM ({current_rows}) l
+        """,
+        [framework.pk, framework.pk],
+    )
+    if connection.vendor != "postgresql":
+        # SQLite looks this table up by (aid, code) (PostgreSQL hashes it).
+        cursor.execute(f"CREATE INDEX {_FC_LEAF}_key ON {_FC_LEAF} (aid, code)")
+
+    previous = _previous_year_frameworks(framework)
+    previous_ctes, previous_params = previous_results_ctes(framework, previous)
     predecessors = Unit.predecessors.through._meta.db_table
-    optional_previous = Framework.objects.filter(year=framework.year - 1, survey_optional=True).values_list(
-        "pk", flat=True
-    )
-    in_optional, optional_ids = _in_list("l1.framework_id", list(optional_previous))
+    optional_previous = [int(f.pk) for f in previous if f.survey_optional]
+    # With an optional survey, a previous assessment none of whose applicable survey leaves was scored
+    # leaves its survey leaves out (engine._LEAVES): `sa` lists those with some survey leaf scored.
     # The ids are integers from the database: inlined, so that the statement's parameters stay in order.
-    for pk in optional_ids:
-        in_optional = in_optional.replace("%s", str(int(pk)), 1)
-    # The previous results used for year on year (`best`: a unit's own, and its predecessors'), leaf
-    # by leaf, as the engine reads any assessment's leaves.
-    previous_leaves = _LEAVES.format(
-        rows=_LEAF_ROWS.format(scope="a.id IN (SELECT paid FROM best)"),
-        optional=f"(CASE WHEN {in_optional} THEN 1 ELSE 0 END)",
-    )
-    current_leaves = _LEAVES.format(rows=_LEAF_ROWS.format(scope="a.framework_id = %s"), optional=0)
-    sql = f"""
+    survey_any, survey_rule = "", ""
+    if optional_previous:
+        optional_ids = ", ".join(str(pk) for pk in optional_previous)
+        survey_any = """,
+        sa AS (
+            SELECT DISTINCT s.assessment_id AS paid FROM scoring_score s
+            JOIN scoring_criterion c ON c.id = s.criterion_id
+            WHERE s.assessment_id IN (SELECT paid FROM map) AND c.is_leaf AND c.source = 'survey'
+              AND NOT COALESCE(s.appraised_not_applicable, s.not_applicable, FALSE)
+              AND (s.appraised_points IS NOT NULL OR s.self_points IS NOT NULL)
+        )"""
+        survey_rule = f"""
+          AND NOT (pa.framework_id IN ({optional_ids}) AND pc.source = 'survey'
+                   AND NOT EXISTS (SELECT 1 FROM sa WHERE sa.paid = pa.id))"""
+    cursor.execute(
+        f"""
+        CREATE TEMPORARY TABLE {_FC_PREV} AS
         WITH cur AS (
-            SELECT a.id AS aid, a.unit_id AS unit_id FROM scoring_assessment a WHERE a.framework_id = %s
+            SELECT a.id AS aid, a.unit_id AS unit_id FROM scoring_assessment a
+            WHERE a.id IN (SELECT l.aid FROM {_FC_LEAF} l
+                           WHERE l.kind = 'score' AND l.na = 0 AND l.scored = 0)
         ),
         {previous_ctes},
-        pl AS (
-            SELECT assessment_id, code, COALESCE(final_c, 0) AS pts_c, max_c
-            FROM ({previous_leaves}) l WHERE kind = 'score' AND na = 0
-        ),
-        keyed AS (
-            SELECT l.assessment_id AS aid, l.code AS code, l.criterion_id AS criterion_id, l.kind AS kind,
-                   l.max_c AS max_c, l.final_c AS final_c, l.scored AS scored, l.na AS na,
-                   1 AS is_cur, 0 AS own, 0 AS p_pts, 0 AS p_max
-            FROM ({current_leaves}) l
+        map AS (
+            SELECT c.aid AS aid, b.paid AS paid, 1 AS own FROM cur c JOIN best b ON b.unit_id = c.unit_id
             UNION ALL
-            SELECT ca.id, pl.code, NULL, NULL, NULL, NULL, NULL, NULL, 0, 1, pl.pts_c, pl.max_c
-            FROM pl
-            JOIN scoring_assessment pa ON pa.id = pl.assessment_id
-            JOIN scoring_assessment ca ON ca.unit_id = pa.unit_id AND ca.framework_id = %s
-            UNION ALL
-            SELECT ca.id, pl.code, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, pl.pts_c, pl.max_c
-            FROM pl
-            JOIN scoring_assessment pa ON pa.id = pl.assessment_id
-            JOIN {predecessors} q ON q.to_unit_id = pa.unit_id
-            JOIN scoring_assessment ca ON ca.unit_id = q.from_unit_id AND ca.framework_id = %s
+            SELECT c.aid, b.paid, 0 FROM cur c
+            JOIN {predecessors} q ON q.from_unit_id = c.unit_id
+            JOIN best b ON b.unit_id = q.to_unit_id
             -- a unit's predecessors count only when it has no previous result of its own
-            WHERE NOT EXISTS (
-                SELECT 1 FROM scoring_assessment oa
-                WHERE oa.unit_id = ca.unit_id AND oa.id IN (SELECT paid FROM best)
-            )
-        ),
-        per AS (
-            SELECT aid, code, MAX(criterion_id) AS criterion_id, MAX(kind) AS kind, MAX(max_c) AS max_c,
-                   MAX(final_c) AS final_c, MAX(scored) AS scored, MAX(na) AS na, MAX(is_cur) AS is_cur,
-                   MAX(own) AS has_own, SUM(p_pts) AS y_pts, SUM(p_max) AS y_max
-            FROM keyed
-            GROUP BY aid, code
-        ),
-        cl AS (
-            SELECT per.*,
-                   SUM(CASE WHEN kind = 'score' AND na = 0 AND scored = 1 THEN final_c ELSE 0 END)
-                       OVER (PARTITION BY criterion_id) AS m_pts,
-                   SUM(CASE WHEN kind = 'score' AND na = 0 AND scored = 1 THEN 1 ELSE 0 END)
-                       OVER (PARTITION BY criterion_id) AS m_n
-            FROM per WHERE is_cur = 1
-        ),
-        fl AS (
-            SELECT l.aid AS aid, l.criterion_id AS criterion_id, l.code AS code, l.kind AS kind,
-                   l.max_c AS max_c, l.scored AS scored, l.na AS na,
-                   CASE WHEN l.scored = 1 OR l.kind <> 'score' THEN COALESCE(l.final_c, 0)
-                        WHEN l.y_max > 0 THEN {_half_up_div("l.y_pts * l.max_c", "l.y_max")}
-                        WHEN l.m_n > 0 THEN {_half_up_div("l.m_pts", "l.m_n")}
-                        ELSE 0 END AS fc,
-                   CASE WHEN l.scored = 1 THEN '{SCORED}'
-                        WHEN l.kind <> 'score' THEN '{NONE}'
-                        WHEN l.y_max > 0 THEN CASE WHEN l.has_own = 1 THEN '{OWN}' ELSE '{PREDECESSORS}' END
-                        WHEN l.m_n > 0 THEN '{MEAN}'
-                        ELSE '{NONE}' END AS basis
-            FROM cl l
-        )
-    """
-    return sql, [framework.pk, *previous_params, framework.pk, framework.pk, framework.pk]
+            WHERE NOT EXISTS (SELECT 1 FROM best o WHERE o.unit_id = c.unit_id)
+        ){survey_any}
+        -- Driven by the leaves left to forecast: each meets the leaf with its code in the previous
+        -- assessments it draws on (an applicable score leaf, as engine._LEAF_ROWS reads it), and only
+        -- their score rows are looked up.
+        SELECT n.aid AS aid, n.code AS code,
+               SUM(COALESCE(CAST(ROUND(COALESCE(s.appraised_points, s.self_points) * 100) AS INTEGER), 0)) AS y_pts,
+               SUM(CAST(ROUND(pc.max_points * 100) AS INTEGER)) AS y_max, MAX(m.own) AS has_own
+        FROM {_FC_LEAF} n
+        JOIN map m ON m.aid = n.aid
+        JOIN scoring_assessment pa ON pa.id = m.paid
+        JOIN scoring_criterion pc ON pc.framework_id = pa.framework_id AND pc.code = n.code AND pc.is_leaf
+        LEFT JOIN scoring_score s ON s.assessment_id = m.paid AND s.criterion_id = pc.id
+        WHERE n.kind = 'score' AND n.na = 0 AND n.scored = 0 AND pc.kind = 'score'
+          AND NOT COALESCE(s.appraised_not_applicable, s.not_applicable, FALSE){survey_rule}
+        GROUP BY n.aid, n.code
+        """,
+        previous_params,
+    )
+    if connection.vendor != "postgresql":
+        # SQLite looks this table up by (aid, code) from every leaf row.
+        cursor.execute(f"CREATE INDEX {_FC_PREV}_key ON {_FC_PREV} (aid, code)")
+
+
+# `WITH …` over the two tables: `fu`, one row per applicable score leaf left to forecast (aid,
+# criterion_id, code, max_c, fc — its forecast points in hundredths — and basis), the others' mean per
+# criterion by one GROUP BY (no window, no sort); `fl`, every applicable score leaf (the scored ones
+# with their final points, basis "scored", then `fu`). Scored leaves are read from the table alone.
+_FL_CTES = f"""
+    WITH mean AS (
+        SELECT criterion_id, SUM(final_c) AS m_pts, COUNT(*) AS m_n FROM {_FC_LEAF}
+        WHERE kind = 'score' AND na = 0 AND scored = 1
+        GROUP BY criterion_id
+    ),
+    fu AS (
+        SELECT l.aid AS aid, l.criterion_id AS criterion_id, l.code AS code, l.max_c AS max_c,
+               CASE WHEN p.y_max > 0 THEN {_half_up_div("p.y_pts * l.max_c", "p.y_max")}
+                    WHEN m.m_n > 0 THEN {_half_up_div("m.m_pts", "m.m_n")}
+                    ELSE 0 END AS fc,
+               CASE WHEN p.y_max > 0 THEN CASE WHEN p.has_own = 1 THEN '{OWN}' ELSE '{PREDECESSORS}' END
+                    WHEN m.m_n > 0 THEN '{MEAN}'
+                    ELSE '{NONE}' END AS basis
+        FROM {_FC_LEAF} l
+        LEFT JOIN {_FC_PREV} p ON p.aid = l.aid AND p.code = l.code
+        LEFT JOIN mean m ON m.criterion_id = l.criterion_id
+        WHERE l.kind = 'score' AND l.na = 0 AND l.scored = 0
+    ),
+    fl AS (
+        SELECT l.aid AS aid, l.criterion_id AS criterion_id, l.code AS code, l.max_c AS max_c,
+               COALESCE(l.final_c, 0) AS fc, '{SCORED}' AS basis, 1 AS scored
+        FROM {_FC_LEAF} l WHERE l.kind = 'score' AND l.na = 0 AND l.scored = 1
+        UNION ALL
+        SELECT fu.aid, fu.criterion_id, fu.code, fu.max_c, fu.fc, fu.basis, 0 FROM fu
+    )
+"""
+
+
+@contextmanager
+def _forecast_tables(framework: Framework) -> Iterator[CursorWrapper]:
+    """The forecast's temporary tables, for the statements run with the cursor yielded; in one
+    transaction (PostgreSQL: no nested loops over tables without statistics), dropped after."""
+    with (
+        transaction.atomic(savepoint=False),
+        _no_nested_loops(enable_sort="off"),
+        connection.cursor() as cursor,
+    ):
+        _create_forecast_tables(cursor, framework)
+        yield cursor
+        cursor.execute(f"DROP TABLE {_FC_PREV}")
+        cursor.execute(f"DROP TABLE {_FC_LEAF}")
 
 
 # --- every unit's forecast -------------------------------------------------------------------------------
@@ -246,30 +307,37 @@ class Forecast:
 
 
 def _hundredths(value) -> Decimal:
-    return (Decimal(int(value)) / 100).quantize(HUNDREDTH)
+    # Exact: an integer number of hundredths, two decimal places (as quantize(HUNDREDTH) would give).
+    return Decimal(int(value)).scaleb(-2)
 
 
 def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
     """Every unit's forecast, group by group (in the groups' order, no group last), best first,
     units without a place last (by code); with_at_risk: each line's leaves at risk, most points lost
-    first. One statement (the units' lines and, in the same pass, their leaves at risk), plus the grade
-    bands and the criteria, whatever the number of units."""
+    first. The two temporary tables (`_forecast_tables`), then one statement (the units' lines and, in
+    the same pass, their leaves at risk with their criteria), plus the grade bands and the groups,
+    whatever the number of units."""
     decimals = int(framework.index_decimals)
     scale = 10**decimals
-    ctes, params = _forecast_ctes(framework)
     points_c = "(t.score_c + t.bonus_c - t.penalty_c)"
     capped = framework.index_capped
     index_scaled = f"(CASE WHEN t.max_c > 0 THEN {_clamped(_scaled_index(points_c, 't.max_c', scale), scale, capped)} END)"
     # The leaves at risk ride in the same result as the lines (row kind 'R', in the same columns), so
-    # that the pipeline of CTEs runs once.
+    # that the pipeline runs once: the scored ones from the table, those left to forecast from `fu`.
     risk_rows = f"""
         UNION ALL
-        SELECT 'R', fl.aid, fl.criterion_id, NULL, NULL, NULL, NULL, NULL, fl.fc, fl.max_c, NULL, fl.basis,
-               NULL, NULL, fl.scored
-        FROM fl WHERE fl.kind = 'score' AND fl.na = 0 AND {_AT_RISK}
+        SELECT 'R', fl.aid, fl.criterion_id, c.code, c.title, NULL, c."order", NULL, fl.fc, fl.max_c, NULL,
+               fl.basis, fl.max_c - fl.fc, NULL, fl.scored
+        FROM (SELECT l.aid AS aid, l.criterion_id AS criterion_id, l.max_c AS max_c,
+                     COALESCE(l.final_c, 0) AS fc, '{SCORED}' AS basis, 1 AS scored
+              FROM {_FC_LEAF} l WHERE l.kind = 'score' AND l.na = 0 AND l.scored = 1
+              UNION ALL
+              SELECT fu.aid, fu.criterion_id, fu.max_c, fu.fc, fu.basis, 0 FROM fu) fl
+        JOIN scoring_criterion c ON c.id = fl.criterion_id
+        WHERE {_AT_RISK}
     """
     sql = f"""
-        {ctes},
+        {_FL_CTES},
         tot AS (
             SELECT aid,
                    SUM(CASE WHEN na = 0 AND kind = 'score' THEN fc ELSE 0 END) AS score_c,
@@ -278,7 +346,16 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
                    SUM(CASE WHEN na = 0 AND kind = 'score' THEN max_c ELSE 0 END) AS max_c,
                    SUM(CASE WHEN na = 0 AND kind = 'score' THEN 1 ELSE 0 END) AS applicable,
                    SUM(CASE WHEN na = 0 AND kind = 'score' THEN scored ELSE 0 END) AS scored
-            FROM fl GROUP BY aid
+            FROM (
+                -- every leaf but those left to forecast (bonus and penalty keep their final points,
+                -- 0 while unscored), then those
+                SELECT l.aid AS aid, l.kind AS kind, l.na AS na, l.scored AS scored,
+                       COALESCE(l.final_c, 0) AS fc, l.max_c AS max_c
+                FROM {_FC_LEAF} l WHERE NOT (l.kind = 'score' AND l.na = 0 AND l.scored = 0)
+                UNION ALL
+                SELECT fu.aid, 'score', 0, 0, fu.fc, fu.max_c FROM fu
+            ) v
+            GROUP BY aid
         ),
         x AS (
             SELECT t.aid AS aid, a.ranked AS ranked, a.ranking_group_id AS gid, a.unit_id AS unit_id,
@@ -293,9 +370,12 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
         JOIN units_unit u ON u.id = x.unit_id
         LEFT JOIN scoring_rankinggroup g ON g.id = x.gid
         {risk_rows if with_at_risk else ""}
+        -- the leaves at risk most points lost first, then in the framework's order (the lines are
+        -- sorted below)
+        ORDER BY 1, 13 DESC, 7
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, framework.pk])
+    with _forecast_tables(framework) as cursor:
+        cursor.execute(sql, [framework.pk])
         rows = cursor.fetchall()
     bands = sorted(GradeBand.objects.filter(framework=framework).values_list("min_index", "name"))
     group_order = dict(framework.ranking_groups.values_list("pk", "order"))
@@ -357,18 +437,26 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
         )
     )
     if with_at_risk and risk_rows_fetched:
-        criteria = {
-            pk: (code, title, order)
-            for pk, code, title, order in framework.criteria.filter(is_leaf=True).values_list(
-                "pk", "code", "title", "order"
-            )
-        }
         by_line = {line.assessment_id: line for line in lines}
-        leaves = []
-        for _kind, aid, criterion_id, *_n, fc, max_c, _i, basis, _r, _a, scored in risk_rows_fetched:
-            code, title, order = criteria[criterion_id]
+        for (
+            _kind,
+            aid,
+            criterion_id,
+            code,
+            title,
+            _g,
+            _o,
+            _r,
+            fc,
+            max_c,
+            _i,
+            basis,
+            _lost,
+            _a,
+            scored,
+        ) in risk_rows_fetched:
             line = by_line[aid]
-            leaf = RiskLeaf(
+            line.at_risk.append(RiskLeaf(
                 assessment_id=aid,
                 criterion_id=criterion_id,
                 code=code,
@@ -379,11 +467,7 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
                 basis=basis,
                 unit_code=line.unit_code,
                 unit_name=line.unit_name,
-            )
-            leaves.append((int(max_c) - int(fc), order, leaf))
-        leaves.sort(key=lambda item: (-item[0], item[1]))
-        for _lost, _order, leaf in leaves:
-            by_line[leaf.assessment_id].at_risk.append(leaf)
+            ))  # fmt: skip
     return Forecast(framework, lines)
 
 
@@ -405,7 +489,6 @@ def forecast_leaves(
 ) -> list[RiskLeaf]:
     """Every applicable score leaf's forecast points and their basis (or only those at risk), in
     the order of forecast_at_risk. One statement."""
-    ctes, params = _forecast_ctes(framework)
     where, where_params = "1 = 1", list[int]()
     if assessment_ids is not None:
         where, where_params = _in_list("fl.aid", assessment_ids)
@@ -416,18 +499,18 @@ def forecast_leaves(
         else 'fl.aid, (fl.max_c - fl.fc) DESC, c."order"'
     )
     sql = f"""
-        {ctes}
+        {_FL_CTES}
         SELECT fl.aid, fl.criterion_id, fl.code, c.title, fl.fc, fl.max_c, fl.scored, fl.basis, u.code, u.name
         FROM fl
         JOIN scoring_criterion c ON c.id = fl.criterion_id
         JOIN scoring_assessment a ON a.id = fl.aid
         JOIN units_unit u ON u.id = a.unit_id
-        WHERE fl.kind = 'score' AND fl.na = 0 AND {risk} AND {where}
+        WHERE {risk} AND {where}
         ORDER BY {order}
         {"LIMIT %s" if limit else ""}
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *where_params, *([int(limit)] if limit else [])])
+    with _forecast_tables(framework) as cursor:
+        cursor.execute(sql, [*where_params, *([int(limit)] if limit else [])])
         rows = cursor.fetchall()
     return [
         RiskLeaf(
