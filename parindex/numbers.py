@@ -6,6 +6,7 @@ Points are Decimal with two places; the index is rounded half-up to a framework'
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from django.utils import timezone
 from django.utils.translation import get_language, gettext
 
 TWO_PLACES = Decimal("0.01")
@@ -115,3 +116,9 @@ def as_json_decimal(value, places: int = 2) -> str | None:
     if value is None:
         return None
     return f"{round_half_up(Decimal(value), places):f}"
+
+
+def when_text(value) -> str:
+    """A moment as Vietnamese offices write it, in local time: dd/mm/yyyy hh:mm ("" for none). The time
+    stays even at 00:00: "01/12/2024 00:00" is the end of 30 November, which the date alone would hide."""
+    return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if value else ""

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from parindex.csv_export import csv_dialect, csv_text, protect_sheet
-from parindex.numbers import format_decimal, place_text
+from parindex.numbers import format_decimal, place_text, when_text
 from parindex.templatetags.parindex import rank_change as rank_change_text
 from reports import selectors
 from reports.access import (
@@ -777,8 +777,7 @@ def progress_export(request, code):
     ]
     late = {"self": _("self-assessment"), "appraisal": _("appraisal"), "": ""}
 
-    def when(value):
-        return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if value else ""
+    when = when_text
 
     lines = [
         [

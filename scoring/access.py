@@ -27,6 +27,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from parindex.numbers import when_text
 from scoring.assessments.services import appraisal_status_error
 from scoring.council.scope import council_member
 from scoring.frameworks.phases import Act, phase_error, self_assessment_error
@@ -368,9 +369,7 @@ def appraisal_refusal(user, assessment: Assessment, now=None) -> str | None:
         return closed.text()
     deadline = assessment.framework.appraisal_deadline
     if deadline is not None and (now or timezone.now()) > deadline and not user.is_superuser:
-        return _("The appraisal deadline (%(deadline)s) has passed.") % {
-            "deadline": timezone.localtime(deadline).strftime("%d/%m/%Y %H:%M")
-        }
+        return _("The appraisal deadline (%(deadline)s) has passed.") % {"deadline": when_text(deadline)}
     return None
 
 

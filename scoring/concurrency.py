@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_noop as N_
 
 from parindex.errors import ErrorCode, ServiceError
+from parindex.numbers import when_text
 from scoring.models import Criterion, Framework, Score
 
 # What the person was editing, which decides what the refusal shows of the row as it is now.
@@ -52,7 +53,6 @@ SOMEONE = gettext_lazy("someone else")
 
 
 def _when(score: Score | None) -> str:
-    from scoring.frameworks.services import when_text
 
     return when_text(score.updated_at) if score is not None and score.updated_at else "—"
 
@@ -179,7 +179,6 @@ def framework_stale(framework: Framework, expected: int | None) -> StaleEdit | N
     if expected is None or expected == framework.version:
         return None
     from parindex.audit.models import AuditEntry
-    from scoring.frameworks.services import when_text
 
     last = (
         AuditEntry.objects.filter(framework_id=framework.pk, assessment_id__isnull=True)

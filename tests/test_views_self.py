@@ -305,9 +305,9 @@ def test_autosave_on_published_framework_is_403(client, officer, appraiser, asse
     for user in (officer, appraiser):
         client.force_login(user)
         response = client.post(row_url(assessment, "1.1"), {"points": "1"}, **HX)
-        assert response.status_code == 403 and "đã công bố" in response.content.decode()
+        assert response.status_code == 403 and "đã được công bố" in response.content.decode()
         html = client.get(page_url(assessment)).content.decode()
-        assert 'name="points"' not in html and "đã công bố" in html.lower()
+        assert 'name="points"' not in html and "đã được công bố" in html.lower()
     assert score(assessment, "1.1") is None
 
 

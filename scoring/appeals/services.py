@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop as N_
 
 from parindex.errors import ErrorCode, ServiceError
+from parindex.numbers import when_text
 from scoring.assessments.services import (
     APPRAISED_SOURCES,
     AppraisalEntry,
@@ -42,7 +43,7 @@ from units.models import Membership, Role, Unit
 
 
 def _when(value: datetime) -> str:
-    return timezone.localtime(value).strftime("%d/%m/%Y %H:%M")
+    return when_text(value)
 
 
 def _is_officer_of(actor: User | None, unit: Unit) -> bool:

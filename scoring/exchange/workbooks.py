@@ -14,13 +14,12 @@ framework and its version fingerprint, criterion codes).
 from decimal import Decimal
 from pathlib import Path
 
-from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from parindex.csv_export import MACHINE, CsvDialect, csv_text, protect_sheet, protect_text_cells
-from parindex.numbers import format_decimal
+from parindex.numbers import format_decimal, when_text
 from scoring.exchange.importers import (
     FRAMEWORK_HEADER,
     METADATA_SHEET,
@@ -72,9 +71,7 @@ UNLOCKED = Protection(locked=False)
 def _deadline_text(value) -> str:
     """dd/mm/yyyy hh:mm in local time. The time stays even at 00:00: "01/12/2024 00:00" is the end of
     30 November, which the date alone would hide."""
-    if not value:
-        return "—"
-    return timezone.localtime(value).strftime("%d/%m/%Y %H:%M")
+    return when_text(value) or "—"
 
 
 def _points_validation(cell: str, max_points: Decimal, allows_not_applicable: bool = True) -> DataValidation:

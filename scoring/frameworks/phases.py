@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop as N_
 
 from parindex.errors import ErrorCode, ServiceError
+from parindex.numbers import when_text
 from scoring.models import Assessment, AssessmentStatus, Framework, FrameworkStatus
 
 
@@ -162,7 +163,7 @@ def self_deadline_error(assessment: Assessment, now: datetime | None = None) -> 
         obj=assessment,
         field="status",
         params={
-            "deadline": timezone.localtime(deadline).strftime("%d/%m/%Y %H:%M"),
+            "deadline": when_text(deadline),
             "office": assessment.framework.authority.home_affairs_office,
         },
     )

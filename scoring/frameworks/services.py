@@ -24,6 +24,7 @@ from parindex.audit.models import AuditEntry
 from parindex.audit.services import audit_entry
 from parindex.dbguard import unlock_published
 from parindex.errors import ErrorCode, ServiceError
+from parindex.numbers import when_text  # used here and re-exported
 from parindex.queue import enqueue_on_commit
 from scoring.appeals.selectors import appeals_open_count
 from scoring.frameworks.phases import Act, phase_ensure, previous_phase
@@ -1035,10 +1036,6 @@ def framework_set_deadlines(
                 via=via,
             ).save()
     return framework
-
-
-def when_text(value: datetime | None) -> str:
-    return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if value else ""
 
 
 @transaction.atomic

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from parindex.audit.models import AuditEntry
 from parindex.audit.selectors import trail_filtered
 from parindex.errors import ServiceError
-from parindex.numbers import NOT_APPLICABLE, format_decimal
+from parindex.numbers import NOT_APPLICABLE, format_decimal, when_text
 from scoring.access import (
     assessments_visible_to,
     can_manage_framework,
@@ -359,7 +359,7 @@ def deadline_extend(request, pk):
             _("%(unit)s may submit until %(until)s.")
             % {
                 "unit": assessment.unit.name,
-                "until": timezone.localtime(form.cleaned_data["until"]).strftime("%d/%m/%Y %H:%M"),
+                "until": when_text(form.cleaned_data["until"]),
             },
         )
     return redirect(_board_url(framework))
