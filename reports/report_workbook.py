@@ -127,10 +127,11 @@ class ReportData:
     compare: Framework | None
     ranking: Ranking
     areas: list[Criterion]
-    years: list  # reports.annex.content.YearRow, one per line, when compared with a framework
+    years: list  # reports.annex.content.YearRow, one per line
     lost: list[LostLine]
     differences: list[DifferenceLine]
-    # The framework compared with: the one asked for, else the previous year's (the stored figures).
+    # The framework compared with: the one asked for, else the previous year's (whose figures the
+    # results store; `years` then holds them, also for units whose predecessors were assessed).
     compared: Framework | None = None
     parts: list = field(default_factory=list)  # reports.annex.content.PartColumn: the parts it has
     total_max: Decimal = ZERO  # the maximum of the score leaves ("Tổng điểm (100)")
@@ -158,7 +159,8 @@ def report_data(framework: Framework, compare: Framework | None) -> ReportData:
         compare=compare,
         ranking=lines,
         areas=tree.scored_areas,  # bonus and penalty areas have no area result
-        years=content.year_rows(framework, compare, lines.lines) if compared is not None else [],
+        # Against the framework asked for, else the stored previous-year figures (the dashboard's).
+        years=content.year_rows(framework, compare, lines.lines),
         lost=_points_lost(framework, tree, len(lines)),
         differences=_differences(framework),
         compared=compared,
@@ -617,11 +619,12 @@ def _areas(data: ReportData) -> SheetSpec:
 
 def _years(data: ReportData) -> SheetSpec:
     fmt = index_format(data.framework.index_decimals)
-    if data.compared is None:
+    if data.compared is None and all(year.previous_points is None for year in data.years):
         return SheetSpec(
             SHEET_YEARS, [Column("", 60)], [[_("No framework to compare with.")]], header=False, table=False
         )
-    this, other = data.framework.year, data.compared.year
+    this = data.framework.year
+    other = data.compared.year if data.compared is not None else this - 1
     columns = [
         Column(_("Rank"), 7),
         Column(_("Unit code"), 12),
