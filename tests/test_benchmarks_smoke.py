@@ -17,6 +17,8 @@ EXPECTED = {
     "ranking_page": {"seconds", "queries", "html_bytes", "status"},
     "areas_page": {"seconds", "queries", "html_bytes", "status"},
     "progress_page": {"seconds", "queries", "html_bytes", "status"},
+    "report": {"seconds", "floor_seconds", "ratio", "cells"},
+    "import_workbook": {"seconds", "floor_seconds", "ratio", "changes", "queries"},
     "deadline_rush": {"skipped"},  # SQLite: the rush needs PostgreSQL and Redis
 }
 
@@ -39,5 +41,8 @@ def test_quick_benchmark_prints_json_lines_and_exits_0(tmp_path):
         assert keys <= set(by_name[name]), (name, by_name[name])
     assert by_name["setup"]["units"] == 30 and by_name["setup"]["database"].startswith("SQLite")
     assert by_name["recompute"]["floor_seconds"] > 0 and by_name["recompute"]["ratio"] > 0
+    for measured in ("report", "import_workbook"):
+        assert by_name[measured]["floor_seconds"] > 0 and by_name[measured]["ratio"] > 0
+    assert by_name["import_workbook"]["changes"] > 0 and by_name["report"]["units"] == 30
     for page in ("ranking_page", "areas_page", "progress_page"):
         assert by_name[page]["status"] == 200 and by_name[page]["queries"] > 0

@@ -694,17 +694,20 @@ def read_assessment(
     unit_code: str | None = None,
     name: str | None = None,
     actor=None,
+    for_assessment: Assessment | None = None,
 ) -> AssessmentImport:
     """Read and validate an assessment workbook; raises SpreadsheetError listing every problem.
     `actor`, when known, is checked as the services will check it (the unit's own officer must give
-    a reason for each not-applicable mark)."""
+    a reason for each not-applicable mark). `for_assessment`: the assessment an upload is for, already
+    read with its unit (the file must still name that unit); it is not looked up again."""
     if stage not in (SELF, APPRAISAL):
         raise ValueError(stage)
     with open_spreadsheet(source, name=name) as book:
         metadata = read_metadata(book)
         table = _assessment_table(book, stage)
         problems: list[Problem] = []
-        unit = _resolve_unit(table, metadata, framework, unit_code, problems)
+        known = for_assessment.unit if for_assessment is not None else None
+        unit = _resolve_unit(table, metadata, framework, unit_code, problems, known=known)
         # The criteria and the unit's scores are read once here; the checks and the preview use them.
         ordered = list(Criterion.objects.filter(framework=framework).order_by("order"))
         criteria = {c.code: c for c in ordered}
@@ -723,7 +726,10 @@ def read_assessment(
                     {"framework": framework.code},
                 )
             )
-        assessment = Assessment.objects.filter(unit=unit, framework=framework).first() if unit else None
+        if for_assessment is not None and unit is not None and for_assessment.unit_id == unit.pk:
+            assessment: Assessment | None = for_assessment
+        else:
+            assessment = Assessment.objects.filter(unit=unit, framework=framework).first() if unit else None
         current: dict[str, Score] = {}
         by_id: dict[int, Score] = {}
         if assessment is not None:
@@ -1007,9 +1013,15 @@ def assessment_preview(data: AssessmentImport) -> list[PreviewLine]:
 
 
 def _resolve_unit(
-    table: Table, metadata: dict, framework: Framework, unit_code: str | None, problems: list[Problem]
+    table: Table,
+    metadata: dict,
+    framework: Framework,
+    unit_code: str | None,
+    problems: list[Problem],
+    known: Unit | None = None,
 ) -> Unit | None:
-    """The unit of the workbook from --unit and/or the metadata; mismatches are problems."""
+    """The unit of the workbook from --unit and/or the metadata; mismatches are problems. `known`: the
+    unit the caller has already read (used when it is the one named)."""
     meta_unit = metadata.get("unit") or cell_text(preamble_value(table, "Mã đơn vị", "unit code", "unit"))
     meta_framework = metadata.get("framework") or cell_text(
         preamble_value(table, "Mã bộ chỉ số", "framework")
@@ -1041,7 +1053,7 @@ def _resolve_unit(
     if not code:
         problems.append(Problem(N_("The workbook does not name its unit; give the unit code (--unit).")))
         return None
-    unit = Unit.objects.filter(code=code).first()
+    unit = known if known is not None and known.code == code else Unit.objects.filter(code=code).first()
     if unit is None:
         problems.append(Problem(N_("Unknown unit %(code)s."), {"code": code}))
         return None
