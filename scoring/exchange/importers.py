@@ -732,12 +732,12 @@ def read_assessment(
             assessment = Assessment.objects.filter(unit=unit, framework=framework).first() if unit else None
         current: dict[str, Score] = {}
         by_id: dict[int, Score] = {}
-        if assessment is not None:
+        if assessment is not None and unit is not None:
             assessment.unit, assessment.framework = unit, framework  # the same rows, already read
             by_pk = {c.pk: c for c in ordered}
-            for score in Score.objects.filter(assessment=assessment):
-                score.criterion = by_pk[score.criterion_id]
-                current[score.criterion.code] = by_id[score.criterion_id] = score
+            for stored in Score.objects.filter(assessment=assessment):
+                stored.criterion = by_pk[stored.criterion_id]
+                current[stored.criterion.code] = by_id[stored.criterion_id] = stored
         attached = evidence_lines(assessment)
         result = AssessmentImport(
             framework=framework,
