@@ -240,6 +240,21 @@ def measure_pages(framework, leader, repeat: int) -> None:
 # --- upload and report ----------------------------------------------------------------------------
 
 
+def median_times_interleaved(measured, floor, repeat: int) -> tuple[float, float]:
+    """Medians of `measured` and of its `floor`, run in turns (floor, measured, floor, …) after one
+    warm-up of each: on a shared machine the load then drifts alike under both, and their ratio
+    compares like with like."""
+    floor()
+    measured()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for func, out in ((floor, times[1]), (measured, times[0])):
+            start = time.perf_counter()
+            func()
+            out.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def measure_import_workbook(framework, repeat: int, workdir: Path) -> None:
     """`import_workbook`: checking and previewing one unit's filled-in template, as the web upload does
     (scoring.exchange.uploads.import_start), against the floor measured on the same file: openpyxl
@@ -283,9 +298,7 @@ def measure_import_workbook(framework, repeat: int, workdir: Path) -> None:
             check_and_preview()
         if records[-1].status != ImportStatus.PREVIEW:
             raise SystemExit(f"import_workbook: the filled template was refused: {records[-1].problems}")
-        floor()  # warm
-        floor_seconds = median_time(floor, repeat)
-        seconds = median_time(check_and_preview, repeat)
+        seconds, floor_seconds = median_times_interleaved(check_and_preview, floor, max(repeat, 7))
     emit(
         "import_workbook",
         units=Assessment.objects.filter(framework=framework).count(),
@@ -325,8 +338,7 @@ def measure_report(framework, previous, repeat: int) -> None:
     def written() -> None:
         write_workbook(data).save(io.BytesIO())
 
-    floor_seconds = median_time(floor, repeat)
-    seconds = median_time(written, repeat)
+    seconds, floor_seconds = median_times_interleaved(written, floor, repeat)
     emit(
         "report",
         units=len(data.lines),
