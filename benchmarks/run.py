@@ -309,6 +309,119 @@ def measure_pages(framework, repeat: int) -> None:
         )
 
 
+# --- upload and report ----------------------------------------------------------------------------
+
+
+def median_times_interleaved(measured, floor, repeat: int) -> tuple[float, float]:
+    """Medians of `measured` and of its `floor`, run in turns (floor, measured, floor, …) after one
+    warm-up of each: on a shared machine the load then drifts alike under both, and their ratio
+    compares like with like."""
+    floor()
+    measured()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for func, out in ((floor, times[1]), (measured, times[0])):
+            start = time.perf_counter()
+            func()
+            out.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def measure_import_workbook(framework, repeat: int, workdir: Path) -> None:
+    """`import_workbook`: checking and previewing one unit's filled-in template, as the web upload does
+    (scoring.exchange.uploads.import_start), against the floor measured on the same file: openpyxl
+    loading it read-only and reading every cell."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.db import connection
+    from django.test import override_settings
+    from django.test.utils import CaptureQueriesContext
+    from openpyxl import load_workbook
+
+    from benchmarks.bench_upload import filled_workbook
+    from scoring.exchange.uploads import import_start
+    from scoring.models import Assessment, AssessmentStatus, ImportKind, ImportStatus
+
+    assessment = Assessment.objects.filter(framework=framework).order_by("id")[1]
+    Assessment.objects.filter(pk=assessment.pk).update(status=AssessmentStatus.DRAFT)
+    assessment = Assessment.objects.select_related("unit", "framework").get(pk=assessment.pk)
+    content, filled = filled_workbook(assessment)
+
+    def floor() -> None:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        for sheet in workbook.worksheets:
+            for _row in sheet.iter_rows(values_only=True):
+                pass
+        workbook.close()
+
+    records = []
+
+    def check_and_preview() -> None:
+        upload = SimpleUploadedFile("tu-danh-gia.xlsx", content)
+        records.append(import_start(kind=ImportKind.SELF, upload=upload, actor=None, assessment=assessment))
+
+    media = workdir / "media"
+    storages = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+    from django.conf import settings
+
+    with override_settings(MEDIA_ROOT=str(media), STORAGES={**settings.STORAGES, **storages}):
+        with CaptureQueriesContext(connection) as queries:
+            check_and_preview()
+        if records[-1].status != ImportStatus.PREVIEW:
+            raise SystemExit(f"import_workbook: the filled template was refused: {records[-1].problems}")
+        seconds, floor_seconds = median_times_interleaved(check_and_preview, floor, max(repeat, 7))
+    emit(
+        "import_workbook",
+        units=Assessment.objects.filter(framework=framework).count(),
+        bytes=len(content),
+        rows_filled=filled,
+        changes=records[-1].preview["changes"],
+        queries=len(queries.captured_queries),
+        seconds=round(seconds, 4),
+        floor_seconds=round(floor_seconds, 4),
+        ratio=round(seconds / floor_seconds, 2),
+    )
+
+
+def measure_report(framework, previous, repeat: int) -> None:
+    """`report`: the comparative report workbook written from its data and saved (reads apart, shown as
+    `reads_seconds`), against the floor measured in the same run: the same cells written write-only
+    with no styling logic."""
+    import io
+
+    from openpyxl import Workbook
+
+    from reports.report_workbook import report_data, sheet_rows, write_workbook
+
+    data = report_data(framework, previous)
+    reads = median_time(lambda: report_data(framework, previous), repeat)
+    sheets = sheet_rows(data)
+    cells = sum(len(row) for _title, rows in sheets for row in rows)
+
+    def floor() -> None:
+        workbook = Workbook(write_only=True)
+        for title, rows in sheets:
+            sheet = workbook.create_sheet(title)
+            for row in rows:
+                sheet.append(row)
+        workbook.save(io.BytesIO())
+
+    def written() -> None:
+        write_workbook(data).save(io.BytesIO())
+
+    seconds, floor_seconds = median_times_interleaved(written, floor, repeat)
+    emit(
+        "report",
+        units=len(data.lines),
+        cells=cells,
+        reads_seconds=round(reads, 4),
+        seconds=round(seconds, 4),
+        floor_seconds=round(floor_seconds, 4),
+        ratio=round(seconds / floor_seconds, 2),
+    )
+
+
 # --- the deadline rush ----------------------------------------------------------------------------
 
 
@@ -663,6 +776,9 @@ def main() -> int:
 
             if not args.no_pages:
                 measure_pages(framework, repeat)
+
+            measure_report(framework, previous, repeat)
+            measure_import_workbook(framework, repeat, workdir)
 
             if not args.no_rush:
                 if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):

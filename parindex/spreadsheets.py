@@ -24,7 +24,9 @@ one list can be shown in Vietnamese and in English.
 
 import contextlib
 import csv
+import functools
 import io
+import itertools
 import logging
 import os
 import re
@@ -200,6 +202,12 @@ def normalize_name(value) -> str:
     text = re.sub(r"[_\-]+", " ", text)
     text = re.sub(r"[^\w/ ]+", " ", text)
     return " ".join(text.split())
+
+
+@functools.lru_cache(maxsize=256)
+def _normalized_names(names: tuple[str, ...]) -> frozenset[str]:
+    """A column's header names, normalized once (the header search asks for every cell of its rows)."""
+    return frozenset(normalize_name(name) for name in names)
 
 
 def cell_text(value) -> str:
@@ -507,43 +515,33 @@ def _open_xlsx(display: str, path: str | None, data: bytes | None) -> Spreadshee
     _refuse_document_types(source, infos, display)
     import openpyxl
 
-    def load(data_only: bool):
-        try:
-            with _no_dimension_scan():
-                return openpyxl.load_workbook(source(), read_only=True, data_only=data_only, keep_links=False)
-        except Exception as exc:  # openpyxl raises many kinds (KeyError, XML errors) for a broken file
-            logger.warning("unreadable spreadsheet %s", display, exc_info=True)
-            raise _refuse(UNREADABLE) from exc
-
-    values_book = load(True)
     try:
-        formulas_book = load(False)
-    except SpreadsheetError:
-        values_book.close()
-        raise
-
-    def close():
-        values_book.close()
-        formulas_book.close()
+        with _no_dimension_scan():
+            # Opened once, for the values (a formula cell gives its cached result); which cells hold a
+            # formula is seen in the same parse of each sheet (_rows_and_formulas).
+            book = openpyxl.load_workbook(source(), read_only=True, data_only=True, keep_links=False)
+    except Exception as exc:  # openpyxl raises many kinds (KeyError, XML errors) for a broken file
+        logger.warning("unreadable spreadsheet %s", display, exc_info=True)
+        raise _refuse(UNREADABLE) from exc
 
     sheets = []
-    for worksheet, formula_sheet in zip(values_book.worksheets, formulas_book.worksheets, strict=True):
+    for worksheet in book.worksheets:
         if not hasattr(worksheet, "iter_rows"):  # a chartsheet
             sheets.append(Sheet(worksheet.title, (), hidden=True))
             continue
         # The stored dimension may be wrong (LibreOffice, hand-made files): read what is there.
         worksheet.reset_dimensions()
-        formula_sheet.reset_dimensions()
+        pairs, pairs_again = itertools.tee(_rows_and_formulas(worksheet))
         sheets.append(
             Sheet(
                 worksheet.title,
-                worksheet.iter_rows(values_only=True),
+                (values for values, _formulas in pairs),
                 hidden=getattr(worksheet, "sheet_state", "visible") != "visible",
-                _formulas=_formula_indexes(formula_sheet),
+                _formulas=(formulas for _values, formulas in pairs_again),
                 last_row=_last_value_row(source, getattr(worksheet, "_worksheet_path", None)),
             )
         )
-    return Spreadsheet(display, sheets, _closer=close)
+    return Spreadsheet(display, sheets, _closer=book.close)
 
 
 # The reference of a cell ("B14" → 14) in the attributes of its tag; a cell tag with a namespace prefix.
@@ -609,10 +607,53 @@ def _no_dimension_scan():
             ReadOnlyWorksheet._get_size = original
 
 
-def _formula_indexes(worksheet) -> Iterator[frozenset]:
-    """For each row of a sheet opened with data_only=False: the 0-based indexes of its formula cells."""
-    for cells in worksheet.iter_rows():
-        yield frozenset(i for i, cell in enumerate(cells) if getattr(cell, "data_type", None) == "f")
+def _rows_and_formulas(worksheet) -> Iterator[tuple[tuple, frozenset]]:
+    """For each row of a read-only sheet opened with data_only=True, in ONE parse of its XML: the
+    values as openpyxl gives them (iter_rows(values_only=True): a formula cell's cached result, a
+    missing row as ()), and the 0-based indexes of the cells that hold a formula. openpyxl reports
+    one or the other per load (data_only), which made every upload load and parse the workbook twice;
+    this is its own row loop (ReadOnlyWorksheet._cells_by_row) with a cell parser that notes the
+    formula element as well."""
+    from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+
+    class Parser(WorkSheetParser):
+        def parse_cell(self, element):
+            cell = super().parse_cell(element)
+            if element.find(FORMULA_TAG) is not None:
+                cell["formula"] = True
+            return cell
+
+    book = worksheet.parent
+    expected = 1
+    with worksheet._get_source() as src:
+        parser = Parser(
+            src,
+            worksheet._shared_strings,
+            data_only=True,
+            epoch=book.epoch,
+            date_formats=book._date_formats,
+            timedelta_formats=book._timedelta_formats,
+        )
+        for number, cells in parser.parse():
+            while expected < number:  # rows the file leaves out
+                expected += 1
+                yield (), frozenset()
+            if number < expected:  # out of order: openpyxl drops it too
+                continue
+            expected += 1
+            if not cells:
+                yield (), frozenset()
+                continue
+            values = [None] * cells[-1]["column"]
+            formulas = []
+            for cell in cells:
+                column = cell["column"]
+                if column > len(values):
+                    continue
+                values[column - 1] = cell["value"]
+                if cell.get("formula"):
+                    formulas.append(column - 1)
+            yield tuple(values), frozenset(formulas)
 
 
 def max_rows() -> int:
@@ -647,7 +688,7 @@ class Column:
     label: str = ""  # the name shown in messages (the Vietnamese contract name)
 
     def matches(self, header: str) -> bool:
-        return normalize_name(header) in {normalize_name(n) for n in self.names}
+        return normalize_name(header) in _normalized_names(self.names)
 
 
 @dataclass
@@ -741,8 +782,9 @@ def _match_header(values: tuple, columns: list[Column]) -> dict[str, int]:
     for index, value in enumerate(values):
         if _is_blank(value):
             continue
+        header = normalize_name(cell_text(value))
         for column in columns:
-            if column.key not in found and column.matches(cell_text(value)):
+            if column.key not in found and header in _normalized_names(column.names):
                 found[column.key] = index
                 break
     return found

@@ -5,10 +5,22 @@ Every figure comes from the stored results through the selectors the dashboard r
 (scoring.results.selectors.ranking and criteria_tree), so the workbook and the dashboard always agree. The
 reads are a fixed handful of queries whatever the number of units (`report_data`); the sheets are then
 written from memory.
+
+The ranking says what the annexes say (reports.annex.content, whose rules it reuses): the parts of the
+points with their maxima in the headers, one section per ranking group closed by its "Giá trị trung
+bình" row, the change columns of whatever framework it is compared with, merged units named by their
+predecessors' names, and no "provisional" column once the framework is published.
+
+Written with openpyxl in write-only mode: each sheet is a list of columns (title, width, number
+format) and rows of values; the styles of a column are built once, and every row is streamed out
+once with them (no cell objects kept, no second pass for number formats). Text goes through
+parindex.csv_export.protect_text_cells, so a name never turns into a formula.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from copy import copy
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -17,11 +29,12 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
+from openpyxl.cell import Cell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from parindex.csv_export import protect_sheet
+from parindex.csv_export import is_formula_like, protect_text_cells
 from parindex.numbers import round_half_up
 from scoring.frameworks.selectors import CriteriaTree, criteria_tree
 from scoring.models import (
@@ -34,7 +47,7 @@ from scoring.models import (
     appraisal_difference,
 )
 from scoring.results.engine import previous_framework
-from scoring.results.selectors import Ranking, RankingLine, parts_header, ranking, survey_left_out
+from scoring.results.selectors import Ranking, RankingLine, ranking, survey_left_out
 from units.models import Unit
 
 SHEET_COVER = "Thông tin"
@@ -114,9 +127,14 @@ class ReportData:
     compare: Framework | None
     ranking: Ranking
     areas: list[Criterion]
-    years: list[YearLine]
+    years: list  # reports.annex.content.YearRow, one per line
     lost: list[LostLine]
     differences: list[DifferenceLine]
+    # The framework compared with: the one asked for, else the previous year's (whose figures the
+    # results store; `years` then holds them, also for units whose predecessors were assessed).
+    compared: Framework | None = None
+    parts: list = field(default_factory=list)  # reports.annex.content.PartColumn: the parts it has
+    total_max: Decimal = ZERO  # the maximum of the score leaves ("Tổng điểm (100)")
 
     @property
     def lines(self) -> list[RankingLine]:
@@ -128,17 +146,26 @@ class ReportData:
 
 
 def report_data(framework: Framework, compare: Framework | None) -> ReportData:
-    """Everything the workbook shows, in a fixed number of queries (8 with a comparison)."""
+    """Everything the workbook shows, in a fixed number of queries whatever the number of units.
+    The parts, their maxima and the year on year (names of predecessors) are the annexes' own
+    (reports.annex.content), so the workbook and the annexes cannot disagree."""
+    from reports.annex import content  # it reads _year_lines from this module
+
     lines = ranking(framework)  # 2 queries
     tree = criteria_tree(framework)  # 1 query
+    compared = compare if compare is not None else previous_framework(framework)
     return ReportData(
         framework=framework,
         compare=compare,
         ranking=lines,
         areas=tree.scored_areas,  # bonus and penalty areas have no area result
-        years=_year_lines(framework, compare, lines.lines) if compare else [],
+        # Against the framework asked for, else the stored previous-year figures (the dashboard's).
+        years=content.year_rows(framework, compare, lines.lines),
         lost=_points_lost(framework, tree, len(lines)),
         differences=_differences(framework),
+        compared=compared,
+        parts=content.part_columns(tree),
+        total_max=content.score_maximum(tree),
     )
 
 
@@ -295,32 +322,142 @@ def _code_key(code: str) -> tuple:
 # --- writing --------------------------------------------------------------------------------------------
 
 
-def _header(ws, row: int, titles: list[str], widths: list[int] | None = None) -> None:
-    for column, title in enumerate(titles, start=1):
-        cell = ws.cell(row=row, column=column, value=title)
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
-    for column, width in enumerate(widths or [], start=1):
-        ws.column_dimensions[get_column_letter(column)].width = width
+SIGNED_POINTS = "+0.00;-0.00;0.00"
+HEADER_ALIGNMENT = Alignment(wrap_text=True, vertical="center", horizontal="center")
 
 
-def _formats(ws, first_row: int, last_row: int, formats: dict[int, str]) -> None:
-    for column, number_format in formats.items():
-        for (cell,) in ws.iter_rows(min_row=first_row, max_row=last_row, min_col=column, max_col=column):
+def _signed(number_format: str) -> str:
+    return f"+{number_format};-{number_format};{number_format}"
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    width: float
+    number_format: str | None = None
+    wrap: bool = False
+
+
+class Bold(list):
+    """A row written in bold: a ranking group's caption, its average row."""
+
+
+@dataclass
+class SheetSpec:
+    """One sheet: its columns and its rows of values, and how it is laid out. `above`: rows over the
+    header (written like it, e.g. the areas' titles, merged across their columns with `merged`)."""
+
+    title: str
+    columns: list[Column]
+    rows: Iterable[list]
+    above: list[list] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)
+    header: bool = True
+    table: bool = True  # frozen header, autofilter, header printed on every page
+    heights: dict[int, float] = field(default_factory=dict)
+    filter_columns: int | None = None  # the autofilter's width (default: every column)
+
+
+class _StyledCell(Cell):
+    """A write-only cell carrying a column's style. openpyxl tells such a cell from a plain value by
+    trying it as a value and catching the ValueError, whose message formats the cell's repr: a
+    constant repr keeps that to the exception alone (a third of the writing time otherwise)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<Cell>"
+
+
+def _styled_cell(ws, value=None) -> Cell:
+    return _StyledCell(worksheet=ws, column=1, row=1, value=value)
+
+
+class _Styles:
+    """The styles of a sheet's columns, built once per column: one reusable cell per column for the
+    body and one for bold rows (openpyxl writes a write-only row as soon as it is appended, so the
+    same cell object can carry the next row's value), and the header's."""
+
+    def __init__(self, ws, columns: list[Column]):
+        self.ws = ws
+        self.body = [self._cell(column.number_format, column.wrap, bold=False) for column in columns]
+        self.bold = [self._cell(column.number_format, column.wrap, bold=True) for column in columns]
+        self.headers = [self._header() for _column in columns]
+
+    def _cell(self, number_format: str | None, wrap: bool, *, bold: bool) -> Cell | None:
+        if not (number_format or wrap or bold):
+            return None  # a plain value: openpyxl's own unstyled cell
+        cell = _styled_cell(self.ws)
+        if number_format:
             cell.number_format = number_format
+        if wrap:
+            cell.alignment = WRAP
+        if bold:
+            cell.font = HEADER_FONT
+        return cell
+
+    def _header(self) -> Cell:
+        cell = _styled_cell(self.ws)
+        cell.font, cell.fill, cell.alignment = HEADER_FONT, HEADER_FILL, HEADER_ALIGNMENT
+        return cell
+
+    def row(self, values: list, styles: list) -> list:
+        """The row as ws.append takes it: plain values where the column has no style, the column's
+        styled cell carrying the value otherwise."""
+        out = list(values)
+        if len(values) > len(styles):
+            styles = [*styles, *[None] * (len(values) - len(styles))]
+        for index, (value, style) in enumerate(zip(values, styles, strict=False)):
+            if value is None:
+                continue
+            if type(value) is str and is_formula_like(value):
+                # Text Excel would take for a formula: its own cell, through the one guard on text.
+                cell = _styled_cell(self.ws, value)
+                if style is not None:
+                    cell._style = copy(style._style)
+                protect_text_cells((cell,))
+                out[index] = cell
+            elif style is not None:
+                style.value = value
+                out[index] = style
+        return out
+
+    def header_row(self, titles: list) -> list:
+        return self.row(titles, self.headers)
 
 
-def _table(ws, header_rows: int, columns: int, last_row: int) -> None:
-    """Frozen header, autofilter and A4 landscape print setup with the header repeated on every page."""
-    ws.freeze_panes = ws.cell(row=header_rows + 1, column=3 if columns > 3 else 1)
-    ws.auto_filter.ref = f"A{header_rows}:{get_column_letter(columns)}{max(last_row, header_rows)}"
-    _print_setup(ws, header_rows)
+def _write(wb: Workbook, spec: SheetSpec) -> tuple:
+    """Write one sheet in a single pass. Layout that openpyxl writes before the rows (column widths,
+    frozen panes) is set first; the autofilter and the print setup after, knowing the last row."""
+    ws = wb.create_sheet(spec.title)
+    header_rows = len(spec.above) + (1 if spec.header else 0)
+    for number, column in enumerate(spec.columns, start=1):
+        ws.column_dimensions[get_column_letter(number)].width = column.width
+    for row, height in spec.heights.items():
+        ws.row_dimensions[row].height = height
+    if spec.table and header_rows:
+        ws.freeze_panes = f"{'C' if len(spec.columns) > 3 else 'A'}{header_rows + 1}"
+    styles = _Styles(ws, spec.columns)
+    for values in spec.above:
+        ws.append(styles.header_row(values))
+    if spec.header:
+        ws.append(styles.header_row([column.title for column in spec.columns]))
+    last = header_rows
+    for values in spec.rows:
+        ws.append(styles.row(values, styles.bold if isinstance(values, Bold) else styles.body))
+        last += 1
+    for ref in spec.merged:
+        ws.merged_cells.add(ref)
+    if spec.table and header_rows:
+        width = spec.filter_columns or len(spec.columns)
+        ws.auto_filter.ref = f"A{header_rows}:{get_column_letter(width)}{max(last, header_rows)}"
+    _print_setup(ws, header_rows if spec.table else 0)
+    return ws, last
 
 
 def _print_setup(ws, header_rows: int = 0) -> None:
-    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = 9  # A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
@@ -337,12 +474,10 @@ def _when(value) -> str:
     return value.strftime("%d/%m/%Y")
 
 
-def _cover(ws, data: ReportData, generated_by: str, generated_at) -> None:
+def _cover(data: ReportData, generated_by: str, generated_at) -> SheetSpec:
     fw = data.framework
-    ws.title = SHEET_COVER
-    ws["A1"] = _("Comparative report of the PAR index")
-    ws["A1"].font = Font(bold=True, size=14)
     provisional = sum(1 for line in data.lines if line.provisional)
+    compared = data.compared
     rows = [
         (_("Framework"), f"{fw.code} — {fw.name}"),
         (_("Year"), fw.year),
@@ -350,7 +485,7 @@ def _cover(ws, data: ReportData, generated_by: str, generated_at) -> None:
         (_("Status"), fw.get_status_display()),
         (_("Decision number"), fw.decision_number or "—"),
         (_("Decision date"), _when(fw.decision_date) or "—"),
-        (_("Compared with"), f"{data.compare.code} — {data.compare.name}" if data.compare else "—"),
+        (_("Compared with"), f"{compared.code} — {compared.name}" if compared else "—"),
         (_("Units"), len(data.lines)),
         (_("Units ranked"), data.ranked),
         (_("Provisional results"), provisional),
@@ -358,80 +493,103 @@ def _cover(ws, data: ReportData, generated_by: str, generated_at) -> None:
         (_("Generated at"), _when(generated_at)),
         (_("Generated by"), generated_by or "—"),
     ]
-    for offset, (label, value) in enumerate(rows, start=3):
-        ws.cell(row=offset, column=1, value=label).font = HEADER_FONT
-        ws.cell(row=offset, column=2, value=value).alignment = Alignment(horizontal="left")
-    note_row = 3 + len(rows) + 1
-    ws.cell(
-        row=note_row,
-        column=1,
-        value=_(
-            "Figures are the stored results, as shown on the dashboard. Provisional results may still change "
-            "until the units are appraised."
-        ),
+    note = _(
+        "Figures are the stored results, as shown on the dashboard. Provisional results may still change "
+        "until the units are appraised."
     )
-    ws.column_dimensions["A"].width = 26
-    ws.column_dimensions["B"].width = 70
-    _print_setup(ws)
+    return SheetSpec(
+        SHEET_COVER,
+        [Column("", 26), Column("", 70)],
+        [
+            Bold([_("Comparative report of the PAR index")]),
+            [],
+            *(Bold([label, value]) for label, value in rows),
+        ]
+        + [[], [note]],
+        header=False,
+        table=False,
+    )
 
 
-def _ranking(ws, data: ReportData) -> None:
+def _ranking_columns(data: ReportData) -> tuple[list[Column], bool]:
+    """The columns of the ranking: the parts with their maxima in the headers (as the annexes), then
+    the total, index, grade, the provisional flag until the framework is published, the changes
+    against the framework compared with, the group and why a unit is not ranked."""
+    from reports.annex.content import maximum
+
     fmt = index_format(data.framework.index_decimals)
-    ws.title = SHEET_RANKING
-    titles = [
-        _("Rank"),
-        _("Unit code"),
-        _("Unit"),
-        _("Points"),
-        _("Max points"),
-        _("Index"),
-        _("Grade"),
-        _("Provisional"),
-        _("Change in points"),
-        _("Change in index"),
-        _("Places gained"),
-        *parts_header(),  # the parts of the points, whose total is "Points"
-        # The ranking group the place is held in, and why a unit assessed is not ranked.
-        _("Ranking group"),
-        _("Not ranked: reason"),
+    provisional = not data.framework.is_published
+    columns = [Column(_("Rank"), 7), Column(_("Unit code"), 12), Column(_("Unit"), 34)]
+    columns += [
+        Column(f"{part.label} ({maximum(part.max_points)})", 12, POINTS_FORMAT) for part in data.parts
     ]
-    _header(ws, 1, titles, [7, 12, 34, 10, 10, 10, 14, 11, 11, 11, 10, 12, 10, 10, 10, 10, 14, 24])
+    columns += [
+        Column(f"{_('Points')} ({maximum(data.total_max)})", 10, POINTS_FORMAT),
+        Column(_("Max points"), 10),  # maxima as the annexes write them: "68.5", "100"
+        Column(_("Index"), 10, fmt),
+        Column(_("Grade"), 14),
+    ]
+    if provisional:
+        columns.append(Column(_("Provisional"), 11))
+    columns += [
+        Column(_("Change in points"), 11, SIGNED_POINTS),
+        Column(_("Change in index"), 11, _signed(fmt)),
+        Column(_("Places gained"), 10),
+        # The ranking group the place is held in, and why a unit assessed is not ranked.
+        Column(_("Ranking group"), 14),
+        Column(_("Not ranked: reason"), 24),
+    ]
+    return columns, provisional
+
+
+def _ranking_rows(data: ReportData, provisional: bool) -> Iterable[list]:
+    """Group by group (the annex's tables): a caption row when the framework has groups, the units
+    (ranked, then those not ranked), and the group's average row over the units holding a place."""
+    from reports.annex.content import AVERAGE, group_averages
+
+    years = {row.line.unit_id: row for row in data.years}
+    places = data.framework.index_decimals
     yes = _("yes")
-    for line in data.lines:
-        ws.append(
-            [
+    for name, lines in data.ranking.groups():
+        if name:
+            yield Bold([f"{_('Ranking group')}: {name}"])
+        for line in lines:
+            year = years.get(line.unit_id)
+            yield [
                 line.rank,
                 line.unit_code,
                 line.unit_name,
+                *(line.parts[part.position] for part in data.parts),
                 line.points,
                 line.max_points,
                 line.index,
                 line.grade or None,
-                yes if line.provisional else None,
-                line.points_change,
-                line.index_change,
-                line.rank_change,
-                *line.parts,
+                *([yes if line.provisional else None] if provisional else []),
+                year.points_change if year else None,
+                year.index_change if year else None,
+                year.rank_change if year else None,
                 line.group,
                 None if line.ranked else line.not_ranked_reason or _("not ranked"),
             ]
+        average = group_averages(lines, data.parts)
+        yield Bold(
+            [
+                None,
+                None,
+                AVERAGE,
+                *(None if value is None else round_half_up(value, 2) for value in average.parts),
+                None if average.points is None else round_half_up(average.points, 2),
+                None,
+                None if average.index is None else round_half_up(average.index, places),
+            ]
         )
-    last = len(data.lines) + 1
-    _formats(
-        ws,
-        2,
-        last,
-        {
-            4: POINTS_FORMAT,
-            5: POINTS_FORMAT,
-            6: fmt,
-            9: "+0.00;-0.00;0.00",
-            10: f"+{fmt};-{fmt};{fmt}",
-            **dict.fromkeys(range(12, 17), POINTS_FORMAT),
-        },
-    )
-    _table(ws, 1, len(titles), last)
+
+
+def _ranking(wb: Workbook, data: ReportData) -> None:
+    columns, provisional = _ranking_columns(data)
+    ws, last = _write(wb, SheetSpec(SHEET_RANKING, columns, _ranking_rows(data, provisional)))
     if data.lines:
+        index_column = 3 + len(data.parts) + 3
         chart = BarChart()
         chart.type = "col"
         chart.title = _("Index by unit")
@@ -439,215 +597,179 @@ def _ranking(ws, data: ReportData) -> None:
         chart.y_axis.scaling.min = 0
         chart.y_axis.scaling.max = 100
         chart.legend = None
-        chart.add_data(Reference(ws, min_col=6, min_row=1, max_row=last), titles_from_data=True)
+        chart.add_data(Reference(ws, min_col=index_column, min_row=1, max_row=last), titles_from_data=True)
         chart.set_categories(Reference(ws, min_col=3, min_row=2, max_row=last))
         chart.width = max(18, min(60, len(data.lines) * 0.6))
         chart.height = 9
-        ws.add_chart(chart, f"{get_column_letter(len(titles) + 2)}2")
+        ws.add_chart(chart, f"{get_column_letter(len(columns) + 2)}2")
 
 
-def _areas(ws, data: ReportData) -> None:
+def _areas(data: ReportData) -> SheetSpec:
     fmt = index_format(data.framework.index_decimals)
-    ws.title = SHEET_AREAS
-    fixed = [_("Rank"), _("Unit code"), _("Unit")]
-    subtitles = [_("Points"), _("Max points"), _("Index"), _("Rank")]
-    titles = fixed + subtitles * len(data.areas)
-    _header(ws, 2, titles, [7, 12, 34] + [9] * (len(titles) - 3))
-    for offset, area in enumerate(data.areas):
-        first = 4 + offset * len(subtitles)
-        cell = ws.cell(row=1, column=first, value=f"{area.code}. {area.title}")
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        ws.merge_cells(start_row=1, start_column=first, end_row=1, end_column=first + len(subtitles) - 1)
-    ws.row_dimensions[1].height = 45
-    formats = {}
-    for number in range(len(data.areas)):
-        first = 4 + number * len(subtitles)
-        formats.update({first: POINTS_FORMAT, first + 1: POINTS_FORMAT, first + 2: fmt})
-    for line in data.lines:
-        by_code = {a.code: a for a in line.areas}
-        values = [line.rank, line.unit_code, line.unit_name]
-        for area in data.areas:
-            a = by_code.get(area.code)
-            values += [a.points, a.max_points, a.index, a.rank] if a else [None] * 4
-        ws.append(values)
-    last = len(data.lines) + 2
-    _formats(ws, 3, last, formats)
-    _table(ws, 2, len(titles), last)
-
-
-def _years(ws, data: ReportData) -> None:
-    fmt = index_format(data.framework.index_decimals)
-    ws.title = SHEET_YEARS
-    if data.compare is None:
-        ws["A1"] = _("No framework to compare with.")
-        _print_setup(ws)
-        return
-    this, other = data.framework.year, data.compare.year
-    titles = [
-        _("Rank"),
-        _("Unit code"),
-        _("Unit"),
-        _("Compared with"),
-        _("Points %(year)s") % {"year": this},
-        _("Points %(year)s") % {"year": other},
-        _("Change in points"),
-        _("Index %(year)s") % {"year": this},
-        _("Index %(year)s") % {"year": other},
-        _("Change in index"),
-        _("Rank %(year)s") % {"year": this},
-        _("Rank %(year)s") % {"year": other},
-        _("Places gained"),
+    columns = [Column(_("Rank"), 7), Column(_("Unit code"), 12), Column(_("Unit"), 34)]
+    subtitles = [
+        (_("Points"), POINTS_FORMAT),
+        (_("Max points"), None),
+        (_("Index"), fmt),
+        (_("Rank"), None),
     ]
-    _header(ws, 1, titles, [7, 12, 34, 18, 10, 10, 10, 10, 10, 10, 9, 9, 9])
-    for year in data.years:
-        line = year.line
-        ws.append(
-            [
-                line.rank,
-                line.unit_code,
-                line.unit_name,
-                "; ".join(year.compared_with) or None,
-                line.points,
-                year.previous_points,
-                year.points_change,
-                line.index,
-                year.previous_index,
-                year.index_change,
-                line.rank,
-                year.previous_rank,
-                year.rank_change,
-            ]
+    above: list = [None] * 3
+    merged = []
+    for area in data.areas:
+        first = len(columns) + 1
+        above += [f"{area.code}. {area.title}"] + [None] * (len(subtitles) - 1)
+        merged.append(f"{get_column_letter(first)}1:{get_column_letter(first + len(subtitles) - 1)}1")
+        columns += [Column(title, 9, number_format) for title, number_format in subtitles]
+
+    def rows():
+        for line in data.lines:
+            by_code = {a.code: a for a in line.areas}
+            values = [line.rank, line.unit_code, line.unit_name]
+            for area in data.areas:
+                a = by_code.get(area.code)
+                values += [a.points, a.max_points, a.index, a.rank] if a else [None] * 4
+            yield values
+
+    return SheetSpec(SHEET_AREAS, columns, rows(), above=[above], merged=merged, heights={1: 45})
+
+
+def _years(data: ReportData) -> SheetSpec:
+    fmt = index_format(data.framework.index_decimals)
+    if data.compared is None and all(year.previous_points is None for year in data.years):
+        return SheetSpec(
+            SHEET_YEARS, [Column("", 60)], [[_("No framework to compare with.")]], header=False, table=False
         )
-    last = len(data.years) + 1
-    _formats(
-        ws,
-        2,
-        last,
-        {
-            5: POINTS_FORMAT,
-            6: POINTS_FORMAT,
-            7: "+0.00;-0.00;0.00",
-            8: fmt,
-            9: fmt,
-            10: f"+{fmt};-{fmt};{fmt}",
-        },
+    this = data.framework.year
+    other = data.compared.year if data.compared is not None else this - 1
+    columns = [
+        Column(_("Rank"), 7),
+        Column(_("Unit code"), 12),
+        Column(_("Unit"), 34),
+        # Whose figures of the other year a merged unit is compared with: its predecessors, by name.
+        Column(_("Compared with"), 24),
+        Column(_("Points %(year)s") % {"year": this}, 10, POINTS_FORMAT),
+        Column(_("Points %(year)s") % {"year": other}, 10, POINTS_FORMAT),
+        Column(_("Change in points"), 10, SIGNED_POINTS),
+        Column(_("Index %(year)s") % {"year": this}, 10, fmt),
+        Column(_("Index %(year)s") % {"year": other}, 10, fmt),
+        Column(_("Change in index"), 10, _signed(fmt)),
+        Column(_("Rank %(year)s") % {"year": this}, 9),
+        Column(_("Rank %(year)s") % {"year": other}, 9),
+        Column(_("Places gained"), 9),
+    ]
+    rows = (
+        [
+            year.line.rank,
+            year.line.unit_code,
+            year.line.unit_name,
+            "; ".join(year.compared_with) or None,
+            year.line.points,
+            year.previous_points,
+            year.points_change,
+            year.line.index,
+            year.previous_index,
+            year.index_change,
+            year.line.rank,
+            year.previous_rank,
+            year.rank_change,
+        ]
+        for year in data.years
     )
-    _table(ws, 1, len(titles), last)
+    return SheetSpec(SHEET_YEARS, columns, rows)
 
 
-def _lost(ws, data: ReportData) -> None:
-    ws.title = SHEET_LOST
-    titles = [
-        _("Code"),
-        _("Criterion"),
-        _("Area"),
-        _("Max points"),
-        _("Units counted"),
-        _("Units losing points"),
-        _("Points lost"),
-        _("Average lost per unit"),
-        _("Share of possible points lost (%)"),
+def _lost(data: ReportData) -> SheetSpec:
+    columns = [
+        Column(_("Code"), 9),
+        Column(_("Criterion"), 60, wrap=True),
+        Column(_("Area"), 30),
+        Column(_("Max points"), 10),
+        Column(_("Units counted"), 10),
+        Column(_("Units losing points"), 10),
+        Column(_("Points lost"), 11, POINTS_FORMAT),
+        Column(_("Average lost per unit"), 11, POINTS_FORMAT),
+        Column(_("Share of possible points lost (%)"), 12, PERCENT_FORMAT),
     ]
-    _header(ws, 1, titles, [9, 60, 30, 10, 10, 10, 11, 11, 12])
-    for item in data.lost:
-        ws.append(
-            [
-                item.code,
-                item.title,
-                item.area,
-                item.max_points,
-                item.counted,
-                item.losing,
-                item.lost,
-                item.average,
-                item.share,
-            ]
-        )
-    last = len(data.lost) + 1
-    _formats(ws, 2, last, {4: POINTS_FORMAT, 7: POINTS_FORMAT, 8: POINTS_FORMAT, 9: PERCENT_FORMAT})
-    for (cell,) in ws.iter_rows(min_row=2, max_row=last, min_col=2, max_col=2):
-        cell.alignment = WRAP
-    _table(ws, 1, len(titles), last)
+    rows = (
+        [
+            item.code,
+            item.title,
+            item.area,
+            item.max_points,
+            item.counted,
+            item.losing,
+            item.lost,
+            item.average,
+            item.share,
+        ]
+        for item in data.lost
+    )
+    return SheetSpec(SHEET_LOST, columns, rows)
 
 
-def _appraisal(ws, data: ReportData) -> None:
+def _appraisal(data: ReportData) -> SheetSpec:
     """Per criterion where appraisal changed the unit's points (columns A–I, with the autofilter), and
-    beside it the per-unit summary (columns K–Q)."""
-    ws.title = SHEET_APPRAISAL
-    titles = [
-        _("Unit code"),
-        _("Unit"),
-        _("Code"),
-        _("Criterion"),
-        _("Kind"),
-        _("Self-assessed points"),
-        _("Appraised points"),
-        _("Difference"),
-        _("Appraisal reason"),
+    beside it the per-unit summary (columns K–Q), row by row."""
+    columns = [
+        Column(_("Unit code"), 12),
+        Column(_("Unit"), 28),
+        Column(_("Code"), 9),
+        Column(_("Criterion"), 50, wrap=True),
+        Column(_("Kind"), 9),
+        Column(_("Self-assessed points"), 11, POINTS_FORMAT),
+        Column(_("Appraised points"), 11, POINTS_FORMAT),
+        Column(_("Difference"), 10, SIGNED_POINTS),
+        Column(_("Appraisal reason"), 40),
     ]
-    _header(ws, 1, titles, [12, 28, 9, 50, 9, 11, 11, 10, 40])
+    summary = [
+        Column(_("Rank"), 7),
+        Column(_("Unit code"), 12),
+        Column(_("Unit"), 28),
+        Column(_("Status"), 14),
+        Column(_("Self-assessed points"), 11, POINTS_FORMAT),
+        Column(_("Change by appraisal"), 11, SIGNED_POINTS),
+        Column(_("Criteria changed"), 10),
+    ]
     kinds = dict(CriterionKind.choices)
-    for item in data.differences:
-        ws.append(
-            [
-                item.unit_code,
-                item.unit_name,
-                item.code,
-                item.title,
-                str(kinds.get(item.kind, item.kind)),
-                item.self_points,
-                item.appraised_points,
-                item.difference,
-                item.reason or None,
-            ]
-        )
-    last = len(data.differences) + 1
-    _formats(ws, 2, last, {6: POINTS_FORMAT, 7: POINTS_FORMAT, 8: "+0.00;-0.00;0.00"})
-    for (cell,) in ws.iter_rows(min_row=2, max_row=last, min_col=4, max_col=4):
-        cell.alignment = WRAP
-    _table(ws, 1, len(titles), last)
-
+    statuses = dict(AssessmentStatus.choices)
     per_unit: dict[str, list[DifferenceLine]] = defaultdict(list)
     for item in data.differences:
         per_unit[item.unit_code].append(item)
-    first = len(titles) + 2
-    summary = [
-        _("Rank"),
-        _("Unit code"),
-        _("Unit"),
-        _("Status"),
-        _("Self-assessed points"),
-        _("Change by appraisal"),
-        _("Criteria changed"),
-    ]
-    for offset, title in enumerate(summary):
-        cell = ws.cell(row=1, column=first + offset, value=title)
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
-        ws.column_dimensions[get_column_letter(first + offset)].width = [7, 12, 28, 14, 11, 11, 10][offset]
-    statuses = dict(AssessmentStatus.choices)
-    for row, line in enumerate(data.lines, start=2):
-        changes = per_unit.get(line.unit_code, [])
-        score_change = sum((c.difference for c in changes if c.kind == CriterionKind.SCORE), ZERO)
-        values = [
-            line.rank,
-            line.unit_code,
-            line.unit_name,
-            str(statuses.get(line.status, line.status)),
-            line.self_points,
-            score_change,
-            len(changes),
-        ]
-        for offset, value in enumerate(values):
-            cell = ws.cell(row=row, column=first + offset, value=value)
-            if offset == 4:
-                cell.number_format = POINTS_FORMAT
-            elif offset == 5:
-                cell.number_format = "+0.00;-0.00;0.00"
-    _print_setup(ws, 1)
+
+    def rows():
+        for number in range(max(len(data.differences), len(data.lines))):
+            values: list = [None] * (len(columns) + 1)
+            if number < len(data.differences):
+                item = data.differences[number]
+                values[: len(columns)] = [
+                    item.unit_code,
+                    item.unit_name,
+                    item.code,
+                    item.title,
+                    str(kinds.get(item.kind, item.kind)),
+                    item.self_points,
+                    item.appraised_points,
+                    item.difference,
+                    item.reason or None,
+                ]
+            if number < len(data.lines):
+                line = data.lines[number]
+                changes = per_unit.get(line.unit_code, [])
+                values += [
+                    line.rank,
+                    line.unit_code,
+                    line.unit_name,
+                    str(statuses.get(line.status, line.status)),
+                    line.self_points,
+                    sum((c.difference for c in changes if c.kind == CriterionKind.SCORE), ZERO),
+                    len(changes),
+                ]
+            yield values
+
+    # The autofilter covers the differences only.
+    return SheetSpec(
+        SHEET_APPRAISAL, [*columns, Column("", 3), *summary], rows(), filter_columns=len(columns)
+    )
 
 
 STEPS = 7  # reads + six sheets: progress is reported after each
@@ -661,24 +783,54 @@ def build_workbook(
     generated_at=None,
     progress=None,
 ) -> Workbook:
-    """The workbook of one framework (optionally compared with another). `progress(percent)` is
-    called after the reads and after each sheet."""
+    """The workbook of one framework (optionally compared with another), in write-only mode: save it
+    once. `progress(percent)` is called after the reads and after each sheet."""
     report = progress or (lambda percent: None)
     data = report_data(framework, compare)
     report(100 // STEPS)
-    wb = Workbook()
+    return write_workbook(data, generated_by=generated_by, generated_at=generated_at, progress=report)
+
+
+def write_workbook(data: ReportData, *, generated_by: str = "", generated_at=None, progress=None) -> Workbook:
+    """The sheets of the report from its data (build_workbook reads it first)."""
+    report = progress or (lambda percent: None)
+    wb = Workbook(write_only=True)
     writers = [
-        (lambda ws: _cover(ws, data, generated_by, generated_at or timezone.now())),
-        (lambda ws: _ranking(ws, data)),
-        (lambda ws: _areas(ws, data)),
-        (lambda ws: _years(ws, data)),
-        (lambda ws: _lost(ws, data)),
-        (lambda ws: _appraisal(ws, data)),
+        lambda: _write(wb, _cover(data, generated_by, generated_at or timezone.now())),
+        lambda: _ranking(wb, data),
+        lambda: _write(wb, _areas(data)),
+        lambda: _write(wb, _years(data)),
+        lambda: _write(wb, _lost(data)),
+        lambda: _write(wb, _appraisal(data)),
     ]
     for step, write in enumerate(writers, start=2):
-        write(wb.active if step == 2 else wb.create_sheet())
+        write()
         report(min(99, 100 * step // STEPS))
     wb.active = 1  # open on the ranking
-    for ws in wb.worksheets:
-        protect_sheet(ws)  # names, titles and reasons never turn into formulas (the sheets have none)
     return wb
+
+
+def sheet_rows(data: ReportData) -> list[tuple[str, list[list]]]:
+    """The values of every sheet's rows (headers included), as build_workbook writes them: what the
+    benchmark's floor writes without any styling."""
+    specs = [
+        _cover(data, "", timezone.now()),
+        SheetSpec(SHEET_RANKING, *_ranking_spec_parts(data)),
+        _areas(data),
+        _years(data),
+        _lost(data),
+        _appraisal(data),
+    ]
+    out = []
+    for spec in specs:
+        rows = [list(row) for row in spec.above]
+        if spec.header:
+            rows.append([column.title for column in spec.columns])
+        rows += [list(row) for row in spec.rows]
+        out.append((spec.title, rows))
+    return out
+
+
+def _ranking_spec_parts(data: ReportData) -> tuple[list[Column], Iterable[list]]:
+    columns, provisional = _ranking_columns(data)
+    return columns, _ranking_rows(data, provisional)

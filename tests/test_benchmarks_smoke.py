@@ -23,6 +23,8 @@ EXPECTED = {
     "progress_page": {"seconds", "queries", "html_bytes", "status", "units_visible"},
     "ranking_page_search": {"seconds", "queries", "html_bytes", "status"},
     "unit_profile_page": {"seconds", "queries", "html_bytes", "status"},
+    "report": {"seconds", "floor_seconds", "ratio", "cells"},
+    "import_workbook": {"seconds", "floor_seconds", "ratio", "changes", "queries"},
     "deadline_rush": {"skipped"},  # SQLite: the rush needs PostgreSQL and Redis
 }
 
@@ -51,6 +53,9 @@ def test_quick_benchmark_prints_json_lines_and_exits_0(tmp_path):
         fc["seconds"] / fc["recompute_seconds"], abs=0.01 + 0.01 * fc["ratio"]
     )
     assert fc["uncertain_units"] > 0  # a third of the scores left out: there was something to forecast
+    for measured in ("report", "import_workbook"):
+        assert by_name[measured]["floor_seconds"] > 0 and by_name[measured]["ratio"] > 0
+    assert by_name["import_workbook"]["changes"] > 0 and by_name["report"]["units"] == 30
     for page in ("ranking_page", "areas_page", "progress_page"):
         assert by_name[page]["status"] == 200 and by_name[page]["queries"] > 0
         assert by_name[page]["units_visible"] == 30

@@ -110,6 +110,21 @@ def _num(value):
     return None if value is None else D(str(value))
 
 
+def _units(ws, header_row=1):
+    """The rows of a sheet that name a unit (a code in column B), as dicts by header: group captions
+    and average rows left out."""
+    header = [c.value for c in ws[header_row]]
+    return [
+        dict(zip(header, row, strict=False))
+        for row in ws.iter_rows(min_row=header_row + 1, values_only=True)
+        if row[1]
+    ]
+
+
+def _letter(number):
+    return openpyxl.utils.get_column_letter(number)
+
+
 # --- the workbook --------------------------------------------------------------------------------------
 
 
@@ -133,8 +148,20 @@ def test_workbook_matches_the_ranking_and_hand_computed_figures(
 
     ranking = wb[SHEET_RANKING]
     lines = selectors.ranking(current)
+    header = [c.value for c in ranking[1]]
+    units = _units(ranking)
     cells = [
-        (r[0], r[1], _num(r[3]), _num(r[4]), _num(r[5]), r[6], _num(r[8]), r[10]) for r in _rows(ranking)
+        (
+            r["Xếp hạng"],
+            r["Mã đơn vị"],
+            _num(r["Điểm (100)"]),
+            _num(r["Điểm tối đa"]),
+            _num(r["Chỉ số"]),
+            r["Xếp loại"],
+            _num(r["Tăng/giảm điểm"]),
+            r["Tăng/giảm bậc"],
+        )
+        for r in units
     ]
     assert cells == [
         (
@@ -150,30 +177,34 @@ def test_workbook_matches_the_ranking_and_hand_computed_figures(
         for line in lines
     ]
     # Hand-computed: X2 50/60 → 83.33; X1 40 + 5 (appraised) + 30 = 75; X3 60.
-    assert [(r[1], _num(r[3]), _num(r[5]), r[0]) for r in _rows(ranking)] == [
+    assert [(r["Mã đơn vị"], _num(r["Điểm (100)"]), _num(r["Chỉ số"]), r["Xếp hạng"]) for r in units] == [
         ("X2", D("50"), D("83.33"), 1),
         ("X1", D("75"), D("75"), 2),
         ("X3", D("60"), D("60"), 3),
     ]
-    # The parts close each row (self-assessed/appraised, survey, office, bonus, penalty); all leaves
-    # here are self-sourced, so X1's part is its whole total: 40 + 5 (appraised) + 30 = 75.
-    assert [c.value for c in ranking[1]][11:16] == [
-        "Tự đánh giá/thẩm định",
-        "Điều tra xã hội học",
-        "Cơ quan chấm",
-        "Điểm thưởng",
-        "Điểm trừ",
+    # The parts follow the unit, with their maxima in the headers as in the annexes: only the parts
+    # the framework has (all leaves here are self-sourced: 100 points), so X1's part is its whole
+    # total: 40 + 5 (appraised) + 30 = 75.
+    assert header[3:5] == ["Tự đánh giá/thẩm định (100)", "Điểm (100)"]
+    assert [(r["Mã đơn vị"], _num(r["Tự đánh giá/thẩm định (100)"])) for r in units] == [
+        ("X2", D("50")),
+        ("X1", D("75")),
+        ("X3", D("60")),
     ]
-    assert [(r[1], *map(_num, r[11:16])) for r in _rows(ranking)] == [
-        ("X2", D("50"), D("0"), D("0"), D("0"), D("0")),
-        ("X1", D("75"), D("0"), D("0"), D("0"), D("0")),
-        ("X3", D("60"), D("0"), D("0"), D("0"), D("0")),
-    ]
-    # The ranking group and the reason a unit is not ranked close the row (no groups here: empty).
-    assert [c.value for c in ranking[1]][16:18] == ["Nhóm xếp hạng", "Không xếp hạng: lý do"]
-    assert [r[16:18] for r in _rows(ranking)] == [(None, None)] * 3
-    assert ranking.freeze_panes == "C2" and ranking.auto_filter.ref == "A1:R4"
-    assert ranking["F2"].number_format == "0.00" and ranking["D2"].number_format == "0.00"
+    # Not published: the provisional column is there. The ranking group and the reason a unit is not
+    # ranked close the row (no groups here: empty).
+    assert "Tạm tính" in header
+    assert header[-2:] == ["Nhóm xếp hạng", "Không xếp hạng: lý do"]
+    assert [(r["Nhóm xếp hạng"], r["Không xếp hạng: lý do"]) for r in units] == [(None, None)] * 3
+    # The average row closes the table: the mean over the units holding a place.
+    average = [r for r in ranking.iter_rows(min_row=2, values_only=True) if r[2] == "Giá trị trung bình"]
+    assert len(average) == 1
+    assert _num(average[0][header.index("Điểm (100)")]) == D("61.67")  # (50 + 75 + 60) / 3
+    assert _num(average[0][header.index("Chỉ số")]) == D("72.78")  # (83.33 + 75 + 60) / 3
+    last = len(units) + 2
+    assert ranking.freeze_panes == "C2" and ranking.auto_filter.ref == f"A1:{_letter(len(header))}{last}"
+    index_letter = _letter(header.index("Chỉ số") + 1)
+    assert ranking[f"{index_letter}2"].number_format == "0.00" and ranking["D2"].number_format == "0.00"
     assert ranking.print_title_rows == "$1:$1"
     assert ranking.page_setup.orientation == "landscape" and int(ranking.page_setup.paperSize) == 9
     assert len(ranking._charts) == 1 and ranking._charts[0].tagname == "barChart"
@@ -191,7 +222,7 @@ def test_workbook_matches_the_ranking_and_hand_computed_figures(
     # X1: 70 → 75, 3rd → 2nd. X2: 90 → 50 points, 90.00 → 83.33. X3 against X8 + X9: points averaged
     # (80 + 40) / 2 = 60, index pooled 120 / 200 = 60.00, place of 60.00 among the others of 2024: 3rd.
     assert [yoy["X1"][3]] + [_num(v) for v in yoy["X1"][4:13]] == [
-        "X1",
+        None,  # compared with itself
         D("75"),
         D("70"),
         D("5"),
@@ -213,7 +244,7 @@ def test_workbook_matches_the_ranking_and_hand_computed_figures(
         D("1"),
         D("0"),
     ]
-    assert yoy["X3"][3] == "X8; X9"
+    assert yoy["X3"][3] == "Xã Tám; Xã Chín"  # the predecessors by name, not "X8; X9"
     assert [_num(v) for v in yoy["X3"][4:13]] == [
         D("60"),
         D("60"),
@@ -257,13 +288,18 @@ def test_ranking_sheet_matches_the_ranking_command(years, appraiser, django_capt
     call_command("ranking", framework=current.code, format="json", stdout=out)
     expected = json.loads(out.getvalue())
     job = _request(django_capture_on_commit_callbacks, current, previous, actor=appraiser)
-    rows = _rows(_open(job)[SHEET_RANKING])
+    rows = _units(_open(job)[SHEET_RANKING])
     assert len(rows) == len(expected) == 3
     for row, item in zip(rows, expected, strict=True):
-        assert (row[0], row[1], row[2]) == (item["rank"], item["unit_code"], item["unit_name"])
-        assert _num(row[3]) == D(item["points"]) and _num(row[5]) == D(item["index"])
-        assert row[6] == item["grade"]
-        assert _num(row[8]) == D(item["change"]["points"]) and row[10] == item["change"]["rank"]
+        assert (row["Xếp hạng"], row["Mã đơn vị"], row["Đơn vị"]) == (
+            item["rank"],
+            item["unit_code"],
+            item["unit_name"],
+        )
+        assert _num(row["Điểm (100)"]) == D(item["points"]) and _num(row["Chỉ số"]) == D(item["index"])
+        assert row["Xếp loại"] == item["grade"]
+        assert _num(row["Tăng/giảm điểm"]) == D(item["change"]["points"])
+        assert row["Tăng/giảm bậc"] == item["change"]["rank"]
 
 
 def test_without_comparison_the_year_sheet_says_so(years, leader, django_capture_on_commit_callbacks):
@@ -289,8 +325,10 @@ def test_build_query_count_does_not_grow_with_units(province):
     for n in (5, 25):
         previous, current = framework_with(n)
         with CaptureQueriesContext(connection) as ctx:
-            wb = build_workbook(current, previous)
-        assert wb[SHEET_RANKING].max_row == n + 1
+            stream = io.BytesIO()
+            build_workbook(current, previous).save(stream)
+        # The units, then the average row.
+        assert len(_units(openpyxl.load_workbook(stream)[SHEET_RANKING])) == n
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1], counts
     assert counts[0] <= 10
@@ -586,7 +624,9 @@ def test_build_report_command_writes_the_same_workbook(years, tmp_path):
     )
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames[1:] == [SHEET_RANKING, SHEET_AREAS, SHEET_YEARS, SHEET_LOST, SHEET_APPRAISAL]
-    assert [r[1] for r in _rows(wb[SHEET_RANKING])] == [line.unit_code for line in selectors.ranking(current)]
+    assert [r["Mã đơn vị"] for r in _units(wb[SHEET_RANKING])] == [
+        line.unit_code for line in selectors.ranking(current)
+    ]
 
 
 @pytest.mark.parametrize(

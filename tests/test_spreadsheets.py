@@ -356,13 +356,14 @@ def test_external_entity_is_never_fetched(tmp_path):
 
 def test_any_unexpected_error_while_reading_becomes_one_clean_problem(tmp_path, monkeypatch):
     path = write_xlsx(tmp_path / "t.xlsx", [["Mã", "Điểm tối đa"], ["1", 2]])
-    from openpyxl.worksheet import _read_only
+    from openpyxl.worksheet import _reader
 
     def broken(*args, **kwargs):
         raise KeyError("some internal detail")
         yield  # pragma: no cover
 
-    monkeypatch.setattr(_read_only.ReadOnlyWorksheet, "_cells_by_row", broken)
+    # The parse of a sheet's rows (what the one read of each sheet runs).
+    monkeypatch.setattr(_reader.WorkSheetParser, "parse", broken)
     with pytest.raises(SpreadsheetError) as info:
         read_all(path)
     with override("vi"):

@@ -265,6 +265,28 @@ def _average(values: list[Decimal]) -> Decimal | None:
     return sum(values, ZERO) / len(values) if values else None
 
 
+def holds_place(line: RankingLine) -> bool:
+    return line.ranked and line.rank is not None
+
+
+@dataclass
+class GroupAverages:
+    parts: list[Decimal | None]  # one per PartColumn given
+    points: Decimal | None
+    index: Decimal | None
+
+
+def group_averages(lines: list[RankingLine], parts: list[PartColumn]) -> GroupAverages:
+    """The "Giá trị trung bình" row of a ranking group: the means of the parts, the points and the
+    index over the units holding a place (unrounded; the annexes and the report workbook show them)."""
+    ranked = [line for line in lines if holds_place(line)]
+    return GroupAverages(
+        [_average([line.parts[part.position] for line in ranked]) for part in parts],
+        _average([line.points for line in ranked]),
+        _average([line.index for line in ranked if line.index is not None]),
+    )
+
+
 def _ranking_section(ctx: _Context, lines: list[RankingLine], groups, tree: CriteriaTree) -> Section:
     parts = part_columns(tree)
     total_max = score_maximum(tree)
@@ -280,8 +302,8 @@ def _ranking_section(ctx: _Context, lines: list[RankingLine], groups, tree: Crit
     widths = [0.8, 3.0] + [1.3] * len(parts) + [1.2, 1.1, 0.9, 1.4]
     align = ["center", "left"] + ["right"] * len(parts) + ["right", "right", "center", "center"]
     for name, group_lines in groups:
-        ranked = [line for line in group_lines if line.ranked and line.rank is not None]
-        others = [line for line in group_lines if not (line.ranked and line.rank is not None)]
+        ranked = [line for line in group_lines if holds_place(line)]
+        others = [line for line in group_lines if not holds_place(line)]
         n = len(ranked)
         rows = []
         for number, line in enumerate(ranked, start=1):
@@ -290,12 +312,13 @@ def _ranking_section(ctx: _Context, lines: list[RankingLine], groups, tree: Crit
                 + [points(line.parts[part.position]) for part in parts]
                 + [points(line.points), index_text(line.index, ctx.places), place(line.rank), line.grade]
             )
+        averages = group_averages(group_lines, parts)
         average_row = [
             "",
             AVERAGE,
-            *[points(_average([line.parts[part.position] for line in ranked])) for part in parts],
-            points(_average([line.points for line in ranked])),
-            index_text(_average([line.index for line in ranked if line.index is not None]), ctx.places),
+            *[points(value) for value in averages.parts],
+            points(averages.points),
+            index_text(averages.index, ctx.places),
             "",
             "",
         ]

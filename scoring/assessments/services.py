@@ -267,11 +267,15 @@ def entry_points(
 
 
 def _leaves_and_problems(
-    framework: Framework, codes: Iterable[str]
+    framework: Framework, codes: Iterable[str], criteria: Mapping[str, Criterion] | None = None
 ) -> tuple[dict[str, Criterion], list[ServiceError]]:
-    """The leaves of the given codes, and an error for each code that is unknown or not a leaf."""
+    """The leaves of the given codes, and an error for each code that is unknown or not a leaf.
+    `criteria`: every criterion of the framework by code, when the caller has read them already."""
     codes = set(codes)
-    found = {c.code: c for c in Criterion.objects.filter(framework=framework, code__in=codes)}
+    if criteria is None:
+        found = {c.code: c for c in Criterion.objects.filter(framework=framework, code__in=codes)}
+    else:
+        found = {code: criteria[code] for code in codes if code in criteria}
     problems = [
         ServiceError(
             N_("Criterion %(code)s is not in framework %(framework)s."),
@@ -419,11 +423,17 @@ def _source_error(criterion: Criterion, field: str, *, by: str) -> ServiceError:
 
 
 def _self_problems(
-    assessment: Assessment, entries: Mapping[str, SelfEntry], *, by_unit: bool
+    assessment: Assessment,
+    entries: Mapping[str, SelfEntry],
+    *,
+    by_unit: bool,
+    criteria: Mapping[str, Criterion] | None = None,
+    scores: Mapping[int, Score] | None = None,
 ) -> tuple[dict[str, Criterion], dict[str, _Entered], list[ServiceError]]:
     """(the leaves of the entries, what each entry stores, every reason scores_apply_self refuses them).
     `by_unit`: the entries are the unit's own proposal (its officer), whose not-applicable marks need a
-    reason; the office entering on its behalf (or a command without a user) records what it was given."""
+    reason; the office entering on its behalf (or a command without a user) records what it was given.
+    `criteria` (by code) and `scores` (the assessment's, by criterion id): already read by the caller."""
     framework = assessment.framework
     closed = self_assessment_error(assessment, by_unit=by_unit)  # the phase and the unit's own deadline
     if closed is not None:
@@ -441,11 +451,13 @@ def _self_problems(
                 field="status",
             )
         )
-    leaves, unknown = _leaves_and_problems(framework, entries)
+    leaves, unknown = _leaves_and_problems(framework, entries, criteria)
     problems += unknown
-    stored: dict[int, Score] = {}
+    stored: Mapping[int, Score] = {}
     returned = returned_codes(assessment)
-    if assessment.pk and (returned is not None or any(e.not_applicable for e in entries.values())):
+    if scores is not None:
+        stored = scores
+    elif assessment.pk and (returned is not None or any(e.not_applicable for e in entries.values())):
         stored = {
             s.criterion_id: s
             for s in Score.objects.filter(assessment=assessment, criterion__in=list(leaves.values()))
@@ -576,7 +588,7 @@ def scores_self_problems(
     """Every reason scores_apply_self would refuse these entries for the unit (reads, writes nothing):
     importers place them on their cells before anything is written. `by_unit` as in scores_apply_self
     (an actor who is not acting on the unit's behalf)."""
-    return _self_problems(_assessment_to_check(unit, framework), entries, by_unit=by_unit)[2]
+    return scores_self_review(unit=unit, framework=framework, entries=entries, by_unit=by_unit)[0]
 
 
 def scores_self_changes(
@@ -585,21 +597,52 @@ def scores_self_changes(
     """(code, field, old, new) of every field scores_apply_self would change with these entries (reads,
     writes nothing; entries it would refuse are left out): the preview of an import shows exactly what
     saving it writes."""
-    assessment = _assessment_to_check(unit, framework)
-    leaves, entered, _problems = _self_problems(assessment, entries, by_unit=by_unit)
-    current = {}
-    if assessment.pk:
-        current = {
-            s.criterion_id: s
-            for s in Score.objects.filter(assessment=assessment, criterion__in=list(leaves.values()))
-        }
+    return scores_self_review(unit=unit, framework=framework, entries=entries, by_unit=by_unit)[1]
+
+
+_UNREAD = object()
+
+
+def scores_self_review(
+    *,
+    unit: Unit,
+    framework: Framework,
+    entries: Mapping[str, SelfEntry],
+    by_unit: bool = False,
+    assessment: Assessment | None | object = _UNREAD,
+    criteria: Mapping[str, Criterion] | None = None,
+    scores: Mapping[int, Score] | None = None,
+) -> tuple[list[ServiceError], list[tuple[str, str, object, object]]]:
+    """scores_self_problems and scores_self_changes in one pass: one judgement of the entries, one read
+    of the stored scores. An upload that has already read the unit's assessment (None: it has none
+    yet), the framework's criteria (by code) and the assessment's scores (by criterion id) passes them,
+    so that checking and previewing a file read each once."""
+    if assessment is _UNREAD:
+        checked = _assessment_to_check(unit, framework)
+    elif assessment is None:
+        checked = Assessment(unit=unit, framework=framework)
+    else:
+        assert isinstance(assessment, Assessment)
+        checked = assessment
+    if not checked.pk:
+        scores = {}
+    leaves, entered, problems = _self_problems(
+        checked, entries, by_unit=by_unit, criteria=criteria, scores=scores
+    )
+    if scores is None:
+        scores = {}
+        if checked.pk:
+            scores = {
+                s.criterion_id: s
+                for s in Score.objects.filter(assessment=checked, criterion__in=list(leaves.values()))
+            }
     changes = []
     for code, stored in entered.items():
-        old = _stored_values(current.get(leaves[code].pk))
+        old = _stored_values(scores.get(leaves[code].pk))
         for name, new in _self_values(entries[code], stored).items():
             if old[name] != new:
                 changes.append((code, name, old[name], new))
-    return changes
+    return problems, changes
 
 
 @retry_on_conflict

@@ -25,7 +25,7 @@ import functools
 import hashlib
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -77,7 +77,7 @@ from scoring.assessments.services import (
     scores_apply_self,
     scores_appraisal_problems,
     scores_self_changes,
-    scores_self_problems,
+    scores_self_review,
     survey_apply,
     survey_problems,
 )
@@ -123,18 +123,22 @@ def _guarded(read):
     return wrapper
 
 
-def framework_version(framework: Framework) -> str:
+def framework_version(framework: Framework, criteria: Iterable[Criterion] | None = None) -> str:
     """A fingerprint of what a template depends on: each criterion's code, max points, kind, source,
     whether it may be not applicable and its scoring rule (which decides whether it is entered by
     points or by `Số liệu`). Written in the template's hidden sheet and compared on import.
     Deliberately not `updated_at`, which also moves when deadlines or the status change. A leaf
-    without a rule adds nothing for it, so fingerprints of frameworks without rules did not change."""
+    without a rule adds nothing for it, so fingerprints of frameworks without rules did not change.
+    `criteria`: the framework's criteria in their order, when the caller has read them already."""
     digest = hashlib.sha256()
-    for code, max_points, kind, source, allows_na, rule in (
+    rows = (
         Criterion.objects.filter(framework=framework)
         .order_by("order")
         .values_list("code", "max_points", "kind", "source", "allows_not_applicable", "rule")
-    ):
+        if criteria is None
+        else [(c.code, c.max_points, c.kind, c.source, c.allows_not_applicable, c.rule) for c in criteria]
+    )
+    for code, max_points, kind, source, allows_na, rule in rows:
         line = f"{code}|{max_points.normalize():f}|{kind}|{source}|{int(allows_na)}"
         digest.update(f"{line}|{rule}\n".encode() if rule else f"{line}\n".encode())
     return digest.hexdigest()[:16]
@@ -582,6 +586,12 @@ class AssessmentImport:
     ignored_rows: int = 0
     sheet: str = ""
     cells: dict[tuple[str, str], str] = field(default_factory=dict)  # (criterion code, column key) → cell
+    # What the check read once, for the preview to use rather than read again: the framework's
+    # criteria by code in tree order, the unit's stored scores by code, and (self-assessment) the
+    # changes scores_self_review found. Empty / None when the import was built some other way.
+    criteria: dict[str, Criterion] = field(default_factory=dict, repr=False)
+    scores: dict[str, Score] | None = field(default=None, repr=False)
+    self_changes: list[tuple[str, str, object, object]] | None = field(default=None, repr=False)
 
     @property
     def count(self) -> int:
@@ -684,22 +694,28 @@ def read_assessment(
     unit_code: str | None = None,
     name: str | None = None,
     actor=None,
+    for_assessment: Assessment | None = None,
 ) -> AssessmentImport:
     """Read and validate an assessment workbook; raises SpreadsheetError listing every problem.
     `actor`, when known, is checked as the services will check it (the unit's own officer must give
-    a reason for each not-applicable mark)."""
+    a reason for each not-applicable mark). `for_assessment`: the assessment an upload is for, already
+    read with its unit (the file must still name that unit); it is not looked up again."""
     if stage not in (SELF, APPRAISAL):
         raise ValueError(stage)
     with open_spreadsheet(source, name=name) as book:
         metadata = read_metadata(book)
         table = _assessment_table(book, stage)
         problems: list[Problem] = []
-        unit = _resolve_unit(table, metadata, framework, unit_code, problems)
+        known = for_assessment.unit if for_assessment is not None else None
+        unit = _resolve_unit(table, metadata, framework, unit_code, problems, known=known)
+        # The criteria and the unit's scores are read once here; the checks and the preview use them.
+        ordered = list(Criterion.objects.filter(framework=framework).order_by("order"))
+        criteria = {c.code: c for c in ordered}
         made_for = metadata.get("framework_version")
         if (
             made_for
             and metadata.get("framework", framework.code) == framework.code
-            and (made_for != framework_version(framework))
+            and (made_for != framework_version(framework, ordered))
         ):
             problems.append(
                 Problem(
@@ -710,17 +726,27 @@ def read_assessment(
                     {"framework": framework.code},
                 )
             )
-        assessment = Assessment.objects.filter(unit=unit, framework=framework).first() if unit else None
-        current = {}
-        if assessment is not None:
-            current = {
-                s.criterion.code: s
-                for s in Score.objects.filter(assessment=assessment).select_related("criterion")
-            }
+        if for_assessment is not None and unit is not None and for_assessment.unit_id == unit.pk:
+            assessment: Assessment | None = for_assessment
+        else:
+            assessment = Assessment.objects.filter(unit=unit, framework=framework).first() if unit else None
+        current: dict[str, Score] = {}
+        by_id: dict[int, Score] = {}
+        if assessment is not None and unit is not None:
+            assessment.unit, assessment.framework = unit, framework  # the same rows, already read
+            by_pk = {c.pk: c for c in ordered}
+            for stored in Score.objects.filter(assessment=assessment):
+                stored.criterion = by_pk[stored.criterion_id]
+                current[stored.criterion.code] = by_id[stored.criterion_id] = stored
         attached = evidence_lines(assessment)
-        criteria = {c.code: c for c in Criterion.objects.filter(framework=framework)}
         result = AssessmentImport(
-            framework=framework, unit=unit, stage=stage, file_name=book.name, sheet=table.sheet
+            framework=framework,
+            unit=unit,
+            stage=stage,
+            file_name=book.name,
+            sheet=table.sheet,
+            criteria=criteria,
+            scores=current,
         )
         seen: dict[str, int] = {}
         for row in table.rows():
@@ -861,11 +887,14 @@ def read_assessment(
             refusals = [error for error in [framework_lock_error(framework)] if error]
         else:
             if stage == SELF:
-                refusals = scores_self_problems(
+                refusals, result.self_changes = scores_self_review(
                     unit=unit,
                     framework=framework,
                     entries=result.self_entries,
                     by_unit=_by_unit(actor, unit),
+                    assessment=assessment,
+                    criteria=criteria,
+                    scores=by_id,
                 )
             else:
                 refusals = scores_appraisal_problems(
@@ -903,20 +932,28 @@ PREVIEW_TEXT_FIELDS = {
 }
 
 
-def _self_preview(data: AssessmentImport, criteria: dict[str, Criterion]) -> list[PreviewLine]:
-    """Every field saving a self-assessment file would change (scores_self_changes: the service's own
-    answer), in tree order: the points (or the not-applicable mark), then each text field."""
-    by_code: dict[str, dict[str, tuple[object, object]]] = {}
-    for code, name, old, new in scores_self_changes(
-        unit=data.unit, framework=data.framework, entries=data.self_entries
-    ):
-        by_code.setdefault(code, {})[name] = (old, new)
-    current = {
+def _current_scores(data: AssessmentImport) -> dict[str, Score]:
+    """The unit's stored scores by criterion code: as the check read them, else read now."""
+    if data.scores is not None:
+        return data.scores
+    return {
         s.criterion.code: s
         for s in Score.objects.filter(
             assessment__unit=data.unit, assessment__framework=data.framework
         ).select_related("criterion")
     }
+
+
+def _self_preview(data: AssessmentImport, criteria: dict[str, Criterion]) -> list[PreviewLine]:
+    """Every field saving a self-assessment file would change (scores_self_changes: the service's own
+    answer), in tree order: the points (or the not-applicable mark), then each text field."""
+    by_code: dict[str, dict[str, tuple[object, object]]] = {}
+    changes = data.self_changes
+    if changes is None:
+        changes = scores_self_changes(unit=data.unit, framework=data.framework, entries=data.self_entries)
+    for code, name, old, new in changes:
+        by_code.setdefault(code, {})[name] = (old, new)
+    current = _current_scores(data)
     lines = []
     for code, criterion in criteria.items():
         changed = by_code.get(code)
@@ -943,15 +980,12 @@ def assessment_preview(data: AssessmentImport) -> list[PreviewLine]:
     """What an import would change, in tree order, for a confirmation page (old → new): for a
     self-assessment every field (points, raw figure, note, evidence, not-applicable mark and reason);
     for an appraisal the appraised points and decisions on not applicable."""
-    criteria = {c.code: c for c in Criterion.objects.filter(framework=data.framework).order_by("order")}
+    criteria = data.criteria or {
+        c.code: c for c in Criterion.objects.filter(framework=data.framework).order_by("order")
+    }
     if data.stage == SELF:
         return _self_preview(data, criteria)
-    current = {
-        s.criterion.code: s
-        for s in Score.objects.filter(
-            assessment__unit=data.unit, assessment__framework=data.framework
-        ).select_related("criterion")
-    }
+    current = _current_scores(data)
     lines = []
     for code, criterion in criteria.items():
         score = current.get(code)
@@ -989,9 +1023,15 @@ def assessment_preview(data: AssessmentImport) -> list[PreviewLine]:
 
 
 def _resolve_unit(
-    table: Table, metadata: dict, framework: Framework, unit_code: str | None, problems: list[Problem]
+    table: Table,
+    metadata: dict,
+    framework: Framework,
+    unit_code: str | None,
+    problems: list[Problem],
+    known: Unit | None = None,
 ) -> Unit | None:
-    """The unit of the workbook from --unit and/or the metadata; mismatches are problems."""
+    """The unit of the workbook from --unit and/or the metadata; mismatches are problems. `known`: the
+    unit the caller has already read (used when it is the one named)."""
     meta_unit = metadata.get("unit") or cell_text(preamble_value(table, "Mã đơn vị", "unit code", "unit"))
     meta_framework = metadata.get("framework") or cell_text(
         preamble_value(table, "Mã bộ chỉ số", "framework")
@@ -1023,7 +1063,7 @@ def _resolve_unit(
     if not code:
         problems.append(Problem(N_("The workbook does not name its unit; give the unit code (--unit).")))
         return None
-    unit = Unit.objects.filter(code=code).first()
+    unit = known if known is not None and known.code == code else Unit.objects.filter(code=code).first()
     if unit is None:
         problems.append(Problem(N_("Unknown unit %(code)s."), {"code": code}))
         return None

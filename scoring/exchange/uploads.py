@@ -140,7 +140,7 @@ def import_start(
     if upload.size > settings.PARINDEX_ASYNC_IMPORT_BYTES:
         _enqueue_check(record.pk)
     else:
-        import_check(record)
+        import_check(record, inline=True)
     return record
 
 
@@ -158,6 +158,7 @@ def _read(record: ImportRecord) -> SurveyImport | AssessmentImport:
             unit_code=assessment.unit.code,
             name=record.original_name,
             actor=record.requested_by,
+            for_assessment=assessment,
         )
 
 
@@ -222,14 +223,16 @@ def _previewed(record: ImportRecord, data: SurveyImport | AssessmentImport) -> d
     return codes
 
 
-def import_check(record: ImportRecord) -> ImportRecord:
+def import_check(record: ImportRecord, *, inline: bool = False) -> ImportRecord:
     """Check a kept file: store its problems (refused) or the preview of its changes. A database
-    connection lost under the check (outside a transaction) is closed and the check run again."""
-    return retry_on_lost_connection(lambda: _check(record), what=f"import_check({record.pk})")
+    connection lost under the check (outside a transaction) is closed and the check run again.
+    `inline`: checked inside the upload's own transaction, where no one else could see progress."""
+    return retry_on_lost_connection(lambda: _check(record, inline), what=f"import_check({record.pk})")
 
 
-def _check(record: ImportRecord) -> ImportRecord:
-    ImportRecord.objects.filter(pk=record.pk).update(progress=10, heartbeat_at=timezone.now())
+def _check(record: ImportRecord, inline: bool = False) -> ImportRecord:
+    if not inline:
+        ImportRecord.objects.filter(pk=record.pk).update(progress=10, heartbeat_at=timezone.now())
     try:
         data = _read(record)
     except ValidationError as error:

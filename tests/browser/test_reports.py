@@ -34,9 +34,11 @@ def dashboard_rows(page) -> list[tuple[int, str, str]]:
 
 def workbook_rows(content: bytes) -> list[tuple[int, str, str]]:
     sheet = openpyxl.load_workbook(io.BytesIO(content))[SHEET_RANKING]
+    index_column = [cell.value for cell in sheet[1]].index("Chỉ số")
     rows = []
-    for rank, code, _name, _points, _max, index, *_rest in sheet.iter_rows(min_row=2, values_only=True):
-        rows.append((rank, code, f"{index:.2f}".replace(".", ",")))
+    for row in sheet.iter_rows(min_row=2, values_only=True):
+        if row[1]:  # a unit (not a group's caption or average row)
+            rows.append((row[0], row[1], f"{row[index_column]:.2f}".replace(".", ",")))
     return rows
 
 
