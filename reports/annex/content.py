@@ -20,8 +20,8 @@ from django.db.models.functions import Coalesce
 from django.utils import translation
 
 from parindex.numbers import format_decimal
-from reports.report_workbook import _year_lines
 from reports.selectors import framework_areas, framework_bands, grade_distribution
+from reports.yearly import year_lines
 from scoring.frameworks.selectors import CriteriaTree, criteria_tree
 from scoring.models import Criterion, CriterionKind, CriterionSource, Framework, Score
 from scoring.results.engine import previous_framework
@@ -453,7 +453,7 @@ def year_rows(framework: Framework, compare: Framework | None, lines: list[Ranki
     otherwise the engine's stored previous-year figures. Merged units are named by their predecessors'
     names (two queries at most)."""
     if compare is not None:
-        yearly = _year_lines(framework, compare, lines)
+        yearly = year_lines(framework, compare, lines)
         codes = {code for y in yearly for code in y.compared_with}
         names = dict(Unit.objects.filter(code__in=codes).values_list("code", "name"))
         return [
