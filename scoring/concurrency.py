@@ -223,3 +223,25 @@ def reload_url(url: str, anchor: str = "") -> str:
 
 def versions_of(scores: Iterable[Score]) -> dict[str, int]:
     return {score.criterion.code: score.version for score in scores}
+
+
+def versions_text(scores: Iterable[Score]) -> str:
+    """The versions of the rows a page shows, in one form field: "code:version,code:version"."""
+    return ",".join(f"{score.criterion.code}:{score.version}" for score in scores)
+
+
+def versions_from_text(text: Any) -> dict[str, int] | None:
+    """{code: version} of a versions_text field (None: the field was not sent, nothing is checked; a
+    garbled entry reads as version -1, never current, so it is refused rather than taken as read)."""
+    if text is None:
+        return None
+    versions: dict[str, int] = {}
+    for item in str(text).split(","):
+        code, sep, version = item.strip().rpartition(":")
+        if not sep and not version:
+            continue
+        if not sep:
+            code, version = version, ""
+        parsed = version_of(version)
+        versions[code.strip()] = -1 if parsed is None else parsed
+    return versions

@@ -21,7 +21,16 @@ from parindex.audit.models import AuditEntry
 from parindex.db import retry_on_conflict
 from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import NOT_APPLICABLE, NotApplicable, decimal_places, format_decimal
-from scoring.concurrency import APPRAISAL, EXPLANATION, ROW, SELF, SURVEY, by_assessment, stale_scores
+from scoring.concurrency import (
+    APPRAISAL,
+    EXPLANATION,
+    ROW,
+    SELF,
+    SURVEY,
+    StaleEdit,
+    by_assessment,
+    stale_scores,
+)
 from scoring.council.scope import council_areas, council_scope_errors
 from scoring.frameworks.groups import GroupResolver
 from scoring.frameworks.phases import Act, phase_ensure, phase_error, self_assessment_error
@@ -1427,10 +1436,20 @@ def assessment_extend_deadline(
 
 @transaction.atomic
 def appraisal_accept_self(
-    *, assessment: Assessment, area_code: str | None = None, actor: User | None = None, via: str = Via.WEB
+    *,
+    assessment: Assessment,
+    area_code: str | None = None,
+    actor: User | None = None,
+    via: str = Via.WEB,
+    shown: Mapping[str, int] | None = None,
 ) -> ApplyResult:
     """Accept the unit's own points as appraised, for every self leaf or those of one area, in one step.
-    Leaves already appraised keep their appraisal."""
+    Leaves already appraised keep their appraisal.
+
+    `shown` {code: version}: the rows the person's page showed waiting (AssessmentSheet
+    .pending_versions). Only those are accepted, and nothing is if one of them changed since, or if a
+    row waits now that the page did not show (each refused as StaleEdit, with its values now, who and
+    when). None (commands): the rows waiting now are accepted as read here."""
     leaves = Criterion.objects.filter(
         framework=assessment.framework_id, is_leaf=True, source=CriterionSource.SELF
     )
@@ -1442,7 +1461,7 @@ def appraisal_accept_self(
         if areas is not None:
             leaves = leaves.filter(area_id__in=areas)
     # Leaves the appraiser imposed not applicable are left out too.
-    rows = (
+    rows = list(
         Score.objects.filter(
             assessment=assessment,
             criterion__in=leaves,
@@ -1451,16 +1470,48 @@ def appraisal_accept_self(
             not_applicable=False,
         )
         .exclude(appraised_not_applicable=True)
-        .select_related("criterion")
+        .select_related("criterion", "updated_by")
     )
+    stale: list[ServiceError] = []
+    if shown is None:
+        # The rows as read here: one changed before the lock below is refused, not accepted unseen.
+        versions: dict[str, int | None] = {row.criterion.code: row.version for row in rows}
+    else:
+        waiting = {row.criterion.code for row in rows}
+        in_scope = {criterion.code: criterion for criterion in leaves}
+        # A row shown whose version moved (appraised meanwhile, its self points changed…).
+        stale += stale_scores(
+            by_assessment(assessment.pk, {code: v for code, v in shown.items() if code in in_scope}),
+            in_scope,
+            part=APPRAISAL,
+        )
+        # A row that waits now but was not shown: it changed since the page was read.
+        stale += [
+            StaleEdit.of_score(row, row.criterion, part=APPRAISAL)
+            for row in rows
+            if row.criterion.code not in shown
+        ]
+        # A code shown that is not a leaf of this scope: the page was not this one's.
+        stale += [
+            ServiceError(
+                N_("%(code)s is not a criterion waiting for appraisal here."),
+                params={"code": code},
+                obj=assessment,
+                criterion=code,
+                code=ErrorCode.CONFLICT,
+            )
+            for code in sorted(set(shown) - set(in_scope))
+        ]
+        rows = [row for row in rows if row.criterion.code in shown and row.criterion.code in waiting]
+        versions = {row.criterion.code: shown[row.criterion.code] for row in rows}
+    refuse(stale)
     entries = {row.criterion.code: accept_self_entry(row) for row in rows}
-    # The rows as read here: one changed before the lock below is refused, not accepted unseen.
-    versions = {row.criterion.code: row.version for row in rows}
     if area_code is None:
         # "Accept all" closes the appraisal: a difference left without a reason is named first.
         refuse([error for error in [appraised_gate_error(assessment)] if error])
     if not entries:
         return ApplyResult()
+    # The versions are checked again under the assessment's lock (scores_apply_appraisal).
     return scores_apply_appraisal(
         assessment=assessment, entries=entries, actor=actor, via=via, versions=versions
     )
