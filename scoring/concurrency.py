@@ -225,9 +225,10 @@ def versions_of(scores: Iterable[Score]) -> dict[str, int]:
     return {score.criterion.code: score.version for score in scores}
 
 
-def versions_text(scores: Iterable[Score]) -> str:
-    """The versions of the rows a page shows, in one form field: "code:version,code:version"."""
-    return ",".join(f"{score.criterion.code}:{score.version}" for score in scores)
+def versions_text(rows: Iterable[tuple[str, int]]) -> str:
+    """The versions of the rows a page shows ((code, version) each), in one form field:
+    "code:version,code:version" (read back by versions_from_text)."""
+    return ",".join(f"{code}:{version}" for code, version in rows)
 
 
 def versions_from_text(text: Any) -> dict[str, int] | None:

@@ -15,6 +15,7 @@ from scoring.assessments.services import (
     SelfEntry,
     appraisal_accept_self,
     assessment_get_or_create,
+    assessment_return,
     assessment_submit,
     scores_apply_appraisal,
     scores_apply_self,
@@ -176,3 +177,70 @@ def test_the_page_sends_the_versions_shown_and_a_stale_accept_answers_409(
     response = client.post(url, {"area": "", "versions": all_versions}, follow=True)
     assert "Một nghị quyết thiếu" in response.content.decode()
     assert score(assessment, "2.1").appraised_points is None
+
+
+# --- return for explanation ----------------------------------------------------------------------------
+
+
+def test_a_return_refuses_a_row_changed_since_the_form_was_read(
+    assessment, officer, appraiser, second_appraiser
+):
+    submitted(assessment, officer)
+    read = {"1.1": score(assessment, "1.1").version, "1.2": score(assessment, "1.2").version}
+    scores_apply_appraisal(
+        assessment=assessment,
+        entries={"1.1": AppraisalEntry(D("6"), "Thiếu biên bản")},
+        actor=second_appraiser,
+    )
+    with pytest.raises(StaleEdit) as refused:
+        assessment_return(
+            assessment=assessment,
+            message="Giải trình",
+            criteria={"1.1": "Vì sao 8 điểm?"},
+            actor=appraiser,
+            versions=read,
+        )
+    assert "thẩm định 6" in refused.value.text() and "appraiser_b" in refused.value.text()
+    assessment.refresh_from_db()
+    assert assessment.status == "submitted" and score(assessment, "1.1").explanation_request == ""
+    # A row the return does not list (1.2 unchanged; 2.1 left out) is not checked: returning 1.2 goes.
+    assessment_return(
+        assessment=assessment,
+        message="Giải trình",
+        criteria={"1.2": "Kế hoạch?"},
+        actor=appraiser,
+        versions=read,
+    )
+    assert score(assessment, "1.2").explanation_request == "Kế hoạch?"
+
+
+def test_the_return_form_sends_the_versions_and_a_stale_post_answers_409(
+    client, assessment, officer, appraiser, second_appraiser
+):
+    submitted(assessment, officer)
+    client.force_login(appraiser)
+    url = reverse("scoring:assessment_return", args=[assessment.pk])
+    pk = assessment.framework.criteria.get(code="1.1").pk
+    read = score(assessment, "1.1").version
+    assert f'name="version_{pk}" value="{read}"' in client.get(url).content.decode()
+    scores_apply_appraisal(
+        assessment=assessment,
+        entries={"1.1": AppraisalEntry(D("6"), "Thiếu biên bản")},
+        actor=second_appraiser,
+    )
+    data = {
+        "message": "Giải trình",
+        f"pick_{pk}": "on",
+        f"reason_{pk}": "Vì sao?",
+        f"version_{pk}": str(read),
+    }
+    response = client.post(url, data)
+    body = response.content.decode()
+    assert response.status_code == 409 and "thẩm định 6" in body and 'class="button reload"' in body
+    assessment.refresh_from_db()
+    assert assessment.status == "submitted"
+    # The page shown again holds the rows as they are now: with their versions the return goes.
+    assert f'name="version_{pk}" value="{score(assessment, "1.1").version}"' in body
+    data[f"version_{pk}"] = str(score(assessment, "1.1").version)
+    assert client.post(url, data).status_code == 302
+    assert score(assessment, "1.1").explanation_request == "Vì sao?"

@@ -318,6 +318,7 @@ def assessment_return(request, pk):
     refusal = appraisal_refusal(request.user, assessment)
     sheet = assessment_sheet(assessment)
     leaves = [row.criterion for row in sheet.leaves if not row.is_survey]
+    conflict = False
     if request.method == "POST":
         if refusal:
             return _forbidden(request, assessment, refusal)
@@ -330,10 +331,13 @@ def assessment_return(request, pk):
                     criteria=form.criteria(),
                     actor=request.user,
                     via=Via.WEB,
+                    versions=form.versions(),
                 )
             except ValidationError as exc:
                 for message in exc.messages:
                     form.add_error(None, message)
+                # Rows changed since the form was read: shown again as they are now (their new versions).
+                conflict = isinstance(exc, ServiceError) and bool(stale_in(exc))
             else:
                 count = len(form.criteria())
                 messages.success(
@@ -355,8 +359,17 @@ def assessment_return(request, pk):
         for area in sheet.areas
     ]
     groups = [(area, lines) for area, lines in groups if lines]
-    context = _page_context(request, assessment, sheet, form=form, groups=groups, refusal=refusal)
-    return render(request, "scoring/appraisal/return.html", context)
+    context = _page_context(
+        request,
+        assessment,
+        sheet,
+        form=form,
+        groups=groups,
+        refusal=refusal,
+        conflict=conflict,
+        reload_url=reload_url(reverse("scoring:assessment_return", args=[assessment.pk])),
+    )
+    return render(request, "scoring/appraisal/return.html", context, status=409 if conflict else 200)
 
 
 @login_required

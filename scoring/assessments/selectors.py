@@ -155,7 +155,11 @@ class SheetArea:
     def pending_versions(self) -> str:
         """The rows "accept the self points of this area" would fill, as the page shows them
         ("code:version,…"): the service accepts those only, and refuses if any changed since."""
-        return versions_text(row.score for row in self.leaves if row.pending and row.score is not None)
+        return versions_text(
+            (row.criterion.code, row.score.version)
+            for row in self.leaves
+            if row.pending and row.score is not None
+        )
 
     @property
     def is_survey(self) -> bool:
@@ -231,7 +235,7 @@ class AssessmentSheet:
     def pending_versions(self, area_ids: Collection[int] | None = None) -> str:
         """The rows "accept all" would fill ("code:version,…"), of the areas `area_ids` (None: all)."""
         return versions_text(
-            row.score
+            (row.criterion.code, row.score.version)
             for area in self.areas
             if area_ids is None or area.area.pk in area_ids
             for row in area.leaves

@@ -1052,14 +1052,28 @@ def assessment_return(
     criteria: Mapping[str, str] | None = None,
     actor: User | None = None,
     via: str = Via.WEB,
+    versions: Mapping[str, int | None] | None = None,
 ) -> Assessment:
     """Return a submitted assessment for explanation (giải trình): a message, and for each listed
-    criterion code the reason it must be explained. The unit answers per criterion and resubmits."""
+    criterion code the reason it must be explained. The unit answers per criterion and resubmits.
+
+    `versions` {code: the row's version the return form showed} of the listed criteria: a row changed
+    since (its points, or the request of an earlier round the return would replace) is refused
+    (StaleEdit), nothing returned."""
     assessment = assessment_for_update(assessment)
     phase_ensure(assessment.framework, Act.RETURN)
     if assessment.status != AssessmentStatus.SUBMITTED:
         raise WorkflowError(
             N_("Only a submitted assessment can be returned for explanation."), obj=assessment, field="status"
+        )
+    if versions:
+        listed = {code: version for code, version in versions.items() if code in (criteria or {})}
+        refuse(
+            stale_scores(
+                by_assessment(assessment.pk, listed),
+                _leaves_by_code(assessment.framework, listed),
+                part=ROW,
+            )
         )
     if not message.strip():
         raise ServiceError(
