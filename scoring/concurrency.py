@@ -246,3 +246,46 @@ def versions_from_text(text: Any) -> dict[str, int] | None:
         parsed = version_of(version)
         versions[code.strip()] = -1 if parsed is None else parsed
     return versions
+
+
+# --- an import's confirm: the values its preview showed, field by field -----------------------------------
+
+# The fields of a score row an import may write (the preview keeps their values when it is shown).
+SNAPSHOT_FIELDS = (
+    "self_points",
+    "self_raw",
+    "not_applicable",
+    "not_applicable_reason",
+    "note",
+    "evidence_reference",
+    "appraised_points",
+    "appraised_raw",
+    "appraised_not_applicable",
+    "survey_sample",
+    "appraisal_reason",
+)
+
+
+def plain(value: Any) -> Any:
+    """A field's value as a preview keeps it in JSON (Decimal as its text; None, bool, int, str as is)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def row_snapshot(score: Score | None) -> dict[str, Any]:
+    """The values of the fields an import may write of a row as its preview reads it (no row: the
+    values a new row starts with)."""
+    score = score or Score()
+    return {name: plain(getattr(score, name)) for name in SNAPSHOT_FIELDS}
+
+
+def overwritten_fields(score: Score, values: Mapping[str, Any], expected: Mapping[str, Any]) -> list[str]:
+    """The fields a write of `values` would change whose value is no longer the one the preview showed
+    (`expected`, row_snapshot): writing them would lose another person's change. A field the write
+    leaves alone, or sets to the value it has now, is not compared."""
+    return [
+        name
+        for name, new in values.items()
+        if name in expected and getattr(score, name) != new and plain(getattr(score, name)) != expected[name]
+    ]
