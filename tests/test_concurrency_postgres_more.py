@@ -12,14 +12,37 @@ from scoring.assessments.services import (
     AppraisalEntry,
     SelfEntry,
     appraisal_accept_self,
+    assessment_get_or_create,
     assessment_submit,
     scores_apply_appraisal,
     scores_apply_self,
 )
 from scoring.concurrency import StaleEdit, row_snapshot
 from scoring.models import Score
+from units.models import Role, UnitKind
 
-from .test_concurrency_postgres import _race, _row, scene  # noqa: F401 (scene is a fixture)
+from .factories import make_framework, make_member, make_unit, rows_from_spec
+from .test_concurrency_postgres import SPEC, _race, _row
+
+
+@pytest.fixture
+def scene(province):
+    """A district's assessment self-scored by its officer; two appraisers of the province."""
+    framework = make_framework(province, rows=rows_from_spec(SPEC), unit_kind=UnitKind.DISTRICT)
+    unit = make_unit("D1", kind=UnitKind.DISTRICT, parent=province)
+    officer = make_member(unit, Role.OFFICER, "officer_d1")
+    appraiser = make_member(province, Role.APPRAISER, "appraiser_a")
+    other = make_member(province, Role.APPRAISER, "appraiser_b")
+    assessment = assessment_get_or_create(unit=unit, framework=framework)
+    scores_apply_self(
+        assessment=assessment,
+        entries={
+            "1.1": SelfEntry(Decimal("10"), note="Nghị quyết"),
+            "1.2": SelfEntry(Decimal("20"), note="KH"),
+        },
+        actor=officer,
+    )
+    return assessment, officer, appraiser, other
 
 
 @pytest.mark.postgres
