@@ -659,3 +659,31 @@ def test_the_services_compare_the_fields_an_import_previewed(
         expected=snapshot,
     )
     assert score(assessment, "1.2").appraised_points == D("15")
+
+
+def test_a_preview_stored_with_versions_only_is_still_confirmed_by_them(
+    client, assessment, officer, appraiser
+):
+    """A preview kept before the fields were (its rows' versions): confirmed as before, on the versions."""
+    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("0.75"))}, actor=officer)
+    client.force_login(officer)
+    file = _filled(_template(client, assessment), {"1.1": "1,25"})
+    client.post(reverse("scoring:assessment_upload", args=[assessment.pk]), {"file": file, "stage": "self"})
+    record = ImportRecord.objects.get()
+    preview = dict(record.preview)
+    del preview["old"]
+    preview["versions"] = {"|1.1": version(assessment, "1.1")}
+    ImportRecord.objects.filter(pk=record.pk).update(preview=preview)
+    survey_apply(
+        framework=assessment.framework, entries={"X1": {"2.1": D("10")}}, versions={"X1": {"2.1": 0}}
+    )
+    scores_apply_self(
+        assessment=assessment,
+        entries={"1.1": SelfEntry(D("0.75"), note="Mới")},
+        actor=appraiser,
+        on_behalf=True,
+    )
+    client.post(reverse("scoring:import_confirm", args=[record.pk]))
+    record.refresh_from_db()
+    assert record.status == ImportStatus.REFUSED  # the version moved (the old, stricter rule)
+    assert score(assessment, "1.1").note == "Mới"

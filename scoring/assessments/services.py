@@ -1445,14 +1445,14 @@ def survey_apply(
         assessment.framework = framework
     by_id = {a.pk: a for a in assessments.values()}
     if versions:
-        expected = {
+        read = {
             (assessments[units[unit_code].pk].pk, code): version
             for unit_code, cells in versions.items()
             if unit_code in units and units[unit_code].pk in assessments
             for code, version in cells.items()
         }
         labels = {a.pk: a.unit.code for a in assessments.values()}
-        refuse(stale_scores(expected, leaves, part=SURVEY, labels=labels))
+        refuse(stale_scores(read, leaves, part=SURVEY, labels=labels))
     if expected:
         aid = {code: a.pk for code, a in ((a.unit.code, a) for a in assessments.values())}
         refuse(

@@ -28,7 +28,7 @@ from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import NOT_APPLICABLE
 from parindex.queue import enqueue_on_commit
 from parindex.spreadsheets import SpreadsheetError, render_problems, service_problems
-from scoring.assessments.services import ApplyResult
+from scoring.assessments.services import ApplyResult, SelfEntry
 from scoring.concurrency import row_snapshot
 from scoring.exchange.importers import (
     APPRAISAL,
@@ -200,11 +200,6 @@ def _preview_rows(record: ImportRecord, lines: list[dict]) -> dict[str, dict[str
     }
 
 
-# The self fields an import writes only when its preview shows them changed (a note the file leaves
-# as it is is not written, so another person's new note stays): SelfEntry's None keeps a field.
-OPTIONAL_SELF_FIELDS = {"note": "note", "evidence": "evidence_reference"}
-
-
 @dataclass
 class Previewed:
     """What the confirm of an upload compares: `versions` (previews stored before the fields were:
@@ -212,6 +207,18 @@ class Previewed:
 
     versions: dict | None = None
     expected: dict | None = None
+
+
+def _shown_fields(entry: SelfEntry, fields: set[str]) -> SelfEntry:
+    """`entry` writing its note and evidence only if the preview showed them changed (`fields`, the
+    preview lines' fields of its row): None keeps what the row holds. A not-applicable proposal whose
+    reason is its note keeps the note it was read with (a change since is refused, not overwritten)."""
+    note_is_reason = entry.not_applicable and not entry.not_applicable_reason
+    return replace(
+        entry,
+        note=entry.note if "note" in fields or note_is_reason else None,
+        evidence_reference=entry.evidence_reference if "evidence" in fields else None,
+    )
 
 
 def _previewed(record: ImportRecord, data: SurveyImport | AssessmentImport) -> Previewed:
@@ -245,17 +252,7 @@ def _previewed(record: ImportRecord, data: SurveyImport | AssessmentImport) -> P
     for line in preview.get("lines", []):
         shown.setdefault(line["code"], set()).add(line.get("field") or "points")
     data.self_entries = {
-        code: replace(
-            entry,
-            **{
-                name: None
-                for label, name in OPTIONAL_SELF_FIELDS.items()
-                if old is not None
-                and label not in shown.get(code, set())
-                # A proposal of not applicable whose reason is its note keeps the note it was read with.
-                and not (name == "note" and entry.not_applicable and not entry.not_applicable_reason)
-            },
-        )
+        code: _shown_fields(entry, shown.get(code, set())) if old is not None else entry
         for code, entry in data.self_entries.items()
         if code in codes
     }
