@@ -9,7 +9,15 @@ and when; entry paths only translate it (the row again with the message and a re
 htmx; the admin form's error; the import's problems).
 
 A version left out (None) is not checked: the commands and internal steps that act on what they read
-themselves, under the lock (accepting the self points of the rows just read passes their versions).
+themselves, under the lock.
+
+Pages acting on several rows send every version they showed: "accept the self points" of an area or
+of all rows sends "code:version,…" (versions_text; services.appraisal_accept_self accepts those rows
+only and refuses if one changed or a row waits that was not shown); a return for explanation sends
+the version of each row it lists (assessment_return); an appeal's answer the version of its score
+(appeals.services.appeal_answer). An upload's confirm compares field by field instead (row_snapshot
+kept by its preview, overwrite_refusals in the services): only a field it would change that no longer
+holds the value previewed refuses it, so a change to a field the file does not write is kept.
 """
 
 from collections.abc import Iterable, Mapping
