@@ -9,7 +9,15 @@ and when; entry paths only translate it (the row again with the message and a re
 htmx; the admin form's error; the import's problems).
 
 A version left out (None) is not checked: the commands and internal steps that act on what they read
-themselves, under the lock (accepting the self points of the rows just read passes their versions).
+themselves, under the lock.
+
+Pages acting on several rows send every version they showed: "accept the self points" of an area or
+of all rows sends "code:version,…" (versions_text; services.appraisal_accept_self accepts those rows
+only and refuses if one changed or a row waits that was not shown); a return for explanation sends
+the version of each row it lists (assessment_return); an appeal's answer the version of its score
+(appeals.services.appeal_answer). An upload's confirm compares field by field instead (row_snapshot
+kept by its preview, overwrite_refusals in the services): only a field it would change that no longer
+holds the value previewed refuses it, so a change to a field the file does not write is kept.
 """
 
 from collections.abc import Iterable, Mapping
@@ -222,3 +230,69 @@ def reload_url(url: str, anchor: str = "") -> str:
 
 def versions_of(scores: Iterable[Score]) -> dict[str, int]:
     return {score.criterion.code: score.version for score in scores}
+
+
+def versions_text(rows: Iterable[tuple[str, int]]) -> str:
+    """The versions of the rows a page shows ((code, version) each), in one form field:
+    "code:version,code:version" (read back by versions_from_text)."""
+    return ",".join(f"{code}:{version}" for code, version in rows)
+
+
+def versions_from_text(text: Any) -> dict[str, int] | None:
+    """{code: version} of a versions_text field (None: the field was not sent, nothing is checked; a
+    garbled entry reads as version -1, never current, so it is refused rather than taken as read)."""
+    if text is None:
+        return None
+    versions: dict[str, int] = {}
+    for item in str(text).split(","):
+        code, sep, version = item.strip().rpartition(":")
+        if not sep and not version:
+            continue
+        if not sep:
+            code, version = version, ""
+        parsed = version_of(version)
+        versions[code.strip()] = -1 if parsed is None else parsed
+    return versions
+
+
+# --- an import's confirm: the values its preview showed, field by field -----------------------------------
+
+# The fields of a score row an import may write (the preview keeps their values when it is shown).
+SNAPSHOT_FIELDS = (
+    "self_points",
+    "self_raw",
+    "not_applicable",
+    "not_applicable_reason",
+    "note",
+    "evidence_reference",
+    "appraised_points",
+    "appraised_raw",
+    "appraised_not_applicable",
+    "survey_sample",
+    "appraisal_reason",
+)
+
+
+def plain(value: Any) -> Any:
+    """A field's value as a preview keeps it in JSON (Decimal as its text; None, bool, int, str as is)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def row_snapshot(score: Score | None) -> dict[str, Any]:
+    """The values of the fields an import may write of a row as its preview reads it (no row: the
+    values a new row starts with)."""
+    score = score or Score()
+    return {name: plain(getattr(score, name)) for name in SNAPSHOT_FIELDS}
+
+
+def overwritten_fields(score: Score, values: Mapping[str, Any], expected: Mapping[str, Any]) -> list[str]:
+    """The fields a write of `values` would change whose value is no longer the one the preview showed
+    (`expected`, row_snapshot): writing them would lose another person's change. A field the write
+    leaves alone, or sets to the value it has now, is not compared."""
+    return [
+        name
+        for name, new in values.items()
+        if name in expected and getattr(score, name) != new and plain(getattr(score, name)) != expected[name]
+    ]

@@ -560,7 +560,9 @@ def test_a_survey_file_confirmed_after_another_change_is_refused(
         {"file": SimpleUploadedFile("dtxhh.csv", csv_text)},
     )
     record = ImportRecord.objects.get()
-    assert record.status == ImportStatus.PREVIEW and record.preview["versions"] == {"X1|2.1": 1, "X2|2.1": 0}
+    assert record.status == ImportStatus.PREVIEW
+    old = record.preview["old"]
+    assert (old["X1|2.1"]["appraised_points"], old["X2|2.1"]["appraised_points"]) == ("10.00", None)
     survey_apply(framework=framework, entries={"X1": {"2.1": D("12")}}, actor=second_appraiser)
     client.post(reverse("scoring:import_confirm", args=[record.pk]))
     record.refresh_from_db()
@@ -571,3 +573,117 @@ def test_a_survey_file_confirmed_after_another_change_is_refused(
         Score.objects.filter(criterion__code="2.1").values_list("assessment__unit__code", "appraised_points")
     )
     assert points == {"X1": D("12")}  # nothing of the file, X2 included
+
+
+def test_an_upload_confirm_compares_the_fields_it_writes_not_the_row(client, assessment, officer, appraiser):
+    """A change since the preview to a field the file does not write (here a note the file leaves as
+    it was) refuses nothing and is kept; a change to a field it writes refuses, naming the row."""
+    scores_apply_self(
+        assessment=assessment, entries={"1.1": SelfEntry(D("0.75")), "1.2": SelfEntry(D("3"))}, actor=officer
+    )
+    client.force_login(officer)
+    file = _filled(_template(client, assessment), {"1.1": "1,25", "1.2": "4"})
+    client.post(reverse("scoring:assessment_upload", args=[assessment.pk]), {"file": file, "stage": "self"})
+    record = ImportRecord.objects.get()
+    assert {(line["code"], line["field"]) for line in record.preview["lines"]} == {
+        ("1.1", "points"),
+        ("1.2", "points"),
+    }
+    scores_apply_self(
+        assessment=assessment,
+        entries={"1.1": SelfEntry(D("0.75"), note="Biên bản bổ sung")},
+        actor=appraiser,
+        on_behalf=True,
+    )
+    assert version(assessment, "1.1") == 2  # the row moved, its points did not
+    client.post(reverse("scoring:import_confirm", args=[record.pk]))
+    record.refresh_from_db()
+    assert record.status == ImportStatus.APPLIED
+    row = score(assessment, "1.1")
+    assert (row.self_points, row.note) == (D("1.25"), "Biên bản bổ sung")
+
+
+def test_an_upload_confirm_lists_every_row_whose_written_fields_changed(
+    client, assessment, officer, appraiser
+):
+    scores_apply_self(
+        assessment=assessment, entries={"1.1": SelfEntry(D("0.75")), "1.2": SelfEntry(D("3"))}, actor=officer
+    )
+    client.force_login(officer)
+    file = _filled(_template(client, assessment), {"1.1": "1,25", "1.2": "4"})
+    client.post(reverse("scoring:assessment_upload", args=[assessment.pk]), {"file": file, "stage": "self"})
+    record = ImportRecord.objects.get()
+    scores_apply_self(
+        assessment=assessment,
+        entries={"1.1": SelfEntry(D("1")), "1.2": SelfEntry(D("5"))},
+        actor=appraiser,
+        on_behalf=True,
+    )
+    client.post(reverse("scoring:import_confirm", args=[record.pk]))
+    record.refresh_from_db()
+    assert record.status == ImportStatus.REFUSED
+    problems = [problem["en"] for problem in record.problems]
+    assert any("1.1" in p and "appraiser" in p and "self-assessed 1" in p for p in problems), problems
+    assert any("1.2" in p and "appraiser" in p and "self-assessed 5" in p for p in problems), problems
+    assert (score(assessment, "1.1").self_points, score(assessment, "1.2").self_points) == (D("1"), D("5"))
+
+
+def test_the_services_compare_the_fields_an_import_previewed(
+    assessment, officer, appraiser, second_appraiser
+):
+    """scores_apply_appraisal(expected=…): a write over a field changed since the preview is refused;
+    a field changed since that the write leaves alone, or already holds the value written, is not."""
+    from scoring.concurrency import row_snapshot
+
+    submitted(assessment, officer)
+    snapshot = {code: row_snapshot(score(assessment, code)) for code in ("1.1", "1.2")}
+    score_explain_row = Score.objects.get(assessment=assessment, criterion__code="1.2")
+    Score.objects.filter(pk=score_explain_row.pk).update(explanation="Giải trình khác")  # not written
+    scores_apply_appraisal(
+        assessment=assessment, entries={"1.1": AppraisalEntry(D("6"), "Thiếu hồ sơ")}, actor=second_appraiser
+    )
+    with pytest.raises(StaleEdit) as refused:
+        scores_apply_appraisal(
+            assessment=assessment,
+            entries={"1.1": AppraisalEntry(D("7"), "Của tệp"), "1.2": AppraisalEntry(D("15"))},
+            actor=appraiser,
+            expected=snapshot,
+        )
+    assert [e.criterion for e in stale_in(refused.value)] == ["1.1"]
+    assert score(assessment, "1.2").appraised_points is None
+    # The same value as the other person's is no overwrite: saved.
+    scores_apply_appraisal(
+        assessment=assessment,
+        entries={"1.1": AppraisalEntry(D("6"), "Thiếu hồ sơ"), "1.2": AppraisalEntry(D("15"))},
+        actor=appraiser,
+        expected=snapshot,
+    )
+    assert score(assessment, "1.2").appraised_points == D("15")
+
+
+def test_a_preview_stored_with_versions_only_is_still_confirmed_by_them(
+    client, assessment, officer, appraiser
+):
+    """A preview kept before the fields were (its rows' versions): confirmed as before, on the versions."""
+    scores_apply_self(assessment=assessment, entries={"1.1": SelfEntry(D("0.75"))}, actor=officer)
+    client.force_login(officer)
+    file = _filled(_template(client, assessment), {"1.1": "1,25"})
+    client.post(reverse("scoring:assessment_upload", args=[assessment.pk]), {"file": file, "stage": "self"})
+    record = ImportRecord.objects.get()
+    preview = dict(record.preview)
+    del preview["old"]
+    preview["versions"] = {"|1.1": version(assessment, "1.1")}
+    ImportRecord.objects.filter(pk=record.pk).update(preview=preview)
+    survey_apply(
+        framework=assessment.framework, entries={"X1": {"2.1": D("10")}}, versions={"X1": {"2.1": 0}}
+    )
+    scores_apply_self(
+        assessment=assessment,
+        entries={"1.1": SelfEntry(D("0.75"), note="Mới")},
+        actor=appraiser,
+        on_behalf=True,
+    )
+    client.post(reverse("scoring:import_confirm", args=[record.pk]))
+    record.refresh_from_db()
+    assert record.status == ImportStatus.REFUSED  # the version moved (the old, stricter rule)
+    assert score(assessment, "1.1").note == "Mới"

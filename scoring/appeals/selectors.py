@@ -20,6 +20,8 @@ def _with_current_points(appeals: QuerySet[Appeal]) -> QuerySet[Appeal]:
     return appeals.annotate(
         self_points=Subquery(score.values("self_points")[:1], output_field=DecimalField(**POINTS)),
         appraised_points=Subquery(score.values("appraised_points")[:1], output_field=DecimalField(**POINTS)),
+        # The row's version, which the answer form sends back (scoring.concurrency): 0 for no row.
+        score_version=Coalesce(Subquery(score.values("version")[:1]), 0),
         current_points=Coalesce(
             Subquery(score.values("appraised_points")[:1], output_field=DecimalField(**POINTS)),
             Subquery(score.values("self_points")[:1], output_field=DecimalField(**POINTS)),

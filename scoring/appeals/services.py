@@ -27,6 +27,7 @@ from scoring.assessments.services import (
     evidence_file_error,
     scores_apply_appraisal,
 )
+from scoring.concurrency import APPRAISAL, by_assessment, stale_scores
 from scoring.frameworks.phases import Act, phase_error
 from scoring.frameworks.services import audit, notify, refuse
 from scoring.locking import assessment_for_update
@@ -226,11 +227,17 @@ def appeal_answer(
     raw: str | None = None,
     actor: User,
     via: str = Via.WEB,
+    version: int | None = None,
 ) -> Appeal:
     """The office's answer to an open appeal: `accept` with the new appraised points (or raw figure,
     under the leaf's rule) and a reason, or `refuse` with a reason. Only an appraiser over the unit
     answers, while the phase allows answering appeals. An accepted appeal stores the points through
-    the appraisal service (audited, results recomputed); the unit's officers are told either way."""
+    the appraisal service (audited, results recomputed); the unit's officers are told either way.
+
+    `version`: the score row's version the answer form showed (its points now). An answer to points
+    another person changed since is refused (StaleEdit: the points now, who and when), accepted or
+    refused alike, since either answers the points shown; an accepted one is checked again under the
+    assessment's lock by the appraisal service."""
     appeal = (
         Appeal.objects.select_for_update(of=("self",))  # never the framework row (scoring.locking)
         .select_related("assessment__unit", "assessment__framework", "criterion")
@@ -254,6 +261,14 @@ def appeal_answer(
             field="status",
             criterion=criterion.code,
         )
+    # Points changed since the form was read: refused before anything else is said of them.
+    refuse(
+        stale_scores(
+            by_assessment(assessment.pk, {criterion.code: version}),
+            {criterion.code: criterion},
+            part=APPRAISAL,
+        )
+    )
     reason = (reason or "").strip()
     problems: list[ServiceError] = []
     if decision not in (ACCEPT, REFUSE):
@@ -314,6 +329,7 @@ def appeal_answer(
             actor=actor,
             via=via,
             _phase_act=Act.ANSWER_APPEAL,
+            versions={criterion.code: version},
         )
     appeal.status = AppealStatus.ACCEPTED if decision == ACCEPT else AppealStatus.REFUSED
     appeal.answer = reason

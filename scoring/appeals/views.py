@@ -33,6 +33,7 @@ from scoring.access import (
 from scoring.appeals.selectors import ANSWERED, OPEN, appeal_counts, assessment_appeals, framework_appeals
 from scoring.appeals.services import ACCEPT, appeal_answer, appeal_deadline_error, appeal_lodge
 from scoring.assessments.selectors import assessment_sheet
+from scoring.concurrency import reload_url, stale_in, version_of
 from scoring.frameworks.phases import Act, phase_allows
 from scoring.models import AssessmentResult, FrameworkStatus, Via
 
@@ -185,6 +186,7 @@ def appeal_answer_view(request, pk):
     points_text = request.POST.get("points", "").strip()
     raw = request.POST.get("raw", "").strip()
     errors: list[str] = []
+    conflict = False
     points = None
     try:
         points = parse_decimal(points_text)
@@ -200,10 +202,12 @@ def appeal_answer_view(request, pk):
                 raw=raw if decision == ACCEPT else None,
                 actor=request.user,
                 via=Via.WEB,
+                version=version_of(request.POST.get("version")),
             )
         except ServiceError as error:
             _refusal(error)
             errors = error.texts()
+            conflict = bool(stale_in(error))
     if not request.htmx:
         if errors:
             for message in errors:
@@ -216,9 +220,20 @@ def appeal_answer_view(request, pk):
     row = framework_appeals(framework).get(pk=appeal.pk)
     row.errors = errors
     row.entered = (
-        {"decision": decision, "reason": reason, "points": points_text, "raw": raw} if errors else {}
+        {
+            "decision": decision,
+            "reason": reason,
+            "points": points_text,
+            "raw": raw,
+            # The version read stays in the form: a stale answer is refused again until reloaded.
+            "version": version_of(request.POST.get("version")),
+        }
+        if errors
+        else {}
     )
     row.saved = not errors
+    # The points were changed by another person after the form was read: 409 with a reload link.
+    row.conflict = conflict
     can_answer = can_manage_framework(request.user, framework) and phase_allows(framework, Act.ANSWER_APPEAL)
     return render(
         request,
@@ -230,7 +245,11 @@ def appeal_answer_view(request, pk):
             "counts": appeal_counts(framework),
             "state": request.POST.get("state", ""),
             "oob": True,
+            "reload_url": reload_url(
+                _list_url(framework, request.POST.get("state", "")), f"appeal-{appeal.pk}"
+            ),
         },
+        status=409 if conflict else 200,
     )
 
 

@@ -5,6 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from parindex.numbers import NotANumber, parse_decimal
+from scoring.concurrency import version_of
 
 
 class AppraisalRowForm(forms.Form):
@@ -63,6 +64,15 @@ class ReturnForm(forms.Form):
         """{criterion code: reason} of the chosen leaves, for services.assessment_return."""
         return {
             criterion.code: self.cleaned_data[f"reason_{criterion.pk}"]
+            for criterion in self.leaves
+            if self.cleaned_data.get(f"pick_{criterion.pk}")
+        }
+
+    def versions(self) -> dict[str, int | None]:
+        """{criterion code: the row's version the page showed} of the chosen leaves (hidden
+        `version_<id>`; not sent: None, not checked), which services.assessment_return compares."""
+        return {
+            criterion.code: version_of(self.data.get(f"version_{criterion.pk}"))
             for criterion in self.leaves
             if self.cleaned_data.get(f"pick_{criterion.pk}")
         }

@@ -28,7 +28,7 @@ from scoring.access import (
 from scoring.assessments import services
 from scoring.assessments.appraisal_forms import AppraisalRowForm, ReturnForm
 from scoring.assessments.selectors import assessment_sheet
-from scoring.concurrency import reload_url, stale_in, version_of
+from scoring.concurrency import reload_url, stale_in, version_of, versions_from_text
 from scoring.council.scope import council_areas
 from scoring.inspections.selectors import findings_by_area
 from scoring.models import AssessmentStatus, Via
@@ -67,6 +67,8 @@ def _page_context(request, assessment, sheet, **extra):
         # A council member's areas (None: every area): the others are shown read-only.
         "council_areas": council_areas(request.user, assessment.framework),
     }
+    # The rows "accept all" would fill, as shown, with their versions (of the actor's areas).
+    context["pending_versions"] = sheet.pending_versions(context["council_areas"])
     # Findings of the year's inspections of the unit, beside the areas and criteria they concern (one query).
     findings = findings_by_area(assessment.unit, assessment.framework.year)
     for area in sheet.areas:
@@ -262,9 +264,16 @@ def appraisal_accept(request, pk):
     sheet = assessment_sheet(assessment)
     if area_code and sheet.area_by_code(area_code) is None:
         raise Http404
+    conflict = False
     try:
+        # The rows the page showed waiting, with their versions: only those are accepted, and none
+        # if one changed since (the service refuses with StaleEdit).
         result = services.appraisal_accept_self(
-            assessment=assessment, area_code=area_code, actor=request.user, via=Via.WEB
+            assessment=assessment,
+            area_code=area_code,
+            actor=request.user,
+            via=Via.WEB,
+            shown=versions_from_text(request.POST.get("versions")),
         )
         notice = ngettext(
             "Accepted the self-assessed points of %(n)d criterion.",
@@ -276,6 +285,7 @@ def appraisal_accept(request, pk):
         if _refusal(exc):
             return _forbidden(request, assessment, _refusal(exc))
         notice, level = " ".join(exc.messages), messages.ERROR
+        conflict = bool(stale_in(exc))
     except ValidationError as exc:
         notice, level = " ".join(exc.messages), messages.ERROR
     if not request.htmx:
@@ -283,11 +293,22 @@ def appraisal_accept(request, pk):
         return redirect(_page_url(assessment, f"area-{area_code}" if area_code else ""))
     assessment.refresh_from_db(fields=["status", "appraised_at"])
     sheet = assessment_sheet(assessment)
-    context = _page_context(request, assessment, sheet, notice=notice, notice_ok=level == messages.SUCCESS)
+    context = _page_context(
+        request,
+        assessment,
+        sheet,
+        notice=notice,
+        notice_ok=level == messages.SUCCESS,
+        # Refused because rows changed since the page was read: the areas are shown as they are now
+        # (new versions), the notice names the rows, with a reload link (409).
+        conflict=conflict,
+        reload_url=reload_url(_page_url(assessment), f"area-{area_code}" if area_code else ""),
+    )
+    status = 409 if conflict else 200
     if area_code:
         context["area"] = sheet.area_by_code(area_code)
-        return render(request, "scoring/appraisal/area_saved.html", context)
-    return render(request, "scoring/appraisal/areas_saved.html", context)
+        return render(request, "scoring/appraisal/area_saved.html", context, status=status)
+    return render(request, "scoring/appraisal/areas_saved.html", context, status=status)
 
 
 @login_required
@@ -297,6 +318,7 @@ def assessment_return(request, pk):
     refusal = appraisal_refusal(request.user, assessment)
     sheet = assessment_sheet(assessment)
     leaves = [row.criterion for row in sheet.leaves if not row.is_survey]
+    conflict = False
     if request.method == "POST":
         if refusal:
             return _forbidden(request, assessment, refusal)
@@ -309,10 +331,13 @@ def assessment_return(request, pk):
                     criteria=form.criteria(),
                     actor=request.user,
                     via=Via.WEB,
+                    versions=form.versions(),
                 )
             except ValidationError as exc:
                 for message in exc.messages:
                     form.add_error(None, message)
+                # Rows changed since the form was read: shown again as they are now (their new versions).
+                conflict = isinstance(exc, ServiceError) and bool(stale_in(exc))
             else:
                 count = len(form.criteria())
                 messages.success(
@@ -334,8 +359,17 @@ def assessment_return(request, pk):
         for area in sheet.areas
     ]
     groups = [(area, lines) for area, lines in groups if lines]
-    context = _page_context(request, assessment, sheet, form=form, groups=groups, refusal=refusal)
-    return render(request, "scoring/appraisal/return.html", context)
+    context = _page_context(
+        request,
+        assessment,
+        sheet,
+        form=form,
+        groups=groups,
+        refusal=refusal,
+        conflict=conflict,
+        reload_url=reload_url(reverse("scoring:assessment_return", args=[assessment.pk])),
+    )
+    return render(request, "scoring/appraisal/return.html", context, status=409 if conflict else 200)
 
 
 @login_required

@@ -2,7 +2,7 @@
 explanation rounds (self-assessment and appraisal pages).
 """
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Prefetch, Q
 
 from parindex.audit.models import AuditEntry
+from scoring.concurrency import versions_text
 from scoring.frameworks.rules import Rule, parse_rule
 from scoring.frameworks.selectors import CriteriaTree, criteria_tree
 from scoring.models import (
@@ -100,6 +101,17 @@ class SheetRow:
     def explanation_requested(self) -> bool:
         return bool(self.score and self.score.explanation_request)
 
+    @property
+    def pending(self) -> bool:
+        """A scored self leaf still waiting for appraised points: what "accept the self points" fills
+        (the rows services.appraisal_accept_self reads: not proposed nor imposed not applicable)."""
+        return (
+            self.appraisable
+            and self.appraised_points is None
+            and self.self_points is not None
+            and not self.na_proposed
+        )
+
 
 @dataclass
 class SheetArea:
@@ -137,8 +149,16 @@ class SheetArea:
     @property
     def pending_count(self) -> int:
         """Scored self leaves still waiting for appraised points (what "accept" would fill)."""
-        return sum(
-            1 for row in self.appraisable if row.appraised_points is None and row.self_points is not None
+        return sum(1 for row in self.leaves if row.pending)
+
+    @property
+    def pending_versions(self) -> str:
+        """The rows "accept the self points of this area" would fill, as the page shows them
+        ("code:version,…"): the service accepts those only, and refuses if any changed since."""
+        return versions_text(
+            (row.criterion.code, row.score.version)
+            for row in self.leaves
+            if row.pending and row.score is not None
         )
 
     @property
@@ -211,6 +231,16 @@ class AssessmentSheet:
     @property
     def pending_count(self) -> int:
         return sum(area.pending_count for area in self.areas)
+
+    def pending_versions(self, area_ids: Collection[int] | None = None) -> str:
+        """The rows "accept all" would fill ("code:version,…"), of the areas `area_ids` (None: all)."""
+        return versions_text(
+            (row.criterion.code, row.score.version)
+            for area in self.areas
+            if area_ids is None or area.area.pk in area_ids
+            for row in area.leaves
+            if row.pending and row.score is not None
+        )
 
     @property
     def differences(self) -> int:

@@ -21,7 +21,17 @@ from parindex.audit.models import AuditEntry
 from parindex.db import retry_on_conflict
 from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import NOT_APPLICABLE, NotApplicable, decimal_places, format_decimal
-from scoring.concurrency import APPRAISAL, EXPLANATION, ROW, SELF, SURVEY, by_assessment, stale_scores
+from scoring.concurrency import (
+    APPRAISAL,
+    EXPLANATION,
+    ROW,
+    SELF,
+    SURVEY,
+    StaleEdit,
+    by_assessment,
+    overwritten_fields,
+    stale_scores,
+)
 from scoring.council.scope import council_areas, council_scope_errors
 from scoring.frameworks.groups import GroupResolver
 from scoring.frameworks.phases import Act, phase_ensure, phase_error, self_assessment_error
@@ -399,6 +409,44 @@ def _apply_many(
     return result
 
 
+def _keyed(assessment: Assessment, by_code: Mapping[str, Any] | None) -> dict[tuple[int, str], Any]:
+    """{code: x} of one assessment as {(assessment id, code): x}, as _apply_many and its checks take it."""
+    return {(assessment.pk, code): value for code, value in (by_code or {}).items()}
+
+
+def overwrite_refusals(
+    assessments: Mapping[int, Assessment],
+    leaves: Mapping[str, Criterion],
+    updates: Mapping[tuple[int, str], Mapping[str, Any]],
+    expected: Mapping[tuple[int, str], Mapping[str, Any]] | None,
+) -> list[ServiceError]:
+    """The refusals (StaleEdit, ROW: its values now, who and when) of the rows whose write (`updates`,
+    every field the service would write) would change a field that no longer holds the value an
+    import's preview showed (`expected` {(assessment id, code): scoring.concurrency.row_snapshot}).
+    Fields the write leaves alone (an explanation, a note the file does not change) are not compared.
+    One query; call it under the service's locks, before anything is written."""
+    wanted = {key: fields for key, fields in (expected or {}).items() if key in updates}
+    if not wanted:
+        return []
+    existing = {
+        (s.assessment_id, s.criterion_id): s
+        for s in Score.objects.filter(
+            assessment__in={aid for aid, _code in wanted},
+            criterion__in=[leaves[code] for _aid, code in wanted if code in leaves],
+        ).select_related("updated_by")
+    }
+    stale: list[ServiceError] = []
+    for (assessment_id, code), fields in sorted(wanted.items()):
+        criterion = leaves.get(code)
+        if criterion is None:
+            continue
+        score = existing.get((assessment_id, criterion.pk))
+        if overwritten_fields(score or Score(), updates[(assessment_id, code)], fields):
+            unit = assessments[assessment_id].unit.code if len(assessments) > 1 else None
+            stale.append(StaleEdit.of_score(score, criterion, part=ROW, unit=unit))
+    return stale
+
+
 @dataclass(frozen=True)
 class _Entered:
     """What a leaf's entry stores once checked: points (computed from the raw figure under a rule that
@@ -655,10 +703,13 @@ def scores_apply_self(
     via: str = Via.WEB,
     on_behalf: bool = False,
     versions: Mapping[str, int | None] | None = None,
+    expected: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ApplyResult:
     """Store a unit's self-assessment for several leaves (keyed by criterion code), all or nothing.
     Refused with every problem at once (each naming its criterion and field). `versions` {code: the
     row's version the person read}: a row changed since is refused first (StaleEdit), nothing saved.
+    `expected` {code: the row's fields as an import's preview showed them}: a row whose write would
+    change a field another person changed since is refused (overwrite_refusals), nothing saved.
 
     A leaf whose rule takes a raw figure stores the figure (self_raw) and the points the rule gives;
     office and survey leaves are not the unit's to score; a not-applicable proposal by the unit's
@@ -690,6 +741,15 @@ def scores_apply_self(
             # appraisal again (so neither "accept all" nor marking appraised can pass it by).
             reopened[code] = REOPENED_APPRAISAL
         updates[code] = values
+    # What the confirm of an import writes (the reopened appraisal too) against what its preview showed.
+    refuse(
+        overwrite_refusals(
+            {assessment.pk: assessment},
+            leaves,
+            {(assessment.pk, code): {**values, **reopened.get(code, {})} for code, values in updates.items()},
+            _keyed(assessment, expected),
+        )
+    )
     action = "self_on_behalf" if on_behalf else "self_score"
     result = _apply(assessment, leaves, updates, action=action, actor=actor, via=via)
     if reopened:
@@ -858,6 +918,7 @@ def scores_apply_appraisal(
     via: str = Via.WEB,
     _phase_act: str = Act.APPRAISE,
     versions: Mapping[str, int | None] | None = None,
+    expected: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ApplyResult:
     """Store appraised points for several leaves of a submitted (or appraised) assessment; a reason
     is required where they differ from self. Refused with every problem at once. Office leaves are
@@ -869,7 +930,9 @@ def scores_apply_appraisal(
 
     Refused in a phase that does not allow appraising. `_phase_act` is internal: only the answer to an
     appeal (scoring.appeals.services.appeal_answer) passes Act.ANSWER_APPEAL, so that after the
-    preliminary results the points move only through appeals (audited as "appeal_accept")."""
+    preliminary results the points move only through appeals (audited as "appeal_accept").
+
+    `expected` {code: the row's fields as an import's preview showed them}: see scores_apply_self."""
     assessment = assessment_for_update(assessment)
     leaves, entered, problems = _appraisal_problems(assessment, entries, actor, act=_phase_act)
     # A row changed since the person read it (`versions` {code: version}) is refused before anything.
@@ -886,6 +949,11 @@ def scores_apply_appraisal(
             "appraisal_reason": reason,
         }
         reasons[code] = reason
+    refuse(
+        overwrite_refusals(
+            {assessment.pk: assessment}, leaves, _keyed(assessment, updates), _keyed(assessment, expected)
+        )
+    )
     action = "appeal_accept" if _phase_act == Act.ANSWER_APPEAL else "appraise"
     result = _apply(assessment, leaves, updates, action=action, actor=actor, via=via, reasons=reasons)
     _mark_appraised_when_complete(assessment, actor=actor, via=via)
@@ -1086,14 +1154,28 @@ def assessment_return(
     criteria: Mapping[str, str] | None = None,
     actor: User | None = None,
     via: str = Via.WEB,
+    versions: Mapping[str, int | None] | None = None,
 ) -> Assessment:
     """Return a submitted assessment for explanation (giải trình): a message, and for each listed
-    criterion code the reason it must be explained. The unit answers per criterion and resubmits."""
+    criterion code the reason it must be explained. The unit answers per criterion and resubmits.
+
+    `versions` {code: the row's version the return form showed} of the listed criteria: a row changed
+    since (its points, or the request of an earlier round the return would replace) is refused
+    (StaleEdit), nothing returned."""
     assessment = assessment_for_update(assessment)
     phase_ensure(assessment.framework, Act.RETURN)
     if assessment.status != AssessmentStatus.SUBMITTED:
         raise WorkflowError(
             N_("Only a submitted assessment can be returned for explanation."), obj=assessment, field="status"
+        )
+    if versions:
+        listed = {code: version for code, version in versions.items() if code in (criteria or {})}
+        refuse(
+            stale_scores(
+                by_assessment(assessment.pk, listed),
+                _leaves_by_code(assessment.framework, listed),
+                part=ROW,
+            )
         )
     if not message.strip():
         raise ServiceError(
@@ -1348,6 +1430,7 @@ def survey_apply(
     actor: User | None = None,
     via: str = Via.WEB,
     versions: Mapping[str, Mapping[str, int | None]] | None = None,
+    expected: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
 ) -> ApplyResult:
     """Store survey results: {unit code: {survey criterion code: points}}, for all units at once, on
     assessments in any status before publication. Refused with every problem at once.
@@ -1360,7 +1443,9 @@ def survey_apply(
 
     Survey points live in appraised_points of the survey leaves. Assessments are created for units that
     have none yet. A fixed number of statements whatever the number of units. `versions` {unit code:
-    {code: the row's version read}}: a cell changed since it was read is refused (StaleEdit)."""
+    {code: the row's version read}}: a cell changed since it was read is refused (StaleEdit).
+    `expected` {unit code: {code: the row's fields as an import's preview showed them}}: a cell whose
+    write would change a field another person changed since is refused (overwrite_refusals)."""
     framework = Framework.objects.select_for_update().get(pk=framework.pk)
     leaves, units, problems, wanted = _survey_problems(
         framework, entries, as_percent=as_percent, samples=samples
@@ -1403,14 +1488,29 @@ def survey_apply(
         assessment.framework = framework
     by_id = {a.pk: a for a in assessments.values()}
     if versions:
-        expected = {
+        read = {
             (assessments[units[unit_code].pk].pk, code): version
             for unit_code, cells in versions.items()
             if unit_code in units and units[unit_code].pk in assessments
             for code, version in cells.items()
         }
         labels = {a.pk: a.unit.code for a in assessments.values()}
-        refuse(stale_scores(expected, leaves, part=SURVEY, labels=labels))
+        refuse(stale_scores(read, leaves, part=SURVEY, labels=labels))
+    if expected:
+        aid = {code: a.pk for code, a in ((a.unit.code, a) for a in assessments.values())}
+        refuse(
+            overwrite_refusals(
+                by_id,
+                leaves,
+                {(assessments[units[u].pk].pk, code): values for (u, code), values in wanted.items()},
+                {
+                    (aid[unit_code], code): fields
+                    for unit_code, rows in expected.items()
+                    if unit_code in aid
+                    for code, fields in rows.items()
+                },
+            )
+        )
     result = ApplyResult()
     # One upsert per set of fields written (points, a sample size, or both): a few statements in all.
     for names in {tuple(sorted(values)) for values in wanted.values()}:
@@ -1470,10 +1570,20 @@ def assessment_extend_deadline(
 
 @transaction.atomic
 def appraisal_accept_self(
-    *, assessment: Assessment, area_code: str | None = None, actor: User | None = None, via: str = Via.WEB
+    *,
+    assessment: Assessment,
+    area_code: str | None = None,
+    actor: User | None = None,
+    via: str = Via.WEB,
+    shown: Mapping[str, int] | None = None,
 ) -> ApplyResult:
     """Accept the unit's own points as appraised, for every self leaf or those of one area, in one step.
-    Leaves already appraised keep their appraisal."""
+    Leaves already appraised keep their appraisal.
+
+    `shown` {code: version}: the rows the person's page showed waiting (AssessmentSheet
+    .pending_versions). Only those are accepted, and nothing is if one of them changed since, or if a
+    row waits now that the page did not show (each refused as StaleEdit, with its values now, who and
+    when). None (commands): the rows waiting now are accepted as read here."""
     leaves = Criterion.objects.filter(
         framework=assessment.framework_id, is_leaf=True, source=CriterionSource.SELF
     )
@@ -1485,7 +1595,7 @@ def appraisal_accept_self(
         if areas is not None:
             leaves = leaves.filter(area_id__in=areas)
     # Leaves the appraiser imposed not applicable are left out too.
-    rows = (
+    rows = list(
         Score.objects.filter(
             assessment=assessment,
             criterion__in=leaves,
@@ -1494,16 +1604,48 @@ def appraisal_accept_self(
             not_applicable=False,
         )
         .exclude(appraised_not_applicable=True)
-        .select_related("criterion")
+        .select_related("criterion", "updated_by")
     )
+    stale: list[ServiceError] = []
+    if shown is None:
+        # The rows as read here: one changed before the lock below is refused, not accepted unseen.
+        versions: dict[str, int | None] = {row.criterion.code: row.version for row in rows}
+    else:
+        waiting = {row.criterion.code for row in rows}
+        in_scope = {criterion.code: criterion for criterion in leaves}
+        # A row shown whose version moved (appraised meanwhile, its self points changed…).
+        stale += stale_scores(
+            by_assessment(assessment.pk, {code: v for code, v in shown.items() if code in in_scope}),
+            in_scope,
+            part=APPRAISAL,
+        )
+        # A row that waits now but was not shown: it changed since the page was read.
+        stale += [
+            StaleEdit.of_score(row, row.criterion, part=APPRAISAL)
+            for row in rows
+            if row.criterion.code not in shown
+        ]
+        # A code shown that is not a leaf of this scope: the page was not this one's.
+        stale += [
+            ServiceError(
+                N_("%(code)s is not a criterion waiting for appraisal here."),
+                params={"code": code},
+                obj=assessment,
+                criterion=code,
+                code=ErrorCode.CONFLICT,
+            )
+            for code in sorted(set(shown) - set(in_scope))
+        ]
+        rows = [row for row in rows if row.criterion.code in shown and row.criterion.code in waiting]
+        versions = {row.criterion.code: shown[row.criterion.code] for row in rows}
+    refuse(stale)
     entries = {row.criterion.code: accept_self_entry(row) for row in rows}
-    # The rows as read here: one changed before the lock below is refused, not accepted unseen.
-    versions = {row.criterion.code: row.version for row in rows}
     if area_code is None:
         # "Accept all" closes the appraisal: a difference left without a reason is named first.
         refuse([error for error in [appraised_gate_error(assessment)] if error])
     if not entries:
         return ApplyResult()
+    # The versions are checked again under the assessment's lock (scores_apply_appraisal).
     return scores_apply_appraisal(
         assessment=assessment, entries=entries, actor=actor, via=via, versions=versions
     )
@@ -1651,14 +1793,21 @@ def not_applicable_apply(
     actor: User | None = None,
     via: str = Via.WEB,
     versions: Mapping[str, int | None] | None = None,
+    expected: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ApplyResult:
     """Store the appraiser's decisions on not applicable for several leaves (keyed by criterion code),
     all or nothing: each changed field audited with the decision's reason, the result recomputed, and
-    the assessment marked appraised when every leaf is then closed (an undecided proposal is open)."""
+    the assessment marked appraised when every leaf is then closed (an undecided proposal is open).
+    `expected` {code: the row's fields as an import's preview showed them}: see scores_apply_self."""
     assessment = assessment_for_update(assessment)
     leaves, updates, problems = _not_applicable_problems(assessment, decisions, actor)
     refuse(stale_scores(by_assessment(assessment.pk, versions), leaves, part=APPRAISAL))
     refuse(problems)
+    refuse(
+        overwrite_refusals(
+            {assessment.pk: assessment}, leaves, _keyed(assessment, updates), _keyed(assessment, expected)
+        )
+    )
     reasons = {code: str(values["appraisal_reason"]) for code, values in updates.items()}
     result = ApplyResult()
     # One upsert per set of fields: a refusal without points leaves the appraised points as they are.

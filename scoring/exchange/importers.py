@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -1082,13 +1083,17 @@ def apply_assessment(
     via: str = Via.COMMAND,
     submit: bool = False,
     versions: Mapping[str, int | None] | None = None,
+    expected: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ApplyResult:
     """Write a read assessment file through the services: all or nothing; their refusals are placed
     on the workbook's cells. With `submit` (self stage), the assessment is then submitted as the
     Submit button does (assessment_submit), in the same transaction: a refused submission keeps
     nothing of the import either. `versions` {code: the row's version when the file was previewed}:
-    a row changed since is refused (scoring.concurrency.StaleEdit), nothing written."""
+    a row changed since is refused (scoring.concurrency.StaleEdit), nothing written. `expected` {code:
+    the row's fields when the file was previewed (scoring.concurrency.row_snapshot)}: a row whose
+    write would change a field changed since is refused, nothing written (an upload's confirm)."""
     versions = versions or {}
+    expected = expected or {}
     if submit and data.stage != SELF:
         raise ValueError("only a self-assessment is submitted")
     try:
@@ -1105,6 +1110,7 @@ def apply_assessment(
                     via=via,
                     on_behalf=on_behalf,
                     versions={code: versions.get(code) for code in data.self_entries},
+                    expected={code: expected[code] for code in data.self_entries if code in expected},
                 )
                 if submit:
                     assessment_submit(assessment=assessment, actor=actor, via=via)
@@ -1116,6 +1122,7 @@ def apply_assessment(
                 actor=actor,
                 via=via,
                 versions={code: versions.get(code) for code in data.appraisal_entries},
+                expected={code: expected[code] for code in data.appraisal_entries if code in expected},
             )
             if data.na_decisions:
                 decided = not_applicable_apply(
@@ -1127,6 +1134,11 @@ def apply_assessment(
                         code: versions.get(code)
                         for code in data.na_decisions
                         if code not in data.appraisal_entries
+                    },
+                    expected={
+                        code: expected[code]
+                        for code in data.na_decisions
+                        if code in expected and code not in data.appraisal_entries
                     },
                 )
                 result.changed += decided.changed
@@ -1443,9 +1455,11 @@ def apply_survey(
     actor=None,
     via: str = Via.COMMAND,
     versions: Mapping[str, Mapping[str, int | None]] | None = None,
+    expected: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
 ) -> ApplyResult:
     """Write a read survey file through survey_apply: all or nothing; its refusals are placed on the
-    file's cells. `versions` {unit code: {code: version when previewed}} as survey_apply takes them."""
+    file's cells. `versions` {unit code: {code: version when previewed}} and `expected` {unit code:
+    {code: the row's fields when previewed}} as survey_apply takes them."""
     try:
         return survey_apply(
             framework=data.framework,
@@ -1455,6 +1469,7 @@ def apply_survey(
             actor=actor,
             via=via,
             versions=versions,
+            expected=expected,
         )
     except ServiceError as error:
         raise SpreadsheetError(data.problems(error), data.file_name) from error

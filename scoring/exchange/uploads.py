@@ -8,8 +8,10 @@ check decides. Large files are checked by a Celery task (progress on the row).
 """
 
 import logging
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -26,7 +28,8 @@ from parindex.errors import ErrorCode, ServiceError
 from parindex.numbers import NOT_APPLICABLE
 from parindex.queue import enqueue_on_commit
 from parindex.spreadsheets import SpreadsheetError, render_problems, service_problems
-from scoring.assessments.services import ApplyResult
+from scoring.assessments.services import ApplyResult, SelfEntry
+from scoring.concurrency import row_snapshot
 from scoring.exchange.importers import (
     APPRAISAL,
     SELF,
@@ -180,31 +183,60 @@ def _survey_preview(data: SurveyImport) -> list[dict[str, str | None]]:
     return lines
 
 
-def _preview_versions(record: ImportRecord, lines: list[dict]) -> dict[str, int]:
-    """{"unit|code": the row's version} of the rows of the preview's lines (0: no row yet)."""
+def _preview_rows(record: ImportRecord, lines: list[dict]) -> dict[str, dict[str, Any]]:
+    """{"unit|code": the row's fields as the preview reads them (row_snapshot)} of the rows of the
+    preview's lines: what the confirm compares, field by field, before writing (no row yet: the
+    values a new row starts with)."""
     codes = {line["code"] for line in lines}
     rows = Score.objects.filter(assessment__framework=record.framework, criterion__code__in=codes)
     if record.kind != ImportKind.SURVEY:
         rows = rows.filter(assessment=record.assessment)
     stored = {
-        (unit if record.kind == ImportKind.SURVEY else "", code): version
-        for unit, code, version in rows.values_list("assessment__unit__code", "criterion__code", "version")
+        (score.assessment.unit.code if record.kind == ImportKind.SURVEY else "", score.criterion.code): score
+        for score in rows.select_related("assessment__unit", "criterion")
     }
-    return {f"{line['unit']}|{line['code']}": stored.get((line["unit"], line["code"]), 0) for line in lines}
+    return {
+        f"{line['unit']}|{line['code']}": row_snapshot(stored.get((line["unit"], line["code"])))
+        for line in lines
+    }
 
 
-def _previewed(record: ImportRecord, data: SurveyImport | AssessmentImport) -> dict | None:
-    """Keep in `data` only the rows the preview showed a change of, and return their versions as
-    the services take them (None for a preview stored before versions were: applied as before). A row
-    the preview did not list is not written, so a change another person made to it since stays."""
-    versions = (record.preview or {}).get("versions")
-    if versions is None:
-        return None
+@dataclass
+class Previewed:
+    """What the confirm of an upload compares: `versions` (previews stored before the fields were:
+    the rows' versions) or `expected` (the fields of each row as previewed), as the services take them."""
+
+    versions: dict | None = None
+    expected: dict | None = None
+
+
+def _shown_fields(entry: SelfEntry, fields: set[str]) -> SelfEntry:
+    """`entry` writing its note and evidence only if the preview showed them changed (`fields`, the
+    preview lines' fields of its row): None keeps what the row holds. A not-applicable proposal whose
+    reason is its note keeps the note it was read with (a change since is refused, not overwritten)."""
+    note_is_reason = entry.not_applicable and not entry.not_applicable_reason
+    return replace(
+        entry,
+        note=entry.note if "note" in fields or note_is_reason else None,
+        evidence_reference=entry.evidence_reference if "evidence" in fields else None,
+    )
+
+
+def _previewed(record: ImportRecord, data: SurveyImport | AssessmentImport) -> Previewed:
+    """Keep in `data` only the rows the preview showed a change of, and of a self-assessment row only
+    the optional fields (note, evidence) it showed changed; return what the confirm compares (nothing
+    for a preview stored before either was: applied as before). A row or field the preview did not
+    list is not written, so a change another person made to it since stays."""
+    preview = record.preview or {}
+    old, versions = preview.get("old"), preview.get("versions")
+    keyed = old if old is not None else versions
+    if keyed is None:
+        return Previewed()
+    by_unit: dict[str, dict[str, Any]] = {}
+    for key, value in keyed.items():
+        unit, code = key.split("|", 1)
+        by_unit.setdefault(unit, {})[code] = value
     if isinstance(data, SurveyImport):
-        by_unit: dict[str, dict[str, int]] = {}
-        for key, version in versions.items():
-            unit, code = key.split("|", 1)
-            by_unit.setdefault(unit, {})[code] = version
         data.entries = {
             unit: {code: value for code, value in values.items() if code in by_unit.get(unit, {})}
             for unit, values in data.entries.items()
@@ -215,12 +247,19 @@ def _previewed(record: ImportRecord, data: SurveyImport | AssessmentImport) -> d
             for unit, sizes in data.samples.items()
         }
         data.samples = {unit: sizes for unit, sizes in data.samples.items() if sizes}
-        return by_unit
-    codes = {key.split("|", 1)[1]: version for key, version in versions.items()}
-    data.self_entries = {code: e for code, e in data.self_entries.items() if code in codes}
+        return Previewed(expected=by_unit) if old is not None else Previewed(versions=by_unit)
+    codes = by_unit.get("", {})
+    shown: dict[str, set[str]] = {}
+    for line in preview.get("lines", []):
+        shown.setdefault(line["code"], set()).add(line.get("field") or "points")
+    data.self_entries = {
+        code: _shown_fields(entry, shown.get(code, set())) if old is not None else entry
+        for code, entry in data.self_entries.items()
+        if code in codes
+    }
     data.appraisal_entries = {code: e for code, e in data.appraisal_entries.items() if code in codes}
     data.na_decisions = {code: d for code, d in data.na_decisions.items() if code in codes}
-    return codes
+    return Previewed(expected=codes) if old is not None else Previewed(versions=codes)
 
 
 def import_check(record: ImportRecord, *, inline: bool = False) -> ImportRecord:
@@ -261,9 +300,11 @@ def _check(record: ImportRecord, inline: bool = False) -> ImportRecord:
         record.status, record.problems = ImportStatus.PREVIEW, []
         record.preview = {
             "lines": lines,
-            # The version of every row the preview shows a change of: confirming writes those rows
-            # only, and refuses if any of them changed since (another person's save is never lost).
-            "versions": _preview_versions(record, lines),
+            # The fields of every row the preview shows a change of, as they are now: confirming
+            # writes those rows only (and of a self row only the note or evidence shown changed), and
+            # refuses a row whose write would change a field changed since (another person's save
+            # is never lost; a change to a field the file does not write does not refuse it).
+            "old": _preview_rows(record, lines),
             # Rows changed, as saving counts them (a row may change in several fields).
             "changes": len({(line["unit"], line["code"]) for line in lines}),
             "rows": total,
@@ -363,11 +404,15 @@ def import_confirm(*, record: ImportRecord, actor: User | None) -> ImportRecord:
     # All or nothing: a connection lost under it rolled it all back, so it can run again.
     def apply() -> ApplyResult:
         data = _read(record)
-        versions = _previewed(record, data)
+        shown = _previewed(record, data)
         with transaction.atomic():
             if isinstance(data, SurveyImport):  # the record's kind is survey
-                return apply_survey(data, actor=actor, via=Via.IMPORT, versions=versions)
-            return apply_assessment(data, actor=actor, via=Via.IMPORT, versions=versions)
+                return apply_survey(
+                    data, actor=actor, via=Via.IMPORT, versions=shown.versions, expected=shown.expected
+                )
+            return apply_assessment(
+                data, actor=actor, via=Via.IMPORT, versions=shown.versions, expected=shown.expected
+            )
 
     try:
         result = retry_on_lost_connection(apply, what=f"import_confirm({record.pk})")
