@@ -422,7 +422,10 @@ def assessments_visible_to(user) -> QuerySet[Assessment]:
 
 
 def _criterion(assessment: Assessment, criterion_id, *, leaf: bool) -> Criterion:
-    criteria = Criterion.objects.filter(pk=criterion_id, framework_id=assessment.framework_id)
+    # With its area: the row's answer shows the area's subtotal (no second query).
+    criteria = Criterion.objects.filter(pk=criterion_id, framework_id=assessment.framework_id).select_related(
+        "area"
+    )
     if leaf:
         criteria = criteria.filter(is_leaf=True)
     criterion = criteria.first()

@@ -147,20 +147,24 @@ def stale_scores(
     *,
     part: str,
     labels: Mapping[int, str] | None = None,
+    scores: Mapping[tuple[int, int], Score] | None = None,
 ) -> list[ServiceError]:
     """The refusals (StaleEdit) of the rows {(assessment id, leaf code): version read} whose version moved since
     (a row not stored yet is version 0). One query; call it under the service's locks. `labels` names
-    the unit of each assessment id where several units are saved at once (survey, imports)."""
+    the unit of each assessment id where several units are saved at once (survey, imports). `scores`
+    {(assessment id, criterion id): score}: every one of these rows, already read under the locks with
+    updated_by (then no query)."""
     wanted = {key: version for key, version in (expected or {}).items() if version is not None}
     if not wanted:
         return []
-    criteria = [leaves[code] for _aid, code in wanted if code in leaves]
-    scores = {
-        (s.assessment_id, s.criterion_id): s
-        for s in Score.objects.filter(
-            assessment_id__in={aid for aid, _code in wanted}, criterion__in=criteria
-        ).select_related("updated_by")
-    }
+    if scores is None:
+        criteria = [leaves[code] for _aid, code in wanted if code in leaves]
+        scores = {
+            (s.assessment_id, s.criterion_id): s
+            for s in Score.objects.filter(
+                assessment_id__in={aid for aid, _code in wanted}, criterion__in=criteria
+            ).select_related("updated_by")
+        }
     stale: list[ServiceError] = []
     for (assessment_id, code), version in sorted(wanted.items()):
         criterion = leaves.get(code)

@@ -24,11 +24,15 @@ from django.db import connection
 from scoring.models import Assessment, Framework
 
 
-def framework_key_share(framework_id: int) -> Framework:
-    """The framework, re-read under a FOR KEY SHARE lock on PostgreSQL (plain read elsewhere)."""
+def _key_share(framework_id: int) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT id FROM scoring_framework WHERE id = %s FOR KEY SHARE", [framework_id])
+
+
+def framework_key_share(framework_id: int) -> Framework:
+    """The framework, re-read under a FOR KEY SHARE lock on PostgreSQL (plain read elsewhere)."""
+    _key_share(framework_id)
     return Framework.objects.get(pk=framework_id)
 
 
@@ -41,5 +45,5 @@ def assessment_for_update(assessment: Assessment | int) -> Assessment:
         if isinstance(assessment, int)
         else assessment.framework_id
     )
-    framework_key_share(framework_id)
+    _key_share(framework_id)  # the framework itself is read after the lock, with the assessment
     return Assessment.objects.select_for_update(of=("self",)).select_related("framework", "unit").get(pk=pk)

@@ -599,3 +599,66 @@ def test_submit_button_names_the_office_of_the_frameworks_authority(client, requ
     html = client.get(page_url(assessment)).content.decode()
     assert f"Nộp kết quả tự đánh giá cho {office}</button>" in html
     assert "Nội vụ" not in html.replace(office, "")  # no other office is named
+
+
+def row_save_queries() -> int:
+    """The bound of one row save, ranks recomputed inline as in tests (see the test below)."""
+    return 29 if connection.vendor == "postgresql" else 26
+
+
+def _row_save(client, officer, district, commune, leaves, year, data, counted=None):
+    """One htmx row save after a first one (as in the deadline rush: the row exists); its queries
+    (`counted`: a context manager around that save, e.g. django_assert_max_num_queries)."""
+    spec = [
+        ("1", leaves),
+        *[(f"1.{i}", 1) for i in range(1, leaves + 1)],
+        ("2", 2, "bonus"),
+        ("2.1", 2, "bonus"),
+    ]
+    framework = make_framework(district, rows=rows_from_spec(spec), year=year)
+    assessment = assessment_get_or_create(unit=commune, framework=framework)
+    client.force_login(officer)
+    url = row_url(assessment, "1.1")
+    assert client.post(url, {"points": "0,5", "note": "ghi chú", "version": "0"}, **HX).status_code == 200
+    with counted or CaptureQueriesContext(connection) as queries:
+        response = client.post(url, data, **HX)
+    assert response.status_code == 200, response.content.decode()
+    return assessment, response.content.decode(), len(queries)
+
+
+@pytest.mark.parametrize("leaves", [10, 50])
+def test_row_save_takes_a_constant_small_number_of_queries(
+    client, officer, district, commune, leaves, django_assert_max_num_queries
+):
+    """The deadline rush is made of these saves (benchmarks/run.py deadline_rush): the view hands the
+    criterion it read to the service, which reads the row once under its lock (version check, rules,
+    upsert) and hands back the stored row; the checklist is neither read nor re-rendered when the row's
+    answer to it did not change. 26 queries on SQLite, 14 of them the save's own (session, user,
+    assessment, membership, criterion with its area; savepoint, assessment and framework under the
+    lock, the row; upsert, audit; release; the row's evidence, area result, assessment result) and 12
+    the engine's (its own results, and the ranks inline as in tests). PostgreSQL: 29 (the FOR KEY
+    SHARE statement, and the engine's two planner settings); with the ranks left to the worker, as
+    in production, the engine's part is its own results only."""
+    data = {"points": "1", "note": "ghi chú", "version": "1"}
+    counted = django_assert_max_num_queries(row_save_queries())
+    assessment, html, _count = _row_save(client, officer, district, commune, leaves, 2023, data, counted)
+    saved = score(assessment, "1.1")
+    assert saved.self_points == D("1") and saved.version == 2
+    assert 'id="summary" hx-swap-oob="true"' in html
+    assert 'id="checklist"' not in html  # 1.1 was and stays settled and explained
+
+
+def test_row_save_same_queries_whatever_the_number_of_criteria(client, officer, district, commune):
+    data = {"points": "1", "note": "ghi chú", "version": "1"}
+    small = _row_save(client, officer, district, commune, 10, 2023, data)[2]
+    large = _row_save(client, officer, district, commune, 50, 2024, data)[2]
+    assert small == large <= row_save_queries()
+
+
+def test_row_save_rerenders_the_checklist_when_the_row_answer_changes(client, officer, district, commune):
+    """Clearing the note of a scored row makes it "unproven": the checklist comes back out of band."""
+    assessment, html, _count = _row_save(
+        client, officer, district, commune, 10, 2023, {"points": "1", "note": "", "version": "1"}
+    )
+    assert 'id="checklist" hx-swap-oob="true"' in html
+    assert "1.1" in html.split('id="checklist"')[1]

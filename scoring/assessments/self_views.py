@@ -4,13 +4,13 @@ Every view calls an access helper first (scoring.access): 404 for what the user 
 PermissionDenied (403, with the reason) for what they may see but not change. Writes go through
 scoring.assessments.services; the page reads the stored results (AssessmentResult/AreaResult) that the services
 recompute. Row-level changes answer htmx requests with the re-rendered part of the row plus
-out-of-band swaps of the area subtotal, the page summary and the submission checklist; without
-JavaScript the same forms post normally and redirect back to the row (POST-redirect-GET).
+out-of-band swaps of the area subtotal, the page summary and (when it changed) the submission
+checklist; without JavaScript the same forms post normally and redirect back to the row (POST-redirect-GET).
 """
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import wraps
+from functools import cached_property, wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -48,6 +48,7 @@ from scoring.assessments.services import (
     evidence_delete,
     score_explain,
     scores_apply_self,
+    submission_problem,
     submission_problems,
 )
 from scoring.concurrency import reload_url, stale_in, version_of
@@ -185,8 +186,9 @@ class Row:
             return self.values.get("not_applicable_reason", "")
         return self.score.not_applicable_reason if self.score else ""
 
-    @property
+    @cached_property
     def evidence(self) -> list[Evidence]:
+        """Read once per row (the save counts it for the checklist, the template lists it)."""
         items = list(self.score.evidence.all()) if self.score else []
         for item in items:
             item.filename = item.file.name.rsplit("/", 1)[-1] if item.file else ""
@@ -355,8 +357,9 @@ def assessment_self(request, pk):
     return render(request, "scoring/self/assessment.html", _page_context(request, assessment))
 
 
-def _oob_context(assessment: Assessment, area: Criterion) -> dict:
-    """Context of the out-of-band parts refreshed after a row change (read after the recompute)."""
+def _oob_context(assessment: Assessment, area: Criterion, *, checklist: bool = True) -> dict:
+    """Context of the out-of-band parts refreshed after a row change (read after the recompute).
+    `checklist`: the submission checklist changed too (read and re-rendered only then)."""
     if area.kind == CriterionKind.SCORE:
         area_result = AreaResult.objects.filter(assessment=assessment, area=area).first()
         leaf_scores = []
@@ -370,7 +373,8 @@ def _oob_context(assessment: Assessment, area: Criterion) -> dict:
         "framework": assessment.framework,
         "area_block": AreaBlock(area, [], points, max_points, self_points),
         "result": _result(assessment),
-        "problems": submission_problems(assessment),
+        "problems": submission_problems(assessment) if checklist else [],
+        "checklist": checklist,
         "editable": True,
         "oob": True,
         "max_mb": _max_mb(),
@@ -378,7 +382,8 @@ def _oob_context(assessment: Assessment, area: Criterion) -> dict:
 
 
 def _area_of(criterion: Criterion) -> Criterion:
-    return criterion if criterion.area_id == criterion.pk else Criterion.objects.get(pk=criterion.area_id)
+    """The criterion's area (loaded with it by scoring.access: no query)."""
+    return criterion.area if criterion.area is not None and criterion.area_id != criterion.pk else criterion
 
 
 @login_required
@@ -398,10 +403,11 @@ def self_row_save(request, pk, criterion_id):
     form = SelfRowForm(request.POST, criterion=criterion)
     errors: dict[str, list[str]] = {}
     conflict = False
+    result = None
     if form.is_valid():
         data = form.cleaned_data
         try:
-            scores_apply_self(
+            result = scores_apply_self(
                 assessment=assessment,
                 entries={
                     criterion.code: SelfEntry(
@@ -416,6 +422,7 @@ def self_row_save(request, pk, criterion_id):
                 via=Via.WEB,
                 on_behalf=on_behalf,
                 versions={criterion.code: version_of(request.POST.get("version"))},
+                criteria={criterion.code: criterion},
             )
         except ServiceError as error:
             conflict = bool(stale_in(error))
@@ -435,9 +442,17 @@ def self_row_save(request, pk, criterion_id):
             [m for ms in errors.values() for m in ms],
             _("Criterion %(code)s saved."),
         )
-    score = Score.objects.filter(assessment=assessment, criterion=criterion).first()
+    # The row as the service stored it (read under its lock), else (refused) as it is now.
+    score = result.rows.get((assessment.pk, criterion.code)) if result is not None else None
+    if score is None or score.pk is None:
+        score = Score.objects.filter(assessment=assessment, criterion=criterion).first()
     row = Row(criterion, score, flagged=_flagged(assessment, score), errors=errors, saved=not errors)
     row.conflict = conflict
+    # The checklist is read and re-rendered only when this row's answer to it changed (a refused
+    # save changed nothing). Evidence is not changed by a row save: the row's own list counts it.
+    checklist = result is not None and submission_problem(
+        result.before.get(criterion.code), len(row.evidence)
+    ) != submission_problem(score, len(row.evidence))
     if errors:
         row.values = {
             "points": request.POST.get("points", ""),
@@ -454,7 +469,7 @@ def self_row_save(request, pk, criterion_id):
         "reload_url": reload_url(
             reverse("scoring:assessment_self", args=[assessment.pk]), f"c-{criterion.code}"
         ),
-        **_oob_context(assessment, _area_of(criterion)),
+        **_oob_context(assessment, _area_of(criterion), checklist=checklist),
     }
     # A stale row is answered 409 (the row is still swapped in: static/js/parindex.js).
     return render(request, "scoring/self/_entry_response.html", context, status=409 if conflict else 200)

@@ -3,6 +3,7 @@ submission and marking appraised, evidence, deadline extensions. Every write is 
 refused on a published framework, and followed by a recompute of the stored results.
 """
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -167,6 +168,12 @@ class ApplyResult:
     changed: int = 0
     unchanged: int = 0
     changes: list[tuple[str, str, str, str]] = field(default_factory=list)  # (code, field, old, new)
+    # The rows as stored after the save, {(assessment id, code): score} (also the unchanged ones): the
+    # htmx row answers with them instead of reading them again.
+    rows: dict[tuple[int, str], Score] = field(default_factory=dict)
+    # scores_apply_self: each entry's row as it was before the save ({code: a copy, or None}), so
+    # that the caller sees whether its submission_problem changed.
+    before: dict[str, Score | None] = field(default_factory=dict)
 
 
 SELF_STATUSES = (AssessmentStatus.DRAFT, AssessmentStatus.RETURNED)
@@ -324,8 +331,10 @@ def _apply(
     actor: User | None,
     via: str,
     reasons: Mapping[str, str] | None = None,
+    existing: Mapping[int, Score] | None = None,
 ) -> ApplyResult:
-    """Upsert score fields of several leaves of one assessment and audit each changed field."""
+    """Upsert score fields of several leaves of one assessment and audit each changed field.
+    `existing`: the assessment's rows of these leaves {criterion id: score}, read under its lock."""
     return _apply_many(
         {assessment.pk: assessment},
         leaves,
@@ -334,6 +343,7 @@ def _apply(
         actor=actor,
         via=via,
         reasons={(assessment.pk, code): r for code, r in (reasons or {}).items()},
+        existing=None if existing is None else {(assessment.pk, cid): s for cid, s in existing.items()},
     )
 
 
@@ -346,13 +356,18 @@ def _apply_many(
     actor: User | None,
     via: str,
     reasons: Mapping[tuple[int, str], str] | None = None,
+    existing: Mapping[tuple[int, int], Score] | None = None,
 ) -> ApplyResult:
     """Upsert score fields for (assessment id, leaf code) pairs in a fixed number of statements:
-    one read of the current scores, one bulk upsert, one bulk insert of audit entries."""
-    existing = {
-        (s.assessment_id, s.criterion_id): s
-        for s in Score.objects.filter(assessment__in=list(assessments), criterion__in=list(leaves.values()))
-    }
+    one read of the current scores (none when the caller read them under its locks: `existing`,
+    {(assessment id, criterion id): score}), one bulk upsert, one bulk insert of audit entries."""
+    if existing is None:
+        existing = {
+            (s.assessment_id, s.criterion_id): s
+            for s in Score.objects.filter(
+                assessment__in=list(assessments), criterion__in=list(leaves.values())
+            )
+        }
     result = ApplyResult()
     to_save: list[Score] = []
     audits: list[AuditEntry] = []
@@ -363,6 +378,7 @@ def _apply_many(
         score = existing.get((assessment_id, criterion.pk)) or Score(
             assessment=assessment, criterion=criterion
         )
+        result.rows[(assessment_id, code)] = score
         changed_here = False
         for name, new in values.items():
             old = getattr(score, name)
@@ -704,6 +720,7 @@ def scores_apply_self(
     on_behalf: bool = False,
     versions: Mapping[str, int | None] | None = None,
     expected: Mapping[str, Mapping[str, Any]] | None = None,
+    criteria: Mapping[str, Criterion] | None = None,
 ) -> ApplyResult:
     """Store a unit's self-assessment for several leaves (keyed by criterion code), all or nothing.
     Refused with every problem at once (each naming its criterion and field). `versions` {code: the
@@ -713,17 +730,34 @@ def scores_apply_self(
 
     A leaf whose rule takes a raw figure stores the figure (self_raw) and the points the rule gives;
     office and survey leaves are not the unit's to score; a not-applicable proposal by the unit's
-    officer needs a reason (entered on its behalf, the reason given, if any, is kept)."""
+    officer needs a reason (entered on its behalf, the reason given, if any, is kept).
+
+    `criteria` {code: criterion}: the entries' criteria, when the caller has read them (the htmx row:
+    the criterion of its URL); the rows themselves are read once, under the lock, for the version
+    check, the rules and the upsert alike. The result holds the rows as stored (`rows`) and as they
+    were before (`before`)."""
     assessment = assessment_for_update(assessment)
-    leaves, entered, problems = _self_problems(
-        assessment, entries, by_unit=getattr(actor, "pk", None) is not None and not on_behalf
+    by_unit = getattr(actor, "pk", None) is not None and not on_behalf
+    if criteria is not None:
+        # The caller's criteria, of this framework only (anything else is refused as unknown).
+        known = {code: c for code, c in criteria.items() if c.framework_id == assessment.framework_id}
+        current = _scores_of(assessment, [c for c in known.values() if c.is_leaf])
+        leaves, entered, problems = _self_problems(
+            assessment, entries, by_unit=by_unit, criteria=known, scores=current
+        )
+    else:
+        leaves, entered, problems = _self_problems(assessment, entries, by_unit=by_unit)
+        current = _scores_of(assessment, list(leaves.values()))
+    refuse(
+        stale_scores(
+            by_assessment(assessment.pk, versions),
+            leaves,
+            part=SELF,
+            scores={(assessment.pk, cid): s for cid, s in current.items()},
+        )
     )
-    refuse(stale_scores(by_assessment(assessment.pk, versions), leaves, part=SELF))
     refuse(problems)
-    current = {
-        s.criterion_id: s
-        for s in Score.objects.filter(assessment=assessment, criterion__in=list(leaves.values()))
-    }
+    before = {code: copy.copy(current.get(leaf.pk)) for code, leaf in leaves.items()}
     updates: dict[str, dict] = {}
     reopened: dict[str, dict] = {}
     for code, entry in entries.items():
@@ -751,7 +785,8 @@ def scores_apply_self(
         )
     )
     action = "self_on_behalf" if on_behalf else "self_score"
-    result = _apply(assessment, leaves, updates, action=action, actor=actor, via=via)
+    result = _apply(assessment, leaves, updates, action=action, actor=actor, via=via, existing=current)
+    result.before = before
     if reopened:
         reason = _("the unit changed its self-assessment after the appraisal")
         _apply(
@@ -762,10 +797,22 @@ def scores_apply_self(
             actor=actor,
             via=via,
             reasons=dict.fromkeys(reopened, reason),
+            existing=current,  # the same objects, as the first upsert left them
         )
     if result.changed:
         results_recompute(assessment.framework, assessment_ids=[assessment.pk])
     return result
+
+
+def _scores_of(assessment: Assessment, leaves: list[Criterion]) -> dict[int, Score]:
+    """The assessment's rows of these leaves {criterion id: score}, with who last changed them (the
+    stale-edit refusal names them). Read under the assessment's lock."""
+    return {
+        s.criterion_id: s
+        for s in Score.objects.filter(assessment=assessment, criterion__in=leaves).select_related(
+            "updated_by"
+        )
+    }
 
 
 def _proposal_changed(score: Score | None, entry: SelfEntry, reason: str) -> bool:
@@ -1085,17 +1132,27 @@ def submission_problems(assessment: Assessment) -> list[SubmissionProblem]:
     problems = []
     for leaf in leaves:
         score = scores.get(leaf.pk)
-        if score is None or not self_leaf_settled(score):
-            problems.append(SubmissionProblem(leaf, "unscored"))
-        elif (
-            not score.not_applicable
-            and score.self_points
-            and not score.evidence_count
-            and not score.evidence_reference.strip()
-            and not score.note.strip()
-        ):
-            problems.append(SubmissionProblem(leaf, "unproven"))
+        reason = submission_problem(score, score.evidence_count if score is not None else 0)
+        if reason is not None:
+            problems.append(SubmissionProblem(leaf, reason))
     return problems
+
+
+def submission_problem(score: Score | None, evidence_count: int) -> str | None:
+    """What one self leaf's row lacks for the submission ("unscored", "unproven") or None: the rule
+    of submission_problems, row by row (the htmx row save re-renders the checklist only when its
+    row's answer changes)."""
+    if score is None or not self_leaf_settled(score):
+        return "unscored"
+    if (
+        not score.not_applicable
+        and score.self_points
+        and not evidence_count
+        and not score.evidence_reference.strip()
+        and not score.note.strip()
+    ):
+        return "unproven"
+    return None
 
 
 @transaction.atomic
