@@ -1,11 +1,15 @@
 """Stored results of a framework: totals, index, grade, rank, area ranks and year-on-year change.
 
 Set-based: a recompute is a fixed handful of statements whatever the number of units:
-  1. one aggregate INSERT … SELECT … ON CONFLICT … WHERE <some column differs> per table (assessment
-     results, area results) over assessments × leaf criteria ⟕ the framework's own scores, grouped in
-     SQL; rows whose figures did not move are not rewritten;
+  1. per table (assessment results, area results) the sums of the leaves grouped in SQL, written by
+     one INSERT … SELECT … ON CONFLICT … WHERE <some column differs> for a save's assessments (over
+     assessments × leaf criteria ⟕ their scores), or for a whole framework (from its score rows
+     folded into groups, plus the leaves without a score row per unit and area) by an UPDATE … FROM
+     of the rows that changed, ranks included, then an INSERT of the missing ones; rows whose
+     figures did not move are not rewritten;
   2. one UPDATE … FROM (SELECT RANK() OVER …) per table for ranks, within each ranking group, units
-     assessed but not ranked left without a place and out of the others' ranks;
+     assessed but not ranked left without a place and out of the others' ranks (a whole framework
+     whose write ranked every row skips them);
   3. year on year: one UPDATE … FROM over the previous year's stored results of the same level
      (the unit's own, else its predecessors' pooled), whichever authority ran them.
 
@@ -96,9 +100,9 @@ _LEAVES_PLAIN = """
 
 
 # The terms the sums add up, per leaf row (`_LEAF_TERMS`), or per group of leaf rows sharing their
-# unit, area, kind, source and not-applicable flags (`_GROUP_TERMS`, over `_LEAF_GROUPS`): a whole
-# framework first folds its leaf rows into those groups with six plain sums, then adds the groups up
-# with the eighteen conditional sums below over far fewer rows.
+# unit, area, kind, source and not-applicable flags (`_GROUP_TERMS`, over `_FRAMEWORK_GROUPS`): a
+# whole framework first folds its score rows into those groups with six plain sums, then adds the
+# groups up with the eighteen conditional sums below over far fewer rows.
 _LEAF_TERMS = {
     "final": "COALESCE(final_c, 0)",
     "self": "COALESCE(self_c, 0)",
@@ -115,24 +119,17 @@ _GROUP_TERMS = {
     "one": "g_n",
     "scored": "g_scored",
 }
-# The groups' sums are cast to INTEGER (a group is a few leaves of one unit: hundredths far below
-# 2^31): PostgreSQL then adds them up below in 64-bit integers, not in NUMERIC as it adds BIGINTs.
-_LEAF_GROUPS = """
-    SELECT assessment_id, area_id, kind, source, na, na0,
-           CAST(SUM(COALESCE(final_c, 0)) AS INTEGER) AS g_final,
-           CAST(SUM(COALESCE(self_c, 0)) AS INTEGER) AS g_self, CAST(SUM(max_c) AS INTEGER) AS g_max,
-           CAST(COUNT(self_c) AS INTEGER) AS g_entered, CAST(COUNT(*) AS INTEGER) AS g_n,
-           CAST(SUM(scored) AS INTEGER) AS g_scored
-    FROM ({leaves}) l0 GROUP BY assessment_id, area_id, kind, source, na, na0
-"""
-
-# The same groups for a whole framework, without the assessment × leaf product: the score rows
-# alone, folded into groups (the costly part is proportional to the score rows, as in a plain
-# aggregation), plus per assessment and (area, kind, source) one group of the leaves it has no score
-# row for — applicable, unscored, worth the group's max less the max of its leaves that have one.
-# With an optional survey, `survey_any` is taken over the groups (a group of applicable survey
-# leaves with some scored leaf), so `na` comes out as in `_LEAVES`. Parameters: the framework's id,
-# four times.
+# The groups of a whole framework (`_FRAMEWORK_GROUP_CTES`, then `_FRAMEWORK_GROUPS`), without the
+# assessment × leaf product: the framework's score rows alone, folded into groups per unit, area,
+# kind, source and not-applicable decision (the cost grows with the score rows, as a plain
+# aggregation's), plus per unit and (area, kind, source) one group of the leaves it has no score row
+# for — applicable, unscored, worth the leaves' max less the max of those that have one (left out when
+# there are none). The sums of a group are of two-decimal points, multiplied by 100 once summed: the
+# same integer hundredths as the per-leaf terms. The groups' sums are INTEGER (a few leaves of one
+# unit: hundredths far below 2^31): PostgreSQL then adds them up in 64-bit integers, not in NUMERIC
+# as it adds BIGINTs. With an optional survey, `survey_any` is taken over the groups (a group of
+# applicable survey leaves with some scored leaf), so `na` comes out as in `_LEAVES`; without one,
+# no window (no sort). Parameters: the framework's id, four times (the CTEs' first).
 _FRAMEWORK_GROUPS = """
     SELECT g1.*, CASE WHEN g1.na0 = 1 OR ({optional} = 1 AND g1.source = 'survey' AND g1.survey_any = 0)
                       THEN 1 ELSE 0 END AS na
