@@ -18,8 +18,8 @@ ranking group, a unit assessed but not ranked without a place. `certain`: every 
 leaf is scored. At risk: the applicable score leaves whose (forecast or final) ratio is below 0.5,
 most points lost first, then in the framework's order.
 
-Set-based: three temporary tables (the applicable leaves scored, straight from the framework's score
-rows; the score leaves left to forecast, the only unit × leaf rows built; last year's points per
+Set-based: three temporary tables (the leaves scored or not applicable, straight from the
+framework's score rows; the score leaves left to forecast, the only unit × leaf rows built; last year's points per
 leaf code, read only for those), then one statement for every unit's forecast, or one for the leaves at risk (of some
 units or, with a limit, the largest across the framework), whatever the number of units.
 """
@@ -74,12 +74,12 @@ _HAS_POINTS = "(s.appraised_points IS NOT NULL OR s.self_points IS NOT NULL)"
 
 def _create_forecast_tables(cursor, framework: Framework) -> None:
     """Three temporary tables the forecast's statements read, none of them a unit × leaf product:
-    - `parindex_fc_scored`: the applicable leaves already scored, straight from the framework's score
-      rows (aid, criterion_id, code, kind, max_c, final_c: the engine's leaf rows, `engine._LEAF_ROWS`,
-      with na0 = 0 and scored = 1);
+    - `parindex_fc_scored`: the leaves decided, straight from the framework's score rows: scored or
+      not applicable (aid, criterion_id, code, kind, max_c, final_c, na: the engine's leaf rows,
+      `engine._LEAF_ROWS`, with scored = 1 or na0 = 1; the sums read those with na = 0);
     - `parindex_fc_todo`: the applicable score leaves left to forecast (aid, criterion_id, code,
-      max_c): every unit × score leaf without a score row that is not applicable or holds points
-      (an anti-join, only its result kept);
+      max_c): every unit × score leaf not in the first table (an anti-join against it, narrower
+      than the score table, which holds every year; only its result kept);
     - `parindex_fc_prev`: per (aid, code) of a leaf left to forecast, last year's points and max on
       that code (y_pts, y_max: the unit's own result used for year on year,
       `engine.previous_results_ctes`, else its predecessors' pooled) and whether they are its own
@@ -95,14 +95,18 @@ def _create_forecast_tables(cursor, framework: Framework) -> None:
         CREATE TEMPORARY TABLE {_FC_SCORED} AS
         SELECT s.assessment_id AS aid, c.id AS criterion_id, c.code AS code, c.kind AS kind,
                CAST(ROUND(c.max_points * 100) AS INTEGER) AS max_c,
-               CAST(ROUND(COALESCE(s.appraised_points, s.self_points) * 100) AS INTEGER) AS final_c
+               CAST(ROUND(COALESCE(s.appraised_points, s.self_points) * 100) AS INTEGER) AS final_c,
+               CASE WHEN {_NA} THEN 1 ELSE 0 END AS na
         FROM scoring_score s
         JOIN scoring_criterion c ON c.id = s.criterion_id
         JOIN scoring_assessment a ON a.id = s.assessment_id AND a.framework_id = c.framework_id
-        WHERE c.framework_id = %s AND c.is_leaf AND NOT {_NA} AND {_HAS_POINTS}
+        WHERE c.framework_id = %s AND c.is_leaf AND ({_NA} OR {_HAS_POINTS})
         """,
         [framework.pk],
     )
+    if connection.vendor != "postgresql":
+        # SQLite looks this table up by (aid, criterion_id) below (PostgreSQL hashes it).
+        cursor.execute(f"CREATE INDEX {_FC_SCORED}_key ON {_FC_SCORED} (aid, criterion_id)")
     cursor.execute(
         f"""
         CREATE TEMPORARY TABLE {_FC_TODO} AS
@@ -111,14 +115,9 @@ def _create_forecast_tables(cursor, framework: Framework) -> None:
         FROM scoring_assessment a
         JOIN scoring_criterion c ON c.framework_id = a.framework_id AND c.is_leaf AND c.kind = 'score'
         WHERE a.framework_id = %s
-          AND NOT EXISTS (SELECT 1 FROM scoring_score s
-                          WHERE s.assessment_id = a.id AND s.criterion_id = c.id
-                            AND ({_NA} OR {_HAS_POINTS})
-                            -- implied by c, written out so that only this framework's rows are hashed
-                            AND s.criterion_id IN (SELECT c0.id FROM scoring_criterion c0
-                                                   WHERE c0.framework_id = %s AND c0.is_leaf))
+          AND NOT EXISTS (SELECT 1 FROM {_FC_SCORED} d WHERE d.aid = a.id AND d.criterion_id = c.id)
         """,
-        [framework.pk, framework.pk],
+        [framework.pk],
     )
     if connection.vendor != "postgresql":
         # SQLite looks this table up by aid (PostgreSQL hashes it).
@@ -200,7 +199,7 @@ def _create_forecast_tables(cursor, framework: Framework) -> None:
 _FL_CTES = f"""
     WITH mean AS (
         SELECT criterion_id, SUM(final_c) AS m_pts, COUNT(*) AS m_n FROM {_FC_SCORED}
-        WHERE kind = 'score'
+        WHERE kind = 'score' AND na = 0
         GROUP BY criterion_id
     ),
     fu AS (
@@ -218,7 +217,7 @@ _FL_CTES = f"""
     fl AS (
         SELECT l.aid AS aid, l.criterion_id AS criterion_id, l.code AS code, l.max_c AS max_c,
                COALESCE(l.final_c, 0) AS fc, '{SCORED}' AS basis, 1 AS scored
-        FROM {_FC_SCORED} l WHERE l.kind = 'score'
+        FROM {_FC_SCORED} l WHERE l.kind = 'score' AND l.na = 0
         UNION ALL
         SELECT fu.aid, fu.criterion_id, fu.code, fu.max_c, fu.fc, fu.basis, 0 FROM fu
     )
@@ -363,7 +362,7 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
                fl.basis, fl.max_c - fl.fc, NULL, fl.scored
         FROM (SELECT l.aid AS aid, l.criterion_id AS criterion_id, l.max_c AS max_c,
                      COALESCE(l.final_c, 0) AS fc, '{SCORED}' AS basis, 1 AS scored
-              FROM {_FC_SCORED} l WHERE l.kind = 'score'
+              FROM {_FC_SCORED} l WHERE l.kind = 'score' AND l.na = 0
               UNION ALL
               SELECT fu.aid, fu.criterion_id, fu.max_c, fu.fc, fu.basis, 0 FROM fu) fl
         JOIN scoring_criterion c ON c.id = fl.criterion_id
@@ -384,7 +383,7 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
                 -- assessment (a line for each, as long as the framework has leaves; not applicable
                 -- leaves and unscored bonus and penalty add nothing)
                 SELECT l.aid AS aid, l.kind AS kind, 1 AS scored, COALESCE(l.final_c, 0) AS fc, l.max_c AS max_c
-                FROM {_FC_SCORED} l
+                FROM {_FC_SCORED} l WHERE l.na = 0
                 UNION ALL
                 SELECT fu.aid, 'score', 0, fu.fc, fu.max_c FROM fu
                 UNION ALL
