@@ -15,7 +15,7 @@ prints one line per measurement (`name` says which), medians of `--repeat` runs:
   statistics not gathered: autovacuum is switched off on the throw-away tables), `ratio` to a warm one;
 - `recompute`: a warm whole-framework recompute, `floor_seconds` of a hand-written SQL pass computing
   and writing the same outputs (points, index, grade, rank, area points/index/rank, year on year)
-  into temporary tables, and `ratio`;
+  into temporary tables, measured in turns with it, and `ratio`;
 - `forecast`: every unit's forecast with its leaves at risk, mid-year (a third of this year's score
   rows left out, in a transaction rolled back after), against a whole-framework recompute of the same
   data measured in turns with it: `seconds`, `recompute_seconds`, `ratio` (issue 17: under 2);
@@ -754,7 +754,13 @@ def main() -> int:
             assert AssessmentResult.objects.filter(framework=framework, rank__isnull=False).count() == units
             if args.rush_only:
                 args.no_pages = True
-            warm = 0.0 if args.rush_only else median_time(lambda: results_recompute(framework), repeat)
+                warm = floor = 0.0
+            else:
+                # Warm recompute and floor in turns (after one warm-up of each): on a shared machine
+                # the load drifts alike under both.
+                warm, floor = median_times_interleaved(
+                    lambda: results_recompute(framework), lambda: floor_pass(framework, previous), repeat
+                )
             emit(
                 "first_recompute",
                 units=units,
@@ -764,7 +770,6 @@ def main() -> int:
                 ratio=round(max(first, first_previous) / warm, 2) if warm else None,
             )
             if not args.rush_only:
-                floor = median_time(lambda: floor_pass(framework, previous), repeat)
                 emit(
                     "recompute",
                     units=units,

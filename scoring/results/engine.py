@@ -1,11 +1,15 @@
 """Stored results of a framework: totals, index, grade, rank, area ranks and year-on-year change.
 
 Set-based: a recompute is a fixed handful of statements whatever the number of units:
-  1. one aggregate INSERT … SELECT … ON CONFLICT … WHERE <some column differs> per table (assessment
-     results, area results) over assessments × leaf criteria ⟕ the framework's own scores, grouped in
-     SQL; rows whose figures did not move are not rewritten;
+  1. per table (assessment results, area results) the sums of the leaves grouped in SQL, written by
+     one INSERT … SELECT … ON CONFLICT … WHERE <some column differs> for a save's assessments (over
+     assessments × leaf criteria ⟕ their scores), or for a whole framework (from its score rows
+     folded into groups, plus the leaves without a score row per unit and area) by an UPDATE … FROM
+     of the rows that changed, ranks included, then an INSERT of the missing ones; rows whose
+     figures did not move are not rewritten;
   2. one UPDATE … FROM (SELECT RANK() OVER …) per table for ranks, within each ranking group, units
-     assessed but not ranked left without a place and out of the others' ranks;
+     assessed but not ranked left without a place and out of the others' ranks (a whole framework
+     whose write ranked every row skips them);
   3. year on year: one UPDATE … FROM over the previous year's stored results of the same level
      (the unit's own, else its predecessors' pooled), whichever authority ran them.
 
@@ -96,9 +100,9 @@ _LEAVES_PLAIN = """
 
 
 # The terms the sums add up, per leaf row (`_LEAF_TERMS`), or per group of leaf rows sharing their
-# unit, area, kind, source and not-applicable flags (`_GROUP_TERMS`, over `_LEAF_GROUPS`): a whole
-# framework first folds its leaf rows into those groups with six plain sums, then adds the groups up
-# with the eighteen conditional sums below over far fewer rows.
+# unit, area, kind, source and not-applicable flags (`_GROUP_TERMS`, over `_FRAMEWORK_GROUPS`): a
+# whole framework first folds its score rows into those groups with six plain sums, then adds the
+# groups up with the eighteen conditional sums below over far fewer rows.
 _LEAF_TERMS = {
     "final": "COALESCE(final_c, 0)",
     "self": "COALESCE(self_c, 0)",
@@ -115,15 +119,61 @@ _GROUP_TERMS = {
     "one": "g_n",
     "scored": "g_scored",
 }
-# The groups' sums are cast to INTEGER (a group is a few leaves of one unit: hundredths far below
-# 2^31): PostgreSQL then adds them up below in 64-bit integers, not in NUMERIC as it adds BIGINTs.
-_LEAF_GROUPS = """
-    SELECT assessment_id, area_id, kind, source, na, na0,
-           CAST(SUM(COALESCE(final_c, 0)) AS INTEGER) AS g_final,
-           CAST(SUM(COALESCE(self_c, 0)) AS INTEGER) AS g_self, CAST(SUM(max_c) AS INTEGER) AS g_max,
-           CAST(COUNT(self_c) AS INTEGER) AS g_entered, CAST(COUNT(*) AS INTEGER) AS g_n,
-           CAST(SUM(scored) AS INTEGER) AS g_scored
-    FROM ({leaves}) l0 GROUP BY assessment_id, area_id, kind, source, na, na0
+# The groups of a whole framework (`_FRAMEWORK_GROUP_CTES`, then `_FRAMEWORK_GROUPS`), without the
+# assessment × leaf product: the framework's score rows alone, folded into groups per unit, area,
+# kind, source and not-applicable decision (the cost grows with the score rows, as a plain
+# aggregation's), plus per unit and (area, kind, source) one group of the leaves it has no score row
+# for — applicable, unscored, worth the leaves' max less the max of those that have one (left out when
+# there are none). The sums of a group are of two-decimal points, multiplied by 100 once summed: the
+# same integer hundredths as the per-leaf terms. The groups' sums are INTEGER (a few leaves of one
+# unit: hundredths far below 2^31): PostgreSQL then adds them up in 64-bit integers, not in NUMERIC
+# as it adds BIGINTs. With an optional survey, `survey_any` is taken over the groups (a group of
+# applicable survey leaves with some scored leaf), so `na` comes out as in `_LEAVES`; without one,
+# no window (no sort). Parameters: the framework's id, four times (the CTEs' first).
+_FRAMEWORK_GROUPS = """
+    SELECT g1.*, CASE WHEN g1.na0 = 1 OR ({optional} = 1 AND g1.source = 'survey' AND g1.survey_any = 0)
+                      THEN 1 ELSE 0 END AS na
+    FROM (SELECT g0.*, {survey_any} AS survey_any
+          FROM (
+            SELECT * FROM scored_groups
+            WHERE assessment_id IN (SELECT sa.id FROM scoring_assessment sa WHERE sa.framework_id = %s)
+            UNION ALL
+            SELECT a.id AS assessment_id, k.area_id, k.kind, k.source, 0 AS na0, 0 AS g_final, 0 AS g_self,
+                   CAST(k.k_max - COALESCE(SUM(sg.g_max), 0) AS INTEGER) AS g_max, 0 AS g_entered,
+                   CAST(k.k_n - COALESCE(SUM(sg.g_n), 0) AS INTEGER) AS g_n, 0 AS g_scored
+            FROM scoring_assessment a
+            CROSS JOIN leaf_kinds k
+            LEFT JOIN scored_groups sg ON sg.assessment_id = a.id AND sg.area_id = k.area_id
+                 AND sg.kind = k.kind AND sg.source = k.source
+            WHERE a.framework_id = %s
+            GROUP BY a.id, k.area_id, k.kind, k.source, k.k_max, k.k_n
+            HAVING k.k_n > COALESCE(SUM(sg.g_n), 0)
+          ) g0) g1
+"""
+_SURVEY_ANY = """MAX(CASE WHEN g0.source = 'survey' AND g0.na0 = 0 AND g0.g_scored > 0 THEN 1 ELSE 0 END)
+                     OVER (PARTITION BY g0.assessment_id)"""
+_FRAMEWORK_GROUP_CTES = """
+    WITH leaf_kinds AS (
+        SELECT c.area_id AS area_id, c.kind AS kind, c.source AS source, COUNT(*) AS k_n,
+               SUM(CAST(ROUND(c.max_points * 100) AS INTEGER)) AS k_max
+        FROM scoring_criterion c WHERE c.framework_id = %s AND c.is_leaf
+        GROUP BY c.area_id, c.kind, c.source
+    ),
+    scored_groups AS (
+        SELECT s.assessment_id AS assessment_id, c.area_id AS area_id, c.kind AS kind, c.source AS source,
+               CASE WHEN COALESCE(s.appraised_not_applicable, s.not_applicable) THEN 1 ELSE 0 END AS na0,
+               CAST(ROUND(COALESCE(SUM(COALESCE(s.appraised_points, s.self_points)), 0) * 100) AS INTEGER) AS g_final,
+               CAST(ROUND(COALESCE(SUM(s.self_points), 0) * 100) AS INTEGER) AS g_self,
+               CAST(ROUND(SUM(c.max_points) * 100) AS INTEGER) AS g_max,
+               CAST(COUNT(s.self_points) AS INTEGER) AS g_entered, CAST(COUNT(*) AS INTEGER) AS g_n,
+               CAST(SUM(CASE WHEN s.appraised_points IS NOT NULL OR s.self_points IS NOT NULL THEN 1 ELSE 0 END)
+                    AS INTEGER) AS g_scored
+        FROM scoring_score s
+        JOIN scoring_criterion c ON c.id = s.criterion_id
+        WHERE c.framework_id = %s AND c.is_leaf
+        GROUP BY s.assessment_id, c.area_id, c.kind, c.source,
+                 CASE WHEN COALESCE(s.appraised_not_applicable, s.not_applicable) THEN 1 ELSE 0 END
+    )
 """
 
 
@@ -239,10 +289,10 @@ def _write(
     params: list,
     upsert: bool,
     insert_select: str | None = None,
-) -> int:
+) -> tuple[int, int]:
     """Write the rows of `select` (one column per name of key + columns, in that order) into
     `table`, leaving alone the rows whose columns did not change; `fixed`: columns set on insertion
-    only (SQL). Answers the number of rows written.
+    only (SQL). Answers the numbers of rows updated and inserted.
 
     upsert (a save's few rows): one INSERT … ON CONFLICT DO UPDATE … WHERE <changed>. A whole
     framework: an UPDATE … FROM of the rows that changed, then an INSERT of the missing ones — an
@@ -262,7 +312,7 @@ def _write(
             """,
             params,
         )
-        return max(cursor.rowcount, 0)
+        return max(cursor.rowcount, 0), 0
     on_key = " AND ".join(f'{table}."{c}" = n."{c}"' for c in key)
     updates = ", ".join(
         [*(f'"{c}" = n."{c}"' for c in columns), *(f'"{c}" = {fixed[c]}' for c in fixed_updates(fixed))]
@@ -280,7 +330,7 @@ def _write(
         """,
         params,
     )
-    return written + max(cursor.rowcount, 0)
+    return written, max(cursor.rowcount, 0)
 
 
 def fixed_updates(fixed: dict[str, str]) -> list[str]:
@@ -345,17 +395,18 @@ def _results_all(framework: Framework) -> None:
     _analyze_stale(STATISTICS_TABLES)
     # The leaf rows are aggregated by hashing: sorting 50 rows per unit first costs more.
     with _no_nested_loops(enable_sort="off"):
-        written = _compute(framework, None)
+        written, final_ranks = _compute(framework, None)
     if written >= ANALYZE_AFTER_ROWS:
         _analyze(["scoring_assessmentresult", "scoring_arearesult"])
-    _rank_framework(framework)
+    _rank_framework(framework, ranks=not final_ranks)
     Framework.objects.filter(pk=framework.pk).update(results_computed_at=_now())
 
 
-def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> int:
+def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> tuple[int, bool]:
     """Upsert the result rows (assessment results first, then area results: the order in which the
     ranking job locks them) of the framework or of some assessments; unchanged rows are left alone.
-    Answers the number of rows written."""
+    Answers the number of rows written, and whether the ranks and area ranks written are final: a
+    whole framework whose rows were all updated (ranked among all) or all inserted (none before)."""
     decimals = int(framework.index_decimals)
     scale = 10**decimals
     only, only_params = _only(assessment_ids)
@@ -373,18 +424,21 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
     )
     base_params = [framework.pk, *only_params, framework.pk, *only_params]
     written = 0
+    final_ranks = once = assessment_ids is None
     # Per assessment and per area, the sums of the leaves. A whole framework builds them once, into a
     # temporary table both upserts read (the leaf join is the costly part); a save's few assessments
     # inline them in each statement (no table created per save).
     by_area = f"SELECT assessment_id, area_id, {_SUMS} FROM ({leaves}) l GROUP BY assessment_id, area_id"
     by_area_params: list[int] = base_params
-    once = assessment_ids is None
 
     with connection.cursor() as cursor:
         if once:
-            groups = _LEAF_GROUPS.format(leaves=leaves)
-            by_area = f"SELECT assessment_id, area_id, {_GROUP_SUMS} FROM ({groups}) g GROUP BY assessment_id, area_id"
-            cursor.execute(f"CREATE TEMPORARY TABLE {_AREA_SUMS} AS {by_area}", base_params)
+            optional = framework.survey_optional
+            groups = _FRAMEWORK_GROUPS.format(
+                optional=1 if optional else 0, survey_any=_SURVEY_ANY if optional else "1"
+            )
+            by_area = f"{_FRAMEWORK_GROUP_CTES} SELECT assessment_id, area_id, {_GROUP_SUMS} FROM ({groups}) g GROUP BY assessment_id, area_id"
+            cursor.execute(f"CREATE TEMPORARY TABLE {_AREA_SUMS} AS {by_area}", [framework.pk] * 4)
             by_area, by_area_params = f"SELECT * FROM {_AREA_SUMS}", []
         by_assessment = (
             "SELECT assessment_id, "
@@ -431,7 +485,15 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
         fixed = {"framework_id": str(int(framework.pk)), "computed_at": "CURRENT_TIMESTAMP"}
         if not once:
             fixed["rank"] = "NULL"
-        written += _write(
+        if once:
+            # Rows inserted next to existing ones are ranked among themselves only (see below).
+            cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM scoring_assessmentresult WHERE framework_id = %s),"
+                " EXISTS (SELECT 1 FROM scoring_arearesult WHERE framework_id = %s)",
+                [framework.pk, framework.pk],
+            )
+            had_results, had_areas = cursor.fetchone()
+        updated, inserted = _write(
             cursor,
             "scoring_assessmentresult",
             ["assessment_id"],
@@ -450,6 +512,8 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
             if once
             else None,
         )
+        written += updated + inserted
+        final_ranks = final_ranks and not (inserted and had_results)
 
         # Area results: one row per assessment × area of kind "score".
         area_index = _scaled_index("t.score_c", "t.max_c", scale)
@@ -471,7 +535,7 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
             JOIN scoring_assessment a ON a.id = t.assessment_id
             WHERE ar.kind = 'score'
         """
-        written += _write(
+        updated, inserted = _write(
             cursor,
             "scoring_arearesult",
             ["assessment_id", "area_id"],
@@ -490,29 +554,34 @@ def _compute(framework: Framework, assessment_ids: Collection[int] | None) -> in
             if once
             else None,
         )
+        written += updated + inserted
+        final_ranks = final_ranks and not (inserted and had_areas)
         if once:
             cursor.execute(f"DROP TABLE {_AREA_SUMS}")
-    return written
+    return written, final_ranks
 
 
-def _rank_framework(framework: Framework) -> None:
-    """Ranks, area ranks and year on year of the whole framework (and the following year's year on
-    year), in the caller's transaction. Whole-table joins: nested loops are switched off for them,
-    so that stale planner statistics can never turn them quadratic."""
+def _rank_framework(framework: Framework, *, ranks: bool = True) -> None:
+    """Ranks, area ranks (unless `ranks` is false: the caller wrote them already) and year on year
+    of the whole framework (and the following year's year on year), in the caller's transaction.
+    Whole-table joins: nested loops are switched off for them, so that stale planner statistics can
+    never turn them quadratic."""
     with _no_nested_loops():
-        for step in _rank_steps(framework, one_statement_per_area=False):
+        for step in _rank_steps(framework, one_statement_per_area=False, ranks=ranks):
             step()
 
 
-def _rank_steps(framework: Framework, *, one_statement_per_area: bool = True) -> list[Callable[[], None]]:
+def _rank_steps(
+    framework: Framework, *, one_statement_per_area: bool = True, ranks: bool = True
+) -> list[Callable[[], None]]:
     """The statements of a re-rank, in order: ranks, area ranks, year on year, the following year's.
     The ranking job ranks one area per statement (and per short transaction: each locks, and holds
     from the saves, fewer rows); a whole-framework recompute, in one transaction anyway, every area
     in one statement."""
     areas: list[int | None] = list(_score_areas(framework)) if one_statement_per_area else [None]
     return [
-        lambda: _rank(framework),
-        *[lambda area=area: _rank(framework, area=area, areas=True) for area in areas],
+        *([lambda: _rank(framework)] if ranks else []),
+        *[lambda area=area: _rank(framework, area=area, areas=True) for area in (areas if ranks else [])],
         lambda: _year_on_year(framework),
         *[
             lambda following=following: _year_on_year(following)

@@ -18,9 +18,9 @@ ranking group, a unit assessed but not ranked without a place. `certain`: every 
 leaf is scored. At risk: the applicable score leaves whose (forecast or final) ratio is below 0.5,
 most points lost first, then in the framework's order.
 
-Set-based: two temporary tables (the framework's leaf rows, with its score rows narrowed to its
-leaves before any join; last year's points per leaf code, read only for the units with leaves left
-to forecast), then one statement for every unit's forecast, or one for the leaves at risk (of some
+Set-based: three temporary tables (the leaves scored or not applicable, straight from the
+framework's score rows; the score leaves left to forecast, the only unit × leaf rows built; last year's points per
+leaf code, read only for those), then one statement for every unit's forecast, or one for the leaves at risk (of some
 units or, with a limit, the largest across the framework), whatever the number of units.
 """
 
@@ -28,6 +28,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
@@ -35,9 +36,6 @@ from django.utils.translation import gettext_lazy as _
 
 from scoring.models import Framework, GradeBand
 from scoring.results.engine import (
-    _FRAMEWORK_SCORES,
-    _LEAF_ROWS,
-    _SCORES_JOIN,
     _clamped,
     _half_up_div,
     _in_list,
@@ -65,40 +63,65 @@ BASIS_LABELS = {
 
 
 # Temporary tables of one forecast (created and dropped inside its transaction).
-_FC_LEAF = "parindex_fc_leaf"
+_FC_SCORED = "parindex_fc_scored"
+_FC_TODO = "parindex_fc_todo"
 _FC_PREV = "parindex_fc_prev"
+
+# A score row's not-applicable decision, and whether it holds points.
+_NA = "COALESCE(s.appraised_not_applicable, s.not_applicable, FALSE)"
+_HAS_POINTS = "(s.appraised_points IS NOT NULL OR s.self_points IS NOT NULL)"
 
 
 def _create_forecast_tables(cursor, framework: Framework) -> None:
-    """Two temporary tables the forecast's statements read:
-    - `parindex_fc_leaf`: one row per assessment × leaf of the framework (aid, criterion_id, code,
-      kind, max_c, final_c, scored, na), the engine's leaf rows (`engine._LEAF_ROWS`) with the score
-      rows narrowed to this framework's leaves before any join (the score table holds every year);
-    - `parindex_fc_prev`: for the assessments with some applicable score leaf still unscored only,
-      per (aid, code) of a leaf still to forecast, last year's points and max on that code (y_pts, y_max: the unit's own result
-      used for year on year, `engine.previous_results_ctes`, else its predecessors' pooled) and
-      whether they are its own (has_own); last year's leaves read with their own frameworks' rules
-      (an optional survey left out when none of its leaves was scored), only those with the codes
-      left to forecast.
-    Built once each, then joined by their keys: never a join of two large derived tables, whose
-    sizes neither planner can estimate."""
+    """Three temporary tables the forecast's statements read, none of them a unit × leaf product:
+    - `parindex_fc_scored`: the leaves decided, straight from the framework's score rows: scored or
+      not applicable (aid, criterion_id, code, kind, max_c, final_c, na: the engine's leaf rows,
+      `engine._LEAF_ROWS`, with scored = 1 or na0 = 1; the sums read those with na = 0);
+    - `parindex_fc_todo`: the applicable score leaves left to forecast (aid, criterion_id, code,
+      max_c): every unit × score leaf not in the first table (an anti-join against it, narrower
+      than the score table, which holds every year; only its result kept);
+    - `parindex_fc_prev`: per (aid, code) of a leaf left to forecast, last year's points and max on
+      that code (y_pts, y_max: the unit's own result used for year on year,
+      `engine.previous_results_ctes`, else its predecessors' pooled) and whether they are its own
+      (has_own); last year's leaves read with their own frameworks' rules (an optional survey left
+      out when none of its leaves was scored), only those with the codes left to forecast.
+    Leaves not applicable, and bonus and penalty leaves not scored, add nothing to a forecast: no
+    table holds them. Built once each, then joined by their keys: never a join of two large derived
+    tables, whose sizes neither planner can estimate."""
     from units.models import Unit
 
-    current_rows = _LEAF_ROWS.format(scope="a.framework_id = %s").replace(
-        _SCORES_JOIN, f"LEFT JOIN ({_FRAMEWORK_SCORES.format(only_s='')}) s ON", 1
-    )
     cursor.execute(
         f"""
-        CREATE TEMPORARY TABLE {_FC_LEAF} AS
-        SELECT l.assessment_id AS aid, l.criterion_id AS criterion_id, l.code AS code, l.kind AS kind,
-               l.max_c AS max_c, l.final_c AS final_c, l.scored AS scored, l.na0 AS na
-        FROM ({current_rows}) l
+        CREATE TEMPORARY TABLE {_FC_SCORED} AS
+        SELECT s.assessment_id AS aid, c.id AS criterion_id, c.code AS code, c.kind AS kind,
+               CAST(ROUND(c.max_points * 100) AS INTEGER) AS max_c,
+               CAST(ROUND(COALESCE(s.appraised_points, s.self_points) * 100) AS INTEGER) AS final_c,
+               CASE WHEN {_NA} THEN 1 ELSE 0 END AS na
+        FROM scoring_score s
+        JOIN scoring_criterion c ON c.id = s.criterion_id
+        JOIN scoring_assessment a ON a.id = s.assessment_id AND a.framework_id = c.framework_id
+        WHERE c.framework_id = %s AND c.is_leaf AND ({_NA} OR {_HAS_POINTS})
         """,
-        [framework.pk, framework.pk],
+        [framework.pk],
     )
     if connection.vendor != "postgresql":
-        # SQLite looks this table up by (aid, code) (PostgreSQL hashes it).
-        cursor.execute(f"CREATE INDEX {_FC_LEAF}_key ON {_FC_LEAF} (aid, code)")
+        # SQLite looks this table up by (aid, criterion_id) below (PostgreSQL hashes it).
+        cursor.execute(f"CREATE INDEX {_FC_SCORED}_key ON {_FC_SCORED} (aid, criterion_id)")
+    cursor.execute(
+        f"""
+        CREATE TEMPORARY TABLE {_FC_TODO} AS
+        SELECT a.id AS aid, c.id AS criterion_id, c.code AS code,
+               CAST(ROUND(c.max_points * 100) AS INTEGER) AS max_c
+        FROM scoring_assessment a
+        JOIN scoring_criterion c ON c.framework_id = a.framework_id AND c.is_leaf AND c.kind = 'score'
+        WHERE a.framework_id = %s
+          AND NOT EXISTS (SELECT 1 FROM {_FC_SCORED} d WHERE d.aid = a.id AND d.criterion_id = c.id)
+        """,
+        [framework.pk],
+    )
+    if connection.vendor != "postgresql":
+        # SQLite looks this table up by aid (PostgreSQL hashes it).
+        cursor.execute(f"CREATE INDEX {_FC_TODO}_key ON {_FC_TODO} (aid, code)")
 
     previous = _previous_year_frameworks(framework)
     previous_ctes, previous_params = previous_results_ctes(framework, previous)
@@ -107,6 +130,9 @@ def _create_forecast_tables(cursor, framework: Framework) -> None:
     # With an optional survey, a previous assessment none of whose applicable survey leaves was scored
     # leaves its survey leaves out (engine._LEAVES): `sa` lists those with some survey leaf scored.
     # The ids are integers from the database: inlined, so that the statement's parameters stay in order.
+    # Every previous assessment drawn on (`best`) is in one of those frameworks: their leaves and score
+    # rows alone are read (integers from the database, inlined; no framework before: none at all).
+    previous_ids = ", ".join(str(int(f.pk)) for f in previous) or "NULL"
     survey_any, survey_rule = "", ""
     if optional_previous:
         optional_ids = ", ".join(str(pk) for pk in optional_previous)
@@ -126,8 +152,7 @@ def _create_forecast_tables(cursor, framework: Framework) -> None:
         CREATE TEMPORARY TABLE {_FC_PREV} AS
         WITH cur AS (
             SELECT a.id AS aid, a.unit_id AS unit_id FROM scoring_assessment a
-            WHERE a.id IN (SELECT l.aid FROM {_FC_LEAF} l
-                           WHERE l.kind = 'score' AND l.na = 0 AND l.scored = 0)
+            WHERE a.id IN (SELECT l.aid FROM {_FC_TODO} l)
         ),
         {previous_ctes},
         map AS (
@@ -145,12 +170,18 @@ def _create_forecast_tables(cursor, framework: Framework) -> None:
         SELECT n.aid AS aid, n.code AS code,
                SUM(COALESCE(CAST(ROUND(COALESCE(s.appraised_points, s.self_points) * 100) AS INTEGER), 0)) AS y_pts,
                SUM(CAST(ROUND(pc.max_points * 100) AS INTEGER)) AS y_max, MAX(m.own) AS has_own
-        FROM {_FC_LEAF} n
+        FROM {_FC_TODO} n
         JOIN map m ON m.aid = n.aid
         JOIN scoring_assessment pa ON pa.id = m.paid
         JOIN scoring_criterion pc ON pc.framework_id = pa.framework_id AND pc.code = n.code AND pc.is_leaf
-        LEFT JOIN scoring_score s ON s.assessment_id = m.paid AND s.criterion_id = pc.id
-        WHERE n.kind = 'score' AND n.na = 0 AND n.scored = 0 AND pc.kind = 'score'
+        LEFT JOIN (
+            SELECT s0.assessment_id, s0.criterion_id, s0.appraised_not_applicable, s0.not_applicable,
+                   s0.appraised_points, s0.self_points
+            FROM scoring_score s0
+            WHERE s0.criterion_id IN (SELECT c0.id FROM scoring_criterion c0
+                                      WHERE c0.framework_id IN ({previous_ids}) AND c0.is_leaf AND c0.kind = 'score')
+        ) s ON s.assessment_id = m.paid AND s.criterion_id = pc.id
+        WHERE pc.kind = 'score' AND pc.framework_id IN ({previous_ids})
           AND NOT COALESCE(s.appraised_not_applicable, s.not_applicable, FALSE){survey_rule}
         GROUP BY n.aid, n.code
         """,
@@ -167,8 +198,8 @@ def _create_forecast_tables(cursor, framework: Framework) -> None:
 # with their final points, basis "scored", then `fu`). Scored leaves are read from the table alone.
 _FL_CTES = f"""
     WITH mean AS (
-        SELECT criterion_id, SUM(final_c) AS m_pts, COUNT(*) AS m_n FROM {_FC_LEAF}
-        WHERE kind = 'score' AND na = 0 AND scored = 1
+        SELECT criterion_id, SUM(final_c) AS m_pts, COUNT(*) AS m_n FROM {_FC_SCORED}
+        WHERE kind = 'score' AND na = 0
         GROUP BY criterion_id
     ),
     fu AS (
@@ -179,15 +210,14 @@ _FL_CTES = f"""
                CASE WHEN p.y_max > 0 THEN CASE WHEN p.has_own = 1 THEN '{OWN}' ELSE '{PREDECESSORS}' END
                     WHEN m.m_n > 0 THEN '{MEAN}'
                     ELSE '{NONE}' END AS basis
-        FROM {_FC_LEAF} l
+        FROM {_FC_TODO} l
         LEFT JOIN {_FC_PREV} p ON p.aid = l.aid AND p.code = l.code
         LEFT JOIN mean m ON m.criterion_id = l.criterion_id
-        WHERE l.kind = 'score' AND l.na = 0 AND l.scored = 0
     ),
     fl AS (
         SELECT l.aid AS aid, l.criterion_id AS criterion_id, l.code AS code, l.max_c AS max_c,
                COALESCE(l.final_c, 0) AS fc, '{SCORED}' AS basis, 1 AS scored
-        FROM {_FC_LEAF} l WHERE l.kind = 'score' AND l.na = 0 AND l.scored = 1
+        FROM {_FC_SCORED} l WHERE l.kind = 'score' AND l.na = 0
         UNION ALL
         SELECT fu.aid, fu.criterion_id, fu.code, fu.max_c, fu.fc, fu.basis, 0 FROM fu
     )
@@ -205,8 +235,8 @@ def _forecast_tables(framework: Framework) -> Iterator[CursorWrapper]:
     ):
         _create_forecast_tables(cursor, framework)
         yield cursor
-        cursor.execute(f"DROP TABLE {_FC_PREV}")
-        cursor.execute(f"DROP TABLE {_FC_LEAF}")
+        for table in (_FC_PREV, _FC_TODO, _FC_SCORED):
+            cursor.execute(f"DROP TABLE {table}")
 
 
 # --- every unit's forecast -------------------------------------------------------------------------------
@@ -306,8 +336,10 @@ class Forecast:
         return list(counts.items())
 
 
+@lru_cache(maxsize=1 << 16)
 def _hundredths(value) -> Decimal:
     # Exact: an integer number of hundredths, two decimal places (as quantize(HUNDREDTH) would give).
+    # Cached (Decimals are immutable): tens of thousands of leaves share a few thousand values.
     return Decimal(int(value)).scaleb(-2)
 
 
@@ -330,7 +362,7 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
                fl.basis, fl.max_c - fl.fc, NULL, fl.scored
         FROM (SELECT l.aid AS aid, l.criterion_id AS criterion_id, l.max_c AS max_c,
                      COALESCE(l.final_c, 0) AS fc, '{SCORED}' AS basis, 1 AS scored
-              FROM {_FC_LEAF} l WHERE l.kind = 'score' AND l.na = 0 AND l.scored = 1
+              FROM {_FC_SCORED} l WHERE l.kind = 'score' AND l.na = 0
               UNION ALL
               SELECT fu.aid, fu.criterion_id, fu.max_c, fu.fc, fu.basis, 0 FROM fu) fl
         JOIN scoring_criterion c ON c.id = fl.criterion_id
@@ -340,20 +372,24 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
         {_FL_CTES},
         tot AS (
             SELECT aid,
-                   SUM(CASE WHEN na = 0 AND kind = 'score' THEN fc ELSE 0 END) AS score_c,
-                   SUM(CASE WHEN na = 0 AND kind = 'bonus' THEN fc ELSE 0 END) AS bonus_c,
-                   SUM(CASE WHEN na = 0 AND kind = 'penalty' THEN fc ELSE 0 END) AS penalty_c,
-                   SUM(CASE WHEN na = 0 AND kind = 'score' THEN max_c ELSE 0 END) AS max_c,
-                   SUM(CASE WHEN na = 0 AND kind = 'score' THEN 1 ELSE 0 END) AS applicable,
-                   SUM(CASE WHEN na = 0 AND kind = 'score' THEN scored ELSE 0 END) AS scored
+                   SUM(CASE WHEN kind = 'score' THEN fc ELSE 0 END) AS score_c,
+                   SUM(CASE WHEN kind = 'bonus' THEN fc ELSE 0 END) AS bonus_c,
+                   SUM(CASE WHEN kind = 'penalty' THEN fc ELSE 0 END) AS penalty_c,
+                   SUM(CASE WHEN kind = 'score' THEN max_c ELSE 0 END) AS max_c,
+                   SUM(CASE WHEN kind = 'score' THEN 1 ELSE 0 END) AS applicable,
+                   SUM(CASE WHEN kind = 'score' THEN scored ELSE 0 END) AS scored
             FROM (
-                -- every leaf but those left to forecast (bonus and penalty keep their final points,
-                -- 0 while unscored), then those
-                SELECT l.aid AS aid, l.kind AS kind, l.na AS na, l.scored AS scored,
-                       COALESCE(l.final_c, 0) AS fc, l.max_c AS max_c
-                FROM {_FC_LEAF} l WHERE NOT (l.kind = 'score' AND l.na = 0 AND l.scored = 0)
+                -- the applicable leaves scored, then those left to forecast, then one empty row per
+                -- assessment (a line for each, as long as the framework has leaves; not applicable
+                -- leaves and unscored bonus and penalty add nothing)
+                SELECT l.aid AS aid, l.kind AS kind, 1 AS scored, COALESCE(l.final_c, 0) AS fc, l.max_c AS max_c
+                FROM {_FC_SCORED} l WHERE l.na = 0
                 UNION ALL
-                SELECT fu.aid, 'score', 0, 0, fu.fc, fu.max_c FROM fu
+                SELECT fu.aid, 'score', 0, fu.fc, fu.max_c FROM fu
+                UNION ALL
+                SELECT a.id, '', 0, 0, 0 FROM scoring_assessment a
+                WHERE a.framework_id = %s
+                  AND EXISTS (SELECT 1 FROM scoring_criterion c WHERE c.framework_id = %s AND c.is_leaf)
             ) v
             GROUP BY aid
         ),
@@ -375,7 +411,7 @@ def forecast(framework: Framework, *, with_at_risk: bool = True) -> Forecast:
         ORDER BY 1, 13 DESC, 7
     """
     with _forecast_tables(framework) as cursor:
-        cursor.execute(sql, [framework.pk])
+        cursor.execute(sql, [framework.pk, framework.pk, framework.pk])
         rows = cursor.fetchall()
     bands = sorted(GradeBand.objects.filter(framework=framework).values_list("min_index", "name"))
     group_order = dict(framework.ranking_groups.values_list("pk", "order"))

@@ -113,3 +113,27 @@ def test_a_recompute_queued_before_publication_leaves_the_published_results_alon
         list(AssessmentResult.objects.filter(framework=published).values_list("computed_at", flat=True))
         == before
     )
+
+
+def test_the_results_guard_checks_each_statement_once_with_the_same_rule(published):
+    """Result tables: one check per statement (0016_engine2), same refusals; an update leaving the
+    rows as they were is let through, as by the row trigger."""
+    from django.db.models import F
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, t.tgname, (t.tgtype & 1) = 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            " WHERE t.tgname LIKE '%%published_guard%%' AND c.relname IN ('scoring_assessmentresult', 'scoring_arearesult')"
+        )
+        triggers = cursor.fetchall()
+    assert len(triggers) == 6 and not any(row_level for _table, _name, row_level in triggers)
+    results = AssessmentResult.objects.filter(framework=published)
+    assert results.update(rank=F("rank")) == results.count()
+    area = AreaResult.objects.filter(framework=published).first()
+    assert REFUSED in refused(lambda: AreaResult.objects.filter(pk=area.pk).update(points=F("points") + 1))
+    with transaction.atomic():  # a gap to insert into, under the unlock
+        connection.cursor().execute("SELECT set_config('parindex.unlock_published', 'on', true)")
+        AreaResult.objects.filter(pk=area.pk).delete()
+    area.pk = None
+    message = refused(lambda: AreaResult.objects.bulk_create([area]))
+    assert REFUSED in message and "INSERT on scoring_arearesult" in message
