@@ -39,7 +39,7 @@ from scoring.assessments.services import (
     evidence_delete,
     scores_apply_fields,
 )
-from scoring.concurrency import ROW, StaleEdit, framework_stale
+from scoring.concurrency import ROW, SNAPSHOT_FIELDS, StaleEdit, framework_stale
 from scoring.exchange.resources import SCORE_FORMATS, CriterionResource, ScoreResource
 from scoring.frameworks.services import (
     DEFAULT_BANDS,
@@ -255,18 +255,8 @@ def score_changes(form) -> dict[str, object]:
     return {name: form.cleaned_data.get(name) for name in names if name in SCORE_FIELDS}
 
 
-SCORE_FIELDS = (
-    "self_points",
-    "self_raw",
-    "not_applicable",
-    "not_applicable_reason",
-    "note",
-    "evidence_reference",
-    "appraised_points",
-    "appraised_raw",
-    "appraised_not_applicable",
-    "appraisal_reason",
-)
+# The fields a person edits here: those an import may write (scoring.concurrency), survey samples aside.
+SCORE_FIELDS = tuple(name for name in SNAPSHOT_FIELDS if name != "survey_sample")
 
 
 class ScoreInlineFormSet(forms.BaseInlineFormSet):
